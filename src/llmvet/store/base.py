@@ -1,0 +1,46 @@
+"""The one storage interface: caches, counters, append-only logs (audit) and, later, the review queue.
+
+Values are JSON-able objects. Keys and records have the same schema whichever backend holds them,
+so the same test suite runs against SQLite and Redis.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Store(Protocol):
+    url: str
+
+    async def get(self, ns: str, key: str) -> Any | None:
+        """The value stored under (ns, key), or None if absent or expired."""
+
+    async def get_many(self, ns: str, keys: list[str]) -> dict[str, Any]:
+        """Values of the keys that are present (absent ones are left out)."""
+
+    async def set(self, ns: str, key: str, value: Any, ttl: float | None = None) -> None:
+        """Store value; `ttl` seconds (None = forever)."""
+
+    async def add(self, ns: str, key: str, value: Any, ttl: float | None = None) -> bool:
+        """Store only if absent (or expired); True if stored. Used for leases and idempotency."""
+
+    async def delete(self, ns: str, key: str) -> bool:
+        """Remove; True if something was there."""
+
+    async def keys(self, ns: str, prefix: str = "") -> list[str]:
+        """Live keys of a namespace starting with prefix (small namespaces only)."""
+
+    async def incr(self, ns: str, key: str, amount: float = 1, ttl: float | None = None) -> float:
+        """Add to a counter and return the new value; ttl is set when the counter is created."""
+
+    async def append(self, stream: str, records: list[dict[str, Any]]) -> list[str]:
+        """Append records to an append-only log; returns their ids (opaque, increasing)."""
+
+    async def read(self, stream: str, after: str | None = None, limit: int = 1000) -> list[tuple[str, dict[str, Any]]]:
+        """Records after id `after` (from the start if None), oldest first."""
+
+    async def ping(self) -> bool:
+        """True when the backend answers (readiness)."""
+
+    async def close(self) -> None: ...

@@ -1,0 +1,86 @@
+"""Shared store for several proxy replicas: plain Redis keys, counters and streams."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+_PREFIX = "llmvet"
+
+
+class RedisStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.redis = aioredis.from_url(url, decode_responses=False)
+
+    async def open(self) -> None:
+        await self.redis.ping()
+
+    @staticmethod
+    def _k(ns: str, key: str) -> str:
+        return f"{_PREFIX}:{ns}:{key}"
+
+    async def get(self, ns: str, key: str) -> Any | None:
+        raw = await self.redis.get(self._k(ns, key))
+        return orjson.loads(raw) if raw is not None else None
+
+    async def get_many(self, ns: str, keys: list[str]) -> dict[str, Any]:
+        if not keys:
+            return {}
+        raws = await self.redis.mget([self._k(ns, k) for k in keys])
+        return {k: orjson.loads(r) for k, r in zip(keys, raws) if r is not None}
+
+    async def set(self, ns: str, key: str, value: Any, ttl: float | None = None) -> None:
+        await self.redis.set(self._k(ns, key), orjson.dumps(value), px=int(ttl * 1000) if ttl else None)
+
+    async def add(self, ns: str, key: str, value: Any, ttl: float | None = None) -> bool:
+        ok = await self.redis.set(self._k(ns, key), orjson.dumps(value), px=int(ttl * 1000) if ttl else None, nx=True)
+        return bool(ok)
+
+    async def delete(self, ns: str, key: str) -> bool:
+        return bool(await self.redis.delete(self._k(ns, key)))
+
+    async def keys(self, ns: str, prefix: str = "") -> list[str]:
+        base = len(_PREFIX) + len(ns) + 2
+        found = [k.decode()[base:] async for k in self.redis.scan_iter(match=self._k(ns, prefix) + "*", count=500)]
+        return sorted(found)
+
+    async def incr(self, ns: str, key: str, amount: float = 1, ttl: float | None = None) -> float:
+        k = self._k(ns, key)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incrbyfloat(k, amount)
+            if ttl:
+                pipe.pexpire(k, int(ttl * 1000), nx=True)  # only when the counter is new
+            value, *_ = await pipe.execute()
+        return float(value)
+
+    async def append(self, stream: str, records: list[dict[str, Any]]) -> list[str]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for rec in records:
+                pipe.xadd(self._k("log", stream), {b"r": orjson.dumps(rec)})
+            ids = await pipe.execute()
+        return [_pad_id(i.decode()) for i in ids]
+
+    async def read(self, stream: str, after: str | None = None, limit: int = 1000) -> list[tuple[str, dict[str, Any]]]:
+        start = f"({_unpad_id(after)}" if after else "-"
+        rows = await self.redis.xrange(self._k("log", stream), min=start, max="+", count=limit)
+        return [(_pad_id(i.decode()), orjson.loads(fields[b"r"])) for i, fields in rows]
+
+    async def ping(self) -> bool:
+        return bool(await self.redis.ping())
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+# Stream ids "ms-seq" padded so they sort as strings, like the SQLite ids do.
+def _pad_id(i: str) -> str:
+    ms, seq = i.split("-")
+    return f"{int(ms):015d}-{int(seq):06d}"
+
+
+def _unpad_id(i: str) -> str:
+    ms, seq = i.split("-")
+    return f"{int(ms)}-{int(seq)}"

@@ -1,0 +1,147 @@
+"""Embedded store: one SQLite file, WAL mode, accessed through aiosqlite's worker thread."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import orjson
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (
+    ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, expires REAL,
+    PRIMARY KEY (ns, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, stream TEXT NOT NULL, ts REAL NOT NULL, record BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS log_stream ON log (stream, id);
+"""
+
+
+class SQLiteStore:
+    def __init__(self, path: Path | str) -> None:
+        self.path = path
+        self.url = f"sqlite:///{path}"
+        self._db: aiosqlite.Connection | None = None
+
+    async def open(self) -> None:
+        if isinstance(self.path, Path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(str(self.path), isolation_level=None)
+        await self._db.execute("PRAGMA journal_mode=WAL")
+        await self._db.execute("PRAGMA synchronous=NORMAL")
+        await self._db.execute("PRAGMA busy_timeout=5000")  # several processes may share one file
+        await self._db.executescript(_SCHEMA)
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("store is not open")
+        return self._db
+
+    async def get(self, ns: str, key: str) -> Any | None:
+        async with self.db.execute(
+            "SELECT value FROM kv WHERE ns=? AND key=? AND (expires IS NULL OR expires>?)", (ns, key, time.time())
+        ) as cur:
+            row = await cur.fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    async def get_many(self, ns: str, keys: list[str]) -> dict[str, Any]:
+        if not keys:
+            return {}
+        out: dict[str, Any] = {}
+        now = time.time()
+        for i in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
+            chunk = keys[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            async with self.db.execute(
+                f"SELECT key, value FROM kv WHERE ns=? AND key IN ({marks}) AND (expires IS NULL OR expires>?)",
+                (ns, *chunk, now),
+            ) as cur:
+                async for k, v in cur:
+                    out[k] = orjson.loads(v)
+        return out
+
+    async def set(self, ns: str, key: str, value: Any, ttl: float | None = None) -> None:
+        expires = time.time() + ttl if ttl else None
+        await self.db.execute(
+            "INSERT OR REPLACE INTO kv (ns, key, value, expires) VALUES (?,?,?,?)",
+            (ns, key, orjson.dumps(value), expires),
+        )
+
+    async def add(self, ns: str, key: str, value: Any, ttl: float | None = None) -> bool:
+        now = time.time()
+        expires = now + ttl if ttl else None
+        # One statement, so two processes sharing the file cannot both win.
+        cur = await self.db.execute(
+            "INSERT INTO kv (ns, key, value, expires) VALUES (?,?,?,?) "
+            "ON CONFLICT (ns, key) DO UPDATE SET value=excluded.value, expires=excluded.expires "
+            "WHERE kv.expires IS NOT NULL AND kv.expires<=?",
+            (ns, key, orjson.dumps(value), expires, now),
+        )
+        return cur.rowcount == 1
+
+    async def delete(self, ns: str, key: str) -> bool:
+        cur = await self.db.execute(
+            "DELETE FROM kv WHERE ns=? AND key=? AND (expires IS NULL OR expires>?)", (ns, key, time.time())
+        )
+        return cur.rowcount > 0
+
+    async def keys(self, ns: str, prefix: str = "") -> list[str]:
+        async with self.db.execute(
+            "SELECT key FROM kv WHERE ns=? AND key >= ? AND key < ? AND (expires IS NULL OR expires>?) ORDER BY key",
+            (ns, prefix, prefix + "\U0010ffff", time.time()),
+        ) as cur:
+            return [r[0] async for r in cur]
+
+    async def incr(self, ns: str, key: str, amount: float = 1, ttl: float | None = None) -> float:
+        now = time.time()
+        expires = now + ttl if ttl else None
+        async with self.db.execute(
+            "INSERT INTO kv (ns, key, value, expires) VALUES (?,?,?,?) "
+            "ON CONFLICT (ns, key) DO UPDATE SET "
+            "value = CASE WHEN kv.expires IS NOT NULL AND kv.expires<=? THEN excluded.value "
+            "             ELSE CAST(CAST(kv.value AS TEXT) AS REAL) + ? END, "
+            "expires = CASE WHEN kv.expires IS NOT NULL AND kv.expires<=? THEN excluded.expires ELSE kv.expires END "
+            "RETURNING value",
+            (ns, key, orjson.dumps(amount), expires, now, amount, now),
+        ) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        value = row[0]
+        return float(value if isinstance(value, (int, float)) else orjson.loads(value))
+
+    async def append(self, stream: str, records: list[dict[str, Any]]) -> list[str]:
+        ids: list[str] = []
+        now = time.time()
+        await self.db.execute("BEGIN")
+        try:
+            for rec in records:
+                cur = await self.db.execute(
+                    "INSERT INTO log (stream, ts, record) VALUES (?,?,?)", (stream, now, orjson.dumps(rec))
+                )
+                ids.append(f"{cur.lastrowid:020d}")
+            await self.db.execute("COMMIT")
+        except BaseException:
+            await self.db.execute("ROLLBACK")
+            raise
+        return ids
+
+    async def read(self, stream: str, after: str | None = None, limit: int = 1000) -> list[tuple[str, dict[str, Any]]]:
+        async with self.db.execute(
+            "SELECT id, record FROM log WHERE stream=? AND id>? ORDER BY id LIMIT ?",
+            (stream, int(after) if after else 0, limit),
+        ) as cur:
+            return [(f"{i:020d}", orjson.loads(r)) async for i, r in cur]
+
+    async def ping(self) -> bool:
+        async with self.db.execute("SELECT 1") as cur:
+            return (await cur.fetchone()) == (1,)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None

@@ -1,0 +1,73 @@
+import asyncio
+
+import pytest
+
+
+async def test_get_set_delete_roundtrip(store):
+    assert await store.get("cache", "a") is None
+    await store.set("cache", "a", {"x": [1, 2], "ok": True})
+    assert await store.get("cache", "a") == {"x": [1, 2], "ok": True}
+    assert await store.get_many("cache", ["a", "missing"]) == {"a": {"x": [1, 2], "ok": True}}
+    assert await store.delete("cache", "a") is True
+    assert await store.delete("cache", "a") is False
+    assert await store.get("cache", "a") is None
+
+
+async def test_ttl_expires(store):
+    await store.set("cache", "short", 1, ttl=0.2)
+    await store.set("cache", "long", 2, ttl=60)
+    assert await store.get("cache", "short") == 1
+    await asyncio.sleep(0.35)
+    assert await store.get("cache", "short") is None
+    assert await store.get("cache", "long") == 2
+
+
+async def test_add_only_when_absent_or_expired(store):
+    assert await store.add("lease", "item1", "alice", ttl=0.2) is True
+    assert await store.add("lease", "item1", "bob", ttl=0.2) is False
+    assert await store.get("lease", "item1") == "alice"
+    await asyncio.sleep(0.35)
+    assert await store.add("lease", "item1", "bob", ttl=5) is True
+    assert await store.get("lease", "item1") == "bob"
+
+
+async def test_add_is_atomic_under_concurrency(store):
+    results = await asyncio.gather(*(store.add("lease", "race", i, ttl=10) for i in range(20)))
+    assert results.count(True) == 1
+
+
+async def test_keys_by_prefix(store):
+    for k in ["q:1", "q:2", "r:1"]:
+        await store.set("items", k, k)
+    assert await store.keys("items", "q:") == ["q:1", "q:2"]
+    assert await store.keys("items") == ["q:1", "q:2", "r:1"]
+
+
+async def test_counters_with_ttl(store):
+    assert await store.incr("budget", "key1", 5, ttl=60) == 5
+    assert await store.incr("budget", "key1", 2.5, ttl=60) == 7.5
+    await store.incr("budget", "short", 1, ttl=0.2)
+    await asyncio.sleep(0.35)
+    assert await store.incr("budget", "short", 1, ttl=0.2) == 1
+
+
+async def test_append_only_log_reads_in_order_after_cursor(store):
+    ids = await store.append("audit", [{"n": i} for i in range(5)])
+    assert ids == sorted(ids) and len(set(ids)) == 5
+    rows = await store.read("audit")
+    assert [r["n"] for _, r in rows] == [0, 1, 2, 3, 4]
+    rows = await store.read("audit", after=ids[1], limit=2)
+    assert [r["n"] for _, r in rows] == [2, 3]
+    assert await store.read("other") == []
+
+
+async def test_ping(store):
+    assert await store.ping() is True
+
+
+@pytest.mark.parametrize("bad", ["sqlite:////proc/nope/llmvet.db"])
+async def test_unusable_sqlite_path_raises(bad):
+    from llmvet.store import open_store
+
+    with pytest.raises(Exception):
+        await open_store(bad)
