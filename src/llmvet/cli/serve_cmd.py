@@ -1,0 +1,46 @@
+"""`llmvet serve`: run the proxy under uvicorn (uvloop + httptools)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from llmvet.cli.common import add_settings_flags, err, load_policy_or_exit, settings_from
+
+FIELDS = ("upstream", "policy", "store", "host", "port")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the proxy")
+    add_settings_flags(p, *FIELDS)
+    p.add_argument("--workers", type=int, default=1, help="worker processes (use a redis:// store with more than 1)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = settings_from(args, *FIELDS)
+    if not settings.upstream:
+        err.print("llmvet: no upstream configured: pass --upstream URL or set LLMVET_UPSTREAM")
+        return 2
+    policy = load_policy_or_exit(settings.policy)  # a bad policy stops here, with file:line messages
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    common = dict(host=settings.host, port=settings.port, loop="uvloop", http="httptools",
+                  log_level=settings.log_level, access_log=False, timeout_graceful_shutdown=10)
+    if args.workers > 1:
+        # Workers are separate processes: hand them the resolved settings through the environment.
+        for name, value in settings.model_dump(mode="json").items():
+            os.environ[f"LLMVET_{name.upper()}"] = str(value)
+        uvicorn.run("llmvet.proxy.app:app_from_env", factory=True, workers=args.workers, **common)
+        return 0
+    from llmvet.proxy.app import create_app
+
+    uvicorn.run(create_app(settings, policy), **common)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run(argparse.Namespace()))

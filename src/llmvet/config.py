@@ -1,0 +1,49 @@
+"""Settings: command-line flags override LLMVET_* environment variables, which override defaults."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from llmvet.policy.loader import BUNDLED_POLICIES
+
+DEFAULT_POLICY = BUNDLED_POLICIES / "default.yaml"
+DEFAULT_STORE = "sqlite:///.llmvet/llmvet.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LLMVET_", extra="ignore")
+
+    upstream: str = Field("", description="base URL of the real OpenAI-compatible API, e.g. https://host/v1")
+    policy: Path = Field(DEFAULT_POLICY, description="policy YAML file")
+    store: str = Field(DEFAULT_STORE, description="sqlite:///path or redis://host:port/db")
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="larger request bodies get HTTP 413")
+    upstream_connect_timeout: float = Field(10.0, gt=0)
+    upstream_read_timeout: float = Field(600.0, gt=0, description="seconds of upstream silence before HTTP 504")
+    upstream_max_connections: int = Field(512, ge=1)
+    internal_token: str = Field(
+        default_factory=lambda: secrets.token_hex(16),
+        description="marks llmvet's own re-asks; set the same value on chained proxies so they skip them",
+    )
+    audit: bool = Field(True, description="write an audit record for every vetted response")
+    log_level: str = "info"
+
+    @field_validator("upstream")
+    @classmethod
+    def _upstream_url(cls, v: str) -> str:
+        v = v.strip().rstrip("/")
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError(f"upstream must be an http(s) URL, got {v!r}")
+        return v
+
+    @property
+    def upstream_base(self) -> str:
+        """The upstream's API root; a bare host gets the usual /v1 suffix."""
+        from urllib.parse import urlparse
+
+        return self.upstream if urlparse(self.upstream).path not in ("", "/") else self.upstream + "/v1"

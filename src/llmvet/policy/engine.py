@@ -1,0 +1,123 @@
+"""The only place verdicts become actions: run a rule's validators concurrently, then decide."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmvet.policy.loader import CompiledRule, CompiledValidator
+from llmvet.policy.schema import SEVERITY
+from llmvet.validators.base import Context, Finding, Status, Verdict
+
+log = logging.getLogger("llmvet.engine")
+
+
+@dataclass(slots=True)
+class ValidatorRun:
+    label: str
+    verdict: Verdict
+    elapsed_ms: float
+    action: str  # what this verdict asks for under the rule (allow when it passed or failed open)
+    timed_out: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "validator": self.label,
+            "status": self.verdict.status.value,
+            "risk": round(self.verdict.risk, 4),
+            "action": self.action,
+            "ms": round(self.elapsed_ms, 2),
+        }
+        if self.verdict.error:
+            d["error"] = self.verdict.error
+        return d
+
+
+@dataclass(slots=True)
+class Decision:
+    action: str
+    rule: str | None
+    runs: list[ValidatorRun] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for r in self.runs for f in r.verdict.findings]
+
+    @property
+    def failed_findings(self) -> list[Finding]:
+        """Findings of validators that did not pass: the ones to act on and to feed back on re-ask."""
+        return [f for r in self.runs if r.verdict.status is Status.FAILED for f in r.verdict.findings]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Extra response headers validators asked for (in Verdict.meta["headers"])."""
+        out: dict[str, str] = {}
+        for r in self.runs:
+            out.update(r.verdict.meta.get("headers", {}))
+        return out
+
+    def summary(self) -> str:
+        """One line naming what failed, for error messages and logs."""
+        parts = []
+        for r in self.runs:
+            if r.verdict.status is Status.FAILED:
+                msgs = "; ".join(f.message for f in r.verdict.findings[:5]) or "failed"
+                parts.append(f"{r.label}: {msgs}")
+            elif r.verdict.status is Status.ERROR:
+                parts.append(f"{r.label}: error ({r.verdict.error})")
+        return " | ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.action,
+            "rule": self.rule,
+            "validators": [r.to_dict() for r in self.runs],
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+ALLOW = Decision("allow", None)
+
+
+async def evaluate(rule: CompiledRule, ctx: Context) -> Decision:
+    """Run every (sampled) validator of `rule` on `ctx` concurrently and combine their verdicts."""
+    chosen = [v for v in rule.validators if v.ref.sample_rate >= 1 or random.random() < v.ref.sample_rate]
+    if not chosen:
+        return Decision("allow", rule.name)
+    if len(chosen) == 1:
+        runs = [await _run_one(rule, chosen[0], ctx)]
+    else:
+        runs = list(await asyncio.gather(*(_run_one(rule, v, ctx) for v in chosen)))
+    action = max((r.action for r in runs), key=SEVERITY.__getitem__, default="allow")
+    return Decision(action, rule.name, runs)
+
+
+async def _run_one(rule: CompiledRule, cv: CompiledValidator, ctx: Context) -> ValidatorRun:
+    start = time.perf_counter()
+    timed_out = False
+    try:
+        verdict = await asyncio.wait_for(cv.instance.check(ctx), cv.ref.timeout)
+        if not isinstance(verdict, Verdict):
+            verdict = Verdict.errored(f"validator returned {type(verdict).__name__}, not a Verdict")
+    except asyncio.TimeoutError:
+        timed_out = True
+        verdict = Verdict.errored(f"timed out after {cv.ref.timeout:g}s")
+    except Exception as exc:  # a broken validator must never take the proxy down
+        verdict = Verdict.errored(f"{type(exc).__name__}: {exc}")
+    elapsed = (time.perf_counter() - start) * 1000
+    if verdict.status is Status.FAILED:
+        action = cv.ref.on_fail or rule.rule.on_fail
+    elif verdict.status is Status.ERROR:
+        mode = cv.ref.on_error or rule.rule.on_error
+        action = "block" if mode == "closed" else "allow"
+        log.warning(
+            "validator %s errored (rule %s, fail %s, request %s): %s",
+            cv.label, rule.name, mode, ctx.request_id, verdict.error,
+        )
+    else:
+        action = "allow"
+    return ValidatorRun(cv.label, verdict, elapsed, action, timed_out)

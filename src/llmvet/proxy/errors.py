@@ -1,0 +1,52 @@
+"""OpenAI-shaped error bodies: every failure a client sees parses as a normal API error in the SDK."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+
+class ProxyError(Exception):
+    def __init__(self, status: int, message: str, type_: str, code: str | None = None, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.type, self.code, self.param = status, message, type_, code, param
+
+    def response(self, headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> Response:
+        return error_response(self.status, self.message, self.type, self.code, self.param, headers, extra)
+
+
+def error_body(message: str, type_: str, code: str | None = None, param: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "code": code, "param": param}}
+
+
+def error_response(
+    status: int,
+    message: str,
+    type_: str,
+    code: str | None = None,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    body = error_body(message, type_, code, param)
+    if extra:
+        body.update(extra)
+    return Response(orjson.dumps(body), status, headers=headers, media_type="application/json")
+
+
+def bad_request(message: str, param: str | None = None, code: str | None = None) -> ProxyError:
+    return ProxyError(400, message, "invalid_request_error", code, param)
+
+
+def upstream_unreachable(detail: str) -> ProxyError:
+    return ProxyError(502, f"llmvet could not reach the upstream: {detail}", "upstream_error", "upstream_unreachable")
+
+
+def upstream_timeout(seconds: float) -> ProxyError:
+    return ProxyError(504, f"the upstream did not answer within {seconds:g}s", "upstream_error", "upstream_timeout")
+
+
+def upstream_bad_response(detail: str) -> ProxyError:
+    return ProxyError(502, f"the upstream sent an unusable response: {detail}", "upstream_error", "upstream_bad_response")

@@ -1,0 +1,77 @@
+"""Server-sent events as the OpenAI API uses them: `data: {json}` events, ending in `data: [DONE]`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+
+class StreamError(Exception):
+    """The upstream stream was cut short or could not be parsed."""
+
+
+@dataclass(slots=True)
+class Event:
+    raw: bytes  # the event exactly as received, including its blank-line terminator
+    event: str | None
+    data: Any  # parsed JSON, or the string "[DONE]"
+
+
+class SSEParser:
+    """Incremental parser: feed bytes, get complete events (keeping each event's raw bytes)."""
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def feed(self, chunk: bytes) -> list[Event]:
+        self._buf += chunk.replace(b"\r\n", b"\n")
+        events: list[Event] = []
+        while True:
+            end = self._buf.find(b"\n\n")
+            if end < 0:
+                break
+            block, self._buf = self._buf[: end + 2], self._buf[end + 2 :]
+            ev = _parse_block(block)
+            if ev is not None:
+                events.append(ev)
+        return events
+
+    @property
+    def pending(self) -> bytes:
+        return self._buf
+
+
+def _parse_block(block: bytes) -> Event | None:
+    name: str | None = None
+    data_lines: list[bytes] = []
+    for line in block.split(b"\n"):
+        if not line or line.startswith(b":"):
+            continue  # blank line or SSE comment (keep-alive)
+        field, _, value = line.partition(b":")
+        if value.startswith(b" "):
+            value = value[1:]
+        if field == b"data":
+            data_lines.append(value)
+        elif field == b"event":
+            name = value.decode("utf-8", "replace")
+    if not data_lines:
+        return None if name is None else Event(block, name, None)
+    payload = b"\n".join(data_lines)
+    if payload.strip() == b"[DONE]":
+        return Event(block, name, "[DONE]")
+    try:
+        return Event(block, name, orjson.loads(payload))
+    except orjson.JSONDecodeError:
+        raise StreamError(f"upstream sent a malformed SSE event: {payload[:120]!r}") from None
+
+
+def encode(data: Any, event: str | None = None) -> bytes:
+    """One SSE event in the framing the OpenAI SDK expects."""
+    head = f"event: {event}\n".encode() if event else b""
+    body = data.encode() if isinstance(data, str) else orjson.dumps(data)
+    return head + b"data: " + body + b"\n\n"
+
+
+DONE = b"data: [DONE]\n\n"

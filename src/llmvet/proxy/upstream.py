@@ -1,0 +1,110 @@
+"""One pooled aiohttp client for the upstream (aiohttp measured fastest; see benchmarks/overhead.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+from multidict import CIMultiDict
+
+from llmvet.proxy.errors import ProxyError, upstream_bad_response, upstream_timeout, upstream_unreachable
+
+# Never forwarded in either direction: they describe one hop, not the message.
+HOP_BY_HOP = frozenset(
+    {
+        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
+        "transfer-encoding", "upgrade", "host", "content-length",
+    }
+)
+
+
+class Upstream:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 600.0,
+        max_connections: int = 512,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.read_timeout = read_timeout
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0, ttl_dns_cache=300),
+            timeout=self._timeout,
+            auto_decompress=False,  # pass-through routes forward bytes exactly as sent
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+            trust_env=True,
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("upstream client not started")
+        return self._session
+
+    async def open(self, method: str, path: str, headers: Mapping[str, str], body: Any) -> aiohttp.ClientResponse:
+        """Send a request and return the response with its body unread (caller releases it)."""
+        try:
+            return await self.session.request(method, self.base_url + path, headers=headers, data=body)
+        except asyncio.TimeoutError:
+            raise upstream_timeout(self.read_timeout) from None
+        except aiohttp.ClientConnectorError as exc:
+            raise upstream_unreachable(str(exc.os_error) if exc.os_error else str(exc)) from None
+        except aiohttp.ClientError as exc:
+            raise upstream_unreachable(f"{type(exc).__name__}: {exc}") from None
+
+    async def read(self, resp: aiohttp.ClientResponse) -> bytes:
+        try:
+            return await resp.read()
+        except asyncio.TimeoutError:
+            raise upstream_timeout(self.read_timeout) from None
+        except aiohttp.ClientError as exc:
+            raise upstream_bad_response(f"connection closed while reading the body ({type(exc).__name__})") from None
+
+    async def iter_chunks(self, resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in resp.content.iter_any():
+                yield chunk
+        except asyncio.TimeoutError:
+            raise upstream_timeout(self.read_timeout) from None
+        except aiohttp.ClientError as exc:
+            raise upstream_bad_response(f"connection closed mid-stream ({type(exc).__name__})") from None
+
+
+def forward_request_headers(headers: Mapping[str, str], *, vetted: bool) -> CIMultiDict[str]:
+    out: CIMultiDict[str] = CIMultiDict()
+    for k, v in headers.items():
+        lk = k.lower()
+        if lk in HOP_BY_HOP or lk.startswith("x-llmvet-"):
+            continue
+        if vetted and lk == "accept-encoding":
+            continue  # llmvet reads vetted bodies, so it asks for them uncompressed
+        out.add(k, v)
+    if vetted:
+        out["Accept-Encoding"] = "identity"
+    return out
+
+
+def response_headers(resp: aiohttp.ClientResponse, *, drop_encoding: bool) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in resp.headers.items():
+        lk = k.lower()
+        if lk in HOP_BY_HOP or (drop_encoding and lk == "content-encoding"):
+            continue
+        out[k] = v
+    return out
+
+
+__all__ = ["Upstream", "ProxyError", "forward_request_headers", "response_headers"]

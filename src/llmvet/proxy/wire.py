@@ -1,0 +1,227 @@
+"""The three OpenAI response shapes llmvet vets: where the answer text is, and how to change it.
+
+One class per route, so the proxy's flow never branches on the route itself.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from llmvet.proxy.sse import Event
+from llmvet.validators.base import content_text
+
+
+class Wire:
+    route: str = ""
+    path: str = ""
+
+    def text(self, data: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def texts(self, data: dict[str, Any]) -> list[str]:
+        """Every alternative answer in a response (several when the request asked for `n`)."""
+        return [self.text(data)]
+
+    def stream_text(self, events: list[Event]) -> str:
+        raise NotImplementedError
+
+    def stream_complete(self, events: list[Event]) -> bool:
+        return any(e.data == "[DONE]" for e in events)
+
+    def append(self, data: dict[str, Any], notice: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def stream_append(self, events: list[Event], notice: str) -> list[Any]:
+        """The event payloads to replay, with the notice added to the answer (before the stream ends)."""
+        raise NotImplementedError
+
+    def with_messages(self, body: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """The same request, with its conversation replaced (chat-style messages)."""
+        raise NotImplementedError
+
+    def conversation(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """The request's conversation as chat-style messages."""
+        raise NotImplementedError
+
+    def usage(self, data: dict[str, Any]) -> dict[str, int]:
+        u = data.get("usage") or {}
+        return {
+            "prompt_tokens": int(u.get("prompt_tokens", u.get("input_tokens", 0)) or 0),
+            "completion_tokens": int(u.get("completion_tokens", u.get("output_tokens", 0)) or 0),
+            "total_tokens": int(u.get("total_tokens", 0) or 0),
+        }
+
+
+def _data_events(events: list[Event]) -> list[dict[str, Any]]:
+    return [e.data for e in events if isinstance(e.data, dict)]
+
+
+class ChatWire(Wire):
+    route = "chat.completions"
+    path = "/chat/completions"
+
+    def text(self, data: dict[str, Any]) -> str:
+        return self.texts(data)[0] if data.get("choices") else ""
+
+    def texts(self, data: dict[str, Any]) -> list[str]:
+        return [content_text((c.get("message") or {}).get("content")) for c in data.get("choices") or []]
+
+    def stream_text(self, events: list[Event]) -> str:
+        parts: list[str] = []
+        for d in _data_events(events):
+            for c in d.get("choices") or []:
+                if c.get("index", 0) == 0:
+                    piece = (c.get("delta") or {}).get("content")
+                    if piece:
+                        parts.append(piece)
+        return "".join(parts)
+
+    def append(self, data: dict[str, Any], notice: str) -> dict[str, Any]:
+        out = copy.deepcopy(data)
+        for c in out.get("choices") or []:
+            msg = c.setdefault("message", {})
+            msg["content"] = (msg.get("content") or "") + notice
+        return out
+
+    def stream_append(self, events: list[Event], notice: str) -> list[Any]:
+        payloads = [e.data for e in events if e.data is not None]
+        first = next((d for d in payloads if isinstance(d, dict) and d.get("choices")), None)
+        # Insert a content chunk just before the chunk that finishes choice 0 (or before [DONE]).
+        at = next(
+            (i for i, d in enumerate(payloads) if isinstance(d, dict)
+             and any(c.get("finish_reason") for c in d.get("choices") or [])),
+            next((i for i, d in enumerate(payloads) if d == "[DONE]"), len(payloads)),
+        )
+        chunk = {k: v for k, v in (first or {}).items() if k in ("id", "object", "created", "model", "system_fingerprint")}
+        chunk["choices"] = [{"index": 0, "delta": {"content": notice}, "finish_reason": None}]
+        return payloads[:at] + [chunk] + payloads[at:]
+
+    def conversation(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        return list(body.get("messages") or [])
+
+    def with_messages(self, body: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
+        return {**body, "messages": messages}
+
+
+class CompletionsWire(Wire):
+    route = "completions"
+    path = "/completions"
+
+    def text(self, data: dict[str, Any]) -> str:
+        return self.texts(data)[0] if data.get("choices") else ""
+
+    def texts(self, data: dict[str, Any]) -> list[str]:
+        return [c.get("text") or "" for c in data.get("choices") or []]
+
+    def stream_text(self, events: list[Event]) -> str:
+        return "".join(
+            c.get("text") or ""
+            for d in _data_events(events)
+            for c in d.get("choices") or []
+            if c.get("index", 0) == 0
+        )
+
+    def append(self, data: dict[str, Any], notice: str) -> dict[str, Any]:
+        out = copy.deepcopy(data)
+        for c in out.get("choices") or []:
+            c["text"] = (c.get("text") or "") + notice
+        return out
+
+    def stream_append(self, events: list[Event], notice: str) -> list[Any]:
+        payloads = [e.data for e in events if e.data is not None]
+        first = next((d for d in payloads if isinstance(d, dict)), {})
+        at = next((i for i, d in enumerate(payloads) if d == "[DONE]"), len(payloads))
+        chunk = {k: v for k, v in first.items() if k in ("id", "object", "created", "model")}
+        chunk["choices"] = [{"index": 0, "text": notice, "finish_reason": None, "logprobs": None}]
+        return payloads[:at] + [chunk] + payloads[at:]
+
+    def conversation(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        prompt = body.get("prompt", "")
+        return [{"role": "user", "content": prompt if isinstance(prompt, str) else "".join(map(str, prompt))}]
+
+    def with_messages(self, body: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
+        # A completions model continues text: lay the conversation out as a transcript.
+        prompt = "\n\n".join(content_text(m.get("content")) for m in messages) + "\n\n"
+        return {**body, "prompt": prompt}
+
+
+class ResponsesWire(Wire):
+    route = "responses"
+    path = "/responses"
+
+    def text(self, data: dict[str, Any]) -> str:
+        return "".join(
+            part.get("text") or ""
+            for item in data.get("output") or []
+            if item.get("type") == "message"
+            for part in item.get("content") or []
+            if part.get("type") == "output_text"
+        )
+
+    def stream_complete(self, events: list[Event]) -> bool:
+        return any(
+            isinstance(e.data, dict) and e.data.get("type") in ("response.completed", "response.incomplete", "response.failed")
+            for e in events
+        )
+
+    def stream_text(self, events: list[Event]) -> str:
+        for d in reversed(_data_events(events)):
+            if d.get("type") in ("response.completed", "response.incomplete") and isinstance(d.get("response"), dict):
+                return self.text(d["response"])
+        return "".join(d.get("delta") or "" for d in _data_events(events) if d.get("type") == "response.output_text.delta")
+
+    def _append_to_response(self, resp: dict[str, Any], notice: str) -> None:
+        parts = [
+            part
+            for item in resp.get("output") or []
+            if item.get("type") == "message"
+            for part in item.get("content") or []
+            if part.get("type") == "output_text"
+        ]
+        if parts:
+            parts[-1]["text"] = (parts[-1].get("text") or "") + notice
+        if isinstance(resp.get("output_text"), str):
+            resp["output_text"] += notice
+
+    def append(self, data: dict[str, Any], notice: str) -> dict[str, Any]:
+        out = copy.deepcopy(data)
+        self._append_to_response(out, notice)
+        return out
+
+    def stream_append(self, events: list[Event], notice: str) -> list[Any]:
+        out: list[Any] = []
+        payloads = [copy.deepcopy(e.data) for e in events if e.data is not None]
+        last_delta = max((i for i, d in enumerate(payloads) if isinstance(d, dict)
+                          and d.get("type") == "response.output_text.delta"), default=None)
+        for i, d in enumerate(payloads):
+            if isinstance(d, dict):
+                kind = d.get("type")
+                if kind == "response.output_text.done":
+                    d["text"] = (d.get("text") or "") + notice
+                elif kind == "response.content_part.done" and isinstance(d.get("part"), dict):
+                    if d["part"].get("type") == "output_text":
+                        d["part"]["text"] = (d["part"].get("text") or "") + notice
+                elif kind == "response.output_item.done" and isinstance(d.get("item"), dict):
+                    self._append_to_response({"output": [d["item"]]}, notice)
+                elif kind in ("response.completed", "response.incomplete") and isinstance(d.get("response"), dict):
+                    self._append_to_response(d["response"], notice)
+            out.append(d)
+            if i == last_delta:
+                extra = {k: d.get(k) for k in ("item_id", "output_index", "content_index") if k in d}
+                out.append({"type": "response.output_text.delta", **extra, "delta": notice})
+        return out
+
+    def conversation(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        inp = body.get("input")
+        if isinstance(inp, str):
+            return [{"role": "user", "content": inp}]
+        return [m for m in inp or [] if isinstance(m, dict) and "role" in m]
+
+    def with_messages(self, body: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
+        out = {**body, "input": [{"role": m["role"], "content": content_text(m.get("content"))} for m in messages]}
+        out.pop("previous_response_id", None)
+        return out
+
+
+WIRES: dict[str, Wire] = {w.route: w for w in (ChatWire(), CompletionsWire(), ResponsesWire())}

@@ -1,0 +1,58 @@
+"""`regex`: the answer must (not) match given patterns. Simple, fast, and the default policy's check."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, field_validator
+
+from llmvet.validators.base import Context, Finding, Validator, ValidatorConfig, Verdict
+
+
+class RegexConfig(ValidatorConfig):
+    must_match: list[str] = Field(default_factory=list, description="each pattern must occur in the answer")
+    must_not_match: list[str] = Field(default_factory=list, description="no pattern may occur in the answer")
+    ignore_case: bool = False
+    severity: str = Field("medium", pattern="^(info|low|medium|high)$")
+
+    @field_validator("must_match", "must_not_match")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for p in patterns:
+            try:
+                re.compile(p)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {p!r}: {exc}") from None
+        return patterns
+
+
+class RegexValidator(Validator):
+    name = "regex"
+    Config = RegexConfig
+
+    def __init__(self, config: RegexConfig) -> None:
+        super().__init__(config)
+        flags = re.IGNORECASE if config.ignore_case else 0
+        self._must = [(p, re.compile(p, flags)) for p in config.must_match]
+        self._must_not = [(p, re.compile(p, flags)) for p in config.must_not_match]
+        self._severity = config.severity
+
+    async def check(self, ctx: Context) -> Verdict:
+        findings: list[Finding] = []
+        for source, pattern in self._must_not:
+            for m in pattern.finditer(ctx.text):
+                findings.append(
+                    Finding(
+                        "regex", "regex.must_not_match", f"matches forbidden pattern {source!r}",
+                        self._severity, 0.8, (m.start(), m.end()), {"pattern": source, "match": m.group(0)[:200]},
+                    )
+                )
+        for source, pattern in self._must:
+            if pattern.search(ctx.text) is None:
+                findings.append(
+                    Finding(
+                        "regex", "regex.must_match", f"does not match required pattern {source!r}",
+                        self._severity, 0.6, None, {"pattern": source},
+                    )
+                )
+        return Verdict.failed(findings) if findings else Verdict.passed()
