@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import importlib
 import logging
 import os
 import secrets
@@ -76,6 +77,28 @@ class ClientGone(Exception):
 EscalationHandler = Callable[["LlmvetProxy", Exchange, Answer, Decision], Awaitable[Response]]
 
 
+class Extension:
+    """A part of llmvet that plugs into the app (review queue, metrics): routes, middleware, lifecycle.
+
+    Extensions are listed in EXTENSIONS and loaded by `create_app`; one missing from the install is skipped.
+    """
+
+    routes: list[Any] = []
+    middleware: list[Any] = []  # starlette.middleware.Middleware entries, outermost first
+
+    def __init__(self, proxy: LlmvetProxy) -> None:
+        self.proxy = proxy
+
+    async def start(self) -> None:
+        """Called in the lifespan after the store and upstream client are ready."""
+
+    async def stop(self) -> None:
+        """Called in the lifespan before the store closes."""
+
+
+EXTENSIONS = ["llmvet.review.extension:ReviewExtension", "llmvet.observe.extension:ObserveExtension"]
+
+
 class LlmvetProxy:
     def __init__(self, settings: Settings, policy: Policy) -> None:
         self.settings = settings
@@ -89,6 +112,9 @@ class LlmvetProxy:
         self.resources: Resources | None = None
         self.audit: AuditLog | None = None
         self.escalation: EscalationHandler | None = None
+        self.extensions: list[Extension] = []
+        # Called with every audit record (vetted responses), e.g. for metrics and drift.
+        self.finish_hooks: list[Callable[[dict[str, Any]], None]] = []
         self._key_hashes: dict[str, str] = {}
         self._policy_headers = {"x-llmvet-policy": f"{policy.name}@{policy.version}"}
 
@@ -100,11 +126,16 @@ class LlmvetProxy:
         self.audit = AuditLog(store)
         self.audit.start()
         await self.upstream.start()
+        for ext in self.extensions:
+            await ext.start()
         log.info("llmvet ready: upstream %s, policy %s@%s, store %s",
                  self.upstream.base_url, self.policy.name, self.policy.version, store.url.split("@")[-1])
         try:
             yield
         finally:
+            for ext in reversed(self.extensions):
+                with contextlib.suppress(Exception):
+                    await ext.stop()
             await self.upstream.close()
             await self.audit.close()
             await self.resources.close()
@@ -410,11 +441,11 @@ class LlmvetProxy:
 
     def finish(self, ex: Exchange, answer: Answer, decision: Decision | None, status: int,
                final_action: str | None = None) -> None:
-        """Bookkeeping once the response is decided: the audit record."""
-        if self.audit is None or not self.settings.audit:
+        """Bookkeeping once the response is decided: the audit record, then the finish hooks."""
+        if self.audit is None or not (self.settings.audit or self.finish_hooks):
             return
         total_ms = (time.perf_counter() - ex.started) * 1000
-        self.audit.record({
+        record = {
             "ts": time.time(),
             "request_id": ex.request_id,
             "route": ex.wire.route,
@@ -436,7 +467,15 @@ class LlmvetProxy:
             },
             "request_sha256": hashlib.sha256(orjson.dumps(ex.body)).hexdigest(),
             "response_sha256": hashlib.sha256(answer.text.encode()).hexdigest(),
-        })
+            "upstream": self.upstream.base_url,
+        }
+        if self.settings.audit:
+            self.audit.record(record)
+        for hook in self.finish_hooks:
+            try:
+                hook(record)
+            except Exception:
+                log.exception("finish hook failed (request %s)", ex.request_id)
 
     # ---- streaming without buffering (opt-in per rule) -------------------------------------------------
     async def stream_then_vet(self, request: Request, ex: Exchange) -> Response:
@@ -552,7 +591,20 @@ def create_app(settings: Settings, policy: Policy | None = None) -> Starlette:
         Route("/v1/responses", proxy.vetted_route("responses"), methods=["POST"]),
         Route("/v1/{path:path}", proxy.passthrough, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]),
     ]
-    app = Starlette(routes=routes, lifespan=proxy.lifespan)
+    middleware: list[Any] = []
+    for spec in EXTENSIONS:
+        module_name, _, attr = spec.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue  # that part of llmvet is not in this install
+            raise
+        ext = getattr(module, attr)(proxy)
+        proxy.extensions.append(ext)
+        routes[2:2] = ext.routes  # before the /v1 catch-all
+        middleware.extend(ext.middleware)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=proxy.lifespan)
     app.state.proxy = proxy
     return app
 
