@@ -30,3 +30,51 @@ async def store(request, tmp_path_factory):
         await s.redis.flushdb()
     yield s
     await s.close()
+
+
+# ---- proxy fixtures: a fake upstream, and llmvet in front of it ------------------------------------
+from fake_upstream import FakeUpstream  # noqa: E402
+from support import ThreadedServer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def upstream_server():
+    fake = FakeUpstream()
+    with ThreadedServer(fake.app()) as server:
+        fake.url = server.url
+        yield fake
+
+
+@pytest.fixture
+def fake(upstream_server):
+    """The session's fake upstream, reset to echo mode for each test."""
+    upstream_server.reset()
+    return upstream_server
+
+
+@pytest.fixture
+def make_proxy(upstream_server, tmp_path):
+    """Start llmvet (in a thread, under uvicorn) with a policy given as YAML text; returns the server."""
+    from llmvet.config import Settings
+    from llmvet.policy.loader import load_policy, parse_policy
+    from llmvet.proxy.app import create_app
+
+    started = []
+
+    def make(policy_yaml: str | None = None, upstream: str | None = None, **settings):
+        policy = parse_policy(policy_yaml, "test-policy.yaml") if policy_yaml else load_policy(
+            Path(__file__).parent.parent / "policies" / "default.yaml")
+        config = Settings(
+            upstream=upstream or upstream_server.url + "/v1",
+            store=settings.pop("store", f"sqlite:///{tmp_path / 'llmvet.db'}"),
+            **settings,
+        )
+        app = create_app(config, policy)
+        server = ThreadedServer(app).__enter__()
+        server.proxy = app.state.proxy
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.__exit__(None, None, None)
