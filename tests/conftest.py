@@ -78,3 +78,27 @@ def make_proxy(upstream_server, tmp_path):
     yield make
     for server in started:
         server.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def test_plugin(tmp_path_factory):
+    """Install tests/plugin_pkg (a third-party validator package) with pip into a private folder.
+
+    Returns the folder; it is put on sys.path so in-process proxies find the entry points too.
+    """
+    import subprocess
+
+    from llmvet.validators import registry
+
+    target = tmp_path_factory.mktemp("plugin-site")
+    source = Path(__file__).parent / "plugin_pkg"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(source)],
+        check=True,
+    )
+    sys.path.insert(0, str(target))
+    registry._plugins.cache_clear()
+    yield target
+    sys.path.remove(str(target))
+    registry._plugins.cache_clear()
