@@ -1,0 +1,167 @@
+"""Cue lists: load the shipped YAML for a language, merge a policy's extra files/entries, compile once.
+
+Each list section compiles to one alternation regex (one scan of the text per section keeps the rule
+path well under a millisecond for typical answers).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources as importlib_resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LIST_SECTIONS: tuple[str, ...] = (
+    "statement_strong",
+    "statement_caveat",
+    "statement_exclude",
+    "filler",
+    "hedge",
+    "hedge_weak",
+    "hedge_exclude",
+    "refusal",
+    "refusal_exclude",
+    "refusal_capability",
+    "refusal_policy",
+    "deflection",
+    "deflection_weak",
+    "refusal_filler",
+)
+MAP_SECTIONS: tuple[str, ...] = ("macros", "refusal_categories")
+SECTIONS: tuple[str, ...] = LIST_SECTIONS + MAP_SECTIONS
+
+_MACRO = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+_FLAGS = re.M  # no re.I: texts are ASCII-lower-cased once and entries are lower-cased (2x faster)
+_UPPER_LITERAL = re.compile(r"(?<!\\)[A-Z]")
+
+
+class CueError(ValueError):
+    """A cue file or entry is malformed (unknown section, bad regex, unknown macro)."""
+
+
+@dataclass(frozen=True)
+class CueSet:
+    patterns: dict[str, re.Pattern[str] | None]  # section -> compiled alternation (None when empty)
+    categories: dict[str, re.Pattern[str]]  # refusal category -> keyword alternation, in priority order
+    sources: tuple[str, ...] = field(default=())
+
+    def get(self, section: str) -> re.Pattern[str] | None:
+        return self.patterns.get(section)
+
+
+def shipped_path(language: str) -> Path:
+    ref = importlib_resources.files("llmvet") / "data" / "uncertainty" / f"{language}.yaml"
+    return Path(str(ref))
+
+
+def read_cue_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise CueError(f"cannot read cue file {path}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise CueError(f"cue file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CueError(f"cue file {path}: expected a mapping of section -> list of patterns")
+    check_sections(data, str(path))
+    return data
+
+
+def check_sections(data: dict[str, Any], where: str) -> None:
+    for key, value in data.items():
+        if key not in SECTIONS:
+            raise CueError(f"{where}: unknown section {key!r}; known: {', '.join(SECTIONS)}")
+        if key in MAP_SECTIONS:
+            if not isinstance(value, dict):
+                raise CueError(f"{where}: section {key!r} must be a mapping")
+        elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise CueError(f"{where}: section {key!r} must be a list of strings")
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Lists are appended; macros are overridden by name; category keyword lists are appended."""
+    out = {k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in base.items()}
+    for key, value in extra.items():
+        if key == "macros":
+            out.setdefault("macros", {}).update(value)
+        elif key == "refusal_categories":
+            cats = out.setdefault("refusal_categories", {})
+            for cat, words in value.items():
+                cats[cat] = list(cats.get(cat, [])) + list(words or [])
+        else:
+            out[key] = list(out.get(key, [])) + list(value)
+    return out
+
+
+def _expand(entry: str, macros: dict[str, str], where: str) -> str:
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in macros:
+            raise CueError(f"{where}: unknown macro {{{name}}} in {entry!r}")
+        return macros[name]
+
+    for _ in range(3):  # macros may use macros, a little
+        new = _MACRO.sub(sub, entry)
+        if new == entry:
+            break
+        entry = new
+    return entry
+
+
+def _lower(pattern: str) -> str:
+    return _UPPER_LITERAL.sub(lambda m: m.group(0).lower(), pattern)
+
+
+def compile_list(entries: list[str], macros: dict[str, str], where: str) -> re.Pattern[str] | None:
+    parts = []
+    for entry in entries:
+        expanded = _lower(_expand(entry, macros, where))
+        try:
+            re.compile(expanded, _FLAGS)
+        except re.error as exc:
+            raise CueError(f"{where}: bad pattern {entry!r}: {exc}") from exc
+        parts.append(expanded)
+    if not parts:
+        return None
+    # One word boundary around the whole alternation (not per entry): the engine rejects most positions
+    # at the look-behind, which makes a 40-entry list ~20x faster. The end boundary also accepts entries
+    # that end in punctuation or a look-ahead.
+    return re.compile(r"(?<!\w)(?:" + "|".join(f"(?:{p})" for p in parts) + r")(?:(?<!\w)|(?!\w))", _FLAGS)
+
+
+def build(data: dict[str, Any], where: str = "cues") -> CueSet:
+    macros = {k: str(v) for k, v in (data.get("macros") or {}).items()}
+    patterns = {s: compile_list(list(data.get(s) or []), macros, f"{where} [{s}]") for s in LIST_SECTIONS}
+    categories: dict[str, re.Pattern[str]] = {}
+    for cat, words in (data.get("refusal_categories") or {}).items():
+        compiled = compile_list(list(words or []), macros, f"{where} [refusal_categories.{cat}]")
+        if compiled is not None:
+            categories[str(cat)] = compiled
+    return CueSet(patterns, categories)
+
+
+@lru_cache(maxsize=32)
+def load(language: str = "en", extra_files: tuple[str, ...] = (), extra_json: str = "") -> CueSet:
+    """The compiled cue set for a language plus extras (cached: policies sharing settings share it)."""
+    import json
+
+    path = shipped_path(language)
+    if not path.exists():
+        raise CueError(f"no shipped cue file for language {language!r} ({path.name})")
+    data = read_cue_file(path)
+    sources = [str(path)]
+    for extra in extra_files:
+        data = merge(data, read_cue_file(extra))
+        sources.append(str(extra))
+    if extra_json:
+        extra = json.loads(extra_json)
+        check_sections(extra, "extra_cues")
+        data = merge(data, extra)
+        sources.append("extra_cues")
+    cues = build(data, " + ".join(Path(s).name for s in sources))
+    return CueSet(cues.patterns, cues.categories, tuple(sources))

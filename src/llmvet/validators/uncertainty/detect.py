@@ -1,0 +1,248 @@
+"""The rule path: find explicit uncertainty statements, hedge cues and refusals in one answer.
+
+Pure functions over `Views` (no I/O), so the validator can run them in the CPU pool and the
+benchmarks can call them directly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from llmvet.validators.uncertainty.cues import CueSet
+from llmvet.validators.uncertainty.text import Views, build_views, count_words
+
+STRONG, CAVEAT, FILLER = "explicit", "caveat", "filler"
+SCORES = {STRONG: 0.95, CAVEAT: 0.85, FILLER: 0.4}
+HEDGE_WEIGHTS = {"hedge": 1.0, "hedge_weak": 0.5}
+REFUSAL_SECTIONS = ("refusal", "refusal_capability", "refusal_policy", "deflection")
+FIXED_CATEGORY = {"refusal_capability": "capability", "refusal_policy": "policy", "deflection": "deflection"}
+_SENTENCE = re.compile(r"[^\n.!?]+(?:[.!?]+|$)", re.M)
+_PIVOT = re.compile(
+    r"(?<!\w)(?:but|however|that said|instead|in general|generally|here(?:'s| is| are)|what i can (?:do|say|tell)|"
+    r"i can (?:tell|explain|give|share|help|offer|suggest|describe|outline)|"
+    r"i(?:'d| would) be (?:happy|glad) to (?:explain|help with|give|share|walk|talk|describe|outline))(?!\w)",
+    re.I,
+)
+
+
+@dataclass(slots=True)
+class Options:
+    filler_counts: bool = False
+    code_comments: bool = True
+    hedge_threshold: float = 4.0  # weighted hedge cues per 100 prose words that make hedging "heavy"
+    hedge_min_count: float = 3.0  # and at least this many weighted cues (one "may" in 10 words is not heavy)
+    partial_min_words: int = 40  # substantive words beyond the refusal that make it partial, not full
+    deflection_max_words: int = 25  # a bare redirection ("ask your doctor") is a deflection only below this
+
+
+@dataclass(slots=True)
+class Hit:
+    kind: str
+    start: int
+    end: int
+    text: str
+    score: float = 1.0
+    where: str = "prose"  # prose | comment
+
+
+@dataclass(slots=True)
+class Analysis:
+    statements: list[Hit] = field(default_factory=list)  # all candidates, incl. filler
+    statement_present: bool = False
+    statement_score: float = 0.0
+    hedges: list[Hit] = field(default_factory=list)
+    hedge_weight: float = 0.0
+    hedge_density: float = 0.0  # weighted cues per 100 prose words
+    hedge_level: str = "none"  # none | light | heavy
+    refusal_level: str = "none"  # none | partial | full
+    refusal_category: str | None = None
+    refusal_categories: list[str] = field(default_factory=list)
+    refusals: list[Hit] = field(default_factory=list)
+    refusal_score: float = 0.0
+    substantive_words: int = 0
+    prose_words: int = 0
+    code_only: bool = False
+
+    @property
+    def best_statement(self) -> Hit | None:
+        counted = [h for h in self.statements if h.score >= 0.5]
+        return max(counted, key=lambda h: h.score, default=None)
+
+
+def _spans(rx: re.Pattern[str] | None, text: str) -> list[tuple[int, int]]:
+    return [] if rx is None else [m.span() for m in rx.finditer(text) if m.end() > m.start()]
+
+
+def _overlaps(a: int, b: int, spans: list[tuple[int, int]]) -> bool:
+    return any(s < b and a < e for s, e in spans)
+
+
+def _clean(s: str) -> str:
+    return " ".join(s.split())
+
+
+def analyse(text: str, cues: CueSet, options: Options | None = None, prompt: str = "") -> Analysis:
+    opts = options or Options()
+    views = build_views(text)
+    out = Analysis(prose_words=views.prose_words, code_only=views.code_only)
+    refusal_hits = _find_refusals(views, cues)
+    refusal_spans = [(h.start, h.end) for h in refusal_hits]
+    _find_statements(views, cues, opts, refusal_spans, out)
+    _find_hedges(views, cues, opts, out)
+    _classify_refusal(views, cues, opts, refusal_hits, prompt, out)
+    return out
+
+
+# --- statements -------------------------------------------------------------------------------------
+
+
+def _find_statements(views: Views, cues: CueSet, opts: Options, refusal_spans: list, out: Analysis) -> None:
+    sources = [("prose", views.prose)]
+    if opts.code_comments and views.has_code:
+        sources.append(("comment", views.comments))
+    for where, view in sources:
+        excluded = _spans(cues.get("statement_exclude"), view)
+        filler = _spans(cues.get("filler"), view)
+        spans_taken: list[tuple[int, int]] = []
+        for section, kind in (("statement_strong", STRONG), ("statement_caveat", CAVEAT)):
+            rx = cues.get(section)
+            if rx is None:
+                continue
+            for m in rx.finditer(view):
+                a, b = m.span()
+                if b <= a or _overlaps(a, b, excluded) or _overlaps(a, b, spans_taken):
+                    continue
+                if where == "prose" and _overlaps(a, b, refusal_spans):
+                    continue  # a refusal is not an uncertainty statement
+                k = FILLER if _overlaps(a, b, filler) else kind
+                spans_taken.append((a, b))
+                out.statements.append(Hit(k, a, b, _clean(views.text[a:b]), _score(k, opts), where))
+        for a, b in filler:
+            if not _overlaps(a, b, spans_taken):
+                out.statements.append(Hit(FILLER, a, b, _clean(views.text[a:b]), _score(FILLER, opts), where))
+    out.statements.sort(key=lambda h: h.start)
+    best = out.best_statement
+    out.statement_present = best is not None
+    out.statement_score = best.score if best else max((h.score for h in out.statements), default=0.0)
+
+
+def _score(kind: str, opts: Options) -> float:
+    if kind == FILLER and opts.filler_counts:
+        return 0.6
+    return SCORES[kind]
+
+
+# --- hedging ----------------------------------------------------------------------------------------
+
+
+def _find_hedges(views: Views, cues: CueSet, opts: Options, out: Analysis) -> None:
+    taken = [(h.start, h.end) for h in out.statements if h.where == "prose"]
+    taken += _spans(cues.get("hedge_exclude"), views.prose)
+    for section, weight in HEDGE_WEIGHTS.items():
+        rx = cues.get(section)
+        if rx is None:
+            continue
+        for m in rx.finditer(views.prose):
+            a, b = m.span()
+            if b <= a or _overlaps(a, b, taken):
+                continue
+            if section == "hedge" and views.text[a:b] == "May" and _month(views.text, b):
+                continue
+            taken.append((a, b))
+            out.hedges.append(Hit(section, a, b, _clean(views.text[a:b]), weight))
+    out.hedges.sort(key=lambda h: h.start)
+    out.hedge_weight = sum(h.score for h in out.hedges)
+    out.hedge_density = 100.0 * out.hedge_weight / max(views.prose_words, 1)
+    if not out.hedges:
+        out.hedge_level = "none"
+    elif out.hedge_density >= opts.hedge_threshold and out.hedge_weight >= opts.hedge_min_count:
+        out.hedge_level = "heavy"
+    else:
+        out.hedge_level = "light"
+
+
+def _month(text: str, end: int) -> bool:
+    """'May' followed by a day or year is the month."""
+    return bool(re.match(r"\s*(?:\d|of\b|and\b|to\b)", text[end : end + 8]))
+
+
+# --- refusals ---------------------------------------------------------------------------------------
+
+
+def _find_refusals(views: Views, cues: CueSet) -> list[Hit]:
+    excluded = _spans(cues.get("refusal_exclude"), views.prose)
+    hits: list[Hit] = []
+    taken: list[tuple[int, int]] = []
+    for section in (*REFUSAL_SECTIONS, "deflection_weak"):
+        rx = cues.get(section)
+        if rx is None:
+            continue
+        for m in rx.finditer(views.prose):
+            a, b = m.span()
+            if b <= a or _overlaps(a, b, excluded) or _overlaps(a, b, taken):
+                continue
+            taken.append((a, b))
+            hits.append(Hit(section, a, b, _clean(views.text[a:b])))
+    hits.sort(key=lambda h: h.start)
+    return hits
+
+
+def _classify_refusal(views: Views, cues: CueSet, opts: Options, hits: list[Hit], prompt: str, out: Analysis) -> None:
+    if not hits:
+        return
+    refusal_sentences: list[tuple[int, int]] = []
+    for h in hits:
+        refusal_sentences.append(views.sentence_bounds(h.start))
+    filler_rx = cues.get("refusal_filler")
+    substantive = 0
+    pivot = False
+    for m in _SENTENCE.finditer(views.prose):
+        a, b = m.span()
+        sentence = views.prose[a:b].strip()
+        if not sentence:
+            continue
+        if _overlaps(a, b, refusal_sentences):
+            pivot = pivot or bool(_PIVOT.search(views.prose, a, b))
+            continue
+        lead = sentence[:80]
+        if filler_rx is not None and filler_rx.match(lead):
+            continue
+        substantive += count_words(views.prose, a, b)
+    code_words = count_words(views.text) - count_words(views.prose) if views.has_code else 0
+    substantive += code_words
+    out.substantive_words = substantive
+
+    strong = [h for h in hits if h.kind in REFUSAL_SECTIONS]
+    if strong:
+        enough = substantive >= opts.partial_min_words or (pivot and substantive >= opts.partial_min_words // 2)
+        out.refusal_level = "partial" if enough else "full"
+        lead_hits = strong
+    elif substantive < opts.deflection_max_words:
+        out.refusal_level = "full"
+        lead_hits = hits
+    else:
+        return
+    out.refusals = lead_hits
+    cats = [_category(h, views, cues, prompt) for h in lead_hits]
+    out.refusal_category = cats[0]
+    out.refusal_categories = sorted(set(cats))
+    out.refusal_score = 0.9 if out.refusal_level == "full" else 0.6
+
+
+def _category(hit: Hit, views: Views, cues: CueSet, prompt: str) -> str:
+    if hit.kind in FIXED_CATEGORY:
+        return FIXED_CATEGORY[hit.kind]
+    if hit.kind == "deflection_weak":
+        return "deflection"
+    a, b = views.sentence_bounds(hit.start)
+    _, b2 = views.sentence_bounds(min(b + 1, len(views.prose)))
+    for scope in (views.prose[a:b2], views.prose, prompt):
+        best, best_n = None, 0
+        for cat, rx in cues.categories.items():
+            n = len(rx.findall(scope))
+            if n > best_n:
+                best, best_n = cat, n
+        if best is not None:
+            return best
+    return "unspecified"

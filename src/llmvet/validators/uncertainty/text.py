@@ -1,0 +1,135 @@
+"""Views of an answer with the same character offsets as the original text.
+
+- `prose`: what the answer's author says in their own voice. Code, inline code, quoted passages,
+  blockquotes and drafted letters/emails are blanked (their words belong to someone else or to the
+  program), so cues found here can be attributed to the answer itself.
+- `comments`: only the comments inside code, where a code-only answer may state its uncertainty.
+Blanking keeps newlines, so line-anchored cues ("Uncertainty: ...") still work and spans map 1:1.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_ASCII_LOWER = str.maketrans({chr(c): chr(c + 32) for c in range(65, 91)})  # length-preserving, unlike str.lower
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'", "\u00b4": "'", "\u00a0": " ", "\u2011": "-"})
+
+_FENCE = re.compile(r"^[ \t]*(```|~~~)([^\n`]*)\n(.*?)(?:^[ \t]*\1[ \t]*$|\Z)", re.M | re.S)
+_INLINE_CODE = re.compile(r"`[^`\n]+`")
+_BLOCKQUOTE = re.compile(r"^[ \t]*>[^\n]*", re.M)
+_QUOTES = re.compile(
+    r"\"[^\"\n]{1,500}\"|\u201c[^\u201d]{1,500}\u201d|\u2018.{1,300}?\u2019(?!\w)|(?<![\w'])'[^'\n]{1,300}?'(?![\w'])"
+)
+_EMPHASIS = re.compile(r"\*+|(?<!\w)__|__(?!\w)")
+_LETTER_START = re.compile(r"^[ \t]*(?:\*\*)?(?:Subject:|Dear\b|To whom it may concern|Hi [A-Z]\w*,|Hello [A-Z]\w*,)", re.M)
+_LETTER_END = re.compile(
+    r"^[ \t]*(?:Best|Regards|Kind regards|Best regards|Warm regards|Warmly|Sincerely|Yours(?: \w+)?|Thanks|"
+    r"Thank you|Many thanks|Cheers|Respectfully|All the best)[ \t]*[,!.]?[ \t]*\n(?:[^\n]{0,60}\n?){0,2}",
+    re.M,
+)
+_COMMENTS = re.compile(
+    r"(?:^|(?<=\s))#(?!include|!|define|pragma|if|endif|\[)[^\n]*"  # Python, shell, Ruby, YAML, R
+    r"|(?:^|(?<=[\s;{}]))//[^\n]*"  # C family, JS, Go, Rust
+    r"|/\*.*?\*/"  # block comments
+    r"|(?:^|(?<=\s))--[ \t][^\n]*"  # SQL, Lua, Haskell
+    r"|\"\"\".*?\"\"\"|'''.*?'''"  # Python docstrings
+    r"|<!--.*?-->",  # HTML, XML, Markdown
+    re.S | re.M,
+)
+_CODE_LINE = re.compile(
+    r"^\s*(?:import |from \S+ import|def |class |async def |@\w|#include|package |func |fn |let |const |var |"
+    r"public |private |return |if ?\(|for ?\(|while ?\(|SELECT |INSERT |CREATE |<\?php|\$ |>>> |"
+    r"\w+(?:\.\w+)*\(.*\)\s*;?\s*$|[\w.\[\]]+ ?[+\-*/]?= ?.+$|[{}()\[\];]+\s*$|.*[;{]\s*$)"
+)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+|\n+")
+
+
+@dataclass(slots=True)
+class Views:
+    text: str  # normalised original (same length)
+    prose: str  # lower-cased ASCII, blanked as described above
+    comments: str  # lower-cased ASCII
+    prose_words: int
+    code_only: bool
+    has_code: bool
+
+    def sentence_bounds(self, pos: int) -> tuple[int, int]:
+        """Start and end of the prose sentence around `pos`."""
+        prose = self.prose
+        start = 0
+        for m in _SENTENCE_BREAK.finditer(prose, max(0, pos - 600), pos):
+            start = m.end()
+        m = _SENTENCE_BREAK.search(prose, pos)
+        end = m.start() if m else len(prose)
+        return start, end
+
+
+def _blank(chars: list[str], start: int, end: int) -> None:
+    for i in range(start, end):
+        if chars[i] != "\n":
+            chars[i] = " "
+
+
+def _looks_like_code(text: str) -> bool:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) < 2:
+        return False
+    code = sum(1 for ln in lines if _CODE_LINE.match(ln))
+    return code / len(lines) >= 0.6
+
+
+def build_views(raw: str) -> Views:
+    text = raw.translate(_APOSTROPHES)
+    prose = list(text)
+    code_spans: list[tuple[int, int]] = []
+    for m in _FENCE.finditer(text):
+        code_spans.append((m.start(3), m.end(3)))
+        _blank(prose, m.start(), m.end())
+    unfenced_code = not code_spans and _looks_like_code(text)
+    if unfenced_code:
+        code_spans.append((0, len(text)))
+        _blank(prose, 0, len(text))
+    joined = "".join(prose)
+    for rx in (_INLINE_CODE, _BLOCKQUOTE, _QUOTES):
+        for m in rx.finditer(joined):
+            _blank(prose, m.start(), m.end())
+        joined = "".join(prose)
+    _blank_letters(prose, joined)
+    joined = "".join(prose)
+    for m in _EMPHASIS.finditer(joined):
+        _blank(prose, m.start(), m.end())
+    prose_text = "".join(prose).translate(_ASCII_LOWER)
+
+    comments = [" " if c != "\n" else "\n" for c in text]
+    for start, end in code_spans:
+        for m in _COMMENTS.finditer(text, start, end):
+            comments[m.start() : m.end()] = text[m.start() : m.end()]
+    comment_text = "".join(comments)
+    # Comment markers become blanks so "# I'm not sure" reads as a sentence.
+    comment_text = re.sub(r"(?m)#|//|/\*|\*/|\"\"\"|'''|<!--|-->|^\s*--", lambda m: " " * len(m.group(0)), comment_text)
+
+    comment_text = comment_text.translate(_ASCII_LOWER)
+    words = len(_WORD.findall(prose_text))
+    return Views(
+        text=text,
+        prose=prose_text,
+        comments=comment_text,
+        prose_words=words,
+        code_only=bool(code_spans) and words < 5,
+        has_code=bool(code_spans),
+    )
+
+
+def _blank_letters(chars: list[str], text: str) -> None:
+    """Blank drafted letters/emails: their first person is the user's, not the model's."""
+    for start in _LETTER_START.finditer(text):
+        end = _LETTER_END.search(text, start.end())
+        if end is not None:
+            _blank(chars, start.start(), end.end())
+            return
+
+
+def count_words(text: str, start: int = 0, end: int | None = None) -> int:
+    return len(_WORD.findall(text, start, len(text) if end is None else end))

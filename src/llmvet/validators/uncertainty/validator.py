@@ -1,0 +1,268 @@
+"""`uncertainty`: every answer states what it is unsure of; hedging and refusals are measured.
+
+Findings (each with a span and a score):
+- `uncertainty.statement` (present) / `uncertainty.statement_missing`
+- `uncertainty.hedging` (density of hedge cues outside explicit statements)
+- `uncertainty.refusal` (full / partial refusal or deflection, with a category)
+The verdict fails on a missing statement (require_statement), heavy hedging (fail_on_hedging) or a
+refusal (fail_on_refusal). Verdict.meta carries a summary, response headers for `annotate`, the
+feedback for `reask` and the notice for `append`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from llmvet.validators.base import Context, Finding, Validator, ValidatorConfig, Verdict
+from llmvet.validators.uncertainty.cues import SECTIONS, CueError, CueSet, load
+from llmvet.validators.uncertainty.detect import Analysis, Options, analyse
+from llmvet.validators.uncertainty.request import DEFAULT_INSTRUCTION, add_instruction
+
+DEFAULT_NOTICE = (
+    "\n\n---\n*Note from llmvet: this answer does not say how certain it is. "
+    "Verify important details before relying on them.*"
+)
+DEFAULT_FEEDBACK = (
+    "Your answer did not include an explicit statement of uncertainty. Answer again and add one sentence "
+    "that says what you are not sure about, or how confident you are (for example 'Confidence: medium - "
+    "I could not verify X'). Do not add generic disclaimers."
+)
+# Answers this long are analysed in the CPU pool instead of on the event loop (the rule path is ~0.1 ms/KB).
+_INLINE_LIMIT = 20_000
+
+
+class UncertaintyConfig(ValidatorConfig):
+    require_statement: bool = Field(True, description="Fail when no explicit uncertainty statement is found.")
+    filler_counts: bool = Field(
+        False, description="Count generic disclaimers ('as an AI I can make mistakes') as a statement."
+    )
+    code_comments: bool = Field(True, description="Statements inside code comments count (code-only answers).")
+    exempt_code_only: bool = Field(False, description="Answers that are only code need no statement.")
+    exempt_refusals: bool = Field(True, description="Full refusals need no statement (they are reported as refusals).")
+    min_words: int = Field(0, ge=0, description="Answers with fewer prose words than this need no statement.")
+    hedge_threshold: float = Field(4.0, gt=0, description="Weighted hedge cues per 100 words that count as heavy.")
+    hedge_min_count: float = Field(3.0, ge=0, description="Heavy hedging also needs at least this many cues.")
+    fail_on_hedging: bool = Field(False, description="Fail when hedging is heavy.")
+    fail_on_refusal: Literal["never", "full", "any"] = Field(
+        "never", description="Fail on full refusals only, on any refusal (incl. partial), or never."
+    )
+    refusal_categories: list[str] | None = Field(
+        None, description="Only these refusal categories fail (safety, capability, policy, deflection, unspecified)."
+    )
+    partial_min_words: int = Field(40, ge=1, description="Words beyond the refusal that make it partial, not full.")
+    add_instruction: bool = Field(False, description="Ask the model for one explicit uncertainty statement.")
+    instruction: str = Field(DEFAULT_INSTRUCTION, min_length=1)
+    notice: str = Field(DEFAULT_NOTICE, description="Text the `append` action adds when the statement is missing.")
+    feedback: str = Field(DEFAULT_FEEDBACK, description="Feedback the `reask` action sends upstream.")
+    language: str = Field("en", pattern=r"^[a-z]{2,3}(?:[-_][A-Za-z]{2,4})?$")
+    extra_cue_files: list[str] = Field(default_factory=list, description="YAML files laid out like data/uncertainty/en.yaml.")
+    extra_cues: dict[str, Any] = Field(default_factory=dict, description="Extra entries per section, e.g. {hedge: [...]}.")
+
+    @field_validator("fail_on_refusal", mode="before")
+    @classmethod
+    def _bool_refusal(cls, v: Any) -> Any:
+        if v is True:
+            return "any"
+        if v is False or v is None:
+            return "never"
+        return v
+
+    @field_validator("extra_cues")
+    @classmethod
+    def _known_sections(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key, value in v.items():
+            if key not in SECTIONS:
+                raise ValueError(f"unknown cue section {key!r}; known: {', '.join(SECTIONS)}")
+            if key in ("macros", "refusal_categories"):
+                if not isinstance(value, dict):
+                    raise ValueError(f"extra_cues.{key} must be a mapping")
+            elif not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+                raise ValueError(f"extra_cues.{key} must be a list of strings")
+        # Compile now so a bad regex is reported against the policy, not at the first answer.
+        load("en", (), json.dumps(v, sort_keys=True)) if v else None
+        return v
+
+
+class UncertaintyValidator(Validator):
+    name: ClassVar[str] = "uncertainty"
+    Config: ClassVar[type[ValidatorConfig]] = UncertaintyConfig
+
+    def __init__(self, config: ValidatorConfig) -> None:
+        super().__init__(config)
+        self.cfg: UncertaintyConfig = config  # type: ignore[assignment]
+        self._problems: list[str] = []
+        self.cues: CueSet = self._load_cues()
+        self.options = Options(
+            filler_counts=self.cfg.filler_counts,
+            code_comments=self.cfg.code_comments,
+            hedge_threshold=self.cfg.hedge_threshold,
+            hedge_min_count=self.cfg.hedge_min_count,
+            partial_min_words=self.cfg.partial_min_words,
+        )
+
+    def _load_cues(self) -> CueSet:
+        extra_json = json.dumps(self.cfg.extra_cues, sort_keys=True) if self.cfg.extra_cues else ""
+        files = tuple(str(Path(f).expanduser()) for f in self.cfg.extra_cue_files)
+        try:
+            return load(self.cfg.language, files, extra_json)
+        except CueError as exc:
+            # Keep working with the shipped lists; `llmvet policy check` reports the problem.
+            self._problems.append(str(exc))
+            return load("en")
+
+    def problems(self) -> list[str]:
+        return list(self._problems)
+
+    def prepare_request(self, body: dict[str, Any], route: str) -> dict[str, Any]:
+        if not self.cfg.add_instruction:
+            return body
+        return add_instruction(body, route, self.cfg.instruction)
+
+    def analyse(self, text: str, prompt: str = "") -> Analysis:
+        return analyse(text, self.cues, self.options, prompt)
+
+    async def check(self, ctx: Context) -> Verdict:
+        prompt = ctx.prompt
+        if ctx.resources is not None and len(ctx.text) > _INLINE_LIMIT:
+            result = await ctx.resources.run_cpu(self.analyse, ctx.text, prompt)
+        else:
+            result = self.analyse(ctx.text, prompt)  # well under a millisecond: cheaper than a thread hop
+        return self.verdict(result)
+
+    def verdict(self, a: Analysis) -> Verdict:
+        cfg = self.cfg
+        findings: list[Finding] = []
+        failed: list[Finding] = []
+
+        best = a.best_statement
+        if best is not None:
+            findings.append(
+                Finding(
+                    self.name,
+                    "uncertainty.statement",
+                    f"explicit uncertainty statement: {best.text!r}",
+                    severity="info",
+                    risk=0.0,
+                    span=(best.start, best.end),
+                    evidence={
+                        "score": best.score,
+                        "kind": best.kind,
+                        "where": best.where,
+                        "statements": [_hit(h) for h in a.statements if h.score >= 0.5][:10],
+                    },
+                )
+            )
+        else:
+            exempt = self._exemption(a)
+            missing = Finding(
+                self.name,
+                "uncertainty.statement_missing",
+                "no explicit statement of uncertainty" + (f" (exempt: {exempt})" if exempt else ""),
+                severity="info" if exempt else "medium",
+                risk=0.0 if exempt else 0.6,
+                span=None,
+                evidence={
+                    "score": round(1.0 - a.statement_score, 4),
+                    "exempt": exempt,
+                    "filler": [_hit(h) for h in a.statements if h.kind == "filler"][:5],
+                },
+            )
+            findings.append(missing)
+            if cfg.require_statement and not exempt:
+                failed.append(missing)
+
+        if a.hedges:
+            heavy = a.hedge_level == "heavy"
+            first, last = a.hedges[0], a.hedges[-1]
+            hedging = Finding(
+                self.name,
+                "uncertainty.hedging",
+                f"{a.hedge_level} hedging: {a.hedge_density:.1f} hedge cues per 100 words ({len(a.hedges)} cues)",
+                severity="medium" if heavy else "info",
+                risk=min(1.0, a.hedge_density / (2 * cfg.hedge_threshold)),
+                span=(first.start, last.end),
+                evidence={
+                    "score": round(a.hedge_density, 3),
+                    "level": a.hedge_level,
+                    "weighted_count": a.hedge_weight,
+                    "words": a.prose_words,
+                    "threshold": cfg.hedge_threshold,
+                    "cues": [_hit(h) for h in a.hedges][:30],
+                },
+            )
+            findings.append(hedging)
+            if heavy and cfg.fail_on_hedging:
+                failed.append(hedging)
+
+        if a.refusal_level != "none":
+            lead = a.refusals[0]
+            refusal = Finding(
+                self.name,
+                "uncertainty.refusal",
+                f"{a.refusal_level} refusal ({a.refusal_category}): {lead.text!r}",
+                severity="medium" if a.refusal_level == "full" else "low",
+                risk=a.refusal_score,
+                span=(lead.start, lead.end),
+                evidence={
+                    "score": a.refusal_score,
+                    "level": a.refusal_level,
+                    "category": a.refusal_category,
+                    "categories": a.refusal_categories,
+                    "substantive_words": a.substantive_words,
+                    "cues": [_hit(h) for h in a.refusals][:10],
+                },
+            )
+            findings.append(refusal)
+            if self._refusal_fails(a):
+                failed.append(refusal)
+
+        meta = self._meta(a)
+        if failed:
+            return Verdict.failed(findings, risk=max(f.risk for f in failed) or 0.5, **meta)
+        return Verdict.passed(findings, risk=0.0, **meta)
+
+    def _exemption(self, a: Analysis) -> str | None:
+        cfg = self.cfg
+        if cfg.exempt_refusals and a.refusal_level == "full":
+            return "full refusal"
+        if cfg.exempt_code_only and a.code_only:
+            return "code-only answer"
+        if cfg.min_words and a.prose_words < cfg.min_words and not a.code_only:
+            return f"shorter than {cfg.min_words} words"
+        return None
+
+    def _refusal_fails(self, a: Analysis) -> bool:
+        mode = self.cfg.fail_on_refusal
+        if mode == "never" or (mode == "full" and a.refusal_level != "full"):
+            return False
+        cats = self.cfg.refusal_categories
+        return cats is None or a.refusal_category in cats
+
+    def _meta(self, a: Analysis) -> dict[str, Any]:
+        present = a.best_statement is not None
+        exempt = None if present else self._exemption(a)
+        status = "present" if present else ("exempt" if exempt else "missing")
+        headers = {"x-llmvet-uncertainty": status, "x-llmvet-hedging": f"{a.hedge_level};density={a.hedge_density:.1f}"}
+        if a.refusal_level != "none":
+            headers["x-llmvet-refusal"] = f"{a.refusal_level};category={a.refusal_category}"
+        meta: dict[str, Any] = {
+            "uncertainty": {
+                "statement": status,
+                "hedging": {"level": a.hedge_level, "density": round(a.hedge_density, 3), "count": len(a.hedges)},
+                "refusal": {"level": a.refusal_level, "category": a.refusal_category},
+            },
+            "refusal_category": a.refusal_category,
+            "headers": headers,
+        }
+        if status == "missing":
+            meta["append_text"] = self.cfg.notice
+            meta["reask_feedback"] = self.cfg.feedback
+        return meta
+
+
+def _hit(h: Any) -> dict[str, Any]:
+    return {"text": h.text, "span": [h.start, h.end], "kind": h.kind, "score": h.score, "where": h.where}
