@@ -1,0 +1,124 @@
+"""Proxy overhead: the upstream directly, bare pass-throughs, and llmvet, in one run, driven by wrk.
+
+    python benchmarks/overhead.py [--duration 5] [--concurrency 1 32 128] [--with-httpx]
+
+Prints requests/s and p50/p95/p99 latency per target and concurrency, and llmvet's ratios against the
+bare aiohttp pass-through measured in the same run. Needs `wrk` (apt-get install -y wrk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from support import free_port, wait_port  # noqa: E402
+
+LUA = """
+wrk.method = "POST"
+wrk.body = '{"model":"bench-model","messages":[{"role":"user","content":"How do I read a CSV file in Python?"}]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer sk-bench"
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %.1f %.1f %.1f %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99),
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.timeout))
+end
+"""
+
+
+def serve(args: list[str], port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
+    pythonpath = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+    proc = subprocess.Popen(args, env={**os.environ, "PYTHONPATH": pythonpath, **(env or {})},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_port(port, 30)
+    except RuntimeError:
+        proc.kill()
+        raise RuntimeError(f"{args} did not start: {proc.stderr.read().decode()[-2000:]}") from None
+    return proc
+
+
+def uvicorn_cmd(target: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "uvicorn", target, "--factory", "--port", str(port), "--loop", "uvloop",
+            "--http", "httptools", "--log-level", "warning", "--no-access-log"]
+
+
+def run_wrk(url: str, concurrency: int, duration: float, script: Path) -> dict[str, float]:
+    threads = 1 if concurrency == 1 else 2
+    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{max(1, round(duration))}s", "-s", str(script),
+                          url + "/v1/chat/completions"], capture_output=True, text=True, check=True).stdout
+    m = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", out)
+    if not m:
+        raise RuntimeError(f"could not parse wrk output:\n{out}")
+    n, dur_us, p50, p95, p99, errors = m.groups()
+    return {"rps": int(n) / (int(dur_us) / 1e6), "p50": float(p50) / 1000, "p95": float(p95) / 1000,
+            "p99": float(p99) / 1000, "errors": int(errors)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=5.0)
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 32, 128])
+    ap.add_argument("--with-httpx", action="store_true", help="also measure a bare httpx pass-through")
+    ap.add_argument("--policy", default=str(ROOT / "policies" / "default.yaml"))
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
+        return 2
+
+    tmp = Path(tempfile.mkdtemp(prefix="llmvet-bench-"))
+    script = tmp / "post.lua"
+    script.write_text(LUA)
+    ports = {name: free_port() for name in ("upstream", "aiohttp", "httpx", "llmvet")}
+    upstream_url = f"http://127.0.0.1:{ports['upstream']}/v1"
+    env = {"BENCH_UPSTREAM": upstream_url}
+    procs = [serve(uvicorn_cmd("bare:upstream_app", ports["upstream"]), ports["upstream"])]
+    targets = {"upstream (direct)": f"http://127.0.0.1:{ports['upstream']}"}
+    try:
+        procs.append(serve(uvicorn_cmd("bare:aiohttp_app", ports["aiohttp"]), ports["aiohttp"], env))
+        targets["bare aiohttp pass-through"] = f"http://127.0.0.1:{ports['aiohttp']}"
+        if args.with_httpx:
+            procs.append(serve(uvicorn_cmd("bare:httpx_app", ports["httpx"]), ports["httpx"], env))
+            targets["bare httpx pass-through"] = f"http://127.0.0.1:{ports['httpx']}"
+        procs.append(serve([sys.executable, "-m", "llmvet", "serve", "--upstream", upstream_url, "--port", str(ports["llmvet"]),
+                            "--policy", args.policy, "--store", f"sqlite:///{tmp / 'bench.db'}"],
+                           ports["llmvet"], {"LLMVET_LOG_LEVEL": "warning"}))
+        targets["llmvet (default policy)"] = f"http://127.0.0.1:{ports['llmvet']}"
+
+        results: dict[tuple[str, int], dict[str, float]] = {}
+        for url in targets.values():  # warm up connections and code paths
+            run_wrk(url, 8, 1, script)
+        for c in args.concurrency:
+            for name, url in targets.items():
+                results[(name, c)] = r = run_wrk(url, c, args.duration, script)
+                print(f"c={c:<4} {name:<28} {r['rps']:9.0f} req/s  p50 {r['p50']:7.2f} ms  p95 {r['p95']:7.2f} ms"
+                      f"  p99 {r['p99']:7.2f} ms  errors {r['errors']}", flush=True)
+        print()
+        base, ours = "bare aiohttp pass-through", "llmvet (default policy)"
+        for c in args.concurrency:
+            b, o = results[(base, c)], results[(ours, c)]
+            print(f"c={c:<4} llmvet / bare aiohttp: throughput {o['rps'] / b['rps']:.2f}x, "
+                  f"p50 +{o['p50'] - b['p50']:.2f} ms ({o['p50']:.2f} vs {b['p50']:.2f})")
+            if args.with_httpx:
+                h = results[("bare httpx pass-through", c)]
+                print(f"       bare httpx / bare aiohttp: throughput {h['rps'] / b['rps']:.2f}x")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
