@@ -1,0 +1,72 @@
+"""Settings of the `consistency` validator (what a policy's `with:` block may hold)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from llmvet.embeddings import DEFAULT_MODEL
+from llmvet.validators.base import ValidatorConfig
+
+DEFAULT_PARAPHRASE_TEMPLATE = (
+    "Restate the following question in different words, keeping exactly the same meaning. "
+    "Reply with the restated question only.\n\nQuestion: {question}"
+)
+
+
+class ConsistencyConfig(ValidatorConfig):
+    # What to compare the answer with.
+    mode: Literal["samples", "paraphrase"] = "samples"
+    samples: int = Field(3, ge=1, le=20, description="extra answers to ask for (N)")
+    min_samples: int = Field(
+        2, ge=1, le=20, description="fewest extra answers worth scoring (when the token cap lowers N)"
+    )
+    temperature: float | None = Field(
+        1.0, ge=0, le=2, description="sampling temperature of the re-asks; null keeps the request's own"
+    )
+    paraphrase_template: str = DEFAULT_PARAPHRASE_TEMPLATE
+
+    # Scoring.
+    embedding_model: str = Field(
+        DEFAULT_MODEL, description="sentence-transformers hub name or local directory ($LLMVET_EMBEDDING_MODEL replaces the default)"
+    )
+    semantic_weight: float = Field(
+        0.5, ge=0, le=1, description="weight of the embedding signal; the lexical signal gets the rest"
+    )
+    sentence_threshold: float = Field(0.6, ge=0, le=1, description="a sentence scoring at least this is divergent")
+    response_threshold: float = Field(0.5, ge=0, le=1, description="a mean sentence score at least this fails the answer")
+    max_sentences: int = Field(40, ge=1, description="score at most this many sentences of the answer")
+    min_sentence_words: int = Field(3, ge=1, description="shorter sentences (headings, 'Sure!') are not scored")
+
+    # Trigger conditions (sample_rate is the engine's).
+    models: list[str] = Field(default_factory=lambda: ["*"], description="model name globs this check runs for")
+    min_answer_chars: int = Field(80, ge=0)
+    min_factual_sentences: int = Field(
+        1, ge=0, description="run only when the answer has this many sentences with names, numbers or dates"
+    )
+
+    # Cost caps.
+    max_extra_tokens: int = Field(8000, ge=1, description="estimated tokens all re-asks of one answer may spend")
+    max_sample_tokens: int = Field(1024, ge=16, description="completion cap of each re-ask")
+    daily_token_budget: int | None = Field(
+        500_000, ge=1, description="tokens re-asks may spend per API key per UTC day (null = no limit)"
+    )
+
+    @field_validator("paraphrase_template")
+    @classmethod
+    def _has_question(cls, v: str) -> str:
+        if "{question}" not in v:
+            raise ValueError("paraphrase_template must contain {question}")
+        try:
+            v.format(question="x")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"paraphrase_template is not a valid format string ({exc}); write literal braces as {{{{ }}}}") from exc
+        return v
+
+    @field_validator("models")
+    @classmethod
+    def _nonempty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("models must list at least one glob (use ['*'] for all)")
+        return v

@@ -1,0 +1,214 @@
+"""The `consistency` validator: ask again (or ask a paraphrase) and flag sentences the answers do not share."""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from typing import Any, ClassVar
+
+from llmvet import embeddings
+from llmvet.validators.base import Context, Finding, ReaskResult, ReaskUnavailable, Sentence, Validator, Verdict
+from llmvet.validators.consistency import budget, sampling
+from llmvet.validators.consistency.config import ConsistencyConfig
+from llmvet.validators.consistency.scoring import SentenceScore, is_factual, score_sentences, split_sentences
+
+NAME = "consistency"
+
+
+class ConsistencyValidator(Validator):
+    """SelfCheckGPT-style check (Manakul et al., 2023) with an embedding + word-overlap score."""
+
+    name: ClassVar[str] = NAME
+    Config: ClassVar[type[ConsistencyConfig]] = ConsistencyConfig
+    config: ConsistencyConfig
+
+    def __init__(self, config: ConsistencyConfig) -> None:
+        super().__init__(config)
+        self._semantic = config.semantic_weight > 0
+
+    def problems(self) -> list[str]:
+        if not self._semantic:
+            return []  # lexical-only scoring needs no model
+        return embeddings.embedding_problems(self.config.embedding_model)
+
+    # -- triggers -------------------------------------------------------------------------------
+
+    def sentences_to_score(self, text: str) -> list[Sentence]:
+        cfg = self.config
+        out = [s for s in split_sentences(text) if len(s.text.split()) >= cfg.min_sentence_words]
+        return out[: cfg.max_sentences]
+
+    def skip_reason(self, ctx: Context, sentences: list[Sentence]) -> str | None:
+        cfg = self.config
+        model = (ctx.model or "").lower()
+        if not any(fnmatch.fnmatchcase(model, g.lower()) for g in cfg.models):
+            return f"model {ctx.model!r} matches none of {cfg.models}"
+        if len(ctx.text.strip()) < cfg.min_answer_chars:
+            return f"answer shorter than {cfg.min_answer_chars} characters"
+        if not sentences:
+            return "no sentences to check"
+        factual = sum(is_factual(s.text) for s in sentences)
+        if factual < cfg.min_factual_sentences:
+            return f"{factual} factual sentences (< {cfg.min_factual_sentences})"
+        return None
+
+    # -- the check ------------------------------------------------------------------------------
+
+    async def check(self, ctx: Context) -> Verdict:
+        cfg = self.config
+        sentences = self.sentences_to_score(ctx.text)
+        skip = self.skip_reason(ctx, sentences)
+        if skip:
+            return Verdict.passed(skipped=skip)
+        if ctx.resources is None:
+            return Verdict.errored("consistency needs the shared resources (store, thread pool)")
+
+        # Load (or reuse) the model before spending tokens, so a missing model costs nothing.
+        encoder = None
+        if self._semantic:
+            try:
+                encoder = (await embeddings.get_embedder(ctx.resources, cfg.embedding_model)).encode
+            except embeddings.EmbeddingsUnavailable as exc:
+                return Verdict.errored(str(exc))
+
+        plan = self._plan(ctx)
+        if plan["n"] < min(cfg.min_samples, cfg.samples):
+            return Verdict.errored(
+                f"answer too long for max_extra_tokens={cfg.max_extra_tokens} "
+                f"(one re-ask is estimated at {plan['per_sample']} tokens)",
+                plan=plan,
+            )
+
+        key = budget.budget_key(ctx.key_hash)
+        reserved = plan["estimate"]
+        if cfg.daily_token_budget is not None:
+            ok, used = await budget.reserve(ctx.resources.store, key, reserved, cfg.daily_token_budget)
+            if not ok:
+                return Verdict.errored(
+                    "budget exhausted",
+                    budget={"key": key, "used": used, "limit": cfg.daily_token_budget, "needed": reserved},
+                )
+
+        usage: dict[str, int] = {}
+        t0 = time.perf_counter()
+        spent = 0
+        try:
+            texts, usage, paraphrase = await self._gather(ctx, plan)
+            spent = _total(usage) or reserved
+        except ReaskUnavailable as exc:
+            return Verdict.errored(f"cannot re-ask: {exc}")
+        finally:
+            if cfg.daily_token_budget is not None:
+                await budget.settle(ctx.resources.store, key, spent - reserved)
+        reask_ms = (time.perf_counter() - t0) * 1000
+
+        meta: dict[str, Any] = {
+            "mode": cfg.mode,
+            "samples": len(texts),
+            "extra_usage": {**usage, "estimated": not _total(usage), "calls_n": plan["n"]},
+        }
+        if paraphrase is not None:
+            meta["paraphrase"] = paraphrase
+        sample_sentences = [[s.text for s in split_sentences(t)][: cfg.max_sentences * 2] for t in texts if t.strip()]
+        if not sample_sentences:
+            return Verdict.errored("the upstream returned no usable re-asked answers", **meta)
+
+        t1 = time.perf_counter()
+        scores = await ctx.resources.run_cpu(
+            score_sentences, [s.text for s in sentences], sample_sentences, encoder, cfg.semantic_weight
+        )
+        meta["timings_ms"] = {"reask": round(reask_ms, 1), "score": round((time.perf_counter() - t1) * 1000, 1)}
+        return self._verdict(sentences, scores, len(sample_sentences), meta)
+
+    def _plan(self, ctx: Context) -> dict[str, int]:
+        cfg = self.config
+        prompt_tokens = sampling.estimate_tokens(sampling.conversation(ctx.request))
+        cap = sampling.sample_cap(ctx.request, ctx.route, ctx.text, cfg.max_sample_tokens)
+        per_sample = prompt_tokens + cap
+        restate = 0
+        if cfg.mode == "paraphrase":
+            q = sampling.estimate_tokens(ctx.prompt)
+            restate = sampling.estimate_tokens(cfg.paraphrase_template) + q + (2 * q + 64)
+        room = cfg.max_extra_tokens - restate
+        n = max(0, min(cfg.samples, room // per_sample)) if room > 0 else 0
+        return {"n": n, "cap": cap, "per_sample": per_sample, "restate": restate, "estimate": restate + n * per_sample}
+
+    async def _gather(self, ctx: Context, plan: dict[str, int]) -> tuple[list[str], dict[str, int], str | None]:
+        cfg = self.config
+        body = sampling.overrides(ctx.request, ctx.route, cfg.temperature, plan["cap"])
+        if cfg.mode == "samples":
+            res = await ctx.reask(body, None, plan["n"])
+            return list(res.texts), dict(res.usage), None
+
+        question = ctx.prompt.strip()
+        if not question:
+            raise ReaskUnavailable("paraphrase mode needs a user question in the request")
+        restate_prompt = cfg.paraphrase_template.format(question=question)
+        q_cap = 2 * sampling.estimate_tokens(question) + 64
+        # The restatement is asked on its own, without the conversation (completions: as the prompt).
+        extra: dict[str, Any] = {}
+        msgs: list[dict[str, Any]] | None = [{"role": "user", "content": restate_prompt}]
+        if ctx.route == "completions":
+            extra, msgs = {"prompt": restate_prompt}, None
+        restate_body = {**sampling.overrides(ctx.request, ctx.route, cfg.temperature, q_cap), **extra}
+        first = await ctx.reask(restate_body, msgs, 1)
+        paraphrase = sampling.clean_paraphrase(first.texts[0] if first.texts else "")
+        if not paraphrase:
+            return [], dict(first.usage), ""
+        extra, msgs = sampling.with_question(ctx.request, ctx.route, paraphrase)
+        second = await ctx.reask({**body, **extra}, msgs, plan["n"])
+        return list(second.texts), _add_usage(first, second), paraphrase
+
+    def _verdict(self, sentences: list[Sentence], scores: list[SentenceScore], n: int, meta: dict[str, Any]) -> Verdict:
+        cfg = self.config
+        response = sum(s.score for s in scores) / len(scores)
+        meta["response_score"] = round(response, 4)
+        # Every scored sentence's span and score, for the audit record (and the quality benchmark).
+        meta["sentences"] = [[s.span[0], s.span[1], round(sc.score, 4)] for s, sc in zip(sentences, scores)]
+        findings: list[Finding] = []
+        for sent, sc in zip(sentences, scores):
+            if sc.score < cfg.sentence_threshold:
+                continue
+            findings.append(
+                Finding(
+                    validator=NAME,
+                    code="consistency.divergent_sentence",
+                    message=f"{n} other answer(s) to the same question do not support this sentence (score {sc.score:.2f})",
+                    severity="high" if sc.score >= (1 + cfg.sentence_threshold) / 2 else "medium",
+                    risk=min(1.0, sc.score),
+                    span=sent.span,
+                    evidence={
+                        "closest_sample_sentence": sc.closest,
+                        "sample": sc.closest_sample,
+                        "similarity": round(sc.similarity, 3),
+                        "semantic": round(sc.semantic, 3),
+                        "lexical": round(sc.lexical, 3),
+                        "unsupported_terms": sc.unsupported_terms[:12],
+                    },
+                )
+            )
+        risk = max([response] + [f.risk for f in findings])
+        if findings or response >= cfg.response_threshold:
+            if not findings:
+                findings.append(
+                    Finding(
+                        validator=NAME,
+                        code="consistency.divergent_response",
+                        message=f"the answer as a whole diverges from {n} other answer(s) (score {response:.2f})",
+                        severity="medium",
+                        risk=response,
+                    )
+                )
+            return Verdict.failed(findings, risk=risk, **meta)
+        return Verdict.passed(risk=risk, **meta)
+
+
+def _total(usage: dict[str, int]) -> int:
+    if usage.get("total_tokens"):
+        return int(usage["total_tokens"])
+    return int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))
+
+
+def _add_usage(a: ReaskResult, b: ReaskResult) -> dict[str, int]:
+    keys = set(a.usage) | set(b.usage)
+    return {k: int(a.usage.get(k, 0)) + int(b.usage.get(k, 0)) for k in keys}
