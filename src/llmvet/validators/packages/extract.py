@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from llmvet.validators.packages.import_map import NODE_BUILTINS
+from llmvet.validators.packages.import_map import NAMESPACES, NODE_BUILTINS
 
 Ecosystem = str  # "pypi" | "npm" | "conda"
 
@@ -655,8 +655,11 @@ def _python_imports(code: str, base: int, lang: str) -> list[Ref]:
                 continue
             top = node.module.split(".")[0]
             off = starts[node.lineno - 1] + node.col_offset + m.start(1)
+            module = node.module
+            if top in NAMESPACES and module.count(".") + 1 < NAMESPACES[top] and node.names[0].name != "*":
+                module = f"{module}.{node.names[0].name}"  # from google.cloud import storage
             refs.append(Ref("pypi", top, (base + off, base + off + len(top)), "import", "python-import",
-                            optional=is_opt(node.lineno), module=node.module))
+                            optional=is_opt(node.lineno), module=module))
     return refs
 
 
