@@ -1,0 +1,147 @@
+"""`llmvet audit tail|export`: read the append-only audit stream (automatic and human decisions)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from llmvet.cli.common import add_settings_flags, err, settings_from
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("audit", help="read the audit log (every decision, automatic and human)")
+    asub = p.add_subparsers(dest="audit_command", required=True, metavar="SUBCOMMAND")
+
+    tail = asub.add_parser("tail", help="print the last records (and, with -f, new ones as they come)")
+    tail.add_argument("-n", "--lines", type=int, default=20, help="how many records (default 20)")
+    tail.add_argument("-f", "--follow", action="store_true", help="keep printing new records")
+    tail.add_argument("--kind", help="only records of this kind (e.g. review; vetted responses have none)")
+    tail.add_argument("--json", action="store_true", help="one JSON object per line instead of a summary")
+    add_settings_flags(tail, "store")
+    tail.set_defaults(run=run_tail)
+
+    export = asub.add_parser("export", help="write records since a time as JSON lines")
+    export.add_argument("--since", required=True,
+                        help="ISO time (2026-01-31 or 2026-01-31T12:00:00Z) or an age like 30m, 24h, 7d")
+    export.add_argument("--until", help="same formats as --since (default: now)")
+    export.add_argument("--format", choices=["jsonl"], default="jsonl")
+    export.add_argument("--kind", help="only records of this kind")
+    export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    add_settings_flags(export, "store")
+    export.set_defaults(run=run_export)
+
+
+def parse_time(value: str, now: float | None = None) -> float:
+    """An ISO 8601 date/time (UTC unless it says otherwise) or an age like 90s, 30m, 24h, 7d, 2w."""
+    now = time.time() if now is None else now
+    m = _DURATION.match(value.strip())
+    if m:
+        return now - float(m.group(1)) * _UNITS[m.group(2)]
+    try:
+        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"cannot read {value!r} as a time: use ISO 8601 (2026-01-31T12:00:00Z) or 30m/24h/7d")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+async def _records(url: str, *, since: float | None = None, until: float | None = None, kind: str | None = None,
+                   after: str | None = None) -> Any:
+    """Yield (id, record) in order; the store has no time index, so this scans the stream once."""
+    from llmvet.store import open_store
+
+    store = await open_store(url)
+    try:
+        while True:
+            batch = await store.read("audit", after, 1000)
+            if not batch:
+                return
+            for rid, rec in batch:
+                ts = rec.get("ts", 0)
+                if since is not None and ts < since:
+                    continue
+                if until is not None and ts > until:
+                    continue
+                if kind and rec.get("kind", "response") != kind:
+                    continue
+                yield rid, rec
+            after = batch[-1][0]
+    finally:
+        await store.close()
+
+
+def _line(rec: dict[str, Any]) -> str:
+    ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(rec.get("ts", 0)))
+    kind = rec.get("kind", "response")
+    if kind == "review":
+        who = rec.get("reviewer") or "-"
+        reason = f" reason={rec['reason']!r}" if rec.get("reason") else ""
+        return f"{ts} review   {rec.get('request_id')} {rec.get('review_id')} rule={rec.get('rule')} " \
+               f"action={rec.get('action')} reviewer={who}{reason}"
+    if kind == "response":
+        return f"{ts} response {rec.get('request_id')} rule={rec.get('rule')} model={rec.get('model')} " \
+               f"action={rec.get('action')} status={rec.get('status')} " \
+               f"ms={rec.get('timings_ms', {}).get('total')}"
+    extra = " ".join(f"{k}={v}" for k, v in rec.items() if k not in ("ts", "kind") and v not in (None, ""))
+    return f"{ts} {kind} {extra}"
+
+
+def run_tail(args: argparse.Namespace) -> int:
+    settings = settings_from(args, "store")
+
+    async def go() -> None:
+        last: list[tuple[str, dict[str, Any]]] = []
+        async for rid, rec in _records(settings.store, kind=args.kind):
+            last.append((rid, rec))
+            if len(last) > max(args.lines, 0):
+                last.pop(0)
+        after = last[-1][0] if last else None
+        for _, rec in last:
+            print(orjson.dumps(rec).decode() if args.json else _line(rec), flush=True)
+        while args.follow:
+            await asyncio.sleep(1.0)
+            async for rid, rec in _records(settings.store, kind=args.kind, after=after):
+                after = rid
+                print(orjson.dumps(rec).decode() if args.json else _line(rec), flush=True)
+
+    asyncio.run(go())
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    settings = settings_from(args, "store")
+    try:
+        since = parse_time(args.since)
+        until = parse_time(args.until) if args.until else None
+    except ValueError as exc:
+        err.print(f"llmvet: {exc}")
+        return 2
+    out = open(args.output, "wb") if args.output else sys.stdout.buffer
+
+    async def go() -> int:
+        n = 0
+        async for _, rec in _records(settings.store, since=since, until=until, kind=args.kind):
+            out.write(orjson.dumps(rec) + b"\n")
+            n += 1
+        return n
+
+    try:
+        n = asyncio.run(go())
+    finally:
+        if args.output:
+            out.close()
+        else:
+            out.flush()
+    err.print(f"exported {n} record(s)")
+    return 0

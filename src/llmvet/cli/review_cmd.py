@@ -1,0 +1,94 @@
+"""`llmvet review add-reviewer|revoke|list`: manage reviewer tokens (stored hashed in the store)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from typing import Any
+
+from rich.table import Table
+
+from llmvet.cli.common import add_settings_flags, err, out, settings_from
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("review", help="manage reviewers of the escalation queue (/review)")
+    rsub = p.add_subparsers(dest="review_command", required=True, metavar="SUBCOMMAND")
+
+    add = rsub.add_parser("add-reviewer", help="create a reviewer (or re-issue their token); prints the token once")
+    add.add_argument("name")
+    add.add_argument("--role", choices=["reviewer", "admin"], default="reviewer")
+    add_settings_flags(add, "store")
+    add.set_defaults(run=run_add)
+
+    revoke = rsub.add_parser("revoke", help="revoke a reviewer's token (their sessions end too)")
+    revoke.add_argument("name")
+    add_settings_flags(revoke, "store")
+    revoke.set_defaults(run=run_revoke)
+
+    ls = rsub.add_parser("list", help="list reviewers")
+    add_settings_flags(ls, "store")
+    ls.set_defaults(run=run_list)
+
+
+async def _with_accounts(url: str, fn: Any) -> Any:
+    from llmvet.review.auth import Accounts
+    from llmvet.store import open_store
+
+    store = await open_store(url)
+    try:
+        return await fn(Accounts(store), store)
+    finally:
+        await store.close()
+
+
+def run_add(args: argparse.Namespace) -> int:
+    from llmvet.review.auth import AuthError
+
+    settings = settings_from(args, "store")
+
+    async def go(accounts: Any, store: Any) -> str:
+        token = await accounts.add(args.name, args.role)
+        await store.append("audit", [{"ts": time.time(), "kind": "reviewer.add", "reviewer": args.name,
+                                      "role": args.role, "by": "cli"}])
+        return token
+
+    try:
+        token = asyncio.run(_with_accounts(settings.store, go))
+    except AuthError as exc:
+        err.print(f"llmvet: {exc}")
+        return 2
+    err.print(f"reviewer {args.name} ({args.role}) ready; sign in at /review with this token (shown only once):")
+    print(token)
+    return 0
+
+
+def run_revoke(args: argparse.Namespace) -> int:
+    settings = settings_from(args, "store")
+
+    async def go(accounts: Any, store: Any) -> bool:
+        return await accounts.revoke(args.name, by="cli")
+
+    if not asyncio.run(_with_accounts(settings.store, go)):
+        err.print(f"llmvet: no active reviewer named {args.name!r}")
+        return 1
+    out.print(f"revoked {args.name}")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    settings = settings_from(args, "store")
+    reviewers = asyncio.run(_with_accounts(settings.store, lambda a, s: a.list()))
+    table = Table(title="reviewers")
+    for col in ("name", "role", "created", "state"):
+        table.add_column(col)
+    for r in reviewers:
+        state = f"revoked {_ts(r['revoked']['at'])} by {r['revoked'].get('by')}" if r.get("revoked") else "active"
+        table.add_row(r["name"], r["role"], _ts(r["created"]), state)
+    out.print(table)
+    return 0
+
+
+def _ts(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(t))

@@ -1,0 +1,36 @@
+"""Cut an answer into segments so every finding's span can be highlighted (spans may overlap)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class Segment:
+    text: str
+    findings: list[int] = field(default_factory=list)  # indices of the findings covering this segment
+    severity: str = ""  # the highest severity among them
+
+    @property
+    def ids(self) -> str:
+        return " ".join(map(str, self.findings))
+
+
+RANK = {"info": 0, "low": 1, "medium": 2, "high": 3}
+
+
+def segments(text: str, findings: list[dict[str, Any]]) -> list[Segment]:
+    spans = []
+    for i, f in enumerate(findings):
+        span = f.get("span")
+        if span and 0 <= span[0] < span[1] <= len(text):
+            spans.append((span[0], span[1], i))
+    cuts = sorted({0, len(text), *(s for s, _, _ in spans), *(e for _, e, _ in spans)})
+    out: list[Segment] = []
+    for a, b in zip(cuts, cuts[1:]):
+        covering = [i for s, e, i in spans if s <= a and b <= e]
+        sev = max((findings[i].get("severity", "medium") for i in covering), key=lambda s: RANK.get(s, 2),
+                  default="")
+        out.append(Segment(text[a:b], covering, sev))
+    return out

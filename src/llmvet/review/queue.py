@@ -1,0 +1,173 @@
+"""The escalation queue, kept in the store so it survives restarts and is shared by replicas.
+
+Layout (one schema for SQLite and Redis):
+  ns "review_item"   key = review id   -> the item (request, answer, findings, status)
+  ns "review_final"  key = review id   -> the outcome; written with store.add, so exactly one outcome wins
+                                          (a reviewer's decision or the held request's timeout)
+  ns "review_lease"  key = review id   -> {"reviewer", "at"} with a TTL: who is working the item right now
+
+A held request learns of the outcome by polling "review_final" (every `poll_interval` seconds; the
+decision may come from another replica or process) and, within one process, at once through an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from typing import Any
+
+from llmvet.store.base import Store
+
+ITEMS, FINALS, LEASES = "review_item", "review_final", "review_lease"
+OUTCOMES = ("approved", "edited", "rejected", "timeout")
+
+
+class QueueError(Exception):
+    """A reviewer action that cannot happen now (HTTP status + message for the API and the UI)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def new_review_id() -> str:
+    # Milliseconds first, so ids sort by creation; 96 random bits make ids unguessable capabilities.
+    return f"rev_{int(time.time() * 1000):011x}{secrets.token_hex(12)}"
+
+
+class ReviewQueue:
+    def __init__(self, store: Store, *, lease_seconds: float = 300.0, poll_interval: float = 0.2) -> None:
+        self.store = store
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self._local: dict[str, asyncio.Event] = {}  # wake-ups for requests held in this process
+
+    # ---- items ------------------------------------------------------------------------------------
+    async def enqueue(self, item: dict[str, Any]) -> dict[str, Any]:
+        item.setdefault("id", new_review_id())
+        item.setdefault("created", time.time())
+        item["status"] = "pending"
+        await self.store.set(ITEMS, item["id"], item)
+        return item
+
+    async def get(self, review_id: str) -> dict[str, Any] | None:
+        if not review_id.startswith("rev_"):
+            return None
+        item = await self.store.get(ITEMS, review_id)
+        if item is None:
+            return None
+        final = await self.store.get(FINALS, review_id)
+        return _merge(item, final)
+
+    async def items(self) -> list[dict[str, Any]]:
+        """Every item, newest first (the queue is meant to stay small: decided items are history)."""
+        ids = await self.store.keys(ITEMS)
+        items = await self.store.get_many(ITEMS, ids)
+        finals = await self.store.get_many(FINALS, ids)
+        leases = await self.store.get_many(LEASES, ids)
+        out = []
+        for i in sorted(items, reverse=True):
+            item = _merge(items[i], finals.get(i))
+            item["lease"] = leases.get(i)
+            out.append(item)
+        return out
+
+    async def lease(self, review_id: str) -> dict[str, Any] | None:
+        return await self.store.get(LEASES, review_id)
+
+    # ---- leases ---------------------------------------------------------------------------------------
+    async def claim(self, review_id: str, reviewer: str) -> dict[str, Any]:
+        """Take (or renew) the lease on an item; QueueError 409 if someone else holds it."""
+        item = await self._pending(review_id)
+        lease = {"reviewer": reviewer, "at": time.time(), "until": time.time() + self.lease_seconds}
+        if not await self.store.add(LEASES, review_id, lease, ttl=self.lease_seconds):
+            current = await self.store.get(LEASES, review_id)
+            if current is not None and current.get("reviewer") != reviewer:
+                raise QueueError(409, f"{current.get('reviewer')} is working on this item")
+            await self.store.set(LEASES, review_id, lease, ttl=self.lease_seconds)
+        item["lease"] = lease
+        return item
+
+    async def release(self, review_id: str, reviewer: str) -> None:
+        current = await self.store.get(LEASES, review_id)
+        if current is not None and current.get("reviewer") == reviewer:
+            await self.store.delete(LEASES, review_id)
+
+    # ---- outcomes ---------------------------------------------------------------------------------------
+    async def decide(self, review_id: str, reviewer: str, outcome: str, *, reason: str = "",
+                     text: str | None = None) -> dict[str, Any]:
+        """Record a reviewer's decision; only the holder of the lease (or anyone, when nobody holds it)."""
+        if outcome not in ("approved", "edited", "rejected"):
+            raise QueueError(400, f"unknown outcome {outcome!r}")
+        if outcome == "rejected" and not reason.strip():
+            raise QueueError(400, "a rejection needs a reason (the client sees it)")
+        if outcome == "edited" and not (text or "").strip():
+            raise QueueError(400, "an edited answer cannot be empty")
+        await self._pending(review_id)
+        lease = await self.store.get(LEASES, review_id)
+        if lease is not None and lease.get("reviewer") != reviewer:
+            raise QueueError(409, f"{lease.get('reviewer')} is working on this item")
+        final = {"outcome": outcome, "reviewer": reviewer, "reason": reason.strip(), "at": time.time()}
+        if outcome == "edited":
+            final["text"] = text
+        item = await self._finalize(review_id, final)
+        if item is None:
+            raise QueueError(409, "this item was decided a moment ago by someone else")
+        await self.store.delete(LEASES, review_id)
+        return item
+
+    async def expire(self, review_id: str, action: str) -> dict[str, Any] | None:
+        """The held request's timeout: record it unless a decision won the race (then None)."""
+        return await self._finalize(review_id, {"outcome": "timeout", "action": action, "reviewer": None,
+                                                "reason": "no reviewer decided in time", "at": time.time()})
+
+    async def _finalize(self, review_id: str, final: dict[str, Any]) -> dict[str, Any] | None:
+        if not await self.store.add(FINALS, review_id, final):
+            return None
+        item = await self.store.get(ITEMS, review_id)
+        if item is None:
+            return None
+        item = _merge(item, final)
+        await self.store.set(ITEMS, review_id, item)  # the item carries its outcome too (history)
+        event = self._local.get(review_id)
+        if event is not None:
+            event.set()
+        return item
+
+    async def _pending(self, review_id: str) -> dict[str, Any]:
+        item = await self.get(review_id)
+        if item is None:
+            raise QueueError(404, f"no review item {review_id!r}")
+        if item["status"] != "pending":
+            raise QueueError(409, f"this item is already {item['status']}")
+        return item
+
+    # ---- waiting (held requests) ------------------------------------------------------------------------
+    async def wait(self, review_id: str, timeout: float) -> dict[str, Any] | None:
+        """The outcome, once there is one, or None after `timeout` seconds."""
+        event = self._local.setdefault(review_id, asyncio.Event())
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                final = await self.store.get(FINALS, review_id)
+                if final is not None:
+                    return final
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(event.wait(), min(self.poll_interval, left))
+        finally:
+            self._local.pop(review_id, None)
+
+
+def _merge(item: dict[str, Any], final: dict[str, Any] | None) -> dict[str, Any]:
+    if final is None:
+        return item
+    item = dict(item)
+    item["decision"] = final
+    item["status"] = final["outcome"]
+    return item
