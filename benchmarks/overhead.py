@@ -35,15 +35,16 @@ end
 """
 
 
-def serve(args: list[str], port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
+def serve(args: list[str], port: int, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     pythonpath = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
-    proc = subprocess.Popen(args, env={**os.environ, "PYTHONPATH": pythonpath, **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with log.open("ab") as sink:  # a file, not a pipe: an unread pipe would stall a chatty server
+        proc = subprocess.Popen(args, env={**os.environ, "PYTHONPATH": pythonpath, **(env or {})},
+                                stdout=sink, stderr=subprocess.STDOUT)
     try:
         wait_port(port, 30)
     except RuntimeError:
         proc.kill()
-        raise RuntimeError(f"{args} did not start: {proc.stderr.read().decode()[-2000:]}") from None
+        raise RuntimeError(f"{args} did not start:\n{log.read_text()[-2000:]}") from None
     return proc
 
 
@@ -81,17 +82,18 @@ def main() -> int:
     ports = {name: free_port() for name in ("upstream", "aiohttp", "httpx", "llmvet")}
     upstream_url = f"http://127.0.0.1:{ports['upstream']}/v1"
     env = {"BENCH_UPSTREAM": upstream_url}
-    procs = [serve(uvicorn_cmd("bare:upstream_app", ports["upstream"]), ports["upstream"])]
+    log = tmp / "servers.log"
+    procs = [serve(uvicorn_cmd("bare:upstream_app", ports["upstream"]), ports["upstream"], log)]
     targets = {"upstream (direct)": f"http://127.0.0.1:{ports['upstream']}"}
     try:
-        procs.append(serve(uvicorn_cmd("bare:aiohttp_app", ports["aiohttp"]), ports["aiohttp"], env))
+        procs.append(serve(uvicorn_cmd("bare:aiohttp_app", ports["aiohttp"]), ports["aiohttp"], log, env))
         targets["bare aiohttp pass-through"] = f"http://127.0.0.1:{ports['aiohttp']}"
         if args.with_httpx:
-            procs.append(serve(uvicorn_cmd("bare:httpx_app", ports["httpx"]), ports["httpx"], env))
+            procs.append(serve(uvicorn_cmd("bare:httpx_app", ports["httpx"]), ports["httpx"], log, env))
             targets["bare httpx pass-through"] = f"http://127.0.0.1:{ports['httpx']}"
         procs.append(serve([sys.executable, "-m", "llmvet", "serve", "--upstream", upstream_url, "--port", str(ports["llmvet"]),
                             "--policy", args.policy, "--store", f"sqlite:///{tmp / 'bench.db'}"],
-                           ports["llmvet"], {"LLMVET_LOG_LEVEL": "warning"}))
+                           ports["llmvet"], log, {"LLMVET_LOG_LEVEL": "warning"}))
         targets["llmvet (default policy)"] = f"http://127.0.0.1:{ports['llmvet']}"
 
         results: dict[tuple[str, int], dict[str, float]] = {}

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import importlib
+import itertools
 import logging
 import os
 import secrets
@@ -62,6 +63,7 @@ class Exchange:
     stream: bool
     key_label: str | None
     key_hash: str | None
+    body_sha256: str = ""
     started: float = field(default_factory=time.perf_counter)
     upstream_ms: float = 0.0
     validate_ms: float = 0.0
@@ -116,6 +118,9 @@ class LlmvetProxy:
         # Called with every audit record (vetted responses), e.g. for metrics and drift.
         self.finish_hooks: list[Callable[[dict[str, Any]], None]] = []
         self._key_hashes: dict[str, str] = {}
+        # Request ids: random per process (unique across replicas), then a counter (cheap per request).
+        self._id_prefix = secrets.token_hex(6)
+        self._id_counter = itertools.count(1)
         self._policy_headers = {"x-llmvet-policy": f"{policy.name}@{policy.version}"}
 
     # ---- lifespan -------------------------------------------------------------------------------
@@ -198,7 +203,7 @@ class LlmvetProxy:
         wire = WIRES[route]
 
         async def endpoint(request: Request) -> Response:
-            request_id = "req_" + secrets.token_hex(12)
+            request_id = f"req_{self._id_prefix}{next(self._id_counter):08x}"
             try:
                 return await self.handle_vetted(request, wire, request_id)
             except ProxyError as exc:
@@ -232,25 +237,34 @@ class LlmvetProxy:
 
         for cv in rule.validators:  # request-side rules (e.g. ask for an uncertainty statement)
             body = cv.instance.prepare_request(body, wire.route)
-        ex = Exchange(request_id, wire, rule, body, headers, stream, key_label, key_hash[:12] if key_hash else None)
+        ex = Exchange(request_id, wire, rule, body, headers, stream, key_label, key_hash[:12] if key_hash else None,
+                      hashlib.sha256(raw).hexdigest())
         if stream and rule.rule.stream.mode == "passthrough":
             return await self.stream_then_vet(request, ex)
         return await self.until_disconnected(request, self.vet(ex))
 
     async def until_disconnected(self, request: Request, work: Awaitable[Response]) -> Response:
         """Run `work`; if the client goes away first, cancel it (and with it the upstream request)."""
-        task = asyncio.ensure_future(work)
-        watcher = asyncio.ensure_future(_disconnected(request))
+        me = asyncio.current_task()
+        assert me is not None
+        gone = False
+
+        async def watch() -> None:
+            nonlocal gone
+            await _disconnected(request)
+            gone = True
+            me.cancel()
+
+        watcher = asyncio.ensure_future(watch())  # one extra task per request, not two
         try:
-            done, _ = await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+            return await work
+        except asyncio.CancelledError:
+            if gone:
+                me.uncancel()
+                raise ClientGone() from None
+            raise
         finally:
             watcher.cancel()
-        if task in done:
-            return task.result()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-        raise ClientGone()
 
     # ---- the vetting loop ---------------------------------------------------------------------------
     async def vet(self, ex: Exchange) -> Response:
@@ -465,9 +479,11 @@ class LlmvetProxy:
             "timings_ms": {
                 "total": round(total_ms, 2), "upstream": round(ex.upstream_ms, 2), "validate": round(ex.validate_ms, 2),
             },
-            "request_sha256": hashlib.sha256(orjson.dumps(ex.body)).hexdigest(),
+            "request_sha256": ex.body_sha256,
             "response_sha256": hashlib.sha256(answer.text.encode()).hexdigest(),
             "upstream": self.upstream.base_url,
+            "upstream_model": _answered_model(answer),  # provenance: the model that actually answered
+            "response_chars": len(answer.text),  # answer length, for drift of the length mix
         }
         if self.settings.audit:
             self.audit.record(record)
@@ -563,6 +579,18 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise upstream_bad_response("the body is not a JSON object")
     return data
+
+
+def _answered_model(answer: Answer) -> str | None:
+    """The `model` the upstream reported (JSON body, or the first stream event naming one)."""
+    if answer.data is not None:
+        return answer.data.get("model")
+    for e in answer.events or ():
+        if isinstance(e.data, dict):
+            model = e.data.get("model") or (e.data.get("response") or {}).get("model")
+            if model:
+                return model
+    return None
 
 
 def _bullets(decision: Decision) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ class SQLiteStore:
         self.path = path
         self.url = f"sqlite:///{path}"
         self._db: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()  # one explicit transaction at a time on the shared connection
 
     async def open(self) -> None:
         if isinstance(self.path, Path):
@@ -115,20 +117,23 @@ class SQLiteStore:
         return float(value if isinstance(value, (int, float)) else orjson.loads(value))
 
     async def append(self, stream: str, records: list[dict[str, Any]]) -> list[str]:
-        ids: list[str] = []
+        if not records:
+            return []
         now = time.time()
-        await self.db.execute("BEGIN")
-        try:
-            for rec in records:
-                cur = await self.db.execute(
-                    "INSERT INTO log (stream, ts, record) VALUES (?,?,?)", (stream, now, orjson.dumps(rec))
-                )
-                ids.append(f"{cur.lastrowid:020d}")
-            await self.db.execute("COMMIT")
-        except BaseException:
-            await self.db.execute("ROLLBACK")
-            raise
-        return ids
+        rows = [(stream, now, orjson.dumps(rec)) for rec in records]
+        # One trip to the database thread for the whole batch (the audit log writes in batches).
+        async with self._write_lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                await self.db.executemany("INSERT INTO log (stream, ts, record) VALUES (?,?,?)", rows)
+                async with self.db.execute("SELECT last_insert_rowid()") as cur:
+                    last = (await cur.fetchone())[0]  # type: ignore[index]
+                await self.db.execute("COMMIT")
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+        first = last - len(rows) + 1  # AUTOINCREMENT ids of one transaction are consecutive
+        return [f"{i:020d}" for i in range(first, last + 1)]
 
     async def read(self, stream: str, after: str | None = None, limit: int = 1000) -> list[tuple[str, dict[str, Any]]]:
         async with self.db.execute(
