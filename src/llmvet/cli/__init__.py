@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from llmvet.cli import audit_cmd, policy_cmd, review_cmd, scan_cmd, serve_cmd
+from llmvet.cli import audit_cmd, policy_cmd, report_cmd, review_cmd, scan_cmd, serve_cmd
 
-COMMAND_MODULES = [serve_cmd, policy_cmd, scan_cmd, review_cmd, audit_cmd]
+COMMAND_MODULES = [serve_cmd, policy_cmd, scan_cmd, review_cmd, audit_cmd, report_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,120 @@
+"""`llmvet report`: the last day's picture per model, read from the store the proxy writes to."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from typing import Any
+
+from rich.table import Table
+
+from llmvet.cli.common import add_settings_flags, err, out, settings_from
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="traffic, decisions, findings, refusals, drift and budgets per model")
+    add_settings_flags(p, "store", "policy")
+    p.add_argument("--hours", type=float, default=24.0, help="how far back to look (default 24)")
+    p.add_argument("--model", default=None, help="only this model")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from llmvet.observe.drift import DriftConfig, DriftEnv
+    from llmvet.observe.report import summarize
+    from llmvet.store import open_store
+
+    settings = settings_from(args, "store", "policy")
+    if args.hours <= 0:
+        err.print("llmvet: --hours must be positive")
+        return 2
+    limit = _budget_limit(settings.policy) if args.policy else None
+
+    async def collect() -> dict[str, Any]:
+        store = await open_store(settings.store)
+        try:
+            return await summarize(store, hours=args.hours, cfg=DriftConfig(**DriftEnv().model_dump()),
+                                   budget_limit=limit, model=args.model)
+        finally:
+            await store.close()
+
+    try:
+        summary = asyncio.run(collect())
+    except Exception as exc:  # an unreachable Redis, an unreadable file: say which, no traceback
+        err.print(f"llmvet: cannot read the store {settings.store.split('@')[-1]}: {type(exc).__name__}: {exc}")
+        return 2
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        render(summary)
+    return 0
+
+
+def _budget_limit(policy_path: Any) -> float | None:
+    from llmvet.cli.common import load_policy_or_exit
+    from llmvet.observe.extension import budget_limit
+
+    return budget_limit(load_policy_or_exit(policy_path))
+
+
+def _when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+
+
+def _share(n: int, total: int) -> str:
+    return f"{n} ({n / total:.0%})" if total else str(n)
+
+
+def render(s: dict[str, Any]) -> None:
+    out.print(f"[bold]llmvet report[/bold]: {_when(s['since'])} – {_when(s['until'])} ({s['hours']:g} h)")
+    if not s["models"]:
+        out.print("No vetted traffic in this period.")
+    for m in s["models"]:
+        n = m["requests"]
+        t = Table(title=f"[bold]{m['model']}[/bold]", show_header=False, title_justify="left")
+        t.add_column("what", style="bold")
+        t.add_column("value", overflow="fold")
+        t.add_row("requests", f"{n} (rules: " + ", ".join(f"{r} {c}" for r, c in m["rules"].items()) + ")")
+        t.add_row("decisions", ", ".join(f"{a} {_share(c, n)}" for a, c in m["actions"]))
+        t.add_row("top findings", ", ".join(f"{code} {_share(c, n)}" for code, c in m["findings"]) or "none")
+        t.add_row("refused", ", ".join(f"{cat} {c}" for cat, c in m["refusals"]) or "nothing")
+        t.add_row("re-asks / extra tokens", f"{m['reasks']} / {m['extra_tokens']}")
+        t.add_row("budget exhausted", str(m["budget_exhausted"]))
+        errors = {v: o.get("error", 0) + o.get("timeout", 0) for v, o in m["validators"].items()}
+        t.add_row("validator errors", ", ".join(f"{v} {e}" for v, e in errors.items() if e) or "none")
+        t.add_row("avg ms total / upstream / validate",
+                  f"{m['avg_ms']['total']} / {m['avg_ms']['upstream']} / {m['avg_ms']['validate']}")
+        t.add_row("drift", _drift_cell(m))
+        out.print(t)
+    if s["alerts"]:
+        t = Table(title="Drift alerts")
+        for col in ("when", "model", "rule", "dimension", "PSI", "p", "what moved"):
+            t.add_column(col)
+        for a in s["alerts"]:
+            moved = ", ".join(f"{k} {v['baseline']:.1%}→{v['current']:.1%}" for k, v in list(a["moved"].items())[:3])
+            t.add_row(_when(a["ts"]), a["model"], a["rule"], a["dimension"], str(a["psi"]),
+                      f"{a['p_value']:.2g}", moved)
+        out.print(t)
+    if s["budgets"]:
+        t = Table(title="Re-ask token budgets today (UTC)")
+        for col in ("key", "used", "limit", "state"):
+            t.add_column(col)
+        for b in s["budgets"]:
+            state = "exhausted" if b["exhausted"] else (f"{b['share']:.0%}" if b["share"] is not None else "-")
+            t.add_row(b["key"], str(b["used"]), str(b["limit"] if b["limit"] is not None else "-"), state)
+        out.print(t)
+
+
+def _drift_cell(m: dict[str, Any]) -> str:
+    shifted, tested = [], 0
+    for rule, dims in m["drift"].items():
+        for dim, d in dims.items():
+            tested += d["tested"]
+            if d["alert"]:
+                shifted.append(f"{rule}/{dim} PSI {d['psi']}")
+    if shifted:
+        return "SHIFTED: " + "; ".join(shifted)
+    return "stable" if tested else "too few samples"

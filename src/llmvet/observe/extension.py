@@ -1,0 +1,291 @@
+"""Observability plugged into the proxy: /metrics, provenance headers, drift, budgets, the dashboard.
+
+Switches (environment): LLMVET_METRICS=0 turns Prometheus metrics off, LLMVET_DRIFT=0 turns the
+outcome buckets (drift, report, dashboard data) off, LLMVET_PROVENANCE=0 drops the extra provenance
+headers. Drift settings: LLMVET_DRIFT_* (see drift.DriftConfig) or a policy's `drift:` block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import datetime as dt
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from llmvet.observe import drift as drift_mod
+from llmvet.observe.metrics import Metrics
+from llmvet.observe.report import read_counter
+from llmvet.observe.rollup import Rollup, split_group
+from llmvet.proxy.app import Extension
+
+if TYPE_CHECKING:
+    from llmvet.proxy.app import LlmvetProxy
+
+log = logging.getLogger("llmvet.observe")
+
+# One dict per HTTP request, shared with the tasks the request spawns: the finish hook puts the
+# audit record here, the middleware reads it back for the provenance headers and the model label.
+_SLOT: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("llmvet_observe_slot", default=None)
+
+BUDGET_NAMESPACE = "budget"  # the consistency validator's per-key daily counters
+
+
+def _flag(name: str, default: bool = True) -> bool:
+    v = os.environ.get(name)
+    if v is None or v.strip() == "":
+        return default
+    return v.strip().lower() not in ("0", "false", "no", "off")
+
+
+class ObserveExtension(Extension):
+    """The observe part of the proxy: see the module docstring."""
+
+    def __init__(self, proxy: LlmvetProxy) -> None:
+        super().__init__(proxy)
+        self.metrics_on = _flag("LLMVET_METRICS")
+        self.drift_on = _flag("LLMVET_DRIFT")
+        self.provenance_on = _flag("LLMVET_PROVENANCE")
+        self.metrics = Metrics() if self.metrics_on else None
+        self.cfg = drift_config(proxy)
+        self.rollup: Rollup | None = None
+        self.detector: drift_mod.DriftDetector | None = None
+        self.flush_interval = 1.0
+        self._task: asyncio.Task[None] | None = None
+        self._keys_seen: dict[str, str] = {}
+        self._reviews_seen: set[str] = set()  # budget key hash -> label shown in metrics
+        upstream = urlparse(proxy.settings.upstream_base)
+        self._upstream_header = (b"x-llmvet-upstream", f"{upstream.hostname}{':' + str(upstream.port) if upstream.port else ''}".encode())
+        self.routes = [Route("/review/dashboard", self.dashboard, methods=["GET"]),
+                       Route("/review/dashboard.json", self.dashboard_json, methods=["GET"])]
+        if self.metrics is not None:
+            self.routes.insert(0, Route("/metrics", self.metrics_endpoint, methods=["GET"]))
+        self.middleware = [Middleware(ObserveMiddleware, ext=self)]
+        proxy.observe = self  # type: ignore[attr-defined]  # for the review queue: proxy.observe.metrics
+
+    # ---- lifecycle ------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        store = self.proxy.resources.store  # type: ignore[union-attr]
+        self.proxy.finish_hooks.append(self.on_record)  # provenance headers need it even with the rest off
+        if self.drift_on:
+            retention = max(26 * 3600, (self.cfg.window_buckets + self.cfg.baseline_buckets + 2) * self.cfg.bucket_seconds)
+            self.rollup = Rollup(store, bucket_seconds=self.cfg.bucket_seconds, retention_seconds=retention)
+            sinks: list[drift_mod.AlertSink] = []
+            if self.metrics is not None:
+                sinks.append(self.metrics.drift_alert)
+            if self.cfg.webhook:
+                sinks.append(self.post_webhook)
+            self.detector = drift_mod.DriftDetector(store, self.rollup, self.cfg, sinks)
+        if self.metrics_on or self.drift_on:
+            self._task = asyncio.create_task(self._background(), name="llmvet-observe")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.rollup is not None:
+            with contextlib.suppress(Exception):
+                await self.rollup.flush()
+        if self.metrics is not None:
+            self.metrics.process_exit()
+
+    # ---- the finish hook: request path, keep it cheap -----------------------------------------------------
+    def on_record(self, rec: dict[str, Any]) -> None:
+        slot = _SLOT.get()
+        if slot is not None:
+            slot["rec"] = rec
+        if self.metrics is not None:
+            self.metrics.observe_record(rec)
+            key = rec.get("key") or "anon"
+            if key not in self._keys_seen and len(self._keys_seen) < 1000:
+                self._keys_seen[key] = rec.get("key_label") or key
+        if self.rollup is not None:
+            self.rollup.add(rec)
+
+    # ---- background: store writes, drift evaluation, budget gauges ----------------------------------------
+    async def _background(self) -> None:
+        next_check = time.monotonic() + min(self.cfg.check_interval, 5.0)
+        next_budget = 0.0
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            now = time.monotonic()
+            try:
+                if self.rollup is not None:
+                    await self.rollup.flush()
+                if self.detector is not None and now >= next_check:
+                    next_check = now + self.cfg.check_interval
+                    await self.check_drift()
+                if self.metrics is not None and now >= next_budget:
+                    next_budget = now + 15
+                    await self.refresh_budgets()
+                    await self.refresh_review()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("observe background task failed; retrying")
+
+    async def check_drift(self, now: float | None = None) -> list[dict[str, Any]]:
+        assert self.detector is not None and self.rollup is not None
+        self.rollup.absorb()
+        alerts = await self.detector.evaluate(now)
+        if self.metrics is not None:
+            for group, dims in self.detector.status.items():
+                model, rule = split_group(group)
+                for dim, st in dims.items():
+                    if st["tested"]:
+                        self.metrics.drift_status(model, rule, dim, st["psi"], st["p_value"])
+        return alerts
+
+    async def refresh_budgets(self) -> None:
+        """Today's re-ask token use per key seen by this replica, from the shared store."""
+        if not self._keys_seen or self.metrics is None:
+            return
+        day = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+        store = self.proxy.resources.store  # type: ignore[union-attr]
+        limit = budget_limit(self.proxy.policy)
+        for k, label in list(self._keys_seen.items()):
+            self.metrics.set_budget(label, await read_counter(store, BUDGET_NAMESPACE, f"{k}:{day}"), limit)
+
+    async def refresh_review(self) -> None:
+        """Queue depth and review latency from the review queue (when the review extension is installed)."""
+        queue = next((getattr(e, "queue", None) for e in self.proxy.extensions if getattr(e, "queue", None)), None)
+        if queue is None or self.metrics is None:
+            return
+        items = await queue.items()
+        self.metrics.set_queue_depth(sum(1 for i in items if i.get("status") == "pending"))
+        store = self.proxy.resources.store  # type: ignore[union-attr]
+        for item in items:
+            final, rid = item.get("decision"), item.get("id") or item.get("review_id")
+            if not final or not rid or rid in self._reviews_seen:
+                continue
+            self._reviews_seen.add(rid)
+            # Several replicas read the same queue: the first to claim a decision counts it.
+            if await store.add("observe", f"reviewed:{rid}", 1, ttl=8 * 86400):
+                self.metrics.observe_review(max(0.0, final.get("at", 0) - item.get("created", 0)),
+                                            str(final.get("outcome")))
+
+    async def post_webhook(self, alert: dict[str, Any]) -> None:
+        assert self.cfg.webhook
+        http = self.proxy.resources.http  # type: ignore[union-attr]
+        async with http.post(self.cfg.webhook, json=alert) as resp:
+            if resp.status >= 300:
+                log.warning("drift webhook %s answered HTTP %d", self.cfg.webhook, resp.status)
+
+    # ---- routes ----------------------------------------------------------------------------------------------
+    async def metrics_endpoint(self, request: Request) -> Response:
+        assert self.metrics is not None
+        body, content_type = self.metrics.exposition()
+        return Response(body, media_type=content_type)
+
+    async def _summary(self, request: Request) -> dict[str, Any]:
+        from llmvet.observe.report import summarize
+
+        try:
+            hours = float(request.query_params.get("hours", "24"))
+        except ValueError:
+            hours = 24.0
+        hours = min(max(hours, 0.25), 24 * 7)
+        if self.rollup is not None:
+            self.rollup.absorb()
+            await self.rollup.flush()
+        return await summarize(self.proxy.resources.store, hours=hours, cfg=self.cfg,  # type: ignore[union-attr]
+                               budget_limit=budget_limit(self.proxy.policy),
+                               model=request.query_params.get("model") or None)
+
+    async def dashboard(self, request: Request) -> Response:
+        from llmvet.observe.dashboard import render
+
+        summary = await self._summary(request)
+        summary["policy"] = f"{self.proxy.policy.name}@{self.proxy.policy.version}"
+        summary["drift_enabled"] = self.drift_on
+        return HTMLResponse(render(summary))
+
+    async def dashboard_json(self, request: Request) -> Response:
+        return JSONResponse(await self._summary(request))
+
+
+class ObserveMiddleware:
+    """Pure ASGI: counts and times every request; adds provenance headers to vetted responses."""
+
+    def __init__(self, app: Any, ext: ObserveExtension) -> None:
+        self.app = app
+        self.ext = ext
+        self.metrics = ext.metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        slot: dict[str, Any] = {}
+        token = _SLOT.set(slot)
+        status = 500
+        provenance = self.ext.provenance_on
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                rec = slot.get("rec")
+                if rec is not None and provenance:
+                    message["headers"] = [*message.get("headers", ()), *self.ext_headers(rec)]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            _SLOT.reset(token)
+            if self.metrics is not None:
+                route = scope.get("route")
+                path = getattr(route, "path", None) or "unmatched"
+                rec = slot.get("rec")
+                self.metrics.observe_request(path, rec.get("model") if rec else None, status,
+                                             time.perf_counter() - started)
+
+    def ext_headers(self, rec: dict[str, Any]) -> list[tuple[bytes, bytes]]:
+        """Which upstream and model answered, and each validator's verdict (label=verdict, ...)."""
+        out = [self.ext._upstream_header]
+        model = rec.get("upstream_model") or rec.get("model")
+        if model:
+            out.append((b"x-llmvet-model", _header_safe(str(model))))
+        runs = rec.get("validators") or []
+        if runs:
+            verdicts = ",".join(f"{v.get('validator')}={v.get('status')}" for v in runs)
+            out.append((b"x-llmvet-validators", _header_safe(verdicts)))
+        out.append((b"x-llmvet-findings", str(len(rec.get("findings") or ())).encode()))
+        return out
+
+
+def _header_safe(value: str) -> bytes:
+    return value.encode("ascii", "replace").replace(b"\r", b" ").replace(b"\n", b" ")[:512]
+
+
+def drift_config(proxy: LlmvetProxy) -> drift_mod.DriftConfig:
+    """LLMVET_DRIFT_* variables, overridden by the policy's `drift:` block when the policy has one."""
+    cfg = drift_mod.DriftEnv()
+    block = getattr(proxy.policy, "drift", None)
+    if block:
+        data = block.model_dump(exclude_unset=True) if hasattr(block, "model_dump") else dict(block)
+        return drift_mod.DriftConfig(**{**cfg.model_dump(), **data})
+    return drift_mod.DriftConfig(**cfg.model_dump())
+
+
+def budget_limit(policy: Any) -> float | None:
+    """The smallest `daily_token_budget` among the policy's validators (consistency), if any."""
+    limits = []
+    for rule in getattr(policy, "rules", ()):
+        for cv in rule.validators:
+            value = getattr(getattr(cv.instance, "config", None), "daily_token_budget", None)
+            if isinstance(value, (int, float)):
+                limits.append(float(value))
+    return min(limits) if limits else None

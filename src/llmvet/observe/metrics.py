@@ -1,0 +1,169 @@
+"""Prometheus metrics for the proxy (prometheus-client).
+
+Single process: one CollectorRegistry per app. Several uvicorn workers: set PROMETHEUS_MULTIPROC_DIR
+(an empty directory, before start) and every worker writes its values to files there; /metrics then
+adds all workers up with prometheus-client's MultiProcessCollector, whichever worker answers.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from llmvet.observe.rollup import validator_outcome
+
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+OVERHEAD_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+MAX_LABEL_VALUES = 200  # per label: model names come from clients, so cap them
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
+
+
+class _Bounded:
+    """Caps a label's distinct values (the rest become "other") so clients cannot blow up the series."""
+
+    def __init__(self, cap: int = MAX_LABEL_VALUES) -> None:
+        self.cap = cap
+        self.seen: set[str] = set()
+
+    def __call__(self, value: Any) -> str:
+        v = "-" if value is None else str(value)
+        if v in self.seen:
+            return v
+        if len(self.seen) >= self.cap:
+            return "other"
+        self.seen.add(v)
+        return v
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.multiprocess = multiprocess_dir() is not None
+        # In multiprocess mode values live in files; the registry below is only for exposition.
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = None if self.multiprocess else self.registry
+        self.model = _Bounded()
+        self.code = _Bounded()
+
+        self.requests = Counter("llmvet_requests", "HTTP requests by route, model and status",
+                                ["route", "model", "status"], registry=r)
+        self.request_seconds = Histogram("llmvet_request_duration_seconds", "time to answer a request (all routes)",
+                                         ["route"], buckets=LATENCY_BUCKETS, registry=r)
+        self.upstream_seconds = Histogram("llmvet_upstream_latency_seconds", "upstream time per vetted response "
+                                          "(re-asks included)", ["route"], buckets=LATENCY_BUCKETS, registry=r)
+        self.overhead_seconds = Histogram("llmvet_proxy_overhead_seconds", "time spent in llmvet per vetted "
+                                          "response (total minus upstream)", ["route"], buckets=OVERHEAD_BUCKETS,
+                                          registry=r)
+        self.decisions = Counter("llmvet_decisions", "vetted responses by rule, final action and model",
+                                 ["rule", "action", "model"], registry=r)
+        self.verdicts = Counter("llmvet_validator_verdicts", "validator verdicts: passed, failed, error, timeout, "
+                                "budget (re-ask budget exhausted)", ["validator", "rule", "verdict"], registry=r)
+        self.validator_seconds = Histogram("llmvet_validator_duration_seconds", "validator run time",
+                                           ["validator"], buckets=OVERHEAD_BUCKETS, registry=r)
+        self.findings = Counter("llmvet_findings", "findings by code and model", ["code", "model"], registry=r)
+        self.reasks = Counter("llmvet_reasks", "re-asks (policy action reask)", ["rule", "model"], registry=r)
+        self.extra_tokens = Counter("llmvet_extra_tokens", "tokens spent by validators' own re-asks",
+                                    ["rule", "model", "kind"], registry=r)
+        self.budget_exhausted = Counter("llmvet_budget_exhausted", "verdicts that hit the per-key daily re-ask "
+                                        "budget (the rule's on_error applies)", ["rule", "validator"], registry=r)
+        self.budget_used = Gauge("llmvet_budget_tokens_used", "re-ask tokens used today per key (UTC day)",
+                                 ["key"], registry=r, multiprocess_mode="mostrecent")
+        self.budget_limit = Gauge("llmvet_budget_tokens_limit", "daily re-ask token budget per key",
+                                  ["key"], registry=r, multiprocess_mode="mostrecent")
+        self.queue_depth = Gauge("llmvet_review_queue_depth", "escalations waiting for a reviewer",
+                                 registry=r, multiprocess_mode="mostrecent")
+        self.review_seconds = Histogram("llmvet_review_latency_seconds", "time from escalation to a reviewer's "
+                                        "decision", ["outcome"], buckets=(1, 5, 15, 30, 60, 120, 300, 900, 3600,
+                                                                          14400, 86400), registry=r)
+        self.registry_cache = Counter("llmvet_registry_cache", "package registry lookups by cache result "
+                                      "(hit ratio: rate(hit)/rate(all))", ["result"], registry=r)
+        self.drift_alerts = Counter("llmvet_drift_alerts", "drift alerts raised", ["model", "rule", "dimension"],
+                                    registry=r)
+        self.drift_psi = Gauge("llmvet_drift_psi", "population stability index, current vs baseline window",
+                               ["model", "rule", "dimension"], registry=r, multiprocess_mode="mostrecent")
+        self.drift_p = Gauge("llmvet_drift_p_value", "chi-square p-value, current vs baseline window",
+                             ["model", "rule", "dimension"], registry=r, multiprocess_mode="mostrecent")
+        self._req_children: dict[tuple[str, str, int], Any] = {}
+        self._seconds_children: dict[str, Any] = {}
+
+    # ---- request path ------------------------------------------------------------------------------------
+    def observe_request(self, route: str, model: str | None, status: int, seconds: float) -> None:
+        key = (route, model or "-", status)
+        child = self._req_children.get(key)
+        if child is None:  # labels() costs a few µs; cache the child per label set
+            child = self._req_children[key] = self.requests.labels(route, self.model(model), str(status))
+        child.inc()
+        hist = self._seconds_children.get(route)
+        if hist is None:
+            hist = self._seconds_children[route] = self.request_seconds.labels(route)
+        hist.observe(seconds)
+
+    def observe_record(self, rec: dict[str, Any]) -> None:
+        """Everything an audit record tells (called from the proxy's finish hook)."""
+        route, rule, model = rec.get("route") or "-", rec.get("rule") or "-", self.model(rec.get("model"))
+        t = rec.get("timings_ms") or {}
+        total, upstream = float(t.get("total") or 0), float(t.get("upstream") or 0)
+        self.upstream_seconds.labels(route).observe(upstream / 1000)
+        self.overhead_seconds.labels(route).observe(max(0.0, total - upstream) / 1000)
+        self.decisions.labels(rule, rec.get("action") or "-", model).inc()
+        for v in rec.get("validators") or ():
+            name = v.get("validator") or "?"
+            outcome = validator_outcome(v)
+            self.verdicts.labels(name, rule, outcome).inc()
+            self.validator_seconds.labels(name).observe(float(v.get("ms") or 0) / 1000)
+            if outcome == "budget":
+                self.budget_exhausted.labels(rule, name).inc()
+            cache = v.get("cache")  # {"hits": n, "misses": m} when a validator reports its cache use
+            if isinstance(cache, dict):
+                if cache.get("hits"):
+                    self.registry_cache.labels("hit").inc(cache["hits"])
+                if cache.get("misses"):
+                    self.registry_cache.labels("miss").inc(cache["misses"])
+        for code in {f.get("code") for f in rec.get("findings") or ()}:
+            self.findings.labels(self.code(code), model).inc()
+        if rec.get("reasks"):
+            self.reasks.labels(rule, model).inc(rec["reasks"])
+        for kind, n in (rec.get("extra_usage") or {}).items():
+            if n:
+                self.extra_tokens.labels(rule, model, kind).inc(n)
+
+    # ---- for other parts of llmvet (review queue, drift, budgets) ---------------------------------------------
+    def set_queue_depth(self, n: int) -> None:
+        self.queue_depth.set(n)
+
+    def observe_review(self, seconds: float, outcome: str) -> None:
+        self.review_seconds.labels(outcome).observe(seconds)
+
+    def registry_lookup(self, hit: bool, n: int = 1) -> None:
+        self.registry_cache.labels("hit" if hit else "miss").inc(n)
+
+    def drift_status(self, model: str, rule: str, dim: str, psi: float, p: float) -> None:
+        self.drift_psi.labels(self.model(model), rule, dim).set(psi)
+        self.drift_p.labels(self.model(model), rule, dim).set(p)
+
+    def drift_alert(self, alert: dict[str, Any]) -> None:
+        self.drift_alerts.labels(self.model(alert["model"]), alert["rule"], alert["dimension"]).inc()
+
+    def set_budget(self, key: str, used: float, limit: float | None) -> None:
+        self.budget_used.labels(key).set(used)
+        if limit is not None:
+            self.budget_limit.labels(key).set(limit)
+
+    # ---- exposition ------------------------------------------------------------------------------------------
+    def exposition(self) -> tuple[bytes, str]:
+        if self.multiprocess:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+    def process_exit(self) -> None:
+        """Drop this worker's live gauges (multiprocess mode) when it stops."""
+        if self.multiprocess:
+            multiprocess.mark_process_dead(os.getpid())
