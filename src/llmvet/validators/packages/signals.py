@@ -26,7 +26,7 @@ _PLACEHOLDER = re.compile(
     (?:dependency|package)[- ]hallucination|hallucinated\ (?:package|name|dependenc)|
     prevent(?:s|ing)?\ (?:typo|dependency|squat|confusion|malicious|name|package|abuse|hijack|takeover)|
     (?:name|package)\ (?:is\ )?(?:reserved|parked|held|squatted|claimed)|reserved\ (?:by|for|to\ prevent)|\bparked\b|
-    \b(?:dummy|empty|fake|stub|blank|decoy|canary|bogus)\ (?:package|project|module|library|pkg)\b|
+    \b(?:dummy|empty|fake|blank|decoy|canary|bogus)\ (?:package|project|module|library|pkg)\b|
     proof[- ]of[- ]concept|\bpoc\b|bug[- ]?bounty|do\ not\ (?:use|install)\ this|not\ installable|
     no\ functional\ code|contains\ no\ (?:code|functional)|there\ is\ no\ code|nothing\ to\ see\ here|
     package\ takeover|this\ (?:package|is)\ (?:is\ )?malicious""",
@@ -36,23 +36,35 @@ _PLACEHOLDER = re.compile(
 _SUMMARY_ONLY = re.compile(
     r"""^\s*deprecated\b|deprecated\ (?:package|alias|name)|\bis\ deprecated|
     (?:has\ been|was|is)\ (?:renamed|moved)\ to|use\ [\w.\-\[\]]+\ instead|
-    \b(?:test(?:ing)?|sample|example|demo)\ (?:package|project|module|library|pkg)\b|coming\ soon|
-    \breserved\b|do\ not\ (?:use|install)|\bpwn""",
+    \b(?:sample|example|demo)\ (?:package|project|module|pkg)\b|coming\ soon|
+    \breserved\b|do\ not\ (?:use|install)""",
     re.I | re.X,
 )
 _ODD_VERSION = re.compile(r"^(?:0(?:\.0)*(?:\.0|\.1)?(?:[a-z]+\d*|\.dev\d*|\.post\d*)?|0\.dev\d*|(?:[5-9]\d|[1-9]\d{2,})(?:\.\d+)*)$")
 
 
-def placeholder_reasons(info: dict, now: float, min_age_days: float) -> list[str]:
-    """Why this package looks like a placeholder, a research squat or a removed malicious package."""
+def placeholder_reasons(info: dict, now: float, min_age_days: float, alias_of: str | None = None) -> list[str]:
+    """Why this package looks like a placeholder, a research squat or a removed malicious package.
+
+    Wording alone is not enough: real tools talk about typosquatting, real packages get deprecated.
+    Wording counts for a project with few releases (or one whose name is another project's import
+    name); squats and placeholders rarely publish more than a handful of versions.
+    """
     reasons = []
     summary = info.get("summary") or ""
-    m = _PLACEHOLDER.search(summary) or _SUMMARY_ONLY.search(summary) or _PLACEHOLDER.search((info.get("description") or "")[:1500])
-    if m:
+    versions = info.get("versions") or []
+    n = info.get("n_releases") or len(versions)
+    odd = bool(versions) and all(_ODD_VERSION.match(v) for v in versions)
+    few = n <= 5 or odd or alias_of is not None
+    very_few = n <= 3 or odd or alias_of is not None
+    m = _PLACEHOLDER.search(summary) or _PLACEHOLDER.search((info.get("description") or "")[:1500])
+    if m and few:
         reasons.append(f"describes itself as {m.group(0).strip()!r}")
-    if info.get("deprecated"):
+    elif (m2 := _SUMMARY_ONLY.search(summary)) and very_few:
+        reasons.append(f"describes itself as {m2.group(0).strip()!r}")
+    if info.get("deprecated") and very_few:
         reasons.append(f"deprecated: {str(info['deprecated'])[:80]!r}")
-    if any(v.endswith("-security") for v in info.get("versions") or []):
+    if any(v.endswith("-security") for v in versions):
         reasons.append("npm security holding package (a removed malicious package)")
     if info.get("installable") is False:
         reasons.append("no installable files")

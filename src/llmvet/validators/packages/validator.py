@@ -271,11 +271,11 @@ class PackagesValidator(Validator):
             self._remember(key, popular_names(eco, path).lookalike(name, self.cfg.lookalike_distance))
         return self._memo[key]
 
-    def _signals(self, job: _Job, info: dict[str, Any], now: float) -> tuple[list[str], list[str]]:
+    def _signals(self, job: _Job, info: dict[str, Any], now: float, alias: str | None) -> tuple[list[str], list[str]]:
         # keyed by the record's identity fields; ages move slowly, so an hour's granularity is enough
         key = ("sig", job.index.id, job.name, info.get("latest"), info.get("last_upload"), int(now // 3600))
         if key not in self._memo:
-            self._remember(key, (placeholder_reasons(info, now, self.cfg.min_age_days),
+            self._remember(key, (placeholder_reasons(info, now, self.cfg.min_age_days, alias),
                                  weak_signals(info, now, self.cfg.min_age_days)))
         reasons, weak = self._memo[key]
         return list(reasons), list(weak)
@@ -326,8 +326,8 @@ class PackagesValidator(Validator):
                                      "high", 0.75, {**base_ev, "version": ref.version, "latest": info.get("latest")}))
         if ref.kind == "import":
             return out  # an import that resolves to a real project name says little more
-        reasons, weak = self._signals(job, info, now)
         alias = install_alias(ref.name) if eco == "pypi" else None
+        reasons, weak = self._signals(job, info, now, alias)
         if alias and not reasons and (info.get("n_releases") or 0) <= 3:
             reasons.append(f"the import name of {alias}, not the distribution")
         if reasons:
