@@ -29,6 +29,24 @@ rules:
 """
 
 
+def run_async(coro) -> Any:
+    """asyncio.run in a fresh thread (Playwright's sync API keeps an event loop in the main thread)."""
+    out: dict[str, Any] = {}
+
+    def go() -> None:
+        try:
+            out["v"] = asyncio.run(coro)
+        except BaseException as exc:  # noqa: BLE001
+            out["e"] = exc
+
+    t = threading.Thread(target=go)
+    t.start()
+    t.join()
+    if "e" in out:
+        raise out["e"]
+    return out["v"]
+
+
 def add_reviewer(store_url: str, name: str, role: str = "reviewer") -> str:
     from llmvet.review.auth import Accounts
     from llmvet.store import open_store
@@ -40,7 +58,7 @@ def add_reviewer(store_url: str, name: str, role: str = "reviewer") -> str:
         finally:
             await store.close()
 
-    return asyncio.run(go())
+    return run_async(go())
 
 
 def read_audit(store_url: str) -> list[dict[str, Any]]:
@@ -53,7 +71,7 @@ def read_audit(store_url: str) -> list[dict[str, Any]]:
         finally:
             await store.close()
 
-    return asyncio.run(go())
+    return run_async(go())
 
 
 class InThread:

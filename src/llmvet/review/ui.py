@@ -268,5 +268,8 @@ def _package_of(finding: dict[str, Any]) -> tuple[str, str] | None:
     name = name or finding.get("quote")
     if not name or not isinstance(name, str):
         return None
-    eco = str(ev.get("ecosystem") or ev.get("registry") or "pypi").lower()
+    eco = str(ev.get("ecosystem") or ev.get("registry") or "").lower()
+    if not eco:
+        tool = str(ev.get("tool") or "")
+        eco = "npm" if tool.startswith(("npm", "yarn", "pnpm", "js-", "package.json")) else "pypi"
     return name, eco if eco in allowlist.ECOSYSTEMS else "pypi"
