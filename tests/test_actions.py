@@ -208,3 +208,44 @@ async def test_audit_records_every_decision(fake, make_proxy, tmp_path):
     assert record["findings"][0]["code"] == "regex.must_not_match"
     assert record["policy_version"] == proxy.proxy.policy.version
     assert len(record["response_sha256"]) == 64
+
+
+def test_every_choice_is_vetted_when_n_is_above_one(fake, make_proxy):
+    fake.reset(lambda b: Reply(text=["clean answer", "leaks SECRET-11"]))
+    with pytest.raises(openai.UnprocessableEntityError) as info:
+        chat(make_proxy(policy("block")), n=2)
+    finding = info.value.response.json()["llmvet"]["findings"][0]
+    assert finding["evidence"]["choice"] == 1 and finding["evidence"]["match"] == "SECRET-11"
+
+
+PASSTHROUGH_STREAM = """
+rules:
+  - name: audit-only-streams
+    validators: [{use: regex, with: {must_not_match: ["SECRET-[0-9]+"]}}]
+    on_fail: block
+    stream: {mode: passthrough}
+"""
+
+
+async def test_passthrough_stream_mode_streams_now_and_audits_after(fake, make_proxy, tmp_path):
+    from llmvet.store import open_store
+
+    fake.reset(lambda b: Reply(text="streamed SECRET-12 anyway"))
+    proxy = make_proxy(PASSTHROUGH_STREAM)
+    client = openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key="k", max_retries=0)
+    stream = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}], stream=True)
+    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    await client.close()
+    assert text == "streamed SECRET-12 anyway"  # not blocked: this rule only audits streams
+    store = await open_store(f"sqlite:///{tmp_path / 'llmvet.db'}")
+    for _ in range(50):
+        rows = await store.read("audit")
+        if rows:
+            break
+        await asyncio.sleep(0.05)
+    await store.close()
+    record = rows[-1][1]
+    assert record["action"] == "allow" and record["policy_action"] == "block" and record["stream"] is True
+    # Non-streaming requests under the same rule are still blocked.
+    with pytest.raises(openai.UnprocessableEntityError):
+        chat(proxy)

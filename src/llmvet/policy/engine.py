@@ -96,6 +96,21 @@ async def evaluate(rule: CompiledRule, ctx: Context) -> Decision:
     return Decision(action, rule.name, runs)
 
 
+def combine(decisions: list[Decision]) -> Decision:
+    """One decision for several alternative answers (choices): the strictest action, every finding.
+
+    Each finding's evidence gets `choice` (its answer's index), since spans point into that answer.
+    """
+    runs: list[ValidatorRun] = []
+    for choice, d in enumerate(decisions):
+        for r in d.runs:
+            for f in r.verdict.findings:
+                f.evidence.setdefault("choice", choice)
+            runs.append(r)
+    action = max((d.action for d in decisions), key=SEVERITY.__getitem__, default="allow")
+    return Decision(action, decisions[0].rule if decisions else None, runs)
+
+
 async def _run_one(rule: CompiledRule, cv: CompiledValidator, ctx: Context) -> ValidatorRun:
     start = time.perf_counter()
     timed_out = False

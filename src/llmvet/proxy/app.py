@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from llmvet.config import Settings
 from llmvet.observe.audit import AuditLog
-from llmvet.policy.engine import Decision, evaluate
+from llmvet.policy.engine import Decision, combine, evaluate
 from llmvet.policy.loader import CompiledRule, Policy, load_policy
 from llmvet.proxy import sse
 from llmvet.proxy.errors import ProxyError, bad_request, error_response, upstream_bad_response
@@ -292,8 +292,20 @@ class LlmvetProxy:
         return await self.act(ex, answer, decision)
 
     async def decide(self, ex: Exchange, answer: Answer) -> Decision:
-        ctx = Context(
-            text=answer.text,
+        """Vet the answer; with several choices (`n`), vet each and let the strictest decide."""
+        texts = ex.wire.texts(answer.data) if answer.data is not None else [answer.text]
+        started = time.perf_counter()
+        if len(texts) <= 1:
+            decision = await evaluate(ex.rule, self.context(ex, answer.text))
+        else:
+            decisions = await asyncio.gather(*(evaluate(ex.rule, self.context(ex, t)) for t in texts))
+            decision = combine(decisions)
+        ex.validate_ms += (time.perf_counter() - started) * 1000
+        return decision
+
+    def context(self, ex: Exchange, text: str) -> Context:
+        return Context(
+            text=text,
             request=ex.body,
             route=ex.wire.route,
             model=ex.body.get("model", ""),
@@ -303,10 +315,6 @@ class LlmvetProxy:
             resources=self.resources,
             reask_fn=lambda overrides, messages, n: self.reask_for_validator(ex, overrides, messages, n),
         )
-        started = time.perf_counter()
-        decision = await evaluate(ex.rule, ctx)
-        ex.validate_ms += (time.perf_counter() - started) * 1000
-        return decision
 
     async def ask(self, ex: Exchange, payload: bytes, headers: Any = None) -> Answer:
         """Send one request upstream and buffer the whole answer (JSON or SSE)."""
@@ -472,6 +480,7 @@ class LlmvetProxy:
             "stream": ex.stream,
             "status": status,
             "action": final_action or (decision.action if decision else "upstream_error"),
+            "policy_action": decision.action if decision else None,
             "validators": [r.to_dict() for r in decision.runs] if decision else [],
             "findings": [f.to_dict() for f in decision.findings] if decision else [],
             "reasks": ex.reasks,
@@ -516,7 +525,7 @@ class LlmvetProxy:
                 resp.close()
             answer = Answer(200, headers, events=events, text=ex.wire.stream_text(events))
             decision = await self.decide(ex, answer)
-            self.finish(ex, answer, decision, 200)
+            self.finish(ex, answer, decision, 200, final_action="allow")  # already sent; policy_action says what it would be
 
         return StreamingResponse(relay(), 200, headers=headers, media_type="text/event-stream")
 
