@@ -17,6 +17,7 @@ import ast
 import re
 import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from packaging.requirements import InvalidRequirement, Requirement
 
@@ -47,7 +48,7 @@ class Extraction:
 # ---------------------------------------------------------------- install commands
 
 _CMD = re.compile(
-    r"""(?<![\w./-])(?:
+    r"""(?<![\w./-])(?=[pucmnybrh])(?:
       (?P<pip>(?:python(?:3(?:\.\d+)?)?\s+-m\s+pip|py(?:\s+-3(?:\.\d+)?)?\s+-m\s+pip|pip3?(?:\.\d+)?|uv\s+pip)\s+install)
     | (?P<uvadd>uv\s+add|poetry\s+add|pdm\s+add|rye\s+add|hatch\s+add)
     | (?P<pipenv>pipenv\s+install)
@@ -86,7 +87,9 @@ _STOPWORDS = frozenset(
     instead before after so but not just only once all any every each both either first second
     here there now locally globally latest version versions""".split()
 )
-_SKIP_CHARS = set("<>{}$%*")  # template placeholders: <package>, {pkg}, $PKG, %pkg%, *
+_SKIP_CHARS = set("<>{}$%*")
+_TEMPLATE = re.compile(r"[{}$%*]")
+_DIRECT_REF = re.compile(r"\s@\s")  # template placeholders: <package>, {pkg}, $PKG, %pkg%, *
 _SENT_PUNCT = ".,:;!?)"
 _NPM_NAME = re.compile(r"^(?:@[a-z0-9~][a-z0-9._~-]*/)?[a-z0-9~][a-z0-9._~-]*$", re.I)
 _PY_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
@@ -164,11 +167,25 @@ def _prose_accept(tok: str) -> tuple[str, bool] | None:
     return stripped, last
 
 
+@lru_cache(maxsize=8192)
+def _parse_requirement(body: str) -> tuple[str, str | None] | None:
+    """(name, exact pinned version) of a PEP 508 requirement, or None; memoised (pure and hot)."""
+    try:
+        req = Requirement(body)
+    except InvalidRequirement:
+        return None
+    specs = list(req.specifier)
+    pin = None
+    if len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version:
+        pin = specs[0].version
+    return req.name, pin
+
+
 def _pip_ref(tok: str, off: int, tool: str, kind: str = "install") -> Ref | None:
     """A requirement token (pip syntax, or poetry's name@constraint) -> Ref, or None to skip it."""
-    if not tok or any(c in "{}$%*" for c in tok) or tok.startswith("<") or (tok.endswith(">") and "=" not in tok):
+    if not tok or _TEMPLATE.search(tok) or tok.startswith("<") or (tok.endswith(">") and "=" not in tok):
         return None  # template placeholders: <package>, {pkg}, $PKG, %pkg%
-    if re.search(r"\s@\s", tok):  # PEP 508 direct reference: the name is still a name
+    if "@" in tok and _DIRECT_REF.search(tok):  # PEP 508 direct reference: the name is still a name
         tok = tok.split("@", 1)[0].rstrip()
     if _looks_like_path_or_url(tok) or tok in ("...", "…"):
         return None
@@ -182,23 +199,18 @@ def _pip_ref(tok: str, off: int, tool: str, kind: str = "install") -> Ref | None
         return Ref("pypi", name_part, (off, off + len(name_part)), kind, tool, pin, tok)
     if " @ " in body or body.endswith("@"):
         body = body.split("@", 1)[0].strip()
-    try:
-        req = Requirement(body)
-    except InvalidRequirement:
+    parsed = _parse_requirement(body)
+    if parsed is None:
         return None
-    name = req.name
+    name, pin = parsed
     i = tok.find(name)
     if i < 0:
         return None
-    pin = None
-    specs = list(req.specifier)
-    if len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version:
-        pin = specs[0].version
     return Ref("pypi", name, (off + i, off + i + len(name)), kind, tool, pin, tok)
 
 
 def _npm_ref(tok: str, off: int, tool: str, kind: str = "install") -> Ref | None:
-    if not tok or any(c in _SKIP_CHARS for c in tok) or _looks_like_path_or_url(tok):
+    if not tok or _TEMPLATE.search(tok) or "<" in tok or ">" in tok or _looks_like_path_or_url(tok):
         return None
     if "@npm:" in tok:  # alias@npm:real@1.2.3 installs `real`
         a = tok.index("@npm:") + 5
@@ -373,13 +385,7 @@ def _manifest_kind(lang: str, code: str, before: str) -> str | None:
 
 
 def _requirement_line_ok(line: str) -> bool:
-    if line.startswith("-"):
-        return True
-    try:
-        Requirement(line)
-        return True
-    except InvalidRequirement:
-        return False
+    return line.startswith("-") or _parse_requirement(line) is not None
 
 
 def _requirements(code: str, base: int, tool: str) -> list[Ref]:
@@ -601,52 +607,60 @@ def _line_starts(code: str) -> list[int]:
     return starts
 
 
-def _optional_ranges(tree: ast.AST) -> list[tuple[int, int]]:
-    """Line ranges of try bodies/handlers that catch ImportError (optional imports and fallbacks)."""
-    out = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
-            catches = False
-            for h in node.handlers:  # type: ignore[attr-defined]
-                t = h.type
-                names = []
-                if t is None:
-                    catches = True
-                elif isinstance(t, ast.Tuple):
-                    names = [getattr(e, "id", getattr(e, "attr", "")) for e in t.elts]
-                else:
-                    names = [getattr(t, "id", getattr(t, "attr", ""))]
-                if any(n in ("ImportError", "ModuleNotFoundError", "Exception", "BaseException") for n in names):
-                    catches = True
-            if catches:
-                out.append((node.lineno, node.end_lineno or node.lineno))
-    return out
+def _catches_import_error(node: ast.Try) -> bool:
+    for h in node.handlers:
+        t = h.type
+        if t is None:
+            return True
+        elts = t.elts if isinstance(t, ast.Tuple) else [t]
+        if any(getattr(e, "id", getattr(e, "attr", "")) in ("ImportError", "ModuleNotFoundError", "Exception", "BaseException") for e in elts):
+            return True
+    return False
+
+
+_BODY_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _import_statements(tree: ast.Module):
+    """(import node, inside a try that catches ImportError) for every statement-level import.
+    Walks statements only (imports are statements), which is several times cheaper than ast.walk."""
+    stack: list[tuple[ast.AST, bool]] = [(n, False) for n in reversed(tree.body)]
+    while stack:
+        node, optional = stack.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node, optional
+            continue
+        if isinstance(node, ast.expr):
+            continue
+        opt = optional or (isinstance(node, ast.Try) or type(node).__name__ == "TryStar") and _catches_import_error(node)  # type: ignore[arg-type]
+        for f in _BODY_FIELDS:
+            children = getattr(node, f, None)
+            if children:
+                stack.extend((c, opt) for c in reversed(children))
 
 
 def _python_imports(code: str, base: int, lang: str) -> list[Ref]:
     refs: list[Ref] = []
-    if lang == "pycon" or re.search(r"^>>> ", code, re.M):
-        return _python_imports_regex(code, base)  # console sessions do not parse as a module
-    src = code
+    if "import" not in code:
+        return refs
+    if lang == "pycon" or "except" not in code or re.search(r"^>>> ", code, re.M):
+        # A line scan is enough (and ~10x cheaper than parsing) unless a try/except may make an
+        # import optional; console sessions do not parse as a module anyway.
+        return _python_imports_regex(code, base)
     try:
-        tree = ast.parse(src)
+        tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return _python_imports_regex(code, base)
     starts = _line_starts(code)
-    optional = _optional_ranges(tree)
     lines = code.split("\n")
-
-    def is_opt(lineno: int) -> bool:
-        return any(a <= lineno <= b for a, b in optional)
-
-    for node in ast.walk(tree):
+    for node, optional in _import_statements(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 top = alias.name.split(".")[0]
                 off = starts[alias.lineno - 1] + alias.col_offset
                 refs.append(Ref("pypi", top, (base + off, base + off + len(top)), "import", "python-import",
-                                optional=is_opt(node.lineno), module=alias.name))
-        elif isinstance(node, ast.ImportFrom):
+                                optional=optional, module=alias.name))
+        else:
             if node.level or not node.module:
                 continue
             line = lines[node.lineno - 1]
@@ -659,21 +673,23 @@ def _python_imports(code: str, base: int, lang: str) -> list[Ref]:
             if top in NAMESPACES and module.count(".") + 1 < NAMESPACES[top] and node.names[0].name != "*":
                 module = f"{module}.{node.names[0].name}"  # from google.cloud import storage
             refs.append(Ref("pypi", top, (base + off, base + off + len(top)), "import", "python-import",
-                            optional=is_opt(node.lineno), module=module))
+                            optional=optional, module=module))
     return refs
 
 
 def _python_imports_regex(code: str, base: int) -> list[Ref]:
     """Fallback for snippets that do not parse (pseudo-code, console sessions)."""
     refs = []
-    for m in re.finditer(r"^(?:>>> |\.\.\. )?[ \t]*(?:from[ \t]+(\w[\w.]*)[ \t]+import\b|import[ \t]+([^\n#;]+))", code, re.M):
+    for m in re.finditer(r"^(?:>>> |\.\.\. )?[ \t]*(?:from[ \t]+(\w[\w.]*)[ \t]+import[ \t(]+(\w*)|import[ \t]+([^\n#;]+))", code, re.M):
         if m.group(1):
             mod = m.group(1)
             top = mod.split(".")[0]
+            if top in NAMESPACES and mod.count(".") + 1 < NAMESPACES[top] and m.group(2):
+                mod = f"{mod}.{m.group(2)}"  # from google.cloud import storage
             refs.append(Ref("pypi", top, (base + m.start(1), base + m.start(1) + len(top)), "import", "python-import", module=mod))
             continue
-        part_start = m.start(2)
-        for pm in re.finditer(r"(\w[\w.]*)(?:[ \t]+as[ \t]+\w+)?", m.group(2)):
+        part_start = m.start(3)
+        for pm in re.finditer(r"(\w[\w.]*)(?:[ \t]+as[ \t]+\w+)?", m.group(3)):
             mod = pm.group(1)
             if not re.fullmatch(r"[A-Za-z_][\w.]*", mod):
                 break
@@ -715,12 +731,33 @@ _JS_FILE = re.compile(r"(?<![\w.-])([A-Za-z_][\w-]*)\.(?:js|ts|jsx|tsx|mjs|cjs)\
 
 
 def local_modules(text: str) -> set[str]:
+    """Every module name the answer shows as a file or folder of its own (exhaustive; used in tests)."""
     names = {m.group(1) for m in _PY_FILE.finditer(text)}
     names |= {m.group(1) for m in _DIR_PKG.finditer(text)}
     names |= {m.group(1) for m in _TREE_DIR.finditer(text)}
     names |= {m.group(1) for m in _DJANGO.finditer(text)}
     names |= {m.group(1) for m in _JS_FILE.finditer(text)}
     return names
+
+
+_JS_EXTS = (".js", ".ts", ".jsx", ".tsx", ".mjs", ".cjs")
+
+
+def is_local(name: str, text: str) -> bool:
+    """Does the answer define `name` itself (a `name.py` file, a `name/` folder, `startapp name`)?
+    Cheap substring tests first: this runs for every imported name on the warm path."""
+    shown = name + ".py" in text or name + "/" in text or any(name + e in text for e in _JS_EXTS)
+    made = ("startapp" in text or "startproject" in text or "mkdir" in text or "cd " in text) and name in text
+    if not shown and not made:
+        return False
+    pat = re.escape(name)
+    return bool(
+        re.search(rf"(?<![\w.-]){pat}(?:/[\w./-]*)?\.py\b", text)
+        or re.search(rf"(?<![\w.-]){pat}/(?:__init__\.py|[\w/-]+\.py)\b", text)
+        or re.search(rf"^[\s│├└─|`+\-*]*{pat}/\s*(?:#.*)?$", text, re.M)
+        or re.search(rf"\b(?:startapp|startproject|mkdir(?:\s+-p)?|cd)\s+{pat}\b", text)
+        or re.search(rf"(?<![\w.-]){pat}\.(?:js|ts|jsx|tsx|mjs|cjs)\b", text)
+    )
 
 
 # ---------------------------------------------------------------- all together
@@ -764,12 +801,14 @@ def extract(text: str, blocks: list, *, imports: bool = True) -> Extraction:
         elif _block_is_js(b.language, b.code):
             import_refs.extend(_js_imports(b.code, start))
     if import_refs:
-        local = local_modules(text) | own
-        out.local_modules = local
+        verdicts: dict[str, bool] = {}
         for r in import_refs:
-            if r.ecosystem == "pypi" and (is_stdlib(r.name) or r.name in local):
+            if r.ecosystem == "pypi" and is_stdlib(r.name):
                 continue
-            if r.ecosystem == "npm" and r.name in local:
+            if r.name not in verdicts:
+                verdicts[r.name] = r.name in own or is_local(r.name, text)
+            if verdicts[r.name]:
+                out.local_modules.add(r.name)
                 continue
             out.refs.append(r)
     return out
