@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -40,6 +41,17 @@ _EXTRA = {
     "azure.storage.blob": "azure-storage-blob", "google.cloud.storage": "google-cloud-storage",
     "google.cloud.bigquery": "google-cloud-bigquery", "google.auth": "google-auth",
     "googleapiclient": "google-api-python-client", "google_auth_oauthlib": "google-auth-oauthlib",
+    "google.oauth2": "google-auth", "google.api_core": "google-api-core", "google.genai": "google-genai",
+    "google.colab": "google-colab", "google.cloud.aiplatform": "google-cloud-aiplatform", "vertexai": "google-cloud-aiplatform",
+    "google.cloud.firestore": "google-cloud-firestore", "google.cloud.pubsub": "google-cloud-pubsub",
+    "google.cloud.pubsub_v1": "google-cloud-pubsub", "google.cloud.speech": "google-cloud-speech",
+    "google.cloud.vision": "google-cloud-vision", "google.cloud.translate": "google-cloud-translate",
+    "google.cloud.translate_v2": "google-cloud-translate", "google.cloud.secretmanager": "google-cloud-secret-manager",
+    "google.cloud.sql.connector": "cloud-sql-python-connector", "firebase_admin": "firebase-admin",
+    "azure.storage.queue": "azure-storage-queue", "azure.keyvault.secrets": "azure-keyvault-secrets",
+    "azure.ai.openai": "openai", "azure.functions": "azure-functions", "azure.core": "azure-core",
+    "opentelemetry.trace": "opentelemetry-api", "opentelemetry.metrics": "opentelemetry-api",
+    "opentelemetry.context": "opentelemetry-api", "opentelemetry.propagate": "opentelemetry-api",
 }
 
 # Namespace packages: the distribution is named after the first levels of the dotted path.
@@ -83,7 +95,9 @@ def distribution_for(module: str) -> tuple[str, bool]:
             return m[dotted], True
     top = parts[0]
     if top in NAMESPACES and len(parts) > 1:
-        return "-".join(parts[: NAMESPACES[top]]), False
+        # google.cloud.pubsub_v1 -> google-cloud-pubsub: API-version suffixes are not in dist names
+        levels = [re.sub(r"_?v\d+(?:beta\d*|alpha\d*)?$", "", p) or p for p in parts[: NAMESPACES[top]]]
+        return "-".join(levels), False
     if top in m:
         return m[top], True
     return top, False
