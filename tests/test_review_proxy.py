@@ -250,3 +250,16 @@ def test_api_access_rules_and_leases(setup):
     kinds = [r.get("kind") for r in read_audit(url) if r.get("kind")]
     assert kinds.count("allowlist.add") == 1 and kinds.count("allowlist.revert") == 1
     assert "reviewer.revoke" in kinds and "review" in kinds
+
+
+def test_defer_on_streaming_and_responses_routes(setup):
+    start, url = setup
+    server, client = start(policy(mode="defer", timeout=600))
+    with client.chat.completions.with_streaming_response.create(model="gpt-x", messages=MSG, stream=True) as raw:
+        rid = raw.headers["x-llmvet-review-id"]
+        chunks = list(raw.parse())
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert rid in text and BAD not in text
+    assert chunks[-1].model_extra["llmvet"]["review"]["status"] == "pending"
+    resp = client.responses.with_raw_response.create(model="gpt-x", input="How?")
+    assert resp.headers["x-llmvet-review-id"] in resp.parse().output_text and BAD not in resp.parse().output_text

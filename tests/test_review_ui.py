@@ -215,3 +215,40 @@ def test_forms_without_a_session_or_csrf_token_are_refused(env):
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', item_page.text).group(1)
         assert browserish.post(decide, data={"action": "approve", "csrf_token": csrf}).status_code == 303
     assert call.result().choices[0].message.content == ANSWER
+
+
+def signed_in(server, token: str) -> tuple[httpx.Client, str]:
+    """An httpx client with a reviewer session, and the session's CSRF token."""
+    c = httpx.Client(base_url=server.url, follow_redirects=False)
+    page = c.get("/review/login")
+    login_csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    assert c.post("/review/login", data={"csrf_token": login_csrf, "token": token}).status_code == 303
+    queue = c.get("/review")
+    return c, re.search(r'name="csrf_token" value="([^"]+)"', queue.text).group(1)
+
+
+def test_answer_html_is_escaped_and_admins_revoke_from_the_ui(env):
+    server, client, token, fake = env
+    fake.reset(lambda body: Reply(text=f"<script>alert(1)</script> pip install {BAD} <img src=x onerror=alert(2)>"))
+    call = InThread(lambda: client.chat.completions.create(model="gpt-4o-mini", messages=QUESTION))
+    item = wait_for_item(server.url, token)
+    bob = add_reviewer(server.proxy.settings.store, "bob")
+    admin, csrf = signed_in(server, token)
+    page = admin.get(f"/review/items/{item['id']}").text
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<img src=x" not in page
+    bob_client, bob_csrf = signed_in(server, bob)
+    # bob is no admin: he cannot revoke anyone
+    assert bob_client.post("/review/admin/revoke", data={"name": "alice", "csrf_token": bob_csrf}).status_code == 403
+    r = admin.post("/review/admin/revoke", data={"name": "bob", "csrf_token": csrf})
+    assert r.status_code == 303 and "Revoked" in r.headers["location"]
+    # bob's open session ends with his token
+    assert bob_client.get("/review").status_code == 303
+    assert admin.post(f"/review/items/{item['id']}/decide",
+                      data={"action": "reject", "reason": "html injection", "csrf_token": csrf}).status_code == 303
+    with pytest.raises(openai.UnprocessableEntityError):
+        call.result()
+    history = admin.get("/review", params={"status": "decided", "rule": "packages-need-review"}).text
+    assert item["id"] in history and "html injection" in history
+    admin.close()
+    bob_client.close()
