@@ -163,6 +163,65 @@ async def run_validator(rows: list[dict[str, Any]], n: int, semantic_weight: flo
     return per_passage, {"unmatched_sentences": missing, "score_ms_p50": float(np.median(cpu_ms))}
 
 
+# -- replay through the real proxy -------------------------------------------------------------
+
+
+async def run_proxy(rows: list[dict[str, Any]], n: int, semantic_weight: float) -> tuple[list, dict]:
+    """Each passage as a chat request through llmvet to a fake upstream (tests/fake_upstream.py).
+
+    The fake answers the client's request with the passage and the proxy's marked re-asks with the
+    samples. With sentence_threshold 0 every scored sentence comes back as a finding (span + score)
+    in the `llmvet` annotation, which is what is scored here.
+    """
+    import httpx
+
+    tests = Path(__file__).resolve().parents[1] / "tests"
+    sys.path.insert(0, str(tests))
+    from fake_upstream import FakeUpstream, Reply  # type: ignore[import-not-found]
+    from support import ThreadedServer  # type: ignore[import-not-found]
+
+    from llmvet.config import Settings
+    from llmvet.policy.loader import parse_policy
+    from llmvet.proxy.app import create_app
+
+    by_id = {str(r["wiki_bio_test_idx"]): r for r in rows}
+    internal: list[int] = []
+
+    def respond(body: dict[str, Any]) -> Reply:
+        row = by_id[body["user"]]
+        if "max_completion_tokens" in body:  # a re-ask: the validator always caps its tokens
+            internal.append(int(body.get("n") or 1))
+            return Reply(text=row["samples"][:n])
+        return Reply(text=row["gpt3_text"])
+
+    cfg = {**bench_config(n, semantic_weight), "sentence_threshold": 0.0}
+    policy = parse_policy(
+        "version: 1\nname: wikibio\nrules:\n  - name: facts\n    validators:\n"
+        f"      - use: consistency\n        with: {json.dumps(cfg)}\n        timeout: 120\n"
+        "    on_fail: annotate\n    on_error: closed\n",
+        "wikibio-bench.yaml",
+    )
+    fake = FakeUpstream(respond)
+    per_passage, missing, reask_calls = [], 0, 0
+    with tempfile.TemporaryDirectory() as tmp, ThreadedServer(fake.app()) as up:
+        settings = Settings(upstream=up.url + "/v1", store=f"sqlite:///{tmp}/p.db", audit=False)
+        with ThreadedServer(create_app(settings, policy)) as proxy:
+            async with httpx.AsyncClient(base_url=proxy.url, timeout=300) as http:
+                for row in rows:
+                    resp = await http.post("/v1/chat/completions", json=request_for(row))
+                    resp.raise_for_status()
+                    note = resp.json().get("llmvet")
+                    if not note or not note["findings"]:
+                        raise RuntimeError(f"passage {row['wiki_bio_test_idx']}: no scores in {note}")
+                    scored = [[*f["span"], f["risk"]] for f in note["findings"] if f["span"]]
+                    mean = float(np.mean([x[2] for x in scored]))
+                    scores, miss = align(gold_spans(row["gpt3_text"], row["gpt3_sentences"]), scored, mean)
+                    missing += miss
+                    per_passage.append((scores, [LABEL[a] for a in row["annotation"]]))
+        reask_calls = len(internal)
+    return per_passage, {"unmatched_sentences": missing, "reask_calls": reask_calls}
+
+
 def fmt(m: dict[str, float], ci: dict[str, tuple[float, float]]) -> str:
     keys = ["nonfact", "nonfact*", "factual", "pearson", "spearman"]
     return "  ".join(f"{k} {m[k]:5.1f} [{ci[k][0]:5.1f},{ci[k][1]:5.1f}]" if k in ci else f"{k} {m[k]:5.1f}" for k in keys)
@@ -189,9 +248,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 for label, w in variants:
                     t0 = time.perf_counter()
                     if args.via == "proxy":
-                        from consistency_proxy_replay import run_proxy  # type: ignore[import-not-found]
-
-                        per_passage, extra = await run_proxy(rows, n, w, bench_config)
+                        per_passage, extra = await run_proxy(rows, n, w)
                     else:
                         per_passage, extra = await run_validator(rows, n, w, resources)
                     m = metrics(per_passage)
@@ -213,7 +270,6 @@ def main() -> None:
     ap.add_argument("--ablation", action="store_true", help="also score with the semantic signal alone")
     args = ap.parse_args()
     use_shipped_model()
-    sys.path.insert(0, str(Path(__file__).parent))
     asyncio.run(main_async(args))
 
 

@@ -79,7 +79,9 @@ def test_overrides_cap_tokens_with_the_field_of_the_route():
     assert 150 < cap < 300
     assert sampling.sample_cap({"max_tokens": 50}, "chat.completions", answer, 1024) == 50
     assert sampling.overrides({}, "responses", 1.0, 99) == {"max_output_tokens": 99, "temperature": 1.0}
-    assert sampling.overrides({"max_completion_tokens": 5}, "chat.completions", None, 99) == {"max_completion_tokens": 99}
+    assert sampling.overrides({}, "chat.completions", None, 99) == {"max_completion_tokens": 99}
+    assert sampling.overrides({"max_tokens": 5}, "chat.completions", None, 99) == {"max_tokens": 99}
+    assert sampling.overrides({}, "completions", None, 99) == {"max_tokens": 99}
 
 
 def test_clean_paraphrase_strips_labels_and_quotes():

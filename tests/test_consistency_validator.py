@@ -102,7 +102,7 @@ async def test_made_up_sentence_is_flagged_with_span_and_closest_sample(resource
     # one re-ask call asking for N answers at the configured temperature, with a completion cap
     (call,) = script.calls
     assert call["n"] == 3 and call["messages"] is None
-    assert call["body"]["temperature"] == 1.0 and 0 < call["body"]["max_tokens"] <= 1024
+    assert call["body"]["temperature"] == 1.0 and 0 < call["body"]["max_completion_tokens"] <= 1024
     assert verdict.meta["extra_usage"]["total_tokens"] == 300 and verdict.meta["samples"] == 3
     scores = [s for _, _, s in verdict.meta["sentences"]]
     assert scores[2] > 0.6 > max(scores[:2]) and max(scores[:2]) < 0.2

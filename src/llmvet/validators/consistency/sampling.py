@@ -24,11 +24,12 @@ def conversation(request: dict[str, Any]) -> Any:
 
 
 def max_tokens_field(request: dict[str, Any], route: str) -> str:
+    """The completion-cap field the request's API uses (chat: the current name unless the client used the old one)."""
     if route == "responses":
         return "max_output_tokens"
-    if "max_completion_tokens" in request:
-        return "max_completion_tokens"
-    return "max_tokens"
+    if route == "completions" or "max_tokens" in request:
+        return "max_tokens"
+    return "max_completion_tokens"  # what reasoning models accept; max_tokens is deprecated for chat
 
 
 def sample_cap(request: dict[str, Any], route: str, answer: str, ceiling: int) -> int:

@@ -124,7 +124,11 @@ def score_sentences(
     best_idx = np.full((len(sentences), n), -1)
     if use_semantic:
         flat = [s for ss in samples for s in ss]
-        emb = encode(list(sentences) + flat)
+        # One batch; repeated sentences (common across samples) are encoded once.
+        unique = list(dict.fromkeys([*sentences, *flat]))
+        rows = encode(unique)
+        where = {t: i for i, t in enumerate(unique)}
+        emb = rows[[where[t] for t in [*sentences, *flat]]]
         head, rest = emb[: len(sentences)], emb[len(sentences) :]
         pos = 0
         for k, ss in enumerate(samples):
