@@ -10,6 +10,7 @@ Blanking keeps newlines, so line-anchored cues ("Uncertainty: ...") still work a
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
 _ASCII_LOWER = str.maketrans({chr(c): chr(c + 32) for c in range(65, 91)})  # length-preserving, unlike str.lower
@@ -46,18 +47,61 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+|\n+")
 
 
+_RUN = re.compile(r"[ \t]{2,}")
+
+
+@dataclass(slots=True)
+class Compact:
+    """A view with runs of blanks squeezed to one space (cue lists use single spaces), and the way back."""
+
+    text: str
+    _cps: list[int]  # compact positions where a new offset starts
+    _offs: list[int]  # characters removed before that position
+
+    @classmethod
+    def of(cls, s: str) -> Compact:
+        parts: list[str] = []
+        cps, offs = [0], [0]
+        last = removed = 0
+        for m in _RUN.finditer(s):
+            parts.append(s[last : m.start() + 1])
+            cps.append(m.start() + 1 - removed)
+            removed += m.end() - m.start() - 1
+            offs.append(removed)
+            last = m.end()
+        parts.append(s[last:])
+        return cls("".join(parts), cps, offs)
+
+    def orig(self, pos: int) -> int:
+        return pos + self._offs[bisect_right(self._cps, pos) - 1]
+
+    def span(self, a: int, b: int) -> tuple[int, int]:
+        return self.orig(a), self.orig(b - 1) + 1 if b > a else self.orig(a)
+
+
 @dataclass(slots=True)
 class Views:
-    text: str  # normalised original (same length)
-    prose: str  # lower-cased ASCII, blanked as described above
-    comments: str  # lower-cased ASCII
+    text: str  # normalised original (same length as the answer)
+    prose: str  # lower-cased ASCII, blanked as described above, blank runs squeezed (see `maps`)
+    comments: str  # lower-cased ASCII, squeezed likewise
+    maps: dict[str, Compact]  # "prose" / "comment" -> mapping back to offsets in `text`
     prose_words: int
     code_only: bool
     has_code: bool
 
+    def span(self, where: str, a: int, b: int) -> tuple[int, int]:
+        """Offsets in the answer of a span found in the `where` view."""
+        return self.maps[where].span(a, b)
+
+    def original(self, where: str, a: int, b: int) -> str:
+        s, e = self.span(where, a, b)
+        return self.text[s:e]
+
     def sentence_bounds(self, pos: int) -> tuple[int, int]:
         """Start and end of the prose sentence around `pos`."""
         prose = self.prose
+        while pos < len(prose) and prose[pos].isspace():
+            pos += 1
         start = 0
         for m in _SENTENCE_BREAK.finditer(prose, max(0, pos - 600), pos):
             start = m.end()
@@ -110,12 +154,16 @@ def build_views(raw: str) -> Views:
     # Comment markers become blanks so "# I'm not sure" reads as a sentence.
     comment_text = re.sub(r"(?m)#|//|/\*|\*/|\"\"\"|'''|<!--|-->|^\s*--", lambda m: " " * len(m.group(0)), comment_text)
 
+    # A comment sentence wrapped over several lines reads as one line (same length: newline -> blank).
+    comment_text = re.sub(r"(?<=[\w,;(-])[ \t]*\n(?=[ \t]*[a-zA-Z(])", lambda m: " " * len(m.group(0)), comment_text)
     comment_text = comment_text.translate(_ASCII_LOWER)
     words = len(_WORD.findall(prose_text))
+    prose_c, comments_c = Compact.of(prose_text), Compact.of(comment_text)
     return Views(
         text=text,
-        prose=prose_text,
-        comments=comment_text,
+        prose=prose_c.text,
+        comments=comments_c.text,
+        maps={"prose": prose_c, "comment": comments_c},
         prose_words=words,
         code_only=bool(code_spans) and words < 5,
         has_code=bool(code_spans),

@@ -53,7 +53,7 @@ class UncertaintyConfig(ValidatorConfig):
     refusal_categories: list[str] | None = Field(
         None, description="Only these refusal categories fail (safety, capability, policy, deflection, unspecified)."
     )
-    partial_min_words: int = Field(40, ge=1, description="Words beyond the refusal that make it partial, not full.")
+    partial_min_words: int = Field(30, ge=1, description="Words beyond the refusal that make it partial, not full.")
     add_instruction: bool = Field(False, description="Ask the model for one explicit uncertainty statement.")
     instruction: str = Field(DEFAULT_INSTRUCTION, min_length=1)
     notice: str = Field(DEFAULT_NOTICE, description="Text the `append` action adds when the statement is missing.")
