@@ -42,9 +42,10 @@ def stacked_bars(series: list[dict[str, Any]], width: int = 720, height: int = 1
             label = escape(f"{time.strftime('%H:%M', time.gmtime(s['t']))} {action}: {n}")
             parts.append(f'<rect class="bar" data-action="{escape(action)}" x="{x + 1:.1f}" y="{y:.1f}" '
                          f'width="{max(1.0, w - 2):.1f}" height="{h:.1f}" fill="{color(action)}"><title>{label}</title></rect>')
-    for i in (0, len(series) // 2, len(series) - 1) if series else ():
+    for i, anchor in ((0, "start"), (len(series) // 2, "middle"), (len(series) - 1, "end")) if series else ():
         t = time.strftime("%H:%M", time.gmtime(series[i]["t"]))
-        parts.append(f'<text x="{pad_l + i * w:.1f}" y="{height - 4}" class="axis">{t}</text>')
+        x = pad_l + i * w + (w if anchor == "end" else w / 2 if anchor == "middle" else 0)
+        parts.append(f'<text x="{x:.1f}" y="{height - 4}" text-anchor="{anchor}" class="axis">{t}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 

@@ -89,49 +89,54 @@ class Metrics:
                                ["model", "rule", "dimension"], registry=r, multiprocess_mode="mostrecent")
         self.drift_p = Gauge("llmvet_drift_p_value", "chi-square p-value, current vs baseline window",
                              ["model", "rule", "dimension"], registry=r, multiprocess_mode="mostrecent")
-        self._req_children: dict[tuple[str, str, int], Any] = {}
-        self._seconds_children: dict[str, Any] = {}
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
     # ---- request path ------------------------------------------------------------------------------------
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """metric.labels(...) costs a few µs; the children are cached per label set."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = metric.labels(*labels)
+            if len(self._children) < 50_000:
+                self._children[key] = child
+        return child
+
     def observe_request(self, route: str, model: str | None, status: int, seconds: float) -> None:
-        key = (route, model or "-", status)
-        child = self._req_children.get(key)
-        if child is None:  # labels() costs a few µs; cache the child per label set
-            child = self._req_children[key] = self.requests.labels(route, self.model(model), str(status))
-        child.inc()
-        hist = self._seconds_children.get(route)
-        if hist is None:
-            hist = self._seconds_children[route] = self.request_seconds.labels(route)
-        hist.observe(seconds)
+        self._child(self.requests, route, self.model(model), str(status)).inc()
+        self._child(self.request_seconds, route).observe(seconds)
 
     def observe_record(self, rec: dict[str, Any]) -> None:
         """Everything an audit record tells (called from the proxy's finish hook)."""
+        c = self._child
         route, rule, model = rec.get("route") or "-", rec.get("rule") or "-", self.model(rec.get("model"))
         t = rec.get("timings_ms") or {}
         total, upstream = float(t.get("total") or 0), float(t.get("upstream") or 0)
-        self.upstream_seconds.labels(route).observe(upstream / 1000)
-        self.overhead_seconds.labels(route).observe(max(0.0, total - upstream) / 1000)
-        self.decisions.labels(rule, rec.get("action") or "-", model).inc()
+        c(self.upstream_seconds, route).observe(upstream / 1000)
+        c(self.overhead_seconds, route).observe(max(0.0, total - upstream) / 1000)
+        c(self.decisions, rule, rec.get("action") or "-", model).inc()
         for v in rec.get("validators") or ():
             name = v.get("validator") or "?"
             outcome = validator_outcome(v)
-            self.verdicts.labels(name, rule, outcome).inc()
-            self.validator_seconds.labels(name).observe(float(v.get("ms") or 0) / 1000)
+            c(self.verdicts, name, rule, outcome).inc()
+            c(self.validator_seconds, name).observe(float(v.get("ms") or 0) / 1000)
             if outcome == "budget":
-                self.budget_exhausted.labels(rule, name).inc()
+                c(self.budget_exhausted, rule, name).inc()
             cache = v.get("cache")  # {"hits": n, "misses": m} when a validator reports its cache use
             if isinstance(cache, dict):
                 if cache.get("hits"):
-                    self.registry_cache.labels("hit").inc(cache["hits"])
+                    c(self.registry_cache, "hit").inc(cache["hits"])
                 if cache.get("misses"):
-                    self.registry_cache.labels("miss").inc(cache["misses"])
-        for code in {f.get("code") for f in rec.get("findings") or ()}:
-            self.findings.labels(self.code(code), model).inc()
+                    c(self.registry_cache, "miss").inc(cache["misses"])
+        findings = rec.get("findings")
+        if findings:
+            for code in {f.get("code") for f in findings}:
+                c(self.findings, self.code(code), model).inc()
         if rec.get("reasks"):
-            self.reasks.labels(rule, model).inc(rec["reasks"])
+            c(self.reasks, rule, model).inc(rec["reasks"])
         for kind, n in (rec.get("extra_usage") or {}).items():
             if n:
-                self.extra_tokens.labels(rule, model, kind).inc(n)
+                c(self.extra_tokens, rule, model, kind).inc(n)
 
     # ---- for other parts of llmvet (review queue, drift, budgets) ---------------------------------------------
     def set_queue_depth(self, n: int) -> None:
