@@ -52,8 +52,8 @@ async def evaluate(items: list[dict], url: str) -> dict:
             per_name: dict[str, list] = defaultdict(list)
             for f in verdict.findings:
                 per_name[norm(f.evidence.get("name") or text[f.span[0]:f.span[1]])].append(f)
-            cls = it["class"]
             for exp in it["expect"]:
+                cls = exp.get("class", it["class"])
                 fs = per_name.get(norm(exp["name"]), [])
                 failing = [f for f in fs if f.code in fail_on]
                 s = stats[cls]
@@ -94,10 +94,11 @@ def report(out: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--corpus", default=str(ROOT / "tests/data/packages/corpus.jsonl"))
+    ap.add_argument("--corpus", nargs="+", default=[str(ROOT / "tests/data/packages/corpus.jsonl"),
+                                                    str(ROOT / "tests/data/packages/realistic.jsonl")])
     ap.add_argument("--blank-summaries", action="store_true")
     a = ap.parse_args()
-    items = [json.loads(line) for line in Path(a.corpus).read_text().splitlines() if line.strip()]
+    items = [json.loads(line) for c in a.corpus for line in Path(c).read_text().splitlines() if line.strip()]
     reg = FakeRegistry()
     if a.blank_summaries:
         for rec in reg.records["pypi"].values():

@@ -88,6 +88,18 @@ def test_inline_code_and_prose():
     ]
 
 
+def test_prose_lists_with_commas_and_and():
+    text = "Just pip install requests, flask and numpy, then run the app. Or pip install httpx beforehand."
+    assert [n for _, n, _ in names(text)] == ["requests", "flask", "numpy", "httpx"]
+    assert [n for _, n, _ in names("Run pip install requests and run the tests.")] == ["requests"]
+
+
+def test_advice_against_an_install_is_not_a_recommendation():
+    text = "Use `pip install scikit-learn` (not `pip install sklearn`), and avoid pip install bs4."
+    assert [n for _, n, _ in names(text)] == ["scikit-learn"]
+    assert [n for _, n, _ in names("```\n# not this:\npip install sklearn\n```")] == ["sklearn"]  # code is code
+
+
 def test_prose_stops_at_sentence_end():
     text = "Install it with pip install fastapi. Then run it."
     assert names(text) == [("pypi", "fastapi", "install")]

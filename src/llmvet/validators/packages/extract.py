@@ -85,12 +85,15 @@ _STOPWORDS = frozenset(
     following package packages library libraries module modules command commands via using use from of
     if is are be by as at into inside within which will would should can could may might again
     instead before after so but not just only once all any every each both either first second
-    here there now locally globally latest version versions""".split()
+    here there now locally globally latest version versions beforehand too well manually yourself
+    quickly inside command first then run running install installs installed installing via pip npm
+    yarn package's e.g i.e etc again already anyway instead whenever when while where""".split()
 )
 _SKIP_CHARS = set("<>{}$%*")
 _TEMPLATE = re.compile(r"[{}$%*]")
 _DIRECT_REF = re.compile(r"\s@\s")  # template placeholders: <package>, {pkg}, $PKG, %pkg%, *
 _SENT_PUNCT = ".,:;!?)"
+_NEGATED = re.compile(r"(?i)(?:\bnot|n't|\bnever|\bavoid(?:ing)?|instead of|rather than|\bwrong)\W{0,3}(?:use\W{0,3}|run\W{0,3})?`?(?:\$\s*)?$")
 _NPM_NAME = re.compile(r"^(?:@[a-z0-9~][a-z0-9._~-]*/)?[a-z0-9~][a-z0-9._~-]*$", re.I)
 _PY_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _EXACT_PIN = re.compile(r"^\s*===?\s*([A-Za-z0-9][A-Za-z0-9.+!_-]*)\s*$")
@@ -159,9 +162,10 @@ def _looks_like_path_or_url(tok: str) -> bool:
 
 
 def _prose_accept(tok: str) -> tuple[str, bool] | None:
-    """In prose, a package name ends the list at sentence punctuation or an ordinary word."""
+    """In prose, a package name ends the list at sentence punctuation or an ordinary word;
+    a comma keeps the list going (`pip install requests, flask and numpy`)."""
     stripped = tok.rstrip(_SENT_PUNCT)
-    last = stripped != tok
+    last = stripped != tok and not tok.endswith(",")
     if not stripped or stripped.lower() in _STOPWORDS:
         return None
     return stripped, last
@@ -256,7 +260,10 @@ def find_install_commands(text: str, code_spans: list[tuple[int, int]]) -> list[
         kind = m.lastgroup or ""
         start = m.end()
         end = _segment_end(text, start)
-        prose = not _in_spans(m.start(), code_spans) and not _inside_inline_code(text, m.start())
+        in_code = _in_spans(m.start(), code_spans)
+        prose = not in_code and not _inside_inline_code(text, m.start())
+        if not in_code and _NEGATED.search(text, max(text.rfind("\n", 0, m.start()) + 1, m.start() - 30), m.start()):
+            continue  # "not `pip install sklearn`", "instead of pip install bs4": advice against it
         toks = _tokens(text, start, end)
         if kind in ("pip", "uvadd", "pipenv", "pipx"):
             tool = {"uvadd": "poetry" if m.group(0).startswith("poetry") else "uvadd"}.get(kind, kind)
@@ -288,6 +295,7 @@ def find_install_commands(text: str, code_spans: list[tuple[int, int]]) -> list[
 
 def _collect(refs, toks, prose, value_opts, make, single: bool) -> None:
     skip_next = False
+    saw_comma = False
     for tok, off in toks:
         if skip_next:
             skip_next = False
@@ -301,6 +309,9 @@ def _collect(refs, toks, prose, value_opts, make, single: bool) -> None:
             continue
         last = False
         if prose:
+            if tok in ("and", "or", "&") and saw_comma:
+                continue  # "a, b and c"
+            saw_comma = saw_comma or tok.endswith(",")
             acc = _prose_accept(tok)
             if acc is None:
                 break

@@ -307,7 +307,7 @@ class PackagesValidator(Validator):
             if eco == "pypi" and (alias := install_alias(ref.name)) and ref.kind != "import":
                 ev["closest"] = alias
             if ref.kind == "import":
-                severity: Severity = "medium" if eco == "npm" and not ref.optional else "low"
+                severity: Severity = "low"  # could be a path alias or a module we cannot see
                 out.append(self._finding(ref, "package.unknown_import",
                                          f"import {ref.module or ref.name!r}: no package {job.name!r} on {lk.registry}"
                                          + (" (optional import)" if ref.optional else ""),
