@@ -125,6 +125,8 @@ async def test_shift_is_detected_within_the_window(store):
     assert len(dims) == len(alerts) and seen == [a for _, a in alerts]
     stored = await drift.read_alerts(store)
     assert [s["dimension"] for s in stored] == [a["dimension"] for _, a in alerts]
+    audit = [r for _, r in await store.read("audit") if r.get("kind") == "drift_alert"]
+    assert [r["dimension"] for r in audit] == [a["dimension"] for _, a in alerts]
     status = await store.get(rollup.NAMESPACE, drift.STATUS_KEY)
     assert status["groups"]["gpt-x\tdefault"]["finding"]["tested"] is True
 

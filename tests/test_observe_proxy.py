@@ -200,6 +200,28 @@ def _loop(server):
     return server.proxy.observe._task.get_loop()
 
 
+def reviewer_headers(proxy) -> dict[str, str]:
+    """A reviewer's bearer token: with the review queue installed the dashboard is for reviewers only."""
+    review = next((e for e in proxy.proxy.extensions if getattr(e, "accounts", None) is not None), None)
+    if review is None:
+        return {}
+    token = asyncio.run_coroutine_threadsafe(review.accounts.add("observer"), _loop(proxy)).result(5)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_dashboard_needs_a_reviewer_when_the_review_queue_is_installed(proxy):
+    if not any(getattr(e, "accounts", None) is not None for e in proxy.proxy.extensions):
+        pytest.skip("review extension not installed")
+    page = httpx.get(proxy.url + "/review/dashboard", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/review/login")
+    data = httpx.get(proxy.url + "/review/dashboard.json")
+    assert data.status_code == 401 and data.json()["error"]["code"] == "unauthorized"
+    bad = httpx.get(proxy.url + "/review/dashboard.json", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+    ok = httpx.get(proxy.url + "/review/dashboard.json", headers=reviewer_headers(proxy))
+    assert ok.status_code == 200 and "models" in ok.json()
+
+
 def test_budget_exhaustion_is_counted_and_visible(fake, proxy, client):
     pytest.importorskip("llmvet.validators.consistency")
     key_hash = hashlib.sha256(b"sk-observe").hexdigest()[:12]
@@ -223,7 +245,7 @@ def test_budget_exhaustion_is_counted_and_visible(fake, proxy, client):
     assert value(m, "llmvet_budget_tokens_used", key=key_hash) == 49
     assert value(m, "llmvet_budget_tokens_limit", key=key_hash) == 50
 
-    summary = httpx.get(proxy.url + "/review/dashboard.json").json()
+    summary = httpx.get(proxy.url + "/review/dashboard.json", headers=reviewer_headers(proxy)).json()
     assert summary["budgets"] == [{"key": key_hash, "day": day, "used": 49, "limit": 50.0, "exhausted": False,
                                    "share": 0.98}]
     (budget_model,) = [m for m in summary["models"] if m["model"] == "budget-1"]
@@ -266,7 +288,7 @@ def test_dashboard_in_headless_chromium(fake, proxy, client, tmp_path):
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
         try:
-            page = browser.new_page()
+            page = browser.new_context(extra_http_headers=reviewer_headers(proxy)).new_page()
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             resp = page.goto(proxy.url + "/review/dashboard")

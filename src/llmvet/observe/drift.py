@@ -242,7 +242,8 @@ class DriftDetector:
                     alert["model"], alert["rule"], alert["dimension"], alert["psi"], alert["p_value"],
                     alert["n_current"], alert["n_baseline"], top)
         try:
-            await self.store.append(ALERTS_STREAM, [alert])
+            await self.store.append(ALERTS_STREAM, [alert])  # read by the report and the dashboard
+            await self.store.append("audit", [{**alert, "kind": "drift_alert"}])  # `llmvet audit tail --kind drift_alert`
         except Exception:
             log.exception("could not store the drift alert")
         for sink in self.sinks:

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from llmvet.observe import drift as drift_mod
@@ -202,15 +202,34 @@ class ObserveExtension(Extension):
                                budget_limit=budget_limit(self.proxy.policy),
                                model=request.query_params.get("model") or None)
 
+    async def _denied(self, request: Request, page: bool) -> Response | None:
+        """With the review queue installed, the dashboard is for signed-in reviewers (session or token)."""
+        review = next((e for e in self.proxy.extensions if getattr(e, "accounts", None) is not None), None)
+        if review is None:
+            return None
+        from llmvet.review.web import reviewer_from
+
+        reviewer, _ = await reviewer_from(request, review.accounts)
+        if reviewer is not None:
+            return None
+        if page:
+            return RedirectResponse("/review/login?next=/review/dashboard", 303)
+        return JSONResponse({"error": {"message": "sign in as a reviewer (session cookie or bearer token)",
+                                       "type": "authentication_error", "code": "unauthorized", "param": None}}, 401)
+
     async def dashboard(self, request: Request) -> Response:
         from llmvet.observe.dashboard import render
 
+        if (denied := await self._denied(request, page=True)) is not None:
+            return denied
         summary = await self._summary(request)
         summary["policy"] = f"{self.proxy.policy.name}@{self.proxy.policy.version}"
         summary["drift_enabled"] = self.drift_on
         return HTMLResponse(render(summary))
 
     async def dashboard_json(self, request: Request) -> Response:
+        if (denied := await self._denied(request, page=False)) is not None:
+            return denied
         return JSONResponse(await self._summary(request))
 
 
