@@ -69,7 +69,8 @@ import pandas as pd
 def load(path):
     return pd.read_parquet(path)
 ```
-""", [("pandas", "pypi", "real"), ("pandas-smart-cache", "pypi", "nonexistent"), ("functools", "pypi", "stdlib")]))
+""", [("pandas", "pypi", "real"), ("pandas-smart-cache", "pypi", "nonexistent"), ("functools", "pypi", "stdlib"),
+      ("pyarrow", "pypi", "real")]))
 
 A.append(("""Here's a `requirements.txt` for the scraper:
 
@@ -204,7 +205,7 @@ with open("config.yaml") as f:
 
 `pip install opencv-python pillow pyyaml tqdm`
 """, [("cv2", "pypi", "alias"), ("PIL", "pypi", "alias"), ("yaml", "pypi", "alias"), ("tqdm", "pypi", "real"),
-      ("json", "pypi", "stdlib"), ("opencv-python", "pypi", "real"), ("pillow", "pypi", "real"), ("pyyaml", "pypi", "real")]))
+      ("json", "pypi", "stdlib"), ("ujson", "pypi", "real"), ("opencv-python", "pypi", "real"), ("pillow", "pypi", "real"), ("pyyaml", "pypi", "real")]))
 
 A.append(("""For Google Cloud Storage and Azure identity:
 
@@ -238,7 +239,7 @@ from rich.console import Console
 from mycli.commands import main
 ```
 """, [("click", "pypi", "real"), ("rich", "pypi", "real"), ("pydantic-forms-pro", "pypi", "nonexistent"),
-      ("httpx", "pypi", "real")]))
+      ("httpx", "pypi", "real"), ("mycli", "pypi", "local")]))
 
 A.append(("""Use Next.js with an auth helper:
 

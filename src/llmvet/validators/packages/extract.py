@@ -805,6 +805,7 @@ def extract(text: str, blocks: list, *, imports: bool = True) -> Extraction:
             continue
         if kind == "setup.py" or (b.language in PY_LANGS and "install_requires" in b.code):
             out.refs.extend(_setup_py(b.code, start))
+            own |= {m.group(2) for m in re.finditer(r"""\bname\s*=\s*(['"])([\w.-]+)\1""", b.code)}
         if not imports:
             continue
         if _block_is_python(b.language, b.code):

@@ -57,11 +57,13 @@ def placeholder_reasons(info: dict, now: float, min_age_days: float, alias_of: s
     odd = bool(versions) and all(_ODD_VERSION.match(v) for v in versions)
     few = n <= 5 or odd or alias_of is not None
     very_few = n <= 3 or odd or alias_of is not None
-    m = _PLACEHOLDER.search(summary) or _PLACEHOLDER.search((info.get("description") or "")[:1500])
+    m = _PLACEHOLDER.search(summary)
     if m and few:
         reasons.append(f"describes itself as {m.group(0).strip()!r}")
     elif (m2 := _SUMMARY_ONLY.search(summary)) and very_few:
         reasons.append(f"describes itself as {m2.group(0).strip()!r}")
+    elif (m3 := _PLACEHOLDER.search((info.get("description") or "")[:1500])) and few:
+        reasons.append(f"its description says {m3.group(0).strip()!r}")
     if info.get("deprecated") and very_few:
         reasons.append(f"deprecated: {str(info['deprecated'])[:80]!r}")
     if any(v.endswith("-security") for v in versions):
