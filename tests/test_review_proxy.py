@@ -263,3 +263,21 @@ def test_defer_on_streaming_and_responses_routes(setup):
     assert chunks[-1].model_extra["llmvet"]["review"]["status"] == "pending"
     resp = client.responses.with_raw_response.create(model="gpt-x", input="How?")
     assert resp.headers["x-llmvet-review-id"] in resp.parse().output_text and BAD not in resp.parse().output_text
+
+
+def test_a_client_that_gives_up_leaves_a_decidable_item_marked_gone(setup):
+    start, url = setup
+    server, _ = start(policy(timeout=60))
+    token = add_reviewer(url, "alice")
+    impatient = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-client-key", max_retries=0, timeout=1.0)
+    with pytest.raises(openai.APITimeoutError):
+        impatient.chat.completions.create(model="gpt-x", messages=MSG)
+    item = wait_for_item(server.url, token)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        full = api(server, token, "GET", f"/reviews/{item['id']}").json()
+        if full["client_gone"]:
+            break
+        time.sleep(0.05)
+    assert full["client_gone"] and full["status"] == "pending"
+    assert api(server, token, "POST", f"/reviews/{item['id']}/approve").json()["status"] == "approved"

@@ -148,3 +148,14 @@ async def test_allowlist_add_and_revert_are_audited(store):
     assert await allowlist.revert(store, entry["key"], by="bob") is None
     kinds = [r["kind"] for _, r in await store.read("audit")]
     assert kinds == ["allowlist.add", "allowlist.revert"]
+
+
+async def test_decided_items_are_kept_for_keep_seconds_pending_ones_for_good(store):
+    q = ReviewQueue(store, keep_seconds=0.3)
+    decided, pending = await q.enqueue(_item()), await q.enqueue(_item())
+    await q.decide(decided["id"], "alice", "approved")
+    await q.client_gone(pending["id"])
+    await asyncio.sleep(0.4)
+    assert await q.get(decided["id"]) is None
+    assert [i["id"] for i in await q.items()] == [pending["id"]]
+    assert (await q.get(pending["id"]))["client_gone"] is None  # the marker expired too; the item did not

@@ -6,9 +6,11 @@ defer: the client gets an answer at once with a pending notice and a review id i
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 import logging
 import time
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,7 @@ class ReviewSettings(BaseSettings):
     lease_seconds: float = Field(300.0, gt=0, description="how long a reviewer holds an item they opened")
     poll_interval: float = Field(0.2, gt=0, description="how often a held request checks for a decision")
     session_hours: float = Field(12.0, gt=0)
+    keep_days: float = Field(30.0, gt=0, description="decided items stay in the history this long (audit: for good)")
 
 
 class ReviewExtension(Extension):
@@ -66,7 +69,8 @@ class ReviewExtension(Extension):
         assert self.proxy.resources is not None
         store = self.proxy.resources.store
         self.queue = ReviewQueue(store, lease_seconds=self.settings.lease_seconds,
-                                 poll_interval=self.settings.poll_interval)
+                                 poll_interval=self.settings.poll_interval,
+                                 keep_seconds=self.settings.keep_days * 86400)
         self.accounts = Accounts(store, session_seconds=self.settings.session_hours * 3600)
         if self.settings.webhook_url:
             if not self.settings.webhook_secret:
@@ -87,7 +91,12 @@ class ReviewExtension(Extension):
         log.info("request %s escalated for review (%s, %s mode)", ex.request_id, item["id"], settings.mode)
         if settings.mode == "defer":
             return self.pending_response(ex, answer, decision, item)
-        final = await self.queue.wait(item["id"], settings.timeout)
+        try:
+            final = await self.queue.wait(item["id"], settings.timeout)
+        except asyncio.CancelledError:  # the client went away; the item stays in the queue
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.queue.client_gone(item["id"]))
+            raise
         if final is None:
             expired = await self.queue.expire(item["id"], settings.on_timeout)
             if expired is not None:

@@ -86,6 +86,6 @@ def summary(item: dict[str, Any]) -> dict[str, Any]:
         "deadline": item["deadline"], "request_id": item["request_id"], "policy": item["policy"],
         "rule": item["rule"], "model": item["model"], "route": item["route"], "stream": item["stream"],
         "validators": validators_of(item), "findings": len(item["findings"]), "summary": item["summary"],
-        "question": last_user[:200], "lease": item.get("lease"),
+        "question": last_user[:200], "lease": item.get("lease"), "client_gone": item.get("client_gone"),
         "decision": {k: v for k, v in final.items() if k != "text"} if final else None,
     }

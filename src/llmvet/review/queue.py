@@ -5,6 +5,9 @@ Layout (one schema for SQLite and Redis):
   ns "review_final"  key = review id   -> the outcome; written with store.add, so exactly one outcome wins
                                           (a reviewer's decision or the held request's timeout)
   ns "review_lease"  key = review id   -> {"reviewer", "at"} with a TTL: who is working the item right now
+  ns "review_gone"   key = review id   -> time the held client disconnected (informational)
+
+Pending items never expire; decided ones are kept `keep_seconds` (the audit log keeps the decision for good).
 
 A held request learns of the outcome by polling "review_final" (every `poll_interval` seconds; the
 decision may come from another replica or process) and, within one process, at once through an event.
@@ -20,7 +23,7 @@ from typing import Any
 
 from llmvet.store.base import Store
 
-ITEMS, FINALS, LEASES = "review_item", "review_final", "review_lease"
+ITEMS, FINALS, LEASES, GONE = "review_item", "review_final", "review_lease", "review_gone"
 OUTCOMES = ("approved", "edited", "rejected", "timeout")
 
 
@@ -39,10 +42,12 @@ def new_review_id() -> str:
 
 
 class ReviewQueue:
-    def __init__(self, store: Store, *, lease_seconds: float = 300.0, poll_interval: float = 0.2) -> None:
+    def __init__(self, store: Store, *, lease_seconds: float = 300.0, poll_interval: float = 0.2,
+                 keep_seconds: float | None = 30 * 86400) -> None:
         self.store = store
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
+        self.keep_seconds = keep_seconds
         self._local: dict[str, asyncio.Event] = {}  # wake-ups for requests held in this process
 
     # ---- items ------------------------------------------------------------------------------------
@@ -60,7 +65,13 @@ class ReviewQueue:
         if item is None:
             return None
         final = await self.store.get(FINALS, review_id)
-        return _merge(item, final)
+        item = _merge(item, final)
+        item["client_gone"] = await self.store.get(GONE, review_id)
+        return item
+
+    async def client_gone(self, review_id: str) -> None:
+        """The held client disconnected: the item stays decidable, the UI says nobody waits any more."""
+        await self.store.set(GONE, review_id, time.time(), ttl=self.keep_seconds)
 
     async def items(self) -> list[dict[str, Any]]:
         """Every item, newest first (the queue is meant to stay small: decided items are history)."""
@@ -68,10 +79,12 @@ class ReviewQueue:
         items = await self.store.get_many(ITEMS, ids)
         finals = await self.store.get_many(FINALS, ids)
         leases = await self.store.get_many(LEASES, ids)
+        gone = await self.store.get_many(GONE, ids)
         out = []
         for i in sorted(items, reverse=True):
             item = _merge(items[i], finals.get(i))
             item["lease"] = leases.get(i)
+            item["client_gone"] = gone.get(i)
             out.append(item)
         return out
 
@@ -125,13 +138,14 @@ class ReviewQueue:
                                                 "reason": "no reviewer decided in time", "at": time.time()})
 
     async def _finalize(self, review_id: str, final: dict[str, Any]) -> dict[str, Any] | None:
-        if not await self.store.add(FINALS, review_id, final):
+        if not await self.store.add(FINALS, review_id, final, ttl=self.keep_seconds):
             return None
         item = await self.store.get(ITEMS, review_id)
         if item is None:
             return None
         item = _merge(item, final)
-        await self.store.set(ITEMS, review_id, item)  # the item carries its outcome too (history)
+        item.pop("client_gone", None)
+        await self.store.set(ITEMS, review_id, item, ttl=self.keep_seconds)  # the item carries its outcome (history)
         event = self._local.get(review_id)
         if event is not None:
             event.set()

@@ -18,6 +18,12 @@
       rows[sel].scrollIntoView({ block: "nearest" });
     }
     if (rows.length) select(0);
+    // The pending queue refreshes itself every 15 s while the reviewer is not typing in the filters.
+    if (document.body.classList.contains("queue") && !/status=(?!pending)/.test(window.location.search)) {
+      setInterval(function () {
+        if (!typing(document.activeElement) && document.visibilityState === "visible") window.location.reload();
+      }, 15000);
+    }
     rows.forEach(function (row) {
       row.addEventListener("click", function (e) {
         if (e.target.closest("a, button, form")) return;
