@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import httpx
@@ -171,6 +172,32 @@ def test_a_second_reviewer_sees_the_item_is_taken(browser, env, make_proxy):
     assert "alice is working on this item" in bob_page.locator("[data-testid=busy]").inner_text()
     assert bob_page.locator("#approve").count() == 0
     alice_page.click("#approve")
+    assert call.result().choices[0].message.content == ANSWER
+
+
+def test_an_open_item_page_keeps_its_lease(browser, make_proxy, fake, tmp_path, monkeypatch):
+    monkeypatch.setenv("LLMVET_REVIEW_POLL_INTERVAL", "0.05")
+    monkeypatch.setenv("LLMVET_REVIEW_LEASE_SECONDS", "2")  # the page renews it every second
+    url = f"sqlite:///{tmp_path / 'lease.db'}"
+    server = make_proxy(policy(timeout=60), store=url)
+    alice, bob = add_reviewer(url, "alice"), add_reviewer(url, "bob")
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-client-key", max_retries=0, timeout=60)
+    fake.reset(lambda body: Reply(text=ANSWER))
+    call = InThread(lambda: client.chat.completions.create(model="gpt-4o-mini", messages=QUESTION))
+    page = browser.new_context().new_page()
+    login(page, server, alice)
+    item = open_first_item(page, server, alice)
+    page.wait_for_timeout(3000)  # longer than the lease: only the page's renewals keep it
+    r = httpx.post(f"{server.url}/llmvet/v1/reviews/{item['id']}/claim", headers={"Authorization": f"Bearer {bob}"})
+    assert r.status_code == 409 and "alice" in r.json()["error"]["message"]
+    page.close()  # alice walks away: the lease runs out and bob can take the item
+    deadline = time.monotonic() + 5
+    while r.status_code == 409 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        r = httpx.post(f"{server.url}/llmvet/v1/reviews/{item['id']}/claim",
+                       headers={"Authorization": f"Bearer {bob}"})
+    assert r.status_code == 200
+    httpx.post(f"{server.url}/llmvet/v1/reviews/{item['id']}/approve", headers={"Authorization": f"Bearer {bob}"})
     assert call.result().choices[0].message.content == ANSWER
 
 

@@ -192,7 +192,7 @@ class ReviewUi:
         return self.render(
             request, "item.html", me=who, item=item, segments=segments(text, findings), lease=lease, busy=busy,
             conversation=[{"role": m["role"], "content": content_text(m["content"])} for m in item["conversation"]],
-            final_text=self.ext.final_text(item), now=time.time(),
+            final_text=self.ext.final_text(item), now=time.time(), lease_seconds=int(self.ext.settings.lease_seconds),
         )
 
     async def decide(self, request: Request) -> Response:

@@ -58,6 +58,17 @@
       });
     });
 
+    // Keep the lease on the open item while the page stays open (renewed at half its lifetime).
+    var actions = $("#actions");
+    if (actions) {
+      var csrf = actions.querySelector("input[name=csrf_token]").value;
+      var every = Math.max(1, parseInt(actions.dataset.leaseSeconds || "300", 10) / 2) * 1000;
+      setInterval(function () {
+        fetch("/llmvet/v1/reviews/" + actions.dataset.reviewId + "/claim",
+              { method: "POST", headers: { "x-csrf-token": csrf }, credentials: "same-origin" });
+      }, every);
+    }
+
     // Ctrl/Cmd+Enter submits the form of the focused textarea.
     document.querySelectorAll("textarea").forEach(function (t) {
       t.addEventListener("keydown", function (e) {
