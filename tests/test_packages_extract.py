@@ -100,6 +100,17 @@ def test_advice_against_an_install_is_not_a_recommendation():
     assert [n for _, n, _ in names("```\n# not this:\npip install sklearn\n```")] == ["sklearn"]  # code is code
 
 
+def test_markdown_and_html_dressing():
+    text = ("Then **pip install fastapi-jwt-guard** and “pip install httpx”.\n"
+            "<code>pip install rich</code> or `deno add npm:chalk`\n")
+    assert [n for _, n, _ in names(text)] == ["fastapi-jwt-guard", "httpx", "rich", "chalk"]
+
+
+def test_requirements_file_mentioned_in_words():
+    text = "Add these to your requirements file:\n\n```\nflask\nfastapi-jwt-guard\n```"
+    assert [(n, k) for _, n, k in names(text)] == [("flask", "manifest"), ("fastapi-jwt-guard", "manifest")]
+
+
 def test_prose_stops_at_sentence_end():
     text = "Install it with pip install fastapi. Then run it."
     assert names(text) == [("pypi", "fastapi", "install")]

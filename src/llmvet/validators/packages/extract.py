@@ -48,14 +48,14 @@ class Extraction:
 # ---------------------------------------------------------------- install commands
 
 _CMD = re.compile(
-    r"""(?<![\w./-])(?=[pucmnybrh])(?:
+    r"""(?<![\w./-])(?=[pucmnybrhd])(?:
       (?P<pip>(?:python(?:3(?:\.\d+)?)?\s+-m\s+pip|py(?:\s+-3(?:\.\d+)?)?\s+-m\s+pip|pip3?(?:\.\d+)?|uv\s+pip)\s+install)
     | (?P<uvadd>uv\s+add|poetry\s+add|pdm\s+add|rye\s+add|hatch\s+add)
     | (?P<pipenv>pipenv\s+install)
     | (?P<pipx>pipx\s+install|uv\s+tool\s+install)
     | (?P<pipxrun>pipx\s+run|uv\s+tool\s+run|uvx)
     | (?P<conda>(?:conda|mamba|micromamba)\s+(?:install|create))
-    | (?P<npm>npm\s+(?:install|i|add)|yarn\s+(?:global\s+)?add|pnpm\s+(?:add|install|i)|bun\s+(?:add|install|i))
+    | (?P<npm>npm\s+(?:install|i|add)|yarn\s+(?:global\s+)?add|pnpm\s+(?:add|install|i)|bun\s+(?:add|install|i)|deno\s+(?:add|install))
     | (?P<npx>npx|pnpm\s+dlx|bunx|yarn\s+dlx)
     | (?P<create>(?:npm|yarn|pnpm|bun)\s+(?:create|init))
     )(?=[ \t]|$)""",
@@ -92,7 +92,7 @@ _STOPWORDS = frozenset(
 _SKIP_CHARS = set("<>{}$%*")
 _TEMPLATE = re.compile(r"[{}$%*]")
 _DIRECT_REF = re.compile(r"\s@\s")  # template placeholders: <package>, {pkg}, $PKG, %pkg%, *
-_SENT_PUNCT = ".,:;!?)"
+_SENT_PUNCT = ".,:;!?)”’»*_"
 _NEGATED = re.compile(r"(?i)(?:\bnot|n't|\bnever|\bavoid(?:ing)?|instead of|rather than|\bwrong)\W{0,3}(?:use\W{0,3}|run\W{0,3})?`?(?:\$\s*)?$")
 _NPM_NAME = re.compile(r"^(?:@[a-z0-9~][a-z0-9._~-]*/)?[a-z0-9~][a-z0-9._~-]*$", re.I)
 _PY_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
@@ -115,7 +115,7 @@ def _segment_end(text: str, pos: int) -> int:
                 i += 1
                 continue
             return i
-        if c in "`;|)":
+        if c in "`;|)" or (c == "<" and text.startswith("</", i)):
             return i
         if c == "&" and i + 1 < n and text[i + 1] == "&":
             return i
@@ -164,6 +164,7 @@ def _looks_like_path_or_url(tok: str) -> bool:
 def _prose_accept(tok: str) -> tuple[str, bool] | None:
     """In prose, a package name ends the list at sentence punctuation or an ordinary word;
     a comma keeps the list going (`pip install requests, flask and numpy`)."""
+    tok = tok.strip("*_“‘«")
     stripped = tok.rstrip(_SENT_PUNCT)
     last = stripped != tok and not tok.endswith(",")
     if not stripped or stripped.lower() in _STOPWORDS:
@@ -359,7 +360,7 @@ def _npx(refs: list[Ref], toks, prose: bool) -> None:
 # ---------------------------------------------------------------- manifests
 
 _FILENAME = re.compile(
-    r"(?<![\w-])(requirements[\w.-]*\.(?:txt|in)|constraints\.txt|pyproject\.toml|setup\.py|setup\.cfg|Pipfile|package\.json)\b",
+    r"(?<![\w-])(requirements[\w.-]*\.(?:txt|in)|requirements file|constraints\.txt|pyproject\.toml|setup\.py|setup\.cfg|Pipfile|package\.json)\b",
     re.I,
 )
 _REQ_OP = re.compile(r"(===?|>=|<=|~=|!=|>|<)\s*\d")
@@ -370,17 +371,37 @@ _NPM_DEPS = re.compile(r'"(?:dev|peer|optional|bundle[d]?)?[dD]ependencies"\s*:\
 _NPM_PAIR = re.compile(r'"([^"\n]+)"\s*:\s*"([^"\n]*)"')
 
 
+_KIND_LANGS = {
+    "requirements": {"", "text", "txt", "plaintext", "plain", "requirements", "pip", "pip-requirements", "ini"},
+    "pyproject": {"", "toml", "text", "ini"},
+    "pipfile": {"", "toml", "text", "ini"},
+    "setup.py": {"", "python", "py", "python3"},
+    "setup.cfg": {"", "ini", "cfg", "text", "toml"},
+    "package.json": {"", "json", "jsonc", "json5", "text"},
+}
+
+
+def _kind_of(fn: str) -> str:
+    fn = fn.lower()
+    if fn.startswith(("requirements", "constraints")):
+        return "requirements"
+    return {"pyproject.toml": "pyproject", "setup.py": "setup.py", "setup.cfg": "setup.cfg",
+            "pipfile": "pipfile", "package.json": "package.json"}[fn]
+
+
 def _manifest_kind(lang: str, code: str, before: str) -> str | None:
-    """Which manifest a code block shows, from its info string, the line above it or its first line."""
+    """Which manifest a code block shows: from its info string or first line (`# requirements.txt`),
+    else from the last file name mentioned just above it when the block's language fits that file."""
     first = code.lstrip().split("\n", 1)[0]
-    for probe in (lang, first, before):
+    for probe in (lang, first):
         m = _FILENAME.search(probe)
         if m:
-            fn = m.group(1).lower()
-            if fn.startswith(("requirements", "constraints")):
-                return "requirements"
-            return {"pyproject.toml": "pyproject", "setup.py": "setup.py", "setup.cfg": "setup.cfg",
-                    "pipfile": "pipfile", "package.json": "package.json"}[fn]
+            return _kind_of(m.group(1))
+    mentions = list(_FILENAME.finditer(before))
+    if mentions:
+        kind = _kind_of(mentions[-1].group(1))
+        if lang in _KIND_LANGS[kind] and not (kind == "setup.py" and "setup(" not in code):
+            return kind
     if lang in ("toml",) and re.search(r"^\s*\[(project|tool\.poetry|dependency-groups|build-system)", code, re.M):
         return "pyproject"
     if lang in ("json", "jsonc", "json5") and '"dependencies"' in code or '"devDependencies"' in code:
@@ -589,10 +610,17 @@ _JS_HINT = re.compile(r"""\brequire\s*\(\s*['"]|^\s*import\s.*\bfrom\s+['"]|\bco
 _STDLIB = frozenset(sys.stdlib_module_names) | {"__future__", "__main__", "builtins"}
 # Modules commonly present in Python installs but not in stdlib_module_names, or shipped with CPython.
 _ALWAYS_THERE = frozenset({"pip", "setuptools", "pkg_resources", "_pytest", "distutils", "ensurepip", "idlelib", "lib2to3"})
+# Python 2 standard library names still seen in answers: old code, not a package to install.
+_PY2_STDLIB = frozenset(
+    """urllib2 urlparse ConfigParser Queue cPickle StringIO cStringIO Tkinter tkMessageBox tkFileDialog ttk
+    httplib HTMLParser SocketServer SimpleHTTPServer BaseHTTPServer CGIHTTPServer Cookie cookielib commands md5 sha
+    thread dummy_thread __builtin__ exceptions sets xmlrpclib SimpleXMLRPCServer htmlentitydefs robotparser anydbm
+    dbhash whichdb copy_reg repr UserDict UserList UserString mimetools rfc822 popen2 new""".split()
+)
 
 
 def is_stdlib(top: str) -> bool:
-    return top in _STDLIB or top in _ALWAYS_THERE
+    return top in _STDLIB or top in _ALWAYS_THERE or top in _PY2_STDLIB
 
 
 def _block_is_python(lang: str, code: str) -> bool:
@@ -783,9 +811,11 @@ def extract(text: str, blocks: list, *, imports: bool = True) -> Extraction:
     import_refs: list[Ref] = []
     for b in blocks:
         start = b.span[0]
-        fence_line_start = text.rfind("\n", 0, max(0, start - 1))
-        above_start = text.rfind("\n", 0, max(0, fence_line_start))
-        before = text[max(0, above_start, start - 300) : start]
+        # the prose just above this block's fence (not reaching into an earlier block)
+        fence_line_start = text.rfind("\n", 0, max(0, start - 1)) + 1
+        before = text[max(0, fence_line_start - 200) : fence_line_start]
+        if "```" in before or "~~~" in before:
+            before = before[max(before.rfind("```"), before.rfind("~~~")) + 3 :]
         kind = _manifest_kind(b.language, b.code, before)
         if kind == "requirements":
             out.refs.extend(_requirements(b.code, start, "requirements.txt"))

@@ -52,6 +52,9 @@ _EXTRA = {
     "azure.ai.openai": "openai", "azure.functions": "azure-functions", "azure.core": "azure-core",
     "opentelemetry.trace": "opentelemetry-api", "opentelemetry.metrics": "opentelemetry-api",
     "opentelemetry.context": "opentelemetry-api", "opentelemetry.propagate": "opentelemetry-api",
+    "bluetooth": "PyBluez", "win32con": "pywin32", "win32gui": "pywin32", "pywintypes": "pywin32",
+    "win32clipboard": "pywin32", "RPi": "RPi.GPIO", "board": "adafruit-blinka", "busio": "adafruit-blinka",
+    "digitalio": "adafruit-blinka", "skopt": "scikit-optimize", "django_filters": "django-filter",
 }
 
 # Namespace packages: the distribution is named after the first levels of the dotted path.
