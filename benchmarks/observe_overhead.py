@@ -2,9 +2,10 @@
 
     python benchmarks/observe_overhead.py [--rounds 6] [--duration 3] [--concurrency 1 32]
 
-Two `llmvet serve` processes in front of one bare upstream, identical but for LLMVET_METRICS=0 and
-LLMVET_DRIFT=0 on the "off" one; wrk drives them in alternating rounds (ABAB…, so machine noise hits
-both alike) and the script prints the median over rounds of each side's p50 latency and throughput.
+Three `llmvet serve` processes in front of one bare upstream, identical but for LLMVET_METRICS=0 and
+LLMVET_DRIFT=0 on two of them ("off" and "off2", an A/A control that shows the noise floor). wrk
+drives them in short rotating rounds so machine noise hits all alike; the script prints medians over
+rounds of each side's p50 latency and throughput, and the median of the per-round differences.
 Then an in-process micro-benchmark times the exact per-request work (finish hook, middleware counter,
 the background aggregation per record) without any network noise. Needs `wrk`.
 """
@@ -66,8 +67,8 @@ def micro(n: int = 50_000) -> dict[str, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=6)
-    ap.add_argument("--duration", type=float, default=3.0)
+    ap.add_argument("--rounds", type=int, default=12)
+    ap.add_argument("--duration", type=float, default=2.0)
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
     ap.add_argument("--policy", default=str(ROOT / "policies" / "default.yaml"))
     ap.add_argument("--micro-only", action="store_true")
@@ -86,10 +87,11 @@ def main() -> int:
     script = tmp / "post.lua"
     script.write_text(LUA)
     log = tmp / "servers.log"
-    ports = {name: free_port() for name in ("upstream", "on", "off")}
+    ports = {name: free_port() for name in ("upstream", "on", "off", "off2")}
     upstream = f"http://127.0.0.1:{ports['upstream']}/v1"
     procs = [serve(uvicorn_cmd("bare:upstream_app", ports["upstream"]), ports["upstream"], log)]
-    switches = {"on": {}, "off": {"LLMVET_METRICS": "0", "LLMVET_DRIFT": "0"}}
+    off = {"LLMVET_METRICS": "0", "LLMVET_DRIFT": "0"}
+    switches = {"on": {}, "off": off, "off2": off}
     try:
         for side, env in switches.items():
             procs.append(serve([sys.executable, "-m", "llmvet", "serve", "--upstream", upstream, "--port",
@@ -100,19 +102,27 @@ def main() -> int:
             run_wrk(url, 8, 1, script)  # warm up
         print(f"\nwrk, {args.rounds} alternating rounds of {args.duration:g} s per side "
               f"(medians over rounds; default policy):")
+        sides = list(switches)
         for c in args.concurrency:
-            res: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
+            res: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
             for i in range(args.rounds):
-                order = ("on", "off") if i % 2 == 0 else ("off", "on")
-                for side in order:
+                for side in sides[i % 3:] + sides[: i % 3]:  # rotate who goes first
                     res[side].append(run_wrk(urls[side], c, args.duration, script))
-            p50 = {s: statistics.median(r["p50"] for r in res[s]) for s in res}
-            rps = {s: statistics.median(r["rps"] for r in res[s]) for s in res}
-            errors = sum(r["errors"] for s in res for r in res[s])
-            print(f"  c={c:<3} on:  p50 {p50['on']:.3f} ms  {rps['on']:7.0f} req/s")
-            print(f"  c={c:<3} off: p50 {p50['off']:.3f} ms  {rps['off']:7.0f} req/s")
-            print(f"  c={c:<3} metrics+drift cost: p50 {1000 * (p50['on'] - p50['off']):+.0f} µs, "
-                  f"throughput {rps['on'] / rps['off']:.3f}x of off  (errors {errors})")
+            for side in sides:
+                print(f"  c={c:<3} {side:<4}: p50 {statistics.median(r['p50'] for r in res[side]):.3f} ms  "
+                      f"{statistics.median(r['rps'] for r in res[side]):7.0f} req/s")
+
+            def diff(a: str, b: str, key: str) -> float:
+                return statistics.median(x[key] - y[key] for x, y in zip(res[a], res[b]))
+
+            def ratio(a: str, b: str) -> float:
+                return statistics.median(x["rps"] / y["rps"] for x, y in zip(res[a], res[b]))
+
+            errors = sum(r["errors"] for side in sides for r in res[side])
+            print(f"  c={c:<3} metrics+drift cost (on - off): p50 {1000 * diff('on', 'off', 'p50'):+.0f} µs, "
+                  f"throughput {ratio('on', 'off'):.3f}x")
+            print(f"  c={c:<3} noise floor (off2 - off):       p50 {1000 * diff('off2', 'off', 'p50'):+.0f} µs, "
+                  f"throughput {ratio('off2', 'off'):.3f}x   (errors {errors})")
     finally:
         for p in procs:
             p.terminate()
