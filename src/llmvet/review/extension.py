@@ -17,14 +17,14 @@ from typing import Any
 import orjson
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from llmvet.policy.engine import Decision
 from llmvet.proxy.app import Answer, Exchange, Extension, LlmvetProxy
 from llmvet.proxy.errors import error_response
+from llmvet.proxy.wire import WIRES
 from llmvet.review import allowlist
 from llmvet.review.answers import replace_text, restore, snapshot
 from llmvet.review.auth import Accounts
@@ -87,7 +87,14 @@ class ReviewExtension(Extension):
     async def escalate(self, proxy: LlmvetProxy, ex: Exchange, answer: Answer, decision: Decision) -> Response:
         assert self.queue is not None
         settings = ex.rule.rule.escalate
-        item = await self.queue.enqueue(self.new_item(ex, answer, decision))
+        try:
+            item = await self.queue.enqueue(self.new_item(ex, answer, decision))
+        except Exception as exc:  # escalation fails closed: no unreviewed answer leaves without a queue
+            log.exception("could not queue request %s for review", ex.request_id)
+            headers = self.proxy.decision_headers(ex, decision) | {"x-llmvet-decision": "block"}
+            return error_response(503, f"escalated for human review, but the review queue is unavailable "
+                                       f"({type(exc).__name__})", "llmvet_policy_violation", "review_unavailable",
+                                  None, headers, extra={"llmvet": self.proxy.annotation(ex, decision)})
         log.info("request %s escalated for review (%s, %s mode)", ex.request_id, item["id"], settings.mode)
         if settings.mode == "defer":
             return self.pending_response(ex, answer, decision, item)
@@ -98,12 +105,17 @@ class ReviewExtension(Extension):
                 await asyncio.shield(self.queue.client_gone(item["id"]))
             raise
         if final is None:
-            expired = await self.queue.expire(item["id"], settings.on_timeout)
-            if expired is not None:
-                await self.decided(expired)
-            current = await self.queue.get(item["id"])
-            assert current is not None
-            final = current["decision"]
+            try:
+                expired = await self.queue.expire(item["id"], settings.on_timeout)
+                if expired is not None:
+                    await self.decided(expired)
+                current = await self.queue.get(item["id"])
+                final = current["decision"] if current else None
+            except Exception:
+                log.exception("could not record the timeout of %s", item["id"])
+            if final is None:  # the store is unreachable: the rule's on_timeout still applies
+                final = {"outcome": "timeout", "action": settings.on_timeout, "reviewer": None,
+                         "reason": "no reviewer decided in time", "at": time.time()}
         return self.final_response(ex, answer, decision, item["id"], final)
 
     def new_item(self, ex: Exchange, answer: Answer, decision: Decision) -> dict[str, Any]:
@@ -247,8 +259,6 @@ class ReviewExtension(Extension):
             out["answer"] = text
             if text is not None:
                 wire_answer = restore(item["answer"])
-                from llmvet.proxy.wire import WIRES
-
                 if item["answer"].get("data") is not None:
                     out["response"] = replace_text(WIRES[item["route"]], wire_answer, text).data
             else:

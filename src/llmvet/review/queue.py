@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import time
 from typing import Any
 
 from llmvet.store.base import Store
 
+log = logging.getLogger("llmvet.review.queue")
 ITEMS, FINALS, LEASES, GONE = "review_item", "review_final", "review_lease", "review_gone"
 OUTCOMES = ("approved", "edited", "rejected", "timeout")
 
@@ -166,7 +168,11 @@ class ReviewQueue:
         deadline = time.monotonic() + timeout
         try:
             while True:
-                final = await self.store.get(FINALS, review_id)
+                try:
+                    final = await self.store.get(FINALS, review_id)
+                except Exception:  # a store hiccup (e.g. Redis failover) must not drop the held request
+                    log.warning("could not read the outcome of %s; retrying", review_id, exc_info=True)
+                    final = None
                 if final is not None:
                     return final
                 left = deadline - time.monotonic()

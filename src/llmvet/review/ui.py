@@ -18,7 +18,7 @@ from llmvet.review.auth import Reviewer
 from llmvet.review.highlight import segments
 from llmvet.review.queue import QueueError
 from llmvet.review.web import (CSRF_FIELD, LOGIN_CSRF_COOKIE, SECURITY_HEADERS, SESSION_COOKIE, csrf_valid,
-                               reviewer_from, set_cookie)
+                               set_cookie)
 from llmvet.validators.base import content_text
 
 if TYPE_CHECKING:
