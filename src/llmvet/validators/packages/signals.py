@@ -29,7 +29,8 @@ _PLACEHOLDER = re.compile(
     \b(?:dummy|empty|fake|blank|decoy|canary|bogus)\ (?:package|project|module|library|pkg)\b|
     proof[- ]of[- ]concept|\bpoc\b|bug[- ]?bounty|do\ not\ (?:use|install)\ this|not\ installable|
     no\ functional\ code|contains\ no\ (?:code|functional)|there\ is\ no\ code|nothing\ to\ see\ here|
-    package\ takeover|this\ (?:package|is)\ (?:is\ )?malicious""",
+    package\ takeover|this\ (?:package|is)\ (?:is\ )?malicious|name[- ]reservation|\bsquatted\b|
+    not\ a\ real\ (?:library|package|project|module)""",
     re.I | re.X,
 )
 # Only in the one-line summary: in long descriptions these words are often about something else.
@@ -37,7 +38,7 @@ _SUMMARY_ONLY = re.compile(
     r"""^\s*deprecated\b|deprecated\ (?:package|alias|name)|\bis\ deprecated|
     (?:has\ been|was|is)\ (?:renamed|moved)\ to|use\ [\w.\-\[\]]+\ instead|
     \b(?:sample|example|demo)\ (?:package|project|module|pkg)\b|coming\ soon|
-    \breserved\b|do\ not\ (?:use|install)""",
+    \breserved\b|do\ not\ (?:use|install)|\bdummy\b""",
     re.I | re.X,
 )
 _ODD_VERSION = re.compile(r"^(?:0(?:\.0)*(?:\.0|\.1)?(?:[a-z]+\d*|\.dev\d*|\.post\d*)?|0\.dev\d*|(?:[5-9]\d|[1-9]\d{2,})(?:\.\d+)*)$")
