@@ -280,3 +280,17 @@ def test_a_client_that_gives_up_leaves_a_decidable_item_marked_gone(setup):
         time.sleep(0.05)
     assert full["client_gone"] and full["status"] == "pending"
     assert api(server, token, "POST", f"/reviews/{item['id']}/approve").json()["status"] == "approved"
+
+
+def test_escalation_fails_closed_when_the_queue_is_down(make_proxy, fake):
+    from support import redis_server
+
+    fake.reset(lambda body: Reply(text=ANSWER))
+    with redis_server() as own_redis:
+        server = make_proxy(policy(), store=own_redis)
+        client = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-client-key", max_retries=0, timeout=30)
+    # redis-server is gone now: the answer must not leave unreviewed
+    with pytest.raises(openai.InternalServerError) as exc:
+        client.chat.completions.create(model="gpt-x", messages=MSG)
+    assert exc.value.status_code == 503 and exc.value.code == "review_unavailable"
+    assert "Install it with" not in exc.value.response.text  # the answer itself is not leaked
