@@ -15,10 +15,18 @@ from typing import Any
 
 import yaml
 
+try:  # the parser moved in 3.11; only used to read an entry's possible first characters
+    from re import _parser as _sre_parse  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
+
 LIST_SECTIONS: tuple[str, ...] = (
     "statement_strong",
     "statement_caveat",
     "statement_exclude",
+    "backstop_person",
+    "backstop_epistemic",
+    "backstop_exclude",
     "filler",
     "hedge",
     "hedge_weak",
@@ -32,6 +40,12 @@ LIST_SECTIONS: tuple[str, ...] = (
     "refusal_filler",
 )
 MAP_SECTIONS: tuple[str, ...] = ("macros", "refusal_categories")
+# Long lists of multi-word phrases: grouping entries by first character behind a look-ahead lets the
+# engine skip most alternatives at each position (~2x faster). Lists of short single words are faster
+# as one flat alternation, so they stay flat.
+GROUPED: frozenset[str] = frozenset(
+    {"statement_strong", "statement_exclude", "refusal", "refusal_capability", "refusal_policy", "deflection"}
+)
 SECTIONS: tuple[str, ...] = LIST_SECTIONS + MAP_SECTIONS
 
 _MACRO = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
@@ -117,7 +131,62 @@ def _lower(pattern: str) -> str:
     return _UPPER_LITERAL.sub(lambda m: m.group(0).lower(), pattern)
 
 
-def compile_list(entries: list[str], macros: dict[str, str], where: str) -> re.Pattern[str] | None:
+def _first_chars(pattern: str) -> set[str] | None:
+    """Characters an entry can start with, or None when that is not a small known set."""
+
+    def first(items: Any) -> set[str] | None:
+        for op, av in items:
+            name = str(op)
+            if name == "LITERAL":
+                return {chr(av)}
+            if name == "IN":
+                out: set[str] = set()
+                for o, a in av:
+                    if str(o) == "LITERAL":
+                        out.add(chr(a))
+                    elif str(o) == "RANGE":
+                        out |= {chr(c) for c in range(a[0], a[1] + 1)}
+                    else:
+                        return None
+                return out
+            if name == "SUBPATTERN":
+                return first(av[3])
+            if name == "BRANCH":
+                out = set()
+                for alt in av[1]:
+                    f = first(alt)
+                    if f is None:
+                        return None
+                    out |= f
+                return out
+            if name in ("MAX_REPEAT", "MIN_REPEAT") and av[0] > 0:
+                return first(av[2])
+            return None
+        return None
+
+    try:
+        found = first(list(_sre_parse.parse(pattern)))
+    except Exception:  # noqa: BLE001 - any parser quirk just means "ungrouped"
+        return None
+    return found if found and len(found) <= 3 else None
+
+
+def _grouped(parts: list[str]) -> str:
+    groups: dict[str, list[str]] = {}
+    other: list[str] = []
+    for p in parts:
+        chars = _first_chars(p)
+        if chars is None:
+            other.append(p)
+        else:
+            groups.setdefault("".join(sorted(chars)), []).append(p)
+    pieces = [f"(?=[{re.escape(k)}])(?:" + "|".join(f"(?:{p})" for p in g) + ")" for k, g in groups.items()]
+    return "|".join(pieces + [f"(?:{p})" for p in other])
+
+
+def compile_list(
+    entries: list[str], macros: dict[str, str], where: str, grouped: bool = False
+) -> re.Pattern[str] | None:
     parts = []
     for entry in entries:
         expanded = _lower(_expand(entry, macros, where))
@@ -131,12 +200,15 @@ def compile_list(entries: list[str], macros: dict[str, str], where: str) -> re.P
     # One word boundary around the whole alternation (not per entry): the engine rejects most positions
     # at the look-behind, which makes a 40-entry list ~20x faster. The end boundary also accepts entries
     # that end in punctuation or a look-ahead.
-    return re.compile(r"(?<!\w)(?:" + "|".join(f"(?:{p})" for p in parts) + r")(?:(?<!\w)|(?!\w))", _FLAGS)
+    body = _grouped(parts) if grouped else "|".join(f"(?:{p})" for p in parts)
+    return re.compile(r"(?<!\w)(?:" + body + r")(?:(?<!\w)|(?!\w))", _FLAGS)
 
 
 def build(data: dict[str, Any], where: str = "cues") -> CueSet:
     macros = {k: str(v) for k, v in (data.get("macros") or {}).items()}
-    patterns = {s: compile_list(list(data.get(s) or []), macros, f"{where} [{s}]") for s in LIST_SECTIONS}
+    patterns = {
+        s: compile_list(list(data.get(s) or []), macros, f"{where} [{s}]", grouped=s in GROUPED) for s in LIST_SECTIONS
+    }
     categories: dict[str, re.Pattern[str]] = {}
     for cat, words in (data.get("refusal_categories") or {}).items():
         compiled = compile_list(list(words or []), macros, f"{where} [refusal_categories.{cat}]")

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from llmvet.validators.uncertainty.cues import CueSet
 from llmvet.validators.uncertainty.text import Views, build_views, count_words
 
-STRONG, CAVEAT, FILLER = "explicit", "caveat", "filler"
-SCORES = {STRONG: 0.95, CAVEAT: 0.85, FILLER: 0.4}
+STRONG, CAVEAT, BACKSTOP, FILLER = "explicit", "caveat", "backstop", "filler"
+SCORES = {STRONG: 0.95, CAVEAT: 0.85, BACKSTOP: 0.7, FILLER: 0.4}
 HEDGE_WEIGHTS = {"hedge": 1.0, "hedge_weak": 0.5}
 REFUSAL_SECTIONS = ("refusal", "refusal_capability", "refusal_policy", "deflection")
 FIXED_CATEGORY = {"refusal_capability": "capability", "refusal_policy": "policy", "deflection": "deflection"}
@@ -143,10 +143,31 @@ def _find_statements(views: Views, cues: CueSet, opts: Options, refusal_spans: l
         for a, b in filler:
             if not _overlaps(a, b, spans_taken):
                 out.statements.append(Hit(FILLER, a, b, _clean(views.original(where, a, b)), _score(FILLER, opts), where))
+        blocked = excluded + filler + spans_taken + (refusal_spans if where == "prose" else [])
+        for a, b in _backstop(view, cues, blocked):
+            out.statements.append(Hit(BACKSTOP, a, b, _clean(views.original(where, a, b)), SCORES[BACKSTOP], where))
     out.statements.sort(key=lambda h: h.start)
     best = out.best_statement
     out.statement_present = best is not None
     out.statement_score = best.score if best else max((h.score for h in out.statements), default=0.0)
+
+
+def _backstop(view: str, cues: CueSet, blocked: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sentences in the author's voice that talk about how sure they are, missed by the phrase lists."""
+    person, epistemic = cues.get("backstop_person"), cues.get("backstop_epistemic")
+    if person is None or epistemic is None:
+        return []
+    veto = cues.get("backstop_exclude")
+    out = []
+    for m in _SENTENCE.finditer(view):
+        a, b = m.span()
+        if b - a < 8 or _overlaps(a, b, blocked):
+            continue
+        if person.search(view, a, b) and epistemic.search(view, a, b) and not (veto and veto.search(view, a, b)):
+            while a < b and not view[a].isalnum() and view[a] != "(":
+                a += 1
+            out.append((a, b))
+    return out
 
 
 def _score(kind: str, opts: Options) -> float:

@@ -1,0 +1,81 @@
+"""Speed of the `uncertainty` validator's rule path, per answer, on the labelled dev set.
+
+    python benchmarks/uncertainty_speed.py [--repeat 5] [--data tests/data/uncertainty/dev.jsonl]
+
+Prints p50/p90/p99 per answer for `check()` (what the proxy runs) and for its parts, and — because
+this machine may be busy — the same percentiles for a baseline in the same run (`str.lower` plus one
+precompiled regex scan over the text), so the ratio is meaningful even when absolute times are not.
+Target: rule path p50 <= 2 ms per answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import statistics
+import time
+from pathlib import Path
+
+from llmvet.validators.base import Context
+from llmvet.validators.uncertainty import UncertaintyValidator
+from llmvet.validators.uncertainty.text import build_views
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "uncertainty" / "dev.jsonl"
+_BASELINE = re.compile(r"\b(?:i'm not sure|not certain|confidence:|uncertain)\b")
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def timed(fn, items, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        for item in items:
+            t0 = time.perf_counter()
+            fn(item)
+            out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    records = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts = [r["text"] for r in records]
+    validator = UncertaintyValidator(UncertaintyValidator.Config())
+    validator.analyse(texts[0])  # warm the cue cache
+
+    check_ms: list[float] = []
+    for _ in range(args.repeat):
+        for r in records:
+            ctx = Context(text=r["text"], request={"messages": [{"role": "user", "content": r.get("prompt", "")}]})
+            t0 = time.perf_counter()
+            await validator.check(ctx)
+            check_ms.append((time.perf_counter() - t0) * 1000)
+    views_ms = timed(build_views, texts, args.repeat)
+    base_ms = timed(lambda t: _BASELINE.search(t.lower()), texts, args.repeat)
+
+    chars = [len(t) for t in texts]
+    print(f"{len(texts)} answers x {args.repeat}; length p50 {statistics.median(chars):.0f} chars, max {max(chars)}")
+    print(f"{'path':<28} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8}")
+    for name, vals in (("check() rule path", check_ms), ("  of which: text views", views_ms), ("baseline (lower + 1 regex)", base_ms)):
+        print(f"{name:<28} {pct(vals, 0.5):>8.3f} {pct(vals, 0.9):>8.3f} {pct(vals, 0.99):>8.3f}")
+    print(f"ratio check/baseline at p50: {pct(check_ms, 0.5) / max(pct(base_ms, 0.5), 1e-9):.0f}x")
+    # Chat answers in the wild are often longer than the dev set's: join 5 answers (~1.5 KB each).
+    joined = ["\n\n".join(texts[i : i + 5]) for i in range(0, len(texts) - 5, 5)]
+    t = timed(validator.analyse, joined, args.repeat)
+    size = statistics.median(len(j) for j in joined)
+    print(f"answers of ~{size:.0f} chars (5 joined): p50 {pct(t, 0.5):.3f} ms, p90 {pct(t, 0.9):.3f} ms")
+    long_text = "\n\n".join(texts[:40])
+    t = timed(validator.analyse, [long_text], 20)
+    print(f"one long answer ({len(long_text)} chars): p50 {pct(t, 0.5):.2f} ms")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
