@@ -46,6 +46,8 @@ class FakeRegistry:
         self.delay = 0.0
         self.fail = False
         self.hits: Counter[str] = Counter()
+        self.inflight = 0  # requests being answered right now
+        self.max_inflight = 0  # the most at once since the last reset
         self._lock = threading.Lock()
         self.app = Starlette(
             routes=[
@@ -62,8 +64,14 @@ class FakeRegistry:
     async def _gate(self, request: Request) -> Response | None:
         with self._lock:
             self.hits[request.url.path] += 1
-        if self.delay:
-            await asyncio.sleep(self.delay)
+            self.inflight += 1
+            self.max_inflight = max(self.max_inflight, self.inflight)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            with self._lock:
+                self.inflight -= 1
         if self.fail:
             return JSONResponse({"message": "unavailable"}, status_code=503)
         return None

@@ -27,6 +27,7 @@ def fake():
 def _reset(fake):
     fake.delay, fake.fail = 0.0, False
     fake.hits.clear()
+    fake.max_inflight = 0
     yield
 
 
@@ -208,11 +209,9 @@ async def test_single_flight_and_cache(fake, res):
     fake.delay = 0.3
     v = make(fake)
     text = "`pip install flask`"
-    t = time.perf_counter()
     outs = await asyncio.gather(*(run(v, text, res) for _ in range(10)))
     assert all(o.status == Status.PASSED for o in outs)
     assert fake.hits["/pypi/flask/json"] == 1  # ten concurrent answers, one request
-    assert time.perf_counter() - t < 2.0
     # a second validator (another replica) finds it in the shared store: no request
     fake.hits.clear()
     await run(make(fake), text, res)
@@ -220,18 +219,16 @@ async def test_single_flight_and_cache(fake, res):
 
 
 async def test_cold_lookups_run_concurrently_within_the_limit(fake, res):
-    fake.delay = 0.4
+    fake.delay = 0.3
     names = ["requests", "numpy", "pandas", "flask", "django", "httpx", "rich", "click"]
     text = "```\npip install " + " ".join(names) + "\n```"
-    t = time.perf_counter()
-    v = await run(make(fake, concurrency=8), text, res)
-    took = time.perf_counter() - t
+    v = await run(make(fake, concurrency=16), text, res)
     assert v.status == Status.PASSED
-    assert took < 0.4 * 3, took  # sequential would be 3.2 s
-    fake.hits.clear()
-    t = time.perf_counter()
+    assert sum(fake.hits.values()) == 8
+    assert fake.max_inflight > 2  # the lookups of one answer overlap
+    fake.max_inflight = 0
     await run(make(fake, concurrency=2, cache_namespace="other"), text, res)
-    assert time.perf_counter() - t >= 0.4 * 4 * 0.9  # eight lookups, two at a time
+    assert fake.max_inflight == 2  # never more than the limit
 
 
 async def test_missing_then_registered_is_rejudged(fake, res):
