@@ -13,7 +13,6 @@ the background aggregation per record) without any network noise. Needs `wrk`.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import shutil
 import statistics
 import sys

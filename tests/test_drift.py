@@ -5,7 +5,6 @@ end to end through the proxy, an alert reaches the metric, the alert stream and 
 from __future__ import annotations
 
 import random
-import threading
 import time
 
 import httpx
