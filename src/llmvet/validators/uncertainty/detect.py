@@ -102,13 +102,14 @@ def analyse(text: str, cues: CueSet, options: Options | None = None, prompt: str
     opts = options or Options()
     views = build_views(text)
     out = Analysis(prose_words=views.prose_words, code_only=views.code_only)
+    prose_candidates = _statement_candidates(views.prose, cues)
     refusal_hits = _find_refusals(views, cues)
     # "I can't tell you with any confidence whether..." is a statement, not a refusal: where a
     # statement cue overlaps a refusal cue, the statement wins.
-    strong = _spans(cues.get("statement_strong"), views.prose) + _spans(cues.get("statement_caveat"), views.prose)
+    strong = [(a, b) for a, b, _ in prose_candidates]
     refusal_hits = [h for h in refusal_hits if not _overlaps(h.start, h.end, strong)]
     refusal_spans = [(h.start, h.end) for h in refusal_hits]
-    _find_statements(views, cues, opts, refusal_spans, out)
+    _find_statements(views, cues, opts, refusal_spans, prose_candidates, out)
     _find_hedges(views, cues, opts, out)
     _classify_refusal(views, cues, opts, refusal_hits, prompt, out)
     # Detection ran on squeezed views; report spans as offsets into the answer text.
@@ -117,35 +118,49 @@ def analyse(text: str, cues: CueSet, options: Options | None = None, prompt: str
     return out
 
 
+def _vetoed(rx: re.Pattern[str] | None, view: str, a: int, b: int) -> bool:
+    """Does a match of `rx` overlap [a, b)? Searched near the span only (exclusions are rare)."""
+    if rx is None:
+        return False
+    lo, hi = max(0, a - 160), min(len(view), b + 160)
+    return any(m.start() < b and a < m.end() for m in rx.finditer(view, lo, hi))
+
+
 # --- statements -------------------------------------------------------------------------------------
 
 
-def _find_statements(views: Views, cues: CueSet, opts: Options, refusal_spans: list, out: Analysis) -> None:
-    sources = [("prose", views.prose)]
+def _statement_candidates(view: str, cues: CueSet) -> list[tuple[int, int, str]]:
+    out: list[tuple[int, int, str]] = []
+    for section, kind in (("statement_strong", STRONG), ("statement_caveat", CAVEAT)):
+        out += [(a, b, kind) for a, b in _matches(cues.get(section), view)]
+    return out
+
+
+def _find_statements(
+    views: Views, cues: CueSet, opts: Options, refusal_spans: list, prose_candidates: list, out: Analysis
+) -> None:
+    sources = [("prose", views.prose, prose_candidates)]
     if opts.code_comments and views.has_code:
-        sources.append(("comment", views.comments))
-    for where, view in sources:
-        excluded = _spans(cues.get("statement_exclude"), view)
+        sources.append(("comment", views.comments, _statement_candidates(views.comments, cues)))
+    exclude = cues.get("statement_exclude")
+    for where, view, candidates in sources:
         filler = _spans(cues.get("filler"), view)
         spans_taken: list[tuple[int, int]] = []
-        for section, kind in (("statement_strong", STRONG), ("statement_caveat", CAVEAT)):
-            rx = cues.get(section)
-            if rx is None:
+        for a, b, kind in candidates:
+            if _overlaps(a, b, spans_taken) or _vetoed(exclude, view, a, b):
                 continue
-            for a, b in _matches(rx, view):
-                if _overlaps(a, b, excluded) or _overlaps(a, b, spans_taken):
-                    continue
-                if where == "prose" and _overlaps(a, b, refusal_spans):
-                    continue  # a refusal is not an uncertainty statement
-                k = FILLER if _overlaps(a, b, filler) else kind
-                spans_taken.append((a, b))
-                out.statements.append(Hit(k, a, b, _clean(views.original(where, a, b)), _score(k, opts), where))
+            if where == "prose" and _overlaps(a, b, refusal_spans):
+                continue  # a refusal is not an uncertainty statement
+            k = FILLER if _overlaps(a, b, filler) else kind
+            spans_taken.append((a, b))
+            out.statements.append(Hit(k, a, b, _clean(views.original(where, a, b)), _score(k, opts), where))
         for a, b in filler:
             if not _overlaps(a, b, spans_taken):
                 out.statements.append(Hit(FILLER, a, b, _clean(views.original(where, a, b)), _score(FILLER, opts), where))
-        blocked = excluded + filler + spans_taken + (refusal_spans if where == "prose" else [])
+        blocked = filler + spans_taken + (refusal_spans if where == "prose" else [])
         for a, b in _backstop(view, cues, blocked):
-            out.statements.append(Hit(BACKSTOP, a, b, _clean(views.original(where, a, b)), SCORES[BACKSTOP], where))
+            if not _vetoed(exclude, view, a, b):
+                out.statements.append(Hit(BACKSTOP, a, b, _clean(views.original(where, a, b)), SCORES[BACKSTOP], where))
     out.statements.sort(key=lambda h: h.start)
     best = out.best_statement
     out.statement_present = best is not None
@@ -214,7 +229,7 @@ def _month(text: str, end: int) -> bool:
 
 
 def _find_refusals(views: Views, cues: CueSet) -> list[Hit]:
-    excluded = _spans(cues.get("refusal_exclude"), views.prose)
+    exclude = cues.get("refusal_exclude")
     hits: list[Hit] = []
     taken: list[tuple[int, int]] = []
     for section in (*REFUSAL_SECTIONS, "deflection_weak"):
@@ -222,7 +237,7 @@ def _find_refusals(views: Views, cues: CueSet) -> list[Hit]:
         if rx is None:
             continue
         for a, b in _matches(rx, views.prose):
-            if _overlaps(a, b, excluded) or _overlaps(a, b, taken):
+            if _overlaps(a, b, taken) or _vetoed(exclude, views.prose, a, b):
                 continue
             taken.append((a, b))
             hits.append(Hit(section, a, b, _clean(views.original("prose", a, b))))

@@ -125,7 +125,7 @@ def _looks_like_code(text: str) -> bool:
 
 
 def build_views(raw: str) -> Views:
-    text = raw.translate(_APOSTROPHES)
+    text = raw if raw.isascii() else raw.translate(_APOSTROPHES)
     prose = list(text)
     code_spans: list[tuple[int, int]] = []
     for m in _FENCE.finditer(text):
@@ -144,19 +144,16 @@ def build_views(raw: str) -> Views:
     joined = "".join(prose)
     for m in _EMPHASIS.finditer(joined):
         _blank(prose, m.start(), m.end())
-    prose_text = "".join(prose).translate(_ASCII_LOWER)
+    prose_text = _lower("".join(prose))
 
-    comments = [" " if c != "\n" else "\n" for c in text]
-    for start, end in code_spans:
-        for m in _COMMENTS.finditer(text, start, end):
-            comments[m.start() : m.end()] = text[m.start() : m.end()]
-    comment_text = "".join(comments)
-    # Comment markers become blanks so "# I'm not sure" reads as a sentence.
-    comment_text = re.sub(r"(?m)#|//|/\*|\*/|\"\"\"|'''|<!--|-->|^\s*--", lambda m: " " * len(m.group(0)), comment_text)
-
-    # A comment sentence wrapped over several lines reads as one line (same length: newline -> blank).
-    comment_text = re.sub(r"(?<=[\w,;(-])[ \t]*\n(?=[ \t]*[a-zA-Z(])", lambda m: " " * len(m.group(0)), comment_text)
-    comment_text = comment_text.translate(_ASCII_LOWER)
+    if code_spans:
+        comments = [" " if c != "\n" else "\n" for c in text]
+        for start, end in code_spans:
+            for m in _COMMENTS.finditer(text, start, end):
+                comments[m.start() : m.end()] = text[m.start() : m.end()]
+        comment_text = _comment_view("".join(comments))
+    else:
+        comment_text = ""
     words = len(_WORD.findall(prose_text))
     prose_c, comments_c = Compact.of(prose_text), Compact.of(comment_text)
     return Views(
@@ -168,6 +165,19 @@ def build_views(raw: str) -> Views:
         code_only=bool(code_spans) and words < 5,
         has_code=bool(code_spans),
     )
+
+
+def _lower(s: str) -> str:
+    # str.lower is fast but may change the length of non-ASCII text (e.g. "İ"); offsets must not move.
+    return s.lower() if s.isascii() else s.translate(_ASCII_LOWER)
+
+
+def _comment_view(comment_text: str) -> str:
+    # Comment markers become blanks so "# I'm not sure" reads as a sentence.
+    comment_text = re.sub(r"(?m)#|//|/\*|\*/|\"\"\"|\'\'\'|<!--|-->|^\s*--", lambda m: " " * len(m.group(0)), comment_text)
+    # A comment sentence wrapped over several lines reads as one line (same length: newline -> blank).
+    comment_text = re.sub(r"(?<=[\w,;(-])[ \t]*\n(?=[ \t]*[a-zA-Z(])", lambda m: " " * len(m.group(0)), comment_text)
+    return _lower(comment_text)
 
 
 def _blank_letters(chars: list[str], text: str) -> None:
