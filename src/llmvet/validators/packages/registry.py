@@ -19,7 +19,8 @@ import re
 import sys
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,9 @@ PUBLIC_NPM = "https://registry.npmjs.org"
 SIMPLE_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 _BIG_BODY = 256 * 1024  # parse larger JSON bodies in the thread pool
 USER_AGENT = "llmvet-packages (+https://github.com/llmvet)"
+
+
+canonical = lru_cache(maxsize=65536)(canonicalize_name)  # hot on the warm path
 
 
 # ---------------------------------------------------------------- where the registries are
@@ -127,10 +131,11 @@ class Index:
     ecosystem: str  # "pypi" | "npm"
     url: str  # Simple API base for PyPI, registry root for npm
     json_url: str | None = None  # PyPI JSON API base (richer metadata) when available
+    id: str = field(init=False, compare=False)  # short stable id, part of cache keys
 
-    @property
-    def id(self) -> str:
-        return hashlib.blake2s(f"{self.ecosystem} {self.url} {self.json_url}".encode(), digest_size=5).hexdigest()
+    def __post_init__(self) -> None:
+        ident = hashlib.blake2s(f"{self.ecosystem} {self.url} {self.json_url}".encode(), digest_size=5).hexdigest()
+        object.__setattr__(self, "id", ident)
 
     @property
     def label(self) -> str:
@@ -312,7 +317,7 @@ class RegistryClient:
     # -- cache helpers
     @staticmethod
     def key(index: Index, name: str) -> str:
-        n = canonicalize_name(name) if index.ecosystem == "pypi" else name.lower()
+        n = canonical(name) if index.ecosystem == "pypi" else name.lower()
         return f"{index.id}:{n}"
 
     def _fresh(self, rec: dict[str, Any], now: float) -> bool:

@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from packaging.utils import canonicalize_name
 from pydantic import Field, field_validator
 
 from llmvet.validators.base import Context, Finding, Severity, Validator, ValidatorConfig, Verdict
@@ -17,6 +16,7 @@ from llmvet.validators.packages.registry import (
     Index,
     Lookup,
     RegistryClient,
+    canonical,
     json_api_for,
     npm_registry_url,
     pip_index_url,
@@ -229,11 +229,11 @@ class PackagesValidator(Validator):
 
     @staticmethod
     def _norm(ref: Ref) -> str:
-        return canonicalize_name(ref.name) if ref.ecosystem == "pypi" else ref.name.lower()
+        return canonical(ref.name) if ref.ecosystem == "pypi" else ref.name.lower()
 
     @staticmethod
     def _jobkey(index: Index, name: str) -> str:
-        return canonicalize_name(name) if index.ecosystem == "pypi" else name.lower()
+        return canonical(name) if index.ecosystem == "pypi" else name.lower()
 
     @staticmethod
     def _glob(norm: str, raw: str, patterns: list[str]) -> bool:
