@@ -318,3 +318,28 @@ def test_config_rejects_unknown_fields_and_signals():
     with pytest.raises(Exception):
         PackagesValidator.Config(typo_field=1)
     assert PackagesValidator.Config(fail_on=["missing"]).fail_on == ["package.missing"]
+
+
+async def test_lookalike_of_a_popular_name_that_exists_but_is_new(fake, res):
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 10 * 86400))
+    fake.add("pypi", "requestss", {
+        "info": {"name": "requestss", "summary": "HTTP library", "version": "2.0.1",
+                 "description": "z" * 600, "project_urls": {"Home": "https://e.x"}},
+        "releases": {"2.0.0": [{"upload_time_iso_8601": when, "filename": "requestss-2.0.0.tar.gz"}],
+                     "2.0.1": [{"upload_time_iso_8601": when, "filename": "requestss-2.0.1.tar.gz"}]}})
+    try:
+        text = "`pip install requestss`"
+        v = await run(make(fake), text, res)
+        codes = {f.code: f for f in v.findings}
+        assert set(codes) == {"package.recent", "package.lookalike"}
+        assert codes["package.lookalike"].evidence["closest"] == "requests"
+        assert v.status == Status.FAILED
+    finally:
+        fake.records["pypi"].pop("requestss")
+
+
+async def test_too_many_names_are_reported_unverified(fake, res):
+    text = "```\npip install requests numpy pandas flask\n```"
+    v = await run(make(fake, max_references=2), text, res)
+    assert [f.evidence["name"] for f in v.findings if f.code == "package.unverified"] == ["pandas", "flask"]
+    assert v.meta["packages_checked"] == 2
