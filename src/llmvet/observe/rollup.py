@@ -17,6 +17,7 @@ Field names inside a group's counts:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -127,6 +128,7 @@ class Rollup:
         self._dirty: set[int] = set()
         self._registered_at = 0.0
         self._closed_cache: dict[int, dict[str, Counter[str]]] = {}
+        self._lock: asyncio.Lock | None = None
 
     def bucket_of(self, ts: float) -> int:
         return int(ts // self.bucket_seconds) * self.bucket_seconds
@@ -151,7 +153,12 @@ class Rollup:
 
     async def flush(self, now: float | None = None) -> None:
         """Write this replica's changed buckets; forget buckets that can no longer change."""
-        now = time.time() if now is None else now
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:  # the background task and a dashboard request may flush at once
+            await self._flush(time.time() if now is None else now)
+
+    async def _flush(self, now: float) -> None:
         self.absorb()
         if not self._dirty:
             return
