@@ -7,8 +7,10 @@ event loop's responsiveness while checks run.
 - Loop lag: a ticker coroutine wakes every 5 ms and records how late it is, while checks run back
   to back. Same measurement with the encoding done on the event loop (what run_cpu avoids), and
   with nothing running, as baselines.
+- Other requests through the real proxy (fake upstream from tests/fake_upstream.py): latency of
+  requests under a rule without consistency, idle vs while consistency checks (N=5) run.
 
-    HF_HUB_OFFLINE=1 python benchmarks/consistency_speed.py [--runs 60]
+    HF_HUB_OFFLINE=1 python benchmarks/consistency_speed.py [--runs 60] [--no-proxy]
 """
 
 from __future__ import annotations
@@ -137,12 +139,90 @@ async def main_async(args: argparse.Namespace) -> None:
             lags = await lag_during(work)
             print(f"  {label:38s} ticks {len(lags):4d}  p50 {pct(lags, 50):6.2f}  p99 {pct(lags, 99):7.2f}  max {max(lags):7.2f}")
         await resources.close()
+    if args.proxy:
+        await proxy_latency(data, args)
+
+
+async def proxy_latency(data: list[tuple[str, list[str], dict]], args: argparse.Namespace) -> None:
+    import json
+
+    import httpx
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from fake_upstream import FakeUpstream, Reply  # type: ignore[import-not-found]
+    from support import ThreadedServer  # type: ignore[import-not-found]
+
+    from llmvet.config import Settings
+    from llmvet.policy.loader import parse_policy
+    from llmvet.proxy.app import create_app
+
+    answers = {str(i): (a, s) for i, (a, s, _) in enumerate(data)}
+
+    def respond(body: dict[str, Any]) -> Reply:
+        if body.get("model") != "facts":
+            return Reply(text="ok")
+        answer, samples = answers[body["user"]]
+        return Reply(text=samples) if "max_completion_tokens" in body else Reply(text=answer)
+
+    cfg = {"samples": 5, "daily_token_budget": None, "max_extra_tokens": 10**6}
+    policy = parse_policy(
+        "version: 1\nname: speed\nrules:\n"
+        "  - name: facts\n    match: {models: [facts]}\n    validators:\n"
+        f"      - use: consistency\n        with: {json.dumps(cfg)}\n        timeout: 60\n    on_fail: annotate\n"
+        "  - name: rest\n    validators:\n      - use: regex\n        with: {must_not_match: ['NEVER-[0-9]+']}\n",
+        "speed.yaml",
+    )
+    with tempfile.TemporaryDirectory() as tmp, ThreadedServer(FakeUpstream(respond).app()) as up:
+        settings = Settings(upstream=up.url + "/v1", store=f"sqlite:///{tmp}/p.db", audit=False)
+        with ThreadedServer(create_app(settings, policy)) as proxy:
+            async with httpx.AsyncClient(base_url=proxy.url, timeout=120) as http:
+
+                async def other() -> float:
+                    t = time.perf_counter()
+                    r = await http.post("/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+                    r.raise_for_status()
+                    return (time.perf_counter() - t) * 1000
+
+                async def fact(i: int) -> float:
+                    a, s, req = data[i % len(data)]
+                    t = time.perf_counter()
+                    r = await http.post("/v1/chat/completions", json={**req, "model": "facts", "user": str(i % len(data))})
+                    r.raise_for_status()
+                    assert "llmvet" in r.json() or r.headers.get("x-llmvet-decision") == "allow"
+                    return (time.perf_counter() - t) * 1000
+
+                await fact(0)  # loads the model in the proxy
+                idle = [await other() for _ in range(args.other_requests)]
+                done = asyncio.Event()
+                checks: list[float] = []
+
+                async def checker() -> None:
+                    i = 0
+                    while not done.is_set():
+                        checks.append(await fact(i))
+                        i += 1
+
+                task = asyncio.create_task(checker())
+                await asyncio.sleep(0.2)
+                busy = []
+                for _ in range(args.other_requests):
+                    busy.append(await other())
+                    await asyncio.sleep(0.01)
+                done.set()
+                await task
+    print("through the proxy: latency of other requests (rule without consistency), ms:")
+    for label, xs in (("idle (baseline)", idle), ("while consistency checks run", busy)):
+        print(f"  {label:38s} n {len(xs):4d}  p50 {pct(xs, 50):6.2f}  p95 {pct(xs, 95):6.2f}  max {max(xs):7.2f}")
+    print(f"  p95 ratio busy/idle: {pct(busy, 95) / pct(idle, 95):.2f}; consistency requests meanwhile: {len(checks)}, "
+          f"p50 {pct(checks, 50):.0f} ms (fake upstream answers at once)")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=60)
     ap.add_argument("--lag-runs", type=int, default=15)
+    ap.add_argument("--other-requests", type=int, default=200)
+    ap.add_argument("--no-proxy", dest="proxy", action="store_false", help="skip the through-the-proxy part")
     args = ap.parse_args()
     use_shipped_model()
     asyncio.run(main_async(args))

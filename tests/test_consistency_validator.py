@@ -259,6 +259,8 @@ async def test_bad_model_directory_is_a_problem_and_an_error(tmp_path):
     try:
         verdict = await v.check(ctx_for(f"{TRUE_1} {TRUE_2}", resources, Script(SAMPLES)))
         assert verdict.status is Status.ERROR and "cannot load embedding model" in verdict.error
+        with pytest.raises(embeddings.EmbeddingsUnavailable):
+            await v.warm_up(resources)  # the failure is remembered, not retried per answer
     finally:
         await resources.close()
 
@@ -276,6 +278,7 @@ def test_model_name_resolution(monkeypatch):
 
 
 async def test_model_is_loaded_once_and_encodes_normalised_rows(resources, shipped_model):
+    await make().warm_up(resources)
     a = await embeddings.get_embedder(resources)
     b = await embeddings.get_embedder(resources, embeddings.DEFAULT_MODEL)
     c = await embeddings.get_embedder(resources, shipped_model)

@@ -89,6 +89,13 @@ def load_embedder(name: str | None = None) -> Embedder:
         raise EmbeddingsUnavailable(f"sentence-transformers is not installed; install it with: {INSTALL_HINT}")
     from sentence_transformers import SentenceTransformer
 
+    try:  # no progress bars in a server's log
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except Exception:  # pragma: no cover - transformers layout changed; cosmetic only
+        pass
+
     target = str(Path(resolved).expanduser()) if _looks_like_path(resolved) else resolved
     try:
         model = SentenceTransformer(target, device="cpu")

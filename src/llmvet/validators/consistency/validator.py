@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import fnmatch
 import time
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmvet import embeddings
 from llmvet.validators.base import Context, Finding, ReaskResult, ReaskUnavailable, Sentence, Validator, Verdict
 from llmvet.validators.consistency import budget, sampling
 from llmvet.validators.consistency.config import ConsistencyConfig
 from llmvet.validators.consistency.scoring import SentenceScore, is_factual, score_sentences, split_sentences
+
+if TYPE_CHECKING:
+    from llmvet.resources import Resources
 
 NAME = "consistency"
 
@@ -22,9 +25,27 @@ class ConsistencyValidator(Validator):
     Config: ClassVar[type[ConsistencyConfig]] = ConsistencyConfig
     config: ConsistencyConfig
 
+    # A model that failed to load is not retried on every answer (each try can take seconds).
+    LOAD_RETRY_SECONDS: ClassVar[float] = 60.0
+
     def __init__(self, config: ConsistencyConfig) -> None:
         super().__init__(config)
         self._semantic = config.semantic_weight > 0
+        self._load_error: tuple[float, str] | None = None
+
+    async def warm_up(self, resources: Resources) -> None:
+        """Load the embedding model ahead of the first answer (the proxy may call this at start-up)."""
+        if self._semantic:
+            await self._encoder(resources)
+
+    async def _encoder(self, resources: Resources):
+        if self._load_error and time.monotonic() - self._load_error[0] < self.LOAD_RETRY_SECONDS:
+            raise embeddings.EmbeddingsUnavailable(self._load_error[1])
+        try:
+            return (await embeddings.get_embedder(resources, self.config.embedding_model)).encode
+        except embeddings.EmbeddingsUnavailable as exc:
+            self._load_error = (time.monotonic(), str(exc))
+            raise
 
     def problems(self) -> list[str]:
         if not self._semantic:
@@ -67,7 +88,7 @@ class ConsistencyValidator(Validator):
         encoder = None
         if self._semantic:
             try:
-                encoder = (await embeddings.get_embedder(ctx.resources, cfg.embedding_model)).encode
+                encoder = await self._encoder(ctx.resources)
             except embeddings.EmbeddingsUnavailable as exc:
                 return Verdict.errored(str(exc))
 
