@@ -70,6 +70,15 @@ def test_pins_are_recorded():
     assert rs == {"requests": "99.0", "flask": None, "left-pad": "1.3.0", "chalk": None}
 
 
+def test_commands_that_name_another_index():
+    rs = refs("```\npip install --extra-index-url https://pkgs.acme.example/simple acme-core requests\n"
+              "pip install -i=https://x.example/simple foo\nnpm i --registry https://npm.acme.example @acme/ui\n```")
+    assert [(r.name, r.index_url) for r in rs] == [
+        ("acme-core", "https://pkgs.acme.example/simple"), ("requests", "https://pkgs.acme.example/simple"),
+        ("foo", "https://x.example/simple"), ("@acme/ui", "https://npm.acme.example"),
+    ]
+
+
 def test_conda_names_are_their_own_ecosystem():
     text = "```\nconda install -c conda-forge numpy=1.26 conda-forge::pytorch\n```"
     assert names(text) == [("conda", "numpy", "install"), ("conda", "pytorch", "install")]

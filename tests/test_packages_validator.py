@@ -343,3 +343,10 @@ async def test_too_many_names_are_reported_unverified(fake, res):
     v = await run(make(fake, max_references=2), text, res)
     assert [f.evidence["name"] for f in v.findings if f.code == "package.unverified"] == ["pandas", "flask"]
     assert v.meta["packages_checked"] == 2
+
+
+async def test_missing_name_from_another_index_is_unverified_not_invented(fake, res):
+    text = "`pip install --index-url https://pkgs.acme.example/simple acme-core requests==99.0`"
+    v = await run(make(fake), text, res)
+    got = {f.evidence["name"]: f.code for f in v.findings}
+    assert got == {"acme-core": "package.unverified", "requests": "package.version_missing"}

@@ -37,6 +37,7 @@ class Ref:
     spec: str = ""  # the requirement as written, for evidence
     optional: bool = False  # import inside try/except ImportError
     module: str = ""  # imports: the full dotted module path
+    index_url: str = ""  # the command installs from another index (--index-url, --registry)
 
 
 @dataclass(slots=True)
@@ -294,15 +295,23 @@ def find_install_commands(text: str, code_spans: list[tuple[int, int]]) -> list[
     return refs
 
 
+_INDEX_OPTS = ("-i", "--index-url", "--extra-index-url", "--registry", "--index", "--default-index")
+
+
 def _collect(refs, toks, prose, value_opts, make, single: bool) -> None:
     skip_next = False
     saw_comma = False
-    for tok, off in toks:
+    first = len(refs)
+    index_url = ""
+    for i, (tok, off) in enumerate(toks):
         if skip_next:
             skip_next = False
             continue
         if tok.startswith("-"):
-            if "=" not in tok and tok in value_opts:
+            opt, eq, val = tok.partition("=")
+            if opt in _INDEX_OPTS:
+                index_url = val if eq else (toks[i + 1][0] if i + 1 < len(toks) else "")
+            if not eq and tok in value_opts:
                 skip_next = True
             continue
         if tok == "@":  # `name @ url`: the url is not a name
@@ -324,6 +333,9 @@ def _collect(refs, toks, prose, value_opts, make, single: bool) -> None:
             break
         if single or last:
             break
+    if index_url:
+        for r in refs[first:]:
+            r.index_url = index_url
 
 
 def _npx(refs: list[Ref], toks, prose: bool) -> None:

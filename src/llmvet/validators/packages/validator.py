@@ -299,6 +299,11 @@ class PackagesValidator(Validator):
                                       f"{ref.name!r} has a private prefix but {why} (dependency confusion risk)",
                                       "high", 0.9, base_ev)]
         out: list[Finding] = []
+        if lk.status == "missing" and ref.index_url and ref.kind == "install":
+            # installed from an index we were not asked to check: say so, do not call it invented
+            return [self._finding(ref, "package.unverified",
+                                  f"{ref.name!r} is not on {lk.registry}; the command installs from {ref.index_url}",
+                                  "low", 0.2, {**base_ev, "index_url": ref.index_url, "reason": "other index"})]
         if lk.status == "missing":
             ev = dict(base_ev)
             look = self._lookalike(eco, job.name)
