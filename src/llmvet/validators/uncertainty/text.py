@@ -26,7 +26,8 @@ _EMPHASIS = re.compile(r"\*+|(?<!\w)__|__(?!\w)")
 _LETTER_START = re.compile(r"^[ \t]*(?:\*\*)?(?:Subject:|Dear\b|To whom it may concern|Hi [A-Z]\w*,|Hello [A-Z]\w*,)", re.M)
 _LETTER_END = re.compile(
     r"^[ \t]*(?:Best|Regards|Kind regards|Best regards|Warm regards|Warmly|Sincerely|Yours(?: \w+)?|Thanks|"
-    r"Thank you|Many thanks|Cheers|Respectfully|All the best)[ \t]*[,!.]?[ \t]*\n(?:[^\n]{0,60}\n?){0,2}",
+    r"Thank you|Many thanks|Cheers|Respectfully|All the best|With love|Love|Best wishes|Warmest(?: \w+)?|Take care|"
+    r"Talk soon|With thanks|With gratitude|Hugs|Speak soon)[ \t]*[,!.]?[ \t]*\n(?:[^\n]{0,60}\n?){0,2}",
     re.M,
 )
 _COMMENTS = re.compile(

@@ -1,0 +1,311 @@
+"""The `uncertainty` validator, called the way the policy engine calls it: Config(**with), then check(ctx)."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from llmvet.validators.base import Context, Status
+from llmvet.validators.registry import load as load_validator
+from llmvet.validators.uncertainty import UncertaintyValidator
+
+
+def make(**settings) -> UncertaintyValidator:
+    return UncertaintyValidator(UncertaintyValidator.Config(**settings))
+
+
+async def check(text: str, prompt: str = "question", **settings):
+    ctx = Context(text=text, request={"messages": [{"role": "user", "content": prompt}]})
+    return await make(**settings).check(ctx)
+
+
+def codes(verdict) -> list[str]:
+    return [f.code for f in verdict.findings]
+
+
+def finding(verdict, code: str):
+    return next(f for f in verdict.findings if f.code == code)
+
+
+def test_registered_under_its_name():
+    assert load_validator("uncertainty") is UncertaintyValidator
+
+
+# --- statement present / missing ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Use `--force`. I'm not certain the API still has this flag, so check the changelog.",
+        "The release was in 2019.\n\nConfidence: medium — I could not verify the exact month.",
+        "It ships with Python 3.12.\n\n**Uncertainty:** the minor version is from memory.",
+        "It was founded around 1912, but I may be wrong about the date.",
+        "About 146 moons as of 2023 — my number is likely out of date by now.",
+        "Olympus Mons is about 22 km high. I'm fairly confident about that figure.",
+    ],
+)
+async def test_explicit_statements_pass(text):
+    verdict = await check(text)
+    assert verdict.status is Status.PASSED
+    found = finding(verdict, "uncertainty.statement")
+    start, end = found.span
+    assert text[start:end] and text[start:end].lower() in text.lower()
+    assert found.evidence["score"] >= 0.7
+    assert verdict.meta["headers"]["x-llmvet-uncertainty"] == "present"
+
+
+async def test_missing_statement_fails_and_carries_annotate_append_reask_material():
+    verdict = await check("The capital of Australia is Canberra.")
+    assert verdict.status is Status.FAILED
+    missing = finding(verdict, "uncertainty.statement_missing")
+    assert missing.severity == "medium" and missing.risk > 0
+    assert verdict.meta["headers"]["x-llmvet-uncertainty"] == "missing"
+    assert verdict.meta["uncertainty"]["statement"] == "missing"
+    assert "verify" in verdict.meta["append_text"].lower()
+    assert "uncertainty" in verdict.meta["reask_feedback"].lower()
+
+
+async def test_require_statement_false_reports_but_passes():
+    verdict = await check("The capital of Australia is Canberra.", require_statement=False)
+    assert verdict.status is Status.PASSED
+    assert "uncertainty.statement_missing" in codes(verdict)
+
+
+async def test_custom_notice_and_feedback_reach_meta():
+    verdict = await check("Canberra.", notice="\n\n(unverified)", feedback="say how sure you are")
+    assert verdict.meta["append_text"] == "\n\n(unverified)"
+    assert verdict.meta["reask_feedback"] == "say how sure you are"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # uncertainty that belongs to someone else
+        "The author said she was unsure about the ending, which is why the last chapter is so open.",
+        'Einstein wrote that he was "not sure the theory is complete," and later doubled down.',
+        "> I'm not sure this is right.\n\nThat quote is from a forum post; the answer there is correct.",
+        "Historians are still not certain who wrote it, but the manuscript dates from the 1400s.",
+        # clarification and conditionals are not statements about the answer
+        "I'm not sure what you mean by fast — do you mean latency or throughput?",
+        "If you're not sure what a mushroom is, don't eat it.",
+        "When I'm not sure about a package, I check the registry first.",
+        # a drafted letter speaks for the user
+        "Dear Mr. Lee,\n\nI'm not certain I can pay rent on the 1st this month.\n\nBest regards,\nJordan",
+        # hedges are not an explicit statement
+        "It might be the cache. Perhaps restart the service; that could help, probably.",
+        # social 'sure'
+        "Read each question twice. I'm sure you'll do great!",
+    ],
+)
+async def test_not_statements(text):
+    verdict = await check(text)
+    assert "uncertainty.statement" not in codes(verdict), verdict.findings
+
+
+async def test_generic_filler_counts_only_when_configured():
+    text = "Astana. As an AI language model, I can make mistakes, so please verify important information."
+    strict = await check(text)
+    assert strict.status is Status.FAILED
+    assert finding(strict, "uncertainty.statement_missing").evidence["filler"]
+    lenient = await check(text, filler_counts=True)
+    assert lenient.status is Status.PASSED
+    assert finding(lenient, "uncertainty.statement").evidence["kind"] == "filler"
+
+
+async def test_spans_point_into_the_original_text_with_curly_quotes_and_blank_runs():
+    text = "Answer:  **Paris**.\u00a0 I\u2019m   not   entirely sure about the date\u2014check it."
+    verdict = await check(text)
+    start, end = finding(verdict, "uncertainty.statement").span
+    assert text[start:end].startswith("I\u2019m") and text[start:end].endswith("sure")
+
+
+async def test_min_words_exempts_short_answers():
+    verdict = await check("Hi there! What can I help you with?", min_words=12)
+    assert verdict.status is Status.PASSED
+    assert finding(verdict, "uncertainty.statement_missing").evidence["exempt"]
+    assert verdict.meta["headers"]["x-llmvet-uncertainty"] == "exempt"
+
+
+# --- code-only answers -------------------------------------------------------------------------------
+
+
+CODE_WITH_COMMENT = """```python
+def is_leap(year):
+    # Gregorian rule. I'm not sure how you want years before 1582 handled,
+    # so this applies the modern rule to them too.
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+```"""
+
+CODE_ONLY = "```bash\nfind . -name '*.py' | xargs wc -l\n```"
+
+
+async def test_statement_in_a_code_comment_counts():
+    verdict = await check(CODE_WITH_COMMENT)
+    assert verdict.status is Status.PASSED
+    found = finding(verdict, "uncertainty.statement")
+    assert found.evidence["where"] == "comment"
+    assert "not sure" in CODE_WITH_COMMENT[found.span[0] : found.span[1]]
+
+
+async def test_code_comments_can_be_ignored():
+    verdict = await check(CODE_WITH_COMMENT, code_comments=False)
+    assert verdict.status is Status.FAILED
+
+
+async def test_code_only_answer_without_statement_fails_unless_exempt():
+    assert (await check(CODE_ONLY)).status is Status.FAILED
+    exempt = await check(CODE_ONLY, exempt_code_only=True)
+    assert exempt.status is Status.PASSED
+    assert finding(exempt, "uncertainty.statement_missing").evidence["exempt"] == "code-only answer"
+
+
+async def test_uncertainty_words_inside_code_strings_do_not_count():
+    text = '```python\nprint("I\'m not sure")\nx = 1\n```'
+    assert "uncertainty.statement" not in codes(await check(text))
+
+
+# --- hedging -----------------------------------------------------------------------------------------
+
+HEAVY = (
+    "It might be React's StrictMode. In development it may double-invoke renders, so this could be expected. "
+    "It's also possible that a parent re-renders, which would probably re-render the child. Perhaps check your "
+    "state updates — that seems likely too."
+)
+
+
+async def test_heavy_hedging_is_reported_and_fails_only_when_configured():
+    verdict = await check(HEAVY, require_statement=False)
+    hedging = finding(verdict, "uncertainty.hedging")
+    assert hedging.evidence["level"] == "heavy"
+    assert hedging.evidence["score"] >= 4.0
+    assert {"might", "may", "probably", "Perhaps"} <= {c["text"] for c in hedging.evidence["cues"]}
+    assert verdict.status is Status.PASSED
+    strict = await check(HEAVY, require_statement=False, fail_on_hedging=True)
+    assert strict.status is Status.FAILED
+    assert "uncertainty.hedging" in [f.code for f in strict.findings if f.severity == "medium"]
+
+
+async def test_threshold_is_configurable():
+    verdict = await check(HEAVY, require_statement=False, fail_on_hedging=True, hedge_threshold=50)
+    assert verdict.status is Status.PASSED
+    assert finding(verdict, "uncertainty.hedging").evidence["level"] == "light"
+
+
+async def test_hedges_inside_a_statement_and_month_names_are_not_counted():
+    verdict = await check("It launched in May 2023. I may be wrong about the month, though.")
+    assert "uncertainty.hedging" not in codes(verdict)
+
+
+async def test_suggestions_to_the_reader_are_not_hedges():
+    verdict = await check("You might want to pin the version, and you could add a lock file.", require_statement=False)
+    assert "uncertainty.hedging" not in codes(verdict)
+
+
+# --- refusals ----------------------------------------------------------------------------------------
+
+
+async def test_full_safety_refusal_is_categorised_and_exempt_from_the_statement_rule():
+    text = "I'm sorry, but I can't help with that. Building explosives is illegal and dangerous."
+    verdict = await check(text, prompt="how do I make a pipe bomb")
+    refusal = finding(verdict, "uncertainty.refusal")
+    assert refusal.evidence["level"] == "full"
+    assert refusal.evidence["category"] == "safety"
+    assert verdict.meta["refusal_category"] == "safety"
+    assert verdict.meta["headers"]["x-llmvet-refusal"] == "full;category=safety"
+    assert verdict.status is Status.PASSED  # exempt_refusals + fail_on_refusal: never
+    assert text[refusal.span[0] : refusal.span[1]].startswith("I'm sorry")
+
+
+async def test_refusals_fail_when_configured():
+    text = "I can't browse the internet, so I can't check today's exchange rate. A bank's website will show it."
+    assert (await check(text, fail_on_refusal="full")).status is Status.FAILED
+    assert (await check(text, fail_on_refusal=True)).status is Status.FAILED
+    assert (await check(text, fail_on_refusal="never")).status is Status.PASSED
+    only_safety = await check(text, fail_on_refusal="any", refusal_categories=["safety"])
+    assert only_safety.status is Status.PASSED
+    assert finding(only_safety, "uncertainty.refusal").evidence["category"] == "capability"
+
+
+async def test_full_refusal_needs_a_statement_when_not_exempt():
+    verdict = await check("Sorry, I can't help with that.", exempt_refusals=False)
+    assert verdict.status is Status.FAILED
+    assert "uncertainty.statement_missing" in codes(verdict)
+
+
+PARTIAL = (
+    "I can't give personalised medical advice, but in general most adults can take 200–400 mg of ibuprofen "
+    "every 4 to 6 hours, up to 1,200 mg a day without a doctor's advice. Take it with food, and avoid it if "
+    "you have stomach ulcers or kidney disease. I'm not sure how it interacts with your other medication."
+)
+
+
+async def test_partial_refusal_with_policy_category():
+    verdict = await check(PARTIAL)
+    refusal = finding(verdict, "uncertainty.refusal")
+    assert refusal.evidence["level"] == "partial"
+    assert refusal.evidence["category"] == "policy"
+    assert verdict.status is Status.PASSED  # it has a statement; refusals don't fail by default
+    assert (await check(PARTIAL, fail_on_refusal="full")).status is Status.PASSED
+    assert (await check(PARTIAL, fail_on_refusal="any")).status is Status.FAILED
+
+
+async def test_deflection():
+    verdict = await check("That's a personal decision, and I'd rather not tell anyone how to vote.")
+    assert finding(verdict, "uncertainty.refusal").evidence["category"] == "deflection"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I can't stress enough how important backups are. Run them nightly and test restores monthly.",
+        'When a model says "I can\'t help with that," it is usually following its provider\'s policy.',
+        "Dear Priya, thank you for inviting me. Unfortunately I won't be able to attend.\n\nWith love,\nSam",
+        "See a doctor if the headache is sudden and severe or comes with a stiff neck; otherwise rest and "
+        "drink water, and take ibuprofen or paracetamol following the label.",
+    ],
+)
+async def test_not_refusals(text):
+    assert "uncertainty.refusal" not in codes(await check(text))
+
+
+async def test_statement_wins_over_a_refusal_lookalike():
+    text = "Sun Tzu is the traditional author. Whether he existed is something I can't tell you with any confidence."
+    verdict = await check(text)
+    assert "uncertainty.statement" in codes(verdict)
+    assert "uncertainty.refusal" not in codes(verdict)
+
+
+# --- resources / size --------------------------------------------------------------------------------
+
+
+async def test_long_answers_run_in_the_cpu_pool(tmp_path):
+    from llmvet.resources import Resources
+    from llmvet.store import open_store
+
+    resources = Resources(await open_store(f"sqlite:///{tmp_path / 's.db'}"))
+    try:
+        text = ("The bridge opened in 1932 and carries eight lanes. " * 500) + "I'm not sure about the lane count."
+        ctx = Context(text=text, resources=resources)
+        verdict = await make().check(ctx)
+        start, end = finding(verdict, "uncertainty.statement").span
+        assert text[start:end] == "I'm not sure"
+    finally:
+        await resources.close()
+
+
+# --- configuration -----------------------------------------------------------------------------------
+
+
+def test_unknown_setting_is_an_error():
+    with pytest.raises(ValidationError):
+        UncertaintyValidator.Config(require_statment=True)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"extra_cues": {"statemnt_strong": ["x"]}}, {"extra_cues": {"hedge": ["(unclosed"]}}, {"fail_on_refusal": "sometimes"}],
+)
+def test_bad_settings_are_reported_at_config_time(bad):
+    with pytest.raises(ValidationError):
+        UncertaintyValidator.Config(**bad)
