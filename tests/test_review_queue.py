@@ -159,3 +159,27 @@ async def test_decided_items_are_kept_for_keep_seconds_pending_ones_for_good(sto
     assert await q.get(decided["id"]) is None
     assert [i["id"] for i in await q.items()] == [pending["id"]]
     assert (await q.get(pending["id"]))["client_gone"] is None  # the marker expired too; the item did not
+
+
+def test_listing_filters_order_and_counts():
+    from llmvet.review import listing
+
+    now = time.time()
+    items = [
+        {"id": "rev_c", "status": "pending", "created": now - 30, "rule": "a", "model": "m1",
+         "validator_names": ["packages"], "findings": []},
+        {"id": "rev_b", "status": "pending", "created": now - 900, "rule": "b", "model": "m2",
+         "validator_names": ["regex"], "findings": []},
+        {"id": "rev_a", "status": "rejected", "created": now - 2000, "rule": "a", "model": "m1",
+         "validator_names": ["packages"], "findings": [], "decision": {"at": now - 10}},
+    ]
+    f = listing.Filters.from_query({})
+    assert [i["id"] for i in listing.apply(items, f)] == ["rev_b", "rev_c"]  # oldest pending first
+    assert [i["id"] for i in listing.apply(items, listing.Filters.from_query({"validator": "packages"}))] == ["rev_c"]
+    assert [i["id"] for i in listing.apply(items, listing.Filters.from_query({"min_age": "10"}))] == ["rev_b"]
+    assert [i["id"] for i in listing.apply(items, listing.Filters.from_query({"max_age": "1"}))] == ["rev_c"]
+    assert [i["id"] for i in listing.apply(items, listing.Filters.from_query({"status": "decided"}))] == ["rev_a"]
+    assert listing.Filters.from_query({"status": "bogus", "min_age": "x"}).status == "pending"
+    c = listing.counts(items)
+    assert c["status"] == {"pending": 2, "rejected": 1}
+    assert c["rule"] == {"a": 1, "b": 1} and c["validator"] == {"packages": 1, "regex": 1}

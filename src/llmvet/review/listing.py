@@ -62,8 +62,14 @@ def validators_of(item: dict[str, Any]) -> list[str]:
 
 
 def apply(items: list[dict[str, Any]], f: Filters) -> list[dict[str, Any]]:
+    """Matching items: pending ones oldest first (closest to their timeout), decided ones newest first."""
     now = time.time()
-    return [i for i in items if f.match(i, now)]
+    chosen = [i for i in items if f.match(i, now)]
+    if f.status == "pending":
+        chosen.sort(key=lambda i: i["created"])
+    else:
+        chosen.sort(key=lambda i: (i.get("decision") or {}).get("at", i["created"]), reverse=True)
+    return chosen
 
 
 def counts(items: list[dict[str, Any]]) -> dict[str, Any]:
