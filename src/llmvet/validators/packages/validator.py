@@ -298,6 +298,10 @@ class PackagesValidator(Validator):
                 return [self._finding(ref, "package.private_unresolved",
                                       f"{ref.name!r} has a private prefix but {why} (dependency confusion risk)",
                                       "high", 0.9, base_ev)]
+            if ref.version and not version_exists(lk.info or {}, ref.version):
+                return [self._finding(ref, "package.version_missing", f"{ref.name} has no version {ref.version}",
+                                      "high", 0.75, {**base_ev, "version": ref.version})]
+            return []  # the organisation's own index vouches for its packages
         out: list[Finding] = []
         if lk.status == "missing" and ref.index_url and ref.kind == "install":
             # installed from an index we were not asked to check: say so, do not call it invented
