@@ -13,6 +13,7 @@ the background aggregation per record) without any network noise. Needs `wrk`.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -35,6 +36,12 @@ RECORD = {
     "findings": [], "reasks": 0, "extra_usage": {}, "timings_ms": {"total": 1.2, "upstream": 1.0, "validate": 0.05},
     "upstream": "http://127.0.0.1:1/v1", "upstream_model": "bench-model", "response_chars": 420,
 }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def micro(n: int = 50_000) -> dict[str, float]:
@@ -97,6 +104,7 @@ def main() -> int:
                                 str(ports[side]), "--policy", args.policy, "--store", f"sqlite:///{tmp / side}.db"],
                                ports[side], log, {"LLMVET_LOG_LEVEL": "warning", **env}))
         urls = {side: f"http://127.0.0.1:{ports[side]}" for side in switches}
+        pids = {side: p.pid for side, p in zip(switches, procs[1:])}
         for url in urls.values():
             run_wrk(url, 8, 1, script)  # warm up
         print(f"\nwrk, {args.rounds} alternating rounds of {args.duration:g} s per side "
@@ -106,7 +114,11 @@ def main() -> int:
             res: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
             for i in range(args.rounds):
                 for side in sides[i % 3:] + sides[: i % 3]:  # rotate who goes first
-                    res[side].append(run_wrk(urls[side], c, args.duration, script))
+                    before = cpu_seconds(pids[side])
+                    r = run_wrk(urls[side], c, args.duration, script)
+                    r["cpu"] = cpu_seconds(pids[side]) - before
+                    r["n"] = r["rps"] * args.duration
+                    res[side].append(r)
             for side in sides:
                 print(f"  c={c:<3} {side:<4}: p50 {statistics.median(r['p50'] for r in res[side]):.3f} ms  "
                       f"{statistics.median(r['rps'] for r in res[side]):7.0f} req/s")
@@ -118,6 +130,12 @@ def main() -> int:
                 return statistics.median(x["rps"] / y["rps"] for x, y in zip(res[a], res[b]))
 
             errors = sum(r["errors"] for side in sides for r in res[side])
+            # CPU time the server spent per request (background work included): much less sensitive
+            # to other load on the machine than latency is.
+            cpu = {side: 1e6 * sum(r["cpu"] for r in res[side]) / sum(r["n"] for r in res[side]) for side in sides}
+            print(f"  c={c:<3} server CPU per request: on {cpu['on']:.0f} µs, off {cpu['off']:.0f} µs, "
+                  f"off2 {cpu['off2']:.0f} µs  ->  metrics+drift {cpu['on'] - cpu['off']:+.0f} µs "
+                  f"(A/A {cpu['off2'] - cpu['off']:+.0f} µs)")
             print(f"  c={c:<3} metrics+drift cost (on - off): p50 {1000 * diff('on', 'off', 'p50'):+.0f} µs, "
                   f"throughput {ratio('on', 'off'):.3f}x")
             print(f"  c={c:<3} noise floor (off2 - off):       p50 {1000 * diff('off2', 'off', 'p50'):+.0f} µs, "
