@@ -115,7 +115,8 @@ async def _run_one(rule: CompiledRule, cv: CompiledValidator, ctx: Context) -> V
     start = time.perf_counter()
     timed_out = False
     try:
-        verdict = await asyncio.wait_for(cv.instance.check(ctx), cv.ref.timeout)
+        async with asyncio.timeout(cv.ref.timeout):  # unlike wait_for, no extra task per check
+            verdict = await cv.instance.check(ctx)
         if not isinstance(verdict, Verdict):
             verdict = Verdict.errored(f"validator returned {type(verdict).__name__}, not a Verdict")
     except asyncio.TimeoutError:
