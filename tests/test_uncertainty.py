@@ -309,3 +309,9 @@ def test_unknown_setting_is_an_error():
 def test_bad_settings_are_reported_at_config_time(bad):
     with pytest.raises(ValidationError):
         UncertaintyValidator.Config(**bad)
+
+
+async def test_first_person_in_requested_creative_writing_is_the_persona():
+    lyric = "The alarm sings its same old tune,\nI swear the weekend ended soon,\nCoffee black and the sky is grey."
+    assert (await check(lyric, prompt="What happened to your weekend?")).status is Status.PASSED
+    assert (await check(lyric, prompt="Write me a song about Mondays.")).status is Status.FAILED

@@ -8,7 +8,7 @@ from llmvet.validators.base import Context, Status
 from llmvet.validators.uncertainty import UncertaintyValidator
 from llmvet.validators.uncertainty.cues import CueError, build, load, read_cue_file, shipped_path
 
-TEXT = "Paris is the capital of France. Per my notes, unconfirmed."
+TEXT = "Paris is the capital of France (source: my notes, unchecked)."
 
 
 async def run(text: str, **settings):
@@ -27,7 +27,7 @@ def test_shipped_file_loads_and_has_every_list():
 async def test_inline_extra_cues_add_a_statement_phrase():
     _, before = await run(TEXT)
     assert before.status is Status.FAILED
-    _, after = await run(TEXT, extra_cues={"statement_caveat": ["per my notes, unconfirmed"]})
+    _, after = await run(TEXT, extra_cues={"statement_caveat": ["source: my notes, unchecked"]})
     assert after.status is Status.PASSED
 
 

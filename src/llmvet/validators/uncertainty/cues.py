@@ -27,6 +27,7 @@ LIST_SECTIONS: tuple[str, ...] = (
     "backstop_person",
     "backstop_epistemic",
     "backstop_exclude",
+    "persona_prompt",
     "filler",
     "hedge",
     "hedge_weak",

@@ -109,7 +109,9 @@ def analyse(text: str, cues: CueSet, options: Options | None = None, prompt: str
     strong = [(a, b) for a, b, _ in prose_candidates]
     refusal_hits = [h for h in refusal_hits if not _overlaps(h.start, h.end, strong)]
     refusal_spans = [(h.start, h.end) for h in refusal_hits]
-    _find_statements(views, cues, opts, refusal_spans, prose_candidates, out)
+    persona = cues.get("persona_prompt")
+    backstop = not (prompt and persona is not None and persona.search(prompt.lower()))
+    _find_statements(views, cues, opts, refusal_spans, prose_candidates, out, backstop)
     _find_hedges(views, cues, opts, out)
     _classify_refusal(views, cues, opts, refusal_hits, prompt, out)
     # Detection ran on squeezed views; report spans as offsets into the answer text.
@@ -137,7 +139,13 @@ def _statement_candidates(view: str, cues: CueSet) -> list[tuple[int, int, str]]
 
 
 def _find_statements(
-    views: Views, cues: CueSet, opts: Options, refusal_spans: list, prose_candidates: list, out: Analysis
+    views: Views,
+    cues: CueSet,
+    opts: Options,
+    refusal_spans: list,
+    prose_candidates: list,
+    out: Analysis,
+    backstop: bool = True,
 ) -> None:
     sources = [("prose", views.prose, prose_candidates)]
     if opts.code_comments and views.has_code:
@@ -158,7 +166,7 @@ def _find_statements(
             if not _overlaps(a, b, spans_taken):
                 out.statements.append(Hit(FILLER, a, b, _clean(views.original(where, a, b)), _score(FILLER, opts), where))
         blocked = filler + spans_taken + (refusal_spans if where == "prose" else [])
-        for a, b in _backstop(view, cues, blocked):
+        for a, b in _backstop(view, cues, blocked) if backstop else ():
             if not _vetoed(exclude, view, a, b):
                 out.statements.append(Hit(BACKSTOP, a, b, _clean(views.original(where, a, b)), SCORES[BACKSTOP], where))
     out.statements.sort(key=lambda h: h.start)
