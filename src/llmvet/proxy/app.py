@@ -508,11 +508,7 @@ class LlmvetProxy:
         resp = await self.upstream.open("POST", ex.wire.path, ex.headers, orjson.dumps(ex.body))
         headers = {**response_headers(resp, drop_encoding=True), "x-llmvet-request-id": ex.request_id}
         if resp.status != 200:
-            try:
-                raw = await self.upstream.read(resp)
-            finally:
-                resp.release()
-            return Response(raw, resp.status, headers=headers)
+            return Response(await self.upstream.read_and_release(resp), resp.status, headers=headers)
 
         async def relay() -> AsyncIterator[bytes]:
             parser, events = sse.SSEParser(), []
@@ -557,11 +553,7 @@ class LlmvetProxy:
             out_headers.update(extra)
         length = resp.headers.get("content-length")
         if length is not None and int(length) < 1 << 20:  # small bodies: one read, no chunked framing
-            try:
-                raw = await self.upstream.read(resp)
-            finally:
-                resp.release()
-            return Response(raw, resp.status, headers=out_headers)
+            return Response(await self.upstream.read_and_release(resp), resp.status, headers=out_headers)
 
         async def relay() -> AsyncIterator[bytes]:
             try:

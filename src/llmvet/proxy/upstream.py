@@ -78,6 +78,13 @@ class Upstream:
         except aiohttp.ClientError as exc:
             raise upstream_bad_response(f"connection closed while reading the body ({type(exc).__name__})") from None
 
+    async def read_and_release(self, resp: aiohttp.ClientResponse) -> bytes:
+        """The whole body; the connection goes back to the pool whatever happens."""
+        try:
+            return await self.read(resp)
+        finally:
+            resp.release()
+
     async def iter_chunks(self, resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
         try:
             async for chunk in resp.content.iter_any():
