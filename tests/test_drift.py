@@ -108,6 +108,21 @@ def test_shifted_mix_alerts_at_minimum_sample_size():
     assert misses <= 5  # power of the test at n=300 for a refusal rate going 5% -> 17%
 
 
+def test_bad_settings_say_what_is_wrong(monkeypatch):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="unknown drift dimension"):
+        DriftConfig(dimensions=["decision", "mood"])
+    monkeypatch.setenv("LLMVET_DRIFT_MIN_SAMPLES", "3")
+    with pytest.raises(ValidationError, match="min_samples"):
+        drift.DriftEnv()
+    from llmvet.config import Settings
+    from llmvet.proxy.app import create_app
+
+    with pytest.raises(ValueError, match="invalid drift setting: LLMVET_DRIFT_MIN_SAMPLES: Input should be greater"):
+        create_app(Settings(upstream="http://127.0.0.1:9/v1"))
+
+
 # ---- the detector on the store (SQLite and Redis) ------------------------------------------------------------
 async def test_shift_is_detected_within_the_window(store):
     seen = []

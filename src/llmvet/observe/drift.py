@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from llmvet.observe import rollup
@@ -48,6 +48,14 @@ class DriftConfig(BaseModel):
     dimensions: list[str] = Field(default_factory=lambda: list(DIMENSIONS), description="decision | finding | length")
     check_interval: float = Field(30.0, gt=0, description="seconds between evaluations")
     webhook: str | None = Field(None, description="URL that receives each alert as a JSON POST")
+
+    @field_validator("dimensions")
+    @classmethod
+    def _known_dimensions(cls, v: list[str]) -> list[str]:
+        unknown = [d for d in v if d not in DIMENSIONS]
+        if unknown:
+            raise ValueError(f"unknown drift dimension(s) {unknown}; choose from {list(DIMENSIONS)}")
+        return v
 
     @property
     def window_seconds(self) -> int:

@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from pydantic import ValidationError
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -291,7 +292,11 @@ def _header_safe(value: str) -> bytes:
 
 def drift_config(proxy: LlmvetProxy) -> drift_mod.DriftConfig:
     """LLMVET_DRIFT_* variables, overridden by the policy's `drift:` block when the policy has one."""
-    cfg = drift_mod.DriftEnv()
+    try:
+        cfg = drift_mod.DriftEnv()
+    except ValidationError as exc:  # one line per bad variable, not a pydantic dump
+        problems = "; ".join(f"LLMVET_DRIFT_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"invalid drift setting: {problems}") from None
     block = getattr(proxy.policy, "drift", None)
     if block:
         data = block.model_dump(exclude_unset=True) if hasattr(block, "model_dump") else dict(block)
