@@ -325,3 +325,28 @@ def test_report_command_reads_the_same_store(fake, proxy, client, tmp_path, caps
     assert main(["report", "--store", store]) == 0
     text = capsys.readouterr().out
     assert "m1" in text and "regex.must_not_match" in text and "annotate" in text
+
+
+def test_review_queue_depth_and_latency(fake, make_proxy):
+    review_ext = pytest.importorskip("llmvet.review.extension")
+    policy = POLICY.replace("    on_fail: block\n", "    on_fail: escalate\n    escalate: {mode: defer, timeout: 600}\n", 1)
+    fake.reset(script)
+    proxy = make_proxy(policy)
+    review = next(e for e in proxy.proxy.extensions if isinstance(e, review_ext.ReviewExtension))
+    client = openai.OpenAI(base_url=proxy.url + "/v1", api_key="sk-observe", max_retries=0)
+    ids = [chat(client, "strict-r", "forbidden").headers["x-llmvet-review-id"] for _ in range(2)]
+    ext, loop = proxy.proxy.observe, _loop(proxy)
+
+    def refresh():
+        asyncio.run_coroutine_threadsafe(ext.refresh_review(), loop).result(5)
+        return scrape(proxy.url)
+
+    m = refresh()
+    assert value(m, "llmvet_review_queue_depth") == 2
+    assert value(m, "llmvet_review_latency_seconds_count") == 0
+    asyncio.run_coroutine_threadsafe(review.queue.decide(ids[0], "alice", "approved"), loop).result(5)
+    m = refresh()
+    assert value(m, "llmvet_review_queue_depth") == 1
+    assert value(m, "llmvet_review_latency_seconds_count", outcome="approved") == 1
+    assert value(m, "llmvet_review_latency_seconds_count") == 1
+    assert value(refresh(), "llmvet_review_latency_seconds_count") == 1  # a decision is counted once
