@@ -104,7 +104,8 @@ async def decide_text(policy: Policy, text: str, *, model: str, route: str, key:
     resources = Resources(await open_store(store_url or Settings().store))
     try:
         request = {"model": model, "messages": [{"role": "user", "content": prompt}]}
-        ctx = Context(text=text, request=request, route=route, model=model, key_label=key, resources=resources)
+        ctx = Context(text=text, request=request, route=route, model=model, key_label=key, policy=policy.name,
+                      resources=resources)
         return await evaluate(rule, ctx)
     finally:
         await resources.close()

@@ -311,6 +311,7 @@ class LlmvetProxy:
             model=ex.body.get("model", ""),
             key_label=ex.key_label,
             key_hash=ex.key_hash,
+            policy=self.policy.name,
             request_id=ex.request_id,
             resources=self.resources,
             reask_fn=lambda overrides, messages, n: self.reask_for_validator(ex, overrides, messages, n),

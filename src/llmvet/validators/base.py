@@ -116,6 +116,7 @@ class Context:
     model: str = ""
     key_label: str | None = None  # the policy's label for the client's API key, if any
     key_hash: str | None = None  # short hash of the client's key; never the key itself
+    policy: str = ""  # name of the policy deciding this answer (e.g. for per-policy allowlists in the store)
     request_id: str = ""
     resources: Resources | None = None
     reask_fn: ReaskFn | None = None
