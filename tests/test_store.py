@@ -46,6 +46,7 @@ async def test_keys_by_prefix(store):
 async def test_counters_with_ttl(store):
     assert await store.incr("budget", "key1", 5, ttl=60) == 5
     assert await store.incr("budget", "key1", 2.5, ttl=60) == 7.5
+    assert await store.get("budget", "key1") == 7.5  # a counter reads back like any value
     await store.incr("budget", "short", 1, ttl=0.2)
     await asyncio.sleep(0.35)
     assert await store.incr("budget", "short", 1, ttl=0.2) == 1

@@ -38,7 +38,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from llmvet.proxy.app import create_app
 
-    uvicorn.run(create_app(settings, policy), **common)
+    try:
+        app = create_app(settings, policy)
+    except ValueError as exc:  # a bad setting of an extension (review, observe): say which, no traceback
+        err.print(f"llmvet: {exc}", markup=False)
+        return 2
+    uvicorn.run(app, **common)
     return 0
 
 

@@ -34,6 +34,8 @@ class ValidatorRun:
         }
         if self.verdict.error:
             d["error"] = self.verdict.error
+        if "cache" in self.verdict.meta:  # e.g. registry cache hits/misses, for metrics
+            d["cache"] = self.verdict.meta["cache"]
         return d
 
 

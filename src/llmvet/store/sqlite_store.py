@@ -106,7 +106,7 @@ class SQLiteStore:
             "INSERT INTO kv (ns, key, value, expires) VALUES (?,?,?,?) "
             "ON CONFLICT (ns, key) DO UPDATE SET "
             "value = CASE WHEN kv.expires IS NOT NULL AND kv.expires<=? THEN excluded.value "
-            "             ELSE CAST(CAST(kv.value AS TEXT) AS REAL) + ? END, "
+            "             ELSE CAST(CAST(CAST(kv.value AS TEXT) AS REAL) + ? AS TEXT) END, "  # stays JSON text
             "expires = CASE WHEN kv.expires IS NOT NULL AND kv.expires<=? THEN excluded.expires ELSE kv.expires END "
             "RETURNING value",
             (ns, key, orjson.dumps(amount), expires, now, amount, now),
