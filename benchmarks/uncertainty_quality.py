@@ -3,6 +3,9 @@
     python benchmarks/uncertainty_quality.py                       # tests/data/uncertainty/dev.jsonl
     python benchmarks/uncertainty_quality.py --data other.jsonl --errors
     python benchmarks/uncertainty_quality.py --with filler_counts=true --errors
+    python benchmarks/uncertainty_quality.py --embeddings --ids zz- --prototypes /tmp/protos-without-zz.jsonl
+      (build that file with benchmarks/uncertainty_prototypes.py --exclude zz- --out ...; the shipped
+       prototypes come from the whole dev set, so scoring the dev set with them is not held out)
 
 Each JSONL record: {"id", "prompt", "text", "statement": present|missing, "hedging": none|light|heavy,
 "refusal": none|partial|full, "category": null|safety|capability|policy|deflection|unspecified}.
@@ -12,6 +15,7 @@ Missing label keys are skipped for that finding, so refusal-only or hedge-only c
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from collections import Counter
@@ -35,7 +39,9 @@ def prf(pairs: list[tuple[bool, bool]]) -> dict[str, float]:
     return {"precision": p, "recall": r, "f1": f, "tp": tp, "fp": fp, "fn": fn, "n": len(pairs)}
 
 
-def evaluate(records: list[dict[str, Any]], validator: UncertaintyValidator) -> tuple[dict[str, Any], list[str]]:
+def evaluate(
+    records: list[dict[str, Any]], validator: UncertaintyValidator, analyses: list[Any] | None = None
+) -> tuple[dict[str, Any], list[str]]:
     pairs: dict[str, list[tuple[bool, bool]]] = {
         k: []
         for k in (
@@ -51,8 +57,8 @@ def evaluate(records: list[dict[str, Any]], validator: UncertaintyValidator) -> 
     cat_total = cat_ok = 0
     confusion: Counter[tuple[str, str]] = Counter()
     errors: list[str] = []
-    for rec in records:
-        a = validator.analyse(rec["text"], rec.get("prompt", ""))
+    for i, rec in enumerate(records):
+        a = analyses[i] if analyses is not None else validator.analyse(rec["text"], rec.get("prompt", ""))
         rid = rec.get("id", "?")
         if "statement" in rec:
             gold = rec["statement"] == "present"
@@ -94,6 +100,29 @@ def evaluate(records: list[dict[str, Any]], validator: UncertaintyValidator) -> 
     return results, errors
 
 
+async def with_embeddings(records: list[dict[str, Any]], validator: UncertaintyValidator) -> list[Any]:
+    """Rule analysis plus the embedding pass, through real shared Resources (as in the proxy)."""
+    import tempfile
+
+    from llmvet.resources import Resources
+    from llmvet.store import open_store
+    from llmvet.validators.base import Context
+
+    with tempfile.TemporaryDirectory() as tmp:
+        resources = Resources(await open_store(f"sqlite:///{tmp}/bench.db"))
+        try:
+            out = []
+            for rec in records:
+                a = validator.analyse(rec["text"], rec.get("prompt", ""))
+                if a.best_statement is None and a.candidates and not validator._exemption(a):
+                    ctx = Context(text=rec["text"], resources=resources)
+                    await validator._embedding_pass(ctx, a)
+                out.append(a)
+            return out
+        finally:
+            await resources.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -101,13 +130,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--with", dest="settings", action="append", default=[], help="config key=value (YAML value)")
     ap.add_argument("--errors", action="store_true", help="print every misclassified record")
     ap.add_argument("--json", action="store_true", help="print results as JSON")
+    ap.add_argument("--embeddings", action="store_true", help="run the optional embedding pass too")
+    ap.add_argument("--prototypes", default=None, help="prototype JSONL for the embedding pass")
     args = ap.parse_args(argv)
 
     settings = {k: yaml.safe_load(v) for k, _, v in (s.partition("=") for s in args.settings)}
+    if args.embeddings:
+        settings.update(embeddings=True, prototype_file=args.prototypes)
     validator = UncertaintyValidator(UncertaintyValidator.Config(**settings))
     records = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
     records = [r for r in records if str(r.get("id", "")).startswith(args.ids)]
-    results, errors = evaluate(records, validator)
+    analyses = asyncio.run(with_embeddings(records, validator)) if args.embeddings else None
+    results, errors = evaluate(records, validator, analyses)
 
     if args.json:
         print(json.dumps(results, indent=2))

@@ -34,6 +34,7 @@ class Options:
     hedge_min_count: float = 3.0  # and at least this many weighted cues (one "may" in 10 words is not heavy)
     partial_min_words: int = 30  # substantive words beyond the refusal that make it partial, not full
     deflection_max_words: int = 25  # a bare redirection ("ask your doctor") is a deflection only below this
+    collect_candidates: bool = False  # keep first-person sentences without a statement (for the embedding pass)
 
 
 @dataclass(slots=True)
@@ -63,6 +64,7 @@ class Analysis:
     substantive_words: int = 0
     prose_words: int = 0
     code_only: bool = False
+    candidates: list[Hit] = field(default_factory=list)  # sentences for the embedding pass (collect_candidates)
 
     @property
     def best_statement(self) -> Hit | None:
@@ -115,7 +117,7 @@ def analyse(text: str, cues: CueSet, options: Options | None = None, prompt: str
     _find_hedges(views, cues, opts, out)
     _classify_refusal(views, cues, opts, refusal_hits, prompt, out)
     # Detection ran on squeezed views; report spans as offsets into the answer text.
-    for h in (*out.statements, *out.hedges, *out.refusals):
+    for h in (*out.statements, *out.hedges, *out.refusals, *out.candidates):
         h.start, h.end = views.span(h.where, h.start, h.end)
     return out
 
@@ -169,6 +171,11 @@ def _find_statements(
         for a, b in _backstop(view, cues, blocked) if backstop else ():
             if not _vetoed(exclude, view, a, b):
                 out.statements.append(Hit(BACKSTOP, a, b, _clean(views.original(where, a, b)), SCORES[BACKSTOP], where))
+                blocked.append((a, b))
+        if opts.collect_candidates and backstop:
+            for a, b in _first_person_sentences(view, cues, blocked):
+                if not _vetoed(exclude, view, a, b):
+                    out.candidates.append(Hit("candidate", a, b, _clean(views.original(where, a, b)), 0.0, where))
     out.statements.sort(key=lambda h: h.start)
     best = out.best_statement
     out.statement_present = best is not None
@@ -188,6 +195,20 @@ def _backstop(view: str, cues: CueSet, blocked: list[tuple[int, int]]) -> list[t
             continue
         if person.search(view, a, b) and epistemic.search(view, a, b) and not (veto and veto.search(view, a, b)):
             while a < b and not view[a].isalnum() and view[a] != "(":
+                a += 1
+            out.append((a, b))
+    return out
+
+
+def _first_person_sentences(view: str, cues: CueSet, blocked: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    person = cues.get("backstop_person")
+    if person is None:
+        return []
+    out = []
+    for m in _SENTENCE.finditer(view):
+        a, b = m.span()
+        if b - a >= 12 and not _overlaps(a, b, blocked) and person.search(view, a, b):
+            while a < b and not view[a].isalnum():
                 a += 1
             out.append((a, b))
     return out

