@@ -350,3 +350,16 @@ async def test_missing_name_from_another_index_is_unverified_not_invented(fake, 
     v = await run(make(fake), text, res)
     got = {f.evidence["name"]: f.code for f in v.findings}
     assert got == {"acme-core": "package.unverified", "requests": "package.version_missing"}
+
+
+async def test_unmapped_import_resolved_through_python_prefix(fake, res):
+    fake.add("pypi", "python-zzqlib", {"info": {"name": "python-zzqlib", "summary": "zzq bindings", "version": "1.0",
+                                                 "description": "d" * 300, "project_urls": {"Home": "https://e.x"}},
+                                        "releases": {"1.0": [{"upload_time_iso_8601": "2019-01-01T00:00:00Z"}],
+                                                     "1.1": [{"upload_time_iso_8601": "2019-02-01T00:00:00Z"}]}})
+    try:
+        v = await run(make(fake), "```python\nimport zzqlib\nimport zzqnotathing\n```", res)
+        assert [(f.code, f.evidence["name"]) for f in v.findings] == [("package.unknown_import", "zzqnotathing")]
+        assert fake.hits["/pypi/python-zzqlib/json"] == 1 and fake.hits["/pypi/pyzzqnotathing/json"] == 1
+    finally:
+        fake.records["pypi"].pop("python-zzqlib")

@@ -96,6 +96,7 @@ class _Job:
     index: Index
     name: str
     refs: list[Ref] = field(default_factory=list)
+    resolved_as: str | None = None  # an import found under python-X / pyX
 
 
 class PackagesValidator(Validator):
@@ -189,6 +190,7 @@ class PackagesValidator(Validator):
                 if ctx.resources is None:
                     raise RuntimeError("the packages validator needs ctx.resources (store and HTTP session)")
                 lookups.update(await self.client.lookup_many(ctx.resources, pending))
+            await self._resolve_import_aliases(ctx, jobs, lookups)
         now = time.time()
         if jobs and ctx.resources is not None:
             for eco in {j.index.ecosystem for j in jobs.values()}:
@@ -226,6 +228,41 @@ class PackagesValidator(Validator):
         return Verdict.passed(findings, risk=max((f.risk for f in findings), default=0.0), **meta)
 
     # ------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _alias_candidates(name: str) -> list[str]:
+        n = canonical(name)
+        return [f"python-{n}", f"py{n}", f"{n}-python", f"{n}py"]
+
+    async def _resolve_import_aliases(self, ctx: Context, jobs: dict, lookups: dict[tuple[str, str], Lookup]) -> None:
+        """An unmapped Python import that is not a project name is often `python-X` / `pyX`
+        (`import ldap` -> python-ldap): look those up too before calling the import unknown."""
+        wanted: list[tuple[Index, str]] = []
+        waiting: list[_Job] = []
+        for (iid, _), job in jobs.items():
+            lk = lookups.get((iid, job.name))
+            if (job.index.ecosystem == "pypi" and lk is not None and lk.status == "missing"
+                    and any(r.kind == "import" for r in job.refs)):
+                wanted.extend((job.index, c) for c in self._alias_candidates(job.name))
+                waiting.append(job)
+        if not wanted:
+            return
+        found: dict[tuple[str, str], Lookup] = {}
+        pending = []
+        for index, name in wanted:
+            hit = self.client.peek(index, name)
+            if hit is None:
+                pending.append((index, name))
+            else:
+                found[(index.id, name)] = hit
+        if pending and ctx.resources is not None:
+            found.update(await self.client.lookup_many(ctx.resources, pending))
+        for job in waiting:
+            for c in self._alias_candidates(job.name):
+                lk = found.get((job.index.id, c))
+                if lk is not None and lk.status == "found":
+                    job.resolved_as = c
+                    break
 
     @staticmethod
     def _norm(ref: Ref) -> str:
@@ -316,6 +353,8 @@ class PackagesValidator(Validator):
             if eco == "pypi" and (alias := install_alias(ref.name)) and ref.kind != "import":
                 ev["closest"] = alias
             if ref.kind == "import":
+                if job.resolved_as:
+                    return []  # e.g. `import ldap` is python-ldap's import name
                 severity: Severity = "low"  # could be a path alias or a module we cannot see
                 out.append(self._finding(ref, "package.unknown_import",
                                          f"import {ref.module or ref.name!r}: no package {job.name!r} on {lk.registry}"
