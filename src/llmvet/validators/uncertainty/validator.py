@@ -66,12 +66,22 @@ class UncertaintyConfig(ValidatorConfig):
     )
     embedding_model: str | None = Field(None, description="Model name or directory (default: the shared model).")
     embedding_min_similarity: float = Field(0.45, ge=0, le=1)
-    embedding_min_fraction: float = Field(0.66, ge=0, le=1, description="Share of the 3 nearest prototypes that must be statements.")
-    prototype_file: str | None = Field(None, description="JSONL of {text, statement: 0|1} replacing the shipped prototypes.")
-    extra_prototypes: list[str] = Field(default_factory=list, description="More example statements for the embedding pass.")
+    embedding_min_fraction: float = Field(
+        0.66, ge=0, le=1, description="Share of the 3 nearest prototypes that must be statements."
+    )
+    prototype_file: str | None = Field(
+        None, description="JSONL of {text, statement: 0|1} replacing the shipped prototypes."
+    )
+    extra_prototypes: list[str] = Field(
+        default_factory=list, description="More example statements for the embedding pass."
+    )
     language: str = Field("en", pattern=r"^[a-z]{2,3}(?:[-_][A-Za-z]{2,4})?$")
-    extra_cue_files: list[str] = Field(default_factory=list, description="YAML files laid out like data/uncertainty/en.yaml.")
-    extra_cues: dict[str, Any] = Field(default_factory=dict, description="Extra entries per section, e.g. {hedge: [...]}.")
+    extra_cue_files: list[str] = Field(
+        default_factory=list, description="YAML files laid out like data/uncertainty/en.yaml (entries are appended)."
+    )
+    extra_cues: dict[str, Any] = Field(
+        default_factory=dict, description="Extra entries per section, e.g. {hedge: [...], statement_strong: [...]}."
+    )
 
     @field_validator("fail_on_refusal", mode="before")
     @classmethod
@@ -135,7 +145,8 @@ class UncertaintyValidator(Validator):
             from llmvet.embeddings import embedding_problems
 
             out += embedding_problems(self.cfg.embedding_model)
-            path = Path(self.cfg.prototype_file).expanduser() if self.cfg.prototype_file else prototypes_path(self.cfg.language)
+            file = self.cfg.prototype_file
+            path = Path(file).expanduser() if file else prototypes_path(self.cfg.language)
             if not path.exists():
                 out.append(f"prototype file {path} does not exist")
         return out
