@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -74,11 +75,16 @@ async def main_async(args: argparse.Namespace) -> None:
         resources = Resources(await open_store(f"sqlite:///{tmp}/s.db"))
         t0 = time.perf_counter()
         embedder = await embeddings.get_embedder(resources)
-        print(f"model load (once per process): {(time.perf_counter() - t0) * 1000:.0f} ms — {embedder.name}")
+        import torch
 
-        def validator(w: float) -> ConsistencyValidator:
+        print(f"model load (once per process): {(time.perf_counter() - t0) * 1000:.0f} ms — {embedder.name}, "
+              f"int8 {embedder.quantized}, torch threads {torch.get_num_threads()} of {os.cpu_count()} cores; "
+              f"load average {os.getloadavg()[0]:.2f} (other processes share this machine)")
+
+        def validator(w: float, quantize: bool = True) -> ConsistencyValidator:
             return ConsistencyValidator(
-                ConsistencyConfig(samples=5, semantic_weight=w, daily_token_budget=None, max_extra_tokens=10**6)
+                ConsistencyConfig(samples=5, semantic_weight=w, embedding_quantize=quantize,
+                                  daily_token_budget=None, max_extra_tokens=10**6)
             )
 
         async def one(v: ConsistencyValidator, answer: str, samples: list[str], request: dict) -> float:
@@ -91,16 +97,17 @@ async def main_async(args: argparse.Namespace) -> None:
             assert verdict.status.value != "error", verdict.error
             return (time.perf_counter() - t) * 1000
 
-        full, lexical = validator(0.5), validator(0.0)
-        for a, s, r in data[:3]:  # warm-up
+        full, lexical, fp32 = validator(0.5), validator(0.0), validator(0.5, quantize=False)
+        for a, s, r in data[:3]:  # warm-up (and load the float32 model too)
             await one(full, a, s, r)
+            await one(fp32, a, s, r)
 
         n_sent = [len(full.sentences_to_score(a)) for a, _, _ in data]
         n_texts = [len(full.sentences_to_score(a)) + sum(len(split_sentences(x)) for x in s) for a, s, _ in data]
         print(f"{len(data)} answers: {statistics.mean(n_sent):.1f} sentences scored each, "
               f"{statistics.mean(n_texts):.0f} sentences encoded per check (answer + 5 samples)")
 
-        bare, full_ms, lex_ms = [], [], []
+        bare, full_ms, lex_ms, fp32_ms = [], [], [], []
         for a, s, r in data:
             texts = [x.text for x in full.sentences_to_score(a)] + [y.text for x in s for y in split_sentences(x)]
             t = time.perf_counter()
@@ -108,8 +115,14 @@ async def main_async(args: argparse.Namespace) -> None:
             bare.append((time.perf_counter() - t) * 1000)
             full_ms.append(await one(full, a, s, r))
             lex_ms.append(await one(lexical, a, s, r))
+            fp32_ms.append(await one(fp32, a, s, r))
         print("validator time per check, ms (upstream excluded):")
-        for label, xs in (("shipped (embeddings + lexical)", full_ms), ("baseline: bare encode of same texts", bare), ("lexical only", lex_ms)):
+        for label, xs in (
+            ("shipped (int8 embeddings + lexical)", full_ms),
+            ("baseline: bare encode of same texts", bare),
+            ("same with the float32 model", fp32_ms),
+            ("lexical only", lex_ms),
+        ):
             print(f"  {label:38s} p50 {pct(xs, 50):6.1f}  p95 {pct(xs, 95):6.1f}  max {max(xs):6.1f}")
         print(f"  overhead of the validator over the bare encode: p50 ratio {pct(full_ms, 50) / pct(bare, 50):.2f}")
 

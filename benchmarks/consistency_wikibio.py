@@ -90,11 +90,12 @@ def request_for(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def bench_config(n: int, semantic_weight: float) -> dict[str, Any]:
+def bench_config(n: int, semantic_weight: float, quantize: bool = True) -> dict[str, Any]:
     # Triggers and budgets off: every passage is scored, the question here is quality.
     return {
         "samples": n,
         "semantic_weight": semantic_weight,
+        "embedding_quantize": quantize,
         "min_answer_chars": 0,
         "min_factual_sentences": 0,
         "daily_token_budget": None,
@@ -140,11 +141,13 @@ def bootstrap(per_passage: list[tuple[list[float], list[float]]], rounds: int, s
 # -- replay through the validator -------------------------------------------------------------
 
 
-async def run_validator(rows: list[dict[str, Any]], n: int, semantic_weight: float, resources) -> tuple[list, dict]:
+async def run_validator(
+    rows: list[dict[str, Any]], n: int, semantic_weight: float, quantize: bool, resources
+) -> tuple[list, dict]:
     from llmvet.validators.base import Context, ReaskResult
     from llmvet.validators.consistency import ConsistencyConfig, ConsistencyValidator
 
-    v = ConsistencyValidator(ConsistencyConfig(**bench_config(n, semantic_weight)))
+    v = ConsistencyValidator(ConsistencyConfig(**bench_config(n, semantic_weight, quantize)))
     per_passage, missing, cpu_ms = [], 0, []
     for row in rows:
         samples = row["samples"][:n]
@@ -166,7 +169,7 @@ async def run_validator(rows: list[dict[str, Any]], n: int, semantic_weight: flo
 # -- replay through the real proxy -------------------------------------------------------------
 
 
-async def run_proxy(rows: list[dict[str, Any]], n: int, semantic_weight: float) -> tuple[list, dict]:
+async def run_proxy(rows: list[dict[str, Any]], n: int, semantic_weight: float, quantize: bool) -> tuple[list, dict]:
     """Each passage as a chat request through llmvet to a fake upstream (tests/fake_upstream.py).
 
     The fake answers the client's request with the passage and the proxy's marked re-asks with the
@@ -194,7 +197,7 @@ async def run_proxy(rows: list[dict[str, Any]], n: int, semantic_weight: float) 
             return Reply(text=row["samples"][:n])
         return Reply(text=row["gpt3_text"])
 
-    cfg = {**bench_config(n, semantic_weight), "sentence_threshold": 0.0}
+    cfg = {**bench_config(n, semantic_weight, quantize), "sentence_threshold": 0.0}
     policy = parse_policy(
         "version: 1\nname: wikibio\nrules:\n  - name: facts\n    validators:\n"
         f"      - use: consistency\n        with: {json.dumps(cfg)}\n        timeout: 120\n"
@@ -237,20 +240,20 @@ async def main_async(args: argparse.Namespace) -> None:
     n_sent = sum(len(r["gpt3_sentences"]) for r in rows)
     print(f"data: {args.data} — {len(rows)} passages, {n_sent} sentences; via {args.via}; bootstrap {args.boot} rounds over passages")
     print(f"base rates: non-factual {np.mean([a != 'accurate' for r in rows for a in r['annotation']]) * 100:.1f}% of sentences")
-    variants = [("shipped (0.5 semantic + 0.5 lexical)", 0.5), ("lexical only", 0.0)]
+    variants = [("shipped (0.5 semantic + 0.5 lexical)", 0.5, True), ("lexical only", 0.0, True)]
     if args.ablation:
-        variants.append(("semantic only", 1.0))
+        variants += [("semantic only", 1.0, True), ("shipped with the float32 model", 0.5, False)]
     with tempfile.TemporaryDirectory() as tmp:
         store = await open_store(f"sqlite:///{tmp}/bench.db")
         resources = Resources(store)
         try:
             for n in args.n:
-                for label, w in variants:
+                for label, w, quantize in variants:
                     t0 = time.perf_counter()
                     if args.via == "proxy":
-                        per_passage, extra = await run_proxy(rows, n, w)
+                        per_passage, extra = await run_proxy(rows, n, w, quantize)
                     else:
-                        per_passage, extra = await run_validator(rows, n, w, resources)
+                        per_passage, extra = await run_validator(rows, n, w, quantize, resources)
                     m = metrics(per_passage)
                     ci = bootstrap(per_passage, args.boot)
                     print(f"N={n:2d} {label:38s} {fmt(m, ci)}  ({time.perf_counter() - t0:.0f}s, {extra})")
@@ -267,7 +270,7 @@ def main() -> None:
     ap.add_argument("--boot", type=int, default=1000)
     ap.add_argument("--limit", type=int, default=0, help="first K passages only (smoke runs)")
     ap.add_argument("--via", choices=["validator", "proxy"], default="validator")
-    ap.add_argument("--ablation", action="store_true", help="also score with the semantic signal alone")
+    ap.add_argument("--ablation", action="store_true", help="also: the semantic signal alone, and the float32 model")
     args = ap.parse_args()
     use_shipped_model()
     asyncio.run(main_async(args))

@@ -42,7 +42,8 @@ class ConsistencyValidator(Validator):
         if self._load_error and time.monotonic() - self._load_error[0] < self.LOAD_RETRY_SECONDS:
             raise embeddings.EmbeddingsUnavailable(self._load_error[1])
         try:
-            return (await embeddings.get_embedder(resources, self.config.embedding_model)).encode
+            cfg = self.config
+            return (await embeddings.get_embedder(resources, cfg.embedding_model, cfg.embedding_quantize)).encode
         except embeddings.EmbeddingsUnavailable as exc:
             self._load_error = (time.monotonic(), str(exc))
             raise
