@@ -776,7 +776,7 @@ def _js_imports(code: str, base: int) -> list[Ref]:
 
 _PY_FILE = re.compile(r"(?<![\w.-])([A-Za-z_][\w-]*)(?:/[\w./-]*)?\.py\b")
 _DIR_PKG = re.compile(r"(?<![\w.-])([A-Za-z_]\w*)/(?:__init__\.py|[\w/-]+\.py)\b")
-_TREE_DIR = re.compile(r"^[\s│├└─|`+\-*]*([A-Za-z_]\w*)/\s*(?:#.*)?$", re.M)
+_TREE_DIR = re.compile(r"^[ \t│├└─|`+*-]*([A-Za-z_]\w*)/[ \t]*(?:#.*)?$", re.M)
 _DJANGO = re.compile(r"\b(?:startapp|startproject|mkdir(?:\s+-p)?|cd)\s+([A-Za-z_]\w*)")
 _JS_FILE = re.compile(r"(?<![\w.-])([A-Za-z_][\w-]*)\.(?:js|ts|jsx|tsx|mjs|cjs)\b")
 
@@ -794,19 +794,19 @@ def local_modules(text: str) -> set[str]:
 _JS_EXTS = (".js", ".ts", ".jsx", ".tsx", ".mjs", ".cjs")
 
 
-def is_local(name: str, text: str) -> bool:
+def is_local(name: str, text: str, made: set[str] | frozenset[str] = frozenset()) -> bool:
     """Does the answer define `name` itself (a `name.py` file, a `name/` folder, `startapp name`)?
-    Cheap substring tests first: this runs for every imported name on the warm path."""
-    shown = name + ".py" in text or name + "/" in text or any(name + e in text for e in _JS_EXTS)
-    made = ("startapp" in text or "startproject" in text or "mkdir" in text or "cd " in text) and name in text
-    if not shown and not made:
+    `made` holds the names of `startapp`/`mkdir`/`cd` commands. Cheap substring tests first: this
+    runs for every imported name on the warm path."""
+    if name in made:
+        return True
+    if name + ".py" not in text and name + "/" not in text and not any(name + e in text for e in _JS_EXTS):
         return False
     pat = re.escape(name)
     return bool(
         re.search(rf"(?<![\w.-]){pat}(?:/[\w./-]*)?\.py\b", text)
         or re.search(rf"(?<![\w.-]){pat}/(?:__init__\.py|[\w/-]+\.py)\b", text)
-        or re.search(rf"^[\s│├└─|`+\-*]*{pat}/\s*(?:#.*)?$", text, re.M)
-        or re.search(rf"\b(?:startapp|startproject|mkdir(?:\s+-p)?|cd)\s+{pat}\b", text)
+        or re.search(rf"^[ \t│├└─|`+*-]*{pat}/[ \t]*(?:#.*)?$", text, re.M)
         or re.search(rf"(?<![\w.-]){pat}\.(?:js|ts|jsx|tsx|mjs|cjs)\b", text)
     )
 
@@ -856,11 +856,14 @@ def extract(text: str, blocks: list, *, imports: bool = True) -> Extraction:
             import_refs.extend(_js_imports(b.code, start))
     if import_refs:
         verdicts: dict[str, bool] = {}
+        made: set[str] = set()
+        if "startapp" in text or "startproject" in text or "mkdir" in text or "cd " in text:
+            made = {m.group(1) for m in _DJANGO.finditer(text)}
         for r in import_refs:
             if r.ecosystem == "pypi" and is_stdlib(r.name):
                 continue
             if r.name not in verdicts:
-                verdicts[r.name] = r.name in own or is_local(r.name, text)
+                verdicts[r.name] = r.name in own or is_local(r.name, text, made)
             if verdicts[r.name]:
                 out.local_modules.add(r.name)
                 continue
