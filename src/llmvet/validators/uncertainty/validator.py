@@ -5,8 +5,9 @@ Findings (each with a span and a score):
 - `uncertainty.hedging` (density of hedge cues outside explicit statements)
 - `uncertainty.refusal` (full / partial refusal or deflection, with a category)
 The verdict fails on a missing statement (require_statement), heavy hedging (fail_on_hedging) or a
-refusal (fail_on_refusal). Verdict.meta carries a summary, response headers for `annotate`, the
-feedback for `reask` and the notice for `append`.
+refusal (fail_on_refusal). Verdict.meta carries a summary and the response headers for `annotate`
+(`x-llmvet-uncertainty`, `x-llmvet-hedging`, `x-llmvet-refusal`); the `append` notice and the `reask`
+feedback are the rule's settings, and the missing-statement finding's message says what to add.
 """
 
 from __future__ import annotations
@@ -23,15 +24,6 @@ from llmvet.validators.uncertainty.detect import Analysis, Options, analyse
 from llmvet.validators.uncertainty.embed import KnnSettings, find_statements, prototypes_path
 from llmvet.validators.uncertainty.request import DEFAULT_INSTRUCTION, add_instruction
 
-DEFAULT_NOTICE = (
-    "\n\n---\n*Note from llmvet: this answer does not say how certain it is. "
-    "Verify important details before relying on them.*"
-)
-DEFAULT_FEEDBACK = (
-    "Your answer did not include an explicit statement of uncertainty. Answer again and add one sentence "
-    "that says what you are not sure about, or how confident you are (for example 'Confidence: medium - "
-    "I could not verify X'). Do not add generic disclaimers."
-)
 # Answers this long are analysed in the CPU pool instead of on the event loop (the rule path is ~0.1 ms/KB).
 _INLINE_LIMIT = 20_000
 
@@ -57,8 +49,6 @@ class UncertaintyConfig(ValidatorConfig):
     partial_min_words: int = Field(30, ge=1, description="Words beyond the refusal that make it partial, not full.")
     add_instruction: bool = Field(False, description="Ask the model for one explicit uncertainty statement.")
     instruction: str = Field(DEFAULT_INSTRUCTION, min_length=1)
-    notice: str = Field(DEFAULT_NOTICE, description="Text the `append` action adds when the statement is missing.")
-    feedback: str = Field(DEFAULT_FEEDBACK, description="Feedback the `reask` action sends upstream.")
     embeddings: bool = Field(
         False,
         description="When the rules find no statement, compare the answer's first-person sentences with labelled "
@@ -222,7 +212,12 @@ class UncertaintyValidator(Validator):
             missing = Finding(
                 self.name,
                 "uncertainty.statement_missing",
-                "no explicit statement of uncertainty" + (f" (exempt: {exempt})" if exempt else ""),
+                (
+                    f"no explicit statement of uncertainty (exempt: {exempt})"
+                    if exempt
+                    else "no explicit statement of uncertainty: add one sentence saying what you are not sure "
+                    "of, or how confident you are (e.g. 'Confidence: medium - I could not verify X')"
+                ),
                 severity="info" if exempt else "medium",
                 risk=0.0 if exempt else 0.6,
                 span=None,
@@ -319,9 +314,6 @@ class UncertaintyValidator(Validator):
             "refusal_category": a.refusal_category,
             "headers": headers,
         }
-        if status == "missing":
-            meta["append_text"] = self.cfg.notice
-            meta["reask_feedback"] = self.cfg.feedback
         return meta
 
 
