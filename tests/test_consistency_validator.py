@@ -287,6 +287,18 @@ async def test_model_is_loaded_once_and_encodes_normalised_rows(resources, shipp
     assert vecs.shape == (3, a.dimension) and np.allclose(np.linalg.norm(vecs, axis=1), 1, atol=1e-4)
     assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2]
     assert (await embeddings.encode(resources, [])).shape == (0, a.dimension)
+    assert a.quantized  # int8 by default; the float32 model is a separate singleton
+    f32 = await embeddings.get_embedder(resources, quantize=False)
+    assert f32 is not a and not f32.quantized
+    v32 = await resources.run_cpu(f32.encode, ["Warsaw is in Poland."])
+    assert float(v32[0] @ vecs[0]) > 0.9  # int8 moves vectors a little (cos ~0.95 here); rankings hold (see benchmark)
+
+
+def test_encoding_threads_leave_a_core_free(monkeypatch):
+    monkeypatch.setenv(embeddings.ENV_THREADS, "3")
+    assert embeddings.torch_threads() == 3
+    monkeypatch.setenv(embeddings.ENV_THREADS, "nonsense")
+    assert embeddings.torch_threads() == max(1, (os.cpu_count() or 2) - 1)
 
 
 # ---- configuration -----------------------------------------------------------------------------
