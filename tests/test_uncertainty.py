@@ -280,7 +280,7 @@ async def test_long_answers_run_in_the_cpu_pool(tmp_path):
 
     resources = Resources(await open_store(f"sqlite:///{tmp_path / 's.db'}"))
     try:
-        text = ("The bridge opened in 1932 and carries eight lanes. " * 500) + "I'm not sure about the lane count."
+        text = ("The bridge opened in 1932 and carries eight lanes. " * 100) + "I'm not sure about the lane count."
         ctx = Context(text=text, resources=resources)
         verdict = await make().check(ctx)
         start, end = finding(verdict, "uncertainty.statement").span

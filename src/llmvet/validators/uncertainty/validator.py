@@ -24,8 +24,9 @@ from llmvet.validators.uncertainty.detect import Analysis, Options, analyse
 from llmvet.validators.uncertainty.embed import KnnSettings, find_statements, prototypes_path
 from llmvet.validators.uncertainty.request import DEFAULT_INSTRUCTION, add_instruction
 
-# Answers this long are analysed in the CPU pool instead of on the event loop (the rule path is ~0.1 ms/KB).
-_INLINE_LIMIT = 20_000
+# Longer answers are analysed in the CPU pool (about 1 ms per KB of rule work); shorter ones inline, since a
+# thread hop costs more than the work.
+_INLINE_LIMIT = 4_000
 
 
 class UncertaintyConfig(ValidatorConfig):
