@@ -12,6 +12,7 @@ import argparse
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -65,9 +66,16 @@ def run_wrk(url: str, concurrency: int, duration: float, script: Path) -> dict[s
             "p99": float(p99) / 1000, "errors": int(errors)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--duration", type=float, default=5.0)
+    ap.add_argument("--duration", type=float, default=3.0)
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per target; medians are reported")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 32, 128])
     ap.add_argument("--with-httpx", action="store_true", help="also measure a bare httpx pass-through")
     ap.add_argument("--policy", default=str(ROOT / "policies" / "default.yaml"))
@@ -85,31 +93,45 @@ def main() -> int:
     log = tmp / "servers.log"
     procs = [serve(uvicorn_cmd("bare:upstream_app", ports["upstream"]), ports["upstream"], log)]
     targets = {"upstream (direct)": f"http://127.0.0.1:{ports['upstream']}"}
+    pids = {"upstream (direct)": procs[0].pid}
     try:
         procs.append(serve(uvicorn_cmd("bare:aiohttp_app", ports["aiohttp"]), ports["aiohttp"], log, env))
         targets["bare aiohttp pass-through"] = f"http://127.0.0.1:{ports['aiohttp']}"
+        pids["bare aiohttp pass-through"] = procs[-1].pid
         if args.with_httpx:
             procs.append(serve(uvicorn_cmd("bare:httpx_app", ports["httpx"]), ports["httpx"], log, env))
             targets["bare httpx pass-through"] = f"http://127.0.0.1:{ports['httpx']}"
+            pids["bare httpx pass-through"] = procs[-1].pid
         procs.append(serve([sys.executable, "-m", "llmvet", "serve", "--upstream", upstream_url, "--port", str(ports["llmvet"]),
                             "--policy", args.policy, "--store", f"sqlite:///{tmp / 'bench.db'}"],
                            ports["llmvet"], log, {"LLMVET_LOG_LEVEL": "warning"}))
         targets["llmvet (default policy)"] = f"http://127.0.0.1:{ports['llmvet']}"
+        pids["llmvet (default policy)"] = procs[-1].pid
 
         results: dict[tuple[str, int], dict[str, float]] = {}
         for url in targets.values():  # warm up connections and code paths
             run_wrk(url, 8, 1, script)
+        print(f"{args.rounds} alternating rounds of {args.duration:g}s per target; medians. cpu = the server "
+              "process's CPU per request (less sensitive to other load than req/s)\n")
         for c in args.concurrency:
-            for name, url in targets.items():
-                results[(name, c)] = r = run_wrk(url, c, args.duration, script)
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
+            for _ in range(args.rounds):
+                for name, url in targets.items():
+                    before = cpu_seconds(pids[name])
+                    r = run_wrk(url, c, args.duration, script)
+                    r["cpu_ms"] = (cpu_seconds(pids[name]) - before) * 1000 / max(r["rps"] * args.duration, 1)
+                    runs[name].append(r)
+            for name in targets:
+                r = results[(name, c)] = {k: statistics.median([x[k] for x in runs[name]]) for k in runs[name][0]}
                 print(f"c={c:<4} {name:<28} {r['rps']:9.0f} req/s  p50 {r['p50']:7.2f} ms  p95 {r['p95']:7.2f} ms"
-                      f"  p99 {r['p99']:7.2f} ms  errors {r['errors']}", flush=True)
+                      f"  p99 {r['p99']:7.2f} ms  cpu {r['cpu_ms']:.3f} ms/req  errors {r['errors']:.0f}", flush=True)
         print()
         base, ours = "bare aiohttp pass-through", "llmvet (default policy)"
         for c in args.concurrency:
             b, o = results[(base, c)], results[(ours, c)]
             print(f"c={c:<4} llmvet / bare aiohttp: throughput {o['rps'] / b['rps']:.2f}x, "
-                  f"p50 +{o['p50'] - b['p50']:.2f} ms ({o['p50']:.2f} vs {b['p50']:.2f})")
+                  f"p50 +{o['p50'] - b['p50']:.2f} ms ({o['p50']:.2f} vs {b['p50']:.2f}), "
+                  f"cpu/req {o['cpu_ms'] / b['cpu_ms']:.2f}x ({o['cpu_ms']:.3f} vs {b['cpu_ms']:.3f} ms)")
             if args.with_httpx:
                 h = results[("bare httpx pass-through", c)]
                 print(f"       bare httpx / bare aiohttp: throughput {h['rps'] / b['rps']:.2f}x")
