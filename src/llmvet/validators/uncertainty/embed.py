@@ -16,11 +16,11 @@ from importlib import resources as importlib_resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from llmvet.validators.uncertainty.detect import Hit
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy comes with the embeddings extra; the rule path must import without it
+    import numpy as np
+
     from llmvet.resources import Resources
 
 EMBEDDING = "embedding"
@@ -45,6 +45,8 @@ def read_prototypes(path: Path) -> list[dict[str, Any]]:
 def prototype_texts(
     language: str, extra_positive: tuple[str, ...] = (), path: str | None = None
 ) -> tuple[list[str], np.ndarray]:
+    import numpy as np
+
     rows = read_prototypes(Path(path).expanduser() if path else prototypes_path(language))
     texts = [r["text"] for r in rows] + list(extra_positive)
     labels = np.array([int(r["statement"]) for r in rows] + [1] * len(extra_positive), dtype=np.int8)
@@ -53,6 +55,8 @@ def prototype_texts(
 
 def knn(candidates: np.ndarray, protos: np.ndarray, labels: np.ndarray, s: KnnSettings) -> list[tuple[bool, float]]:
     """For each candidate row: (is a statement?, score). Rows are L2-normalised, so dot = cosine."""
+    import numpy as np
+
     if len(candidates) == 0 or len(protos) == 0:
         return [(False, 0.0)] * len(candidates)
     sims = candidates @ protos.T
