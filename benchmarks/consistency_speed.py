@@ -102,14 +102,14 @@ async def main_async(args: argparse.Namespace) -> None:
             await one(full, a, s, r)
             await one(fp32, a, s, r)
 
-        n_sent = [len(full.sentences_to_score(a)) for a, _, _ in data]
-        n_texts = [len(full.sentences_to_score(a)) + sum(len(split_sentences(x)) for x in s) for a, s, _ in data]
+        n_sent = [len(full.sentences_to_score(Context(text=a))) for a, _, _ in data]
+        n_texts = [len(full.sentences_to_score(Context(text=a))) + sum(len(split_sentences(x)) for x in s) for a, s, _ in data]
         print(f"{len(data)} answers: {statistics.mean(n_sent):.1f} sentences scored each, "
               f"{statistics.mean(n_texts):.0f} sentences encoded per check (answer + 5 samples)")
 
         bare, full_ms, lex_ms, fp32_ms = [], [], [], []
         for a, s, r in data:
-            texts = [x.text for x in full.sentences_to_score(a)] + [y.text for x in s for y in split_sentences(x)]
+            texts = [x.text for x in full.sentences_to_score(Context(text=a))] + [y.text for x in s for y in split_sentences(x)]
             t = time.perf_counter()
             await resources.run_cpu(embedder.encode, texts)
             bare.append((time.perf_counter() - t) * 1000)
@@ -140,7 +140,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
         async def on_loop() -> None:  # the anti-pattern, for comparison: encode on the event loop
             for a, s, r in data[: args.lag_runs]:
-                texts = [x.text for x in full.sentences_to_score(a)] + [y.text for x in s for y in split_sentences(x)]
+                texts = [x.text for x in full.sentences_to_score(Context(text=a))] + [y.text for x in s for y in split_sentences(x)]
                 embedder.encode(texts)
                 await asyncio.sleep(0)
 

@@ -211,6 +211,19 @@ async def test_daily_budget_is_kept_per_key_in_the_store(store):
         resources._cpu_pool.shutdown(wait=False)
 
 
+async def test_reask_cut_by_the_engine_timeout_keeps_the_reservation(resources):
+    import asyncio
+
+    async def slow(body, messages, n):
+        await asyncio.sleep(10)
+
+    v = make(samples=3, semantic_weight=0.0, daily_token_budget=10_000)
+    day = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(v.check(ctx_for(f"{TRUE_1} {TRUE_2}", resources, slow, key_hash="slow")), 0.2)
+    assert await resources.store.incr("budget", f"slow:{day}", 0) > 0  # may have been spent upstream: counted
+
+
 async def test_failed_reask_refunds_the_reservation(store):
     resources = Resources(store)
     try:

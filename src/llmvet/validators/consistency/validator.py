@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -10,7 +11,13 @@ from llmvet import embeddings
 from llmvet.validators.base import Context, Finding, ReaskResult, ReaskUnavailable, Sentence, Validator, Verdict
 from llmvet.validators.consistency import budget, sampling
 from llmvet.validators.consistency.config import ConsistencyConfig
-from llmvet.validators.consistency.scoring import SentenceScore, is_factual, score_sentences, split_sentences
+from llmvet.validators.consistency.scoring import (
+    SentenceScore,
+    is_factual,
+    merge_fragments,
+    score_sentences,
+    split_sentences,
+)
 
 if TYPE_CHECKING:
     from llmvet.resources import Resources
@@ -55,9 +62,10 @@ class ConsistencyValidator(Validator):
 
     # -- triggers -------------------------------------------------------------------------------
 
-    def sentences_to_score(self, text: str) -> list[Sentence]:
+    def sentences_to_score(self, ctx: Context) -> list[Sentence]:
+        """ctx.sentences (code blocks skipped), splits after initials undone, too-short ones dropped."""
         cfg = self.config
-        out = [s for s in split_sentences(text) if len(s.text.split()) >= cfg.min_sentence_words]
+        out = [s for s in merge_fragments(ctx.text, ctx.sentences) if len(s.text.split()) >= cfg.min_sentence_words]
         return out[: cfg.max_sentences]
 
     def skip_reason(self, ctx: Context, sentences: list[Sentence]) -> str | None:
@@ -78,7 +86,7 @@ class ConsistencyValidator(Validator):
 
     async def check(self, ctx: Context) -> Verdict:
         cfg = self.config
-        sentences = self.sentences_to_score(ctx.text)
+        sentences = self.sentences_to_score(ctx)
         skip = self.skip_reason(ctx, sentences)
         if skip:
             return Verdict.passed(skipped=skip)
@@ -119,6 +127,9 @@ class ConsistencyValidator(Validator):
             spent = _total(usage) or reserved
         except ReaskUnavailable as exc:
             return Verdict.errored(f"cannot re-ask: {exc}")
+        except asyncio.CancelledError:  # timed out mid-call: the upstream may have spent it, keep the reservation
+            spent = reserved
+            raise
         finally:
             if cfg.daily_token_budget is not None:
                 await budget.settle(ctx.resources.store, key, spent - reserved)
