@@ -1,5 +1,5 @@
 """consistency through the real proxy: the fake upstream answers the client, then serves the proxy's
-marked re-asks; checks annotation, streaming, the responses route, audit usage and fail-closed budgets."""
+marked re-asks; checks annotation, streaming (chat and responses), audit usage and fail-open/closed budgets."""
 
 from __future__ import annotations
 
@@ -96,16 +96,23 @@ async def test_responses_route_and_extra_usage_in_the_audit(fake, make_proxy, tm
     assert resp.headers["x-llmvet-decision"] == "annotate"
     reasks = [r for r in fake.requests if "x-llmvet-internal" in r.headers]
     assert len(reasks) == 3 and all("n" not in r.body for r in reasks)  # responses has no `n`: 3 calls
+    fake.requests.clear()
+    async with httpx.AsyncClient(timeout=60) as http:
+        async with http.stream("POST", proxy.url + "/v1/responses",
+                               json={"model": "m", "input": QUESTION, "stream": True}) as streamed:
+            text = (await streamed.aread()).decode()
+    assert streamed.status_code == 200 and "consistency.divergent_sentence" in text
+    assert [r.body["stream"] for r in fake.requests if "x-llmvet-internal" in r.headers] == [False] * 3
     store = await open_store(f"sqlite:///{tmp_path / 'llmvet.db'}")
     try:
         for _ in range(60):
             rows = await store.read("audit")
-            if rows:
+            if len(rows) >= 2:
                 break
             await asyncio.sleep(0.05)
     finally:
         await store.close()
-    (_, record), = rows
+    record = rows[0][1]
     assert record["extra_usage"]["total_tokens"] > 0
     assert record["findings"][0]["code"] == "consistency.divergent_sentence"
 
