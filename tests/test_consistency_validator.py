@@ -330,3 +330,14 @@ def test_config_rejects_typos_and_bad_templates():
 
 def test_reask_unavailable_is_the_contract_error():
     assert issubclass(ReaskUnavailable, RuntimeError)
+
+
+def test_policy_check_warns_with_the_install_hint_and_line(monkeypatch):
+    from llmvet.policy.loader import PolicyError, parse_policy
+
+    text = "version: 1\nname: p\nrules:\n  - name: r\n    validators:\n      - use: consistency\n        with: {samples: 3}\n"
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
+    (warning,) = parse_policy(text, "p.yaml").warnings
+    assert "pip install 'llmvet[embeddings]'" in str(warning) and "p.yaml:6" in str(warning)
+    with pytest.raises(PolicyError, match="question"):  # a bad setting is an error with its line
+        parse_policy(text.replace("{samples: 3}", "{paraphrase_template: 'again'}"), "p.yaml")
