@@ -249,3 +249,19 @@ async def test_passthrough_stream_mode_streams_now_and_audits_after(fake, make_p
     # Non-streaming requests under the same rule are still blocked.
     with pytest.raises(openai.UnprocessableEntityError):
         chat(proxy)
+
+
+@pytest.mark.parametrize("model,decision", [("demo-allow", "allow"), ("demo-annotate", "annotate"),
+                                            ("demo-append", "append"), ("demo-reask", "annotate")])
+def test_bundled_actions_policy_does_what_its_comments_say(fake, make_proxy, model, decision):
+    from pathlib import Path
+
+    fake.reset(lambda b: Reply(text="Results guaranteed!"))
+    proxy = make_proxy((Path(__file__).parent.parent / "policies" / "actions.yaml").read_text())
+    client = openai.OpenAI(base_url=proxy.url + "/v1", api_key="k", max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(model=model, messages=[{"role": "user", "content": "x"}])
+    assert raw.headers["x-llmvet-decision"] == decision
+    if model == "demo-reask":
+        assert raw.headers["x-llmvet-reasks"] == "2"
+    with pytest.raises(openai.UnprocessableEntityError):
+        client.chat.completions.create(model="demo-block", messages=[{"role": "user", "content": "x"}])
