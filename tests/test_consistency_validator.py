@@ -124,6 +124,12 @@ async def test_answer_unrelated_to_every_sample_fails_as_a_whole(resources):
     assert [f.code for f in verdict.findings] == ["consistency.divergent_response"]
 
 
+async def test_long_answers_score_only_the_first_max_sentences(resources):
+    verdict = await make(samples=2, max_sentences=2).check(ctx_for(f"{TRUE_1} {TRUE_2} {MADE_UP}", resources, Script(SAMPLES)))
+    assert len(verdict.meta["sentences"]) == 2 and verdict.meta["unscored_sentences"] == 1
+    assert verdict.status is Status.PASSED  # the made-up third sentence was beyond the cap
+
+
 async def test_code_blocks_are_neither_scored_nor_compared(resources):
     answer = f"{TRUE_1}\n\n```python\nprint('Curie moved to Buenos Aires in 1921. She sold bread.')\n```\n\n{TRUE_2}"
     verdict = await make(samples=3).check(ctx_for(answer, resources, Script(SAMPLES)))

@@ -65,8 +65,7 @@ class ConsistencyValidator(Validator):
     def sentences_to_score(self, ctx: Context) -> list[Sentence]:
         """ctx.sentences (code blocks skipped), splits after initials undone, too-short ones dropped."""
         cfg = self.config
-        out = [s for s in merge_fragments(ctx.text, ctx.sentences) if len(s.text.split()) >= cfg.min_sentence_words]
-        return out[: cfg.max_sentences]
+        return [s for s in merge_fragments(ctx.text, ctx.sentences) if len(s.text.split()) >= cfg.min_sentence_words]
 
     def skip_reason(self, ctx: Context, sentences: list[Sentence]) -> str | None:
         cfg = self.config
@@ -90,6 +89,8 @@ class ConsistencyValidator(Validator):
         skip = self.skip_reason(ctx, sentences)
         if skip:
             return Verdict.passed(skipped=skip)
+        unscored = max(0, len(sentences) - cfg.max_sentences)  # bounded CPU: only the first max_sentences
+        sentences = sentences[: cfg.max_sentences]
         if ctx.resources is None:
             return Verdict.errored("consistency needs the shared resources (store, thread pool)")
 
@@ -137,6 +138,7 @@ class ConsistencyValidator(Validator):
 
         meta: dict[str, Any] = {
             "mode": cfg.mode,
+            "unscored_sentences": unscored,
             "samples": len(texts),
             "extra_usage": {**usage, "estimated": not _total(usage), "calls_n": plan["n"]},
         }
