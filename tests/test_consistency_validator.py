@@ -14,7 +14,7 @@ import pytest
 from llmvet import embeddings
 from llmvet.resources import Resources
 from llmvet.store import open_store
-from llmvet.validators.base import Context, ReaskResult, ReaskUnavailable, Status
+from llmvet.validators.base import Context, ReaskResult, Status
 from llmvet.validators.consistency import ConsistencyConfig, ConsistencyValidator
 from llmvet.validators.registry import load
 
@@ -333,9 +333,6 @@ def test_config_rejects_typos_and_bad_templates():
     assert load("consistency") is ConsistencyValidator
     assert ConsistencyConfig().embedding_model == "sentence-transformers/all-MiniLM-L6-v2"
 
-
-def test_reask_unavailable_is_the_contract_error():
-    assert issubclass(ReaskUnavailable, RuntimeError)
 
 
 def test_policy_check_warns_with_the_install_hint_and_line(monkeypatch):
