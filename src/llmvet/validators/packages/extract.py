@@ -14,6 +14,7 @@ Pure functions, no I/O: cheap enough to run inline for a typical answer.
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 import sys
 from dataclasses import dataclass, field
@@ -101,39 +102,35 @@ _EXACT_PIN = re.compile(r"^\s*===?\s*([A-Za-z0-9][A-Za-z0-9.+!_-]*)\s*$")
 _NPM_EXACT = re.compile(r"^v?=?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)$")
 
 
-def _segment_end(text: str, pos: int) -> int:
+_MAX_COMMAND = 4000  # characters: longer is not a command someone types (and keeps scans linear)
+
+
+_STOP = re.compile(r"\n|[`;|)]|&&|</|(?:^|(?<=[ \t]))#|(?<=[ \t])>(?=[ \t]|$)", re.M)
+
+
+def _segment_end(text: str, pos: int, limit: int = _MAX_COMMAND) -> int:
     """Where a shell command starting at pos ends: newline (unless continued with a backslash),
     a backtick, `;`, `|`, `&&`, `)`, a comment, or a redirection."""
-    n = len(text)
+    n = min(len(text), pos + limit)
     i = pos
-    while i < n:
-        c = text[i]
-        if c == "\n":
-            j = i - 1
-            while j >= pos and text[j] in " \t\r":
-                j -= 1
-            if j >= pos and text[j] == "\\":
-                i += 1
-                continue
-            return i
-        if c in "`;|)" or (c == "<" and text.startswith("</", i)):
-            return i
-        if c == "&" and i + 1 < n and text[i + 1] == "&":
-            return i
-        if c == "#" and (i == pos or text[i - 1] in " \t"):
-            return i
-        if c == ">" and (i + 1 >= n or text[i + 1] in " \t") and (i == pos or text[i - 1] in " \t"):
-            return i
-        i += 1
-    return n
+    while True:
+        m = _STOP.search(text, i, n)
+        if m is None:
+            return n
+        if m.group(0) == "\n" and text[pos : m.start()].rstrip(" \t\r").endswith("\\"):
+            i = m.end()  # a continued line
+            continue
+        return m.start()
 
 
 def _in_spans(pos: int, spans: list[tuple[int, int]]) -> bool:
-    return any(a <= pos < b for a, b in spans)
+    """Is pos inside one of the (sorted, disjoint) spans?"""
+    i = bisect.bisect_right(spans, (pos, float("inf"))) - 1
+    return i >= 0 and spans[i][0] <= pos < spans[i][1]
 
 
 def _inside_inline_code(text: str, pos: int) -> bool:
-    line_start = text.rfind("\n", 0, pos) + 1
+    line_start = max(text.rfind("\n", max(0, pos - 2000), pos) + 1, pos - 2000)  # bounded: keeps long lines linear
     return text.count("`", line_start, pos) % 2 == 1
 
 
@@ -258,13 +255,17 @@ def _create_name(tok: str) -> tuple[str, int, int] | None:
 
 def find_install_commands(text: str, code_spans: list[tuple[int, int]]) -> list[Ref]:
     refs: list[Ref] = []
+    done_to = 0
     for m in _CMD.finditer(text):
+        if m.start() < done_to:
+            continue  # inside the previous command's arguments
         kind = m.lastgroup or ""
         start = m.end()
-        end = _segment_end(text, start)
         in_code = _in_spans(m.start(), code_spans)
         prose = not in_code and not _inside_inline_code(text, m.start())
-        if not in_code and _NEGATED.search(text, max(text.rfind("\n", 0, m.start()) + 1, m.start() - 30), m.start()):
+        end = _segment_end(text, start, _MAX_COMMAND if not prose else 400)
+        before = len(refs)
+        if not in_code and _NEGATED.search(text, max(text.rfind("\n", max(0, m.start() - 30), m.start()) + 1, m.start() - 30), m.start()):
             continue  # "not `pip install sklearn`", "instead of pip install bs4": advice against it
         toks = _tokens(text, start, end)
         if kind in ("pip", "uvadd", "pipenv", "pipx"):
@@ -292,6 +293,8 @@ def find_install_commands(text: str, code_spans: list[tuple[int, int]]) -> list[
                     name, a, b = got
                     refs.append(Ref("npm", name, (off + a, off + b), "install", "npm-create", None, tok))
                 break
+        # in code a command owns its whole line; in prose only up to its last name
+        done_to = end if not prose else max([m.end()] + [r.span[1] for r in refs[before:]])
     return refs
 
 
