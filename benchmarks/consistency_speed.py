@@ -74,7 +74,7 @@ async def main_async(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         resources = Resources(await open_store(f"sqlite:///{tmp}/s.db"))
         t0 = time.perf_counter()
-        embedder = await embeddings.get_embedder(resources)
+        embedder = await embeddings.get_embedder(resources, quantize=True)  # what the validator uses by default
         import torch
 
         print(f"model load (once per process): {(time.perf_counter() - t0) * 1000:.0f} ms — {embedder.name}, "

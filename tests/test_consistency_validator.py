@@ -297,17 +297,16 @@ def test_model_name_resolution(monkeypatch):
 
 
 async def test_model_is_loaded_once_and_encodes_normalised_rows(resources, shipped_model):
-    await make().warm_up(resources)
-    a = await embeddings.get_embedder(resources)
-    b = await embeddings.get_embedder(resources, embeddings.DEFAULT_MODEL)
-    c = await embeddings.get_embedder(resources, shipped_model)
-    assert a is b is c
-    vecs = await embeddings.encode(resources, ["Warsaw is in Poland.", "Warsaw is a city in Poland.", "I like soup."])
+    await make().warm_up(resources)  # the validator's int8 copy
+    a = await embeddings.get_embedder(resources, quantize=True)
+    b = await embeddings.get_embedder(resources, embeddings.DEFAULT_MODEL, quantize=True)
+    c = await embeddings.get_embedder(resources, shipped_model, quantize=True)
+    assert a is b is c and a.quantized
+    vecs = await embeddings.encode(resources, ["Warsaw is in Poland.", "Warsaw is a city in Poland.", "I like soup."], quantize=True)
     assert vecs.shape == (3, a.dimension) and np.allclose(np.linalg.norm(vecs, axis=1), 1, atol=1e-4)
     assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2]
     assert (await embeddings.encode(resources, [])).shape == (0, a.dimension)
-    assert a.quantized  # int8 by default; the float32 model is a separate singleton
-    f32 = await embeddings.get_embedder(resources, quantize=False)
+    f32 = await embeddings.get_embedder(resources)  # the module's default: float32, a separate singleton
     assert f32 is not a and not f32.quantized
     v32 = await resources.run_cpu(f32.encode, ["Warsaw is in Poland."])
     assert float(v32[0] @ vecs[0]) > 0.9  # int8 moves vectors a little (cos ~0.95 here); rankings hold (see benchmark)
