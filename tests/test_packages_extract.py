@@ -242,3 +242,12 @@ def test_imports_can_be_switched_off():
 def test_plain_prose_mentioning_pip_is_not_a_command():
     text = "We use pip and npm every day; pipeline installs are different."
     assert names(text) == []
+
+
+def test_local_modules_in_a_long_import_list():
+    mods = ["numpy", "pandas", "helpers", "app", "scipy", "rich", "click", "mylib", "tqdm", "attrs", "yaml"]
+    code = "\n".join(f"import {m}" for m in mods)
+    text = ("Layout:\n\n```\nproject/\n├── app/\n│   └── main.py\n└── src/mylib/core.py\n```\n"
+            f"Create `helpers.py` too.\n\n```python\n{code}\n```\n")
+    got = [n for _, n, _ in names(text)]
+    assert got == ["numpy", "pandas", "scipy", "rich", "click", "tqdm", "attrs", "yaml"]

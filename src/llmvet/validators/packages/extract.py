@@ -795,15 +795,21 @@ def local_modules(text: str) -> set[str]:
 
 
 _JS_EXTS = (".js", ".ts", ".jsx", ".tsx", ".mjs", ".cjs")
+# every word directly before `.py`, a JS extension or `/`: a superset of the modules an answer defines
+_LOCAL_CANDIDATE = re.compile(r"([A-Za-z_][\w-]*)(?:\.(?:py|js|ts|jsx|tsx|mjs|cjs)\b|/)")
 
 
-def is_local(name: str, text: str, made: set[str] | frozenset[str] = frozenset()) -> bool:
+def is_local(name: str, text: str, made: set[str] | frozenset[str] = frozenset(),
+             candidates: set[str] | None = None) -> bool:
     """Does the answer define `name` itself (a `name.py` file, a `name/` folder, `startapp name`)?
     `made` holds the names of `startapp`/`mkdir`/`cd` commands. Cheap substring tests first: this
     runs for every imported name on the warm path."""
     if name in made:
         return True
-    if name + ".py" not in text and name + "/" not in text and not any(name + e in text for e in _JS_EXTS):
+    if candidates is not None:
+        if name not in candidates:
+            return False
+    elif name + ".py" not in text and name + "/" not in text and not any(name + e in text for e in _JS_EXTS):
         return False
     pat = re.escape(name)
     return bool(
@@ -862,11 +868,12 @@ def extract(text: str, blocks: list, *, imports: bool = True) -> Extraction:
         made: set[str] = set()
         if "startapp" in text or "startproject" in text or "mkdir" in text or "cd " in text:
             made = {m.group(1) for m in _DJANGO.finditer(text)}
+        candidates = {m.group(1) for m in _LOCAL_CANDIDATE.finditer(text)} if len(import_refs) > 8 else None
         for r in import_refs:
             if r.ecosystem == "pypi" and is_stdlib(r.name):
                 continue
             if r.name not in verdicts:
-                verdicts[r.name] = r.name in own or is_local(r.name, text, made)
+                verdicts[r.name] = r.name in own or is_local(r.name, text, made, candidates)
             if verdicts[r.name]:
                 out.local_modules.add(r.name)
                 continue
