@@ -150,3 +150,18 @@ def test_policy_maps_client_key_to_upstream_key(fake, make_proxy, monkeypatch):
     # Another key matches no rule: forwarded untouched, with its own Authorization.
     assert other.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
     assert fake.requests[-1].headers["authorization"] == "Bearer sk-someone-else"
+
+
+def test_readiness_waits_for_validators_to_warm_up(fake, make_proxy, test_plugin):
+    import time
+
+    proxy = make_proxy("rules:\n  - name: r\n    validators:\n      - {use: sleepy, with: {seconds: 0, warm_up_seconds: 1.5}}\n")
+    first = httpx.get(proxy.url + "/readyz")
+    assert first.status_code == 503 and first.json()["validators"] == "warming"
+    # Serving does not wait for the warm-up.
+    assert httpx.post(proxy.url + "/v1/chat/completions",
+                      json={"model": "m", "messages": [{"role": "user", "content": "x"}]}).status_code == 200
+    deadline = time.monotonic() + 10
+    while httpx.get(proxy.url + "/readyz").status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert httpx.get(proxy.url + "/readyz").json()["validators"] == "ok"

@@ -115,6 +115,7 @@ class LlmvetProxy:
         self.audit: AuditLog | None = None
         self.escalation: EscalationHandler | None = None
         self.extensions: list[Extension] = []
+        self._warm_up: asyncio.Task[None] | None = None
         # Called with every audit record (vetted responses), e.g. for metrics and drift.
         self.finish_hooks: list[Callable[[dict[str, Any]], None]] = []
         self._key_hashes: dict[str, str] = {}
@@ -133,17 +134,36 @@ class LlmvetProxy:
         await self.upstream.start()
         for ext in self.extensions:
             await ext.start()
+        # Validators with expensive state (an embedding model) load it now, beside serving, not on
+        # the first answer; /readyz says "warming" until they are done.
+        self._warm_up = asyncio.create_task(self.warm_up_validators(), name="llmvet-warm-up")
         log.info("llmvet ready: upstream %s, policy %s@%s, store %s",
                  self.upstream.base_url, self.policy.name, self.policy.version, store.url.split("@")[-1])
         try:
             yield
         finally:
+            self._warm_up.cancel()
             for ext in reversed(self.extensions):
                 with contextlib.suppress(Exception):
                     await ext.stop()
             await self.upstream.close()
             await self.audit.close()
             await self.resources.close()
+
+    async def warm_up_validators(self) -> None:
+        for rule in self.policy.rules:
+            for cv in rule.validators:
+                warm_up = getattr(cv.instance, "warm_up", None)
+                if warm_up is None:
+                    continue
+                started = time.perf_counter()
+                try:
+                    await warm_up(self.resources)
+                except Exception as exc:  # it will error per answer instead; on_error decides then
+                    log.warning("validator %s (rule %s) failed to warm up: %s", cv.label, rule.name, exc)
+                else:
+                    log.info("validator %s (rule %s) warmed up in %.1fs", cv.label, rule.name,
+                             time.perf_counter() - started)
 
     # ---- small helpers --------------------------------------------------------------------------
     def key_identity(self, request: Request) -> tuple[str | None, str | None]:
@@ -194,7 +214,9 @@ class LlmvetProxy:
             checks["store"] = "ok" if self.resources and await self.resources.store.ping() else "down"
         except Exception as exc:
             checks["store"] = f"down: {type(exc).__name__}"
-        ok = checks["store"] == "ok"
+        warming = self._warm_up is not None and not self._warm_up.done()
+        checks["validators"] = "warming" if warming else "ok"
+        ok = checks["store"] == "ok" and not warming
         checks["upstream"] = self.upstream.base_url
         return Response(orjson.dumps({"status": "ready" if ok else "not ready", **checks}), 200 if ok else 503,
                         media_type="application/json")
@@ -482,7 +504,7 @@ class LlmvetProxy:
             "status": status,
             "action": final_action or (decision.action if decision else "upstream_error"),
             "policy_action": decision.action if decision else None,
-            "validators": [r.to_dict() for r in decision.runs] if decision else [],
+            "validators": [_with_meta(r) for r in decision.runs] if decision else [],
             "findings": [f.to_dict() for f in decision.findings] if decision else [],
             "reasks": ex.reasks,
             "extra_usage": ex.extra_usage,
@@ -571,6 +593,15 @@ async def _disconnected(request: Request) -> None:
         message = await request.receive()
         if message["type"] == "http.disconnect":
             return
+
+
+def _with_meta(run: Any) -> dict[str, Any]:
+    """A validator run for the audit record, with the validator's own extras (usage, scores, skips)."""
+    d = run.to_dict()
+    if run.verdict.meta:
+        # default=str: a validator's odd value must not poison the audit batch it is written in
+        d["meta"] = orjson.loads(orjson.dumps(run.verdict.meta, default=str, option=orjson.OPT_NON_STR_KEYS))
+    return d
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:

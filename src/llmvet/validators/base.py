@@ -218,6 +218,8 @@ class Validator:
     - `prepare_request(body, route)`: optional request-side rule (e.g. add an instruction).
     - `problems()`: optional start-up self-check (e.g. an optional dependency is missing); each string
       is reported by `llmvet policy check` against this validator's entry.
+    - `async warm_up(resources)`: optional; the proxy calls it once at start-up (beside serving; /readyz
+      reports "warming" until it returns) to load expensive shared state such as a model.
     """
 
     name: ClassVar[str] = ""

@@ -28,6 +28,7 @@ class ShoutingValidator(Validator):
 
 class SleepyConfig(ValidatorConfig):
     seconds: float = 1.0
+    warm_up_seconds: float = 0.0
 
 
 class SleepyValidator(Validator):
@@ -35,6 +36,9 @@ class SleepyValidator(Validator):
 
     name = "sleepy"
     Config = SleepyConfig
+
+    async def warm_up(self, resources) -> None:
+        await asyncio.sleep(self.config.warm_up_seconds)
 
     async def check(self, ctx: Context) -> Verdict:
         await asyncio.sleep(self.config.seconds)
