@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from llmvet.validators.uncertainty import frames
 from llmvet.validators.uncertainty.cues import CueSet
 from llmvet.validators.uncertainty.text import Views, build_views, count_words
 
-STRONG, CAVEAT, BACKSTOP, FILLER = "explicit", "caveat", "backstop", "filler"
-SCORES = {STRONG: 0.95, CAVEAT: 0.85, BACKSTOP: 0.7, FILLER: 0.4}
+STRONG, CAVEAT, FRAME, BACKSTOP, FILLER = "explicit", "caveat", "frame", "backstop", "filler"
+SCORES = {STRONG: 0.95, CAVEAT: 0.85, FRAME: 0.8, BACKSTOP: 0.7, FILLER: 0.4}
 HEDGE_WEIGHTS = {"hedge": 1.0, "hedge_weak": 0.5}
 REFUSAL_SECTIONS = ("refusal", "refusal_capability", "refusal_policy", "deflection")
 FIXED_CATEGORY = {"refusal_capability": "capability", "refusal_policy": "policy", "deflection": "deflection"}
@@ -153,6 +154,7 @@ def _find_statements(
     if opts.code_comments and views.has_code:
         sources.append(("comment", views.comments, _statement_candidates(views.comments, cues)))
     exclude = cues.get("statement_exclude")
+    self_veto = cues.get("backstop_exclude")
     for where, view, candidates in sources:
         filler = _spans(cues.get("filler"), view)
         spans_taken: list[tuple[int, int]] = []
@@ -168,6 +170,15 @@ def _find_statements(
             if not _overlaps(a, b, spans_taken):
                 out.statements.append(Hit(FILLER, a, b, _clean(views.original(where, a, b)), _score(FILLER, opts), where))
         blocked = filler + spans_taken + (refusal_spans if where == "prose" else [])
+        # Structural frames (frames.py) catch wordings the lists don't spell out. Like the backstop, they
+        # are off for persona/creative prompts, and never override a refusal or an exclusion.
+        for a, b in frames.find(view) if backstop else ():
+            if _overlaps(a, b, blocked) or _vetoed(exclude, view, a, b) or _vetoed(self_veto, view, a, b):
+                continue
+            if where == "prose" and _overlaps(*_sentence_of(view, a, b), refusal_spans):
+                continue  # "I can't access websites, so I can't check it": an inability, not a doubt
+            out.statements.append(Hit(FRAME, a, b, _clean(views.original(where, a, b)), SCORES[FRAME], where))
+            blocked.append((a, b))
         for a, b in _backstop(view, cues, blocked) if backstop else ():
             if not _vetoed(exclude, view, a, b):
                 out.statements.append(Hit(BACKSTOP, a, b, _clean(views.original(where, a, b)), SCORES[BACKSTOP], where))
@@ -180,6 +191,12 @@ def _find_statements(
     best = out.best_statement
     out.statement_present = best is not None
     out.statement_score = best.score if best else max((h.score for h in out.statements), default=0.0)
+
+
+def _sentence_of(view: str, a: int, b: int) -> tuple[int, int]:
+    start = max(view.rfind(c, 0, a) for c in ".!?\n") + 1
+    ends = [i for i in (view.find(c, b) for c in ".!?\n") if i >= 0]
+    return start, min(ends, default=len(view))
 
 
 def _backstop(view: str, cues: CueSet, blocked: list[tuple[int, int]]) -> list[tuple[int, int]]:

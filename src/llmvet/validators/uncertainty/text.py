@@ -18,7 +18,12 @@ _APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'", "\u00b4": "'", "\u00
 
 _FENCE = re.compile(r"^[ \t]*(```|~~~)([^\n`]*)\n(.*?)(?:^[ \t]*\1[ \t]*$|\Z)", re.M | re.S)
 _INLINE_CODE = re.compile(r"`[^`\n]+`")
-_BLOCKQUOTE = re.compile(r"^[ \t]*>[^\n]*", re.M)
+# Blockquotes are someone else's words, except labelled call-outs ("> **Confidence:** ...", "> [!NOTE]"),
+# which answers use for their own notes.
+_BLOCKQUOTE = re.compile(
+    r"^[ \t]*>(?![ \t]*(?:\*\*|__|\*|_)?(?:\[!\w+\]|(?:my )?(?:confidence|uncertainty|certainty|caveat|note|warning)\b))[^\n]*",
+    re.M | re.I,
+)
 _QUOTES = re.compile(
     r"\"[^\"\n]{1,500}\"|\u201c[^\u201d]{1,500}\u201d|\u2018.{1,300}?\u2019(?!\w)|(?<![\w'])'[^'\n]{1,300}?'(?![\w'])"
 )
