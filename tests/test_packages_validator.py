@@ -363,3 +363,18 @@ async def test_unmapped_import_resolved_through_python_prefix(fake, res):
         assert fake.hits["/pypi/python-zzqlib/json"] == 1 and fake.hits["/pypi/pyzzqnotathing/json"] == 1
     finally:
         fake.records["pypi"].pop("python-zzqlib")
+
+
+async def test_packages_a_reviewer_allowed_are_not_flagged_for_that_policy(fake, res):
+    from llmvet.review import allowlist
+
+    text = "```\npip install flask-superauth\nnpm install express-turbo-router\n```"
+    v = make(fake)
+    before = await v.check(Context(text=text, resources=res, policy="team"))
+    assert {f.evidence["name"] for f in before.findings} == {"flask-superauth", "express-turbo-router"}
+    # What the review queue writes when a reviewer allows a package from a finding.
+    await allowlist.add(res.store, "team", "pypi", "Flask_SuperAuth", by="alice")
+    after = await v.check(Context(text=text, resources=res, policy="team"))
+    assert [f.evidence["name"] for f in after.findings] == ["express-turbo-router"]
+    other_policy = await v.check(Context(text=text, resources=res, policy="other"))
+    assert len(other_policy.findings) == 2  # allowed per policy, not everywhere

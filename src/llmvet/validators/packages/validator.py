@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -99,6 +100,10 @@ class _Job:
     resolved_as: str | None = None  # an import found under python-X / pyX
 
 
+log = logging.getLogger("llmvet.packages")
+REVIEWER_ALLOWLIST_NS = "allowlist"
+
+
 class PackagesValidator(Validator):
     name: ClassVar[str] = "packages"
     Config: ClassVar[type[ValidatorConfig]] = PackagesConfig
@@ -148,6 +153,7 @@ class PackagesValidator(Validator):
         findings: list[Finding] = []
         jobs: dict[tuple[str, str], _Job] = {}
         eco_on = set(self.cfg.ecosystems)
+        reviewed = await self._reviewer_allowed(ctx, ex.refs)
         for ref in ex.refs:
             if ref.ecosystem == "conda":
                 if self.cfg.conda == "not_checked":
@@ -157,7 +163,7 @@ class PackagesValidator(Validator):
             if ref.ecosystem not in eco_on:
                 continue
             norm = self._norm(ref)
-            if self._glob(norm, ref.name, self.cfg.allowlist):
+            if self._glob(norm, ref.name, self.cfg.allowlist) or (ref.ecosystem, norm) in reviewed:
                 continue
             if self._glob(norm, ref.name, self.cfg.denylist):
                 findings.append(self._finding(ref, "package.denied", f"{ref.name!r} is on the policy's denylist",
@@ -263,6 +269,22 @@ class PackagesValidator(Validator):
                 if lk is not None and lk.status == "found":
                     job.resolved_as = c
                     break
+
+    async def _reviewer_allowed(self, ctx: Context, refs: list[Ref]) -> set[tuple[str, str]]:
+        """Packages reviewers allowed for this policy from the review queue (one store read per answer).
+
+        Same layout the review queue writes: ns "allowlist", key "<policy>/<ecosystem>/<normalised name>".
+        """
+        if not refs or not ctx.policy or ctx.resources is None:
+            return set()
+        wanted = {f"{ctx.policy}/{r.ecosystem}/{self._norm(r)}": (r.ecosystem, self._norm(r))
+                  for r in refs if r.ecosystem in ("pypi", "npm")}
+        try:
+            found = await ctx.resources.store.get_many(REVIEWER_ALLOWLIST_NS, list(wanted))
+        except Exception as exc:  # the store being down must not hide findings: judge without it
+            log.warning("reviewer allowlist unavailable: %s", exc)
+            return set()
+        return {wanted[k] for k in found}
 
     @staticmethod
     def _norm(ref: Ref) -> str:
