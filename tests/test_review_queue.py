@@ -183,3 +183,18 @@ def test_listing_filters_order_and_counts():
     c = listing.counts(items)
     assert c["status"] == {"pending": 2, "rejected": 1}
     assert c["rule"] == {"a": 1, "b": 1} and c["validator"] == {"packages": 1, "regex": 1}
+
+
+async def test_sessions_end_with_their_token_and_stay_dead_after_a_reissue(store):
+    """A leaked token is revoked (or re-issued): sessions opened with it must not come back."""
+    acc = Accounts(store)
+    leaked = await acc.add("alice")
+    sid, _ = await acc.open_session(await acc.by_token(leaked))
+    fresh = await acc.add("alice")  # re-issued: the old token's session ends too
+    assert await acc.by_session(sid) is None
+    sid2, _ = await acc.open_session(await acc.by_token(fresh))
+    assert await acc.revoke("alice", by="root")
+    newest = await acc.add("alice")  # revoked, then re-issued: old sessions stay dead
+    assert await acc.by_session(sid2) is None
+    sid3, _ = await acc.open_session(await acc.by_token(newest))
+    assert (await acc.by_session(sid3)).name == "alice"

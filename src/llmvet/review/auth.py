@@ -3,7 +3,10 @@
 Layout in the store:
   ns "reviewer"        key = name                 -> {"name", "role", "token_sha256", "created", "revoked"}
   ns "reviewer_token"  key = sha256(token)        -> name
-  ns "review_session"  key = sha256(session id)   -> {"name", "role", "csrf", "created"} with a TTL
+  ns "review_session"  key = sha256(session id)   -> {"name", "token_sha256", "csrf", "created"} with a TTL
+
+A session belongs to the token it was opened with: revoking or re-issuing that token ends it, and
+re-issuing a token after a revocation does not bring old sessions back.
 
 Tokens are 192 random bits, so one round of SHA-256 is enough (no password stretching needed).
 The proxy's client API keys live elsewhere (the policy's `keys:`) and never match a reviewer token.
@@ -95,31 +98,39 @@ class Accounts:
             return None
         return await self._active(name)
 
-    async def _active(self, name: str) -> Reviewer | None:
+    async def _active_record(self, name: str) -> dict[str, Any] | None:
         rec = await self.store.get(REVIEWERS, name)
         if rec is None or rec.get("revoked"):
             return None
-        return Reviewer(rec["name"], rec["role"])
+        return rec
+
+    async def _active(self, name: str) -> Reviewer | None:
+        rec = await self._active_record(name)
+        return None if rec is None else Reviewer(rec["name"], rec["role"])
 
     async def open_session(self, reviewer: Reviewer) -> tuple[str, Reviewer]:
+        rec = await self._active_record(reviewer.name)
+        if rec is None:
+            raise AuthError(f"reviewer {reviewer.name!r} is not active")
         sid = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         key = sha256(sid)
-        await self.store.set(SESSIONS, key, {"name": reviewer.name, "csrf": csrf, "created": time.time()},
-                             ttl=self.session_seconds)
-        return sid, Reviewer(reviewer.name, reviewer.role, key, csrf)
+        await self.store.set(SESSIONS, key, {"name": reviewer.name, "token_sha256": rec["token_sha256"], "csrf": csrf,
+                                             "created": time.time()}, ttl=self.session_seconds)
+        return sid, Reviewer(rec["name"], rec["role"], key, csrf)
 
     async def by_session(self, sid: str) -> Reviewer | None:
         key = sha256(sid)
         rec = await self.store.get(SESSIONS, key)
         if rec is None:
             return None
-        reviewer = await self._active(rec["name"])  # a revoked reviewer's session dies with the token
-        if reviewer is None:
+        # The session dies with the token it was opened with (revoked, or re-issued because it leaked).
+        reviewer_rec = await self._active_record(rec["name"])
+        if reviewer_rec is None or not hmac.compare_digest(str(rec.get("token_sha256", "")),
+                                                           reviewer_rec["token_sha256"]):
             await self.store.delete(SESSIONS, key)
             return None
-        reviewer.session_key, reviewer.csrf = key, rec["csrf"]
-        return reviewer
+        return Reviewer(reviewer_rec["name"], reviewer_rec["role"], key, rec["csrf"])
 
     async def close_session(self, reviewer: Reviewer) -> None:
         if reviewer.session_key:

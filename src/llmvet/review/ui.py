@@ -14,7 +14,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from llmvet.review import allowlist, listing
-from llmvet.review.auth import Reviewer
+from llmvet.review.auth import AuthError, Reviewer
 from llmvet.review.highlight import segments
 from llmvet.review.queue import QueueError
 from llmvet.review.web import (CSRF_FIELD, LOGIN_CSRF_COOKIE, SECURITY_HEADERS, SESSION_COOKIE, csrf_valid,
@@ -129,9 +129,12 @@ class ReviewUi:
         if not expected or not secrets.compare_digest(expected, str(form.get(CSRF_FIELD) or "")):
             return await self.login_page(request, "The sign-in form expired; please try again.", 403)
         who = await self.ext.accounts.by_token(str(form.get("token") or "").strip())
-        if who is None:
+        try:
+            if who is None:
+                raise AuthError("unknown token")
+            sid, _ = await self.ext.accounts.open_session(who)
+        except AuthError:  # unknown, or revoked between the two look-ups
             return await self.login_page(request, "That token is not valid (or was revoked).", 401)
-        sid, _ = await self.ext.accounts.open_session(who)
         nxt = str(form.get("next") or "")
         target = nxt if nxt.startswith("/review") and "//" not in nxt and "\\" not in nxt else "/review"
         response = RedirectResponse(target, 303)
