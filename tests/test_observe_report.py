@@ -64,3 +64,27 @@ def test_report_command_says_what_is_wrong(capsys):
     assert "cannot read the store redis://127.0.0.1:1/0" in capsys.readouterr().err
     assert main(["report", "--hours", "0"]) == 2
     assert "--hours must be positive" in capsys.readouterr().err
+
+
+def test_report_prints_names_from_clients_literally(tmp_path, capsys):
+    """Model names come from clients: rich markup in one must neither crash the report nor style it."""
+    import asyncio
+
+    from llmvet.cli import main
+    from llmvet.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    now = time.time()
+
+    async def fill() -> None:
+        store = await open_store(url)
+        r = rollup.Rollup(store, replica="a")
+        for model in ("m[/x]", "[red]m2[/red]"):
+            r.add(record(random.Random(1), BEFORE, now - 60, model=model))
+        await r.flush(now)
+        await store.close()
+
+    asyncio.run(fill())
+    assert main(["report", "--store", url]) == 0
+    printed = capsys.readouterr().out
+    assert "m[/x]" in printed and "[red]m2[/red]" in printed

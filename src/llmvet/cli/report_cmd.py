@@ -8,6 +8,7 @@ import json
 import time
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from llmvet.cli.common import add_settings_flags, err, out, settings_from
@@ -68,26 +69,32 @@ def _share(n: int, total: int) -> str:
     return f"{n} ({n / total:.0%})" if total else str(n)
 
 
+def _row(t: Table, *cells: str) -> None:
+    # Model names, rules and finding codes come from clients and policies: never read them as rich markup
+    # ("[/x]" in a model name would crash the report; "[link=…]" would forge output).
+    t.add_row(*(escape(c) for c in cells))
+
+
 def render(s: dict[str, Any]) -> None:
     out.print(f"[bold]llmvet report[/bold]: {_when(s['since'])} – {_when(s['until'])} ({s['hours']:g} h)")
     if not s["models"]:
         out.print("No vetted traffic in this period.")
     for m in s["models"]:
         n = m["requests"]
-        t = Table(title=f"[bold]{m['model']}[/bold]", show_header=False, title_justify="left")
+        t = Table(title=f"[bold]{escape(m['model'])}[/bold]", show_header=False, title_justify="left")
         t.add_column("what", style="bold")
         t.add_column("value", overflow="fold")
-        t.add_row("requests", f"{n} (rules: " + ", ".join(f"{r} {c}" for r, c in m["rules"].items()) + ")")
-        t.add_row("decisions", ", ".join(f"{a} {_share(c, n)}" for a, c in m["actions"]))
-        t.add_row("top findings", ", ".join(f"{code} {_share(c, n)}" for code, c in m["findings"]) or "none")
-        t.add_row("refused", ", ".join(f"{cat} {c}" for cat, c in m["refusals"]) or "nothing")
-        t.add_row("re-asks / extra tokens", f"{m['reasks']} / {m['extra_tokens']}")
-        t.add_row("budget exhausted", str(m["budget_exhausted"]))
+        _row(t, "requests", f"{n} (rules: " + ", ".join(f"{r} {c}" for r, c in m["rules"].items()) + ")")
+        _row(t, "decisions", ", ".join(f"{a} {_share(c, n)}" for a, c in m["actions"]))
+        _row(t, "top findings", ", ".join(f"{code} {_share(c, n)}" for code, c in m["findings"]) or "none")
+        _row(t, "refused", ", ".join(f"{cat} {c}" for cat, c in m["refusals"]) or "nothing")
+        _row(t, "re-asks / extra tokens", f"{m['reasks']} / {m['extra_tokens']}")
+        _row(t, "budget exhausted", str(m["budget_exhausted"]))
         errors = {v: o.get("error", 0) + o.get("timeout", 0) for v, o in m["validators"].items()}
-        t.add_row("validator errors", ", ".join(f"{v} {e}" for v, e in errors.items() if e) or "none")
-        t.add_row("avg ms total / upstream / validate",
-                  f"{m['avg_ms']['total']} / {m['avg_ms']['upstream']} / {m['avg_ms']['validate']}")
-        t.add_row("drift", _drift_cell(m))
+        _row(t, "validator errors", ", ".join(f"{v} {e}" for v, e in errors.items() if e) or "none")
+        _row(t, "avg ms total / upstream / validate",
+             f"{m['avg_ms']['total']} / {m['avg_ms']['upstream']} / {m['avg_ms']['validate']}")
+        _row(t, "drift", _drift_cell(m))
         out.print(t)
     if s["alerts"]:
         t = Table(title="Drift alerts")
@@ -95,8 +102,8 @@ def render(s: dict[str, Any]) -> None:
             t.add_column(col)
         for a in s["alerts"]:
             moved = ", ".join(f"{k} {v['baseline']:.1%}→{v['current']:.1%}" for k, v in list(a["moved"].items())[:3])
-            t.add_row(_when(a["ts"]), a["model"], a["rule"], a["dimension"], str(a["psi"]),
-                      f"{a['p_value']:.2g}", moved)
+            _row(t, _when(a["ts"]), str(a["model"]), str(a["rule"]), str(a["dimension"]), str(a["psi"]),
+                 f"{a['p_value']:.2g}", moved)
         out.print(t)
     if s["budgets"]:
         t = Table(title="Re-ask token budgets today (UTC)")
@@ -104,7 +111,7 @@ def render(s: dict[str, Any]) -> None:
             t.add_column(col)
         for b in s["budgets"]:
             state = "exhausted" if b["exhausted"] else (f"{b['share']:.0%}" if b["share"] is not None else "-")
-            t.add_row(b["key"], str(b["used"]), str(b["limit"] if b["limit"] is not None else "-"), state)
+            _row(t, b["key"], str(b["used"]), str(b["limit"] if b["limit"] is not None else "-"), state)
         out.print(t)
 
 
