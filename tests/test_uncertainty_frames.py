@@ -25,6 +25,18 @@ def v() -> UncertaintyValidator:
         "The answer is 12 kg. My confidence on the conversion is moderate.",
         "Yes, it supports WebP. I never really tested the animated variant.",
         "The default port is 8080.\n\n> **Confidence:** medium; older releases used 8000.",
+        # pro-drop and perfective forms
+        "It was removed in 1.24.\n\nFairly confident on the version; less so on the month.",
+        "The switch happened in 2023. Not 100% on whether the domain moved the same year.",
+        "```go\nfmt.Println(x)\n```\n\nHaven't compiled this, so watch for typos.",
+        "That works out to about $1,800 a month, a figure I haven't recomputed.",
+        "Where I'm on shakier ground: the year the press first ran.",
+        # staleness of the answer's own information, own figures that may be off
+        "The latest I know of is 5.1; there have very likely been releases since.",
+        "It's about 632 km. The distance might be off by a few kilometres.",
+        "About 1,800 a month; a calculator is worth a quick sanity check.",
+        # single-underscore italics must not hide the first word
+        "Roughly 390,000.\n\n_I'm a little unsure of the latest figure._",
     ],
 )
 def test_frames_find_unlisted_statements(v: UncertaintyValidator, text: str) -> None:
@@ -49,6 +61,9 @@ def test_frames_find_unlisted_statements(v: UncertaintyValidator, text: str) -> 
         ("I can't access websites, so I can't check it directly. Try curl -I on the URL.", ""),
         # a procedural check, not doubt about the answer
         ("Run the installer, then check that the service is running with systemctl status.", ""),
+        # degree words about other people or things, and a procedural step
+        ("Less certain about the economy, investors moved into bonds.", ""),
+        ("Test the backup regularly; a backup that has never been restored is not a backup.", ""),
         # a question to the reader
         ("Do I remember correctly that you wanted the CSV version?", ""),
         # a creative piece asked for by the user: its first person belongs to the persona

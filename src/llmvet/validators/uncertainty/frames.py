@@ -48,10 +48,44 @@ _PRED = (
     r"remember|remembered|guarantee|guaranteed|vouch|vouched|lean on|leaned on|rely on|relied on|trust|"
     r"stand behind|stand by|bet on|bet|swear|swear to|double-check|double-checked|check|checked|tested|test|"
     r"looked (?:it |this |that )?up|look (?:it |this |that )?up|cross-check|cross-checked|pin (?:it |this |that )?down|"
-    r"pinned (?:it |this |that )?down|corroborate|corroborated|source|sourced|track down|find (?:a|any) (?:source|record|reference))"
+    r"pinned (?:it |this |that )?down|corroborate|corroborated|source|sourced|track down|find (?:a|any) (?:source|record|reference)|"
+    r"cite(?: you)?|point (?:you )?to (?:a|any) source)"
 )
 SELF_EPISTEMIC = re.compile(
     rf"{_SUBJECT}(?: {_GAP_WORD}){{0,3}} {_NEG}(?: {_MOD_WORD}){{0,3}} {_PRED}(?![\w'-])", re.M
+)
+# Pro-drop and perfective forms, common in terse answers: "Pretty confident on 1.24; less so on the month",
+# "Not 100% on whether...", "Haven't compiled this", "a ballpark I haven't recomputed".
+_CLAUSE_START = r"(?:^[ \t>#•*_-]*(?:\d+[.)][ \t]*)?|(?<=[.!?;:(—–] )|(?<=[(—–])|(?<=, but )|(?<= but )|(?<=, and )|(?<=, so ))"
+PRO_DROP_DEGREE = re.compile(
+    rf"{_CLAUSE_START}(?:"
+    r"(?:pretty|fairly|reasonably|quite|moderately|very|highly|less|least|only somewhat|somewhat|"
+    r"not(?: entirely| fully| totally| completely| quite| 100%| a hundred percent)?) "
+    r"(?:sure|certain|confident|positive)(?: (?:on|about|of|that|whether|if|regarding|in|here|this|the)(?![\w-]))"
+    r"|not (?:100%|a hundred percent|one hundred percent|entirely|fully|totally|completely) (?:on|about|whether|if|that)(?![\w-])"
+    r")",
+    re.M,
+)
+# "Less certain about the economy, investors sold": a fronted phrase whose clause has its own subject after
+# the comma describes someone else. Allowed after a comma: connectors and a second "less so"-type clause.
+_COMMA_SUBJECT = re.compile(
+    r", (?!(?:but|and|so|though|although|especially|particularly|since|because|as|which|given|if|whether|at|on|in|"
+    r"about|for|less|more|not|than|or|nor|let alone|not least|e\.g|i\.e|say|probably|likely|maybe)\b)[a-z]"
+)
+PRO_DROP = re.compile(
+    rf"{_CLAUSE_START}(?:"
+    r"(?:haven't|have not|didn't|did not|never) (?:yet |actually |personally |properly )?"
+    r"(?:tested|compiled|run|ran|tried|executed|benchmarked|measured|verified|checked|confirmed|double-checked|proofread|validated|recomputed|recalculated|re-derived|rerun|re-run)"
+    r"(?: (?:it|this|that|these|them|the (?:code|snippet|script|query|numbers|figures|math|maths|arithmetic)|on|with|against|in|myself)(?![\w-]))"
+    r")",
+    re.M,
+)
+UNTESTED = re.compile(
+    r"(?<![\w'])i (?:haven't|have not|didn't|did not|never) (?:yet |actually |personally |properly |independently )?"
+    r"(?:compiled|run|ran|executed|benchmarked|measured|recomputed|recalculated|re-derived|rerun|re-run|proofread|cross-checked|cross-referenced|re-verified|rechecked|re-checked)(?![\w-])"
+    r"|(?<![\w'])i(?:'m| am) on (?:shaky|shakier|shakiest|thin|thinner|thinnest|less (?:solid|firm|certain)|weaker|weakest) (?:ground|footing|ice)"
+    r"|(?:going|working|relying|answering) (?:off|from|on) what i (?:last |once |vaguely |previously |originally )?(?:saw|read|heard|remember|recall|knew|learned|learnt)",
+    re.M,
 )
 # What follows the predicate when the doubt is about the reader, a task, or not about knowledge at all.
 _SELF_AFTER_VETO = re.compile(
@@ -98,6 +132,11 @@ STALE = re.compile(
     r"|(?:have|has)(?: very)? (?:likely|probably|possibly|almost certainly) (?:changed|moved|shifted|been updated|been revised|gone up|risen)"
     r" since"
     r"|(?:may|might|could) (?:already )?be (?:out of date|outdated|stale|superseded) (?:by now|already|now)"
+    r"|my (?:information|knowledge|data|figures|numbers|list|picture|sources?) (?:may|might|could|probably|likely|will) (?:well )?(?:lag|trail|be behind|be a (?:year|few months|release|version) behind)"
+    r"|there (?:have|has|may have|might have|could have|will have) (?:very |most |almost certainly |quite )?(?:likely |probably |possibly )?been"
+    r" (?:newer |more |further |later |other |new |several |some )?(?:releases|versions|updates|changes|announcements|developments|revisions|amendments) since"
+    r"|(?:the|this|that|these|those|my) [\w'-]+(?: [\w'-]+)? (?:might|may|could) (?:well |easily )?be (?:off|out|wrong) by"
+    r"|(?:is|are|would be|might be) worth (?:a |an )?(?:quick |second |independent |separate )?(?:sanity[- ]check|double-check|re-check|recheck|second check|independent check|cross-check)"
     r")",
     re.M,
 )
@@ -139,6 +178,9 @@ def find(view: str) -> list[tuple[int, int]]:
         if _sentence_tail(view, b).rstrip().endswith("?"):
             continue  # a question ("Do I remember that right?") asks, it doesn't state
         out.append((a, b))
-    for rx in (READER_VERIFY, STALE, LABEL, LEVEL):
+    for m in PRO_DROP_DEGREE.finditer(view):
+        if not _COMMA_SUBJECT.search(_sentence_tail(view, m.end())):
+            out.append(m.span())
+    for rx in (PRO_DROP, UNTESTED, READER_VERIFY, STALE, LABEL, LEVEL):
         out += [m.span() for m in rx.finditer(view) if m.end() > m.start()]
     return out

@@ -27,7 +27,9 @@ _BLOCKQUOTE = re.compile(
 _QUOTES = re.compile(
     r"\"[^\"\n]{1,500}\"|\u201c[^\u201d]{1,500}\u201d|\u2018.{1,300}?\u2019(?!\w)|(?<![\w'])'[^'\n]{1,300}?'(?![\w'])"
 )
-_EMPHASIS = re.compile(r"\*+|(?<!\w)__|__(?!\w)")
+# Markdown emphasis markers, incl. single-underscore italics ("_I'm unsure..._"), which would otherwise glue
+# to the first word and hide it from word-boundary cues.
+_EMPHASIS = re.compile(r"\*+|(?<!\w)__|__(?!\w)|(?<![\w_])_(?=[A-Za-z])|(?<=[\w.!?,;:)])_(?![\w_])")
 _LETTER_START = re.compile(r"^[ \t]*(?:\*\*)?(?:Subject:|Dear\b|To whom it may concern|Hi [A-Z]\w*,|Hello [A-Z]\w*,)", re.M)
 _LETTER_END = re.compile(
     r"^[ \t]*(?:Best|Regards|Kind regards|Best regards|Warm regards|Warmly|Sincerely|Yours(?: \w+)?|Thanks|"
