@@ -100,3 +100,40 @@ def test_review_cli_add_list_revoke(url, capsys):
     assert main(["review", "revoke", "alice", "--store", url]) == 1
     assert main(["review", "add-reviewer", "no spaces please", "--store", url]) == 2
     assert "invalid reviewer name" in capsys.readouterr().err
+
+
+def test_tail_follow_prints_only_new_records(url):
+    """`tail -n 0 -f` (and `--kind` with no match yet) must not replay the history when following."""
+    import subprocess
+    import sys
+
+    _write(url, [{"ts": time.time(), "request_id": f"req_old{i}", "action": "allow"} for i in range(3)])
+    procs = [subprocess.Popen([sys.executable, "-m", "llmvet", "audit", "tail", *extra, "-f", "--json", "--store", url],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for extra in (["-n", "0"], ["--kind", "review"])]
+    try:
+        time.sleep(4)  # both have read the history and are following
+        _write(url, [{"ts": time.time(), "kind": "review", "request_id": "req_new", "action": "approved"}])
+        time.sleep(2.5)
+    finally:
+        for p in procs:
+            p.terminate()
+    for p in procs:
+        out, _ = p.communicate(timeout=10)
+        assert [orjson.loads(x)["request_id"] for x in out.splitlines()] == ["req_new"]
+
+
+@pytest.mark.parametrize("argv", [["audit", "tail"], ["audit", "export", "--since", "1h"], ["review", "list"],
+                                  ["review", "add-reviewer", "alice"], ["review", "revoke", "alice"]])
+def test_an_unreachable_store_is_a_message_not_a_traceback(argv, capsys):
+    assert main([*argv, "--store", "redis://127.0.0.1:1/0"]) == 2
+    assert "cannot read the store redis://127.0.0.1:1/0" in capsys.readouterr().err
+
+
+def test_names_with_brackets_are_printed_not_parsed(url, capsys):
+    assert main(["review", "add-reviewer", "[/x]", "--store", url]) == 2
+    assert "invalid reviewer name '[/x]'" in capsys.readouterr().err
+    assert main(["review", "revoke", "[/x]", "--store", url]) == 1
+    assert "no active reviewer named '[/x]'" in capsys.readouterr().err
+    assert main(["audit", "export", "--since", "[/x]", "--store", url]) == 2
+    assert "cannot read '[/x]' as a time" in capsys.readouterr().err

@@ -7,6 +7,7 @@ import asyncio
 import re
 import sys
 import time
+from collections import deque
 from datetime import datetime, timezone
 from typing import Any
 
@@ -56,29 +57,31 @@ def parse_time(value: str, now: float | None = None) -> float:
     return dt.timestamp()
 
 
-async def _records(url: str, *, since: float | None = None, until: float | None = None, kind: str | None = None,
-                   after: str | None = None) -> Any:
-    """Yield (id, record) in order; the store has no time index, so this scans the stream once."""
-    from llmvet.store import open_store
+async def _stream(store: Any, after: str | None = None) -> Any:
+    """Yield every (id, record) after `after`, in order; the store has no time index, so this scans."""
+    while True:
+        batch = await store.read("audit", after, 1000)
+        if not batch:
+            return
+        for rid, rec in batch:
+            yield rid, rec
+        after = batch[-1][0]
 
-    store = await open_store(url)
-    try:
-        while True:
-            batch = await store.read("audit", after, 1000)
-            if not batch:
-                return
-            for rid, rec in batch:
-                ts = rec.get("ts", 0)
-                if since is not None and ts < since:
-                    continue
-                if until is not None and ts > until:
-                    continue
-                if kind and rec.get("kind", "response") != kind:
-                    continue
-                yield rid, rec
-            after = batch[-1][0]
-    finally:
-        await store.close()
+
+def _wanted(rec: dict[str, Any], *, since: float | None = None, until: float | None = None,
+            kind: str | None = None) -> bool:
+    ts = rec.get("ts", 0)
+    if since is not None and ts < since:
+        return False
+    if until is not None and ts > until:
+        return False
+    return not (kind and rec.get("kind", "response") != kind)
+
+
+def store_unreadable(url: str, exc: Exception) -> int:
+    # An unreachable Redis, an unreadable file: say which, no traceback (credentials cut from the URL).
+    err.print(f"llmvet: cannot read the store {url.split('@')[-1]}: {type(exc).__name__}: {exc}", markup=False)
+    return 2
 
 
 def _line(rec: dict[str, Any]) -> str:
@@ -98,46 +101,72 @@ def _line(rec: dict[str, Any]) -> str:
 
 
 def run_tail(args: argparse.Namespace) -> int:
+    from llmvet.store import open_store
+
     settings = settings_from(args, "store")
 
-    async def go() -> None:
-        last: list[tuple[str, dict[str, Any]]] = []
-        async for rid, rec in _records(settings.store, kind=args.kind):
-            last.append((rid, rec))
-            if len(last) > max(args.lines, 0):
-                last.pop(0)
-        after = last[-1][0] if last else None
-        for _, rec in last:
-            print(orjson.dumps(rec).decode() if args.json else _line(rec), flush=True)
-        while args.follow:
-            await asyncio.sleep(1.0)
-            async for rid, rec in _records(settings.store, kind=args.kind, after=after):
-                after = rid
-                print(orjson.dumps(rec).decode() if args.json else _line(rec), flush=True)
+    def show(rec: dict[str, Any]) -> None:
+        print(orjson.dumps(rec).decode() if args.json else _line(rec), flush=True)
 
-    asyncio.run(go())
+    async def go() -> None:
+        store = await open_store(settings.store)
+        try:
+            last: deque[dict[str, Any]] = deque(maxlen=max(args.lines, 0))
+            after = None  # the stream position: follow from the last record read, matching or not
+            async for rid, rec in _stream(store):
+                after = rid
+                if _wanted(rec, kind=args.kind):
+                    last.append(rec)
+            for rec in last:
+                show(rec)
+            while args.follow:
+                await asyncio.sleep(1.0)
+                async for rid, rec in _stream(store, after):
+                    after = rid
+                    if _wanted(rec, kind=args.kind):
+                        show(rec)
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(go())
+    except Exception as exc:
+        return store_unreadable(settings.store, exc)
     return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from llmvet.store import open_store
+
     settings = settings_from(args, "store")
     try:
         since = parse_time(args.since)
         until = parse_time(args.until) if args.until else None
     except ValueError as exc:
-        err.print(f"llmvet: {exc}")
+        err.print(f"llmvet: {exc}", markup=False)
         return 2
-    out = open(args.output, "wb") if args.output else sys.stdout.buffer
+    try:
+        out = open(args.output, "wb") if args.output else sys.stdout.buffer
+    except OSError as exc:
+        err.print(f"llmvet: cannot write {args.output}: {exc.strerror}", markup=False)
+        return 2
 
     async def go() -> int:
+        store = await open_store(settings.store)
         n = 0
-        async for _, rec in _records(settings.store, since=since, until=until, kind=args.kind):
-            out.write(orjson.dumps(rec) + b"\n")
-            n += 1
+        try:
+            async for _, rec in _stream(store):
+                if _wanted(rec, since=since, until=until, kind=args.kind):
+                    out.write(orjson.dumps(rec) + b"\n")
+                    n += 1
+        finally:
+            await store.close()
         return n
 
     try:
         n = asyncio.run(go())
+    except Exception as exc:
+        return store_unreadable(settings.store, exc)
     finally:
         if args.output:
             out.close()

@@ -11,6 +11,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from llmvet.cli.audit_cmd import store_unreadable
 from llmvet.cli.common import add_settings_flags, err, out, settings_from
 
 
@@ -44,9 +45,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         summary = asyncio.run(collect())
-    except Exception as exc:  # an unreachable Redis, an unreadable file: say which, no traceback
-        err.print(f"llmvet: cannot read the store {settings.store.split('@')[-1]}: {type(exc).__name__}: {exc}")
-        return 2
+    except Exception as exc:
+        return store_unreadable(settings.store, exc)
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:

@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
+from llmvet.cli.audit_cmd import store_unreadable
 from llmvet.cli.common import add_settings_flags, err, out, settings_from
 
 
@@ -57,8 +58,10 @@ def run_add(args: argparse.Namespace) -> int:
     try:
         token = asyncio.run(_with_accounts(settings.store, go))
     except AuthError as exc:
-        err.print(f"llmvet: {exc}")
+        err.print(f"llmvet: {exc}", markup=False)
         return 2
+    except Exception as exc:
+        return store_unreadable(settings.store, exc)
     err.print(f"reviewer {args.name} ({args.role}) ready; sign in at /review with this token (shown only once):")
     print(token)
     return 0
@@ -70,16 +73,23 @@ def run_revoke(args: argparse.Namespace) -> int:
     async def go(accounts: Any, store: Any) -> bool:
         return await accounts.revoke(args.name, by="cli")
 
-    if not asyncio.run(_with_accounts(settings.store, go)):
-        err.print(f"llmvet: no active reviewer named {args.name!r}")
+    try:
+        revoked = asyncio.run(_with_accounts(settings.store, go))
+    except Exception as exc:
+        return store_unreadable(settings.store, exc)
+    if not revoked:
+        err.print(f"llmvet: no active reviewer named {args.name!r}", markup=False)
         return 1
-    out.print(f"revoked {args.name}")
+    out.print(f"revoked {args.name}", markup=False)
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
     settings = settings_from(args, "store")
-    reviewers = asyncio.run(_with_accounts(settings.store, lambda a, s: a.list()))
+    try:
+        reviewers = asyncio.run(_with_accounts(settings.store, lambda a, s: a.list()))
+    except Exception as exc:
+        return store_unreadable(settings.store, exc)
     table = Table(title="reviewers")
     for col in ("name", "role", "created", "state"):
         table.add_column(col)
