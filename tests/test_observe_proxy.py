@@ -350,3 +350,18 @@ def test_review_queue_depth_and_latency(fake, make_proxy):
     assert value(m, "llmvet_review_latency_seconds_count", outcome="approved") == 1
     assert value(m, "llmvet_review_latency_seconds_count") == 1
     assert value(refresh(), "llmvet_review_latency_seconds_count") == 1  # a decision is counted once
+
+    # A decision from before the "counted" marker's life (9 days ago) was counted back then: a replica
+    # started now must not count it again; decided items that left the history are forgotten.
+    store = proxy.proxy.resources.store
+
+    async def old_decision() -> None:
+        item = await review.queue.enqueue({"request_id": "req_old", "mode": "defer", "rule": "strict",
+                                           "model": "strict-r", "created": time.time() - 10 * 86400})
+        await store.add("review_final", item["id"], {"outcome": "approved", "reviewer": "bob", "reason": "",
+                                                      "at": time.time() - 9 * 86400})
+        await store.delete("review_item", ids[0])
+
+    asyncio.run_coroutine_threadsafe(old_decision(), loop).result(5)
+    assert value(refresh(), "llmvet_review_latency_seconds_count") == 1
+    assert ids[0] not in ext._reviews_seen

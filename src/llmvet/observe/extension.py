@@ -39,6 +39,7 @@ log = logging.getLogger("llmvet.observe")
 _SLOT: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("llmvet_observe_slot", default=None)
 
 BUDGET_NAMESPACE = "budget"  # the consistency validator's per-key daily counters
+REVIEW_COUNT_WINDOW = 7 * 86400  # review decisions older than this are not counted into the latency metric
 
 
 def _flag(name: str, default: bool = True) -> bool:
@@ -62,8 +63,8 @@ class ObserveExtension(Extension):
         self.detector: drift_mod.DriftDetector | None = None
         self.flush_interval = 1.0
         self._task: asyncio.Task[None] | None = None
-        self._keys_seen: dict[str, str] = {}
-        self._reviews_seen: set[str] = set()  # budget key hash -> label shown in metrics
+        self._keys_seen: dict[str, str] = {}  # budget key hash -> label shown in metrics
+        self._reviews_seen: set[str] = set()  # decided review ids this replica has looked at
         upstream = urlparse(proxy.settings.upstream_base)
         self._upstream_header = (b"x-llmvet-upstream", f"{upstream.hostname}{':' + str(upstream.port) if upstream.port else ''}".encode())
         self.routes = [Route("/review/dashboard", self.dashboard, methods=["GET"]),
@@ -165,15 +166,23 @@ class ObserveExtension(Extension):
         items = await queue.items()
         self.metrics.set_queue_depth(sum(1 for i in items if i.get("status") == "pending"))
         store = self.proxy.resources.store  # type: ignore[union-attr]
+        now = time.time()
+        decided: set[str] = set()
         for item in items:
             final, rid = item.get("decision"), item.get("id") or item.get("review_id")
-            if not final or not rid or rid in self._reviews_seen:
+            if not final or not rid:
+                continue
+            decided.add(rid)
+            # Decided items stay in the queue's history longer than the "counted" marker lives: a decision
+            # older than the marker's life was counted back then (or never will be), so it is not counted now.
+            if rid in self._reviews_seen or final.get("at", 0) < now - REVIEW_COUNT_WINDOW:
                 continue
             self._reviews_seen.add(rid)
             # Several replicas read the same queue: the first to claim a decision counts it.
-            if await store.add("observe", f"reviewed:{rid}", 1, ttl=8 * 86400):
+            if await store.add("observe", f"reviewed:{rid}", 1, ttl=REVIEW_COUNT_WINDOW + 86400):
                 self.metrics.observe_review(max(0.0, final.get("at", 0) - item.get("created", 0)),
                                             str(final.get("outcome")))
+        self._reviews_seen &= decided  # items leave the history: forget them here too
 
     async def post_webhook(self, alert: dict[str, Any]) -> None:
         assert self.cfg.webhook
