@@ -86,3 +86,15 @@ def test_overrides_cap_tokens_with_the_field_of_the_route():
 
 def test_clean_paraphrase_strips_labels_and_quotes():
     assert sampling.clean_paraphrase('Restated question: "Who was Ada Lovelace?"') == "Who was Ada Lovelace?"
+
+
+def test_a_sample_without_sentences_is_never_the_closest():
+    """A re-asked answer that is all code has no sentences; with no similarity anywhere it must not be picked."""
+    import numpy as np
+
+    def orthogonal(texts):  # every distinct text at cosine 0 from the others
+        return np.eye(len(texts), dtype=np.float32)
+
+    (s,) = score_sentences(["Ada was born in 1815."], [[], ["Paris is big."]], encode=orthogonal)
+    assert s.closest == "Paris is big." and s.closest_sample == 1 and s.similarity == 0.0
+    assert s.score > 0.9

@@ -144,7 +144,8 @@ def score_sentences(
         sem = 1.0 - float(best_sim[i].mean()) if use_semantic else 0.0
         sc = SentenceScore(w * sem + (1 - w) * lex, sem, lex, unsupported_terms=missing)
         if use_semantic and best_idx[i].max() >= 0:
-            k = int(best_sim[i].argmax())
+            # The best sample among those with sentences (an empty sample's 0 can tie a real 0 and win).
+            k = int(np.where(best_idx[i] >= 0, best_sim[i], -1.0).argmax())
             sc.closest, sc.closest_sample, sc.similarity = samples[k][int(best_idx[i, k])], k, float(best_sim[i, k])
         elif not use_semantic:
             sc.closest, sc.closest_sample, sc.similarity = _closest_by_words(sentences[i], samples)
