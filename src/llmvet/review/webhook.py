@@ -74,5 +74,13 @@ class Webhook:
         return False
 
     async def drain(self, timeout: float = 5.0) -> None:
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout)
+        """At shutdown: let deliveries in flight finish for `timeout` seconds, then drop the rest (the HTTP
+        session closes next; a delivery left running would fail on it or be destroyed with the loop)."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        if pending:
+            log.error("%d webhook deliveries were still pending at shutdown; dropped", len(pending))
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
