@@ -8,6 +8,7 @@ the API key it made the request with (or with nothing when it made the request w
 from __future__ import annotations
 
 import hashlib
+import hmac
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -128,7 +129,8 @@ class ReviewApi:
         # the same key must be presented.
         if item.get("key"):
             token = bearer(request)
-            if not token or hashlib.sha256(token.encode()).hexdigest()[:12] != item["key"]:
+            given = hashlib.sha256(token.encode()).hexdigest()[:12] if token else ""
+            if not hmac.compare_digest(given, str(item["key"])):  # constant time: no hash prefix leaks by timing
                 return _error(404, f"no review item {rid!r}", "review_not_found")
         return _json(self.ext.public_view(item))
 
