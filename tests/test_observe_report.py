@@ -88,3 +88,12 @@ def test_report_prints_names_from_clients_literally(tmp_path, capsys):
     assert main(["report", "--store", url]) == 0
     printed = capsys.readouterr().out
     assert "m[/x]" in printed and "[red]m2[/red]" in printed
+
+
+def test_dashboard_bar_labels_are_cut_before_escaping():
+    """A long label is shortened, then escaped: cutting escaped text can split an entity ("&l")."""
+    from llmvet.observe.dashboard import hbars
+
+    svg = str(hbars([["<b>code</b>&more-" + "x" * 30, 3]]))
+    label = svg.split('class="label">')[1].split("</text>")[0]
+    assert label == "&lt;b&gt;code&lt;/b&gt;&amp;more-xxxxxxx"

@@ -64,7 +64,7 @@ def hbars(items: list[list[Any]], total: int | None = None, width: int = 340, co
         bw = (width - label_w - 70) * n / top
         share = f" ({n / total:.0%})" if total else ""
         fill = color(str(label)) if colors else "#4a78b0"
-        parts.append(f'<text x="0" y="{y + 13}" class="label">{escape(str(label))[:24]}</text>'
+        parts.append(f'<text x="0" y="{y + 13}" class="label">{escape(str(label)[:24])}</text>'
                      f'<rect class="hbar" x="{label_w}" y="{y + 2}" width="{max(1.0, bw):.1f}" height="{row - 6}" '
                      f'fill="{fill}"><title>{escape(str(label))}: {n}</title></rect>'
                      f'<text x="{label_w + bw + 4:.1f}" y="{y + 13}" class="value">{n}{share}</text>')
