@@ -116,7 +116,11 @@ async def with_embeddings(records: list[dict[str, Any]], validator: UncertaintyV
                 a = validator.analyse(rec["text"], rec.get("prompt", ""))
                 if a.best_statement is None and a.candidates and not validator._exemption(a):
                     ctx = Context(text=rec["text"], resources=resources)
-                    await validator._embedding_pass(ctx, a)
+                    info = await validator._embedding_pass(ctx, a)
+                    # The pass fails open in the proxy; here a silent fallback would report rule figures
+                    # as embedding figures (set LLMVET_EMBEDDING_MODEL to a local copy when offline).
+                    if not isinstance(info.get("embedding"), dict):
+                        raise SystemExit(f"embedding pass did not run: {info.get('embedding')}")
                 out.append(a)
             return out
         finally:

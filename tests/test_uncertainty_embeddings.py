@@ -44,7 +44,7 @@ async def resources(tmp_path, local_model):
 
 
 async def test_embedding_pass_finds_a_statement_the_rules_miss(resources):
-    rules = UncertaintyValidator(UncertaintyValidator.Config())
+    rules = UncertaintyValidator(UncertaintyValidator.Config(embeddings=False))
     assert (await rules.check(Context(text=UNLISTED, resources=resources))).status is Status.FAILED
 
     v = UncertaintyValidator(UncertaintyValidator.Config(embeddings=True))
@@ -71,7 +71,7 @@ async def test_extra_prototypes_and_missing_prototype_file(resources, tmp_path):
     assert any("none.jsonl" in p for p in missing.problems())
     verdict = await missing.check(Context(text=text, resources=resources))
     assert verdict.status is Status.FAILED  # the rule verdict stands
-    assert verdict.meta["embedding"].startswith("unavailable")
+    assert verdict.meta["embedding"].startswith("off: prototype file")
 
 
 async def test_without_shared_resources_the_pass_is_skipped():
@@ -79,3 +79,31 @@ async def test_without_shared_resources_the_pass_is_skipped():
     verdict = await v.check(Context(text=UNLISTED))
     assert verdict.status is Status.FAILED
     assert verdict.meta["embedding"].startswith("skipped")
+
+
+async def test_auto_is_the_default_and_uses_the_model_when_it_loads(resources):
+    v = UncertaintyValidator(UncertaintyValidator.Config())
+    assert v.cfg.embeddings == "auto" and v.embedding_active and v.problems() == []
+    await v.warm_up(resources)
+    assert v.embedding_active
+    verdict = await v.check(Context(text=UNLISTED, resources=resources))
+    assert verdict.status is Status.PASSED
+    assert verdict.meta["embedding"] == {"candidates": 1, "statements": 1}
+
+
+async def test_auto_fails_open_to_rules_when_the_model_does_not_load(resources, tmp_path):
+    v = UncertaintyValidator(UncertaintyValidator.Config(embedding_model=str(tmp_path / "no-such-model")))
+    assert any("embedding pass off" in p for p in v.problems())  # the directory doesn't exist
+    verdict = await v.check(Context(text=UNLISTED, resources=resources))
+    assert verdict.status is Status.FAILED  # rules only: the unlisted phrasing is missed
+    assert verdict.meta["embedding"].startswith("off:")
+
+    # A model that only fails when loaded: the first answer tries, later answers don't retry.
+    (tmp_path / "broken").mkdir()
+    broken = UncertaintyValidator(UncertaintyValidator.Config(embedding_model=str(tmp_path / "broken")))
+    assert broken.problems() == []
+    await broken.warm_up(resources)
+    assert not broken.embedding_active
+    assert any("cannot load" in p for p in broken.problems())
+    verdict = await broken.check(Context(text=UNLISTED, resources=resources))
+    assert verdict.status is Status.FAILED and verdict.meta["embedding"].startswith("off:")

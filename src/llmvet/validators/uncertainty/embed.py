@@ -79,6 +79,28 @@ class PrototypeIndex:
         self.labels = labels
 
 
+async def load_index(
+    resources: Resources,
+    model: str | None,
+    language: str,
+    extra_positive: tuple[str, ...] = (),
+    path: str | None = None,
+    quantize: bool = True,
+) -> tuple[Any, PrototypeIndex]:
+    """The shared model and the encoded prototypes (each built once per process). Raises
+    EmbeddingsUnavailable / OSError / ValueError when the model or the prototype file can't be loaded."""
+    from llmvet.embeddings import get_embedder
+
+    embedder = await get_embedder(resources, model, quantize)
+
+    def build() -> PrototypeIndex:
+        texts, labels = prototype_texts(language, extra_positive, path)
+        return PrototypeIndex(embedder.encode(texts, batch_size=64), labels)
+
+    key = ("uncertainty-prototypes", embedder.name, quantize, language, extra_positive, path)
+    return embedder, await resources.singleton(key, build)
+
+
 async def find_statements(
     candidates: list[Hit],
     resources: Resources,
@@ -87,20 +109,12 @@ async def find_statements(
     extra_positive: tuple[str, ...] = (),
     settings: KnnSettings = KnnSettings(),
     path: str | None = None,
+    quantize: bool = True,
 ) -> list[Hit]:
     """Candidates the prototype set says are explicit statements, as statement hits (score 0.75)."""
-    from llmvet.embeddings import get_embedder
-
     if not candidates:
         return []
-    embedder = await get_embedder(resources, model)
-
-    def build() -> PrototypeIndex:
-        texts, labels = prototype_texts(language, extra_positive, path)
-        return PrototypeIndex(embedder.encode(texts, batch_size=64), labels)
-
-    key = ("uncertainty-prototypes", embedder.name, language, extra_positive, path)
-    index = await resources.singleton(key, build)
+    embedder, index = await load_index(resources, model, language, extra_positive, path, quantize)
     vectors = await resources.run_cpu(embedder.encode, [c.text for c in candidates])
     found = []
     for cand, (yes, score) in zip(candidates, knn(vectors, index.vectors, index.labels, settings)):

@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 from llmvet.validators.base import Context, Finding, Validator, ValidatorConfig, Verdict
 from llmvet.validators.uncertainty.cues import SECTIONS, CueError, CueSet, load
 from llmvet.validators.uncertainty.detect import Analysis, Options, analyse
-from llmvet.validators.uncertainty.embed import KnnSettings, find_statements, prototypes_path
+from llmvet.validators.uncertainty.embed import KnnSettings, find_statements, load_index, prototypes_path
 from llmvet.validators.uncertainty.request import DEFAULT_INSTRUCTION, add_instruction
 
 # Longer answers are analysed in the CPU pool (about 1 ms per KB of rule work); shorter ones inline, since a
@@ -50,12 +50,19 @@ class UncertaintyConfig(ValidatorConfig):
     partial_min_words: int = Field(30, ge=1, description="Words beyond the refusal that make it partial, not full.")
     add_instruction: bool = Field(False, description="Ask the model for one explicit uncertainty statement.")
     instruction: str = Field(DEFAULT_INSTRUCTION, min_length=1)
-    embeddings: bool = Field(
-        False,
+    embeddings: Literal["auto"] | bool = Field(
+        "auto",
         description="When the rules find no statement, compare the answer's first-person sentences with labelled "
-        "prototypes using the shared embedding model (needs the embeddings extra).",
+        "prototypes using the shared embedding model. 'auto' (default): on when sentence-transformers and the "
+        "model load, otherwise rules only (reported by problems() / `llmvet policy check`); true: always try; "
+        "false: rules only.",
     )
     embedding_model: str | None = Field(None, description="Model name or directory (default: the shared model).")
+    embedding_quantize: bool = Field(
+        True,
+        description="Use the int8-quantised shared model (about 3x faster on CPU; the same instance the consistency "
+        "validator uses by default).",
+    )
     embedding_min_similarity: float = Field(0.45, ge=0, le=1)
     embedding_min_fraction: float = Field(
         0.66, ge=0, le=1, description="Share of the 3 nearest prototypes that must be statements."
@@ -107,6 +114,11 @@ class UncertaintyValidator(Validator):
         super().__init__(config)
         self.cfg: UncertaintyConfig = config  # type: ignore[assignment]
         self._problems: list[str] = []
+        # Why the embedding pass is off although configured (auto or true): set when the package is missing or
+        # the model failed to load, so answers don't retry a failed load (rules-only, fail open).
+        self._embedding_off: str | None = None
+        if self.cfg.embeddings:
+            self._embedding_off = self._embedding_static_problem()
         self.cues: CueSet = self._load_cues()
         self.options = Options(
             filler_counts=self.cfg.filler_counts,
@@ -114,7 +126,7 @@ class UncertaintyValidator(Validator):
             hedge_threshold=self.cfg.hedge_threshold,
             hedge_min_count=self.cfg.hedge_min_count,
             partial_min_words=self.cfg.partial_min_words,
-            collect_candidates=self.cfg.embeddings,
+            collect_candidates=bool(self.cfg.embeddings),
         )
         self.knn = KnnSettings(
             min_fraction=self.cfg.embedding_min_fraction, min_similarity=self.cfg.embedding_min_similarity
@@ -130,17 +142,52 @@ class UncertaintyValidator(Validator):
             self._problems.append(str(exc))
             return load("en")
 
+    def _embedding_static_problem(self) -> str | None:
+        """What stops the embedding pass before trying to load the model (package, model dir, prototype file)."""
+        from llmvet.embeddings import embedding_problems
+
+        found = embedding_problems(self.cfg.embedding_model)
+        file = self.cfg.prototype_file
+        path = Path(file).expanduser() if file else prototypes_path(self.cfg.language)
+        if not path.exists():
+            found.append(f"prototype file {path} does not exist")
+        return "; ".join(found) or None
+
+    @property
+    def embedding_active(self) -> bool:
+        return bool(self.cfg.embeddings) and self._embedding_off is None
+
     def problems(self) -> list[str]:
         out = list(self._problems)
-        if self.cfg.embeddings:
-            from llmvet.embeddings import embedding_problems
-
-            out += embedding_problems(self.cfg.embedding_model)
-            file = self.cfg.prototype_file
-            path = Path(file).expanduser() if file else prototypes_path(self.cfg.language)
-            if not path.exists():
-                out.append(f"prototype file {path} does not exist")
+        if self.cfg.embeddings and self._embedding_off:
+            mode = "auto" if self.cfg.embeddings == "auto" else "true"
+            out.append(
+                f"embedding pass off (embeddings: {mode}): {self._embedding_off}; explicit statements are found by "
+                "the rules only (lower recall on unusual phrasings)"
+            )
         return out
+
+    async def warm_up(self, resources: Any) -> None:
+        """Load the shared model and the prototypes at start-up; on failure, fall back to rules only."""
+        if self.embedding_active:
+            await self._load_embedding_index(resources)
+
+    async def _load_embedding_index(self, resources: Any) -> bool:
+        from llmvet.embeddings import EmbeddingsUnavailable
+
+        try:
+            await load_index(
+                resources,
+                self.cfg.embedding_model,
+                self.cfg.language,
+                tuple(self.cfg.extra_prototypes),
+                self.cfg.prototype_file,
+                self.cfg.embedding_quantize,
+            )
+        except (EmbeddingsUnavailable, OSError, ValueError) as exc:
+            self._embedding_off = f"cannot load the embedding model or prototypes: {exc}"
+            return False
+        return True
 
     def prepare_request(self, body: dict[str, Any], route: str) -> dict[str, Any]:
         if not self.cfg.add_instruction:
@@ -157,8 +204,10 @@ class UncertaintyValidator(Validator):
         else:
             result = self.analyse(ctx.text, prompt)  # well under a millisecond: cheaper than a thread hop
         extra: dict[str, Any] = {}
-        if self.cfg.embeddings and result.best_statement is None and result.candidates and not self._exemption(result):
+        if self.embedding_active and result.best_statement is None and result.candidates and not self._exemption(result):
             extra = await self._embedding_pass(ctx, result)
+        elif self.cfg.embeddings and self._embedding_off and result.best_statement is None:
+            extra = {"embedding": f"off: {self._embedding_off}"}
         verdict = self.verdict(result)
         verdict.meta.update(extra)
         return verdict
@@ -178,9 +227,12 @@ class UncertaintyValidator(Validator):
                 tuple(self.cfg.extra_prototypes),
                 self.knn,
                 self.cfg.prototype_file,
+                self.cfg.embedding_quantize,
             )
         except (EmbeddingsUnavailable, OSError, ValueError) as exc:
-            # The rule verdict still stands; say why the second look did not happen.
+            # The rule verdict still stands; say why the second look did not happen, and don't retry the
+            # load for every answer (a policy reload builds a new validator and tries again).
+            self._embedding_off = f"cannot load the embedding model or prototypes: {exc}"
             return {"embedding": f"unavailable: {exc}"}
         result.statements.extend(hits)
         return {"embedding": {"candidates": len(result.candidates), "statements": len(hits)}}
