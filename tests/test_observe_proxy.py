@@ -365,3 +365,26 @@ def test_review_queue_depth_and_latency(fake, make_proxy):
     asyncio.run_coroutine_threadsafe(old_decision(), loop).result(5)
     assert value(refresh(), "llmvet_review_latency_seconds_count") == 1
     assert ids[0] not in ext._reviews_seen
+
+
+def test_a_failing_drift_webhook_is_logged_without_its_secret_path(fake, make_proxy, monkeypatch, caplog):
+    """Webhook URLs (e.g. chat incoming webhooks) carry their secret in the path: logs show the host only."""
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from support import ThreadedServer
+
+    async def broken(request):
+        return Response(status_code=500)
+
+    with ThreadedServer(Starlette(routes=[Route("/services/T0/B0/s3cr3t-t0ken", broken, methods=["POST"])])) as hook:
+        monkeypatch.setenv("LLMVET_DRIFT_WEBHOOK", hook.url + "/services/T0/B0/s3cr3t-t0ken")
+        fake.reset(script)
+        proxy = make_proxy(POLICY)
+        ext = proxy.proxy.observe
+        with caplog.at_level("WARNING", logger="llmvet.observe"):
+            asyncio.run_coroutine_threadsafe(ext.post_webhook({"type": "drift_alert"}), _loop(proxy)).result(10)
+    logged = [r.getMessage() for r in caplog.records if r.name == "llmvet.observe"]
+    assert any("answered HTTP 500" in m for m in logged)
+    assert not any("s3cr3t" in m for m in logged)

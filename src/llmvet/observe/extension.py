@@ -189,7 +189,7 @@ class ObserveExtension(Extension):
         http = self.proxy.resources.http  # type: ignore[union-attr]
         async with http.post(self.cfg.webhook, json=alert) as resp:
             if resp.status >= 300:
-                log.warning("drift webhook %s answered HTTP %d", self.cfg.webhook, resp.status)
+                log.warning("drift webhook %s answered HTTP %d", _origin(self.cfg.webhook), resp.status)
 
     # ---- routes ----------------------------------------------------------------------------------------------
     async def metrics_endpoint(self, request: Request) -> Response:
@@ -293,6 +293,12 @@ class ObserveMiddleware:
             out.append((b"x-llmvet-validators", _header_safe(verdicts)))
         out.append((b"x-llmvet-findings", str(len(rec.get("findings") or ())).encode()))
         return out
+
+
+def _origin(url: str) -> str:
+    """Scheme and host of a URL, for logs: webhook URLs often carry their secret in the path or query."""
+    u = urlparse(url)
+    return f"{u.scheme}://{u.hostname}{':' + str(u.port) if u.port else ''}/…"
 
 
 def _header_safe(value: str) -> bytes:
