@@ -35,6 +35,9 @@ def v() -> UncertaintyValidator:
         "The latest I know of is 5.1; there have very likely been releases since.",
         "It's about 632 km. The distance might be off by a few kilometres.",
         "About 1,800 a month; a calculator is worth a quick sanity check.",
+        "About 2,300 km.\n\n[unverified, from memory]",
+        "Open Settings, then Privacy. The menus move around, so the exact path may differ by now.",
+        "Reparations were 132 billion marks, the figure I'd fact-check first.",
         # single-underscore italics must not hide the first word
         "Roughly 390,000.\n\n_I'm a little unsure of the latest figure._",
     ],

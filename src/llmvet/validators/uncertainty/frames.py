@@ -84,6 +84,9 @@ UNTESTED = re.compile(
     r"(?<![\w'])i (?:haven't|have not|didn't|did not|never) (?:yet |actually |personally |properly |independently )?"
     r"(?:compiled|run|ran|executed|benchmarked|measured|recomputed|recalculated|re-derived|rerun|re-run|proofread|cross-checked|cross-referenced|re-verified|rechecked|re-checked)(?![\w-])"
     r"|(?<![\w'])i(?:'m| am) on (?:shaky|shakier|shakiest|thin|thinner|thinnest|less (?:solid|firm|certain)|weaker|weakest) (?:ground|footing|ice)"
+    r"|(?<![\w'])i(?:'m| am) (?:recalling|quoting|reciting|remembering) (?:it|this|that|these|them|the \w+)?,? (?:not|rather than|instead of) (?:reading|looking|checking|citing|quoting)"
+    r"|(?:part|bit|number|figure|one|detail|date|claim|thing)s? (?:i(?:'d| would)|i(?:'d| would) (?:want|like) to) (?:fact-check|double-check|verify|re-check|recheck|cross-check|check first|confirm)"
+    r"|(?:part|bit|number|figure|one|detail|date|claim)s? to (?:fact-check|double-check|re-check|cross-check)"
     r"|(?:going|working|relying|answering) (?:off|from|on) what i (?:last |once |vaguely |previously |originally )?(?:saw|read|heard|remember|recall|knew|learned|learnt)",
     re.M,
 )
@@ -136,6 +139,7 @@ STALE = re.compile(
     r"|there (?:have|has|may have|might have|could have|will have) (?:very |most |almost certainly |quite )?(?:likely |probably |possibly )?been"
     r" (?:newer |more |further |later |other |new |several |some )?(?:releases|versions|updates|changes|announcements|developments|revisions|amendments) since"
     r"|(?:the|this|that|these|those|my) [\w'-]+(?: [\w'-]+)? (?:might|may|could) (?:well |easily )?be (?:off|out|wrong) by"
+    r"|(?:may|might|could|will|would|probably|likely) (?:well |already |easily )?(?:differ|be different|look different|have changed|have moved|have shifted|be out of date|be outdated)(?: slightly| a bit| somewhat| a little)? by now"
     r"|(?:is|are|would be|might be) worth (?:a |an )?(?:quick |second |independent |separate )?(?:sanity[- ]check|double-check|re-check|recheck|second check|independent check|cross-check)"
     r")",
     re.M,
@@ -143,11 +147,11 @@ STALE = re.compile(
 
 # --- 4. labels and levels --------------------------------------------------------------------------
 LABEL = re.compile(
-    r"(?:^[ \t>#•*_-]*(?:\[!\w+\][ \t]*)?(?:\d+[.)][ \t]*)?|(?<=[(]))"
+    r"(?:^[ \t>#•*_-]*(?:\[!\w+\][ \t]*)?(?:\d+[.)][ \t]*)?|(?<=[(\[]))"
     r"(?:my (?:own )?)?(?:uncertainty|uncertainties|confidence|certainty|doubts?|confidence level|confidence note|"
     r"confidence check|certainty level|reliability note|accuracy note|what i'm (?:not )?(?:sure|certain) (?:of|about)|"
-    r"where i'm (?:unsure|uncertain|less sure|not sure)|how sure i am|how confident i am)"
-    r"(?: (?:here|overall|on this|in this answer|level|rating))?[ \t*_]*(?:[:—–=]|-(?= ))",
+    r"where i'm (?:unsure|uncertain|less sure|not sure)|how sure i am|how confident i am|unverified|not verified|unconfirmed|from memory)"
+    r"(?: (?:here|overall|on this|in this answer|level|rating))?[ \t*_]*(?:[:—–=\]]|-(?= ))",
     re.M,
 )
 LEVEL = re.compile(
