@@ -93,7 +93,7 @@ def test_plugin(tmp_path_factory):
     target = tmp_path_factory.mktemp("plugin-site")
     source = Path(__file__).parent / "plugin_pkg"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
          "--target", str(target), str(source)],
         check=True,
     )
