@@ -147,9 +147,19 @@ def test_validator_errors_fail_closed(fake, make_proxy, test_plugin):
     assert runs["explode"]["status"] == "error" and runs["sleepy"]["status"] == "error"
 
 
+def _tasks_on(proxy) -> int:
+    async def count() -> int:
+        return len(asyncio.all_tasks()) - 1  # not counting this one
+
+    return asyncio.run_coroutine_threadsafe(count(), proxy.proxy.loop).result(5)
+
+
 def test_client_disconnect_mid_stream_cancels_the_upstream(fake, make_proxy):
     fake.reset(lambda b: Reply(text="slow " * 40, chunk_delay=0.1))
     proxy = make_proxy(BLOCKING)
+    httpx.get(proxy.url + "/healthz")
+    time.sleep(0.3)
+    idle_tasks = _tasks_on(proxy)
     body = b'{"model":"m","stream":true,"messages":[{"role":"user","content":"x"}]}'
     port = int(proxy.url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port)) as sock:
@@ -161,6 +171,10 @@ def test_client_disconnect_mid_stream_cancels_the_upstream(fake, make_proxy):
         time.sleep(0.05)
     assert fake.streams_cancelled == 1
     assert fake.streams_finished == 0
+    deadline = time.monotonic() + 5
+    while _tasks_on(proxy) > idle_tasks and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _tasks_on(proxy) == idle_tasks  # nothing left running for the gone client
 
 
 def test_client_disconnect_on_passthrough_stream_cancels_the_upstream(fake, make_proxy):

@@ -116,6 +116,7 @@ class LlmvetProxy:
         self.escalation: EscalationHandler | None = None
         self.extensions: list[Extension] = []
         self._warm_up: asyncio.Task[None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         # Called with every audit record (vetted responses), e.g. for metrics and drift.
         self.finish_hooks: list[Callable[[dict[str, Any]], None]] = []
         self._key_hashes: dict[str, str] = {}
@@ -127,6 +128,7 @@ class LlmvetProxy:
     # ---- lifespan -------------------------------------------------------------------------------
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        self.loop = asyncio.get_running_loop()  # lets tests and tools inspect the serving loop
         store = await open_store(self.settings.store)
         self.resources = Resources(store)
         self.audit = AuditLog(store)
