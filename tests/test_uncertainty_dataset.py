@@ -57,3 +57,20 @@ def test_targets_hold_on_the_dev_set(records):
     assert results["statement.present"]["precision"] >= 0.95
     assert results["statement.present"]["recall"] >= 0.85
     assert results["refusal.any"]["f1"] >= 0.90
+
+
+HELDOUT = sorted((ROOT / "tests" / "data" / "uncertainty").glob("heldout*.jsonl"))
+
+
+@pytest.mark.parametrize("path", HELDOUT, ids=[p.stem for p in HELDOUT])
+def test_later_batches_are_well_formed_and_separate(records, path):
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    prefix = "h" + path.stem.removeprefix("heldout") + "-"
+    assert len(rows) >= 40
+    assert all(r["id"].startswith(prefix) for r in rows)
+    assert not {r["text"] for r in rows} & {r["text"] for r in records}, "a later batch must not repeat dev answers"
+    for r in rows:
+        assert r["statement"] in ("present", "missing")
+        assert r["refusal"] in ("none", "partial", "full")
+        assert (r["refusal"] == "none") == (r["category"] is None)
+    assert 0.25 <= sum(r["statement"] == "present" for r in rows) / len(rows) <= 0.6
