@@ -198,3 +198,15 @@ async def test_sessions_end_with_their_token_and_stay_dead_after_a_reissue(store
     assert await acc.by_session(sid2) is None
     sid3, _ = await acc.open_session(await acc.by_token(newest))
     assert (await acc.by_session(sid3)).name == "alice"
+
+
+def test_findings_of_other_choices_are_not_highlighted_in_the_first():
+    """With n > 1 every choice is vetted and spans point into their own choice; the item shows choice 0."""
+    from llmvet.review.highlight import segments
+
+    text = "pip install good-pkg then pip install bad-pkg"
+    findings = [{"span": [text.index("bad-pkg"), len(text)], "severity": "high", "evidence": {"choice": 0}},
+                {"span": [0, 3], "severity": "high", "evidence": {"choice": 1}},
+                {"span": [4, 11], "severity": "low", "evidence": {}}]
+    marked = [(s.text, s.findings) for s in segments(text, findings) if s.findings]
+    assert marked == [("install", [2]), ("bad-pkg", [0])]

@@ -20,11 +20,20 @@ class Segment:
 RANK = {"info": 0, "low": 1, "medium": 2, "high": 3}
 
 
+def span_in_answer(finding: dict[str, Any], text: str) -> tuple[int, int] | None:
+    """The finding's span in the answer under review; None when it has none or points into another choice
+    (with `n` > 1 every choice is vetted, but the item keeps the first one's text)."""
+    span = finding.get("span")
+    if not span or (finding.get("evidence") or {}).get("choice", 0) != 0:
+        return None
+    return (span[0], span[1]) if 0 <= span[0] < span[1] <= len(text) else None
+
+
 def segments(text: str, findings: list[dict[str, Any]]) -> list[Segment]:
     spans = []
     for i, f in enumerate(findings):
-        span = f.get("span")
-        if span and 0 <= span[0] < span[1] <= len(text):
+        span = span_in_answer(f, text)
+        if span:
             spans.append((span[0], span[1], i))
     cuts = sorted({0, len(text), *(s for s, _, _ in spans), *(e for _, e, _ in spans)})
     out: list[Segment] = []

@@ -15,7 +15,7 @@ from starlette.templating import Jinja2Templates
 
 from llmvet.review import allowlist, listing
 from llmvet.review.auth import AuthError, Reviewer
-from llmvet.review.highlight import segments
+from llmvet.review.highlight import segments, span_in_answer
 from llmvet.review.queue import QueueError
 from llmvet.review.web import (CSRF_FIELD, LOGIN_CSRF_COOKIE, SECURITY_HEADERS, SESSION_COOKIE, csrf_valid,
                                set_cookie)
@@ -187,7 +187,8 @@ class ReviewUi:
         allowed = {e["key"]: e for e in await allowlist.entries(self.ext.proxy.resources.store, item["policy"])}
         for i, f in enumerate(findings):
             f["index"] = i
-            f["quote"] = text[f["span"][0]:f["span"][1]] if f.get("span") else None
+            span = span_in_answer(f, text)
+            f["quote"] = text[span[0]:span[1]] if span else None
             f["package"] = _package_of(f)
             if f["package"]:
                 key = allowlist.allowlist_key(item["policy"], f["package"][1], f["package"][0])
