@@ -182,6 +182,9 @@ def test_defer_answers_at_once_then_the_decision_can_be_polled_and_is_pushed(set
     assert status["status"] == "pending" and "answer" not in status and "findings" not in status
     other = httpx.get(f"{server.url}/llmvet/v1/reviews/{rid}", headers={"Authorization": "Bearer sk-someone-else"})
     assert other.status_code == 404
+    # The same key identity as the proxy's: it also takes a key sent without the "Bearer " prefix.
+    bare = httpx.get(f"{server.url}/llmvet/v1/reviews/{rid}", headers={"Authorization": "sk-client-key"})
+    assert bare.status_code == 200 and bare.json()["status"] == "pending"
 
     edited = "Use scikit-learn instead."
     assert api(server, token, "POST", f"/reviews/{rid}/approve", json={"text": edited}).json()["status"] == "edited"

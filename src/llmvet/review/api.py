@@ -7,7 +7,6 @@ the API key it made the request with (or with nothing when it made the request w
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +19,7 @@ from llmvet.proxy.errors import error_response
 from llmvet.review import allowlist, listing
 from llmvet.review.auth import AuthError, Reviewer
 from llmvet.review.queue import QueueError
-from llmvet.review.web import CSRF_HEADER, bearer, csrf_valid, reviewer_from
+from llmvet.review.web import CSRF_HEADER, csrf_valid, reviewer_from
 
 if TYPE_CHECKING:
     from llmvet.review.extension import ReviewExtension
@@ -128,8 +127,8 @@ class ReviewApi:
         # The client app: the id is an unguessable capability; when the request carried an API key,
         # the same key must be presented.
         if item.get("key"):
-            token = bearer(request)
-            given = hashlib.sha256(token.encode()).hexdigest()[:12] if token else ""
+            digest, _ = self.ext.proxy.key_identity(request)  # the identity the proxy gave the request itself
+            given = digest[:12] if digest else ""
             if not hmac.compare_digest(given, str(item["key"])):  # constant time: no hash prefix leaks by timing
                 return _error(404, f"no review item {rid!r}", "review_not_found")
         return _json(self.ext.public_view(item))
