@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from llmvet.observe import drift as drift_mod
 from llmvet.observe.metrics import Metrics
-from llmvet.observe.report import read_counter
+from llmvet.observe.report import BUDGET_NAMESPACE, read_counter
 from llmvet.observe.rollup import Rollup, split_group
 from llmvet.proxy.app import Extension
 
@@ -38,7 +38,6 @@ log = logging.getLogger("llmvet.observe")
 # audit record here, the middleware reads it back for the provenance headers and the model label.
 _SLOT: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("llmvet_observe_slot", default=None)
 
-BUDGET_NAMESPACE = "budget"  # the consistency validator's per-key daily counters
 REVIEW_COUNT_WINDOW = 7 * 86400  # review decisions older than this are not counted into the latency metric
 
 

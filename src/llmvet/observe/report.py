@@ -11,7 +11,7 @@ from llmvet.observe import drift as drift_mod
 from llmvet.observe import rollup
 from llmvet.store.base import Store
 
-BUDGET_NAMESPACE = "budget"
+BUDGET_NAMESPACE = "budget"  # the consistency validator's per-key daily counters (its budget.NAMESPACE)
 
 
 async def summarize(store: Store, *, hours: float = 24.0, now: float | None = None,
