@@ -292,8 +292,14 @@ def test_escalation_fails_closed_when_the_queue_is_down(make_proxy, fake):
     with redis_server() as own_redis:
         server = make_proxy(policy(), store=own_redis)
         client = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-client-key", max_retries=0, timeout=30)
+        token = add_reviewer(own_redis, "alice")
     # redis-server is gone now: the answer must not leave unreviewed
     with pytest.raises(openai.InternalServerError) as exc:
         client.chat.completions.create(model="gpt-x", messages=MSG)
     assert exc.value.status_code == 503 and exc.value.code == "review_unavailable"
     assert "Install it with" not in exc.value.response.text  # the answer itself is not leaked
+    # Reviewers are told so too: an OpenAI-shaped 503 from the API, an error page from the UI.
+    r = api(server, token, "GET", "/reviews")
+    assert r.status_code == 503 and r.json()["error"]["code"] == "review_store_unavailable"
+    page = httpx.get(server.url + "/review", cookies={"llmvet_review_session": "x"}, timeout=30)
+    assert page.status_code == 503 and "unavailable" in page.text

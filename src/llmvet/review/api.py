@@ -8,6 +8,7 @@ the API key it made the request with (or with nothing when it made the request w
 from __future__ import annotations
 
 import hmac
+import logging
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from llmvet.review.extension import ReviewExtension
 
 P = "/llmvet/v1"
+log = logging.getLogger("llmvet.review")
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -71,6 +73,9 @@ class ReviewApi:
                 return exc.response
             except QueueError as exc:
                 return _error(exc.status, exc.message, "review_conflict" if exc.status == 409 else "review_error")
+            except Exception:  # the store went away (e.g. Redis failover): an OpenAI-shaped 503, not a bare 500
+                log.exception("review API %s %s failed", request.method, request.url.path)
+                return _error(503, "the review store is unavailable; try again shortly", "review_store_unavailable")
         return endpoint
 
     async def reviewer(self, request: Request, *, admin: bool = False) -> Reviewer:

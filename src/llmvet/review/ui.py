@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ from llmvet.validators.base import content_text
 if TYPE_CHECKING:
     from llmvet.review.extension import ReviewExtension
 
+log = logging.getLogger("llmvet.review")
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
@@ -77,6 +79,10 @@ class ReviewUi:
                 response = await handler(request)
             except Forbidden as exc:
                 response = exc.response
+            except Exception:  # the store went away (e.g. Redis failover): a page that says so, not a bare 500
+                log.exception("review UI %s %s failed", request.method, request.url.path)
+                response = self.render(request, "error.html", 503, message="The review queue's store is unavailable "
+                                                                           "right now. Reload in a moment.")
             response.headers.update(SECURITY_HEADERS)
             return response
         return endpoint
