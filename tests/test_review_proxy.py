@@ -300,6 +300,34 @@ def test_escalation_fails_closed_when_the_queue_is_down(make_proxy, fake):
     assert "Install it with" not in exc.value.response.text  # the answer itself is not leaked
     # Reviewers are told so too: an OpenAI-shaped 503 from the API, an error page from the UI.
     r = api(server, token, "GET", "/reviews")
-    assert r.status_code == 503 and r.json()["error"]["code"] == "review_store_unavailable"
+    assert r.status_code == 503 and r.json()["error"]["code"] == "review_unavailable"
     page = httpx.get(server.url + "/review", cookies={"llmvet_review_session": "x"}, timeout=30)
     assert page.status_code == 503 and "unavailable" in page.text
+
+
+def test_csrf_checks_refuse_non_ascii_tokens_instead_of_crashing(setup):
+    """compare_digest raises TypeError on non-ASCII str: a forged token must get 403, not a server error."""
+    from review_helpers import run_async
+
+    from llmvet.review.auth import Accounts
+    from llmvet.store import open_store
+
+    start, url = setup
+    server, _ = start(policy())
+    r = httpx.post(f"{server.url}/review/login", data={"csrf_token": "é", "token": "x"},
+                   cookies={"llmvet_review_login": "abc"}, timeout=10)
+    assert r.status_code == 403 and "expired" in r.text
+    add_reviewer(url, "alice")
+
+    async def session() -> str:
+        store = await open_store(url)
+        try:
+            accounts = Accounts(store)
+            return (await accounts.open_session(await accounts._active("alice")))[0]
+        finally:
+            await store.close()
+
+    sid = run_async(session())
+    r = httpx.post(f"{server.url}/llmvet/v1/reviews/rev_x/claim", cookies={"llmvet_review_session": sid},
+                   headers={"x-csrf-token": "é".encode("latin-1")}, timeout=10)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "csrf_failed"

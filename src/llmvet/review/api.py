@@ -73,9 +73,10 @@ class ReviewApi:
                 return exc.response
             except QueueError as exc:
                 return _error(exc.status, exc.message, "review_conflict" if exc.status == 409 else "review_error")
-            except Exception:  # the store went away (e.g. Redis failover): an OpenAI-shaped 503, not a bare 500
+            except Exception:  # e.g. the store went away (Redis failover): an OpenAI-shaped 503, not a bare 500
                 log.exception("review API %s %s failed", request.method, request.url.path)
-                return _error(503, "the review store is unavailable; try again shortly", "review_store_unavailable")
+                return _error(503, "the review queue could not answer (is its store reachable?); try again shortly",
+                              "review_unavailable")
         return endpoint
 
     async def reviewer(self, request: Request, *, admin: bool = False) -> Reviewer:

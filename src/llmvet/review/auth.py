@@ -138,4 +138,5 @@ class Accounts:
 
 
 def csrf_ok(expected: str | None, given: str | None) -> bool:
-    return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
+    # As bytes: compare_digest refuses str with non-ASCII characters (TypeError), and `given` is anyone's input.
+    return bool(expected) and bool(given) and hmac.compare_digest(str(expected).encode(), str(given).encode())

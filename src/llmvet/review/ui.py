@@ -15,7 +15,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from llmvet.review import allowlist, listing
-from llmvet.review.auth import AuthError, Reviewer
+from llmvet.review.auth import AuthError, Reviewer, csrf_ok
 from llmvet.review.highlight import segments, span_in_answer
 from llmvet.review.queue import QueueError
 from llmvet.review.web import (CSRF_FIELD, LOGIN_CSRF_COOKIE, SECURITY_HEADERS, SESSION_COOKIE, csrf_valid,
@@ -79,10 +79,11 @@ class ReviewUi:
                 response = await handler(request)
             except Forbidden as exc:
                 response = exc.response
-            except Exception:  # the store went away (e.g. Redis failover): a page that says so, not a bare 500
+            except Exception:  # e.g. the store went away (Redis failover): a page that says so, not a bare 500
                 log.exception("review UI %s %s failed", request.method, request.url.path)
-                response = self.render(request, "error.html", 503, message="The review queue's store is unavailable "
-                                                                           "right now. Reload in a moment.")
+                response = self.render(request, "error.html", 503, message="The review queue is unavailable right "
+                                                                           "now (is its store reachable?). Reload in "
+                                                                           "a moment.")
             response.headers.update(SECURITY_HEADERS)
             return response
         return endpoint
@@ -132,7 +133,7 @@ class ReviewUi:
         assert self.ext.accounts is not None
         form = await request.form()
         expected = request.cookies.get(LOGIN_CSRF_COOKIE)
-        if not expected or not secrets.compare_digest(expected, str(form.get(CSRF_FIELD) or "")):
+        if not csrf_ok(expected, str(form.get(CSRF_FIELD) or "")):
             return await self.login_page(request, "The sign-in form expired; please try again.", 403)
         who = await self.ext.accounts.by_token(str(form.get("token") or "").strip())
         try:
