@@ -23,6 +23,7 @@ def test_signatures_verify_and_tampering_fails():
     assert not verify("other", header, body)
     assert not verify("s3cret", sign("s3cret", int(time.time()) - 3600, body), body)  # replayed
     assert not verify("s3cret", "garbage", body)
+    assert not verify("s3cret", f"t={int(time.time())},v1=é", body)  # a forged non-ASCII header: False, no TypeError
 
 
 def test_drain_drops_deliveries_still_pending_so_none_outlive_the_session():

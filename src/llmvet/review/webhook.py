@@ -34,7 +34,7 @@ def verify(secret: str, header: str, body: bytes, tolerance: float = 300.0) -> b
         return False
     if abs(time.time() - ts) > tolerance:
         return False
-    return hmac.compare_digest(sign(secret, ts, body), header)
+    return hmac.compare_digest(sign(secret, ts, body).encode(), header.encode())  # bytes: any header, no TypeError
 
 
 class Webhook:
