@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "tests"))
-from overhead import LUA, run_wrk, serve, uvicorn_cmd  # noqa: E402
+from overhead import LUA, cpu_seconds, run_wrk, serve, uvicorn_cmd  # noqa: E402
 from support import free_port  # noqa: E402
 
 RECORD = {
@@ -36,12 +36,6 @@ RECORD = {
     "findings": [], "reasks": 0, "extra_usage": {}, "timings_ms": {"total": 1.2, "upstream": 1.0, "validate": 0.05},
     "upstream": "http://127.0.0.1:1/v1", "upstream_model": "bench-model", "response_chars": 420,
 }
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def micro(n: int = 50_000) -> dict[str, float]:
