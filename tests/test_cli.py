@@ -156,6 +156,14 @@ def test_scan_reads_stdin_and_prints_json(tmp_path):
     assert text[start:end] == "AKIAABCDEFGHIJKLMNOP"
 
 
+def test_scan_prints_rich_markup_in_texts_literally(tmp_path):
+    policy = tmp_path / "p.yaml"
+    policy.write_text("rules:\n  - name: r\n    validators: [{use: regex, with: {must_not_match: ['\\[/x\\]']}}]\n")
+    r = llmvet("scan", "-", "--policy", str(policy), "--store", f"sqlite:///{tmp_path}/s.db", input="see [/x] here")
+    assert r.returncode == 1, r.stderr
+    assert "Traceback" not in r.stderr and "[/x" in r.stdout and "matches forbidden" in r.stdout
+
+
 def test_scan_table_output_and_clean_exit(tmp_path):
     doc = tmp_path / "doc.md"
     doc.write_text("Nothing secret.\n")

@@ -102,6 +102,20 @@ def test_other_v1_paths_pass_through_byte_for_byte(fake, proxy):
     assert fake.requests[-2].raw == body  # what the proxy sent upstream
 
 
+def test_cookies_for_llmvet_are_never_sent_upstream(fake, proxy):
+    """The reviewer UI's session cookie lives on llmvet's origin; upstream requests must not carry it."""
+    cookies = {"cookie": "llmvet_review_session=secret-session"}
+    httpx.post(proxy.url + "/v1/embeddings", json={"model": "e", "input": "x"}, headers=cookies)
+    httpx.post(proxy.url + "/v1/chat/completions", json={"model": "m", "messages": []}, headers=cookies)
+    assert [s.headers.get("cookie") for s in fake.requests[-2:]] == [None, None]
+
+
+def test_readiness_never_shows_upstream_credentials(make_proxy, fake):
+    proxy = make_proxy(upstream=fake.url.replace("http://", "http://user:hunter2@") + "/v1?key=abc")
+    shown = httpx.get(proxy.url + "/readyz").json()["upstream"]
+    assert "hunter2" not in shown and "abc" not in shown and shown.endswith("/v1")
+
+
 def test_binary_upload_passes_through_unchanged(fake, proxy):
     payload = bytes(range(256)) * 4096  # 1 MiB, every byte value
     r = httpx.post(proxy.url + "/v1/files", content=payload, headers={"content-type": "application/octet-stream"})

@@ -72,3 +72,27 @@ async def test_unusable_sqlite_path_raises(bad):
 
     with pytest.raises(Exception):
         await open_store(bad)
+
+
+async def test_key_prefixes_are_literal_not_globs(store):
+    for k in ["team[1]/pypi/a", "team1/pypi/b", "a*b/npm/c", "axb/npm/d"]:
+        await store.set("allowlist", k, k)
+    assert await store.keys("allowlist", "team[1]/") == ["team[1]/pypi/a"]
+    assert await store.keys("allowlist", "a*b/") == ["a*b/npm/c"]
+
+
+async def test_sqlite_deletes_expired_keys_on_open(tmp_path):
+    import sqlite3
+
+    from llmvet.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'purge.db'}"
+    s = await open_store(url)
+    await s.set("cache", "short", 1, ttl=0.1)
+    await s.set("cache", "kept", 2)
+    await s.close()
+    await asyncio.sleep(0.2)
+    s = await open_store(url)
+    await s.close()
+    rows = sqlite3.connect(tmp_path / "purge.db").execute("SELECT key FROM kv").fetchall()
+    assert rows == [("kept",)]

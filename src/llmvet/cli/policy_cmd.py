@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from rich.markup import escape
 from rich.table import Table
 
 from llmvet.cli.common import err, load_policy_or_exit, out
@@ -18,6 +19,7 @@ from llmvet.policy.engine import Decision, evaluate
 from llmvet.policy.loader import Policy, PolicyError, load_policy
 from llmvet.policy.schema import Action, PolicyFile, Route
 from llmvet.policy.yaml_lines import dotted, line_of, load_with_lines
+from llmvet.resources import Resources
 from llmvet.validators import registry
 from llmvet.validators.base import Context
 
@@ -90,25 +92,26 @@ def load_cases(path: Path) -> list[Case]:
         raise SystemExit(2) from None
 
 
-async def decide_text(policy: Policy, text: str, *, model: str, route: str, key: str | None, prompt: str,
-                      store_url: str | None) -> Decision:
-    """Run the policy on one text with no upstream (used by `policy test` and `scan`)."""
+async def open_resources(store_url: str | None) -> Resources:
+    """Shared resources for running validators without a server (caches in the given store)."""
     from llmvet.config import Settings
-    from llmvet.policy.engine import ALLOW
-    from llmvet.resources import Resources
     from llmvet.store import open_store
+
+    return Resources(await open_store(store_url or Settings().store))
+
+
+async def decide_text(policy: Policy, text: str, *, model: str, route: str, key: str | None, prompt: str,
+                      resources: Resources) -> Decision:
+    """Run the policy on one text with no upstream (used by `policy test` and `scan`)."""
+    from llmvet.policy.engine import ALLOW
 
     rule = policy.select(key, model, route)
     if rule is None:
         return ALLOW
-    resources = Resources(await open_store(store_url or Settings().store))
-    try:
-        request = {"model": model, "messages": [{"role": "user", "content": prompt}]}
-        ctx = Context(text=text, request=request, route=route, model=model, key_label=key, policy=policy.name,
-                      resources=resources)
-        return await evaluate(rule, ctx)
-    finally:
-        await resources.close()
+    request = {"model": model, "messages": [{"role": "user", "content": prompt}]}
+    ctx = Context(text=text, request=request, route=route, model=model, key_label=key, policy=policy.name,
+                  resources=resources)
+    return await evaluate(rule, ctx)
 
 
 def run_test(args: argparse.Namespace) -> int:
@@ -116,14 +119,18 @@ def run_test(args: argparse.Namespace) -> int:
     cases = load_cases(args.cases)
 
     async def run_all() -> list[tuple[Case, Decision]]:
-        return [
-            (c, await decide_text(policy, c.text, model=c.model, route=c.route, key=c.key, prompt=c.prompt,
-                                  store_url=args.store))
-            for c in cases
-        ]
+        resources = await open_resources(args.store)  # one per run: models and caches load once
+        try:
+            return [
+                (c, await decide_text(policy, c.text, model=c.model, route=c.route, key=c.key, prompt=c.prompt,
+                                      resources=resources))
+                for c in cases
+            ]
+        finally:
+            await resources.close()
 
     results = asyncio.run(run_all())
-    table = Table(title=f"{args.policy} on {args.cases}")
+    table = Table(title=escape(f"{args.policy} on {args.cases}"))
     for col in ("case", "expected", "actual", "rule", "findings", ""):
         table.add_column(col)
     failures = 0
@@ -133,7 +140,7 @@ def run_test(args: argparse.Namespace) -> int:
         ok = decision.action == case.expect and not missing
         failures += not ok
         shown = ", ".join(codes) + (f" (missing: {', '.join(missing)})" if missing else "")
-        table.add_row(case.name, case.expect, decision.action, decision.rule or "-", shown,
+        table.add_row(escape(case.name), case.expect, decision.action, escape(decision.rule or "-"), escape(shown),
                       "[green]pass[/]" if ok else "[red]FAIL[/]")
     out.print(table)
     out.print(f"{len(results) - failures} passed, {failures} failed")

@@ -7,10 +7,12 @@ import asyncio
 import json
 import sys
 
+from rich.markup import escape
 from rich.table import Table
 
 from llmvet.cli.common import add_settings_flags, err, load_policy_or_exit, out, settings_from
-from llmvet.cli.policy_cmd import decide_text
+from llmvet.cli.policy_cmd import decide_text, open_resources
+from llmvet.policy.engine import Decision
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,21 +34,27 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         err.print(f"llmvet: cannot read {args.file}: {exc.strerror}")
         return 2
-    decision = asyncio.run(
-        decide_text(policy, text, model=args.model, route=args.route, key=args.key, prompt="", store_url=settings.store)
-    )
+    async def scan() -> Decision:
+        resources = await open_resources(settings.store)
+        try:
+            return await decide_text(policy, text, model=args.model, route=args.route, key=args.key, prompt="",
+                                     resources=resources)
+        finally:
+            await resources.close()
+
+    decision = asyncio.run(scan())
     if args.json:
         print(json.dumps(decision.to_dict(), indent=2))
     else:
-        table = Table(title=f"{args.file}: {decision.action} (rule {decision.rule or '-'})")
+        table = Table(title=escape(f"{args.file}: {decision.action} (rule {decision.rule or '-'})"))
         for col in ("validator", "code", "severity", "where", "message"):
             table.add_column(col)
         for f in decision.findings:
             where = _line_col(text, f.span[0]) if f.span else "-"
-            table.add_row(f.validator, f.code, f.severity, where, f.message)
+            table.add_row(*map(escape, (f.validator, f.code, f.severity, where, f.message)))
         for r in decision.runs:
             if r.verdict.error:
-                table.add_row(r.label, "error", "-", "-", r.verdict.error)
+                table.add_row(escape(r.label), "error", "-", "-", escape(r.verdict.error))
         out.print(table)
     return 0 if decision.action == "allow" else 1
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import hmac
 import importlib
 import itertools
 import logging
@@ -119,7 +120,7 @@ class LlmvetProxy:
         self.loop: asyncio.AbstractEventLoop | None = None
         # Called with every audit record (vetted responses), e.g. for metrics and drift.
         self.finish_hooks: list[Callable[[dict[str, Any]], None]] = []
-        self._key_hashes: dict[str, str] = {}
+        self._internal_token = settings.internal_token.encode()
         # Request ids: random per process (unique across replicas), then a counter (cheap per request).
         self._id_prefix = secrets.token_hex(6)
         self._id_counter = itertools.count(1)
@@ -140,7 +141,7 @@ class LlmvetProxy:
         # the first answer; /readyz says "warming" until they are done.
         self._warm_up = asyncio.create_task(self.warm_up_validators(), name="llmvet-warm-up")
         log.info("llmvet ready: upstream %s, policy %s@%s, store %s",
-                 self.upstream.base_url, self.policy.name, self.policy.version, store.url.split("@")[-1])
+                 self.upstream.display_url, self.policy.name, self.policy.version, store.url.split("@")[-1])
         try:
             yield
         finally:
@@ -173,12 +174,8 @@ class LlmvetProxy:
         auth = request.headers.get("authorization")
         if not auth:
             return None, None
-        digest = self._key_hashes.get(auth)
-        if digest is None:
-            token = auth[7:].strip() if auth[:7].lower() == "bearer " else auth.strip()
-            digest = hashlib.sha256(token.encode()).hexdigest()
-            if len(self._key_hashes) < 10_000:
-                self._key_hashes[auth] = digest
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else auth.strip()
+        digest = hashlib.sha256(token.encode()).hexdigest()
         entry = self.policy.key_entry(digest)
         return digest, entry.label if entry else None
 
@@ -219,7 +216,7 @@ class LlmvetProxy:
         warming = self._warm_up is not None and not self._warm_up.done()
         checks["validators"] = "warming" if warming else "ok"
         ok = checks["store"] == "ok" and not warming
-        checks["upstream"] = self.upstream.base_url
+        checks["upstream"] = self.upstream.display_url
         return Response(orjson.dumps({"status": "ready" if ok else "not ready", **checks}), 200 if ok else 503,
                         media_type="application/json")
 
@@ -251,7 +248,8 @@ class LlmvetProxy:
             raise bad_request("you must provide a model parameter", param="model", code="missing_required_parameter")
 
         key_hash, key_label = self.key_identity(request)
-        internal = request.headers.get(INTERNAL_HEADER) == self.settings.internal_token
+        given = request.headers.get(INTERNAL_HEADER)
+        internal = given is not None and hmac.compare_digest(given.encode(), self._internal_token)
         rule = None if internal else self.policy.select(key_label, model, wire.route)
         headers = self.upstream_headers(request, key_hash)
         stream = body.get("stream") is True
@@ -515,7 +513,7 @@ class LlmvetProxy:
             },
             "request_sha256": ex.body_sha256,
             "response_sha256": hashlib.sha256(answer.text.encode()).hexdigest(),
-            "upstream": self.upstream.base_url,
+            "upstream": self.upstream.display_url,
             "upstream_model": _answered_model(answer),  # provenance: the model that actually answered
             "response_chars": len(answer.text),  # answer length, for drift of the length mix
         }

@@ -36,6 +36,16 @@ class Upstream:
         self._session: aiohttp.ClientSession | None = None
         self._proxy: str | None = None
 
+    @property
+    def display_url(self) -> str:
+        """The base URL without credentials or query, for logs, /readyz and audit records."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0, ttl_dns_cache=300),
@@ -110,8 +120,8 @@ def forward_request_headers(headers: Mapping[str, str], *, vetted: bool) -> CIMu
     out: CIMultiDict[str] = CIMultiDict()
     for k, v in headers.items():
         lk = k.lower()
-        if lk in HOP_BY_HOP or lk.startswith("x-llmvet-"):
-            continue
+        if lk in HOP_BY_HOP or lk == "cookie" or lk.startswith("x-llmvet-"):
+            continue  # cookie: the reviewer UI's session lives on this origin; never hand it upstream
         if vetted and lk == "accept-encoding":
             continue  # llmvet reads vetted bodies, so it asks for them uncompressed
         out.add(k, v)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
 
 _PREFIX = "llmvet"
+_GLOB = re.compile(r"([*?\[\]\\])")  # Redis MATCH metacharacters
 
 
 class RedisStore:
@@ -44,7 +46,8 @@ class RedisStore:
 
     async def keys(self, ns: str, prefix: str = "") -> list[str]:
         base = len(_PREFIX) + len(ns) + 2
-        found = [k.decode()[base:] async for k in self.redis.scan_iter(match=self._k(ns, prefix) + "*", count=500)]
+        pattern = _GLOB.sub(r"\\\1", self._k(ns, prefix)) + "*"  # the prefix is literal text, not a glob
+        found = [k.decode()[base:] async for k in self.redis.scan_iter(match=pattern, count=500)]
         return sorted(found)
 
     async def incr(self, ns: str, key: str, amount: float = 1, ttl: float | None = None) -> float:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 import orjson
+
+_PURGE_EVERY = 600.0  # seconds between deletions of expired keys
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (
@@ -27,7 +30,10 @@ class SQLiteStore:
         self.path = path
         self.url = f"sqlite:///{path}"
         self._db: aiosqlite.Connection | None = None
-        self._write_lock = asyncio.Lock()  # one explicit transaction at a time on the shared connection
+        # Writes share one connection with append()'s explicit transaction: serialise them, so a rollback
+        # there can never undo another write that already reported success.
+        self._write_lock = asyncio.Lock()
+        self._last_purge = 0.0
 
     async def open(self) -> None:
         if isinstance(self.path, Path):
@@ -37,6 +43,12 @@ class SQLiteStore:
         await self._db.execute("PRAGMA synchronous=NORMAL")
         await self._db.execute("PRAGMA busy_timeout=5000")  # several processes may share one file
         await self._db.executescript(_SCHEMA)
+        await self._purge_expired(time.time())
+
+    async def _purge_expired(self, now: float) -> None:
+        """Expired keys are invisible to reads already; delete them so the file does not only grow."""
+        await self.db.execute("DELETE FROM kv WHERE expires IS NOT NULL AND expires<=?", (now,))
+        self._last_purge = now
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -69,27 +81,30 @@ class SQLiteStore:
 
     async def set(self, ns: str, key: str, value: Any, ttl: float | None = None) -> None:
         expires = time.time() + ttl if ttl else None
-        await self.db.execute(
-            "INSERT OR REPLACE INTO kv (ns, key, value, expires) VALUES (?,?,?,?)",
-            (ns, key, orjson.dumps(value), expires),
-        )
+        async with self._write_lock:
+            await self.db.execute(
+                "INSERT OR REPLACE INTO kv (ns, key, value, expires) VALUES (?,?,?,?)",
+                (ns, key, orjson.dumps(value), expires),
+            )
 
     async def add(self, ns: str, key: str, value: Any, ttl: float | None = None) -> bool:
         now = time.time()
         expires = now + ttl if ttl else None
         # One statement, so two processes sharing the file cannot both win.
-        cur = await self.db.execute(
-            "INSERT INTO kv (ns, key, value, expires) VALUES (?,?,?,?) "
-            "ON CONFLICT (ns, key) DO UPDATE SET value=excluded.value, expires=excluded.expires "
-            "WHERE kv.expires IS NOT NULL AND kv.expires<=?",
-            (ns, key, orjson.dumps(value), expires, now),
-        )
+        async with self._write_lock:
+            cur = await self.db.execute(
+                "INSERT INTO kv (ns, key, value, expires) VALUES (?,?,?,?) "
+                "ON CONFLICT (ns, key) DO UPDATE SET value=excluded.value, expires=excluded.expires "
+                "WHERE kv.expires IS NOT NULL AND kv.expires<=?",
+                (ns, key, orjson.dumps(value), expires, now),
+            )
         return cur.rowcount == 1
 
     async def delete(self, ns: str, key: str) -> bool:
-        cur = await self.db.execute(
-            "DELETE FROM kv WHERE ns=? AND key=? AND (expires IS NULL OR expires>?)", (ns, key, time.time())
-        )
+        async with self._write_lock:
+            cur = await self.db.execute(
+                "DELETE FROM kv WHERE ns=? AND key=? AND (expires IS NULL OR expires>?)", (ns, key, time.time())
+            )
         return cur.rowcount > 0
 
     async def keys(self, ns: str, prefix: str = "") -> list[str]:
@@ -102,16 +117,17 @@ class SQLiteStore:
     async def incr(self, ns: str, key: str, amount: float = 1, ttl: float | None = None) -> float:
         now = time.time()
         expires = now + ttl if ttl else None
-        async with self.db.execute(
-            "INSERT INTO kv (ns, key, value, expires) VALUES (?,?,?,?) "
-            "ON CONFLICT (ns, key) DO UPDATE SET "
-            "value = CASE WHEN kv.expires IS NOT NULL AND kv.expires<=? THEN excluded.value "
-            "             ELSE CAST(CAST(CAST(kv.value AS TEXT) AS REAL) + ? AS TEXT) END, "  # stays JSON text
-            "expires = CASE WHEN kv.expires IS NOT NULL AND kv.expires<=? THEN excluded.expires ELSE kv.expires END "
-            "RETURNING value",
-            (ns, key, orjson.dumps(amount), expires, now, amount, now),
-        ) as cur:
-            row = await cur.fetchone()
+        async with self._write_lock:
+            async with self.db.execute(
+                "INSERT INTO kv (ns, key, value, expires) VALUES (?,?,?,?) "
+                "ON CONFLICT (ns, key) DO UPDATE SET "
+                "value = CASE WHEN kv.expires IS NOT NULL AND kv.expires<=? THEN excluded.value "
+                "             ELSE CAST(CAST(CAST(kv.value AS TEXT) AS REAL) + ? AS TEXT) END, "  # stays JSON text
+                "expires = CASE WHEN kv.expires IS NOT NULL AND kv.expires<=? THEN excluded.expires ELSE kv.expires END "
+                "RETURNING value",
+                (ns, key, orjson.dumps(amount), expires, now, amount, now),
+            ) as cur:
+                row = await cur.fetchone()
         assert row is not None
         value = row[0]
         return float(value if isinstance(value, (int, float)) else orjson.loads(value))
@@ -123,6 +139,8 @@ class SQLiteStore:
         rows = [(stream, now, orjson.dumps(rec)) for rec in records]
         # One trip to the database thread for the whole batch (the audit log writes in batches).
         async with self._write_lock:
+            if now - self._last_purge > _PURGE_EVERY:
+                await self._purge_expired(now)
             await self.db.execute("BEGIN IMMEDIATE")
             try:
                 await self.db.executemany("INSERT INTO log (stream, ts, record) VALUES (?,?,?)", rows)
@@ -130,7 +148,8 @@ class SQLiteStore:
                     last = (await cur.fetchone())[0]  # type: ignore[index]
                 await self.db.execute("COMMIT")
             except BaseException:
-                await self.db.execute("ROLLBACK")
+                with contextlib.suppress(Exception):  # keep the original error, not a failed rollback's
+                    await self.db.execute("ROLLBACK")
                 raise
         first = last - len(rows) + 1  # AUTOINCREMENT ids of one transaction are consecutive
         return [f"{i:020d}" for i in range(first, last + 1)]
