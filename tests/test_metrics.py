@@ -98,10 +98,18 @@ def test_workers_share_metrics_through_the_multiprocess_dir(upstream_server, tmp
             httpx.post(url + "/v1/chat/completions", json=body)  # new connection each: both workers get some
         sent = len([r for r in upstream_server.requests if r.path == "/v1/chat/completions"])
         assert len(list(mp_dir.glob("counter_*.db"))) == 2, "both workers should have served"
-        for _ in range(4):  # whichever worker answers, the scrape adds both up
+        def scrape() -> dict:
             text = httpx.get(url + "/metrics").text
-            got = {(s.name, s.labels.get("model")): s.value
-                   for f in text_string_to_metric_families(text) for s in f.samples}
+            return {(s.name, s.labels.get("model")): s.value
+                    for f in text_string_to_metric_families(text) for s in f.samples}
+
+        # A worker counts a request as its response finishes, so the last one may land just after the
+        # client has it: wait for the count to settle, then check it from several scrapes.
+        settle = time.monotonic() + 10
+        while scrape().get(("llmvet_requests_total", "mp")) != sent and time.monotonic() < settle:
+            time.sleep(0.1)
+        for _ in range(4):  # whichever worker answers, the scrape adds both up
+            got = scrape()
             assert got[("llmvet_requests_total", "mp")] == sent
             assert got[("llmvet_decisions_total", "mp")] == sent
     finally:
