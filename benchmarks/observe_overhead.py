@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "tests"))
-from overhead import LUA, cpu_seconds, run_wrk, serve, uvicorn_cmd  # noqa: E402
+from overhead import LUA, cpu_seconds, run_wrk, serve, stop_all, uvicorn_cmd  # noqa: E402
 from support import free_port  # noqa: E402
 
 RECORD = {
@@ -135,11 +135,7 @@ def main() -> int:
             print(f"  c={c:<3} noise floor (off2 - off):       p50 {1000 * diff('off2', 'off', 'p50'):+.0f} µs, "
                   f"throughput {ratio('off2', 'off'):.3f}x   (errors {errors})")
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(10)
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_all(procs, tmp)
     return 0
 
 

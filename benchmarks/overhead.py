@@ -49,6 +49,15 @@ def serve(args: list[str], port: int, log: Path, env: dict[str, str] | None = No
     return proc
 
 
+def stop_all(procs: list[subprocess.Popen], tmp: Path) -> None:
+    """Stop the servers a benchmark started and remove its scratch folder."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.wait(10)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def uvicorn_cmd(target: str, port: int) -> list[str]:
     return [sys.executable, "-m", "uvicorn", target, "--factory", "--port", str(port), "--loop", "uvloop",
             "--http", "httptools", "--log-level", "warning", "--no-access-log"]
@@ -136,11 +145,7 @@ def main() -> int:
                 h = results[("bare httpx pass-through", c)]
                 print(f"       bare httpx / bare aiohttp: throughput {h['rps'] / b['rps']:.2f}x")
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(10)
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_all(procs, tmp)
     return 0
 
 
