@@ -10,21 +10,15 @@ import time
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from llmvet.observe.metrics import MAX_LABEL_VALUES, Metrics
 from llmvet.observe.rollup import record_fields
-from support import free_port, wait_port
+from support import free_port, metric_value, parse_metrics, wait_port
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, tuple], float]:
     body, _ = metrics.exposition()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for f in text_string_to_metric_families(body.decode()) for s in f.samples}
-
-
-def total(s, name, **labels) -> float:
-    return sum(v for (n, ls), v in s.items() if n == name and labels.items() <= dict(ls).items())
+    return parse_metrics(body.decode())
 
 
 RECORD = {
@@ -45,19 +39,19 @@ def test_one_record_feeds_every_metric():
     m = Metrics()
     m.observe_record(RECORD)
     s = samples(m)
-    assert total(s, "llmvet_decisions_total", rule="facts", action="reask", model="gpt-x") == 1
-    assert total(s, "llmvet_validator_verdicts_total", validator="consistency", verdict="budget") == 1
-    assert total(s, "llmvet_validator_verdicts_total", validator="uncertainty", verdict="timeout") == 1
-    assert total(s, "llmvet_validator_verdicts_total", validator="packages", verdict="failed") == 1
-    assert total(s, "llmvet_budget_exhausted_total", rule="facts", validator="consistency") == 1
-    assert total(s, "llmvet_registry_cache_total", result="hit") == 3
-    assert total(s, "llmvet_registry_cache_total", result="miss") == 1
-    assert total(s, "llmvet_findings_total", code="package.missing") == 1  # once per response
-    assert total(s, "llmvet_reasks_total", rule="facts") == 2
-    assert total(s, "llmvet_extra_tokens_total", kind="total_tokens") == 140
-    assert total(s, "llmvet_proxy_overhead_seconds_sum") == pytest.approx(0.05)
-    assert total(s, "llmvet_upstream_latency_seconds_sum") == pytest.approx(0.2)
-    assert total(s, "llmvet_validator_duration_seconds_count", validator="uncertainty") == 1
+    assert metric_value(s, "llmvet_decisions_total", rule="facts", action="reask", model="gpt-x") == 1
+    assert metric_value(s, "llmvet_validator_verdicts_total", validator="consistency", verdict="budget") == 1
+    assert metric_value(s, "llmvet_validator_verdicts_total", validator="uncertainty", verdict="timeout") == 1
+    assert metric_value(s, "llmvet_validator_verdicts_total", validator="packages", verdict="failed") == 1
+    assert metric_value(s, "llmvet_budget_exhausted_total", rule="facts", validator="consistency") == 1
+    assert metric_value(s, "llmvet_registry_cache_total", result="hit") == 3
+    assert metric_value(s, "llmvet_registry_cache_total", result="miss") == 1
+    assert metric_value(s, "llmvet_findings_total", code="package.missing") == 1  # once per response
+    assert metric_value(s, "llmvet_reasks_total", rule="facts") == 2
+    assert metric_value(s, "llmvet_extra_tokens_total", kind="total_tokens") == 140
+    assert metric_value(s, "llmvet_proxy_overhead_seconds_sum") == pytest.approx(0.05)
+    assert metric_value(s, "llmvet_upstream_latency_seconds_sum") == pytest.approx(0.2)
+    assert metric_value(s, "llmvet_validator_duration_seconds_count", validator="uncertainty") == 1
 
 
 def test_record_fields_for_the_store():
@@ -76,7 +70,7 @@ def test_client_chosen_model_names_cannot_explode_the_series():
     s = samples(m)
     models = {dict(ls)["model"] for (n, ls) in s if n == "llmvet_requests_total"}
     assert len(models) == MAX_LABEL_VALUES + 1 and "other" in models
-    assert total(s, "llmvet_requests_total", model="other") == 50
+    assert metric_value(s, "llmvet_requests_total", model="other") == 50
 
 
 def test_workers_share_metrics_through_the_multiprocess_dir(upstream_server, tmp_path):
@@ -99,19 +93,17 @@ def test_workers_share_metrics_through_the_multiprocess_dir(upstream_server, tmp
         sent = len([r for r in upstream_server.requests if r.path == "/v1/chat/completions"])
         assert len(list(mp_dir.glob("counter_*.db"))) == 2, "both workers should have served"
         def scrape() -> dict:
-            text = httpx.get(url + "/metrics").text
-            return {(s.name, s.labels.get("model")): s.value
-                    for f in text_string_to_metric_families(text) for s in f.samples}
+            return parse_metrics(httpx.get(url + "/metrics").text)
 
         # A worker counts a request as its response finishes, so the last one may land just after the
         # client has it: wait for the count to settle, then check it from several scrapes.
         settle = time.monotonic() + 10
-        while scrape().get(("llmvet_requests_total", "mp")) != sent and time.monotonic() < settle:
+        while metric_value(scrape(), "llmvet_requests_total", model="mp") != sent and time.monotonic() < settle:
             time.sleep(0.1)
         for _ in range(4):  # whichever worker answers, the scrape adds both up
             got = scrape()
-            assert got[("llmvet_requests_total", "mp")] == sent
-            assert got[("llmvet_decisions_total", "mp")] == sent
+            assert metric_value(got, "llmvet_requests_total", model="mp") == sent
+            assert metric_value(got, "llmvet_decisions_total", model="mp") == sent
     finally:
         proc.terminate()
         try:

@@ -13,9 +13,9 @@ import time
 import httpx
 import openai
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from fake_upstream import Reply
+from support import metric_value, parse_metrics
 
 POLICY = """
 version: 1
@@ -48,17 +48,7 @@ SECRET = "key AKIA" + "B" * 16 + " here"
 
 
 def scrape(url: str) -> dict[tuple[str, tuple], float]:
-    """name+sorted labels -> value, parsed with prometheus_client's own parser."""
-    out: dict[tuple[str, tuple], float] = {}
-    for family in text_string_to_metric_families(httpx.get(url + "/metrics").text):
-        for s in family.samples:
-            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return out
-
-
-def value(samples, name: str, **labels) -> float:
-    """Sum of the samples of `name` whose labels include `labels`."""
-    return sum(v for (n, ls), v in samples.items() if n == name and labels.items() <= dict(ls).items())
+    return parse_metrics(httpx.get(url + "/metrics").text)
 
 
 def script(body: dict) -> Reply:
@@ -104,27 +94,27 @@ def test_metrics_after_scripted_traffic(proxy, client):
 
     m = scrape(proxy.url)
     chat_route = "/v1/chat/completions"
-    assert value(m, "llmvet_requests_total", route=chat_route, model="m1", status="200") == 9
-    assert value(m, "llmvet_requests_total", route=chat_route, model="strict-1", status="422") == 2
-    assert value(m, "llmvet_requests_total", route=chat_route, model="m2", status="500") == 1
-    assert value(m, "llmvet_requests_total", route="/v1/responses", model="m1") == 1
-    assert value(m, "llmvet_requests_total", route="/v1/{path:path}", model="-", status="200") == 1
-    assert value(m, "llmvet_request_duration_seconds_count", route=chat_route) == 12
+    assert metric_value(m, "llmvet_requests_total", route=chat_route, model="m1", status="200") == 9
+    assert metric_value(m, "llmvet_requests_total", route=chat_route, model="strict-1", status="422") == 2
+    assert metric_value(m, "llmvet_requests_total", route=chat_route, model="m2", status="500") == 1
+    assert metric_value(m, "llmvet_requests_total", route="/v1/responses", model="m1") == 1
+    assert metric_value(m, "llmvet_requests_total", route="/v1/{path:path}", model="-", status="200") == 1
+    assert metric_value(m, "llmvet_request_duration_seconds_count", route=chat_route) == 12
 
-    assert value(m, "llmvet_decisions_total", rule="default", action="allow", model="m1") == 7
-    assert value(m, "llmvet_decisions_total", rule="default", action="annotate", model="m1") == 3
-    assert value(m, "llmvet_decisions_total", rule="strict", action="block", model="strict-1") == 2
-    assert value(m, "llmvet_decisions_total", action="upstream_error", model="m2") == 1
-    assert value(m, "llmvet_validator_verdicts_total", validator="secrets", verdict="failed") == 3
-    assert value(m, "llmvet_validator_verdicts_total", validator="secrets", verdict="passed") == 7
-    assert value(m, "llmvet_validator_verdicts_total", validator="forbidden", verdict="failed") == 2
-    assert value(m, "llmvet_validator_duration_seconds_count", validator="secrets") == 10
-    assert value(m, "llmvet_findings_total", code="regex.must_not_match", model="m1") == 3
-    assert value(m, "llmvet_findings_total", code="regex.must_not_match", model="strict-1") == 2
+    assert metric_value(m, "llmvet_decisions_total", rule="default", action="allow", model="m1") == 7
+    assert metric_value(m, "llmvet_decisions_total", rule="default", action="annotate", model="m1") == 3
+    assert metric_value(m, "llmvet_decisions_total", rule="strict", action="block", model="strict-1") == 2
+    assert metric_value(m, "llmvet_decisions_total", action="upstream_error", model="m2") == 1
+    assert metric_value(m, "llmvet_validator_verdicts_total", validator="secrets", verdict="failed") == 3
+    assert metric_value(m, "llmvet_validator_verdicts_total", validator="secrets", verdict="passed") == 7
+    assert metric_value(m, "llmvet_validator_verdicts_total", validator="forbidden", verdict="failed") == 2
+    assert metric_value(m, "llmvet_validator_duration_seconds_count", validator="secrets") == 10
+    assert metric_value(m, "llmvet_findings_total", code="regex.must_not_match", model="m1") == 3
+    assert metric_value(m, "llmvet_findings_total", code="regex.must_not_match", model="strict-1") == 2
     # every vetted response (the upstream error too) has its upstream time and llmvet's overhead
-    assert value(m, "llmvet_upstream_latency_seconds_count") == 13
-    assert value(m, "llmvet_proxy_overhead_seconds_count") == 13
-    assert value(m, "llmvet_proxy_overhead_seconds_sum") > 0
+    assert metric_value(m, "llmvet_upstream_latency_seconds_count") == 13
+    assert metric_value(m, "llmvet_proxy_overhead_seconds_count") == 13
+    assert metric_value(m, "llmvet_proxy_overhead_seconds_sum") > 0
 
 
 def test_reasks_are_counted(fake, make_proxy):
@@ -141,9 +131,9 @@ def test_reasks_are_counted(fake, make_proxy):
     raw = chat(client, "strict-x", "hi")
     assert raw.headers["x-llmvet-reasks"] == "1"
     m = scrape(proxy.url)
-    assert value(m, "llmvet_reasks_total", rule="strict", model="strict-x") == 1
+    assert metric_value(m, "llmvet_reasks_total", rule="strict", model="strict-x") == 1
     # the second answer passed, so the final decision is allow (the body says it was re-asked)
-    assert value(m, "llmvet_decisions_total", rule="strict", action="allow", model="strict-x") == 1
+    assert metric_value(m, "llmvet_decisions_total", rule="strict", action="allow", model="strict-x") == 1
 
 
 def test_provenance_headers_and_audit_record(proxy, client):
@@ -240,10 +230,10 @@ def test_budget_exhaustion_is_counted_and_visible(fake, proxy, client):
     ext = proxy.proxy.observe
     asyncio.run_coroutine_threadsafe(ext.refresh_budgets(), _loop(proxy)).result(5)
     m = scrape(proxy.url)
-    assert value(m, "llmvet_budget_exhausted_total", rule="budgeted", validator="consistency") == 2
-    assert value(m, "llmvet_validator_verdicts_total", validator="consistency", verdict="budget") == 2
-    assert value(m, "llmvet_budget_tokens_used", key=key_hash) == 49
-    assert value(m, "llmvet_budget_tokens_limit", key=key_hash) == 50
+    assert metric_value(m, "llmvet_budget_exhausted_total", rule="budgeted", validator="consistency") == 2
+    assert metric_value(m, "llmvet_validator_verdicts_total", validator="consistency", verdict="budget") == 2
+    assert metric_value(m, "llmvet_budget_tokens_used", key=key_hash) == 49
+    assert metric_value(m, "llmvet_budget_tokens_limit", key=key_hash) == 50
 
     summary = httpx.get(proxy.url + "/review/dashboard.json", headers=reviewer_headers(proxy)).json()
     assert summary["budgets"] == [{"key": key_hash, "day": day, "used": 49, "limit": 50.0, "exhausted": False,
@@ -342,14 +332,14 @@ def test_review_queue_depth_and_latency(fake, make_proxy):
         return scrape(proxy.url)
 
     m = refresh()
-    assert value(m, "llmvet_review_queue_depth") == 2
-    assert value(m, "llmvet_review_latency_seconds_count") == 0
+    assert metric_value(m, "llmvet_review_queue_depth") == 2
+    assert metric_value(m, "llmvet_review_latency_seconds_count") == 0
     asyncio.run_coroutine_threadsafe(review.queue.decide(ids[0], "alice", "approved"), loop).result(5)
     m = refresh()
-    assert value(m, "llmvet_review_queue_depth") == 1
-    assert value(m, "llmvet_review_latency_seconds_count", outcome="approved") == 1
-    assert value(m, "llmvet_review_latency_seconds_count") == 1
-    assert value(refresh(), "llmvet_review_latency_seconds_count") == 1  # a decision is counted once
+    assert metric_value(m, "llmvet_review_queue_depth") == 1
+    assert metric_value(m, "llmvet_review_latency_seconds_count", outcome="approved") == 1
+    assert metric_value(m, "llmvet_review_latency_seconds_count") == 1
+    assert metric_value(refresh(), "llmvet_review_latency_seconds_count") == 1  # a decision is counted once
 
     # A decision from before the "counted" marker's life (9 days ago) was counted back then: a replica
     # started now must not count it again; decided items that left the history are forgotten.
@@ -363,7 +353,7 @@ def test_review_queue_depth_and_latency(fake, make_proxy):
         await store.delete("review_item", ids[0])
 
     asyncio.run_coroutine_threadsafe(old_decision(), loop).result(5)
-    assert value(refresh(), "llmvet_review_latency_seconds_count") == 1
+    assert metric_value(refresh(), "llmvet_review_latency_seconds_count") == 1
     assert ids[0] not in ext._reviews_seen
 
 
