@@ -20,7 +20,7 @@ from llmvet.proxy.errors import error_response
 from llmvet.review import allowlist, listing
 from llmvet.review.auth import AuthError, Reviewer
 from llmvet.review.queue import QueueError
-from llmvet.review.web import CSRF_HEADER, csrf_valid, reviewer_from
+from llmvet.review.web import Abort, CSRF_HEADER, csrf_valid, reviewer_from
 
 if TYPE_CHECKING:
     from llmvet.review.extension import ReviewExtension
@@ -35,11 +35,6 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def _error(status: int, message: str, code: str) -> Response:
     return error_response(status, message, "llmvet_review_error", code)
-
-
-class Denied(Exception):
-    def __init__(self, response: Response) -> None:
-        self.response = response
 
 
 class ReviewApi:
@@ -69,7 +64,7 @@ class ReviewApi:
                 return _error(503, "the review queue is not ready", "not_ready")
             try:
                 return await handler(request)
-            except Denied as exc:
+            except Abort as exc:
                 return exc.response
             except QueueError as exc:
                 return _error(exc.status, exc.message, "review_conflict" if exc.status == 409 else "review_error")
@@ -83,13 +78,13 @@ class ReviewApi:
         assert self.ext.accounts is not None
         who, how = await reviewer_from(request, self.ext.accounts)
         if who is None:
-            raise Denied(_error(401, "a valid reviewer token is required (Authorization: Bearer lvr_…)",
+            raise Abort(_error(401, "a valid reviewer token is required (Authorization: Bearer lvr_…)",
                                 "invalid_reviewer_token"))
         if how == "session" and request.method not in ("GET", "HEAD") and not csrf_valid(
                 who, request.headers.get(CSRF_HEADER)):
-            raise Denied(_error(403, "missing or wrong x-csrf-token header", "csrf_failed"))
+            raise Abort(_error(403, "missing or wrong x-csrf-token header", "csrf_failed"))
         if admin and not who.is_admin:
-            raise Denied(_error(403, "this needs an admin reviewer", "admin_required"))
+            raise Abort(_error(403, "this needs an admin reviewer", "admin_required"))
         return who
 
     @staticmethod
@@ -100,9 +95,9 @@ class ReviewApi:
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            raise Denied(_error(400, "the body must be a JSON object", "invalid_json")) from None
+            raise Abort(_error(400, "the body must be a JSON object", "invalid_json")) from None
         if not isinstance(data, dict):
-            raise Denied(_error(400, "the body must be a JSON object", "invalid_json"))
+            raise Abort(_error(400, "the body must be a JSON object", "invalid_json"))
         return data
 
     # ---- queue -------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from llmvet.review import allowlist, listing
 from llmvet.review.auth import AuthError, Reviewer, csrf_ok
 from llmvet.review.highlight import segments, span_in_answer
 from llmvet.review.queue import QueueError
-from llmvet.review.web import (CSRF_FIELD, LOGIN_CSRF_COOKIE, SECURITY_HEADERS, SESSION_COOKIE, csrf_valid,
+from llmvet.review.web import (Abort, CSRF_FIELD, LOGIN_CSRF_COOKIE, SECURITY_HEADERS, SESSION_COOKIE, csrf_valid,
                                set_cookie)
 from llmvet.validators.base import content_text
 
@@ -43,11 +43,6 @@ def _ago(ts: float) -> str:
 TEMPLATES.env.filters["ago"] = _ago
 TEMPLATES.env.filters["when"] = lambda ts: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
 TEMPLATES.env.filters["urlencode_query"] = lambda d: urlencode(d)
-
-
-class Forbidden(Exception):
-    def __init__(self, response: Response) -> None:
-        self.response = response
 
 
 class ReviewUi:
@@ -77,7 +72,7 @@ class ReviewUi:
                 return Response("the review queue is not ready", 503)
             try:
                 response = await handler(request)
-            except Forbidden as exc:
+            except Abort as exc:
                 response = exc.response
             except Exception:  # e.g. the store went away (Redis failover): a page that says so, not a bare 500
                 log.exception("review UI %s %s failed", request.method, request.url.path)
@@ -104,14 +99,14 @@ class ReviewUi:
         if who is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             if request.method != "GET":
-                raise Forbidden(Response("not signed in", 401, media_type="text/plain"))
-            raise Forbidden(RedirectResponse(f"/review/login?next={quote(target)}", 303))
+                raise Abort(Response("not signed in", 401, media_type="text/plain"))
+            raise Abort(RedirectResponse(f"/review/login?next={quote(target)}", 303))
         return who
 
     async def form(self, request: Request, who: Reviewer) -> Any:
         form = await request.form()
         if not csrf_valid(who, form.get(CSRF_FIELD)):
-            raise Forbidden(self.render(request, "error.html", 403, me=None,
+            raise Abort(self.render(request, "error.html", 403, me=None,
                                         message="This form has expired or did not come from this site (CSRF check "
                                                 "failed). Go back, reload the page and try again."))
         return form

@@ -24,6 +24,13 @@ SECURITY_HEADERS = {
 }
 
 
+class Abort(Exception):
+    """Stop a handler and answer with `response` (an error page or an OpenAI-shaped error)."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
 def is_https(request: Request) -> bool:
     proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
     return request.url.scheme == "https" or proto == "https"
