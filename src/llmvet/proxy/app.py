@@ -27,7 +27,7 @@ from llmvet.observe.audit import AuditLog
 from llmvet.policy.engine import Decision, combine, evaluate
 from llmvet.policy.loader import CompiledRule, Policy, load_policy
 from llmvet.proxy import sse
-from llmvet.proxy.errors import ProxyError, bad_request, error_response, upstream_bad_response
+from llmvet.proxy.errors import ProxyError, bad_request, body_too_large, error_response, upstream_bad_response
 from llmvet.proxy.upstream import Upstream, forward_request_headers, response_headers
 from llmvet.proxy.wire import WIRES, Wire
 from llmvet.resources import Resources
@@ -183,20 +183,21 @@ class LlmvetProxy:
         limit = self.settings.max_body_bytes
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
-            raise ProxyError(413, f"request body is over the {limit}-byte limit", "invalid_request_error", "body_too_large")
+            raise body_too_large(limit)
         chunks, size = [], 0
         try:
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
-                    raise ProxyError(413, f"request body is over the {limit}-byte limit", "invalid_request_error", "body_too_large")
+                    raise body_too_large(limit)
                 chunks.append(chunk)
         except ClientDisconnect:
             raise ClientGone() from None
         return b"".join(chunks)
 
-    def upstream_headers(self, request: Request, key_hash: str | None) -> Any:
-        headers = forward_request_headers(request.headers, vetted=True)
+    def upstream_headers(self, request: Request, key_hash: str | None, *, vetted: bool = True) -> Any:
+        """Headers to send upstream; the policy may swap the client's key for an upstream key."""
+        headers = forward_request_headers(request.headers, vetted=vetted)
         entry = self.policy.key_entry(key_hash)
         if entry is not None and entry.upstream_key_env:
             headers["Authorization"] = f"Bearer {os.environ[entry.upstream_key_env]}"
@@ -208,7 +209,6 @@ class LlmvetProxy:
 
     async def readyz(self, request: Request) -> Response:
         checks: dict[str, Any] = {"policy": f"{self.policy.name}@{self.policy.version}"}
-        ok = True
         try:
             checks["store"] = "ok" if self.resources and await self.resources.store.ping() else "down"
         except Exception as exc:
@@ -553,11 +553,8 @@ class LlmvetProxy:
         path = "/" + request.path_params["path"]
         if request.url.query:
             path += "?" + request.url.query
-        headers = forward_request_headers(request.headers, vetted=False)
         key_hash, _ = self.key_identity(request)
-        entry = self.policy.key_entry(key_hash)
-        if entry is not None and entry.upstream_key_env:
-            headers["Authorization"] = f"Bearer {os.environ[entry.upstream_key_env]}"
+        headers = self.upstream_headers(request, key_hash, vetted=False)
         length = request.headers.get("content-length")
         if length:
             headers["Content-Length"] = length

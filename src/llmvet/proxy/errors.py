@@ -40,6 +40,10 @@ def bad_request(message: str, param: str | None = None, code: str | None = None)
     return ProxyError(400, message, "invalid_request_error", code, param)
 
 
+def body_too_large(limit: int) -> ProxyError:
+    return ProxyError(413, f"request body is over the {limit}-byte limit", "invalid_request_error", "body_too_large")
+
+
 def upstream_unreachable(detail: str) -> ProxyError:
     return ProxyError(502, f"llmvet could not reach the upstream: {detail}", "upstream_error", "upstream_unreachable")
 
