@@ -265,3 +265,11 @@ def test_bundled_actions_policy_does_what_its_comments_say(fake, make_proxy, mod
         assert raw.headers["x-llmvet-reasks"] == "2"
     with pytest.raises(openai.UnprocessableEntityError):
         client.chat.completions.create(model="demo-block", messages=[{"role": "user", "content": "x"}])
+
+
+def test_a_vetted_request_reaches_the_upstream_as_the_client_sent_it(fake, make_proxy):
+    raw = b'{"model": "m",   "messages": [{"role": "user", "content": "spaced  out"}], "extra_field": 1}'
+    r = httpx.post(make_proxy(policy("block")).url + "/v1/chat/completions", content=raw,
+                   headers={"content-type": "application/json"})
+    assert r.status_code == 200 and r.headers["x-llmvet-rule"] == "r1"
+    assert fake.requests[-1].raw == raw  # no validator changed it, so not even re-serialised

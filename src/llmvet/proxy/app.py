@@ -65,6 +65,7 @@ class Exchange:
     key_label: str | None
     key_hash: str | None
     body_sha256: str = ""
+    payload: bytes = b""  # the request body as sent upstream
     started: float = field(default_factory=time.perf_counter)
     upstream_ms: float = 0.0
     validate_ms: float = 0.0
@@ -257,10 +258,12 @@ class LlmvetProxy:
         if rule is None or not rule.validators:
             return await self.forward(request, "POST", wire.path, headers, raw, extra={"x-llmvet-request-id": request_id})
 
+        sent = body
         for cv in rule.validators:  # request-side rules (e.g. ask for an uncertainty statement)
-            body = cv.instance.prepare_request(body, wire.route)
-        ex = Exchange(request_id, wire, rule, body, headers, stream, key_label, key_hash[:12] if key_hash else None,
-                      hashlib.sha256(raw).hexdigest())
+            sent = cv.instance.prepare_request(sent, wire.route)
+        ex = Exchange(request_id, wire, rule, sent, headers, stream, key_label, key_hash[:12] if key_hash else None,
+                      hashlib.sha256(raw).hexdigest(),
+                      payload=raw if sent is body else orjson.dumps(sent))  # unchanged: send the client's bytes
         if stream and rule.rule.stream.mode == "passthrough":
             return await self.stream_then_vet(request, ex)
         return await self.until_disconnected(request, self.vet(ex))
@@ -290,7 +293,7 @@ class LlmvetProxy:
 
     # ---- the vetting loop ---------------------------------------------------------------------------
     async def vet(self, ex: Exchange) -> Response:
-        answer = await self.ask(ex, orjson.dumps(ex.body))
+        answer = await self.ask(ex, ex.payload)
         if answer.status != 200:
             return self.upstream_error(ex, answer)
         decision = await self.decide(ex, answer)
@@ -528,7 +531,7 @@ class LlmvetProxy:
     # ---- streaming without buffering (opt-in per rule) -------------------------------------------------
     async def stream_then_vet(self, request: Request, ex: Exchange) -> Response:
         """`stream.mode: passthrough`: bytes flow as they arrive; the verdict is only audited afterwards."""
-        resp = await self.upstream.open("POST", ex.wire.path, ex.headers, orjson.dumps(ex.body))
+        resp = await self.upstream.open("POST", ex.wire.path, ex.headers, ex.payload)
         headers = {**response_headers(resp, drop_encoding=True), "x-llmvet-request-id": ex.request_id}
         if resp.status != 200:
             return Response(await self.upstream.read_and_release(resp), resp.status, headers=headers)
