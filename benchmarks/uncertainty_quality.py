@@ -135,12 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--errors", action="store_true", help="print every misclassified record")
     ap.add_argument("--json", action="store_true", help="print results as JSON")
     ap.add_argument("--embeddings", action="store_true", help="run the optional embedding pass too")
-    ap.add_argument("--prototypes", default=None, help="prototype JSONL for the embedding pass")
+    ap.add_argument("--prototypes", default=None, help="prototype JSONL for the embedding pass (replaces the head)")
+    ap.add_argument("--head", default=None, help="statement classifier JSON (benchmarks/uncertainty_train.py)")
     args = ap.parse_args(argv)
 
     settings = {k: yaml.safe_load(v) for k, _, v in (s.partition("=") for s in args.settings)}
     if args.embeddings:
-        settings.update(embeddings=True, prototype_file=args.prototypes)
+        settings.update(embeddings=True, prototype_file=args.prototypes, statement_head=args.head)
     validator = UncertaintyValidator(UncertaintyValidator.Config(**settings))
     records = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
     records = [r for r in records if str(r.get("id", "")).startswith(args.ids)]

@@ -27,6 +27,7 @@ LIST_SECTIONS: tuple[str, ...] = (
     "backstop_person",
     "backstop_epistemic",
     "backstop_exclude",
+    "embedding_gate",
     "persona_prompt",
     "filler",
     "hedge",

@@ -15,9 +15,11 @@ from llmvet.validators.uncertainty.text import Views, build_views, count_words
 
 STRONG, CAVEAT, FRAME, BACKSTOP, FILLER = "explicit", "caveat", "frame", "backstop", "filler"
 SCORES = {STRONG: 0.95, CAVEAT: 0.85, FRAME: 0.8, BACKSTOP: 0.7, FILLER: 0.4}
+MAX_CANDIDATES = 24  # sentences per answer sent to the embedding pass (about 1 ms each on 2 cores)
 HEDGE_WEIGHTS = {"hedge": 1.0, "hedge_weak": 0.5}
 REFUSAL_SECTIONS = ("refusal", "refusal_capability", "refusal_policy", "deflection")
 FIXED_CATEGORY = {"refusal_capability": "capability", "refusal_policy": "policy", "deflection": "deflection"}
+_INABILITY = re.compile(r"i (?:can't|cannot|can not|couldn't|could not)|i'm (?:unable|not able)")
 _SENTENCE = re.compile(r"[^\n.!?]+(?:[.!?]+|$)", re.M)
 _PIVOT = re.compile(
     r"(?<!\w)(?:but|however|that said|instead|in general|generally|here(?:'s| is| are)|what i can (?:do|say|tell)|"
@@ -163,6 +165,10 @@ def _find_statements(
                 continue
             if where == "prose" and _overlaps(a, b, refusal_spans):
                 continue  # a refusal is not an uncertainty statement
+            if where == "prose" and _INABILITY.match(view, a) and _overlaps(*_sentence_of(view, a, b), refusal_spans):
+                continue  # "I can't see images, so I can't tell which breed it is": an inability, not a doubt
+            if not backstop and _in_verse(view, a):
+                continue  # a song or poem written for the user: its "I'm not sure" belongs to the persona
             k = FILLER if _overlaps(a, b, filler) else kind
             spans_taken.append((a, b))
             out.statements.append(Hit(k, a, b, _clean(views.original(where, a, b)), _score(k, opts), where))
@@ -184,13 +190,24 @@ def _find_statements(
                 out.statements.append(Hit(BACKSTOP, a, b, _clean(views.original(where, a, b)), SCORES[BACKSTOP], where))
                 blocked.append((a, b))
         if opts.collect_candidates and backstop:
-            for a, b in _first_person_sentences(view, cues, blocked):
+            for a, b in _gate_sentences(view, cues, blocked):
                 if not _vetoed(exclude, view, a, b):
                     out.candidates.append(Hit("candidate", a, b, _clean(views.original(where, a, b)), 0.0, where))
     out.statements.sort(key=lambda h: h.start)
     best = out.best_statement
     out.statement_present = best is not None
     out.statement_score = best.score if best else max((h.score for h in out.statements), default=0.0)
+
+
+def _in_verse(view: str, at: int) -> bool:
+    """Is `at` inside a block of short lines that mostly don't end a sentence (lyrics, a poem)?"""
+    start = view.rfind("\n\n", 0, at) + 1
+    end = view.find("\n\n", at)
+    lines = [line.strip() for line in view[start : len(view) if end < 0 else end].splitlines() if line.strip()]
+    if len(lines) < 3:
+        return False
+    open_ended = sum(1 for line in lines if line[-1] not in ".!?:" and len(line.split()) <= 16)
+    return open_ended * 2 >= len(lines)
 
 
 def _sentence_of(view: str, a: int, b: int) -> tuple[int, int]:
@@ -217,17 +234,43 @@ def _backstop(view: str, cues: CueSet, blocked: list[tuple[int, int]]) -> list[t
     return out
 
 
-def _first_person_sentences(view: str, cues: CueSet, blocked: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def _gate_sentences(view: str, cues: CueSet, blocked: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sentences worth a look from the statement classifier: the author's voice, a word about knowing or
+    checking, or a caveat label. Ones with such a word come first; at most MAX_CANDIDATES (cost bound)."""
     person = cues.get("backstop_person")
-    if person is None:
+    topical = [rx for rx in (cues.get("backstop_epistemic"), cues.get("embedding_gate")) if rx is not None]
+    if person is None and not topical:
         return []
-    out = []
+    strong: list[tuple[int, int]] = []
+    weak: list[tuple[int, int]] = []
     for m in _SENTENCE.finditer(view):
         a, b = m.span()
-        if b - a >= 12 and not _overlaps(a, b, blocked) and person.search(view, a, b):
-            while a < b and not view[a].isalnum():
-                a += 1
-            out.append((a, b))
+        if b - a < 12 or _overlaps(a, b, blocked):
+            continue
+        if any(rx.search(view, a, b) for rx in topical):
+            bucket = strong
+        elif person is not None and person.search(view, a, b):
+            bucket = weak
+        else:
+            continue
+        while a < b and not view[a].isalnum():
+            a += 1
+        bucket.append((a, b))
+    return sorted((strong + weak)[:MAX_CANDIDATES])
+
+
+def gate_sentences(text: str, cues: CueSet, code_comments: bool = True) -> list[Hit]:
+    """Every sentence the classifier could be asked about (prose, then code comments), with no rule
+    blocking: the training script uses this so it learns from the same text the validator sends."""
+    views = build_views(text)
+    sources = [("prose", views.prose)]
+    if code_comments and views.has_code:
+        sources.append(("comment", views.comments))
+    out = []
+    for where, view in sources:
+        for a, b in _gate_sentences(view, cues, []):
+            start, end = views.span(where, a, b)
+            out.append(Hit("candidate", start, end, _clean(views.original(where, a, b)), 0.0, where))
     return out
 
 

@@ -1,11 +1,13 @@
 """Optional embedding pass: catch explicit statements phrased in ways the cue lists don't know.
 
-Only first-person sentences that the rule path left unexplained (no statement, refusal, filler or
-exclusion in them) are encoded, and only when the rule path found no statement at all, so most
-answers never touch the model. Each candidate is compared with a small labelled prototype set
-(`data/uncertainty/prototypes.<lang>.jsonl`: first-person sentences that are / are not explicit
-statements); it counts when most of its nearest prototypes are statements and the nearest one is
-close enough. The shared embedding model comes from `llmvet.embeddings` (loaded once per process).
+Only sentences that the rule path left unexplained (no statement, refusal, filler or exclusion in them)
+and that pass the `embedding_gate` (author's voice, a word about knowing or checking, a caveat label) are
+encoded, and only when the rule path found no statement at all, so most answers never touch the model.
+Each candidate is then judged by the trained statement classifier (head.py) when it was trained on the
+loaded model; otherwise (another model, or a policy's own `prototype_file`) by voting among its nearest
+labelled prototypes (`data/uncertainty/prototypes.<lang>.jsonl`). A policy's `extra_prototypes` count
+when a candidate is very close to one of them. The shared embedding model comes from `llmvet.embeddings`
+(loaded once per process).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmvet.validators.uncertainty.detect import Hit
+from llmvet.validators.uncertainty.head import PROBE, StatementHead, head_path
 
 if TYPE_CHECKING:  # numpy comes with the embeddings extra; the rule path must import without it
     import numpy as np
@@ -72,11 +75,26 @@ def knn(candidates: np.ndarray, protos: np.ndarray, labels: np.ndarray, s: KnnSe
 
 
 class PrototypeIndex:
-    """Prototype vectors for one (model, language, extras); built once per process."""
+    """Prototype vectors and the statement head for one (model, language, extras); built once per process."""
 
-    def __init__(self, vectors: np.ndarray, labels: np.ndarray) -> None:
+    def __init__(self, vectors: np.ndarray, labels: np.ndarray, extras: np.ndarray, head: StatementHead | None) -> None:
         self.vectors = vectors
         self.labels = labels
+        self.extras = extras  # a policy's extra_prototypes (statements), also among `vectors`
+        self.head = head  # None: the head does not fit this model, or a prototype_file replaced it
+
+    @property
+    def method(self) -> str:
+        return "classifier" if self.head is not None else "prototypes"
+
+
+def _head_for(embedder: Any, language: str, head_file: str | None) -> StatementHead | None:
+    """The statement head when it was trained on this model (raises for a broken configured file)."""
+    path = Path(head_file).expanduser() if head_file else head_path(language)
+    if not head_file and not path.exists():
+        return None  # no shipped head for this language: prototypes only
+    head = StatementHead.load(path)
+    return head if head.matches(embedder.encode([PROBE])[0]) else None
 
 
 async def load_index(
@@ -86,18 +104,26 @@ async def load_index(
     extra_positive: tuple[str, ...] = (),
     path: str | None = None,
     quantize: bool = True,
+    head_file: str | None = None,
 ) -> tuple[Any, PrototypeIndex]:
-    """The shared model and the encoded prototypes (each built once per process). Raises
-    EmbeddingsUnavailable / OSError / ValueError when the model or the prototype file can't be loaded."""
+    """The shared model, the encoded prototypes and the statement head (each built once per process).
+    Raises EmbeddingsUnavailable / OSError / ValueError when the model, the prototype file or a configured
+    head file can't be loaded."""
+    import numpy as np
+
     from llmvet.embeddings import get_embedder
 
     embedder = await get_embedder(resources, model, quantize)
 
     def build() -> PrototypeIndex:
         texts, labels = prototype_texts(language, extra_positive, path)
-        return PrototypeIndex(embedder.encode(texts, batch_size=64), labels)
+        vectors = embedder.encode(texts, batch_size=64)
+        extras = vectors[len(texts) - len(extra_positive) :] if extra_positive else np.zeros((0, vectors.shape[1]))
+        # A policy's own prototype file means "judge by these examples", so it replaces the shipped head.
+        head = None if path and not head_file else _head_for(embedder, language, head_file)
+        return PrototypeIndex(vectors, labels, extras, head)
 
-    key = ("uncertainty-prototypes", embedder.name, quantize, language, extra_positive, path)
+    key = ("uncertainty-prototypes", embedder.name, quantize, language, extra_positive, path, head_file)
     return embedder, await resources.singleton(key, build)
 
 
@@ -110,14 +136,25 @@ async def find_statements(
     settings: KnnSettings = KnnSettings(),
     path: str | None = None,
     quantize: bool = True,
-) -> list[Hit]:
-    """Candidates the prototype set says are explicit statements, as statement hits (score 0.75)."""
+    head_file: str | None = None,
+    threshold: float | None = None,
+) -> tuple[list[Hit], str]:
+    """Candidates judged to be explicit statements, as statement hits (score 0.6-0.8), and the method used."""
     if not candidates:
-        return []
-    embedder, index = await load_index(resources, model, language, extra_positive, path, quantize)
+        return [], "none"
+    embedder, index = await load_index(resources, model, language, extra_positive, path, quantize, head_file)
     vectors = await resources.run_cpu(embedder.encode, [c.text for c in candidates])
+    if index.head is not None:
+        probs = index.head.probabilities([c.text for c in candidates], vectors)
+        cut = threshold if threshold is not None else index.head.threshold
+        near = (vectors @ index.extras.T).max(axis=1) if len(index.extras) else probs * 0
+        verdicts = [
+            (bool(p >= cut or n >= settings.near_match), float(max(p, n))) for p, n in zip(probs, near)
+        ]
+    else:
+        verdicts = knn(vectors, index.vectors, index.labels, settings)
     found = []
-    for cand, (yes, score) in zip(candidates, knn(vectors, index.vectors, index.labels, settings)):
+    for cand, (yes, score) in zip(candidates, verdicts):
         if yes:
             found.append(Hit(EMBEDDING, cand.start, cand.end, cand.text, max(0.6, min(0.8, score)), cand.where))
-    return found
+    return found, index.method

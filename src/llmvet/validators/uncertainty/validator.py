@@ -73,6 +73,14 @@ class UncertaintyConfig(ValidatorConfig):
     extra_prototypes: list[str] = Field(
         default_factory=list, description="More example statements for the embedding pass."
     )
+    statement_head: str | None = Field(
+        None,
+        description="JSON classifier from benchmarks/uncertainty_train.py replacing the shipped one (it must be "
+        "trained on the embedding model in use; otherwise the prototypes decide).",
+    )
+    embedding_threshold: float | None = Field(
+        None, gt=0, lt=1, description="Classifier probability that counts as a statement (default: the head's own)."
+    )
     language: str = Field("en", pattern=r"^[a-z]{2,3}(?:[-_][A-Za-z]{2,4})?$")
     extra_cue_files: list[str] = Field(
         default_factory=list, description="YAML files laid out like data/uncertainty/en.yaml (entries are appended)."
@@ -151,6 +159,8 @@ class UncertaintyValidator(Validator):
         path = Path(file).expanduser() if file else prototypes_path(self.cfg.language)
         if not path.exists():
             found.append(f"prototype file {path} does not exist")
+        if self.cfg.statement_head and not Path(self.cfg.statement_head).expanduser().exists():
+            found.append(f"statement head file {self.cfg.statement_head} does not exist")
         return "; ".join(found) or None
 
     @property
@@ -183,6 +193,7 @@ class UncertaintyValidator(Validator):
                 tuple(self.cfg.extra_prototypes),
                 self.cfg.prototype_file,
                 self.cfg.embedding_quantize,
+                self.cfg.statement_head,
             )
         except (EmbeddingsUnavailable, OSError, ValueError) as exc:
             self._embedding_off = f"cannot load the embedding model or prototypes: {exc}"
@@ -219,7 +230,7 @@ class UncertaintyValidator(Validator):
         from llmvet.embeddings import EmbeddingsUnavailable
 
         try:
-            hits = await find_statements(
+            hits, method = await find_statements(
                 result.candidates,
                 ctx.resources,
                 self.cfg.embedding_model,
@@ -228,6 +239,8 @@ class UncertaintyValidator(Validator):
                 self.knn,
                 self.cfg.prototype_file,
                 self.cfg.embedding_quantize,
+                self.cfg.statement_head,
+                self.cfg.embedding_threshold,
             )
         except (EmbeddingsUnavailable, OSError, ValueError) as exc:
             # The rule verdict still stands; say why the second look did not happen, and don't retry the
@@ -235,7 +248,7 @@ class UncertaintyValidator(Validator):
             self._embedding_off = f"cannot load the embedding model or prototypes: {exc}"
             return {"embedding": f"unavailable: {exc}"}
         result.statements.extend(hits)
-        return {"embedding": {"candidates": len(result.candidates), "statements": len(hits)}}
+        return {"embedding": {"candidates": len(result.candidates), "statements": len(hits), "method": method}}
 
     def verdict(self, a: Analysis) -> Verdict:
         cfg = self.cfg
