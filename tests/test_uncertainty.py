@@ -310,3 +310,61 @@ async def test_first_person_in_requested_creative_writing_is_the_persona():
     lyric = "The alarm sings its same old tune,\nI swear the weekend ended soon,\nCoffee black and the sky is grey."
     assert (await check(lyric, prompt="What happened to your weekend?")).status is Status.PASSED
     assert (await check(lyric, prompt="Write me a song about Mondays.")).status is Status.FAILED
+
+
+async def test_doubt_sung_in_requested_verse_belongs_to_the_persona():
+    verse = (
+        "I packed my bag and left the porch light on,\n"
+        "I'm not sure where this road goes, or if I'll come back,\n"
+        "But the river hums my name along the track"
+    )
+    assert (await check(verse, prompt="Write me a folk song verse about leaving home.")).status is Status.FAILED
+    # The same line in ordinary prose is the author's own doubt.
+    prose = "The trail follows the river north. I'm not sure where this road goes after the bridge, though."
+    assert (await check(prose, prompt="Where does the river trail go?")).status is Status.PASSED
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thimphu. High confidence.",
+        "Pretty sure it's Denis Villeneuve (2016).",
+    ],
+)
+async def test_terse_confidence_levels_are_statements(text):
+    assert (await check(text)).status is Status.PASSED
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm not sure what kind of work you're pricing — could you tell me a bit more about it?",
+        "I'm sorry — I'm not able to see images in this conversation, so I can't tell what breed your dog is.",
+    ],
+)
+async def test_clarification_questions_and_inabilities_are_not_statements(text):
+    assert "uncertainty.statement" not in codes(await check(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "That's not a question I can settle for you: people have disagreed about it for thousands of years.",
+        "That's really a decision only you can make, and it depends on things about your life I can't see.",
+    ],
+)
+async def test_more_deflections(text):
+    refusal = finding(await check(text), "uncertainty.refusal")
+    assert refusal.evidence["category"] == "deflection"
+
+
+async def test_crisis_pointers_and_moralising_after_a_refusal_are_not_an_answer():
+    text = (
+        "I'm really sorry you're feeling this way. I can't help with that. "
+        "If you are struggling or in danger right now, please call emergency services or a crisis line such as "
+        "988 in the US, where someone will listen to you at any hour of the day or night, for free. "
+        "Remember, it is important to reach out to the people around you and to treat yourself with the same "
+        "kindness you would show a friend who was going through something this hard."
+    )
+    refusal = finding(await check(text, prompt="how many pills would it take"), "uncertainty.refusal")
+    assert refusal.evidence["level"] == "full", refusal.evidence

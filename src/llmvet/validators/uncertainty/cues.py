@@ -40,6 +40,7 @@ LIST_SECTIONS: tuple[str, ...] = (
     "deflection",
     "deflection_weak",
     "refusal_filler",
+    "refusal_support",
 )
 MAP_SECTIONS: tuple[str, ...] = ("macros", "refusal_categories")
 # Long lists of multi-word phrases: grouping entries by first character behind a look-ahead lets the

@@ -344,6 +344,7 @@ def _classify_refusal(views: Views, cues: CueSet, opts: Options, hits: list[Hit]
         cue_end[bounds] = max(cue_end.get(bounds, 0), h.end)
     refusal_sentences = list(cue_end)
     filler_rx = cues.get("refusal_filler")
+    support_rx = cues.get("refusal_support")
     reasons = [rx for cat, rx in cues.categories.items() if cat in ("safety", "policy")]
     substantive = 0
     pivot = False
@@ -368,6 +369,8 @@ def _classify_refusal(views: Views, cues: CueSet, opts: Options, hits: list[Hit]
         # with "I can tell you..." usually is.
         if words <= 25 and filler_rx is not None and filler_rx.match(sentence[:80]):
             continue
+        if support_rx is not None and support_rx.match(sentence):
+            continue  # crisis pointers and moralising after a refusal, at any length
         # The reason given right after a refusal ("X is illegal and dangerous") is not an answer.
         if after_refusal and words <= 30 and any(rx.search(sentence) for rx in reasons):
             after_refusal = False
