@@ -15,11 +15,16 @@ from llmvet.validators.uncertainty.text import Views, build_views, count_words
 
 STRONG, CAVEAT, FRAME, BACKSTOP, FILLER = "explicit", "caveat", "frame", "backstop", "filler"
 SCORES = {STRONG: 0.95, CAVEAT: 0.85, FRAME: 0.8, BACKSTOP: 0.7, FILLER: 0.4}
+REASON_MAX_WORDS = 40  # a longer sentence after a refusal is taken as content even when it names a reason
 MAX_CANDIDATES = 24  # sentences per answer sent to the embedding pass (about 1 ms each on 2 cores)
 HEDGE_WEIGHTS = {"hedge": 1.0, "hedge_weak": 0.5}
 REFUSAL_SECTIONS = ("refusal", "refusal_capability", "refusal_policy", "deflection")
 FIXED_CATEGORY = {"refusal_capability": "capability", "refusal_policy": "policy", "deflection": "deflection"}
 _INABILITY = re.compile(r"i (?:can't|cannot|can not|couldn't|could not)|i'm (?:unable|not able)")
+_PIVOT_START = re.compile(
+    r"(?:that said|that being said|having said that|however|but|still|here(?:'s| is| are)|what i can|in general|generally|"
+    r"as (?:a|some) general (?:information|background|context))(?!\w)"
+)
 _SENTENCE = re.compile(r"[^\n.!?]+(?:[.!?]+|$)", re.M)
 _PIVOT = re.compile(
     r"(?<!\w)(?:but|however|that said|instead|in general|generally|here(?:'s| is| are)|what i can (?:do|say|tell)|"
@@ -245,8 +250,8 @@ def _gate_sentences(view: str, cues: CueSet, blocked: list[tuple[int, int]]) -> 
     weak: list[tuple[int, int]] = []
     for m in _SENTENCE.finditer(view):
         a, b = m.span()
-        if b - a < 12 or _overlaps(a, b, blocked):
-            continue
+        if count_words(view, a, b) < 4 or _overlaps(a, b, blocked):
+            continue  # "(I'm sitting.)": too short to say what it is about
         if any(rx.search(view, a, b) for rx in topical):
             bucket = strong
         elif person is not None and person.search(view, a, b):
@@ -348,7 +353,7 @@ def _classify_refusal(views: Views, cues: CueSet, opts: Options, hits: list[Hit]
     reasons = [rx for cat, rx in cues.categories.items() if cat in ("safety", "policy")]
     substantive = 0
     pivot = False
-    after_refusal = False
+    after_refusal = refusal_seen = False
     for m in _SENTENCE.finditer(views.prose):
         a, b = m.span()
         sentence = views.prose[a:b].strip()
@@ -363,16 +368,22 @@ def _classify_refusal(views: Views, cues: CueSet, opts: Options, hits: list[Hit]
                 pivot = True
                 substantive += count_words(views.prose, m_pivot.end(), b)
             after_refusal = True
+            refusal_seen = True
             continue
         words = count_words(views.prose, a, b)
+        turns = substantive == 0 and refusal_seen and _PIVOT_START.match(sentence) is not None
+        pivot = pivot or turns  # "I can't pick for you. That said, here is how they compare: ..."
         # Offers, apologies and hotline pointers are not an answer; a long sentence that starts
         # with "I can tell you..." usually is.
         if words <= 25 and filler_rx is not None and filler_rx.match(sentence[:80]):
             continue
         if support_rx is not None and support_rx.match(sentence):
             continue  # crisis pointers and moralising after a refusal, at any length
-        # The reason given right after a refusal ("X is illegal and dangerous") is not an answer.
-        if after_refusal and words <= 30 and any(rx.search(sentence) for rx in reasons):
+        # The reasons given after a refusal ("X is illegal and dangerous", "it would violate their
+        # privacy") are not an answer, until the answer turns to content ("but", "that said, here is").
+        if not turns and (after_refusal or not pivot) and words <= REASON_MAX_WORDS and any(
+            rx.search(sentence) for rx in reasons
+        ):
             after_refusal = False
             continue
         after_refusal = False
@@ -383,7 +394,8 @@ def _classify_refusal(views: Views, cues: CueSet, opts: Options, hits: list[Hit]
 
     strong = [h for h in hits if h.kind in REFUSAL_SECTIONS and _leads(views, h)]
     if strong:
-        enough = substantive >= opts.partial_min_words or (pivot and substantive >= opts.partial_min_words // 2)
+        # After a turn to the answer ("but", "that said, here is") less text is needed to count as partial.
+        enough = substantive >= (opts.partial_min_words // 2 if pivot else opts.partial_min_words)
         out.refusal_level = "partial" if enough else "full"
         lead_hits = strong
     elif substantive < opts.deflection_max_words:

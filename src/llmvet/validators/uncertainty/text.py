@@ -34,7 +34,8 @@ _LETTER_START = re.compile(r"^[ \t]*(?:\*\*)?(?:Subject:|Dear\b|To whom it may c
 _LETTER_END = re.compile(
     r"^[ \t]*(?:Best|Regards|Kind regards|Best regards|Warm regards|Warmly|Sincerely|Yours(?: \w+)?|Thanks|"
     r"Thank you|Many thanks|Cheers|Respectfully|All the best|With love|Love|Best wishes|Warmest(?: \w+)?|Take care|"
-    r"Talk soon|With thanks|With gratitude|Hugs|Speak soon)[ \t]*[,!.]?[ \t]*\n(?:[^\n]{0,60}\n?){0,2}",
+    r"Talk soon|With thanks|With gratitude|Hugs|Speak soon|(?:Thanks|Thank you|Many thanks) (?:so much )?for [^\n]{1,40}|"
+    r"Looking forward to [^\n]{1,40})[ \t]*[,!.]?[ \t]*\n(?:[^\n]{0,60}\n?){0,2}",
     re.M,
 )
 _COMMENTS = re.compile(
