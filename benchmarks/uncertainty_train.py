@@ -1,16 +1,19 @@
-"""Train the uncertainty validator's statement classifier (logistic regression on sentence vectors).
+"""Train the uncertainty validator's statement classifier (logistic regression over word n-grams + sentence vector).
 
     LLMVET_EMBEDDING_MODEL=<local all-MiniLM-L6-v2> python benchmarks/uncertainty_train.py
-    python benchmarks/uncertainty_train.py --exclude fa- --out /tmp/head-without-fa.json   # hold a batch out
+    python benchmarks/uncertainty_train.py --exclude h8- --out /tmp/head-without-h8.json   # hold a batch out
 
 Training sentences come from two places:
-- labelled sentences (`--sentences`, default tests/data/uncertainty/train-sentences.jsonl): {text, statement};
-- labelled answers (`--answers`, default dev.jsonl and heldout2-5.jsonl): in answers labelled `present`,
+- labelled sentences (`--sentences`, default tests/data/uncertainty/train-sentences*.jsonl): {text, statement};
+- labelled answers (`--answers`, default dev.jsonl and heldout2-8.jsonl): in answers labelled `present`,
   the sentences holding a rule-path statement are positives; in answers labelled `missing`, every sentence
   the validator would send to the classifier (`gate_sentences`) is a negative.
-The regularisation strength is chosen by 5-fold cross-validated average precision, and the decision
-threshold is the lowest one whose out-of-fold sentence precision reaches --precision. Prints the
-cross-validated figures and writes the head (weights, bias, threshold, model fingerprint) as JSON.
+The regularisation strength C is chosen by 5-fold sentence-level cross-validated average precision. The
+decision threshold is chosen on whole answers: each heldout batch is scored (rules, then the classifier on
+what the rules leave) by a model trained without it, and the threshold with the best pooled F1 among those
+keeping precision >= --precision wins. Writes the head (n-gram vocabulary with idf and weights, embedding
+weights, bias, threshold, model fingerprint) as JSON and checks that the runtime scorer reproduces
+scikit-learn's probabilities.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from uncertainty_prototypes import SEED_NEGATIVES  # noqa: E402 - the hand-writt
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "uncertainty"
 DEFAULT_ANSWERS = [DATA / "dev.jsonl", *(DATA / f"heldout{i}.jsonl" for i in range(2, 9))]
-DEFAULT_SENTENCES = [DATA / "train-sentences.jsonl"]
+DEFAULT_SENTENCES = sorted(DATA.glob("train-sentences*.jsonl"))
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
