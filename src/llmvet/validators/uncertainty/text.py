@@ -14,7 +14,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 _ASCII_LOWER = str.maketrans({chr(c): chr(c + 32) for c in range(65, 91)})  # length-preserving, unlike str.lower
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'", "\u00b4": "'", "\u00a0": " ", "\u2011": "-"})
+_APOSTROPHE_PAIRS = (("\u2019", "'"), ("\u02bc", "'"), ("\u00b4", "'"), ("\u00a0", " "), ("\u2011", "-"))
 
 _FENCE = re.compile(r"^[ \t]*(```|~~~)([^\n`]*)\n(.*?)(?:^[ \t]*\1[ \t]*$|\Z)", re.M | re.S)
 _INLINE_CODE = re.compile(r"`[^`\n]+`")
@@ -134,7 +134,7 @@ def _looks_like_code(text: str) -> bool:
 
 
 def build_views(raw: str) -> Views:
-    text = raw if raw.isascii() else raw.translate(_APOSTROPHES)
+    text = raw if raw.isascii() else _normalise(raw)
     prose = list(text)
     code_spans: list[tuple[int, int]] = []
     for m in _FENCE.finditer(text):
@@ -178,7 +178,18 @@ def build_views(raw: str) -> Views:
 
 def _lower(s: str) -> str:
     # str.lower is fast but may change the length of non-ASCII text (e.g. "İ"); offsets must not move.
-    return s.lower() if s.isascii() else s.translate(_ASCII_LOWER)
+    if s.isascii():
+        return s.lower()
+    lowered = s.lower()  # lower() never maps a character to nothing, so equal length means aligned offsets
+    return lowered if len(lowered) == len(s) else s.translate(_ASCII_LOWER)
+
+
+def _normalise(s: str) -> str:
+    """Curly apostrophes, no-break spaces and hyphens to ASCII (same length; str.replace beats translate)."""
+    for old, new in _APOSTROPHE_PAIRS:
+        if old in s:
+            s = s.replace(old, new)
+    return s
 
 
 def _comment_view(comment_text: str) -> str:
