@@ -49,7 +49,7 @@ _PRED = (
     r"stand behind|stand by|bet on|bet|swear|swear to|double-check|double-checked|check|checked|tested|test|"
     r"looked (?:it |this |that )?up|look (?:it |this |that )?up|cross-check|cross-checked|pin (?:it |this |that )?down|"
     r"pinned (?:it |this |that )?down|corroborate|corroborated|source|sourced|track down|find (?:a|any) (?:source|record|reference)|"
-    r"cite(?: you)?|point (?:you )?to (?:a|any) source)"
+    r"cite(?: you)?|point (?:you )?to (?:a|any) (?:primary |reliable |original |solid |single )?source)"
 )
 SELF_EPISTEMIC = re.compile(
     rf"{_SUBJECT}(?: {_GAP_WORD}){{0,3}} {_NEG}(?: {_MOD_WORD}){{0,3}} {_PRED}(?![\w'-])", re.M
