@@ -404,3 +404,44 @@ async def test_reasons_after_a_refusal_do_not_make_it_partial():
         "can locate and deliver them for you, and a lawyer can explain which options apply where you live."
     )
     assert finding(await check(partial), "uncertainty.refusal").evidence["level"] == "partial"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm not sure I'd call that a bug — it's documented behaviour: sort() compares strings by default.",
+        "I remember you said you use Postgres, so here is the Postgres way: a window function.",
+        "I know exactly what you mean — that mix of hurt and embarrassment is hard to shake.",
+        "I understand you're not sure whether to quit, and going back and forth is exhausting.",
+        "So 70% can mean the forecaster is 100% confident rain will develop over 70% of the area.",
+        'def keep(rows):\n    """Uncertain rows are dropped."""\n    return [r for r in rows if r.p >= 0.9]',
+    ],
+)
+async def test_epistemic_words_about_others_or_in_other_senses_are_not_statements(text):
+    assert "uncertainty.statement" not in codes(await check(text))
+
+
+async def test_role_play_and_dialogue_speak_as_characters():
+    reply = "Oh, um, thank you for having me. Honestly, I'm not sure I'm the most experienced person you'll meet today."
+    prompt = "Let's practise. You're a nervous candidate for a data analyst job and I'm the interviewer."
+    assert "uncertainty.statement" not in codes(await check(reply, prompt=prompt))
+    assert "uncertainty.statement" in codes(await check(reply, prompt="How should I open a job interview?"))
+    dialogue = "**Dr. Okafor:** Not yet. I'm not sure what we're looking at, so I want a second sample.\n\n**Mr. Lind:** Okay."
+    assert "uncertainty.statement" not in codes(await check(dialogue, prompt="Write a short dialogue about test results."))
+
+
+async def test_casual_pro_drop_doubt_is_a_statement():
+    text = "affect is the verb, effect the noun. tbh not totally sure the psychology noun sense is used outside clinics."
+    assert (await check(text)).status is Status.PASSED
+
+
+async def test_safety_words_before_any_refusal_are_still_content():
+    text = (
+        "No. Grapes and raisins can cause acute kidney failure in dogs, and the toxic dose is unpredictable. "
+        "If your dog ate some, call a vet or a pet poison line right away.\n\n"
+        "What I can't tell you is the mechanism: tartaric acid is the leading theory, and I don't know whether "
+        "it has been confirmed."
+    )
+    verdict = await check(text, prompt="Is it OK to give dogs grapes?")
+    assert "uncertainty.refusal" not in codes(verdict)
+    assert verdict.status is Status.PASSED

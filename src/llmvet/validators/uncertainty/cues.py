@@ -29,6 +29,7 @@ LIST_SECTIONS: tuple[str, ...] = (
     "backstop_exclude",
     "embedding_gate",
     "persona_prompt",
+    "roleplay_prompt",
     "filler",
     "hedge",
     "hedge_weak",

@@ -20,6 +20,7 @@ MAX_CANDIDATES = 24  # sentences per answer sent to the embedding pass (about 1 
 HEDGE_WEIGHTS = {"hedge": 1.0, "hedge_weak": 0.5}
 REFUSAL_SECTIONS = ("refusal", "refusal_capability", "refusal_policy", "deflection")
 FIXED_CATEGORY = {"refusal_capability": "capability", "refusal_policy": "policy", "deflection": "deflection"}
+_SPEAKER_LINE = re.compile(r"[ \t>*_-]*[a-z][\w.' -]{0,30}[*_ \t]*:[ \t]")  # "**Dr. Okafor:** ..."
 _INABILITY = re.compile(r"i (?:can't|cannot|can not|couldn't|could not)|i'm (?:unable|not able)")
 _PIVOT_START = re.compile(
     r"(?:that said|that being said|having said that|however|but|still|here(?:'s| is| are)|what i can|in general|generally|"
@@ -121,7 +122,9 @@ def analyse(text: str, cues: CueSet, options: Options | None = None, prompt: str
     refusal_spans = [(h.start, h.end) for h in refusal_hits]
     persona = cues.get("persona_prompt")
     backstop = not (prompt and persona is not None and persona.search(prompt.lower()))
-    _find_statements(views, cues, opts, refusal_spans, prose_candidates, out, backstop)
+    roleplay = cues.get("roleplay_prompt")
+    if not (prompt and roleplay is not None and roleplay.search(prompt.lower())):
+        _find_statements(views, cues, opts, refusal_spans, prose_candidates, out, backstop)
     _find_hedges(views, cues, opts, out)
     _classify_refusal(views, cues, opts, refusal_hits, prompt, out)
     # Detection ran on squeezed views; report spans as offsets into the answer text.
@@ -172,8 +175,8 @@ def _find_statements(
                 continue  # a refusal is not an uncertainty statement
             if where == "prose" and _INABILITY.match(view, a) and _overlaps(*_sentence_of(view, a, b), refusal_spans):
                 continue  # "I can't see images, so I can't tell which breed it is": an inability, not a doubt
-            if not backstop and _in_verse(view, a):
-                continue  # a song or poem written for the user: its "I'm not sure" belongs to the persona
+            if not backstop and (_in_verse(view, a) or _SPEAKER_LINE.match(view, view.rfind("\n", 0, a) + 1)):
+                continue  # a song, poem or dialogue written for the user: its "I'm not sure" belongs to a character
             k = FILLER if _overlaps(a, b, filler) else kind
             spans_taken.append((a, b))
             out.statements.append(Hit(k, a, b, _clean(views.original(where, a, b)), _score(k, opts), where))
@@ -381,7 +384,7 @@ def _classify_refusal(views: Views, cues: CueSet, opts: Options, hits: list[Hit]
             continue  # crisis pointers and moralising after a refusal, at any length
         # The reasons given after a refusal ("X is illegal and dangerous", "it would violate their
         # privacy") are not an answer, until the answer turns to content ("but", "that said, here is").
-        if not turns and (after_refusal or not pivot) and words <= REASON_MAX_WORDS and any(
+        if not turns and (after_refusal or (refusal_seen and not pivot)) and words <= REASON_MAX_WORDS and any(
             rx.search(sentence) for rx in reasons
         ):
             after_refusal = False
