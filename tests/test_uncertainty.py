@@ -445,3 +445,50 @@ async def test_safety_words_before_any_refusal_are_still_content():
     verdict = await check(text, prompt="Is it OK to give dogs grapes?")
     assert "uncertainty.refusal" not in codes(verdict)
     assert verdict.status is Status.PASSED
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Iffy on the exact gram weight: medium avocados vary a lot by variety.",
+        "| Dimensions | about 2.2 m × 3.9 m open (rough — from memory) |",
+        "The typical-use percentages are from memory of the CDC chart, so check the current edition.",
+        "A few things might be going on — honestly this is guesswork without the logs.",
+        "Area = 25π ≈ 78.54 cm². I'm completely sure of that one.",
+    ],
+)
+async def test_compressed_and_tucked_away_statements(text):
+    assert (await check(text)).status is Status.PASSED
+
+
+async def test_drafted_first_person_texts_count_only_in_the_closing_note():
+    letter = (
+        "Dear hiring team,\n\nOver three years at Clearwater I built SQL pipelines that cut reporting time by 40%. "
+        "While I'm not certain my insurance background maps one-to-one onto banking, the core skills carry over.\n\n"
+        "I would welcome the chance to talk."
+    )
+    prompt = "Write me a cover letter opening for a data analyst job at a bank."
+    assert "uncertainty.statement" not in codes(await check(letter, prompt=prompt))
+    noted = letter + "\n\nI wasn't sure whether the bank calls the role analyst or associate, so adjust the title."
+    assert "uncertainty.statement" in codes(await check(noted, prompt=prompt))
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("I'm a language model and don't have the capacity to help with that.", "capability"),
+        ("I'm not able to remember information between separate conversations, so I won't recall it.", "capability"),
+        ("It looks like the image didn't come through on my end. Could you attach it again?", "capability"),
+        ("Honestly, I'd rather not pick a side on this one; people land in different places.", "deflection"),
+    ],
+)
+async def test_more_refusal_styles(text, category):
+    refusal = finding(await check(text), "uncertainty.refusal")
+    assert refusal.evidence["category"] == category
+
+
+async def test_a_failed_source_check_is_a_statement_not_a_refusal():
+    text = "That figure gets quoted a lot. I couldn't find the original study behind the 40% number, so treat it as folklore."
+    verdict = await check(text)
+    assert "uncertainty.refusal" not in codes(verdict)
+    assert verdict.status is Status.PASSED

@@ -20,6 +20,7 @@ MAX_CANDIDATES = 24  # sentences per answer sent to the embedding pass (about 1 
 HEDGE_WEIGHTS = {"hedge": 1.0, "hedge_weak": 0.5}
 REFUSAL_SECTIONS = ("refusal", "refusal_capability", "refusal_policy", "deflection")
 FIXED_CATEGORY = {"refusal_capability": "capability", "refusal_policy": "policy", "deflection": "deflection"}
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _SPEAKER_LINE = re.compile(r"[ \t>*_-]*[a-z][\w.' -]{0,30}[*_ \t]*:[ \t]")  # "**Dr. Okafor:** ..."
 _INABILITY = re.compile(r"i (?:can't|cannot|can not|couldn't|could not)|i'm (?:unable|not able)")
 _PIVOT_START = re.compile(
@@ -165,7 +166,16 @@ def _find_statements(
         sources.append(("comment", views.comments, _statement_candidates(views.comments, cues)))
     exclude = cues.get("statement_exclude")
     self_veto = cues.get("backstop_exclude")
+    persona = not backstop
     for where, view, candidates in sources:
+        # For a text written for the user (letter, post, song), only the closing paragraph can be the
+        # author's own note ("I wasn't sure whether he goes by Dan, so I went with Dan").
+        tail = _last_paragraph_start(view) if persona and where == "prose" else 0
+
+        def characters(a: int, view: str = view, tail: int = tail) -> bool:
+            """Written for the user (a song, poem, letter or dialogue): its "I'm not sure" is a character's."""
+            return persona and (a < tail or _in_verse(view, a) or bool(_SPEAKER_LINE.match(view, view.rfind("\n", 0, a) + 1)))
+
         filler = _spans(cues.get("filler"), view)
         spans_taken: list[tuple[int, int]] = []
         for a, b, kind in candidates:
@@ -175,8 +185,8 @@ def _find_statements(
                 continue  # a refusal is not an uncertainty statement
             if where == "prose" and _INABILITY.match(view, a) and _overlaps(*_sentence_of(view, a, b), refusal_spans):
                 continue  # "I can't see images, so I can't tell which breed it is": an inability, not a doubt
-            if not backstop and (_in_verse(view, a) or _SPEAKER_LINE.match(view, view.rfind("\n", 0, a) + 1)):
-                continue  # a song, poem or dialogue written for the user: its "I'm not sure" belongs to a character
+            if characters(a):
+                continue
             k = FILLER if _overlaps(a, b, filler) else kind
             spans_taken.append((a, b))
             out.statements.append(Hit(k, a, b, _clean(views.original(where, a, b)), _score(k, opts), where))
@@ -185,26 +195,32 @@ def _find_statements(
                 out.statements.append(Hit(FILLER, a, b, _clean(views.original(where, a, b)), _score(FILLER, opts), where))
         blocked = filler + spans_taken + (refusal_spans if where == "prose" else [])
         # Structural frames (frames.py) catch wordings the lists don't spell out. Like the backstop, they
-        # are off for persona/creative prompts, and never override a refusal or an exclusion.
-        for a, b in frames.find(view) if backstop else ():
-            if _overlaps(a, b, blocked) or _vetoed(exclude, view, a, b) or _vetoed(self_veto, view, a, b):
+        # look only at the closing paragraph for persona/creative prompts, and never override a refusal or
+        # an exclusion.
+        for a, b in frames.find(view):
+            if characters(a) or _overlaps(a, b, blocked) or _vetoed(exclude, view, a, b) or _vetoed(self_veto, view, a, b):
                 continue
             if where == "prose" and _overlaps(*_sentence_of(view, a, b), refusal_spans):
                 continue  # "I can't access websites, so I can't check it": an inability, not a doubt
             out.statements.append(Hit(FRAME, a, b, _clean(views.original(where, a, b)), SCORES[FRAME], where))
             blocked.append((a, b))
-        for a, b in _backstop(view, cues, blocked) if backstop else ():
-            if not _vetoed(exclude, view, a, b):
+        for a, b in _backstop(view, cues, blocked):
+            if not characters(a) and not _vetoed(exclude, view, a, b):
                 out.statements.append(Hit(BACKSTOP, a, b, _clean(views.original(where, a, b)), SCORES[BACKSTOP], where))
                 blocked.append((a, b))
-        if opts.collect_candidates and backstop:
+        if opts.collect_candidates:
             for a, b in _gate_sentences(view, cues, blocked):
-                if not _vetoed(exclude, view, a, b):
+                if not characters(a) and not _vetoed(exclude, view, a, b):
                     out.candidates.append(Hit("candidate", a, b, _clean(views.original(where, a, b)), 0.0, where))
     out.statements.sort(key=lambda h: h.start)
     best = out.best_statement
     out.statement_present = best is not None
     out.statement_score = best.score if best else max((h.score for h in out.statements), default=0.0)
+
+
+def _last_paragraph_start(view: str) -> int:
+    starts = [m.end() for m in _PARAGRAPH_BREAK.finditer(view.rstrip())]
+    return starts[-1] if starts else 0
 
 
 def _in_verse(view: str, at: int) -> bool:
