@@ -430,11 +430,6 @@ async def test_role_play_and_dialogue_speak_as_characters():
     assert "uncertainty.statement" not in codes(await check(dialogue, prompt="Write a short dialogue about test results."))
 
 
-async def test_casual_pro_drop_doubt_is_a_statement():
-    text = "affect is the verb, effect the noun. tbh not totally sure the psychology noun sense is used outside clinics."
-    assert (await check(text)).status is Status.PASSED
-
-
 async def test_safety_words_before_any_refusal_are_still_content():
     text = (
         "No. Grapes and raisins can cause acute kidney failure in dogs, and the toxic dose is unpredictable. "
@@ -455,6 +450,7 @@ async def test_safety_words_before_any_refusal_are_still_content():
         "The typical-use percentages are from memory of the CDC chart, so check the current edition.",
         "A few things might be going on — honestly this is guesswork without the logs.",
         "Area = 25π ≈ 78.54 cm². I'm completely sure of that one.",
+        "affect is the verb, effect the noun. tbh not totally sure the psychology noun sense is used outside clinics.",
     ],
 )
 async def test_compressed_and_tucked_away_statements(text):
