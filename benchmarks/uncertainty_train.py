@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from uncertainty_prototypes import SEED_NEGATIVES  # noqa: E402 - the hand-written negatives are shared
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "uncertainty"
-DEFAULT_ANSWERS = [DATA / "dev.jsonl", *(DATA / f"heldout{i}.jsonl" for i in range(2, 14))]
+DEFAULT_ANSWERS = [DATA / "dev.jsonl", *(DATA / f"heldout{i}.jsonl" for i in range(2, 16))]
 DEFAULT_SENTENCES = sorted(DATA.glob("train-sentences*.jsonl"))
 
 

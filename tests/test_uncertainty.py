@@ -413,6 +413,8 @@ async def test_reasons_after_a_refusal_do_not_make_it_partial():
         "I remember you said you use Postgres, so here is the Postgres way: a window function.",
         "I know exactly what you mean — that mix of hurt and embarrassment is hard to shake.",
         "I understand you're not sure whether to quit, and going back and forth is exhausting.",
+        "I can't be sure what you're asking — do you mean a merge conflict in Git, or merging two spreadsheets?",
+        "## Scoring\n\nMostly yes: start a plan.\n\n## I'm not sure\n\nIf you ticked that box twice, walk for a week first.",
         "So 70% can mean the forecaster is 100% confident rain will develop over 70% of the area.",
         'def keep(rows):\n    """Uncertain rows are dropped."""\n    return [r for r in rows if r.p >= 0.9]',
     ],
@@ -451,6 +453,8 @@ async def test_safety_words_before_any_refusal_are_still_content():
         "A few things might be going on — honestly this is guesswork without the logs.",
         "Area = 25π ≈ 78.54 cm². I'm completely sure of that one.",
         "affect is the verb, effect the noun. tbh not totally sure the psychology noun sense is used outside clinics.",
+        "There's no cap on attempts. I couldn't find an official source confirming the 3-day gap, so treat it as weakest.",
+        "Since you didn't mention your distro, I've gone with Ubuntu 22.04; on Fedora these package names won't match.",
     ],
 )
 async def test_compressed_and_tucked_away_statements(text):
@@ -476,6 +480,7 @@ async def test_drafted_first_person_texts_count_only_in_the_closing_note():
         ("I'm not able to remember information between separate conversations, so I won't recall it.", "capability"),
         ("It looks like the image didn't come through on my end. Could you attach it again?", "capability"),
         ("Honestly, I'd rather not pick a side on this one; people land in different places.", "deflection"),
+        ("I can't give you a specific dose; for a child that has to come from the prescriber or pharmacist.", "policy"),
     ],
 )
 async def test_more_refusal_styles(text, category):
@@ -488,3 +493,8 @@ async def test_a_failed_source_check_is_a_statement_not_a_refusal():
     verdict = await check(text)
     assert "uncertainty.refusal" not in codes(verdict)
     assert verdict.status is Status.PASSED
+
+
+async def test_no_idea_which_is_a_statement_but_no_idea_what_you_mean_is_not():
+    assert (await check("Going only on a text description, I honestly have no idea which of these is most likely.")).status is Status.PASSED
+    assert "uncertainty.statement" not in codes(await check("I have no idea what you mean by 'the merge thing' — Git or Excel?"))

@@ -118,7 +118,8 @@ def analyse(text: str, cues: CueSet, options: Options | None = None, prompt: str
     refusal_hits = _find_refusals(views, cues)
     # "I can't tell you with any confidence whether..." is a statement, not a refusal: where a
     # statement cue overlaps a refusal cue, the statement wins.
-    strong = [(a, b) for a, b, _ in prose_candidates]
+    exclude = cues.get("statement_exclude")
+    strong = [(a, b) for a, b, _ in prose_candidates if not _vetoed(exclude, views.prose, a, b)]
     refusal_hits = [h for h in refusal_hits if not _overlaps(h.start, h.end, strong)]
     refusal_spans = [(h.start, h.end) for h in refusal_hits]
     persona = cues.get("persona_prompt")

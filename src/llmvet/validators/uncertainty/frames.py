@@ -48,7 +48,7 @@ _PRED = (
     r"remember|remembered|guarantee|guaranteed|vouch|vouched|lean on|leaned on|rely on|relied on|trust|"
     r"stand behind|stand by|bet on|bet|swear|swear to|double-check|double-checked|check|checked|tested|test|"
     r"looked (?:it |this |that )?up|look (?:it |this |that )?up|cross-check|cross-checked|pin (?:it |this |that )?down|"
-    r"pinned (?:it |this |that )?down|corroborate|corroborated|source|sourced|track down|find (?:a|any|the) (?:original |primary |reliable |underlying )?(?:source|record|reference|study|paper|report|data|evidence|citation)|"
+    r"pinned (?:it |this |that )?down|corroborate|corroborated|source|sourced|track down|find (?:a|an|any|the) (?:[\w-]+ )?(?:source|record|reference|study|paper|report|data|evidence|citation)|"
     r"cite(?: you)?|point (?:you )?to (?:a|any) (?:primary |reliable |original |solid |single )?source)"
 )
 SELF_EPISTEMIC = re.compile(
