@@ -5,7 +5,7 @@
 
 Training sentences come from two places:
 - labelled sentences (`--sentences`, default tests/data/uncertainty/train-sentences*.jsonl): {text, statement};
-- labelled answers (`--answers`, default dev.jsonl and heldout2-8.jsonl): in answers labelled `present`,
+- labelled answers (`--answers`, default dev.jsonl and heldout2-15.jsonl; heldout16-17 are the final held-out measurement): in answers labelled `present`,
   the sentences holding a rule-path statement are positives; in answers labelled `missing`, every sentence
   the validator would send to the classifier (`gate_sentences`) is a negative.
 The regularisation strength C is chosen by 5-fold sentence-level cross-validated average precision. The
@@ -138,6 +138,8 @@ def pick_threshold(pairs: list[tuple[bool, float]], precision: float) -> tuple[f
         f = 2 * p * r / max(p + r, 1e-9)
         if p >= precision and f > best[3]:
             best = (round(float(t), 2), p, r, f)
+    if best[3] < 0:
+        raise SystemExit(f"no threshold keeps answer-level precision >= {precision}; more or cleaner data is needed")
     return best[:3]
 
 

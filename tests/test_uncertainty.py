@@ -473,6 +473,8 @@ async def test_drafted_first_person_texts_count_only_in_the_closing_note():
     assert "uncertainty.statement" not in codes(await check(letter, prompt=prompt))
     noted = letter + "\n\nI wasn't sure whether the bank calls the role analyst or associate, so adjust the title."
     assert "uncertainty.statement" in codes(await check(noted, prompt=prompt))
+    labelled = letter + "\n\nP.S.: I wasn't sure whether the bank calls the role analyst or associate, so adjust the title."
+    assert "uncertainty.statement" in codes(await check(labelled, prompt=prompt))
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,10 @@ HEDGE_WEIGHTS = {"hedge": 1.0, "hedge_weak": 0.5}
 REFUSAL_SECTIONS = ("refusal", "refusal_capability", "refusal_policy", "deflection")
 FIXED_CATEGORY = {"refusal_capability": "capability", "refusal_policy": "policy", "deflection": "deflection"}
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
-_SPEAKER_LINE = re.compile(r"[ \t>*_-]*[a-z][\w.' -]{0,30}[*_ \t]*:[ \t]")  # "**Dr. Okafor:** ..."
+# "**Dr. Okafor:** ...", but not the author's own "P.S.:" / "Note:" line
+_SPEAKER_LINE = re.compile(
+    r"[ \t>*_-]*(?!(?:p\.?s|n\.?b|note|notes|update|edit|caveat|disclaimer|fyi|tip|heads[- ]up)\b)[a-z][\w.' -]{0,30}[*_ \t]*:[ \t]"
+)
 _INABILITY = re.compile(r"i (?:can't|cannot|can not|couldn't|could not)|i'm (?:unable|not able)")
 _PIVOT_START = re.compile(
     r"(?:that said|that being said|having said that|however|but|still|here(?:'s| is| are)|what i can|in general|generally|"
@@ -119,7 +122,8 @@ def analyse(text: str, cues: CueSet, options: Options | None = None, prompt: str
     # "I can't tell you with any confidence whether..." is a statement, not a refusal: where a
     # statement cue overlaps a refusal cue, the statement wins.
     exclude = cues.get("statement_exclude")
-    strong = [(a, b) for a, b, _ in prose_candidates if not _vetoed(exclude, views.prose, a, b)]
+    prose_candidates = [c for c in prose_candidates if not _vetoed(exclude, views.prose, c[0], c[1])]
+    strong = [(a, b) for a, b, _ in prose_candidates]
     refusal_hits = [h for h in refusal_hits if not _overlaps(h.start, h.end, strong)]
     refusal_spans = [(h.start, h.end) for h in refusal_hits]
     persona = cues.get("persona_prompt")
@@ -173,14 +177,21 @@ def _find_statements(
         # author's own note ("I wasn't sure whether he goes by Dan, so I went with Dan").
         tail = _last_paragraph_start(view) if persona and where == "prose" else 0
 
-        def characters(a: int, view: str = view, tail: int = tail) -> bool:
+        verse = _verse_spans(view) if persona else []
+
+        def characters(a: int, view: str = view, tail: int = tail, verse: list[tuple[int, int]] = verse) -> bool:
             """Written for the user (a song, poem, letter or dialogue): its "I'm not sure" is a character's."""
-            return persona and (a < tail or _in_verse(view, a) or bool(_SPEAKER_LINE.match(view, view.rfind("\n", 0, a) + 1)))
+            if not persona:
+                return False
+            if a < tail or any(s <= a < e for s, e in verse):
+                return True
+            return bool(_SPEAKER_LINE.match(view, view.rfind("\n", 0, a) + 1))
 
         filler = _spans(cues.get("filler"), view)
         spans_taken: list[tuple[int, int]] = []
         for a, b, kind in candidates:
-            if _overlaps(a, b, spans_taken) or _vetoed(exclude, view, a, b):
+            # (prose candidates were already checked against the exclusions in analyse())
+            if _overlaps(a, b, spans_taken) or (where != "prose" and _vetoed(exclude, view, a, b)):
                 continue
             if where == "prose" and _overlaps(a, b, refusal_spans):
                 continue  # a refusal is not an uncertainty statement
@@ -224,15 +235,17 @@ def _last_paragraph_start(view: str) -> int:
     return starts[-1] if starts else 0
 
 
-def _in_verse(view: str, at: int) -> bool:
-    """Is `at` inside a block of short lines that mostly don't end a sentence (lyrics, a poem)?"""
-    start = view.rfind("\n\n", 0, at) + 1
-    end = view.find("\n\n", at)
-    lines = [line.strip() for line in view[start : len(view) if end < 0 else end].splitlines() if line.strip()]
-    if len(lines) < 3:
-        return False
-    open_ended = sum(1 for line in lines if line[-1] not in ".!?:" and len(line.split()) <= 16)
-    return open_ended * 2 >= len(lines)
+def _verse_spans(view: str) -> list[tuple[int, int]]:
+    """Paragraphs of short lines that mostly don't end a sentence (lyrics, a poem), computed once per view."""
+    out = []
+    start = 0
+    for end, next_start in [(m.start(), m.end()) for m in _PARAGRAPH_BREAK.finditer(view)] + [(len(view), len(view))]:
+        lines = [line.strip() for line in view[start:end].splitlines() if line.strip()]
+        open_ended = sum(1 for line in lines if line[-1] not in ".!?:" and len(line.split()) <= 16)
+        if len(lines) >= 3 and open_ended * 2 >= len(lines):
+            out.append((start, end))
+        start = next_start
+    return out
 
 
 def _sentence_of(view: str, a: int, b: int) -> tuple[int, int]:
@@ -391,8 +404,9 @@ def _classify_refusal(views: Views, cues: CueSet, opts: Options, hits: list[Hit]
             refusal_seen = True
             continue
         words = count_words(views.prose, a, b)
+        # "I can't pick for you. That said, here is how they compare: ..." (counted below, once the sentence is
+        # known not to be an offer or support)
         turns = substantive == 0 and refusal_seen and _PIVOT_START.match(sentence) is not None
-        pivot = pivot or turns  # "I can't pick for you. That said, here is how they compare: ..."
         # Offers, apologies and hotline pointers are not an answer; a long sentence that starts
         # with "I can tell you..." usually is.
         if words <= 25 and filler_rx is not None and filler_rx.match(sentence[:80]):
@@ -407,6 +421,7 @@ def _classify_refusal(views: Views, cues: CueSet, opts: Options, hits: list[Hit]
             after_refusal = False
             continue
         after_refusal = False
+        pivot = pivot or turns
         substantive += words
     code_words = count_words(views.text) - count_words(views.prose) if views.has_code else 0
     substantive += code_words
