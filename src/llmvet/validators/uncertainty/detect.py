@@ -126,10 +126,11 @@ def analyse(text: str, cues: CueSet, options: Options | None = None, prompt: str
     strong = [(a, b) for a, b, _ in prose_candidates]
     refusal_hits = [h for h in refusal_hits if not _overlaps(h.start, h.end, strong)]
     refusal_spans = [(h.start, h.end) for h in refusal_hits]
+    asked = prompt.lower()
     persona = cues.get("persona_prompt")
-    backstop = not (prompt and persona is not None and persona.search(prompt.lower()))
+    backstop = not (asked and persona is not None and persona.search(asked))
     roleplay = cues.get("roleplay_prompt")
-    if not (prompt and roleplay is not None and roleplay.search(prompt.lower())):
+    if not (asked and roleplay is not None and roleplay.search(asked)):
         _find_statements(views, cues, opts, refusal_spans, prose_candidates, out, backstop)
     _find_hedges(views, cues, opts, out)
     _classify_refusal(views, cues, opts, refusal_hits, prompt, out)

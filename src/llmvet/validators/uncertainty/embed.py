@@ -13,7 +13,7 @@ when a candidate is very close to one of them. The shared embedding model comes 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources as importlib_resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,15 +97,19 @@ def _head_for(embedder: Any, language: str, head_file: str | None) -> StatementH
     return head if head.matches(embedder.encode([PROBE])[0]) else None
 
 
-async def load_index(
-    resources: Resources,
-    model: str | None,
-    language: str,
-    extra_positive: tuple[str, ...] = (),
-    path: str | None = None,
-    quantize: bool = True,
-    head_file: str | None = None,
-) -> tuple[Any, PrototypeIndex]:
+@dataclass(frozen=True, slots=True)
+class IndexSpec:
+    """What picks the model, the prototypes and the statement head; one per validator, also the cache key."""
+
+    model: str | None = None
+    language: str = "en"
+    extra_positive: tuple[str, ...] = ()
+    prototype_file: str | None = None
+    quantize: bool = True
+    head_file: str | None = None
+
+
+async def load_index(resources: Resources, spec: IndexSpec) -> tuple[Any, PrototypeIndex]:
     """The shared model, the encoded prototypes and the statement head (each built once per process).
     Raises EmbeddingsUnavailable / OSError / ValueError when the model, the prototype file or a configured
     head file can't be loaded."""
@@ -113,39 +117,38 @@ async def load_index(
 
     from llmvet.embeddings import get_embedder
 
-    embedder = await get_embedder(resources, model, quantize)
+    embedder = await get_embedder(resources, spec.model, spec.quantize)
 
     def build() -> PrototypeIndex:
-        texts, labels = prototype_texts(language, extra_positive, path)
+        texts, labels = prototype_texts(spec.language, spec.extra_positive, spec.prototype_file)
         vectors = embedder.encode(texts, batch_size=64)
-        extras = vectors[len(texts) - len(extra_positive) :] if extra_positive else np.zeros((0, vectors.shape[1]))
+        n_extra = len(spec.extra_positive)
+        extras = vectors[len(texts) - n_extra :] if n_extra else np.zeros((0, vectors.shape[1]))
         # A policy's own prototype file means "judge by these examples", so it replaces the shipped head.
-        head = None if path and not head_file else _head_for(embedder, language, head_file)
+        own_examples = spec.prototype_file and not spec.head_file
+        head = None if own_examples else _head_for(embedder, spec.language, spec.head_file)
         return PrototypeIndex(vectors, labels, extras, head)
 
-    key = ("uncertainty-prototypes", embedder.name, quantize, language, extra_positive, path, head_file)
+    # Keyed by the loaded model's resolved name, so "default" and the default's own name share one index.
+    key = ("uncertainty-prototypes", embedder.name, replace(spec, model=None))
     return embedder, await resources.singleton(key, build)
 
 
 async def find_statements(
     candidates: list[Hit],
     resources: Resources,
-    model: str | None,
-    language: str,
-    extra_positive: tuple[str, ...] = (),
+    spec: IndexSpec,
     settings: KnnSettings = KnnSettings(),
-    path: str | None = None,
-    quantize: bool = True,
-    head_file: str | None = None,
     threshold: float | None = None,
 ) -> tuple[list[Hit], str]:
     """Candidates judged to be explicit statements, as statement hits (score 0.6-0.8), and the method used."""
     if not candidates:
         return [], "none"
-    embedder, index = await load_index(resources, model, language, extra_positive, path, quantize, head_file)
-    vectors = await resources.run_cpu(embedder.encode, [c.text for c in candidates])
+    embedder, index = await load_index(resources, spec)
+    texts = [c.text for c in candidates]
+    vectors = await resources.run_cpu(embedder.encode, texts)
     if index.head is not None:
-        probs = index.head.probabilities([c.text for c in candidates], vectors)
+        probs = index.head.probabilities(texts, vectors)
         cut = threshold if threshold is not None else index.head.threshold
         near = (vectors @ index.extras.T).max(axis=1) if len(index.extras) else probs * 0
         verdicts = [

@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 from llmvet.validators.base import Context, Finding, Validator, ValidatorConfig, Verdict
 from llmvet.validators.uncertainty.cues import SECTIONS, CueError, CueSet, load
 from llmvet.validators.uncertainty.detect import Analysis, Options, analyse
-from llmvet.validators.uncertainty.embed import KnnSettings, find_statements, load_index, prototypes_path
+from llmvet.validators.uncertainty.embed import IndexSpec, KnnSettings, find_statements, load_index, prototypes_path
 from llmvet.validators.uncertainty.request import DEFAULT_INSTRUCTION, add_instruction
 
 # Longer answers are analysed in the CPU pool (about 1 ms per KB of rule work); shorter ones inline, since a
@@ -139,6 +139,14 @@ class UncertaintyValidator(Validator):
         self.knn = KnnSettings(
             min_fraction=self.cfg.embedding_min_fraction, min_similarity=self.cfg.embedding_min_similarity
         )
+        self.index_spec = IndexSpec(
+            model=self.cfg.embedding_model,
+            language=self.cfg.language,
+            extra_positive=tuple(self.cfg.extra_prototypes),
+            prototype_file=self.cfg.prototype_file,
+            quantize=self.cfg.embedding_quantize,
+            head_file=self.cfg.statement_head,
+        )
 
     def _load_cues(self) -> CueSet:
         extra_json = json.dumps(self.cfg.extra_cues, sort_keys=True) if self.cfg.extra_cues else ""
@@ -186,15 +194,7 @@ class UncertaintyValidator(Validator):
         from llmvet.embeddings import EmbeddingsUnavailable
 
         try:
-            await load_index(
-                resources,
-                self.cfg.embedding_model,
-                self.cfg.language,
-                tuple(self.cfg.extra_prototypes),
-                self.cfg.prototype_file,
-                self.cfg.embedding_quantize,
-                self.cfg.statement_head,
-            )
+            await load_index(resources, self.index_spec)
         except (EmbeddingsUnavailable, OSError, ValueError) as exc:
             self._embedding_off = f"cannot load the embedding model or prototypes: {exc}"
             return False
@@ -231,16 +231,7 @@ class UncertaintyValidator(Validator):
 
         try:
             hits, method = await find_statements(
-                result.candidates,
-                ctx.resources,
-                self.cfg.embedding_model,
-                self.cfg.language,
-                tuple(self.cfg.extra_prototypes),
-                self.knn,
-                self.cfg.prototype_file,
-                self.cfg.embedding_quantize,
-                self.cfg.statement_head,
-                self.cfg.embedding_threshold,
+                result.candidates, ctx.resources, self.index_spec, self.knn, self.cfg.embedding_threshold
             )
         except (EmbeddingsUnavailable, OSError, ValueError) as exc:
             # The rule verdict still stands; say why the second look did not happen, and don't retry the
