@@ -36,7 +36,7 @@ class Reply:
 
 def echo(body: dict[str, Any]) -> Reply:
     """Default script: answer with the last user message, so concurrent requests are told apart."""
-    from llmvet.validators.base import prompt_text
+    from llmvet.text import prompt_text
 
     return Reply(text=f"echo: {prompt_text(body)}")
 

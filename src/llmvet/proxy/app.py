@@ -32,7 +32,7 @@ from llmvet.proxy.upstream import Upstream, forward_request_headers, response_he
 from llmvet.proxy.wire import WIRES, Wire
 from llmvet.resources import Resources
 from llmvet.store import open_store
-from llmvet.validators.base import Context, ReaskResult
+from llmvet.validators.base import Context, ReaskResult, Validator
 
 log = logging.getLogger("llmvet.proxy")
 
@@ -158,8 +158,8 @@ class LlmvetProxy:
         for rule in self.policy.rules:
             for cv in rule.validators:
                 warm_up = getattr(cv.instance, "warm_up", None)
-                if warm_up is None:
-                    continue
+                if warm_up is None or getattr(warm_up, "__func__", None) is Validator.warm_up:
+                    continue  # nothing to load
                 started = time.perf_counter()
                 try:
                     await warm_up(self.resources)

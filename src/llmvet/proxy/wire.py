@@ -9,7 +9,7 @@ import copy
 from typing import Any
 
 from llmvet.proxy.sse import Event
-from llmvet.validators.base import content_text
+from llmvet.text import content_text
 
 
 class Wire:

@@ -30,7 +30,7 @@ from llmvet.review.answers import replace_text, restore, snapshot
 from llmvet.review.auth import Accounts
 from llmvet.review.queue import QueueError, ReviewQueue
 from llmvet.review.webhook import Webhook
-from llmvet.validators.base import content_text
+from llmvet.text import content_text
 
 log = logging.getLogger("llmvet.review")
 HERE = Path(__file__).parent

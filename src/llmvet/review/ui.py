@@ -20,7 +20,7 @@ from llmvet.review.highlight import segments, span_in_answer
 from llmvet.review.queue import QueueError
 from llmvet.review.web import (Abort, CSRF_FIELD, LOGIN_CSRF_COOKIE, SECURITY_HEADERS, SESSION_COOKIE, csrf_valid,
                                set_cookie)
-from llmvet.validators.base import content_text
+from llmvet.text import content_text
 
 if TYPE_CHECKING:
     from llmvet.review.extension import ReviewExtension

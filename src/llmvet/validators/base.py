@@ -8,14 +8,15 @@ time (store, HTTP session for lookups, thread pool, embedding model) comes throu
 from __future__ import annotations
 
 import enum
-import re
-from bisect import bisect_left
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+
+from llmvet import text as parse
+from llmvet.text import CodeBlock, Sentence
 
 if TYPE_CHECKING:  # imported for type hints only; validators never import the proxy
     from llmvet.resources import Resources
@@ -90,26 +91,6 @@ class ReaskResult:
 # A re-ask function the proxy provides: (extra body fields, replacement messages or None, n) -> result.
 ReaskFn = Callable[[dict[str, Any], list[dict[str, Any]] | None, int], Awaitable[ReaskResult]]
 
-# Fences are found in two linear passes: a single regex re-scanned to the end of the text for every
-# unclosed opener (quadratic: 40 KB of "```a" lines held the event loop for 5 s).
-_FENCE_OPEN = re.compile(r"^[ \t]*(```|~~~)([^\n`]*)\n", re.M)
-_FENCE_CLOSE = re.compile(r"^[ \t]*(```|~~~)[ \t]*$", re.M)
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])|\n{2,}|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
-
-
-@dataclass(slots=True)
-class CodeBlock:
-    language: str  # fence info string, lower-cased, may be ""
-    code: str
-    span: tuple[int, int]  # span of `code` inside the answer text
-
-
-@dataclass(slots=True)
-class Sentence:
-    text: str
-    span: tuple[int, int]
-
-
 @dataclass
 class Context:
     """Everything a validator may look at for one answer."""
@@ -136,100 +117,25 @@ class Context:
     @property
     def prompt(self) -> str:
         """The user's last message (chat), prompt (completions) or input (responses), as text."""
-        return prompt_text(self.request)
+        return parse.prompt_text(self.request)
 
     @cached_property
     def _fences(self) -> list[tuple[int, int, str, int, int]]:
-        return _find_fences(self.text)
+        return parse.find_fences(self.text)
 
     @cached_property
     def code_blocks(self) -> list[CodeBlock]:
-        return [CodeBlock(info.strip().lower(), self.text[a:b], (a, b)) for _, _, info, a, b in self._fences]
+        return parse.code_blocks(self.text, self._fences)
 
     @cached_property
     def prose_spans(self) -> list[tuple[int, int]]:
         """Spans of the text outside fenced code blocks."""
-        spans, pos = [], 0
-        for start, end, _, _, _ in self._fences:
-            if start > pos:
-                spans.append((pos, start))
-            pos = end
-        if pos < len(self.text):
-            spans.append((pos, len(self.text)))
-        return spans
+        return parse.prose_spans(self.text, self._fences)
 
     @cached_property
     def sentences(self) -> list[Sentence]:
         """Sentences of the prose (code blocks skipped), with their spans."""
-        out: list[Sentence] = []
-        for start, end in self.prose_spans:
-            chunk = self.text[start:end]
-            pos = 0
-            for m in _SENTENCE_END.finditer(chunk):
-                _add_sentence(out, chunk, pos, m.start(), start)
-                pos = m.end()
-            _add_sentence(out, chunk, pos, len(chunk), start)
-        return out
-
-
-def _find_fences(text: str) -> list[tuple[int, int, str, int, int]]:
-    """(block start, block end, info string, code start, code end) per fenced block, in linear time.
-
-    An opener that is never closed is not a block (its lines stay prose).
-    """
-    closers: dict[str, list[tuple[int, int]]] = {"```": [], "~~~": []}
-    for m in _FENCE_CLOSE.finditer(text):
-        closers[m.group(1)].append((m.start(), m.end()))
-    starts = {k: [s for s, _ in v] for k, v in closers.items()}
-    out: list[tuple[int, int, str, int, int]] = []
-    pos = 0
-    for m in _FENCE_OPEN.finditer(text):
-        if m.start() < pos:
-            continue  # inside the block just found
-        marker = m.group(1)
-        i = bisect_left(starts[marker], m.end())
-        if i == len(starts[marker]):
-            continue
-        close_start, close_end = closers[marker][i]
-        out.append((m.start(), close_end, m.group(2), m.end(), close_start))
-        pos = close_end
-    return out
-
-
-def _add_sentence(out: list[Sentence], chunk: str, a: int, b: int, offset: int) -> None:
-    piece = chunk[a:b]
-    stripped = piece.strip()
-    if stripped:
-        lead = len(piece) - len(piece.lstrip())
-        s = offset + a + lead
-        out.append(Sentence(stripped, (s, s + len(stripped))))
-
-
-def prompt_text(request: dict[str, Any]) -> str:
-    if "messages" in request:
-        for msg in reversed(request.get("messages") or []):
-            if msg.get("role") == "user":
-                return content_text(msg.get("content"))
-        return ""
-    if "input" in request:
-        inp = request["input"]
-        if isinstance(inp, str):
-            return inp
-        for item in reversed(inp or []):
-            if isinstance(item, dict) and item.get("role", "user") == "user":
-                return content_text(item.get("content"))
-        return ""
-    p = request.get("prompt", "")
-    return p if isinstance(p, str) else " ".join(map(str, p))
-
-
-def content_text(content: Any) -> str:
-    """Text of an OpenAI message content: a string or a list of typed parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return ""
+        return parse.sentences(self.text, self.prose_spans)
 
 
 class ValidatorConfig(BaseModel):
@@ -238,8 +144,11 @@ class ValidatorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Validator:
-    """Subclass this (or match its shape) to add a validator.
+ConfigT = TypeVar("ConfigT", bound=ValidatorConfig)
+
+
+class Validator(Generic[ConfigT]):
+    """Subclass this (or match its shape) to add a validator: `class Mine(Validator[MineConfig])`.
 
     - `name`: how policies refer to it.
     - `Config`: a pydantic model of its settings (`llmvet policy schema` prints its JSON Schema).
@@ -248,15 +157,15 @@ class Validator:
     - `prepare_request(body, route)`: optional request-side rule (e.g. add an instruction).
     - `problems()`: optional start-up self-check (e.g. an optional dependency is missing); each string
       is reported by `llmvet policy check` against this validator's entry.
-    - `async warm_up(resources)`: optional; the proxy calls it once at start-up (beside serving; /readyz
+    - `warm_up(resources)`: optional; the proxy calls it once at start-up (beside serving; /readyz
       reports "warming" until it returns) to load expensive shared state such as a model.
     """
 
     name: ClassVar[str] = ""
     Config: ClassVar[type[ValidatorConfig]] = ValidatorConfig
 
-    def __init__(self, config: ValidatorConfig) -> None:
-        self.config = config
+    def __init__(self, config: ConfigT) -> None:
+        self.config: ConfigT = config
 
     async def check(self, ctx: Context) -> Verdict:  # pragma: no cover - interface
         raise NotImplementedError
@@ -266,3 +175,6 @@ class Validator:
 
     def problems(self) -> list[str]:
         return []
+
+    async def warm_up(self, resources: Resources) -> None:
+        """Load expensive shared state once (default: nothing to load)."""

@@ -1,0 +1,120 @@
+"""Reading answer text: Markdown code fences, prose sentences, and the text of OpenAI message shapes.
+
+A leaf module: validators, the proxy and the review queue all read text the same way through it.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from dataclasses import dataclass
+from typing import Any
+
+# Fences are found in two linear passes: a single regex re-scanned to the end of the text for every
+# unclosed opener (quadratic: 40 KB of "```a" lines held the event loop for 5 s).
+_FENCE_OPEN = re.compile(r"^[ \t]*(```|~~~)([^\n`]*)\n", re.M)
+_FENCE_CLOSE = re.compile(r"^[ \t]*(```|~~~)[ \t]*$", re.M)
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])|\n{2,}|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
+
+
+@dataclass(slots=True)
+class CodeBlock:
+    language: str  # fence info string, lower-cased, may be ""
+    code: str
+    span: tuple[int, int]  # span of `code` inside the answer text
+
+
+@dataclass(slots=True)
+class Sentence:
+    text: str
+    span: tuple[int, int]
+
+
+
+def find_fences(text: str) -> list[tuple[int, int, str, int, int]]:
+    """(block start, block end, info string, code start, code end) per fenced block, in linear time.
+
+    An opener that is never closed is not a block (its lines stay prose).
+    """
+    closers: dict[str, list[tuple[int, int]]] = {"```": [], "~~~": []}
+    for m in _FENCE_CLOSE.finditer(text):
+        closers[m.group(1)].append((m.start(), m.end()))
+    starts = {k: [s for s, _ in v] for k, v in closers.items()}
+    out: list[tuple[int, int, str, int, int]] = []
+    pos = 0
+    for m in _FENCE_OPEN.finditer(text):
+        if m.start() < pos:
+            continue  # inside the block just found
+        marker = m.group(1)
+        i = bisect_left(starts[marker], m.end())
+        if i == len(starts[marker]):
+            continue
+        close_start, close_end = closers[marker][i]
+        out.append((m.start(), close_end, m.group(2), m.end(), close_start))
+        pos = close_end
+    return out
+
+
+def add_sentence(out: list[Sentence], chunk: str, a: int, b: int, offset: int) -> None:
+    piece = chunk[a:b]
+    stripped = piece.strip()
+    if stripped:
+        lead = len(piece) - len(piece.lstrip())
+        s = offset + a + lead
+        out.append(Sentence(stripped, (s, s + len(stripped))))
+
+
+def prompt_text(request: dict[str, Any]) -> str:
+    if "messages" in request:
+        for msg in reversed(request.get("messages") or []):
+            if msg.get("role") == "user":
+                return content_text(msg.get("content"))
+        return ""
+    if "input" in request:
+        inp = request["input"]
+        if isinstance(inp, str):
+            return inp
+        for item in reversed(inp or []):
+            if isinstance(item, dict) and item.get("role", "user") == "user":
+                return content_text(item.get("content"))
+        return ""
+    p = request.get("prompt", "")
+    return p if isinstance(p, str) else " ".join(map(str, p))
+
+
+def content_text(content: Any) -> str:
+    """Text of an OpenAI message content: a string or a list of typed parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def code_blocks(text: str, fences: list[tuple[int, int, str, int, int]]) -> list[CodeBlock]:
+    return [CodeBlock(info.strip().lower(), text[a:b], (a, b)) for _, _, info, a, b in fences]
+
+
+def prose_spans(text: str, fences: list[tuple[int, int, str, int, int]]) -> list[tuple[int, int]]:
+    """Spans of the text outside fenced code blocks."""
+    spans, pos = [], 0
+    for start, end, _, _, _ in fences:
+        if start > pos:
+            spans.append((pos, start))
+        pos = end
+    if pos < len(text):
+        spans.append((pos, len(text)))
+    return spans
+
+
+def sentences(text: str, prose: list[tuple[int, int]]) -> list[Sentence]:
+    """Sentences of the prose spans, with their spans in `text`."""
+    out: list[Sentence] = []
+    for start, end in prose:
+        chunk = text[start:end]
+        pos = 0
+        for m in _SENTENCE_END.finditer(chunk):
+            add_sentence(out, chunk, pos, m.start(), start)
+            pos = m.end()
+        add_sentence(out, chunk, pos, len(chunk), start)
+    return out
