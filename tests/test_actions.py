@@ -157,7 +157,7 @@ def test_annotate_on_stream_puts_llmvet_in_the_last_chunk(fake, make_proxy):
 def test_escalate_without_review_queue_blocks_with_clear_message(fake, make_proxy):
     fake.reset(lambda b: Reply(text="SECRET-4"))
     proxy = make_proxy(policy("escalate"))
-    proxy.proxy.escalation = None  # as in an install without the review queue
+    proxy.proxy.rt.escalation = None  # as in an install without the review queue
     with pytest.raises(openai.UnprocessableEntityError) as info:
         chat(proxy)
     assert "review" in info.value.response.json()["error"]["message"]

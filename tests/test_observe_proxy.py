@@ -17,6 +17,9 @@ import pytest
 from fake_upstream import Reply
 from support import metric_value, parse_metrics
 
+from llmvet.observe.extension import ObserveExtension
+from llmvet.review.extension import ReviewExtension
+
 POLICY = """
 version: 1
 name: observe-test
@@ -185,22 +188,28 @@ def _audit(proxy) -> list[dict]:
         time.sleep(0.1)
 
 
+def _observe(server) -> ObserveExtension:
+    ext = server.proxy.extension(ObserveExtension)
+    assert ext is not None
+    return ext
+
+
 def _loop(server):
     """The event loop of the server thread (the store's connection belongs to it)."""
-    return server.proxy.observe._task.get_loop()
+    return _observe(server)._task.get_loop()
 
 
 def reviewer_headers(proxy) -> dict[str, str]:
     """A reviewer's bearer token: with the review queue installed the dashboard is for reviewers only."""
-    review = next((e for e in proxy.proxy.extensions if getattr(e, "accounts", None) is not None), None)
+    review = proxy.proxy.extension(ReviewExtension)
     if review is None:
         return {}
-    token = asyncio.run_coroutine_threadsafe(review.accounts.add("observer"), _loop(proxy)).result(5)
+    token = asyncio.run_coroutine_threadsafe(review.service.accounts.add("observer"), _loop(proxy)).result(5)
     return {"Authorization": f"Bearer {token}"}
 
 
 def test_dashboard_needs_a_reviewer_when_the_review_queue_is_installed(proxy):
-    if not any(getattr(e, "accounts", None) is not None for e in proxy.proxy.extensions):
+    if proxy.proxy.extension(ReviewExtension) is None:
         pytest.skip("review extension not installed")
     page = httpx.get(proxy.url + "/review/dashboard", follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"].startswith("/review/login")
@@ -227,7 +236,7 @@ def test_budget_exhaustion_is_counted_and_visible(fake, proxy, client):
         raw = chat(client, "budget-1", "how many people?")
         assert raw.headers["x-llmvet-validators"] == "consistency=error"
         assert raw.headers["x-llmvet-decision"] == "allow"  # on_error: open
-    ext = proxy.proxy.observe
+    ext = _observe(proxy)
     asyncio.run_coroutine_threadsafe(ext.refresh_budgets(), _loop(proxy)).result(5)
     m = scrape(proxy.url)
     assert metric_value(m, "llmvet_budget_exhausted_total", rule="budgeted", validator="consistency") == 2
@@ -252,7 +261,7 @@ def test_metrics_can_be_turned_off(fake, make_proxy, monkeypatch):
     assert raw.headers["x-llmvet-validators"] == "secrets=passed"  # provenance stays on
     # /metrics is gone: the path falls through to the 404 of the router
     assert httpx.get(proxy.url + "/metrics").status_code == 404
-    ext = proxy.proxy.observe
+    ext = _observe(proxy)
     assert ext.metrics is None and ext.rollup is None and ext.detector is None and ext._task is None
 
 
@@ -305,7 +314,7 @@ def test_report_command_reads_the_same_store(fake, proxy, client, tmp_path, caps
     for _ in range(3):
         chat(client, "m1", "hello")
     chat(client, "m1", "secret please")
-    asyncio.run_coroutine_threadsafe(proxy.proxy.observe.rollup.flush(), _loop(proxy)).result(5)
+    asyncio.run_coroutine_threadsafe(_observe(proxy).rollup.flush(), _loop(proxy)).result(5)
     store = proxy.proxy.settings.store
     assert main(["report", "--store", store, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -325,7 +334,7 @@ def test_review_queue_depth_and_latency(fake, make_proxy):
     review = next(e for e in proxy.proxy.extensions if isinstance(e, review_ext.ReviewExtension))
     client = openai.OpenAI(base_url=proxy.url + "/v1", api_key="sk-observe", max_retries=0)
     ids = [chat(client, "strict-r", "forbidden").headers["x-llmvet-review-id"] for _ in range(2)]
-    ext, loop = proxy.proxy.observe, _loop(proxy)
+    ext, loop = _observe(proxy), _loop(proxy)
 
     def refresh():
         asyncio.run_coroutine_threadsafe(ext.refresh_review(), loop).result(5)
@@ -334,7 +343,7 @@ def test_review_queue_depth_and_latency(fake, make_proxy):
     m = refresh()
     assert metric_value(m, "llmvet_review_queue_depth") == 2
     assert metric_value(m, "llmvet_review_latency_seconds_count") == 0
-    asyncio.run_coroutine_threadsafe(review.queue.decide(ids[0], "alice", "approved"), loop).result(5)
+    asyncio.run_coroutine_threadsafe(review.service.queue.decide(ids[0], "alice", "approved"), loop).result(5)
     m = refresh()
     assert metric_value(m, "llmvet_review_queue_depth") == 1
     assert metric_value(m, "llmvet_review_latency_seconds_count", outcome="approved") == 1
@@ -346,7 +355,7 @@ def test_review_queue_depth_and_latency(fake, make_proxy):
     store = proxy.proxy.resources.store
 
     async def old_decision() -> None:
-        item = await review.queue.enqueue({"request_id": "req_old", "mode": "defer", "rule": "strict",
+        item = await review.service.queue.enqueue({"request_id": "req_old", "mode": "defer", "rule": "strict",
                                            "model": "strict-r", "created": time.time() - 10 * 86400})
         await store.add("review_final", item["id"], {"outcome": "approved", "reviewer": "bob", "reason": "",
                                                       "at": time.time() - 9 * 86400})
@@ -372,7 +381,7 @@ def test_a_failing_drift_webhook_is_logged_without_its_secret_path(fake, make_pr
         monkeypatch.setenv("LLMVET_DRIFT_WEBHOOK", hook.url + "/services/T0/B0/s3cr3t-t0ken")
         fake.reset(script)
         proxy = make_proxy(POLICY)
-        ext = proxy.proxy.observe
+        ext = _observe(proxy)
         with caplog.at_level("WARNING", logger="llmvet.observe"):
             asyncio.run_coroutine_threadsafe(ext.post_webhook({"type": "drift_alert"}), _loop(proxy)).result(10)
     logged = [r.getMessage() for r in caplog.records if r.name == "llmvet.observe"]

@@ -58,7 +58,8 @@ def _budget_limit(policy_path: Any) -> float | None:
     from llmvet.cli.common import load_policy_or_exit
     from llmvet.observe.extension import budget_limit
 
-    return budget_limit(load_policy_or_exit(policy_path))
+    policy = load_policy_or_exit(policy_path)
+    return budget_limit([cv.instance for rule in policy.rules for cv in rule.validators])
 
 
 def _when(ts: float) -> str:

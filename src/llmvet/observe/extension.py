@@ -2,7 +2,7 @@
 
 Switches (environment): LLMVET_METRICS=0 turns Prometheus metrics off, LLMVET_DRIFT=0 turns the
 outcome buckets (drift, report, dashboard data) off, LLMVET_PROVENANCE=0 drops the extra provenance
-headers. Drift settings: LLMVET_DRIFT_* (see drift.DriftConfig) or a policy's `drift:` block.
+headers. Drift settings: LLMVET_DRIFT_* (see drift.DriftConfig).
 """
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import datetime as dt
 import logging
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 from pydantic import ValidationError
@@ -23,20 +22,21 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from llmvet.extensions import Extension, Host
 from llmvet.observe import drift as drift_mod
 from llmvet.observe.metrics import Metrics
-from llmvet.observe.report import BUDGET_NAMESPACE, read_counter
+from llmvet.observe.report import read_counter
 from llmvet.observe.rollup import Rollup, split_group
-from llmvet.proxy.app import Extension
-
-if TYPE_CHECKING:
-    from llmvet.proxy.app import LlmvetProxy
+from llmvet.records import AuditRecord
+from llmvet.store import keys
+from llmvet.store.base import Store
+from llmvet.validators.base import Validator
 
 log = logging.getLogger("llmvet.observe")
 
 # One dict per HTTP request, shared with the tasks the request spawns: the finish hook puts the
 # audit record here, the middleware reads it back for the provenance headers and the model label.
-_SLOT: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("llmvet_observe_slot", default=None)
+_SLOT: contextvars.ContextVar[dict[str, AuditRecord] | None] = contextvars.ContextVar("llmvet_observe_slot", default=None)
 
 REVIEW_COUNT_WINDOW = 7 * 86400  # review decisions older than this are not counted into the latency metric
 
@@ -51,32 +51,36 @@ def _flag(name: str, default: bool = True) -> bool:
 class ObserveExtension(Extension):
     """The observe part of the proxy: see the module docstring."""
 
-    def __init__(self, proxy: LlmvetProxy) -> None:
-        super().__init__(proxy)
+    order: ClassVar[int] = 50  # outermost middleware: it times and counts every request
+
+    def __init__(self, host: Host) -> None:
+        super().__init__(host)
         self.metrics_on = _flag("LLMVET_METRICS")
         self.drift_on = _flag("LLMVET_DRIFT")
         self.provenance_on = _flag("LLMVET_PROVENANCE")
         self.metrics = Metrics() if self.metrics_on else None
-        self.cfg = drift_config(proxy)
+        self.cfg = drift_config()
         self.rollup: Rollup | None = None
         self.detector: drift_mod.DriftDetector | None = None
         self.flush_interval = 1.0
         self._task: asyncio.Task[None] | None = None
         self._keys_seen: dict[str, str] = {}  # budget key hash -> label shown in metrics
         self._reviews_seen: set[str] = set()  # decided review ids this replica has looked at
-        upstream = urlparse(proxy.settings.upstream_base)
+        upstream = urlparse(host.upstream_url)
         self._upstream_header = (b"x-llmvet-upstream", f"{upstream.hostname}{':' + str(upstream.port) if upstream.port else ''}".encode())
-        self.routes = [Route("/review/dashboard", self.dashboard, methods=["GET"]),
-                       Route("/review/dashboard.json", self.dashboard_json, methods=["GET"])]
         if self.metrics is not None:
-            self.routes.insert(0, Route("/metrics", self.metrics_endpoint, methods=["GET"]))
+            self.routes.append(Route("/metrics", self.metrics_endpoint, methods=["GET"]))
+        self.routes += [Route("/review/dashboard", self.dashboard, methods=["GET"]),
+                        Route("/review/dashboard.json", self.dashboard_json, methods=["GET"])]
         self.middleware = [Middleware(ObserveMiddleware, ext=self)]
-        proxy.observe = self  # type: ignore[attr-defined]  # for the review queue: proxy.observe.metrics
+
+    @property
+    def store(self) -> Store:
+        return self.host.resources.store
 
     # ---- lifecycle ------------------------------------------------------------------------------------
     async def start(self) -> None:
-        store = self.proxy.resources.store  # type: ignore[union-attr]
-        self.proxy.finish_hooks.append(self.on_record)  # provenance headers need it even with the rest off
+        store = self.store
         if self.drift_on:
             retention = max(26 * 3600, (self.cfg.window_buckets + self.cfg.baseline_buckets + 2) * self.cfg.bucket_seconds)
             self.rollup = Rollup(store, bucket_seconds=self.cfg.bucket_seconds, retention_seconds=retention)
@@ -101,7 +105,7 @@ class ObserveExtension(Extension):
             self.metrics.process_exit()
 
     # ---- the finish hook: request path, keep it cheap -----------------------------------------------------
-    def on_record(self, rec: dict[str, Any]) -> None:
+    def on_record(self, rec: AuditRecord) -> None:  # provenance headers need it even with the rest off
         slot = _SLOT.get()
         if slot is not None:
             slot["rec"] = rec
@@ -151,24 +155,24 @@ class ObserveExtension(Extension):
         """Today's re-ask token use per key seen by this replica, from the shared store."""
         if not self._keys_seen or self.metrics is None:
             return
-        day = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
-        store = self.proxy.resources.store  # type: ignore[union-attr]
-        limit = budget_limit(self.proxy.policy)
+        day = keys.budget_day()
+        limit = budget_limit(self.host.validators())
         for k, label in list(self._keys_seen.items()):
-            self.metrics.set_budget(label, await read_counter(store, BUDGET_NAMESPACE, f"{k}:{day}"), limit)
+            used = await read_counter(self.store, keys.BUDGET, keys.budget_key(k, day))
+            self.metrics.set_budget(label, used, limit)
 
     async def refresh_review(self) -> None:
         """Queue depth and review latency from the review queue (when the review extension is installed)."""
-        queue = next((getattr(e, "queue", None) for e in self.proxy.extensions if getattr(e, "queue", None)), None)
-        if queue is None or self.metrics is None:
+        review = self.host.review_access()
+        if review is None or self.metrics is None:
             return
-        items = await queue.items()
+        items = await review.items()
         self.metrics.set_queue_depth(sum(1 for i in items if i.get("status") == "pending"))
-        store = self.proxy.resources.store  # type: ignore[union-attr]
+        store = self.store
         now = time.time()
         decided: set[str] = set()
         for item in items:
-            final, rid = item.get("decision"), item.get("id") or item.get("review_id")
+            final, rid = item.get("decision"), item.get("id")
             if not final or not rid:
                 continue
             decided.add(rid)
@@ -178,14 +182,14 @@ class ObserveExtension(Extension):
                 continue
             self._reviews_seen.add(rid)
             # Several replicas read the same queue: the first to claim a decision counts it.
-            if await store.add("observe", f"reviewed:{rid}", 1, ttl=REVIEW_COUNT_WINDOW + 86400):
+            if await store.add(keys.OBSERVE, keys.review_counted_key(rid), 1, ttl=REVIEW_COUNT_WINDOW + 86400):
                 self.metrics.observe_review(max(0.0, final.get("at", 0) - item.get("created", 0)),
                                             str(final.get("outcome")))
         self._reviews_seen &= decided  # items leave the history: forget them here too
 
     async def post_webhook(self, alert: dict[str, Any]) -> None:
         assert self.cfg.webhook
-        http = self.proxy.resources.http  # type: ignore[union-attr]
+        http = self.host.resources.http
         async with http.post(self.cfg.webhook, json=alert) as resp:
             if resp.status >= 300:
                 log.warning("drift webhook %s answered HTTP %d", _origin(self.cfg.webhook), resp.status)
@@ -207,19 +211,14 @@ class ObserveExtension(Extension):
         if self.rollup is not None:
             self.rollup.absorb()
             await self.rollup.flush()
-        return await summarize(self.proxy.resources.store, hours=hours, cfg=self.cfg,  # type: ignore[union-attr]
-                               budget_limit=budget_limit(self.proxy.policy),
+        return await summarize(self.store, hours=hours, cfg=self.cfg,
+                               budget_limit=budget_limit(self.host.validators()),
                                model=request.query_params.get("model") or None)
 
     async def _denied(self, request: Request, page: bool) -> Response | None:
         """With the review queue installed, the dashboard is for signed-in reviewers (session or token)."""
-        review = next((e for e in self.proxy.extensions if getattr(e, "accounts", None) is not None), None)
-        if review is None:
-            return None
-        from llmvet.review.web import reviewer_from
-
-        reviewer, _ = await reviewer_from(request, review.accounts)
-        if reviewer is not None:
+        review = self.host.review_access()
+        if review is None or await review.reviewer_name(request) is not None:
             return None
         if page:
             return RedirectResponse("/review/login?next=/review/dashboard", 303)
@@ -232,7 +231,7 @@ class ObserveExtension(Extension):
         if (denied := await self._denied(request, page=True)) is not None:
             return denied
         summary = await self._summary(request)
-        summary["policy"] = f"{self.proxy.policy.name}@{self.proxy.policy.version}"
+        summary["policy"] = f"{self.host.policy_name}@{self.host.policy_version}"
         summary["drift_enabled"] = self.drift_on
         return HTMLResponse(render(summary))
 
@@ -280,7 +279,7 @@ class ObserveMiddleware:
                 self.metrics.observe_request(path, rec.get("model") if rec else None, status,
                                              time.perf_counter() - started)
 
-    def ext_headers(self, rec: dict[str, Any]) -> list[tuple[bytes, bytes]]:
+    def ext_headers(self, rec: AuditRecord) -> list[tuple[bytes, bytes]]:
         """Which upstream and model answered, and each validator's verdict (label=verdict, ...)."""
         out = [self.ext._upstream_header]
         model = rec.get("upstream_model") or rec.get("model")
@@ -304,26 +303,21 @@ def _header_safe(value: str) -> bytes:
     return value.encode("ascii", "replace").replace(b"\r", b" ").replace(b"\n", b" ")[:512]
 
 
-def drift_config(proxy: LlmvetProxy) -> drift_mod.DriftConfig:
-    """LLMVET_DRIFT_* variables, overridden by the policy's `drift:` block when the policy has one."""
+def drift_config() -> drift_mod.DriftConfig:
+    """Drift settings from LLMVET_DRIFT_* variables, with one line per bad variable on error."""
     try:
         cfg = drift_mod.DriftEnv()
     except ValidationError as exc:  # one line per bad variable, not a pydantic dump
         problems = "; ".join(f"LLMVET_DRIFT_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         raise ValueError(f"invalid drift setting: {problems}") from None
-    block = getattr(proxy.policy, "drift", None)
-    if block:
-        data = block.model_dump(exclude_unset=True) if hasattr(block, "model_dump") else dict(block)
-        return drift_mod.DriftConfig(**{**cfg.model_dump(), **data})
     return drift_mod.DriftConfig(**cfg.model_dump())
 
 
-def budget_limit(policy: Any) -> float | None:
-    """The smallest `daily_token_budget` among the policy's validators (consistency), if any."""
+def budget_limit(validators: list[Validator[Any]]) -> float | None:
+    """The smallest `daily_token_budget` among the validators (consistency), if any."""
     limits = []
-    for rule in getattr(policy, "rules", ()):
-        for cv in rule.validators:
-            value = getattr(getattr(cv.instance, "config", None), "daily_token_budget", None)
-            if isinstance(value, (int, float)):
-                limits.append(float(value))
+    for validator in validators:
+        value = getattr(validator.config, "daily_token_budget", None)
+        if isinstance(value, (int, float)):
+            limits.append(float(value))
     return min(limits) if limits else None

@@ -1,11 +1,12 @@
-"""OpenAI-shaped error bodies: every failure a client sees parses as a normal API error in the SDK."""
+"""Errors the proxy raises while handling a request; each becomes an OpenAI-shaped response."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.responses import Response
+
+from llmvet.errors import error_response
 
 
 class ProxyError(Exception):
@@ -15,25 +16,6 @@ class ProxyError(Exception):
 
     def response(self, headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> Response:
         return error_response(self.status, self.message, self.type, self.code, self.param, headers, extra)
-
-
-def error_body(message: str, type_: str, code: str | None = None, param: str | None = None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_, "code": code, "param": param}}
-
-
-def error_response(
-    status: int,
-    message: str,
-    type_: str,
-    code: str | None = None,
-    param: str | None = None,
-    headers: dict[str, str] | None = None,
-    extra: dict[str, Any] | None = None,
-) -> Response:
-    body = error_body(message, type_, code, param)
-    if extra:
-        body.update(extra)
-    return Response(orjson.dumps(body), status, headers=headers, media_type="application/json")
 
 
 def bad_request(message: str, param: str | None = None, code: str | None = None) -> ProxyError:

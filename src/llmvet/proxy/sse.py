@@ -74,4 +74,3 @@ def encode(data: Any, event: str | None = None) -> bytes:
     return head + b"data: " + body + b"\n\n"
 
 
-DONE = b"data: [DONE]\n\n"

@@ -15,6 +15,7 @@ from llmvet.text import content_text
 class Wire:
     route: str = ""
     path: str = ""
+    supports_n: bool = True  # the request may ask for several choices in one call
 
     def text(self, data: dict[str, Any]) -> str:
         raise NotImplementedError
@@ -35,6 +36,23 @@ class Wire:
     def stream_append(self, events: list[Event], notice: str) -> list[Any]:
         """The event payloads to replay, with the notice added to the answer (before the stream ends)."""
         raise NotImplementedError
+
+    def with_text(self, data: dict[str, Any], text: str) -> dict[str, Any]:
+        """A copy of a JSON answer (same ids, model, usage) whose answer text is `text`."""
+        raise NotImplementedError
+
+    def blank_event(self, payload: Any) -> Any:
+        """A stream event payload (a copy) with its answer text emptied, for `stream_with_text`."""
+        raise NotImplementedError
+
+    def stream_with_text(self, events: list[Event], text: str) -> list[Any]:
+        """The event payloads of a stream whose answer text is `text` (same framing and ids)."""
+        blanked = [Event(b"", e.event, self.blank_event(copy.deepcopy(e.data))) for e in events]
+        return self.stream_append(blanked, text)
+
+    def event_name(self, payload: Any) -> str | None:
+        """The SSE `event:` name to send with a payload (only the Responses API names its events)."""
+        return None
 
     def with_messages(self, body: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
         """The same request, with its conversation replaced (chat-style messages)."""
@@ -97,6 +115,22 @@ class ChatWire(Wire):
         chunk["choices"] = [{"index": 0, "delta": {"content": notice}, "finish_reason": None}]
         return payloads[:at] + [chunk] + payloads[at:]
 
+    def with_text(self, data: dict[str, Any], text: str) -> dict[str, Any]:
+        out = copy.deepcopy(data)
+        choices = out.setdefault("choices", [])
+        if not choices:
+            choices.append({"index": 0, "message": {"role": "assistant"}, "finish_reason": "stop"})
+        choices[0].setdefault("message", {})["content"] = text
+        return out
+
+    def blank_event(self, payload: Any) -> Any:
+        if isinstance(payload, dict):
+            for c in payload.get("choices") or []:
+                delta = c.get("delta")
+                if c.get("index", 0) == 0 and isinstance(delta, dict) and delta.get("content"):
+                    delta["content"] = ""
+        return payload
+
     def conversation(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         return list(body.get("messages") or [])
 
@@ -136,6 +170,21 @@ class CompletionsWire(Wire):
         chunk["choices"] = [{"index": 0, "text": notice, "finish_reason": None, "logprobs": None}]
         return payloads[:at] + [chunk] + payloads[at:]
 
+    def with_text(self, data: dict[str, Any], text: str) -> dict[str, Any]:
+        out = copy.deepcopy(data)
+        choices = out.setdefault("choices", [])
+        if not choices:
+            choices.append({"index": 0, "finish_reason": "stop"})
+        choices[0]["text"] = text
+        return out
+
+    def blank_event(self, payload: Any) -> Any:
+        if isinstance(payload, dict):
+            for c in payload.get("choices") or []:
+                if c.get("index", 0) == 0 and c.get("text"):
+                    c["text"] = ""
+        return payload
+
     def conversation(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         prompt = body.get("prompt", "")
         return [{"role": "user", "content": prompt if isinstance(prompt, str) else "".join(map(str, prompt))}]
@@ -149,6 +198,7 @@ class CompletionsWire(Wire):
 class ResponsesWire(Wire):
     route = "responses"
     path = "/responses"
+    supports_n = False
 
     def text(self, data: dict[str, Any]) -> str:
         return "".join(
@@ -212,6 +262,31 @@ class ResponsesWire(Wire):
                 out.append({"type": "response.output_text.delta", **extra, "delta": notice})
         return out
 
+    def with_text(self, data: dict[str, Any], text: str) -> dict[str, Any]:
+        out = copy.deepcopy(data)
+        _blank_response(out)
+        self._append_to_response(out, text)
+        return out
+
+    def blank_event(self, payload: Any) -> Any:
+        if not isinstance(payload, dict):
+            return payload
+        kind = payload.get("type")
+        if kind == "response.output_text.delta":
+            payload["delta"] = ""
+        elif kind == "response.output_text.done":
+            payload["text"] = ""
+        elif kind == "response.content_part.done" and isinstance(payload.get("part"), dict):
+            payload["part"]["text"] = ""
+        elif kind == "response.output_item.done" and isinstance(payload.get("item"), dict):
+            _blank_response({"output": [payload["item"]]})
+        elif isinstance(payload.get("response"), dict):
+            _blank_response(payload["response"])
+        return payload
+
+    def event_name(self, payload: Any) -> str | None:
+        return payload.get("type") if isinstance(payload, dict) else None
+
     def conversation(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         inp = body.get("input")
         if isinstance(inp, str):
@@ -222,6 +297,16 @@ class ResponsesWire(Wire):
         out = {**body, "input": [{"role": m["role"], "content": content_text(m.get("content"))} for m in messages]}
         out.pop("previous_response_id", None)
         return out
+
+
+def _blank_response(resp: dict[str, Any]) -> None:
+    for item in resp.get("output") or []:
+        if item.get("type") == "message":
+            for part in item.get("content") or []:
+                if part.get("type") == "output_text":
+                    part["text"] = ""
+    if isinstance(resp.get("output_text"), str):
+        resp["output_text"] = ""
 
 
 WIRES: dict[str, Wire] = {w.route: w for w in (ChatWire(), CompletionsWire(), ResponsesWire())}

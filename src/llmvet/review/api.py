@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from llmvet.proxy.errors import error_response
+from llmvet.errors import error_response
 from llmvet.review import allowlist, listing
 from llmvet.review.auth import AuthError, Reviewer
 from llmvet.review.queue import QueueError
+from llmvet.review.service import ReviewService
 from llmvet.review.web import Abort, CSRF_HEADER, csrf_valid, reviewer_from
 
-if TYPE_CHECKING:
-    from llmvet.review.extension import ReviewExtension
 
 P = "/llmvet/v1"
 log = logging.getLogger("llmvet.review")
@@ -38,7 +37,7 @@ def _error(status: int, message: str, code: str) -> Response:
 
 
 class ReviewApi:
-    def __init__(self, ext: ReviewExtension) -> None:
+    def __init__(self, ext: ReviewService) -> None:
         self.ext = ext
 
     def routes(self) -> list[Route]:
@@ -128,7 +127,7 @@ class ReviewApi:
         # The client app: the id is an unguessable capability; when the request carried an API key,
         # the same key must be presented.
         if item.get("key"):
-            digest, _ = self.ext.proxy.key_identity(request)  # the identity the proxy gave the request itself
+            digest = self.ext.host.key_hash(request)  # the identity the proxy gave the request itself
             given = digest[:12] if digest else ""
             if not hmac.compare_digest(given, str(item["key"])):  # constant time: no hash prefix leaks by timing
                 return _error(404, f"no review item {rid!r}", "review_not_found")
@@ -180,14 +179,12 @@ class ReviewApi:
 
     async def list_allowlist(self, request: Request) -> Response:
         await self.reviewer(request)
-        assert self.ext.proxy.resources is not None
         policy = request.query_params.get("policy")
-        return _json({"object": "list", "data": await allowlist.entries(self.ext.proxy.resources.store, policy)})
+        return _json({"object": "list", "data": await allowlist.entries(self.ext.store, policy)})
 
     async def revert_allowlist(self, request: Request) -> Response:
         who = await self.reviewer(request)
-        assert self.ext.proxy.resources is not None
-        entry = await allowlist.revert(self.ext.proxy.resources.store, request.path_params["key"], by=who.name)
+        entry = await allowlist.revert(self.ext.store, request.path_params["key"], by=who.name)
         if entry is None:
             return _error(404, "no such allowlist entry", "allowlist_not_found")
         return _json({"reverted": entry})

@@ -22,9 +22,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from llmvet import audit
+from llmvet.records import AuditRecord
+from llmvet.store import keys
 from llmvet.store.base import Store
 
-REVIEWERS, TOKENS, SESSIONS = "reviewer", "reviewer_token", "review_session"
+REVIEWERS, TOKENS, SESSIONS = keys.REVIEWERS, keys.REVIEWER_TOKENS, keys.REVIEW_SESSIONS
 TOKEN_PREFIX = "lvr_"
 Role = Literal["reviewer", "admin"]
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -80,8 +83,8 @@ class Accounts:
         await self.store.delete(TOKENS, rec["token_sha256"])
         rec["revoked"] = {"at": time.time(), "by": by}
         await self.store.set(REVIEWERS, name, rec)
-        await self.store.append("audit", [{"ts": rec["revoked"]["at"], "kind": "reviewer.revoke", "reviewer": name,
-                                           "by": by}])
+        await audit.write_now(self.store, [AuditRecord(ts=rec["revoked"]["at"], kind="reviewer.revoke",
+                                                       reviewer=name, by=by)])
         return True
 
     async def list(self) -> list[dict[str, Any]]:

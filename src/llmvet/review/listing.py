@@ -7,6 +7,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from llmvet.records import ReviewItem
+
 DECIDED = ("approved", "edited", "rejected", "timeout")
 
 
@@ -33,7 +35,7 @@ class Filters:
         return cls(status, q.get("rule") or "", q.get("validator") or "", q.get("model") or "",
                    num("min_age"), num("max_age"))
 
-    def match(self, item: dict[str, Any], now: float) -> bool:
+    def match(self, item: ReviewItem, now: float) -> bool:
         st = item["status"]
         if self.status == "decided" and st == "pending":
             return False
@@ -57,11 +59,11 @@ class Filters:
         return {k: v for k, v in d.items() if v not in ("", None)}
 
 
-def validators_of(item: dict[str, Any]) -> list[str]:
+def validators_of(item: ReviewItem) -> list[str]:
     return item.get("validator_names") or sorted({f["validator"] for f in item.get("findings", [])})
 
 
-def apply(items: list[dict[str, Any]], f: Filters) -> list[dict[str, Any]]:
+def apply(items: list[ReviewItem], f: Filters) -> list[ReviewItem]:
     """Matching items: pending ones oldest first (closest to their timeout), decided ones newest first."""
     now = time.time()
     chosen = [i for i in items if f.match(i, now)]
@@ -72,7 +74,7 @@ def apply(items: list[dict[str, Any]], f: Filters) -> list[dict[str, Any]]:
     return chosen
 
 
-def counts(items: list[dict[str, Any]]) -> dict[str, Any]:
+def counts(items: list[ReviewItem]) -> dict[str, Any]:
     """Counts of pending items per rule, validator and model, and of items per status."""
     pending = [i for i in items if i["status"] == "pending"]
     return {
@@ -83,7 +85,7 @@ def counts(items: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def summary(item: dict[str, Any]) -> dict[str, Any]:
+def summary(item: ReviewItem) -> dict[str, Any]:
     """An item without its bulky parts, for lists."""
     final = item.get("decision")
     last_user = next((m["content"] for m in reversed(item["conversation"]) if m["role"] == "user"), "")

@@ -1,6 +1,6 @@
 """The escalation queue, kept in the store so it survives restarts and is shared by replicas.
 
-Layout (one schema for SQLite and Redis):
+Layout (one schema for SQLite and Redis; the names live in llmvet.store.keys):
   ns "review_item"   key = review id   -> the item (request, answer, findings, status)
   ns "review_final"  key = review id   -> the outcome; written with store.add, so exactly one outcome wins
                                           (a reviewer's decision or the held request's timeout)
@@ -22,10 +22,12 @@ import secrets
 import time
 from typing import Any
 
+from llmvet.records import ReviewFinal, ReviewItem, ReviewOutcome
+from llmvet.store import keys
 from llmvet.store.base import Store
 
 log = logging.getLogger("llmvet.review.queue")
-ITEMS, FINALS, LEASES, GONE = "review_item", "review_final", "review_lease", "review_gone"
+ITEMS, FINALS, LEASES, GONE = keys.REVIEW_ITEMS, keys.REVIEW_FINALS, keys.REVIEW_LEASES, keys.REVIEW_GONE
 OUTCOMES = ("approved", "edited", "rejected", "timeout")
 
 
@@ -53,14 +55,14 @@ class ReviewQueue:
         self._local: dict[str, asyncio.Event] = {}  # wake-ups for requests held in this process
 
     # ---- items ------------------------------------------------------------------------------------
-    async def enqueue(self, item: dict[str, Any]) -> dict[str, Any]:
+    async def enqueue(self, item: ReviewItem) -> ReviewItem:
         item.setdefault("id", new_review_id())
         item.setdefault("created", time.time())
         item["status"] = "pending"
         await self.store.set(ITEMS, item["id"], item)
         return item
 
-    async def get(self, review_id: str) -> dict[str, Any] | None:
+    async def get(self, review_id: str) -> ReviewItem | None:
         if not review_id.startswith("rev_"):
             return None
         item = await self.store.get(ITEMS, review_id)
@@ -75,7 +77,7 @@ class ReviewQueue:
         """The held client disconnected: the item stays decidable, the UI says nobody waits any more."""
         await self.store.set(GONE, review_id, time.time(), ttl=self.keep_seconds)
 
-    async def items(self) -> list[dict[str, Any]]:
+    async def items(self) -> list[ReviewItem]:
         """Every item, newest first (the queue is meant to stay small: decided items are history)."""
         ids = await self.store.keys(ITEMS)
         items = await self.store.get_many(ITEMS, ids)
@@ -94,7 +96,7 @@ class ReviewQueue:
         return await self.store.get(LEASES, review_id)
 
     # ---- leases ---------------------------------------------------------------------------------------
-    async def claim(self, review_id: str, reviewer: str) -> dict[str, Any]:
+    async def claim(self, review_id: str, reviewer: str) -> ReviewItem:
         """Take (or renew) the lease on an item; QueueError 409 if someone else holds it."""
         item = await self._pending(review_id)
         lease = {"reviewer": reviewer, "at": time.time(), "until": time.time() + self.lease_seconds}
@@ -112,8 +114,8 @@ class ReviewQueue:
             await self.store.delete(LEASES, review_id)
 
     # ---- outcomes ---------------------------------------------------------------------------------------
-    async def decide(self, review_id: str, reviewer: str, outcome: str, *, reason: str = "",
-                     text: str | None = None) -> dict[str, Any]:
+    async def decide(self, review_id: str, reviewer: str, outcome: ReviewOutcome, *, reason: str = "",
+                     text: str | None = None) -> ReviewItem:
         """Record a reviewer's decision; only the holder of the lease (or anyone, when nobody holds it)."""
         if outcome not in ("approved", "edited", "rejected"):
             raise QueueError(400, f"unknown outcome {outcome!r}")
@@ -125,8 +127,8 @@ class ReviewQueue:
         lease = await self.store.get(LEASES, review_id)
         if lease is not None and lease.get("reviewer") != reviewer:
             raise QueueError(409, f"{lease.get('reviewer')} is working on this item")
-        final = {"outcome": outcome, "reviewer": reviewer, "reason": reason.strip(), "at": time.time()}
-        if outcome == "edited":
+        final = ReviewFinal(outcome=outcome, reviewer=reviewer, reason=reason.strip(), at=time.time())
+        if outcome == "edited" and text is not None:
             final["text"] = text
         item = await self._finalize(review_id, final)
         if item is None:
@@ -134,12 +136,12 @@ class ReviewQueue:
         await self.store.delete(LEASES, review_id)
         return item
 
-    async def expire(self, review_id: str, action: str) -> dict[str, Any] | None:
+    async def expire(self, review_id: str, action: str) -> ReviewItem | None:
         """The held request's timeout: record it unless a decision won the race (then None)."""
-        return await self._finalize(review_id, {"outcome": "timeout", "action": action, "reviewer": None,
-                                                "reason": "no reviewer decided in time", "at": time.time()})
+        return await self._finalize(review_id, ReviewFinal(outcome="timeout", action=action, reviewer=None,
+                                                           reason="no reviewer decided in time", at=time.time()))
 
-    async def _finalize(self, review_id: str, final: dict[str, Any]) -> dict[str, Any] | None:
+    async def _finalize(self, review_id: str, final: ReviewFinal) -> ReviewItem | None:
         if not await self.store.add(FINALS, review_id, final, ttl=self.keep_seconds):
             return None
         item = await self.store.get(ITEMS, review_id)
@@ -153,7 +155,7 @@ class ReviewQueue:
             event.set()
         return item
 
-    async def _pending(self, review_id: str) -> dict[str, Any]:
+    async def _pending(self, review_id: str) -> ReviewItem:
         item = await self.get(review_id)
         if item is None:
             raise QueueError(404, f"no review item {review_id!r}")
@@ -162,7 +164,7 @@ class ReviewQueue:
         return item
 
     # ---- waiting (held requests) ------------------------------------------------------------------------
-    async def wait(self, review_id: str, timeout: float) -> dict[str, Any] | None:
+    async def wait(self, review_id: str, timeout: float) -> ReviewFinal | None:
         """The outcome, once there is one, or None after `timeout` seconds."""
         event = self._local.setdefault(review_id, asyncio.Event())
         deadline = time.monotonic() + timeout
@@ -184,10 +186,10 @@ class ReviewQueue:
             self._local.pop(review_id, None)
 
 
-def _merge(item: dict[str, Any], final: dict[str, Any] | None) -> dict[str, Any]:
+def _merge(item: ReviewItem, final: ReviewFinal | None) -> ReviewItem:
     if final is None:
         return item
-    item = dict(item)
+    item = ReviewItem(**item)  # a copy
     item["decision"] = final
     item["status"] = final["outcome"]
     return item

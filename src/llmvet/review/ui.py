@@ -6,7 +6,7 @@ import logging
 import secrets
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
@@ -18,12 +18,12 @@ from llmvet.review import allowlist, listing
 from llmvet.review.auth import AuthError, Reviewer, csrf_ok
 from llmvet.review.highlight import segments, span_in_answer
 from llmvet.review.queue import QueueError
+from llmvet.review.service import ReviewService
+from llmvet.store.keys import allowlist_key
 from llmvet.review.web import (Abort, CSRF_FIELD, LOGIN_CSRF_COOKIE, SECURITY_HEADERS, SESSION_COOKIE, csrf_valid,
                                set_cookie)
 from llmvet.text import content_text
 
-if TYPE_CHECKING:
-    from llmvet.review.extension import ReviewExtension
 
 log = logging.getLogger("llmvet.review")
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -46,7 +46,7 @@ TEMPLATES.env.filters["urlencode_query"] = lambda d: urlencode(d)
 
 
 class ReviewUi:
-    def __init__(self, ext: ReviewExtension) -> None:
+    def __init__(self, ext: ReviewService) -> None:
         self.ext = ext
 
     def routes(self) -> list[Route]:
@@ -164,7 +164,7 @@ class ReviewUi:
         options = {
             "rule": sorted({i["rule"] for i in items}),
             "validator": sorted({v for i in items for v in listing.validators_of(i)}),
-            "model": sorted({i["model"] for i in items}),
+            "model": sorted({i["model"] or "" for i in items}),
         }
         return self.render(request, "queue.html", me=who, items=[listing.summary(i) for i in chosen[:500]],
                            total=len(chosen), counts=counts, filters=f, options=options, now=time.time())
@@ -172,7 +172,7 @@ class ReviewUi:
     # ---- one item -----------------------------------------------------------------------------------------------------
     async def item_page(self, request: Request) -> Response:
         who = await self.me(request)
-        assert self.ext.queue is not None and self.ext.proxy.resources is not None
+        assert self.ext.queue is not None
         rid = request.path_params["id"]
         item = await self.ext.queue.get(rid)
         if item is None:
@@ -186,14 +186,14 @@ class ReviewUi:
                 busy = exc.message
         text = item["answer"]["text"]
         findings = item["findings"]
-        allowed = {e["key"]: e for e in await allowlist.entries(self.ext.proxy.resources.store, item["policy"])}
+        allowed = {e["key"]: e for e in await allowlist.entries(self.ext.store, item["policy"])}
         for i, f in enumerate(findings):
             f["index"] = i
             span = span_in_answer(f, text)
             f["quote"] = text[span[0]:span[1]] if span else None
             f["package"] = _package_of(f)
             if f["package"]:
-                key = allowlist.allowlist_key(item["policy"], f["package"][1], f["package"][0])
+                key = allowlist_key(item["policy"], f["package"][1], f["package"][0])
                 f["allowlisted"] = allowed.get(key)
         return self.render(
             request, "item.html", me=who, item=item, segments=segments(text, findings), lease=lease, busy=busy,
@@ -238,9 +238,9 @@ class ReviewUi:
     # ---- admin --------------------------------------------------------------------------------------------------------
     async def admin_page(self, request: Request) -> Response:
         who = await self.me(request)
-        assert self.ext.accounts is not None and self.ext.proxy.resources is not None
+        assert self.ext.accounts is not None
         reviewers = await self.ext.accounts.list() if who.is_admin else []
-        entries = await allowlist.entries(self.ext.proxy.resources.store)
+        entries = await allowlist.entries(self.ext.store)
         return self.render(request, "admin.html", me=who, reviewers=reviewers, entries=entries)
 
     async def revoke(self, request: Request) -> Response:
@@ -256,8 +256,7 @@ class ReviewUi:
     async def revert(self, request: Request) -> Response:
         who = await self.me(request)
         form = await self.form(request, who)
-        assert self.ext.proxy.resources is not None
-        entry = await allowlist.revert(self.ext.proxy.resources.store, str(form.get("key") or ""), by=who.name)
+        entry = await allowlist.revert(self.ext.store, str(form.get("key") or ""), by=who.name)
         back = str(form.get("back") or "/review/admin")
         back = back if back.startswith("/review") and "//" not in back else "/review/admin"
         if entry is None:

@@ -6,6 +6,7 @@ so the same test suite runs against SQLite and Redis.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -34,7 +35,7 @@ class Store(Protocol):
     async def incr(self, ns: str, key: str, amount: float = 1, ttl: float | None = None) -> float:
         """Add to a counter and return the new value; ttl is set when the counter is created."""
 
-    async def append(self, stream: str, records: list[dict[str, Any]]) -> list[str]:
+    async def append(self, stream: str, records: Sequence[Mapping[str, Any]]) -> list[str]:
         """Append records to an append-only log; returns their ids (opaque, increasing)."""
 
     async def read(self, stream: str, after: str | None = None, limit: int = 1000) -> list[tuple[str, dict[str, Any]]]:

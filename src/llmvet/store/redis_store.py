@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import orjson
 import redis.asyncio as aioredis
@@ -59,7 +60,7 @@ class RedisStore:
             value, *_ = await pipe.execute()
         return float(value)
 
-    async def append(self, stream: str, records: list[dict[str, Any]]) -> list[str]:
+    async def append(self, stream: str, records: Sequence[Mapping[str, Any]]) -> list[str]:
         async with self.redis.pipeline(transaction=False) as pipe:
             for rec in records:
                 pipe.xadd(self._k("log", stream), {b"r": orjson.dumps(rec)})
@@ -68,8 +69,10 @@ class RedisStore:
 
     async def read(self, stream: str, after: str | None = None, limit: int = 1000) -> list[tuple[str, dict[str, Any]]]:
         start = f"({_unpad_id(after)}" if after else "-"
-        rows = await self.redis.xrange(self._k("log", stream), min=start, max="+", count=limit)
-        return [(_pad_id(i.decode()), orjson.loads(fields[b"r"])) for i, fields in rows]
+        rows = await self.redis.xrange(self._k("log", stream), min=start, max="+", count=limit) or []
+        # the client returns bytes (no decode_responses); the casts only tell the type checker so
+        return [(_pad_id(cast(bytes, i).decode()), orjson.loads(cast(dict[bytes, bytes], fields)[b"r"]))
+                for i, fields in rows]
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())

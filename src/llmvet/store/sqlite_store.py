@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiosqlite
@@ -132,7 +133,7 @@ class SQLiteStore:
         value = row[0]
         return float(value if isinstance(value, (int, float)) else orjson.loads(value))
 
-    async def append(self, stream: str, records: list[dict[str, Any]]) -> list[str]:
+    async def append(self, stream: str, records: Sequence[Mapping[str, Any]]) -> list[str]:
         if not records:
             return []
         now = time.time()

@@ -1,16 +1,18 @@
-"""Audit log: one append-only record per vetted response, written in batches off the request path."""
+"""The audit log's one writer: records of vetted responses in batches off the request path, and
+records that must be durable at once (review decisions, allowlist and account changes)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from collections.abc import Sequence
 
+from llmvet.records import AuditRecord
+from llmvet.store import keys
 from llmvet.store.base import Store
 
 log = logging.getLogger("llmvet.audit")
-STREAM = "audit"
 
 
 class AuditLog:
@@ -18,14 +20,14 @@ class AuditLog:
         self.store = store
         self._batch = batch
         self._interval = interval
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[AuditRecord] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="llmvet-audit-writer")
 
-    def record(self, rec: dict[str, Any]) -> None:
+    def record(self, rec: AuditRecord) -> None:
         """Queue a record (never blocks the request); the writer flushes within `interval` seconds."""
         self._pending.append(rec)
         if len(self._pending) >= self._batch:
@@ -35,7 +37,7 @@ class AuditLog:
         while self._pending:
             batch, self._pending = self._pending[: self._batch], self._pending[self._batch :]
             try:
-                await self.store.append(STREAM, batch)
+                await write_now(self.store, batch)
             except Exception:
                 # Keep the records for the next attempt rather than lose them.
                 self._pending[:0] = batch
@@ -62,3 +64,8 @@ class AuditLog:
             await self.flush()
         except Exception:
             log.exception("audit flush at shutdown failed; %d records lost", len(self._pending))
+
+
+async def write_now(store: Store, records: Sequence[AuditRecord]) -> None:
+    """Append records to the audit stream now (the caller handles a store failure)."""
+    await store.append(keys.AUDIT, list(records))

@@ -1,0 +1,80 @@
+"""One upstream answer, buffered, and its snapshot: the shape the review queue stores and replays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from llmvet.proxy import sse
+from llmvet.proxy.errors import upstream_bad_response
+from llmvet.proxy.wire import Wire
+
+
+@dataclass(slots=True)
+class Answer:
+    """The raw bytes of an upstream answer plus what llmvet parsed out of them."""
+
+    status: int
+    headers: dict[str, str]
+    raw: bytes = b""
+    data: dict[str, Any] | None = None  # non-streaming JSON body
+    events: list[sse.Event] | None = None  # streaming: every SSE event, raw bytes kept
+    text: str = ""
+    elapsed_ms: float = 0.0
+
+    def answered_model(self) -> str | None:
+        """The `model` the upstream reported (JSON body, or the first stream event naming one)."""
+        if self.data is not None:
+            return self.data.get("model")
+        for e in self.events or ():
+            if isinstance(e.data, dict):
+                model = e.data.get("model") or (e.data.get("response") or {}).get("model")
+                if model:
+                    return str(model)
+        return None
+
+
+def snapshot(answer: Answer) -> dict[str, Any]:
+    """The answer as JSON, whole (body or every SSE event), so another replica can replay it."""
+    return {
+        "status": answer.status,
+        "headers": {str(k): str(v) for k, v in answer.headers.items()},  # aiohttp keys are istr
+        "data": answer.data,
+        "events": None if answer.events is None else [{"event": e.event, "data": e.data} for e in answer.events],
+        "text": answer.text,
+    }
+
+
+def restore(snap: dict[str, Any]) -> Answer:
+    events = None
+    if snap.get("events") is not None:
+        events = [
+            sse.Event(sse.encode(e["data"], e["event"]) if e["data"] is not None else b"", e["event"], e["data"])
+            for e in snap["events"]
+        ]
+    data = snap.get("data")
+    raw = orjson.dumps(data) if data is not None else b""
+    return Answer(snap["status"], dict(snap.get("headers") or {}), raw, data, events, snap.get("text") or "")
+
+
+def with_text(wire: Wire, answer: Answer, text: str) -> Answer:
+    """The same answer (same ids, model, usage, framing) with its answer text replaced."""
+    if answer.events is None:
+        data = wire.with_text(answer.data or {}, text)
+        return Answer(answer.status, dict(answer.headers), orjson.dumps(data), data, None, text)
+    payloads = wire.stream_with_text(answer.events, text)
+    events = [sse.Event(sse.encode(p, wire.event_name(p)), wire.event_name(p), p) for p in payloads]
+    return Answer(answer.status, dict(answer.headers), b"", None, events, text)
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """An upstream JSON body, which must be an object."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise upstream_bad_response("the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise upstream_bad_response("the body is not a JSON object")
+    return data

@@ -1,0 +1,38 @@
+"""Everything known about one vetted request while the proxy handles it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmvet.policy.loader import CompiledRule
+from llmvet.proxy.wire import Wire
+
+
+class ClientGone(Exception):
+    """The client disconnected; its upstream work has been cancelled."""
+
+
+@dataclass
+class Exchange:
+    request_id: str
+    wire: Wire
+    rule: CompiledRule
+    body: dict[str, Any]  # the request as sent upstream (after request-side rules)
+    headers: Any  # headers sent upstream
+    stream: bool
+    key_label: str | None
+    key_hash: str | None  # 12 hex characters; never the key
+    body_sha256: str = ""
+    payload: bytes = b""  # the request body as sent upstream
+    started: float = field(default_factory=time.perf_counter)
+    upstream_ms: float = 0.0
+    validate_ms: float = 0.0
+    reasks: int = 0
+    extra_usage: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def model(self) -> str:
+        model = self.body.get("model")
+        return model if isinstance(model, str) else ""

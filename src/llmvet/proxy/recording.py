@@ -1,0 +1,73 @@
+"""The audit record of one vetted response, written once the response is decided."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from typing import Any
+
+import orjson
+
+from llmvet.policy.engine import Decision, ValidatorRun
+from llmvet.proxy.answer import Answer
+from llmvet.proxy.exchange import Exchange
+from llmvet.proxy.runtime import Runtime
+from llmvet.records import AuditRecord
+
+log = logging.getLogger("llmvet.proxy")
+
+
+def finish(rt: Runtime, ex: Exchange, answer: Answer, decision: Decision | None, status: int,
+           final_action: str | None = None) -> None:
+    """Bookkeeping once the response is decided: the audit record, then the record hooks."""
+    if rt.audit is None or not (rt.settings.audit or rt.record_hooks):
+        return
+    record = audit_record(rt, ex, answer, decision, status, final_action)
+    if rt.settings.audit:
+        rt.audit.record(record)
+    for hook in rt.record_hooks:
+        try:
+            hook(record)
+        except Exception:
+            log.exception("record hook failed (request %s)", ex.request_id)
+
+
+def audit_record(rt: Runtime, ex: Exchange, answer: Answer, decision: Decision | None, status: int,
+                 final_action: str | None) -> AuditRecord:
+    total_ms = (time.perf_counter() - ex.started) * 1000
+    return AuditRecord(
+        ts=time.time(),
+        request_id=ex.request_id,
+        route=ex.wire.route,
+        model=ex.body.get("model"),
+        key=ex.key_hash,
+        key_label=ex.key_label,
+        policy=rt.policy.name,
+        policy_version=rt.policy.version,
+        rule=ex.rule.name,
+        stream=ex.stream,
+        status=status,
+        action=final_action or (decision.action if decision else "upstream_error"),
+        policy_action=decision.action if decision else None,
+        validators=[_with_meta(r) for r in decision.runs] if decision else [],
+        findings=[f.to_dict() for f in decision.findings] if decision else [],
+        reasks=ex.reasks,
+        extra_usage=ex.extra_usage,
+        timings_ms={"total": round(total_ms, 2), "upstream": round(ex.upstream_ms, 2),
+                    "validate": round(ex.validate_ms, 2)},
+        request_sha256=ex.body_sha256,
+        response_sha256=hashlib.sha256(answer.text.encode()).hexdigest(),
+        upstream=rt.upstream.display_url,
+        upstream_model=answer.answered_model(),  # provenance: the model that actually answered
+        response_chars=len(answer.text),  # answer length, for drift of the length mix
+    )
+
+
+def _with_meta(run: ValidatorRun) -> dict[str, Any]:
+    """A validator run for the audit record, with the validator's own extras (usage, scores, skips)."""
+    d = run.to_dict()
+    if run.verdict.meta:
+        # default=str: a validator's odd value must not poison the audit batch it is written in
+        d["meta"] = orjson.loads(orjson.dumps(run.verdict.meta, default=str, option=orjson.OPT_NON_STR_KEYS))
+    return d

@@ -1,0 +1,54 @@
+"""What every part of the proxy shares for the app's life: settings, policy, upstream, store, hooks."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+
+from llmvet.audit import AuditLog
+from llmvet.config import Settings
+from llmvet.extensions import Extension
+from llmvet.policy.loader import Policy
+from llmvet.proxy.upstream import Upstream, forward_request_headers
+from llmvet.records import AuditRecord
+from llmvet.resources import Resources
+
+INTERNAL_HEADER = "x-llmvet-internal"  # marks llmvet's own re-asks, so they are never vetted again
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    policy: Policy
+    upstream: Upstream
+    resources: Resources | None = None  # set in the lifespan
+    audit: AuditLog | None = None  # set in the lifespan
+    record_hooks: list[Callable[[AuditRecord], None]] = field(default_factory=list)
+    escalation: Extension | None = None  # the extension that handles `escalate`, if any
+    policy_headers: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.policy_headers = {"x-llmvet-policy": f"{self.policy.name}@{self.policy.version}"}
+
+    def key_identity(self, request: Request) -> tuple[str | None, str | None]:
+        """(sha256 of the client's API key, the policy's label for it). The key itself is never kept."""
+        auth = request.headers.get("authorization")
+        if not auth:
+            return None, None
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else auth.strip()
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        entry = self.policy.key_entry(digest)
+        return digest, entry.label if entry else None
+
+    def upstream_headers(self, request: Request, key_hash: str | None, *, vetted: bool = True) -> Any:
+        """Headers to send upstream; the policy may swap the client's key for an upstream key."""
+        headers = forward_request_headers(request.headers, vetted=vetted)
+        entry = self.policy.key_entry(key_hash)
+        if entry is not None and entry.upstream_key_env:
+            headers["Authorization"] = f"Bearer {os.environ[entry.upstream_key_env]}"
+        return headers

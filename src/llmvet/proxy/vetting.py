@@ -1,0 +1,139 @@
+"""The vetting loop: ask the upstream, let the policy decide, re-ask with feedback, then render."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from llmvet.policy.engine import Decision, combine, evaluate
+from llmvet.proxy import sse
+from llmvet.proxy.answer import Answer, json_object
+from llmvet.proxy.errors import upstream_bad_response
+from llmvet.proxy.exchange import Exchange
+from llmvet.proxy.render import Renderer
+from llmvet.proxy.runtime import INTERNAL_HEADER, Runtime
+from llmvet.proxy.upstream import response_headers
+from llmvet.validators.base import Context, ReaskResult
+
+
+class Vetter:
+    def __init__(self, rt: Runtime, render: Renderer) -> None:
+        self.rt = rt
+        self.render = render
+
+    async def vet(self, ex: Exchange) -> Response:
+        answer = await self.ask(ex, ex.payload)
+        if answer.status != 200:
+            return self.render.upstream_error(ex, answer)
+        decision = await self.decide(ex, answer)
+        conversation = ex.body
+        reask = ex.rule.rule.reask
+        while decision.action == "reask":
+            if ex.reasks >= reask.attempts:
+                decision.action = reask.fallback
+                break
+            ex.reasks += 1
+            feedback = reask.feedback.format(findings=_bullets(decision))
+            messages = ex.wire.conversation(conversation) + [
+                {"role": "assistant", "content": answer.text},
+                {"role": "user", "content": feedback},
+            ]
+            conversation = ex.wire.with_messages(conversation, messages)
+            answer = await self.ask(ex, orjson.dumps(conversation))
+            if answer.status != 200:
+                return self.render.upstream_error(ex, answer)
+            decision = await self.decide(ex, answer)
+        return await self.render.act(ex, answer, decision)
+
+    async def decide(self, ex: Exchange, answer: Answer) -> Decision:
+        """Vet the answer; with several choices (`n`), vet each and let the strictest decide."""
+        texts = ex.wire.texts(answer.data) if answer.data is not None else [answer.text]
+        started = time.perf_counter()
+        if len(texts) <= 1:
+            decision = await evaluate(ex.rule, self.context(ex, answer.text))
+        else:
+            decisions = await asyncio.gather(*(evaluate(ex.rule, self.context(ex, t)) for t in texts))
+            decision = combine(list(decisions))
+        ex.validate_ms += (time.perf_counter() - started) * 1000
+        return decision
+
+    def context(self, ex: Exchange, text: str) -> Context:
+        return Context(
+            text=text,
+            request=ex.body,
+            route=ex.wire.route,
+            model=ex.model,
+            key_label=ex.key_label,
+            key_hash=ex.key_hash,
+            policy=self.rt.policy.name,
+            request_id=ex.request_id,
+            resources=self.rt.resources,
+            reask_fn=lambda overrides, messages, n: self.reask_for_validator(ex, overrides, messages, n),
+        )
+
+    async def ask(self, ex: Exchange, payload: bytes, headers: Any = None) -> Answer:
+        """Send one request upstream and buffer the whole answer (JSON or SSE)."""
+        started = time.perf_counter()
+        upstream = self.rt.upstream
+        resp = await upstream.open("POST", ex.wire.path, headers or ex.headers, payload)
+        try:
+            out_headers = response_headers(resp, drop_encoding=True)
+            if resp.status != 200 or resp.content_type != "text/event-stream":
+                raw = await upstream.read(resp)
+                answer = Answer(resp.status, out_headers, raw)
+                if resp.status == 200:
+                    answer.data = json_object(raw)
+                    answer.text = ex.wire.text(answer.data)
+            else:
+                parser, events = sse.SSEParser(), []
+                try:
+                    async for chunk in upstream.iter_chunks(resp):
+                        events.extend(parser.feed(chunk))
+                except sse.StreamError as exc:
+                    raise upstream_bad_response(str(exc)) from None
+                if parser.pending.strip() or not ex.wire.stream_complete(events):
+                    raise upstream_bad_response("the stream ended before it was complete")
+                answer = Answer(200, out_headers, events=events, text=ex.wire.stream_text(events))
+        finally:
+            resp.release()
+        answer.elapsed_ms = (time.perf_counter() - started) * 1000
+        ex.upstream_ms += answer.elapsed_ms
+        return answer
+
+    async def reask_for_validator(
+        self, ex: Exchange, overrides: dict[str, Any], messages: list[dict[str, Any]] | None, n: int
+    ) -> ReaskResult:
+        """Extra samples for validators (e.g. consistency); marked so llmvet never vets its own re-asks."""
+        body = {**ex.body, **overrides, "stream": False}
+        body.pop("stream_options", None)
+        if messages is not None:
+            body = ex.wire.with_messages(body, messages)
+        headers = ex.headers.copy()
+        headers[INTERNAL_HEADER] = self.rt.settings.internal_token
+        texts: list[str] = []
+        usage: dict[str, int] = {}
+
+        async def one(count: int) -> None:
+            payload = {**body, "n": count} if count > 1 else {k: v for k, v in body.items() if k != "n"}
+            answer = await self.ask(ex, orjson.dumps(payload), headers)
+            if answer.status != 200 or answer.data is None:
+                raise upstream_bad_response(f"re-ask got HTTP {answer.status}")
+            texts.extend(ex.wire.texts(answer.data))
+            for k, v in ex.wire.usage(answer.data).items():
+                usage[k] = usage.get(k, 0) + v
+
+        if n > 1 and ex.wire.supports_n:  # one call with `n`; top up if the upstream ignores it
+            await one(n)
+        if len(texts) < n:
+            await asyncio.gather(*(one(1) for _ in range(n - len(texts))))
+        for k, v in usage.items():
+            ex.extra_usage[k] = ex.extra_usage.get(k, 0) + v
+        return ReaskResult(texts[:n], usage)
+
+
+def _bullets(decision: Decision) -> str:
+    return "\n".join(f"- {f.message}" for f in decision.failed_findings) or f"- {decision.summary()}"

@@ -1,0 +1,83 @@
+"""Every store namespace and key format llmvet uses, in one place.
+
+Readers and writers in different packages (the review queue and the packages validator, the
+consistency budget and the report) must agree on these strings; a key built in two places drifts.
+The same names hold for every backend (SQLite and Redis).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+
+# ---- append-only streams ------------------------------------------------------------------------------
+AUDIT = "audit"  # one record per vetted response, review decision, allowlist change, drift alert
+ALERTS = "alerts"  # drift alerts, read by the report and the dashboard
+
+# ---- the review queue ------------------------------------------------------------------------------------
+REVIEW_ITEMS = "review_item"  # review id -> the item (request, answer, findings, status)
+REVIEW_FINALS = "review_final"  # review id -> the outcome (written with store.add: exactly one wins)
+REVIEW_LEASES = "review_lease"  # review id -> {"reviewer", "at", "until"} with a TTL
+REVIEW_GONE = "review_gone"  # review id -> time the held client disconnected
+
+# ---- reviewer accounts -----------------------------------------------------------------------------------
+REVIEWERS = "reviewer"  # name -> account record
+REVIEWER_TOKENS = "reviewer_token"  # sha256 of a token -> reviewer name
+REVIEW_SESSIONS = "review_session"  # session key -> session record
+
+# ---- packages a reviewer allowed, per policy ----------------------------------------------------------------
+ALLOWLIST = "allowlist"
+_PYPI_NORM = re.compile(r"[-_.]+")
+
+
+def normalise_package(ecosystem: str, package: str) -> str:
+    """The registry's canonical spelling: PEP 503 for PyPI, lower case for npm."""
+    package = package.strip()
+    if ecosystem == "pypi":
+        return _PYPI_NORM.sub("-", package).lower()
+    return package.lower()
+
+
+def allowlist_key(policy: str, ecosystem: str, package: str) -> str:
+    """`<policy>/<ecosystem>/<normalised package>`; `allowlist_prefix(policy)` lists one policy's entries."""
+    return f"{allowlist_prefix(policy)}{ecosystem}/{normalise_package(ecosystem, package)}"
+
+
+def allowlist_prefix(policy: str | None) -> str:
+    return f"{policy}/" if policy else ""
+
+
+# ---- re-ask token budgets (consistency) ----------------------------------------------------------------------
+BUDGET = "budget"
+BUDGET_TTL_SECONDS = 2 * 86400  # a day's counter outlives its day, then expires
+
+
+def budget_day(ts: float | None = None) -> str:
+    """The UTC day (YYYY-MM-DD) a budget counter belongs to."""
+    return dt.datetime.fromtimestamp(time.time() if ts is None else ts, dt.timezone.utc).strftime("%Y-%m-%d")
+
+
+def budget_key(key_hash: str | None, day: str) -> str:
+    """Tokens one API key (its short hash; "anon" without one) spent on re-asks on one UTC day."""
+    return f"{key_hash or 'anon'}:{day}"
+
+
+def budget_key_parts(key: str) -> tuple[str, str]:
+    """(key hash, day) of a budget key."""
+    key_hash, _, day = key.rpartition(":")
+    return key_hash, day
+
+
+# ---- observability ---------------------------------------------------------------------------------------
+OBSERVE = "observe"  # outcome buckets per replica, the replica registry, drift status
+DRIFT = "drift"  # alert de-duplication markers
+
+
+def review_counted_key(review_id: str) -> str:
+    """Marker: one replica has counted this review decision into the latency metric."""
+    return f"reviewed:{review_id}"
+
+
+# ---- package registry cache --------------------------------------------------------------------------------
+PACKAGE_CACHE = "pkgcache"  # default; a policy may name another (`cache_namespace`)
