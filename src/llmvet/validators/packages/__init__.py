@@ -7,6 +7,8 @@
     extract_imports.py    Python and JS/TS imports, and the modules an answer defines
 - import_map.py shipped data: import name -> distribution, Node built-ins, popular names
 - registry.py   PyPI JSON / Simple API / npm lookups with caching, single flight and limits
+    registry_index.py     which index pip / npm are configured with; Index
+    registry_parse.py     registry answers -> info dicts
 - signals.py    risk signals (placeholder wording, age, weak metadata, lookalike names)
 - validator.py  the Validator: config, judgement, findings
 """
