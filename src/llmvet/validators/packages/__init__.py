@@ -10,7 +10,9 @@
     registry_index.py     which index pip / npm are configured with; Index
     registry_parse.py     registry answers -> info dicts
 - signals.py    risk signals (placeholder wording, age, weak metadata, lookalike names)
-- validator.py  the Validator: config, judgement, findings
+- judge.py      findings for one looked-up name; GRADES: finding code -> severity and risk
+- config.py     PackagesConfig, the policy settings
+- validator.py  the Validator: policy lists, lookups, verdict
 """
 
 from llmvet.validators.packages.validator import CODES, PackagesConfig, PackagesValidator
