@@ -1,10 +1,18 @@
 """The `packages` validator: catch hallucinated, placeholder and slopsquatted packages in answers.
 
-- extract.py    install commands, manifests and imports, with exact spans
+- extract.py    every package an answer names, with exact spans; built from
+    refs.py               Ref / Extraction and pip / npm name parsing
+    extract_commands.py   install commands (pip, uv, poetry, conda, npm, yarn, pnpm, npx...)
+    extract_manifests.py  requirements, pyproject.toml, setup.py/cfg, Pipfile, package.json
+    extract_imports.py    Python and JS/TS imports, and the modules an answer defines
 - import_map.py shipped data: import name -> distribution, Node built-ins, popular names
 - registry.py   PyPI JSON / Simple API / npm lookups with caching, single flight and limits
+    registry_index.py     which index pip / npm are configured with; Index
+    registry_parse.py     registry answers -> info dicts
 - signals.py    risk signals (placeholder wording, age, weak metadata, lookalike names)
-- validator.py  the Validator: config, judgement, findings
+- judge.py      findings for one looked-up name; GRADES: finding code -> severity and risk
+- config.py     PackagesConfig, the policy settings
+- validator.py  the Validator: policy lists, lookups, verdict
 """
 
 from llmvet.validators.packages.validator import CODES, PackagesConfig, PackagesValidator

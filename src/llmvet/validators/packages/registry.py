@@ -7,278 +7,66 @@ One `RegistryClient` per validator instance. It
 - shares one request between concurrent lookups of the same name (single flight);
 - keeps an expired entry for `stale_ttl` more seconds so it can still answer when the registry is down;
 - remembers when it saw a name missing, so a name registered afterwards can be flagged (slopsquatting).
+
+Which registries to ask is registry_index.py; turning their answers into info dicts is registry_parse.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import configparser
-import hashlib
-import os
-import re
-import sys
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from functools import lru_cache
-from datetime import datetime
-from pathlib import Path
+from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import aiohttp
 import orjson
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
+from packaging.utils import canonicalize_name
+
+# re-exported: the names callers imported from here before the split
+from llmvet.validators.packages.registry_index import (
+    PUBLIC_NPM,
+    PUBLIC_PYPI_SIMPLE,
+    Index,
+    canonical,
+    json_api_for,
+    npm_registry_url,
+    pip_config_files,
+    pip_index_url,
 )
+from llmvet.validators.packages.registry_parse import parse_npm, parse_pypi_json, parse_simple_html, parse_simple_json
 
 if TYPE_CHECKING:
     from llmvet.resources import Resources
 
-PUBLIC_PYPI_SIMPLE = "https://pypi.org/simple"
-PUBLIC_NPM = "https://registry.npmjs.org"
+__all__ = [
+    "PUBLIC_NPM",
+    "PUBLIC_PYPI_SIMPLE",
+    "Index",
+    "Lookup",
+    "RegistryClient",
+    "canonical",
+    "json_api_for",
+    "npm_registry_url",
+    "parse_npm",
+    "parse_pypi_json",
+    "parse_simple_html",
+    "parse_simple_json",
+    "pip_config_files",
+    "pip_index_url",
+]
+
 SIMPLE_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 _BIG_BODY = 256 * 1024  # parse larger JSON bodies in the thread pool
 USER_AGENT = "llmvet-packages (+https://github.com/llmvet)"
 
 
-canonical = lru_cache(maxsize=65536)(canonicalize_name)  # hot on the warm path
-
-
-# ---------------------------------------------------------------- where the registries are
-
-
-def pip_config_files() -> list[Path]:
-    """pip's configuration files in the order pip reads them (later ones override earlier ones)."""
-    env_file = os.environ.get("PIP_CONFIG_FILE")
-    if env_file == os.devnull:
-        return []
-    files: list[Path] = []
-    xdg_dirs = os.environ.get("XDG_CONFIG_DIRS", "/etc/xdg").split(os.pathsep)
-    files += [Path(d) / "pip" / "pip.conf" for d in xdg_dirs if d]
-    files.append(Path("/etc/pip.conf"))
-    home = Path.home()
-    # like pip: an existing PIP_CONFIG_FILE replaces the user's own files
-    if not (env_file and Path(env_file).exists()):
-        if sys.platform == "win32":
-            appdata = os.environ.get("APPDATA", "")
-            files += [Path(appdata) / "pip" / "pip.ini", home / "pip" / "pip.ini"]
-        elif sys.platform == "darwin":
-            files += [home / ".pip" / "pip.conf", home / "Library" / "Application Support" / "pip" / "pip.conf"]
-        else:
-            xdg_home = os.environ.get("XDG_CONFIG_HOME") or str(home / ".config")
-            files += [home / ".pip" / "pip.conf", Path(xdg_home) / "pip" / "pip.conf"]
-    files.append(Path(sys.prefix) / ("pip.ini" if sys.platform == "win32" else "pip.conf"))
-    if env_file:
-        files.append(Path(env_file))
-    return files
-
-
-def pip_index_url(environ: dict[str, str] | None = None, files: list[Path] | None = None) -> str:
-    """The index pip would install from: PIP_INDEX_URL, else index-url in pip's config files
-    ([install] overrides [global]), else the public PyPI Simple index."""
-    env = os.environ if environ is None else environ
-    if env.get("PIP_INDEX_URL"):
-        return env["PIP_INDEX_URL"].strip()
-    found = None
-    for path in pip_config_files() if files is None else files:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError:
-            continue
-        cp = configparser.RawConfigParser()
-        try:
-            cp.read_string(text)
-        except configparser.Error:
-            continue
-        for section in ("global", "install"):
-            if cp.has_option(section, "index-url"):
-                found = cp.get(section, "index-url").strip()
-    return found or PUBLIC_PYPI_SIMPLE
-
-
-def npm_registry_url(environ: dict[str, str] | None = None, npmrc: Path | None = None) -> str:
-    """NPM_CONFIG_REGISTRY, else `registry=` in ~/.npmrc, else the public npm registry."""
-    env = os.environ if environ is None else environ
-    for k in ("NPM_CONFIG_REGISTRY", "npm_config_registry"):
-        if env.get(k):
-            return env[k].strip()
-    path = npmrc if npmrc is not None else Path.home() / ".npmrc"
-    try:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            m = re.match(r"^\s*registry\s*=\s*(\S+)", line)
-            if m:
-                return m.group(1)
-    except OSError:
-        pass
-    return PUBLIC_NPM
-
-
-def json_api_for(index_url: str) -> str | None:
-    """PyPI's JSON API base when the index is PyPI (or TestPyPI); None for other mirrors."""
-    parts = urlsplit(index_url)
-    if parts.hostname in ("pypi.org", "test.pypi.org") and parts.path.rstrip("/") in ("/simple", ""):
-        return f"{parts.scheme}://{parts.netloc}/pypi"
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class Index:
-    ecosystem: str  # "pypi" | "npm"
-    url: str  # Simple API base for PyPI, registry root for npm
-    json_url: str | None = None  # PyPI JSON API base (richer metadata) when available
-    id: str = field(init=False, compare=False)  # short stable id, part of cache keys
-
-    def __post_init__(self) -> None:
-        ident = hashlib.blake2s(f"{self.ecosystem} {self.url} {self.json_url}".encode(), digest_size=5).hexdigest()
-        object.__setattr__(self, "id", ident)
-
-    @property
-    def label(self) -> str:
-        return self.json_url or self.url
-
-
-# ---------------------------------------------------------------- parsing registry answers
-
-
-def _epoch(iso: str | None) -> float | None:
-    if not iso:
-        return None
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-def _has_urls(*values: Any) -> bool:
-    for v in values:
-        if isinstance(v, dict) and any(isinstance(x, str) and x.strip() and x.strip().upper() != "UNKNOWN" for x in v.values()):
-            return True
-        if isinstance(v, str) and v.strip() and v.strip().upper() != "UNKNOWN":
-            return True
-    return False
-
-
-def parse_pypi_json(data: dict[str, Any]) -> dict[str, Any]:
-    info = data.get("info") or {}
-    releases: dict[str, list[dict[str, Any]]] = data.get("releases") or {}
-    if not releases and info.get("version"):
-        releases = {info["version"]: data.get("urls") or []}
-    times: list[float] = []
-    n_files = 0
-    live_files = 0
-    for files in releases.values():
-        for f in files:
-            n_files += 1
-            live_files += not f.get("yanked", False)
-            t = _epoch(f.get("upload_time_iso_8601") or f.get("upload_time"))
-            if t:
-                times.append(t)
-    desc = info.get("description") or ""
-    return {
-        "name": info.get("name") or "",
-        "summary": (info.get("summary") or "")[:300],
-        "description": desc[:1500],
-        "description_len": len(desc.strip()),
-        "has_urls": _has_urls(info.get("project_urls"), info.get("home_page"), info.get("download_url")),
-        "versions": list(releases),
-        "n_releases": sum(1 for f in releases.values() if f) or len(releases),
-        "n_files": n_files,
-        "installable": live_files > 0,
-        "first_upload": min(times) if times else None,
-        "last_upload": max(times) if times else None,
-        "latest": info.get("version") or "",
-        "deprecated": None,
-    }
-
-
-def _version_of_file(filename: str) -> str | None:
-    try:
-        if filename.endswith(".whl"):
-            return str(parse_wheel_filename(filename)[1])
-        return str(parse_sdist_filename(filename)[1])
-    except (InvalidWheelFilename, InvalidSdistFilename):
-        m = re.match(r"^.+?-(\d[^-]*?)(?:\.tar\.gz|\.zip|\.tar\.bz2|\.egg|\.exe|\.msi)$", filename)
-        return m.group(1) if m else None
-
-
-def parse_simple_json(data: dict[str, Any]) -> dict[str, Any]:
-    files = data.get("files") or []
-    versions = list(data.get("versions") or [])  # PEP 700
-    with_files: set[str] = set()
-    times = []
-    live = 0
-    for f in files:
-        v = _version_of_file(f.get("filename", ""))
-        if v:
-            with_files.add(v)
-            if v not in versions:
-                versions.append(v)
-        live += not f.get("yanked", False)
-        t = _epoch(f.get("upload-time"))
-        if t:
-            times.append(t)
-    return {
-        "name": data.get("name") or "",
-        "summary": "",
-        "description": "",
-        "description_len": None,  # unknown: the Simple API carries no metadata
-        "has_urls": None,
-        "versions": versions,
-        "n_releases": len(with_files) or len(versions),
-        "n_files": len(files),
-        "installable": live > 0,
-        "first_upload": min(times) if times else None,
-        "last_upload": max(times) if times else None,
-        "latest": versions[-1] if versions else "",
-        "deprecated": None,
-    }
-
-
-def parse_simple_html(text: str, name: str) -> dict[str, Any]:
-    files = []
-    for m in re.finditer(r"<a\s[^>]*>([^<]+)</a>", text, re.I):
-        tag = m.group(0)
-        files.append({"filename": m.group(1).strip(), "yanked": "data-yanked" in tag})
-    return parse_simple_json({"name": name, "files": files})
-
-
-def parse_npm(data: dict[str, Any]) -> dict[str, Any]:
-    times = data.get("time") or {}
-    versions = data.get("versions") or {}
-    latest = (data.get("dist-tags") or {}).get("latest") or (list(versions)[-1] if versions else "")
-    latest_doc = versions.get(latest) or {}
-    desc = data.get("description") or latest_doc.get("description") or ""
-    readme = data.get("readme") or ""
-    ver_times = [t for k, v in times.items() if k not in ("created", "modified", "unpublished") and (t := _epoch(v))]
-    return {
-        "name": data.get("name") or "",
-        "summary": desc[:300],
-        "description": readme[:1500],
-        "description_len": len(readme.strip()) or len(desc.strip()),
-        "has_urls": _has_urls(data.get("homepage"), data.get("repository"), latest_doc.get("homepage"),
-                              latest_doc.get("repository") if isinstance(latest_doc.get("repository"), (str, dict)) else None),
-        "versions": list(versions),
-        "n_releases": len(versions),
-        "n_files": len(versions),
-        "installable": bool(versions),
-        "first_upload": _epoch(times.get("created")) or (min(ver_times) if ver_times else None),
-        "last_upload": max(ver_times) if ver_times else None,
-        "latest": latest,
-        "deprecated": latest_doc.get("deprecated") if isinstance(latest_doc.get("deprecated"), str) else None,
-        "unpublished": bool(times.get("unpublished")) and not versions,
-    }
-
-
-# ---------------------------------------------------------------- the client
-
-
 @dataclass(slots=True)
 class Lookup:
+    """What a registry said about one name (or that it could not be asked)."""
+
     status: str  # "found" | "missing" | "unreachable"
     info: dict[str, Any] | None = None
     registry: str = ""
@@ -289,6 +77,8 @@ class Lookup:
 
 
 class RegistryClient:
+    """Cached, single-flight, concurrency-limited lookups; one per validator instance."""
+
     def __init__(
         self,
         *,
@@ -371,7 +161,7 @@ class RegistryClient:
                 fetch[k] = (index, name)
         if fetch:
             results = await asyncio.gather(*(self._single_flight(res, k, i, n, stale.get(k)) for k, (i, n) in fetch.items()))
-            for (k, (index, name)), lk in zip(fetch.items(), results):
+            for (index, name), lk in zip(fetch.values(), results, strict=True):
                 out[(index.id, name)] = lk
         # names given in several spellings map to one key
         for index, name in items:
@@ -387,8 +177,13 @@ class RegistryClient:
         if fut is None or fut.done():
             fut = asyncio.ensure_future(self._fetch(res, k, index, name, stale))
             self._inflight[k] = fut
-            fut.add_done_callback(lambda f, k=k: self._inflight.pop(k, None) if self._inflight.get(k) is f else None)
+            fut.add_done_callback(partial(self._landed, k))
         return asyncio.shield(fut)
+
+    def _landed(self, k: str, fut: asyncio.Future[Lookup]) -> None:
+        # a newer flight for the same key may already be registered: only forget our own
+        if self._inflight.get(k) is fut:
+            self._inflight.pop(k, None)
 
     def _semaphore(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()

@@ -228,9 +228,12 @@ class PopularNames:
             for length in range(len(k) - 2, len(k) + 3):
                 for c, ck, cbg in self.by_len.get(length, ()):
                     # q-gram filter: two edits destroy at most four bigrams
-                    if len(bg & cbg) >= max(len(bg), len(cbg)) - 4 and osa_distance(k, ck, 2) <= 2:
-                        if best is None or self.rank[c] < best.rank:
-                            best = Lookalike(c, "edit", 2, rank=self.rank[c])
+                    if (
+                        len(bg & cbg) >= max(len(bg), len(cbg)) - 4
+                        and (best is None or self.rank[c] < best.rank)
+                        and osa_distance(k, ck, 2) <= 2
+                    ):
+                        best = Lookalike(c, "edit", 2, rank=self.rank[c])
         if best is not None:
             return best
         return self._affix(n)

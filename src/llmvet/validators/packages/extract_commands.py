@@ -1,0 +1,266 @@
+"""Install commands (pip, uv, poetry, pipenv, pipx, conda, npm, yarn, pnpm, bun, npx, `npm create`)
+anywhere in an answer: fenced code, inline code and plain prose lines."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable
+from functools import partial
+
+from llmvet.validators.packages.refs import NPM_NAME, PY_NAME, Ref, looks_like_path_or_url, npm_ref, pip_ref
+
+_CMD = re.compile(
+    r"""(?<![\w./-])(?=[pucmnybrhd])(?:
+      (?P<pip>(?:python(?:3(?:\.\d+)?)?\s+-m\s+pip|py(?:\s+-3(?:\.\d+)?)?\s+-m\s+pip|pip3?(?:\.\d+)?|uv\s+pip)\s+install)
+    | (?P<uvadd>uv\s+add|poetry\s+add|pdm\s+add|rye\s+add|hatch\s+add)
+    | (?P<pipenv>pipenv\s+install)
+    | (?P<pipx>pipx\s+install|uv\s+tool\s+install)
+    | (?P<pipxrun>pipx\s+run|uv\s+tool\s+run|uvx)
+    | (?P<conda>(?:conda|mamba|micromamba)\s+(?:install|create))
+    | (?P<npm>npm\s+(?:install|i|add)|yarn\s+(?:global\s+)?add|pnpm\s+(?:add|install|i)|bun\s+(?:add|install|i)|deno\s+(?:add|install))
+    | (?P<npx>npx|pnpm\s+dlx|bunx|yarn\s+dlx)
+    | (?P<create>(?:npm|yarn|pnpm|bun)\s+(?:create|init))
+    )(?=[ \t]|$)""",
+    re.X | re.M,
+)
+_TOKEN = re.compile(r""""[^"\n]*"|'[^'\n]*'|[^\s"'\\]+""")
+
+# Options whose value is the next token (so it is not read as a package name).
+_PIP_VALUE_OPTS = {
+    "-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-i", "--index-url", "--extra-index-url",
+    "-f", "--find-links", "-t", "--target", "--prefix", "--root", "--python", "-p", "--platform",
+    "--python-version", "--implementation", "--abi", "--only-binary", "--no-binary", "--upgrade-strategy",
+    "--progress-bar", "--log", "--cache-dir", "--src", "--config-settings", "-C", "--index", "--default-index",
+    "--trusted-host", "--source", "-G", "--group", "--extras", "-E", "--optional", "--python-platform",
+    "--directory", "--project", "--with", "--from", "--dev-group", "--spec", "--pip-args", "--suffix",
+    "--proxy", "--cert", "--client-cert", "--timeout", "--retries", "--exists-action", "--report", "--categories",
+}
+_NPM_VALUE_OPTS = {
+    "--registry", "--prefix", "-w", "--workspace", "--tag", "--save-prefix", "--omit", "--include", "--filter",
+    "--cwd", "--userconfig", "--cache", "--loglevel", "-C", "--dir", "--network-timeout", "--reporter",
+}
+_NPX_VALUE_OPTS = {"--registry", "--prefix", "-c", "--call", "--cache", "--node-options", "--userconfig"}
+_CONDA_VALUE_OPTS = {"-c", "--channel", "-n", "--name", "-p", "--prefix", "--file", "--override-channels-from"}
+
+# words that end a list of names in prose
+_STOPWORD_TEXT = """a an and the to then or for in on with it its this that these those your you we first next also
+    following package packages library libraries module modules command commands via using use from of
+    if is are be by as at into inside within which will would should can could may might again
+    instead before after so but not just only once all any every each both either first second
+    here there now locally globally latest version versions beforehand too well manually yourself
+    quickly inside command first then run running install installs installed installing via pip npm
+    yarn package's e.g i.e etc again already anyway instead whenever when while where"""
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+_SKIP_CHARS = set("<>{}$%*")
+_SENT_PUNCT = ".,:;!?)”’»*_"
+_NEGATED = re.compile(r"(?i)(?:\bnot|n't|\bnever|\bavoid(?:ing)?|instead of|rather than|\bwrong)\W{0,3}(?:use\W{0,3}|run\W{0,3})?`?(?:\$\s*)?$")
+
+
+_MAX_COMMAND = 4000  # characters: longer is not a command someone types (and keeps scans linear)
+
+
+_STOP = re.compile(r"\n|[`;|)]|&&|</|(?:^|(?<=[ \t]))#|(?<=[ \t])>(?=[ \t]|$)", re.M)
+
+
+def _segment_end(text: str, pos: int, limit: int = _MAX_COMMAND) -> int:
+    """Where a shell command starting at pos ends: newline (unless continued with a backslash),
+    a backtick, `;`, `|`, `&&`, `)`, a comment, or a redirection."""
+    n = min(len(text), pos + limit)
+    i = pos
+    while True:
+        m = _STOP.search(text, i, n)
+        if m is None:
+            return n
+        if m.group(0) == "\n" and text[pos : m.start()].rstrip(" \t\r").endswith("\\"):
+            i = m.end()  # a continued line
+            continue
+        return m.start()
+
+
+def _in_spans(pos: int, spans: list[tuple[int, int]]) -> bool:
+    """Is pos inside one of the (sorted, disjoint) spans?"""
+    i = bisect.bisect_right(spans, (pos, float("inf"))) - 1
+    return i >= 0 and spans[i][0] <= pos < spans[i][1]
+
+
+def _inside_inline_code(text: str, pos: int) -> bool:
+    line_start = max(text.rfind("\n", max(0, pos - 2000), pos) + 1, pos - 2000)  # bounded: keeps long lines linear
+    return text.count("`", line_start, pos) % 2 == 1
+
+
+def _tokens(text: str, start: int, end: int) -> list[tuple[str, int]]:
+    """(token without quotes, offset of its first character) for a command segment."""
+    out = []
+    for m in _TOKEN.finditer(text, start, end):
+        tok = m.group(0)
+        if tok[0] in "\"'":
+            out.append((tok[1:-1], m.start() + 1))
+        else:
+            out.append((tok, m.start()))
+    return out
+
+
+
+def _prose_accept(tok: str) -> tuple[str, bool] | None:
+    """In prose, a package name ends the list at sentence punctuation or an ordinary word;
+    a comma keeps the list going (`pip install requests, flask and numpy`)."""
+    tok = tok.strip("*_“‘«")
+    stripped = tok.rstrip(_SENT_PUNCT)
+    last = stripped != tok and not tok.endswith(",")
+    if not stripped or stripped.lower() in _STOPWORDS:
+        return None
+    return stripped, last
+
+
+
+def _conda_ref(tok: str, off: int) -> Ref | None:
+    if not tok or any(c in _SKIP_CHARS for c in tok) or looks_like_path_or_url(tok):
+        return None
+    skip = 0
+    if "::" in tok:  # conda-forge::numpy
+        skip = tok.index("::") + 2
+    rest = tok[skip:]
+    name = re.split(r"[=<>!~\s\[]", rest, maxsplit=1)[0]
+    if not name or not PY_NAME.match(name):
+        return None
+    return Ref("conda", name, (off + skip, off + skip + len(name)), "install", "conda", None, tok)
+
+
+def _create_name(tok: str) -> tuple[str, int, int] | None:
+    """`npm create vite@latest` runs create-vite; `@scope` -> @scope/create; `@s/x` -> @s/create-x."""
+    at = tok.find("@", 1)
+    base = tok[:at] if at > 0 else tok
+    if not NPM_NAME.match(base):
+        return None
+    if base.startswith("@"):
+        scope, _, rest = base.partition("/")
+        return (f"{scope}/create-{rest}" if rest else f"{scope}/create"), 0, len(base)
+    return f"create-{base}", 0, len(base)
+
+
+def find_install_commands(text: str, code_spans: list[tuple[int, int]]) -> list[Ref]:
+    refs: list[Ref] = []
+    done_to = 0
+    for m in _CMD.finditer(text):
+        if m.start() < done_to:
+            continue  # inside the previous command's arguments
+        kind = m.lastgroup or ""
+        start = m.end()
+        in_code = _in_spans(m.start(), code_spans)
+        prose = not in_code and not _inside_inline_code(text, m.start())
+        end = _segment_end(text, start, _MAX_COMMAND if not prose else 400)
+        before = len(refs)
+        if not in_code and _NEGATED.search(text, max(text.rfind("\n", max(0, m.start() - 30), m.start()) + 1, m.start() - 30), m.start()):
+            continue  # "not `pip install sklearn`", "instead of pip install bs4": advice against it
+        toks = _tokens(text, start, end)
+        if kind in ("pip", "uvadd", "pipenv", "pipx"):
+            tool = {"uvadd": "poetry" if m.group(0).startswith("poetry") else "uvadd"}.get(kind, kind)
+            _collect(refs, toks, prose, _PIP_VALUE_OPTS, partial(pip_ref, tool=tool), single=False)
+        elif kind == "pipxrun":
+            _collect(refs, toks, prose, _PIP_VALUE_OPTS | {"--spec"}, partial(pip_ref, tool="pipx"), single=True)
+        elif kind == "conda":
+            _collect(refs, toks, prose, _CONDA_VALUE_OPTS, _conda_ref, single=False)
+        elif kind == "npm":
+            _collect(refs, toks, prose, _NPM_VALUE_OPTS, partial(npm_ref, tool="npm"), single=False)
+        elif kind == "npx":
+            _npx(refs, toks, prose)
+        elif kind == "create":
+            for tok, off in toks:
+                if tok.startswith("-"):
+                    continue
+                if prose:
+                    acc = _prose_accept(tok)
+                    if acc is None:
+                        break
+                    tok = acc[0]
+                got = _create_name(tok)
+                if got:
+                    name, a, b = got
+                    refs.append(Ref("npm", name, (off + a, off + b), "install", "npm-create", None, tok))
+                break
+        # in code a command owns its whole line; in prose only up to its last name
+        done_to = end if not prose else max([m.end()] + [r.span[1] for r in refs[before:]])
+    return refs
+
+
+_INDEX_OPTS = ("-i", "--index-url", "--extra-index-url", "--registry", "--index", "--default-index")
+
+
+def _collect(
+    refs: list[Ref],
+    toks: list[tuple[str, int]],
+    prose: bool,
+    value_opts: set[str],
+    make: Callable[[str, int], Ref | None],
+    single: bool,
+) -> None:
+    skip_next = False
+    saw_comma = False
+    first = len(refs)
+    index_url = ""
+    for i, (tok, off) in enumerate(toks):
+        if skip_next:
+            skip_next = False
+            continue
+        if tok.startswith("-"):
+            opt, eq, val = tok.partition("=")
+            if opt in _INDEX_OPTS:
+                index_url = val if eq else (toks[i + 1][0] if i + 1 < len(toks) else "")
+            if not eq and tok in value_opts:
+                skip_next = True
+            continue
+        if tok == "@":  # `name @ url`: the url is not a name
+            skip_next = True
+            continue
+        last = False
+        if prose:
+            if tok in ("and", "or", "&") and saw_comma:
+                continue  # "a, b and c"
+            saw_comma = saw_comma or tok.endswith(",")
+            acc = _prose_accept(tok)
+            if acc is None:
+                break
+            tok, last = acc
+        ref = make(tok, off)
+        if ref is not None:
+            refs.append(ref)
+        elif prose:
+            break
+        if single or last:
+            break
+    if index_url:
+        for r in refs[first:]:
+            r.index_url = index_url
+
+
+def _npx(refs: list[Ref], toks: list[tuple[str, int]], prose: bool) -> None:
+    it = iter(toks)
+    explicit = False  # with -p/--package, the first positional is a command, not a package
+    for tok, off in it:
+        if tok in ("-p", "--package"):
+            nxt = next(it, None)
+            if nxt and (r := npm_ref(nxt[0], nxt[1], "npx")):
+                refs.append(r)
+            explicit = True
+            continue
+        if tok.startswith("--package="):
+            if r := npm_ref(tok[10:], off + 10, "npx"):
+                refs.append(r)
+            explicit = True
+            continue
+        if explicit and not tok.startswith("-"):
+            return
+        if tok.startswith("-"):
+            if tok in _NPX_VALUE_OPTS:
+                next(it, None)
+            continue
+        if prose:
+            acc = _prose_accept(tok)
+            if acc is None:
+                return
+            tok = acc[0]
+        if r := npm_ref(tok, off, "npx"):
+            refs.append(r)
+        return
+

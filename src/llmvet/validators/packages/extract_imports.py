@@ -1,0 +1,252 @@
+"""Imports in Python and JS/TS code blocks, and the modules an answer defines itself.
+
+Standard library, Node built-ins, relative imports and the answer's own files are not packages.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from collections.abc import Iterator
+
+from llmvet.validators.packages.import_map import NAMESPACES, NODE_BUILTINS
+from llmvet.validators.packages.refs import NPM_NAME, Ref
+
+PY_LANGS = {"python", "py", "python3", "py3", "ipython", "ipython3", "jupyter", "pycon", "sage", "pyi"}
+JS_LANGS = {"js", "javascript", "jsx", "ts", "typescript", "tsx", "mjs", "cjs", "node", "nodejs", "vue",
+            "svelte", "astro", "es6", "mts", "cts", "deno"}
+_PY_IMPORT_LINE = re.compile(r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import\b|import[ \t]+([\w.]+(?:[ \t]+as[ \t]+\w+)?(?:[ \t]*,[ \t]*[\w.]+(?:[ \t]+as[ \t]+\w+)?)*)[ \t]*(?:#.*)?$)", re.M)
+_JS_SPEC = re.compile(
+    r"""(?:\brequire\s*\(\s*|\bimport\s*\(\s*|\bfrom\s+|^[ \t]*import\s+|\bexport\s+\*\s+from\s+)(['"])([^'"\n]+)\1""",
+    re.M,
+)
+_JS_HINT = re.compile(r"""\brequire\s*\(\s*['"]|^\s*import\s.*\bfrom\s+['"]|\bconst\s+\w+\s*=|=>""", re.M)
+_STDLIB = frozenset(sys.stdlib_module_names) | {"__future__", "__main__", "builtins"}
+# Modules commonly present in Python installs but not in stdlib_module_names, or shipped with CPython.
+_ALWAYS_THERE = frozenset({"pip", "setuptools", "pkg_resources", "_pytest", "distutils", "ensurepip", "idlelib", "lib2to3"})
+# Python 2 standard library names still seen in answers: old code, not a package to install.
+_PY2_STDLIB_TEXT = """urllib2 urlparse ConfigParser Queue cPickle StringIO cStringIO Tkinter tkMessageBox tkFileDialog ttk
+    httplib HTMLParser SocketServer SimpleHTTPServer BaseHTTPServer CGIHTTPServer Cookie cookielib commands md5 sha
+    thread dummy_thread __builtin__ exceptions sets xmlrpclib SimpleXMLRPCServer htmlentitydefs robotparser anydbm
+    dbhash whichdb copy_reg repr UserDict UserList UserString mimetools rfc822 popen2 new"""
+_PY2_STDLIB = frozenset(_PY2_STDLIB_TEXT.split())
+
+
+def is_stdlib(top: str) -> bool:
+    return top in _STDLIB or top in _ALWAYS_THERE or top in _PY2_STDLIB
+
+
+def _block_is_python(lang: str, code: str) -> bool:
+    if lang in PY_LANGS:
+        return True
+    if lang in ("", "text", "code", "py2"):
+        return bool(_PY_IMPORT_LINE.search(code)) and not _JS_SPEC.search(code)
+    return False
+
+
+def _block_is_js(lang: str, code: str) -> bool:
+    if lang in JS_LANGS:
+        return True
+    if lang in ("", "text", "code"):
+        return bool(_JS_SPEC.search(code)) and bool(_JS_HINT.search(code))
+    return False
+
+
+def _line_starts(code: str) -> list[int]:
+    starts = [0]
+    for m in re.finditer("\n", code):
+        starts.append(m.end())
+    return starts
+
+
+def _catches_import_error(node: ast.Try) -> bool:
+    for h in node.handlers:
+        t = h.type
+        if t is None:
+            return True
+        elts = t.elts if isinstance(t, ast.Tuple) else [t]
+        if any(getattr(e, "id", getattr(e, "attr", "")) in ("ImportError", "ModuleNotFoundError", "Exception", "BaseException") for e in elts):
+            return True
+    return False
+
+
+_BODY_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _import_statements(tree: ast.Module) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool]]:
+    """(import node, inside a try that catches ImportError) for every statement-level import.
+    Walks statements only (imports are statements), which is several times cheaper than ast.walk."""
+    stack: list[tuple[ast.AST, bool]] = [(n, False) for n in reversed(tree.body)]
+    while stack:
+        node, optional = stack.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node, optional
+            continue
+        if isinstance(node, ast.expr):
+            continue
+        opt = optional or ((isinstance(node, ast.Try) or type(node).__name__ == "TryStar") and _catches_import_error(node))  # type: ignore[arg-type]
+        for f in _BODY_FIELDS:
+            children = getattr(node, f, None)
+            if children:
+                stack.extend((c, opt) for c in reversed(children))
+
+
+def _python_imports(code: str, base: int, lang: str) -> list[Ref]:
+    refs: list[Ref] = []
+    if "import" not in code:
+        return refs
+    if lang == "pycon" or "except" not in code or re.search(r"^>>> ", code, re.M):
+        # A line scan is enough (and ~10x cheaper than parsing) unless a try/except may make an
+        # import optional; console sessions do not parse as a module anyway.
+        return _python_imports_regex(code, base)
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return _python_imports_regex(code, base)
+    starts = _line_starts(code)
+    lines = code.split("\n")
+    for node, optional in _import_statements(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                top = alias.name.split(".")[0]
+                off = starts[alias.lineno - 1] + alias.col_offset
+                refs.append(Ref("pypi", top, (base + off, base + off + len(top)), "import", "python-import",
+                                optional=optional, module=alias.name))
+        else:
+            if node.level or not node.module:
+                continue
+            line = lines[node.lineno - 1]
+            m = re.search(r"\bfrom\s+(" + re.escape(node.module) + r")\b", line[node.col_offset:])
+            if not m:
+                continue
+            top = node.module.split(".")[0]
+            off = starts[node.lineno - 1] + node.col_offset + m.start(1)
+            module = node.module
+            if top in NAMESPACES and module.count(".") + 1 < NAMESPACES[top] and node.names[0].name != "*":
+                module = f"{module}.{node.names[0].name}"  # from google.cloud import storage
+            refs.append(Ref("pypi", top, (base + off, base + off + len(top)), "import", "python-import",
+                            optional=optional, module=module))
+    return refs
+
+
+def _python_imports_regex(code: str, base: int) -> list[Ref]:
+    """Fallback for snippets that do not parse (pseudo-code, console sessions)."""
+    refs: list[Ref] = []
+    for m in re.finditer(r"^(?:>>> |\.\.\. )?[ \t]*(?:from[ \t]+(\w[\w.]*)[ \t]+import[ \t(]+(\w*)|import[ \t]+([^\n#;]+))", code, re.M):
+        if m.group(1):
+            mod = m.group(1)
+            top = mod.split(".")[0]
+            if top in NAMESPACES and mod.count(".") + 1 < NAMESPACES[top] and m.group(2):
+                mod = f"{mod}.{m.group(2)}"  # from google.cloud import storage
+            refs.append(Ref("pypi", top, (base + m.start(1), base + m.start(1) + len(top)), "import", "python-import", module=mod))
+            continue
+        part_start = m.start(3)
+        for pm in re.finditer(r"(\w[\w.]*)(?:[ \t]+as[ \t]+\w+)?", m.group(3)):
+            mod = pm.group(1)
+            if not re.fullmatch(r"[A-Za-z_][\w.]*", mod):
+                break
+            top = mod.split(".")[0]
+            s = part_start + pm.start(1)
+            refs.append(Ref("pypi", top, (base + s, base + s + len(top)), "import", "python-import", module=mod))
+    return refs
+
+
+def _js_imports(code: str, base: int) -> list[Ref]:
+    refs: list[Ref] = []
+    for m in _JS_SPEC.finditer(code):
+        spec = m.group(2).strip()
+        s = m.start(2)
+        if spec.startswith("npm:"):
+            spec, s = spec[4:], s + 4
+            spec = re.sub(r"(?<=.)@[^/]*$", "", spec)
+        if not spec or spec[0] in "./~#$" or spec.startswith("@/") or ":" in spec or "*" in spec or "{" in spec:
+            continue
+        parts = spec.split("/")
+        name = "/".join(parts[:2]) if spec.startswith("@") else parts[0]
+        if spec.startswith("@") and len(parts) < 2:
+            continue
+        if name in NODE_BUILTINS or spec in NODE_BUILTINS:
+            continue
+        if not NPM_NAME.match(name):
+            continue
+        refs.append(Ref("npm", name, (base + s, base + s + len(name)), "import", "js-import", module=spec))
+    return refs
+
+
+# ---------------------------------------------------------------- modules the answer defines
+
+_PY_FILE = re.compile(r"(?<![\w.-])([A-Za-z_][\w-]*)(?:/[\w./-]*)?\.py\b")
+_DIR_PKG = re.compile(r"(?<![\w.-])([A-Za-z_]\w*)/(?:__init__\.py|[\w/-]+\.py)\b")
+_TREE_DIR = re.compile(r"^[ \t│├└─|`+*-]*([A-Za-z_]\w*)/[ \t]*(?:#.*)?$", re.M)
+_DJANGO = re.compile(r"\b(?:startapp|startproject|mkdir(?:\s+-p)?|cd)\s+([A-Za-z_]\w*)")
+_JS_FILE = re.compile(r"(?<![\w.-])([A-Za-z_][\w-]*)\.(?:js|ts|jsx|tsx|mjs|cjs)\b")
+
+
+def local_modules(text: str) -> set[str]:
+    """Every module name the answer shows as a file or folder of its own (exhaustive; used in tests)."""
+    names = {m.group(1) for m in _PY_FILE.finditer(text)}
+    names |= {m.group(1) for m in _DIR_PKG.finditer(text)}
+    names |= {m.group(1) for m in _TREE_DIR.finditer(text)}
+    names |= {m.group(1) for m in _DJANGO.finditer(text)}
+    names |= {m.group(1) for m in _JS_FILE.finditer(text)}
+    return names
+
+
+_JS_EXTS = (".js", ".ts", ".jsx", ".tsx", ".mjs", ".cjs")
+# every word directly before `.py`, a JS extension or `/`: a superset of the modules an answer defines
+_LOCAL_CANDIDATE = re.compile(r"([A-Za-z_][\w-]*)(?:\.(?:py|js|ts|jsx|tsx|mjs|cjs)\b|/)")
+
+
+def is_local(name: str, text: str, made: set[str] | frozenset[str] = frozenset(),
+             candidates: set[str] | None = None) -> bool:
+    """Does the answer define `name` itself (a `name.py` file, a `name/` folder, `startapp name`)?
+    `made` holds the names of `startapp`/`mkdir`/`cd` commands. Cheap substring tests first: this
+    runs for every imported name on the warm path."""
+    if name in made:
+        return True
+    if candidates is not None:
+        if name not in candidates:
+            return False
+    elif name + ".py" not in text and name + "/" not in text and not any(name + e in text for e in _JS_EXTS):
+        return False
+    pat = re.escape(name)
+    return bool(
+        re.search(rf"(?<![\w.-]){pat}(?:/[\w./-]*)?\.py\b", text)
+        or re.search(rf"(?<![\w.-]){pat}/(?:__init__\.py|[\w/-]+\.py)\b", text)
+        or re.search(rf"^[ \t│├└─|`+*-]*{pat}/[ \t]*(?:#.*)?$", text, re.M)
+        or re.search(rf"(?<![\w.-]){pat}\.(?:js|ts|jsx|tsx|mjs|cjs)\b", text)
+    )
+
+
+
+def block_imports(lang: str, code: str, base: int) -> list[Ref]:
+    """The imports in one code block, if it is Python or JS/TS."""
+    if _block_is_python(lang, code):
+        return _python_imports(code, base, lang)
+    if _block_is_js(lang, code):
+        return _js_imports(code, base)
+    return []
+
+
+def split_local(text: str, import_refs: list[Ref], own: set[str]) -> tuple[list[Ref], set[str]]:
+    """(imports of packages, names of modules the answer defines); stdlib imports are dropped.
+    `own` holds the project names its manifests declare."""
+    kept: list[Ref] = []
+    local: set[str] = set()
+    verdicts: dict[str, bool] = {}
+    made: set[str] = set()
+    if "startapp" in text or "startproject" in text or "mkdir" in text or "cd " in text:
+        made = {m.group(1) for m in _DJANGO.finditer(text)}
+    # past a few names, one scan for every candidate beats a substring test per name
+    candidates = {m.group(1) for m in _LOCAL_CANDIDATE.finditer(text)} if len(import_refs) > 8 else None
+    for r in import_refs:
+        if r.ecosystem == "pypi" and is_stdlib(r.name):
+            continue
+        if r.name not in verdicts:
+            verdicts[r.name] = r.name in own or is_local(r.name, text, made, candidates)
+        if verdicts[r.name]:
+            local.add(r.name)
+            continue
+        kept.append(r)
+    return kept, local

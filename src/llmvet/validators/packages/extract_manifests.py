@@ -1,0 +1,288 @@
+"""Manifests shown in code blocks: requirements files, pyproject.toml, setup.py / setup.cfg, Pipfile
+and package.json; also the project's own name, so its imports are not looked up."""
+
+from __future__ import annotations
+
+import re
+
+from llmvet.validators.packages.extract_imports import PY_LANGS
+from llmvet.validators.packages.refs import NPM_EXACT, NPM_NAME, PY_NAME, Ref, npm_ref, parse_requirement, pip_ref
+
+_FILENAME = re.compile(
+    r"(?<![\w-])(requirements[\w.-]*\.(?:txt|in)|requirements file|constraints\.txt|pyproject\.toml|setup\.py|setup\.cfg|Pipfile|package\.json)\b",
+    re.I,
+)
+_REQ_OP = re.compile(r"(===?|>=|<=|~=|!=|>|<)\s*\d")
+_QUOTED = re.compile(r""""((?:[^"\\\n]|\\.)*)"|'((?:[^'\\\n]|\\.)*)'""")
+_TOML_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_TOML_KEY = re.compile(r"""^\s*("?)([A-Za-z0-9_.-]+)\1\s*=\s*(.*)$""")
+_NPM_DEPS = re.compile(r'"(?:dev|peer|optional|bundle[d]?)?[dD]ependencies"\s*:\s*\{([^{}]*)\}')
+_NPM_PAIR = re.compile(r'"([^"\n]+)"\s*:\s*"([^"\n]*)"')
+_EXACT_PIN = re.compile(r"^\s*===?\s*([A-Za-z0-9][A-Za-z0-9.+!_-]*)\s*$")
+
+_KIND_LANGS = {
+    "requirements": {"", "text", "txt", "plaintext", "plain", "requirements", "pip", "pip-requirements", "ini"},
+    "pyproject": {"", "toml", "text", "ini"},
+    "pipfile": {"", "toml", "text", "ini"},
+    "setup.py": {"", "python", "py", "python3"},
+    "setup.cfg": {"", "ini", "cfg", "text", "toml"},
+    "package.json": {"", "json", "jsonc", "json5", "text"},
+}
+
+
+def _kind_of(fn: str) -> str:
+    fn = fn.lower()
+    if fn.startswith(("requirements", "constraints")):
+        return "requirements"
+    return {"pyproject.toml": "pyproject", "setup.py": "setup.py", "setup.cfg": "setup.cfg",
+            "pipfile": "pipfile", "package.json": "package.json"}[fn]
+
+
+def _manifest_kind(lang: str, code: str, before: str) -> str | None:
+    """Which manifest a code block shows: from its info string or first line (`# requirements.txt`),
+    else from the last file name mentioned just above it when the block's language fits that file."""
+    first = code.lstrip().split("\n", 1)[0]
+    for probe in (lang, first):
+        m = _FILENAME.search(probe)
+        if m:
+            return _kind_of(m.group(1))
+    mentions = list(_FILENAME.finditer(before))
+    if mentions:
+        kind = _kind_of(mentions[-1].group(1))
+        if lang in _KIND_LANGS[kind] and not (kind == "setup.py" and "setup(" not in code):
+            return kind
+    if lang in ("toml",) and re.search(r"^\s*\[(project|tool\.poetry|dependency-groups|build-system)", code, re.M):
+        return "pyproject"
+    if (lang in ("json", "jsonc", "json5") and '"dependencies"' in code) or '"devDependencies"' in code:
+        return "package.json"
+    if lang in ("", "text", "txt", "plaintext", "plain", "requirements", "pip", "pip-requirements", "ini"):
+        lines = [ln.split("#", 1)[0].strip() for ln in code.splitlines()]
+        lines = [ln for ln in lines if ln]
+        if lines and sum(bool(_REQ_OP.search(ln)) for ln in lines) * 2 >= len(lines) and all(
+            _requirement_line_ok(ln) for ln in lines
+        ):
+            return "requirements"
+    return None
+
+
+def _requirement_line_ok(line: str) -> bool:
+    return line.startswith("-") or parse_requirement(line) is not None
+
+
+def _requirements(code: str, base: int, tool: str) -> list[Ref]:
+    refs: list[Ref] = []
+    pos = 0
+    for line in code.splitlines(keepends=True):
+        content = line.split(" #", 1)[0].rstrip()
+        if content.lstrip().startswith("#"):
+            content = ""
+        stripped = content.strip()
+        lead = len(content) - len(content.lstrip())
+        if stripped and not stripped.startswith("-"):
+            r = pip_ref(stripped, base + pos + lead, tool, "manifest")
+            if r:
+                refs.append(r)
+        pos += len(line)
+    return refs
+
+
+def _quoted_in(code: str, start: int, end: int, base: int, tool: str) -> list[Ref]:
+    refs: list[Ref] = []
+    for m in _QUOTED.finditer(code, start, end):
+        val = m.group(1) if m.group(1) is not None else m.group(2)
+        off = m.start() + 1
+        r = pip_ref(val.strip(), base + off + (len(val) - len(val.lstrip())), tool, "manifest")
+        if r:
+            refs.append(r)
+    return refs
+
+
+def _array_end(code: str, pos: int) -> int:
+    """Index just past the `]` closing the array opened before pos (quotes respected)."""
+    depth, i, n, q = 1, pos, len(code), ""
+    while i < n:
+        c = code[i]
+        if q:
+            if c == "\\":
+                i += 1
+            elif c == q:
+                q = ""
+        elif c in "\"'":
+            q = c
+        elif c == "#":
+            nl = code.find("\n", i)
+            i = n if nl < 0 else nl
+            continue
+        elif c == "[":
+            depth += 1
+        elif c == "]":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return n
+
+
+_TOML_ARRAY_TABLES = ("project.optional-dependencies", "dependency-groups")
+_TOML_DICT_TABLES = ("tool.poetry.dependencies", "tool.poetry.dev-dependencies", "packages", "dev-packages")
+_UV_ARRAYS = ("dev-dependencies", "constraint-dependencies", "override-dependencies")
+
+
+def _toml_is_array(table: str, key: str) -> bool:
+    """Is `key` in `table` an array of PEP 508 requirements?"""
+    return (
+        table in _TOML_ARRAY_TABLES
+        or (table == "project" and key == "dependencies")
+        or (table == "build-system" and key == "requires")
+        or (table == "tool.uv" and key in _UV_ARRAYS)
+    )
+
+
+def _toml_is_dict(table: str) -> bool:
+    """Is `table` a Poetry / Pipfile table of `name = constraint` entries?"""
+    return table in _TOML_DICT_TABLES or (table.startswith("tool.poetry.group.") and table.endswith(".dependencies"))
+
+
+def _toml_dict_entry(line: str, k: re.Match[str], line_start: int, base: int, tool: str) -> Ref | None:
+    """`name = "==1.2"` (or a table value) in a Poetry / Pipfile table; path, git and url entries are skipped."""
+    value = k.group(3)
+    if re.search(r"\b(path|git|url|file)\s*=", value):
+        return None
+    name_off = line_start + k.start(2)
+    raw = k.group(2)
+    pin = None
+    m = _QUOTED.match(value.strip())
+    if m:
+        v = (m.group(1) or m.group(2) or "").strip()
+        pm = _EXACT_PIN.match(v) or re.match(r"^(\d[\w.+!-]*)$", v)
+        pin = pm.group(1) if pm else None
+    if not PY_NAME.match(raw):
+        return None
+    return Ref("pypi", raw, (base + name_off, base + name_off + len(raw)), "manifest", tool, pin, line.strip())
+
+
+def _toml_manifest(code: str, base: int, tool: str) -> tuple[list[Ref], set[str]]:
+    """PEP 621 / dependency groups / build-system / uv, Poetry and Pipfile tables, line by line
+    (LLM snippets are often partial TOML, so no full parse)."""
+    refs: list[Ref] = []
+    own: set[str] = set()
+    table = ""
+    lines = code.splitlines(keepends=True)
+    starts = []
+    p = 0
+    for ln in lines:
+        starts.append(p)
+        p += len(ln)
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        h = _TOML_HEADER.match(line)
+        if h:
+            table = h.group(1).strip().lower()
+            i += 1
+            continue
+        k = _TOML_KEY.match(line)
+        if not k:
+            i += 1
+            continue
+        key, value = k.group(2).lower(), k.group(3)
+        if table in ("project", "tool.poetry") and key == "name":
+            m = _QUOTED.search(value)
+            if m:
+                own.add((m.group(1) or m.group(2) or "").strip())
+        if _toml_is_array(table, key) and value.lstrip().startswith("["):
+            open_at = starts[i] + k.start(3) + value.index("[") + 1
+            end = _array_end(code, open_at)
+            refs.extend(_quoted_in(code, open_at, end, base, tool))
+            while i < len(lines) and starts[i] < end:
+                i += 1
+            continue
+        if _toml_is_dict(table) and key != "python" and (r := _toml_dict_entry(line, k, starts[i], base, tool)):
+            refs.append(r)
+        i += 1
+    return refs, own
+
+
+def _setup_py(code: str, base: int) -> list[Ref]:
+    refs: list[Ref] = []
+    for m in re.finditer(r"\b(?:install_requires|setup_requires|tests_require)\s*=\s*\[", code):
+        end = _array_end(code, m.end())
+        refs.extend(_quoted_in(code, m.end(), end, base, "setup.py"))
+    return refs
+
+
+def _setup_cfg(code: str, base: int) -> list[Ref]:
+    refs: list[Ref] = []
+    m = re.search(r"^\s*install_requires\s*=[ \t]*(.*)$", code, re.M)
+    if not m:
+        return refs
+    pos = m.start(1)
+    first = m.group(1).strip()
+    if first:
+        r = pip_ref(first, base + pos, "setup.cfg", "manifest")
+        if r:
+            refs.append(r)
+    pos = m.end() + 1
+    for line in code[pos:].splitlines(keepends=True):
+        if not line.strip():
+            pos += len(line)
+            continue
+        if not line[0].isspace():
+            break
+        s = line.split("#", 1)[0].strip()
+        if s:
+            r = pip_ref(s, base + pos + (len(line) - len(line.lstrip())), "setup.cfg", "manifest")
+            if r:
+                refs.append(r)
+        pos += len(line)
+    return refs
+
+
+def _package_json(code: str, base: int) -> tuple[list[Ref], set[str]]:
+    refs: list[Ref] = []
+    own: set[str] = set()
+    nm = re.search(r'^\s*"name"\s*:\s*"([^"\n]+)"', code, re.M)
+    if nm:
+        own.add(nm.group(1))
+    for block in _NPM_DEPS.finditer(code):
+        for pair in _NPM_PAIR.finditer(code, block.start(1), block.end(1)):
+            name, ver = pair.group(1), pair.group(2).strip()
+            low = ver.lower()
+            if low.startswith(("file:", "link:", "workspace:", "git", "http", "github:", "portal:", "patch:")) or (
+                "/" in ver and not low.startswith("npm:")
+            ):
+                continue
+            if low.startswith("npm:"):
+                r = npm_ref(ver[4:], base + pair.start(2) + 4, "package.json", "manifest")
+            else:
+                if not NPM_NAME.match(name):
+                    continue
+                vm = NPM_EXACT.match(ver)
+                r = Ref("npm", name, (base + pair.start(1), base + pair.end(1)), "manifest", "package.json",
+                        vm.group(1) if vm else None, f"{name}@{ver}")
+            if r:
+                refs.append(r)
+    return refs, own
+
+
+
+_SETUP_NAME = re.compile(r"""\bname\s*=\s*(['"])([\w.-]+)\1""")
+
+
+def manifest_refs(lang: str, code: str, base: int, before: str) -> tuple[list[Ref], set[str], bool]:
+    """Refs and the project's own names in a code block that shows a manifest, and whether the block is
+    only a manifest (a setup.py is still Python whose imports count)."""
+    kind = _manifest_kind(lang, code, before)
+    if kind == "requirements":
+        return _requirements(code, base, "requirements.txt"), set(), True
+    if kind in ("pyproject", "pipfile"):
+        refs, names = _toml_manifest(code, base, "pyproject.toml" if kind == "pyproject" else "Pipfile")
+        return refs, names, True
+    if kind == "setup.cfg":
+        return _setup_cfg(code, base), set(), True
+    if kind == "package.json":
+        refs, names = _package_json(code, base)
+        return refs, names, True
+    if kind == "setup.py" or (lang in PY_LANGS and "install_requires" in code):
+        return _setup_py(code, base), {m.group(2) for m in _SETUP_NAME.finditer(code)}, False
+    return [], set(), False

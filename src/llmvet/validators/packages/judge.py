@@ -1,0 +1,245 @@
+"""Judging: what a registry's answer (or the policy) means for one reference, as findings.
+
+Every finding's severity and risk come from `GRADES`, one table keyed by finding code and the case
+that produced it, so how loud each signal is can be read and tuned in one place.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from llmvet.validators.base import Finding, Severity
+from llmvet.validators.packages.import_map import install_alias
+from llmvet.validators.packages.refs import Ref
+from llmvet.validators.packages.registry import Index, Lookup, canonical
+from llmvet.validators.packages.signals import (
+    Lookalike,
+    age_days,
+    placeholder_reasons,
+    popular_names,
+    version_exists,
+    weak_signals,
+)
+
+if TYPE_CHECKING:
+    from llmvet.validators.packages.config import PackagesConfig
+
+# (finding code, case) -> (severity, risk). Case "" is the code's only or usual grade.
+# The order of first appearance of each code is the order of CODES (and of error messages).
+GRADES: dict[tuple[str, str], tuple[Severity, float]] = {
+    ("package.missing", ""): ("high", 0.9),
+    ("package.version_missing", ""): ("high", 0.75),
+    ("package.placeholder", ""): ("high", 0.85),
+    ("package.recent", "young"): ("medium", 0.6),
+    ("package.recent", "registered_after_missing"): ("high", 0.85),
+    ("package.lookalike", ""): ("high", 0.8),
+    ("package.unknown_import", ""): ("low", 0.35),
+    ("package.unknown_import", "optional"): ("low", 0.2),  # try/except ImportError: often a fallback
+    ("package.not_checked", ""): ("info", 0.05),
+    ("package.denied", ""): ("high", 0.95),
+    ("package.private_unresolved", ""): ("high", 0.9),
+    ("package.unverified", "max_references"): ("low", 0.1),
+    ("package.unverified", "unreachable"): ("low", 0.1),  # registry_unreachable: open
+    ("package.unverified", "unreachable_closed"): ("high", 0.7),
+    ("package.unverified", "other_index"): ("low", 0.2),
+}
+CODES: tuple[str, ...] = tuple(dict.fromkeys(code for code, _ in GRADES))
+DEFAULT_FAIL_ON = [
+    "package.missing",
+    "package.version_missing",
+    "package.placeholder",
+    "package.lookalike",
+    "package.denied",
+    "package.private_unresolved",
+]
+_LOOKALIKE_HOW = {
+    "edit": "{distance} edit(s) from",
+    "separators": "differs only in separators from",
+    "affix": "adds {affix!r} to",
+}
+
+
+def finding(ref: Ref, code: str, message: str, evidence: dict[str, Any], case: str = "") -> Finding:
+    """A finding graded from GRADES, with the reference's identity in its evidence."""
+    severity, risk = GRADES[(code, case)]
+    ev = {"name": ref.name, "kind": ref.kind, "tool": ref.tool, **evidence}
+    if ref.spec and ref.spec != ref.name:
+        ev["spec"] = ref.spec
+    if ref.module and ref.module != ref.name:
+        ev["module"] = ref.module
+    return Finding("packages", code, message, severity, risk, ref.span, ev)
+
+
+def norm_name(ref: Ref) -> str:
+    """The name as its registry compares names (PEP 503 for PyPI, lower case for npm)."""
+    return canonical(ref.name) if ref.ecosystem == "pypi" else ref.name.lower()
+
+
+def job_key(index: Index, name: str) -> str:
+    return canonical(name) if index.ecosystem == "pypi" else name.lower()
+
+
+def matches(norm: str, raw: str, patterns: list[str]) -> bool:
+    """Does the name (normalised or as written) match one of the policy's globs?"""
+    return any(fnmatch.fnmatchcase(norm, p.lower()) or fnmatch.fnmatchcase(raw, p) for p in patterns)
+
+
+@dataclass(slots=True)
+class Job:
+    """One (registry, name) to look up, and the refs that depend on it."""
+
+    index: Index
+    name: str
+    refs: list[Ref] = field(default_factory=list)
+    resolved_as: str | None = None  # an import found under python-X / pyX
+
+
+class Judge:
+    """Turns one reference and its registry answer into findings; memoises the name signals."""
+
+    def __init__(self, config: PackagesConfig, private: Index | None) -> None:
+        self.config = config
+        self.private = private
+        # memoised name signals (lookalike search, placeholder wording): the warm path only reads dicts
+        self._memo: dict[tuple[Any, ...], Any] = {}
+
+    def is_private(self, ref: Ref) -> bool:
+        n = norm_name(ref)
+        return any(n.startswith(p.lower()) or ref.name.startswith(p) for p in self.config.private_prefixes)
+
+    def unreachable(self, ref: Ref, job: Job, lk: Lookup | None) -> Finding:
+        mode = self.config.registry_unreachable
+        return finding(
+            ref, "package.unverified", f"could not reach {job.index.label} to check {ref.name!r}",
+            {"ecosystem": ref.ecosystem, "registry": job.index.label, "error": lk.error if lk else "",
+             "registry_unreachable": mode},
+            "unreachable_closed" if mode == "closed" else "unreachable",
+        )
+
+    def judge(self, ref: Ref, job: Job, lk: Lookup, now: float) -> list[Finding]:
+        base_ev: dict[str, Any] = {"ecosystem": ref.ecosystem, "registry": lk.registry}
+        if lk.stale:
+            base_ev["stale_cache"] = True
+        if job.name != ref.name:
+            base_ev["distribution"] = job.name
+        if self.is_private(ref):
+            return self._private(ref, lk, base_ev)
+        if lk.status == "missing":
+            return self._missing(ref, job, lk, base_ev)
+        return self._found(ref, job, lk, now, base_ev)
+
+    # ------------------------------------------------------------ cases
+
+    def _private(self, ref: Ref, lk: Lookup, base_ev: dict[str, Any]) -> list[Finding]:
+        if self.private is None or lk.status != "found":
+            why = "no private index is configured" if self.private is None else f"not found on {self.private.label}"
+            return [finding(ref, "package.private_unresolved",
+                            f"{ref.name!r} has a private prefix but {why} (dependency confusion risk)", base_ev)]
+        if ref.version and not version_exists(lk.info or {}, ref.version):
+            return [finding(ref, "package.version_missing", f"{ref.name} has no version {ref.version}",
+                            {**base_ev, "version": ref.version})]
+        return []  # the organisation's own index vouches for its packages
+
+    def _missing(self, ref: Ref, job: Job, lk: Lookup, base_ev: dict[str, Any]) -> list[Finding]:
+        if ref.index_url and ref.kind == "install":
+            # installed from an index we were not asked to check: say so, do not call it invented
+            return [finding(ref, "package.unverified",
+                            f"{ref.name!r} is not on {lk.registry}; the command installs from {ref.index_url}",
+                            {**base_ev, "index_url": ref.index_url, "reason": "other index"}, "other_index")]
+        ev = dict(base_ev)
+        look = self._lookalike(ref.ecosystem, job.name)
+        if look:
+            ev["closest"] = look.popular
+        if ref.ecosystem == "pypi" and (alias := install_alias(ref.name)) and ref.kind != "import":
+            ev["closest"] = alias
+        if ref.kind == "import":
+            if job.resolved_as:
+                return []  # e.g. `import ldap` is python-ldap's import name
+            # low severity: could be a path alias or a module we cannot see
+            return [finding(ref, "package.unknown_import",
+                            f"import {ref.module or ref.name!r}: no package {job.name!r} on {lk.registry}"
+                            + (" (optional import)" if ref.optional else ""),
+                            ev, "optional" if ref.optional else "")]
+        msg = f"{ref.name!r} does not exist on {lk.registry}"
+        if "closest" in ev:
+            msg += f" (did you mean {ev['closest']!r}?)"
+        return [finding(ref, "package.missing", msg, ev)]
+
+    def _found(self, ref: Ref, job: Job, lk: Lookup, now: float, base_ev: dict[str, Any]) -> list[Finding]:
+        out: list[Finding] = []
+        info = lk.info or {}
+        if ref.version and not version_exists(info, ref.version):
+            out.append(finding(ref, "package.version_missing",
+                               f"{ref.name} has no version {ref.version} (latest: {info.get('latest') or '?'})",
+                               {**base_ev, "version": ref.version, "latest": info.get("latest")}))
+        if ref.kind == "import":
+            return out  # an import that resolves to a real project name says little more
+        alias = install_alias(ref.name) if ref.ecosystem == "pypi" else None
+        reasons, weak = self._signals(job, info, now, alias)
+        if alias and not reasons and (info.get("n_releases") or 0) <= 3:
+            reasons.append(f"the import name of {alias}, not the distribution")
+        if reasons:
+            out.append(self._placeholder(ref, info, reasons, alias, base_ev))
+            return out
+        recent = self._recent(ref, lk, info, now, weak, base_ev)
+        if recent is not None:
+            out.append(recent)
+        look = self._lookalike(ref.ecosystem, job.name) if weak else None
+        if look and (len(weak) >= 2 or "recent" in weak):
+            how = _LOOKALIKE_HOW[look.kind].format(distance=look.distance, affix=look.affix)
+            out.append(finding(ref, "package.lookalike",
+                               f"{ref.name!r} {how} popular {look.popular!r} and {', '.join(weak)}",
+                               {**base_ev, "closest": look.popular, "lookalike": look.kind, "signals": weak}))
+        return out
+
+    @staticmethod
+    def _placeholder(ref: Ref, info: dict[str, Any], reasons: list[str], alias: str | None,
+                     base_ev: dict[str, Any]) -> Finding:
+        ev = {**base_ev, "reasons": reasons, "summary": info.get("summary", "")}
+        if alias:
+            ev["closest"] = alias
+        msg = f"{ref.name!r} is a placeholder or squat: {reasons[0]}"
+        if alias:
+            msg += f" (install {alias!r})"
+        return finding(ref, "package.placeholder", msg, ev)
+
+    def _recent(self, ref: Ref, lk: Lookup, info: dict[str, Any], now: float, weak: list[str],
+                base_ev: dict[str, Any]) -> Finding | None:
+        if lk.seen_missing_at and (info.get("first_upload") or now) >= lk.seen_missing_at - 60:
+            return finding(ref, "package.recent",
+                           f"{ref.name!r} was registered after llmvet saw it missing (possible slopsquat)",
+                           {**base_ev, "seen_missing_at": lk.seen_missing_at,
+                            "first_upload": info.get("first_upload"), "signals": weak},
+                           "registered_after_missing")
+        age = age_days(info, now)
+        if age is not None and age < self.config.min_age_days:
+            return finding(ref, "package.recent",
+                           f"{ref.name!r} first appeared {age:.0f} days ago (minimum {self.config.min_age_days:g})",
+                           {**base_ev, "age_days": round(age, 1), "signals": weak}, "young")
+        return None
+
+    # ------------------------------------------------------------ memoised name signals
+
+    def _lookalike(self, eco: str, name: str) -> Lookalike | None:
+        key = ("look", eco, name)
+        if key not in self._memo:
+            path = self.config.popular_pypi_file if eco == "pypi" else self.config.popular_npm_file
+            self._remember(key, popular_names(eco, path).lookalike(name, self.config.lookalike_distance))
+        look: Lookalike | None = self._memo[key]
+        return look
+
+    def _signals(self, job: Job, info: dict[str, Any], now: float, alias: str | None) -> tuple[list[str], list[str]]:
+        # keyed by the record's identity fields; ages move slowly, so an hour's granularity is enough
+        key = ("sig", job.index.id, job.name, info.get("latest"), info.get("last_upload"), int(now // 3600))
+        if key not in self._memo:
+            self._remember(key, (placeholder_reasons(info, now, self.config.min_age_days, alias),
+                                 weak_signals(info, now, self.config.min_age_days)))
+        reasons, weak = self._memo[key]
+        return list(reasons), list(weak)
+
+    def _remember(self, key: tuple[Any, ...], value: Any) -> None:
+        if len(self._memo) > 50_000:
+            self._memo.clear()
+        self._memo[key] = value

@@ -1,0 +1,115 @@
+"""What extraction produces (`Ref`, `Extraction`) and the name parsing shared by commands and manifests.
+
+A pip requirement or an npm spec token becomes a `Ref` whose span covers just the package name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+Ecosystem = str  # "pypi" | "npm" | "conda"
+
+
+@dataclass(slots=True)
+class Ref:
+    ecosystem: Ecosystem
+    name: str  # as written: a distribution / npm package name, or for imports the top module
+    span: tuple[int, int]
+    kind: str  # "install" | "manifest" | "import"
+    tool: str = ""  # pip, npm, requirements.txt, python-import…
+    version: str | None = None  # an exact pinned version (==1.2 / @1.2.3), checked to exist
+    spec: str = ""  # the requirement as written, for evidence
+    optional: bool = False  # import inside try/except ImportError
+    module: str = ""  # imports: the full dotted module path
+    index_url: str = ""  # the command installs from another index (--index-url, --registry)
+
+
+@dataclass(slots=True)
+class Extraction:
+    refs: list[Ref] = field(default_factory=list)
+    local_modules: set[str] = field(default_factory=set)
+
+
+# template placeholders: <package>, {pkg}, $PKG, %pkg%, *
+TEMPLATE = re.compile(r"[{}$%*]")
+_DIRECT_REF = re.compile(r"\s@\s")  # PEP 508 `name @ url`
+NPM_NAME = re.compile(r"^(?:@[a-z0-9~][a-z0-9._~-]*/)?[a-z0-9~][a-z0-9._~-]*$", re.I)
+PY_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+NPM_EXACT = re.compile(r"^v?=?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)$")
+
+
+def looks_like_path_or_url(tok: str) -> bool:
+    low = tok.lower()
+    return (
+        "://" in tok
+        or low.startswith(("git+", "hg+", "svn+", "bzr+", "file:", "github:", "gitlab:", "bitbucket:", "git@", "link:", "workspace:"))
+        or tok.startswith((".", "/", "~", "\\"))
+        or ("/" in tok.split("@", 1)[-1] and not tok.startswith("@"))
+        or "\\" in tok
+        or low.endswith((".whl", ".tar.gz", ".tgz", ".zip", ".txt", ".toml", ".cfg", ".py", ".in", ".lock", ".json", ".yml", ".yaml"))
+        or (len(tok) > 1 and tok[1] == ":" and tok[0].isalpha())  # C:\…
+    )
+
+
+
+@lru_cache(maxsize=8192)
+def parse_requirement(body: str) -> tuple[str, str | None] | None:
+    """(name, exact pinned version) of a PEP 508 requirement, or None; memoised (pure and hot)."""
+    try:
+        req = Requirement(body)
+    except InvalidRequirement:
+        return None
+    specs = list(req.specifier)
+    pin = None
+    if len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version:
+        pin = specs[0].version
+    return req.name, pin
+
+
+def pip_ref(tok: str, off: int, tool: str, kind: str = "install") -> Ref | None:
+    """A requirement token (pip syntax, or poetry's name@constraint) -> Ref, or None to skip it."""
+    if not tok or TEMPLATE.search(tok) or tok.startswith("<") or (tok.endswith(">") and "=" not in tok):
+        return None  # template placeholders: <package>, {pkg}, $PKG, %pkg%
+    if "@" in tok and _DIRECT_REF.search(tok):  # PEP 508 direct reference: the name is still a name
+        tok = tok.split("@", 1)[0].rstrip()
+    if looks_like_path_or_url(tok) or tok in ("...", "…"):
+        return None
+    body = tok
+    if "@" in body and tool in ("poetry", "uvadd"):
+        name_part, _, constraint = body.partition("@")
+        body = name_part
+        pin = constraint.lstrip("=") if re.fullmatch(r"=?=?\d[\w.+!-]*", constraint) else None
+        if not PY_NAME.match(name_part):
+            return None
+        return Ref("pypi", name_part, (off, off + len(name_part)), kind, tool, pin, tok)
+    if " @ " in body or body.endswith("@"):
+        body = body.split("@", 1)[0].strip()
+    parsed = parse_requirement(body)
+    if parsed is None:
+        return None
+    name, pin = parsed
+    i = tok.find(name)
+    if i < 0:
+        return None
+    return Ref("pypi", name, (off + i, off + i + len(name)), kind, tool, pin, tok)
+
+
+def npm_ref(tok: str, off: int, tool: str, kind: str = "install") -> Ref | None:
+    if not tok or TEMPLATE.search(tok) or "<" in tok or ">" in tok or looks_like_path_or_url(tok):
+        return None
+    if "@npm:" in tok:  # alias@npm:real@1.2.3 installs `real`
+        a = tok.index("@npm:") + 5
+        return npm_ref(tok[a:], off + a, tool, kind)
+    if tok.startswith("npm:"):
+        return npm_ref(tok[4:], off + 4, tool, kind)
+    at = tok.find("@", 1)
+    name, version = (tok[:at], tok[at + 1 :]) if at > 0 else (tok, "")
+    if not NPM_NAME.match(name) or name.startswith("-"):
+        return None
+    m = NPM_EXACT.match(version)
+    return Ref("npm", name, (off, off + len(name)), kind, tool, m.group(1) if m else None, tok)
+
