@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from llmvet.store import keys
 from llmvet.validators.base import ValidatorConfig
 from llmvet.validators.packages.judge import CODES, DEFAULT_FAIL_ON
 
@@ -38,7 +39,7 @@ class PackagesConfig(ValidatorConfig):
     max_references: int = Field(200, ge=1, description="names checked per answer (the rest are reported unverified)")
     popular_pypi_file: str | None = None
     popular_npm_file: str | None = None
-    cache_namespace: str = "pkgcache"
+    cache_namespace: str = keys.PACKAGE_CACHE
 
     @field_validator("fail_on")
     @classmethod

@@ -26,6 +26,7 @@ import orjson
 from packaging.utils import canonicalize_name
 
 # re-exported: the names callers imported from here before the split
+from llmvet.store import keys
 from llmvet.validators.packages.registry_index import (
     PUBLIC_NPM,
     PUBLIC_PYPI_SIMPLE,
@@ -87,7 +88,7 @@ class RegistryClient:
         stale_ttl: float = 7 * 86400,
         concurrency: int = 16,
         timeout: float = 5.0,
-        namespace: str = "pkgcache",
+        namespace: str = keys.PACKAGE_CACHE,
         memory_entries: int = 20000,
     ) -> None:
         self.positive_ttl = positive_ttl

@@ -12,6 +12,7 @@ from collections.abc import Collection
 from functools import partial
 from typing import ClassVar
 
+from llmvet.store import keys
 from llmvet.validators.base import Context, Finding, Validator, ValidatorConfig, Verdict
 from llmvet.validators.packages.config import PackagesConfig
 from llmvet.validators.packages.extract import Extraction, Ref, extract
@@ -36,7 +37,6 @@ _JobMap = dict[tuple[str, str], Job]
 _Lookups = dict[tuple[str, str], Lookup]
 
 log = logging.getLogger("llmvet.packages")
-REVIEWER_ALLOWLIST_NS = "allowlist"
 
 
 class PackagesValidator(Validator[PackagesConfig]):
@@ -229,14 +229,14 @@ class PackagesValidator(Validator[PackagesConfig]):
     async def _reviewer_allowed(self, ctx: Context, refs: list[Ref]) -> set[tuple[str, str]]:
         """Packages reviewers allowed for this policy from the review queue (one store read per answer).
 
-        Same layout the review queue writes: ns "allowlist", key "<policy>/<ecosystem>/<normalised name>".
+        The review queue writes these keys; both build them with llmvet.store.keys.allowlist_key.
         """
         if not refs or not ctx.policy or ctx.resources is None:
             return set()
-        wanted = {f"{ctx.policy}/{r.ecosystem}/{self._norm(r)}": (r.ecosystem, self._norm(r))
+        wanted = {keys.allowlist_key(ctx.policy, r.ecosystem, r.name): (r.ecosystem, self._norm(r))
                   for r in refs if r.ecosystem in ("pypi", "npm")}
         try:
-            found = await ctx.resources.store.get_many(REVIEWER_ALLOWLIST_NS, list(wanted))
+            found = await ctx.resources.store.get_many(keys.ALLOWLIST, list(wanted))
         except Exception as exc:  # the store being down must not hide findings: judge without it
             log.warning("reviewer allowlist unavailable: %s", exc)
             return set()
