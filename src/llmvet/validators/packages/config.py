@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 
 from llmvet.store import keys
 from llmvet.validators.base import ValidatorConfig
-from llmvet.validators.packages.judge import CODES, DEFAULT_FAIL_ON
+from llmvet.validators.packages.codes import CODES, DEFAULT_FAIL_ON
 
 
 def _both_ecosystems() -> list[Literal["pypi", "npm"]]:

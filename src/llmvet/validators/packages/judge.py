@@ -1,16 +1,18 @@
 """Judging: what a registry's answer (or the policy) means for one reference, as findings.
 
-Every finding's severity and risk come from `GRADES`, one table keyed by finding code and the case
-that produced it, so how loud each signal is can be read and tuned in one place.
+Every finding's severity and risk come from `codes.GRADES`, one table keyed by finding code and the
+case that produced it, so how loud each signal is can be read and tuned in one place.
 """
 
 from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from llmvet.validators.base import Finding, Severity
+from llmvet.validators.base import Finding
+from llmvet.validators.packages.codes import GRADES
+from llmvet.validators.packages.config import PackagesConfig
 from llmvet.validators.packages.import_map import install_alias
 from llmvet.validators.packages.refs import Ref
 from llmvet.validators.packages.registry import Index, Lookup, canonical
@@ -23,37 +25,6 @@ from llmvet.validators.packages.signals import (
     weak_signals,
 )
 
-if TYPE_CHECKING:
-    from llmvet.validators.packages.config import PackagesConfig
-
-# (finding code, case) -> (severity, risk). Case "" is the code's only or usual grade.
-# The order of first appearance of each code is the order of CODES (and of error messages).
-GRADES: dict[tuple[str, str], tuple[Severity, float]] = {
-    ("package.missing", ""): ("high", 0.9),
-    ("package.version_missing", ""): ("high", 0.75),
-    ("package.placeholder", ""): ("high", 0.85),
-    ("package.recent", "young"): ("medium", 0.6),
-    ("package.recent", "registered_after_missing"): ("high", 0.85),
-    ("package.lookalike", ""): ("high", 0.8),
-    ("package.unknown_import", ""): ("low", 0.35),
-    ("package.unknown_import", "optional"): ("low", 0.2),  # try/except ImportError: often a fallback
-    ("package.not_checked", ""): ("info", 0.05),
-    ("package.denied", ""): ("high", 0.95),
-    ("package.private_unresolved", ""): ("high", 0.9),
-    ("package.unverified", "max_references"): ("low", 0.1),
-    ("package.unverified", "unreachable"): ("low", 0.1),  # registry_unreachable: open
-    ("package.unverified", "unreachable_closed"): ("high", 0.7),
-    ("package.unverified", "other_index"): ("low", 0.2),
-}
-CODES: tuple[str, ...] = tuple(dict.fromkeys(code for code, _ in GRADES))
-DEFAULT_FAIL_ON = [
-    "package.missing",
-    "package.version_missing",
-    "package.placeholder",
-    "package.lookalike",
-    "package.denied",
-    "package.private_unresolved",
-]
 _LOOKALIKE_HOW = {
     "edit": "{distance} edit(s) from",
     "separators": "differs only in separators from",
