@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -73,7 +72,7 @@ class Upstream:
         try:
             return await self.session.request(method, self.base_url + path, headers=headers, data=body,
                                               proxy=self._proxy)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise upstream_timeout(self.read_timeout) from None
         except aiohttp.ClientConnectorError as exc:
             raise upstream_unreachable(str(exc.os_error) if exc.os_error else str(exc)) from None
@@ -83,7 +82,7 @@ class Upstream:
     async def read(self, resp: aiohttp.ClientResponse) -> bytes:
         try:
             return await resp.read()
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise upstream_timeout(self.read_timeout) from None
         except aiohttp.ClientError as exc:
             raise upstream_bad_response(f"connection closed while reading the body ({type(exc).__name__})") from None
@@ -99,7 +98,7 @@ class Upstream:
         try:
             async for chunk in resp.content.iter_any():
                 yield chunk
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise upstream_timeout(self.read_timeout) from None
         except aiohttp.ClientError as exc:
             raise upstream_bad_response(f"connection closed mid-stream ({type(exc).__name__})") from None
@@ -140,4 +139,4 @@ def response_headers(resp: aiohttp.ClientResponse, *, drop_encoding: bool) -> di
     return out
 
 
-__all__ = ["Upstream", "ProxyError", "forward_request_headers", "response_headers"]
+__all__ = ["ProxyError", "Upstream", "forward_request_headers", "response_headers"]

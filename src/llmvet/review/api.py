@@ -21,8 +21,7 @@ from llmvet.review import allowlist, listing
 from llmvet.review.auth import AuthError, Reviewer
 from llmvet.review.queue import QueueError
 from llmvet.review.service import ReviewService
-from llmvet.review.web import Abort, CSRF_HEADER, csrf_valid, reviewer_from
-
+from llmvet.review.web import CSRF_HEADER, Abort, csrf_valid, reviewer_from
 
 P = "/llmvet/v1"
 log = logging.getLogger("llmvet.review")

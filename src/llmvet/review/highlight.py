@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +38,7 @@ def segments(text: str, findings: list[dict[str, Any]]) -> list[Segment]:
             spans.append((span[0], span[1], i))
     cuts = sorted({0, len(text), *(s for s, _, _ in spans), *(e for _, e, _ in spans)})
     out: list[Segment] = []
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in itertools.pairwise(cuts):
         covering = [i for s, e, i in spans if s <= a and b <= e]
         sev = max((findings[i].get("severity", "medium") for i in covering), key=lambda s: RANK.get(s, 2),
                   default="")

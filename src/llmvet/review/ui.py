@@ -19,11 +19,17 @@ from llmvet.review.auth import AuthError, Reviewer, csrf_ok
 from llmvet.review.highlight import segments, span_in_answer
 from llmvet.review.queue import QueueError
 from llmvet.review.service import ReviewService
+from llmvet.review.web import (
+    CSRF_FIELD,
+    LOGIN_CSRF_COOKIE,
+    SECURITY_HEADERS,
+    SESSION_COOKIE,
+    Abort,
+    csrf_valid,
+    set_cookie,
+)
 from llmvet.store.keys import allowlist_key
-from llmvet.review.web import (Abort, CSRF_FIELD, LOGIN_CSRF_COOKIE, SECURITY_HEADERS, SESSION_COOKIE, csrf_valid,
-                               set_cookie)
 from llmvet.text import content_text
-
 
 log = logging.getLogger("llmvet.review")
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))

@@ -65,7 +65,7 @@ class Webhook:
                     if 200 <= resp.status < 300:
                         return True
                     why = f"HTTP {resp.status}"
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 why = f"{type(exc).__name__}: {exc}"
             log.warning("webhook %s attempt %d/%d failed: %s", delivery, attempt, self.attempts, why)
             if attempt < self.attempts:

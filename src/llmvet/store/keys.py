@@ -55,7 +55,7 @@ BUDGET_TTL_SECONDS = 2 * 86400  # a day's counter outlives its day, then expires
 
 def budget_day(ts: float | None = None) -> str:
     """The UTC day (YYYY-MM-DD) a budget counter belongs to."""
-    return dt.datetime.fromtimestamp(time.time() if ts is None else ts, dt.timezone.utc).strftime("%Y-%m-%d")
+    return dt.datetime.fromtimestamp(time.time() if ts is None else ts, dt.UTC).strftime("%Y-%m-%d")
 
 
 def budget_key(key_hash: str | None, day: str) -> str:

@@ -33,7 +33,7 @@ class RedisStore:
         if not keys:
             return {}
         raws = await self.redis.mget([self._k(ns, k) for k in keys])
-        return {k: orjson.loads(r) for k, r in zip(keys, raws) if r is not None}
+        return {k: orjson.loads(r) for k, r in zip(keys, raws, strict=True) if r is not None}
 
     async def set(self, ns: str, key: str, value: Any, ttl: float | None = None) -> None:
         await self.redis.set(self._k(ns, key), orjson.dumps(value), px=int(ttl * 1000) if ttl else None)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from pathlib import Path
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -118,17 +118,16 @@ class SQLiteStore:
     async def incr(self, ns: str, key: str, amount: float = 1, ttl: float | None = None) -> float:
         now = time.time()
         expires = now + ttl if ttl else None
-        async with self._write_lock:
-            async with self.db.execute(
-                "INSERT INTO kv (ns, key, value, expires) VALUES (?,?,?,?) "
-                "ON CONFLICT (ns, key) DO UPDATE SET "
-                "value = CASE WHEN kv.expires IS NOT NULL AND kv.expires<=? THEN excluded.value "
-                "             ELSE CAST(CAST(CAST(kv.value AS TEXT) AS REAL) + ? AS TEXT) END, "  # stays JSON text
-                "expires = CASE WHEN kv.expires IS NOT NULL AND kv.expires<=? THEN excluded.expires ELSE kv.expires END "
-                "RETURNING value",
-                (ns, key, orjson.dumps(amount), expires, now, amount, now),
-            ) as cur:
-                row = await cur.fetchone()
+        async with self._write_lock, self.db.execute(
+            "INSERT INTO kv (ns, key, value, expires) VALUES (?,?,?,?) "
+            "ON CONFLICT (ns, key) DO UPDATE SET "
+            "value = CASE WHEN kv.expires IS NOT NULL AND kv.expires<=? THEN excluded.value "
+            "             ELSE CAST(CAST(CAST(kv.value AS TEXT) AS REAL) + ? AS TEXT) END, "  # stays JSON text
+            "expires = CASE WHEN kv.expires IS NOT NULL AND kv.expires<=? THEN excluded.expires ELSE kv.expires END "
+            "RETURNING value",
+            (ns, key, orjson.dumps(amount), expires, now, amount, now),
+        ) as cur:
+            row = await cur.fetchone()
         assert row is not None
         value = row[0]
         return float(value if isinstance(value, (int, float)) else orjson.loads(value))

@@ -14,10 +14,10 @@ from typing import ClassVar
 
 from llmvet.store import keys
 from llmvet.validators.base import Context, Finding, Validator, ValidatorConfig, Verdict
+from llmvet.validators.packages.codes import CODES, DEFAULT_FAIL_ON
 from llmvet.validators.packages.config import PackagesConfig
 from llmvet.validators.packages.extract import Extraction, Ref, extract
 from llmvet.validators.packages.import_map import distribution_for
-from llmvet.validators.packages.codes import CODES, DEFAULT_FAIL_ON
 from llmvet.validators.packages.judge import Job, Judge, finding, job_key, matches, norm_name
 from llmvet.validators.packages.registry import (
     Index,
