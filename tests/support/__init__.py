@@ -5,6 +5,7 @@
 - fake_upstream: a loopback fake of the OpenAI API
 - fake_registry: a loopback fake of PyPI and npm serving the recorded answers in tests/data/packages/
 - review_helpers: a policy that escalates, reviewers, a client call in a thread
+- embeddings: `needs_embeddings`, the skip mark for tests that need the embeddings extra and its model
 """
 
 from __future__ import annotations

