@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import PLUGIN_PKG
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.servers import ThreadedServer, redis_server
 
@@ -92,13 +93,17 @@ def test_plugin(tmp_path_factory):
     """Install tests/plugin_pkg (a third-party validator package) with pip into a private folder.
 
     Returns the folder; it is put on sys.path so in-process proxies find the entry points too.
+    pip builds from a copy, so the build/ and *.egg-info setuptools writes next to the sources
+    stay out of the tree (test_cli checks).
     """
+    import shutil
     import subprocess
 
     from llmvet.validators import registry
 
     target = tmp_path_factory.mktemp("plugin-site")
-    source = Path(__file__).parent / "plugin_pkg"
+    source = tmp_path_factory.mktemp("plugin-src") / "plugin_pkg"
+    shutil.copytree(PLUGIN_PKG, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
          "--target", str(target), str(source)],

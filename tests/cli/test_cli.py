@@ -12,6 +12,7 @@ import httpx
 import openai
 import pytest
 
+from tests.support import PLUGIN_PKG
 from tests.support.fake_upstream import Reply
 from tests.support.servers import free_port, wait_port
 
@@ -186,6 +187,9 @@ def test_plugin_from_entry_point_is_used_in_a_policy(tmp_path, test_plugin):
     # Without the package installed, the policy names the unknown validator.
     r = llmvet("policy", "check", str(policy))
     assert r.returncode == 1 and "unknown validator 'shouting'" in r.stderr
+    # The install built from a copy: no build output next to the sources in the tree.
+    left = [p for pattern in ("build", "**/*.egg-info") for p in PLUGIN_PKG.glob(pattern)]
+    assert left == [], f"build output in {PLUGIN_PKG} (an older in-tree build? delete it): {left}"
 
 
 def test_policy_schema_includes_validator_settings():

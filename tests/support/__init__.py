@@ -15,3 +15,4 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parents[1]
 ROOT = TESTS.parent  # the repository: policies/, docs/, Dockerfile
 DATA = TESTS / "data"
+PLUGIN_PKG = TESTS / "plugin_pkg"  # a third-party validator package; conftest's test_plugin installs a copy
