@@ -7,7 +7,7 @@ event loop's responsiveness while checks run.
 - Loop lag: a ticker coroutine wakes every 5 ms and records how late it is, while checks run back
   to back. Same measurement with the encoding done on the event loop (what run_cpu avoids), and
   with nothing running, as baselines.
-- Other requests through the real proxy (fake upstream from tests/fake_upstream.py): latency of
+- Other requests through the real proxy (fake upstream from tests/support/fake_upstream.py): latency of
   requests under a rule without consistency, idle vs while consistency checks (N=5) run.
 
     HF_HUB_OFFLINE=1 python benchmarks/consistency_speed.py [--runs 60] [--no-proxy]
@@ -161,13 +161,12 @@ async def proxy_latency(data: list[tuple[str, list[str], dict]], args: argparse.
 
     import httpx
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from fake_upstream import FakeUpstream, Reply  # type: ignore[import-not-found]
-    from support import ThreadedServer  # type: ignore[import-not-found]
-
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support
     from llmvet.config import Settings
     from llmvet.policy.loader import parse_policy
     from llmvet.proxy.app import create_app
+    from tests.support.fake_upstream import FakeUpstream, Reply
+    from tests.support.servers import ThreadedServer
 
     answers = {str(i): (a, s) for i, (a, s, _) in enumerate(data)}
 

@@ -170,7 +170,7 @@ async def run_validator(
 
 
 async def run_proxy(rows: list[dict[str, Any]], n: int, semantic_weight: float, quantize: bool) -> tuple[list, dict]:
-    """Each passage as a chat request through llmvet to a fake upstream (tests/fake_upstream.py).
+    """Each passage as a chat request through llmvet to a fake upstream (tests/support/fake_upstream.py).
 
     The fake answers the client's request with the passage and the proxy's marked re-asks with the
     samples. With sentence_threshold 0 every scored sentence comes back as a finding (span + score)
@@ -178,14 +178,12 @@ async def run_proxy(rows: list[dict[str, Any]], n: int, semantic_weight: float, 
     """
     import httpx
 
-    tests = Path(__file__).resolve().parents[1] / "tests"
-    sys.path.insert(0, str(tests))
-    from fake_upstream import FakeUpstream, Reply  # type: ignore[import-not-found]
-    from support import ThreadedServer  # type: ignore[import-not-found]
-
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support
     from llmvet.config import Settings
     from llmvet.policy.loader import parse_policy
     from llmvet.proxy.app import create_app
+    from tests.support.fake_upstream import FakeUpstream, Reply
+    from tests.support.servers import ThreadedServer
 
     by_id = {str(r["wiki_bio_test_idx"]): r for r in rows}
     internal: list[int] = []

@@ -24,9 +24,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # for tests.support
 from overhead import LUA, cpu_seconds, run_wrk, serve, stop_all, uvicorn_cmd  # noqa: E402
-from support import free_port  # noqa: E402
+
+from tests.support.servers import free_port  # noqa: E402
 
 RECORD = {
     "ts": 0.0, "request_id": "req_x", "route": "chat.completions", "model": "bench-model", "key": "0123456789ab",

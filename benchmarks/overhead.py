@@ -20,8 +20,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT / "tests"))
-from support import free_port, wait_port  # noqa: E402
+sys.path.insert(0, str(ROOT))  # for tests.support
+from tests.support.servers import free_port, wait_port  # noqa: E402
 
 LUA = """
 wrk.method = "POST"

@@ -20,15 +20,14 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from fake_registry import FakeRegistry  # noqa: E402
-from support import ThreadedServer  # noqa: E402
+sys.path.insert(0, str(ROOT))  # for tests.support
 
 from llmvet.resources import Resources  # noqa: E402
 from llmvet.store import open_store  # noqa: E402
 from llmvet.validators.base import Context  # noqa: E402
 from llmvet.validators.packages import PackagesValidator  # noqa: E402
+from tests.support.fake_registry import FakeRegistry  # noqa: E402
+from tests.support.servers import ThreadedServer  # noqa: E402
 
 FLAG_CLASSES = {"nonexistent", "placeholder"}
 

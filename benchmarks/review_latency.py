@@ -2,11 +2,12 @@
 """Review queue figures: decision -> held client latency (same replica vs another replica), and
 the cost of listing the queue as it grows (SQLite and Redis). Run from the repo root: python benchmarks/review_latency.py"""
 import asyncio, statistics, sys, threading, time, os
-sys.path.insert(0, "tests")
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support
 import httpx, openai
-from support import ThreadedServer, redis_server
-from fake_upstream import FakeUpstream, Reply
-from review_helpers import ANSWER, policy, add_reviewer, wait_for_item, InThread
+from tests.support.servers import ThreadedServer, redis_server
+from tests.support.fake_upstream import FakeUpstream, Reply
+from tests.support.review_helpers import ANSWER, policy, add_reviewer, wait_for_item, InThread
 from llmvet.config import Settings
 from llmvet.policy.loader import parse_policy
 from llmvet.proxy.app import create_app

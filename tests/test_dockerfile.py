@@ -7,7 +7,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from support import free_port, wait_port
+from tests.support.servers import free_port, wait_port
 
 DOCKERFILE = (Path(__file__).parent.parent / "Dockerfile").read_text()
 

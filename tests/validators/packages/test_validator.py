@@ -1,0 +1,380 @@
+"""The packages validator end to end against the loopback fake registry (recorded answers)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from llmvet.resources import Resources
+from llmvet.store import open_store
+from llmvet.validators.base import Context, Status
+from llmvet.validators.packages import PackagesValidator
+from tests.support.fake_registry import FakeRegistry
+from tests.support.servers import ThreadedServer
+
+
+@pytest.fixture(scope="module")
+def fake():
+    reg = FakeRegistry()
+    with ThreadedServer(reg.app) as srv:
+        reg.url = srv.url
+        yield reg
+
+
+@pytest.fixture(autouse=True)
+def _reset(fake):
+    fake.delay, fake.fail = 0.0, False
+    fake.hits.clear()
+    fake.max_inflight = 0
+    yield
+
+
+@pytest.fixture
+async def res(tmp_path):
+    r = Resources(await open_store(f"sqlite:///{tmp_path / 'cache.db'}"))
+    yield r
+    await r.close()
+
+
+def make(fake, **kw) -> PackagesValidator:
+    cfg = dict(pypi_index_url=f"{fake.url}/simple", pypi_json_url=f"{fake.url}/pypi", npm_registry_url=f"{fake.url}/npm")
+    cfg.update(kw)
+    return PackagesValidator(PackagesValidator.Config(**cfg))
+
+
+async def run(v, text, res):
+    verdict = await v.check(Context(text=text, resources=res))
+    for f in verdict.findings:
+        assert f.span is not None and 0 <= f.span[0] < f.span[1] <= len(text)
+    return verdict
+
+
+def by_name(verdict, text):
+    return {text[f.span[0] : f.span[1]]: f for f in verdict.findings}
+
+
+async def test_real_packages_pass(fake, res):
+    text = (
+        "```bash\npip install requests 'fastapi[standard]' numpy==2.0.0 scikit-learn\n"
+        "npm install express react@18.2.0 @types/node\n```\n"
+        "```python\nimport cv2, yaml\nfrom PIL import Image\nfrom bs4 import BeautifulSoup\nimport sklearn\n"
+        "from playhouse.shortcuts import model_to_dict\nimport os, json, asyncio\n```\n"
+    )
+    v = await run(make(fake), text, res)
+    assert v.status == Status.PASSED, [f.to_dict() for f in v.findings]
+    assert v.findings == []
+    assert v.meta["packages_checked"] == 7
+
+
+async def test_missing_package_and_missing_version(fake, res):
+    text = "Run `pip install flask-superauth requests==99.0` then `npm i express-turbo-router`."
+    v = await run(make(fake), text, res)
+    assert v.status == Status.FAILED
+    f = by_name(v, text)
+    assert f["flask-superauth"].code == "package.missing"
+    assert f["flask-superauth"].severity == "high"
+    assert f["flask-superauth"].evidence["ecosystem"] == "pypi"
+    assert f["flask-superauth"].evidence["registry"] == f"{fake.url}/pypi"
+    assert f["requests"].code == "package.version_missing"
+    assert f["requests"].evidence["version"] == "99.0"
+    assert f["express-turbo-router"].code == "package.missing"
+    assert f["express-turbo-router"].evidence["ecosystem"] == "npm"
+
+
+async def test_pep440_equal_versions_are_found(fake, res):
+    v = await run(make(fake), "`pip install requests==2.31`", res)  # 2.31 == 2.31.0
+    assert v.status == Status.PASSED, [f.message for f in v.findings]
+
+
+async def test_import_names_installed_are_placeholders(fake, res):
+    text = "```\npip install sklearn bs4 playhouse dotenv PIL\n```"
+    v = await run(make(fake), text, res)
+    f = by_name(v, text)
+    assert {k: x.code for k, x in f.items()} == {k: "package.placeholder" for k in ("sklearn", "bs4", "playhouse", "dotenv", "PIL")}
+    assert f["sklearn"].evidence["closest"] == "scikit-learn"
+    assert f["PIL"].evidence["closest"] == "Pillow"
+    assert v.status == Status.FAILED
+
+
+async def test_research_squats_and_npm_security_holding(fake, res):
+    text = "```\npip install chainlit-graphql-orm asurion-drive botocote\nnpm install splide\n```"
+    v = await run(make(fake), text, res)
+    f = by_name(v, text)
+    assert {k: x.code for k, x in f.items()} == {
+        "chainlit-graphql-orm": "package.placeholder",
+        "asurion-drive": "package.placeholder",
+        "botocote": "package.placeholder",
+        "splide": "package.placeholder",
+    }
+
+
+async def test_unknown_import_is_lower_severity_than_missing_install(fake, res):
+    text = "```python\nimport fancyhallucinatedlib\ntry:\n    import zzfastjsonx\nexcept ImportError:\n    zzfastjsonx = None\n```\n" \
+           "```bash\npip install fancyhallucinatedlib\n```"
+    v = await run(make(fake), text, res)
+    codes = sorted((f.code, f.severity, f.evidence.get("kind")) for f in v.findings)
+    assert codes == [
+        ("package.missing", "high", "install"),
+        ("package.unknown_import", "low", "import"),
+        ("package.unknown_import", "low", "import"),
+    ]
+    optional = [f for f in v.findings if f.evidence.get("name") == "zzfastjsonx"][0]
+    assert optional.risk < [f for f in v.findings if f.code == "package.missing"][0].risk
+    assert v.status == Status.FAILED  # because of the install, not the imports
+    only_imports = await run(make(fake), text.split("```bash")[0], res)
+    assert only_imports.status == Status.PASSED and len(only_imports.findings) == 2
+
+
+async def test_namespace_imports_resolve(fake, res):
+    text = "```python\nfrom google.cloud import storage\nimport google.cloud.storage\nfrom azure.identity import DefaultAzureCredential\n```"
+    v = await run(make(fake), text, res)
+    assert v.findings == []
+
+
+async def test_lookalike_reported_with_closest(fake, res):
+    text = "`pip install reqeusts`"
+    v = await run(make(fake), text, res)
+    (f,) = v.findings
+    assert f.code == "package.missing" and f.evidence["closest"] == "requests"
+
+
+async def test_conda_not_checked_and_ignored(fake, res):
+    text = "```\nconda install -c conda-forge nonexistentthing\n```"
+    v = await run(make(fake), text, res)
+    assert [(f.code, f.severity) for f in v.findings] == [("package.not_checked", "info")]
+    assert v.status == Status.PASSED
+    v = await run(make(fake, conda="ignore"), text, res)
+    assert v.findings == []
+    assert fake.hits == {}
+
+
+async def test_allowlist_denylist_and_ecosystems(fake, res):
+    text = "```\npip install flask-superauth requests\nnpm install express-turbo-router\n```"
+    v = await run(make(fake, allowlist=["flask-*"], denylist=["requests"], ecosystems=["pypi"]), text, res)
+    assert [(f.code, f.evidence["name"]) for f in v.findings] == [("package.denied", "requests")]
+    assert v.status == Status.FAILED
+    assert not any("npm" in p for p in fake.hits)
+
+
+async def test_private_prefixes_must_resolve_on_private_index(fake, res):
+    text = "`pip install acme-billing requests`"
+    no_private = await run(make(fake, private_prefixes=["acme-"]), text, res)
+    assert [f.code for f in no_private.findings] == ["package.private_unresolved"]
+    # the private index here is the fake's Simple API; acme-billing is not on it
+    v = await run(make(fake, private_prefixes=["acme-"], private_index_url=f"{fake.url}/simple"), text, res)
+    assert [f.code for f in v.findings] == ["package.private_unresolved"]
+    fake.add("pypi", "acme-billing", {"info": {"name": "acme-billing", "summary": "Billing", "version": "1.0"},
+                                      "releases": {"1.0": [{"upload_time_iso_8601": "2020-01-01T00:00:00Z", "filename": "acme_billing-1.0.tar.gz"}]}})
+    try:
+        # (the miss above is cached for negative_ttl; another namespace sees the new answer)
+        v = await run(make(fake, private_prefixes=["acme-"], private_index_url=f"{fake.url}/simple",
+                           cache_namespace="fresh"), text, res)
+        assert v.findings == []
+    finally:
+        fake.records["pypi"].pop("acme-billing")
+
+
+async def test_simple_api_only_mirror(fake, res):
+    v = make(fake, pypi_json_url="")  # a mirror: no JSON API, PEP 691 JSON Simple API
+    assert v.pypi.json_url is None
+    text = "`pip install requests==2.31.0 flask-superauth playhouse`"
+    out = await run(v, text, res)
+    f = by_name(out, text)
+    assert {k: x.code for k, x in f.items()} == {"flask-superauth": "package.missing", "playhouse": "package.placeholder"}
+    # no summary on the Simple API: playhouse is caught as peewee's import name with one release
+    assert "import name of peewee" in f["playhouse"].evidence["reasons"][0]
+    assert any(p.startswith("/simple/") for p in fake.hits)
+
+
+async def test_simple_api_html_fallback(fake, res):
+    from llmvet.validators.packages.registry import Index
+
+    v = make(fake, pypi_json_url="")
+    client = v.client
+    import llmvet.validators.packages.registry as registry
+
+    old = registry.SIMPLE_ACCEPT
+    registry.SIMPLE_ACCEPT = "text/html"
+    try:
+        got = await client.lookup_many(res, [(Index("pypi", f"{fake.url}/simple"), "flask")])
+    finally:
+        registry.SIMPLE_ACCEPT = old
+    (lk,) = got.values()
+    assert lk.status == "found" and "3.0.0" in lk.info["versions"]
+
+
+async def test_single_flight_and_cache(fake, res):
+    fake.delay = 0.3
+    v = make(fake)
+    text = "`pip install flask`"
+    outs = await asyncio.gather(*(run(v, text, res) for _ in range(10)))
+    assert all(o.status == Status.PASSED for o in outs)
+    assert fake.hits["/pypi/flask/json"] == 1  # ten concurrent answers, one request
+    # a second validator (another replica) finds it in the shared store: no request
+    fake.hits.clear()
+    await run(make(fake), text, res)
+    assert fake.hits == {}
+
+
+async def test_cold_lookups_run_concurrently_within_the_limit(fake, res):
+    fake.delay = 0.3
+    names = ["requests", "numpy", "pandas", "flask", "django", "httpx", "rich", "click"]
+    text = "```\npip install " + " ".join(names) + "\n```"
+    v = await run(make(fake, concurrency=16), text, res)
+    assert v.status == Status.PASSED
+    assert sum(fake.hits.values()) == 8
+    assert fake.max_inflight > 2  # the lookups of one answer overlap
+    fake.max_inflight = 0
+    await run(make(fake, concurrency=2, cache_namespace="other"), text, res)
+    assert fake.max_inflight == 2  # never more than the limit
+
+
+async def test_missing_then_registered_is_rejudged(fake, res):
+    v = make(fake, negative_ttl=0.2)
+    text = "`pip install fastapi-zeroconf-auth`"
+    first = await run(v, text, res)
+    assert [f.code for f in first.findings] == ["package.missing"]
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
+    fake.add("pypi", "fastapi-zeroconf-auth", {
+        "info": {"name": "fastapi-zeroconf-auth", "summary": "Zero-config auth for FastAPI", "version": "0.1.0",
+                 "description": "x" * 400, "project_urls": {"Homepage": "https://e.x"}},
+        "releases": {"0.1.0": [{"upload_time_iso_8601": now, "filename": "fastapi_zeroconf_auth-0.1.0.tar.gz"}]}})
+    try:
+        await asyncio.sleep(0.25)
+        second = await run(v, text, res)
+        (f,) = second.findings
+        assert f.code == "package.recent" and f.severity == "high"
+        assert "seen_missing_at" in f.evidence
+    finally:
+        fake.records["pypi"].pop("fastapi-zeroconf-auth")
+
+
+async def test_recent_package_is_reported(fake, res):
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 5 * 86400))
+    fake.add("pypi", "brand-new-lib", {
+        "info": {"name": "brand-new-lib", "summary": "A new library for parsing things", "version": "0.2.0",
+                 "description": "y" * 500, "project_urls": {"Source": "https://e.x"}},
+        "releases": {"0.1.0": [{"upload_time_iso_8601": now, "filename": "a-0.1.0.tar.gz"}],
+                     "0.2.0": [{"upload_time_iso_8601": now, "filename": "a-0.2.0.tar.gz"}]}})
+    try:
+        text = "`pip install brand-new-lib`"
+        v = await run(make(fake), text, res)
+        (f,) = v.findings
+        assert f.code == "package.recent" and 4 < f.evidence["age_days"] < 6
+        assert v.status == Status.PASSED  # recent alone does not fail by default
+        strict = await run(make(fake, fail_on=["missing", "recent"], min_age_days=1), text, res)
+        assert strict.findings == [] and strict.status == Status.PASSED
+        strict = await run(make(fake, fail_on=["missing", "recent"]), text, res)
+        assert strict.status == Status.FAILED
+    finally:
+        fake.records["pypi"].pop("brand-new-lib")
+
+
+async def test_registry_unreachable_open_closed_and_stale_cache(fake, res):
+    text = "`pip install requests`"
+    fake.fail = True
+    opened = await run(make(fake, registry_unreachable="open"), text, res)
+    assert opened.status == Status.PASSED and [f.code for f in opened.findings] == ["package.unverified"]
+    closed = await run(make(fake, registry_unreachable="closed"), text, res)
+    assert closed.status == Status.FAILED and closed.findings[0].severity == "high"
+    # once cached, an expired entry still answers while the registry is down
+    fake.fail = False
+    await run(make(fake, positive_ttl=0.05), text, res)
+    await asyncio.sleep(0.1)
+    fake.fail = True
+    v = await run(make(fake, positive_ttl=0.05, registry_unreachable="closed"), text, res)
+    assert v.status == Status.PASSED and v.findings == []
+
+
+async def test_timeout_counts_as_unreachable(fake, res):
+    fake.delay = 1.0
+    v = await run(make(fake, lookup_timeout=0.2, registry_unreachable="closed"), "`npm i lodash`", res)
+    (f,) = v.findings
+    assert f.code == "package.unverified" and "Timeout" in f.evidence["error"]
+
+
+async def test_shared_cache_on_both_store_backends(fake, store):
+    r = Resources(store)
+    try:
+        text = "`pip install flask` and `npm i express`"
+        v1 = await run(make(fake), text, r)
+        assert v1.status == Status.PASSED
+        hits = sum(fake.hits.values())
+        assert hits == 2
+        v2 = await run(make(fake), text, r)  # fresh memory, same store
+        assert v2.status == Status.PASSED and sum(fake.hits.values()) == hits
+        assert sorted(await store.keys("pkgcache"))
+    finally:
+        if r._http is not None:
+            await r._http.close()
+        r._cpu_pool.shutdown(wait=False)
+
+
+def test_config_rejects_unknown_fields_and_signals():
+    with pytest.raises(Exception):
+        PackagesValidator.Config(fail_on=["nonsense"])
+    with pytest.raises(Exception):
+        PackagesValidator.Config(typo_field=1)
+    assert PackagesValidator.Config(fail_on=["missing"]).fail_on == ["package.missing"]
+
+
+async def test_lookalike_of_a_popular_name_that_exists_but_is_new(fake, res):
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 10 * 86400))
+    fake.add("pypi", "requestss", {
+        "info": {"name": "requestss", "summary": "HTTP library", "version": "2.0.1",
+                 "description": "z" * 600, "project_urls": {"Home": "https://e.x"}},
+        "releases": {"2.0.0": [{"upload_time_iso_8601": when, "filename": "requestss-2.0.0.tar.gz"}],
+                     "2.0.1": [{"upload_time_iso_8601": when, "filename": "requestss-2.0.1.tar.gz"}]}})
+    try:
+        text = "`pip install requestss`"
+        v = await run(make(fake), text, res)
+        codes = {f.code: f for f in v.findings}
+        assert set(codes) == {"package.recent", "package.lookalike"}
+        assert codes["package.lookalike"].evidence["closest"] == "requests"
+        assert v.status == Status.FAILED
+    finally:
+        fake.records["pypi"].pop("requestss")
+
+
+async def test_too_many_names_are_reported_unverified(fake, res):
+    text = "```\npip install requests numpy pandas flask\n```"
+    v = await run(make(fake, max_references=2), text, res)
+    assert [f.evidence["name"] for f in v.findings if f.code == "package.unverified"] == ["pandas", "flask"]
+    assert v.meta["packages_checked"] == 2
+
+
+async def test_missing_name_from_another_index_is_unverified_not_invented(fake, res):
+    text = "`pip install --index-url https://pkgs.acme.example/simple acme-core requests==99.0`"
+    v = await run(make(fake), text, res)
+    got = {f.evidence["name"]: f.code for f in v.findings}
+    assert got == {"acme-core": "package.unverified", "requests": "package.version_missing"}
+
+
+async def test_unmapped_import_resolved_through_python_prefix(fake, res):
+    fake.add("pypi", "python-zzqlib", {"info": {"name": "python-zzqlib", "summary": "zzq bindings", "version": "1.0",
+                                                 "description": "d" * 300, "project_urls": {"Home": "https://e.x"}},
+                                        "releases": {"1.0": [{"upload_time_iso_8601": "2019-01-01T00:00:00Z"}],
+                                                     "1.1": [{"upload_time_iso_8601": "2019-02-01T00:00:00Z"}]}})
+    try:
+        v = await run(make(fake), "```python\nimport zzqlib\nimport zzqnotathing\n```", res)
+        assert [(f.code, f.evidence["name"]) for f in v.findings] == [("package.unknown_import", "zzqnotathing")]
+        assert fake.hits["/pypi/python-zzqlib/json"] == 1 and fake.hits["/pypi/pyzzqnotathing/json"] == 1
+    finally:
+        fake.records["pypi"].pop("python-zzqlib")
+
+
+async def test_packages_a_reviewer_allowed_are_not_flagged_for_that_policy(fake, res):
+    from llmvet.review import allowlist
+
+    text = "```\npip install flask-superauth\nnpm install express-turbo-router\n```"
+    v = make(fake)
+    before = await v.check(Context(text=text, resources=res, policy="team"))
+    assert {f.evidence["name"] for f in before.findings} == {"flask-superauth", "express-turbo-router"}
+    # What the review queue writes when a reviewer allows a package from a finding.
+    await allowlist.add(res.store, "team", "pypi", "Flask_SuperAuth", by="alice")
+    after = await v.check(Context(text=text, resources=res, policy="team"))
+    assert [f.evidence["name"] for f in after.findings] == ["express-turbo-router"]
+    other_policy = await v.check(Context(text=text, resources=res, policy="other"))
+    assert len(other_policy.findings) == 2  # allowed per policy, not everywhere
