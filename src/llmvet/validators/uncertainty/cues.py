@@ -14,7 +14,7 @@ from pathlib import Path
 from re import _parser as _sre_parse  # type: ignore[attr-defined]  # private (not in typeshed); see _first_chars
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]  # no types-PyYAML in the dev dependencies
+import yaml
 
 LIST_SECTIONS: tuple[str, ...] = (
     "statement_strong",
