@@ -70,7 +70,7 @@ async def summarize(store: Store, *, hours: float = 24.0, now: float | None = No
 
 async def budgets(store: Store, limit: float | None, now: float | None = None) -> list[dict[str, Any]]:
     """Today's re-ask token use per key (UTC day), from the consistency validator's counters."""
-    day = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.timezone.utc).strftime("%Y-%m-%d")
+    day = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.UTC).strftime("%Y-%m-%d")
     keys = [k for k in await store.keys(BUDGET_NAMESPACE) if k.endswith(":" + day)]
     out = []
     for k in keys:
