@@ -34,7 +34,8 @@ DIMENSIONS = {"decision": "a:", "finding": "p:", "length": "l:"}
 
 
 class DriftConfig(BaseModel):
-    """Drift settings (a policy's `drift:` block, or LLMVET_DRIFT_* variables)."""
+    """Drift settings, read from LLMVET_DRIFT_* variables (`DriftEnv`). A policy has no `drift:` block:
+    its schema rejects unknown top-level keys."""
 
     model_config = ConfigDict(extra="forbid")
 
