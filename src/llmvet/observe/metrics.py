@@ -8,6 +8,7 @@ adds all workers up with prometheus-client's MultiProcessCollector, whichever wo
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
@@ -106,7 +107,7 @@ class Metrics:
         self._child(self.requests, route, self.model(model), str(status)).inc()
         self._child(self.request_seconds, route).observe(seconds)
 
-    def observe_record(self, rec: dict[str, Any]) -> None:
+    def observe_record(self, rec: Mapping[str, Any]) -> None:
         """Everything an audit record tells (called from the proxy's finish hook)."""
         c = self._child
         route, rule, model = rec.get("route") or "-", rec.get("rule") or "-", self.model(rec.get("model"))

@@ -90,7 +90,7 @@ class Counts(dict[str, float]):
             self[k] += v
 
 
-def record_fields(rec: dict[str, Any]) -> Counts:
+def record_fields(rec: Mapping[str, Any]) -> Counts:
     """What one audit record adds to its group's counts."""
     c = Counts()
     c["n"] = 1
@@ -137,7 +137,7 @@ class Rollup:
         self.bucket_seconds = bucket_seconds
         self.retention = retention_seconds
         self.replica = replica or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[Mapping[str, Any]] = []  # audit records (a TypedDict upstream of here)
         self._mine: Buckets = {}
         self._dirty: set[int] = set()
         self._registered_at = 0.0
@@ -148,7 +148,7 @@ class Rollup:
         return int(ts // self.bucket_seconds) * self.bucket_seconds
 
     # ---- write side ------------------------------------------------------------------------------
-    def add(self, rec: dict[str, Any]) -> None:
+    def add(self, rec: Mapping[str, Any]) -> None:
         """O(1) on the request path: the record is only queued."""
         self._pending.append(rec)
 
