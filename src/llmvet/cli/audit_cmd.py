@@ -8,7 +8,7 @@ import re
 import sys
 import time
 from collections import deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -51,9 +51,9 @@ def parse_time(value: str, now: float | None = None) -> float:
     try:
         dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"cannot read {value!r} as a time: use ISO 8601 (2026-01-31T12:00:00Z) or 30m/24h/7d")
+        raise ValueError(f"cannot read {value!r} as a time: use ISO 8601 (2026-01-31T12:00:00Z) or 30m/24h/7d") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 
@@ -146,7 +146,7 @@ def run_export(args: argparse.Namespace) -> int:
         err.print(f"llmvet: {exc}", markup=False)
         return 2
     try:
-        out = open(args.output, "wb") if args.output else sys.stdout.buffer
+        out = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115 - closed in the finally below
     except OSError as exc:
         err.print(f"llmvet: cannot write {args.output}: {exc.strerror}", markup=False)
         return 2

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 from rich.markup import escape
 from rich.table import Table
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args, "policy", "store")
     policy = load_policy_or_exit(settings.policy)
     try:
-        text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
     except OSError as exc:
         err.print(f"llmvet: cannot read {args.file}: {exc.strerror}")
         return 2

@@ -6,10 +6,24 @@ import argparse
 import logging
 import os
 import sys
+from typing import TypedDict
 
 from llmvet.cli.common import add_settings_flags, err, load_policy_or_exit, settings_from
 
 FIELDS = ("upstream", "policy", "store", "host", "port")
+
+
+class _ServerOptions(TypedDict):
+    """The uvicorn.run() options shared by the one-process and the multi-worker start (typed per key,
+    so mypy checks each against uvicorn's signature)."""
+
+    host: str
+    port: int
+    loop: str
+    http: str
+    log_level: str
+    access_log: bool
+    timeout_graceful_shutdown: int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,8 +42,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     policy = load_policy_or_exit(settings.policy)  # a bad policy stops here, with file:line messages
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    common = dict(host=settings.host, port=settings.port, loop="uvloop", http="httptools",
-                  log_level=settings.log_level, access_log=False, timeout_graceful_shutdown=10)
+    common = _ServerOptions(
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
     if args.workers > 1:
         # Workers are separate processes: hand them the resolved settings through the environment.
         for name, value in settings.model_dump(mode="json").items():

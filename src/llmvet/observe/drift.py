@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +34,8 @@ DIMENSIONS = {"decision": "a:", "finding": "p:", "length": "l:"}
 
 
 class DriftConfig(BaseModel):
-    """Drift settings (a policy's `drift:` block, or LLMVET_DRIFT_* variables)."""
+    """Drift settings, read from LLMVET_DRIFT_* variables (`DriftEnv`). A policy has no `drift:` block:
+    its schema rejects unknown top-level keys."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -158,10 +158,10 @@ def compare(baseline: dict[str, float], current: dict[str, float], min_samples: 
         out.chi2, out.dof = chi2, len(rows) - 1
         out.p_value = chi2_sf(chi2, out.dof)
     # PSI with half-count smoothing so an empty category does not make it infinite.
-    k = len(cats)
+    n_cats = len(cats)
     for cat in cats:
-        pb = (baseline.get(cat, 0) + 0.5) / (nb + 0.5 * k)
-        pc = (current.get(cat, 0) + 0.5) / (nc + 0.5 * k)
+        pb = (baseline.get(cat, 0) + 0.5) / (nb + 0.5 * n_cats)
+        pc = (current.get(cat, 0) + 0.5) / (nc + 0.5 * n_cats)
         out.psi += (pc - pb) * math.log(pc / pb)
     return out
 
@@ -188,8 +188,8 @@ def assess(buckets: rollup.Buckets, cfg: DriftConfig, now: float) -> dict[str, d
         status[group] = {}
         for dim in cfg.dimensions:
             prefix = DIMENSIONS[dim]
-            cmp = compare(rollup.dimension(base.get(group, Counter()), prefix),
-                          rollup.dimension(cur.get(group, Counter()), prefix), cfg.min_samples)
+            cmp = compare(rollup.dimension(base.get(group, rollup.Counts()), prefix),
+                          rollup.dimension(cur.get(group, rollup.Counts()), prefix), cfg.min_samples)
             status[group][dim] = {**cmp.to_dict(), "alert": is_alert(cmp, cfg)}
     return status
 

@@ -8,10 +8,10 @@ adds all workers up with prometheus-client's MultiProcessCollector, whichever wo
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from llmvet.observe.rollup import validator_outcome
@@ -22,7 +22,8 @@ MAX_LABEL_VALUES = 200  # per label: model names come from clients, so cap them
 
 
 def multiprocess_dir() -> str | None:
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
+    # prometheus-client still honours the old lower-case name, so the proxy does too
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")  # noqa: SIM112
 
 
 class _Bounded:
@@ -106,7 +107,7 @@ class Metrics:
         self._child(self.requests, route, self.model(model), str(status)).inc()
         self._child(self.request_seconds, route).observe(seconds)
 
-    def observe_record(self, rec: dict[str, Any]) -> None:
+    def observe_record(self, rec: Mapping[str, Any]) -> None:
         """Everything an audit record tells (called from the proxy's finish hook)."""
         c = self._child
         route, rule, model = rec.get("route") or "-", rec.get("rule") or "-", self.model(rec.get("model"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections import Counter
 from typing import Any
 
 from llmvet.observe import drift as drift_mod
@@ -32,13 +31,13 @@ async def summarize(store: Store, *, hours: float = 24.0, now: float | None = No
         m, rule = rollup.split_group(group)
         if model is not None and m != model:
             continue
-        entry = per_model.setdefault(m, {"model": m, "counts": Counter(), "rules": {}})
-        entry["counts"].update(counts)
+        entry = per_model.setdefault(m, {"model": m, "counts": rollup.Counts(), "rules": {}})
+        entry["counts"].add(counts)
         entry["rules"][rule] = int(counts.get("n", 0))
     series_step = _series_step(hours, cfg.bucket_seconds)
     models = []
     for m, entry in sorted(per_model.items(), key=lambda kv: -kv[1]["counts"].get("n", 0)):
-        c: Counter[str] = entry["counts"]
+        c: rollup.Counts = entry["counts"]
         n = int(c.get("n", 0))
         models.append({
             "model": m,
@@ -70,7 +69,7 @@ async def summarize(store: Store, *, hours: float = 24.0, now: float | None = No
 
 async def budgets(store: Store, limit: float | None, now: float | None = None) -> list[dict[str, Any]]:
     """Today's re-ask token use per key (UTC day), from the consistency validator's counters."""
-    day = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.timezone.utc).strftime("%Y-%m-%d")
+    day = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.UTC).strftime("%Y-%m-%d")
     keys = [k for k in await store.keys(BUDGET_NAMESPACE) if k.endswith(":" + day)]
     out = []
     for k in keys:
@@ -95,7 +94,7 @@ def _range_lo(r: str) -> int:
     return int(r.split("-")[0].rstrip("+"))
 
 
-def _validators(c: Counter[str]) -> dict[str, dict[str, int]]:
+def _validators(c: rollup.Counts) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for k, v in c.items():
         if k.startswith("v:"):
@@ -114,13 +113,13 @@ def _series_step(hours: float, bucket_seconds: int) -> int:
 def _series(buckets: rollup.Buckets, model: str, since: float, now: float, step: int) -> list[dict[str, Any]]:
     """Requests per bar, split by action."""
     first = int(since // step) * step
-    bars: dict[int, Counter[str]] = {t: Counter() for t in range(first, int(now) + 1, step)}
+    bars: dict[int, rollup.Counts] = {t: rollup.Counts() for t in range(first, int(now) + 1, step)}
     for b, groups in buckets.items():
         bar = bars.get(int(b // step) * step)
         if bar is None:
             continue
         for g, counts in groups.items():
             if rollup.split_group(g)[0] == model:
-                bar.update({k: v for k, v in counts.items() if k.startswith("a:")})
+                bar.add({k: v for k, v in counts.items() if k.startswith("a:")})
     return [{"t": t, "actions": {k[2:]: int(v) for k, v in sorted(c.items())}, "n": int(sum(c.values()))}
             for t, c in sorted(bars.items())]

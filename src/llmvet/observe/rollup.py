@@ -23,7 +23,7 @@ import os
 import secrets
 import socket
 import time
-from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from llmvet.store.base import Store
@@ -76,9 +76,23 @@ def primary_code(findings: list[dict[str, Any]]) -> str:
     return best["code"] if best else "none"
 
 
-def record_fields(rec: dict[str, Any]) -> Counter[str]:
+class Counts(dict[str, float]):
+    """One group's sums. Like a Counter (a missing field reads as 0, `add` sums another group's fields
+    in), but typed for the float latency sums beside the integer counts (JSON keeps ints as ints)."""
+
+    __slots__ = ()
+
+    def __missing__(self, key: str) -> float:
+        return 0
+
+    def add(self, other: Mapping[str, float]) -> None:
+        for k, v in other.items():
+            self[k] += v
+
+
+def record_fields(rec: Mapping[str, Any]) -> Counts:
     """What one audit record adds to its group's counts."""
-    c: Counter[str] = Counter()
+    c = Counts()
     c["n"] = 1
     c["a:" + str(rec.get("action"))] = 1
     c["s:" + str(rec.get("status"))] = 1
@@ -111,7 +125,7 @@ def record_fields(rec: dict[str, Any]) -> Counter[str]:
     return c
 
 
-Buckets = dict[int, dict[str, Counter[str]]]  # bucket start (epoch s) -> group -> counts
+Buckets = dict[int, dict[str, Counts]]  # bucket start (epoch s) -> group -> counts
 
 
 class Rollup:
@@ -123,18 +137,18 @@ class Rollup:
         self.bucket_seconds = bucket_seconds
         self.retention = retention_seconds
         self.replica = replica or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[Mapping[str, Any]] = []  # audit records (a TypedDict upstream of here)
         self._mine: Buckets = {}
         self._dirty: set[int] = set()
         self._registered_at = 0.0
-        self._closed_cache: dict[int, dict[str, Counter[str]]] = {}
+        self._closed_cache: dict[int, dict[str, Counts]] = {}
         self._lock: asyncio.Lock | None = None
 
     def bucket_of(self, ts: float) -> int:
         return int(ts // self.bucket_seconds) * self.bucket_seconds
 
     # ---- write side ------------------------------------------------------------------------------
-    def add(self, rec: dict[str, Any]) -> None:
+    def add(self, rec: Mapping[str, Any]) -> None:
         """O(1) on the request path: the record is only queued."""
         self._pending.append(rec)
 
@@ -146,8 +160,8 @@ class Rollup:
             groups = self._mine.setdefault(b, {})
             counts = groups.get(g := group_key(rec.get("model"), rec.get("rule")))
             if counts is None:
-                counts = groups[g] = Counter()
-            counts.update(record_fields(rec))
+                counts = groups[g] = Counts()
+            counts.add(record_fields(rec))
             self._dirty.add(b)
         return len(pending)
 
@@ -189,7 +203,7 @@ class Rollup:
 
 
 async def read_buckets(store: Store, since: float, until: float | None = None, bucket_seconds: int = 300,
-                       cache: dict[int, dict[str, Counter[str]]] | None = None) -> Buckets:
+                       cache: dict[int, dict[str, Counts]] | None = None) -> Buckets:
     """Every replica's counts for the buckets overlapping [since, until], summed per bucket and group.
 
     With `cache`, buckets long closed are read once and kept (they no longer change).
@@ -210,10 +224,10 @@ async def read_buckets(store: Store, since: float, until: float | None = None, b
         keys = [f"b:{b}:{r}" for b in todo for r in replicas]
         blobs = await store.get_many(NAMESPACE, keys) if keys else {}
         for b in todo:
-            merged: dict[str, Counter[str]] = {}
+            merged: dict[str, Counts] = {}
             for r in replicas:
                 for g, counts in (blobs.get(f"b:{b}:{r}") or {}).items():
-                    merged.setdefault(g, Counter()).update(counts)
+                    merged.setdefault(g, Counts()).add(counts)
             out[b] = merged
             if cache is not None and b + bucket_seconds < settled:
                 cache[b] = merged
@@ -223,16 +237,16 @@ async def read_buckets(store: Store, since: float, until: float | None = None, b
     return out
 
 
-def total(buckets: Buckets, group: str | None = None) -> dict[str, Counter[str]]:
+def total(buckets: Buckets, group: str | None = None) -> dict[str, Counts]:
     """Sum buckets per group (or only `group`)."""
-    out: dict[str, Counter[str]] = {}
+    out: dict[str, Counts] = {}
     for groups in buckets.values():
         for g, counts in groups.items():
             if group is None or g == group:
-                out.setdefault(g, Counter()).update(counts)
+                out.setdefault(g, Counts()).add(counts)
     return out
 
 
-def dimension(counts: Counter[str], prefix: str) -> dict[str, float]:
+def dimension(counts: Mapping[str, float], prefix: str) -> dict[str, float]:
     """The categories of one dimension (e.g. "a:" for decisions), prefix stripped."""
     return {k[len(prefix):]: v for k, v in counts.items() if k.startswith(prefix) and v}

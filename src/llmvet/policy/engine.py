@@ -121,7 +121,7 @@ async def _run_one(rule: CompiledRule, cv: CompiledValidator, ctx: Context) -> V
             verdict = await cv.instance.check(ctx)
         if not isinstance(verdict, Verdict):
             verdict = Verdict.errored(f"validator returned {type(verdict).__name__}, not a Verdict")
-    except asyncio.TimeoutError:
+    except TimeoutError:
         timed_out = True
         verdict = Verdict.errored(f"timed out after {cv.ref.timeout:g}s")
     except Exception as exc:  # a broken validator must never take the proxy down

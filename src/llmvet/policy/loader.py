@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from llmvet.policy.schema import KeyEntry, PolicyFile, Route, Rule, ValidatorRef
 from llmvet.policy.yaml_lines import Path_, dotted, line_of, load_with_lines
@@ -203,7 +204,7 @@ def _compile_one(where: Path_, ref: ValidatorRef, report: Any) -> CompiledValida
     return CompiledValidator(ref, instance)
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: ErrorDetails) -> str:
     if err["type"] == "extra_forbidden":
         return "unknown field"
     if err["type"] == "missing":

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 from pydantic import Field, field_validator
 
-from llmvet.validators.base import Context, Finding, Validator, ValidatorConfig, Verdict
-
+from llmvet.validators.base import Context, Finding, Severity, Validator, ValidatorConfig, Verdict
 
 _INLINE_LIMIT = 64 * 1024  # characters; larger answers are scanned in the thread pool
 
@@ -17,7 +17,7 @@ class RegexConfig(ValidatorConfig):
     must_not_match: list[str] = Field(default_factory=list, description="no pattern may occur in the answer")
     ignore_case: bool = False
     max_findings: int = Field(20, ge=1, le=1000, description="findings per pattern at most (the rest are counted)")
-    severity: str = Field("medium", pattern="^(info|low|medium|high)$")
+    severity: Severity = Field("medium", description="severity of each finding")
 
     @field_validator("must_match", "must_not_match")
     @classmethod
@@ -30,9 +30,9 @@ class RegexConfig(ValidatorConfig):
         return patterns
 
 
-class RegexValidator(Validator):
-    name = "regex"
-    Config = RegexConfig
+class RegexValidator(Validator[RegexConfig]):
+    name: ClassVar[str] = "regex"
+    Config: ClassVar[type[RegexConfig]] = RegexConfig
 
     def __init__(self, config: RegexConfig) -> None:
         super().__init__(config)

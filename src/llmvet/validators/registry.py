@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib
 from functools import cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 from llmvet.validators.base import Validator
 
@@ -24,7 +25,7 @@ class UnknownValidator(LookupError):
 
 
 @cache
-def _plugins() -> dict[str, object]:
+def _plugins() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
@@ -32,7 +33,7 @@ def available() -> list[str]:
     return sorted(set(BUILTINS) | set(_plugins()))
 
 
-def load(name: str) -> type[Validator]:
+def load(name: str) -> type[Validator[Any]]:
     """The validator class registered as `name`; raises UnknownValidator with the known names."""
     if name in BUILTINS:
         module, _, attr = BUILTINS[name].partition(":")
@@ -40,4 +41,5 @@ def load(name: str) -> type[Validator]:
     ep = _plugins().get(name)
     if ep is None:
         raise UnknownValidator(f"unknown validator {name!r}; known: {', '.join(available())}")
-    return ep.load()  # type: ignore[attr-defined]
+    cls: type[Validator[Any]] = ep.load()  # a plugin's class is trusted to follow the contract
+    return cls

@@ -15,7 +15,7 @@ TTL_SECONDS = 2 * 24 * 3600  # a day's counter outlives its day, then expires
 
 
 def budget_key(key_hash: str | None, now: dt.datetime | None = None) -> str:
-    day = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%d")
+    day = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d")
     return f"{key_hash or 'anon'}:{day}"
 
 

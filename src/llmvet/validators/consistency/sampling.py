@@ -65,7 +65,7 @@ def with_question(request: dict[str, Any], route: str, question: str) -> tuple[d
         if isinstance(m, dict) and m.get("role", "user") == "user" and m.get("type", "message") == "message":
             msgs[i] = {**m, "content": question}
             return {}, msgs
-    return {}, msgs + [{"role": "user", "content": question}]
+    return {}, [*msgs, {"role": "user", "content": question}]
 
 
 def clean_paraphrase(text: str) -> str:

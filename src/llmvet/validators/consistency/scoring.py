@@ -27,11 +27,11 @@ STOP_WORDS = frozenset(
     nor not now of off on once only or other our ours ourselves out over own same she should so some such
     than that the their theirs them themselves then there these they this those through to too under until
     up very was we were what when where which while who whom why will with would you your yours yourself
-    yourselves s t don shall may might must upon via per within without among""".split()
+    yourselves s t don shall may might must upon via per within without among""".split()  # noqa: SIM905 - a word list reads best as text
 )
 # A sentence ending in one of these (or in a single initial) continues: "Frank A. McLain", "Dr. Smith".
 _ABBREV = frozenset(
-    "mr mrs ms dr prof st jr sr vs no gen col lt sgt capt rev hon gov sen rep c ca approx fig inc ltd co corp dept univ mt ft".split()
+    "mr mrs ms dr prof st jr sr vs no gen col lt sgt capt rev hon gov sen rep c ca approx fig inc ltd co corp dept univ mt ft".split()  # noqa: SIM905
 )
 _ENDS_ABBREV = re.compile(r"(?:^|[\s(])([A-Za-z]{1,5})\.$")
 
@@ -64,7 +64,7 @@ def merge_fragments(text: str, sentences: Sequence[Sentence]) -> list[Sentence]:
             prev = out[-1]
             gap = text[prev.span[1] : s.span[0]]
             m = _ENDS_ABBREV.search(prev.text)
-            if m and "\n" not in gap and (len(m.group(1)) == 1 and m.group(1).isupper() or m.group(1).lower() in _ABBREV):
+            if m and "\n" not in gap and ((len(m.group(1)) == 1 and m.group(1).isupper()) or m.group(1).lower() in _ABBREV):
                 span = (prev.span[0], s.span[1])
                 out[-1] = Sentence(text[span[0] : span[1]], span)
                 continue
@@ -106,37 +106,13 @@ def score_sentences(
         return []
     if not samples:
         return [SentenceScore(1.0, 1.0, 1.0) for _ in sentences]
-    n = len(samples)
-    sample_terms = [set(tokens(" ".join(ss))) for ss in samples]
-
-    lexical: list[tuple[float, list[str]]] = []
-    for s in sentences:
-        terms = content_terms(s)
-        if not terms:
-            lexical.append((0.0, []))
-            continue
-        shares = [sum(t in st for st in sample_terms) / n for t in terms]
-        missing = list(dict.fromkeys(t for t, sh in zip(terms, shares) if sh == 0))
-        lexical.append((1.0 - float(np.mean(shares)), missing))
-
+    lexical = _lexical(sentences, samples)
     use_semantic = encode is not None and semantic_weight > 0
-    best_sim = np.zeros((len(sentences), n), dtype=np.float32)
-    best_idx = np.full((len(sentences), n), -1)
-    if use_semantic:
-        flat = [s for ss in samples for s in ss]
-        # One batch; repeated sentences (common across samples) are encoded once.
-        unique = list(dict.fromkeys([*sentences, *flat]))
-        rows = encode(unique)
-        where = {t: i for i, t in enumerate(unique)}
-        emb = rows[[where[t] for t in [*sentences, *flat]]]
-        head, rest = emb[: len(sentences)], emb[len(sentences) :]
-        pos = 0
-        for k, ss in enumerate(samples):
-            if ss:
-                sims = head @ rest[pos : pos + len(ss)].T
-                best_idx[:, k] = sims.argmax(1)
-                best_sim[:, k] = np.clip(sims.max(1), 0.0, 1.0)
-            pos += len(ss)
+    if encode is not None and use_semantic:
+        best_sim, best_idx = _best_matches(sentences, samples, encode)
+    else:
+        best_sim = np.zeros((len(sentences), len(samples)), dtype=np.float32)
+        best_idx = np.full((len(sentences), len(samples)), -1)
 
     out: list[SentenceScore] = []
     w = semantic_weight if use_semantic else 0.0
@@ -151,6 +127,46 @@ def score_sentences(
             sc.closest, sc.closest_sample, sc.similarity = _closest_by_words(sentences[i], samples)
         out.append(sc)
     return out
+
+
+def _lexical(sentences: Sequence[str], samples: Sequence[Sequence[str]]) -> list[tuple[float, list[str]]]:
+    """Per sentence: 1 - the mean share of samples using each content word, and the words none uses."""
+    n = len(samples)
+    sample_terms = [set(tokens(" ".join(ss))) for ss in samples]
+    lexical: list[tuple[float, list[str]]] = []
+    for s in sentences:
+        terms = content_terms(s)
+        if not terms:
+            lexical.append((0.0, []))
+            continue
+        shares = [sum(t in st for st in sample_terms) / n for t in terms]
+        missing = list(dict.fromkeys(t for t, sh in zip(terms, shares, strict=True) if sh == 0))
+        lexical.append((1.0 - float(np.mean(shares)), missing))
+    return lexical
+
+
+def _best_matches(
+    sentences: Sequence[str], samples: Sequence[Sequence[str]], encode: Encoder
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per (sentence, sample): the best cosine similarity (clipped to [0, 1]) and the index of that sample
+    sentence (-1 for an empty sample)."""
+    best_sim = np.zeros((len(sentences), len(samples)), dtype=np.float32)
+    best_idx = np.full((len(sentences), len(samples)), -1)
+    flat = [s for ss in samples for s in ss]
+    # One batch; repeated sentences (common across samples) are encoded once.
+    unique = list(dict.fromkeys([*sentences, *flat]))
+    rows = encode(unique)
+    where = {t: i for i, t in enumerate(unique)}
+    emb = rows[[where[t] for t in [*sentences, *flat]]]
+    head, rest = emb[: len(sentences)], emb[len(sentences) :]
+    pos = 0
+    for k, ss in enumerate(samples):
+        if ss:
+            sims = head @ rest[pos : pos + len(ss)].T
+            best_idx[:, k] = sims.argmax(1)
+            best_sim[:, k] = np.clip(sims.max(1), 0.0, 1.0)
+        pos += len(ss)
+    return best_sim, best_idx
 
 
 def _closest_by_words(sentence: str, samples: Sequence[Sequence[str]]) -> tuple[str | None, int | None, float]:

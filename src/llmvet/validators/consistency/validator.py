@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmvet import embeddings
@@ -12,6 +13,7 @@ from llmvet.validators.base import Context, Finding, ReaskResult, ReaskUnavailab
 from llmvet.validators.consistency import budget, sampling
 from llmvet.validators.consistency.config import ConsistencyConfig
 from llmvet.validators.consistency.scoring import (
+    Encoder,
     SentenceScore,
     is_factual,
     merge_fragments,
@@ -25,12 +27,21 @@ if TYPE_CHECKING:
 NAME = "consistency"
 
 
-class ConsistencyValidator(Validator):
+@dataclass(slots=True)
+class _Samples:
+    """What the re-asks returned."""
+
+    texts: list[str]
+    usage: dict[str, int]  # token usage the upstream reported (empty: unknown)
+    paraphrase: str | None  # the restated question (paraphrase mode)
+    reask_ms: float
+
+
+class ConsistencyValidator(Validator[ConsistencyConfig]):
     """SelfCheckGPT-style check (Manakul et al., 2023) with an embedding + word-overlap score."""
 
     name: ClassVar[str] = NAME
     Config: ClassVar[type[ConsistencyConfig]] = ConsistencyConfig
-    config: ConsistencyConfig
 
     # A model that failed to load is not retried on every answer (each try can take seconds).
     LOAD_RETRY_SECONDS: ClassVar[float] = 60.0
@@ -45,7 +56,7 @@ class ConsistencyValidator(Validator):
         if self._semantic:
             await self._encoder(resources)
 
-    async def _encoder(self, resources: Resources):
+    async def _encoder(self, resources: Resources) -> Encoder:
         if self._load_error and time.monotonic() - self._load_error[0] < self.LOAD_RETRY_SECONDS:
             raise embeddings.EmbeddingsUnavailable(self._load_error[1])
         try:
@@ -109,18 +120,24 @@ class ConsistencyValidator(Validator):
                 f"(one re-ask is estimated at {plan['per_sample']} tokens)",
                 plan=plan,
             )
+        gathered = await self._reask_within_budget(ctx, ctx.resources, plan)
+        if isinstance(gathered, Verdict):
+            return gathered
+        return await self._score(ctx.resources, sentences, encoder, gathered, plan, unscored)
 
+    async def _reask_within_budget(self, ctx: Context, resources: Resources, plan: dict[str, int]) -> _Samples | Verdict:
+        """Re-ask the upstream, with the estimated tokens reserved against the daily budget and then settled
+        to what the upstream reports it spent."""
+        cfg = self.config
         key = budget.budget_key(ctx.key_hash)
         reserved = plan["estimate"]
         if cfg.daily_token_budget is not None:
-            ok, used = await budget.reserve(ctx.resources.store, key, reserved, cfg.daily_token_budget)
+            ok, used = await budget.reserve(resources.store, key, reserved, cfg.daily_token_budget)
             if not ok:
                 return Verdict.errored(
                     "budget exhausted",
                     budget={"key": key, "used": used, "limit": cfg.daily_token_budget, "needed": reserved},
                 )
-
-        usage: dict[str, int] = {}
         t0 = time.perf_counter()
         spent = 0
         try:
@@ -133,26 +150,38 @@ class ConsistencyValidator(Validator):
             raise
         finally:
             if cfg.daily_token_budget is not None:
-                await budget.settle(ctx.resources.store, key, spent - reserved)
-        reask_ms = (time.perf_counter() - t0) * 1000
+                await budget.settle(resources.store, key, spent - reserved)
+        return _Samples(texts, usage, paraphrase, (time.perf_counter() - t0) * 1000)
 
+    async def _score(
+        self,
+        resources: Resources,
+        sentences: list[Sentence],
+        encoder: Encoder | None,
+        got: _Samples,
+        plan: dict[str, int],
+        unscored: int,
+    ) -> Verdict:
+        cfg = self.config
         meta: dict[str, Any] = {
             "mode": cfg.mode,
             "unscored_sentences": unscored,
-            "samples": len(texts),
-            "extra_usage": {**usage, "estimated": not _total(usage), "calls_n": plan["n"]},
+            "samples": len(got.texts),
+            "extra_usage": {**got.usage, "estimated": not _total(got.usage), "calls_n": plan["n"]},
         }
-        if paraphrase is not None:
-            meta["paraphrase"] = paraphrase
-        sample_sentences = [[s.text for s in split_sentences(t)][: cfg.max_sentences * 2] for t in texts if t.strip()]
+        if got.paraphrase is not None:
+            meta["paraphrase"] = got.paraphrase
+        sample_sentences = [
+            [s.text for s in split_sentences(t)][: cfg.max_sentences * 2] for t in got.texts if t.strip()
+        ]
         if not sample_sentences:
             return Verdict.errored("the upstream returned no usable re-asked answers", **meta)
 
         t1 = time.perf_counter()
-        scores = await ctx.resources.run_cpu(
+        scores = await resources.run_cpu(
             score_sentences, [s.text for s in sentences], sample_sentences, encoder, cfg.semantic_weight
         )
-        meta["timings_ms"] = {"reask": round(reask_ms, 1), "score": round((time.perf_counter() - t1) * 1000, 1)}
+        meta["timings_ms"] = {"reask": round(got.reask_ms, 1), "score": round((time.perf_counter() - t1) * 1000, 1)}
         return self._verdict(sentences, scores, len(sample_sentences), meta)
 
     def _plan(self, ctx: Context) -> dict[str, int]:
@@ -199,9 +228,9 @@ class ConsistencyValidator(Validator):
         response = sum(s.score for s in scores) / len(scores)
         meta["response_score"] = round(response, 4)
         # Every scored sentence's span and score, for the audit record (and the quality benchmark).
-        meta["sentences"] = [[s.span[0], s.span[1], round(sc.score, 4)] for s, sc in zip(sentences, scores)]
+        meta["sentences"] = [[s.span[0], s.span[1], round(sc.score, 4)] for s, sc in zip(sentences, scores, strict=True)]
         findings: list[Finding] = []
-        for sent, sc in zip(sentences, scores):
+        for sent, sc in zip(sentences, scores, strict=True):
             if sc.score < cfg.sentence_threshold:
                 continue
             findings.append(

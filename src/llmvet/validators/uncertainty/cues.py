@@ -11,14 +11,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources as importlib_resources
 from pathlib import Path
+from re import _parser as _sre_parse  # type: ignore[attr-defined]  # private (not in typeshed); see _first_chars
 from typing import Any
 
 import yaml
-
-try:  # the parser moved in 3.11; only used to read an entry's possible first characters
-    from re import _parser as _sre_parse  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
 
 LIST_SECTIONS: tuple[str, ...] = (
     "statement_strong",
@@ -103,7 +99,7 @@ def check_sections(data: dict[str, Any], where: str) -> None:
 
 def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     """Lists are appended; macros are overridden by name; category keyword lists are appended."""
-    out = {k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in base.items()}
+    out: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in base.items()}
     for key, value in extra.items():
         if key == "macros":
             out.setdefault("macros", {}).update(value)
@@ -170,7 +166,7 @@ def _first_chars(pattern: str) -> set[str] | None:
 
     try:
         found = first(list(_sre_parse.parse(pattern)))
-    except Exception:  # noqa: BLE001 - any parser quirk just means "ungrouped"
+    except Exception:  # any parser quirk just means "ungrouped"
         return None
     return found if found and len(found) <= 3 else None
 

@@ -152,12 +152,12 @@ async def find_statements(
         cut = threshold if threshold is not None else index.head.threshold
         near = (vectors @ index.extras.T).max(axis=1) if len(index.extras) else probs * 0
         verdicts = [
-            (bool(p >= cut or n >= settings.near_match), float(max(p, n))) for p, n in zip(probs, near)
+            (bool(p >= cut or n >= settings.near_match), float(max(p, n))) for p, n in zip(probs, near, strict=True)
         ]
     else:
         verdicts = knn(vectors, index.vectors, index.labels, settings)
     found = []
-    for cand, (yes, score) in zip(candidates, verdicts):
+    for cand, (yes, score) in zip(candidates, verdicts, strict=True):  # one verdict per candidate row
         if yes:
             found.append(Hit(EMBEDDING, cand.start, cand.end, cand.text, max(0.6, min(0.8, score)), cand.where))
     return found, index.method

@@ -114,8 +114,8 @@ class Views:
         start = 0
         for m in _SENTENCE_BREAK.finditer(prose, max(0, pos - 600), pos):
             start = m.end()
-        m = _SENTENCE_BREAK.search(prose, pos)
-        end = m.start() if m else len(prose)
+        nxt = _SENTENCE_BREAK.search(prose, pos)
+        end = nxt.start() if nxt else len(prose)
         return start, end
 
 

@@ -14,145 +14,58 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
-
-from llmvet.validators.base import Context, Finding, Validator, ValidatorConfig, Verdict
-from llmvet.validators.uncertainty.cues import SECTIONS, CueError, CueSet, load
+from llmvet.validators.base import Context, Finding, Validator, Verdict
+from llmvet.validators.uncertainty.config import UncertaintyConfig
+from llmvet.validators.uncertainty.cues import CueError, CueSet, load
 from llmvet.validators.uncertainty.detect import Analysis, Options, analyse
 from llmvet.validators.uncertainty.embed import IndexSpec, KnnSettings, find_statements, load_index, prototypes_path
-from llmvet.validators.uncertainty.request import DEFAULT_INSTRUCTION, add_instruction
+from llmvet.validators.uncertainty.request import add_instruction
 
 # Longer answers are analysed in the CPU pool (about 1 ms per KB of rule work); shorter ones inline, since a
 # thread hop costs more than the work.
 _INLINE_LIMIT = 4_000
 
 
-class UncertaintyConfig(ValidatorConfig):
-    require_statement: bool = Field(True, description="Fail when no explicit uncertainty statement is found.")
-    filler_counts: bool = Field(
-        False, description="Count generic disclaimers ('as an AI I can make mistakes') as a statement."
-    )
-    code_comments: bool = Field(True, description="Statements inside code comments count (code-only answers).")
-    exempt_code_only: bool = Field(False, description="Answers that are only code need no statement.")
-    exempt_refusals: bool = Field(True, description="Full refusals need no statement (they are reported as refusals).")
-    min_words: int = Field(0, ge=0, description="Answers with fewer prose words than this need no statement.")
-    hedge_threshold: float = Field(4.0, gt=0, description="Weighted hedge cues per 100 words that count as heavy.")
-    hedge_min_count: float = Field(3.0, ge=0, description="Heavy hedging also needs at least this many cues.")
-    fail_on_hedging: bool = Field(False, description="Fail when hedging is heavy.")
-    fail_on_refusal: Literal["never", "full", "any"] = Field(
-        "never", description="Fail on full refusals only, on any refusal (incl. partial), or never."
-    )
-    refusal_categories: list[str] | None = Field(
-        None, description="Only these refusal categories fail (safety, capability, policy, deflection, unspecified)."
-    )
-    partial_min_words: int = Field(30, ge=1, description="Words beyond the refusal that make it partial, not full.")
-    add_instruction: bool = Field(False, description="Ask the model for one explicit uncertainty statement.")
-    instruction: str = Field(DEFAULT_INSTRUCTION, min_length=1)
-    embeddings: Literal["auto"] | bool = Field(
-        "auto",
-        description="When the rules find no statement, compare the answer's first-person sentences with labelled "
-        "prototypes using the shared embedding model. 'auto' (default): on when sentence-transformers and the "
-        "model load, otherwise rules only (reported by problems() / `llmvet policy check`); true: always try; "
-        "false: rules only.",
-    )
-    embedding_model: str | None = Field(None, description="Model name or directory (default: the shared model).")
-    embedding_quantize: bool = Field(
-        True,
-        description="Use the int8-quantised shared model (about 3x faster on CPU; the same instance the consistency "
-        "validator uses by default).",
-    )
-    embedding_min_similarity: float = Field(0.45, ge=0, le=1)
-    embedding_min_fraction: float = Field(
-        0.66, ge=0, le=1, description="Share of the 3 nearest prototypes that must be statements."
-    )
-    prototype_file: str | None = Field(
-        None, description="JSONL of {text, statement: 0|1} replacing the shipped prototypes."
-    )
-    extra_prototypes: list[str] = Field(
-        default_factory=list, description="More example statements for the embedding pass."
-    )
-    statement_head: str | None = Field(
-        None,
-        description="JSON classifier from benchmarks/uncertainty_train.py replacing the shipped one (it must be "
-        "trained on the embedding model in use; otherwise the prototypes decide).",
-    )
-    embedding_threshold: float | None = Field(
-        None, gt=0, lt=1, description="Classifier probability that counts as a statement (default: the head's own)."
-    )
-    language: str = Field("en", pattern=r"^[a-z]{2,3}(?:[-_][A-Za-z]{2,4})?$")
-    extra_cue_files: list[str] = Field(
-        default_factory=list, description="YAML files laid out like data/uncertainty/en.yaml (entries are appended)."
-    )
-    extra_cues: dict[str, Any] = Field(
-        default_factory=dict, description="Extra entries per section, e.g. {hedge: [...], statement_strong: [...]}."
-    )
-
-    @field_validator("fail_on_refusal", mode="before")
-    @classmethod
-    def _bool_refusal(cls, v: Any) -> Any:
-        if v is True:
-            return "any"
-        if v is False or v is None:
-            return "never"
-        return v
-
-    @field_validator("extra_cues")
-    @classmethod
-    def _known_sections(cls, v: dict[str, Any]) -> dict[str, Any]:
-        for key, value in v.items():
-            if key not in SECTIONS:
-                raise ValueError(f"unknown cue section {key!r}; known: {', '.join(SECTIONS)}")
-            if key in ("macros", "refusal_categories"):
-                if not isinstance(value, dict):
-                    raise ValueError(f"extra_cues.{key} must be a mapping")
-            elif not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-                raise ValueError(f"extra_cues.{key} must be a list of strings")
-        # Compile now so a bad regex is reported against the policy, not at the first answer.
-        load("en", (), json.dumps(v, sort_keys=True)) if v else None
-        return v
-
-
-class UncertaintyValidator(Validator):
+class UncertaintyValidator(Validator[UncertaintyConfig]):
     name: ClassVar[str] = "uncertainty"
-    Config: ClassVar[type[ValidatorConfig]] = UncertaintyConfig
+    Config: ClassVar[type[UncertaintyConfig]] = UncertaintyConfig
 
-    def __init__(self, config: ValidatorConfig) -> None:
+    def __init__(self, config: UncertaintyConfig) -> None:
         super().__init__(config)
-        self.cfg: UncertaintyConfig = config  # type: ignore[assignment]
         self._problems: list[str] = []
         # Why the embedding pass is off although configured (auto or true): set when the package is missing or
         # the model failed to load, so answers don't retry a failed load (rules-only, fail open).
         self._embedding_off: str | None = None
-        if self.cfg.embeddings:
+        if self.config.embeddings:
             self._embedding_off = self._embedding_static_problem()
         self.cues: CueSet = self._load_cues()
         self.options = Options(
-            filler_counts=self.cfg.filler_counts,
-            code_comments=self.cfg.code_comments,
-            hedge_threshold=self.cfg.hedge_threshold,
-            hedge_min_count=self.cfg.hedge_min_count,
-            partial_min_words=self.cfg.partial_min_words,
-            collect_candidates=bool(self.cfg.embeddings),
+            filler_counts=self.config.filler_counts,
+            code_comments=self.config.code_comments,
+            hedge_threshold=self.config.hedge_threshold,
+            hedge_min_count=self.config.hedge_min_count,
+            partial_min_words=self.config.partial_min_words,
+            collect_candidates=bool(self.config.embeddings),
         )
         self.knn = KnnSettings(
-            min_fraction=self.cfg.embedding_min_fraction, min_similarity=self.cfg.embedding_min_similarity
+            min_fraction=self.config.embedding_min_fraction, min_similarity=self.config.embedding_min_similarity
         )
         self.index_spec = IndexSpec(
-            model=self.cfg.embedding_model,
-            language=self.cfg.language,
-            extra_positive=tuple(self.cfg.extra_prototypes),
-            prototype_file=self.cfg.prototype_file,
-            quantize=self.cfg.embedding_quantize,
-            head_file=self.cfg.statement_head,
+            model=self.config.embedding_model,
+            language=self.config.language,
+            extra_positive=tuple(self.config.extra_prototypes),
+            prototype_file=self.config.prototype_file,
+            quantize=self.config.embedding_quantize,
+            head_file=self.config.statement_head,
         )
 
     def _load_cues(self) -> CueSet:
-        extra_json = json.dumps(self.cfg.extra_cues, sort_keys=True) if self.cfg.extra_cues else ""
-        files = tuple(str(Path(f).expanduser()) for f in self.cfg.extra_cue_files)
+        extra_json = json.dumps(self.config.extra_cues, sort_keys=True) if self.config.extra_cues else ""
+        files = tuple(str(Path(f).expanduser()) for f in self.config.extra_cue_files)
         try:
-            return load(self.cfg.language, files, extra_json)
+            return load(self.config.language, files, extra_json)
         except CueError as exc:
             # Keep working with the shipped lists; `llmvet policy check` reports the problem.
             self._problems.append(str(exc))
@@ -162,23 +75,28 @@ class UncertaintyValidator(Validator):
         """What stops the embedding pass before trying to load the model (package, model dir, prototype file)."""
         from llmvet.embeddings import embedding_problems
 
-        found = embedding_problems(self.cfg.embedding_model)
-        file = self.cfg.prototype_file
-        path = Path(file).expanduser() if file else prototypes_path(self.cfg.language)
+        found = embedding_problems(self.config.embedding_model)
+        file = self.config.prototype_file
+        path = Path(file).expanduser() if file else prototypes_path(self.config.language)
         if not path.exists():
             found.append(f"prototype file {path} does not exist")
-        if self.cfg.statement_head and not Path(self.cfg.statement_head).expanduser().exists():
-            found.append(f"statement head file {self.cfg.statement_head} does not exist")
+        if self.config.statement_head and not Path(self.config.statement_head).expanduser().exists():
+            found.append(f"statement head file {self.config.statement_head} does not exist")
         return "; ".join(found) or None
 
     @property
+    def cfg(self) -> UncertaintyConfig:
+        """The settings (older name for `config`, kept for callers that read it)."""
+        return self.config
+
+    @property
     def embedding_active(self) -> bool:
-        return bool(self.cfg.embeddings) and self._embedding_off is None
+        return bool(self.config.embeddings) and self._embedding_off is None
 
     def problems(self) -> list[str]:
         out = list(self._problems)
-        if self.cfg.embeddings and self._embedding_off:
-            mode = "auto" if self.cfg.embeddings == "auto" else "true"
+        if self.config.embeddings and self._embedding_off:
+            mode = "auto" if self.config.embeddings == "auto" else "true"
             out.append(
                 f"embedding pass off (embeddings: {mode}): {self._embedding_off}; explicit statements are found by "
                 "the rules only (lower recall on unusual phrasings)"
@@ -201,9 +119,9 @@ class UncertaintyValidator(Validator):
         return True
 
     def prepare_request(self, body: dict[str, Any], route: str) -> dict[str, Any]:
-        if not self.cfg.add_instruction:
+        if not self.config.add_instruction:
             return body
-        return add_instruction(body, route, self.cfg.instruction)
+        return add_instruction(body, route, self.config.instruction)
 
     def analyse(self, text: str, prompt: str = "") -> Analysis:
         return analyse(text, self.cues, self.options, prompt)
@@ -217,7 +135,7 @@ class UncertaintyValidator(Validator):
         extra: dict[str, Any] = {}
         if self.embedding_active and result.best_statement is None and result.candidates and not self._exemption(result):
             extra = await self._embedding_pass(ctx, result)
-        elif self.cfg.embeddings and self._embedding_off and result.best_statement is None:
+        elif self.config.embeddings and self._embedding_off and result.best_statement is None:
             extra = {"embedding": f"off: {self._embedding_off}"}
         verdict = self.verdict(result)
         verdict.meta.update(extra)
@@ -231,7 +149,7 @@ class UncertaintyValidator(Validator):
 
         try:
             hits, method = await find_statements(
-                result.candidates, ctx.resources, self.index_spec, self.knn, self.cfg.embedding_threshold
+                result.candidates, ctx.resources, self.index_spec, self.knn, self.config.embedding_threshold
             )
         except (EmbeddingsUnavailable, OSError, ValueError) as exc:
             # The rule verdict still stands; say why the second look did not happen, and don't retry the
@@ -242,104 +160,105 @@ class UncertaintyValidator(Validator):
         return {"embedding": {"candidates": len(result.candidates), "statements": len(hits), "method": method}}
 
     def verdict(self, a: Analysis) -> Verdict:
-        cfg = self.cfg
         findings: list[Finding] = []
         failed: list[Finding] = []
-
-        best = a.best_statement
-        if best is not None:
-            findings.append(
-                Finding(
-                    self.name,
-                    "uncertainty.statement",
-                    f"explicit uncertainty statement: {best.text!r}",
-                    severity="info",
-                    risk=0.0,
-                    span=(best.start, best.end),
-                    evidence={
-                        "score": best.score,
-                        "kind": best.kind,
-                        "where": best.where,
-                        "statements": [_hit(h) for h in a.statements if h.score >= 0.5][:10],
-                    },
-                )
-            )
-        else:
-            exempt = self._exemption(a)
-            missing = Finding(
-                self.name,
-                "uncertainty.statement_missing",
-                (
-                    f"no explicit statement of uncertainty (exempt: {exempt})"
-                    if exempt
-                    else "no explicit statement of uncertainty: add one sentence saying what you are not sure "
-                    "of, or how confident you are (e.g. 'Confidence: medium - I could not verify X')"
-                ),
-                severity="info" if exempt else "medium",
-                risk=0.0 if exempt else 0.6,
-                span=None,
-                evidence={
-                    "score": round(1.0 - a.statement_score, 4),
-                    "exempt": exempt,
-                    "filler": [_hit(h) for h in a.statements if h.kind == "filler"][:5],
-                },
-            )
-            findings.append(missing)
-            if cfg.require_statement and not exempt:
-                failed.append(missing)
-
-        if a.hedges:
-            heavy = a.hedge_level == "heavy"
-            first, last = a.hedges[0], a.hedges[-1]
-            hedging = Finding(
-                self.name,
-                "uncertainty.hedging",
-                f"{a.hedge_level} hedging: {a.hedge_density:.1f} hedge cues per 100 words ({len(a.hedges)} cues)",
-                severity="medium" if heavy else "info",
-                risk=min(1.0, a.hedge_density / (2 * cfg.hedge_threshold)),
-                span=(first.start, last.end),
-                evidence={
-                    "score": round(a.hedge_density, 3),
-                    "level": a.hedge_level,
-                    "weighted_count": a.hedge_weight,
-                    "words": a.prose_words,
-                    "threshold": cfg.hedge_threshold,
-                    "cues": [_hit(h) for h in a.hedges][:30],
-                },
-            )
-            findings.append(hedging)
-            if heavy and cfg.fail_on_hedging:
-                failed.append(hedging)
-
-        if a.refusal_level != "none":
-            lead = a.refusals[0]
-            refusal = Finding(
-                self.name,
-                "uncertainty.refusal",
-                f"{a.refusal_level} refusal ({a.refusal_category}): {lead.text!r}",
-                severity="medium" if a.refusal_level == "full" else "low",
-                risk=a.refusal_score,
-                span=(lead.start, lead.end),
-                evidence={
-                    "score": a.refusal_score,
-                    "level": a.refusal_level,
-                    "category": a.refusal_category,
-                    "categories": a.refusal_categories,
-                    "substantive_words": a.substantive_words,
-                    "cues": [_hit(h) for h in a.refusals][:10],
-                },
-            )
-            findings.append(refusal)
-            if self._refusal_fails(a):
-                failed.append(refusal)
-
+        for finding, fails in (self._statement_finding(a), self._hedging_finding(a), self._refusal_finding(a)):
+            if finding is not None:
+                findings.append(finding)
+                if fails:
+                    failed.append(finding)
         meta = self._meta(a)
         if failed:
             return Verdict.failed(findings, risk=max(f.risk for f in failed) or 0.5, **meta)
         return Verdict.passed(findings, risk=0.0, **meta)
 
+    def _statement_finding(self, a: Analysis) -> tuple[Finding, bool]:
+        best = a.best_statement
+        if best is not None:
+            present = Finding(
+                self.name,
+                "uncertainty.statement",
+                f"explicit uncertainty statement: {best.text!r}",
+                severity="info",
+                risk=0.0,
+                span=(best.start, best.end),
+                evidence={
+                    "score": best.score,
+                    "kind": best.kind,
+                    "where": best.where,
+                    "statements": [_hit(h) for h in a.statements if h.score >= 0.5][:10],
+                },
+            )
+            return present, False
+        exempt = self._exemption(a)
+        missing = Finding(
+            self.name,
+            "uncertainty.statement_missing",
+            (
+                f"no explicit statement of uncertainty (exempt: {exempt})"
+                if exempt
+                else "no explicit statement of uncertainty: add one sentence saying what you are not sure "
+                "of, or how confident you are (e.g. 'Confidence: medium - I could not verify X')"
+            ),
+            severity="info" if exempt else "medium",
+            risk=0.0 if exempt else 0.6,
+            span=None,
+            evidence={
+                "score": round(1.0 - a.statement_score, 4),
+                "exempt": exempt,
+                "filler": [_hit(h) for h in a.statements if h.kind == "filler"][:5],
+            },
+        )
+        return missing, self.config.require_statement and not exempt
+
+    def _hedging_finding(self, a: Analysis) -> tuple[Finding | None, bool]:
+        if not a.hedges:
+            return None, False
+        cfg = self.config
+        heavy = a.hedge_level == "heavy"
+        first, last = a.hedges[0], a.hedges[-1]
+        hedging = Finding(
+            self.name,
+            "uncertainty.hedging",
+            f"{a.hedge_level} hedging: {a.hedge_density:.1f} hedge cues per 100 words ({len(a.hedges)} cues)",
+            severity="medium" if heavy else "info",
+            risk=min(1.0, a.hedge_density / (2 * cfg.hedge_threshold)),
+            span=(first.start, last.end),
+            evidence={
+                "score": round(a.hedge_density, 3),
+                "level": a.hedge_level,
+                "weighted_count": a.hedge_weight,
+                "words": a.prose_words,
+                "threshold": cfg.hedge_threshold,
+                "cues": [_hit(h) for h in a.hedges][:30],
+            },
+        )
+        return hedging, heavy and cfg.fail_on_hedging
+
+    def _refusal_finding(self, a: Analysis) -> tuple[Finding | None, bool]:
+        if a.refusal_level == "none":
+            return None, False
+        lead = a.refusals[0]
+        refusal = Finding(
+            self.name,
+            "uncertainty.refusal",
+            f"{a.refusal_level} refusal ({a.refusal_category}): {lead.text!r}",
+            severity="medium" if a.refusal_level == "full" else "low",
+            risk=a.refusal_score,
+            span=(lead.start, lead.end),
+            evidence={
+                "score": a.refusal_score,
+                "level": a.refusal_level,
+                "category": a.refusal_category,
+                "categories": a.refusal_categories,
+                "substantive_words": a.substantive_words,
+                "cues": [_hit(h) for h in a.refusals][:10],
+            },
+        )
+        return refusal, self._refusal_fails(a)
+
     def _exemption(self, a: Analysis) -> str | None:
-        cfg = self.cfg
+        cfg = self.config
         if cfg.exempt_refusals and a.refusal_level == "full":
             return "full refusal"
         if cfg.exempt_code_only and a.code_only:
@@ -349,10 +268,10 @@ class UncertaintyValidator(Validator):
         return None
 
     def _refusal_fails(self, a: Analysis) -> bool:
-        mode = self.cfg.fail_on_refusal
+        mode = self.config.fail_on_refusal
         if mode == "never" or (mode == "full" and a.refusal_level != "full"):
             return False
-        cats = self.cfg.refusal_categories
+        cats = self.config.refusal_categories
         return cats is None or a.refusal_category in cats
 
     def _meta(self, a: Analysis) -> dict[str, Any]:

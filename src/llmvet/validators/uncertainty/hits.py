@@ -1,0 +1,95 @@
+"""What the rule path finds and reports: hit kinds and scores, `Options`, `Hit`, `Analysis`, and the
+span helpers that the statement, hedge and refusal passes share."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+STRONG, CAVEAT, FRAME, BACKSTOP, FILLER = "explicit", "caveat", "frame", "backstop", "filler"
+SCORES = {STRONG: 0.95, CAVEAT: 0.85, FRAME: 0.8, BACKSTOP: 0.7, FILLER: 0.4}
+SENTENCE = re.compile(r"[^\n.!?]+(?:[.!?]+|$)", re.M)
+
+Span = tuple[int, int]
+
+
+@dataclass(slots=True)
+class Options:
+    filler_counts: bool = False
+    code_comments: bool = True
+    hedge_threshold: float = 4.0  # weighted hedge cues per 100 prose words that make hedging "heavy"
+    hedge_min_count: float = 3.0  # and at least this many weighted cues (one "may" in 10 words is not heavy)
+    partial_min_words: int = 30  # substantive words beyond the refusal that make it partial, not full
+    deflection_max_words: int = 25  # a bare redirection ("ask your doctor") is a deflection only below this
+    collect_candidates: bool = False  # keep first-person sentences without a statement (for the embedding pass)
+
+
+@dataclass(slots=True)
+class Hit:
+    kind: str
+    start: int
+    end: int
+    text: str
+    score: float = 1.0
+    where: str = "prose"  # prose | comment
+
+
+@dataclass(slots=True)
+class Analysis:
+    statements: list[Hit] = field(default_factory=list)  # all candidates, incl. filler
+    statement_present: bool = False
+    statement_score: float = 0.0
+    hedges: list[Hit] = field(default_factory=list)
+    hedge_weight: float = 0.0
+    hedge_density: float = 0.0  # weighted cues per 100 prose words
+    hedge_level: str = "none"  # none | light | heavy
+    refusal_level: str = "none"  # none | partial | full
+    refusal_category: str | None = None
+    refusal_categories: list[str] = field(default_factory=list)
+    refusals: list[Hit] = field(default_factory=list)
+    refusal_score: float = 0.0
+    substantive_words: int = 0
+    prose_words: int = 0
+    code_only: bool = False
+    candidates: list[Hit] = field(default_factory=list)  # sentences for the embedding pass (collect_candidates)
+
+    @property
+    def best_statement(self) -> Hit | None:
+        counted = [h for h in self.statements if h.score >= 0.5]
+        return max(counted, key=lambda h: h.score, default=None)
+
+
+def cue_spans(rx: re.Pattern[str] | None, text: str) -> list[Span]:
+    return [] if rx is None else [m.span() for m in rx.finditer(text) if m.end() > m.start()]
+
+
+def cue_matches(rx: re.Pattern[str] | None, text: str) -> list[Span]:
+    """Match spans with surrounding blanks/punctuation trimmed (entries may start with an optional ' ?')."""
+    out: list[Span] = []
+    if rx is None:
+        return out
+    for m in rx.finditer(text):
+        a, b = m.span()
+        while a < b and not text[a].isalnum():
+            a += 1
+        while b > a and text[b - 1] in " \t\n,;:-—–":
+            b -= 1
+        if b > a:
+            out.append((a, b))
+    return out
+
+
+def overlaps(a: int, b: int, spans: list[Span]) -> bool:
+    return any(s < b and a < e for s, e in spans)
+
+
+def clean(s: str) -> str:
+    return " ".join(s.split())
+
+
+def vetoed(rx: re.Pattern[str] | None, view: str, a: int, b: int) -> bool:
+    """Does a match of `rx` overlap [a, b)? Searched near the span only (exclusions are rare)."""
+    if rx is None:
+        return False
+    lo, hi = max(0, a - 160), min(len(view), b + 160)
+    return any(m.start() < b and a < m.end() for m in rx.finditer(view, lo, hi))

@@ -1,0 +1,172 @@
+"""Refusals in one answer: find the refusal cues, then decide full / partial / none and a category.
+
+A refusal is full unless enough of the rest of the answer is content: offers, apologies, hotline
+pointers and the reasons given for refusing are not counted as content.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from llmvet.validators.uncertainty.cues import CueSet
+from llmvet.validators.uncertainty.hits import (
+    SENTENCE,
+    Analysis,
+    Hit,
+    Options,
+    Span,
+    clean,
+    cue_matches,
+    overlaps,
+    vetoed,
+)
+from llmvet.validators.uncertainty.text import Views, count_words
+
+REASON_MAX_WORDS = 40  # a longer sentence after a refusal is taken as content even when it names a reason
+REFUSAL_SECTIONS = ("refusal", "refusal_capability", "refusal_policy", "deflection")
+FIXED_CATEGORY = {"refusal_capability": "capability", "refusal_policy": "policy", "deflection": "deflection"}
+_PIVOT_START = re.compile(
+    r"(?:that said|that being said|having said that|however|but|still|here(?:'s| is| are)|what i can|in general|generally|"
+    r"as (?:a|some) general (?:information|background|context))(?!\w)"
+)
+_PIVOT = re.compile(
+    r"(?<!\w)(?:but|however|that said|instead|in general|generally|here(?:'s| is| are)|what i can (?:do|say|tell)|"
+    r"i can (?:tell|explain|give|share|help|offer|suggest|describe|outline)|"
+    r"i(?:'d| would) be (?:happy|glad) to (?:explain|help with|give|share|walk|talk|describe|outline))(?!\w)",
+    re.I,
+)
+
+
+def find_refusals(views: Views, cues: CueSet) -> list[Hit]:
+    exclude = cues.get("refusal_exclude")
+    hits: list[Hit] = []
+    taken: list[Span] = []
+    for section in (*REFUSAL_SECTIONS, "deflection_weak"):
+        rx = cues.get(section)
+        if rx is None:
+            continue
+        for a, b in cue_matches(rx, views.prose):
+            if overlaps(a, b, taken) or vetoed(exclude, views.prose, a, b):
+                continue
+            taken.append((a, b))
+            hits.append(Hit(section, a, b, clean(views.original("prose", a, b))))
+    hits.sort(key=lambda h: h.start)
+    return hits
+
+
+def classify_refusal(views: Views, cues: CueSet, opts: Options, hits: list[Hit], prompt: str, out: Analysis) -> None:
+    if not hits:
+        return
+    substantive, pivot = _answer_words(views, cues, hits)
+    out.substantive_words = substantive
+
+    strong = [h for h in hits if h.kind in REFUSAL_SECTIONS and _leads(views, h)]
+    if strong:
+        # After a turn to the answer ("but", "that said, here is") less text is needed to count as partial.
+        enough = substantive >= (opts.partial_min_words // 2 if pivot else opts.partial_min_words)
+        out.refusal_level = "partial" if enough else "full"
+        lead_hits = strong
+    elif substantive < opts.deflection_max_words:
+        out.refusal_level = "full"
+        lead_hits = hits
+    else:
+        return
+    out.refusals = lead_hits
+    cats = [_category(h, views, cues, prompt) for h in lead_hits]
+    out.refusal_category = cats[0]
+    out.refusal_categories = sorted(set(cats))
+    out.refusal_score = 0.9 if out.refusal_level == "full" else 0.6
+
+
+@dataclass(slots=True)
+class _Asides:
+    """Sentences around a refusal that are not an answer: offers, apologies, support pointers, reasons."""
+
+    filler: re.Pattern[str] | None
+    support: re.Pattern[str] | None
+    reasons: list[re.Pattern[str]]
+
+    @classmethod
+    def of(cls, cues: CueSet) -> _Asides:
+        reasons = [rx for cat, rx in cues.categories.items() if cat in ("safety", "policy")]
+        return cls(cues.get("refusal_filler"), cues.get("refusal_support"), reasons)
+
+    def offer_or_support(self, sentence: str, words: int) -> bool:
+        # Offers, apologies and hotline pointers are not an answer; a long sentence that starts
+        # with "I can tell you..." usually is.
+        if words <= 25 and self.filler is not None and self.filler.match(sentence[:80]):
+            return True
+        # crisis pointers and moralising after a refusal, at any length
+        return self.support is not None and self.support.match(sentence) is not None
+
+    def reason(self, sentence: str, words: int) -> bool:
+        return words <= REASON_MAX_WORDS and any(rx.search(sentence) for rx in self.reasons)
+
+
+def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, bool]:
+    """Words of the answer that are content rather than refusal, and whether it turns to an answer."""
+    # Sentence span -> end of the last refusal cue in it (what follows a pivot there is an answer).
+    cue_end: dict[Span, int] = {}
+    for h in hits:
+        bounds = views.sentence_bounds(h.start)
+        cue_end[bounds] = max(cue_end.get(bounds, 0), h.end)
+    asides = _Asides.of(cues)
+    substantive = 0
+    pivot = after_refusal = refusal_seen = False
+    for m in SENTENCE.finditer(views.prose):
+        a, b = m.span()
+        sentence = views.prose[a:b].strip()
+        if not sentence:
+            continue
+        inside = [(s, e) for (s, e) in cue_end if s < b and a < e]
+        if inside:
+            # "I can't diagnose this, but while you wait: ..." - what follows the pivot is an answer.
+            end = max(cue_end[span] for span in inside)
+            m_pivot = _PIVOT.search(views.prose, max(a, end), b)
+            if m_pivot:
+                pivot = True
+                substantive += count_words(views.prose, m_pivot.end(), b)
+            after_refusal = refusal_seen = True
+            continue
+        words = count_words(views.prose, a, b)
+        # "I can't pick for you. That said, here is how they compare: ..." (counted below, once the sentence is
+        # known not to be an offer or support)
+        turns = substantive == 0 and refusal_seen and _PIVOT_START.match(sentence) is not None
+        if asides.offer_or_support(sentence, words):
+            continue
+        # The reasons given after a refusal ("X is illegal and dangerous", "it would violate their
+        # privacy") are not an answer, until the answer turns to content ("but", "that said, here is").
+        if not turns and (after_refusal or (refusal_seen and not pivot)) and asides.reason(sentence, words):
+            after_refusal = False
+            continue
+        after_refusal = False
+        pivot = pivot or turns
+        substantive += words
+    code_words = count_words(views.text) - count_words(views.prose) if views.has_code else 0
+    return substantive + code_words, pivot
+
+
+def _leads(views: Views, hit: Hit) -> bool:
+    if hit.start <= 0.35 * len(views.prose.rstrip()):
+        return True
+    before = views.prose[: views.sentence_bounds(hit.start)[0]]
+    return len([m for m in SENTENCE.finditer(before) if m.group().strip()]) < 3
+
+
+def _category(hit: Hit, views: Views, cues: CueSet, prompt: str) -> str:
+    if hit.kind in FIXED_CATEGORY:
+        return FIXED_CATEGORY[hit.kind]
+    if hit.kind == "deflection_weak":
+        return "deflection"
+    a, b = views.sentence_bounds(hit.start)
+    _, b2 = views.sentence_bounds(min(b + 1, len(views.prose)))
+    for scope in (views.prose[a:b2], views.prose, prompt):
+        best, best_n = None, 0
+        for cat, rx in cues.categories.items():
+            n = len(rx.findall(scope))
+            if n > best_n:
+                best, best_n = cat, n
+        if best is not None:
+            return best
+    return "unspecified"
