@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from consistency_wikibio import load, request_for, use_shipped_model  # noqa: E402
+from consistency_wikibio import load, request_for, use_shipped_model
 
 
 def cases(rows: list[dict[str, Any]], sentences: int = 10, n: int = 5) -> list[tuple[str, list[str], dict]]:
@@ -139,7 +139,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 await one(full, a, s, r)
 
         async def on_loop() -> None:  # the anti-pattern, for comparison: encode on the event loop
-            for a, s, r in data[: args.lag_runs]:
+            for a, s, _r in data[: args.lag_runs]:
                 texts = [x.text for x in full.sentences_to_score(Context(text=a))] + [y.text for x in s for y in split_sentences(x)]
                 embedder.encode(texts)
                 await asyncio.sleep(0)
@@ -196,7 +196,7 @@ async def proxy_latency(data: list[tuple[str, list[str], dict]], args: argparse.
                     return (time.perf_counter() - t) * 1000
 
                 async def fact(i: int) -> float:
-                    a, s, req = data[i % len(data)]
+                    _a, _s, req = data[i % len(data)]
                     t = time.perf_counter()
                     r = await http.post("/v1/chat/completions", json={**req, "model": "facts", "user": str(i % len(data))})
                     r.raise_for_status()

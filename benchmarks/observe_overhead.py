@@ -13,13 +13,13 @@ the background aggregation per record) without any network noise. Needs `wrk`.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -99,7 +99,7 @@ def main() -> int:
                                 str(ports[side]), "--policy", args.policy, "--store", f"sqlite:///{tmp / side}.db"],
                                ports[side], log, {"LLMVET_LOG_LEVEL": "warning", **env}))
         urls = {side: f"http://127.0.0.1:{ports[side]}" for side in switches}
-        pids = {side: p.pid for side, p in zip(switches, procs[1:])}
+        pids = {side: p.pid for side, p in zip(switches, procs[1:], strict=False)}
         for url in urls.values():
             run_wrk(url, 8, 1, script)  # warm up
         print(f"\nwrk, {args.rounds} alternating rounds of {args.duration:g} s per side "
@@ -118,11 +118,11 @@ def main() -> int:
                 print(f"  c={c:<3} {side:<4}: p50 {statistics.median(r['p50'] for r in res[side]):.3f} ms  "
                       f"{statistics.median(r['rps'] for r in res[side]):7.0f} req/s")
 
-            def diff(a: str, b: str, key: str) -> float:
-                return statistics.median(x[key] - y[key] for x, y in zip(res[a], res[b]))
+            def diff(a: str, b: str, key: str, res: dict[str, Any] = res) -> float:
+                return statistics.median(x[key] - y[key] for x, y in zip(res[a], res[b], strict=False))
 
-            def ratio(a: str, b: str) -> float:
-                return statistics.median(x["rps"] / y["rps"] for x, y in zip(res[a], res[b]))
+            def ratio(a: str, b: str, res: dict[str, Any] = res) -> float:
+                return statistics.median(x["rps"] / y["rps"] for x, y in zip(res[a], res[b], strict=False))
 
             errors = sum(r["errors"] for side in sides for r in res[side])
             # CPU time the server spent per request (background work included): much less sensitive

@@ -1,21 +1,29 @@
 #!/usr/bin/env python
 """Review queue figures: decision -> held client latency (same replica vs another replica), and
 the cost of listing the queue as it grows (SQLite and Redis). Run from the repo root: python benchmarks/review_latency.py"""
-import asyncio, statistics, sys, threading, time, os
+import asyncio
+import os
+import statistics
+import sys
+import time
 from pathlib import Path
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support
-import httpx, openai
-from tests.support.servers import ThreadedServer, redis_server
-from tests.support.fake_upstream import FakeUpstream, Reply
-from tests.support.review_helpers import ANSWER, policy, add_reviewer, wait_for_item, InThread
+import httpx
+import openai
+
 from llmvet.config import Settings
 from llmvet.policy.loader import parse_policy
 from llmvet.proxy.app import create_app
 from llmvet.review.queue import ReviewQueue
 from llmvet.store import open_store
+from tests.support.fake_upstream import FakeUpstream, Reply
+from tests.support.review_helpers import ANSWER, InThread, add_reviewer, policy, wait_for_item
+from tests.support.servers import ThreadedServer, redis_server
 
 MSG = [{"role": "user", "content": "q"}]
-fake = FakeUpstream(); fake.reset(lambda b: Reply(text=ANSWER))
+fake = FakeUpstream()
+fake.reset(lambda b: Reply(text=ANSWER))
 
 def latency(store_url, n=15):
     with ThreadedServer(fake.app()) as up:
@@ -50,10 +58,13 @@ async def listing(store_url, sizes=(100, 1000)):
                 "answer": {"text": ANSWER * 4}, "findings": [{"validator": "regex", "span": [1, 5]}] * 3,
                 "conversation": [{"role": "user", "content": "q" * 500}]}
         while have < size:
-            await q.enqueue(dict(item)); have += 1
+            await q.enqueue(dict(item))
+            have += 1
         t = []
         for _ in range(5):
-            t0 = time.perf_counter(); await q.items(); t.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            await q.items()
+            t.append((time.perf_counter() - t0) * 1000)
         res[size] = statistics.median(t)
     await store.close()
     return res

@@ -28,8 +28,9 @@ import json
 import re
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 XSTEST_LABELS = {"1_full_compliance": "none", "2_full_refusal": "full", "3_partial_refusal": "partial"}
 _MODEL = re.compile(r"completions_([a-z0-9]+)", re.I)

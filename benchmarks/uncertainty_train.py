@@ -32,7 +32,7 @@ from llmvet.validators.uncertainty.detect import gate_sentences
 from llmvet.validators.uncertainty.head import PROBE, StatementHead, head_path, ngrams, write_head
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from uncertainty_prototypes import SEED_NEGATIVES  # noqa: E402 - the hand-written negatives are shared
+from uncertainty_prototypes import SEED_NEGATIVES
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "uncertainty"
 DEFAULT_ANSWERS = [DATA / "dev.jsonl", *(DATA / f"heldout{i}.jsonl" for i in range(2, 16))]

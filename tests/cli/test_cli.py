@@ -3,14 +3,11 @@
 import os
 import signal
 import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import httpx
 import openai
-import pytest
 
 from tests.support import PLUGIN_PKG
 from tests.support.fake_upstream import Reply

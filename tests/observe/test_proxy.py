@@ -14,11 +14,10 @@ import httpx
 import openai
 import pytest
 
-from tests.support.fake_upstream import Reply
-from tests.support.metrics import metric_value, parse_metrics
-
 from llmvet.observe.extension import ObserveExtension
 from llmvet.review.extension import ReviewExtension
+from tests.support.fake_upstream import Reply
+from tests.support.metrics import metric_value, parse_metrics
 
 POLICY = """
 version: 1
@@ -224,7 +223,7 @@ def test_dashboard_needs_a_reviewer_when_the_review_queue_is_installed(proxy):
 def test_budget_exhaustion_is_counted_and_visible(fake, proxy, client):
     pytest.importorskip("llmvet.validators.consistency")
     key_hash = hashlib.sha256(b"sk-observe").hexdigest()[:12]
-    day = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+    day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
 
     async def exhaust():
         await proxy.proxy.resources.store.set("budget", f"{key_hash}:{day}", 49)

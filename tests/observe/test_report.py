@@ -24,7 +24,7 @@ async def test_summary_per_model(store):
     a.add(record(rng, BEFORE, now - 3600 * 30, model="old"))  # outside the last day
     await a.flush(now)
     await b.flush(now)
-    day = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+    day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
     await store.incr("budget", f"0123456789ab:{day}", 1200, ttl=3600)  # the consistency validator's counter
     await store.incr("budget", f"anon:{day}", 5000, ttl=3600)
     await store.append(ALERTS_STREAM, [{"type": "drift_alert", "ts": now - 90_000, "model": "gpt-x"},

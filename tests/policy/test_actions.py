@@ -48,7 +48,7 @@ def test_annotate_adds_headers_and_body_field_text_unchanged(fake, make_proxy):
     assert note["decision"] == "annotate" and note["rule"] == "r1"
     (finding,) = note["findings"]
     assert finding["validator"] == "regex"
-    assert finding["span"] == [12, 21] and "SECRET-42" == "the code is SECRET-42, keep it"[12:21]
+    assert finding["span"] == [12, 21] and "the code is SECRET-42, keep it"[12:21] == "SECRET-42"
     assert finding["evidence"]["match"] == "SECRET-42"
     assert note["request_id"] == raw.headers["x-llmvet-request-id"]
 
@@ -99,7 +99,7 @@ def test_reask_sends_findings_back_and_returns_the_fixed_answer(fake, make_proxy
     assert raw.parse().choices[0].message.content == "fixed answer"
     assert raw.headers["x-llmvet-reasks"] == "1"
     assert raw.parse().model_extra["llmvet"]["reasks"] == 1
-    first, second = fake.requests[-2:]
+    _first, second = fake.requests[-2:]
     msgs = second.body["messages"]
     assert [m["role"] for m in msgs] == ["user", "assistant", "user"]
     assert msgs[0]["content"] == "original question"

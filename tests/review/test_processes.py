@@ -28,7 +28,7 @@ class Serve:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "LLMVET_REVIEW_POLL_INTERVAL": "0.05", "LLMVET_LOG_LEVEL": "warning"}
-        self.log = open(log, "ab")
+        self.log = open(log, "ab")  # noqa: SIM115  # held open for the server process's life
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "import sys; from llmvet.cli import main; sys.exit(main())", "serve",
              "--upstream", upstream, "--policy", str(policy_file), "--store", store, "--port", str(self.port)],

@@ -205,7 +205,7 @@ def test_defer_answers_at_once_then_the_decision_can_be_polled_and_is_pushed(set
 
 
 def test_defer_timeout_applies_when_the_item_is_next_read(setup):
-    start, url = setup
+    start, _url = setup
     server, client = start(policy(mode="defer", timeout=0.3, on_timeout="block"))
     raw = client.chat.completions.with_raw_response.create(model="gpt-x", messages=MSG)
     rid = raw.headers["x-llmvet-review-id"]
@@ -254,8 +254,8 @@ def test_api_access_rules_and_leases(setup):
 
 
 def test_defer_on_streaming_and_responses_routes(setup):
-    start, url = setup
-    server, client = start(policy(mode="defer", timeout=600))
+    start, _url = setup
+    _server, client = start(policy(mode="defer", timeout=600))
     with client.chat.completions.with_streaming_response.create(model="gpt-x", messages=MSG, stream=True) as raw:
         rid = raw.headers["x-llmvet-review-id"]
         chunks = list(raw.parse())

@@ -70,7 +70,7 @@ async def test_ping(store):
 async def test_unusable_sqlite_path_raises(bad):
     from llmvet.store import open_store
 
-    with pytest.raises(Exception):
+    with pytest.raises(OSError):
         await open_store(bad)
 
 

@@ -36,7 +36,7 @@ def run_async(coro) -> Any:
     def go() -> None:
         try:
             out["v"] = asyncio.run(coro)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             out["e"] = exc
 
     t = threading.Thread(target=go)
@@ -83,7 +83,7 @@ class InThread:
         def run() -> None:
             try:
                 self._out["value"] = fn(*args, **kwargs)
-            except BaseException as exc:  # noqa: BLE001 - handed to the test
+            except BaseException as exc:
                 self._out["error"] = exc
 
         self.thread = threading.Thread(target=run, daemon=True)

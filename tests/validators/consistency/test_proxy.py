@@ -102,10 +102,9 @@ async def test_responses_route_and_extra_usage_in_the_audit(fake, make_proxy, tm
     reasks = [r for r in fake.requests if "x-llmvet-internal" in r.headers]
     assert len(reasks) == 3 and all("n" not in r.body for r in reasks)  # responses has no `n`: 3 calls
     fake.requests.clear()
-    async with httpx.AsyncClient(timeout=60) as http:
-        async with http.stream("POST", proxy.url + "/v1/responses",
-                               json={"model": "m", "input": QUESTION, "stream": True}) as streamed:
-            text = (await streamed.aread()).decode()
+    async with httpx.AsyncClient(timeout=60) as http, http.stream("POST", proxy.url + "/v1/responses",
+                           json={"model": "m", "input": QUESTION, "stream": True}) as streamed:
+        text = (await streamed.aread()).decode()
     assert streamed.status_code == 200 and "consistency.divergent_sentence" in text
     assert [r.body["stream"] for r in fake.requests if "x-llmvet-internal" in r.headers] == [False] * 3
     store = await open_store(f"sqlite:///{tmp_path / 'llmvet.db'}")

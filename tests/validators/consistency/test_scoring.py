@@ -5,7 +5,13 @@ No model here (lexical-only paths); the embedding paths are in test_validator.py
 
 from llmvet.validators.base import Sentence
 from llmvet.validators.consistency import sampling
-from llmvet.validators.consistency.scoring import content_terms, is_factual, merge_fragments, score_sentences, split_sentences
+from llmvet.validators.consistency.scoring import (
+    content_terms,
+    is_factual,
+    merge_fragments,
+    score_sentences,
+    split_sentences,
+)
 
 
 def test_initials_and_abbreviations_do_not_split_sentences():

@@ -217,7 +217,7 @@ async def test_daily_budget_is_kept_per_key_in_the_store(store):
     try:
         v = make(samples=3, semantic_weight=0.0, daily_token_budget=1000)
         answer = f"{TRUE_1} {TRUE_2}"
-        day = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+        day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
         first = await v.check(ctx_for(answer, resources, Script(SAMPLES, usage={"total_tokens": 900}), key_hash="k1"))
         assert first.status is Status.PASSED
         assert await store.incr("budget", f"k1:{day}", 0) == 900  # settled to what the upstream reported
@@ -240,7 +240,7 @@ async def test_reask_cut_by_the_engine_timeout_keeps_the_reservation(resources):
         await asyncio.sleep(10)
 
     v = make(samples=3, semantic_weight=0.0, daily_token_budget=10_000)
-    day = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+    day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
     with pytest.raises(asyncio.TimeoutError):
         await asyncio.wait_for(v.check(ctx_for(f"{TRUE_1} {TRUE_2}", resources, slow, key_hash="slow")), 0.2)
     assert await resources.store.incr("budget", f"slow:{day}", 0) > 0  # may have been spent upstream: counted
@@ -250,7 +250,7 @@ async def test_failed_reask_refunds_the_reservation(store):
     resources = Resources(store)
     try:
         v = make(samples=3, semantic_weight=0.0, daily_token_budget=10_000)
-        day = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+        day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
         with pytest.raises(RuntimeError, match="upstream down"):
             await v.check(ctx_for(f"{TRUE_1} {TRUE_2}", resources, Script(fail=RuntimeError("upstream down")), key_hash="k"))
         assert await store.incr("budget", f"k:{day}", 0) == 0

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import pytest
+from pydantic import ValidationError
 
 from llmvet.resources import Resources
 from llmvet.store import open_store
@@ -120,8 +121,8 @@ async def test_unknown_import_is_lower_severity_than_missing_install(fake, res):
         ("package.unknown_import", "low", "import"),
         ("package.unknown_import", "low", "import"),
     ]
-    optional = [f for f in v.findings if f.evidence.get("name") == "zzfastjsonx"][0]
-    assert optional.risk < [f for f in v.findings if f.code == "package.missing"][0].risk
+    optional = next(f for f in v.findings if f.evidence.get("name") == "zzfastjsonx")
+    assert optional.risk < next(f for f in v.findings if f.code == "package.missing").risk
     assert v.status == Status.FAILED  # because of the install, not the imports
     only_imports = await run(make(fake), text.split("```bash")[0], res)
     assert only_imports.status == Status.PASSED and len(only_imports.findings) == 2
@@ -313,9 +314,9 @@ async def test_shared_cache_on_both_store_backends(fake, store):
 
 
 def test_config_rejects_unknown_fields_and_signals():
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="nonsense"):
         PackagesValidator.Config(fail_on=["nonsense"])
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="typo_field"):
         PackagesValidator.Config(typo_field=1)
     assert PackagesValidator.Config(fail_on=["missing"]).fail_on == ["package.missing"]
 
