@@ -9,16 +9,28 @@ import os
 
 import orjson
 
-CHAT_RESPONSE = orjson.dumps({
-    "id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000, "model": "bench-model",
-    "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None, "message": {
-        "role": "assistant",
-        "content": "Use pandas: `pip install pandas`, then `import pandas as pd` and call pd.read_csv(path). "
-                   "It returns a DataFrame you can filter, group and plot. I am fairly sure about the API, "
-                   "but check the docs for the options of read_csv in your version.",
-    }}],
-    "usage": {"prompt_tokens": 20, "completion_tokens": 60, "total_tokens": 80},
-})
+CHAT_RESPONSE = orjson.dumps(
+    {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "bench-model",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "logprobs": None,
+                "message": {
+                    "role": "assistant",
+                    "content": "Use pandas: `pip install pandas`, then `import pandas as pd` and call pd.read_csv(path). "
+                    "It returns a DataFrame you can filter, group and plot. I am fairly sure about the API, "
+                    "but check the docs for the options of read_csv in your version.",
+                },
+            }
+        ],
+        "usage": {"prompt_tokens": 20, "completion_tokens": 60, "total_tokens": 80},
+    }
+)
 
 
 def upstream_app():
@@ -31,8 +43,16 @@ def upstream_app():
         while more:
             message = await receive()
             more = message.get("more_body", False)
-        await send({"type": "http.response.start", "status": 200, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(CHAT_RESPONSE)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(CHAT_RESPONSE)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": CHAT_RESPONSE})
 
     return app
@@ -69,8 +89,9 @@ def aiohttp_app():
 
     async def forward(request):
         body = await request.body()
-        async with state["s"].post(upstream + "/chat/completions", data=body,
-                                   headers={"content-type": "application/json"}) as r:
+        async with state["s"].post(
+            upstream + "/chat/completions", data=body, headers={"content-type": "application/json"}
+        ) as r:
             data = await r.read()
             return Response(data, r.status, media_type="application/json")
 
@@ -93,8 +114,9 @@ def httpx_app():
 
     async def forward(request):
         body = await request.body()
-        r = await state["c"].post(upstream + "/chat/completions", content=body,
-                                  headers={"content-type": "application/json"})
+        r = await state["c"].post(
+            upstream + "/chat/completions", content=body, headers={"content-type": "application/json"}
+        )
         return Response(r.content, r.status_code, media_type="application/json")
 
     return _starlette(forward, startup, shutdown)

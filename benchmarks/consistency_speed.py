@@ -77,14 +77,21 @@ async def main_async(args: argparse.Namespace) -> None:
         embedder = await embeddings.get_embedder(resources, quantize=True)  # what the validator uses by default
         import torch
 
-        print(f"model load (once per process): {(time.perf_counter() - t0) * 1000:.0f} ms — {embedder.name}, "
-              f"int8 {embedder.quantized}, torch threads {torch.get_num_threads()} of {os.cpu_count()} cores; "
-              f"load average {os.getloadavg()[0]:.2f} (other processes share this machine)")
+        print(
+            f"model load (once per process): {(time.perf_counter() - t0) * 1000:.0f} ms — {embedder.name}, "
+            f"int8 {embedder.quantized}, torch threads {torch.get_num_threads()} of {os.cpu_count()} cores; "
+            f"load average {os.getloadavg()[0]:.2f} (other processes share this machine)"
+        )
 
         def validator(w: float, quantize: bool = True) -> ConsistencyValidator:
             return ConsistencyValidator(
-                ConsistencyConfig(samples=5, semantic_weight=w, embedding_quantize=quantize,
-                                  daily_token_budget=None, max_extra_tokens=10**6)
+                ConsistencyConfig(
+                    samples=5,
+                    semantic_weight=w,
+                    embedding_quantize=quantize,
+                    daily_token_budget=None,
+                    max_extra_tokens=10**6,
+                )
             )
 
         async def one(v: ConsistencyValidator, answer: str, samples: list[str], request: dict) -> float:
@@ -103,13 +110,19 @@ async def main_async(args: argparse.Namespace) -> None:
             await one(fp32, a, s, r)
 
         n_sent = [len(full.sentences_to_score(Context(text=a))) for a, _, _ in data]
-        n_texts = [len(full.sentences_to_score(Context(text=a))) + sum(len(split_sentences(x)) for x in s) for a, s, _ in data]
-        print(f"{len(data)} answers: {statistics.mean(n_sent):.1f} sentences scored each, "
-              f"{statistics.mean(n_texts):.0f} sentences encoded per check (answer + 5 samples)")
+        n_texts = [
+            len(full.sentences_to_score(Context(text=a))) + sum(len(split_sentences(x)) for x in s) for a, s, _ in data
+        ]
+        print(
+            f"{len(data)} answers: {statistics.mean(n_sent):.1f} sentences scored each, "
+            f"{statistics.mean(n_texts):.0f} sentences encoded per check (answer + 5 samples)"
+        )
 
         bare, full_ms, lex_ms, fp32_ms = [], [], [], []
         for a, s, r in data:
-            texts = [x.text for x in full.sentences_to_score(Context(text=a))] + [y.text for x in s for y in split_sentences(x)]
+            texts = [x.text for x in full.sentences_to_score(Context(text=a))] + [
+                y.text for x in s for y in split_sentences(x)
+            ]
             t = time.perf_counter()
             await resources.run_cpu(embedder.encode, texts)
             bare.append((time.perf_counter() - t) * 1000)
@@ -140,7 +153,9 @@ async def main_async(args: argparse.Namespace) -> None:
 
         async def on_loop() -> None:  # the anti-pattern, for comparison: encode on the event loop
             for a, s, _r in data[: args.lag_runs]:
-                texts = [x.text for x in full.sentences_to_score(Context(text=a))] + [y.text for x in s for y in split_sentences(x)]
+                texts = [x.text for x in full.sentences_to_score(Context(text=a))] + [
+                    y.text for x in s for y in split_sentences(x)
+                ]
                 embedder.encode(texts)
                 await asyncio.sleep(0)
 
@@ -148,9 +163,15 @@ async def main_async(args: argparse.Namespace) -> None:
             await asyncio.sleep(2)
 
         print("event-loop lag of a 5 ms ticker, ms:")
-        for label, work in (("idle (baseline)", idle), ("during consistency checks", checks), ("encode ON the loop (anti-pattern)", on_loop)):
+        for label, work in (
+            ("idle (baseline)", idle),
+            ("during consistency checks", checks),
+            ("encode ON the loop (anti-pattern)", on_loop),
+        ):
             lags = await lag_during(work)
-            print(f"  {label:38s} ticks {len(lags):4d}  p50 {pct(lags, 50):6.2f}  p99 {pct(lags, 99):7.2f}  max {max(lags):7.2f}")
+            print(
+                f"  {label:38s} ticks {len(lags):4d}  p50 {pct(lags, 50):6.2f}  p99 {pct(lags, 99):7.2f}  max {max(lags):7.2f}"
+            )
         await resources.close()
     if args.proxy:
         await proxy_latency(data, args)
@@ -191,14 +212,18 @@ async def proxy_latency(data: list[tuple[str, list[str], dict]], args: argparse.
 
                 async def other() -> float:
                     t = time.perf_counter()
-                    r = await http.post("/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+                    r = await http.post(
+                        "/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+                    )
                     r.raise_for_status()
                     return (time.perf_counter() - t) * 1000
 
                 async def fact(i: int) -> float:
                     _a, _s, req = data[i % len(data)]
                     t = time.perf_counter()
-                    r = await http.post("/v1/chat/completions", json={**req, "model": "facts", "user": str(i % len(data))})
+                    r = await http.post(
+                        "/v1/chat/completions", json={**req, "model": "facts", "user": str(i % len(data))}
+                    )
                     r.raise_for_status()
                     assert "llmvet" in r.json() or r.headers.get("x-llmvet-decision") == "allow"
                     return (time.perf_counter() - t) * 1000
@@ -225,8 +250,10 @@ async def proxy_latency(data: list[tuple[str, list[str], dict]], args: argparse.
     print("through the proxy: latency of other requests (rule without consistency), ms:")
     for label, xs in (("idle (baseline)", idle), ("while consistency checks run", busy)):
         print(f"  {label:38s} n {len(xs):4d}  p50 {pct(xs, 50):6.2f}  p95 {pct(xs, 95):6.2f}  max {max(xs):7.2f}")
-    print(f"  p95 ratio busy/idle: {pct(busy, 95) / pct(idle, 95):.2f}; consistency requests meanwhile: {len(checks)}, "
-          f"p50 {pct(checks, 50):.0f} ms (fake upstream answers at once)")
+    print(
+        f"  p95 ratio busy/idle: {pct(busy, 95) / pct(idle, 95):.2f}; consistency requests meanwhile: {len(checks)}, "
+        f"p50 {pct(checks, 50):.0f} ms (fake upstream answers at once)"
+    )
 
 
 def main() -> None:

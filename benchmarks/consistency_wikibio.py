@@ -31,7 +31,9 @@ from typing import Any
 
 import numpy as np
 
-DATA = Path(os.environ.get("LLMVET_WIKIBIO", Path(__file__).resolve().parents[2] / "shared/data/selfcheck_wikibio_dev.jsonl"))
+DATA = Path(
+    os.environ.get("LLMVET_WIKIBIO", Path(__file__).resolve().parents[2] / "shared/data/selfcheck_wikibio_dev.jsonl")
+)
 LABEL = {"accurate": 0.0, "minor_inaccurate": 0.5, "major_inaccurate": 1.0}
 
 
@@ -125,7 +127,9 @@ def metrics(per_passage: list[tuple[list[float], list[float]]]) -> dict[str, flo
     }
 
 
-def bootstrap(per_passage: list[tuple[list[float], list[float]]], rounds: int, seed: int = 0) -> dict[str, tuple[float, float]]:
+def bootstrap(
+    per_passage: list[tuple[list[float], list[float]]], rounds: int, seed: int = 0
+) -> dict[str, tuple[float, float]]:
     rng = np.random.default_rng(seed)
     draws: dict[str, list[float]] = {}
     for _ in range(rounds):
@@ -155,11 +159,17 @@ async def run_validator(
         async def reask(body: dict, messages, k: int, samples=samples) -> ReaskResult:
             return ReaskResult(list(samples[:k]), {"total_tokens": 0})
 
-        ctx = Context(text=row["gpt3_text"], request=request_for(row), model="gpt-3-bench", resources=resources, reask_fn=reask)
+        ctx = Context(
+            text=row["gpt3_text"], request=request_for(row), model="gpt-3-bench", resources=resources, reask_fn=reask
+        )
         verdict = await v.check(ctx)
         if verdict.status.value == "error":
             raise RuntimeError(f"passage {row['wiki_bio_test_idx']}: {verdict.error}")
-        scores, miss = align(gold_spans(row["gpt3_text"], row["gpt3_sentences"]), verdict.meta["sentences"], verdict.meta["response_score"])
+        scores, miss = align(
+            gold_spans(row["gpt3_text"], row["gpt3_sentences"]),
+            verdict.meta["sentences"],
+            verdict.meta["response_score"],
+        )
         missing += miss
         cpu_ms.append(verdict.meta["timings_ms"]["score"])
         per_passage.append((scores, [LABEL[a] for a in row["annotation"]]))
@@ -225,7 +235,9 @@ async def run_proxy(rows: list[dict[str, Any]], n: int, semantic_weight: float, 
 
 def fmt(m: dict[str, float], ci: dict[str, tuple[float, float]]) -> str:
     keys = ["nonfact", "nonfact*", "factual", "pearson", "spearman"]
-    return "  ".join(f"{k} {m[k]:5.1f} [{ci[k][0]:5.1f},{ci[k][1]:5.1f}]" if k in ci else f"{k} {m[k]:5.1f}" for k in keys)
+    return "  ".join(
+        f"{k} {m[k]:5.1f} [{ci[k][0]:5.1f},{ci[k][1]:5.1f}]" if k in ci else f"{k} {m[k]:5.1f}" for k in keys
+    )
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -236,8 +248,12 @@ async def main_async(args: argparse.Namespace) -> None:
     if args.limit:
         rows = rows[: args.limit]
     n_sent = sum(len(r["gpt3_sentences"]) for r in rows)
-    print(f"data: {args.data} — {len(rows)} passages, {n_sent} sentences; via {args.via}; bootstrap {args.boot} rounds over passages")
-    print(f"base rates: non-factual {np.mean([a != 'accurate' for r in rows for a in r['annotation']]) * 100:.1f}% of sentences")
+    print(
+        f"data: {args.data} — {len(rows)} passages, {n_sent} sentences; via {args.via}; bootstrap {args.boot} rounds over passages"
+    )
+    print(
+        f"base rates: non-factual {np.mean([a != 'accurate' for r in rows for a in r['annotation']]) * 100:.1f}% of sentences"
+    )
     variants = [("shipped (0.5 semantic + 0.5 lexical)", 0.5, True), ("lexical only", 0.0, True)]
     if args.ablation:
         variants += [("semantic only", 1.0, True), ("shipped with the float32 model", 0.5, False)]
@@ -258,7 +274,9 @@ async def main_async(args: argparse.Namespace) -> None:
                     sys.stdout.flush()
         finally:
             await resources.close()
-    print("published SelfCheckGPT at N=20 (all 238 passages, GPT-3 samples): unigram-max AP 85.6 / Pearson 64.7; NLI 92.5 / 74.1")
+    print(
+        "published SelfCheckGPT at N=20 (all 238 passages, GPT-3 samples): unigram-max AP 85.6 / Pearson 64.7; NLI 92.5 / 74.1"
+    )
 
 
 def main() -> None:

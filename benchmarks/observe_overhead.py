@@ -30,12 +30,26 @@ from overhead import LUA, cpu_seconds, run_wrk, serve, stop_all, uvicorn_cmd  # 
 from tests.support.servers import free_port  # noqa: E402
 
 RECORD = {
-    "ts": 0.0, "request_id": "req_x", "route": "chat.completions", "model": "bench-model", "key": "0123456789ab",
-    "key_label": None, "policy": "default", "policy_version": "abc", "rule": "default", "stream": False,
-    "status": 200, "action": "allow",
+    "ts": 0.0,
+    "request_id": "req_x",
+    "route": "chat.completions",
+    "model": "bench-model",
+    "key": "0123456789ab",
+    "key_label": None,
+    "policy": "default",
+    "policy_version": "abc",
+    "rule": "default",
+    "stream": False,
+    "status": 200,
+    "action": "allow",
     "validators": [{"validator": "secrets", "status": "passed", "risk": 0.0, "action": "allow", "ms": 0.05}],
-    "findings": [], "reasks": 0, "extra_usage": {}, "timings_ms": {"total": 1.2, "upstream": 1.0, "validate": 0.05},
-    "upstream": "http://127.0.0.1:1/v1", "upstream_model": "bench-model", "response_chars": 420,
+    "findings": [],
+    "reasks": 0,
+    "extra_usage": {},
+    "timings_ms": {"total": 1.2, "upstream": 1.0, "validate": 0.05},
+    "upstream": "http://127.0.0.1:1/v1",
+    "upstream_model": "bench-model",
+    "response_chars": 420,
 }
 
 
@@ -95,28 +109,50 @@ def main() -> int:
     switches = {"on": {}, "off": off, "off2": off}
     try:
         for side, env in switches.items():
-            procs.append(serve([sys.executable, "-m", "llmvet", "serve", "--upstream", upstream, "--port",
-                                str(ports[side]), "--policy", args.policy, "--store", f"sqlite:///{tmp / side}.db"],
-                               ports[side], log, {"LLMVET_LOG_LEVEL": "warning", **env}))
+            procs.append(
+                serve(
+                    [
+                        sys.executable,
+                        "-m",
+                        "llmvet",
+                        "serve",
+                        "--upstream",
+                        upstream,
+                        "--port",
+                        str(ports[side]),
+                        "--policy",
+                        args.policy,
+                        "--store",
+                        f"sqlite:///{tmp / side}.db",
+                    ],
+                    ports[side],
+                    log,
+                    {"LLMVET_LOG_LEVEL": "warning", **env},
+                )
+            )
         urls = {side: f"http://127.0.0.1:{ports[side]}" for side in switches}
         pids = {side: p.pid for side, p in zip(switches, procs[1:], strict=False)}
         for url in urls.values():
             run_wrk(url, 8, 1, script)  # warm up
-        print(f"\nwrk, {args.rounds} alternating rounds of {args.duration:g} s per side "
-              f"(medians over rounds; default policy):")
+        print(
+            f"\nwrk, {args.rounds} alternating rounds of {args.duration:g} s per side "
+            f"(medians over rounds; default policy):"
+        )
         sides = list(switches)
         for c in args.concurrency:
             res: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
             for i in range(args.rounds):
-                for side in sides[i % 3:] + sides[: i % 3]:  # rotate who goes first
+                for side in sides[i % 3 :] + sides[: i % 3]:  # rotate who goes first
                     before = cpu_seconds(pids[side])
                     r = run_wrk(urls[side], c, args.duration, script)
                     r["cpu"] = cpu_seconds(pids[side]) - before
                     r["n"] = r["rps"] * args.duration
                     res[side].append(r)
             for side in sides:
-                print(f"  c={c:<3} {side:<4}: p50 {statistics.median(r['p50'] for r in res[side]):.3f} ms  "
-                      f"{statistics.median(r['rps'] for r in res[side]):7.0f} req/s")
+                print(
+                    f"  c={c:<3} {side:<4}: p50 {statistics.median(r['p50'] for r in res[side]):.3f} ms  "
+                    f"{statistics.median(r['rps'] for r in res[side]):7.0f} req/s"
+                )
 
             def diff(a: str, b: str, key: str, res: dict[str, Any] = res) -> float:
                 return statistics.median(x[key] - y[key] for x, y in zip(res[a], res[b], strict=False))
@@ -128,13 +164,19 @@ def main() -> int:
             # CPU time the server spent per request (background work included): much less sensitive
             # to other load on the machine than latency is.
             cpu = {side: 1e6 * sum(r["cpu"] for r in res[side]) / sum(r["n"] for r in res[side]) for side in sides}
-            print(f"  c={c:<3} server CPU per request: on {cpu['on']:.0f} µs, off {cpu['off']:.0f} µs, "
-                  f"off2 {cpu['off2']:.0f} µs  ->  metrics+drift {cpu['on'] - cpu['off']:+.0f} µs "
-                  f"(A/A {cpu['off2'] - cpu['off']:+.0f} µs)")
-            print(f"  c={c:<3} metrics+drift cost (on - off): p50 {1000 * diff('on', 'off', 'p50'):+.0f} µs, "
-                  f"throughput {ratio('on', 'off'):.3f}x")
-            print(f"  c={c:<3} noise floor (off2 - off):       p50 {1000 * diff('off2', 'off', 'p50'):+.0f} µs, "
-                  f"throughput {ratio('off2', 'off'):.3f}x   (errors {errors})")
+            print(
+                f"  c={c:<3} server CPU per request: on {cpu['on']:.0f} µs, off {cpu['off']:.0f} µs, "
+                f"off2 {cpu['off2']:.0f} µs  ->  metrics+drift {cpu['on'] - cpu['off']:+.0f} µs "
+                f"(A/A {cpu['off2'] - cpu['off']:+.0f} µs)"
+            )
+            print(
+                f"  c={c:<3} metrics+drift cost (on - off): p50 {1000 * diff('on', 'off', 'p50'):+.0f} µs, "
+                f"throughput {ratio('on', 'off'):.3f}x"
+            )
+            print(
+                f"  c={c:<3} noise floor (off2 - off):       p50 {1000 * diff('off2', 'off', 'p50'):+.0f} µs, "
+                f"throughput {ratio('off2', 'off'):.3f}x   (errors {errors})"
+            )
     finally:
         stop_all(procs, tmp)
     return 0

@@ -39,8 +39,9 @@ end
 def serve(args: list[str], port: int, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     pythonpath = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
     with log.open("ab") as sink:  # a file, not a pipe: an unread pipe would stall a chatty server
-        proc = subprocess.Popen(args, env={**os.environ, "PYTHONPATH": pythonpath, **(env or {})},
-                                stdout=sink, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            args, env={**os.environ, "PYTHONPATH": pythonpath, **(env or {})}, stdout=sink, stderr=subprocess.STDOUT
+        )
     try:
         wait_port(port, 30)
     except RuntimeError:
@@ -59,20 +60,54 @@ def stop_all(procs: list[subprocess.Popen], tmp: Path) -> None:
 
 
 def uvicorn_cmd(target: str, port: int) -> list[str]:
-    return [sys.executable, "-m", "uvicorn", target, "--factory", "--port", str(port), "--loop", "uvloop",
-            "--http", "httptools", "--log-level", "warning", "--no-access-log"]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        target,
+        "--factory",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
 
 
 def run_wrk(url: str, concurrency: int, duration: float, script: Path) -> dict[str, float]:
     threads = 1 if concurrency == 1 else 2
-    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{max(1, round(duration))}s", "-s", str(script),
-                          url + "/v1/chat/completions"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(concurrency),
+            "-d",
+            f"{max(1, round(duration))}s",
+            "-s",
+            str(script),
+            url + "/v1/chat/completions",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     m = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", out)
     if not m:
         raise RuntimeError(f"could not parse wrk output:\n{out}")
     n, dur_us, p50, p95, p99, errors = m.groups()
-    return {"rps": int(n) / (int(dur_us) / 1e6), "p50": float(p50) / 1000, "p95": float(p95) / 1000,
-            "p99": float(p99) / 1000, "errors": int(errors)}
+    return {
+        "rps": int(n) / (int(dur_us) / 1e6),
+        "p50": float(p50) / 1000,
+        "p95": float(p95) / 1000,
+        "p99": float(p99) / 1000,
+        "errors": int(errors),
+    }
 
 
 def cpu_seconds(pid: int) -> float:
@@ -111,17 +146,37 @@ def main() -> int:
             procs.append(serve(uvicorn_cmd("bare:httpx_app", ports["httpx"]), ports["httpx"], log, env))
             targets["bare httpx pass-through"] = f"http://127.0.0.1:{ports['httpx']}"
             pids["bare httpx pass-through"] = procs[-1].pid
-        procs.append(serve([sys.executable, "-m", "llmvet", "serve", "--upstream", upstream_url, "--port", str(ports["llmvet"]),
-                            "--policy", args.policy, "--store", f"sqlite:///{tmp / 'bench.db'}"],
-                           ports["llmvet"], log, {"LLMVET_LOG_LEVEL": "warning"}))
+        procs.append(
+            serve(
+                [
+                    sys.executable,
+                    "-m",
+                    "llmvet",
+                    "serve",
+                    "--upstream",
+                    upstream_url,
+                    "--port",
+                    str(ports["llmvet"]),
+                    "--policy",
+                    args.policy,
+                    "--store",
+                    f"sqlite:///{tmp / 'bench.db'}",
+                ],
+                ports["llmvet"],
+                log,
+                {"LLMVET_LOG_LEVEL": "warning"},
+            )
+        )
         targets["llmvet (default policy)"] = f"http://127.0.0.1:{ports['llmvet']}"
         pids["llmvet (default policy)"] = procs[-1].pid
 
         results: dict[tuple[str, int], dict[str, float]] = {}
         for url in targets.values():  # warm up connections and code paths
             run_wrk(url, 8, 1, script)
-        print(f"{args.rounds} alternating rounds of {args.duration:g}s per target; medians. cpu = the server "
-              "process's CPU per request (less sensitive to other load than req/s)\n")
+        print(
+            f"{args.rounds} alternating rounds of {args.duration:g}s per target; medians. cpu = the server "
+            "process's CPU per request (less sensitive to other load than req/s)\n"
+        )
         for c in args.concurrency:
             runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
             for _ in range(args.rounds):
@@ -132,15 +187,20 @@ def main() -> int:
                     runs[name].append(r)
             for name in targets:
                 r = results[(name, c)] = {k: statistics.median([x[k] for x in runs[name]]) for k in runs[name][0]}
-                print(f"c={c:<4} {name:<28} {r['rps']:9.0f} req/s  p50 {r['p50']:7.2f} ms  p95 {r['p95']:7.2f} ms"
-                      f"  p99 {r['p99']:7.2f} ms  cpu {r['cpu_ms']:.3f} ms/req  errors {r['errors']:.0f}", flush=True)
+                print(
+                    f"c={c:<4} {name:<28} {r['rps']:9.0f} req/s  p50 {r['p50']:7.2f} ms  p95 {r['p95']:7.2f} ms"
+                    f"  p99 {r['p99']:7.2f} ms  cpu {r['cpu_ms']:.3f} ms/req  errors {r['errors']:.0f}",
+                    flush=True,
+                )
         print()
         base, ours = "bare aiohttp pass-through", "llmvet (default policy)"
         for c in args.concurrency:
             b, o = results[(base, c)], results[(ours, c)]
-            print(f"c={c:<4} llmvet / bare aiohttp: throughput {o['rps'] / b['rps']:.2f}x, "
-                  f"p50 +{o['p50'] - b['p50']:.2f} ms ({o['p50']:.2f} vs {b['p50']:.2f}), "
-                  f"cpu/req {o['cpu_ms'] / b['cpu_ms']:.2f}x ({o['cpu_ms']:.3f} vs {b['cpu_ms']:.3f} ms)")
+            print(
+                f"c={c:<4} llmvet / bare aiohttp: throughput {o['rps'] / b['rps']:.2f}x, "
+                f"p50 +{o['p50'] - b['p50']:.2f} ms ({o['p50']:.2f} vs {b['p50']:.2f}), "
+                f"cpu/req {o['cpu_ms'] / b['cpu_ms']:.2f}x ({o['cpu_ms']:.3f} vs {b['cpu_ms']:.3f} ms)"
+            )
             if args.with_httpx:
                 h = results[("bare httpx pass-through", c)]
                 print(f"       bare httpx / bare aiohttp: throughput {h['rps'] / b['rps']:.2f}x")

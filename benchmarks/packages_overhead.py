@@ -31,7 +31,7 @@ from llmvet.validators.packages import PackagesValidator  # noqa: E402
 from tests.support.fake_registry import FakeRegistry  # noqa: E402
 from tests.support.servers import ThreadedServer  # noqa: E402
 
-TYPICAL = '''Sure! Here's a small FastAPI service that stores uploads in S3 and thumbnails images.
+TYPICAL = """Sure! Here's a small FastAPI service that stores uploads in S3 and thumbnails images.
 
 First install the dependencies:
 
@@ -95,9 +95,22 @@ import fs from 'node:fs';
 ```
 
 Run it with `uvicorn app:app --reload`. Make sure your AWS credentials are configured.
-'''
+"""
 
-COLD_NAMES = ["requests", "numpy", "pandas", "flask", "django", "httpx", "rich", "click", "scipy", "tqdm", "lxml", "attrs"]
+COLD_NAMES = [
+    "requests",
+    "numpy",
+    "pandas",
+    "flask",
+    "django",
+    "httpx",
+    "rich",
+    "click",
+    "scipy",
+    "tqdm",
+    "lxml",
+    "attrs",
+]
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -113,8 +126,11 @@ LONG = "\n\n".join(
 async def warm(url: str, n: int, text: str, label: str) -> None:
     with tempfile.TemporaryDirectory() as d:
         res = Resources(await open_store(f"sqlite:///{d}/c.db"))
-        v = PackagesValidator(PackagesValidator.Config(
-            pypi_index_url=f"{url}/simple", pypi_json_url=f"{url}/pypi", npm_registry_url=f"{url}/npm"))
+        v = PackagesValidator(
+            PackagesValidator.Config(
+                pypi_index_url=f"{url}/simple", pypi_json_url=f"{url}/pypi", npm_registry_url=f"{url}/npm"
+            )
+        )
         first = await v.check(Context(text=text, resources=res))
         times, base = [], []
         pat = re.compile(r"(?i)\b(?:password|api[_-]?key)\s*[:=]")
@@ -129,8 +145,10 @@ async def warm(url: str, n: int, text: str, label: str) -> None:
         await res.close()
     p50, p90 = pct(times, 0.5) * 1000, pct(times, 0.9) * 1000
     b50 = pct(base, 0.5) * 1000
-    print(f"warm cache, {label} ({len(text)} chars, {first.meta['references']} references, "
-          f"{first.meta['packages_checked']} registry names, {len(first.findings)} findings), n={n}")
+    print(
+        f"warm cache, {label} ({len(text)} chars, {first.meta['references']} references, "
+        f"{first.meta['packages_checked']} registry names, {len(first.findings)} findings), n={n}"
+    )
     print(f"  packages validator: p50 {p50:.3f} ms  p90 {p90:.3f} ms  mean {statistics.mean(times) * 1000:.3f} ms")
     print(f"  baseline (code blocks + one regex pass): p50 {b50:.4f} ms   ratio {p50 / b50:.1f}x")
 
@@ -142,9 +160,14 @@ async def cold(url: str, fake: FakeRegistry, delay: float) -> None:
     for conc in (16, 1):
         with tempfile.TemporaryDirectory() as d:
             res = Resources(await open_store(f"sqlite:///{d}/c.db"))
-            v = PackagesValidator(PackagesValidator.Config(
-                pypi_index_url=f"{url}/simple", pypi_json_url=f"{url}/pypi", npm_registry_url=f"{url}/npm",
-                concurrency=conc))
+            v = PackagesValidator(
+                PackagesValidator.Config(
+                    pypi_index_url=f"{url}/simple",
+                    pypi_json_url=f"{url}/pypi",
+                    npm_registry_url=f"{url}/npm",
+                    concurrency=conc,
+                )
+            )
             t = time.perf_counter()
             out = await v.check(Context(text=text, resources=res))
             results[conc] = time.perf_counter() - t
@@ -153,8 +176,10 @@ async def cold(url: str, fake: FakeRegistry, delay: float) -> None:
     fake.delay = 0
     seq = len(COLD_NAMES) * delay
     print(f"cold cache, {len(COLD_NAMES)} names, registry answers after {delay * 1000:.0f} ms each")
-    print(f"  concurrency 16: {results[16] * 1000:.0f} ms   concurrency 1: {results[1] * 1000:.0f} ms   "
-          f"sequential floor {seq * 1000:.0f} ms   speed-up {results[1] / results[16]:.1f}x")
+    print(
+        f"  concurrency 16: {results[16] * 1000:.0f} ms   concurrency 1: {results[1] * 1000:.0f} ms   "
+        f"sequential floor {seq * 1000:.0f} ms   speed-up {results[1] / results[16]:.1f}x"
+    )
 
 
 def main() -> None:

@@ -39,8 +39,11 @@ def norm(name: str) -> str:
 async def evaluate(items: list[dict], url: str) -> dict:
     with tempfile.TemporaryDirectory() as d:
         res = Resources(await open_store(f"sqlite:///{d}/c.db"))
-        v = PackagesValidator(PackagesValidator.Config(
-            pypi_index_url=f"{url}/simple", pypi_json_url=f"{url}/pypi", npm_registry_url=f"{url}/npm"))
+        v = PackagesValidator(
+            PackagesValidator.Config(
+                pypi_index_url=f"{url}/simple", pypi_json_url=f"{url}/pypi", npm_registry_url=f"{url}/npm"
+            )
+        )
         fail_on = set(v.cfg.fail_on)
         stats: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         misses: dict[str, list[str]] = defaultdict(list)
@@ -50,7 +53,7 @@ async def evaluate(items: list[dict], url: str) -> dict:
             verdict = await v.check(Context(text=text, resources=res))
             per_name: dict[str, list] = defaultdict(list)
             for f in verdict.findings:
-                per_name[norm(f.evidence.get("name") or text[f.span[0]:f.span[1]])].append(f)
+                per_name[norm(f.evidence.get("name") or text[f.span[0] : f.span[1]])].append(f)
             for exp in it["expect"]:
                 cls = exp.get("class", it["class"])
                 fs = per_name.get(norm(exp["name"]), [])
@@ -77,7 +80,9 @@ def report(out: dict) -> None:
         s = stats.get(cls)
         if not s:
             continue
-        print(f"{cls:<12} {s['n']:>6} {s['flagged']:>8} {s['flagged'] / s['n']:>7.3f}  {s['any_finding'] / s['n']:>11.3f}")
+        print(
+            f"{cls:<12} {s['n']:>6} {s['flagged']:>8} {s['flagged'] / s['n']:>7.3f}  {s['any_finding'] / s['n']:>11.3f}"
+        )
     neg = sum(stats[c]["n"] for c in stats if c not in FLAG_CLASSES)
     neg_any = sum(stats[c]["any_finding"] for c in stats if c not in FLAG_CLASSES)
     print(f"\nrecall nonexistent = {stats['nonexistent']['flagged'] / stats['nonexistent']['n']:.3f}")
@@ -93,8 +98,11 @@ def report(out: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--corpus", nargs="+", default=[str(ROOT / "tests/data/packages/corpus.jsonl"),
-                                                    str(ROOT / "tests/data/packages/realistic.jsonl")])
+    ap.add_argument(
+        "--corpus",
+        nargs="+",
+        default=[str(ROOT / "tests/data/packages/corpus.jsonl"), str(ROOT / "tests/data/packages/realistic.jsonl")],
+    )
     ap.add_argument("--blank-summaries", action="store_true")
     a = ap.parse_args()
     items = [json.loads(line) for c in a.corpus for line in Path(c).read_text().splitlines() if line.strip()]

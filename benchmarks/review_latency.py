@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Review queue figures: decision -> held client latency (same replica vs another replica), and
 the cost of listing the queue as it grows (SQLite and Redis). Run from the repo root: python benchmarks/review_latency.py"""
+
 import asyncio
 import os
 import statistics
@@ -25,6 +26,7 @@ MSG = [{"role": "user", "content": "q"}]
 fake = FakeUpstream()
 fake.reset(lambda b: Reply(text=ANSWER))
 
+
 def latency(store_url, n=15):
     with ThreadedServer(fake.app()) as up:
         pol = parse_policy(policy(timeout=60), "p.yaml")
@@ -40,11 +42,14 @@ def latency(store_url, n=15):
                     call = InThread(lambda: client.chat.completions.create(model="m", messages=MSG))
                     item = wait_for_item(a.url, tok)
                     t0 = time.perf_counter()
-                    httpx.post(f"{via.url}/llmvet/v1/reviews/{item['id']}/approve", headers={"Authorization": f"Bearer {tok}"})
+                    httpx.post(
+                        f"{via.url}/llmvet/v1/reviews/{item['id']}/approve", headers={"Authorization": f"Bearer {tok}"}
+                    )
                     call.result()
                     lat.append((time.perf_counter() - t0) * 1000)
                 out[label] = lat
             return out
+
 
 async def listing(store_url, sizes=(100, 1000)):
     store = await open_store(store_url)
@@ -54,9 +59,16 @@ async def listing(store_url, sizes=(100, 1000)):
     res = {}
     have = 0
     for size in sizes:
-        item = {"request_id": "r", "mode": "hold", "rule": "r", "model": "m", "route": "chat.completions",
-                "answer": {"text": ANSWER * 4}, "findings": [{"validator": "regex", "span": [1, 5]}] * 3,
-                "conversation": [{"role": "user", "content": "q" * 500}]}
+        item = {
+            "request_id": "r",
+            "mode": "hold",
+            "rule": "r",
+            "model": "m",
+            "route": "chat.completions",
+            "answer": {"text": ANSWER * 4},
+            "findings": [{"validator": "regex", "span": [1, 5]}] * 3,
+            "conversation": [{"role": "user", "content": "q" * 500}],
+        }
         while have < size:
             await q.enqueue(dict(item))
             have += 1
@@ -69,17 +81,23 @@ async def listing(store_url, sizes=(100, 1000)):
     await store.close()
     return res
 
+
 if __name__ == "__main__":
     os.environ["LLMVET_REVIEW_POLL_INTERVAL"] = "0.2"  # the default
     import tempfile
+
     d = tempfile.mkdtemp()
     lat = latency(f"sqlite:///{d}/lat.db")
     for k, v in lat.items():
-        print(f"decision -> held client returns ({k}, SQLite, poll 0.2 s): median {statistics.median(v):.1f} ms, max {max(v):.1f} ms (n={len(v)})")
+        print(
+            f"decision -> held client returns ({k}, SQLite, poll 0.2 s): median {statistics.median(v):.1f} ms, max {max(v):.1f} ms (n={len(v)})"
+        )
     with redis_server() as r:
         lat = latency(r)
         for k, v in lat.items():
-            print(f"decision -> held client returns ({k}, Redis, poll 0.2 s): median {statistics.median(v):.1f} ms, max {max(v):.1f} ms (n={len(v)})")
+            print(
+                f"decision -> held client returns ({k}, Redis, poll 0.2 s): median {statistics.median(v):.1f} ms, max {max(v):.1f} ms (n={len(v)})"
+            )
         for name, url in (("SQLite", f"sqlite:///{d}/list.db"), ("Redis", r)):
             for size, ms in asyncio.run(listing(url)).items():
                 print(f"queue.items() with {size} items ({name}): median {ms:.1f} ms")

@@ -52,14 +52,16 @@ def xstest_records(paths: Iterable[Path], ids: set[str] | None = None) -> list[d
                 if label is None:
                     continue
                 # category is the answer's stated reason in llmvet's labels; XSTest has none, so it is omitted
-                out.append({
-                    "id": rid,
-                    "prompt": row["prompt"],
-                    "text": row["completion"].strip(),
-                    "refusal": label,
-                    "tags": ["xstest", model, row.get("type", "")],
-                    "agreement": row.get("agreement", "").upper() == "TRUE",
-                })
+                out.append(
+                    {
+                        "id": rid,
+                        "prompt": row["prompt"],
+                        "text": row["completion"].strip(),
+                        "refusal": label,
+                        "tags": ["xstest", model, row.get("type", "")],
+                        "agreement": row.get("agreement", "").upper() == "TRUE",
+                    }
+                )
     return out
 
 
@@ -116,7 +118,9 @@ def score_hedges(records: list[dict[str, Any]], settings: dict[str, Any], errors
     print(f"{'prediction':<24} {'precision':>9} {'recall':>7} {'F1':>6} {'tp':>4} {'fp':>4} {'fn':>4}")
     for name, p in pairs.items():
         r = prf(p)
-        print(f"{name:<24} {r['precision']:>9.3f} {r['recall']:>7.3f} {r['f1']:>6.3f} {r['tp']:>4} {r['fp']:>4} {r['fn']:>4}")
+        print(
+            f"{name:<24} {r['precision']:>9.3f} {r['recall']:>7.3f} {r['f1']:>6.3f} {r['tp']:>4} {r['fp']:>4} {r['fn']:>4}"
+        )
     print("cues fired (all sentences):", dict(fired.most_common(20)))
     print("cues in false positives:", dict(fp_cues.most_common(15)))
     if errors:
@@ -135,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     x.add_argument("csv", nargs="+", type=Path)
     x.add_argument("--ids", type=Path, help="keep only these record ids (one per line), e.g. a published sample")
     x.add_argument("--out", type=Path, required=True)
-    c = sub.add_parser("conll2010", help="convert CoNLL-2010 '\"label\",\"sentence\"' lines to JSONL")
+    c = sub.add_parser("conll2010", help='convert CoNLL-2010 \'"label","sentence"\' lines to JSONL')
     c.add_argument("txt", nargs="+", type=Path)
     c.add_argument("--out", type=Path, required=True)
     h = sub.add_parser("hedges", help="sentence-level P/R of 'contains a hedge cue' on a converted file")

@@ -67,7 +67,9 @@ def evaluate(
             pairs["statement.missing"].append((not gold, not pred))
             if gold != pred:
                 found = [(h.kind, h.text) for h in a.statements]
-                errors.append(f"[statement] {rid}: gold={rec['statement']} pred={'present' if pred else 'missing'} {found}")
+                errors.append(
+                    f"[statement] {rid}: gold={rec['statement']} pred={'present' if pred else 'missing'} {found}"
+                )
         if "hedging" in rec:
             gold_h = rec["hedging"]
             pairs["hedging.heavy"].append((gold_h == "heavy", a.hedge_level == "heavy"))

@@ -68,7 +68,11 @@ async def main() -> None:
     chars = [len(t) for t in texts]
     print(f"{len(texts)} answers x {args.repeat}; length p50 {statistics.median(chars):.0f} chars, max {max(chars)}")
     print(f"{'path':<28} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8}")
-    for name, vals in (("check() rule path", check_ms), ("  of which: text views", views_ms), ("baseline (lower + 1 regex)", base_ms)):
+    for name, vals in (
+        ("check() rule path", check_ms),
+        ("  of which: text views", views_ms),
+        ("baseline (lower + 1 regex)", base_ms),
+    ):
         print(f"{name:<28} {pct(vals, 0.5):>8.3f} {pct(vals, 0.9):>8.3f} {pct(vals, 0.99):>8.3f}")
     print(f"ratio check/baseline at p50: {pct(check_ms, 0.5) / max(pct(base_ms, 0.5), 1e-9):.0f}x")
     # Chat answers in the wild are often longer than the dev set's: join 5 answers (~1.5 KB each).
@@ -93,7 +97,10 @@ async def embedding_timings(records: list[dict], repeat: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         resources = Resources(await open_store(f"sqlite:///{tmp}/s.db"))
         try:
-            warm = Context(text="Sizes vary. I pulled those ranges out of general reading rather than a survey.", resources=resources)
+            warm = Context(
+                text="Sizes vary. I pulled those ranges out of general reading rather than a survey.",
+                resources=resources,
+            )
             t0 = time.perf_counter()
             await validator.check(warm)  # loads the model and encodes the prototypes once
             print(f"embedding pass: first call (model load + prototypes) {time.perf_counter() - t0:.1f} s")

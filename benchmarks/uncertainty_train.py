@@ -156,9 +156,16 @@ def main() -> int:
     args = ap.parse_args()
 
     files = args.answers or DEFAULT_ANSWERS
-    batches = {f: [r for r in read_jsonl(f) if not any(str(r.get("id", "")).startswith(p) for p in args.exclude)] for f in files}
+    batches = {
+        f: [r for r in read_jsonl(f) if not any(str(r.get("id", "")).startswith(p) for p in args.exclude)]
+        for f in files
+    }
     batches = {f: recs for f, recs in batches.items() if recs}
-    sentence_rows = [(r["text"], int(r["statement"])) for f in (args.sentences or [p for p in DEFAULT_SENTENCES if p.exists()]) for r in read_jsonl(f)]
+    sentence_rows = [
+        (r["text"], int(r["statement"]))
+        for f in (args.sentences or [p for p in DEFAULT_SENTENCES if p.exists()])
+        for r in read_jsonl(f)
+    ]
     sentence_rows += [(t, 0) for t in SEED_NEGATIVES]
     embedder = load_embedder(None, quantize=True)
 
@@ -167,7 +174,9 @@ def main() -> int:
         return texts, embedder.encode(texts, batch_size=64), y
 
     texts, x, y = training_set(list(batches))
-    print(f"{sum(map(len, batches.values()))} answers and {len(sentence_rows)} labelled sentences -> {len(texts)} unique sentences, {int(y.sum())} statements")
+    print(
+        f"{sum(map(len, batches.values()))} answers and {len(sentence_rows)} labelled sentences -> {len(texts)} unique sentences, {int(y.sum())} statements"
+    )
     results = []
     for c in (1.0, 4.0, 16.0):
         ap_c = average_precision_score(y, out_of_fold(texts, x, y, c))
@@ -182,7 +191,9 @@ def main() -> int:
         t_texts, t_x, t_y = training_set([f for f in batches if f != held])
         pairs += answer_scores(batches[held], Model(c_best).fit(t_texts, t_x, t_y), embedder)
     t, p, r = pick_threshold(pairs, args.precision)
-    print(f"C={c_best}: threshold {t:.2f} -> leave-one-batch-out answer precision {p:.3f}, recall {r:.3f} ({len(pairs)} answers)")
+    print(
+        f"C={c_best}: threshold {t:.2f} -> leave-one-batch-out answer precision {p:.3f}, recall {r:.3f} ({len(pairs)} answers)"
+    )
 
     model = Model(c_best).fit(texts, x, y)
     weights, vocabulary, bias = model.export()

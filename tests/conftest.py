@@ -70,8 +70,11 @@ def make_proxy(upstream_server, tmp_path):
     started = []
 
     def make(policy_yaml: str | None = None, upstream: str | None = None, **settings):
-        policy = parse_policy(policy_yaml, "test-policy.yaml") if policy_yaml else load_policy(
-            Path(__file__).parent.parent / "policies" / "default.yaml")
+        policy = (
+            parse_policy(policy_yaml, "test-policy.yaml")
+            if policy_yaml
+            else load_policy(Path(__file__).parent.parent / "policies" / "default.yaml")
+        )
         config = Settings(
             upstream=upstream or upstream_server.url + "/v1",
             store=settings.pop("store", f"sqlite:///{tmp_path / 'llmvet.db'}"),
@@ -105,8 +108,7 @@ def test_plugin(tmp_path_factory):
     source = tmp_path_factory.mktemp("plugin-src") / "plugin_pkg"
     shutil.copytree(PLUGIN_PKG, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-         "--target", str(target), str(source)],
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(source)],
         check=True,
     )
     sys.path.insert(0, str(target))

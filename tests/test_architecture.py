@@ -17,13 +17,18 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "llmvet"
 # Lower layers never import higher ones; a package imports only packages of a lower rank. Packages
 # of the same rank (review and observe) do not import each other: they meet through the contract.
 LAYERS: dict[str, int] = {
-    "store": 0, "text": 0, "records": 0, "errors": 0,
-    "resources": 1, "audit": 1,
+    "store": 0,
+    "text": 0,
+    "records": 0,
+    "errors": 0,
+    "resources": 1,
+    "audit": 1,
     "embeddings": 2,
     "validators": 3,
     "policy": 4,
     "extensions": 5,
-    "review": 6, "observe": 6,
+    "review": 6,
+    "observe": 6,
     "config": 7,
     "proxy": 8,
     "cli": 9,
@@ -47,8 +52,10 @@ def _import_graph() -> dict[str, set[str]]:
             targets: list[str] = []
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 # `from pkg import submodule` depends on the submodule; `from pkg import name` on pkg
-                targets = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
-                           for a in node.names]
+                targets = [
+                    f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+                    for a in node.names
+                ]
             elif isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             for t in targets:
@@ -130,8 +137,13 @@ def test_no_package_import_cycles():
 @pytest.mark.parametrize("package", ["review", "observe"])
 def test_extensions_use_only_the_contract(package):
     """Extensions see the proxy through llmvet.extensions, never its modules."""
-    reaching = sorted(f"{a} -> {b}" for a, ts in GRAPH.items() if _package(a) == package
-                      for b in ts if _package(b) in ("proxy", "policy", "cli", "config"))
+    reaching = sorted(
+        f"{a} -> {b}"
+        for a, ts in GRAPH.items()
+        if _package(a) == package
+        for b in ts
+        if _package(b) in ("proxy", "policy", "cli", "config")
+    )
     assert reaching == []
 
 
@@ -140,3 +152,22 @@ def test_the_checker_sees_a_cycle_and_an_upward_import():
     fake = {"llmvet.store.a": {"llmvet.proxy.b"}, "llmvet.proxy.b": {"llmvet.store.a"}}
     assert _cycles(fake) == [["llmvet.proxy.b", "llmvet.store.a"]]
     assert LAYERS[_package("llmvet.proxy.b")] > LAYERS[_package("llmvet.store.a")]
+
+
+MAX_FUNCTION_LINES = 60
+MAX_MODULE_LINES = 400
+
+
+def test_functions_and_modules_stay_small():
+    """A function a reader can hold in view; modules with one job (ruff's C901 caps complexity at 15)."""
+    too_long = []
+    for path in sorted(SRC.rglob("*.py")):
+        source = path.read_text()
+        if source.count("\n") > MAX_MODULE_LINES:
+            too_long.append(f"{path.relative_to(SRC)}: {source.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    too_long.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name}: {lines} lines")
+    assert too_long == []

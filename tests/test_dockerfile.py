@@ -14,7 +14,7 @@ DOCKERFILE = (Path(__file__).parent.parent / "Dockerfile").read_text()
 
 def _instruction(name: str) -> str:
     text = DOCKERFILE.replace("\\\n", " ")
-    return [line[len(name) + 1:].strip() for line in text.splitlines() if line.startswith(name + " ")][-1]
+    return [line[len(name) + 1 :].strip() for line in text.splitlines() if line.startswith(name + " ")][-1]
 
 
 def test_image_runs_as_non_root_on_a_slim_base():
@@ -29,8 +29,9 @@ def test_the_image_command_serves_and_passes_its_healthcheck(fake, tmp_path):
     port = free_port()
     env |= {"LLMVET_PORT": str(port), "LLMVET_HOST": "127.0.0.1", "LLMVET_UPSTREAM": fake.url + "/v1"}
     assert cmd == ["llmvet", "serve"]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env={**os.environ, **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_port(port, 30)
         health = json.loads(_instruction("HEALTHCHECK").split("CMD", 1)[1].strip())

@@ -48,7 +48,9 @@ def resolve_model_name(name: str | None = None) -> str:
 
 
 def _looks_like_path(name: str) -> bool:
-    return name.startswith(("/", "./", "../", "~")) or (os.sep in name.rstrip(os.sep) and Path(name).expanduser().exists())
+    return name.startswith(("/", "./", "../", "~")) or (
+        os.sep in name.rstrip(os.sep) and Path(name).expanduser().exists()
+    )
 
 
 def embedding_problems(name: str | None = None) -> list[str]:

@@ -60,12 +60,27 @@ class Escalation:
     def review_item(self) -> ReviewItem:
         """The queue item for this escalation (the queue adds id, created and status)."""
         return ReviewItem(
-            request_id=self.request_id, mode=self.mode, timeout=self.timeout, on_timeout=self.on_timeout,
-            deadline=0.0, policy=self.policy, policy_version=self.policy_version, rule=self.rule,
-            route=self.route, model=self.model, stream=self.stream, key=self.key, key_label=self.key_label,
-            conversation=self.conversation, request_sha256=self.request_sha256, answer=self.answer,
-            response_sha256=self.response_sha256, validators=self.validators, findings=self.findings,
-            summary=self.summary, validator_names=self.validator_names,
+            request_id=self.request_id,
+            mode=self.mode,
+            timeout=self.timeout,
+            on_timeout=self.on_timeout,
+            deadline=0.0,
+            policy=self.policy,
+            policy_version=self.policy_version,
+            rule=self.rule,
+            route=self.route,
+            model=self.model,
+            stream=self.stream,
+            key=self.key,
+            key_label=self.key_label,
+            conversation=self.conversation,
+            request_sha256=self.request_sha256,
+            answer=self.answer,
+            response_sha256=self.response_sha256,
+            validators=self.validators,
+            findings=self.findings,
+            summary=self.summary,
+            validator_names=self.validator_names,
         )
 
 

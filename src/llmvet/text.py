@@ -30,7 +30,6 @@ class Sentence:
     span: tuple[int, int]
 
 
-
 def find_fences(text: str) -> list[tuple[int, int, str, int, int]]:
     """(block start, block end, info string, code start, code end) per fenced block, in linear time.
 

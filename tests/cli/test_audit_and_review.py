@@ -30,12 +30,22 @@ def url(tmp_path):
 
 def test_export_since_and_kind(url, capsys):
     now = time.time()
-    _write(url, [
-        {"ts": now - 3 * 3600, "request_id": "req_old", "action": "allow", "rule": "r"},
-        {"ts": now - 600, "request_id": "req_a", "action": "escalate", "rule": "r"},
-        {"ts": now - 60, "kind": "review", "request_id": "req_a", "review_id": "rev_1", "action": "approved",
-         "reviewer": "alice", "reason": ""},
-    ])
+    _write(
+        url,
+        [
+            {"ts": now - 3 * 3600, "request_id": "req_old", "action": "allow", "rule": "r"},
+            {"ts": now - 600, "request_id": "req_a", "action": "escalate", "rule": "r"},
+            {
+                "ts": now - 60,
+                "kind": "review",
+                "request_id": "req_a",
+                "review_id": "rev_1",
+                "action": "approved",
+                "reviewer": "alice",
+                "reason": "",
+            },
+        ],
+    )
     assert main(["audit", "export", "--since", "1h", "--format", "jsonl", "--store", url]) == 0
     captured = capsys.readouterr()
     lines = [orjson.loads(x) for x in captured.out.splitlines()]
@@ -66,10 +76,32 @@ def test_parse_time():
 
 def test_tail_prints_the_last_records(url, capsys):
     now = time.time()
-    _write(url, [{"ts": now, "request_id": f"req_{i}", "action": "allow", "rule": "r", "status": 200,
-                  "timings_ms": {"total": 1.5}} for i in range(5)]
-           + [{"ts": now, "kind": "review", "request_id": "req_4", "review_id": "rev_9", "action": "rejected",
-               "reviewer": "bob", "reason": "fake package", "rule": "r"}])
+    _write(
+        url,
+        [
+            {
+                "ts": now,
+                "request_id": f"req_{i}",
+                "action": "allow",
+                "rule": "r",
+                "status": 200,
+                "timings_ms": {"total": 1.5},
+            }
+            for i in range(5)
+        ]
+        + [
+            {
+                "ts": now,
+                "kind": "review",
+                "request_id": "req_4",
+                "review_id": "rev_9",
+                "action": "rejected",
+                "reviewer": "bob",
+                "reason": "fake package",
+                "rule": "r",
+            }
+        ],
+    )
     assert main(["audit", "tail", "-n", "2", "--store", url]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and "req_4" in lines[0] and "action=allow" in lines[0]
@@ -108,9 +140,15 @@ def test_tail_follow_prints_only_new_records(url):
     import sys
 
     _write(url, [{"ts": time.time(), "request_id": f"req_old{i}", "action": "allow"} for i in range(3)])
-    procs = [subprocess.Popen([sys.executable, "-m", "llmvet", "audit", "tail", *extra, "-f", "--json", "--store", url],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for extra in (["-n", "0"], ["--kind", "review"])]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "llmvet", "audit", "tail", *extra, "-f", "--json", "--store", url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for extra in (["-n", "0"], ["--kind", "review"])
+    ]
     try:
         time.sleep(4)  # both have read the history and are following
         _write(url, [{"ts": time.time(), "kind": "review", "request_id": "req_new", "action": "approved"}])
@@ -123,8 +161,16 @@ def test_tail_follow_prints_only_new_records(url):
         assert [orjson.loads(x)["request_id"] for x in out.splitlines()] == ["req_new"]
 
 
-@pytest.mark.parametrize("argv", [["audit", "tail"], ["audit", "export", "--since", "1h"], ["review", "list"],
-                                  ["review", "add-reviewer", "alice"], ["review", "revoke", "alice"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["audit", "tail"],
+        ["audit", "export", "--since", "1h"],
+        ["review", "list"],
+        ["review", "add-reviewer", "alice"],
+        ["review", "revoke", "alice"],
+    ],
+)
 def test_an_unreachable_store_is_a_message_not_a_traceback(argv, capsys):
     assert main([*argv, "--store", "redis://127.0.0.1:1/0"]) == 2
     assert "cannot read the store redis://127.0.0.1:1/0" in capsys.readouterr().err

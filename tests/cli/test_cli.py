@@ -30,9 +30,14 @@ BAD_POLICY = textwrap.dedent("""\
 
 
 def llmvet(*args, env=None, input=None, timeout=60):
-    return subprocess.run(["llmvet", *args],
-                          capture_output=True, text=True, env={**os.environ, **(env or {})}, input=input,
-                          timeout=timeout)
+    return subprocess.run(
+        ["llmvet", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        input=input,
+        timeout=timeout,
+    )
 
 
 def test_policy_check_accepts_the_bundled_policies(tmp_path):
@@ -93,9 +98,14 @@ def test_serve_without_upstream_says_how_to_set_it():
 def test_serve_runs_with_embedded_defaults_and_env_upstream(fake, tmp_path):
     """The README's first command: `llmvet serve` with the upstream from the environment."""
     port = free_port()
-    proc = subprocess.Popen(["llmvet", "serve", "--port", str(port)], cwd=tmp_path,
-                            env={**os.environ, "LLMVET_UPSTREAM": fake.url + "/v1"},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        ["llmvet", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env={**os.environ, "LLMVET_UPSTREAM": fake.url + "/v1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_port(port, 30)
         fake.reset(lambda b: Reply(text="key AKIA" + "B" * 16))
@@ -172,11 +182,15 @@ def test_scan_table_output_and_clean_exit(tmp_path):
 def test_plugin_from_entry_point_is_used_in_a_policy(tmp_path, test_plugin):
     """A third-party validator package, installed with pip, is used from YAML by name."""
     policy = tmp_path / "plugin.yaml"
-    policy.write_text("rules:\n  - name: calm\n    validators:\n      - use: shouting\n"
-                      "        with: {max_upper_ratio: 0.3}\n    on_fail: block\n")
+    policy.write_text(
+        "rules:\n  - name: calm\n    validators:\n      - use: shouting\n"
+        "        with: {max_upper_ratio: 0.3}\n    on_fail: block\n"
+    )
     cases = tmp_path / "cases.yaml"
-    cases.write_text("cases:\n  - {name: calm, text: 'hello there', expect: allow}\n"
-                     "  - {name: loud, text: 'HELLO THERE', expect: block, expect_findings: [shouting.caps]}\n")
+    cases.write_text(
+        "cases:\n  - {name: calm, text: 'hello there', expect: allow}\n"
+        "  - {name: loud, text: 'HELLO THERE', expect: block, expect_findings: [shouting.caps]}\n"
+    )
     env = {"PYTHONPATH": str(test_plugin)}
     r = llmvet("policy", "test", str(policy), str(cases), "--store", f"sqlite:///{tmp_path}/s.db", env=env)
     assert r.returncode == 0, r.stdout + r.stderr

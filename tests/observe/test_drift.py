@@ -21,10 +21,18 @@ from tests.support.fake_upstream import Reply
 from tests.support.servers import ThreadedServer
 
 # (decision, finding code or None, weight) — what a model's answers look like before and after an update
-BEFORE = [("allow", None, 0.80), ("annotate", "uncertainty.statement_missing", 0.10),
-          ("block", "package.missing", 0.05), ("annotate", "uncertainty.refusal", 0.05)]
-AFTER = [("allow", None, 0.68), ("annotate", "uncertainty.statement_missing", 0.10),
-         ("block", "package.missing", 0.05), ("annotate", "uncertainty.refusal", 0.17)]
+BEFORE = [
+    ("allow", None, 0.80),
+    ("annotate", "uncertainty.statement_missing", 0.10),
+    ("block", "package.missing", 0.05),
+    ("annotate", "uncertainty.refusal", 0.05),
+]
+AFTER = [
+    ("allow", None, 0.68),
+    ("annotate", "uncertainty.statement_missing", 0.10),
+    ("block", "package.missing", 0.05),
+    ("annotate", "uncertainty.refusal", 0.17),
+]
 
 CFG = DriftConfig(bucket_seconds=60, window_buckets=5, baseline_buckets=20, min_samples=200)
 T0 = 1_700_000_000 // 60 * 60
@@ -35,11 +43,22 @@ BUCKETS = 40
 
 def record(rng: random.Random, mix, ts: float, model: str = "gpt-x", rule: str = "default") -> dict:
     action, code, _ = rng.choices(mix, weights=[w for *_, w in mix])[0]
-    findings = [{"code": code, "risk": 0.6, "evidence": {"category": "policy"} if "refusal" in code else {}}] if code else []
-    return {"ts": ts, "model": model, "rule": rule, "action": action, "status": 200, "findings": findings,
-            "validators": [{"validator": "uncertainty", "status": "failed" if code else "passed", "ms": 1.0}],
-            "reasks": 0, "extra_usage": {}, "timings_ms": {"total": 10, "upstream": 9, "validate": 1},
-            "response_chars": int(rng.lognormvariate(6, 0.5))}
+    findings = (
+        [{"code": code, "risk": 0.6, "evidence": {"category": "policy"} if "refusal" in code else {}}] if code else []
+    )
+    return {
+        "ts": ts,
+        "model": model,
+        "rule": rule,
+        "action": action,
+        "status": 200,
+        "findings": findings,
+        "validators": [{"validator": "uncertainty", "status": "failed" if code else "passed", "ms": 1.0}],
+        "reasks": 0,
+        "extra_usage": {},
+        "timings_ms": {"total": 10, "upstream": 9, "validate": 1},
+        "response_chars": int(rng.lognormvariate(6, 0.5)),
+    }
 
 
 async def run_traffic(store, seed: int, shift_at: int | None, replicas: int = 1, sink=None):
@@ -64,9 +83,14 @@ async def run_traffic(store, seed: int, shift_at: int | None, replicas: int = 1,
 # ---- the statistics --------------------------------------------------------------------------------------
 def test_chi2_survival_function_matches_reference_values():
     # reference values from scipy.stats.chi2.sf
-    for x, k, expected in [(3.0, 2, 0.22313016014842982), (10.0, 5, 0.07523524614651217),
-                           (40.0, 3, 1.065509033425585e-08), (0.5, 1, 0.47950012218695337),
-                           (7.8, 3, 0.050331097859853326), (100.0, 10, 5.4497019829205215e-17)]:
+    for x, k, expected in [
+        (3.0, 2, 0.22313016014842982),
+        (10.0, 5, 0.07523524614651217),
+        (40.0, 3, 1.065509033425585e-08),
+        (0.5, 1, 0.47950012218695337),
+        (7.8, 3, 0.050331097859853326),
+        (100.0, 10, 5.4497019829205215e-17),
+    ]:
         assert chi2_sf(x, k) == pytest.approx(expected, rel=1e-9)
 
 
@@ -175,8 +199,14 @@ def test_alert_end_to_end_through_the_proxy(fake, make_proxy, monkeypatch):
         received.append(await request.json())
         return Response(status_code=204)
 
-    env = {"BUCKET_SECONDS": "1", "WINDOW_BUCKETS": "2", "BASELINE_BUCKETS": "3", "MIN_SAMPLES": "20",
-           "CHECK_INTERVAL": "0.5", "DIMENSIONS": '["decision"]'}
+    env = {
+        "BUCKET_SECONDS": "1",
+        "WINDOW_BUCKETS": "2",
+        "BASELINE_BUCKETS": "3",
+        "MIN_SAMPLES": "20",
+        "CHECK_INTERVAL": "0.5",
+        "DIMENSIONS": '["decision"]',
+    }
     with ThreadedServer(Starlette(routes=[Route("/hook", hook, methods=["POST"])])) as receiver:
         for k, v in env.items():
             monkeypatch.setenv("LLMVET_DRIFT_" + k, v)

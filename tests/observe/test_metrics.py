@@ -23,16 +23,25 @@ def samples(metrics: Metrics) -> dict[tuple[str, tuple], float]:
 
 
 RECORD = {
-    "route": "chat.completions", "model": "gpt-x", "rule": "facts", "action": "reask", "status": 200,
+    "route": "chat.completions",
+    "model": "gpt-x",
+    "rule": "facts",
+    "action": "reask",
+    "status": 200,
     "validators": [
         {"validator": "consistency", "status": "error", "ms": 3.0, "error": "budget exhausted"},
         {"validator": "packages", "status": "failed", "ms": 12.0, "cache": {"hits": 3, "misses": 1}},
         {"validator": "uncertainty", "status": "error", "ms": 1000.0, "error": "timed out after 1s"},
     ],
-    "findings": [{"code": "package.missing", "risk": 0.9}, {"code": "package.missing", "risk": 0.8},
-                 {"code": "uncertainty.refusal", "risk": 0.4, "evidence": {"category": "medical"}}],
-    "reasks": 2, "extra_usage": {"prompt_tokens": 100, "completion_tokens": 40, "total_tokens": 140},
-    "timings_ms": {"total": 250.0, "upstream": 200.0, "validate": 40.0}, "response_chars": 1234,
+    "findings": [
+        {"code": "package.missing", "risk": 0.9},
+        {"code": "package.missing", "risk": 0.8},
+        {"code": "uncertainty.refusal", "risk": 0.4, "evidence": {"category": "medical"}},
+    ],
+    "reasks": 2,
+    "extra_usage": {"prompt_tokens": 100, "completion_tokens": 40, "total_tokens": 140},
+    "timings_ms": {"total": 250.0, "upstream": 200.0, "validate": 40.0},
+    "response_chars": 1234,
 }
 
 
@@ -81,9 +90,24 @@ def test_workers_share_metrics_through_the_multiprocess_dir(upstream_server, tmp
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(mp_dir), "LLMVET_LOG_LEVEL": "warning"}
     upstream_server.reset()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llmvet", "serve", "--workers", "2", "--port", str(port),
-         "--upstream", upstream_server.url + "/v1", "--store", f"sqlite:///{tmp_path / 'llmvet.db'}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "llmvet",
+            "serve",
+            "--workers",
+            "2",
+            "--port",
+            str(port),
+            "--upstream",
+            upstream_server.url + "/v1",
+            "--store",
+            f"sqlite:///{tmp_path / 'llmvet.db'}",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_port(port, 60)
         url = f"http://127.0.0.1:{port}"
@@ -93,6 +117,7 @@ def test_workers_share_metrics_through_the_multiprocess_dir(upstream_server, tmp
             httpx.post(url + "/v1/chat/completions", json=body)  # new connection each: both workers get some
         sent = len([r for r in upstream_server.requests if r.path == "/v1/chat/completions"])
         assert len(list(mp_dir.glob("counter_*.db"))) == 2, "both workers should have served"
+
         def scrape() -> dict:
             return parse_metrics(httpx.get(url + "/metrics").text)
 

@@ -77,7 +77,8 @@ def client(proxy):
 
 def chat(client, model: str, text: str, **kw):
     return client.chat.completions.with_raw_response.create(
-        model=model, messages=[{"role": "user", "content": text}], **kw)
+        model=model, messages=[{"role": "user", "content": text}], **kw
+    )
 
 
 def test_metrics_after_scripted_traffic(proxy, client):
@@ -120,7 +121,9 @@ def test_metrics_after_scripted_traffic(proxy, client):
 
 
 def test_reasks_are_counted(fake, make_proxy):
-    policy = POLICY.replace("    on_fail: block\n", "    on_fail: reask\n    reask: {attempts: 2, fallback: block}\n", 1)
+    policy = POLICY.replace(
+        "    on_fail: block\n", "    on_fail: reask\n    reask: {attempts: 2, fallback: block}\n", 1
+    )
     calls = {"n": 0}
 
     def forbidden_then_fine(body):
@@ -244,8 +247,9 @@ def test_budget_exhaustion_is_counted_and_visible(fake, proxy, client):
     assert metric_value(m, "llmvet_budget_tokens_limit", key=key_hash) == 50
 
     summary = httpx.get(proxy.url + "/review/dashboard.json", headers=reviewer_headers(proxy)).json()
-    assert summary["budgets"] == [{"key": key_hash, "day": day, "used": 49, "limit": 50.0, "exhausted": False,
-                                   "share": 0.98}]
+    assert summary["budgets"] == [
+        {"key": key_hash, "day": day, "used": 49, "limit": 50.0, "exhausted": False, "share": 0.98}
+    ]
     (budget_model,) = [m for m in summary["models"] if m["model"] == "budget-1"]
     assert budget_model["budget_exhausted"] == 2
 
@@ -275,16 +279,39 @@ def test_dashboard_in_headless_chromium(fake, proxy, client, tmp_path):
         chat(client, "m1", "secret please")
 
     async def alert():
-        await proxy.proxy.resources.store.append("alerts", [{
-            "type": "drift_alert", "ts": time.time(), "model": "m1", "rule": "default", "dimension": "decision",
-            "p_value": 1e-9, "psi": 0.42, "chi2": 50.0, "dof": 2, "n_baseline": 500, "n_current": 300,
-            "moved": {"annotate": {"baseline": 0.1, "current": 0.4}}}])
+        await proxy.proxy.resources.store.append(
+            "alerts",
+            [
+                {
+                    "type": "drift_alert",
+                    "ts": time.time(),
+                    "model": "m1",
+                    "rule": "default",
+                    "dimension": "decision",
+                    "p_value": 1e-9,
+                    "psi": 0.42,
+                    "chi2": 50.0,
+                    "dof": 2,
+                    "n_baseline": 500,
+                    "n_current": 300,
+                    "moved": {"annotate": {"baseline": 0.1, "current": 0.4}},
+                }
+            ],
+        )
 
     asyncio.run_coroutine_threadsafe(alert(), _loop(proxy)).result(5)
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path=exe,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         try:
             page = browser.new_context(extra_http_headers=reviewer_headers(proxy)).new_page()
             errors: list[str] = []
@@ -294,8 +321,10 @@ def test_dashboard_in_headless_chromium(fake, proxy, client, tmp_path):
             section = page.locator('section[data-model="m1"]')
             assert section.locator(".requests").inner_text() == "6"
             # the stacked traffic chart has one bar segment per (time bar, action) with traffic
-            actions = {section.locator("rect.bar").nth(i).get_attribute("data-action")
-                       for i in range(section.locator("rect.bar").count())}
+            actions = {
+                section.locator("rect.bar").nth(i).get_attribute("data-action")
+                for i in range(section.locator("rect.bar").count())
+            }
             assert actions == {"allow", "annotate"}
             assert section.locator("svg.chart").first.is_visible()
             assert "regex.must_not_match" in section.inner_text()
@@ -327,7 +356,9 @@ def test_report_command_reads_the_same_store(fake, proxy, client, tmp_path, caps
 
 def test_review_queue_depth_and_latency(fake, make_proxy):
     review_ext = pytest.importorskip("llmvet.review.extension")
-    policy = POLICY.replace("    on_fail: block\n", "    on_fail: escalate\n    escalate: {mode: defer, timeout: 600}\n", 1)
+    policy = POLICY.replace(
+        "    on_fail: block\n", "    on_fail: escalate\n    escalate: {mode: defer, timeout: 600}\n", 1
+    )
     fake.reset(script)
     proxy = make_proxy(policy)
     review = next(e for e in proxy.proxy.extensions if isinstance(e, review_ext.ReviewExtension))
@@ -354,10 +385,20 @@ def test_review_queue_depth_and_latency(fake, make_proxy):
     store = proxy.proxy.resources.store
 
     async def old_decision() -> None:
-        item = await review.service.queue.enqueue({"request_id": "req_old", "mode": "defer", "rule": "strict",
-                                           "model": "strict-r", "created": time.time() - 10 * 86400})
-        await store.add("review_final", item["id"], {"outcome": "approved", "reviewer": "bob", "reason": "",
-                                                      "at": time.time() - 9 * 86400})
+        item = await review.service.queue.enqueue(
+            {
+                "request_id": "req_old",
+                "mode": "defer",
+                "rule": "strict",
+                "model": "strict-r",
+                "created": time.time() - 10 * 86400,
+            }
+        )
+        await store.add(
+            "review_final",
+            item["id"],
+            {"outcome": "approved", "reviewer": "bob", "reason": "", "at": time.time() - 9 * 86400},
+        )
         await store.delete("review_item", ids[0])
 
     asyncio.run_coroutine_threadsafe(old_decision(), loop).result(5)

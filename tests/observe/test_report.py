@@ -27,9 +27,22 @@ async def test_summary_per_model(store):
     day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
     await store.incr("budget", f"0123456789ab:{day}", 1200, ttl=3600)  # the consistency validator's counter
     await store.incr("budget", f"anon:{day}", 5000, ttl=3600)
-    await store.append(ALERTS_STREAM, [{"type": "drift_alert", "ts": now - 90_000, "model": "gpt-x"},
-                                       {"type": "drift_alert", "ts": now - 60, "model": "gpt-x", "rule": "default",
-                                        "dimension": "finding", "psi": 0.3, "p_value": 1e-9, "moved": {}}])
+    await store.append(
+        ALERTS_STREAM,
+        [
+            {"type": "drift_alert", "ts": now - 90_000, "model": "gpt-x"},
+            {
+                "type": "drift_alert",
+                "ts": now - 60,
+                "model": "gpt-x",
+                "rule": "default",
+                "dimension": "finding",
+                "psi": 0.3,
+                "p_value": 1e-9,
+                "moved": {},
+            },
+        ],
+    )
 
     s = await summarize(store, now=now, cfg=DriftConfig(), budget_limit=5000)
     assert [m["model"] for m in s["models"]] == ["gpt-x", "llama"]  # most traffic first; "old" is too old
@@ -37,8 +50,11 @@ async def test_summary_per_model(store):
     assert gx["requests"] == sent["gpt-x"] and gx["rules"] == {"default": sent["gpt-x"]}
     assert sum(n for _, n in gx["actions"]) == sent["gpt-x"]
     assert gx["actions"][0][0] == "allow"
-    assert {code for code, _ in gx["findings"]} <= {"uncertainty.statement_missing", "package.missing",
-                                                    "uncertainty.refusal"}
+    assert {code for code, _ in gx["findings"]} <= {
+        "uncertainty.statement_missing",
+        "package.missing",
+        "uncertainty.refusal",
+    }
     refusals = dict(gx["findings"]).get("uncertainty.refusal", 0)
     assert gx["refusals"] == ([["policy", refusals]] if refusals else [])
     assert sum(gx["lengths"].values()) == sent["gpt-x"]

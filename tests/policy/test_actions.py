@@ -34,7 +34,8 @@ def policy(action="annotate", model="*", attempts=1, fallback="block", status=42
 def chat(proxy, content="q", **kw):
     client = openai.OpenAI(base_url=proxy.url + "/v1", api_key="k", max_retries=0)
     return client.chat.completions.with_raw_response.create(
-        model="m", messages=[{"role": "user", "content": content}], **kw)
+        model="m", messages=[{"role": "user", "content": content}], **kw
+    )
 
 
 def test_annotate_adds_headers_and_body_field_text_unchanged(fake, make_proxy):
@@ -204,7 +205,7 @@ async def test_audit_records_every_decision(fake, make_proxy, tmp_path):
             break
         await asyncio.sleep(0.05)
     await store.close()
-    (_, record), = rows
+    ((_, record),) = rows
     assert record["action"] == "annotate" and record["rule"] == "r1"
     assert record["findings"][0]["code"] == "regex.must_not_match"
     assert record["policy_version"] == proxy.proxy.policy.version
@@ -252,8 +253,10 @@ async def test_passthrough_stream_mode_streams_now_and_audits_after(fake, make_p
         chat(proxy)
 
 
-@pytest.mark.parametrize("model,decision", [("demo-allow", "allow"), ("demo-annotate", "annotate"),
-                                            ("demo-append", "append"), ("demo-reask", "annotate")])
+@pytest.mark.parametrize(
+    "model,decision",
+    [("demo-allow", "allow"), ("demo-annotate", "annotate"), ("demo-append", "append"), ("demo-reask", "annotate")],
+)
 def test_bundled_actions_policy_does_what_its_comments_say(fake, make_proxy, model, decision):
     fake.reset(lambda b: Reply(text="Results guaranteed!"))
     proxy = make_proxy((ROOT / "policies" / "actions.yaml").read_text())
@@ -268,7 +271,10 @@ def test_bundled_actions_policy_does_what_its_comments_say(fake, make_proxy, mod
 
 def test_a_vetted_request_reaches_the_upstream_as_the_client_sent_it(fake, make_proxy):
     raw = b'{"model": "m",   "messages": [{"role": "user", "content": "spaced  out"}], "extra_field": 1}'
-    r = httpx.post(make_proxy(policy("block")).url + "/v1/chat/completions", content=raw,
-                   headers={"content-type": "application/json"})
+    r = httpx.post(
+        make_proxy(policy("block")).url + "/v1/chat/completions",
+        content=raw,
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 200 and r.headers["x-llmvet-rule"] == "r1"
     assert fake.requests[-1].raw == raw  # no validator changed it, so not even re-serialised

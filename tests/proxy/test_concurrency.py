@@ -28,11 +28,13 @@ async def test_150_concurrent_requests_each_get_their_own_answer_and_decision(fa
         stream = i % 3 == 0
         if stream:
             raw = await client.chat.completions.with_raw_response.create(
-                model="m", messages=[{"role": "user", "content": f"q{i}"}], stream=True)
+                model="m", messages=[{"role": "user", "content": f"q{i}"}], stream=True
+            )
             text = "".join([c.choices[0].delta.content or "" async for c in raw.parse() if c.choices])
         else:
             raw = await client.chat.completions.with_raw_response.create(
-                model="m", messages=[{"role": "user", "content": f"q{i}"}])
+                model="m", messages=[{"role": "user", "content": f"q{i}"}]
+            )
             text = raw.parse().choices[0].message.content
         return i, text, raw.headers["x-llmvet-decision"], raw.headers["x-llmvet-request-id"]
 

@@ -21,8 +21,12 @@ rules:
 
 
 def post(proxy, body, **kw):
-    return httpx.post(proxy.url + "/v1/chat/completions", timeout=30, **kw, **(
-        {"content": body} if isinstance(body, (bytes, str)) else {"json": body}))
+    return httpx.post(
+        proxy.url + "/v1/chat/completions",
+        timeout=30,
+        **kw,
+        **({"content": body} if isinstance(body, (bytes, str)) else {"json": body}),
+    )
 
 
 def assert_openai_error(r, status):
@@ -138,8 +142,10 @@ def test_validator_errors_fail_open(fake, make_proxy, test_plugin, caplog):
 
 def test_validator_errors_fail_closed(fake, make_proxy, test_plugin):
     started = time.monotonic()
-    r = post(make_proxy(FAILING_VALIDATORS.format(mode="closed")),
-             {"model": "m", "messages": [{"role": "user", "content": "x"}]})
+    r = post(
+        make_proxy(FAILING_VALIDATORS.format(mode="closed")),
+        {"model": "m", "messages": [{"role": "user", "content": "x"}]},
+    )
     assert time.monotonic() - started < 4  # the 5 s validator was cut off at its 0.3 s timeout
     err = assert_openai_error(r, 422)
     assert "validator bug" in err["message"] and "timed out" in err["message"]
@@ -163,8 +169,10 @@ def test_client_disconnect_mid_stream_cancels_the_upstream(fake, make_proxy):
     body = b'{"model":"m","stream":true,"messages":[{"role":"user","content":"x"}]}'
     port = int(proxy.url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
         time.sleep(0.5)  # the proxy is buffering the upstream stream now
     deadline = time.monotonic() + 5
     while fake.streams_cancelled == 0 and time.monotonic() < deadline:

@@ -38,10 +38,14 @@ def test_chat_completion_keeps_ids_usage_and_finish_reason(fake, client):
 
 def test_chat_streaming_keeps_sse_framing_and_usage_chunk(fake, client):
     fake.reset(lambda body: Reply(text="one two three four five six seven"))
-    chunks = list(client.chat.completions.create(
-        model="m", messages=[{"role": "user", "content": "count"}], stream=True,
-        stream_options={"include_usage": True},
-    ))
+    chunks = list(
+        client.chat.completions.create(
+            model="m",
+            messages=[{"role": "user", "content": "count"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "one two three four five six seven"
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 7
@@ -93,8 +97,11 @@ def test_models_list_passes_through(fake, client):
 
 def test_other_v1_paths_pass_through_byte_for_byte(fake, proxy):
     body = b'{"model":"e","input":"hi"}'
-    via_proxy = httpx.post(proxy.url + "/v1/embeddings", content=body,
-                           headers={"content-type": "application/json", "authorization": "Bearer k"})
+    via_proxy = httpx.post(
+        proxy.url + "/v1/embeddings",
+        content=body,
+        headers={"content-type": "application/json", "authorization": "Bearer k"},
+    )
     direct = httpx.post(fake.url + "/v1/embeddings", content=body, headers={"content-type": "application/json"})
     assert via_proxy.status_code == 200
     assert via_proxy.content == direct.content
@@ -169,12 +176,18 @@ def test_policy_maps_client_key_to_upstream_key(fake, make_proxy, monkeypatch):
 def test_readiness_waits_for_validators_to_warm_up(fake, make_proxy, test_plugin):
     import time
 
-    proxy = make_proxy("rules:\n  - name: r\n    validators:\n      - {use: sleepy, with: {seconds: 0, warm_up_seconds: 1.5}}\n")
+    proxy = make_proxy(
+        "rules:\n  - name: r\n    validators:\n      - {use: sleepy, with: {seconds: 0, warm_up_seconds: 1.5}}\n"
+    )
     first = httpx.get(proxy.url + "/readyz")
     assert first.status_code == 503 and first.json()["validators"] == "warming"
     # Serving does not wait for the warm-up.
-    assert httpx.post(proxy.url + "/v1/chat/completions",
-                      json={"model": "m", "messages": [{"role": "user", "content": "x"}]}).status_code == 200
+    assert (
+        httpx.post(
+            proxy.url + "/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "x"}]}
+        ).status_code
+        == 200
+    )
     deadline = time.monotonic() + 10
     while httpx.get(proxy.url + "/readyz").status_code != 200 and time.monotonic() < deadline:
         time.sleep(0.1)

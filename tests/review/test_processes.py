@@ -30,9 +30,24 @@ class Serve:
         env = {**os.environ, "LLMVET_REVIEW_POLL_INTERVAL": "0.05", "LLMVET_LOG_LEVEL": "warning"}
         self.log = open(log, "ab")  # noqa: SIM115  # held open for the server process's life
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from llmvet.cli import main; sys.exit(main())", "serve",
-             "--upstream", upstream, "--policy", str(policy_file), "--store", store, "--port", str(self.port)],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-c",
+                "import sys; from llmvet.cli import main; sys.exit(main())",
+                "serve",
+                "--upstream",
+                upstream,
+                "--policy",
+                str(policy_file),
+                "--store",
+                store,
+                "--port",
+                str(self.port),
+            ],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         self._logfile = log
 
     def ready(self) -> Serve:
@@ -87,8 +102,9 @@ def _flush(redis_url: str) -> None:
 
 
 def _api(base: str, token: str, method: str, path: str, **kw) -> httpx.Response:
-    return httpx.request(method, f"{base}/llmvet/v1{path}", headers={"Authorization": f"Bearer {token}"},
-                         timeout=10, **kw)
+    return httpx.request(
+        method, f"{base}/llmvet/v1{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10, **kw
+    )
 
 
 def test_held_on_replica_a_released_through_replica_b(fake, redis_url, tmp_path, procs):

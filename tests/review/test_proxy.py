@@ -38,8 +38,9 @@ def setup(make_proxy, fake, tmp_path, monkeypatch):
 
 
 def api(server, token: str, method: str, path: str, **kw) -> httpx.Response:
-    return httpx.request(method, f"{server.url}/llmvet/v1{path}", headers={"Authorization": f"Bearer {token}"},
-                         timeout=10, **kw)
+    return httpx.request(
+        method, f"{server.url}/llmvet/v1{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10, **kw
+    )
 
 
 def test_hold_approve_returns_the_original_answer_and_is_audited(setup):
@@ -236,7 +237,9 @@ def test_api_access_rules_and_leases(setup):
     assert api(server, bob, "GET", "/reviews", params={"rule": "other"}).json()["data"] == []
     assert api(server, bob, "GET", "/reviews", params={"min_age": "10"}).json()["data"] == []
     # Allowlist from the finding, then revert it.
-    r = api(server, alice, "POST", f"/reviews/{rid}/allowlist", json={"finding": 0, "package": BAD, "ecosystem": "pypi"})
+    r = api(
+        server, alice, "POST", f"/reviews/{rid}/allowlist", json={"finding": 0, "package": BAD, "ecosystem": "pypi"}
+    )
     assert r.status_code == 201 and r.json()["key"] == f"review-test/pypi/{BAD}"
     assert [e["package"] for e in api(server, bob, "GET", "/allowlist").json()["data"]] == [BAD]
     assert api(server, bob, "DELETE", f"/allowlist/review-test/pypi/{BAD}").status_code == 200
@@ -312,8 +315,12 @@ def test_csrf_checks_refuse_non_ascii_tokens_instead_of_crashing(setup):
 
     start, url = setup
     server, _ = start(policy())
-    r = httpx.post(f"{server.url}/review/login", data={"csrf_token": "é", "token": "x"},
-                   cookies={"llmvet_review_login": "abc"}, timeout=10)
+    r = httpx.post(
+        f"{server.url}/review/login",
+        data={"csrf_token": "é", "token": "x"},
+        cookies={"llmvet_review_login": "abc"},
+        timeout=10,
+    )
     assert r.status_code == 403 and "expired" in r.text
     add_reviewer(url, "alice")
 
@@ -326,6 +333,10 @@ def test_csrf_checks_refuse_non_ascii_tokens_instead_of_crashing(setup):
             await store.close()
 
     sid = run_async(session())
-    r = httpx.post(f"{server.url}/llmvet/v1/reviews/rev_x/claim", cookies={"llmvet_review_session": sid},
-                   headers={"x-csrf-token": "é".encode("latin-1")}, timeout=10)
+    r = httpx.post(
+        f"{server.url}/llmvet/v1/reviews/rev_x/claim",
+        cookies={"llmvet_review_session": sid},
+        headers={"x-csrf-token": "é".encode("latin-1")},
+        timeout=10,
+    )
     assert r.status_code == 403 and r.json()["error"]["code"] == "csrf_failed"

@@ -13,8 +13,16 @@ from llmvet.review.queue import QueueError, ReviewQueue
 
 
 def _item(**kw):
-    return {"request_id": "req_1", "mode": "hold", "rule": "r", "model": "m", "route": "chat.completions",
-            "answer": {"text": "hello"}, "findings": [], **kw}
+    return {
+        "request_id": "req_1",
+        "mode": "hold",
+        "rule": "r",
+        "model": "m",
+        "route": "chat.completions",
+        "answer": {"text": "hello"},
+        "findings": [],
+        **kw,
+    }
 
 
 async def test_enqueue_get_and_list(store):
@@ -60,7 +68,8 @@ async def test_exactly_one_outcome_wins(store):
     q = ReviewQueue(store)
     item = await q.enqueue(_item())
     results = await asyncio.gather(
-        q.decide(item["id"], "alice", "approved"), q.expire(item["id"], "block"), return_exceptions=True)
+        q.decide(item["id"], "alice", "approved"), q.expire(item["id"], "block"), return_exceptions=True
+    )
     winners = [r for r in results if isinstance(r, dict)]
     assert len(winners) == 1
     final = await q.get(item["id"])
@@ -136,8 +145,9 @@ async def test_tokens_are_stored_hashed_and_revocation_ends_sessions(store):
 
 
 async def test_allowlist_add_and_revert_are_audited(store):
-    entry = await allowlist.add(store, "coding", "pypi", "Dataframe_Vectorizer.Pro", by="alice", reason="internal",
-                                review_id="rev_x")
+    entry = await allowlist.add(
+        store, "coding", "pypi", "Dataframe_Vectorizer.Pro", by="alice", reason="internal", review_id="rev_x"
+    )
     assert entry["key"] == "coding/pypi/dataframe-vectorizer-pro"
     assert await store.get("allowlist", allowlist.allowlist_key("coding", "pypi", "dataframe-vectorizer-pro"))
     assert [e["package"] for e in await allowlist.entries(store, "coding")] == ["Dataframe_Vectorizer.Pro"]
@@ -166,12 +176,34 @@ def test_listing_filters_order_and_counts():
 
     now = time.time()
     items = [
-        {"id": "rev_c", "status": "pending", "created": now - 30, "rule": "a", "model": "m1",
-         "validator_names": ["packages"], "findings": []},
-        {"id": "rev_b", "status": "pending", "created": now - 900, "rule": "b", "model": "m2",
-         "validator_names": ["regex"], "findings": []},
-        {"id": "rev_a", "status": "rejected", "created": now - 2000, "rule": "a", "model": "m1",
-         "validator_names": ["packages"], "findings": [], "decision": {"at": now - 10}},
+        {
+            "id": "rev_c",
+            "status": "pending",
+            "created": now - 30,
+            "rule": "a",
+            "model": "m1",
+            "validator_names": ["packages"],
+            "findings": [],
+        },
+        {
+            "id": "rev_b",
+            "status": "pending",
+            "created": now - 900,
+            "rule": "b",
+            "model": "m2",
+            "validator_names": ["regex"],
+            "findings": [],
+        },
+        {
+            "id": "rev_a",
+            "status": "rejected",
+            "created": now - 2000,
+            "rule": "a",
+            "model": "m1",
+            "validator_names": ["packages"],
+            "findings": [],
+            "decision": {"at": now - 10},
+        },
     ]
     f = listing.Filters.from_query({})
     assert [i["id"] for i in listing.apply(items, f)] == ["rev_b", "rev_c"]  # oldest pending first
@@ -205,8 +237,10 @@ def test_findings_of_other_choices_are_not_highlighted_in_the_first():
     from llmvet.review.highlight import segments
 
     text = "pip install good-pkg then pip install bad-pkg"
-    findings = [{"span": [text.index("bad-pkg"), len(text)], "severity": "high", "evidence": {"choice": 0}},
-                {"span": [0, 3], "severity": "high", "evidence": {"choice": 1}},
-                {"span": [4, 11], "severity": "low", "evidence": {}}]
+    findings = [
+        {"span": [text.index("bad-pkg"), len(text)], "severity": "high", "evidence": {"choice": 0}},
+        {"span": [0, 3], "severity": "high", "evidence": {"choice": 1}},
+        {"span": [4, 11], "severity": "low", "evidence": {}},
+    ]
     marked = [(s.text, s.findings) for s in segments(text, findings) if s.findings]
     assert marked == [("install", [2]), ("bad-pkg", [0])]

@@ -26,19 +26,29 @@ LONG_ANSWER = (
     "1. Install the helper package:\n\n"
     f"    pip install {BAD}\n\n"
     "2. Then call it on your frame:\n\n"
-    f"    from dataframe_vectorizer_pro import vectorize\n    X = vectorize(df, column=\"review\")\n\n"
+    f'    from dataframe_vectorizer_pro import vectorize\n    X = vectorize(df, column="review")\n\n'
     "It supports TF-IDF and embeddings out of the box."
 )
-QUESTION = [{"role": "system", "content": "You are a careful Python assistant."},
-            {"role": "user", "content": "How do I turn the text column of my pandas DataFrame into vectors?"}]
+QUESTION = [
+    {"role": "system", "content": "You are a careful Python assistant."},
+    {"role": "user", "content": "How do I turn the text column of my pandas DataFrame into vectors?"},
+]
 
 
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         yield b
         b.close()
 
@@ -119,7 +129,9 @@ def test_approve_in_the_browser_releases_the_held_sdk_call(browser, make_proxy, 
     card.locator("button", has_text=f"Allow {BAD}").click()
     page.wait_for_url(re.compile(r"flash="))
     assert f"Added {BAD} (pypi) to the allowlist of coding" in page.locator(".flash").inner_text()
-    assert "is on the allowlist (by alice)" in page.locator(".finding-card", has_text="package.missing").first.inner_text()
+    assert (
+        "is on the allowlist (by alice)" in page.locator(".finding-card", has_text="package.missing").first.inner_text()
+    )
     page.keyboard.press("a")  # the shortcut for approve
     page.wait_for_url(re.compile(r"/review\?flash="))
     assert "Approved" in page.locator(".flash").inner_text()
@@ -152,7 +164,9 @@ def test_reject_and_edit_in_the_browser(browser, env):
     page.click("#edit-approve")
     page.wait_for_url(re.compile(r"/review\?flash="))
     chunks = call.result()
-    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Use scikit-learn's TfidfVectorizer."
+    assert (
+        "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Use scikit-learn's TfidfVectorizer."
+    )
 
     page.goto(f"{server.url}/review?status=decided")
     table = page.locator("table.items").inner_text()
@@ -194,8 +208,7 @@ def test_an_open_item_page_keeps_its_lease(browser, make_proxy, fake, tmp_path, 
     deadline = time.monotonic() + 5
     while r.status_code == 409 and time.monotonic() < deadline:
         time.sleep(0.2)
-        r = httpx.post(f"{server.url}/llmvet/v1/reviews/{item['id']}/claim",
-                       headers={"Authorization": f"Bearer {bob}"})
+        r = httpx.post(f"{server.url}/llmvet/v1/reviews/{item['id']}/claim", headers={"Authorization": f"Bearer {bob}"})
     assert r.status_code == 200
     httpx.post(f"{server.url}/llmvet/v1/reviews/{item['id']}/approve", headers={"Authorization": f"Bearer {bob}"})
     assert call.result().choices[0].message.content == ANSWER
@@ -219,13 +232,17 @@ def test_forms_without_a_session_or_csrf_token_are_refused(env):
             assert fresh.post("/review/login", data={"token": token}).status_code == 403
     # Behind a TLS-terminating proxy the cookies are Secure (so httpx, on plain http here, would not send
     # them back by itself: the test hands them over explicitly).
-    with httpx.Client(base_url=server.url, follow_redirects=False,
-                      headers={"x-forwarded-proto": "https"}) as browserish:
+    with httpx.Client(
+        base_url=server.url, follow_redirects=False, headers={"x-forwarded-proto": "https"}
+    ) as browserish:
         page = browserish.get("/review/login")
         assert "secure" in page.headers["set-cookie"].lower()
         login_csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        r = browserish.post("/review/login", data={"csrf_token": login_csrf, "token": token},
-                            headers={"cookie": f"llmvet_review_login={page.cookies['llmvet_review_login']}"})
+        r = browserish.post(
+            "/review/login",
+            data={"csrf_token": login_csrf, "token": token},
+            headers={"cookie": f"llmvet_review_login={page.cookies['llmvet_review_login']}"},
+        )
         assert r.status_code == 303
         cookie = r.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=lax" in cookie and "secure" in cookie
@@ -271,8 +288,13 @@ def test_answer_html_is_escaped_and_admins_revoke_from_the_ui(env):
     assert r.status_code == 303 and "Revoked" in r.headers["location"]
     # bob's open session ends with his token
     assert bob_client.get("/review").status_code == 303
-    assert admin.post(f"/review/items/{item['id']}/decide",
-                      data={"action": "reject", "reason": "html injection", "csrf_token": csrf}).status_code == 303
+    assert (
+        admin.post(
+            f"/review/items/{item['id']}/decide",
+            data={"action": "reject", "reason": "html injection", "csrf_token": csrf},
+        ).status_code
+        == 303
+    )
     with pytest.raises(openai.UnprocessableEntityError):
         call.result()
     history = admin.get("/review", params={"status": "decided", "rule": "packages-need-review"}).text

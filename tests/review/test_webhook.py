@@ -32,6 +32,7 @@ def test_drain_drops_deliveries_still_pending_so_none_outlive_the_session():
         return Response(status_code=204)
 
     with ThreadedServer(Starlette(routes=[Route("/hook", slow, methods=["POST"])])) as server:
+
         async def go() -> tuple[int, float]:
             hook = Webhook(server.url + "/hook", "k", attempts=2, timeout=10)
             async with aiohttp.ClientSession() as http:

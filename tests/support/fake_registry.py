@@ -95,10 +95,22 @@ class FakeRegistry:
         for version, fs in rec.get("releases", {}).items():
             for f in fs:
                 fn = f.get("filename") or f"{name.replace('-', '_')}-{version}.tar.gz"
-                files.append({"filename": fn, "url": f"https://files.example/{fn}", "hashes": {},
-                              "upload-time": f.get("upload_time_iso_8601"), "yanked": f.get("yanked", False)})
+                files.append(
+                    {
+                        "filename": fn,
+                        "url": f"https://files.example/{fn}",
+                        "hashes": {},
+                        "upload-time": f.get("upload_time_iso_8601"),
+                        "yanked": f.get("yanked", False),
+                    }
+                )
         if "application/vnd.pypi.simple.v1+json" in request.headers.get("accept", ""):
-            body = {"meta": {"api-version": "1.1"}, "name": name, "files": files, "versions": list(rec.get("releases", {}))}
+            body = {
+                "meta": {"api-version": "1.1"},
+                "name": name,
+                "files": files,
+                "versions": list(rec.get("releases", {})),
+            }
             return Response(json.dumps(body), media_type="application/vnd.pypi.simple.v1+json")
         links = "".join(
             f'<a href="{html.escape(f["url"])}"{" data-yanked" if f["yanked"] else ""}>{html.escape(f["filename"])}</a><br/>'

@@ -88,7 +88,9 @@ class FakeUpstream:
         return body, reply
 
     def _error(self, reply: Reply) -> Response:
-        err = reply.error or {"error": {"message": "scripted failure", "type": "server_error", "code": None, "param": None}}
+        err = reply.error or {
+            "error": {"message": "scripted failure", "type": "server_error", "code": None, "param": None}
+        }
         return Response(orjson.dumps(err), reply.status, media_type="application/json")
 
     def _texts(self, body: dict[str, Any], reply: Reply) -> list[str]:
@@ -133,27 +135,74 @@ class FakeUpstream:
         cid, created, model = f"chatcmpl-{next(self._ids)}", int(time.time()), body.get("model", "fake")
         usage = self._usage(body, texts)
         if not body.get("stream"):
-            return Response(orjson.dumps({
-                "id": cid, "object": "chat.completion", "created": created, "model": model,
-                "system_fingerprint": "fp_fake",
-                "choices": [
-                    {"index": i, "message": {"role": "assistant", "content": t, "refusal": None},
-                     "logprobs": None, "finish_reason": reply.finish_reason}
-                    for i, t in enumerate(texts)
-                ],
-                "usage": usage,
-            }), media_type="application/json")
-        base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                "system_fingerprint": "fp_fake"}
+            return Response(
+                orjson.dumps(
+                    {
+                        "id": cid,
+                        "object": "chat.completion",
+                        "created": created,
+                        "model": model,
+                        "system_fingerprint": "fp_fake",
+                        "choices": [
+                            {
+                                "index": i,
+                                "message": {"role": "assistant", "content": t, "refusal": None},
+                                "logprobs": None,
+                                "finish_reason": reply.finish_reason,
+                            }
+                            for i, t in enumerate(texts)
+                        ],
+                        "usage": usage,
+                    }
+                ),
+                media_type="application/json",
+            )
+        base = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "system_fingerprint": "fp_fake",
+        }
         events: list[tuple[str | None, Any]] = []
         for i, t in enumerate(texts):
-            events.append((None, {**base, "choices": [{"index": i, "delta": {"role": "assistant", "content": ""},
-                                                        "logprobs": None, "finish_reason": None}]}))
+            events.append(
+                (
+                    None,
+                    {
+                        **base,
+                        "choices": [
+                            {
+                                "index": i,
+                                "delta": {"role": "assistant", "content": ""},
+                                "logprobs": None,
+                                "finish_reason": None,
+                            }
+                        ],
+                    },
+                )
+            )
             for piece in _pieces(t):
-                events.append((None, {**base, "choices": [{"index": i, "delta": {"content": piece},
-                                                            "logprobs": None, "finish_reason": None}]}))
-            events.append((None, {**base, "choices": [{"index": i, "delta": {}, "logprobs": None,
-                                                        "finish_reason": reply.finish_reason}]}))
+                events.append(
+                    (
+                        None,
+                        {
+                            **base,
+                            "choices": [
+                                {"index": i, "delta": {"content": piece}, "logprobs": None, "finish_reason": None}
+                            ],
+                        },
+                    )
+                )
+            events.append(
+                (
+                    None,
+                    {
+                        **base,
+                        "choices": [{"index": i, "delta": {}, "logprobs": None, "finish_reason": reply.finish_reason}],
+                    },
+                )
+            )
         if (body.get("stream_options") or {}).get("include_usage"):
             events.append((None, {**base, "choices": [], "usage": usage}))
         events.append((None, "[DONE]"))
@@ -166,19 +215,33 @@ class FakeUpstream:
         texts = self._texts(body, reply)
         cid, created, model = f"cmpl-{next(self._ids)}", int(time.time()), body.get("model", "fake")
         if not body.get("stream"):
-            return Response(orjson.dumps({
-                "id": cid, "object": "text_completion", "created": created, "model": model,
-                "choices": [{"index": i, "text": t, "logprobs": None, "finish_reason": reply.finish_reason}
-                            for i, t in enumerate(texts)],
-                "usage": self._usage(body, texts),
-            }), media_type="application/json")
+            return Response(
+                orjson.dumps(
+                    {
+                        "id": cid,
+                        "object": "text_completion",
+                        "created": created,
+                        "model": model,
+                        "choices": [
+                            {"index": i, "text": t, "logprobs": None, "finish_reason": reply.finish_reason}
+                            for i, t in enumerate(texts)
+                        ],
+                        "usage": self._usage(body, texts),
+                    }
+                ),
+                media_type="application/json",
+            )
         base = {"id": cid, "object": "text_completion", "created": created, "model": model}
         events: list[tuple[str | None, Any]] = [
             (None, {**base, "choices": [{"index": 0, "text": p, "logprobs": None, "finish_reason": None}]})
             for p in _pieces(texts[0])
         ]
-        events.append((None, {**base, "choices": [{"index": 0, "text": "", "logprobs": None,
-                                                    "finish_reason": reply.finish_reason}]}))
+        events.append(
+            (
+                None,
+                {**base, "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": reply.finish_reason}]},
+            )
+        )
         events.append((None, "[DONE]"))
         return self._sse(events, reply)
 
@@ -189,14 +252,30 @@ class FakeUpstream:
         text = self._texts({}, reply)[0]
         rid, msg_id, created = f"resp_{next(self._ids)}", f"msg_{next(self._ids)}", int(time.time())
         usage = self._usage(body, [text])
-        message = {"id": msg_id, "type": "message", "status": "completed", "role": "assistant",
-                   "content": [{"type": "output_text", "text": text, "annotations": []}]}
+        message = {
+            "id": msg_id,
+            "type": "message",
+            "status": "completed",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": text, "annotations": []}],
+        }
         response = {
-            "id": rid, "object": "response", "created_at": created, "status": "completed", "model": body.get("model"),
-            "output": [message], "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
-            "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"],
-                      "total_tokens": usage["total_tokens"], "input_tokens_details": {"cached_tokens": 0},
-                      "output_tokens_details": {"reasoning_tokens": 0}},
+            "id": rid,
+            "object": "response",
+            "created_at": created,
+            "status": "completed",
+            "model": body.get("model"),
+            "output": [message],
+            "parallel_tool_calls": True,
+            "tool_choice": "auto",
+            "tools": [],
+            "usage": {
+                "input_tokens": usage["prompt_tokens"],
+                "output_tokens": usage["completion_tokens"],
+                "total_tokens": usage["total_tokens"],
+                "input_tokens_details": {"cached_tokens": 0},
+                "output_tokens_details": {"reasoning_tokens": 0},
+            },
         }
         if not body.get("stream"):
             return Response(orjson.dumps(response), media_type="application/json")
@@ -211,14 +290,23 @@ class FakeUpstream:
         ev("response.created", response=in_progress)
         ev("response.in_progress", response=in_progress)
         ev("response.output_item.added", output_index=0, item=empty_item)
-        ev("response.content_part.added", item_id=msg_id, output_index=0, content_index=0,
-           part={"type": "output_text", "text": "", "annotations": []})
+        ev(
+            "response.content_part.added",
+            item_id=msg_id,
+            output_index=0,
+            content_index=0,
+            part={"type": "output_text", "text": "", "annotations": []},
+        )
         for piece in _pieces(text):
-            ev("response.output_text.delta", item_id=msg_id, output_index=0, content_index=0, delta=piece,
-               logprobs=[])
+            ev("response.output_text.delta", item_id=msg_id, output_index=0, content_index=0, delta=piece, logprobs=[])
         ev("response.output_text.done", item_id=msg_id, output_index=0, content_index=0, text=text, logprobs=[])
-        ev("response.content_part.done", item_id=msg_id, output_index=0, content_index=0,
-           part={"type": "output_text", "text": text, "annotations": []})
+        ev(
+            "response.content_part.done",
+            item_id=msg_id,
+            output_index=0,
+            content_index=0,
+            part={"type": "output_text", "text": text, "annotations": []},
+        )
         ev("response.output_item.done", output_index=0, item=message)
         ev("response.completed", response=response)
         return self._sse(events, reply)
@@ -226,26 +314,39 @@ class FakeUpstream:
     async def models(self, request: Request) -> Response:
         with self._lock:
             self.requests.append(Seen(request.url.path, dict(request.headers), None, b""))
-        return Response(orjson.dumps({"object": "list", "data": [
-            {"id": "fake-model", "object": "model", "created": 1700000000, "owned_by": "llmvet-tests"},
-            {"id": "gpt-4o-mini", "object": "model", "created": 1700000000, "owned_by": "llmvet-tests"},
-        ]}), media_type="application/json")
+        return Response(
+            orjson.dumps(
+                {
+                    "object": "list",
+                    "data": [
+                        {"id": "fake-model", "object": "model", "created": 1700000000, "owned_by": "llmvet-tests"},
+                        {"id": "gpt-4o-mini", "object": "model", "created": 1700000000, "owned_by": "llmvet-tests"},
+                    ],
+                }
+            ),
+            media_type="application/json",
+        )
 
     async def embeddings(self, request: Request) -> Response:
         raw = await request.body()
         with self._lock:
             self.requests.append(Seen(request.url.path, dict(request.headers), orjson.loads(raw), raw))
         # A deliberately odd byte layout (spacing, key order) to prove pass-through is byte-for-byte.
-        body = b'{"object": "list",  "data": [{"object": "embedding", "index": 0, "embedding": [0.5, -0.25]}],' \
-               b' "model": "fake-embed", "usage": {"prompt_tokens": 2, "total_tokens": 2}}'
+        body = (
+            b'{"object": "list",  "data": [{"object": "embedding", "index": 0, "embedding": [0.5, -0.25]}],'
+            b' "model": "fake-embed", "usage": {"prompt_tokens": 2, "total_tokens": 2}}'
+        )
         return Response(body, headers={"x-fake-header": "kept"}, media_type="application/json")
 
     async def files(self, request: Request) -> Response:
         raw = await request.body()
         with self._lock:
             self.requests.append(Seen(request.url.path, dict(request.headers), None, raw))
-        return Response(raw, headers={"x-received-bytes": str(len(raw))},
-                        media_type=request.headers.get("content-type", "application/octet-stream"))
+        return Response(
+            raw,
+            headers={"x-received-bytes": str(len(raw))},
+            media_type=request.headers.get("content-type", "application/octet-stream"),
+        )
 
 
 def _pieces(text: str, size: int = 7) -> list[str]:

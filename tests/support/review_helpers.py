@@ -105,8 +105,12 @@ def wait_for_item(base_url: str, token: str, status: str = "pending", timeout: f
     """Poll the JSON API until an item shows up; returns its summary."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        r = httpx.get(f"{base_url}/llmvet/v1/reviews", params={"status": status},
-                      headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        r = httpx.get(
+            f"{base_url}/llmvet/v1/reviews",
+            params={"status": status},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        )
         if r.status_code == 200:
             items = [i for i in r.json()["data"] if i["id"] not in exclude]
             if items:

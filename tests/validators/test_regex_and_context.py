@@ -27,7 +27,7 @@ def test_code_blocks_and_prose_spans():
     assert [(b.language, b.code) for b in ctx.code_blocks] == [("python", "print(1)\n"), ("", "raw\n")]
     assert [text[a:b] for a, b in ctx.prose_spans] == ["Intro.\n", "\nMiddle.\n", "\nEnd."]
     for block in ctx.code_blocks:
-        assert text[block.span[0]:block.span[1]] == block.code
+        assert text[block.span[0] : block.span[1]] == block.code
 
 
 def test_an_unclosed_fence_stays_prose_and_markers_must_pair():
@@ -45,4 +45,4 @@ def test_sentences_skip_code_and_keep_spans():
     ctx = Context(text=text)
     assert [s.text for s in ctx.sentences] == ["First sentence.", "Second one!", "Third?"]
     for s in ctx.sentences:
-        assert text[s.span[0]:s.span[1]] == s.text
+        assert text[s.span[0] : s.span[1]] == s.text

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from llmvet.cli.common import add_settings_flags, err, settings_from
+from llmvet.store import keys
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -32,8 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     tail.set_defaults(run=run_tail)
 
     export = asub.add_parser("export", help="write records since a time as JSON lines")
-    export.add_argument("--since", required=True,
-                        help="ISO time (2026-01-31 or 2026-01-31T12:00:00Z) or an age like 30m, 24h, 7d")
+    export.add_argument(
+        "--since", required=True, help="ISO time (2026-01-31 or 2026-01-31T12:00:00Z) or an age like 30m, 24h, 7d"
+    )
     export.add_argument("--until", help="same formats as --since (default: now)")
     export.add_argument("--format", choices=["jsonl"], default="jsonl")
     export.add_argument("--kind", help="only records of this kind")
@@ -51,7 +53,9 @@ def parse_time(value: str, now: float | None = None) -> float:
     try:
         dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"cannot read {value!r} as a time: use ISO 8601 (2026-01-31T12:00:00Z) or 30m/24h/7d") from None
+        raise ValueError(
+            f"cannot read {value!r} as a time: use ISO 8601 (2026-01-31T12:00:00Z) or 30m/24h/7d"
+        ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
@@ -60,7 +64,7 @@ def parse_time(value: str, now: float | None = None) -> float:
 async def _stream(store: Any, after: str | None = None) -> Any:
     """Yield every (id, record) after `after`, in order; the store has no time index, so this scans."""
     while True:
-        batch = await store.read("audit", after, 1000)
+        batch = await store.read(keys.AUDIT, after, 1000)
         if not batch:
             return
         for rid, rec in batch:
@@ -68,8 +72,9 @@ async def _stream(store: Any, after: str | None = None) -> Any:
         after = batch[-1][0]
 
 
-def _wanted(rec: dict[str, Any], *, since: float | None = None, until: float | None = None,
-            kind: str | None = None) -> bool:
+def _wanted(
+    rec: dict[str, Any], *, since: float | None = None, until: float | None = None, kind: str | None = None
+) -> bool:
     ts = rec.get("ts", 0)
     if since is not None and ts < since:
         return False
@@ -90,12 +95,16 @@ def _line(rec: dict[str, Any]) -> str:
     if kind == "review":
         who = rec.get("reviewer") or "-"
         reason = f" reason={rec['reason']!r}" if rec.get("reason") else ""
-        return f"{ts} review   {rec.get('request_id')} {rec.get('review_id')} rule={rec.get('rule')} " \
-               f"action={rec.get('action')} reviewer={who}{reason}"
+        return (
+            f"{ts} review   {rec.get('request_id')} {rec.get('review_id')} rule={rec.get('rule')} "
+            f"action={rec.get('action')} reviewer={who}{reason}"
+        )
     if kind == "response":
-        return f"{ts} response {rec.get('request_id')} rule={rec.get('rule')} model={rec.get('model')} " \
-               f"action={rec.get('action')} status={rec.get('status')} " \
-               f"ms={rec.get('timings_ms', {}).get('total')}"
+        return (
+            f"{ts} response {rec.get('request_id')} rule={rec.get('rule')} model={rec.get('model')} "
+            f"action={rec.get('action')} status={rec.get('status')} "
+            f"ms={rec.get('timings_ms', {}).get('total')}"
+        )
     extra = " ".join(f"{k}={v}" for k, v in rec.items() if k not in ("ts", "kind") and v not in (None, ""))
     return f"{ts} {kind} {extra}"
 

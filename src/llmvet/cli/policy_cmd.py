@@ -100,8 +100,9 @@ async def open_resources(store_url: str | None) -> Resources:
     return Resources(await open_store(store_url or Settings().store))
 
 
-async def decide_text(policy: Policy, text: str, *, model: str, route: str, key: str | None, prompt: str,
-                      resources: Resources) -> Decision:
+async def decide_text(
+    policy: Policy, text: str, *, model: str, route: str, key: str | None, prompt: str, resources: Resources
+) -> Decision:
     """Run the policy on one text with no upstream (used by `policy test` and `scan`)."""
     from llmvet.policy.engine import ALLOW
 
@@ -109,8 +110,9 @@ async def decide_text(policy: Policy, text: str, *, model: str, route: str, key:
     if rule is None:
         return ALLOW
     request = {"model": model, "messages": [{"role": "user", "content": prompt}]}
-    ctx = Context(text=text, request=request, route=route, model=model, key_label=key, policy=policy.name,
-                  resources=resources)
+    ctx = Context(
+        text=text, request=request, route=route, model=model, key_label=key, policy=policy.name, resources=resources
+    )
     return await evaluate(rule, ctx)
 
 
@@ -122,8 +124,12 @@ def run_test(args: argparse.Namespace) -> int:
         resources = await open_resources(args.store)  # one per run: models and caches load once
         try:
             return [
-                (c, await decide_text(policy, c.text, model=c.model, route=c.route, key=c.key, prompt=c.prompt,
-                                      resources=resources))
+                (
+                    c,
+                    await decide_text(
+                        policy, c.text, model=c.model, route=c.route, key=c.key, prompt=c.prompt, resources=resources
+                    ),
+                )
                 for c in cases
             ]
         finally:
@@ -140,8 +146,14 @@ def run_test(args: argparse.Namespace) -> int:
         ok = decision.action == case.expect and not missing
         failures += not ok
         shown = ", ".join(codes) + (f" (missing: {', '.join(missing)})" if missing else "")
-        table.add_row(escape(case.name), case.expect, decision.action, escape(decision.rule or "-"), escape(shown),
-                      "[green]pass[/]" if ok else "[red]FAIL[/]")
+        table.add_row(
+            escape(case.name),
+            case.expect,
+            decision.action,
+            escape(decision.rule or "-"),
+            escape(shown),
+            "[green]pass[/]" if ok else "[red]FAIL[/]",
+        )
     out.print(table)
     out.print(f"{len(results) - failures} passed, {failures} failed")
     return 1 if failures else 0

@@ -38,8 +38,13 @@ def run(args: argparse.Namespace) -> int:
     async def collect() -> dict[str, Any]:
         store = await open_store(settings.store)
         try:
-            return await summarize(store, hours=args.hours, cfg=DriftConfig(**DriftEnv().model_dump()),
-                                   budget_limit=limit, model=args.model)
+            return await summarize(
+                store,
+                hours=args.hours,
+                cfg=DriftConfig(**DriftEnv().model_dump()),
+                budget_limit=limit,
+                model=args.model,
+            )
         finally:
             await store.close()
 
@@ -93,8 +98,11 @@ def render(s: dict[str, Any]) -> None:
         _row(t, "budget exhausted", str(m["budget_exhausted"]))
         errors = {v: o.get("error", 0) + o.get("timeout", 0) for v, o in m["validators"].items()}
         _row(t, "validator errors", ", ".join(f"{v} {e}" for v, e in errors.items() if e) or "none")
-        _row(t, "avg ms total / upstream / validate",
-             f"{m['avg_ms']['total']} / {m['avg_ms']['upstream']} / {m['avg_ms']['validate']}")
+        _row(
+            t,
+            "avg ms total / upstream / validate",
+            f"{m['avg_ms']['total']} / {m['avg_ms']['upstream']} / {m['avg_ms']['validate']}",
+        )
         _row(t, "drift", _drift_cell(m))
         out.print(t)
     if s["alerts"]:
@@ -103,8 +111,16 @@ def render(s: dict[str, Any]) -> None:
             t.add_column(col)
         for a in s["alerts"]:
             moved = ", ".join(f"{k} {v['baseline']:.1%}→{v['current']:.1%}" for k, v in list(a["moved"].items())[:3])
-            _row(t, _when(a["ts"]), str(a["model"]), str(a["rule"]), str(a["dimension"]), str(a["psi"]),
-                 f"{a['p_value']:.2g}", moved)
+            _row(
+                t,
+                _when(a["ts"]),
+                str(a["model"]),
+                str(a["rule"]),
+                str(a["dimension"]),
+                str(a["psi"]),
+                f"{a['p_value']:.2g}",
+                moved,
+            )
         out.print(t)
     if s["budgets"]:
         t = Table(title="Re-ask token budgets today (UTC)")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from typing import Any
+from typing import Any, cast
 
 from rich.table import Table
 
+from llmvet import audit
 from llmvet.cli.audit_cmd import store_unreadable
 from llmvet.cli.common import add_settings_flags, err, out, settings_from
+from llmvet.records import AuditRecord
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,8 +53,8 @@ def run_add(args: argparse.Namespace) -> int:
 
     async def go(accounts: Any, store: Any) -> str:
         token = await accounts.add(args.name, args.role)
-        await store.append("audit", [{"ts": time.time(), "kind": "reviewer.add", "reviewer": args.name,
-                                      "role": args.role, "by": "cli"}])
+        record = {"ts": time.time(), "kind": "reviewer.add", "reviewer": args.name, "role": args.role, "by": "cli"}
+        await audit.write_now(store, [cast(AuditRecord, record)])
         return token
 
     try:

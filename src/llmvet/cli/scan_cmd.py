@@ -35,11 +35,13 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         err.print(f"llmvet: cannot read {args.file}: {exc.strerror}")
         return 2
+
     async def scan() -> Decision:
         resources = await open_resources(settings.store)
         try:
-            return await decide_text(policy, text, model=args.model, route=args.route, key=args.key, prompt="",
-                                     resources=resources)
+            return await decide_text(
+                policy, text, model=args.model, route=args.route, key=args.key, prompt="", resources=resources
+            )
         finally:
             await resources.close()
 

@@ -18,17 +18,20 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from llmvet import audit
 from llmvet.observe import rollup
+from llmvet.records import AuditRecord
+from llmvet.store import keys
 from llmvet.store.base import Store
 
 log = logging.getLogger("llmvet.drift")
 
-ALERTS_STREAM = "alerts"
+ALERTS_STREAM = keys.ALERTS
 STATUS_KEY = "drift-status"
 DIMENSIONS = {"decision": "a:", "finding": "p:", "length": "l:"}
 
@@ -41,7 +44,9 @@ class DriftConfig(BaseModel):
 
     bucket_seconds: int = Field(300, ge=1, description="granularity of the stored counts")
     window_buckets: int = Field(12, ge=1, description="current window length, in buckets (default 1 h)")
-    baseline_buckets: int = Field(72, ge=1, description="baseline window length, in buckets, just before the current one")
+    baseline_buckets: int = Field(
+        72, ge=1, description="baseline window length, in buckets, just before the current one"
+    )
     min_samples: int = Field(200, ge=10, description="fewest responses in each window before testing")
     alpha: float = Field(1e-4, gt=0, lt=1, description="chi-square p-value below which a shift is significant")
     psi_threshold: float = Field(0.1, ge=0, description="population stability index a shift must reach")
@@ -117,8 +122,13 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "n_baseline": self.n_baseline, "n_current": self.n_current, "chi2": round(self.chi2, 3),
-            "dof": self.dof, "p_value": self.p_value, "psi": round(self.psi, 4), "tested": self.tested,
+            "n_baseline": self.n_baseline,
+            "n_current": self.n_current,
+            "chi2": round(self.chi2, 3),
+            "dof": self.dof,
+            "p_value": self.p_value,
+            "psi": round(self.psi, 4),
+            "tested": self.tested,
             "baseline": {k: round(v, 4) for k, v in self.baseline.items()},
             "current": {k: round(v, 4) for k, v in self.current.items()},
         }
@@ -188,8 +198,11 @@ def assess(buckets: rollup.Buckets, cfg: DriftConfig, now: float) -> dict[str, d
         status[group] = {}
         for dim in cfg.dimensions:
             prefix = DIMENSIONS[dim]
-            cmp = compare(rollup.dimension(base.get(group, rollup.Counts()), prefix),
-                          rollup.dimension(cur.get(group, rollup.Counts()), prefix), cfg.min_samples)
+            cmp = compare(
+                rollup.dimension(base.get(group, rollup.Counts()), prefix),
+                rollup.dimension(cur.get(group, rollup.Counts()), prefix),
+                cfg.min_samples,
+            )
             status[group][dim] = {**cmp.to_dict(), "alert": is_alert(cmp, cfg)}
     return status
 
@@ -201,8 +214,9 @@ AlertSink = Callable[[dict[str, Any]], Awaitable[None] | None]
 class DriftDetector:
     """Evaluates every group's windows from the shared buckets; raises alerts through `sinks`."""
 
-    def __init__(self, store: Store, rollup_: rollup.Rollup, cfg: DriftConfig,
-                 sinks: list[AlertSink] | None = None) -> None:
+    def __init__(
+        self, store: Store, rollup_: rollup.Rollup, cfg: DriftConfig, sinks: list[AlertSink] | None = None
+    ) -> None:
         self.store = store
         self.rollup = rollup_
         self.cfg = cfg
@@ -221,37 +235,62 @@ class DriftDetector:
                 if st["alert"] and await self._first(group, dim):
                     alerts.append(self._alert(group, dim, st, now, cur_start))
         self.status = status
-        await self.store.set(rollup.NAMESPACE, STATUS_KEY, {"evaluated_at": now, "groups": status},
-                             ttl=max(3600.0, 10 * self.cfg.check_interval))
+        await self.store.set(
+            rollup.NAMESPACE,
+            STATUS_KEY,
+            {"evaluated_at": now, "groups": status},
+            ttl=max(3600.0, 10 * self.cfg.check_interval),
+        )
         for a in alerts:
             await self._raise(a)
         return alerts
 
     async def _first(self, group: str, dim: str) -> bool:
         """True for the first replica to see this shift (one alert per window length)."""
-        return await self.store.add("drift", f"alerted:{group}:{dim}", time.time(), ttl=self.cfg.window_seconds)
+        return await self.store.add(keys.DRIFT, f"alerted:{group}:{dim}", time.time(), ttl=self.cfg.window_seconds)
 
     def _alert(self, group: str, dim: str, st: dict[str, Any], now: float, cur_start: float) -> dict[str, Any]:
         model, rule = rollup.split_group(group)
         cur, base = st["current"], st["baseline"]
         moved = sorted(cur, key=lambda k: abs(cur.get(k, 0) - base.get(k, 0)), reverse=True)
         return {
-            "type": "drift_alert", "ts": now, "model": model, "rule": rule, "dimension": dim,
-            "p_value": st["p_value"], "psi": st["psi"], "chi2": st["chi2"], "dof": st["dof"],
-            "n_baseline": st["n_baseline"], "n_current": st["n_current"],
-            "window": {"current_start": cur_start, "bucket_seconds": self.cfg.bucket_seconds,
-                       "window_buckets": self.cfg.window_buckets, "baseline_buckets": self.cfg.baseline_buckets},
+            "type": "drift_alert",
+            "ts": now,
+            "model": model,
+            "rule": rule,
+            "dimension": dim,
+            "p_value": st["p_value"],
+            "psi": st["psi"],
+            "chi2": st["chi2"],
+            "dof": st["dof"],
+            "n_baseline": st["n_baseline"],
+            "n_current": st["n_current"],
+            "window": {
+                "current_start": cur_start,
+                "bucket_seconds": self.cfg.bucket_seconds,
+                "window_buckets": self.cfg.window_buckets,
+                "baseline_buckets": self.cfg.baseline_buckets,
+            },
             "moved": {k: {"baseline": base.get(k, 0), "current": cur.get(k, 0)} for k in moved[:5]},
         }
 
     async def _raise(self, alert: dict[str, Any]) -> None:
         top = ", ".join(f"{k} {v['baseline']:.1%}→{v['current']:.1%}" for k, v in list(alert["moved"].items())[:3])
-        log.warning("drift alert: model %s rule %s %s mix shifted (PSI %.3f, p=%.2g, n=%d vs %d): %s",
-                    alert["model"], alert["rule"], alert["dimension"], alert["psi"], alert["p_value"],
-                    alert["n_current"], alert["n_baseline"], top)
+        log.warning(
+            "drift alert: model %s rule %s %s mix shifted (PSI %.3f, p=%.2g, n=%d vs %d): %s",
+            alert["model"],
+            alert["rule"],
+            alert["dimension"],
+            alert["psi"],
+            alert["p_value"],
+            alert["n_current"],
+            alert["n_baseline"],
+            top,
+        )
         try:
             await self.store.append(ALERTS_STREAM, [alert])  # read by the report and the dashboard
-            await self.store.append("audit", [{**alert, "kind": "drift_alert"}])  # `llmvet audit tail --kind drift_alert`
+            # `llmvet audit tail --kind drift_alert`
+            await audit.write_now(self.store, [cast(AuditRecord, {**alert, "kind": "drift_alert"})])
         except Exception:
             log.exception("could not store the drift alert")
         for sink in self.sinks:

@@ -36,7 +36,9 @@ log = logging.getLogger("llmvet.observe")
 
 # One dict per HTTP request, shared with the tasks the request spawns: the finish hook puts the
 # audit record here, the middleware reads it back for the provenance headers and the model label.
-_SLOT: contextvars.ContextVar[dict[str, AuditRecord] | None] = contextvars.ContextVar("llmvet_observe_slot", default=None)
+_SLOT: contextvars.ContextVar[dict[str, AuditRecord] | None] = contextvars.ContextVar(
+    "llmvet_observe_slot", default=None
+)
 
 REVIEW_COUNT_WINDOW = 7 * 86400  # review decisions older than this are not counted into the latency metric
 
@@ -67,11 +69,16 @@ class ObserveExtension(Extension):
         self._keys_seen: dict[str, str] = {}  # budget key hash -> label shown in metrics
         self._reviews_seen: set[str] = set()  # decided review ids this replica has looked at
         upstream = urlparse(host.upstream_url)
-        self._upstream_header = (b"x-llmvet-upstream", f"{upstream.hostname}{':' + str(upstream.port) if upstream.port else ''}".encode())
+        self._upstream_header = (
+            b"x-llmvet-upstream",
+            f"{upstream.hostname}{':' + str(upstream.port) if upstream.port else ''}".encode(),
+        )
         if self.metrics is not None:
             self.routes.append(Route("/metrics", self.metrics_endpoint, methods=["GET"]))
-        self.routes += [Route("/review/dashboard", self.dashboard, methods=["GET"]),
-                        Route("/review/dashboard.json", self.dashboard_json, methods=["GET"])]
+        self.routes += [
+            Route("/review/dashboard", self.dashboard, methods=["GET"]),
+            Route("/review/dashboard.json", self.dashboard_json, methods=["GET"]),
+        ]
         self.middleware = [Middleware(ObserveMiddleware, ext=self)]
 
     @property
@@ -82,7 +89,9 @@ class ObserveExtension(Extension):
     async def start(self) -> None:
         store = self.store
         if self.drift_on:
-            retention = max(26 * 3600, (self.cfg.window_buckets + self.cfg.baseline_buckets + 2) * self.cfg.bucket_seconds)
+            retention = max(
+                26 * 3600, (self.cfg.window_buckets + self.cfg.baseline_buckets + 2) * self.cfg.bucket_seconds
+            )
             self.rollup = Rollup(store, bucket_seconds=self.cfg.bucket_seconds, retention_seconds=retention)
             sinks: list[drift_mod.AlertSink] = []
             if self.metrics is not None:
@@ -183,8 +192,9 @@ class ObserveExtension(Extension):
             self._reviews_seen.add(rid)
             # Several replicas read the same queue: the first to claim a decision counts it.
             if await store.add(keys.OBSERVE, keys.review_counted_key(rid), 1, ttl=REVIEW_COUNT_WINDOW + 86400):
-                self.metrics.observe_review(max(0.0, final.get("at", 0) - item.get("created", 0)),
-                                            str(final.get("outcome")))
+                self.metrics.observe_review(
+                    max(0.0, final.get("at", 0) - item.get("created", 0)), str(final.get("outcome"))
+                )
         self._reviews_seen &= decided  # items leave the history: forget them here too
 
     async def post_webhook(self, alert: dict[str, Any]) -> None:
@@ -211,9 +221,13 @@ class ObserveExtension(Extension):
         if self.rollup is not None:
             self.rollup.absorb()
             await self.rollup.flush()
-        return await summarize(self.store, hours=hours, cfg=self.cfg,
-                               budget_limit=budget_limit(self.host.validators()),
-                               model=request.query_params.get("model") or None)
+        return await summarize(
+            self.store,
+            hours=hours,
+            cfg=self.cfg,
+            budget_limit=budget_limit(self.host.validators()),
+            model=request.query_params.get("model") or None,
+        )
 
     async def _denied(self, request: Request, page: bool) -> Response | None:
         """With the review queue installed, the dashboard is for signed-in reviewers (session or token)."""
@@ -222,8 +236,17 @@ class ObserveExtension(Extension):
             return None
         if page:
             return RedirectResponse("/review/login?next=/review/dashboard", 303)
-        return JSONResponse({"error": {"message": "sign in as a reviewer (session cookie or bearer token)",
-                                       "type": "authentication_error", "code": "unauthorized", "param": None}}, 401)
+        return JSONResponse(
+            {
+                "error": {
+                    "message": "sign in as a reviewer (session cookie or bearer token)",
+                    "type": "authentication_error",
+                    "code": "unauthorized",
+                    "param": None,
+                }
+            },
+            401,
+        )
 
     async def dashboard(self, request: Request) -> Response:
         from llmvet.observe.dashboard import render
@@ -276,8 +299,9 @@ class ObserveMiddleware:
                 route = scope.get("route")
                 path = getattr(route, "path", None) or "unmatched"
                 rec = slot.get("rec")
-                self.metrics.observe_request(path, rec.get("model") if rec else None, status,
-                                             time.perf_counter() - started)
+                self.metrics.observe_request(
+                    path, rec.get("model") if rec else None, status, time.perf_counter() - started
+                )
 
     def ext_headers(self, rec: AuditRecord) -> list[tuple[bytes, bytes]]:
         """Which upstream and model answered, and each validator's verdict (label=verdict, ...)."""

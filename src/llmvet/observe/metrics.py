@@ -52,45 +52,127 @@ class Metrics:
         self.model = _Bounded()
         self.code = _Bounded()
 
-        self.requests = Counter("llmvet_requests", "HTTP requests by route, model and status",
-                                ["route", "model", "status"], registry=r)
-        self.request_seconds = Histogram("llmvet_request_duration_seconds", "time to answer a request (all routes)",
-                                         ["route"], buckets=LATENCY_BUCKETS, registry=r)
-        self.upstream_seconds = Histogram("llmvet_upstream_latency_seconds", "upstream time per vetted response "
-                                          "(re-asks included)", ["route"], buckets=LATENCY_BUCKETS, registry=r)
-        self.overhead_seconds = Histogram("llmvet_proxy_overhead_seconds", "time spent in llmvet per vetted "
-                                          "response (total minus upstream)", ["route"], buckets=OVERHEAD_BUCKETS,
-                                          registry=r)
-        self.decisions = Counter("llmvet_decisions", "vetted responses by rule, final action and model",
-                                 ["rule", "action", "model"], registry=r)
-        self.verdicts = Counter("llmvet_validator_verdicts", "validator verdicts: passed, failed, error, timeout, "
-                                "budget (re-ask budget exhausted)", ["validator", "rule", "verdict"], registry=r)
-        self.validator_seconds = Histogram("llmvet_validator_duration_seconds", "validator run time",
-                                           ["validator"], buckets=OVERHEAD_BUCKETS, registry=r)
+        self._traffic_metrics(r)
+        self._verdict_metrics(r)
+        self._budget_and_review_metrics(r)
+        self._drift_metrics(r)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def _traffic_metrics(self, r: CollectorRegistry | None) -> None:
+        """Requests and where their time goes."""
+        self.requests = Counter(
+            "llmvet_requests", "HTTP requests by route, model and status", ["route", "model", "status"], registry=r
+        )
+        self.request_seconds = Histogram(
+            "llmvet_request_duration_seconds",
+            "time to answer a request (all routes)",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.upstream_seconds = Histogram(
+            "llmvet_upstream_latency_seconds",
+            "upstream time per vetted response (re-asks included)",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.overhead_seconds = Histogram(
+            "llmvet_proxy_overhead_seconds",
+            "time spent in llmvet per vetted response (total minus upstream)",
+            ["route"],
+            buckets=OVERHEAD_BUCKETS,
+            registry=r,
+        )
+
+    def _verdict_metrics(self, r: CollectorRegistry | None) -> None:
+        """Decisions, validator verdicts, findings and re-asks."""
+        self.decisions = Counter(
+            "llmvet_decisions",
+            "vetted responses by rule, final action and model",
+            ["rule", "action", "model"],
+            registry=r,
+        )
+        self.verdicts = Counter(
+            "llmvet_validator_verdicts",
+            "validator verdicts: passed, failed, error, timeout, budget (re-ask budget exhausted)",
+            ["validator", "rule", "verdict"],
+            registry=r,
+        )
+        self.validator_seconds = Histogram(
+            "llmvet_validator_duration_seconds",
+            "validator run time",
+            ["validator"],
+            buckets=OVERHEAD_BUCKETS,
+            registry=r,
+        )
         self.findings = Counter("llmvet_findings", "findings by code and model", ["code", "model"], registry=r)
         self.reasks = Counter("llmvet_reasks", "re-asks (policy action reask)", ["rule", "model"], registry=r)
-        self.extra_tokens = Counter("llmvet_extra_tokens", "tokens spent by validators' own re-asks",
-                                    ["rule", "model", "kind"], registry=r)
-        self.budget_exhausted = Counter("llmvet_budget_exhausted", "verdicts that hit the per-key daily re-ask "
-                                        "budget (the rule's on_error applies)", ["rule", "validator"], registry=r)
-        self.budget_used = Gauge("llmvet_budget_tokens_used", "re-ask tokens used today per key (UTC day)",
-                                 ["key"], registry=r, multiprocess_mode="mostrecent")
-        self.budget_limit = Gauge("llmvet_budget_tokens_limit", "daily re-ask token budget per key",
-                                  ["key"], registry=r, multiprocess_mode="mostrecent")
-        self.queue_depth = Gauge("llmvet_review_queue_depth", "escalations waiting for a reviewer",
-                                 registry=r, multiprocess_mode="mostrecent")
-        self.review_seconds = Histogram("llmvet_review_latency_seconds", "time from escalation to a reviewer's "
-                                        "decision", ["outcome"], buckets=(1, 5, 15, 30, 60, 120, 300, 900, 3600,
-                                                                          14400, 86400), registry=r)
-        self.registry_cache = Counter("llmvet_registry_cache", "package registry lookups by cache result "
-                                      "(hit ratio: rate(hit)/rate(all))", ["result"], registry=r)
-        self.drift_alerts = Counter("llmvet_drift_alerts", "drift alerts raised", ["model", "rule", "dimension"],
-                                    registry=r)
-        self.drift_psi = Gauge("llmvet_drift_psi", "population stability index, current vs baseline window",
-                               ["model", "rule", "dimension"], registry=r, multiprocess_mode="mostrecent")
-        self.drift_p = Gauge("llmvet_drift_p_value", "chi-square p-value, current vs baseline window",
-                             ["model", "rule", "dimension"], registry=r, multiprocess_mode="mostrecent")
-        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self.extra_tokens = Counter(
+            "llmvet_extra_tokens", "tokens spent by validators' own re-asks", ["rule", "model", "kind"], registry=r
+        )
+
+    def _budget_and_review_metrics(self, r: CollectorRegistry | None) -> None:
+        """Re-ask budgets, the review queue, the registry cache."""
+        self.budget_exhausted = Counter(
+            "llmvet_budget_exhausted",
+            "verdicts that hit the per-key daily re-ask budget (the rule's on_error applies)",
+            ["rule", "validator"],
+            registry=r,
+        )
+        self.budget_used = Gauge(
+            "llmvet_budget_tokens_used",
+            "re-ask tokens used today per key (UTC day)",
+            ["key"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.budget_limit = Gauge(
+            "llmvet_budget_tokens_limit",
+            "daily re-ask token budget per key",
+            ["key"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.queue_depth = Gauge(
+            "llmvet_review_queue_depth",
+            "escalations waiting for a reviewer",
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.review_seconds = Histogram(
+            "llmvet_review_latency_seconds",
+            "time from escalation to a reviewer's decision",
+            ["outcome"],
+            buckets=(1, 5, 15, 30, 60, 120, 300, 900, 3600, 14400, 86400),
+            registry=r,
+        )
+        self.registry_cache = Counter(
+            "llmvet_registry_cache",
+            "package registry lookups by cache result (hit ratio: rate(hit)/rate(all))",
+            ["result"],
+            registry=r,
+        )
+
+    def _drift_metrics(self, r: CollectorRegistry | None) -> None:
+        """Drift of the verdict mix."""
+        self.drift_alerts = Counter(
+            "llmvet_drift_alerts", "drift alerts raised", ["model", "rule", "dimension"], registry=r
+        )
+        self.drift_psi = Gauge(
+            "llmvet_drift_psi",
+            "population stability index, current vs baseline window",
+            ["model", "rule", "dimension"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.drift_p = Gauge(
+            "llmvet_drift_p_value",
+            "chi-square p-value, current vs baseline window",
+            ["model", "rule", "dimension"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
 
     # ---- request path ------------------------------------------------------------------------------------
     def _child(self, metric: Any, *labels: str) -> Any:

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from typing import Any
 
 from llmvet.observe import drift as drift_mod
 from llmvet.observe import rollup
+from llmvet.store import keys
 from llmvet.store.base import Store
 
-BUDGET_NAMESPACE = "budget"  # the consistency validator's per-key daily counters (its budget.NAMESPACE)
 
-
-async def summarize(store: Store, *, hours: float = 24.0, now: float | None = None,
-                    cfg: drift_mod.DriftConfig | None = None, budget_limit: float | None = None,
-                    model: str | None = None, top: int = 10) -> dict[str, Any]:
+async def summarize(
+    store: Store,
+    *,
+    hours: float = 24.0,
+    now: float | None = None,
+    cfg: drift_mod.DriftConfig | None = None,
+    budget_limit: float | None = None,
+    model: str | None = None,
+    top: int = 10,
+) -> dict[str, Any]:
     """A JSON-able summary: per model traffic, decisions, findings, refusals, costs, drift; budgets; alerts."""
     now = time.time() if now is None else now
     cfg = cfg or drift_mod.DriftConfig()
@@ -37,28 +42,12 @@ async def summarize(store: Store, *, hours: float = 24.0, now: float | None = No
     series_step = _series_step(hours, cfg.bucket_seconds)
     models = []
     for m, entry in sorted(per_model.items(), key=lambda kv: -kv[1]["counts"].get("n", 0)):
-        c: rollup.Counts = entry["counts"]
-        n = int(c.get("n", 0))
-        models.append({
-            "model": m,
-            "requests": n,
-            "rules": entry["rules"],
-            "actions": _sorted(rollup.dimension(c, "a:")),
-            "statuses": _sorted(rollup.dimension(c, "s:")),
-            "findings": _sorted(rollup.dimension(c, "f:"))[:top],
-            "refusals": _sorted(rollup.dimension(c, "r:"))[:top],
-            "lengths": {k: int(v) for k, v in sorted(rollup.dimension(c, "l:").items(), key=lambda kv: _range_lo(kv[0]))},
-            "validators": _validators(c),
-            "reasks": int(c.get("reasks", 0)),
-            "extra_tokens": int(c.get("tok", 0)),
-            "budget_exhausted": int(c.get("budget", 0)),
-            "avg_ms": {k: round(c.get(f"ms_{k}", 0) / n, 1) if n else 0.0 for k in ("total", "upstream", "validate")},
-            "series": _series(recent, m, since, now, series_step),
-            "drift": {rollup.split_group(g)[1]: dims for g, dims in drift.items() if rollup.split_group(g)[0] == m},
-            "alerts": [a for a in alerts if a.get("model") == m],
-        })
+        models.append(_model_summary(m, entry, recent, drift, alerts, since, now, series_step, top))
     return {
-        "since": since, "until": now, "hours": hours, "bucket_seconds": cfg.bucket_seconds,
+        "since": since,
+        "until": now,
+        "hours": hours,
+        "bucket_seconds": cfg.bucket_seconds,
         "series_step": series_step,
         "drift_config": {k: v for k, v in cfg.model_dump().items() if k != "webhook"},
         "models": models,
@@ -67,23 +56,64 @@ async def summarize(store: Store, *, hours: float = 24.0, now: float | None = No
     }
 
 
+def _model_summary(
+    m: str,
+    entry: dict[str, Any],
+    recent: dict[int, Any],
+    drift: dict[str, Any],
+    alerts: list[dict[str, Any]],
+    since: float,
+    now: float,
+    series_step: int,
+    top: int,
+) -> dict[str, Any]:
+    """One model's row of the summary: traffic, decisions, findings, costs, drift, alerts."""
+    c: rollup.Counts = entry["counts"]
+    n = int(c.get("n", 0))
+    return {
+        "model": m,
+        "requests": n,
+        "rules": entry["rules"],
+        "actions": _sorted(rollup.dimension(c, "a:")),
+        "statuses": _sorted(rollup.dimension(c, "s:")),
+        "findings": _sorted(rollup.dimension(c, "f:"))[:top],
+        "refusals": _sorted(rollup.dimension(c, "r:"))[:top],
+        "lengths": {k: int(v) for k, v in sorted(rollup.dimension(c, "l:").items(), key=lambda kv: _range_lo(kv[0]))},
+        "validators": _validators(c),
+        "reasks": int(c.get("reasks", 0)),
+        "extra_tokens": int(c.get("tok", 0)),
+        "budget_exhausted": int(c.get("budget", 0)),
+        "avg_ms": {k: round(c.get(f"ms_{k}", 0) / n, 1) if n else 0.0 for k in ("total", "upstream", "validate")},
+        "series": _series(recent, m, since, now, series_step),
+        "drift": {rollup.split_group(g)[1]: dims for g, dims in drift.items() if rollup.split_group(g)[0] == m},
+        "alerts": [a for a in alerts if a.get("model") == m],
+    }
+
+
 async def budgets(store: Store, limit: float | None, now: float | None = None) -> list[dict[str, Any]]:
     """Today's re-ask token use per key (UTC day), from the consistency validator's counters."""
-    day = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.UTC).strftime("%Y-%m-%d")
-    keys = [k for k in await store.keys(BUDGET_NAMESPACE) if k.endswith(":" + day)]
+    day = keys.budget_day(now)
+    found = [k for k in await store.keys(keys.BUDGET) if keys.budget_key_parts(k)[1] == day]
     out = []
-    for k in keys:
-        tokens = await read_counter(store, BUDGET_NAMESPACE, k)
-        out.append({"key": k.rsplit(":", 1)[0], "day": day, "used": int(tokens), "limit": limit,
-                    "exhausted": limit is not None and tokens >= limit,
-                    "share": round(tokens / limit, 4) if limit else None})
+    for k in found:
+        tokens = await read_counter(store, keys.BUDGET, k)
+        out.append(
+            {
+                "key": keys.budget_key_parts(k)[0],
+                "day": day,
+                "used": int(tokens),
+                "limit": limit,
+                "exhausted": limit is not None and tokens >= limit,
+                "share": round(tokens / limit, 4) if limit else None,
+            }
+        )
     return sorted(out, key=lambda b: -b["used"])
 
 
 async def read_counter(store: Store, ns: str, key: str) -> float:
     """A counter's value. `incr` by 0 reads it on both backends (a plain get cannot decode SQLite's
     numeric counters); the TTL only applies if the counter did not exist yet."""
-    return float(await store.incr(ns, key, 0, ttl=2 * 86400))
+    return float(await store.incr(ns, key, 0, ttl=keys.BUDGET_TTL_SECONDS))
 
 
 def _sorted(d: dict[str, float]) -> list[list[Any]]:
@@ -121,5 +151,7 @@ def _series(buckets: rollup.Buckets, model: str, since: float, now: float, step:
         for g, counts in groups.items():
             if rollup.split_group(g)[0] == model:
                 bar.add({k: v for k, v in counts.items() if k.startswith("a:")})
-    return [{"t": t, "actions": {k[2:]: int(v) for k, v in sorted(c.items())}, "n": int(sum(c.values()))}
-            for t, c in sorted(bars.items())]
+    return [
+        {"t": t, "actions": {k[2:]: int(v) for k, v in sorted(c.items())}, "n": int(sum(c.values()))}
+        for t, c in sorted(bars.items())
+    ]

@@ -26,11 +26,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from llmvet.store import keys
 from llmvet.store.base import Store
 
 log = logging.getLogger("llmvet.observe")
 
-NAMESPACE = "observe"
+NAMESPACE = keys.OBSERVE
 REPLICAS_KEY = "replicas"
 GROUP_SEP = "\t"  # model<TAB>rule: tabs do not occur in model or rule names
 LENGTH_EDGES = (200, 500, 1000, 2000, 4000)  # answer length ranges, in characters
@@ -131,8 +132,14 @@ Buckets = dict[int, dict[str, Counts]]  # bucket start (epoch s) -> group -> cou
 class Rollup:
     """One replica's side: sum records into buckets, write them, read everybody's back."""
 
-    def __init__(self, store: Store, *, bucket_seconds: int = 300, retention_seconds: float = 26 * 3600,
-                 replica: str | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        bucket_seconds: int = 300,
+        retention_seconds: float = 26 * 3600,
+        replica: str | None = None,
+    ) -> None:
         self.store = store
         self.bucket_seconds = bucket_seconds
         self.retention = retention_seconds
@@ -202,8 +209,13 @@ class Rollup:
         return await read_buckets(self.store, since, until, self.bucket_seconds, self._closed_cache)
 
 
-async def read_buckets(store: Store, since: float, until: float | None = None, bucket_seconds: int = 300,
-                       cache: dict[int, dict[str, Counts]] | None = None) -> Buckets:
+async def read_buckets(
+    store: Store,
+    since: float,
+    until: float | None = None,
+    bucket_seconds: int = 300,
+    cache: dict[int, dict[str, Counts]] | None = None,
+) -> Buckets:
     """Every replica's counts for the buckets overlapping [since, until], summed per bucket and group.
 
     With `cache`, buckets long closed are read once and kept (they no longer change).
@@ -249,4 +261,4 @@ def total(buckets: Buckets, group: str | None = None) -> dict[str, Counts]:
 
 def dimension(counts: Mapping[str, float], prefix: str) -> dict[str, float]:
     """The categories of one dimension (e.g. "a:" for decisions), prefix stripped."""
-    return {k[len(prefix):]: v for k, v in counts.items() if k.startswith(prefix) and v}
+    return {k[len(prefix) :]: v for k, v in counts.items() if k.startswith(prefix) and v}

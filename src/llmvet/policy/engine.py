@@ -134,7 +134,11 @@ async def _run_one(rule: CompiledRule, cv: CompiledValidator, ctx: Context) -> V
         action = "block" if mode == "closed" else "allow"
         log.warning(
             "validator %s errored (rule %s, fail %s, request %s): %s",
-            cv.label, rule.name, mode, ctx.request_id, verdict.error,
+            cv.label,
+            rule.name,
+            mode,
+            ctx.request_id,
+            verdict.error,
         )
     else:
         action = "allow"

@@ -122,8 +122,13 @@ class LlmvetProxy:
         # Validators with expensive state (an embedding model) load it now, beside serving, not on
         # the first answer; /readyz says "warming" until they are done.
         self._warm_up = asyncio.create_task(self.warm_up_validators(resources), name="llmvet-warm-up")
-        log.info("llmvet ready: upstream %s, policy %s@%s, store %s",
-                 self.upstream.display_url, self.policy.name, self.policy.version, store.url.split("@")[-1])
+        log.info(
+            "llmvet ready: upstream %s, policy %s@%s, store %s",
+            self.upstream.display_url,
+            self.policy.name,
+            self.policy.version,
+            store.url.split("@")[-1],
+        )
         try:
             yield
         finally:
@@ -147,8 +152,9 @@ class LlmvetProxy:
                 except Exception as exc:  # it will error per answer instead; on_error decides then
                     log.warning("validator %s (rule %s) failed to warm up: %s", cv.label, rule.name, exc)
                 else:
-                    log.info("validator %s (rule %s) warmed up in %.1fs", cv.label, rule.name,
-                             time.perf_counter() - started)
+                    log.info(
+                        "validator %s (rule %s) warmed up in %.1fs", cv.label, rule.name, time.perf_counter() - started
+                    )
 
     # ---- health -----------------------------------------------------------------------------------------
     async def healthz(self, request: Request) -> Response:
@@ -165,8 +171,11 @@ class LlmvetProxy:
         checks["validators"] = "warming" if warming else "ok"
         ok = checks["store"] == "ok" and not warming
         checks["upstream"] = self.upstream.display_url
-        return Response(orjson.dumps({"status": "ready" if ok else "not ready", **checks}), 200 if ok else 503,
-                        media_type="application/json")
+        return Response(
+            orjson.dumps({"status": "ready" if ok else "not ready", **checks}),
+            200 if ok else 503,
+            media_type="application/json",
+        )
 
     # ---- vetted routes ----------------------------------------------------------------------------------
     def vetted_route(self, route: str) -> Callable[[Request], Awaitable[Response]]:
@@ -194,14 +203,24 @@ class LlmvetProxy:
         headers = self.rt.upstream_headers(request, key_hash)
 
         if rule is None or not rule.validators:
-            return await self.passthrough.forward("POST", wire.path, headers, raw,
-                                                  extra={"x-llmvet-request-id": request_id})
+            return await self.passthrough.forward(
+                "POST", wire.path, headers, raw, extra={"x-llmvet-request-id": request_id}
+            )
         sent = body
         for cv in rule.validators:  # request-side rules (e.g. ask for an uncertainty statement)
             sent = cv.instance.prepare_request(sent, wire.route)
-        ex = Exchange(request_id, wire, rule, sent, headers, body.get("stream") is True, key_label,
-                      key_hash[:12] if key_hash else None, hashlib.sha256(raw).hexdigest(),
-                      payload=raw if sent is body else orjson.dumps(sent))  # unchanged: send the client's bytes
+        ex = Exchange(
+            request_id,
+            wire,
+            rule,
+            sent,
+            headers,
+            body.get("stream") is True,
+            key_label,
+            key_hash[:12] if key_hash else None,
+            hashlib.sha256(raw).hexdigest(),
+            payload=raw if sent is body else orjson.dumps(sent),
+        )  # unchanged: send the client's bytes
         if ex.stream and rule.rule.stream.mode == "passthrough":
             return await self.passthrough.stream_then_vet(ex)
         return await until_disconnected(request, self.vetter.vet(ex))

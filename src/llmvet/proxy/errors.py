@@ -10,7 +10,9 @@ from llmvet.errors import error_response
 
 
 class ProxyError(Exception):
-    def __init__(self, status: int, message: str, type_: str, code: str | None = None, param: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, type_: str, code: str | None = None, param: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.type, self.code, self.param = status, message, type_, code, param
 
@@ -35,4 +37,6 @@ def upstream_timeout(seconds: float) -> ProxyError:
 
 
 def upstream_bad_response(detail: str) -> ProxyError:
-    return ProxyError(502, f"the upstream sent an unusable response: {detail}", "upstream_error", "upstream_bad_response")
+    return ProxyError(
+        502, f"the upstream sent an unusable response: {detail}", "upstream_error", "upstream_bad_response"
+    )

@@ -18,8 +18,9 @@ from llmvet.records import AuditRecord
 log = logging.getLogger("llmvet.proxy")
 
 
-def finish(rt: Runtime, ex: Exchange, answer: Answer, decision: Decision | None, status: int,
-           final_action: str | None = None) -> None:
+def finish(
+    rt: Runtime, ex: Exchange, answer: Answer, decision: Decision | None, status: int, final_action: str | None = None
+) -> None:
     """Bookkeeping once the response is decided: the audit record, then the record hooks."""
     if rt.audit is None or not (rt.settings.audit or rt.record_hooks):
         return
@@ -33,8 +34,9 @@ def finish(rt: Runtime, ex: Exchange, answer: Answer, decision: Decision | None,
             log.exception("record hook failed (request %s)", ex.request_id)
 
 
-def audit_record(rt: Runtime, ex: Exchange, answer: Answer, decision: Decision | None, status: int,
-                 final_action: str | None) -> AuditRecord:
+def audit_record(
+    rt: Runtime, ex: Exchange, answer: Answer, decision: Decision | None, status: int, final_action: str | None
+) -> AuditRecord:
     total_ms = (time.perf_counter() - ex.started) * 1000
     return AuditRecord(
         ts=time.time(),
@@ -54,8 +56,11 @@ def audit_record(rt: Runtime, ex: Exchange, answer: Answer, decision: Decision |
         findings=[f.to_dict() for f in decision.findings] if decision else [],
         reasks=ex.reasks,
         extra_usage=ex.extra_usage,
-        timings_ms={"total": round(total_ms, 2), "upstream": round(ex.upstream_ms, 2),
-                    "validate": round(ex.validate_ms, 2)},
+        timings_ms={
+            "total": round(total_ms, 2),
+            "upstream": round(ex.upstream_ms, 2),
+            "validate": round(ex.validate_ms, 2),
+        },
         request_sha256=ex.body_sha256,
         response_sha256=hashlib.sha256(answer.text.encode()).hexdigest(),
         upstream=rt.upstream.display_url,

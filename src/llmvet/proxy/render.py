@@ -45,8 +45,15 @@ class Renderer:
         settings = ex.rule.rule.block
         message = f"{settings.message} (rule {ex.rule.name!r}): {why or decision.summary()}"
         headers = self.decision_headers(ex, decision) | {"x-llmvet-decision": "block"}
-        response = error_response(settings.status, message, POLICY_ERROR, "blocked_by_policy", None, headers,
-                                  extra={"llmvet": self.annotation(ex, decision) | {"decision": "block"}})
+        response = error_response(
+            settings.status,
+            message,
+            POLICY_ERROR,
+            "blocked_by_policy",
+            None,
+            headers,
+            extra={"llmvet": self.annotation(ex, decision) | {"decision": "block"}},
+        )
         finish(self.rt, ex, answer, decision, response.status_code, final_action="block")
         return response
 
@@ -116,14 +123,25 @@ class Renderer:
     def escalation_case(self, ex: Exchange, answer: Answer, decision: Decision) -> Escalation:
         s = ex.rule.rule.escalate
         return Escalation(
-            request_id=ex.request_id, mode=s.mode, timeout=s.timeout, on_timeout=s.on_timeout,
-            policy=self.rt.policy.name, policy_version=self.rt.policy.version, rule=ex.rule.name,
-            route=ex.wire.route, model=ex.body.get("model"), stream=ex.stream, key=ex.key_hash,
+            request_id=ex.request_id,
+            mode=s.mode,
+            timeout=s.timeout,
+            on_timeout=s.on_timeout,
+            policy=self.rt.policy.name,
+            policy_version=self.rt.policy.version,
+            rule=ex.rule.name,
+            route=ex.wire.route,
+            model=ex.body.get("model"),
+            stream=ex.stream,
+            key=ex.key_hash,
             key_label=ex.key_label,
-            conversation=[{"role": str(m.get("role", "")), "content": content_text(m.get("content"))}
-                          for m in ex.wire.conversation(ex.body)],
+            conversation=[
+                {"role": str(m.get("role", "")), "content": content_text(m.get("content"))}
+                for m in ex.wire.conversation(ex.body)
+            ],
             request_sha256=hashlib.sha256(orjson.dumps(ex.body)).hexdigest(),
-            answer=snapshot(answer), answer_text=answer.text,
+            answer=snapshot(answer),
+            answer_text=answer.text,
             response_sha256=hashlib.sha256(answer.text.encode()).hexdigest(),
             validators=[r.to_dict() for r in decision.runs],
             findings=[f.to_dict() for f in decision.findings],
@@ -134,18 +152,30 @@ class Renderer:
     def outcome_response(self, ex: Exchange, answer: Answer, decision: Decision, outcome: Outcome) -> Response:
         if outcome.status == "unavailable":  # fails closed: no unreviewed answer leaves without a queue
             headers = self.decision_headers(ex, decision) | {"x-llmvet-decision": "block"}
-            return error_response(503, f"escalated for human review, but the review queue is unavailable "
-                                       f"({outcome.reason})", POLICY_ERROR, "review_unavailable",
-                                  None, headers, extra={"llmvet": self.annotation(ex, decision)})
+            return error_response(
+                503,
+                f"escalated for human review, but the review queue is unavailable ({outcome.reason})",
+                POLICY_ERROR,
+                "review_unavailable",
+                None,
+                headers,
+                extra={"llmvet": self.annotation(ex, decision)},
+            )
         assert outcome.review_id is not None
-        headers = {**answer.headers, **self.decision_headers(ex, decision),
-                   "x-llmvet-review-id": outcome.review_id, "x-llmvet-review-status": outcome.status}
+        headers = {
+            **answer.headers,
+            **self.decision_headers(ex, decision),
+            "x-llmvet-review-id": outcome.review_id,
+            "x-llmvet-review-status": outcome.status,
+        }
         note = self.annotation(ex, decision)
         note["review"] = review_note(outcome)
         if outcome.status == "pending":
             rid = outcome.review_id
-            notice = (f"This answer is waiting for human review (review id {rid}). "
-                      f"Fetch GET /llmvet/v1/reviews/{rid} for the decision and the final answer.")
+            notice = (
+                f"This answer is waiting for human review (review id {rid}). "
+                f"Fetch GET /llmvet/v1/reviews/{rid} for the decision and the final answer."
+            )
             return self.rewrite(ex, with_text(ex.wire, answer, notice), headers, note, None)
         action = outcome.action if outcome.status == "timeout" else None
         if outcome.status == "rejected" or action == "block":
@@ -157,8 +187,9 @@ class Renderer:
             return self.replay(answer, headers)
         return self.rewrite(ex, answer, headers, note, None)
 
-    def refused(self, ex: Exchange, decision: Decision, outcome: Outcome, headers: dict[str, str],
-                note: dict[str, Any]) -> Response:
+    def refused(
+        self, ex: Exchange, decision: Decision, outcome: Outcome, headers: dict[str, str], note: dict[str, Any]
+    ) -> Response:
         """A reviewer rejected the answer, or nobody decided and the rule's on_timeout blocks."""
         headers["x-llmvet-decision"] = "block"
         for k in [k for k in headers if k.lower() in ("content-type", "content-length")]:
@@ -167,17 +198,29 @@ class Renderer:
             message = f"A reviewer rejected this answer (rule {ex.rule.name!r}): {outcome.reason}"
             code = "rejected_by_reviewer"
         else:
-            message = (f"No reviewer decided within {ex.rule.rule.escalate.timeout:g}s "
-                       f"(rule {ex.rule.name!r}): {decision.summary()}")
+            message = (
+                f"No reviewer decided within {ex.rule.rule.escalate.timeout:g}s "
+                f"(rule {ex.rule.name!r}): {decision.summary()}"
+            )
             code = "review_timeout"
-        return error_response(ex.rule.rule.block.status, message, POLICY_ERROR, code, None, headers,
-                              extra={"llmvet": note | {"decision": "block"}})
+        return error_response(
+            ex.rule.rule.block.status,
+            message,
+            POLICY_ERROR,
+            code,
+            None,
+            headers,
+            extra={"llmvet": note | {"decision": "block"}},
+        )
 
 
 def review_note(outcome: Outcome) -> dict[str, Any]:
     """The `llmvet.review` field: the review id, its status, and for a decision who and why."""
-    review: dict[str, Any] = {"id": outcome.review_id, "status": outcome.status,
-                              "url": f"/llmvet/v1/reviews/{outcome.review_id}"}
+    review: dict[str, Any] = {
+        "id": outcome.review_id,
+        "status": outcome.status,
+        "url": f"/llmvet/v1/reviews/{outcome.review_id}",
+    }
     if outcome.status != "pending":
         review.update(reviewer=outcome.reviewer, reason=outcome.reason or None)
         if outcome.status == "timeout":

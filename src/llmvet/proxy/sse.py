@@ -72,5 +72,3 @@ def encode(data: Any, event: str | None = None) -> bytes:
     head = f"event: {event}\n".encode() if event else b""
     body = data.encode() if isinstance(data, str) else orjson.dumps(data)
     return head + b"data: " + body + b"\n\n"
-
-

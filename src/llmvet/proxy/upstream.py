@@ -13,8 +13,17 @@ from llmvet.proxy.errors import ProxyError, upstream_bad_response, upstream_time
 # Never forwarded in either direction: they describe one hop, not the message.
 HOP_BY_HOP = frozenset(
     {
-        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
-        "transfer-encoding", "upgrade", "host", "content-length",
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
     }
 )
 
@@ -70,8 +79,9 @@ class Upstream:
     async def open(self, method: str, path: str, headers: Mapping[str, str], body: Any) -> aiohttp.ClientResponse:
         """Send a request and return the response with its body unread (caller releases it)."""
         try:
-            return await self.session.request(method, self.base_url + path, headers=headers, data=body,
-                                              proxy=self._proxy)
+            return await self.session.request(
+                method, self.base_url + path, headers=headers, data=body, proxy=self._proxy
+            )
         except TimeoutError:
             raise upstream_timeout(self.read_timeout) from None
         except aiohttp.ClientConnectorError as exc:

@@ -107,11 +107,16 @@ class ChatWire(Wire):
         first = next((d for d in payloads if isinstance(d, dict) and d.get("choices")), None)
         # Insert a content chunk just before the chunk that finishes choice 0 (or before [DONE]).
         at = next(
-            (i for i, d in enumerate(payloads) if isinstance(d, dict)
-             and any(c.get("finish_reason") for c in d.get("choices") or [])),
+            (
+                i
+                for i, d in enumerate(payloads)
+                if isinstance(d, dict) and any(c.get("finish_reason") for c in d.get("choices") or [])
+            ),
             next((i for i, d in enumerate(payloads) if d == "[DONE]"), len(payloads)),
         )
-        chunk = {k: v for k, v in (first or {}).items() if k in ("id", "object", "created", "model", "system_fingerprint")}
+        chunk = {
+            k: v for k, v in (first or {}).items() if k in ("id", "object", "created", "model", "system_fingerprint")
+        }
         chunk["choices"] = [{"index": 0, "delta": {"content": notice}, "finish_reason": None}]
         return payloads[:at] + [chunk] + payloads[at:]
 
@@ -150,10 +155,7 @@ class CompletionsWire(Wire):
 
     def stream_text(self, events: list[Event]) -> str:
         return "".join(
-            c.get("text") or ""
-            for d in _data_events(events)
-            for c in d.get("choices") or []
-            if c.get("index", 0) == 0
+            c.get("text") or "" for d in _data_events(events) for c in d.get("choices") or [] if c.get("index", 0) == 0
         )
 
     def append(self, data: dict[str, Any], notice: str) -> dict[str, Any]:
@@ -211,7 +213,8 @@ class ResponsesWire(Wire):
 
     def stream_complete(self, events: list[Event]) -> bool:
         return any(
-            isinstance(e.data, dict) and e.data.get("type") in ("response.completed", "response.incomplete", "response.failed")
+            isinstance(e.data, dict)
+            and e.data.get("type") in ("response.completed", "response.incomplete", "response.failed")
             for e in events
         )
 
@@ -219,7 +222,9 @@ class ResponsesWire(Wire):
         for d in reversed(_data_events(events)):
             if d.get("type") in ("response.completed", "response.incomplete") and isinstance(d.get("response"), dict):
                 return self.text(d["response"])
-        return "".join(d.get("delta") or "" for d in _data_events(events) if d.get("type") == "response.output_text.delta")
+        return "".join(
+            d.get("delta") or "" for d in _data_events(events) if d.get("type") == "response.output_text.delta"
+        )
 
     def _append_to_response(self, resp: dict[str, Any], notice: str) -> None:
         parts = [
@@ -242,8 +247,14 @@ class ResponsesWire(Wire):
     def stream_append(self, events: list[Event], notice: str) -> list[Any]:
         out: list[Any] = []
         payloads = [copy.deepcopy(e.data) for e in events if e.data is not None]
-        last_delta = max((i for i, d in enumerate(payloads) if isinstance(d, dict)
-                          and d.get("type") == "response.output_text.delta"), default=None)
+        last_delta = max(
+            (
+                i
+                for i, d in enumerate(payloads)
+                if isinstance(d, dict) and d.get("type") == "response.output_text.delta"
+            ),
+            default=None,
+        )
         for i, d in enumerate(payloads):
             if isinstance(d, dict):
                 kind = d.get("type")

@@ -68,18 +68,28 @@ class ReviewApi:
                 return _error(exc.status, exc.message, "review_conflict" if exc.status == 409 else "review_error")
             except Exception:  # e.g. the store went away (Redis failover): an OpenAI-shaped 503, not a bare 500
                 log.exception("review API %s %s failed", request.method, request.url.path)
-                return _error(503, "the review queue could not answer (is its store reachable?); try again shortly",
-                              "review_unavailable")
+                return _error(
+                    503,
+                    "the review queue could not answer (is its store reachable?); try again shortly",
+                    "review_unavailable",
+                )
+
         return endpoint
 
     async def reviewer(self, request: Request, *, admin: bool = False) -> Reviewer:
         assert self.ext.accounts is not None
         who, how = await reviewer_from(request, self.ext.accounts)
         if who is None:
-            raise Abort(_error(401, "a valid reviewer token is required (Authorization: Bearer lvr_…)",
-                                "invalid_reviewer_token"))
-        if how == "session" and request.method not in ("GET", "HEAD") and not csrf_valid(
-                who, request.headers.get(CSRF_HEADER)):
+            raise Abort(
+                _error(
+                    401, "a valid reviewer token is required (Authorization: Bearer lvr_…)", "invalid_reviewer_token"
+                )
+            )
+        if (
+            how == "session"
+            and request.method not in ("GET", "HEAD")
+            and not csrf_valid(who, request.headers.get(CSRF_HEADER))
+        ):
             raise Abort(_error(403, "missing or wrong x-csrf-token header", "csrf_failed"))
         if admin and not who.is_admin:
             raise Abort(_error(403, "this needs an admin reviewer", "admin_required"))
@@ -109,8 +119,14 @@ class ReviewApi:
         except ValueError:
             limit = 100
         chosen = listing.apply(items, f)
-        return _json({"object": "list", "data": [listing.summary(i) for i in chosen[:limit]],
-                      "total": len(chosen), "counts": listing.counts(items)})
+        return _json(
+            {
+                "object": "list",
+                "data": [listing.summary(i) for i in chosen[:limit]],
+                "total": len(chosen),
+                "counts": listing.counts(items),
+            }
+        )
 
     async def get_item(self, request: Request) -> Response:
         assert self.ext.queue is not None and self.ext.accounts is not None
@@ -172,8 +188,14 @@ class ReviewApi:
         idx = data.get("finding")
         if idx is not None and not isinstance(idx, int):
             return _error(400, "finding must be the finding's index", "invalid_finding")
-        entry = await self.ext.allow_package(who.name, request.path_params["id"], idx, str(data.get("package") or ""),
-                                             str(data.get("ecosystem") or "pypi"), str(data.get("reason") or ""))
+        entry = await self.ext.allow_package(
+            who.name,
+            request.path_params["id"],
+            idx,
+            str(data.get("package") or ""),
+            str(data.get("ecosystem") or "pypi"),
+            str(data.get("reason") or ""),
+        )
         return _json(entry, 201)
 
     async def list_allowlist(self, request: Request) -> Response:

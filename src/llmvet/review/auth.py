@@ -71,8 +71,11 @@ class Accounts:
         token = TOKEN_PREFIX + secrets.token_urlsafe(24)
         digest = sha256(token)
         await self.store.set(TOKENS, digest, name)
-        await self.store.set(REVIEWERS, name, {"name": name, "role": role, "token_sha256": digest,
-                                               "created": time.time(), "revoked": None})
+        await self.store.set(
+            REVIEWERS,
+            name,
+            {"name": name, "role": role, "token_sha256": digest, "created": time.time(), "revoked": None},
+        )
         return token
 
     async def revoke(self, name: str, by: str | None = None) -> bool:
@@ -83,8 +86,9 @@ class Accounts:
         await self.store.delete(TOKENS, rec["token_sha256"])
         rec["revoked"] = {"at": time.time(), "by": by}
         await self.store.set(REVIEWERS, name, rec)
-        await audit.write_now(self.store, [AuditRecord(ts=rec["revoked"]["at"], kind="reviewer.revoke",
-                                                       reviewer=name, by=by)])
+        await audit.write_now(
+            self.store, [AuditRecord(ts=rec["revoked"]["at"], kind="reviewer.revoke", reviewer=name, by=by)]
+        )
         return True
 
     async def list(self) -> list[dict[str, Any]]:
@@ -118,8 +122,12 @@ class Accounts:
         sid = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         key = sha256(sid)
-        await self.store.set(SESSIONS, key, {"name": reviewer.name, "token_sha256": rec["token_sha256"], "csrf": csrf,
-                                             "created": time.time()}, ttl=self.session_seconds)
+        await self.store.set(
+            SESSIONS,
+            key,
+            {"name": reviewer.name, "token_sha256": rec["token_sha256"], "csrf": csrf, "created": time.time()},
+            ttl=self.session_seconds,
+        )
         return sid, Reviewer(rec["name"], rec["role"], key, csrf)
 
     async def by_session(self, sid: str) -> Reviewer | None:
@@ -129,8 +137,9 @@ class Accounts:
             return None
         # The session dies with the token it was opened with (revoked, or re-issued because it leaked).
         reviewer_rec = await self._active_record(rec["name"])
-        if reviewer_rec is None or not hmac.compare_digest(str(rec.get("token_sha256", "")),
-                                                           reviewer_rec["token_sha256"]):
+        if reviewer_rec is None or not hmac.compare_digest(
+            str(rec.get("token_sha256", "")), reviewer_rec["token_sha256"]
+        ):
             await self.store.delete(SESSIONS, key)
             return None
         return Reviewer(reviewer_rec["name"], reviewer_rec["role"], key, rec["csrf"])

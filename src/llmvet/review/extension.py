@@ -73,8 +73,14 @@ class ReviewExtension(Extension):
             raise
         if final is None:
             final = await self.time_out(rid, case.on_timeout)
-        return Outcome(final["outcome"], rid, text=final.get("text"), reviewer=final.get("reviewer"),
-                       reason=final.get("reason"), action=final.get("action"))
+        return Outcome(
+            final["outcome"],
+            rid,
+            text=final.get("text"),
+            reviewer=final.get("reviewer"),
+            reason=final.get("reason"),
+            action=final.get("action"),
+        )
 
     async def time_out(self, rid: str, on_timeout: str) -> ReviewFinal:
         """Record the timeout (unless a decision won the race) and return whichever outcome stands."""
@@ -90,5 +96,6 @@ class ReviewExtension(Extension):
         except Exception:
             log.exception("could not record the timeout of %s", rid)
         # the store is unreachable: the rule's on_timeout still applies
-        return ReviewFinal(outcome="timeout", action=on_timeout, reviewer=None,
-                           reason="no reviewer decided in time", at=time.time())
+        return ReviewFinal(
+            outcome="timeout", action=on_timeout, reviewer=None, reason="no reviewer decided in time", at=time.time()
+        )

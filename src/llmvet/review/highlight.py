@@ -40,7 +40,6 @@ def segments(text: str, findings: list[dict[str, Any]]) -> list[Segment]:
     out: list[Segment] = []
     for a, b in itertools.pairwise(cuts):
         covering = [i for s, e, i in spans if s <= a and b <= e]
-        sev = max((findings[i].get("severity", "medium") for i in covering), key=lambda s: RANK.get(s, 2),
-                  default="")
+        sev = max((findings[i].get("severity", "medium") for i in covering), key=lambda s: RANK.get(s, 2), default="")
         out.append(Segment(text[a:b], covering, sev))
     return out

@@ -32,8 +32,9 @@ class Filters:
         status = q.get("status") or "pending"
         if status not in ("pending", "decided", "all", *DECIDED):
             status = "pending"
-        return cls(status, q.get("rule") or "", q.get("validator") or "", q.get("model") or "",
-                   num("min_age"), num("max_age"))
+        return cls(
+            status, q.get("rule") or "", q.get("validator") or "", q.get("model") or "", num("min_age"), num("max_age")
+        )
 
     def match(self, item: ReviewItem, now: float) -> bool:
         st = item["status"]
@@ -53,8 +54,14 @@ class Filters:
         return not (self.max_age and age > self.max_age)
 
     def query(self, **override: Any) -> dict[str, Any]:
-        d = {"status": self.status, "rule": self.rule, "validator": self.validator, "model": self.model,
-             "min_age": self.min_age or "", "max_age": self.max_age or ""}
+        d = {
+            "status": self.status,
+            "rule": self.rule,
+            "validator": self.validator,
+            "model": self.model,
+            "min_age": self.min_age or "",
+            "max_age": self.max_age or "",
+        }
         d.update(override)
         return {k: v for k, v in d.items() if v not in ("", None)}
 
@@ -90,10 +97,22 @@ def summary(item: ReviewItem) -> dict[str, Any]:
     final = item.get("decision")
     last_user = next((m["content"] for m in reversed(item["conversation"]) if m["role"] == "user"), "")
     return {
-        "id": item["id"], "status": item["status"], "mode": item["mode"], "created": item["created"],
-        "deadline": item["deadline"], "request_id": item["request_id"], "policy": item["policy"],
-        "rule": item["rule"], "model": item["model"], "route": item["route"], "stream": item["stream"],
-        "validators": validators_of(item), "findings": len(item["findings"]), "summary": item["summary"],
-        "question": last_user[:200], "lease": item.get("lease"), "client_gone": item.get("client_gone"),
+        "id": item["id"],
+        "status": item["status"],
+        "mode": item["mode"],
+        "created": item["created"],
+        "deadline": item["deadline"],
+        "request_id": item["request_id"],
+        "policy": item["policy"],
+        "rule": item["rule"],
+        "model": item["model"],
+        "route": item["route"],
+        "stream": item["stream"],
+        "validators": validators_of(item),
+        "findings": len(item["findings"]),
+        "summary": item["summary"],
+        "question": last_user[:200],
+        "lease": item.get("lease"),
+        "client_gone": item.get("client_gone"),
         "decision": {k: v for k, v in final.items() if k != "text"} if final else None,
     }

@@ -46,8 +46,14 @@ def new_review_id() -> str:
 
 
 class ReviewQueue:
-    def __init__(self, store: Store, *, lease_seconds: float = 300.0, poll_interval: float = 0.2,
-                 keep_seconds: float | None = 30 * 86400) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        lease_seconds: float = 300.0,
+        poll_interval: float = 0.2,
+        keep_seconds: float | None = 30 * 86400,
+    ) -> None:
         self.store = store
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
@@ -114,8 +120,9 @@ class ReviewQueue:
             await self.store.delete(LEASES, review_id)
 
     # ---- outcomes ---------------------------------------------------------------------------------------
-    async def decide(self, review_id: str, reviewer: str, outcome: ReviewOutcome, *, reason: str = "",
-                     text: str | None = None) -> ReviewItem:
+    async def decide(
+        self, review_id: str, reviewer: str, outcome: ReviewOutcome, *, reason: str = "", text: str | None = None
+    ) -> ReviewItem:
         """Record a reviewer's decision; only the holder of the lease (or anyone, when nobody holds it)."""
         if outcome not in ("approved", "edited", "rejected"):
             raise QueueError(400, f"unknown outcome {outcome!r}")
@@ -138,8 +145,12 @@ class ReviewQueue:
 
     async def expire(self, review_id: str, action: str) -> ReviewItem | None:
         """The held request's timeout: record it unless a decision won the race (then None)."""
-        return await self._finalize(review_id, ReviewFinal(outcome="timeout", action=action, reviewer=None,
-                                                           reason="no reviewer decided in time", at=time.time()))
+        return await self._finalize(
+            review_id,
+            ReviewFinal(
+                outcome="timeout", action=action, reviewer=None, reason="no reviewer decided in time", at=time.time()
+            ),
+        )
 
     async def _finalize(self, review_id: str, final: ReviewFinal) -> ReviewItem | None:
         if not await self.store.add(FINALS, review_id, final, ttl=self.keep_seconds):

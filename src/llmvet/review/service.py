@@ -38,14 +38,19 @@ class ReviewService:
 
     def start(self) -> None:
         store = self.store
-        self.queue = ReviewQueue(store, lease_seconds=self.settings.lease_seconds,
-                                 poll_interval=self.settings.poll_interval,
-                                 keep_seconds=self.settings.keep_days * 86400)
+        self.queue = ReviewQueue(
+            store,
+            lease_seconds=self.settings.lease_seconds,
+            poll_interval=self.settings.poll_interval,
+            keep_seconds=self.settings.keep_days * 86400,
+        )
         self.accounts = Accounts(store, session_seconds=self.settings.session_hours * 3600)
         if self.settings.webhook_url:
             if not self.settings.webhook_secret:
-                log.warning("LLMVET_REVIEW_WEBHOOK_URL is set without LLMVET_REVIEW_WEBHOOK_SECRET: "
-                            "deliveries are signed with an empty key")
+                log.warning(
+                    "LLMVET_REVIEW_WEBHOOK_URL is set without LLMVET_REVIEW_WEBHOOK_SECRET: "
+                    "deliveries are signed with an empty key"
+                )
             self.webhook = Webhook(self.settings.webhook_url, self.settings.webhook_secret)
 
     @property
@@ -71,8 +76,9 @@ class ReviewService:
         except Exception:
             log.exception("could not write the audit record of review %s", item["id"])
         if self.webhook is not None:
-            self.webhook.send_soon(self.host.resources.http, {"event": "review.decided",
-                                                              "review": self.public_view(item)})
+            self.webhook.send_soon(
+                self.host.resources.http, {"event": "review.decided", "review": self.public_view(item)}
+            )
 
     @staticmethod
     def final_text(item: ReviewItem) -> str | None:
@@ -89,9 +95,16 @@ class ReviewService:
     def public_view(self, item: ReviewItem) -> dict[str, Any]:
         """What the client app may see about its own review (no other tenant's data, no reviewer notes)."""
         final = item.get("decision")
-        out: dict[str, Any] = {"id": item["id"], "object": "llmvet.review", "status": item["status"],
-                               "request_id": item["request_id"], "mode": item["mode"], "created": item["created"],
-                               "rule": item["rule"], "model": item["model"]}
+        out: dict[str, Any] = {
+            "id": item["id"],
+            "object": "llmvet.review",
+            "status": item["status"],
+            "request_id": item["request_id"],
+            "mode": item["mode"],
+            "created": item["created"],
+            "rule": item["rule"],
+            "model": item["model"],
+        }
         if final:
             out["decided_at"] = final["at"]
             out["reason"] = final.get("reason") or None
@@ -101,9 +114,12 @@ class ReviewService:
                 if item["answer"].get("data") is not None:
                     out["response"] = self.host.response_with_text(item["route"], item["answer"], text)
             else:
-                out["error"] = {"message": final.get("reason") or "rejected", "type": "llmvet_policy_violation",
-                                "code": "rejected_by_reviewer" if final["outcome"] == "rejected" else "review_timeout",
-                                "param": None}
+                out["error"] = {
+                    "message": final.get("reason") or "rejected",
+                    "type": "llmvet_policy_violation",
+                    "code": "rejected_by_reviewer" if final["outcome"] == "rejected" else "review_timeout",
+                    "param": None,
+                }
         return out
 
     async def expire_deferred(self, item: ReviewItem) -> ReviewItem:
@@ -117,8 +133,9 @@ class ReviewService:
         return item
 
     # ---- reviewer actions (shared by the UI and the JSON API) -----------------------------------------
-    async def decide(self, reviewer: str, review_id: str, action: str, *, reason: str = "",
-                     text: str | None = None) -> ReviewItem:
+    async def decide(
+        self, reviewer: str, review_id: str, action: str, *, reason: str = "", text: str | None = None
+    ) -> ReviewItem:
         assert self.queue is not None
         if action not in ACTIONS:
             raise QueueError(400, f"unknown action {action!r}: approve, reject or edit")
@@ -131,14 +148,16 @@ class ReviewService:
             outcome = "approved" if text == item["answer"]["text"] else "edited"
         elif outcome == "edited":
             raise QueueError(400, "edit needs the new answer text")
-        decided = await self.queue.decide(review_id, reviewer, outcome, reason=reason,
-                                          text=text if outcome == "edited" else None)
+        decided = await self.queue.decide(
+            review_id, reviewer, outcome, reason=reason, text=text if outcome == "edited" else None
+        )
         log.info("review %s %s by %s", review_id, outcome, reviewer)
         await self.decided(decided)
         return decided
 
-    async def allow_package(self, reviewer: str, review_id: str, finding_index: int | None, package: str,
-                            ecosystem: str, reason: str = "") -> dict[str, Any]:
+    async def allow_package(
+        self, reviewer: str, review_id: str, finding_index: int | None, package: str, ecosystem: str, reason: str = ""
+    ) -> dict[str, Any]:
         assert self.queue is not None
         item = await self.queue.get(review_id)
         if item is None:
@@ -149,8 +168,16 @@ class ReviewService:
                 raise QueueError(400, f"no finding #{finding_index} on this item")
             finding = item["findings"][finding_index]
         try:
-            return await allowlist.add(self.store, item["policy"], ecosystem, package, by=reviewer,
-                                       reason=reason, review_id=review_id, finding=finding)
+            return await allowlist.add(
+                self.store,
+                item["policy"],
+                ecosystem,
+                package,
+                by=reviewer,
+                reason=reason,
+                review_id=review_id,
+                finding=finding,
+            )
         except ValueError as exc:
             raise QueueError(400, str(exc)) from None
 
@@ -160,13 +187,25 @@ def review_record(item: ReviewItem, final_text: str | None) -> AuditRecord:
     final = item["decision"]
     outcome = final["outcome"]
     return AuditRecord(
-        ts=final["at"], kind="review", request_id=item["request_id"], review_id=item["id"],
-        route=item["route"], model=item["model"], key=item.get("key"), key_label=item.get("key_label"),
-        policy=item["policy"], policy_version=item["policy_version"], rule=item["rule"], mode=item["mode"],
+        ts=final["at"],
+        kind="review",
+        request_id=item["request_id"],
+        review_id=item["id"],
+        route=item["route"],
+        model=item["model"],
+        key=item.get("key"),
+        key_label=item.get("key_label"),
+        policy=item["policy"],
+        policy_version=item["policy_version"],
+        rule=item["rule"],
+        mode=item["mode"],
         action=outcome if outcome != "timeout" else f"timeout:{final.get('action')}",
-        reviewer=final.get("reviewer"), reason=final.get("reason"),
-        validators=item["validators"], findings=item["findings"],
+        reviewer=final.get("reviewer"),
+        reason=final.get("reason"),
+        validators=item["validators"],
+        findings=item["findings"],
         timings_ms={"in_queue": round((final["at"] - item["created"]) * 1000, 2)},
-        request_sha256=item["request_sha256"], response_sha256=item["response_sha256"],
+        request_sha256=item["request_sha256"],
+        response_sha256=item["response_sha256"],
         final_response_sha256=hashlib.sha256(final_text.encode()).hexdigest() if final_text is not None else None,
     )

@@ -82,11 +82,15 @@ class ReviewUi:
                 response = exc.response
             except Exception:  # e.g. the store went away (Redis failover): a page that says so, not a bare 500
                 log.exception("review UI %s %s failed", request.method, request.url.path)
-                response = self.render(request, "error.html", 503, message="The review queue is unavailable right "
-                                                                           "now (is its store reachable?). Reload in "
-                                                                           "a moment.")
+                response = self.render(
+                    request,
+                    "error.html",
+                    503,
+                    message="The review queue is unavailable right now (is its store reachable?). Reload in a moment.",
+                )
             response.headers.update(SECURITY_HEADERS)
             return response
+
         return endpoint
 
     # ---- helpers -------------------------------------------------------------------------------------------------
@@ -112,9 +116,16 @@ class ReviewUi:
     async def form(self, request: Request, who: Reviewer) -> Any:
         form = await request.form()
         if not csrf_valid(who, form.get(CSRF_FIELD)):
-            raise Abort(self.render(request, "error.html", 403, me=None,
-                                        message="This form has expired or did not come from this site (CSRF check "
-                                                "failed). Go back, reload the page and try again."))
+            raise Abort(
+                self.render(
+                    request,
+                    "error.html",
+                    403,
+                    me=None,
+                    message="This form has expired or did not come from this site (CSRF check "
+                    "failed). Go back, reload the page and try again.",
+                )
+            )
         return form
 
     @staticmethod
@@ -172,8 +183,17 @@ class ReviewUi:
             "validator": sorted({v for i in items for v in listing.validators_of(i)}),
             "model": sorted({i["model"] or "" for i in items}),
         }
-        return self.render(request, "queue.html", me=who, items=[listing.summary(i) for i in chosen[:500]],
-                           total=len(chosen), counts=counts, filters=f, options=options, now=time.time())
+        return self.render(
+            request,
+            "queue.html",
+            me=who,
+            items=[listing.summary(i) for i in chosen[:500]],
+            total=len(chosen),
+            counts=counts,
+            filters=f,
+            options=options,
+            now=time.time(),
+        )
 
     # ---- one item -----------------------------------------------------------------------------------------------------
     async def item_page(self, request: Request) -> Response:
@@ -196,15 +216,23 @@ class ReviewUi:
         for i, f in enumerate(findings):
             f["index"] = i
             span = span_in_answer(f, text)
-            f["quote"] = text[span[0]:span[1]] if span else None
+            f["quote"] = text[span[0] : span[1]] if span else None
             f["package"] = _package_of(f)
             if f["package"]:
                 key = allowlist_key(item["policy"], f["package"][1], f["package"][0])
                 f["allowlisted"] = allowed.get(key)
         return self.render(
-            request, "item.html", me=who, item=item, segments=segments(text, findings), lease=lease, busy=busy,
+            request,
+            "item.html",
+            me=who,
+            item=item,
+            segments=segments(text, findings),
+            lease=lease,
+            busy=busy,
             conversation=[{"role": m["role"], "content": content_text(m["content"])} for m in item["conversation"]],
-            final_text=self.ext.final_text(item), now=time.time(), lease_seconds=int(self.ext.settings.lease_seconds),
+            final_text=self.ext.final_text(item),
+            now=time.time(),
+            lease_seconds=int(self.ext.settings.lease_seconds),
         )
 
     async def decide(self, request: Request) -> Response:
@@ -214,8 +242,13 @@ class ReviewUi:
         action = str(form.get("action") or "")
         text = form.get("text") if action == "edit" else None
         try:
-            await self.ext.decide(who.name, rid, action, reason=str(form.get("reason") or ""),
-                                  text=str(text) if text is not None else None)
+            await self.ext.decide(
+                who.name,
+                rid,
+                action,
+                reason=str(form.get("reason") or ""),
+                text=str(text) if text is not None else None,
+            )
         except QueueError as exc:
             return self.back(f"/review/items/{rid}", error=exc.message)
         verb = {"approve": "Approved", "reject": "Rejected", "edit": "Edited and approved"}.get(action, action)
@@ -234,12 +267,20 @@ class ReviewUi:
         rid = request.path_params["id"]
         try:
             idx = int(str(form.get("finding"))) if form.get("finding") not in (None, "") else None
-            entry = await self.ext.allow_package(who.name, rid, idx, str(form.get("package") or ""),
-                                                 str(form.get("ecosystem") or "pypi"), str(form.get("reason") or ""))
+            entry = await self.ext.allow_package(
+                who.name,
+                rid,
+                idx,
+                str(form.get("package") or ""),
+                str(form.get("ecosystem") or "pypi"),
+                str(form.get("reason") or ""),
+            )
         except (QueueError, ValueError) as exc:
             return self.back(f"/review/items/{rid}", error=getattr(exc, "message", str(exc)))
-        return self.back(f"/review/items/{rid}",
-                         flash=f"Added {entry['package']} ({entry['ecosystem']}) to the allowlist of {entry['policy']}.")
+        return self.back(
+            f"/review/items/{rid}",
+            flash=f"Added {entry['package']} ({entry['ecosystem']}) to the allowlist of {entry['policy']}.",
+        )
 
     # ---- admin --------------------------------------------------------------------------------------------------------
     async def admin_page(self, request: Request) -> Response:

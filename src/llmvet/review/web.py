@@ -16,7 +16,7 @@ CSRF_HEADER = "x-csrf-token"
 
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'self'; img-src 'self' data:; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
+    "frame-ancestors 'none'; base-uri 'none'",
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
     "referrer-policy": "same-origin",
@@ -36,10 +36,12 @@ def is_https(request: Request) -> bool:
     return request.url.scheme == "https" or proto == "https"
 
 
-def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int | None,
-               path: str = "/") -> None:
-    response.set_cookie(name, value, max_age=max_age, path=path, httponly=True, samesite="lax",
-                        secure=is_https(request))
+def set_cookie(
+    request: Request, response: Response, name: str, value: str, max_age: int | None, path: str = "/"
+) -> None:
+    response.set_cookie(
+        name, value, max_age=max_age, path=path, httponly=True, samesite="lax", secure=is_https(request)
+    )
 
 
 def bearer(request: Request) -> str | None:

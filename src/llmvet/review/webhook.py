@@ -38,7 +38,9 @@ def verify(secret: str, header: str, body: bytes, tolerance: float = 300.0) -> b
 
 
 class Webhook:
-    def __init__(self, url: str, secret: str, *, attempts: int = 5, backoff: float = 0.5, timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, secret: str, *, attempts: int = 5, backoff: float = 0.5, timeout: float = 10.0
+    ) -> None:
         self.url = url
         self.secret = secret
         self.attempts = attempts
@@ -57,11 +59,16 @@ class Webhook:
         delivery = "dlv_" + secrets.token_hex(8)
         for attempt in range(1, self.attempts + 1):
             ts = int(time.time())
-            headers = {"content-type": "application/json", "x-llmvet-signature": sign(self.secret, ts, body),
-                       "x-llmvet-delivery": delivery, "x-llmvet-attempt": str(attempt)}
+            headers = {
+                "content-type": "application/json",
+                "x-llmvet-signature": sign(self.secret, ts, body),
+                "x-llmvet-delivery": delivery,
+                "x-llmvet-attempt": str(attempt),
+            }
             try:
-                async with http.post(self.url, data=body, headers=headers,
-                                     timeout=aiohttp.ClientTimeout(total=self.timeout)) as resp:
+                async with http.post(
+                    self.url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=self.timeout)
+                ) as resp:
                     if 200 <= resp.status < 300:
                         return True
                     why = f"HTTP {resp.status}"

@@ -71,8 +71,10 @@ class RedisStore:
         start = f"({_unpad_id(after)}" if after else "-"
         rows = await self.redis.xrange(self._k("log", stream), min=start, max="+", count=limit) or []
         # the client returns bytes (no decode_responses); the casts only tell the type checker so
-        return [(_pad_id(cast(bytes, i).decode()), orjson.loads(cast(dict[bytes, bytes], fields)[b"r"]))
-                for i, fields in rows]
+        return [
+            (_pad_id(cast(bytes, i).decode()), orjson.loads(cast(dict[bytes, bytes], fields)[b"r"]))
+            for i, fields in rows
+        ]
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())

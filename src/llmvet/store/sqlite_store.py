@@ -118,15 +118,18 @@ class SQLiteStore:
     async def incr(self, ns: str, key: str, amount: float = 1, ttl: float | None = None) -> float:
         now = time.time()
         expires = now + ttl if ttl else None
-        async with self._write_lock, self.db.execute(
-            "INSERT INTO kv (ns, key, value, expires) VALUES (?,?,?,?) "
-            "ON CONFLICT (ns, key) DO UPDATE SET "
-            "value = CASE WHEN kv.expires IS NOT NULL AND kv.expires<=? THEN excluded.value "
-            "             ELSE CAST(CAST(CAST(kv.value AS TEXT) AS REAL) + ? AS TEXT) END, "  # stays JSON text
-            "expires = CASE WHEN kv.expires IS NOT NULL AND kv.expires<=? THEN excluded.expires ELSE kv.expires END "
-            "RETURNING value",
-            (ns, key, orjson.dumps(amount), expires, now, amount, now),
-        ) as cur:
+        async with (
+            self._write_lock,
+            self.db.execute(
+                "INSERT INTO kv (ns, key, value, expires) VALUES (?,?,?,?) "
+                "ON CONFLICT (ns, key) DO UPDATE SET "
+                "value = CASE WHEN kv.expires IS NOT NULL AND kv.expires<=? THEN excluded.value "
+                "             ELSE CAST(CAST(CAST(kv.value AS TEXT) AS REAL) + ? AS TEXT) END, "  # stays JSON text
+                "expires = CASE WHEN kv.expires IS NOT NULL AND kv.expires<=? THEN excluded.expires ELSE kv.expires END "
+                "RETURNING value",
+                (ns, key, orjson.dumps(amount), expires, now, amount, now),
+            ) as cur,
+        ):
             row = await cur.fetchone()
         assert row is not None
         value = row[0]

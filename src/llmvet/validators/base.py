@@ -91,6 +91,7 @@ class ReaskResult:
 # A re-ask function the proxy provides: (extra body fields, replacement messages or None, n) -> result.
 ReaskFn = Callable[[dict[str, Any], list[dict[str, Any]] | None, int], Awaitable[ReaskResult]]
 
+
 @dataclass
 class Context:
     """Everything a validator may look at for one answer."""

@@ -60,16 +60,26 @@ class RegexValidator(Validator[RegexConfig]):
                     break
                 findings.append(
                     Finding(
-                        "regex", "regex.must_not_match", f"matches forbidden pattern {source!r}",
-                        self._severity, 0.8, (m.start(), m.end()), {"pattern": source, "match": m.group(0)[:200]},
+                        "regex",
+                        "regex.must_not_match",
+                        f"matches forbidden pattern {source!r}",
+                        self._severity,
+                        0.8,
+                        (m.start(), m.end()),
+                        {"pattern": source, "match": m.group(0)[:200]},
                     )
                 )
         for source, pattern in self._must:
             if pattern.search(text) is None:
                 findings.append(
                     Finding(
-                        "regex", "regex.must_match", f"does not match required pattern {source!r}",
-                        self._severity, 0.6, None, {"pattern": source},
+                        "regex",
+                        "regex.must_match",
+                        f"does not match required pattern {source!r}",
+                        self._severity,
+                        0.6,
+                        None,
+                        {"pattern": source},
                     )
                 )
         return findings

@@ -26,37 +26,258 @@ HERE = Path(__file__).parent
 rng = random.Random(20261125)
 
 REAL_PYPI = sorted(p.stem for p in (HERE / "registry" / "pypi").glob("*.json"))
-SQUAT_RECORDED = {"sklearn", "bs4", "playhouse", "dotenv", "pil", "botocote", "asurion-drive", "chainlit-graphql-orm", "aama"}
+SQUAT_RECORDED = {
+    "sklearn",
+    "bs4",
+    "playhouse",
+    "dotenv",
+    "pil",
+    "botocote",
+    "asurion-drive",
+    "chainlit-graphql-orm",
+    "aama",
+}
 REAL_PYPI = [n for n in REAL_PYPI if n not in SQUAT_RECORDED]
 REAL_NPM = sorted(p.stem.replace("__", "/") for p in (HERE / "registry" / "npm").glob("*.json"))
 REAL_NPM = [n for n in REAL_NPM if n not in ("events-web", "splide")]
 
-ALIASES = ["cv2", "yaml", "sklearn.ensemble", "PIL.Image", "bs4", "dotenv", "playhouse.shortcuts", "dateutil.parser",
-           "jwt", "google.cloud.storage", "azure.identity", "skimage.io", "Crypto.Cipher", "OpenSSL.crypto", "serial",
-           "git", "zmq", "attr", "fitz", "docx", "pptx", "magic", "telegram.ext", "socketio", "dns.resolver", "nacl.secret",
-           "MySQLdb", "psycopg2.extras", "rest_framework.views", "corsheaders", "google.protobuf.json_format", "grpc",
-           "jose.jwt", "slugify", "markdown", "jinja2", "sqlalchemy.orm", "Bio.Seq", "kafka", "websocket"]
-STDLIB = ["os", "sys", "json", "re", "pathlib", "asyncio", "collections", "itertools", "functools", "typing",
-          "dataclasses", "datetime", "logging", "subprocess", "argparse", "csv", "sqlite3", "unittest", "tomllib",
-          "concurrent.futures", "urllib.request", "http.server", "xml.etree.ElementTree", "email.mime.text",
-          "multiprocessing", "threading", "hashlib", "hmac", "secrets", "uuid", "statistics", "decimal", "fractions",
-          "shutil", "tempfile", "zipfile", "importlib.metadata", "contextlib", "enum", "abc"]
-LOCAL = ["my_utils", "helpers", "config", "models", "database", "schemas", "services", "app_settings", "tasks",
-         "data_loader", "preprocess", "train_model", "api_client", "routes", "crud", "auth_utils", "scraper",
-         "pipeline", "storage_backend", "notifier", "validators", "constants", "core", "worker", "cli_tools",
-         "reporting", "metrics", "cache_layer", "email_sender", "image_utils"]
+ALIASES = [
+    "cv2",
+    "yaml",
+    "sklearn.ensemble",
+    "PIL.Image",
+    "bs4",
+    "dotenv",
+    "playhouse.shortcuts",
+    "dateutil.parser",
+    "jwt",
+    "google.cloud.storage",
+    "azure.identity",
+    "skimage.io",
+    "Crypto.Cipher",
+    "OpenSSL.crypto",
+    "serial",
+    "git",
+    "zmq",
+    "attr",
+    "fitz",
+    "docx",
+    "pptx",
+    "magic",
+    "telegram.ext",
+    "socketio",
+    "dns.resolver",
+    "nacl.secret",
+    "MySQLdb",
+    "psycopg2.extras",
+    "rest_framework.views",
+    "corsheaders",
+    "google.protobuf.json_format",
+    "grpc",
+    "jose.jwt",
+    "slugify",
+    "markdown",
+    "jinja2",
+    "sqlalchemy.orm",
+    "Bio.Seq",
+    "kafka",
+    "websocket",
+]
+STDLIB = [
+    "os",
+    "sys",
+    "json",
+    "re",
+    "pathlib",
+    "asyncio",
+    "collections",
+    "itertools",
+    "functools",
+    "typing",
+    "dataclasses",
+    "datetime",
+    "logging",
+    "subprocess",
+    "argparse",
+    "csv",
+    "sqlite3",
+    "unittest",
+    "tomllib",
+    "concurrent.futures",
+    "urllib.request",
+    "http.server",
+    "xml.etree.ElementTree",
+    "email.mime.text",
+    "multiprocessing",
+    "threading",
+    "hashlib",
+    "hmac",
+    "secrets",
+    "uuid",
+    "statistics",
+    "decimal",
+    "fractions",
+    "shutil",
+    "tempfile",
+    "zipfile",
+    "importlib.metadata",
+    "contextlib",
+    "enum",
+    "abc",
+]
+LOCAL = [
+    "my_utils",
+    "helpers",
+    "config",
+    "models",
+    "database",
+    "schemas",
+    "services",
+    "app_settings",
+    "tasks",
+    "data_loader",
+    "preprocess",
+    "train_model",
+    "api_client",
+    "routes",
+    "crud",
+    "auth_utils",
+    "scraper",
+    "pipeline",
+    "storage_backend",
+    "notifier",
+    "validators",
+    "constants",
+    "core",
+    "worker",
+    "cli_tools",
+    "reporting",
+    "metrics",
+    "cache_layer",
+    "email_sender",
+    "image_utils",
+]
 
-PY_STEMS = ["flask", "django", "fastapi", "pandas", "numpy", "torch", "sklearn", "langchain", "openai", "pydantic",
-            "sqlalchemy", "celery", "redis", "boto3", "pytest", "requests", "aiohttp", "httpx", "matplotlib", "scipy",
-            "transformers", "streamlit", "selenium", "pyspark", "polars", "tensorflow", "keras", "spacy", "nltk"]
-WORDS = ["auth", "cache", "utils", "toolkit", "connector", "helper", "pro", "async", "validator", "sdk", "client",
-         "extensions", "plus", "lite", "agent", "stream", "bridge", "sync", "guard", "profiler", "optimizer", "loader",
-         "router", "middleware", "vision", "embeddings", "retry", "ratelimit", "jwt", "oauth", "graphql", "websocket",
-         "scheduler", "monitor", "tracer", "secure", "fastpath", "autoconfig", "schema", "migrate", "testkit", "mock"]
-JS_STEMS = ["react", "express", "vue", "next", "axios", "lodash", "redux", "tailwind", "prisma", "mongoose", "jest",
-            "vite", "zod", "socket", "graphql", "webpack", "eslint", "node", "svelte", "fastify"]
-JS_WORDS = ["hooks", "utils", "auth", "router", "cache", "validator", "form", "state", "query", "toolkit", "helper",
-            "middleware", "logger", "plugin", "components", "fetch", "store", "guard", "i18n", "charts", "modal"]
+PY_STEMS = [
+    "flask",
+    "django",
+    "fastapi",
+    "pandas",
+    "numpy",
+    "torch",
+    "sklearn",
+    "langchain",
+    "openai",
+    "pydantic",
+    "sqlalchemy",
+    "celery",
+    "redis",
+    "boto3",
+    "pytest",
+    "requests",
+    "aiohttp",
+    "httpx",
+    "matplotlib",
+    "scipy",
+    "transformers",
+    "streamlit",
+    "selenium",
+    "pyspark",
+    "polars",
+    "tensorflow",
+    "keras",
+    "spacy",
+    "nltk",
+]
+WORDS = [
+    "auth",
+    "cache",
+    "utils",
+    "toolkit",
+    "connector",
+    "helper",
+    "pro",
+    "async",
+    "validator",
+    "sdk",
+    "client",
+    "extensions",
+    "plus",
+    "lite",
+    "agent",
+    "stream",
+    "bridge",
+    "sync",
+    "guard",
+    "profiler",
+    "optimizer",
+    "loader",
+    "router",
+    "middleware",
+    "vision",
+    "embeddings",
+    "retry",
+    "ratelimit",
+    "jwt",
+    "oauth",
+    "graphql",
+    "websocket",
+    "scheduler",
+    "monitor",
+    "tracer",
+    "secure",
+    "fastpath",
+    "autoconfig",
+    "schema",
+    "migrate",
+    "testkit",
+    "mock",
+]
+JS_STEMS = [
+    "react",
+    "express",
+    "vue",
+    "next",
+    "axios",
+    "lodash",
+    "redux",
+    "tailwind",
+    "prisma",
+    "mongoose",
+    "jest",
+    "vite",
+    "zod",
+    "socket",
+    "graphql",
+    "webpack",
+    "eslint",
+    "node",
+    "svelte",
+    "fastify",
+]
+JS_WORDS = [
+    "hooks",
+    "utils",
+    "auth",
+    "router",
+    "cache",
+    "validator",
+    "form",
+    "state",
+    "query",
+    "toolkit",
+    "helper",
+    "middleware",
+    "logger",
+    "plugin",
+    "components",
+    "fetch",
+    "store",
+    "guard",
+    "i18n",
+    "charts",
+    "modal",
+]
 
 # Labelling rule for the placeholder class (by hand-checked wording in the snapshot's summaries).
 PLACEHOLDER_WORDS = re.compile(
@@ -96,10 +317,18 @@ def synth_pypi(row: dict) -> dict:
     month = row["month"] or "2020-01"
     v = row["version"]
     fn = f"{canonicalize_name(row['name']).replace('-', '_')}-{v}.tar.gz"
-    return {"info": {"name": row["name"], "summary": row["summary"], "version": v, "description": "",
-                     "project_urls": None, "home_page": None},
-            "releases": {v: [{"upload_time_iso_8601": f"{month}-15T00:00:00Z", "yanked": False, "filename": fn}]},
-            "synthetic": "from a snapshot row"}
+    return {
+        "info": {
+            "name": row["name"],
+            "summary": row["summary"],
+            "version": v,
+            "description": "",
+            "project_urls": None,
+            "home_page": None,
+        },
+        "releases": {v: [{"upload_time_iso_8601": f"{month}-15T00:00:00Z", "yanked": False, "filename": fn}]},
+        "synthetic": "from a snapshot row",
+    }
 
 
 def answer(kind: str, eco: str, names: list[str]) -> str:
@@ -113,9 +342,14 @@ def answer(kind: str, eco: str, names: list[str]) -> str:
             return f"Add them with `yarn add {' '.join(names)}` and:\n\n```js\n{reqs}\n```\n"
         if t == 2:
             deps = ",\n".join(f'    "{n}": "^1.0.0"' for n in names)
-            return f"Your `package.json`:\n\n```json\n{{\n  \"name\": \"demo\",\n  \"dependencies\": {{\n{deps}\n  }}\n}}\n```\n"
-        return f"Use `pnpm add {' '.join(names)}`. After that, import it:\n\n```ts\n" + "\n".join(
-            f"import x{i} from '{n}';" for i, n in enumerate(names)) + "\n```\n"
+            return (
+                f'Your `package.json`:\n\n```json\n{{\n  "name": "demo",\n  "dependencies": {{\n{deps}\n  }}\n}}\n```\n'
+            )
+        return (
+            f"Use `pnpm add {' '.join(names)}`. After that, import it:\n\n```ts\n"
+            + "\n".join(f"import x{i} from '{n}';" for i, n in enumerate(names))
+            + "\n```\n"
+        )
     t = rng.randrange(6)
     if t == 0:
         return f"To get started, install the packages:\n\n```bash\npip install {' '.join(names)}\n```\n\nThen run the script."
@@ -123,7 +357,7 @@ def answer(kind: str, eco: str, names: list[str]) -> str:
         return "Here is a `requirements.txt`:\n\n```\n" + "\n".join(f"{n}>=1.0" for n in names) + "\n```\n"
     if t == 2:
         deps = "\n".join(f'    "{n}",' for n in names)
-        return f"In `pyproject.toml`:\n\n```toml\n[project]\nname = \"demo\"\ndependencies = [\n{deps}\n]\n```\n"
+        return f'In `pyproject.toml`:\n\n```toml\n[project]\nname = "demo"\ndependencies = [\n{deps}\n]\n```\n'
     if t == 3:
         return " ".join(f"You can install it with `pip install {n}`." for n in names) + " It works on Python 3.11."
     if t == 4:
@@ -163,10 +397,14 @@ def main() -> None:  # noqa: C901  # a one-off data script, read top to bottom
     npm_holding = [r["name"] for r in npm_rows if r["version"].endswith("-security")]
     for n in npm_holding:
         if n not in ("events-web", "splide"):
-            synthetic["npm"][n] = {"name": n, "description": "security holding package",
-                                   "dist-tags": {"latest": "0.0.1-security"}, "versions": {"0.0.1-security": {}},
-                                   "time": {"created": "2020-01-01T00:00:00Z", "0.0.1-security": "2020-01-01T00:00:00Z"},
-                                   "synthetic": "from a snapshot row"}
+            synthetic["npm"][n] = {
+                "name": n,
+                "description": "security holding package",
+                "dist-tags": {"latest": "0.0.1-security"},
+                "versions": {"0.0.1-security": {}},
+                "time": {"created": "2020-01-01T00:00:00Z", "0.0.1-security": "2020-01-01T00:00:00Z"},
+                "synthetic": "from a snapshot row",
+            }
     (HERE / "synthetic.json").write_text(json.dumps(synthetic, indent=0, sort_keys=True))
 
     py_missing, js_missing = nonexistent(pypi_names, npm_names)

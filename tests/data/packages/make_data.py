@@ -55,7 +55,9 @@ def main() -> None:
 
     builtins = subprocess.run(
         ["node", "-e", "console.log(require('module').builtinModules.join('\\n'))"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     (OUT / "node-builtins.txt").write_text(builtins)
 

@@ -11,7 +11,9 @@ from pathlib import Path
 
 A: list[tuple[str, list[tuple[str, str, str]]]] = []
 
-A.append(("""Great question! To add JWT auth to FastAPI you can use a small helper library.
+A.append(
+    (
+        """Great question! To add JWT auth to FastAPI you can use a small helper library.
 
 1. Install the dependencies:
 
@@ -42,10 +44,21 @@ app = FastAPI()
 ```
 
 Run it with `uvicorn main:app --reload`.
-""", [("fastapi", "pypi", "real"), ("uvicorn", "pypi", "real"), ("fastapi-jwt-guard", "pypi", "nonexistent"),
-      ("python-dotenv", "pypi", "real"), ("auth", "pypi", "local"), ("dotenv", "pypi", "alias")]))
+""",
+        [
+            ("fastapi", "pypi", "real"),
+            ("uvicorn", "pypi", "real"),
+            ("fastapi-jwt-guard", "pypi", "nonexistent"),
+            ("python-dotenv", "pypi", "real"),
+            ("auth", "pypi", "local"),
+            ("dotenv", "pypi", "alias"),
+        ],
+    )
+)
 
-A.append(("""You can speed up repeated pandas reads with caching. In a notebook:
+A.append(
+    (
+        """You can speed up repeated pandas reads with caching. In a notebook:
 
 ```python
 !pip install pandas pandas-smart-cache pyarrow
@@ -69,10 +82,19 @@ import pandas as pd
 def load(path):
     return pd.read_parquet(path)
 ```
-""", [("pandas", "pypi", "real"), ("pandas-smart-cache", "pypi", "nonexistent"), ("functools", "pypi", "stdlib"),
-      ("pyarrow", "pypi", "real")]))
+""",
+        [
+            ("pandas", "pypi", "real"),
+            ("pandas-smart-cache", "pypi", "nonexistent"),
+            ("functools", "pypi", "stdlib"),
+            ("pyarrow", "pypi", "real"),
+        ],
+    )
+)
 
-A.append(("""Here's a `requirements.txt` for the scraper:
+A.append(
+    (
+        """Here's a `requirements.txt` for the scraper:
 
 ```
 requests==2.31.0
@@ -91,10 +113,20 @@ from selenium.webdriver.common.by import By
 ```
 
 Note: some tutorials say `pip install bs4`; that is a dummy package, install `beautifulsoup4` instead.
-""", [("requests", "pypi", "real"), ("beautifulsoup4", "pypi", "real"), ("lxml", "pypi", "real"),
-      ("selenium", "pypi", "real"), ("bs4", "pypi", "placeholder")]))
+""",
+        [
+            ("requests", "pypi", "real"),
+            ("beautifulsoup4", "pypi", "real"),
+            ("lxml", "pypi", "real"),
+            ("selenium", "pypi", "real"),
+            ("bs4", "pypi", "placeholder"),
+        ],
+    )
+)
 
-A.append(("""For a React form wizard, install:
+A.append(
+    (
+        """For a React form wizard, install:
 
 ```bash
 npm install react react-form-wizardry zod
@@ -106,9 +138,14 @@ import { Wizard, Step } from 'react-form-wizardry';
 import { z } from 'zod';
 import styles from './Wizard.module.css';
 ```
-""", [("react", "npm", "real"), ("react-form-wizardry", "npm", "nonexistent"), ("zod", "npm", "real")]))
+""",
+        [("react", "npm", "real"), ("react-form-wizardry", "npm", "nonexistent"), ("zod", "npm", "real")],
+    )
+)
 
-A.append(("""To train a classifier with scikit-learn:
+A.append(
+    (
+        """To train a classifier with scikit-learn:
 
 ```python
 import numpy as np
@@ -119,10 +156,19 @@ import matplotlib.pyplot as plt
 ```
 
 Install with `pip install scikit-learn numpy matplotlib` (not `pip install sklearn`, which is deprecated).
-""", [("numpy", "pypi", "real"), ("sklearn", "pypi", "alias"), ("matplotlib", "pypi", "real"),
-      ("scikit-learn", "pypi", "real")]))
+""",
+        [
+            ("numpy", "pypi", "real"),
+            ("sklearn", "pypi", "alias"),
+            ("matplotlib", "pypi", "real"),
+            ("scikit-learn", "pypi", "real"),
+        ],
+    )
+)
 
-A.append(("""My project layout:
+A.append(
+    (
+        """My project layout:
 
 ```
 myservice/
@@ -151,10 +197,20 @@ name = "myservice"
 version = "0.1.0"
 dependencies = ["flask>=3", "peewee==3.17.0", "celery-beat-ui-lite"]
 ```
-""", [("app", "pypi", "local"), ("flask", "pypi", "real"), ("peewee", "pypi", "real"),
-      ("playhouse", "pypi", "alias"), ("celery-beat-ui-lite", "pypi", "nonexistent")]))
+""",
+        [
+            ("app", "pypi", "local"),
+            ("flask", "pypi", "real"),
+            ("peewee", "pypi", "real"),
+            ("playhouse", "pypi", "alias"),
+            ("celery-beat-ui-lite", "pypi", "nonexistent"),
+        ],
+    )
+)
 
-A.append(("""Set up the Node API:
+A.append(
+    (
+        """Set up the Node API:
 
 ```sh
 mkdir api && cd api
@@ -171,10 +227,21 @@ import { readFileSync } from "fs";
 import path from "node:path";
 import autoAudit from "mongoose-auto-audit";
 ```
-""", [("express", "npm", "real"), ("mongoose", "npm", "real"), ("jsonwebtoken", "npm", "real"),
-      ("mongoose-auto-audit", "npm", "nonexistent"), ("typescript", "npm", "real"), ("@types/node", "npm", "real")]))
+""",
+        [
+            ("express", "npm", "real"),
+            ("mongoose", "npm", "real"),
+            ("jsonwebtoken", "npm", "real"),
+            ("mongoose-auto-audit", "npm", "nonexistent"),
+            ("typescript", "npm", "real"),
+            ("@types/node", "npm", "real"),
+        ],
+    )
+)
 
-A.append(("""You can call OpenAI with function routing like this. First `pip install openai openai-function-router`, then:
+A.append(
+    (
+        """You can call OpenAI with function routing like this. First `pip install openai openai-function-router`, then:
 
 ```python
 from openai import OpenAI
@@ -184,10 +251,19 @@ client = OpenAI()
 ```
 
 Alternatively use LangChain: `pip install langchain langchain-memory-plus`.
-""", [("openai", "pypi", "real"), ("openai-function-router", "pypi", "nonexistent"), ("langchain", "pypi", "real"),
-      ("langchain-memory-plus", "pypi", "nonexistent")]))
+""",
+        [
+            ("openai", "pypi", "real"),
+            ("openai-function-router", "pypi", "nonexistent"),
+            ("langchain", "pypi", "real"),
+            ("langchain-memory-plus", "pypi", "nonexistent"),
+        ],
+    )
+)
 
-A.append(("""Image processing with OpenCV and Pillow:
+A.append(
+    (
+        """Image processing with OpenCV and Pillow:
 
 ```python
 import cv2
@@ -204,10 +280,24 @@ with open("config.yaml") as f:
 ```
 
 `pip install opencv-python pillow pyyaml tqdm`
-""", [("cv2", "pypi", "alias"), ("PIL", "pypi", "alias"), ("yaml", "pypi", "alias"), ("tqdm", "pypi", "real"),
-      ("json", "pypi", "stdlib"), ("ujson", "pypi", "real"), ("opencv-python", "pypi", "real"), ("pillow", "pypi", "real"), ("pyyaml", "pypi", "real")]))
+""",
+        [
+            ("cv2", "pypi", "alias"),
+            ("PIL", "pypi", "alias"),
+            ("yaml", "pypi", "alias"),
+            ("tqdm", "pypi", "real"),
+            ("json", "pypi", "stdlib"),
+            ("ujson", "pypi", "real"),
+            ("opencv-python", "pypi", "real"),
+            ("pillow", "pypi", "real"),
+            ("pyyaml", "pypi", "real"),
+        ],
+    )
+)
 
-A.append(("""For Google Cloud Storage and Azure identity:
+A.append(
+    (
+        """For Google Cloud Storage and Azure identity:
 
 ```python
 from google.cloud import storage
@@ -219,10 +309,21 @@ import boto3
 pip install google-cloud-storage azure-identity boto3
 pip install torch-vision-tools  # for the thumbnails
 ```
-""", [("google", "pypi", "alias"), ("azure", "pypi", "alias"), ("boto3", "pypi", "real"),
-      ("google-cloud-storage", "pypi", "real"), ("azure-identity", "pypi", "real"), ("torch-vision-tools", "pypi", "nonexistent")]))
+""",
+        [
+            ("google", "pypi", "alias"),
+            ("azure", "pypi", "alias"),
+            ("boto3", "pypi", "real"),
+            ("google-cloud-storage", "pypi", "real"),
+            ("azure-identity", "pypi", "real"),
+            ("torch-vision-tools", "pypi", "nonexistent"),
+        ],
+    )
+)
 
-A.append(("""Quick CLI with click and rich; in `setup.py`:
+A.append(
+    (
+        """Quick CLI with click and rich; in `setup.py`:
 
 ```python
 from setuptools import setup
@@ -238,10 +339,20 @@ import click
 from rich.console import Console
 from mycli.commands import main
 ```
-""", [("click", "pypi", "real"), ("rich", "pypi", "real"), ("pydantic-forms-pro", "pypi", "nonexistent"),
-      ("httpx", "pypi", "real"), ("mycli", "pypi", "local")]))
+""",
+        [
+            ("click", "pypi", "real"),
+            ("rich", "pypi", "real"),
+            ("pydantic-forms-pro", "pypi", "nonexistent"),
+            ("httpx", "pypi", "real"),
+            ("mycli", "pypi", "local"),
+        ],
+    )
+)
 
-A.append(("""Use Next.js with an auth helper:
+A.append(
+    (
+        """Use Next.js with an auth helper:
 
 ```bash
 npx create-next-app@latest my-app
@@ -254,15 +365,26 @@ const axios = require('axios');
 const guardian = require('next-auth-guardian');
 const utils = require('./lib/utils');
 ```
-""", [("create-next-app", "npm", "real"), ("next-auth-guardian", "npm", "nonexistent"), ("axios", "npm", "real")]))
+""",
+        [("create-next-app", "npm", "real"), ("next-auth-guardian", "npm", "nonexistent"), ("axios", "npm", "real")],
+    )
+)
 
 
 def main() -> None:
     out = Path(__file__).parent / "realistic.jsonl"
     with open(out, "w") as f:
         for text, exp in A:
-            f.write(json.dumps({"class": "mixed", "text": text,
-                                "expect": [{"name": n, "ecosystem": e, "class": c} for n, e, c in exp]}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "class": "mixed",
+                        "text": text,
+                        "expect": [{"name": n, "ecosystem": e, "class": c} for n, e, c in exp],
+                    }
+                )
+                + "\n"
+            )
     print(len(A), "answers", sum(len(e) for _, e in A), "names")
 
 

@@ -29,7 +29,11 @@ def trim_pypi(d: dict) -> dict:
     releases = {}
     for v, files in (d.get("releases") or {}).items():
         releases[v] = [
-            {"upload_time_iso_8601": f.get("upload_time_iso_8601"), "yanked": f.get("yanked", False), "filename": f.get("filename")}
+            {
+                "upload_time_iso_8601": f.get("upload_time_iso_8601"),
+                "yanked": f.get("yanked", False),
+                "filename": f.get("filename"),
+            }
             for f in files[:1]
         ]
     return {"info": keep, "releases": releases}

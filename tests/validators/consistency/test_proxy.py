@@ -63,9 +63,7 @@ def test_chat_answer_is_annotated_and_reasks_are_marked_json_and_stream(fake, ma
     fake.reset(script)
     proxy = make_proxy(policy())
     client = openai.OpenAI(base_url=proxy.url + "/v1", api_key="k", max_retries=0, timeout=60)
-    raw = client.chat.completions.with_raw_response.create(
-        model="m", messages=[{"role": "user", "content": QUESTION}]
-    )
+    raw = client.chat.completions.with_raw_response.create(model="m", messages=[{"role": "user", "content": QUESTION}])
     completion = raw.parse()
     assert completion.choices[0].message.content == ANSWER  # annotate never changes the text
     assert raw.headers["x-llmvet-decision"] == "annotate"
@@ -81,8 +79,12 @@ def test_chat_answer_is_annotated_and_reasks_are_marked_json_and_stream(fake, ma
 
     # Streaming client: the answer streams back, the re-asks are still plain JSON calls.
     fake.requests.clear()
-    body = {"model": "m", "stream": True, "stream_options": {"include_usage": True},
-            "messages": [{"role": "user", "content": QUESTION}]}
+    body = {
+        "model": "m",
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "messages": [{"role": "user", "content": QUESTION}],
+    }
     with httpx.stream("POST", proxy.url + "/v1/chat/completions", json=body, timeout=60) as resp:
         text = b"".join(resp.iter_bytes()).decode()
     assert resp.status_code == 200 and "consistency.divergent_sentence" in text
@@ -102,8 +104,12 @@ async def test_responses_route_and_extra_usage_in_the_audit(fake, make_proxy, tm
     reasks = [r for r in fake.requests if "x-llmvet-internal" in r.headers]
     assert len(reasks) == 3 and all("n" not in r.body for r in reasks)  # responses has no `n`: 3 calls
     fake.requests.clear()
-    async with httpx.AsyncClient(timeout=60) as http, http.stream("POST", proxy.url + "/v1/responses",
-                           json={"model": "m", "input": QUESTION, "stream": True}) as streamed:
+    async with (
+        httpx.AsyncClient(timeout=60) as http,
+        http.stream(
+            "POST", proxy.url + "/v1/responses", json={"model": "m", "input": QUESTION, "stream": True}
+        ) as streamed,
+    ):
         text = (await streamed.aread()).decode()
     assert streamed.status_code == 200 and "consistency.divergent_sentence" in text
     assert [r.body["stream"] for r in fake.requests if "x-llmvet-internal" in r.headers] == [False] * 3
@@ -134,8 +140,11 @@ def test_exhausted_budget_blocks_when_the_rule_fails_closed(fake, make_proxy):
 def test_exhausted_budget_passes_the_answer_when_the_rule_fails_open(fake, make_proxy):
     fake.reset(script)
     proxy = make_proxy(policy(w=0.0, budget=1, on_error="open"))
-    raw = httpx.post(proxy.url + "/v1/chat/completions", timeout=60,
-                     json={"model": "m", "messages": [{"role": "user", "content": QUESTION}]})
+    raw = httpx.post(
+        proxy.url + "/v1/chat/completions",
+        timeout=60,
+        json={"model": "m", "messages": [{"role": "user", "content": QUESTION}]},
+    )
     assert raw.status_code == 200 and raw.json()["choices"][0]["message"]["content"] == ANSWER
     assert raw.headers["x-llmvet-decision"] == "allow"  # the check errored, the rule fails open
     assert not [r for r in fake.requests if "x-llmvet-internal" in r.headers]

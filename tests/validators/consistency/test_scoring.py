@@ -53,7 +53,11 @@ def test_content_terms_drop_stop_words():
 
 
 def test_lexical_score_counts_how_many_samples_use_each_word():
-    samples = [["Ada Lovelace was born in London in 1815."], ["Born in London in 1815, Ada wrote notes."], ["Ada was born in 1815."]]
+    samples = [
+        ["Ada Lovelace was born in London in 1815."],
+        ["Born in London in 1815, Ada wrote notes."],
+        ["Ada was born in 1815."],
+    ]
     good, bad = score_sentences(
         ["Ada was born in London in 1815.", "Ada was born in Paris in 1830."], samples, encode=None, semantic_weight=0.5
     )
@@ -69,13 +73,22 @@ def test_no_samples_means_nothing_is_supported():
 
 
 def test_paraphrase_question_replaces_only_the_last_user_turn():
-    req = {"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "old q"},
-                        {"role": "assistant", "content": "a"}, {"role": "user", "content": "who was Ada?"}]}
+    req = {
+        "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "old q"},
+            {"role": "assistant", "content": "a"},
+            {"role": "user", "content": "who was Ada?"},
+        ]
+    }
     extra, msgs = sampling.with_question(req, "chat.completions", "Who was Ada Lovelace?")
     assert extra == {}
     assert [m["content"] for m in msgs] == ["be brief", "old q", "a", "Who was Ada Lovelace?"]
     assert req["messages"][-1]["content"] == "who was Ada?"  # the original request is untouched
-    assert sampling.with_question({"input": "who?"}, "responses", "Who then?") == ({}, [{"role": "user", "content": "Who then?"}])
+    assert sampling.with_question({"input": "who?"}, "responses", "Who then?") == (
+        {},
+        [{"role": "user", "content": "Who then?"}],
+    )
     assert sampling.with_question({"prompt": "who?"}, "completions", "Who then?") == ({"prompt": "Who then?"}, None)
 
 

@@ -137,7 +137,9 @@ async def test_answer_unrelated_to_every_sample_fails_as_a_whole(resources):
 
 @needs_embeddings
 async def test_long_answers_score_only_the_first_max_sentences(resources):
-    verdict = await make(samples=2, max_sentences=2).check(ctx_for(f"{TRUE_1} {TRUE_2} {MADE_UP}", resources, Script(SAMPLES)))
+    verdict = await make(samples=2, max_sentences=2).check(
+        ctx_for(f"{TRUE_1} {TRUE_2} {MADE_UP}", resources, Script(SAMPLES))
+    )
     assert len(verdict.meta["sentences"]) == 2 and verdict.meta["unscored_sentences"] == 1
     assert verdict.status is Status.PASSED  # the made-up third sentence was beyond the cap
 
@@ -252,7 +254,9 @@ async def test_failed_reask_refunds_the_reservation(store):
         v = make(samples=3, semantic_weight=0.0, daily_token_budget=10_000)
         day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
         with pytest.raises(RuntimeError, match="upstream down"):
-            await v.check(ctx_for(f"{TRUE_1} {TRUE_2}", resources, Script(fail=RuntimeError("upstream down")), key_hash="k"))
+            await v.check(
+                ctx_for(f"{TRUE_1} {TRUE_2}", resources, Script(fail=RuntimeError("upstream down")), key_hash="k")
+            )
         assert await store.incr("budget", f"k:{day}", 0) == 0
         verdict = await v.check(ctx_for(f"{TRUE_1} {TRUE_2}", resources, None, key_hash="k"))  # scan: no upstream
         assert verdict.status is Status.ERROR and "cannot re-ask" in verdict.error
@@ -321,7 +325,9 @@ async def test_model_is_loaded_once_and_encodes_normalised_rows(resources, shipp
     b = await embeddings.get_embedder(resources, embeddings.DEFAULT_MODEL, quantize=True)
     c = await embeddings.get_embedder(resources, shipped_model, quantize=True)
     assert a is b is c and a.quantized
-    vecs = await embeddings.encode(resources, ["Warsaw is in Poland.", "Warsaw is a city in Poland.", "I like soup."], quantize=True)
+    vecs = await embeddings.encode(
+        resources, ["Warsaw is in Poland.", "Warsaw is a city in Poland.", "I like soup."], quantize=True
+    )
     assert vecs.shape == (3, a.dimension) and np.allclose(np.linalg.norm(vecs, axis=1), 1, atol=1e-4)
     assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2]
     assert (await embeddings.encode(resources, [])).shape == (0, a.dimension)
@@ -350,7 +356,6 @@ def test_config_rejects_typos_and_bad_templates():
         ConsistencyConfig(samples=0)
     assert load("consistency") is ConsistencyValidator
     assert ConsistencyConfig().embedding_model == "sentence-transformers/all-MiniLM-L6-v2"
-
 
 
 def test_policy_check_warns_with_the_install_hint_and_line(monkeypatch):

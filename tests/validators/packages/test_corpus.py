@@ -31,8 +31,11 @@ def norm(n: str) -> str:
 async def test_realistic_answer(item, url, tmp_path):
     res = Resources(await open_store(f"sqlite:///{tmp_path / 'c.db'}"))
     try:
-        v = PackagesValidator(PackagesValidator.Config(
-            pypi_index_url=f"{url}/simple", pypi_json_url=f"{url}/pypi", npm_registry_url=f"{url}/npm"))
+        v = PackagesValidator(
+            PackagesValidator.Config(
+                pypi_index_url=f"{url}/simple", pypi_json_url=f"{url}/pypi", npm_registry_url=f"{url}/npm"
+            )
+        )
         verdict = await v.check(Context(text=item["text"], resources=res))
     finally:
         await res.close()

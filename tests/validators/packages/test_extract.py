@@ -71,11 +71,15 @@ def test_pins_are_recorded():
 
 
 def test_commands_that_name_another_index():
-    rs = refs("```\npip install --extra-index-url https://pkgs.acme.example/simple acme-core requests\n"
-              "pip install -i=https://x.example/simple foo\nnpm i --registry https://npm.acme.example @acme/ui\n```")
+    rs = refs(
+        "```\npip install --extra-index-url https://pkgs.acme.example/simple acme-core requests\n"
+        "pip install -i=https://x.example/simple foo\nnpm i --registry https://npm.acme.example @acme/ui\n```"
+    )
     assert [(r.name, r.index_url) for r in rs] == [
-        ("acme-core", "https://pkgs.acme.example/simple"), ("requests", "https://pkgs.acme.example/simple"),
-        ("foo", "https://x.example/simple"), ("@acme/ui", "https://npm.acme.example"),
+        ("acme-core", "https://pkgs.acme.example/simple"),
+        ("requests", "https://pkgs.acme.example/simple"),
+        ("foo", "https://x.example/simple"),
+        ("@acme/ui", "https://npm.acme.example"),
     ]
 
 
@@ -110,8 +114,10 @@ def test_advice_against_an_install_is_not_a_recommendation():
 
 
 def test_markdown_and_html_dressing():
-    text = ("Then **pip install fastapi-jwt-guard** and “pip install httpx”.\n"
-            "<code>pip install rich</code> or `deno add npm:chalk`\n")
+    text = (
+        "Then **pip install fastapi-jwt-guard** and “pip install httpx”.\n"
+        "<code>pip install rich</code> or `deno add npm:chalk`\n"
+    )
     assert [n for _, n, _ in names(text)] == ["fastapi-jwt-guard", "httpx", "rich", "chalk"]
 
 
@@ -135,7 +141,7 @@ def test_requirements_block_by_filename_and_by_shape():
 
 
 def test_pyproject_pep621_and_poetry():
-    text = '''```toml
+    text = """```toml
 [project]
 name = "myapp"
 dependencies = [
@@ -150,15 +156,19 @@ python = "^3.11"
 rich = "13.7.1"
 local = { path = "../local" }
 typer = { version = "^0.12", extras = ["all"] }
-```'''
+```"""
     rs = refs(text)
     assert [(r.name, r.version) for r in rs] == [
-        ("httpx", None), ("pydantic", "2.7.0"), ("pytest", None), ("rich", "13.7.1"), ("typer", None)
+        ("httpx", None),
+        ("pydantic", "2.7.0"),
+        ("pytest", None),
+        ("rich", "13.7.1"),
+        ("typer", None),
     ]
 
 
 def test_setup_py_and_setup_cfg():
-    text = '''```python
+    text = """```python
 from setuptools import setup
 setup(name="x", install_requires=["requests>=2", 'click'])
 ```
@@ -169,26 +179,29 @@ setup.cfg:
 install_requires =
     attrs>=23
     pyyaml
-```'''
+```"""
     assert [n for _, n, k in names(text) if k == "manifest"] == ["requests", "click", "attrs", "pyyaml"]
 
 
 def test_package_json():
-    text = '''```json
+    text = """```json
 {
   "name": "my-app",
   "dependencies": {"express": "^4.18.2", "left-pad": "1.3.0", "local": "file:../local", "x": "github:u/x"},
   "devDependencies": {"typescript": "5.4.5", "@types/node": "^20"}
 }
-```'''
+```"""
     rs = refs(text)
     assert [(r.name, r.version) for r in rs] == [
-        ("express", None), ("left-pad", "1.3.0"), ("typescript", "5.4.5"), ("@types/node", None)
+        ("express", None),
+        ("left-pad", "1.3.0"),
+        ("typescript", "5.4.5"),
+        ("@types/node", None),
     ]
 
 
 def test_python_imports_skip_stdlib_relative_and_local_modules():
-    text = '''Create `helpers.py` and a package `mypkg/__init__.py`:
+    text = """Create `helpers.py` and a package `mypkg/__init__.py`:
 
 ```python
 import os, sys
@@ -203,7 +216,7 @@ try:
     import ujson as json
 except ImportError:
     import json
-```'''
+```"""
     rs = refs(text)
     assert [(r.name, r.module, r.optional) for r in rs] == [
         ("numpy", "numpy", False),
@@ -220,7 +233,7 @@ def test_python_imports_from_unparsable_snippet():
 
 
 def test_js_imports():
-    text = '''```ts
+    text = """```ts
 import express from 'express';
 import { readFile } from "node:fs/promises";
 import path from 'path';
@@ -230,7 +243,7 @@ import '@/styles.css';
 const _ = require("lodash/fp");
 export * from 'zod';
 const m = await import('chalk');
-```'''
+```"""
     assert [n for _, n, _ in names(text)] == ["express", "@acme/types", "lodash", "zod", "chalk"]
 
 
@@ -247,7 +260,9 @@ def test_plain_prose_mentioning_pip_is_not_a_command():
 def test_local_modules_in_a_long_import_list():
     mods = ["numpy", "pandas", "helpers", "app", "scipy", "rich", "click", "mylib", "tqdm", "attrs", "yaml"]
     code = "\n".join(f"import {m}" for m in mods)
-    text = ("Layout:\n\n```\nproject/\n├── app/\n│   └── main.py\n└── src/mylib/core.py\n```\n"
-            f"Create `helpers.py` too.\n\n```python\n{code}\n```\n")
+    text = (
+        "Layout:\n\n```\nproject/\n├── app/\n│   └── main.py\n└── src/mylib/core.py\n```\n"
+        f"Create `helpers.py` too.\n\n```python\n{code}\n```\n"
+    )
     got = [n for _, n, _ in names(text)]
     assert got == ["numpy", "pandas", "scipy", "rich", "click", "tqdm", "attrs", "yaml"]

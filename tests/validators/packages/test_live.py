@@ -26,7 +26,7 @@ async def test_live_real_missing_and_placeholder(res):
     ghost = f"llmvet-live-{uuid.uuid4().hex[:12]}"
     text = f"```bash\npip install requests {ghost} sklearn requests==99.0.0\nnpm install express {ghost}\n```"
     v = await PackagesValidator(PackagesValidator.Config(**PUBLIC)).check(Context(text=text, resources=res))
-    got = sorted((f.code, f.evidence["ecosystem"], text[f.span[0]:f.span[1]]) for f in v.findings)
+    got = sorted((f.code, f.evidence["ecosystem"], text[f.span[0] : f.span[1]]) for f in v.findings)
     assert got == [
         ("package.missing", "npm", ghost),
         ("package.missing", "pypi", ghost),

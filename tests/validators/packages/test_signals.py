@@ -37,7 +37,9 @@ def test_pip_index_url_order(tmp_path):
     a = tmp_path / "a.conf"
     b = tmp_path / "b.conf"
     a.write_text("[global]\nindex-url = https://a.example/simple\n")
-    b.write_text("[global]\nindex-url = https://b.example/simple\n[install]\nindex-url = https://b.example/install/simple\n")
+    b.write_text(
+        "[global]\nindex-url = https://b.example/simple\n[install]\nindex-url = https://b.example/install/simple\n"
+    )
     assert pip_index_url({}, [a]) == "https://a.example/simple"
     assert pip_index_url({}, [a, b]) == "https://b.example/install/simple"  # later file, [install] wins
     assert pip_index_url({"PIP_INDEX_URL": "https://env.example/simple"}, [a, b]) == "https://env.example/simple"
@@ -80,27 +82,49 @@ def test_json_api_only_for_pypi():
 
 
 def test_parse_pypi_json_and_simple():
-    data = {"info": {"name": "x", "summary": "S", "description": "d" * 100, "project_urls": {"Home": "https://e.x"},
-                     "version": "1.1"},
-            "releases": {"1.0": [{"upload_time_iso_8601": "2020-01-01T00:00:00.000000Z"}],
-                         "1.1": [{"upload_time_iso_8601": "2021-01-01T00:00:00Z", "yanked": True}], "0.9": []}}
+    data = {
+        "info": {
+            "name": "x",
+            "summary": "S",
+            "description": "d" * 100,
+            "project_urls": {"Home": "https://e.x"},
+            "version": "1.1",
+        },
+        "releases": {
+            "1.0": [{"upload_time_iso_8601": "2020-01-01T00:00:00.000000Z"}],
+            "1.1": [{"upload_time_iso_8601": "2021-01-01T00:00:00Z", "yanked": True}],
+            "0.9": [],
+        },
+    }
     info = parse_pypi_json(data)
     assert info["versions"] == ["1.0", "1.1", "0.9"] and info["n_releases"] == 2 and info["installable"]
     assert info["has_urls"] and info["description_len"] == 100
     assert time.gmtime(info["first_upload"]).tm_year == 2020
-    simple = parse_simple_json({"name": "x", "files": [
-        {"filename": "x-1.0-py3-none-any.whl", "upload-time": "2020-01-01T00:00:00Z"},
-        {"filename": "x-1.1.tar.gz", "yanked": "broken"}]})
+    simple = parse_simple_json(
+        {
+            "name": "x",
+            "files": [
+                {"filename": "x-1.0-py3-none-any.whl", "upload-time": "2020-01-01T00:00:00Z"},
+                {"filename": "x-1.1.tar.gz", "yanked": "broken"},
+            ],
+        }
+    )
     assert simple["versions"] == ["1.0", "1.1"] and simple["n_releases"] == 2 and simple["description_len"] is None
     html = parse_simple_html('<a href="u">x-2.0.tar.gz</a><a href="v" data-yanked="">x-2.1.tar.gz</a>', "x")
     assert html["versions"] == ["2.0", "2.1"]
 
 
 def test_parse_npm():
-    info = parse_npm({"name": "p", "description": "d", "dist-tags": {"latest": "1.0.0"},
-                      "versions": {"1.0.0": {"deprecated": "use q"}},
-                      "time": {"created": "2019-05-01T00:00:00Z", "1.0.0": "2019-05-01T00:00:00Z"},
-                      "repository": {"type": "git", "url": "git+https://e.x/p.git"}})
+    info = parse_npm(
+        {
+            "name": "p",
+            "description": "d",
+            "dist-tags": {"latest": "1.0.0"},
+            "versions": {"1.0.0": {"deprecated": "use q"}},
+            "time": {"created": "2019-05-01T00:00:00Z", "1.0.0": "2019-05-01T00:00:00Z"},
+            "repository": {"type": "git", "url": "git+https://e.x/p.git"},
+        }
+    )
     assert info["deprecated"] == "use q" and info["has_urls"] and info["versions"] == ["1.0.0"]
     gone = parse_npm({"name": "p", "time": {"unpublished": {"time": "2020-01-01T00:00:00Z"}}})
     assert gone["unpublished"]
@@ -148,8 +172,16 @@ def test_popular_names_are_not_lookalikes_and_npm_works():
 
 def _info(summary="", n=1, versions=None, desc_len=500, urls=True, installable=True, first=NOW - 900 * 86400):
     versions = versions or [f"1.{i}" for i in range(n)]
-    return {"summary": summary, "description": "", "description_len": desc_len, "has_urls": urls, "versions": versions,
-            "n_releases": n, "installable": installable, "first_upload": first}
+    return {
+        "summary": summary,
+        "description": "",
+        "description_len": desc_len,
+        "has_urls": urls,
+        "versions": versions,
+        "n_releases": n,
+        "installable": installable,
+        "first_upload": first,
+    }
 
 
 def test_placeholder_wording_needs_few_releases():
@@ -159,13 +191,17 @@ def test_placeholder_wording_needs_few_releases():
     assert placeholder_reasons(_info("Security tool against dependency typosquatting attacks", 40), NOW, 90) == []
     assert placeholder_reasons(_info("Dynamic instrumentation toolkit for security researchers", 300), NOW, 90) == []
     assert placeholder_reasons(_info("This module is deprecated. Use aws-cdk-lib", 80), NOW, 90) == []
-    assert placeholder_reasons(_info("deprecated sklearn package, use scikit-learn instead", 12), NOW, 90, "scikit-learn")
+    assert placeholder_reasons(
+        _info("deprecated sklearn package, use scikit-learn instead", 12), NOW, 90, "scikit-learn"
+    )
     assert placeholder_reasons(_info("The property-based testing library for Python", 2), NOW, 90) == []
 
 
 def test_placeholder_structure_and_files():
     assert placeholder_reasons(_info("", 1, ["0.0.1"], desc_len=0, urls=False), NOW, 90)
-    assert placeholder_reasons(_info("Python Imaging Library", 6, installable=False), NOW, 90) == ["no installable files"]
+    assert placeholder_reasons(_info("Python Imaging Library", 6, installable=False), NOW, 90) == [
+        "no installable files"
+    ]
     assert placeholder_reasons(_info("HTTP for humans", 1, ["2.0.0"], desc_len=3000, urls=True), NOW, 90) == []
     assert placeholder_reasons(_info("x", 1, ["0.0.1-security"]), NOW, 90)
 

@@ -40,7 +40,9 @@ async def res(tmp_path):
 
 
 def make(fake, **kw) -> PackagesValidator:
-    cfg = dict(pypi_index_url=f"{fake.url}/simple", pypi_json_url=f"{fake.url}/pypi", npm_registry_url=f"{fake.url}/npm")
+    cfg = dict(
+        pypi_index_url=f"{fake.url}/simple", pypi_json_url=f"{fake.url}/pypi", npm_registry_url=f"{fake.url}/npm"
+    )
     cfg.update(kw)
     return PackagesValidator(PackagesValidator.Config(**cfg))
 
@@ -93,7 +95,9 @@ async def test_import_names_installed_are_placeholders(fake, res):
     text = "```\npip install sklearn bs4 playhouse dotenv PIL\n```"
     v = await run(make(fake), text, res)
     f = by_name(v, text)
-    assert {k: x.code for k, x in f.items()} == {k: "package.placeholder" for k in ("sklearn", "bs4", "playhouse", "dotenv", "PIL")}
+    assert {k: x.code for k, x in f.items()} == {
+        k: "package.placeholder" for k in ("sklearn", "bs4", "playhouse", "dotenv", "PIL")
+    }
     assert f["sklearn"].evidence["closest"] == "scikit-learn"
     assert f["PIL"].evidence["closest"] == "Pillow"
     assert v.status == Status.FAILED
@@ -112,8 +116,10 @@ async def test_research_squats_and_npm_security_holding(fake, res):
 
 
 async def test_unknown_import_is_lower_severity_than_missing_install(fake, res):
-    text = "```python\nimport fancyhallucinatedlib\ntry:\n    import zzfastjsonx\nexcept ImportError:\n    zzfastjsonx = None\n```\n" \
-           "```bash\npip install fancyhallucinatedlib\n```"
+    text = (
+        "```python\nimport fancyhallucinatedlib\ntry:\n    import zzfastjsonx\nexcept ImportError:\n    zzfastjsonx = None\n```\n"
+        "```bash\npip install fancyhallucinatedlib\n```"
+    )
     v = await run(make(fake), text, res)
     codes = sorted((f.code, f.severity, f.evidence.get("kind")) for f in v.findings)
     assert codes == [
@@ -166,12 +172,23 @@ async def test_private_prefixes_must_resolve_on_private_index(fake, res):
     # the private index here is the fake's Simple API; acme-billing is not on it
     v = await run(make(fake, private_prefixes=["acme-"], private_index_url=f"{fake.url}/simple"), text, res)
     assert [f.code for f in v.findings] == ["package.private_unresolved"]
-    fake.add("pypi", "acme-billing", {"info": {"name": "acme-billing", "summary": "Billing", "version": "1.0"},
-                                      "releases": {"1.0": [{"upload_time_iso_8601": "2020-01-01T00:00:00Z", "filename": "acme_billing-1.0.tar.gz"}]}})
+    fake.add(
+        "pypi",
+        "acme-billing",
+        {
+            "info": {"name": "acme-billing", "summary": "Billing", "version": "1.0"},
+            "releases": {
+                "1.0": [{"upload_time_iso_8601": "2020-01-01T00:00:00Z", "filename": "acme_billing-1.0.tar.gz"}]
+            },
+        },
+    )
     try:
         # (the miss above is cached for negative_ttl; another namespace sees the new answer)
-        v = await run(make(fake, private_prefixes=["acme-"], private_index_url=f"{fake.url}/simple",
-                           cache_namespace="fresh"), text, res)
+        v = await run(
+            make(fake, private_prefixes=["acme-"], private_index_url=f"{fake.url}/simple", cache_namespace="fresh"),
+            text,
+            res,
+        )
         assert v.findings == []
     finally:
         fake.records["pypi"].pop("acme-billing")
@@ -183,7 +200,10 @@ async def test_simple_api_only_mirror(fake, res):
     text = "`pip install requests==2.31.0 flask-superauth playhouse`"
     out = await run(v, text, res)
     f = by_name(out, text)
-    assert {k: x.code for k, x in f.items()} == {"flask-superauth": "package.missing", "playhouse": "package.placeholder"}
+    assert {k: x.code for k, x in f.items()} == {
+        "flask-superauth": "package.missing",
+        "playhouse": "package.placeholder",
+    }
     # no summary on the Simple API: playhouse is caught as peewee's import name with one release
     assert "import name of peewee" in f["playhouse"].evidence["reasons"][0]
     assert any(p.startswith("/simple/") for p in fake.hits)
@@ -238,10 +258,20 @@ async def test_missing_then_registered_is_rejudged(fake, res):
     first = await run(v, text, res)
     assert [f.code for f in first.findings] == ["package.missing"]
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
-    fake.add("pypi", "fastapi-zeroconf-auth", {
-        "info": {"name": "fastapi-zeroconf-auth", "summary": "Zero-config auth for FastAPI", "version": "0.1.0",
-                 "description": "x" * 400, "project_urls": {"Homepage": "https://e.x"}},
-        "releases": {"0.1.0": [{"upload_time_iso_8601": now, "filename": "fastapi_zeroconf_auth-0.1.0.tar.gz"}]}})
+    fake.add(
+        "pypi",
+        "fastapi-zeroconf-auth",
+        {
+            "info": {
+                "name": "fastapi-zeroconf-auth",
+                "summary": "Zero-config auth for FastAPI",
+                "version": "0.1.0",
+                "description": "x" * 400,
+                "project_urls": {"Homepage": "https://e.x"},
+            },
+            "releases": {"0.1.0": [{"upload_time_iso_8601": now, "filename": "fastapi_zeroconf_auth-0.1.0.tar.gz"}]},
+        },
+    )
     try:
         await asyncio.sleep(0.25)
         second = await run(v, text, res)
@@ -254,11 +284,23 @@ async def test_missing_then_registered_is_rejudged(fake, res):
 
 async def test_recent_package_is_reported(fake, res):
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 5 * 86400))
-    fake.add("pypi", "brand-new-lib", {
-        "info": {"name": "brand-new-lib", "summary": "A new library for parsing things", "version": "0.2.0",
-                 "description": "y" * 500, "project_urls": {"Source": "https://e.x"}},
-        "releases": {"0.1.0": [{"upload_time_iso_8601": now, "filename": "a-0.1.0.tar.gz"}],
-                     "0.2.0": [{"upload_time_iso_8601": now, "filename": "a-0.2.0.tar.gz"}]}})
+    fake.add(
+        "pypi",
+        "brand-new-lib",
+        {
+            "info": {
+                "name": "brand-new-lib",
+                "summary": "A new library for parsing things",
+                "version": "0.2.0",
+                "description": "y" * 500,
+                "project_urls": {"Source": "https://e.x"},
+            },
+            "releases": {
+                "0.1.0": [{"upload_time_iso_8601": now, "filename": "a-0.1.0.tar.gz"}],
+                "0.2.0": [{"upload_time_iso_8601": now, "filename": "a-0.2.0.tar.gz"}],
+            },
+        },
+    )
     try:
         text = "`pip install brand-new-lib`"
         v = await run(make(fake), text, res)
@@ -323,11 +365,23 @@ def test_config_rejects_unknown_fields_and_signals():
 
 async def test_lookalike_of_a_popular_name_that_exists_but_is_new(fake, res):
     when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 10 * 86400))
-    fake.add("pypi", "requestss", {
-        "info": {"name": "requestss", "summary": "HTTP library", "version": "2.0.1",
-                 "description": "z" * 600, "project_urls": {"Home": "https://e.x"}},
-        "releases": {"2.0.0": [{"upload_time_iso_8601": when, "filename": "requestss-2.0.0.tar.gz"}],
-                     "2.0.1": [{"upload_time_iso_8601": when, "filename": "requestss-2.0.1.tar.gz"}]}})
+    fake.add(
+        "pypi",
+        "requestss",
+        {
+            "info": {
+                "name": "requestss",
+                "summary": "HTTP library",
+                "version": "2.0.1",
+                "description": "z" * 600,
+                "project_urls": {"Home": "https://e.x"},
+            },
+            "releases": {
+                "2.0.0": [{"upload_time_iso_8601": when, "filename": "requestss-2.0.0.tar.gz"}],
+                "2.0.1": [{"upload_time_iso_8601": when, "filename": "requestss-2.0.1.tar.gz"}],
+            },
+        },
+    )
     try:
         text = "`pip install requestss`"
         v = await run(make(fake), text, res)
@@ -354,10 +408,23 @@ async def test_missing_name_from_another_index_is_unverified_not_invented(fake, 
 
 
 async def test_unmapped_import_resolved_through_python_prefix(fake, res):
-    fake.add("pypi", "python-zzqlib", {"info": {"name": "python-zzqlib", "summary": "zzq bindings", "version": "1.0",
-                                                 "description": "d" * 300, "project_urls": {"Home": "https://e.x"}},
-                                        "releases": {"1.0": [{"upload_time_iso_8601": "2019-01-01T00:00:00Z"}],
-                                                     "1.1": [{"upload_time_iso_8601": "2019-02-01T00:00:00Z"}]}})
+    fake.add(
+        "pypi",
+        "python-zzqlib",
+        {
+            "info": {
+                "name": "python-zzqlib",
+                "summary": "zzq bindings",
+                "version": "1.0",
+                "description": "d" * 300,
+                "project_urls": {"Home": "https://e.x"},
+            },
+            "releases": {
+                "1.0": [{"upload_time_iso_8601": "2019-01-01T00:00:00Z"}],
+                "1.1": [{"upload_time_iso_8601": "2019-02-01T00:00:00Z"}],
+            },
+        },
+    )
     try:
         v = await run(make(fake), "```python\nimport zzqlib\nimport zzqnotathing\n```", res)
         assert [(f.code, f.evidence["name"]) for f in v.findings] == [("package.unknown_import", "zzqnotathing")]

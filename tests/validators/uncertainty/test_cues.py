@@ -34,16 +34,18 @@ async def test_inline_extra_cues_add_a_statement_phrase():
 async def test_extra_cue_file_with_macros_hedges_and_categories(tmp_path):
     extra = tmp_path / "team.yaml"
     extra.write_text(
-        "macros:\n  hunch: \"(?:hunch|gut feeling)\"\n"
-        "statement_strong:\n  - \"my {hunch} says\"\n"
-        "hedge:\n  - \"ish\"\n"
-        "refusal:\n  - \"computer says no\"\n"
-        "refusal_categories:\n  policy:\n    - \"house rules\"\n",
+        'macros:\n  hunch: "(?:hunch|gut feeling)"\n'
+        'statement_strong:\n  - "my {hunch} says"\n'
+        'hedge:\n  - "ish"\n'
+        'refusal:\n  - "computer says no"\n'
+        'refusal_categories:\n  policy:\n    - "house rules"\n',
         encoding="utf-8",
     )
     v, verdict = await run("My gut feeling says 1912-ish, give or take.", extra_cue_files=[str(extra)])
     assert verdict.status is Status.PASSED
-    assert any(c["text"] == "ish" for f in verdict.findings if f.code == "uncertainty.hedging" for c in f.evidence["cues"])
+    assert any(
+        c["text"] == "ish" for f in verdict.findings if f.code == "uncertainty.hedging" for c in f.evidence["cues"]
+    )
     _, refused = await run("Computer says no. House rules.", extra_cue_files=[str(extra)])
     refusal = next(f for f in refused.findings if f.code == "uncertainty.refusal")
     assert refusal.evidence["category"] == "policy"
@@ -62,8 +64,8 @@ async def test_missing_extra_file_is_a_problem_and_the_shipped_lists_still_work(
     [
         ("hedges:\n  - maybe\n", "unknown section"),
         ("hedge: maybe\n", "list of strings"),
-        ("statement_strong:\n  - \"{nomacro} x\"\n", "unknown macro"),
-        ("hedge:\n  - \"(oops\"\n", "bad pattern"),
+        ('statement_strong:\n  - "{nomacro} x"\n', "unknown macro"),
+        ('hedge:\n  - "(oops"\n', "bad pattern"),
         ("- just a list\n", "mapping"),
     ],
 )

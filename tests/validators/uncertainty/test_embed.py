@@ -66,10 +66,14 @@ async def test_embedding_pass_finds_a_statement_the_rules_miss(resources):
 
 async def test_extra_prototypes_and_missing_prototype_file(resources, tmp_path):
     text = "The lake is 40 km long. I eyeballed that from a map I saw years ago, mind."
-    v = UncertaintyValidator(UncertaintyValidator.Config(embeddings=True, extra_prototypes=["I eyeballed that from a map."]))
+    v = UncertaintyValidator(
+        UncertaintyValidator.Config(embeddings=True, extra_prototypes=["I eyeballed that from a map."])
+    )
     assert (await v.check(Context(text=text, resources=resources))).status is Status.PASSED
 
-    missing = UncertaintyValidator(UncertaintyValidator.Config(embeddings=True, prototype_file=str(tmp_path / "none.jsonl")))
+    missing = UncertaintyValidator(
+        UncertaintyValidator.Config(embeddings=True, prototype_file=str(tmp_path / "none.jsonl"))
+    )
     assert any("none.jsonl" in p for p in missing.problems())
     verdict = await missing.check(Context(text=text, resources=resources))
     assert verdict.status is Status.FAILED  # the rule verdict stands
@@ -152,7 +156,9 @@ async def test_head_for_another_model_falls_back_to_prototypes(resources, tmp_pa
 
 
 async def test_broken_or_missing_head_file_is_reported(resources, tmp_path):
-    missing = UncertaintyValidator(UncertaintyValidator.Config(embeddings=True, statement_head=str(tmp_path / "no.json")))
+    missing = UncertaintyValidator(
+        UncertaintyValidator.Config(embeddings=True, statement_head=str(tmp_path / "no.json"))
+    )
     assert any("statement head file" in p for p in missing.problems())
 
     broken_file = tmp_path / "broken.json"

@@ -31,7 +31,12 @@ def test_chat_existing_system_or_developer_message_is_extended():
     out = CUSTOM.prepare_request(body, "chat.completions")
     assert out["messages"][0]["content"] == "Be terse.\n\nState your confidence."
     assert len(out["messages"]) == 2
-    dev = {"messages": [{"role": "developer", "content": [{"type": "text", "text": "Rules."}]}, {"role": "user", "content": "x"}]}
+    dev = {
+        "messages": [
+            {"role": "developer", "content": [{"type": "text", "text": "Rules."}]},
+            {"role": "user", "content": "x"},
+        ]
+    }
     out = CUSTOM.prepare_request(dev, "chat.completions")
     assert out["messages"][0]["content"][-1] == {"type": "text", "text": "State your confidence."}
     assert dev["messages"][0]["content"] == [{"type": "text", "text": "Rules."}]

@@ -254,7 +254,7 @@ async def test_deflection():
     "text",
     [
         "I can't stress enough how important backups are. Run them nightly and test restores monthly.",
-        'When a model says "I can\'t help with that," it is usually following its provider\'s policy.',
+        "When a model says \"I can't help with that,\" it is usually following its provider's policy.",
         "Dear Priya, thank you for inviting me. Unfortunately I won't be able to attend.\n\nWith love,\nSam",
         "See a doctor if the headache is sudden and severe or comes with a stiff neck; otherwise rest and "
         "drink water, and take ibuprofen or paracetamol following the label.",
@@ -299,7 +299,11 @@ def test_unknown_setting_is_an_error():
 
 @pytest.mark.parametrize(
     "bad",
-    [{"extra_cues": {"statemnt_strong": ["x"]}}, {"extra_cues": {"hedge": ["(unclosed"]}}, {"fail_on_refusal": "sometimes"}],
+    [
+        {"extra_cues": {"statemnt_strong": ["x"]}},
+        {"extra_cues": {"hedge": ["(unclosed"]}},
+        {"fail_on_refusal": "sometimes"},
+    ],
 )
 def test_bad_settings_are_reported_at_config_time(bad):
     with pytest.raises(ValidationError):
@@ -430,8 +434,12 @@ async def test_role_play_and_dialogue_speak_as_characters():
     prompt = "Let's practise. You're a nervous candidate for a data analyst job and I'm the interviewer."
     assert "uncertainty.statement" not in codes(await check(reply, prompt=prompt))
     assert "uncertainty.statement" in codes(await check(reply, prompt="How should I open a job interview?"))
-    dialogue = "**Dr. Okafor:** Not yet. I'm not sure what we're looking at, so I want a second sample.\n\n**Mr. Lind:** Okay."
-    assert "uncertainty.statement" not in codes(await check(dialogue, prompt="Write a short dialogue about test results."))
+    dialogue = (
+        "**Dr. Okafor:** Not yet. I'm not sure what we're looking at, so I want a second sample.\n\n**Mr. Lind:** Okay."
+    )
+    assert "uncertainty.statement" not in codes(
+        await check(dialogue, prompt="Write a short dialogue about test results.")
+    )
 
 
 async def test_safety_words_before_any_refusal_are_still_content():
@@ -473,7 +481,9 @@ async def test_drafted_first_person_texts_count_only_in_the_closing_note():
     assert "uncertainty.statement" not in codes(await check(letter, prompt=prompt))
     noted = letter + "\n\nI wasn't sure whether the bank calls the role analyst or associate, so adjust the title."
     assert "uncertainty.statement" in codes(await check(noted, prompt=prompt))
-    labelled = letter + "\n\nP.S.: I wasn't sure whether the bank calls the role analyst or associate, so adjust the title."
+    labelled = (
+        letter + "\n\nP.S.: I wasn't sure whether the bank calls the role analyst or associate, so adjust the title."
+    )
     assert "uncertainty.statement" in codes(await check(labelled, prompt=prompt))
 
 
@@ -500,5 +510,9 @@ async def test_a_failed_source_check_is_a_statement_not_a_refusal():
 
 
 async def test_no_idea_which_is_a_statement_but_no_idea_what_you_mean_is_not():
-    assert (await check("Going only on a text description, I honestly have no idea which of these is most likely.")).status is Status.PASSED
-    assert "uncertainty.statement" not in codes(await check("I have no idea what you mean by 'the merge thing' — Git or Excel?"))
+    assert (
+        await check("Going only on a text description, I honestly have no idea which of these is most likely.")
+    ).status is Status.PASSED
+    assert "uncertainty.statement" not in codes(
+        await check("I have no idea what you mean by 'the merge thing' — Git or Excel?")
+    )

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+from llmvet.store import keys
 from llmvet.store.base import Store
 
-NAMESPACE = "budget"
-TTL_SECONDS = 2 * 24 * 3600  # a day's counter outlives its day, then expires
+NAMESPACE = keys.BUDGET  # the report and the metrics read the same counters through llmvet.store.keys
+TTL_SECONDS = keys.BUDGET_TTL_SECONDS
 
 
 def budget_key(key_hash: str | None, now: dt.datetime | None = None) -> str:
-    day = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d")
-    return f"{key_hash or 'anon'}:{day}"
+    """Today's (UTC) counter of one API key's re-ask tokens."""
+    return keys.budget_key(key_hash, keys.budget_day(now.timestamp() if now else None))
 
 
 async def reserve(store: Store, key: str, tokens: int, limit: int | None) -> tuple[bool, float]:

@@ -29,7 +29,8 @@ class ConsistencyConfig(ValidatorConfig):
 
     # Scoring.
     embedding_model: str = Field(
-        DEFAULT_MODEL, description="sentence-transformers hub name or local directory ($LLMVET_EMBEDDING_MODEL replaces the default)"
+        DEFAULT_MODEL,
+        description="sentence-transformers hub name or local directory ($LLMVET_EMBEDDING_MODEL replaces the default)",
     )
     embedding_quantize: bool = Field(
         True, description="int8-quantise the model for CPU (about 3x faster; same benchmark figures within noise)"
@@ -38,7 +39,9 @@ class ConsistencyConfig(ValidatorConfig):
         0.5, ge=0, le=1, description="weight of the embedding signal; the lexical signal gets the rest"
     )
     sentence_threshold: float = Field(0.6, ge=0, le=1, description="a sentence scoring at least this is divergent")
-    response_threshold: float = Field(0.5, ge=0, le=1, description="a mean sentence score at least this fails the answer")
+    response_threshold: float = Field(
+        0.5, ge=0, le=1, description="a mean sentence score at least this fails the answer"
+    )
     max_sentences: int = Field(40, ge=1, description="score at most this many sentences of the answer")
     min_sentence_words: int = Field(3, ge=1, description="shorter sentences (headings, 'Sure!') are not scored")
 
@@ -64,7 +67,9 @@ class ConsistencyConfig(ValidatorConfig):
         try:
             v.format(question="x")
         except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"paraphrase_template is not a valid format string ({exc}); write literal braces as {{{{ }}}}") from exc
+            raise ValueError(
+                f"paraphrase_template is not a valid format string ({exc}); write literal braces as {{{{ }}}}"
+            ) from exc
         return v
 
     @field_validator("models")

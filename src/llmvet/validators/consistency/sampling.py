@@ -48,7 +48,9 @@ def overrides(request: dict[str, Any], route: str, temperature: float | None, ca
     return body
 
 
-def with_question(request: dict[str, Any], route: str, question: str) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
+def with_question(
+    request: dict[str, Any], route: str, question: str
+) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
     """(extra body fields, messages) that ask `question` in place of the user's last turn.
 
     Chat and responses keep the rest of the conversation (system prompt, earlier turns); the

@@ -64,7 +64,11 @@ def merge_fragments(text: str, sentences: Sequence[Sentence]) -> list[Sentence]:
             prev = out[-1]
             gap = text[prev.span[1] : s.span[0]]
             m = _ENDS_ABBREV.search(prev.text)
-            if m and "\n" not in gap and ((len(m.group(1)) == 1 and m.group(1).isupper()) or m.group(1).lower() in _ABBREV):
+            if (
+                m
+                and "\n" not in gap
+                and ((len(m.group(1)) == 1 and m.group(1).isupper()) or m.group(1).lower() in _ABBREV)
+            ):
                 span = (prev.span[0], s.span[1])
                 out[-1] = Sentence(text[span[0] : span[1]], span)
                 continue

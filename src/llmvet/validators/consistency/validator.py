@@ -125,7 +125,9 @@ class ConsistencyValidator(Validator[ConsistencyConfig]):
             return gathered
         return await self._score(ctx.resources, sentences, encoder, gathered, plan, unscored)
 
-    async def _reask_within_budget(self, ctx: Context, resources: Resources, plan: dict[str, int]) -> _Samples | Verdict:
+    async def _reask_within_budget(
+        self, ctx: Context, resources: Resources, plan: dict[str, int]
+    ) -> _Samples | Verdict:
         """Re-ask the upstream, with the estimated tokens reserved against the daily budget and then settled
         to what the upstream reports it spent."""
         cfg = self.config
@@ -228,7 +230,9 @@ class ConsistencyValidator(Validator[ConsistencyConfig]):
         response = sum(s.score for s in scores) / len(scores)
         meta["response_score"] = round(response, 4)
         # Every scored sentence's span and score, for the audit record (and the quality benchmark).
-        meta["sentences"] = [[s.span[0], s.span[1], round(sc.score, 4)] for s, sc in zip(sentences, scores, strict=True)]
+        meta["sentences"] = [
+            [s.span[0], s.span[1], round(sc.score, 4)] for s, sc in zip(sentences, scores, strict=True)
+        ]
         findings: list[Finding] = []
         for sent, sc in zip(sentences, scores, strict=True):
             if sc.score < cfg.sentence_threshold:

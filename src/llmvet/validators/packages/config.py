@@ -29,8 +29,12 @@ class PackagesConfig(ValidatorConfig):
     fail_on: list[str] = Field(default_factory=lambda: list(DEFAULT_FAIL_ON))
     registry_unreachable: Literal["open", "closed"] = "open"
     positive_ttl: float = Field(86400, gt=0, description="seconds a found package stays cached")
-    negative_ttl: float = Field(600, gt=0, description="seconds a missing name stays cached (short: squatters register)")
-    stale_ttl: float = Field(7 * 86400, ge=0, description="expired entries still answer this long when the registry is down")
+    negative_ttl: float = Field(
+        600, gt=0, description="seconds a missing name stays cached (short: squatters register)"
+    )
+    stale_ttl: float = Field(
+        7 * 86400, ge=0, description="expired entries still answer this long when the registry is down"
+    )
     concurrency: int = Field(16, ge=1, le=256)
     lookup_timeout: float = Field(5.0, gt=0)
     check_imports: bool = True

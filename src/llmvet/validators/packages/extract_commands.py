@@ -28,17 +28,81 @@ _TOKEN = re.compile(r""""[^"\n]*"|'[^'\n]*'|[^\s"'\\]+""")
 
 # Options whose value is the next token (so it is not read as a package name).
 _PIP_VALUE_OPTS = {
-    "-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-i", "--index-url", "--extra-index-url",
-    "-f", "--find-links", "-t", "--target", "--prefix", "--root", "--python", "-p", "--platform",
-    "--python-version", "--implementation", "--abi", "--only-binary", "--no-binary", "--upgrade-strategy",
-    "--progress-bar", "--log", "--cache-dir", "--src", "--config-settings", "-C", "--index", "--default-index",
-    "--trusted-host", "--source", "-G", "--group", "--extras", "-E", "--optional", "--python-platform",
-    "--directory", "--project", "--with", "--from", "--dev-group", "--spec", "--pip-args", "--suffix",
-    "--proxy", "--cert", "--client-cert", "--timeout", "--retries", "--exists-action", "--report", "--categories",
+    "-r",
+    "--requirement",
+    "-c",
+    "--constraint",
+    "-e",
+    "--editable",
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "-f",
+    "--find-links",
+    "-t",
+    "--target",
+    "--prefix",
+    "--root",
+    "--python",
+    "-p",
+    "--platform",
+    "--python-version",
+    "--implementation",
+    "--abi",
+    "--only-binary",
+    "--no-binary",
+    "--upgrade-strategy",
+    "--progress-bar",
+    "--log",
+    "--cache-dir",
+    "--src",
+    "--config-settings",
+    "-C",
+    "--index",
+    "--default-index",
+    "--trusted-host",
+    "--source",
+    "-G",
+    "--group",
+    "--extras",
+    "-E",
+    "--optional",
+    "--python-platform",
+    "--directory",
+    "--project",
+    "--with",
+    "--from",
+    "--dev-group",
+    "--spec",
+    "--pip-args",
+    "--suffix",
+    "--proxy",
+    "--cert",
+    "--client-cert",
+    "--timeout",
+    "--retries",
+    "--exists-action",
+    "--report",
+    "--categories",
 }
 _NPM_VALUE_OPTS = {
-    "--registry", "--prefix", "-w", "--workspace", "--tag", "--save-prefix", "--omit", "--include", "--filter",
-    "--cwd", "--userconfig", "--cache", "--loglevel", "-C", "--dir", "--network-timeout", "--reporter",
+    "--registry",
+    "--prefix",
+    "-w",
+    "--workspace",
+    "--tag",
+    "--save-prefix",
+    "--omit",
+    "--include",
+    "--filter",
+    "--cwd",
+    "--userconfig",
+    "--cache",
+    "--loglevel",
+    "-C",
+    "--dir",
+    "--network-timeout",
+    "--reporter",
 }
 _NPX_VALUE_OPTS = {"--registry", "--prefix", "-c", "--call", "--cache", "--node-options", "--userconfig"}
 _CONDA_VALUE_OPTS = {"-c", "--channel", "-n", "--name", "-p", "--prefix", "--file", "--override-channels-from"}
@@ -54,7 +118,9 @@ _STOPWORD_TEXT = """a an and the to then or for in on with it its this that thes
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _SKIP_CHARS = set("<>{}$%*")
 _SENT_PUNCT = ".,:;!?)”’»*_"
-_NEGATED = re.compile(r"(?i)(?:\bnot|n't|\bnever|\bavoid(?:ing)?|instead of|rather than|\bwrong)\W{0,3}(?:use\W{0,3}|run\W{0,3})?`?(?:\$\s*)?$")
+_NEGATED = re.compile(
+    r"(?i)(?:\bnot|n't|\bnever|\bavoid(?:ing)?|instead of|rather than|\bwrong)\W{0,3}(?:use\W{0,3}|run\W{0,3})?`?(?:\$\s*)?$"
+)
 
 
 _MAX_COMMAND = 4000  # characters: longer is not a command someone types (and keeps scans linear)
@@ -101,7 +167,6 @@ def _tokens(text: str, start: int, end: int) -> list[tuple[str, int]]:
     return out
 
 
-
 def _prose_accept(tok: str) -> tuple[str, bool] | None:
     """In prose, a package name ends the list at sentence punctuation or an ordinary word;
     a comma keeps the list going (`pip install requests, flask and numpy`)."""
@@ -111,7 +176,6 @@ def _prose_accept(tok: str) -> tuple[str, bool] | None:
     if not stripped or stripped.lower() in _STOPWORDS:
         return None
     return stripped, last
-
 
 
 def _conda_ref(tok: str, off: int) -> Ref | None:
@@ -151,7 +215,9 @@ def find_install_commands(text: str, code_spans: list[tuple[int, int]]) -> list[
         prose = not in_code and not _inside_inline_code(text, m.start())
         end = _segment_end(text, start, _MAX_COMMAND if not prose else 400)
         before = len(refs)
-        if not in_code and _NEGATED.search(text, max(text.rfind("\n", max(0, m.start() - 30), m.start()) + 1, m.start() - 30), m.start()):
+        if not in_code and _NEGATED.search(
+            text, max(text.rfind("\n", max(0, m.start() - 30), m.start()) + 1, m.start() - 30), m.start()
+        ):
             continue  # "not `pip install sklearn`", "instead of pip install bs4": advice against it
         toks = _tokens(text, start, end)
         if kind in ("pip", "uvadd", "pipenv", "pipx"):
@@ -263,4 +329,3 @@ def _npx(refs: list[Ref], toks: list[tuple[str, int]], prose: bool) -> None:
         if r := npm_ref(tok, off, "npx"):
             refs.append(r)
         return
-

@@ -14,9 +14,29 @@ from llmvet.validators.packages.import_map import NAMESPACES, NODE_BUILTINS
 from llmvet.validators.packages.refs import NPM_NAME, Ref
 
 PY_LANGS = {"python", "py", "python3", "py3", "ipython", "ipython3", "jupyter", "pycon", "sage", "pyi"}
-JS_LANGS = {"js", "javascript", "jsx", "ts", "typescript", "tsx", "mjs", "cjs", "node", "nodejs", "vue",
-            "svelte", "astro", "es6", "mts", "cts", "deno"}
-_PY_IMPORT_LINE = re.compile(r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import\b|import[ \t]+([\w.]+(?:[ \t]+as[ \t]+\w+)?(?:[ \t]*,[ \t]*[\w.]+(?:[ \t]+as[ \t]+\w+)?)*)[ \t]*(?:#.*)?$)", re.M)
+JS_LANGS = {
+    "js",
+    "javascript",
+    "jsx",
+    "ts",
+    "typescript",
+    "tsx",
+    "mjs",
+    "cjs",
+    "node",
+    "nodejs",
+    "vue",
+    "svelte",
+    "astro",
+    "es6",
+    "mts",
+    "cts",
+    "deno",
+}
+_PY_IMPORT_LINE = re.compile(
+    r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import\b|import[ \t]+([\w.]+(?:[ \t]+as[ \t]+\w+)?(?:[ \t]*,[ \t]*[\w.]+(?:[ \t]+as[ \t]+\w+)?)*)[ \t]*(?:#.*)?$)",
+    re.M,
+)
 _JS_SPEC = re.compile(
     r"""(?:\brequire\s*\(\s*|\bimport\s*\(\s*|\bfrom\s+|^[ \t]*import\s+|\bexport\s+\*\s+from\s+)(['"])([^'"\n]+)\1""",
     re.M,
@@ -24,7 +44,9 @@ _JS_SPEC = re.compile(
 _JS_HINT = re.compile(r"""\brequire\s*\(\s*['"]|^\s*import\s.*\bfrom\s+['"]|\bconst\s+\w+\s*=|=>""", re.M)
 _STDLIB = frozenset(sys.stdlib_module_names) | {"__future__", "__main__", "builtins"}
 # Modules commonly present in Python installs but not in stdlib_module_names, or shipped with CPython.
-_ALWAYS_THERE = frozenset({"pip", "setuptools", "pkg_resources", "_pytest", "distutils", "ensurepip", "idlelib", "lib2to3"})
+_ALWAYS_THERE = frozenset(
+    {"pip", "setuptools", "pkg_resources", "_pytest", "distutils", "ensurepip", "idlelib", "lib2to3"}
+)
 # Python 2 standard library names still seen in answers: old code, not a package to install.
 _PY2_STDLIB_TEXT = """urllib2 urlparse ConfigParser Queue cPickle StringIO cStringIO Tkinter tkMessageBox tkFileDialog ttk
     httplib HTMLParser SocketServer SimpleHTTPServer BaseHTTPServer CGIHTTPServer Cookie cookielib commands md5 sha
@@ -60,13 +82,17 @@ def _line_starts(code: str) -> list[int]:
     return starts
 
 
-def _catches_import_error(node: ast.Try) -> bool:
+def _catches_import_error(node: ast.Try | ast.TryStar) -> bool:
     for h in node.handlers:
         t = h.type
         if t is None:
             return True
         elts = t.elts if isinstance(t, ast.Tuple) else [t]
-        if any(getattr(e, "id", getattr(e, "attr", "")) in ("ImportError", "ModuleNotFoundError", "Exception", "BaseException") for e in elts):
+        if any(
+            getattr(e, "id", getattr(e, "attr", ""))
+            in ("ImportError", "ModuleNotFoundError", "Exception", "BaseException")
+            for e in elts
+        ):
             return True
     return False
 
@@ -85,7 +111,7 @@ def _import_statements(tree: ast.Module) -> Iterator[tuple[ast.Import | ast.Impo
             continue
         if isinstance(node, ast.expr):
             continue
-        opt = optional or ((isinstance(node, ast.Try) or type(node).__name__ == "TryStar") and _catches_import_error(node))  # type: ignore[arg-type]
+        opt = optional or (isinstance(node, (ast.Try, ast.TryStar)) and _catches_import_error(node))
         for f in _BODY_FIELDS:
             children = getattr(node, f, None)
             if children:
@@ -111,13 +137,22 @@ def _python_imports(code: str, base: int, lang: str) -> list[Ref]:
             for alias in node.names:
                 top = alias.name.split(".")[0]
                 off = starts[alias.lineno - 1] + alias.col_offset
-                refs.append(Ref("pypi", top, (base + off, base + off + len(top)), "import", "python-import",
-                                optional=optional, module=alias.name))
+                refs.append(
+                    Ref(
+                        "pypi",
+                        top,
+                        (base + off, base + off + len(top)),
+                        "import",
+                        "python-import",
+                        optional=optional,
+                        module=alias.name,
+                    )
+                )
         else:
             if node.level or not node.module:
                 continue
             line = lines[node.lineno - 1]
-            m = re.search(r"\bfrom\s+(" + re.escape(node.module) + r")\b", line[node.col_offset:])
+            m = re.search(r"\bfrom\s+(" + re.escape(node.module) + r")\b", line[node.col_offset :])
             if not m:
                 continue
             top = node.module.split(".")[0]
@@ -125,21 +160,41 @@ def _python_imports(code: str, base: int, lang: str) -> list[Ref]:
             module = node.module
             if top in NAMESPACES and module.count(".") + 1 < NAMESPACES[top] and node.names[0].name != "*":
                 module = f"{module}.{node.names[0].name}"  # from google.cloud import storage
-            refs.append(Ref("pypi", top, (base + off, base + off + len(top)), "import", "python-import",
-                            optional=optional, module=module))
+            refs.append(
+                Ref(
+                    "pypi",
+                    top,
+                    (base + off, base + off + len(top)),
+                    "import",
+                    "python-import",
+                    optional=optional,
+                    module=module,
+                )
+            )
     return refs
 
 
 def _python_imports_regex(code: str, base: int) -> list[Ref]:
     """Fallback for snippets that do not parse (pseudo-code, console sessions)."""
     refs: list[Ref] = []
-    for m in re.finditer(r"^(?:>>> |\.\.\. )?[ \t]*(?:from[ \t]+(\w[\w.]*)[ \t]+import[ \t(]+(\w*)|import[ \t]+([^\n#;]+))", code, re.M):
+    for m in re.finditer(
+        r"^(?:>>> |\.\.\. )?[ \t]*(?:from[ \t]+(\w[\w.]*)[ \t]+import[ \t(]+(\w*)|import[ \t]+([^\n#;]+))", code, re.M
+    ):
         if m.group(1):
             mod = m.group(1)
             top = mod.split(".")[0]
             if top in NAMESPACES and mod.count(".") + 1 < NAMESPACES[top] and m.group(2):
                 mod = f"{mod}.{m.group(2)}"  # from google.cloud import storage
-            refs.append(Ref("pypi", top, (base + m.start(1), base + m.start(1) + len(top)), "import", "python-import", module=mod))
+            refs.append(
+                Ref(
+                    "pypi",
+                    top,
+                    (base + m.start(1), base + m.start(1) + len(top)),
+                    "import",
+                    "python-import",
+                    module=mod,
+                )
+            )
             continue
         part_start = m.start(3)
         for pm in re.finditer(r"(\w[\w.]*)(?:[ \t]+as[ \t]+\w+)?", m.group(3)):
@@ -198,8 +253,9 @@ _JS_EXTS = (".js", ".ts", ".jsx", ".tsx", ".mjs", ".cjs")
 _LOCAL_CANDIDATE = re.compile(r"([A-Za-z_][\w-]*)(?:\.(?:py|js|ts|jsx|tsx|mjs|cjs)\b|/)")
 
 
-def is_local(name: str, text: str, made: set[str] | frozenset[str] = frozenset(),
-             candidates: set[str] | None = None) -> bool:
+def is_local(
+    name: str, text: str, made: set[str] | frozenset[str] = frozenset(), candidates: set[str] | None = None
+) -> bool:
     """Does the answer define `name` itself (a `name.py` file, a `name/` folder, `startapp name`)?
     `made` holds the names of `startapp`/`mkdir`/`cd` commands. Cheap substring tests first: this
     runs for every imported name on the warm path."""
@@ -217,7 +273,6 @@ def is_local(name: str, text: str, made: set[str] | frozenset[str] = frozenset()
         or re.search(rf"^[ \t│├└─|`+*-]*{pat}/[ \t]*(?:#.*)?$", text, re.M)
         or re.search(rf"(?<![\w.-]){pat}\.(?:js|ts|jsx|tsx|mjs|cjs)\b", text)
     )
-
 
 
 def block_imports(lang: str, code: str, base: int) -> list[Ref]:

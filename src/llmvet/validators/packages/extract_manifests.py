@@ -34,8 +34,13 @@ def _kind_of(fn: str) -> str:
     fn = fn.lower()
     if fn.startswith(("requirements", "constraints")):
         return "requirements"
-    return {"pyproject.toml": "pyproject", "setup.py": "setup.py", "setup.cfg": "setup.cfg",
-            "pipfile": "pipfile", "package.json": "package.json"}[fn]
+    return {
+        "pyproject.toml": "pyproject",
+        "setup.py": "setup.py",
+        "setup.cfg": "setup.cfg",
+        "pipfile": "pipfile",
+        "package.json": "package.json",
+    }[fn]
 
 
 def _manifest_kind(lang: str, code: str, before: str) -> str | None:
@@ -58,8 +63,10 @@ def _manifest_kind(lang: str, code: str, before: str) -> str | None:
     if lang in ("", "text", "txt", "plaintext", "plain", "requirements", "pip", "pip-requirements", "ini"):
         lines = [ln.split("#", 1)[0].strip() for ln in code.splitlines()]
         lines = [ln for ln in lines if ln]
-        if lines and sum(bool(_REQ_OP.search(ln)) for ln in lines) * 2 >= len(lines) and all(
-            _requirement_line_ok(ln) for ln in lines
+        if (
+            lines
+            and sum(bool(_REQ_OP.search(ln)) for ln in lines) * 2 >= len(lines)
+            and all(_requirement_line_ok(ln) for ln in lines)
         ):
             return "requirements"
     return None
@@ -258,12 +265,18 @@ def _package_json(code: str, base: int) -> tuple[list[Ref], set[str]]:
                 if not NPM_NAME.match(name):
                     continue
                 vm = NPM_EXACT.match(ver)
-                r = Ref("npm", name, (base + pair.start(1), base + pair.end(1)), "manifest", "package.json",
-                        vm.group(1) if vm else None, f"{name}@{ver}")
+                r = Ref(
+                    "npm",
+                    name,
+                    (base + pair.start(1), base + pair.end(1)),
+                    "manifest",
+                    "package.json",
+                    vm.group(1) if vm else None,
+                    f"{name}@{ver}",
+                )
             if r:
                 refs.append(r)
     return refs, own
-
 
 
 _SETUP_NAME = re.compile(r"""\bname\s*=\s*(['"])([\w.-]+)\1""")

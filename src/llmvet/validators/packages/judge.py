@@ -83,9 +83,15 @@ class Judge:
     def unreachable(self, ref: Ref, job: Job, lk: Lookup | None) -> Finding:
         mode = self.config.registry_unreachable
         return finding(
-            ref, "package.unverified", f"could not reach {job.index.label} to check {ref.name!r}",
-            {"ecosystem": ref.ecosystem, "registry": job.index.label, "error": lk.error if lk else "",
-             "registry_unreachable": mode},
+            ref,
+            "package.unverified",
+            f"could not reach {job.index.label} to check {ref.name!r}",
+            {
+                "ecosystem": ref.ecosystem,
+                "registry": job.index.label,
+                "error": lk.error if lk else "",
+                "registry_unreachable": mode,
+            },
             "unreachable_closed" if mode == "closed" else "unreachable",
         )
 
@@ -106,19 +112,37 @@ class Judge:
     def _private(self, ref: Ref, lk: Lookup, base_ev: dict[str, Any]) -> list[Finding]:
         if self.private is None or lk.status != "found":
             why = "no private index is configured" if self.private is None else f"not found on {self.private.label}"
-            return [finding(ref, "package.private_unresolved",
-                            f"{ref.name!r} has a private prefix but {why} (dependency confusion risk)", base_ev)]
+            return [
+                finding(
+                    ref,
+                    "package.private_unresolved",
+                    f"{ref.name!r} has a private prefix but {why} (dependency confusion risk)",
+                    base_ev,
+                )
+            ]
         if ref.version and not version_exists(lk.info or {}, ref.version):
-            return [finding(ref, "package.version_missing", f"{ref.name} has no version {ref.version}",
-                            {**base_ev, "version": ref.version})]
+            return [
+                finding(
+                    ref,
+                    "package.version_missing",
+                    f"{ref.name} has no version {ref.version}",
+                    {**base_ev, "version": ref.version},
+                )
+            ]
         return []  # the organisation's own index vouches for its packages
 
     def _missing(self, ref: Ref, job: Job, lk: Lookup, base_ev: dict[str, Any]) -> list[Finding]:
         if ref.index_url and ref.kind == "install":
             # installed from an index we were not asked to check: say so, do not call it invented
-            return [finding(ref, "package.unverified",
-                            f"{ref.name!r} is not on {lk.registry}; the command installs from {ref.index_url}",
-                            {**base_ev, "index_url": ref.index_url, "reason": "other index"}, "other_index")]
+            return [
+                finding(
+                    ref,
+                    "package.unverified",
+                    f"{ref.name!r} is not on {lk.registry}; the command installs from {ref.index_url}",
+                    {**base_ev, "index_url": ref.index_url, "reason": "other index"},
+                    "other_index",
+                )
+            ]
         ev = dict(base_ev)
         look = self._lookalike(ref.ecosystem, job.name)
         if look:
@@ -129,10 +153,16 @@ class Judge:
             if job.resolved_as:
                 return []  # e.g. `import ldap` is python-ldap's import name
             # low severity: could be a path alias or a module we cannot see
-            return [finding(ref, "package.unknown_import",
-                            f"import {ref.module or ref.name!r}: no package {job.name!r} on {lk.registry}"
-                            + (" (optional import)" if ref.optional else ""),
-                            ev, "optional" if ref.optional else "")]
+            return [
+                finding(
+                    ref,
+                    "package.unknown_import",
+                    f"import {ref.module or ref.name!r}: no package {job.name!r} on {lk.registry}"
+                    + (" (optional import)" if ref.optional else ""),
+                    ev,
+                    "optional" if ref.optional else "",
+                )
+            ]
         msg = f"{ref.name!r} does not exist on {lk.registry}"
         if "closest" in ev:
             msg += f" (did you mean {ev['closest']!r}?)"
@@ -142,9 +172,14 @@ class Judge:
         out: list[Finding] = []
         info = lk.info or {}
         if ref.version and not version_exists(info, ref.version):
-            out.append(finding(ref, "package.version_missing",
-                               f"{ref.name} has no version {ref.version} (latest: {info.get('latest') or '?'})",
-                               {**base_ev, "version": ref.version, "latest": info.get("latest")}))
+            out.append(
+                finding(
+                    ref,
+                    "package.version_missing",
+                    f"{ref.name} has no version {ref.version} (latest: {info.get('latest') or '?'})",
+                    {**base_ev, "version": ref.version, "latest": info.get("latest")},
+                )
+            )
         if ref.kind == "import":
             return out  # an import that resolves to a real project name says little more
         alias = install_alias(ref.name) if ref.ecosystem == "pypi" else None
@@ -160,14 +195,20 @@ class Judge:
         look = self._lookalike(ref.ecosystem, job.name) if weak else None
         if look and (len(weak) >= 2 or "recent" in weak):
             how = _LOOKALIKE_HOW[look.kind].format(distance=look.distance, affix=look.affix)
-            out.append(finding(ref, "package.lookalike",
-                               f"{ref.name!r} {how} popular {look.popular!r} and {', '.join(weak)}",
-                               {**base_ev, "closest": look.popular, "lookalike": look.kind, "signals": weak}))
+            out.append(
+                finding(
+                    ref,
+                    "package.lookalike",
+                    f"{ref.name!r} {how} popular {look.popular!r} and {', '.join(weak)}",
+                    {**base_ev, "closest": look.popular, "lookalike": look.kind, "signals": weak},
+                )
+            )
         return out
 
     @staticmethod
-    def _placeholder(ref: Ref, info: dict[str, Any], reasons: list[str], alias: str | None,
-                     base_ev: dict[str, Any]) -> Finding:
+    def _placeholder(
+        ref: Ref, info: dict[str, Any], reasons: list[str], alias: str | None, base_ev: dict[str, Any]
+    ) -> Finding:
         ev = {**base_ev, "reasons": reasons, "summary": info.get("summary", "")}
         if alias:
             ev["closest"] = alias
@@ -176,19 +217,31 @@ class Judge:
             msg += f" (install {alias!r})"
         return finding(ref, "package.placeholder", msg, ev)
 
-    def _recent(self, ref: Ref, lk: Lookup, info: dict[str, Any], now: float, weak: list[str],
-                base_ev: dict[str, Any]) -> Finding | None:
+    def _recent(
+        self, ref: Ref, lk: Lookup, info: dict[str, Any], now: float, weak: list[str], base_ev: dict[str, Any]
+    ) -> Finding | None:
         if lk.seen_missing_at and (info.get("first_upload") or now) >= lk.seen_missing_at - 60:
-            return finding(ref, "package.recent",
-                           f"{ref.name!r} was registered after llmvet saw it missing (possible slopsquat)",
-                           {**base_ev, "seen_missing_at": lk.seen_missing_at,
-                            "first_upload": info.get("first_upload"), "signals": weak},
-                           "registered_after_missing")
+            return finding(
+                ref,
+                "package.recent",
+                f"{ref.name!r} was registered after llmvet saw it missing (possible slopsquat)",
+                {
+                    **base_ev,
+                    "seen_missing_at": lk.seen_missing_at,
+                    "first_upload": info.get("first_upload"),
+                    "signals": weak,
+                },
+                "registered_after_missing",
+            )
         age = age_days(info, now)
         if age is not None and age < self.config.min_age_days:
-            return finding(ref, "package.recent",
-                           f"{ref.name!r} first appeared {age:.0f} days ago (minimum {self.config.min_age_days:g})",
-                           {**base_ev, "age_days": round(age, 1), "signals": weak}, "young")
+            return finding(
+                ref,
+                "package.recent",
+                f"{ref.name!r} first appeared {age:.0f} days ago (minimum {self.config.min_age_days:g})",
+                {**base_ev, "age_days": round(age, 1), "signals": weak},
+                "young",
+            )
         return None
 
     # ------------------------------------------------------------ memoised name signals
@@ -205,8 +258,13 @@ class Judge:
         # keyed by the record's identity fields; ages move slowly, so an hour's granularity is enough
         key = ("sig", job.index.id, job.name, info.get("latest"), info.get("last_upload"), int(now // 3600))
         if key not in self._memo:
-            self._remember(key, (placeholder_reasons(info, now, self.config.min_age_days, alias),
-                                 weak_signals(info, now, self.config.min_age_days)))
+            self._remember(
+                key,
+                (
+                    placeholder_reasons(info, now, self.config.min_age_days, alias),
+                    weak_signals(info, now, self.config.min_age_days),
+                ),
+            )
         reasons, weak = self._memo[key]
         return list(reasons), list(weak)
 

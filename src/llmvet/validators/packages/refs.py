@@ -46,14 +46,31 @@ def looks_like_path_or_url(tok: str) -> bool:
     low = tok.lower()
     return (
         "://" in tok
-        or low.startswith(("git+", "hg+", "svn+", "bzr+", "file:", "github:", "gitlab:", "bitbucket:", "git@", "link:", "workspace:"))
+        or low.startswith(
+            ("git+", "hg+", "svn+", "bzr+", "file:", "github:", "gitlab:", "bitbucket:", "git@", "link:", "workspace:")
+        )
         or tok.startswith((".", "/", "~", "\\"))
         or ("/" in tok.split("@", 1)[-1] and not tok.startswith("@"))
         or "\\" in tok
-        or low.endswith((".whl", ".tar.gz", ".tgz", ".zip", ".txt", ".toml", ".cfg", ".py", ".in", ".lock", ".json", ".yml", ".yaml"))
+        or low.endswith(
+            (
+                ".whl",
+                ".tar.gz",
+                ".tgz",
+                ".zip",
+                ".txt",
+                ".toml",
+                ".cfg",
+                ".py",
+                ".in",
+                ".lock",
+                ".json",
+                ".yml",
+                ".yaml",
+            )
+        )
         or (len(tok) > 1 and tok[1] == ":" and tok[0].isalpha())  # C:\…
     )
-
 
 
 @lru_cache(maxsize=8192)
@@ -112,4 +129,3 @@ def npm_ref(tok: str, off: int, tool: str, kind: str = "install") -> Ref | None:
         return None
     m = NPM_EXACT.match(version)
     return Ref("npm", name, (off, off + len(name)), kind, tool, m.group(1) if m else None, tok)
-

@@ -161,7 +161,9 @@ class RegistryClient:
                     stale[k] = rec
                 fetch[k] = (index, name)
         if fetch:
-            results = await asyncio.gather(*(self._single_flight(res, k, i, n, stale.get(k)) for k, (i, n) in fetch.items()))
+            results = await asyncio.gather(
+                *(self._single_flight(res, k, i, n, stale.get(k)) for k, (i, n) in fetch.items())
+            )
             for (index, name), lk in zip(fetch.values(), results, strict=True):
                 out[(index.id, name)] = lk
         # names given in several spellings map to one key
@@ -173,7 +175,9 @@ class RegistryClient:
                     out[(index.id, name)] = self._to_lookup(rec, index, True)
         return out
 
-    def _single_flight(self, res: Resources, k: str, index: Index, name: str, stale: dict | None) -> asyncio.Future[Lookup]:
+    def _single_flight(
+        self, res: Resources, k: str, index: Index, name: str, stale: dict | None
+    ) -> asyncio.Future[Lookup]:
         fut = self._inflight.get(k)
         if fut is None or fut.done():
             fut = asyncio.ensure_future(self._fetch(res, k, index, name, stale))

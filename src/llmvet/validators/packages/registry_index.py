@@ -109,4 +109,3 @@ class Index:
     @property
     def label(self) -> str:
         return self.json_url or self.url
-

@@ -26,7 +26,9 @@ def _epoch(iso: str | None) -> float | None:
 
 def _has_urls(*values: Any) -> bool:
     for v in values:
-        if isinstance(v, dict) and any(isinstance(x, str) and x.strip() and x.strip().upper() != "UNKNOWN" for x in v.values()):
+        if isinstance(v, dict) and any(
+            isinstance(x, str) and x.strip() and x.strip().upper() != "UNKNOWN" for x in v.values()
+        ):
             return True
         if isinstance(v, str) and v.strip() and v.strip().upper() != "UNKNOWN":
             return True
@@ -130,8 +132,12 @@ def parse_npm(data: dict[str, Any]) -> dict[str, Any]:
         "summary": desc[:300],
         "description": readme[:1500],
         "description_len": len(readme.strip()) or len(desc.strip()),
-        "has_urls": _has_urls(data.get("homepage"), data.get("repository"), latest_doc.get("homepage"),
-                              latest_doc.get("repository") if isinstance(latest_doc.get("repository"), (str, dict)) else None),
+        "has_urls": _has_urls(
+            data.get("homepage"),
+            data.get("repository"),
+            latest_doc.get("homepage"),
+            latest_doc.get("repository") if isinstance(latest_doc.get("repository"), (str, dict)) else None,
+        ),
         "versions": list(versions),
         "n_releases": len(versions),
         "n_files": len(versions),
@@ -142,4 +148,3 @@ def parse_npm(data: dict[str, Any]) -> dict[str, Any]:
         "deprecated": latest_doc.get("deprecated") if isinstance(latest_doc.get("deprecated"), str) else None,
         "unpublished": bool(times.get("unpublished")) and not versions,
     }
-

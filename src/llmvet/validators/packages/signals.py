@@ -41,7 +41,9 @@ _SUMMARY_ONLY = re.compile(
     \breserved\b|do\ not\ (?:use|install)|\bdummy\b""",
     re.I | re.X,
 )
-_ODD_VERSION = re.compile(r"^(?:0(?:\.0)*(?:\.0|\.1)?(?:[a-z]+\d*|\.dev\d*|\.post\d*)?|0\.dev\d*|(?:[5-9]\d|[1-9]\d{2,})(?:\.\d+)*)$")
+_ODD_VERSION = re.compile(
+    r"^(?:0(?:\.0)*(?:\.0|\.1)?(?:[a-z]+\d*|\.dev\d*|\.post\d*)?|0\.dev\d*|(?:[5-9]\d|[1-9]\d{2,})(?:\.\d+)*)$"
+)
 
 
 def placeholder_reasons(info: dict, now: float, min_age_days: float, alias_of: str | None = None) -> list[str]:
@@ -85,7 +87,11 @@ def weak_signals(info: dict, now: float, min_age_days: float) -> list[str]:
     n = info.get("n_releases") or 0
     if n <= 1:
         out.append("single release")
-    if info.get("description_len") is not None and (info.get("description_len") or 0) < 80 and len(info.get("summary") or "") < 30:
+    if (
+        info.get("description_len") is not None
+        and (info.get("description_len") or 0) < 80
+        and len(info.get("summary") or "") < 30
+    ):
         out.append("no description")
     if info.get("has_urls") is False:
         out.append("no project URLs")
@@ -154,10 +160,54 @@ def osa_distance(a: str, b: str, limit: int = 2) -> int:
 _SEP = re.compile(r"[-_.]+")
 PREFIXES = ("python-", "py-", "py", "python3-", "node-", "js-", "lib", "the-", "pypi-", "real-", "official-", "get-")
 SUFFIXES = (
-    "-pro", "-plus", "-utils", "-util", "-tools", "-tool", "-toolkit", "-lib", "-py", "-python", "-python3", "-sdk",
-    "-api", "-client", "-dev", "-core", "-helper", "-helpers", "-ext", "-extra", "-extras", "-extended", "-official",
-    "-v2", "-v3", "2", "3", "-ng", "-next", "-async", "-fast", "-lite", "-secure", "-fixed", "-new", "-latest",
-    "-js", "js", "-node", "-cli", "-kit", "-x", "x", "-master", "-community", "-free", "-full", "-ai",
+    "-pro",
+    "-plus",
+    "-utils",
+    "-util",
+    "-tools",
+    "-tool",
+    "-toolkit",
+    "-lib",
+    "-py",
+    "-python",
+    "-python3",
+    "-sdk",
+    "-api",
+    "-client",
+    "-dev",
+    "-core",
+    "-helper",
+    "-helpers",
+    "-ext",
+    "-extra",
+    "-extras",
+    "-extended",
+    "-official",
+    "-v2",
+    "-v3",
+    "2",
+    "3",
+    "-ng",
+    "-next",
+    "-async",
+    "-fast",
+    "-lite",
+    "-secure",
+    "-fixed",
+    "-new",
+    "-latest",
+    "-js",
+    "js",
+    "-node",
+    "-cli",
+    "-kit",
+    "-x",
+    "x",
+    "-master",
+    "-community",
+    "-free",
+    "-full",
+    "-ai",
 )
 
 

@@ -118,9 +118,15 @@ class PackagesValidator(Validator[PackagesConfig]):
             job = jobs.get(key)
             if job is None:
                 if len(jobs) >= self.config.max_references:
-                    findings.append(finding(ref, "package.unverified", f"{ref.name!r} not checked: too many names",
-                                            {"ecosystem": ref.ecosystem, "reason": "max_references"},
-                                            "max_references"))
+                    findings.append(
+                        finding(
+                            ref,
+                            "package.unverified",
+                            f"{ref.name!r} not checked: too many names",
+                            {"ecosystem": ref.ecosystem, "reason": "max_references"},
+                            "max_references",
+                        )
+                    )
                     continue
                 job = jobs[key] = Job(index, lookup_name)
             job.refs.append(ref)
@@ -131,8 +137,9 @@ class PackagesValidator(Validator[PackagesConfig]):
         c = self.config
         if ref.ecosystem == "conda":
             if c.conda == "not_checked":
-                return True, finding(ref, "package.not_checked", f"conda package {ref.name!r} was not checked",
-                                     {"ecosystem": "conda"})
+                return True, finding(
+                    ref, "package.not_checked", f"conda package {ref.name!r} was not checked", {"ecosystem": "conda"}
+                )
             return True, None
         if ref.ecosystem not in self._ecosystems:
             return True, None
@@ -140,8 +147,9 @@ class PackagesValidator(Validator[PackagesConfig]):
         if matches(norm, ref.name, c.allowlist) or (ref.ecosystem, norm) in reviewed:
             return True, None
         if matches(norm, ref.name, c.denylist):
-            return True, finding(ref, "package.denied", f"{ref.name!r} is on the policy's denylist",
-                                 {"ecosystem": ref.ecosystem})
+            return True, finding(
+                ref, "package.denied", f"{ref.name!r} is on the policy's denylist", {"ecosystem": ref.ecosystem}
+            )
         return False, None
 
     async def _lookup(self, ctx: Context, jobs: _JobMap) -> _Lookups:
@@ -204,8 +212,12 @@ class PackagesValidator(Validator[PackagesConfig]):
         waiting: list[Job] = []
         for (iid, _), job in jobs.items():
             lk = lookups.get((iid, job.name))
-            if (job.index.ecosystem == "pypi" and lk is not None and lk.status == "missing"
-                    and any(r.kind == "import" for r in job.refs)):
+            if (
+                job.index.ecosystem == "pypi"
+                and lk is not None
+                and lk.status == "missing"
+                and any(r.kind == "import" for r in job.refs)
+            ):
                 wanted.extend((job.index, c) for c in self._alias_candidates(job.name))
                 waiting.append(job)
         if not wanted:
@@ -234,8 +246,11 @@ class PackagesValidator(Validator[PackagesConfig]):
         """
         if not refs or not ctx.policy or ctx.resources is None:
             return set()
-        wanted = {keys.allowlist_key(ctx.policy, r.ecosystem, r.name): (r.ecosystem, self._norm(r))
-                  for r in refs if r.ecosystem in ("pypi", "npm")}
+        wanted = {
+            keys.allowlist_key(ctx.policy, r.ecosystem, r.name): (r.ecosystem, self._norm(r))
+            for r in refs
+            if r.ecosystem in ("pypi", "npm")
+        }
         try:
             found = await ctx.resources.store.get_many(keys.ALLOWLIST, list(wanted))
         except Exception as exc:  # the store being down must not hide findings: judge without it

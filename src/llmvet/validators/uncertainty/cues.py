@@ -44,7 +44,15 @@ MAP_SECTIONS: tuple[str, ...] = ("macros", "refusal_categories")
 # engine skip most alternatives at each position (~2x faster). Lists of short single words are faster
 # as one flat alternation, so they stay flat.
 GROUPED: frozenset[str] = frozenset(
-    {"statement_strong", "statement_caveat", "statement_exclude", "refusal", "refusal_capability", "refusal_policy", "deflection"}
+    {
+        "statement_strong",
+        "statement_caveat",
+        "statement_exclude",
+        "refusal",
+        "refusal_capability",
+        "refusal_policy",
+        "deflection",
+    }
 )
 SECTIONS: tuple[str, ...] = LIST_SECTIONS + MAP_SECTIONS
 

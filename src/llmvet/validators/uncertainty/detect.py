@@ -89,7 +89,11 @@ def _find_hedges(views: Views, cues: CueSet, opts: Options, out: Analysis) -> No
         for a, b in cue_matches(rx, views.prose):
             if overlaps(a, b, taken):
                 continue
-            if section == "hedge" and views.original("prose", a, b) == "May" and _month(views.text, views.span("prose", a, b)[1]):
+            if (
+                section == "hedge"
+                and views.original("prose", a, b) == "May"
+                and _month(views.text, views.span("prose", a, b)[1])
+            ):
                 continue
             taken.append((a, b))
             out.hedges.append(Hit(section, a, b, clean(views.original("prose", a, b)), weight))

@@ -70,7 +70,9 @@ def knn(candidates: np.ndarray, protos: np.ndarray, labels: np.ndarray, s: KnnSe
         fraction = float(labels[idx].mean())
         top = float(sims[row, idx[0]])
         near = bool(labels[idx[0]]) and top >= s.near_match
-        out.append((near or (fraction >= s.min_fraction and top >= s.min_similarity), round(max(fraction, near) * top, 4)))
+        out.append(
+            (near or (fraction >= s.min_fraction and top >= s.min_similarity), round(max(fraction, near) * top, 4))
+        )
     return out
 
 

@@ -51,12 +51,12 @@ _PRED = (
     r"pinned (?:it |this |that )?down|corroborate|corroborated|source|sourced|track down|find (?:a|an|any|the) (?:[\w-]+ )?(?:source|record|reference|study|paper|report|data|evidence|citation)|"
     r"cite(?: you)?|point (?:you )?to (?:a|any) (?:primary |reliable |original |solid |single )?source)"
 )
-SELF_EPISTEMIC = re.compile(
-    rf"{_SUBJECT}(?: {_GAP_WORD}){{0,3}} {_NEG}(?: {_MOD_WORD}){{0,3}} {_PRED}(?![\w'-])", re.M
-)
+SELF_EPISTEMIC = re.compile(rf"{_SUBJECT}(?: {_GAP_WORD}){{0,3}} {_NEG}(?: {_MOD_WORD}){{0,3}} {_PRED}(?![\w'-])", re.M)
 # Pro-drop and perfective forms, common in terse answers: "Pretty confident on 1.24; less so on the month",
 # "Not 100% on whether...", "Haven't compiled this", "a ballpark I haven't recomputed".
-_CLAUSE_START = r"(?:^[ \t>#•*_-]*(?:\d+[.)][ \t]*)?|(?<=[.!?;:(—–] )|(?<=[(—–])|(?<=, but )|(?<= but )|(?<=, and )|(?<=, so ))"
+_CLAUSE_START = (
+    r"(?:^[ \t>#•*_-]*(?:\d+[.)][ \t]*)?|(?<=[.!?;:(—–] )|(?<=[(—–])|(?<=, but )|(?<= but )|(?<=, and )|(?<=, so ))"
+)
 PRO_DROP_DEGREE = re.compile(
     rf"{_CLAUSE_START}(?:"
     r"(?:pretty|fairly|reasonably|quite|moderately|very|highly|less|least|only somewhat|somewhat|"

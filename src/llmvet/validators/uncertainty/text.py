@@ -30,7 +30,9 @@ _QUOTES = re.compile(
 # Markdown emphasis markers, incl. single-underscore italics ("_I'm unsure..._"), which would otherwise glue
 # to the first word and hide it from word-boundary cues.
 _EMPHASIS = re.compile(r"\*+|(?<!\w)__|__(?!\w)|(?<![\w_])_(?=[A-Za-z])|(?<=[\w.!?,;:)])_(?![\w_])")
-_LETTER_START = re.compile(r"^[ \t]*(?:\*\*)?(?:Subject:|Dear\b|To whom it may concern|Hi [A-Z]\w*,|Hello [A-Z]\w*,)", re.M)
+_LETTER_START = re.compile(
+    r"^[ \t]*(?:\*\*)?(?:Subject:|Dear\b|To whom it may concern|Hi [A-Z]\w*,|Hello [A-Z]\w*,)", re.M
+)
 _LETTER_END = re.compile(
     r"^[ \t]*(?:Best|Regards|Kind regards|Best regards|Warm regards|Warmly|Sincerely|Yours(?: \w+)?|Thanks|"
     r"Thank you|Many thanks|Cheers|Respectfully|All the best|With love|Love|Best wishes|Warmest(?: \w+)?|Take care|"
@@ -194,7 +196,9 @@ def _normalise(s: str) -> str:
 
 def _comment_view(comment_text: str) -> str:
     # Comment markers become blanks so "# I'm not sure" reads as a sentence.
-    comment_text = re.sub(r"(?m)#|//|/\*|\*/|\"\"\"|\'\'\'|<!--|-->|^\s*--", lambda m: " " * len(m.group(0)), comment_text)
+    comment_text = re.sub(
+        r"(?m)#|//|/\*|\*/|\"\"\"|\'\'\'|<!--|-->|^\s*--", lambda m: " " * len(m.group(0)), comment_text
+    )
     # A comment sentence wrapped over several lines reads as one line (same length: newline -> blank).
     comment_text = re.sub(r"(?<=[\w,;(-])[ \t]*\n(?=[ \t]*[a-zA-Z(])", lambda m: " " * len(m.group(0)), comment_text)
     return _lower(comment_text)

@@ -133,7 +133,12 @@ class UncertaintyValidator(Validator[UncertaintyConfig]):
         else:
             result = self.analyse(ctx.text, prompt)  # well under a millisecond: cheaper than a thread hop
         extra: dict[str, Any] = {}
-        if self.embedding_active and result.best_statement is None and result.candidates and not self._exemption(result):
+        if (
+            self.embedding_active
+            and result.best_statement is None
+            and result.candidates
+            and not self._exemption(result)
+        ):
             extra = await self._embedding_pass(ctx, result)
         elif self.config.embeddings and self._embedding_off and result.best_statement is None:
             extra = {"embedding": f"off: {self._embedding_off}"}

@@ -21,8 +21,19 @@ class ShoutingValidator(Validator):
         letters = [c for c in ctx.text if c.isalpha()]
         ratio = sum(c.isupper() for c in letters) / len(letters) if letters else 0.0
         if ratio > self.config.max_upper_ratio:
-            return Verdict.failed([Finding("shouting", "shouting.caps", f"{ratio:.0%} capitals", "low", ratio,
-                                           (0, len(ctx.text)), {"ratio": ratio})])
+            return Verdict.failed(
+                [
+                    Finding(
+                        "shouting",
+                        "shouting.caps",
+                        f"{ratio:.0%} capitals",
+                        "low",
+                        ratio,
+                        (0, len(ctx.text)),
+                        {"ratio": ratio},
+                    )
+                ]
+            )
         return Verdict.passed()
 
 
