@@ -7,7 +7,6 @@ import asyncio
 import datetime as dt
 import hashlib
 import json
-import shutil
 import time
 
 import httpx
@@ -16,6 +15,7 @@ import pytest
 
 from llmvet.observe.extension import ObserveExtension
 from llmvet.review.extension import ReviewExtension
+from tests.support.browser import CHROMIUM, launch
 from tests.support.fake_upstream import Reply
 from tests.support.metrics import metric_value, parse_metrics
 
@@ -270,8 +270,8 @@ def test_metrics_can_be_turned_off(fake, make_proxy, monkeypatch):
 
 def test_dashboard_in_headless_chromium(fake, proxy, client, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
+
+    if CHROMIUM is None:
         pytest.skip("chromium is not installed")
     for _ in range(4):
         chat(client, "m1", "hello")
@@ -301,17 +301,7 @@ def test_dashboard_in_headless_chromium(fake, proxy, client, tmp_path):
 
     asyncio.run_coroutine_threadsafe(alert(), _loop(proxy)).result(5)
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=exe,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = launch(p)
         try:
             page = browser.new_context(extra_http_headers=reviewer_headers(proxy)).new_page()
             errors: list[str] = []

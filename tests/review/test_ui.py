@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 
 import httpx
@@ -13,11 +12,11 @@ import openai
 import pytest
 
 from tests.support import ROOT
+from tests.support.browser import CHROMIUM, launch
 from tests.support.fake_upstream import Reply
 from tests.support.review_helpers import ANSWER, BAD, InThread, add_reviewer, policy, wait_for_item
 
 sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH")
 DOCS = ROOT / "docs"
 
@@ -38,17 +37,7 @@ QUESTION = [
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        b = launch(p)
         yield b
         b.close()
 

@@ -137,17 +137,7 @@ def _python_imports(code: str, base: int, lang: str) -> list[Ref]:
             for alias in node.names:
                 top = alias.name.split(".")[0]
                 off = starts[alias.lineno - 1] + alias.col_offset
-                refs.append(
-                    Ref(
-                        "pypi",
-                        top,
-                        (base + off, base + off + len(top)),
-                        "import",
-                        "python-import",
-                        optional=optional,
-                        module=alias.name,
-                    )
-                )
+                refs.append(_python_import(top, base + off, optional, alias.name))
         else:
             if node.level or not node.module:
                 continue
@@ -160,17 +150,7 @@ def _python_imports(code: str, base: int, lang: str) -> list[Ref]:
             module = node.module
             if top in NAMESPACES and module.count(".") + 1 < NAMESPACES[top] and node.names[0].name != "*":
                 module = f"{module}.{node.names[0].name}"  # from google.cloud import storage
-            refs.append(
-                Ref(
-                    "pypi",
-                    top,
-                    (base + off, base + off + len(top)),
-                    "import",
-                    "python-import",
-                    optional=optional,
-                    module=module,
-                )
-            )
+            refs.append(_python_import(top, base + off, optional, module))
     return refs
 
 
@@ -305,3 +285,8 @@ def split_local(text: str, import_refs: list[Ref], own: set[str]) -> tuple[list[
             continue
         kept.append(r)
     return kept, local
+
+
+def _python_import(top: str, start: int, optional: bool, module: str) -> Ref:
+    """A Python import's distribution candidate: its top-level name, at `start` in the answer."""
+    return Ref("pypi", top, (start, start + len(top)), "import", "python-import", optional=optional, module=module)
