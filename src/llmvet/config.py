@@ -23,6 +23,14 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="larger request bodies get HTTP 413")
+    max_header_bytes: int = Field(
+        32 * 1024, ge=1024, description="larger request headers (all of them together) get HTTP 431"
+    )
+    trusted_proxies: int = Field(
+        0,
+        ge=0,
+        description="proxies in front of llmvet whose X-Forwarded-For entries are kept; the client's own are dropped",
+    )
     upstream_connect_timeout: float = Field(10.0, gt=0)
     upstream_read_timeout: float = Field(600.0, gt=0, description="seconds of upstream silence before HTTP 504")
     upstream_max_connections: int = Field(512, ge=1)

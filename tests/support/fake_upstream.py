@@ -32,6 +32,10 @@ class Reply:
     malformed_after: int | None = None  # streaming: send a broken event after this many events
     ignore_n: bool = False  # behave like upstreams without the `n` parameter
     finish_reason: str = "stop"
+    # A hostile or unusual upstream: these replace what the fake would build.
+    headers: dict[str, str] = field(default_factory=dict)  # extra response headers
+    body: dict[str, Any] | None = None  # the whole JSON body, sent as is
+    events: list[Any] | None = None  # the whole stream: payloads, or (event name, payload) pairs
 
 
 def echo(body: dict[str, Any]) -> Reply:
@@ -91,7 +95,17 @@ class FakeUpstream:
         err = reply.error or {
             "error": {"message": "scripted failure", "type": "server_error", "code": None, "param": None}
         }
-        return Response(orjson.dumps(err), reply.status, media_type="application/json")
+        return Response(orjson.dumps(err), reply.status, headers=reply.headers, media_type="application/json")
+
+    def _scripted(self, body: dict[str, Any], reply: Reply) -> Response | None:
+        """The reply's own body or stream, when the test wrote one (hostile-upstream tests)."""
+        if reply.status != 200:
+            return self._error(reply)
+        if body.get("stream") and reply.events is not None:
+            return self._sse([e if isinstance(e, tuple) else (None, e) for e in reply.events], reply)
+        if not body.get("stream") and reply.body is not None:
+            return Response(orjson.dumps(reply.body), headers=reply.headers, media_type="application/json")
+        return None
 
     def _texts(self, body: dict[str, Any], reply: Reply) -> list[str]:
         n = 1 if reply.ignore_n else int(body.get("n") or 1)
@@ -118,7 +132,7 @@ class FakeUpstream:
                     self.streams_cancelled += 1
                 raise
 
-        return StreamingResponse(gen(), media_type="text/event-stream")
+        return StreamingResponse(gen(), headers=reply.headers, media_type="text/event-stream")
 
     @staticmethod
     def _usage(body: dict[str, Any], texts: list[str]) -> dict[str, int]:
@@ -129,8 +143,8 @@ class FakeUpstream:
     # ---- routes -------------------------------------------------------------------------------------
     async def chat(self, request: Request) -> Response:
         body, reply = await self._take(request)
-        if reply.status != 200:
-            return self._error(reply)
+        if (scripted := self._scripted(body, reply)) is not None:
+            return scripted
         texts = self._texts(body, reply)
         cid, created, model = f"chatcmpl-{next(self._ids)}", int(time.time()), body.get("model", "fake")
         usage = self._usage(body, texts)
@@ -155,6 +169,7 @@ class FakeUpstream:
                         "usage": usage,
                     }
                 ),
+                headers=reply.headers,
                 media_type="application/json",
             )
         base = {
@@ -210,8 +225,8 @@ class FakeUpstream:
 
     async def completions(self, request: Request) -> Response:
         body, reply = await self._take(request)
-        if reply.status != 200:
-            return self._error(reply)
+        if (scripted := self._scripted(body, reply)) is not None:
+            return scripted
         texts = self._texts(body, reply)
         cid, created, model = f"cmpl-{next(self._ids)}", int(time.time()), body.get("model", "fake")
         if not body.get("stream"):
@@ -229,26 +244,25 @@ class FakeUpstream:
                         "usage": self._usage(body, texts),
                     }
                 ),
+                headers=reply.headers,
                 media_type="application/json",
             )
         base = {"id": cid, "object": "text_completion", "created": created, "model": model}
-        events: list[tuple[str | None, Any]] = [
-            (None, {**base, "choices": [{"index": 0, "text": p, "logprobs": None, "finish_reason": None}]})
-            for p in _pieces(texts[0])
-        ]
-        events.append(
-            (
-                None,
-                {**base, "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": reply.finish_reason}]},
-            )
-        )
+        events: list[tuple[str | None, Any]] = []
+        for i, t in enumerate(texts):
+            events += [
+                (None, {**base, "choices": [{"index": i, "text": p, "logprobs": None, "finish_reason": None}]})
+                for p in _pieces(t)
+            ]
+            done = {"index": i, "text": "", "logprobs": None, "finish_reason": reply.finish_reason}
+            events.append((None, {**base, "choices": [done]}))
         events.append((None, "[DONE]"))
         return self._sse(events, reply)
 
     async def responses(self, request: Request) -> Response:
         body, reply = await self._take(request)
-        if reply.status != 200:
-            return self._error(reply)
+        if (scripted := self._scripted(body, reply)) is not None:
+            return scripted
         text = self._texts({}, reply)[0]
         rid, msg_id, created = f"resp_{next(self._ids)}", f"msg_{next(self._ids)}", int(time.time())
         usage = self._usage(body, [text])
@@ -278,7 +292,7 @@ class FakeUpstream:
             },
         }
         if not body.get("stream"):
-            return Response(orjson.dumps(response), media_type="application/json")
+            return Response(orjson.dumps(response), headers=reply.headers, media_type="application/json")
         in_progress = {**response, "status": "in_progress", "output": [], "usage": None}
         empty_item = {**message, "status": "in_progress", "content": []}
         seq = itertools.count()

@@ -11,7 +11,7 @@ from typing import Any
 
 from llmvet.policy.loader import CompiledRule, CompiledValidator
 from llmvet.policy.schema import SEVERITY
-from llmvet.validators.base import Context, Finding, Status, Verdict
+from llmvet.validators.base import ALL_PARTS, Context, Finding, Status, Verdict
 
 log = logging.getLogger("llmvet.engine")
 
@@ -87,13 +87,23 @@ ALLOW = Decision("allow", None)
 
 async def evaluate(rule: CompiledRule, ctx: Context) -> Decision:
     """Run every (sampled) validator of `rule` on `ctx` concurrently and combine their verdicts."""
-    chosen = [v for v in rule.validators if v.ref.sample_rate >= 1 or random.random() < v.ref.sample_rate]
+    chosen = [
+        v
+        for v in rule.validators
+        if ctx.part_kind in getattr(v.instance, "reads", ALL_PARTS)
+        and (v.ref.sample_rate >= 1 or random.random() < v.ref.sample_rate)
+    ]
     if not chosen:
         return Decision("allow", rule.name)
     if len(chosen) == 1:
         runs = [await _run_one(rule, chosen[0], ctx)]
     else:
         runs = list(await asyncio.gather(*(_run_one(rule, v, ctx) for v in chosen)))
+    if ctx.part != "content" or ctx.choice:  # findings say where they are when it is not the obvious place
+        for r in runs:
+            for f in r.verdict.findings:
+                f.evidence.setdefault("part", ctx.part)
+                f.evidence.setdefault("choice", ctx.choice)
     action = max((r.action for r in runs), key=SEVERITY.__getitem__, default="allow")
     return Decision(action, rule.name, runs)
 

@@ -9,7 +9,7 @@ import orjson
 
 from llmvet.proxy import sse
 from llmvet.proxy.errors import upstream_bad_response
-from llmvet.proxy.wire import Wire
+from llmvet.proxy.wires import Wire
 
 
 @dataclass(slots=True)
@@ -64,9 +64,34 @@ def with_text(wire: Wire, answer: Answer, text: str) -> Answer:
     if answer.events is None:
         data = wire.with_text(answer.data or {}, text)
         return Answer(answer.status, dict(answer.headers), orjson.dumps(data), data, None, text)
-    payloads = wire.stream_with_text(answer.events, text)
+    payloads = wire.stream_with_text(answer.events, text)  # built afresh: nothing of the original leaks
     events = [sse.Event(sse.encode(p, wire.event_name(p)), wire.event_name(p), p) for p in payloads]
     return Answer(answer.status, dict(answer.headers), b"", None, events, text)
+
+
+def without_llmvet_field(answer: Answer) -> None:
+    """Drop an `llmvet` field the upstream put in its body or its stream events: that name is llmvet's."""
+    if answer.data is not None and "llmvet" in answer.data:
+        del answer.data["llmvet"]
+        answer.raw = orjson.dumps(answer.data)
+    elif answer.data is None and answer.raw and b'"llmvet"' in answer.raw:
+        answer.raw = strip_llmvet_field(answer.raw)  # an error body
+    for i, e in enumerate(answer.events or ()):
+        if isinstance(e.data, dict) and "llmvet" in e.data:
+            data = {k: v for k, v in e.data.items() if k != "llmvet"}
+            answer.events[i] = sse.Event(sse.encode(data, e.event), e.event, data)  # type: ignore[index]
+
+
+def strip_llmvet_field(raw: bytes) -> bytes:
+    """A JSON object body without its top-level `llmvet` field (other bodies come back as they were)."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw
+    if not isinstance(data, dict) or "llmvet" not in data:
+        return raw
+    del data["llmvet"]
+    return orjson.dumps(data)
 
 
 def json_object(raw: bytes) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from llmvet.proxy.render import Renderer
 from llmvet.proxy.runtime import INTERNAL_HEADER, Runtime
 from llmvet.proxy.upstream import Upstream
 from llmvet.proxy.vetting import Vetter
-from llmvet.proxy.wire import WIRES, Wire
+from llmvet.proxy.wires import WIRES, Wire
 from llmvet.resources import Resources
 from llmvet.store import open_store
 from llmvet.validators.base import Validator
@@ -194,6 +194,7 @@ class LlmvetProxy:
         return endpoint
 
     async def handle_vetted(self, request: Request, wire: Wire, request_id: str) -> Response:
+        self.rt.check_headers(request)
         raw = await self.read_body(request)
         body = _request_object(raw)
         key_hash, key_label = self.rt.key_identity(request)
@@ -204,7 +205,7 @@ class LlmvetProxy:
 
         if rule is None or not rule.validators:
             return await self.passthrough.forward(
-                "POST", wire.path, headers, raw, extra={"x-llmvet-request-id": request_id}
+                "POST", wire.path, headers, raw, extra={"x-llmvet-request-id": request_id}, openai_route=True
             )
         sent = body
         for cv in rule.validators:  # request-side rules (e.g. ask for an uncertainty statement)

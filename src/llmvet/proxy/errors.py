@@ -28,6 +28,12 @@ def body_too_large(limit: int) -> ProxyError:
     return ProxyError(413, f"request body is over the {limit}-byte limit", "invalid_request_error", "body_too_large")
 
 
+def headers_too_large(limit: int) -> ProxyError:
+    return ProxyError(
+        431, f"request headers are over the {limit}-byte limit", "invalid_request_error", "headers_too_large"
+    )
+
+
 def upstream_unreachable(detail: str) -> ProxyError:
     return ProxyError(502, f"llmvet could not reach the upstream: {detail}", "upstream_error", "upstream_unreachable")
 

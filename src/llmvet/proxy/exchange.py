@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmvet.policy.loader import CompiledRule
-from llmvet.proxy.wire import Wire
+from llmvet.proxy.wires import Wire
 
 
 class ClientGone(Exception):

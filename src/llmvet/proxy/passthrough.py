@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from llmvet.proxy import sse
-from llmvet.proxy.answer import Answer
-from llmvet.proxy.errors import ProxyError
+from llmvet.proxy.answer import Answer, strip_llmvet_field
+from llmvet.proxy.errors import ProxyError, body_too_large
 from llmvet.proxy.exchange import Exchange
 from llmvet.proxy.recording import finish
 from llmvet.proxy.runtime import Runtime
@@ -19,6 +18,51 @@ from llmvet.proxy.upstream import response_headers
 from llmvet.proxy.vetting import Vetter
 
 SMALL_BODY = 1 << 20  # read bodies under this in one go: no chunked framing
+
+
+class LimitedBody:
+    """The request body as it streams upstream, cut off past `limit` bytes. The upstream client wraps
+    whatever stops the upload in its own error, so the route asks `exceeded` to answer 413."""
+
+    def __init__(self, chunks: AsyncIterator[bytes], limit: int) -> None:
+        self.chunks = chunks
+        self.limit = limit
+        self.exceeded = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        size = 0
+        async for chunk in self.chunks:
+            size += len(chunk)
+            if size > self.limit:
+                self.exceeded = True
+                raise body_too_large(self.limit)
+            yield chunk
+
+
+async def scrubbed_events(chunks: AsyncIterator[bytes], seen: list[sse.Event] | None = None) -> AsyncIterator[bytes]:
+    """Relay an SSE stream event by event, dropping any `llmvet` field from an event's data; the
+    events are also collected in `seen`. A stream that does not parse is relayed as it came."""
+    parser: sse.SSEParser | None = sse.SSEParser()
+    async for chunk in chunks:
+        try:
+            events = parser.feed(chunk) if parser is not None else None
+        except sse.StreamError:
+            events = parser = None  # not SSE after all: the rest goes through untouched
+        if events is None:
+            yield chunk
+            continue
+        out = []
+        for e in events:
+            if isinstance(e.data, dict) and "llmvet" in e.data:
+                data = {k: v for k, v in e.data.items() if k != "llmvet"}
+                e = sse.Event(sse.encode(data, e.event), e.event, data)
+            out.append(e.raw)
+            if seen is not None:
+                seen.append(e)
+        if out:
+            yield b"".join(out)
+    if parser is not None and parser.pending:
+        yield parser.pending
 
 
 class Passthrough:
@@ -31,32 +75,58 @@ class Passthrough:
         path = "/" + request.path_params["path"]
         if request.url.query:
             path += "?" + request.url.query
-        key_hash, _ = self.rt.key_identity(request)
-        headers = self.rt.upstream_headers(request, key_hash, vetted=False)
-        length = request.headers.get("content-length")
-        if length:
-            headers["Content-Length"] = length
-        body = request.stream() if request.method not in ("GET", "HEAD") else None
         try:
-            return await self.forward(request.method, path, headers, body)
+            self.rt.check_headers(request)
+            key_hash, _ = self.rt.key_identity(request)
+            headers = self.rt.upstream_headers(request, key_hash, vetted=False)
+            limit = self.rt.settings.max_body_bytes
+            length = request.headers.get("content-length")
+            if length:
+                if length.isdigit() and int(length) > limit:
+                    raise body_too_large(limit)
+                headers["Content-Length"] = length
+            body = LimitedBody(request.stream(), limit) if request.method not in ("GET", "HEAD") else None
+            try:
+                return await self.forward(request.method, path, headers, body)
+            except ProxyError:
+                if body is not None and body.exceeded:
+                    raise body_too_large(limit) from None
+                raise
         except ProxyError as exc:
             return exc.response()
 
     async def forward(
-        self, method: str, path: str, headers: Any, body: Any, extra: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        headers: Any,
+        body: Any,
+        extra: dict[str, str] | None = None,
+        *,
+        openai_route: bool = False,
     ) -> Response:
+        """Relay one request. On the OpenAI routes (`openai_route`) an `llmvet` field the upstream put
+        in its JSON body or stream events is dropped: that name is llmvet's alone."""
         upstream = self.rt.upstream
         resp = await upstream.open(method, path, headers, body)
         out_headers = response_headers(resp, drop_encoding=False)
         if extra:
             out_headers.update(extra)
         length = resp.headers.get("content-length")
+        scrub = openai_route and "content-encoding" not in resp.headers
         if length is not None and int(length) < SMALL_BODY:
-            return Response(await upstream.read_and_release(resp), resp.status, headers=out_headers)
+            raw = await upstream.read_and_release(resp)
+            if scrub and b'"llmvet"' in raw:
+                raw = strip_llmvet_field(raw)
+                out_headers = {k: v for k, v in out_headers.items() if k.lower() != "content-length"}
+            return Response(raw, resp.status, headers=out_headers)
+        chunks = upstream.iter_chunks(resp)
+        if scrub and resp.content_type == "text/event-stream":
+            chunks = scrubbed_events(chunks)
 
         async def relay() -> AsyncIterator[bytes]:
             try:
-                async for chunk in upstream.iter_chunks(resp):
+                async for chunk in chunks:
                     yield chunk
             finally:
                 resp.close()  # on client disconnect this cancels the upstream request too
@@ -69,14 +139,14 @@ class Passthrough:
         resp = await upstream.open("POST", ex.wire.path, ex.headers, ex.payload)
         headers = {**response_headers(resp, drop_encoding=True), "x-llmvet-request-id": ex.request_id}
         if resp.status != 200:
-            return Response(await upstream.read_and_release(resp), resp.status, headers=headers)
+            raw = strip_llmvet_field(await upstream.read_and_release(resp))
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+            return Response(raw, resp.status, headers=headers)
 
         async def relay() -> AsyncIterator[bytes]:
-            parser, events = sse.SSEParser(), []
+            events: list[sse.Event] = []
             try:
-                async for chunk in upstream.iter_chunks(resp):
-                    with contextlib.suppress(sse.StreamError):
-                        events.extend(parser.feed(chunk))
+                async for chunk in scrubbed_events(upstream.iter_chunks(resp), events):
                     yield chunk
             finally:
                 resp.close()

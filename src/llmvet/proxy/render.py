@@ -18,6 +18,7 @@ from llmvet.proxy.exchange import Exchange
 from llmvet.proxy.recording import finish
 from llmvet.proxy.runtime import Runtime
 from llmvet.text import content_text
+from llmvet.validators.base import Status
 
 POLICY_ERROR = "llmvet_policy_violation"
 
@@ -43,7 +44,7 @@ class Renderer:
 
     def block(self, ex: Exchange, answer: Answer, decision: Decision, why: str | None = None) -> Response:
         settings = ex.rule.rule.block
-        message = f"{settings.message} (rule {ex.rule.name!r}): {why or decision.summary()}"
+        message = f"{settings.message} (rule {ex.rule.name!r}): {why or finding_codes(decision)}"
         headers = self.decision_headers(ex, decision) | {"x-llmvet-decision": "block"}
         response = error_response(
             settings.status,
@@ -70,7 +71,10 @@ class Renderer:
         return headers
 
     def annotation(self, ex: Exchange, decision: Decision) -> dict[str, Any]:
+        """The `llmvet` field the client sees: the decision and its findings, minus evidence that
+        repeats what a rule caught (kept, when the policy says so, for the audit log only)."""
         out = decision.to_dict()
+        out["findings"] = [client_finding(f) for f in out["findings"]]
         out["request_id"] = ex.request_id
         out["policy"] = {"name": self.rt.policy.name, "version": self.rt.policy.version}
         if ex.reasks:
@@ -200,7 +204,7 @@ class Renderer:
         else:
             message = (
                 f"No reviewer decided within {ex.rule.rule.escalate.timeout:g}s "
-                f"(rule {ex.rule.name!r}): {decision.summary()}"
+                f"(rule {ex.rule.name!r}): {finding_codes(decision)}"
             )
             code = "review_timeout"
         return error_response(
@@ -212,6 +216,31 @@ class Renderer:
             headers,
             extra={"llmvet": note | {"decision": "block"}},
         )
+
+
+AUDIT_ONLY_EVIDENCE = frozenset({"match"})  # the matched text itself: the secret a rule caught
+
+
+def client_finding(finding: dict[str, Any]) -> dict[str, Any]:
+    evidence = {
+        k: v
+        for k, v in finding.get("evidence", {}).items()
+        if k not in AUDIT_ONLY_EVIDENCE and not k.startswith("audit_")
+    }
+    return {**finding, "evidence": evidence}
+
+
+def finding_codes(decision: Decision) -> str:
+    """What failed, by validator and finding code (errors with their reason): never a finding's
+    message or evidence, which may quote the answer (a secret) or the policy (its patterns)."""
+    parts = []
+    for r in decision.runs:
+        codes = sorted({f.code for f in r.verdict.findings})
+        if r.verdict.status is Status.FAILED:
+            parts.append(f"{r.label}: {', '.join(codes) or 'failed'}")
+        elif r.verdict.status is Status.ERROR:
+            parts.append(f"{r.label}: error ({r.verdict.error})")
+    return "; ".join(parts) or "failed"
 
 
 def review_note(outcome: Outcome) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from llmvet.audit import AuditLog
 from llmvet.config import Settings
 from llmvet.extensions import Extension
 from llmvet.policy.loader import Policy
+from llmvet.proxy.errors import headers_too_large
 from llmvet.proxy.upstream import Upstream, forward_request_headers
 from llmvet.records import AuditRecord
 from llmvet.resources import Resources
@@ -35,6 +36,12 @@ class Runtime:
     def __post_init__(self) -> None:
         self.policy_headers = {"x-llmvet-policy": f"{self.policy.name}@{self.policy.version}"}
 
+    def check_headers(self, request: Request) -> None:
+        """431 for oversized request headers, before anything is sent upstream (which would fail less clearly)."""
+        limit = self.settings.max_header_bytes
+        if sum(len(k) + len(v) for k, v in request.headers.raw) > limit:
+            raise headers_too_large(limit)
+
     def key_identity(self, request: Request) -> tuple[str | None, str | None]:
         """(sha256 of the client's API key, the policy's label for it). The key itself is never kept."""
         auth = request.headers.get("authorization")
@@ -47,7 +54,10 @@ class Runtime:
 
     def upstream_headers(self, request: Request, key_hash: str | None, *, vetted: bool = True) -> Any:
         """Headers to send upstream; the policy may swap the client's key for an upstream key."""
-        headers = forward_request_headers(request.headers, vetted=vetted)
+        peer = request.client.host if request.client else None
+        headers = forward_request_headers(
+            request.headers, vetted=vetted, peer=peer, trusted_proxies=self.settings.trusted_proxies
+        )
         entry = self.policy.key_entry(key_hash)
         if entry is not None and entry.upstream_key_env:
             headers["Authorization"] = f"Bearer {os.environ[entry.upstream_key_env]}"

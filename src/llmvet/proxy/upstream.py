@@ -125,25 +125,62 @@ def _env_proxy_for(url: str) -> str | None:
     return getproxies().get(parsed.scheme)
 
 
-def forward_request_headers(headers: Mapping[str, str], *, vetted: bool) -> CIMultiDict[str]:
+# Set by llmvet's own server for every response: the upstream's copy would be a duplicate.
+OWN_RESPONSE_HEADERS = frozenset({"date", "server"})
+FORWARDED_FOR = frozenset({"x-forwarded-for", "forwarded"})
+
+
+def _named_in_connection(headers: Mapping[str, str]) -> frozenset[str]:
+    """Headers a sender lists in `Connection` are hop-by-hop too (RFC 9110 7.6.1)."""
+    return frozenset(
+        t.strip().lower() for k, v in headers.items() if k.lower() == "connection" for t in v.split(",") if t.strip()
+    )
+
+
+def forward_request_headers(
+    headers: Mapping[str, str], *, vetted: bool, peer: str | None = None, trusted_proxies: int = 0
+) -> CIMultiDict[str]:
+    """The client's headers as they go upstream: hop-by-hop, cookies and llmvet's own dropped."""
     out: CIMultiDict[str] = CIMultiDict()
+    hop = HOP_BY_HOP | _named_in_connection(headers)
+    forwarded: list[str] = []
     for k, v in headers.items():
         lk = k.lower()
-        if lk in HOP_BY_HOP or lk == "cookie" or lk.startswith("x-llmvet-"):
+        if lk in hop or lk == "cookie" or lk.startswith("x-llmvet-"):
             continue  # cookie: the reviewer UI's session lives on this origin; never hand it upstream
         if vetted and lk == "accept-encoding":
             continue  # llmvet reads vetted bodies, so it asks for them uncompressed
+        if lk in FORWARDED_FOR:
+            if lk == "x-forwarded-for":
+                forwarded.extend(h.strip() for h in v.split(",") if h.strip())
+            continue
         out.add(k, v)
     if vetted:
         out["Accept-Encoding"] = "identity"
+    chain = forwarded_chain(forwarded, peer, trusted_proxies)
+    if chain:
+        out["X-Forwarded-For"] = ", ".join(chain)
     return out
 
 
+def forwarded_chain(given: list[str], peer: str | None, trusted_proxies: int) -> list[str]:
+    """X-Forwarded-For as llmvet passes it on: the entries added by trusted proxies, then the peer.
+
+    Entries before those (written by the client itself) are dropped: anyone can send any.
+    """
+    kept = given[-trusted_proxies:] if trusted_proxies else []
+    return [*kept, peer] if peer else kept
+
+
 def response_headers(resp: aiohttp.ClientResponse, *, drop_encoding: bool) -> dict[str, str]:
+    """The upstream's headers as the client gets them: llmvet's own names are llmvet's alone."""
     out: dict[str, str] = {}
+    hop = HOP_BY_HOP | _named_in_connection(resp.headers)
     for k, v in resp.headers.items():
         lk = k.lower()
-        if lk in HOP_BY_HOP or (drop_encoding and lk == "content-encoding"):
+        if lk in hop or lk in OWN_RESPONSE_HEADERS or lk.startswith("x-llmvet-"):
+            continue
+        if drop_encoding and lk == "content-encoding":
             continue
         out[k] = v
     return out

@@ -11,12 +11,13 @@ from starlette.responses import Response
 
 from llmvet.policy.engine import Decision, combine, evaluate
 from llmvet.proxy import sse
-from llmvet.proxy.answer import Answer, json_object
+from llmvet.proxy.answer import Answer, json_object, without_llmvet_field
 from llmvet.proxy.errors import upstream_bad_response
 from llmvet.proxy.exchange import Exchange
 from llmvet.proxy.render import Renderer
 from llmvet.proxy.runtime import INTERNAL_HEADER, Runtime
 from llmvet.proxy.upstream import response_headers
+from llmvet.proxy.wires import Part
 from llmvet.validators.base import Context, ReaskResult
 
 
@@ -50,20 +51,20 @@ class Vetter:
         return await self.render.act(ex, answer, decision)
 
     async def decide(self, ex: Exchange, answer: Answer) -> Decision:
-        """Vet the answer; with several choices (`n`), vet each and let the strictest decide."""
-        texts = ex.wire.texts(answer.data) if answer.data is not None else [answer.text]
+        """Vet every part of every choice (text, refusals, tool calls, reasoning); the strictest decides."""
+        parts = ex.wire.parts(answer.data) if answer.data is not None else ex.wire.stream_parts(answer.events or [])
         started = time.perf_counter()
-        if len(texts) <= 1:
-            decision = await evaluate(ex.rule, self.context(ex, answer.text))
+        if len(parts) == 1:  # the common case: one choice, text only
+            decision = await evaluate(ex.rule, self.context(ex, parts[0]))
         else:
-            decisions = await asyncio.gather(*(evaluate(ex.rule, self.context(ex, t)) for t in texts))
+            decisions = await asyncio.gather(*(evaluate(ex.rule, self.context(ex, p)) for p in parts))
             decision = combine(list(decisions))
         ex.validate_ms += (time.perf_counter() - started) * 1000
         return decision
 
-    def context(self, ex: Exchange, text: str) -> Context:
+    def context(self, ex: Exchange, part: Part) -> Context:
         return Context(
-            text=text,
+            text=part.text,
             request=ex.body,
             route=ex.wire.route,
             model=ex.model,
@@ -73,6 +74,9 @@ class Vetter:
             request_id=ex.request_id,
             resources=self.rt.resources,
             reask_fn=lambda overrides, messages, n: self.reask_for_validator(ex, overrides, messages, n),
+            part=part.label,
+            part_kind=part.kind,
+            choice=part.choice,
         )
 
     async def ask(self, ex: Exchange, payload: bytes, headers: Any = None) -> Answer:
@@ -88,6 +92,7 @@ class Vetter:
                 if resp.status == 200:
                     answer.data = json_object(raw)
                     answer.text = ex.wire.text(answer.data)
+                without_llmvet_field(answer)
             else:
                 parser, events = sse.SSEParser(), []
                 try:
@@ -98,6 +103,7 @@ class Vetter:
                 if parser.pending.strip() or not ex.wire.stream_complete(events):
                     raise upstream_bad_response("the stream ended before it was complete")
                 answer = Answer(200, out_headers, events=events, text=ex.wire.stream_text(events))
+                without_llmvet_field(answer)
         finally:
             resp.release()
         answer.elapsed_ms = (time.perf_counter() - started) * 1000

@@ -23,6 +23,11 @@ if TYPE_CHECKING:  # imported for type hints only; validators never import the p
 
 Severity = Literal["info", "low", "medium", "high"]
 
+# The kinds of part an answer has (see llmvet.proxy.wires): a validator reads the kinds in `reads`.
+PartKind = Literal["content", "refusal", "reasoning", "tool_name", "tool_arguments"]
+ALL_PARTS: frozenset[PartKind] = frozenset(("content", "refusal", "reasoning", "tool_name", "tool_arguments"))
+PROSE: frozenset[PartKind] = frozenset(("content",))
+
 
 class Status(str, enum.Enum):
     PASSED = "passed"
@@ -106,6 +111,9 @@ class Context:
     request_id: str = ""
     resources: Resources | None = None
     reask_fn: ReaskFn | None = None
+    part: str = "content"  # which part of the answer `text` is: content, refusal, tool_call:NAME...
+    part_kind: PartKind = "content"
+    choice: int = 0  # which choice (`n`) it belongs to
 
     async def reask(
         self, body_overrides: dict[str, Any] | None = None, messages: list[dict[str, Any]] | None = None, n: int = 1
@@ -158,12 +166,17 @@ class Validator(Generic[ConfigT]):
     - `prepare_request(body, route)`: optional request-side rule (e.g. add an instruction).
     - `problems()`: optional start-up self-check (e.g. an optional dependency is missing); each string
       is reported by `llmvet policy check` against this validator's entry.
+    - `reads`: the kinds of answer part it is shown (message content, refusals, reasoning, tool-call
+      names and arguments); each part is checked on its own, with `ctx.part` naming it.
     - `warm_up(resources)`: optional; the proxy calls it once at start-up (beside serving; /readyz
       reports "warming" until it returns) to load expensive shared state such as a model.
     """
 
     name: ClassVar[str] = ""
     Config: ClassVar[type[ValidatorConfig]] = ValidatorConfig
+    # Which parts of an answer the validator reads. Every part by default: text a validator never sees
+    # would reach the client unvetted. Prose-only validators (uncertainty) narrow it.
+    reads: ClassVar[frozenset[PartKind]] = ALL_PARTS
 
     def __init__(self, config: ConfigT) -> None:
         self.config: ConfigT = config

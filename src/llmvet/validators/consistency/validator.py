@@ -9,7 +9,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmvet import embeddings
-from llmvet.validators.base import Context, Finding, ReaskResult, ReaskUnavailable, Sentence, Validator, Verdict
+from llmvet.validators.base import (
+    PROSE,
+    Context,
+    Finding,
+    PartKind,
+    ReaskResult,
+    ReaskUnavailable,
+    Sentence,
+    Validator,
+    Verdict,
+)
 from llmvet.validators.consistency import budget, sampling
 from llmvet.validators.consistency.config import ConsistencyConfig
 from llmvet.validators.consistency.scoring import (
@@ -41,6 +51,7 @@ class ConsistencyValidator(Validator[ConsistencyConfig]):
     """SelfCheckGPT-style check (Manakul et al., 2023) with an embedding + word-overlap score."""
 
     name: ClassVar[str] = NAME
+    reads: ClassVar[frozenset[PartKind]] = PROSE  # re-asks compare what the answer says
     Config: ClassVar[type[ConsistencyConfig]] = ConsistencyConfig
 
     # A model that failed to load is not retried on every answer (each try can take seconds).

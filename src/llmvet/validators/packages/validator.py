@@ -13,7 +13,7 @@ from functools import partial
 from typing import ClassVar
 
 from llmvet.store import keys
-from llmvet.validators.base import Context, Finding, Validator, ValidatorConfig, Verdict
+from llmvet.validators.base import Context, Finding, PartKind, Validator, ValidatorConfig, Verdict
 from llmvet.validators.packages.codes import CODES, DEFAULT_FAIL_ON
 from llmvet.validators.packages.config import PackagesConfig
 from llmvet.validators.packages.extract import Extraction, Ref, extract
@@ -42,6 +42,8 @@ log = logging.getLogger("llmvet.packages")
 
 class PackagesValidator(Validator[PackagesConfig]):
     name: ClassVar[str] = "packages"
+    # install lines and imports also hide in tool-call arguments (code a tool will run) and reasoning
+    reads: ClassVar[frozenset[PartKind]] = frozenset(("content", "reasoning", "tool_arguments"))
     Config: ClassVar[type[ValidatorConfig]] = PackagesConfig
 
     def __init__(self, config: PackagesConfig) -> None:

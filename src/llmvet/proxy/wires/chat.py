@@ -1,0 +1,132 @@
+"""`/v1/chat/completions`: choices of messages with content, refusal, tool calls and reasoning."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from llmvet.proxy.sse import Event
+from llmvet.proxy.wires.base import (
+    Part,
+    Wire,
+    choice_indexes,
+    data_events,
+    insert_before_finish,
+    payloads,
+    usage_chunk,
+)
+from llmvet.text import content_text
+
+TEMPLATE_KEYS = ("id", "object", "created", "model", "system_fingerprint")
+REASONING_KEYS = ("reasoning_content", "reasoning")  # vendor extensions some upstreams send
+
+
+def message_parts(i: int, msg: dict[str, Any]) -> list[Part]:
+    """The parts of one message (a JSON choice's `message`, or a stream's assembled deltas)."""
+    out = [Part(i, "content", "content", content_text(msg.get("content")))]
+    if isinstance(msg.get("refusal"), str) and msg["refusal"]:
+        out.append(Part(i, "refusal", "refusal", msg["refusal"]))
+    for key in REASONING_KEYS:
+        if isinstance(msg.get(key), str) and msg[key]:
+            out.append(Part(i, "reasoning", "reasoning", msg[key]))
+    calls = [(tc.get("function") or {}, "tool_call") for tc in msg.get("tool_calls") or [] if isinstance(tc, dict)]
+    if isinstance(msg.get("function_call"), dict):
+        calls.append((msg["function_call"], "function_call"))
+    for fn, what in calls:
+        name, args = str(fn.get("name") or ""), fn.get("arguments")
+        out.append(Part(i, "tool_name", "tool_name", name))
+        out.append(Part(i, f"{what}:{name}", "tool_arguments", args if isinstance(args, str) else str(args or "")))
+    return out
+
+
+class ChatWire(Wire):
+    route = "chat.completions"
+    path = "/chat/completions"
+
+    def parts(self, data: dict[str, Any]) -> list[Part]:
+        out: list[Part] = []
+        for pos, c in enumerate(data.get("choices") or []):
+            out.extend(message_parts(c.get("index", pos), c.get("message") or {}))
+        return out or [Part(0, "content", "content", "")]
+
+    def stream_parts(self, events: list[Event]) -> list[Part]:
+        messages: dict[int, dict[str, Any]] = {}
+        for d in data_events(events):
+            for c in d.get("choices") or []:
+                _merge_delta(messages.setdefault(c.get("index", 0), {}), c.get("delta") or {})
+        out: list[Part] = []
+        for i in sorted(messages) or [0]:
+            out.extend(message_parts(i, _assembled(messages.get(i, {}))))
+        return out
+
+    def append(self, data: dict[str, Any], notice: str) -> dict[str, Any]:
+        out = copy.deepcopy(data)
+        for c in out.get("choices") or []:
+            msg = c.setdefault("message", {})
+            msg["content"] = (msg.get("content") or "") + notice
+        return out
+
+    def stream_append(self, events: list[Event], notice: str) -> list[Any]:
+        items = payloads(events)
+        template = _template(items)
+        notices = {
+            i: {**template, "choices": [{"index": i, "delta": {"content": notice}, "finish_reason": None}]}
+            for i in choice_indexes(items)
+        }
+        return insert_before_finish(items, notices)
+
+    def with_text(self, data: dict[str, Any], text: str) -> dict[str, Any]:
+        out = copy.deepcopy(data)
+        indexes = [c.get("index", pos) for pos, c in enumerate(out.get("choices") or [])] or [0]
+        out["choices"] = [
+            {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop", "logprobs": None}
+            for i in indexes
+        ]
+        return out
+
+    def stream_with_text(self, events: list[Event], text: str) -> list[Any]:
+        items = payloads(events)
+        template = _template(items)
+        out: list[Any] = []
+        for i in choice_indexes(items):
+            delta = {"role": "assistant", "content": text}
+            out.append({**template, "choices": [{"index": i, "delta": delta, "finish_reason": None, "logprobs": None}]})
+            out.append({**template, "choices": [{"index": i, "delta": {}, "finish_reason": "stop", "logprobs": None}]})
+        return [*out, *usage_chunk(items, template), "[DONE]"]
+
+    def conversation(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        return list(body.get("messages") or [])
+
+    def with_messages(self, body: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
+        return {**body, "messages": messages}
+
+
+def _template(items: list[Any]) -> dict[str, Any]:
+    first = next((d for d in items if isinstance(d, dict) and d.get("choices") is not None), {})
+    return {k: v for k, v in first.items() if k in TEMPLATE_KEYS}
+
+
+def _merge_delta(acc: dict[str, Any], delta: dict[str, Any]) -> None:
+    """Fold one streamed delta into the message being assembled (strings concatenate, as in the SDK)."""
+    for key in ("content", "refusal", *REASONING_KEYS):
+        if isinstance(delta.get(key), str):
+            acc[key] = acc.get(key, "") + delta[key]
+    for tc in delta.get("tool_calls") or []:
+        if isinstance(tc, dict):
+            slot = acc.setdefault("tool_calls", {}).setdefault(tc.get("index", 0), {"name": "", "arguments": ""})
+            _merge_function(slot, tc.get("function") or {})
+    if isinstance(delta.get("function_call"), dict):
+        _merge_function(acc.setdefault("function_call", {"name": "", "arguments": ""}), delta["function_call"])
+
+
+def _merge_function(slot: dict[str, str], fn: dict[str, Any]) -> None:
+    for key in ("name", "arguments"):
+        if isinstance(fn.get(key), str):
+            slot[key] += fn[key]
+
+
+def _assembled(acc: dict[str, Any]) -> dict[str, Any]:
+    msg = {k: v for k, v in acc.items() if k != "tool_calls"}
+    calls = acc.get("tool_calls") or {}
+    msg["tool_calls"] = [{"function": calls[k]} for k in sorted(calls)]
+    return msg

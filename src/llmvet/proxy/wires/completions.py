@@ -1,0 +1,83 @@
+"""`/v1/completions`: choices of plain text."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from llmvet.proxy.sse import Event
+from llmvet.proxy.wires.base import (
+    Part,
+    Wire,
+    choice_indexes,
+    data_events,
+    insert_before_finish,
+    payloads,
+    usage_chunk,
+)
+from llmvet.text import content_text
+
+TEMPLATE_KEYS = ("id", "object", "created", "model", "system_fingerprint")
+
+
+class CompletionsWire(Wire):
+    route = "completions"
+    path = "/completions"
+
+    def parts(self, data: dict[str, Any]) -> list[Part]:
+        out = [
+            Part(c.get("index", pos), "content", "content", c.get("text") or "")
+            for pos, c in enumerate(data.get("choices") or [])
+        ]
+        return out or [Part(0, "content", "content", "")]
+
+    def stream_parts(self, events: list[Event]) -> list[Part]:
+        texts: dict[int, list[str]] = {}
+        for d in data_events(events):
+            for c in d.get("choices") or []:
+                texts.setdefault(c.get("index", 0), []).append(c.get("text") or "")
+        return [Part(i, "content", "content", "".join(texts.get(i, []))) for i in sorted(texts) or [0]]
+
+    def append(self, data: dict[str, Any], notice: str) -> dict[str, Any]:
+        out = copy.deepcopy(data)
+        for c in out.get("choices") or []:
+            c["text"] = (c.get("text") or "") + notice
+        return out
+
+    def stream_append(self, events: list[Event], notice: str) -> list[Any]:
+        items = payloads(events)
+        template = _template(items)
+        notices = {
+            i: {**template, "choices": [{"index": i, "text": notice, "finish_reason": None, "logprobs": None}]}
+            for i in choice_indexes(items)
+        }
+        return insert_before_finish(items, notices)
+
+    def with_text(self, data: dict[str, Any], text: str) -> dict[str, Any]:
+        out = copy.deepcopy(data)
+        indexes = [c.get("index", pos) for pos, c in enumerate(out.get("choices") or [])] or [0]
+        out["choices"] = [{"index": i, "text": text, "finish_reason": "stop", "logprobs": None} for i in indexes]
+        return out
+
+    def stream_with_text(self, events: list[Event], text: str) -> list[Any]:
+        items = payloads(events)
+        template = _template(items)
+        out: list[Any] = [
+            {**template, "choices": [{"index": i, "text": text, "finish_reason": "stop", "logprobs": None}]}
+            for i in choice_indexes(items)
+        ]
+        return [*out, *usage_chunk(items, template), "[DONE]"]
+
+    def conversation(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        prompt = body.get("prompt", "")
+        return [{"role": "user", "content": prompt if isinstance(prompt, str) else "".join(map(str, prompt))}]
+
+    def with_messages(self, body: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
+        # A completions model continues text: lay the conversation out as a transcript.
+        prompt = "\n\n".join(content_text(m.get("content")) for m in messages) + "\n\n"
+        return {**body, "prompt": prompt}
+
+
+def _template(items: list[Any]) -> dict[str, Any]:
+    first = next((d for d in items if isinstance(d, dict)), {})
+    return {k: v for k, v in first.items() if k in TEMPLATE_KEYS}

@@ -1,0 +1,174 @@
+"""`/v1/responses`: one output list of items (messages, function calls, reasoning); named SSE events."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from llmvet.proxy.sse import Event
+from llmvet.proxy.wires.base import Part, Wire, data_events, payloads
+from llmvet.text import content_text
+
+FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
+
+
+def _output_text(resp: dict[str, Any], kind: str = "output_text") -> str:
+    return "".join(
+        part.get("text" if kind == "output_text" else "refusal") or ""
+        for item in resp.get("output") or []
+        if isinstance(item, dict) and item.get("type") == "message"
+        for part in item.get("content") or []
+        if isinstance(part, dict) and part.get("type") == kind
+    )
+
+
+def response_parts(resp: dict[str, Any]) -> list[Part]:
+    out = [Part(0, "content", "content", _output_text(resp))]
+    refusal = _output_text(resp, "refusal")
+    if refusal:
+        out.append(Part(0, "refusal", "refusal", refusal))
+    for item in resp.get("output") or []:
+        if not isinstance(item, dict):
+            continue
+        kind = item.get("type")
+        if kind in ("function_call", "custom_tool_call"):
+            name = str(item.get("name") or "")
+            args = item.get("arguments") if kind == "function_call" else item.get("input")
+            out.append(Part(0, "tool_name", "tool_name", name))
+            out.append(Part(0, f"tool_call:{name}", "tool_arguments", args if isinstance(args, str) else ""))
+        elif kind == "reasoning":
+            summary = "\n".join(content_text([s]) for s in item.get("summary") or [] if isinstance(s, dict))
+            if summary:
+                out.append(Part(0, "reasoning", "reasoning", summary))
+    return out
+
+
+class ResponsesWire(Wire):
+    route = "responses"
+    path = "/responses"
+    supports_n = False
+
+    def parts(self, data: dict[str, Any]) -> list[Part]:
+        return response_parts(data)
+
+    def stream_parts(self, events: list[Event]) -> list[Part]:
+        final = _final_response(data_events(events))
+        if final is not None:
+            return response_parts(final)
+        # No final snapshot: the items the stream said were done, plus text deltas of unfinished ones.
+        items = [d["item"] for d in data_events(events) if d.get("type") == "response.output_item.done"]
+        parts = response_parts({"output": [i for i in items if isinstance(i, dict)]})
+        deltas = "".join(
+            str(d.get("delta") or "") for d in data_events(events) if d.get("type") == "response.output_text.delta"
+        )
+        if deltas and not parts[0].text:
+            parts[0] = Part(0, "content", "content", deltas)
+        return parts
+
+    def stream_complete(self, events: list[Event]) -> bool:
+        return any(isinstance(e.data, dict) and e.data.get("type") in FINAL_EVENTS for e in events)
+
+    def event_name(self, payload: Any) -> str | None:
+        return payload.get("type") if isinstance(payload, dict) else None
+
+    def append(self, data: dict[str, Any], notice: str) -> dict[str, Any]:
+        out = copy.deepcopy(data)
+        _append_to_response(out, notice)
+        return out
+
+    def stream_append(self, events: list[Event], notice: str) -> list[Any]:
+        out: list[Any] = []
+        items = copy.deepcopy(payloads(events))
+        last_delta = max(
+            (i for i, d in enumerate(items) if isinstance(d, dict) and d.get("type") == "response.output_text.delta"),
+            default=None,
+        )
+        for i, d in enumerate(items):
+            if isinstance(d, dict):
+                _append_to_event(d, notice)
+            out.append(d)
+            if i == last_delta:
+                extra = {k: d.get(k) for k in ("item_id", "output_index", "content_index") if k in d}
+                out.append({"type": "response.output_text.delta", **extra, "delta": notice})
+        return out
+
+    def with_text(self, data: dict[str, Any], text: str) -> dict[str, Any]:
+        out = copy.deepcopy(data)
+        first = next((i for i in out.get("output") or [] if isinstance(i, dict) and i.get("type") == "message"), {})
+        out["output"] = [_message(str(first.get("id") or "msg_llmvet"), text)]
+        if "output_text" in out:
+            out["output_text"] = text
+        return out
+
+    def stream_with_text(self, events: list[Event], text: str) -> list[Any]:
+        final = _final_response(data_events(events)) or {}
+        resp = self.with_text({k: v for k, v in final.items() if k != "output"} | {"output": []}, text)
+        msg = resp["output"][0]
+        where = {"item_id": msg["id"], "output_index": 0, "content_index": 0}
+        part = msg["content"][0]
+        steps: list[dict[str, Any]] = [
+            {"type": "response.created", "response": {**resp, "status": "in_progress", "output": []}},
+            {"type": "response.output_item.added", "output_index": 0, "item": {**msg, "content": []}},
+            {"type": "response.content_part.added", **where, "part": {**part, "text": ""}},
+            {"type": "response.output_text.delta", **where, "delta": text},
+            {"type": "response.output_text.done", **where, "text": text},
+            {"type": "response.content_part.done", **where, "part": part},
+            {"type": "response.output_item.done", "output_index": 0, "item": msg},
+            {"type": "response.completed", "response": {**resp, "status": "completed"}},
+        ]
+        return [{**step, "sequence_number": n} for n, step in enumerate(steps)]
+
+    def conversation(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        inp = body.get("input")
+        if isinstance(inp, str):
+            return [{"role": "user", "content": inp}]
+        return [m for m in inp or [] if isinstance(m, dict) and "role" in m]
+
+    def with_messages(self, body: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
+        out = {**body, "input": [{"role": m["role"], "content": content_text(m.get("content"))} for m in messages]}
+        out.pop("previous_response_id", None)
+        return out
+
+
+def _message(item_id: str, text: str) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": item_id,
+        "status": "completed",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    }
+
+
+def _final_response(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    for d in reversed(events):
+        if d.get("type") in FINAL_EVENTS and isinstance(d.get("response"), dict):
+            return d["response"]
+    return None
+
+
+def _append_to_response(resp: dict[str, Any], notice: str) -> None:
+    parts = [
+        part
+        for item in resp.get("output") or []
+        if item.get("type") == "message"
+        for part in item.get("content") or []
+        if part.get("type") == "output_text"
+    ]
+    if parts:
+        parts[-1]["text"] = (parts[-1].get("text") or "") + notice
+    if isinstance(resp.get("output_text"), str):
+        resp["output_text"] += notice
+
+
+def _append_to_event(d: dict[str, Any], notice: str) -> None:
+    kind = d.get("type")
+    if kind == "response.output_text.done":
+        d["text"] = (d.get("text") or "") + notice
+    elif kind == "response.content_part.done" and isinstance(d.get("part"), dict):
+        if d["part"].get("type") == "output_text":
+            d["part"]["text"] = (d["part"].get("text") or "") + notice
+    elif kind == "response.output_item.done" and isinstance(d.get("item"), dict):
+        _append_to_response({"output": [d["item"]]}, notice)
+    elif kind in FINAL_EVENTS and isinstance(d.get("response"), dict):
+        _append_to_response(d["response"], notice)
