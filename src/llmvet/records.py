@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict
 
-AuditKind = Literal["response", "review", "allowlist.add", "allowlist.revert", "reviewer.revoke", "drift_alert"]
+AuditKind = Literal[
+    "response", "escalation.held", "review", "allowlist.add", "allowlist.revert", "reviewer.revoke", "drift_alert"
+]
 
 
 class Timings(TypedDict, total=False):

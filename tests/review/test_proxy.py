@@ -74,6 +74,25 @@ def test_hold_approve_returns_the_original_answer_and_is_audited(setup):
     assert auto and auto[0]["action"] == "escalate"
 
 
+def test_held_request_is_audited_before_it_waits(setup):
+    """A crash while the client is held must not lose the request: its record is written first."""
+    start, url = setup
+    server, client = start(policy())
+    token = add_reviewer(url, "alice")
+    call = InThread(lambda: client.chat.completions.with_raw_response.create(model="gpt-x", messages=MSG))
+    item = wait_for_item(server.url, token)
+    deadline = time.monotonic() + 5
+    held: list[dict] = []
+    while not held and time.monotonic() < deadline:  # the writer flushes in batches every 0.2 s
+        held = [r for r in read_audit(url) if r.get("kind") == "escalation.held"]
+        time.sleep(0.1)
+    assert not call.done and len(held) == 1
+    assert held[0]["request_id"] == item["request_id"] and held[0]["action"] == "escalate"
+    assert held[0]["findings"] and held[0]["response_sha256"] == hashlib.sha256(ANSWER.encode()).hexdigest()
+    assert api(server, token, "POST", f"/reviews/{item['id']}/approve").status_code == 200
+    assert call.result().parse().choices[0].message.content == ANSWER
+
+
 def test_hold_edit_on_a_streaming_request_replays_the_edit_as_sse(setup):
     start, url = setup
     server, client = start(policy())

@@ -34,6 +34,16 @@ def finish(
             log.exception("record hook failed (request %s)", ex.request_id)
 
 
+def record_held(rt: Runtime, ex: Exchange, answer: Answer, decision: Decision) -> None:
+    """A request about to wait for a reviewer is in the audit log first (kind "escalation.held"), so a
+    crash while it waits loses no record; the usual record follows once it is answered."""
+    if rt.audit is None or not rt.settings.audit:
+        return
+    record = audit_record(rt, ex, answer, decision, 0, "escalate")
+    record["kind"] = "escalation.held"
+    rt.audit.record(record)
+
+
 def audit_record(
     rt: Runtime, ex: Exchange, answer: Answer, decision: Decision | None, status: int, final_action: str | None
 ) -> AuditRecord:

@@ -15,7 +15,7 @@ from llmvet.policy.engine import Decision
 from llmvet.proxy import sse
 from llmvet.proxy.answer import Answer, snapshot, with_text
 from llmvet.proxy.exchange import Exchange
-from llmvet.proxy.recording import finish
+from llmvet.proxy.recording import finish, record_held
 from llmvet.proxy.runtime import Runtime
 from llmvet.text import content_text
 from llmvet.validators.base import Status
@@ -119,7 +119,10 @@ class Renderer:
         handler = self.rt.escalation
         if handler is None:
             return self.block(ex, answer, decision, "escalated for human review, but no review queue is configured")
-        outcome = await handler.escalate(self.escalation_case(ex, answer, decision))
+        case = self.escalation_case(ex, answer, decision)
+        if case.mode == "hold":
+            record_held(self.rt, ex, answer, decision)
+        outcome = await handler.escalate(case)
         response = self.outcome_response(ex, answer, decision, outcome)
         finish(self.rt, ex, answer, decision, response.status_code)
         return response
