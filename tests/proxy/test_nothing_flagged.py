@@ -62,6 +62,12 @@ def test_key_in_any_choice_is_blocked(fake, guard, route, stream, n):
     assert_not_delivered(send(guard, route, stream, n=n))
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_key_in_a_responses_answer_is_blocked(fake, guard, stream):
+    fake.reset(lambda b: Reply(text=f"here is the key {KEY} for you"))
+    assert_not_delivered(send(guard, "responses", stream))
+
+
 def test_clean_choices_still_flow(fake, guard):
     """The same policy lets answers without the key through, every choice intact."""
     fake.reset(lambda b: Reply(text=["first", "second", "third"]))
@@ -200,6 +206,15 @@ def test_defer_withholds_every_choice(fake, make_proxy, route, stream):
     assert r.text.count("waiting for human review") >= 2  # both choices carry the notice
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_defer_withholds_a_responses_answer(fake, make_proxy, stream):
+    proxy = make_proxy(POLICY.format(action="escalate"))
+    fake.reset(lambda b: Reply(text=f"key {KEY}"))
+    r = send(proxy, "responses", stream)
+    assert_not_delivered(r, status=200)
+    assert "waiting for human review" in r.text
+
+
 def test_defer_withholds_tool_calls_too(fake, make_proxy):
     proxy = make_proxy(POLICY.format(action="escalate"))
     fake.reset(lambda b: Reply(body=HOSTILE["chat tool_calls"][1]))
@@ -279,6 +294,10 @@ def test_spoofing_on_unvetted_paths(fake, make_proxy):
     r = send(guard, "chat", False)
     assert r.status_code == 500
     _assert_not_spoofed(r)
+    fake.reset(lambda b: Reply(headers=SPOOFED))
+    models = httpx.get(proxy.url + "/v1/models")  # plain pass-through: the headers at least
+    assert models.status_code == 200 and models.json()["data"]
+    _assert_not_spoofed(models)
 
 
 # ---- smaller things on the same path ------------------------------------------------------------------------

@@ -328,6 +328,7 @@ class FakeUpstream:
     async def models(self, request: Request) -> Response:
         with self._lock:
             self.requests.append(Seen(request.url.path, dict(request.headers), None, b""))
+        extra = self.responder({"model": "models"}).headers  # hostile-upstream tests set headers here too
         return Response(
             orjson.dumps(
                 {
@@ -338,6 +339,7 @@ class FakeUpstream:
                     ],
                 }
             ),
+            headers=extra,
             media_type="application/json",
         )
 
