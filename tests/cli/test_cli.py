@@ -58,7 +58,7 @@ def test_policy_check_prints_every_problem_with_file_and_line(tmp_path):
         f"{path}:4: rules[0].match.models: Input should be a valid list",
         f"{path}:11: rules[0].on_fail: Input should be 'allow', 'annotate', 'append', 'reask', 'block' or 'escalate' (got 'explode')",
         f"{path}:6: rules[0].validators[0].use: unknown validator 'regexx'; known: consistency, packages, regex, uncertainty",
-        f"{path}:9: rules[0].validators[1].with.must_match: invalid regular expression '(': missing ), unterminated subpattern at position 0",
+        f"{path}:9: rules[0].validators[1].with.must_match[0]: invalid regular expression '(': missing ): (",
         f"{path}:10: rules[0].validators[1].with.colour: unknown field",
     }
     assert expected <= set(lines), r.stderr
@@ -166,10 +166,16 @@ def test_scan_reads_stdin_and_prints_json(tmp_path):
 
 def test_scan_prints_rich_markup_in_texts_literally(tmp_path):
     policy = tmp_path / "p.yaml"
-    policy.write_text("rules:\n  - name: r\n    validators: [{use: regex, with: {must_not_match: ['\\[/x\\]']}}]\n")
-    r = llmvet("scan", "-", "--policy", str(policy), "--store", f"sqlite:///{tmp_path}/s.db", input="see [/x] here")
+    # The match is 16 characters, so its redacted form shows its first 4: "[/x]", a rich closing tag.
+    pattern = "\\[/x\\]\\[/b\\]\\[/i\\]\\[/u\\]"
+    policy.write_text(
+        f"rules:\n  - name: r\n    validators: [{{use: regex, with: {{must_not_match: ['{pattern}']}}}}]\n"
+    )
+    r = llmvet(
+        "scan", "-", "--policy", str(policy), "--store", f"sqlite:///{tmp_path}/s.db", input="see [/x][/b][/i][/u] here"
+    )
     assert r.returncode == 1, r.stderr
-    assert "Traceback" not in r.stderr and "[/x" in r.stdout and "matches forbidden" in r.stdout
+    assert "Traceback" not in r.stderr and "[/x]" in r.stdout and "matches forbidden" in r.stdout
 
 
 def test_scan_table_output_and_clean_exit(tmp_path):

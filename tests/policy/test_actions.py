@@ -1,6 +1,7 @@
 """What a security team's policy does to an answer: annotate, block, reask, append, escalate."""
 
 import asyncio
+import hashlib
 
 import httpx
 import openai
@@ -31,6 +32,12 @@ def policy(action="annotate", model="*", attempts=1, fallback="block", status=42
     return POLICY.format(action=action, model=model, attempts=attempts, fallback=fallback, status=status, name=name)
 
 
+def redacted(secret: str) -> str:
+    """What a finding may say of `secret`: first characters, length, short hash; never the secret."""
+    shown = secret[: min(4, len(secret) // 4)]
+    return f"{shown}…[{len(secret)} chars, sha256:{hashlib.sha256(secret.encode()).hexdigest()[:8]}]"
+
+
 def chat(proxy, content="q", **kw):
     client = openai.OpenAI(base_url=proxy.url + "/v1", api_key="k", max_retries=0)
     return client.chat.completions.with_raw_response.create(
@@ -51,6 +58,9 @@ def test_annotate_adds_headers_and_body_field_text_unchanged(fake, make_proxy):
     assert finding["validator"] == "regex"
     assert finding["span"] == [12, 21] and "the code is SECRET-42, keep it"[12:21] == "SECRET-42"
     assert "match" not in finding["evidence"] and finding["span"]  # where, not what: the client never gets it echoed
+    assert finding["message"] == "matches forbidden pattern must_not_match[0]: " + redacted("SECRET-42")
+    assert b"SECRET-42" not in raw.http_response.content.replace(b"the code is SECRET-42, keep it", b"")
+    assert "SECRET-[0-9]+" not in raw.http_response.text  # the policy's pattern is not disclosed
     assert note["request_id"] == raw.headers["x-llmvet-request-id"]
 
 
@@ -74,7 +84,8 @@ def test_block_is_an_openai_error_naming_rule_and_findings(fake, make_proxy):
     # names the rule and the finding code, never the matched text or the policy's pattern
     assert "r1" in body["error"]["message"] and "regex.must_not_match" in body["error"]["message"]
     assert "SECRET" not in body["error"]["message"]
-    assert "SECRET-7" not in err.response.text
+    raw_bytes = err.response.content
+    assert b"SECRET-7" not in raw_bytes and b"SECRET-[0-9]" not in raw_bytes  # neither secret nor pattern
     assert err.response.headers["x-llmvet-decision"] == "block"
 
 
@@ -107,7 +118,7 @@ def test_reask_sends_findings_back_and_returns_the_fixed_answer(fake, make_proxy
     assert [m["role"] for m in msgs] == ["user", "assistant", "user"]
     assert msgs[0]["content"] == "original question"
     assert msgs[1]["content"] == "leaks SECRET-1"
-    assert "Fix this" in msgs[2]["content"] and "SECRET-" in msgs[2]["content"]
+    assert "Fix this" in msgs[2]["content"] and "must_not_match[0]: " + redacted("SECRET-1") in msgs[2]["content"]
 
 
 def test_reask_then_fallback_when_attempts_are_used_up(fake, make_proxy):
@@ -210,6 +221,9 @@ async def test_audit_records_every_decision(fake, make_proxy, tmp_path):
     ((_, record),) = rows
     assert record["action"] == "annotate" and record["rule"] == "r1"
     assert record["findings"][0]["code"] == "regex.must_not_match"
+    evidence = record["findings"][0]["evidence"]
+    assert evidence["match"] == redacted("SECRET-1") and evidence["pattern"] == "SECRET-[0-9]+"
+    assert "SECRET-1" not in orjson.dumps(record).decode()  # the audit keeps no secret by default
     assert record["policy_version"] == proxy.proxy.policy.version
     assert len(record["response_sha256"]) == 64
 

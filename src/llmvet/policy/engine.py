@@ -63,11 +63,12 @@ class Decision:
         return out
 
     def summary(self) -> str:
-        """One line naming what failed, for error messages and logs."""
+        """One line naming what failed, for error messages and logs: labels, finding codes and messages
+        (which validators keep free of policy internals such as regex patterns)."""
         parts = []
         for r in self.runs:
             if r.verdict.status is Status.FAILED:
-                msgs = "; ".join(f.message for f in r.verdict.findings[:5]) or "failed"
+                msgs = "; ".join(f"{f.code}: {f.message}" for f in r.verdict.findings[:5]) or "failed"
                 parts.append(f"{r.label}: {msgs}")
             elif r.verdict.status is Status.ERROR:
                 parts.append(f"{r.label}: error ({r.verdict.error})")
@@ -137,6 +138,11 @@ async def _run_one(rule: CompiledRule, cv: CompiledValidator, ctx: Context) -> V
     except Exception as exc:  # a broken validator must never take the proxy down
         verdict = Verdict.errored(f"{type(exc).__name__}: {exc}")
     elapsed = (time.perf_counter() - start) * 1000
+    if not timed_out and elapsed > cv.ref.timeout * 1000:
+        # A check that blocked the event loop never gave the timeout a chance to fire: its late
+        # verdict does not count (CPU work belongs in ctx.resources.run_cpu, which can be timed out).
+        timed_out = True
+        verdict = Verdict.errored(f"timed out after {cv.ref.timeout:g}s (took {elapsed / 1000:.2f}s, blocking)")
     if verdict.status is Status.FAILED:
         action = cv.ref.on_fail or rule.rule.on_fail
     elif verdict.status is Status.ERROR:

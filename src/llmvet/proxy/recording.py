@@ -63,7 +63,7 @@ def audit_record(
         action=final_action or (decision.action if decision else "upstream_error"),
         policy_action=decision.action if decision else None,
         validators=[_with_meta(r) for r in decision.runs] if decision else [],
-        findings=[f.to_dict() for f in decision.findings] if decision else [],
+        findings=[f.to_dict(audit=True) for f in decision.findings] if decision else [],
         reasks=ex.reasks,
         extra_usage=ex.extra_usage,
         timings_ms={

@@ -46,8 +46,13 @@ class Finding:
     risk: float = 0.5  # in [0, 1]
     span: tuple[int, int] | None = None  # [start, end) character offsets into ctx.text
     evidence: dict[str, Any] = field(default_factory=dict)
+    # Evidence for the audit log only (e.g. the pattern that matched, or an opted-in full match):
+    # never in client bodies, headers or the review queue, which get `to_dict()`.
+    audit_evidence: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, audit: bool = False) -> dict[str, Any]:
+        """The finding as JSON; `audit=True` (the audit log's form) adds `audit_evidence`."""
+        evidence = {**self.evidence, **self.audit_evidence} if audit and self.audit_evidence else self.evidence
         return {
             "validator": self.validator,
             "code": self.code,
@@ -55,7 +60,7 @@ class Finding:
             "severity": self.severity,
             "risk": round(self.risk, 4),
             "span": list(self.span) if self.span else None,
-            "evidence": self.evidence,
+            "evidence": evidence,
         }
 
 

@@ -1,33 +1,78 @@
-"""`regex`: the answer must (not) match given patterns. Simple, fast, and the default policy's check."""
+"""`regex`: the answer must (not) match given patterns. Simple, fast, and the default policy's check.
+
+Patterns compile with RE2 (google-re2): matching takes time linear in the answer's length, so no
+pattern, however written, can stall the event loop (Python's `re` backtracks: `^(\\w+\\s?)+$` took
+seconds on a 54-character answer). RE2 refuses the few constructs that need backtracking
+(backreferences, lookaround); the policy check names the pattern and the reason.
+
+What a finding quotes is redacted (see `redact`): a forbidden match is often a secret, and findings
+travel to clients, reviewers and logs.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
-from typing import ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import Field, field_validator
+import re2
+from pydantic import AfterValidator, Field
 
 from llmvet.validators.base import Context, Finding, Severity, Validator, ValidatorConfig, Verdict
 
 _INLINE_LIMIT = 64 * 1024  # characters; larger answers are scanned in the thread pool
+_MAX_QUOTED = 200  # characters of a match kept in the audit with audit_full_match
+
+
+def _options(ignore_case: bool) -> re2.Options:
+    options = re2.Options()
+    options.log_errors = False  # a refused pattern is reported once, by the policy check
+    options.case_sensitive = not ignore_case
+    return options
+
+
+def _re2_compiles(pattern: str) -> str:
+    try:
+        re2.compile(pattern, _options(False))
+    except re2.error as exc:
+        reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        try:
+            re.compile(pattern)  # compiling only (never matching) with Python's re is safe
+        except re.error:
+            raise ValueError(f"invalid regular expression {pattern!r}: {reason}") from None
+        raise ValueError(
+            f"pattern {pattern!r} is not supported by RE2: {reason} "
+            "(RE2 runs in linear time, so backreferences and lookaround are refused)"
+        ) from None
+    return pattern
+
+
+Pattern = Annotated[str, AfterValidator(_re2_compiles)]
+
+
+def redact(matched: str) -> str:
+    """A form of `matched` that identifies it without disclosing it: a few first characters, the
+    length and a short hash (equal matches share it, so a reviewer can tell repeats apart).
+
+    At most 4 characters and at most a quarter of the match are shown. The hash is unkeyed: a short,
+    guessable match (a 4-digit PIN) can be confirmed from it, a real key or token cannot.
+    """
+    shown = matched[: min(4, len(matched) // 4)]
+    digest = hashlib.sha256(matched.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{shown}…[{len(matched)} chars, sha256:{digest}]"
 
 
 class RegexConfig(ValidatorConfig):
-    must_match: list[str] = Field(default_factory=list, description="each pattern must occur in the answer")
-    must_not_match: list[str] = Field(default_factory=list, description="no pattern may occur in the answer")
+    must_match: list[Pattern] = Field(default_factory=list, description="each pattern must occur in the answer")
+    must_not_match: list[Pattern] = Field(default_factory=list, description="no pattern may occur in the answer")
     ignore_case: bool = False
     max_findings: int = Field(20, ge=1, le=1000, description="findings per pattern at most (the rest are counted)")
     severity: Severity = Field("medium", description="severity of each finding")
-
-    @field_validator("must_match", "must_not_match")
-    @classmethod
-    def _compiles(cls, patterns: list[str]) -> list[str]:
-        for p in patterns:
-            try:
-                re.compile(p)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {p!r}: {exc}") from None
-        return patterns
+    audit_full_match: bool = Field(
+        False,
+        description="also keep each forbidden match in clear (up to 200 characters) in the audit log; "
+        "client bodies, headers and the review queue always get the redacted form",
+    )
 
 
 class RegexValidator(Validator[RegexConfig]):
@@ -36,9 +81,9 @@ class RegexValidator(Validator[RegexConfig]):
 
     def __init__(self, config: RegexConfig) -> None:
         super().__init__(config)
-        flags = re.IGNORECASE if config.ignore_case else 0
-        self._must = [(p, re.compile(p, flags)) for p in config.must_match]
-        self._must_not = [(p, re.compile(p, flags)) for p in config.must_not_match]
+        options = _options(config.ignore_case)
+        self._must = [(p, re2.compile(p, options)) for p in config.must_match]
+        self._must_not = [(p, re2.compile(p, options)) for p in config.must_not_match]
         self._severity = config.severity
 
     async def check(self, ctx: Context) -> Verdict:
@@ -51,35 +96,44 @@ class RegexValidator(Validator[RegexConfig]):
     def _scan(self, text: str) -> list[Finding]:
         findings: list[Finding] = []
         limit = self.config.max_findings
-        for source, pattern in self._must_not:
+        for index, (source, pattern) in enumerate(self._must_not):
             matches = pattern.finditer(text)
             for n, m in enumerate(matches):
                 if n == limit:
                     more = 1 + sum(1 for _ in matches)
                     findings[-1].evidence["more_matches"] = more  # counted, not listed
                     break
-                findings.append(
-                    Finding(
-                        "regex",
-                        "regex.must_not_match",
-                        f"matches forbidden pattern {source!r}",
-                        self._severity,
-                        0.8,
-                        (m.start(), m.end()),
-                        {"pattern": source, "match": m.group(0)[:200]},
-                    )
-                )
-        for source, pattern in self._must:
+                findings.append(self._forbidden(index, source, m.group(0), (m.start(), m.end())))
+        for index, (source, pattern) in enumerate(self._must):
             if pattern.search(text) is None:
                 findings.append(
                     Finding(
                         "regex",
                         "regex.must_match",
-                        f"does not match required pattern {source!r}",
+                        f"does not match required pattern must_match[{index}]",
                         self._severity,
                         0.6,
                         None,
+                        {"pattern_index": index},
                         {"pattern": source},
                     )
                 )
         return findings
+
+    def _forbidden(self, index: int, source: str, matched: str, span: tuple[int, int]) -> Finding:
+        # Messages and evidence name the pattern by its place in the policy, never its text: both
+        # reach the client, and the patterns say what the policy looks for.
+        audit: dict[str, Any] = {"pattern": source}
+        if self.config.audit_full_match:
+            audit["match"] = matched[:_MAX_QUOTED]
+        quoted = redact(matched)
+        return Finding(
+            "regex",
+            "regex.must_not_match",
+            f"matches forbidden pattern must_not_match[{index}]: {quoted}",
+            self._severity,
+            0.8,
+            span,
+            {"pattern_index": index, "match": quoted},
+            audit,
+        )

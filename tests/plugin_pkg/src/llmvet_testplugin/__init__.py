@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from llmvet.validators import Context, Finding, Validator, ValidatorConfig, Verdict
 
@@ -63,3 +64,26 @@ class ExplodingValidator(Validator):
 
     async def check(self, ctx: Context) -> Verdict:
         raise RuntimeError("validator bug")
+
+
+class GrindingConfig(ValidatorConfig):
+    seconds: float = 1.0
+
+
+def _grind(seconds: float) -> int:
+    """Pure-Python CPU work (holds the GIL between switches) for `seconds`."""
+    end, n = time.monotonic() + seconds, 0
+    while time.monotonic() < end:
+        n += sum(range(1000))
+    return n
+
+
+class GrindingValidator(Validator):
+    """Spends `seconds` of CPU in the thread pool, as a CPU-heavy validator should, then passes."""
+
+    name = "grinding"
+    Config = GrindingConfig
+
+    async def check(self, ctx: Context) -> Verdict:
+        await ctx.resources.run_cpu(_grind, self.config.seconds)
+        return Verdict.passed()
