@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 
 from llmvet.records import AuditRecord
@@ -13,6 +14,56 @@ from llmvet.store import keys
 from llmvet.store.base import Store
 
 log = logging.getLogger("llmvet.audit")
+
+
+class RepeatedErrors:
+    """Log a run of identical failures once with its traceback, then one line per `every` seconds.
+
+    A background task retrying against a full disk would otherwise print the same traceback several
+    times a second. A different error starts a new run; `recovered()` says how long the run lasted.
+    """
+
+    def __init__(self, logger: logging.Logger, what: str, every: float = 60.0) -> None:
+        self._log = logger
+        self._what = what
+        self._every = every
+        self._signature: tuple[str, str] | None = None
+        self._since = 0.0
+        self._last_logged = 0.0
+        self._count = 0
+
+    @property
+    def failing(self) -> int:
+        """Failures in the current run (0 when the last attempt worked)."""
+        return self._count
+
+    def failed(self, exc: BaseException, detail: str) -> None:
+        now = time.monotonic()
+        signature = (type(exc).__name__, str(exc))
+        self._count += 1
+        if signature != self._signature:
+            self._signature, self._since, self._last_logged = signature, now, now
+            self._log.error("%s failed: %s", self._what, detail, exc_info=exc)
+        elif now - self._last_logged >= self._every:
+            self._last_logged = now
+            self._log.error(
+                "%s still failing (%d attempts in %.0fs): %s: %s; %s",
+                self._what,
+                self._count,
+                now - self._since,
+                *signature,
+                detail,
+            )
+
+    def recovered(self) -> None:
+        if self._count:
+            self._log.warning(
+                "%s works again after %d failed attempts in %.0fs",
+                self._what,
+                self._count,
+                time.monotonic() - self._since,
+            )
+        self._signature, self._count = None, 0
 
 
 class AuditLog:
@@ -23,6 +74,7 @@ class AuditLog:
         self._pending: list[AuditRecord] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._errors = RepeatedErrors(log, "audit write")
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="llmvet-audit-writer")
@@ -45,15 +97,19 @@ class AuditLog:
 
     async def _run(self) -> None:
         while True:
+            # While the store fails (e.g. a full disk), retry less and less often, up to every 5 s.
+            wait = min(self._interval * 2 ** min(self._errors.failing, 8), max(self._interval, 5.0))
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+                await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
             try:
                 await self.flush()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("audit write failed; %d records kept for retry", len(self._pending))
+            except Exception as exc:
+                self._errors.failed(exc, f"{len(self._pending)} records kept for retry")
+            else:
+                self._errors.recovered()
 
     async def close(self) -> None:
         if self._task is not None:

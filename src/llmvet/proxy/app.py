@@ -163,7 +163,7 @@ class LlmvetProxy:
     async def readyz(self, request: Request) -> Response:
         checks: dict[str, Any] = {"policy": f"{self.policy.name}@{self.policy.version}"}
         try:
-            up = self.rt.resources is not None and await self.rt.resources.store.ping()
+            up = self.rt.resources is not None and await self.rt.resources.store.writable()
             checks["store"] = "ok" if up else "down"
         except Exception as exc:
             checks["store"] = f"down: {type(exc).__name__}"

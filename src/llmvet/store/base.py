@@ -42,6 +42,10 @@ class Store(Protocol):
         """Records after id `after` (from the start if None), oldest first."""
 
     async def ping(self) -> bool:
-        """True when the backend answers (readiness)."""
+        """True when the backend answers."""
+
+    async def writable(self) -> bool:
+        """True when the store can write now (readiness): its latest real write did not fail and a
+        small probe write succeeds. False, or the backend's error, when it cannot (e.g. a full disk)."""
 
     async def close(self) -> None: ...

@@ -15,6 +15,10 @@ import time
 AUDIT = "audit"  # one record per vetted response, review decision, allowlist change, drift alert
 ALERTS = "alerts"  # drift alerts, read by the report and the dashboard
 
+# ---- readiness -------------------------------------------------------------------------------------------
+HEALTH = "health"  # the probe write of Store.writable()
+WRITABLE_PROBE = "writable-probe"
+
 # ---- the review queue ------------------------------------------------------------------------------------
 REVIEW_ITEMS = "review_item"  # review id -> the item (request, answer, findings, status)
 REVIEW_FINALS = "review_final"  # review id -> the outcome (written with store.add: exactly one wins)

@@ -9,6 +9,9 @@ from typing import Any, cast
 import orjson
 import redis.asyncio as aioredis
 
+from llmvet.store import keys as store_keys
+from llmvet.store.health import PROBE_BYTES, WriteHealth
+
 _PREFIX = "llmvet"
 _GLOB = re.compile(r"([*?\[\]\\])")  # Redis MATCH metacharacters
 
@@ -17,6 +20,7 @@ class RedisStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.redis = aioredis.from_url(url, decode_responses=False)
+        self._health = WriteHealth()
 
     async def open(self) -> None:
         await self.redis.ping()
@@ -36,14 +40,19 @@ class RedisStore:
         return {k: orjson.loads(r) for k, r in zip(keys, raws, strict=True) if r is not None}
 
     async def set(self, ns: str, key: str, value: Any, ttl: float | None = None) -> None:
-        await self.redis.set(self._k(ns, key), orjson.dumps(value), px=int(ttl * 1000) if ttl else None)
+        with self._health.track():
+            await self.redis.set(self._k(ns, key), orjson.dumps(value), px=int(ttl * 1000) if ttl else None)
 
     async def add(self, ns: str, key: str, value: Any, ttl: float | None = None) -> bool:
-        ok = await self.redis.set(self._k(ns, key), orjson.dumps(value), px=int(ttl * 1000) if ttl else None, nx=True)
+        with self._health.track():
+            ok = await self.redis.set(
+                self._k(ns, key), orjson.dumps(value), px=int(ttl * 1000) if ttl else None, nx=True
+            )
         return bool(ok)
 
     async def delete(self, ns: str, key: str) -> bool:
-        return bool(await self.redis.delete(self._k(ns, key)))
+        with self._health.track():
+            return bool(await self.redis.delete(self._k(ns, key)))
 
     async def keys(self, ns: str, prefix: str = "") -> list[str]:
         base = len(_PREFIX) + len(ns) + 2
@@ -57,14 +66,16 @@ class RedisStore:
             pipe.incrbyfloat(k, amount)
             if ttl:
                 pipe.pexpire(k, int(ttl * 1000), nx=True)  # only when the counter is new
-            value, *_ = await pipe.execute()
+            with self._health.track():
+                value, *_ = await pipe.execute()
         return float(value)
 
     async def append(self, stream: str, records: Sequence[Mapping[str, Any]]) -> list[str]:
         async with self.redis.pipeline(transaction=False) as pipe:
             for rec in records:
                 pipe.xadd(self._k("log", stream), {b"r": orjson.dumps(rec)})
-            ids = await pipe.execute()
+            with self._health.track():
+                ids = await pipe.execute()
         return [_pad_id(i.decode()) for i in ids]
 
     async def read(self, stream: str, after: str | None = None, limit: int = 1000) -> list[tuple[str, dict[str, Any]]]:
@@ -78,6 +89,16 @@ class RedisStore:
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())
+
+    async def writable(self) -> bool:
+        if self._health.recently_failed():
+            return False
+        # Fails when Redis refuses writes: out of memory (maxmemory, noeviction), a failing snapshot
+        # (MISCONF), a read-only replica.
+        key = self._k(store_keys.HEALTH, store_keys.WRITABLE_PROBE)
+        await self.redis.set(key, b"0" * PROBE_BYTES, px=10_000)
+        await self.redis.delete(key)
+        return True
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 import orjson
+
+from llmvet.store import keys as store_keys
+from llmvet.store.health import PROBE_BYTES, WriteHealth
 
 _PURGE_EVERY = 600.0  # seconds between deletions of expired keys
 
@@ -35,6 +38,7 @@ class SQLiteStore:
         # there can never undo another write that already reported success.
         self._write_lock = asyncio.Lock()
         self._last_purge = 0.0
+        self._health = WriteHealth()
 
     async def open(self) -> None:
         if isinstance(self.path, Path):
@@ -50,6 +54,13 @@ class SQLiteStore:
         """Expired keys are invisible to reads already; delete them so the file does not only grow."""
         await self.db.execute("DELETE FROM kv WHERE expires IS NOT NULL AND expires<=?", (now,))
         self._last_purge = now
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[None]:
+        """Hold the write lock for one write and remember whether it worked (see `writable`)."""
+        async with self._write_lock:
+            with self._health.track():
+                yield
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -82,7 +93,7 @@ class SQLiteStore:
 
     async def set(self, ns: str, key: str, value: Any, ttl: float | None = None) -> None:
         expires = time.time() + ttl if ttl else None
-        async with self._write_lock:
+        async with self._writing():
             await self.db.execute(
                 "INSERT OR REPLACE INTO kv (ns, key, value, expires) VALUES (?,?,?,?)",
                 (ns, key, orjson.dumps(value), expires),
@@ -92,7 +103,7 @@ class SQLiteStore:
         now = time.time()
         expires = now + ttl if ttl else None
         # One statement, so two processes sharing the file cannot both win.
-        async with self._write_lock:
+        async with self._writing():
             cur = await self.db.execute(
                 "INSERT INTO kv (ns, key, value, expires) VALUES (?,?,?,?) "
                 "ON CONFLICT (ns, key) DO UPDATE SET value=excluded.value, expires=excluded.expires "
@@ -102,7 +113,7 @@ class SQLiteStore:
         return cur.rowcount == 1
 
     async def delete(self, ns: str, key: str) -> bool:
-        async with self._write_lock:
+        async with self._writing():
             cur = await self.db.execute(
                 "DELETE FROM kv WHERE ns=? AND key=? AND (expires IS NULL OR expires>?)", (ns, key, time.time())
             )
@@ -119,7 +130,7 @@ class SQLiteStore:
         now = time.time()
         expires = now + ttl if ttl else None
         async with (
-            self._write_lock,
+            self._writing(),
             self.db.execute(
                 "INSERT INTO kv (ns, key, value, expires) VALUES (?,?,?,?) "
                 "ON CONFLICT (ns, key) DO UPDATE SET "
@@ -141,7 +152,7 @@ class SQLiteStore:
         now = time.time()
         rows = [(stream, now, orjson.dumps(rec)) for rec in records]
         # One trip to the database thread for the whole batch (the audit log writes in batches).
-        async with self._write_lock:
+        async with self._writing():
             if now - self._last_purge > _PURGE_EVERY:
                 await self._purge_expired(now)
             await self.db.execute("BEGIN IMMEDIATE")
@@ -167,6 +178,27 @@ class SQLiteStore:
     async def ping(self) -> bool:
         async with self.db.execute("SELECT 1") as cur:
             return (await cur.fetchone()) == (1,)
+
+    async def writable(self) -> bool:
+        if self._health.recently_failed():
+            return False
+        # A probe that needs fresh pages, rolled into one transaction with its own removal: it fails
+        # the way audit writes do when the disk (or the database's page limit) is full.
+        probe = (store_keys.HEALTH, store_keys.WRITABLE_PROBE)
+        async with self._write_lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                await self.db.execute(
+                    "INSERT OR REPLACE INTO kv (ns, key, value, expires) VALUES (?,?,?,NULL)",
+                    (*probe, b"0" * PROBE_BYTES),
+                )
+                await self.db.execute("DELETE FROM kv WHERE ns=? AND key=?", probe)
+                await self.db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await self.db.execute("ROLLBACK")
+                raise
+        return True
 
     async def close(self) -> None:
         if self._db is not None:
