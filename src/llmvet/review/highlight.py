@@ -1,10 +1,29 @@
-"""Cut an answer into segments so every finding's span can be highlighted (spans may overlap)."""
+"""Show an answer as it is: cut into segments so every finding's span can be highlighted (spans may
+overlap), with invisible direction controls made visible."""
 
 from __future__ import annotations
 
 import itertools
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
+
+from markupsafe import Markup, escape
+
+# Characters that reorder the text around them (embeddings, overrides, isolates, marks): U+202E
+# shows "invoice\u202egpj.exe" as "invoiceexe.jpg". A reviewer must see the characters, not obey them.
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _bidi_marker(m: re.Match[str]) -> str:
+    code = f"U+{ord(m.group(0)):04X}"
+    return f'<span class="bidi" title="{code} {unicodedata.name(m.group(0), "")}">[{code}]</span>'
+
+
+def reveal_bidi(text: object) -> Markup:
+    """`text` escaped for HTML, each direction control replaced by a visible, inert `[U+202E]`."""
+    return Markup(BIDI_CONTROLS.sub(_bidi_marker, str(escape(text))))
 
 
 @dataclass(slots=True)
@@ -43,3 +62,8 @@ def segments(text: str, findings: list[dict[str, Any]]) -> list[Segment]:
         sev = max((findings[i].get("severity", "medium") for i in covering), key=lambda s: RANK.get(s, 2), default="")
         out.append(Segment(text[a:b], covering, sev))
     return out
+
+
+def plain_bidi(text: object) -> str:
+    """`text` with each direction control replaced by the plain text `[U+202E]` (for attributes)."""
+    return BIDI_CONTROLS.sub(lambda m: f"[U+{ord(m.group(0)):04X}]", str(text))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -16,7 +17,7 @@ from starlette.templating import Jinja2Templates
 
 from llmvet.review import allowlist, listing
 from llmvet.review.auth import AuthError, Reviewer, csrf_ok
-from llmvet.review.highlight import segments, span_in_answer
+from llmvet.review.highlight import plain_bidi, reveal_bidi, segments, span_in_answer
 from llmvet.review.queue import QueueError
 from llmvet.review.service import ReviewService
 from llmvet.review.web import (
@@ -49,6 +50,11 @@ def _ago(ts: float) -> str:
 TEMPLATES.env.filters["ago"] = _ago
 TEMPLATES.env.filters["when"] = lambda ts: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
 TEMPLATES.env.filters["urlencode_query"] = lambda d: urlencode(d)
+TEMPLATES.env.filters["reveal_bidi"] = reveal_bidi  # answers and anything quoting them
+TEMPLATES.env.filters["plain_bidi"] = plain_bidi  # the same inside attributes
+# The outcome of a form travels to the next page in a short-lived cookie, never in the URL: text in
+# `?flash=` would let anyone who sends a reviewer a link put words in llmvet's mouth.
+FLASH_COOKIE = "llmvet_review_flash"
 
 
 class ReviewUi:
@@ -96,10 +102,14 @@ class ReviewUi:
     # ---- helpers -------------------------------------------------------------------------------------------------
     def render(self, request: Request, name: str, status: int = 200, **ctx: Any) -> Response:
         ctx.setdefault("me", None)
-        ctx.setdefault("flash", request.query_params.get("flash"))
-        ctx.setdefault("error", request.query_params.get("error"))
+        flash = _read_flash(request.cookies.get(FLASH_COOKIE))
+        ctx.setdefault("flash", flash.get("flash"))
+        ctx.setdefault("error", flash.get("error"))
         ctx["csrf_field"] = CSRF_FIELD
-        return TEMPLATES.TemplateResponse(request, name, ctx, status_code=status)
+        response = TEMPLATES.TemplateResponse(request, name, ctx, status_code=status)
+        if FLASH_COOKIE in request.cookies:
+            response.delete_cookie(FLASH_COOKIE, path="/review")  # shown once
+        return response
 
     async def me(self, request: Request) -> Reviewer:
         """The signed-in reviewer (session cookie only: the UI never accepts bearer tokens per request)."""
@@ -129,9 +139,13 @@ class ReviewUi:
         return form
 
     @staticmethod
-    def back(path: str, **query: str) -> RedirectResponse:
-        q = {k: v for k, v in query.items() if v}
-        return RedirectResponse(path + (f"?{urlencode(q)}" if q else ""), 303)
+    def back(request: Request, path: str, *, flash: str = "", error: str = "") -> RedirectResponse:
+        """Redirect after a form; the next page shows `flash` (done) or `error` (not done)."""
+        response = RedirectResponse(path, 303)
+        message = {k: v for k, v in (("flash", flash), ("error", error)) if v}
+        if message:
+            set_cookie(request, response, FLASH_COOKIE, quote(json.dumps(message)), 60, path="/review")
+        return response
 
     # ---- sign in / out ---------------------------------------------------------------------------------------------
     async def login_page(self, request: Request, error: str | None = None, status: int = 200) -> Response:
@@ -250,16 +264,16 @@ class ReviewUi:
                 text=str(text) if text is not None else None,
             )
         except QueueError as exc:
-            return self.back(f"/review/items/{rid}", error=exc.message)
+            return self.back(request, f"/review/items/{rid}", error=exc.message)
         verb = {"approve": "Approved", "reject": "Rejected", "edit": "Edited and approved"}.get(action, action)
-        return self.back("/review", flash=f"{verb} {rid}.")
+        return self.back(request, "/review", flash=f"{verb} {rid}.")
 
     async def release(self, request: Request) -> Response:
         who = await self.me(request)
         await self.form(request, who)
         assert self.ext.queue is not None
         await self.ext.queue.release(request.path_params["id"], who.name)
-        return self.back("/review", flash="Released; the item is back in the queue.")
+        return self.back(request, "/review", flash="Released; the item is back in the queue.")
 
     async def allow(self, request: Request) -> Response:
         who = await self.me(request)
@@ -276,8 +290,9 @@ class ReviewUi:
                 str(form.get("reason") or ""),
             )
         except (QueueError, ValueError) as exc:
-            return self.back(f"/review/items/{rid}", error=getattr(exc, "message", str(exc)))
+            return self.back(request, f"/review/items/{rid}", error=getattr(exc, "message", str(exc)))
         return self.back(
+            request,
             f"/review/items/{rid}",
             flash=f"Added {entry['package']} ({entry['ecosystem']}) to the allowlist of {entry['policy']}.",
         )
@@ -298,7 +313,9 @@ class ReviewUi:
         assert self.ext.accounts is not None
         name = str(form.get("name") or "")
         ok = await self.ext.accounts.revoke(name, by=who.name)
-        return self.back("/review/admin", **({"flash": f"Revoked {name}."} if ok else {"error": f"No active {name}."}))
+        if not ok:
+            return self.back(request, "/review/admin", error=f"No active {name}.")
+        return self.back(request, "/review/admin", flash=f"Revoked {name}.")
 
     async def revert(self, request: Request) -> Response:
         who = await self.me(request)
@@ -307,8 +324,8 @@ class ReviewUi:
         back = str(form.get("back") or "/review/admin")
         back = back if back.startswith("/review") and "//" not in back else "/review/admin"
         if entry is None:
-            return self.back(back, error="That allowlist entry is gone already.")
-        return self.back(back, flash=f"Removed {entry['package']} from the allowlist of {entry['policy']}.")
+            return self.back(request, back, error="That allowlist entry is gone already.")
+        return self.back(request, back, flash=f"Removed {entry['package']} from the allowlist of {entry['policy']}.")
 
 
 def _package_of(finding: dict[str, Any]) -> tuple[str, str] | None:
@@ -325,3 +342,17 @@ def _package_of(finding: dict[str, Any]) -> tuple[str, str] | None:
         tool = str(ev.get("tool") or "")
         eco = "npm" if tool.startswith(("npm", "yarn", "pnpm", "js-", "package.json")) else "pypi"
     return name, eco if eco in allowlist.ECOSYSTEMS else "pypi"
+
+
+def _read_flash(raw: str | None) -> dict[str, str]:
+    if not raw:
+        return {}
+    try:
+        data = json.loads(unquote(raw))
+    except ValueError:
+        return {}
+    return (
+        {k: v for k, v in data.items() if k in ("flash", "error") and isinstance(v, str)}
+        if isinstance(data, dict)
+        else {}
+    )
