@@ -104,3 +104,34 @@ def test_health_answers_while_a_slow_check_runs(fake, make_proxy, test_plugin):
     slow.join(30)
     # The bound is the check itself: every health probe came back while it was still grinding.
     assert answered and health_done < answered[0]
+
+
+CATASTROPHIC = r"""
+rules:
+  - name: vet
+    validators:
+      - {use: regex, with: {must_not_match: ['^(\w+\s?)+$']}, timeout: 1}
+    on_fail: block
+    on_error: closed
+"""
+
+
+@pytest.mark.parametrize(
+    "answer,decision,status",
+    [("a" * 53 + "!", "allow", "passed"), ("words " * 9 + "end", "block", "failed")],
+)
+def test_the_backtracking_pattern_from_the_issue_decides_within_its_timeout(fake, make_proxy, answer, decision, status):
+    # With Python's re the first answer took ~8 s on the loop: past the 1 s timeout, so now an error
+    # (and, failing closed, a block). RE2 decides it, either way, within the timeout.
+    fake.reset(lambda b: Reply(text=answer))
+    r = httpx.post(
+        make_proxy(CATASTROPHIC).url + "/v1/chat/completions",
+        json={"model": "m", "messages": [{"role": "user", "content": "q"}]},
+        timeout=60,
+    )
+    assert r.headers["x-llmvet-decision"] == decision
+    if decision == "allow":
+        assert r.json()["choices"][0]["message"]["content"] == answer
+    else:
+        assert r.status_code == 422 and r.json()["llmvet"]["validators"][0]["status"] == status
+        assert b"(\\w+" not in r.content  # the pattern is not disclosed

@@ -45,7 +45,8 @@ def _re2_compiles(pattern: str) -> str:
             raise ValueError(f"invalid regular expression {pattern!r}: {reason}") from None
         raise ValueError(
             f"pattern {pattern!r} is not supported by RE2: {reason} "
-            "(RE2 runs in linear time, so backreferences and lookaround are refused)"
+            "(RE2 runs in linear time: it refuses backreferences, lookaround, atomic groups and possessive "
+            "quantifiers, and spells a few escapes differently, e.g. \\z for \\Z)"
         ) from None
     return pattern
 
