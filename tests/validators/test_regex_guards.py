@@ -34,6 +34,14 @@ CASES = [
     (r"^\s*#.*$", "# only line", False),
     (r"(?m)^- .+$", "- one\ntext\n- two", False),
     (r"[a-z]+@[a-z]+\.com", "mail bob@example.com or ann@test.com", False),
+    # \w \d \s mean what they mean in Python (Unicode), in and out of [...]
+    (r"password:\s*\w+", "password:\u3000пароль123 and password: naïve_1", False),
+    (r"\d+", "order ١٢٣ and ४५ and 67", False),
+    (r"[\w.-]+@[\w.-]+", "écrire à josé.garcía@correo.es", False),
+    (r"\W+", "café-ümlaut\u00a0b", False),
+    (r"\S+", "x\u2028y\x0bz", False),
+    (r"[^\s]+\D", "ab٣٣\u3000cd", False),
+    (r"a\\w[]x]", r"a\w] a\wx", False),  # an escaped backslash, "]" first in a class
 ]
 
 

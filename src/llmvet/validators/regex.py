@@ -34,9 +34,45 @@ def _options(ignore_case: bool) -> re2.Options:
     return options
 
 
+# Python's `re` reads \w, \d and \s as Unicode classes, RE2 as ASCII ones: spelled out, a pattern
+# finds what it found before in any script (`password:\s*\w+` still catches "password: пароль").
+_WORD, _DIGIT = r"\p{L}\p{N}_", r"\p{Nd}"
+_SPACE = r"\t\n\x{0b}\f\r \x{1c}-\x{1f}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
+_OUTSIDE = {"w": f"[{_WORD}]", "W": f"[^{_WORD}]", "d": _DIGIT, "D": r"\P{Nd}", "s": f"[{_SPACE}]", "S": f"[^{_SPACE}]"}
+_INSIDE = {"w": _WORD, "d": _DIGIT, "s": _SPACE}  # \W \D \S inside [...] stay ASCII (rare)
+
+
+def unicode_classes(pattern: str) -> str:
+    r"""`pattern` with Python's Unicode meaning of \w \W \d \D \s \S spelled out for RE2."""
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            table = _INSIDE if in_class else _OUTSIDE
+            out.append(table.get(nxt, c + nxt))
+            i += 2
+            continue
+        if c == "[" and not in_class:
+            in_class = True
+            # "]" right after "[" or "[^" is a literal, not the end of the class
+            j = i + 1 + (pattern[i + 1 : i + 2] == "^")
+            if pattern[j : j + 1] == "]":
+                out.append(pattern[i : j + 1])
+                i = j + 1
+                continue
+        elif c == "]" and in_class:
+            in_class = False
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 def _re2_compiles(pattern: str) -> str:
     try:
-        re2.compile(pattern, _options(False))
+        re2.compile(unicode_classes(pattern), _options(False))
     except re2.error as exc:
         reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
         try:
@@ -86,8 +122,8 @@ class RegexValidator(Validator[RegexConfig]):
     def __init__(self, config: RegexConfig) -> None:
         super().__init__(config)
         options = _options(config.ignore_case)
-        self._must = [(p, re2.compile(p, options)) for p in config.must_match]
-        self._must_not = [(p, re2.compile(p, options)) for p in config.must_not_match]
+        self._must = [(p, re2.compile(unicode_classes(p), options)) for p in config.must_match]
+        self._must_not = [(p, re2.compile(unicode_classes(p), options)) for p in config.must_not_match]
         self._severity = config.severity
 
     async def check(self, ctx: Context) -> Verdict:
