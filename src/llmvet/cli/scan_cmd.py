@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="files, folders (honouring .gitignore), globs, or -")
     p.add_argument("--jsonl", metavar="FILE", help='JSON Lines input, one {"id", "text", "prompt"?, "model"?} a line')
+    p.add_argument(
+        "--diff", metavar="BASE[..HEAD]", help="scan only what a git change adds (BASE alone: to the work tree)"
+    )
     p.add_argument("--format", choices=FORMATS, default=None, help="output format (default: table)")
     p.add_argument("--json", action="store_true", help="same as --format json")
     p.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of standard output")
@@ -33,20 +36,28 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from llmvet.cli.scan.diffmode import Change, DiffError, collect_diff, keep_added
     from llmvet.cli.scan.inputs import collect
     from llmvet.cli.scan.runner import Options, outcomes, scan
 
-    if not args.paths and not args.jsonl:
-        err.print("llmvet: nothing to scan: give PATH…, - for standard input, or --jsonl FILE")
+    if bool(args.diff) == bool(args.paths or args.jsonl):
+        err.print("llmvet: give PATH…, - for standard input or --jsonl FILE; or --diff BASE[..HEAD] alone")
         return 2
     fmt = args.format or ("json" if args.json else "table")
     settings = settings_from(args, "policy", "store")
     policy = load_policy_or_exit(settings.policy)
-    found = collect(args.paths, args.jsonl)
+    change: Change | None = None
+    try:
+        found, change = collect_diff(args.diff) if args.diff else (collect(args.paths, args.jsonl), None)
+    except DiffError as exc:
+        err.print(f"llmvet: {exc}", markup=False)
+        return 2
     opts = Options(args.store or default_store(), args.route, args.key, args.model, max(1, args.concurrency))
     decisions = asyncio.run(scan(policy, found.documents, opts)) if found.documents else []
-    results = list(outcomes(policy, found.sources, found.documents, decisions, opts).values())
-    return _report(fmt, results, found.errors, args.output)
+    by_source = outcomes(policy, found.sources, found.documents, decisions, opts)
+    if change is not None:
+        keep_added(by_source, change)
+    return _report(fmt, list(by_source.values()), found.errors, args.output)
 
 
 def default_store() -> str:

@@ -41,7 +41,7 @@ def collect(paths: list[str], jsonl: str | None) -> Inputs:
     found = Inputs()
     for p in paths:
         if p == "-":
-            _add_text(found, "-", sys.stdin.buffer.read(), is_file=False)
+            add_text(found, "-", sys.stdin.buffer.read(), is_file=False)
             continue
         matches = sorted(glob.glob(p, recursive=True)) if glob.has_magic(p) else [p]
         if not matches:
@@ -98,10 +98,10 @@ def _add_file(found: Inputs, path: Path, *, walked: bool) -> None:
         return
     if walked and b"\x00" in data[:8192]:
         return  # a binary file met on a walk (an image, a wheel): nothing a validator could read
-    _add_text(found, source, data, is_file=True, path=path)
+    add_text(found, source, data, is_file=True, path=path)
 
 
-def _add_text(found: Inputs, source: str, data: bytes, *, is_file: bool, path: Path | None = None) -> None:
+def add_text(found: Inputs, source: str, data: bytes, *, is_file: bool, path: Path | None = None) -> None:
     found.sources.append(source)
     try:
         text = decode(data, source)
