@@ -108,7 +108,7 @@ def _table(results: list, input_errors: list[str], code: int) -> None:
     verdict = {0: "pass", 1: "fail", 2: "could not check"}[code]
     table = Table(title=escape(f"llmvet scan: {report.overall_action(results)} ({verdict}, {len(results)} inputs)"))
     for col in ("where", "validator", "code", "severity", "fails", "message"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # wrap, never cut: a CI log is read after the fact
     for o in results:
         for loc in o.findings:
             f = loc.finding

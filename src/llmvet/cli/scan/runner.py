@@ -4,6 +4,7 @@ checks running concurrently, and every finding marked as failing the verdict or 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,8 @@ from llmvet.policy.engine import Decision
 from llmvet.policy.loader import CompiledRule, Policy
 from llmvet.policy.schema import SEVERITY
 from llmvet.validators.base import Finding, Status
+
+BIG = 64 * 1024  # characters: above this, validators work off the event loop
 
 
 @dataclass(slots=True)
@@ -67,9 +70,12 @@ class Options:
 async def scan(policy: Policy, docs: list[Document], opts: Options) -> list[Decision]:
     resources = await open_resources(opts.store)
     gate = asyncio.Semaphore(opts.concurrency)
+    # Validators run big texts in the CPU pool, and a check's timeout counts time spent queued there:
+    # fifty windows of one file at once would time out waiting, so big documents take turns.
+    big_gate = asyncio.Semaphore(1)
 
     async def one(doc: Document) -> Decision:
-        async with gate:
+        async with big_gate if len(doc.text) > BIG else contextlib.nullcontext(), gate:
             return await decide_text(
                 policy,
                 doc.text,
