@@ -31,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="scan", help="model name used to select the policy rule")
     p.add_argument("--route", default="chat.completions", choices=["chat.completions", "completions", "responses"])
     p.add_argument("--key", default=None, help="key label used to select the policy rule")
+    p.add_argument("--offline", action="store_true", help="no registry requests: judge from the cache, list the rest")
     p.add_argument("--concurrency", type=int, default=16, help="documents checked at once (default 16)")
     p.set_defaults(run=run)
 
@@ -52,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
     except DiffError as exc:
         err.print(f"llmvet: {exc}", markup=False)
         return 2
-    opts = Options(args.store or default_store(), args.route, args.key, args.model, max(1, args.concurrency))
+    opts = Options(
+        args.store or default_store(), args.route, args.key, args.model, max(1, args.concurrency), args.offline
+    )
     decisions = asyncio.run(scan(policy, found.documents, opts)) if found.documents else []
     by_source = outcomes(policy, found.sources, found.documents, decisions, opts)
     if change is not None:

@@ -178,3 +178,26 @@ def test_glob_inputs(tmp_path):
     (tmp_path / "d" / "two.txt").write_text(f"{KEY}\n")
     r = scan(str(tmp_path / "d" / "*.md"), "--format", "jsonl", store=f"sqlite:///{tmp_path}/s.db")
     assert [json.loads(x)["id"] for x in r.stdout.splitlines()] == [str(tmp_path / "d" / "one.md")]
+
+
+def test_offline_judges_from_the_cache_and_names_the_rest(tmp_path, registry, packages_policy):
+    store = f"sqlite:///{tmp_path}/s.db"
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("flask\nfastapi-turbo-utils\n")
+    first = scan(str(reqs), "--policy", str(packages_policy), "--format", "json", store=store)
+    assert first.returncode == 1  # online: fastapi-turbo-utils is missing
+    reqs.write_text("flask\nfastapi-turbo-utils\nhttpx\n")
+    registry.hits.clear()
+    r = scan(str(reqs), "--policy", str(packages_policy), "--format", "json", "--offline", store=store)
+    assert sum(registry.hits.values()) == 0  # not one request
+    report = json.loads(r.stdout)
+    assert r.returncode == 2 and report["decision"] == "block"
+    (missing,) = [f for f in report["findings"] if f["fails"]]
+    assert missing["evidence"]["name"] == "fastapi-turbo-utils"  # judged from the cache
+    assert report["errors"] == [f"{reqs}: could not judge 'httpx': " + report["findings"][-1]["evidence"]["error"]]
+    assert "offline" in report["errors"][0]
+    # an unreachable registry without --offline is the same: exit 2, the name listed
+    registry.fail = True
+    reqs.write_text("numpy\n")
+    r = scan(str(reqs), "--policy", str(packages_policy), "--format", "json", store=store)
+    assert r.returncode == 2 and "could not judge 'numpy'" in json.loads(r.stdout)["errors"][0]

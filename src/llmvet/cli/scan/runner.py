@@ -13,6 +13,7 @@ from llmvet.cli.scan.documents import Document
 from llmvet.policy.engine import Decision
 from llmvet.policy.loader import CompiledRule, Policy
 from llmvet.policy.schema import SEVERITY
+from llmvet.resources import Resources
 from llmvet.validators.base import Finding, Status
 
 BIG = 64 * 1024  # characters: above this, validators work off the event loop
@@ -65,10 +66,13 @@ class Options:
     key: str | None
     model: str
     concurrency: int = 16
+    offline: bool = False  # registry lookups answer from the cache only
 
 
 async def scan(policy: Policy, docs: list[Document], opts: Options) -> list[Decision]:
     resources = await open_resources(opts.store)
+    if opts.offline:
+        go_offline(resources)
     gate = asyncio.Semaphore(opts.concurrency)
     # Validators run big texts in the CPU pool, and a check's timeout counts time spent queued there:
     # fifty windows of one file at once would time out waiting, so big documents take turns.
@@ -110,6 +114,10 @@ def outcomes(
                 where = f" (cell {doc.cell})" if doc.cell is not None else ""
                 out.errors.append(f"{doc.source}{where}: {run.label} could not check: {run.verdict.error}")
             for f in run.verdict.findings:
+                if f.code == "package.unverified" and "registry_unreachable" in f.evidence:
+                    # the registry (or --offline) left a name unjudged: never a silent pass
+                    why = f.evidence.get("error") or "registry unreachable"
+                    out.errors.append(f"{doc.source}: could not judge {f.evidence.get('name')!r}: {why}")
                 key = (doc.source, doc.cell, f.validator, f.code, f.span and doc.source_offset(f.span[0]), f.message)
                 if key in seen:
                     continue
@@ -119,6 +127,18 @@ def outcomes(
                 fails = fails and (codes is None or f.code in codes)
                 out.findings.append(_locate(f, doc, fails))
     return result
+
+
+def go_offline(resources: Resources) -> None:
+    """Every HTTP request of this run fails at once, so registry lookups answer from the cache (fresh,
+    or stale within the validator's stale_ttl) and anything else is reported as not judged."""
+    import aiohttp
+
+    async def refuse(request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType) -> aiohttp.ClientResponse:
+        raise aiohttp.ClientConnectionError(f"offline (--offline): {request.url.host} not asked, not in the cache")
+
+    # Resources creates its session lazily; this run's is one that never connects
+    resources._http = aiohttp.ClientSession(middlewares=(refuse,))
 
 
 def _failing_codes(rule: CompiledRule | None) -> dict[str, set[str] | None]:
