@@ -53,9 +53,12 @@ def run(args: argparse.Namespace) -> int:
     except DiffError as exc:
         err.print(f"llmvet: {exc}", markup=False)
         return 2
-    opts = Options(
-        args.store or default_store(), args.route, args.key, args.model, max(1, args.concurrency), args.offline
-    )
+    try:
+        store = args.store or default_store()
+    except OSError as exc:
+        err.print(f"llmvet: cannot create the cache folder ({exc}); give --store", markup=False)
+        return 2
+    opts = Options(store, args.route, args.key, args.model, max(1, args.concurrency), args.offline)
     decisions = asyncio.run(scan(policy, found.documents, opts)) if found.documents else []
     by_source = outcomes(policy, found.sources, found.documents, decisions, opts)
     if change is not None:

@@ -170,6 +170,10 @@ def test_default_store_is_the_user_cache_folder_not_the_repo(tmp_path):
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in work.iterdir()) == ["a.md"]
     assert (cache / "llmvet" / "scan.db").is_file()
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    r = scan("a.md", cwd=work, env={"XDG_CACHE_HOME": str(blocked), "HOME": str(tmp_path)})
+    assert r.returncode == 2 and "give --store" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_glob_inputs(tmp_path):
