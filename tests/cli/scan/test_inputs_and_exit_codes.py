@@ -134,6 +134,11 @@ def test_notebook_cells_are_numbered_in_locations(tmp_path, packages_policy):
     }
     table = scan(str(path), "--policy", str(packages_policy), store=f"sqlite:///{tmp_path}/s.db")
     assert f"{path}:cell 2:2:14" in table.stdout and f"{path}:cell 4:2:14" in table.stdout
+    github = scan(str(path), "--policy", str(packages_policy), "--format", "github", store=f"sqlite:///{tmp_path}/s.db")
+    errors = [x for x in github.stdout.splitlines() if x.startswith("::error ")]
+    # the file, no line (a cell's line is not the notebook JSON's); the cell and line in the message
+    assert len(errors) == 2 and all(",line=" not in x.split("::")[1] for x in errors)
+    assert any("::cell 2, line 2: 'torchy-vision-utils'" in x for x in errors)
 
 
 def test_jsonl_in_jsonl_out_with_ids_and_stdin(tmp_path):

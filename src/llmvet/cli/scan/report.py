@@ -60,8 +60,9 @@ def to_github(outcomes: list[Outcome], input_errors: list[str]) -> Iterable[str]
             level = "error" if loc.fails else "notice"
             props = {"title": f"llmvet {loc.finding.code}"}
             if loc.doc.is_file:
-                props.update(file=loc.doc.source, line=str(loc.line), col=str(loc.column))
-                props["endLine"] = str(loc.end_line)
+                props["file"] = loc.doc.source
+            if loc.doc.is_file and loc.doc.cell is None:  # a cell's lines are not the notebook file's
+                props.update(line=str(loc.line), col=str(loc.column), endLine=str(loc.end_line))
             message = loc.finding.message
             if loc.doc.cell is not None:
                 message = f"cell {loc.doc.cell}, line {loc.line}: {message}"
