@@ -10,11 +10,12 @@ import contextvars
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
-
-import aiohttp
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmvet.store.base import Store
+
+if TYPE_CHECKING:  # imported on first use: a `llmvet scan` whose validators make no request skips it
+    import aiohttp
 
 T = TypeVar("T")
 
@@ -32,6 +33,8 @@ class Resources:
     def http(self) -> aiohttp.ClientSession:
         """One pooled HTTP session for validators' lookups (registries, webhooks)."""
         if self._http is None or self._http.closed:
+            import aiohttp
+
             self._http = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._lookup_connections, ttl_dns_cache=300),
                 timeout=aiohttp.ClientTimeout(total=30),

@@ -166,15 +166,26 @@ def run_schema(args: argparse.Namespace) -> int:
         except registry.UnknownValidator as exc:
             err.print(f"llmvet: {exc}")
             return 2
-        print(json.dumps(cls.Config.model_json_schema(), indent=2))
+        print(json.dumps(config_schema(cls.Config), indent=2))
         return 0
     schema: dict[str, Any] = PolicyFile.model_json_schema(by_alias=True)
     validators: dict[str, Any] = {}
     for name in registry.available():
         try:
-            validators[name] = registry.load(name).Config.model_json_schema()
+            validators[name] = config_schema(registry.load(name).Config)
         except Exception as exc:  # an optional validator that cannot load still leaves the rest usable
             validators[name] = {"description": f"unavailable: {exc}"}
     schema["x-llmvet-validators"] = validators
     print(json.dumps(schema, indent=2))
     return 0
+
+
+def config_schema(config: type[BaseModel]) -> dict[str, Any]:
+    """A validator's settings schema with every default, including list defaults made by a factory
+    (pydantic leaves those out, and a script needs e.g. the packages validator's `fail_on` default)."""
+    schema: dict[str, Any] = config.model_json_schema()
+    for name, info in config.model_fields.items():
+        prop = schema.get("properties", {}).get(info.alias or name)
+        if prop is not None and "default" not in prop and info.default_factory is not None:
+            prop["default"] = info.default_factory()  # type: ignore[call-arg]
+    return schema

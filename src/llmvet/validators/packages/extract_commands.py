@@ -265,6 +265,7 @@ def _collect(
     saw_comma = False
     first = len(refs)
     index_url = ""
+    extra = False
     for i, (tok, off) in enumerate(toks):
         if skip_next:
             skip_next = False
@@ -273,6 +274,7 @@ def _collect(
             opt, eq, val = tok.partition("=")
             if opt in _INDEX_OPTS:
                 index_url = val if eq else (toks[i + 1][0] if i + 1 < len(toks) else "")
+                extra = opt == "--extra-index-url"
             if not eq and tok in value_opts:
                 skip_next = True
             continue
@@ -297,7 +299,7 @@ def _collect(
             break
     if index_url:
         for r in refs[first:]:
-            r.index_url = index_url
+            r.index_url, r.extra_index = index_url, extra
 
 
 def _npx(refs: list[Ref], toks: list[tuple[str, int]], prose: bool) -> None:

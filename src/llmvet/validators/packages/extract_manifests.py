@@ -76,20 +76,28 @@ def _requirement_line_ok(line: str) -> bool:
     return line.startswith("-") or parse_requirement(line) is not None
 
 
+_REQ_INDEX = re.compile(r"^(-i|--index-url|--extra-index-url)(?:\s*=\s*|\s+)(\S+)")
+
+
 def _requirements(code: str, base: int, tool: str) -> list[Ref]:
     refs: list[Ref] = []
     pos = 0
+    index: tuple[str, bool] | None = None  # pip applies a file's index options to every line of it
     for line in code.splitlines(keepends=True):
         content = line.split(" #", 1)[0].rstrip()
         if content.lstrip().startswith("#"):
             content = ""
         stripped = content.strip()
         lead = len(content) - len(content.lstrip())
+        if (m := _REQ_INDEX.match(stripped)) and (index is None or not index[1] or m.group(1) != "--extra-index-url"):
+            index = (m.group(2), m.group(1) == "--extra-index-url")
         if stripped and not stripped.startswith("-"):
             r = pip_ref(stripped, base + pos + lead, tool, "manifest")
             if r:
                 refs.append(r)
         pos += len(line)
+    for r in refs if index else []:
+        r.index_url, r.extra_index = index  # type: ignore[misc]
     return refs
 
 

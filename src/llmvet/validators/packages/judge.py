@@ -36,6 +36,8 @@ def finding(ref: Ref, code: str, message: str, evidence: dict[str, Any], case: s
     """A finding graded from GRADES, with the reference's identity in its evidence."""
     severity, risk = GRADES[(code, case)]
     ev = {"name": ref.name, "kind": ref.kind, "tool": ref.tool, **evidence}
+    if "closest" in ev:  # the most likely intended real package: a suggested fix for people and re-asks
+        ev.setdefault("suggestion", ev["closest"])
     if ref.spec and ref.spec != ref.name:
         ev["spec"] = ref.spec
     if ref.module and ref.module != ref.name:
@@ -132,7 +134,7 @@ class Judge:
         return []  # the organisation's own index vouches for its packages
 
     def _missing(self, ref: Ref, job: Job, lk: Lookup, base_ev: dict[str, Any]) -> list[Finding]:
-        if ref.index_url and ref.kind == "install":
+        if ref.index_url and ref.kind != "import" and not ref.extra_index:
             # installed from an index we were not asked to check: say so, do not call it invented
             return [
                 finding(
@@ -166,6 +168,12 @@ class Judge:
         msg = f"{ref.name!r} does not exist on {lk.registry}"
         if "closest" in ev:
             msg += f" (did you mean {ev['closest']!r}?)"
+        if ref.extra_index:  # pip asks the public index too: whoever registers the name there wins
+            ev.update(index_url=ref.index_url, reason="dependency confusion")
+            msg += (
+                f"; --extra-index-url {ref.index_url} does not stop pip taking it from the public index,"
+                " where anyone can register the name (dependency confusion)"
+            )
         return [finding(ref, "package.missing", msg, ev)]
 
     def _found(self, ref: Ref, job: Job, lk: Lookup, now: float, base_ev: dict[str, Any]) -> list[Finding]:

@@ -26,6 +26,7 @@ class Ref:
     optional: bool = False  # import inside try/except ImportError
     module: str = ""  # imports: the full dotted module path
     index_url: str = ""  # the command installs from another index (--index-url, --registry)
+    extra_index: bool = False  # ... in addition to the public one (--extra-index-url): still checked there
 
 
 @dataclass(slots=True)

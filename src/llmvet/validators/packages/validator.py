@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Collection
 from functools import partial
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from llmvet.store import keys
 from llmvet.validators.base import Context, Finding, PartKind, Validator, ValidatorConfig, Verdict
@@ -28,7 +28,10 @@ from llmvet.validators.packages.registry import (
     npm_registry_url,
     pip_index_url,
 )
-from llmvet.validators.packages.signals import popular_names
+from llmvet.validators.packages.signals import popular, popular_names
+
+if TYPE_CHECKING:
+    from llmvet.resources import Resources
 
 # CODES and DEFAULT_FAIL_ON stay importable from here for callers of the old module
 __all__ = ["CODES", "DEFAULT_FAIL_ON", "PackagesConfig", "PackagesValidator"]
@@ -71,12 +74,18 @@ class PackagesValidator(Validator[PackagesConfig]):
         out = []
         for eco, path in (("pypi", self.config.popular_pypi_file), ("npm", self.config.popular_npm_file)):
             try:
-                popular_names(eco, path)
+                popular(eco, path)  # readable? (the lookalike index is built in warm_up or when first needed)
             except OSError as e:
                 out.append(f"popular {eco} names file unreadable: {e}")
         if self.config.private_prefixes and not self.config.private_index_url:
             out.append("private_prefixes is set but private_index_url is not: every private name will be reported")
         return out
+
+    async def warm_up(self, resources: Resources) -> None:
+        """The proxy builds the lookalike indexes before traffic; a one-off scan builds only what it uses."""
+        for eco in self._ecosystems:
+            path = self.config.popular_pypi_file if eco == "pypi" else self.config.popular_npm_file
+            await resources.singleton(("llmvet.packages.popular", eco, path), partial(popular_names, eco, path))
 
     # ------------------------------------------------------------ the check
 

@@ -1,0 +1,1 @@
+"""`llmvet scan`'s parts: inputs -> documents -> one policy run per document -> a report in a format."""

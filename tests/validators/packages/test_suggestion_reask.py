@@ -1,0 +1,46 @@
+"""The suggested fix travels: a hallucinated package's finding names the real one, and the proxy's
+re-ask feedback tells the model to use it (the openai SDK as client, loopback upstream and registry)."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+from tests.support.fake_registry import FakeRegistry
+from tests.support.fake_upstream import Reply
+from tests.support.servers import ThreadedServer
+
+
+@pytest.fixture(scope="module")
+def registry():
+    reg = FakeRegistry()
+    with ThreadedServer(reg.app) as srv:
+        reg.url = srv.url
+        yield reg
+
+
+def _typo_then_fixed(body):
+    asked_again = any("did you mean" in str(m.get("content")) for m in body.get("messages", []))
+    return Reply(text="Run `pip install requests`." if asked_again else "Run `pip install reqeusts`.")
+
+
+def test_reask_feedback_names_the_suggested_package(fake, make_proxy, registry):
+    policy = f"""
+rules:
+  - name: packages
+    validators:
+      - use: packages
+        with: {{pypi_index_url: "{registry.url}/simple", pypi_json_url: "{registry.url}/pypi", ecosystems: [pypi]}}
+    on_fail: reask
+    reask: {{attempts: 1, fallback: block}}
+"""
+    fake.reset(_typo_then_fixed)
+    client = openai.OpenAI(base_url=make_proxy(policy).url + "/v1", api_key="k", max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(
+        model="m", messages=[{"role": "user", "content": "how do I fetch a URL?"}]
+    )
+    assert raw.parse().choices[0].message.content == "Run `pip install requests`."
+    assert b"reqeusts" not in raw.http_response.content  # the hallucinated name never reaches the app
+    _first, second = fake.requests[-2:]
+    feedback = second.body["messages"][-1]["content"]
+    assert "'reqeusts'" in feedback and "did you mean 'requests'?" in feedback
