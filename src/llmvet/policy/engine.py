@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,11 +87,12 @@ class Decision:
 ALLOW = Decision("allow", None)
 
 
-async def evaluate(rule: CompiledRule, ctx: Context) -> Decision:
-    """Run every (sampled) validator of `rule` on `ctx` concurrently and combine their verdicts."""
+async def evaluate(rule: CompiledRule, ctx: Context, only: Collection[CompiledValidator] | None = None) -> Decision:
+    """Run every (sampled) validator of `rule` that reads this part of the answer (or those of
+    `only`) on `ctx` concurrently, and combine their verdicts."""
     chosen = [
         v
-        for v in rule.validators
+        for v in (rule.validators if only is None else only)
         if ctx.part_kind in getattr(v.instance, "reads", ALL_PARTS)
         and (v.ref.sample_rate >= 1 or random.random() < v.ref.sample_rate)
     ]

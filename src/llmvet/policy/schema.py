@@ -86,8 +86,10 @@ class AppendSettings(Strict):
 
 class StreamSettings(Strict):
     # buffer: validate before the first byte reaches the client (safe default).
+    # incremental: release text as it arrives, up to what every segment check has cleared; whole-answer
+    #   checks decide at the end (annotate, append, or stop the stream with finish_reason content_filter).
     # passthrough: stream as it arrives; validate afterwards for the audit log only.
-    mode: Literal["buffer", "passthrough"] = "buffer"
+    mode: Literal["buffer", "incremental", "passthrough"] = "buffer"
 
 
 class Rule(Strict):

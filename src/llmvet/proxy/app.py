@@ -28,6 +28,7 @@ from llmvet.policy.loader import Policy, load_policy
 from llmvet.proxy.answer import restore, with_text
 from llmvet.proxy.errors import ProxyError, bad_request, body_too_large
 from llmvet.proxy.exchange import ClientGone, Exchange
+from llmvet.proxy.incremental import Incremental
 from llmvet.proxy.passthrough import Passthrough
 from llmvet.proxy.render import Renderer
 from llmvet.proxy.runtime import INTERNAL_HEADER, Runtime
@@ -58,6 +59,7 @@ class LlmvetProxy:
         self.render = Renderer(self.rt)
         self.vetter = Vetter(self.rt, self.render)
         self.passthrough = Passthrough(self.rt, self.vetter)
+        self.incremental = Incremental(self.rt, self.vetter, self.render)
         self.extensions: list[Extension] = []
         self.loop: asyncio.AbstractEventLoop | None = None
         self._warm_up: asyncio.Task[None] | None = None
@@ -224,6 +226,8 @@ class LlmvetProxy:
         )  # unchanged: send the client's bytes
         if ex.stream and rule.rule.stream.mode == "passthrough":
             return await self.passthrough.stream_then_vet(ex)
+        if ex.stream and rule.rule.stream.mode == "incremental":
+            return await until_disconnected(request, self.incremental.stream(ex))
         return await until_disconnected(request, self.vetter.vet(ex))
 
     async def read_body(self, request: Request) -> bytes:

@@ -28,6 +28,12 @@ PartKind = Literal["content", "refusal", "reasoning", "tool_name", "tool_argumen
 ALL_PARTS: frozenset[PartKind] = frozenset(("content", "refusal", "reasoning", "tool_name", "tool_arguments"))
 PROSE: frozenset[PartKind] = frozenset(("content",))
 
+# How a validator checks a stream released incrementally (stream.mode: incremental):
+#   segment  checks complete segments as they arrive; text is released once every segment check cleared it
+#   whole    lets text through and decides at the end (annotate, append, or stop the stream)
+#   buffer   needs the whole answer before any of it is released (the default for plug-ins)
+StreamMode = Literal["segment", "whole", "buffer"]
+
 
 class Status(str, enum.Enum):
     PASSED = "passed"
@@ -173,6 +179,10 @@ class Validator(Generic[ConfigT]):
       is reported by `llmvet policy check` against this validator's entry.
     - `reads`: the kinds of answer part it is shown (message content, refusals, reasoning, tool-call
       names and arguments); each part is checked on its own, with `ctx.part` naming it.
+    - `stream_mode()` and, for "segment" validators, `stream_boundary(text, state)`: how the
+      validator checks a stream released as it arrives (see StreamMode). A segment validator returns
+      the end of the last complete segment of the text so far; `check` then sees each new run of
+      complete segments on its own, so a segment must never need text beyond its own boundary.
     - `warm_up(resources)`: optional; the proxy calls it once at start-up (beside serving; /readyz
       reports "warming" until it returns) to load expensive shared state such as a model.
     """
@@ -197,3 +207,12 @@ class Validator(Generic[ConfigT]):
 
     async def warm_up(self, resources: Resources) -> None:
         """Load expensive shared state once (default: nothing to load)."""
+
+    def stream_mode(self) -> StreamMode:
+        """How this validator checks an incremental stream (safe default: hold everything)."""
+        return "buffer"
+
+    def stream_boundary(self, text: str, state: dict[str, Any]) -> int:
+        """Segment validators: the end of the last complete segment in `text` (which only grows
+        between calls; `state` is this stream-and-part's scratch space, for linear-time scans)."""
+        return 0

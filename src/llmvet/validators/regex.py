@@ -18,7 +18,8 @@ from typing import Annotated, Any, ClassVar
 import re2
 from pydantic import AfterValidator, Field
 
-from llmvet.validators.base import Context, Finding, Severity, Validator, ValidatorConfig, Verdict
+from llmvet.validators.base import Context, Finding, Severity, StreamMode, Validator, ValidatorConfig, Verdict
+from llmvet.validators.segments import line_boundary, token_boundary
 
 # Characters scanned on the event loop; longer answers go to the thread pool (RE2 releases the GIL).
 # RE2 is linear, but its Python binding costs ~6 us per match: a 4 KiB answer that is all matches
@@ -124,6 +125,7 @@ class RegexValidator(Validator[RegexConfig]):
         options = _options(config.ignore_case)
         self._must = [(p, re2.compile(unicode_classes(p), options)) for p in config.must_match]
         self._must_not = [(p, re2.compile(unicode_classes(p), options)) for p in config.must_not_match]
+        self._segment = stream_segment(config.must_not_match)
         self._severity = config.severity
 
     async def check(self, ctx: Context) -> Verdict:
@@ -177,3 +179,26 @@ class RegexValidator(Validator[RegexConfig]):
             {"pattern_index": index, "match": quoted},
             audit,
         )
+
+    # ---- streams ---------------------------------------------------------------------------------
+    def stream_mode(self) -> StreamMode:
+        # A required pattern can only be judged on the whole answer; a forbidden one segment by segment.
+        return "buffer" if self._must or self._segment is None else "segment"
+
+    def stream_boundary(self, text: str, state: dict[str, Any]) -> int:
+        return line_boundary(text, state) if self._segment == "line" else token_boundary(text, state)
+
+
+# Conservative reading of a pattern's source: could it match whitespace, or a line break?
+_MAY_MATCH_SPACE = re.compile(r"\\[sWDHVhvnrtfxuUN0-7pP]|(?<!\\)\.|\[\^| |\(\?[a-zA-Z]*[xs]")
+_MAY_MATCH_NEWLINE = re.compile(r"\\[sWDVvnrfxuUN0-7pP]|\[\^|\(\?[a-zA-Z]*s")
+
+
+def stream_segment(patterns: list[str]) -> str | None:
+    """The unit a forbidden pattern cannot match across: "token" (no whitespace in any match), "line",
+    or None (a match may span lines: the stream is held to the end)."""
+    if any(_MAY_MATCH_NEWLINE.search(p) for p in patterns):
+        return None
+    if any(_MAY_MATCH_SPACE.search(p) for p in patterns):
+        return "line"
+    return "token"

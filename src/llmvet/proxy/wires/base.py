@@ -56,6 +56,21 @@ class Wire:
         """The SSE `event:` name to send with a payload (only the Responses API names its events)."""
         return None
 
+    # ---- incremental streams -------------------------------------------------------------------------
+    def event_deltas(self, payload: Any, names: dict[str, str]) -> list[tuple[int, str, PartKind, str]]:
+        """The text one stream event adds, as (choice, part key, kind, text). `names` is scratch space
+        for the stream (e.g. tool-call names seen so far)."""
+        raise NotImplementedError
+
+    def is_terminal(self, payload: Any) -> bool:
+        """Events that close a choice or the stream, or repeat text whole (held until the end)."""
+        raise NotImplementedError
+
+    def stream_stop(self, items: list[Any], note: dict[str, Any]) -> list[Any]:
+        """The payloads that end a stream stopped by a finding after some text went out: every choice
+        finishes with `content_filter` and the `llmvet` field says why."""
+        raise NotImplementedError
+
     # ---- changing ----------------------------------------------------------------------------------
     def append(self, data: dict[str, Any], notice: str) -> dict[str, Any]:
         """A copy of a JSON answer with `notice` added to every choice's text."""

@@ -16,6 +16,7 @@ from llmvet.proxy.wires.base import (
     usage_chunk,
 )
 from llmvet.text import content_text
+from llmvet.validators.base import PartKind
 
 TEMPLATE_KEYS = ("id", "object", "created", "model", "system_fingerprint")
 REASONING_KEYS = ("reasoning_content", "reasoning")  # vendor extensions some upstreams send
@@ -58,6 +59,39 @@ class ChatWire(Wire):
         for i in sorted(messages) or [0]:
             out.extend(message_parts(i, _assembled(messages.get(i, {}))))
         return out
+
+    def event_deltas(self, payload: Any, names: dict[str, str]) -> list[tuple[int, str, PartKind, str]]:
+        out: list[tuple[int, str, PartKind, str]] = []
+        if not isinstance(payload, dict):
+            return out
+        for c in payload.get("choices") or []:
+            i, delta = c.get("index", 0), c.get("delta") or {}
+            for key in ("content", "refusal"):
+                if isinstance(delta.get(key), str) and delta[key]:
+                    out.append((i, key, "content" if key == "content" else "refusal", delta[key]))
+            for key in REASONING_KEYS:
+                if isinstance(delta.get(key), str) and delta[key]:
+                    out.append((i, "reasoning", "reasoning", delta[key]))
+            calls = [(tc.get("index", 0), tc.get("function") or {}) for tc in delta.get("tool_calls") or []]
+            if isinstance(delta.get("function_call"), dict):
+                calls.append(("f", delta["function_call"]))
+            for n, fn in calls:
+                if isinstance(fn.get("name"), str) and fn["name"]:
+                    out.append((i, f"tool_name#{n}", "tool_name", fn["name"]))
+                if isinstance(fn.get("arguments"), str) and fn["arguments"]:
+                    out.append((i, f"tool_call#{n}", "tool_arguments", fn["arguments"]))
+        return out
+
+    def is_terminal(self, payload: Any) -> bool:
+        return not isinstance(payload, dict) or any(c.get("finish_reason") for c in payload.get("choices") or [])
+
+    def stream_stop(self, items: list[Any], note: dict[str, Any]) -> list[Any]:
+        template = _template(items)
+        out: list[Any] = [
+            {**template, "choices": [{"index": i, "delta": {}, "finish_reason": "content_filter", "logprobs": None}]}
+            for i in choice_indexes(items)
+        ]
+        return [*out, {**template, "choices": [], "llmvet": note}, "[DONE]"]
 
     def append(self, data: dict[str, Any], notice: str) -> dict[str, Any]:
         out = copy.deepcopy(data)

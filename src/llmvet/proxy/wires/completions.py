@@ -16,6 +16,7 @@ from llmvet.proxy.wires.base import (
     usage_chunk,
 )
 from llmvet.text import content_text
+from llmvet.validators.base import PartKind
 
 TEMPLATE_KEYS = ("id", "object", "created", "model", "system_fingerprint")
 
@@ -37,6 +38,26 @@ class CompletionsWire(Wire):
             for c in d.get("choices") or []:
                 texts.setdefault(c.get("index", 0), []).append(c.get("text") or "")
         return [Part(i, "content", "content", "".join(texts.get(i, []))) for i in sorted(texts) or [0]]
+
+    def event_deltas(self, payload: Any, names: dict[str, str]) -> list[tuple[int, str, PartKind, str]]:
+        if not isinstance(payload, dict):
+            return []
+        return [
+            (c.get("index", 0), "content", "content", c["text"])
+            for c in payload.get("choices") or []
+            if isinstance(c.get("text"), str) and c["text"]
+        ]
+
+    def is_terminal(self, payload: Any) -> bool:
+        return not isinstance(payload, dict) or any(c.get("finish_reason") for c in payload.get("choices") or [])
+
+    def stream_stop(self, items: list[Any], note: dict[str, Any]) -> list[Any]:
+        template = _template(items)
+        out: list[Any] = [
+            {**template, "choices": [{"index": i, "text": "", "finish_reason": "content_filter", "logprobs": None}]}
+            for i in choice_indexes(items)
+        ]
+        return [*out, {**template, "choices": [], "llmvet": note}, "[DONE]"]
 
     def append(self, data: dict[str, Any], notice: str) -> dict[str, Any]:
         out = copy.deepcopy(data)

@@ -8,6 +8,7 @@ from typing import Any
 from llmvet.proxy.sse import Event
 from llmvet.proxy.wires.base import Part, Wire, data_events, payloads
 from llmvet.text import content_text
+from llmvet.validators.base import PartKind
 
 FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
 
@@ -70,6 +71,41 @@ class ResponsesWire(Wire):
 
     def event_name(self, payload: Any) -> str | None:
         return payload.get("type") if isinstance(payload, dict) else None
+
+    def event_deltas(self, payload: Any, names: dict[str, str]) -> list[tuple[int, str, PartKind, str]]:
+        if not isinstance(payload, dict):
+            return []
+        kind, delta = payload.get("type"), payload.get("delta")
+        key = str(payload.get("item_id") or "")
+        if kind == "response.output_item.added" and isinstance(payload.get("item"), dict):
+            item = payload["item"]
+            if item.get("type") in ("function_call", "custom_tool_call") and item.get("name"):
+                return [(0, f"tool_name#{item.get('id')}", "tool_name", str(item["name"]))]
+            return []
+        if not isinstance(delta, str) or not delta:
+            return []
+        if kind == "response.output_text.delta":
+            return [(0, "content", "content", delta)]
+        if kind == "response.refusal.delta":
+            return [(0, "refusal", "refusal", delta)]
+        if kind in ("response.function_call_arguments.delta", "response.custom_tool_call_input.delta"):
+            return [(0, f"tool_call#{key}", "tool_arguments", delta)]
+        if kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
+            return [(0, f"reasoning#{key}", "reasoning", delta)]
+        return []
+
+    def is_terminal(self, payload: Any) -> bool:
+        # "*.done" events and the final snapshot repeat text whole: held until every check has passed
+        kind = payload.get("type") if isinstance(payload, dict) else None
+        return not isinstance(kind, str) or kind.endswith(".done") or kind in FINAL_EVENTS
+
+    def stream_stop(self, items: list[Any], note: dict[str, Any]) -> list[Any]:
+        created: dict[str, Any] = next(
+            (d["response"] for d in items if isinstance(d, dict) and isinstance(d.get("response"), dict)), {}
+        )
+        resp = {k: v for k, v in created.items() if k in ("id", "object", "created_at", "model")}
+        resp |= {"status": "incomplete", "incomplete_details": {"reason": "content_filter"}, "output": []}
+        return [{"type": "response.incomplete", "response": resp, "llmvet": note}]
 
     def append(self, data: dict[str, Any], notice: str) -> dict[str, Any]:
         out = copy.deepcopy(data)

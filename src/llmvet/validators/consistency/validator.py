@@ -17,6 +17,7 @@ from llmvet.validators.base import (
     ReaskResult,
     ReaskUnavailable,
     Sentence,
+    StreamMode,
     Validator,
     Verdict,
 )
@@ -53,6 +54,9 @@ class ConsistencyValidator(Validator[ConsistencyConfig]):
     name: ClassVar[str] = NAME
     reads: ClassVar[frozenset[PartKind]] = PROSE  # re-asks compare what the answer says
     Config: ClassVar[type[ConsistencyConfig]] = ConsistencyConfig
+
+    def stream_mode(self) -> StreamMode:
+        return "whole"  # judged on the whole answer; text flows meanwhile
 
     # A model that failed to load is not retried on every answer (each try can take seconds).
     LOAD_RETRY_SECONDS: ClassVar[float] = 60.0

@@ -10,10 +10,10 @@ import logging
 import time
 from collections.abc import Collection
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmvet.store import keys
-from llmvet.validators.base import Context, Finding, PartKind, Validator, ValidatorConfig, Verdict
+from llmvet.validators.base import Context, Finding, PartKind, StreamMode, Validator, ValidatorConfig, Verdict
 from llmvet.validators.packages.codes import CODES, DEFAULT_FAIL_ON
 from llmvet.validators.packages.config import PackagesConfig
 from llmvet.validators.packages.extract import Extraction, Ref, extract
@@ -29,6 +29,7 @@ from llmvet.validators.packages.registry import (
     pip_index_url,
 )
 from llmvet.validators.packages.signals import popular, popular_names
+from llmvet.validators.segments import block_boundary
 
 if TYPE_CHECKING:
     from llmvet.resources import Resources
@@ -47,7 +48,15 @@ class PackagesValidator(Validator[PackagesConfig]):
     name: ClassVar[str] = "packages"
     # install lines and imports also hide in tool-call arguments (code a tool will run) and reasoning
     reads: ClassVar[frozenset[PartKind]] = frozenset(("content", "reasoning", "tool_arguments"))
+
     Config: ClassVar[type[ValidatorConfig]] = PackagesConfig
+
+    def stream_mode(self) -> StreamMode:
+        return "segment"
+
+    def stream_boundary(self, text: str, state: dict[str, Any]) -> int:
+        # whole lines, and fenced code blocks whole (their language decides how they are read)
+        return block_boundary(text, state)
 
     def __init__(self, config: PackagesConfig) -> None:
         super().__init__(config)

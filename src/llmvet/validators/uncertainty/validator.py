@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar
 
-from llmvet.validators.base import PROSE, Context, Finding, PartKind, Validator, Verdict
+from llmvet.validators.base import PROSE, Context, Finding, PartKind, StreamMode, Validator, Verdict
 from llmvet.validators.uncertainty.config import UncertaintyConfig
 from llmvet.validators.uncertainty.cues import CueError, CueSet, load
 from llmvet.validators.uncertainty.detect import Analysis, Options, analyse
@@ -32,6 +32,9 @@ class UncertaintyValidator(Validator[UncertaintyConfig]):
     name: ClassVar[str] = "uncertainty"
     reads: ClassVar[frozenset[PartKind]] = PROSE  # the statement is the answer's own prose
     Config: ClassVar[type[UncertaintyConfig]] = UncertaintyConfig
+
+    def stream_mode(self) -> StreamMode:
+        return "whole"  # judged on the whole answer; text flows meanwhile
 
     def __init__(self, config: UncertaintyConfig) -> None:
         super().__init__(config)

@@ -1,0 +1,326 @@
+"""`stream.mode: incremental`: release a streamed answer as it arrives, up to what every check cleared.
+
+Segment validators (regex, packages) check each run of complete segments as it arrives; an event is
+forwarded, as the upstream's own bytes, once every part of the answer it adds text to is cleared by
+every segment validator reading that part. Whole-answer validators (uncertainty, consistency) let text
+through and decide at the end. Validators that need the whole answer first hold everything back.
+Events that close a choice or repeat text whole are held to the end, so a late finding can still
+stop the stream: every choice then finishes with `content_filter` and the `llmvet` field says why.
+Nothing is released before the first clearance, so a finding in the first segment gets the same
+OpenAI error a buffered stream gets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.responses import Response, StreamingResponse
+
+from llmvet.policy.engine import Decision, ValidatorRun, evaluate
+from llmvet.policy.loader import CompiledValidator
+from llmvet.policy.schema import SEVERITY
+from llmvet.proxy import sse
+from llmvet.proxy.answer import Answer, strip_llmvet_field
+from llmvet.proxy.errors import ProxyError, upstream_bad_response
+from llmvet.proxy.exchange import Exchange
+from llmvet.proxy.recording import finish
+from llmvet.proxy.render import Renderer
+from llmvet.proxy.runtime import Runtime
+from llmvet.proxy.upstream import response_headers
+from llmvet.proxy.vetting import Vetter
+from llmvet.proxy.wires import Part
+from llmvet.validators.base import ALL_PARTS, PartKind, Status, Verdict
+
+STOPS = ("block", "escalate", "reask")  # decisions that must stop text from flowing
+
+
+@dataclass
+class _Text:
+    choice: int
+    kind: PartKind
+    pieces: list[str] = field(default_factory=list)
+    length: int = 0
+    cleared: dict[str, int] = field(default_factory=dict)  # validator label -> checked up to here
+    state: dict[str, dict[str, Any]] = field(default_factory=dict)  # validator label -> its scratch space
+
+    @property
+    def text(self) -> str:
+        if len(self.pieces) > 1:
+            self.pieces = ["".join(self.pieces)]
+        return self.pieces[0] if self.pieces else ""
+
+
+class IncrementalRun:
+    """One incremental stream: the upstream's events in, the client's bytes out."""
+
+    def __init__(self, rt: Runtime, vetter: Vetter, render: Renderer, ex: Exchange) -> None:
+        self.rt, self.vetter, self.render, self.ex = rt, vetter, render, ex
+        modes = {cv.label: _mode(cv) for cv in ex.rule.validators}
+        self.segment = [cv for cv in ex.rule.validators if modes[cv.label] == "segment"]
+        self.at_end = [cv for cv in ex.rule.validators if modes[cv.label] != "segment"]
+        self.hold_all = any(m == "buffer" for m in modes.values())
+        self.events: list[sse.Event] = []
+        self.marks: list[dict[tuple[int, str], int]] = []  # per event: part -> its length after the event
+        self.parts: dict[tuple[int, str], _Text] = {}
+        self.names: dict[str, str] = {}
+        self.released = 0  # events sent so far
+        self.parser = sse.SSEParser()
+        self.decisions: list[Decision] = []
+        self.stopped: Decision | None = None
+
+    # ---- taking events in -------------------------------------------------------------------------
+    async def take(self, event: sse.Event) -> None:
+        event = _without_llmvet(event)
+        self.events.append(event)
+        touched: dict[tuple[int, str], int] = {}
+        for choice, name, kind, delta in self.ex.wire.event_deltas(event.data, self.names):
+            part = self.parts.setdefault((choice, name), _Text(choice, kind))
+            part.pieces.append(delta)
+            part.length += len(delta)
+            touched[(choice, name)] = part.length
+        self.marks.append(touched)
+        for key in touched:
+            await self.check_segments(key, final=False)
+
+    async def check_segments(self, key: tuple[int, str], final: bool) -> None:
+        part = self.parts[key]
+        for cv in self.segment:
+            if part.kind not in getattr(cv.instance, "reads", ALL_PARTS):
+                continue
+            start = part.cleared.get(cv.label, 0)
+            text = part.text
+            end = len(text) if final else cv.instance.stream_boundary(text, part.state.setdefault(cv.label, {}))
+            if end <= start:
+                continue
+            part.cleared[cv.label] = end
+            decision = await evaluate(self.ex.rule, self.context(key, text[start:end]), only=[cv])
+            _shift_spans(decision, start)
+            self.decisions.append(decision)
+            if decision.action in STOPS and self.stopped is None:
+                self.stopped = decision
+
+    def context(self, key: tuple[int, str], text: str) -> Any:
+        choice, label = key
+        part = self.parts[key]
+        return self.vetter.context(self.ex, Part(choice, label.split("#")[0], part.kind, text))
+
+    # ---- what may go out --------------------------------------------------------------------------
+    def releasable(self) -> list[bytes]:
+        """Raw bytes of the events every segment check has cleared, in order (none once stopped)."""
+        if self.stopped is not None or self.hold_all:
+            return []
+        out = []
+        while self.released < len(self.events):
+            i = self.released
+            if self.ex.wire.is_terminal(self.events[i].data) or not self.cleared(self.marks[i]):
+                break
+            out.append(self.events[i].raw)
+            self.released += 1
+        return out
+
+    def cleared(self, marks: dict[tuple[int, str], int]) -> bool:
+        for key, length in marks.items():
+            part = self.parts[key]
+            for cv in self.segment:
+                if part.kind in getattr(cv.instance, "reads", ALL_PARTS) and part.cleared.get(cv.label, 0) < length:
+                    return False
+        return True
+
+    # ---- the end ------------------------------------------------------------------------------------
+    async def finish(self) -> Decision:
+        """Check the tails, reconcile with the assembled answer, run the whole-answer checks."""
+        for key in list(self.parts):
+            await self.check_segments(key, final=True)
+        assembled = self.ex.wire.stream_parts(self.events)
+        for part in assembled:  # text the deltas did not carry (a final snapshot that says more): check it whole
+            if part.text and part.text not in (p.text for p in self.parts.values()):
+                self.decisions.append(
+                    await evaluate(self.ex.rule, self.vetter.context(self.ex, part), only=self.segment)
+                )
+        if self.at_end:
+            self.decisions += await asyncio.gather(
+                *(evaluate(self.ex.rule, self.vetter.context(self.ex, p), only=self.at_end) for p in assembled)
+            )
+        return self.decision()
+
+    def decision(self) -> Decision:
+        """One decision from every segment and end check: one run per validator, the strictest action."""
+        runs: dict[str, ValidatorRun] = {}
+        for run in (r for d in self.decisions for r in d.runs):
+            seen = runs.get(run.label)
+            runs[run.label] = run if seen is None else _merged(seen, run)
+        action = max((r.action for r in runs.values()), key=SEVERITY.__getitem__, default="allow")
+        return Decision(action, self.ex.rule.name, list(runs.values()))
+
+    def answer(self, headers: dict[str, str]) -> Answer:
+        return Answer(200, headers, events=self.events, text=self.ex.wire.stream_text(self.events))
+
+
+class Incremental:
+    def __init__(self, rt: Runtime, vetter: Vetter, render: Renderer) -> None:
+        self.rt, self.vetter, self.render = rt, vetter, render
+
+    async def stream(self, ex: Exchange) -> Response:
+        upstream = self.rt.upstream
+        resp = await upstream.open("POST", ex.wire.path, ex.headers, ex.payload)
+        headers = response_headers(resp, drop_encoding=True)
+        if resp.status != 200 or resp.content_type != "text/event-stream":
+            raw = strip_llmvet_field(await upstream.read_and_release(resp))
+            answer = Answer(resp.status, headers, raw)
+            if resp.status != 200:
+                return self.render.upstream_error(ex, answer)
+            raise upstream_bad_response("a stream was asked for, but the body is not an event stream")
+        run = IncrementalRun(self.rt, self.vetter, self.render, ex)
+        started = time.perf_counter()
+        chunks = upstream.iter_chunks(resp)
+        try:
+            first, done = await self.until_first_release(run, chunks)
+        except BaseException:
+            resp.close()
+            raise
+        if done and not first:  # stopped, or complete, before anything went out: decide as buffered
+            resp.close()
+            decision = run.decision() if run.stopped is not None else await run.finish()
+            ex.validate_ms += (time.perf_counter() - started) * 1000
+            return await self.render.act(ex, run.answer(headers), decision)
+        out_headers = {**headers, **self.render.decision_headers(ex, Decision("allow", ex.rule.name))}
+        out_headers["x-llmvet-decision"] = "incremental"  # the final decision is in the last event
+        return StreamingResponse(
+            self.relay(run, chunks, resp, first, done, headers),
+            200,
+            headers=out_headers,
+            media_type="text/event-stream",
+        )
+
+    async def until_first_release(self, run: IncrementalRun, chunks: AsyncIterator[bytes]) -> tuple[list[bytes], bool]:
+        parser = run.parser
+        async for chunk in chunks:
+            for event in _parse(parser, chunk):
+                await run.take(event)
+            if run.stopped is not None:
+                return [], True
+            out = run.releasable()
+            if out:
+                return out, False
+        _complete(run, parser)
+        return [], True
+
+    async def relay(
+        self,
+        run: IncrementalRun,
+        chunks: AsyncIterator[bytes],
+        resp: Any,
+        first: list[bytes],
+        done: bool,
+        headers: dict[str, str],
+    ) -> AsyncIterator[bytes]:
+        ex = run.ex
+        parser = run.parser
+        failure: ProxyError | None = None
+        try:
+            yield b"".join(first)
+            if not done:
+                async for chunk in chunks:
+                    for event in _parse(parser, chunk):
+                        await run.take(event)
+                    if run.stopped is not None:
+                        break
+                    out = run.releasable()
+                    if out:
+                        yield b"".join(out)
+                else:
+                    _complete(run, parser)
+        except ProxyError as exc:  # cut off or malformed after text went out: end cleanly, say why
+            failure = exc
+        finally:
+            resp.close()  # on client disconnect this cancels the upstream request too
+        if failure is not None:
+            yield self.broken(run, failure)
+            finish(self.rt, ex, run.answer(headers), None, 502)
+            return
+        decision = run.decision() if run.stopped is not None else await run.finish()
+        for chunk in self.ending(run, decision):
+            yield chunk
+        final = "block" if decision.action in STOPS else decision.action
+        finish(self.rt, ex, run.answer(headers), decision, 200, final_action=final)
+
+    def broken(self, run: IncrementalRun, failure: ProxyError) -> bytes:
+        note = {"decision": "error", "error": {"message": failure.message, "type": failure.type, "code": failure.code}}
+        items = [e.data for e in run.events if e.data is not None]
+        return b"".join(sse.encode(p, run.ex.wire.event_name(p)) for p in run.ex.wire.stream_stop(items, note))
+
+    def ending(self, run: IncrementalRun, decision: Decision) -> list[bytes]:
+        """What follows the released text: the held events (annotated or with the notice appended), or
+        the content_filter stop."""
+        ex, wire = run.ex, run.ex.wire
+        note = self.render.annotation(ex, decision)
+        held = run.events[run.released :]
+        if decision.action in STOPS:
+            note["decision"] = "block"
+            items = [e.data for e in run.events if e.data is not None]
+            return [sse.encode(p, wire.event_name(p)) for p in wire.stream_stop(items, note)]
+        if decision.action == "allow":
+            return [e.raw for e in held]
+        if decision.action == "append":
+            payloads = wire.stream_append(held, ex.rule.rule.append.text)
+        else:
+            payloads = [e.data for e in held if e.data is not None]
+        last = max((i for i, p in enumerate(payloads) if isinstance(p, dict)), default=None)
+        if last is None:
+            payloads.insert(0, {"llmvet": note})
+        else:
+            payloads[last] = {**payloads[last], "llmvet": note}
+        return [sse.encode(p, wire.event_name(p)) for p in payloads]
+
+
+_STATUS_RANK = {Status.PASSED: 0, Status.ERROR: 1, Status.FAILED: 2}
+
+
+def _merged(a: ValidatorRun, b: ValidatorRun) -> ValidatorRun:
+    """Two checks of one validator (two segments) as one run: the worse verdict, every finding."""
+    worse = a.verdict if _STATUS_RANK[a.verdict.status] >= _STATUS_RANK[b.verdict.status] else b.verdict
+    verdict = Verdict(
+        worse.status,
+        max(a.verdict.risk, b.verdict.risk),
+        [*a.verdict.findings, *b.verdict.findings],
+        {**a.verdict.meta, **b.verdict.meta},
+        worse.error,
+    )
+    action = max(a.action, b.action, key=SEVERITY.__getitem__)
+    return ValidatorRun(a.label, verdict, a.elapsed_ms + b.elapsed_ms, action, a.timed_out or b.timed_out)
+
+
+def _mode(cv: CompiledValidator) -> str:
+    mode = getattr(cv.instance, "stream_mode", None)
+    return mode() if callable(mode) else "buffer"
+
+
+def _parse(parser: sse.SSEParser, chunk: bytes) -> list[sse.Event]:
+    try:
+        return parser.feed(chunk)
+    except sse.StreamError as exc:
+        raise upstream_bad_response(str(exc)) from None
+
+
+def _complete(run: IncrementalRun, parser: sse.SSEParser) -> None:
+    if parser.pending.strip() or not run.ex.wire.stream_complete(run.events):
+        raise upstream_bad_response("the stream ended before it was complete")
+
+
+def _without_llmvet(event: sse.Event) -> sse.Event:
+    if isinstance(event.data, dict) and "llmvet" in event.data:
+        data = {k: v for k, v in event.data.items() if k != "llmvet"}
+        return sse.Event(sse.encode(data, event.event), event.event, data)
+    return event
+
+
+def _shift_spans(decision: Decision, offset: int) -> None:
+    """Spans of a segment check point into the segment; make them point into the part's whole text."""
+    if offset:
+        for f in decision.findings:
+            if f.span is not None:
+                f.span = (f.span[0] + offset, f.span[1] + offset)

@@ -1,0 +1,199 @@
+"""stream.mode: incremental — text flows as it arrives, and nothing a check flags is ever sent."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import openai
+import orjson
+import pytest
+
+from tests.proxy.test_nothing_flagged import KEY, TOOL_ARGS, _chunk, _tool_call_deltas
+from tests.support.fake_upstream import Reply
+
+POLICY = """
+version: 1
+name: incremental
+rules:
+  - name: no-keys
+    match: {{models: ["*"]}}
+    stream: {{mode: incremental}}
+    validators:
+      - use: regex
+        with: {{must_not_match: ["AKIA[0-9A-Z]{{16}}"]}}
+{extra}
+    on_fail: {action}
+"""
+PROSE = " ".join(f"word{i}" for i in range(60)) + "."
+
+
+def policy(action: str = "block", extra: str = "") -> str:
+    return POLICY.format(action=action, extra=extra)
+
+
+def stream(proxy: Any, route: str = "chat", **extra: Any) -> httpx.Response:
+    path, body = {
+        "chat": ("/v1/chat/completions", {"messages": [{"role": "user", "content": "q"}]}),
+        "completions": ("/v1/completions", {"prompt": "q"}),
+        "responses": ("/v1/responses", {"input": "q"}),
+    }[route]
+    return httpx.post(proxy.url + path, json={"model": "m", **body, "stream": True, **extra}, timeout=30)
+
+
+def data_events(raw: bytes) -> list[Any]:
+    out = []
+    for block in raw.split(b"\n\n"):
+        for line in block.split(b"\n"):
+            if line.startswith(b"data: "):
+                payload = line[6:]
+                out.append(payload.decode() if payload == b"[DONE]" else orjson.loads(payload))
+    return out
+
+
+def assert_stopped_without_key(r: httpx.Response) -> None:
+    assert KEY.encode() not in r.content and KEY[:12].encode() not in r.content
+    if r.status_code == 200:  # some text went out first: the stream ends with content_filter
+        events = data_events(r.content)
+        reasons = [c.get("finish_reason") for e in events if isinstance(e, dict) for c in e.get("choices") or []]
+        incomplete = [e for e in events if isinstance(e, dict) and e.get("type") == "response.incomplete"]
+        if incomplete:  # the Responses API says it with its own event
+            assert incomplete[0]["response"]["incomplete_details"]["reason"] == "content_filter"
+        else:
+            assert "content_filter" in reasons and events[-1] == "[DONE]"
+        assert any(isinstance(e, dict) and e.get("llmvet", {}).get("decision") == "block" for e in events)
+        assert sum(1 for e in events if isinstance(e, dict) and "llmvet" in e) == 1
+    else:
+        assert r.status_code == 422
+
+
+def test_prose_flows_before_the_upstream_finishes(fake, make_proxy):
+    proxy = make_proxy(policy())
+    fake.reset(lambda b: Reply(text=PROSE, chunk_delay=0.05))
+    with httpx.stream(
+        "POST",
+        proxy.url + "/v1/chat/completions",
+        json={"model": "m", "messages": [{"role": "user", "content": "q"}], "stream": True},
+        timeout=30,
+    ) as r:
+        raw = r.iter_raw()
+        first = next(raw)
+        finished_when_first_byte_arrived = fake.streams_finished
+        rest = b"".join(raw)
+    assert finished_when_first_byte_arrived == 0  # released while the upstream was still writing
+    text = "".join(
+        c["delta"].get("content") or ""
+        for e in data_events(first + rest)
+        if isinstance(e, dict)
+        for c in e.get("choices") or []
+    )
+    assert text == PROSE and (first + rest).endswith(b"data: [DONE]\n\n")
+
+
+def test_unchanged_events_are_the_upstreams_own_bytes(fake, make_proxy):
+    events = [_chunk({"role": "assistant", "content": "hello "}), _chunk({"content": "world"}), _chunk({}, "stop")]
+    events[0]["system_fingerprint"] = "fp_upstream"
+    fake.reset(lambda b: Reply(events=[*events, "[DONE]"]))
+    r = stream(make_proxy(policy()))
+    for e in events:
+        assert b"data: " + orjson.dumps(e) + b"\n\n" in r.content
+
+
+@pytest.mark.parametrize("cut", range(0, len(KEY) + 1, 3))
+def test_key_split_across_chunks_never_goes_out(fake, make_proxy, cut):
+    proxy = make_proxy(policy())
+    text = f"{PROSE} the key is {KEY} and more words after it"
+    at = text.index(KEY) + cut
+    events = [_chunk({"role": "assistant", "content": ""})]
+    events += [_chunk({"content": w + " "}) for w in text[:at].split(" ")[:-1]]
+    events += [_chunk({"content": text[:at].split(" ")[-1]}), _chunk({"content": text[at:]}), _chunk({}, "stop")]
+    fake.reset(lambda b: Reply(events=[*events, "[DONE]"]))
+    r = stream(proxy)
+    assert r.status_code == 200 and b"word10" in r.content  # the prose before the key went out
+    assert_stopped_without_key(r)
+
+
+def test_key_in_another_choice_or_a_tool_call_never_goes_out(fake, make_proxy):
+    proxy = make_proxy(policy())
+    fake.reset(lambda b: Reply(text=[PROSE, f"{PROSE} {KEY}"]))
+    assert_stopped_without_key(stream(proxy, n=2))
+    fake.reset(lambda b: Reply(text=[PROSE, f"{PROSE} {KEY}"]))
+    assert_stopped_without_key(stream(proxy, "completions", n=2))
+    fake.reset(lambda b: Reply(events=_tool_call_deltas([TOOL_ARGS[:20], TOOL_ARGS[20:]])))
+    assert_stopped_without_key(stream(proxy))
+    fake.reset(lambda b: Reply(text=f"{PROSE} {KEY} end"))
+    assert_stopped_without_key(stream(proxy, "responses"))
+
+
+def test_key_first_gets_the_buffered_error(fake, make_proxy):
+    """Flagged before anything went out: the same OpenAI error a buffered stream gets."""
+    fake.reset(lambda b: Reply(text=f"{KEY} is the key"))
+    r = stream(make_proxy(policy()))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "blocked_by_policy"
+    assert KEY.encode() not in r.content
+
+
+def test_the_openai_sdk_reads_a_stopped_stream_without_an_exception(fake, make_proxy):
+    proxy = make_proxy(policy())
+    fake.reset(lambda b: Reply(text=f"{PROSE} {KEY} tail"))
+    client = openai.OpenAI(base_url=proxy.url + "/v1", api_key="k", max_retries=0)
+    chunks = list(client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}], stream=True))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text.startswith("word0") and KEY not in text
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "content_filter"
+    assert chunks[-1].model_extra["llmvet"]["decision"] == "block"
+
+
+def test_annotate_puts_the_decision_on_the_last_event(fake, make_proxy):
+    fake.reset(lambda b: Reply(text=f"{PROSE} {KEY}"))
+    r = stream(make_proxy(policy("annotate")))
+    events = [e for e in data_events(r.content) if isinstance(e, dict)]
+    text = "".join(c["delta"].get("content") or "" for e in events for c in e.get("choices") or [])
+    assert text == f"{PROSE} {KEY}"  # annotate lets the text through, by the policy's choice
+    assert events[-1]["llmvet"]["decision"] == "annotate"
+    assert len(events[-1]["llmvet"]["validators"]) == 1  # one run per validator, however many segments
+    assert events[-1]["llmvet"]["findings"][0]["code"] == "regex.must_not_match"
+
+
+def test_plugin_without_a_streaming_declaration_is_held_to_the_end(fake, make_proxy, test_plugin):
+    extra = "      - use: shouting\n"
+    proxy = make_proxy(policy(extra=extra))
+    fake.reset(lambda b: Reply(text=PROSE, chunk_delay=0.02))
+    with httpx.stream(
+        "POST",
+        proxy.url + "/v1/chat/completions",
+        json={"model": "m", "messages": [{"role": "user", "content": "q"}], "stream": True},
+        timeout=30,
+    ) as r:
+        raw = r.iter_raw()
+        next(raw)
+        finished_when_first_byte_arrived = fake.streams_finished
+        b"".join(raw)
+    assert finished_when_first_byte_arrived == 1  # nothing went out before the whole answer was in
+
+
+def test_upstream_cut_after_text_ends_with_a_clear_stop(fake, make_proxy):
+    fake.reset(lambda b: Reply(text=PROSE, cut_after=20))
+    r = stream(make_proxy(policy()))
+    events = data_events(r.content)
+    assert r.status_code == 200 and events[-1] == "[DONE]"
+    stop = next(e for e in events if isinstance(e, dict) and "llmvet" in e)
+    assert stop["llmvet"]["decision"] == "error" and stop["llmvet"]["error"]["code"] == "upstream_bad_response"
+
+
+def test_client_disconnect_cancels_the_upstream(fake, make_proxy):
+    proxy = make_proxy(policy())
+    fake.reset(lambda b: Reply(text=PROSE * 5, chunk_delay=0.02))
+    with httpx.stream(
+        "POST",
+        proxy.url + "/v1/chat/completions",
+        json={"model": "m", "messages": [{"role": "user", "content": "q"}], "stream": True},
+        timeout=30,
+    ) as r:
+        next(r.iter_raw())
+    for _ in range(100):
+        if fake.streams_cancelled:
+            break
+        time.sleep(0.05)
+    assert fake.streams_cancelled == 1 and fake.streams_finished == 0
