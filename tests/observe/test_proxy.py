@@ -155,10 +155,12 @@ def test_provenance_headers_and_audit_record(proxy, client):
     body = raw.parse().model_extra["llmvet"]
     assert body["request_id"] == h["x-llmvet-request-id"]
 
-    # Streaming responses carry the same provenance.
+    # Incremental streams send their headers before any verdict exists: the verdicts are in the audit
+    # record (and, when the rule annotates, in the llmvet field of the last event).
     stream = chat(client, "m1", "hello", stream=True)
-    assert stream.headers["x-llmvet-validators"] == "secrets=passed"
-    assert stream.headers["x-llmvet-model"] == "m1"
+    assert stream.headers["x-llmvet-decision"] == "incremental"
+    assert "x-llmvet-validators" not in stream.headers
+    stream_id = stream.headers["x-llmvet-request-id"]
     # Blocked responses too (the headers of the error response).
     with pytest.raises(openai.UnprocessableEntityError) as err:
         client.chat.completions.create(model="strict-9", messages=[{"role": "user", "content": "forbidden"}])
@@ -169,6 +171,8 @@ def test_provenance_headers_and_audit_record(proxy, client):
     rid = h["x-llmvet-request-id"]
     records = _audit(proxy)
     rec = next(r for r in records if r["request_id"] == rid)
+    streamed = next(r for r in records if r["request_id"] == stream_id)
+    assert streamed["stream"] and [v["status"] for v in streamed["validators"]] == ["passed"]
     assert rec["upstream_model"] == "m1"
     assert rec["upstream"] == proxy.proxy.upstream.base_url
     assert rec["policy"] == "observe-test" and rec["policy_version"] == proxy.proxy.policy.version

@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from llmvet.policy.schema import KeyEntry, PolicyFile, Route, Rule, ValidatorRef
+from llmvet.policy.schema import HELD_ONLY_ACTIONS, KeyEntry, PolicyFile, Route, Rule, ValidatorRef
 from llmvet.policy.yaml_lines import Path_, dotted, line_of, load_with_lines
 from llmvet.validators import registry
 from llmvet.validators.base import Validator
@@ -134,6 +134,13 @@ def parse_policy(text: str, filename: str = "<policy>") -> Policy:
         if rule.name in seen:
             report(("rules", i, "name"), f"duplicate rule name {rule.name!r}")
         seen.add(rule.name)
+        held = sorted(rule.actions() & HELD_ONLY_ACTIONS)
+        if rule.stream.mode == "incremental" and held:
+            report(
+                ("rules", i, "stream", "mode"),
+                f"an incremental stream cannot {' or '.join(held)} once text has gone out: "
+                "use mode buffer (or auto, which picks buffer for this rule)",
+            )
 
     keys = _compile_keys(spec, report)
     rules = [CompiledRule(rule, _compile_validators(i, rule, report)) for i, rule in enumerate(spec.rules)]

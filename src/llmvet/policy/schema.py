@@ -85,11 +85,17 @@ class AppendSettings(Strict):
 
 
 class StreamSettings(Strict):
-    # buffer: validate before the first byte reaches the client (safe default).
+    # auto: incremental, unless the rule can reask or escalate (those need the answer held back whole).
     # incremental: release text as it arrives, up to what every segment check has cleared; whole-answer
     #   checks decide at the end (annotate, append, or stop the stream with finish_reason content_filter).
+    # buffer: validate before the first byte reaches the client.
     # passthrough: stream as it arrives; validate afterwards for the audit log only.
-    mode: Literal["buffer", "incremental", "passthrough"] = "buffer"
+    mode: Literal["auto", "incremental", "buffer", "passthrough"] = "auto"
+    keepalive: float = Field(15.0, gt=0, description="seconds between SSE keep-alive comments while a stream waits")
+
+
+# Actions that cannot be honoured once part of an answer has gone out to the client.
+HELD_ONLY_ACTIONS = frozenset({"reask", "escalate"})
 
 
 class Rule(Strict):
@@ -104,6 +110,17 @@ class Rule(Strict):
     escalate: EscalateSettings = Field(default_factory=EscalateSettings)
     append: AppendSettings = Field(default_factory=AppendSettings)
     stream: StreamSettings = Field(default_factory=StreamSettings)
+
+    def actions(self) -> set[str]:
+        """Every action a failing validator of this rule can lead to (re-ask fallbacks included)."""
+        out: set[str] = {self.on_fail, *(v.on_fail for v in self.validators if v.on_fail)}
+        return out | {self.reask.fallback} if "reask" in out else out
+
+    def stream_mode(self) -> str:
+        """The mode a streamed answer gets: `auto` is incremental unless an action needs the answer held."""
+        if self.stream.mode != "auto":
+            return self.stream.mode
+        return "buffer" if self.actions() & HELD_ONLY_ACTIONS else "incremental"
 
 
 class KeyEntry(Strict):

@@ -224,9 +224,10 @@ class LlmvetProxy:
             hashlib.sha256(raw).hexdigest(),
             payload=raw if sent is body else orjson.dumps(sent),
         )  # unchanged: send the client's bytes
-        if ex.stream and rule.rule.stream.mode == "passthrough":
+        mode = rule.rule.stream_mode() if ex.stream else "buffer"
+        if mode == "passthrough":
             return await self.passthrough.stream_then_vet(ex)
-        if ex.stream and rule.rule.stream.mode == "incremental":
+        if mode == "incremental":
             return await until_disconnected(request, self.incremental.stream(ex))
         return await until_disconnected(request, self.vetter.vet(ex))
 
