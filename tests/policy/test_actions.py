@@ -163,10 +163,14 @@ def test_annotate_on_stream_puts_llmvet_in_the_last_chunk(fake, make_proxy):
     proxy = make_proxy(policy("annotate"))
     body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}
     r = httpx.post(proxy.url + "/v1/chat/completions", json=body)
-    assert r.headers["x-llmvet-decision"] == "annotate"
+    assert r.headers["x-llmvet-decision"] == "incremental"  # streamed as it came: decided at the end
     data = [line[6:] for line in r.text.split("\n") if line.startswith("data: ")]
     assert data[-1] == "[DONE]"
-    assert orjson.loads(data[-2])["llmvet"]["findings"][0]["code"] == "regex.must_not_match"
+    last = orjson.loads(data[-2])["llmvet"]
+    assert last["decision"] == "annotate" and last["findings"][0]["code"] == "regex.must_not_match"
+    buffered = make_proxy(policy("annotate").replace("rules:", "rules:", 1) + "    stream: {mode: buffer}\n")
+    r = httpx.post(buffered.url + "/v1/chat/completions", json=body)
+    assert r.headers["x-llmvet-decision"] == "annotate"  # buffered: decided before the first byte
 
 
 def test_escalate_without_review_queue_blocks_with_clear_message(fake, make_proxy):

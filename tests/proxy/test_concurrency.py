@@ -30,7 +30,11 @@ async def test_150_concurrent_requests_each_get_their_own_answer_and_decision(fa
             raw = await client.chat.completions.with_raw_response.create(
                 model="m", messages=[{"role": "user", "content": f"q{i}"}], stream=True
             )
-            text = "".join([c.choices[0].delta.content or "" async for c in raw.parse() if c.choices])
+            chunks = [c async for c in raw.parse()]
+            text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+            # streamed incrementally: the decision travels in the last chunk's llmvet field (when not allow)
+            note = (chunks[-1].model_extra or {}).get("llmvet") or {"decision": "allow"}
+            return i, text, note["decision"], raw.headers["x-llmvet-request-id"]
         else:
             raw = await client.chat.completions.with_raw_response.create(
                 model="m", messages=[{"role": "user", "content": f"q{i}"}]

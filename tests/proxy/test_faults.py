@@ -7,6 +7,7 @@ import time
 
 import httpx
 import openai
+import orjson
 import pytest
 
 from tests.support.fake_upstream import Reply
@@ -93,10 +94,20 @@ def test_upstream_errors_pass_through_with_their_body(fake, make_proxy, policy, 
 
 def test_stream_cut_half_way_is_a_clean_502(fake, make_proxy):
     fake.reset(lambda b: Reply(text="a long answer " * 20, cut_after=4))
-    proxy = make_proxy(BLOCKING)
+    proxy = make_proxy(BLOCKING + "    stream: {mode: buffer}\n")
     r = post(proxy, {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]})
     err = assert_openai_error(r, 502)
     assert err["code"] == "upstream_bad_response"
+
+
+def test_incremental_stream_cut_after_text_ends_with_an_error_event(fake, make_proxy):
+    """Text already went out, so no status can change: the stream ends cleanly and says why."""
+    fake.reset(lambda b: Reply(text="a long answer " * 20, cut_after=4))
+    r = post(make_proxy(BLOCKING), {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]})
+    events = [orjson.loads(line[6:]) for line in r.text.split("\n") if line.startswith("data: {")]
+    assert r.status_code == 200 and r.text.endswith("data: [DONE]\n\n")
+    assert events[-2]["choices"][0]["finish_reason"] == "content_filter"
+    assert events[-1]["llmvet"]["error"]["code"] == "upstream_bad_response"
 
 
 def test_malformed_sse_is_a_clean_502(fake, make_proxy):
