@@ -197,3 +197,40 @@ def test_client_disconnect_cancels_the_upstream(fake, make_proxy):
             break
         time.sleep(0.05)
     assert fake.streams_cancelled == 1 and fake.streams_finished == 0
+
+
+KEEPALIVE_POLICY = """
+version: 1
+name: keepalive
+rules:
+  - name: no-keys
+    match: {{models: ["*"]}}
+    stream: {{mode: {mode}, keepalive: 0.2}}
+    validators:
+      - use: regex
+        with: {{must_not_match: ["AKIA[0-9A-Z]{{16}}"]}}
+    on_fail: block
+"""
+
+
+@pytest.mark.parametrize("mode", ["incremental", "buffer"])
+def test_waiting_streams_send_keepalives_the_sdk_ignores(fake, make_proxy, mode):
+    proxy = make_proxy(KEEPALIVE_POLICY.format(mode=mode))
+    fake.reset(lambda b: Reply(text=PROSE, delay=0.9))  # the upstream thinks before its first byte
+    r = stream(proxy)
+    assert r.content.count(b": keep-alive\n\n") >= 2
+    client = openai.OpenAI(base_url=proxy.url + "/v1", api_key="k", max_retries=0)
+    chunks = list(client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}], stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == PROSE
+
+
+def test_a_block_after_keepalives_ends_the_stream_without_the_key(fake, make_proxy):
+    """Buffered: the 200 went out with the first keep-alive, so the block becomes the stream's end."""
+    proxy = make_proxy(KEEPALIVE_POLICY.format(mode="buffer"))
+    fake.reset(lambda b: Reply(text=f"{PROSE} {KEY}", delay=0.7))
+    r = stream(proxy)
+    assert r.status_code == 200 and b": keep-alive" in r.content
+    assert r.headers["x-llmvet-decision"] == "pending" and r.headers["x-llmvet-request-id"].startswith("req_")
+    assert_stopped_without_key(r)
+    stop = next(e for e in data_events(r.content) if isinstance(e, dict) and "llmvet" in e)
+    assert stop["llmvet"]["error"]["code"] == "blocked_by_policy"

@@ -25,10 +25,12 @@ from llmvet.audit import AuditLog
 from llmvet.config import Settings
 from llmvet.extensions import ENTRY_POINT_GROUP, Extension, ReviewAccess
 from llmvet.policy.loader import Policy, load_policy
+from llmvet.proxy import sse
 from llmvet.proxy.answer import restore, with_text
 from llmvet.proxy.errors import ProxyError, bad_request, body_too_large
 from llmvet.proxy.exchange import ClientGone, Exchange
 from llmvet.proxy.incremental import Incremental
+from llmvet.proxy.keepalive import first_or_keepalive
 from llmvet.proxy.passthrough import Passthrough
 from llmvet.proxy.render import Renderer
 from llmvet.proxy.runtime import INTERNAL_HEADER, Runtime
@@ -227,9 +229,23 @@ class LlmvetProxy:
         mode = rule.rule.stream_mode() if ex.stream else "buffer"
         if mode == "passthrough":
             return await self.passthrough.stream_then_vet(ex)
-        if mode == "incremental":
-            return await until_disconnected(request, self.incremental.stream(ex))
-        return await until_disconnected(request, self.vetter.vet(ex))
+        if not ex.stream:
+            return await until_disconnected(request, self.vetter.vet(ex))
+        # Keep the client alive while the first byte is awaited (the upstream, a lookup, a reviewer).
+        work = self.incremental.stream(ex) if mode == "incremental" else self.vetter.vet(ex)
+        early = {"x-llmvet-request-id": ex.request_id, "x-llmvet-decision": "pending", **self.rt.policy_headers}
+        wait = first_or_keepalive(work, rule.rule.stream.keepalive, self.stopped_event(ex), early)
+        return await until_disconnected(request, wait)
+
+    def stopped_event(self, ex: Exchange) -> Callable[[dict[str, Any]], bytes]:
+        """For a stream that already sent keep-alives: an error body as the events that end it."""
+
+        def stop(body: dict[str, Any]) -> bytes:
+            note = {**(body.get("llmvet") or {}), "decision": "block", "error": body.get("error")}
+            items = ex.wire.stream_stop([], note)
+            return b"".join(sse.encode(p, ex.wire.event_name(p)) for p in items)
+
+        return stop
 
     async def read_body(self, request: Request) -> bytes:
         limit = self.settings.max_body_bytes

@@ -27,6 +27,7 @@ from llmvet.proxy import sse
 from llmvet.proxy.answer import Answer, strip_llmvet_field
 from llmvet.proxy.errors import ProxyError, upstream_bad_response
 from llmvet.proxy.exchange import Exchange
+from llmvet.proxy.keepalive import with_keepalive
 from llmvet.proxy.recording import finish
 from llmvet.proxy.render import Renderer
 from llmvet.proxy.runtime import Runtime
@@ -38,20 +39,57 @@ from llmvet.validators.base import ALL_PARTS, PartKind, Status, Verdict
 STOPS = ("block", "escalate", "reask")  # decisions that must stop text from flowing
 
 
+class Tail:
+    """The unchecked end of a growing text, indexed as if it were the whole text.
+
+    Segment validators address a stream's text by absolute position; keeping it all as one string
+    would copy everything so far on every event (quadratic in the stream's length). Text every
+    validator has cleared is dropped; what remains is read through the same absolute positions.
+    """
+
+    __slots__ = ("base", "rest")
+
+    def __init__(self) -> None:
+        self.base = 0  # absolute position of rest[0]
+        self.rest = ""
+
+    def __len__(self) -> int:
+        return self.base + len(self.rest)
+
+    def __getitem__(self, key: int | slice) -> str:
+        if isinstance(key, slice):
+            start = self.base if key.start is None else key.start
+            stop = len(self) if key.stop is None else key.stop
+            return self.rest[start - self.base : stop - self.base]
+        return self.rest[key - self.base]
+
+    def find(self, sub: str, start: int = 0) -> int:
+        i = self.rest.find(sub, max(start - self.base, 0))
+        return i + self.base if i >= 0 else -1
+
+    def drop_before(self, position: int) -> None:
+        if position > self.base:
+            self.rest = self.rest[position - self.base :]
+            self.base = position
+
+
 @dataclass
 class _Text:
     choice: int
     kind: PartKind
-    pieces: list[str] = field(default_factory=list)
+    pieces: list[str] = field(default_factory=list)  # every delta, joined once at the end
+    tail: Tail = field(default_factory=Tail)
     length: int = 0
-    cleared: dict[str, int] = field(default_factory=dict)  # validator label -> checked up to here
+    cleared: dict[str, int] = field(default_factory=dict)  # validator label -> released up to here
     state: dict[str, dict[str, Any]] = field(default_factory=dict)  # validator label -> its scratch space
 
-    @property
-    def text(self) -> str:
-        if len(self.pieces) > 1:
-            self.pieces = ["".join(self.pieces)]
-        return self.pieces[0] if self.pieces else ""
+    def add(self, delta: str) -> None:
+        self.pieces.append(delta)
+        self.tail.rest += delta
+        self.length += len(delta)
+
+    def whole(self) -> str:
+        return "".join(self.pieces)
 
 
 class IncrementalRun:
@@ -79,8 +117,7 @@ class IncrementalRun:
         touched: dict[tuple[int, str], int] = {}
         for choice, name, kind, delta in self.ex.wire.event_deltas(event.data, self.names):
             part = self.parts.setdefault((choice, name), _Text(choice, kind))
-            part.pieces.append(delta)
-            part.length += len(delta)
+            part.add(delta)
             touched[(choice, name)] = part.length
         self.marks.append(touched)
         for key in touched:
@@ -91,17 +128,22 @@ class IncrementalRun:
         for cv in self.segment:
             if part.kind not in getattr(cv.instance, "reads", ALL_PARTS):
                 continue
-            start = part.cleared.get(cv.label, 0)
-            text = part.text
-            end = len(text) if final else cv.instance.stream_boundary(text, part.state.setdefault(cv.label, {}))
-            if end <= start:
+            cleared = part.cleared.get(cv.label, 0)
+            text: Any = part.tail  # read like the whole text so far
+            state = part.state.setdefault(cv.label, {})
+            start, end, release = cv.instance.stream_window(text, state, cleared, final)
+            if end <= start or release <= cleared:
                 continue
-            part.cleared[cv.label] = end
+            part.cleared[cv.label] = release
             decision = await evaluate(self.ex.rule, self.context(key, text[start:end]), only=[cv])
             _shift_spans(decision, start)
+            _keep_findings(decision, release, state.setdefault("reported", set()))
             self.decisions.append(decision)
             if decision.action in STOPS and self.stopped is None:
                 self.stopped = decision
+        readers = [cv.label for cv in self.segment if part.kind in getattr(cv.instance, "reads", ALL_PARTS)]
+        if readers:  # text every segment validator has released is never read again
+            part.tail.drop_before(min(part.cleared.get(label, 0) for label in readers))
 
     def context(self, key: tuple[int, str], text: str) -> Any:
         choice, label = key
@@ -136,8 +178,9 @@ class IncrementalRun:
         for key in list(self.parts):
             await self.check_segments(key, final=True)
         assembled = self.ex.wire.stream_parts(self.events)
+        wholes = {p.whole() for p in self.parts.values()}
         for part in assembled:  # text the deltas did not carry (a final snapshot that says more): check it whole
-            if part.text and part.text not in (p.text for p in self.parts.values()):
+            if part.text and part.text not in wholes:
                 self.decisions.append(
                     await evaluate(self.ex.rule, self.vetter.context(self.ex, part), only=self.segment)
                 )
@@ -190,7 +233,7 @@ class Incremental:
         out_headers = {**headers, **self.render.decision_headers(ex, Decision("allow", ex.rule.name))}
         out_headers["x-llmvet-decision"] = "incremental"  # the final decision is in the last event
         return StreamingResponse(
-            self.relay(run, chunks, resp, first, done, headers),
+            with_keepalive(self.relay(run, chunks, resp, first, done, headers), ex.rule.rule.stream.keepalive),
             200,
             headers=out_headers,
             media_type="text/event-stream",
@@ -316,6 +359,19 @@ def _without_llmvet(event: sse.Event) -> sse.Event:
         data = {k: v for k, v in event.data.items() if k != "llmvet"}
         return sse.Event(sse.encode(data, event.event), event.event, data)
     return event
+
+
+def _keep_findings(decision: Decision, release: int, reported: set[tuple[int, int]]) -> None:
+    """Drop findings that start in text not yet released (a later window decides them) or that an
+    earlier window already reported; a run left without findings passes."""
+    for run in decision.runs:
+        kept = [f for f in run.verdict.findings if f.span is None or (f.span[0] < release and f.span not in reported)]
+        reported.update(f.span for f in kept if f.span is not None)
+        if len(kept) != len(run.verdict.findings):
+            run.verdict.findings = kept
+            if not kept and run.verdict.status is Status.FAILED:
+                run.verdict.status, run.action = Status.PASSED, "allow"
+    decision.action = max((r.action for r in decision.runs), key=SEVERITY.__getitem__, default="allow")
 
 
 def _shift_spans(decision: Decision, offset: int) -> None:

@@ -216,3 +216,11 @@ class Validator(Generic[ConfigT]):
         """Segment validators: the end of the last complete segment in `text` (which only grows
         between calls; `state` is this stream-and-part's scratch space, for linear-time scans)."""
         return 0
+
+    def stream_window(self, text: str, state: dict[str, Any], cleared: int, final: bool) -> tuple[int, int, int]:
+        """Segment validators: (check from, check to, release up to). The proxy checks
+        `text[from:to]` on its own, keeps the findings that start before `release` (each once), and
+        lets the client have text up to `release`. By default segments end at `stream_boundary`; a
+        validator whose matches may run past a boundary checks further than it releases."""
+        end = len(text) if final else self.stream_boundary(text, state)
+        return cleared, end, end

@@ -19,7 +19,7 @@ import re2
 from pydantic import AfterValidator, Field
 
 from llmvet.validators.base import Context, Finding, Severity, StreamMode, Validator, ValidatorConfig, Verdict
-from llmvet.validators.segments import line_boundary, token_boundary
+from llmvet.validators.segments import WHITESPACE, line_boundary, token_boundary
 
 # Characters scanned on the event loop; longer answers go to the thread pool (RE2 releases the GIL).
 # RE2 is linear, but its Python binding costs ~6 us per match: a 4 KiB answer that is all matches
@@ -125,7 +125,7 @@ class RegexValidator(Validator[RegexConfig]):
         options = _options(config.ignore_case)
         self._must = [(p, re2.compile(unicode_classes(p), options)) for p in config.must_match]
         self._must_not = [(p, re2.compile(unicode_classes(p), options)) for p in config.must_not_match]
-        self._segment = stream_segment(config.must_not_match)
+        self._segment, self._spaces = stream_segment(config.must_not_match)
         self._severity = config.severity
 
     async def check(self, ctx: Context) -> Verdict:
@@ -188,17 +188,75 @@ class RegexValidator(Validator[RegexConfig]):
     def stream_boundary(self, text: str, state: dict[str, Any]) -> int:
         return line_boundary(text, state) if self._segment == "line" else token_boundary(text, state)
 
+    def stream_window(self, text: str, state: dict[str, Any], cleared: int, final: bool) -> tuple[int, int, int]:
+        if self._segment != "tokens" or final:
+            return super().stream_window(text, state, cleared, final)
+        # Matches hold at most `_spaces` spaces: check every complete token, but release only text
+        # that is followed by more tokens than any match could still run into.
+        token_boundary(text, state)
+        spaces = state.setdefault("spaces", [])
+        for i in range(state.get("seen", 0), len(text)):
+            if text[i] in WHITESPACE:
+                spaces.append(i + 1)
+        state["seen"] = len(text)
+        if not spaces:
+            return cleared, cleared, cleared
+        release = spaces[-1 - self._spaces] if len(spaces) > self._spaces else 0
+        del spaces[: max(0, len(spaces) - self._spaces - 1)]  # only the last few are ever needed
+        return cleared, spaces[-1], max(release, cleared)
 
-# Conservative reading of a pattern's source: could it match whitespace, or a line break?
-_MAY_MATCH_SPACE = re.compile(r"\\[sWDHVhvnrtfxuUN0-7pP]|(?<!\\)\.|\[\^| |\(\?[a-zA-Z]*[xs]")
-_MAY_MATCH_NEWLINE = re.compile(r"\\[sWDVvnrfxuUN0-7pP]|\[\^|\(\?[a-zA-Z]*s")
+
+# Conservative reading of a pattern's source: could it match whitespace, a line break, or only a
+# bounded number of literal spaces? Anchors are judged on whole answers only.
+_MAY_MATCH_SPACE = re.compile(r"\\[sWDHVhvnrtfxuUN0-7pP]|(?<!\\)\.|\[\^|\(\?[a-zA-Z]*[xs]")
+_MAY_MATCH_NEWLINE = re.compile(r"\\[sWDVvnrfxuUN0-7pP]|\[\^|\(\?[a-zA-Z]*s|[$^]|\\[AzZ]")
+_UNBOUNDED_SPACE = re.compile(r"[ )][*+{]")
 
 
-def stream_segment(patterns: list[str]) -> str | None:
-    """The unit a forbidden pattern cannot match across: "token" (no whitespace in any match), "line",
-    or None (a match may span lines: the stream is held to the end)."""
+def stream_segment(patterns: list[str]) -> tuple[str | None, int]:
+    """The unit no forbidden match runs across, and how many spaces a match may hold: ("token", 0),
+    ("tokens", n) for literal spaces, "line", or None (the stream is held to the end)."""
     if any(_MAY_MATCH_NEWLINE.search(p) for p in patterns):
+        return None, 0
+    if any(_MAY_MATCH_SPACE.search(p) or _UNBOUNDED_SPACE.search(p) for p in patterns):
+        return "line", 0
+    counts = [max_spaces(p) for p in patterns]
+    if any(c is None for c in counts):
+        return "line", 0
+    spaces = max((c for c in counts if c is not None), default=0)
+    return ("tokens", spaces) if spaces else ("token", 0)
+
+
+def max_spaces(pattern: str) -> int | None:
+    """The most spaces one match of `pattern` can hold (None: unbounded, or not understood). Read
+    from Python's own parse of the pattern, which accepts the RE2 subset policies use."""
+    try:
+        tree = re._parser.parse(pattern)  # type: ignore[attr-defined]
+    except Exception:
         return None
-    if any(_MAY_MATCH_SPACE.search(p) for p in patterns):
-        return "line"
-    return "token"
+    return _spaces_in(list(tree))
+
+
+def _spaces_in(items: list[Any]) -> int | None:
+    total = 0
+    for op, arg in items:
+        name = str(op)
+        if name == "LITERAL":
+            n: int | None = 1 if arg == 32 else 0
+        elif name == "SUBPATTERN":
+            n = _spaces_in(list(arg[-1]))
+        elif name == "BRANCH":
+            branches = [_spaces_in(list(b)) for b in arg[1]]
+            n = None if None in branches else max((b for b in branches if b is not None), default=0)
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            _low, high, sub = arg
+            inner = _spaces_in(list(sub))
+            n = None if inner is None or (inner and high == re._parser.MAXREPEAT) else (inner or 0) * high  # type: ignore[attr-defined]
+        elif name == "IN":
+            n = 1 if any(str(o) == "LITERAL" and a == 32 for o, a in arg) else 0
+        else:
+            n = 0
+        if n is None:
+            return None
+        total += n
+    return total

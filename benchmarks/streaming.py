@@ -1,0 +1,142 @@
+"""Streaming latency: the upstream directly against llmvet, in one run.
+
+    python benchmarks/streaming.py [--chunks 200] [--delay 0.02] [--runs 3]
+
+A loopback upstream streams a prose answer in `--chunks` events `--delay` seconds apart. For each
+target the script prints the medians over `--runs` of: time to the first byte, to the first token,
+the whole stream, the p99 of the gaps between chunks, and llmvet's CPU per streamed answer; then
+llmvet's figures minus (or over) the direct ones from the same run. Targets: the bundled default
+policy (stream mode auto: incremental), the same policy with `stream.mode: buffer`, and the
+coding-assistant policy (auto picks buffer there: its rule re-asks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+from benchmarks.overhead import cpu_seconds, serve, stop_all  # noqa: E402
+from tests.support.fake_upstream import FakeUpstream, Reply  # noqa: E402
+from tests.support.servers import ThreadedServer, free_port  # noqa: E402
+
+BODY = {"model": "bench", "stream": True, "messages": [{"role": "user", "content": "Tell me about rivers."}]}
+
+
+def measure(url: str) -> dict[str, float]:
+    started = time.perf_counter()
+    first_byte = first_token = 0.0
+    stamps: list[float] = []
+    with httpx.stream("POST", url + "/v1/chat/completions", json=BODY, timeout=120) as r:
+        for chunk in r.iter_raw():
+            now = time.perf_counter() - started
+            first_byte = first_byte or now
+            if not first_token and b'"content":"the' in chunk:
+                first_token = now
+            stamps.append(now)
+    gaps = sorted(b - a for a, b in itertools.pairwise(stamps)) or [0.0]
+    return {
+        "first_byte": first_byte * 1000,
+        "first_token": (first_token or first_byte) * 1000,
+        "total": stamps[-1] * 1000,
+        "gap_p99": gaps[min(len(gaps) - 1, int(len(gaps) * 0.99))] * 1000,
+    }
+
+
+def policy_files(tmp: Path) -> dict[str, Path]:
+    default = ROOT / "policies" / "default.yaml"
+    buffered = tmp / "default-buffer.yaml"
+    text = default.read_text()
+    buffered.write_text(text.replace("    on_fail: annotate", "    stream: {mode: buffer}\n    on_fail: annotate", 1))
+    return {
+        "llmvet default (incremental)": default,
+        "llmvet default, stream.mode buffer": buffered,
+        "llmvet coding-assistant (auto: buffer)": ROOT / "policies" / "coding-assistant.yaml",
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--chunks", type=int, default=200)
+    ap.add_argument("--delay", type=float, default=0.02)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    # Prose as models stream it: about a word an event, the space in front.
+    words = [
+        "the",
+        "river",
+        "runs",
+        "north",
+        "past",
+        "old",
+        "mills",
+        "and",
+        "quiet",
+        "farms",
+        "before",
+        "it",
+        "meets",
+        "the",
+        "sea",
+        "at",
+        "dusk",
+    ]
+    pieces = [("" if i == 0 else " ") + words[i % len(words)] for i in range(args.chunks)]
+    base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1, "model": "bench"}
+    events = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}]
+    events += [{**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]} for p in pieces]
+    events += [{**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, "[DONE]"]
+    fake = FakeUpstream()
+    fake.reset(lambda b: Reply(events=events, chunk_delay=args.delay))
+    tmp = Path(tempfile.mkdtemp(prefix="llmvet-stream-bench-"))
+    procs = []
+    with ThreadedServer(fake.app()) as upstream:
+        targets = {"upstream (direct)": (upstream.url, None)}
+        for name, policy in policy_files(tmp).items():
+            port = free_port()
+            cmd = [sys.executable, "-m", "llmvet", "serve", "--upstream", upstream.url + "/v1", "--port", str(port)]
+            cmd += ["--policy", str(policy), "--store", f"sqlite:///{tmp / (str(port) + '.db')}"]
+            procs.append(serve(cmd, port, tmp / "servers.log", {"LLMVET_LOG_LEVEL": "warning"}))
+            targets[name] = (f"http://127.0.0.1:{port}", procs[-1].pid)
+        try:
+            results: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
+            for _ in range(args.runs):  # alternate targets so load drifts hit all alike
+                for name, (url, pid) in targets.items():
+                    cpu = cpu_seconds(pid) if pid else 0.0
+                    row = measure(url)
+                    row["cpu_ms"] = (cpu_seconds(pid) - cpu) * 1000 if pid else 0.0
+                    results[name].append(row)
+        finally:
+            stop_all(procs, tmp)
+    med = {n: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for n, rows in results.items()}
+    print(f"{args.chunks} chunks x {args.delay * 1000:.0f} ms, medians of {args.runs} alternating runs\n")
+    for name, m in med.items():
+        print(
+            f"{name:40} first byte {m['first_byte']:8.1f} ms  first token {m['first_token']:8.1f} ms  "
+            f"whole {m['total']:8.1f} ms  gap p99 {m['gap_p99']:6.1f} ms  cpu {m['cpu_ms']:6.1f} ms"
+        )
+    direct = med["upstream (direct)"]
+    baseline_cpu = med["llmvet default, stream.mode buffer"]["cpu_ms"]
+    print()
+    for name, m in med.items():
+        if name == "upstream (direct)":
+            continue
+        print(
+            f"{name:40} first token +{m['first_token'] - direct['first_token']:.1f} ms, "
+            f"gap p99 +{m['gap_p99'] - direct['gap_p99']:.1f} ms, "
+            f"cpu {m['cpu_ms'] / baseline_cpu:.2f}x the buffered answer's"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

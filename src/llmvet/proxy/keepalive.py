@@ -1,0 +1,93 @@
+"""SSE keep-alives: comment lines sent while a stream waits, so proxies and clients do not time out.
+
+Idle load balancers cut connections after 30-120 s without a byte, and clients have read timeouts;
+an SSE comment (`: keep-alive`) is ignored by every SSE parser, the openai SDK's included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any
+
+import orjson
+from starlette.responses import Response, StreamingResponse
+
+from llmvet.proxy.errors import ProxyError
+
+KEEPALIVE = b": keep-alive\n\n"
+_END = object()
+
+
+async def with_keepalive(source: AsyncIterator[bytes], interval: float) -> AsyncIterator[bytes]:
+    """`source`'s chunks, with a keep-alive whenever it is silent for `interval` seconds.
+
+    `source` runs in a task of its own so a keep-alive can go out while it awaits (an upstream read,
+    a registry lookup); cancelling this generator (client gone) cancels it too.
+    """
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=8)
+
+    async def pump() -> None:
+        try:
+            async for chunk in source:
+                await queue.put(chunk)
+        except Exception as exc:  # handed to the consumer, which raises it in the response's task
+            await queue.put(exc)
+        await queue.put(_END)
+
+    task = asyncio.ensure_future(pump())
+    try:
+        while True:
+            try:
+                async with asyncio.timeout(interval):
+                    item = await queue.get()
+            except TimeoutError:
+                yield KEEPALIVE
+                continue
+            if item is _END:
+                return
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+
+
+async def first_or_keepalive(
+    work: Awaitable[Response], interval: float, stopped: Any, headers: dict[str, str] | None = None
+) -> Response:
+    """`work`'s response if it is ready within `interval`; otherwise a 200 event stream that keeps the
+    client alive until it is, then carries it. A response that turns out to be an error (a block, a
+    reviewer's rejection) can no longer change the status: `stopped(body)` turns its JSON body into
+    the events that end the stream."""
+    task = asyncio.ensure_future(work)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=interval)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if done:
+        return task.result()
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            while not task.done():
+                await asyncio.wait({task}, timeout=interval)
+                if not task.done():
+                    yield KEEPALIVE
+            try:
+                response = task.result()
+            except ProxyError as exc:
+                response = exc.response()
+            if isinstance(response, StreamingResponse) and response.status_code == 200:
+                async for chunk in response.body_iterator:
+                    yield chunk if isinstance(chunk, bytes) else str(chunk).encode()
+            else:
+                yield stopped(orjson.loads(bytes(response.body)) if response.body else {})
+        finally:
+            task.cancel()
+
+    return StreamingResponse(stream(), 200, headers=headers, media_type="text/event-stream")
