@@ -127,6 +127,8 @@ async def _run_one(rule: CompiledRule, cv: CompiledValidator, ctx: Context) -> V
     except Exception as exc:  # a broken validator must never take the proxy down
         verdict = Verdict.errored(f"{type(exc).__name__}: {exc}")
     elapsed = (time.perf_counter() - start) * 1000
+    for finding in verdict.findings:  # which entry of the rule found it (two entries may share a validator)
+        finding.id = finding.id or cv.label
     if verdict.status is Status.FAILED:
         action = cv.ref.on_fail or rule.rule.on_fail
     elif verdict.status is Status.ERROR:

@@ -41,10 +41,12 @@ class Finding:
     risk: float = 0.5  # in [0, 1]
     span: tuple[int, int] | None = None  # [start, end) character offsets into ctx.text
     evidence: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None  # the policy entry's `id` (set by the engine; two instances of one validator differ)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "validator": self.validator,
+            "id": self.id or self.validator,
             "code": self.code,
             "message": self.message,
             "severity": self.severity,

@@ -15,7 +15,7 @@ from llmvet import embeddings
 from llmvet.resources import Resources
 from llmvet.store import open_store
 from llmvet.validators.base import Context, ReaskResult, Status
-from llmvet.validators.consistency import ConsistencyConfig, ConsistencyValidator
+from llmvet.validators.consistency import ConsistencyConfig, ConsistencyValidator, asking
 from llmvet.validators.registry import load
 from tests.support.embeddings import have_embeddings, needs_embeddings
 
@@ -128,7 +128,7 @@ async def test_supported_answer_passes(resources):
 @needs_embeddings
 async def test_answer_unrelated_to_every_sample_fails_as_a_whole(resources):
     answer = "Marie Curie founded a shipping company in Lisbon in 1950. Its ships sailed to Cape Town and Bombay."
-    verdict = await make(samples=3, sentence_threshold=1.0, response_threshold=0.5).check(
+    verdict = await make(samples=3, sentence_threshold=1.0, response_threshold=0.5, key_fact_sentences=0).check(
         ctx_for(answer, resources, Script(SAMPLES))
     )
     assert verdict.status is Status.FAILED
@@ -204,7 +204,7 @@ async def test_trigger_conditions_skip_without_reasking(resources, cfg, text, wh
 async def test_token_cap_lowers_n_and_errors_when_even_min_samples_do_not_fit(resources):
     answer = f"{TRUE_1} {TRUE_2} {MADE_UP}"
     v = make(samples=5)
-    per_sample = v._plan(ctx_for(answer, resources))["per_sample"]
+    per_sample = asking.plan(v.config, ctx_for(answer, resources)).per_sample
     script = Script(SAMPLES)
     await make(samples=5, max_extra_tokens=per_sample * 2 + 1).check(ctx_for(answer, resources, script))
     assert script.calls[0]["n"] == 2

@@ -1,0 +1,90 @@
+"""Scores -> a verdict: divergent sentences, a divergent answer, or a contradicted key fact."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from llmvet.validators.base import Finding, Sentence, Verdict
+from llmvet.validators.consistency.config import ConsistencyConfig
+from llmvet.validators.consistency.facts import Contradictions
+from llmvet.validators.consistency.scoring import SentenceScore
+
+NAME = "consistency"
+
+
+def build(
+    cfg: ConsistencyConfig,
+    sentences: Sequence[Sentence],
+    scores: Sequence[SentenceScore],
+    contra: Contradictions | None,
+    samples: Sequence[str],
+    meta: dict[str, Any],
+) -> Verdict:
+    n = len(samples)
+    response = sum(s.score for s in scores) / len(scores)
+    meta["response_score"] = round(response, 4)
+    # Every scored sentence's span and score, for the audit record (and the quality benchmark).
+    meta["sentences"] = [[s.span[0], s.span[1], round(sc.score, 4)] for s, sc in zip(sentences, scores, strict=True)]
+    findings = [
+        _divergent(cfg, sent, sc, n)
+        for sent, sc in zip(sentences, scores, strict=True)
+        if sc.score >= cfg.sentence_threshold
+    ]
+    if contra is not None and contra.share >= cfg.contradiction_threshold:
+        findings.insert(0, _contradicted(sentences, contra, samples))
+    risk = max([response] + [f.risk for f in findings])
+    if findings or response >= cfg.response_threshold:
+        if not findings:
+            findings.append(
+                Finding(
+                    validator=NAME,
+                    code="consistency.divergent_response",
+                    message=f"the answer as a whole diverges from {n} other answer(s) (score {response:.2f})",
+                    severity="medium",
+                    risk=response,
+                )
+            )
+        return Verdict.failed(findings, risk=risk, **meta)
+    return Verdict.passed(risk=risk, **meta)
+
+
+def _divergent(cfg: ConsistencyConfig, sent: Sentence, sc: SentenceScore, n: int) -> Finding:
+    return Finding(
+        validator=NAME,
+        code="consistency.divergent_sentence",
+        message=f"{n} other answer(s) to the same question do not support this sentence (score {sc.score:.2f})",
+        severity="high" if sc.score >= (1 + cfg.sentence_threshold) / 2 else "medium",
+        risk=min(1.0, sc.score),
+        span=sent.span,
+        evidence={
+            "closest_sample_sentence": sc.closest,
+            "sample": sc.closest_sample,
+            "similarity": round(sc.similarity, 3),
+            "semantic": round(sc.semantic, 3),
+            "lexical": round(sc.lexical, 3),
+            "unsupported_terms": sc.unsupported_terms[:12],
+        },
+    )
+
+
+def _contradicted(sentences: Sequence[Sentence], contra: Contradictions, samples: Sequence[str]) -> Finding:
+    against = [i for i, r in enumerate(contra.reasons) if r is not None]
+    kinds = sorted({r for r in contra.reasons if r is not None})
+    span = (sentences[0].span[0], sentences[-1].span[1]) if sentences else None
+    return Finding(
+        validator=NAME,
+        code="consistency.contradicted_answer",
+        message=(
+            f"{len(against)} of {len(samples)} other answer(s) contradict this answer's key fact ({', '.join(kinds)})"
+        ),
+        severity="high",
+        risk=contra.share,
+        span=span,
+        evidence={
+            "share": round(contra.share, 3),
+            "kinds": kinds,
+            "contradicting_samples": against,
+            "example": samples[against[0]][:300],
+        },
+    )
