@@ -52,6 +52,12 @@ def ctx(text: str, question: str, resources, script=None) -> Context:
         ("The capital of Australia is Sydney.", "Canberra.", "What is the capital of Australia?", "name"),
         ("Apollo 11 landed in 1968.", "It landed on the Moon in July 1969.", "When did Apollo 11 land?", "number"),
         ("They were both film directors.", "They were not both film directors.", "What did they share?", "negation"),
+        # a conclusion after the reasoning, not the first word, says yes or no
+        ("No, 149 = 7 × 21.", "None of 2, 3, 5, 7 or 11 divides 149, so yes, it is prime.", "Is 149 prime?", "yes/no"),
+        ("It was written by Emily Brontë.", "Charlotte Brontë.", "Who wrote Jane Eyre?", "name"),  # a shared surname
+        ("Sydney.", "Not Sydney, as many assume: it is Canberra.", "What is the capital of Australia?", "name"),
+        ("sydney", "Canberra.", "What is the capital of Australia?", "name"),  # a one-word answer in lower case
+        ("23 × 92 = 23 × 90 + 23 × 2 = 2116.", "23 × 92 = 23 × 90 + 23 × 2 = 2024.", "What is 23 × 92?", "number"),
     ],
 )
 def test_a_sample_stating_another_key_fact_contradicts_the_answer(answer, sample, question, kind):
@@ -71,6 +77,9 @@ def test_a_sample_stating_another_key_fact_contradicts_the_answer(answer, sample
         ("They were both film directors.", "Both of them directed films.", "What did they share?"),
         # names the question already uses are not key facts: repeating them neither supports nor contradicts
         ("Marie Curie won it in 1903.", "She won the prize in 1903.", "When did Marie Curie win the Nobel Prize?"),
+        ("Saint Petersburg.", "Not Moscow, as many assume: it is Saint Petersburg.", "What is the capital of Russia?"),
+        ("Cervantes.", "It was written by Miguel de Cervantes.", "Who wrote Don Quixote?"),
+        ("It's 2,240.", "56 × 40 = 2240.", "What is 56 × 40?"),
     ],
 )
 def test_a_sample_agreeing_in_other_words_does_not_contradict(answer, sample, question):
@@ -80,7 +89,7 @@ def test_a_sample_agreeing_in_other_words_does_not_contradict(answer, sample, qu
 def test_negations_are_key_facts_and_question_numbers_are_not():
     yes, no = key_facts(WRONG_YES, PRIME_Q), key_facts(RIGHT_NO, PRIME_Q)
     assert yes.polarity is True and no.polarity is False
-    assert "91" not in no.numbers and {"7", "13"} <= no.numbers
+    assert "91" not in no.numbers and {"7", "13"} <= set(no.numbers)
     assert "not" in key_facts("They were not both film directors.").claim_terms
 
 

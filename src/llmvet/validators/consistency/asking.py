@@ -91,7 +91,8 @@ async def gather(cfg: ConsistencyConfig, ctx: Context, p: Plan) -> Gathered:
         restated = await _restate(cfg, ctx, p.paraphrases)
         out.calls += 1
         _add(out, restated.usage)
-        out.paraphrases = _distinct(sampling.clean_paraphrase(t) for t in restated.texts)
+        # A restatement that comes back twice is asked twice: at temperature it is two answers, as in samples mode.
+        out.paraphrases = [q for q in (sampling.clean_paraphrase(t) for t in restated.texts) if q]
         for question in out.paraphrases:
             extra, msgs = sampling.with_question(ctx.request, ctx.route, question)
             jobs.append(ctx.reask({**body, **extra}, msgs, p.per_paraphrase))
@@ -114,14 +115,6 @@ async def _restate(cfg: ConsistencyConfig, ctx: Context, k: int) -> ReaskResult:
         extra, msgs = {"prompt": restate_prompt}, None
     body = {**sampling.overrides(ctx.request, ctx.route, cfg.temperature, restate_cap(question)), **extra}
     return await ctx.reask(body, msgs, k)
-
-
-def _distinct(texts: Any) -> list[str]:
-    seen: dict[str, str] = {}
-    for t in texts:
-        if t:
-            seen.setdefault(" ".join(t.lower().split()), t)
-    return list(seen.values())
 
 
 def _add(out: Gathered, usage: dict[str, int]) -> None:

@@ -60,7 +60,9 @@ class ConsistencyConfig(ValidatorConfig):
         description="a share of the other answers contradicting a short answer's key fact at least this fails it",
     )
     key_fact_sentences: int = Field(
-        3, ge=0, description="answers of at most this many sentences are also compared by key fact (0: never)"
+        3,
+        ge=0,
+        description="an answer of at most this many sentences to a factual question is judged by its key fact (0: never)",
     )
     max_sentences: int = Field(40, ge=1, description="score at most this many sentences of the answer")
     min_sentence_words: int = Field(

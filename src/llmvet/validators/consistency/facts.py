@@ -29,11 +29,19 @@ _YES_NO_START = _words(
     "wasn't weren't doesn't don't didn't"
 )
 _NUMBER = re.compile(r"(?<![\w.])[-−]?\d[\d,]*(?:\.\d+)?")
-_CAPITALISED = re.compile(r"\b[A-Z][\w’'-]*")
+# A run of capitalised words, connectors allowed inside ("Miguel de Cervantes", "Bosnia and Herzegovina").
+_NAME = r"[A-Z][\w’'.-]*(?:\s+(?:(?:de|da|del|von|van|of|and|the|la|le)\s+)?[A-Z][\w’'.-]*)*"
+_NAME_RUN = re.compile(rf"\b{_NAME}")
+# "not Sydney", "rather than Sydney": a name the text rejects.
+_REJECTED_NAME = re.compile(rf"\b(?:[Nn]ot|[Rr]ather than|[Ii]nstead of|[Uu]nlike)\s+{_NAME}")
+_LEADING_WORD = re.compile(r"^\W*\w+")
+# "…, so yes, …", "the answer is no".
+_CONCLUSION = re.compile(r"\b(?:so|thus|therefore|hence|answer is|answer:)\s*,?\s*(yes|no)\b")
 # Capitalised words that open sentences or answers without naming anything.
 _NOT_NAMES = _words(
     "yes no yeah nope sure well ok okay actually answer correct true false certainly indeed absolutely "
-    "however therefore thus hence note"
+    "however therefore thus hence note let many trying quick check hmm great good first also after before "
+    "because since although maybe perhaps probably here"
 )
 # How many leading sentences of a text hold its key claim (answers often start "Yes." then explain).
 HEAD_SENTENCES = 2
@@ -45,8 +53,8 @@ SAME_CLAIM_OVERLAP = 0.5
 class KeyFacts:
     polarity: bool | None  # True: yes, False: no, None: not a yes/no answer
     negated: bool  # the first claim carries an odd number of negations
-    numbers: frozenset[str]
-    names: frozenset[str]
+    numbers: tuple[str, ...]  # in order of appearance; the last is usually the result ("= 2116")
+    names: frozenset[frozenset[str]]  # each name as its words ("emily", "brontë")
     claim_terms: frozenset[str]  # content words of the first claim, negations included
 
 
@@ -55,49 +63,84 @@ def is_yes_no_question(question: str) -> bool:
     return bool(words) and words[0] in _YES_NO_START
 
 
-def _negations(words: Sequence[str]) -> int:
+def _negations(text: str) -> int:
+    """Negations of the claim; "not Sydney" rejects a name, it does not negate the claim."""
+    words = tokens(_REJECTED_NAME.sub(" ", text))
     return sum(w in _NEGATIONS or w.endswith(("n't", "n’t")) for w in words)
 
 
-def _numbers(text: str) -> set[str]:
-    return {m.group().replace(",", "").replace("−", "-").rstrip(".") for m in _NUMBER.finditer(text)}
+def _numbers(text: str) -> list[str]:
+    return [m.group().replace(",", "").replace("−", "-").rstrip(".") for m in _NUMBER.finditer(text)]
 
 
-def _names(text: str) -> set[str]:
-    return {w.lower() for w in _CAPITALISED.findall(text) if w.lower() not in STOP_WORDS | _NOT_NAMES}
+def _names(text: str, drop: set[str]) -> set[frozenset[str]]:
+    """Runs of capitalised words ("Emily Brontë"), without names the text rejects ("not Sydney") or the
+    question's words. A one-to-three-word answer in lower case ("canberra") is a name as it stands."""
+    text = _REJECTED_NAME.sub(" ", text)
+    words = tokens(text)
+    if 0 < len(words) <= 3 and not any(ch.isupper() for ch in text):
+        return {frozenset(w for w in words if w not in STOP_WORDS | drop)} - {frozenset()}
+    out = set()
+    for run in _NAME_RUN.findall(text):
+        name = frozenset(
+            w for w in tokens(run) if w not in STOP_WORDS | _NOT_NAMES | drop and _base(w) not in STOP_WORDS
+        )
+        if name:
+            out.add(name)
+    return out
+
+
+def _base(word: str) -> str:
+    return re.split(r"['’]", word, maxsplit=1)[0]
+
+
+def _polarity(sentences: list[str], question: str) -> bool | None:
+    """Yes or no: a leading yes/no word, else a concluding one ("…, so yes, it is prime."), else for a
+    yes/no question the negation of the conclusion (the last sentence on the question's subject)."""
+    words = tokens(sentences[0])
+    if words and words[0] in _YES | _NO:
+        return words[0] in _YES
+    said = _CONCLUSION.findall(" ".join(sentences).lower())
+    if said:
+        return said[-1] in _YES
+    if not is_yes_no_question(question):
+        return None
+    topic = set(tokens(question)) - STOP_WORDS
+    on_topic = [s for s in sentences if topic & set(tokens(s))] or sentences
+    return _negations(on_topic[-1]) % 2 == 0  # "It is not prime." answers "Is 91 prime?" with no
 
 
 def key_facts(text: str, question: str = "") -> KeyFacts:
     """The key facts of `text` as an answer to `question` (facts the question already names dropped)."""
     sentences = [s.text for s in split_sentences(text)] or [text]
     head = " ".join(sentences[:HEAD_SENTENCES])
-    words = tokens(head)
-    first = tokens(sentences[0])
-    q_words = set(tokens(question))
-    polarity: bool | None = None
-    if words and words[0] in _YES:
-        polarity = True
-    elif words and words[0] in _NO:
-        polarity = False
-    negated = _negations(first[1:] if polarity is not None else first) % 2 == 1
-    if polarity is None and is_yes_no_question(question) and first:
-        polarity = not negated  # "It is not prime." answers "Is 91 prime?" with no
+    claim = sentences[0]
+    if tokens(claim)[:1] and tokens(claim)[0] in _YES | _NO:
+        claim = _LEADING_WORD.sub("", claim)  # "No, it is not prime": the claim is "it is not prime"
+    first = tokens(claim)
+    q_numbers = set(_numbers(question))
+    polarity = _polarity(sentences, question)
     return KeyFacts(
         polarity=polarity,
-        negated=negated,
-        numbers=frozenset(_numbers(head) - _numbers(question)),
-        names=frozenset(_names(head) - q_words),
+        negated=_negations(claim) % 2 == 1,
+        numbers=tuple(n for n in _numbers(head) if n not in q_numbers),
+        names=frozenset(_names(head, set(tokens(question)))),
         claim_terms=frozenset(w for w in first if w not in STOP_WORDS or w in _NEGATIONS) - _YES - _NO,
     )
+
+
+def _same_name(a: frozenset[str], b: frozenset[str]) -> bool:
+    return a <= b or b <= a  # "Curie" is "Marie Curie"; "Emily Brontë" is not "Charlotte Brontë"
 
 
 def contradiction(answer: KeyFacts, sample: KeyFacts) -> str | None:
     """Why `sample` contradicts `answer`'s key fact, or None when it does not (or says nothing comparable)."""
     if answer.polarity is not None and sample.polarity is not None:
         return "yes/no" if answer.polarity != sample.polarity else None  # the key fact of a yes/no answer
-    if answer.numbers and sample.numbers and not answer.numbers & sample.numbers:
-        return "number"
-    if answer.names and sample.names and not answer.names & sample.names:
+    a, s = answer.numbers, sample.numbers
+    if a and s and (not set(a) & set(s) or (a[-1] not in s and s[-1] not in a)):
+        return "number"  # no number in common, or each ends on a result the other lacks
+    if answer.names and sample.names and not any(_same_name(x, y) for x in answer.names for y in sample.names):
         return "name"
     if answer.negated != sample.negated and answer.polarity is None:
         shared = answer.claim_terms & sample.claim_terms

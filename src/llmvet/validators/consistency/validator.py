@@ -201,7 +201,7 @@ class ConsistencyValidator(Validator[ConsistencyConfig]):
             score_sentences, [s.text for s in sentences], sample_sentences, encoder, cfg.semantic_weight
         )
         contra = None
-        if len(sentences) <= cfg.key_fact_sentences:
+        if len(sentences) <= cfg.key_fact_sentences and is_factual_question(ctx.prompt):
             contra = contradiction_share(ctx.text, texts, ctx.prompt)
             meta["contradiction_share"] = round(contra.share, 4)
         meta["timings_ms"] = {"reask": round(got.reask_ms, 1), "score": round((time.perf_counter() - t1) * 1000, 1)}

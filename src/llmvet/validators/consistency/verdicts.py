@@ -21,18 +21,22 @@ def build(
     samples: Sequence[str],
     meta: dict[str, Any],
 ) -> Verdict:
+    """Short answers (`contra` given) are decided by their key fact alone: on a sentence or two, word and
+    embedding overlap measure phrasing ("Canberra." against "The capital of Australia is Canberra.") more
+    than content, and flagged over half of the right answers of the short-answer set. Their scores stay in
+    the audit record."""
     n = len(samples)
     response = sum(s.score for s in scores) / len(scores)
     meta["response_score"] = round(response, 4)
     # Every scored sentence's span and score, for the audit record (and the quality benchmark).
     meta["sentences"] = [[s.span[0], s.span[1], round(sc.score, 4)] for s, sc in zip(sentences, scores, strict=True)]
+    if contra is not None:
+        return _by_key_fact(cfg, sentences, contra, samples, meta)
     findings = [
         _divergent(cfg, sent, sc, n)
         for sent, sc in zip(sentences, scores, strict=True)
         if sc.score >= cfg.sentence_threshold
     ]
-    if contra is not None and contra.share >= cfg.contradiction_threshold:
-        findings.insert(0, _contradicted(sentences, contra, samples))
     risk = max([response] + [f.risk for f in findings])
     if findings or response >= cfg.response_threshold:
         if not findings:
@@ -47,6 +51,18 @@ def build(
             )
         return Verdict.failed(findings, risk=risk, **meta)
     return Verdict.passed(risk=risk, **meta)
+
+
+def _by_key_fact(
+    cfg: ConsistencyConfig,
+    sentences: Sequence[Sentence],
+    contra: Contradictions,
+    samples: Sequence[str],
+    meta: dict[str, Any],
+) -> Verdict:
+    if contra.share >= cfg.contradiction_threshold:
+        return Verdict.failed([_contradicted(sentences, contra, samples)], risk=contra.share, **meta)
+    return Verdict.passed(risk=contra.share, **meta)
 
 
 def _divergent(cfg: ConsistencyConfig, sent: Sentence, sc: SentenceScore, n: int) -> Finding:
