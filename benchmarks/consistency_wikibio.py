@@ -233,6 +233,20 @@ async def run_proxy(rows: list[dict[str, Any]], n: int, semantic_weight: float, 
     return per_passage, {"unmatched_sentences": missing, "reask_calls": reask_calls}
 
 
+def run_ngram(rows: list[dict[str, Any]], n: int, stat: str, k: float) -> tuple[list, dict]:
+    """SelfCheckGPT's unigram scorer on the labelled sentences themselves, as the paper scores them."""
+    from llmvet.validators.consistency.ngram import unigram_scores
+
+    per_passage, ms = [], []
+    for row in rows:
+        t0 = time.perf_counter()
+        scores = unigram_scores(row["gpt3_sentences"], row["gpt3_text"], row["samples"][:n], k=k)
+        ms.append((time.perf_counter() - t0) * 1000)
+        values = [s.max_nll if stat == "max" else s.mean_nll for s in scores]
+        per_passage.append((values, [LABEL[a] for a in row["annotation"]]))
+    return per_passage, {"score_ms_p50": round(float(np.median(ms)), 2)}
+
+
 def fmt(m: dict[str, float], ci: dict[str, tuple[float, float]]) -> str:
     keys = ["nonfact", "nonfact*", "factual", "pearson", "spearman"]
     return "  ".join(
@@ -262,6 +276,14 @@ async def main_async(args: argparse.Namespace) -> None:
         resources = Resources(store)
         try:
             for n in args.n:
+                for stat, k in (("max", 1.0), ("mean", 1.0), ("max", 0.0), ("mean", 0.0)):
+                    t0 = time.perf_counter()
+                    per_passage, extra = run_ngram(rows, n, stat, k)
+                    m, ci = metrics(per_passage), bootstrap(per_passage, args.boot)
+                    label = f"unigram-{stat} (SelfCheckGPT, add-{k:g})"
+                    print(f"N={n:2d} {label:38s} {fmt(m, ci)}  ({time.perf_counter() - t0:.1f}s, {extra})")
+                if args.ngram_only:
+                    continue
                 for label, w, quantize in variants:
                     t0 = time.perf_counter()
                     if args.via == "proxy":
@@ -286,6 +308,7 @@ def main() -> None:
     ap.add_argument("--boot", type=int, default=1000)
     ap.add_argument("--limit", type=int, default=0, help="first K passages only (smoke runs)")
     ap.add_argument("--via", choices=["validator", "proxy"], default="validator")
+    ap.add_argument("--ngram-only", action="store_true", help="only the unigram scorers (no model)")
     ap.add_argument("--ablation", action="store_true", help="also: the semantic signal alone, and the float32 model")
     args = ap.parse_args()
     use_shipped_model()
