@@ -84,7 +84,10 @@ class Script:
 
 
 def make(**cfg) -> ConsistencyValidator:
+    """The embedding path (these tests are about it), at the thresholds that go with it."""
     cfg.setdefault("daily_token_budget", None)
+    for key, value in {"semantic_weight": 0.5, "sentence_threshold": 0.6, "response_threshold": 0.5}.items():
+        cfg.setdefault(key, value)
     return ConsistencyValidator(ConsistencyConfig(**cfg))
 
 
@@ -116,6 +119,18 @@ async def test_made_up_sentence_is_flagged_with_span_and_closest_sample(resource
     scores = [s for _, _, s in verdict.meta["sentences"]]
     assert scores[2] > 0.6 > max(scores[:2]) and max(scores[:2]) < 0.2
     assert verdict.risk >= finding.risk
+
+
+async def test_the_default_needs_no_model_and_flags_the_made_up_sentence(resources):
+    v = ConsistencyValidator(ConsistencyConfig(daily_token_budget=None))
+    assert v.problems() == [] and v.config.semantic_weight == 0
+    answer = f"{TRUE_1} {TRUE_2} {MADE_UP}"
+    verdict = await v.check(ctx_for(answer, resources, Script(SAMPLES)))
+    assert verdict.status is Status.FAILED
+    assert [answer[a:b] for a, b in (f.span for f in verdict.findings)] == [MADE_UP]
+    assert {"buenos", "aires", "bakery"} <= set(verdict.findings[0].evidence["unsupported_terms"])
+    supported = await v.check(ctx_for(f"{TRUE_1} {TRUE_2}", resources, Script(SAMPLES)))
+    assert supported.status is Status.PASSED
 
 
 @needs_embeddings
@@ -361,9 +376,10 @@ def test_config_rejects_typos_and_bad_templates():
 def test_policy_check_warns_with_the_install_hint_and_line(monkeypatch):
     from llmvet.policy.loader import PolicyError, parse_policy
 
-    text = "version: 1\nname: p\nrules:\n  - name: r\n    validators:\n      - use: consistency\n        with: {samples: 3}\n"
+    text = "version: 1\nname: p\nrules:\n  - name: r\n    validators:\n      - use: consistency\n        with: {samples: 3, semantic_weight: 0.5}\n"
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)
     (warning,) = parse_policy(text, "p.yaml").warnings
     assert "pip install 'llmvet[embeddings]'" in str(warning) and "p.yaml:6" in str(warning)
+    assert not parse_policy(text.replace(", semantic_weight: 0.5", ""), "p.yaml").warnings  # the default needs none
     with pytest.raises(PolicyError, match="question"):  # a bad setting is an error with its line
-        parse_policy(text.replace("{samples: 3}", "{paraphrase_template: 'again'}"), "p.yaml")
+        parse_policy(text.replace("{samples: 3, semantic_weight: 0.5}", "{paraphrase_template: 'again'}"), "p.yaml")

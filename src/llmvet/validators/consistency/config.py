@@ -47,11 +47,17 @@ class ConsistencyConfig(ValidatorConfig):
         True, description="int8-quantise the model for CPU (about 3x faster; same benchmark figures within noise)"
     )
     semantic_weight: float = Field(
-        0.5, ge=0, le=1, description="weight of the embedding signal; the lexical signal gets the rest"
+        0.0,
+        ge=0,
+        le=1,
+        description=(
+            "weight of the embedding signal (0: word overlap only, no model); it did not pay for its cost "
+            "out of sample (see README); with 0.5 use sentence_threshold 0.6 and response_threshold 0.5"
+        ),
     )
-    sentence_threshold: float = Field(0.6, ge=0, le=1, description="a sentence scoring at least this is divergent")
+    sentence_threshold: float = Field(0.7, ge=0, le=1, description="a sentence scoring at least this is divergent")
     response_threshold: float = Field(
-        0.5, ge=0, le=1, description="a mean sentence score at least this fails the answer"
+        0.6, ge=0, le=1, description="a mean sentence score at least this fails the answer"
     )
     contradiction_threshold: float = Field(
         0.5,
