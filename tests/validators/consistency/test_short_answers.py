@@ -224,3 +224,18 @@ def test_findings_of_two_instances_carry_their_ids_in_the_bytes_the_client_gets(
         timeout=60,
     )
     assert b'"id":"reworded"' in resp.content.replace(b" ", b"")
+
+
+async def test_judge_compares_a_short_answer_with_each_paraphrase_answer(resources):
+    judge_says_no = '{"verdicts": ["no"]}'
+    script = Script(["Is 91 prime?", "Is ninety-one a prime number?"], [RIGHT_NO], [RIGHT_NO_SHORT], [judge_says_no])
+    v = make(mode="paraphrase", paraphrases=2, judge=True, judge_model="judge-mini")
+    verdict = await v.check(ctx(WRONG_YES, PRIME_Q, resources, script))
+    judge_calls = [c for c in script.calls if c["body"].get("model") == "judge-mini"]
+    assert len(judge_calls) == 2 and all(c["body"]["temperature"] == 0 for c in judge_calls)
+    assert {c["messages"][0]["content"].split("\n\n")[0] for c in judge_calls} == {
+        f"Context: {RIGHT_NO}",
+        f"Context: {RIGHT_NO_SHORT}",
+    }
+    assert verdict.status is Status.FAILED and verdict.findings[0].code == "consistency.unsupported_sentence"
+    assert verdict.meta["judge"]["calls"] == 2 and verdict.meta["extra_usage"]["calls"] == 5

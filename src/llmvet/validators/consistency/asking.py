@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmvet.validators.base import Context, ReaskResult, ReaskUnavailable
-from llmvet.validators.consistency import sampling
+from llmvet.validators.consistency import judge, sampling
 from llmvet.validators.consistency.config import ConsistencyConfig
 
 
@@ -27,6 +27,7 @@ class Plan:
     per_sample: int  # estimated tokens of one answer (prompt + cap)
     restate: int  # estimated tokens of the restatement call
     estimate: int  # everything
+    judge_per_sample: int = 0  # estimated tokens of one judge call (judge mode)
 
     @property
     def n(self) -> int:
@@ -41,6 +42,7 @@ class Plan:
             "per_sample": self.per_sample,
             "restate": self.restate,
             "estimate": self.estimate,
+            "judge_per_sample": self.judge_per_sample,
         }
 
 
@@ -52,11 +54,13 @@ class Gathered:
     calls: int = 0
 
 
-def plan(cfg: ConsistencyConfig, ctx: Context) -> Plan:
-    """How many answers fit in `max_extra_tokens` (answers to the question itself are dropped first)."""
+def plan(cfg: ConsistencyConfig, ctx: Context, n_sentences: int = 1) -> Plan:
+    """How many answers fit in `max_extra_tokens` (answers to the question itself are dropped first); in judge
+    mode each answer also costs one judge call."""
     prompt_tokens = sampling.estimate_tokens(sampling.conversation(ctx.request))
     cap = sampling.sample_cap(ctx.request, ctx.route, ctx.text, cfg.max_sample_tokens)
-    per_sample = prompt_tokens + cap
+    judging = judge.estimate(cfg, ctx.text, n_sentences, cap) if cfg.judge else 0
+    per_sample = prompt_tokens + cap + judging
     samples = cfg.samples if cfg.mode in ("samples", "both") else 0
     k = cfg.paraphrases if cfg.mode in ("paraphrase", "both") else 0
     per_paraphrase = cfg.samples if cfg.mode == "paraphrase" and k == 1 else 1
@@ -73,7 +77,7 @@ def plan(cfg: ConsistencyConfig, ctx: Context) -> Plan:
     if k == 0 or per_paraphrase == 0:
         k, restate = 0, 0
     n = samples + k * per_paraphrase
-    return Plan(samples, k, per_paraphrase, cap, per_sample, restate, restate + n * per_sample)
+    return Plan(samples, k, per_paraphrase, cap, per_sample, restate, restate + n * per_sample, judging)
 
 
 def restate_cap(question: str) -> int:

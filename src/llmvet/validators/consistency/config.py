@@ -15,6 +15,14 @@ DEFAULT_PARAPHRASE_TEMPLATE = (
 )
 
 
+DEFAULT_JUDGE_TEMPLATE = (
+    "Context: {sample}\n\n"
+    "For each numbered sentence below, is it supported by the context above? Reply with JSON only, in the form "
+    '{{"verdicts": ["yes", "no", ...]}}: one "yes" or "no" per sentence, in order ({count} in all).\n\n'
+    "{sentences}"
+)
+
+
 class ConsistencyConfig(ValidatorConfig):
     # What to compare the answer with.
     mode: Literal["samples", "paraphrase", "both"] = Field(
@@ -75,6 +83,13 @@ class ConsistencyConfig(ValidatorConfig):
         3, ge=1, description="shorter sentences ('Sure!') are not scored, unless the answer has no longer one"
     )
 
+    # LLM judge (SelfCheckGPT "prompt"): one call per other answer instead of word overlap and key facts.
+    judge: bool = Field(False, description="ask a judge model whether each sentence is supported by each other answer")
+    judge_model: str | None = Field(None, description="the judge model (a cheaper one); null: the request's model")
+    judge_template: str = Field(
+        DEFAULT_JUDGE_TEMPLATE, description="the judge's prompt: {sample}, {sentences} (numbered), {count}"
+    )
+
     # Trigger conditions (sample_rate is the engine's).
     models: list[str] = Field(default_factory=lambda: ["*"], description="model name globs this check runs for")
     questions: Literal["factual", "any"] = Field(
@@ -103,6 +118,19 @@ class ConsistencyConfig(ValidatorConfig):
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(
                 f"paraphrase_template is not a valid format string ({exc}); write literal braces as {{{{ }}}}"
+            ) from exc
+        return v
+
+    @field_validator("judge_template")
+    @classmethod
+    def _judge_placeholders(cls, v: str) -> str:
+        if "{sample}" not in v or "{sentences}" not in v:
+            raise ValueError("judge_template must contain {sample} and {sentences}")
+        try:
+            v.format(sample="x", sentences="x", count=1)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"judge_template is not a valid format string ({exc}); write literal braces as {{{{ }}}}"
             ) from exc
         return v
 

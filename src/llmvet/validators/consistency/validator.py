@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmvet import embeddings
 from llmvet.validators.base import Context, ReaskUnavailable, Sentence, Validator, Verdict
-from llmvet.validators.consistency import asking, budget, verdicts
+from llmvet.validators.consistency import asking, budget, judge, verdicts
 from llmvet.validators.consistency.config import ConsistencyConfig
 from llmvet.validators.consistency.facts import contradiction_share, is_factual_question
 from llmvet.validators.consistency.scoring import Encoder, is_factual, merge_fragments, score_sentences, split_sentences
@@ -30,6 +30,7 @@ class _Samples:
     paraphrases: list[str]  # the restated questions (paraphrase and both modes)
     calls: int  # upstream calls made
     reask_ms: float
+    judged: judge.Judged | None = None  # judge mode: the judge's scores
 
 
 class ConsistencyValidator(Validator[ConsistencyConfig]):
@@ -43,7 +44,7 @@ class ConsistencyValidator(Validator[ConsistencyConfig]):
 
     def __init__(self, config: ConsistencyConfig) -> None:
         super().__init__(config)
-        self._semantic = config.semantic_weight > 0
+        self._semantic = config.semantic_weight > 0 and not config.judge  # the judge mode needs no model
         self._load_error: tuple[float, str] | None = None
 
     async def warm_up(self, resources: Resources) -> None:
@@ -131,7 +132,7 @@ class ConsistencyValidator(Validator[ConsistencyConfig]):
             except embeddings.EmbeddingsUnavailable as exc:
                 return Verdict.errored(str(exc))
 
-        plan = asking.plan(cfg, ctx)
+        plan = asking.plan(cfg, ctx, len(sentences))
         wanted = cfg.samples if cfg.mode == "samples" else 1
         if plan.n < min(cfg.min_samples, wanted) or plan.n == 0:
             return Verdict.errored(
@@ -139,12 +140,14 @@ class ConsistencyValidator(Validator[ConsistencyConfig]):
                 f"(one re-ask is estimated at {plan.per_sample} tokens)",
                 plan=plan.to_dict(),
             )
-        gathered = await self._reask_within_budget(ctx, ctx.resources, plan)
+        gathered = await self._reask_within_budget(ctx, ctx.resources, plan, sentences)
         if isinstance(gathered, Verdict):
             return gathered
         return await self._score(ctx, sentences, encoder, gathered, plan, unscored)
 
-    async def _reask_within_budget(self, ctx: Context, resources: Resources, plan: asking.Plan) -> _Samples | Verdict:
+    async def _reask_within_budget(
+        self, ctx: Context, resources: Resources, plan: asking.Plan, sentences: list[Sentence]
+    ) -> _Samples | Verdict:
         """Re-ask the upstream, with the estimated tokens reserved against the daily budget and then settled
         to what the upstream reports it spent."""
         cfg = self.config
@@ -162,15 +165,32 @@ class ConsistencyValidator(Validator[ConsistencyConfig]):
         try:
             got = await asking.gather(cfg, ctx, plan)
             spent = _total(got.usage) or reserved
+            judged = None
+            if cfg.judge:
+                judged = await self._judge(ctx, sentences, got)
+                spent += _total(judged.usage) if _total(got.usage) else 0
         except ReaskUnavailable as exc:
             return Verdict.errored(f"cannot re-ask: {exc}")
+        except judge.JudgeError as exc:  # the judge calls were made: their cost is in the record
+            spent = (_total(got.usage) + _total(exc.usage)) or reserved
+            return Verdict.errored(
+                f"the judge's reply is not usable: {exc}",
+                extra_usage={**_merge(got.usage, exc.usage), "calls": got.calls + exc.calls},
+                judge={"model": cfg.judge_model, "calls": exc.calls, "usage": exc.usage},
+            )
         except asyncio.CancelledError:  # timed out mid-call: the upstream may have spent it, keep the reservation
             spent = reserved
             raise
         finally:
             if cfg.daily_token_budget is not None:
                 await budget.settle(resources.store, key, spent - reserved)
-        return _Samples(got.texts, got.usage, got.paraphrases, got.calls, (time.perf_counter() - t0) * 1000)
+        return _Samples(got.texts, got.usage, got.paraphrases, got.calls, (time.perf_counter() - t0) * 1000, judged)
+
+    async def _judge(self, ctx: Context, sentences: list[Sentence], got: asking.Gathered) -> judge.Judged:
+        others = [t for t in got.texts if t.strip()]
+        if not others:
+            return judge.Judged([])
+        return await judge.judge(self.config, ctx, [s.text for s in sentences], others)
 
     async def _score(
         self,
@@ -196,6 +216,14 @@ class ConsistencyValidator(Validator[ConsistencyConfig]):
         if not sample_sentences:
             return Verdict.errored("the upstream returned no usable re-asked answers", **meta)
 
+        if got.judged is not None:
+            j = got.judged
+            meta["extra_usage"] = {**_merge(got.usage, j.usage), "calls_n": plan.n, "calls": got.calls + j.calls}
+            meta["extra_usage"]["estimated"] = not _total(meta["extra_usage"])
+            meta["judge"] = {"model": cfg.judge_model or ctx.model, "calls": j.calls, "usage": j.usage}
+            meta["timings_ms"] = {"reask_and_judge": round(got.reask_ms, 1)}
+            return verdicts.by_judge(cfg, sentences, j.scores, len(texts), meta)
+
         t1 = time.perf_counter()
         scores = await ctx.resources.run_cpu(  # type: ignore[union-attr]  # checked by check()
             score_sentences, [s.text for s in sentences], sample_sentences, encoder, cfg.semantic_weight
@@ -212,3 +240,7 @@ def _total(usage: dict[str, int]) -> int:
     if usage.get("total_tokens"):
         return int(usage["total_tokens"])
     return int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))
+
+
+def _merge(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {k: int(a.get(k, 0)) + int(b.get(k, 0)) for k in set(a) | set(b)}

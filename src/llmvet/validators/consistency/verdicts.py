@@ -53,6 +53,30 @@ def build(
     return Verdict.passed(risk=risk, **meta)
 
 
+def by_judge(
+    cfg: ConsistencyConfig, sentences: Sequence[Sentence], shares: Sequence[float], n: int, meta: dict[str, Any]
+) -> Verdict:
+    """Judge mode: a sentence that at least `contradiction_threshold` of the other answers do not support
+    (by the judge's reading) is flagged; any flagged sentence fails the answer."""
+    meta["response_score"] = round(sum(shares) / len(shares), 4) if shares else 0.0
+    meta["sentences"] = [[s.span[0], s.span[1], round(v, 4)] for s, v in zip(sentences, shares, strict=True)]
+    findings = [
+        Finding(
+            validator=NAME,
+            code="consistency.unsupported_sentence",
+            message=f"the judge found {round(v * n)} of {n} other answer(s) do not support this sentence",
+            severity="high" if v >= (1 + cfg.contradiction_threshold) / 2 else "medium",
+            risk=v,
+            span=s.span,
+            evidence={"share": round(v, 3), "judge_model": meta.get("judge", {}).get("model")},
+        )
+        for s, v in zip(sentences, shares, strict=True)
+        if v >= cfg.contradiction_threshold
+    ]
+    risk = max(shares, default=0.0)
+    return Verdict.failed(findings, risk=risk, **meta) if findings else Verdict.passed(risk=risk, **meta)
+
+
 def _by_key_fact(
     cfg: ConsistencyConfig,
     sentences: Sequence[Sentence],
