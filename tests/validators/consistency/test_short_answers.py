@@ -150,6 +150,11 @@ def test_policy_check_notes_say_what_a_trigger_skips():
     assert any("yes/no" in n and "80" in n for n in notes)
     assert any("They were both film directors." in n for n in notes)
     assert make().problems() == []  # the defaults skip nothing by answer shape
+    from llmvet.policy.loader import parse_policy  # what `llmvet policy check` prints, with the line
+
+    text = "version: 1\nname: p\nrules:\n  - name: r\n    validators:\n      - use: consistency\n"
+    (warning,) = parse_policy(text + "        with: {min_answer_chars: 80}\n", "p.yaml").warnings
+    assert "p.yaml:6" in str(warning) and "yes/no answers" in str(warning)
 
 
 async def test_k_paraphrases_get_one_answer_each(resources):
