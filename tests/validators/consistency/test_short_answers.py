@@ -244,3 +244,27 @@ async def test_judge_compares_a_short_answer_with_each_paraphrase_answer(resourc
     }
     assert verdict.status is Status.FAILED and verdict.findings[0].code == "consistency.unsupported_sentence"
     assert verdict.meta["judge"]["calls"] == 2 and verdict.meta["extra_usage"]["calls"] == 5
+
+
+def test_judge_calls_count_against_the_token_cap():
+    from llmvet.validators.consistency import asking
+
+    c = ctx(WRONG_YES, PRIME_Q, None)
+    plain = asking.plan(ConsistencyConfig(samples=5), c)
+    judged = asking.plan(ConsistencyConfig(samples=5, judge=True), c)
+    assert judged.judge_per_sample > 0 and judged.per_sample == plain.per_sample + judged.judge_per_sample
+    cap = judged.per_sample + plain.per_sample  # room for one judged sample, and for more plain ones
+    assert asking.plan(ConsistencyConfig(samples=5, max_extra_tokens=cap), c).n == cap // plain.per_sample > 1
+    assert asking.plan(ConsistencyConfig(samples=5, judge=True, max_extra_tokens=cap), c).n == 1
+
+
+def test_mode_both_drops_samples_before_paraphrases_when_the_cap_is_tight():
+    from llmvet.validators.consistency import asking
+
+    c = ctx(WRONG_YES, PRIME_Q, None)
+    full = asking.plan(ConsistencyConfig(mode="both", samples=3, paraphrases=2), c)
+    assert (full.samples, full.paraphrases, full.n) == (3, 2, 5)
+    tight = asking.plan(
+        ConsistencyConfig(mode="both", samples=3, paraphrases=2, max_extra_tokens=full.restate + 3 * full.per_sample), c
+    )
+    assert (tight.samples, tight.paraphrases) == (1, 2) and tight.estimate <= full.restate + 3 * full.per_sample

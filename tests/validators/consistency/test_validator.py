@@ -369,6 +369,9 @@ def test_config_rejects_typos_and_bad_templates():
         ConsistencyConfig(paraphrase_template="Say it again")
     with pytest.raises(pydantic.ValidationError):
         ConsistencyConfig(samples=0)
+    with pytest.raises(pydantic.ValidationError, match="answers to it"):
+        ConsistencyConfig(mode="paraphrase", samples=0)
+    assert ConsistencyConfig(mode="paraphrase", samples=0, paraphrases=3).paraphrases == 3  # one answer each
     assert load("consistency") is ConsistencyValidator
     assert ConsistencyConfig().embedding_model == "sentence-transformers/all-MiniLM-L6-v2"
 

@@ -138,6 +138,8 @@ class ConsistencyConfig(ValidatorConfig):
     def _asks_something(self) -> ConsistencyConfig:
         if self.mode == "samples" and self.samples < 1:
             raise ValueError("mode samples needs samples >= 1")
+        if self.mode == "paraphrase" and self.paraphrases == 1 and self.samples < 1:
+            raise ValueError("mode paraphrase with one restatement needs samples >= 1 (answers to it)")
         return self
 
     @field_validator("models")
