@@ -268,3 +268,15 @@ def test_mode_both_drops_samples_before_paraphrases_when_the_cap_is_tight():
         ConsistencyConfig(mode="both", samples=3, paraphrases=2, max_extra_tokens=full.restate + 3 * full.per_sample), c
     )
     assert (tight.samples, tight.paraphrases) == (1, 2) and tight.estimate <= full.restate + 3 * full.per_sample
+
+
+async def test_a_short_answer_without_a_key_fact_is_judged_by_its_words(resources):
+    question = "What did the two of them do for a living?"
+    script = Script(["They were both actors.", "Both of them were stage actors.", "They acted in films."])
+    verdict = await make().check(ctx("They were both film directors.", question, resources, script))
+    assert verdict.meta["contradiction_share"] == 0.0  # nothing to compare by key fact...
+    assert verdict.status is Status.FAILED  # ...but no other answer uses its words
+    assert verdict.findings[0].code == "consistency.divergent_sentence"
+    agreeing = Script(["They were both film directors.", "Both directed films; they were film directors."] * 2)
+    verdict = await make().check(ctx("They were both film directors.", question, resources, agreeing))
+    assert verdict.status is Status.PASSED

@@ -154,6 +154,7 @@ def contradiction(answer: KeyFacts, sample: KeyFacts) -> str | None:
 class Contradictions:
     share: float  # contradicting samples / all samples
     reasons: list[str | None]  # per sample
+    comparable: bool = True  # the answer has a key fact (yes/no, a number, a name) to compare
 
 
 def contradiction_share(answer: str, samples: Sequence[str], question: str = "") -> Contradictions:
@@ -167,7 +168,8 @@ def contradiction_share(answer: str, samples: Sequence[str], question: str = "")
         return Contradictions(0.0, [])
     facts = key_facts(answer, question)
     reasons = [contradiction(facts, key_facts(s, question)) for s in samples]
-    return Contradictions(sum(r is not None for r in reasons) / len(samples), reasons)
+    comparable = facts.polarity is not None or bool(facts.numbers) or bool(facts.names)
+    return Contradictions(sum(r is not None for r in reasons) / len(samples), reasons, comparable)
 
 
 _WH_START = _words("what which who whom whose when where why how name list")

@@ -232,6 +232,8 @@ class ConsistencyValidator(Validator[ConsistencyConfig]):
         if len(sentences) <= cfg.key_fact_sentences and is_factual_question(ctx.prompt):
             contra = contradiction_share(ctx.text, texts, ctx.prompt)
             meta["contradiction_share"] = round(contra.share, 4)
+            if not contra.comparable and not contra.share:  # no yes/no, number or name: the words decide
+                contra = None
         meta["timings_ms"] = {"reask": round(got.reask_ms, 1), "score": round((time.perf_counter() - t1) * 1000, 1)}
         return verdicts.build(cfg, sentences, scores, contra, texts, meta)
 
