@@ -7,8 +7,8 @@ its first N stochastic samples are what the re-asks return. Prints, at N = 3, 5,
     as in the SelfCheckGPT paper), and factual;
   - passage-level Pearson / Spearman between the mean sentence score and the mean label
     (accurate 0, minor 0.5, major 1);
-each with a bootstrap 95% interval over passages, for the shipped scoring and for its two signals
-alone (same run, same samples).
+each with a bootstrap 95% interval over passages, for the default (word overlap), the embedding + word overlap mix and SelfCheckGPT's
+unigram scorer (same run, same samples).
 
 Paths: `--via validator` (default) calls ConsistencyValidator.check with a scripted re-ask;
 `--via proxy` sends each passage's request through the real proxy to a fake upstream that answers
@@ -100,6 +100,7 @@ def bench_config(n: int, semantic_weight: float, quantize: bool = True) -> dict[
         "embedding_quantize": quantize,
         "min_answer_chars": 0,
         "min_factual_sentences": 0,
+        "questions": "any",
         "daily_token_budget": None,
         "max_extra_tokens": 1_000_000,
     }
@@ -233,6 +234,20 @@ async def run_proxy(rows: list[dict[str, Any]], n: int, semantic_weight: float, 
     return per_passage, {"unmatched_sentences": missing, "reask_calls": reask_calls}
 
 
+def run_ngram(rows: list[dict[str, Any]], n: int, stat: str, k: float) -> tuple[list, dict]:
+    """SelfCheckGPT's unigram scorer on the labelled sentences themselves, as the paper scores them."""
+    from llmvet.validators.consistency.ngram import unigram_scores
+
+    per_passage, ms = [], []
+    for row in rows:
+        t0 = time.perf_counter()
+        scores = unigram_scores(row["gpt3_sentences"], row["gpt3_text"], row["samples"][:n], k=k)
+        ms.append((time.perf_counter() - t0) * 1000)
+        values = [s.max_nll if stat == "max" else s.mean_nll for s in scores]
+        per_passage.append((values, [LABEL[a] for a in row["annotation"]]))
+    return per_passage, {"score_ms_p50": round(float(np.median(ms)), 2)}
+
+
 def fmt(m: dict[str, float], ci: dict[str, tuple[float, float]]) -> str:
     keys = ["nonfact", "nonfact*", "factual", "pearson", "spearman"]
     return "  ".join(
@@ -254,7 +269,7 @@ async def main_async(args: argparse.Namespace) -> None:
     print(
         f"base rates: non-factual {np.mean([a != 'accurate' for r in rows for a in r['annotation']]) * 100:.1f}% of sentences"
     )
-    variants = [("shipped (0.5 semantic + 0.5 lexical)", 0.5, True), ("lexical only", 0.0, True)]
+    variants = [("default: word overlap (lexical) only", 0.0, True), ("0.5 embedding + 0.5 word overlap", 0.5, True)]
     if args.ablation:
         variants += [("semantic only", 1.0, True), ("shipped with the float32 model", 0.5, False)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -262,6 +277,14 @@ async def main_async(args: argparse.Namespace) -> None:
         resources = Resources(store)
         try:
             for n in args.n:
+                for stat, k in (("max", 1.0), ("mean", 1.0), ("max", 0.0), ("mean", 0.0)):
+                    t0 = time.perf_counter()
+                    per_passage, extra = run_ngram(rows, n, stat, k)
+                    m, ci = metrics(per_passage), bootstrap(per_passage, args.boot)
+                    label = f"unigram-{stat} (SelfCheckGPT, add-{k:g})"
+                    print(f"N={n:2d} {label:38s} {fmt(m, ci)}  ({time.perf_counter() - t0:.1f}s, {extra})")
+                if args.ngram_only:
+                    continue
                 for label, w, quantize in variants:
                     t0 = time.perf_counter()
                     if args.via == "proxy":
@@ -286,6 +309,7 @@ def main() -> None:
     ap.add_argument("--boot", type=int, default=1000)
     ap.add_argument("--limit", type=int, default=0, help="first K passages only (smoke runs)")
     ap.add_argument("--via", choices=["validator", "proxy"], default="validator")
+    ap.add_argument("--ngram-only", action="store_true", help="only the unigram scorers (no model)")
     ap.add_argument("--ablation", action="store_true", help="also: the semantic signal alone, and the float32 model")
     args = ap.parse_args()
     use_shipped_model()

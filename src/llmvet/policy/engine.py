@@ -145,6 +145,8 @@ async def _run_one(rule: CompiledRule, cv: CompiledValidator, ctx: Context) -> V
         # verdict does not count (CPU work belongs in ctx.resources.run_cpu, which can be timed out).
         timed_out = True
         verdict = Verdict.errored(f"timed out after {cv.ref.timeout:g}s (took {elapsed / 1000:.2f}s, blocking)")
+    for finding in verdict.findings:  # which entry of the rule found it (two entries may share a validator)
+        finding.id = finding.id or cv.label
     if verdict.status is Status.FAILED:
         action = cv.ref.on_fail or rule.rule.on_fail
     elif verdict.status is Status.ERROR:

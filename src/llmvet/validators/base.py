@@ -55,12 +55,14 @@ class Finding:
     # Evidence for the audit log only (e.g. the pattern that matched, or an opted-in full match):
     # never in client bodies, headers or the review queue, which get `to_dict()`.
     audit_evidence: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None  # the policy entry's `id` (set by the engine; two instances of one validator differ)
 
     def to_dict(self, *, audit: bool = False) -> dict[str, Any]:
         """The finding as JSON; `audit=True` (the audit log's form) adds `audit_evidence`."""
         evidence = {**self.evidence, **self.audit_evidence} if audit and self.audit_evidence else self.evidence
         return {
             "validator": self.validator,
+            "id": self.id or self.validator,
             "code": self.code,
             "message": self.message,
             "severity": self.severity,

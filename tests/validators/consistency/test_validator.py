@@ -15,7 +15,7 @@ from llmvet import embeddings
 from llmvet.resources import Resources
 from llmvet.store import open_store
 from llmvet.validators.base import Context, ReaskResult, Status
-from llmvet.validators.consistency import ConsistencyConfig, ConsistencyValidator
+from llmvet.validators.consistency import ConsistencyConfig, ConsistencyValidator, asking
 from llmvet.validators.registry import load
 from tests.support.embeddings import have_embeddings, needs_embeddings
 
@@ -84,7 +84,10 @@ class Script:
 
 
 def make(**cfg) -> ConsistencyValidator:
+    """The embedding path (these tests are about it), at the thresholds that go with it."""
     cfg.setdefault("daily_token_budget", None)
+    for key, value in {"semantic_weight": 0.5, "sentence_threshold": 0.6, "response_threshold": 0.5}.items():
+        cfg.setdefault(key, value)
     return ConsistencyValidator(ConsistencyConfig(**cfg))
 
 
@@ -118,6 +121,18 @@ async def test_made_up_sentence_is_flagged_with_span_and_closest_sample(resource
     assert verdict.risk >= finding.risk
 
 
+async def test_the_default_needs_no_model_and_flags_the_made_up_sentence(resources):
+    v = ConsistencyValidator(ConsistencyConfig(daily_token_budget=None))
+    assert v.problems() == [] and v.config.semantic_weight == 0
+    answer = f"{TRUE_1} {TRUE_2} {MADE_UP}"
+    verdict = await v.check(ctx_for(answer, resources, Script(SAMPLES)))
+    assert verdict.status is Status.FAILED
+    assert [answer[a:b] for a, b in (f.span for f in verdict.findings)] == [MADE_UP]
+    assert {"buenos", "aires", "bakery"} <= set(verdict.findings[0].evidence["unsupported_terms"])
+    supported = await v.check(ctx_for(f"{TRUE_1} {TRUE_2}", resources, Script(SAMPLES)))
+    assert supported.status is Status.PASSED
+
+
 @needs_embeddings
 async def test_supported_answer_passes(resources):
     verdict = await make(samples=5).check(ctx_for(f"{TRUE_1} {TRUE_2}", resources, Script(SAMPLES)))
@@ -128,7 +143,7 @@ async def test_supported_answer_passes(resources):
 @needs_embeddings
 async def test_answer_unrelated_to_every_sample_fails_as_a_whole(resources):
     answer = "Marie Curie founded a shipping company in Lisbon in 1950. Its ships sailed to Cape Town and Bombay."
-    verdict = await make(samples=3, sentence_threshold=1.0, response_threshold=0.5).check(
+    verdict = await make(samples=3, sentence_threshold=1.0, response_threshold=0.5, key_fact_sentences=0).check(
         ctx_for(answer, resources, Script(SAMPLES))
     )
     assert verdict.status is Status.FAILED
@@ -204,7 +219,7 @@ async def test_trigger_conditions_skip_without_reasking(resources, cfg, text, wh
 async def test_token_cap_lowers_n_and_errors_when_even_min_samples_do_not_fit(resources):
     answer = f"{TRUE_1} {TRUE_2} {MADE_UP}"
     v = make(samples=5)
-    per_sample = v._plan(ctx_for(answer, resources))["per_sample"]
+    per_sample = asking.plan(v.config, ctx_for(answer, resources)).per_sample
     script = Script(SAMPLES)
     await make(samples=5, max_extra_tokens=per_sample * 2 + 1).check(ctx_for(answer, resources, script))
     assert script.calls[0]["n"] == 2
@@ -354,6 +369,9 @@ def test_config_rejects_typos_and_bad_templates():
         ConsistencyConfig(paraphrase_template="Say it again")
     with pytest.raises(pydantic.ValidationError):
         ConsistencyConfig(samples=0)
+    with pytest.raises(pydantic.ValidationError, match="answers to it"):
+        ConsistencyConfig(mode="paraphrase", samples=0)
+    assert ConsistencyConfig(mode="paraphrase", samples=0, paraphrases=3).paraphrases == 3  # one answer each
     assert load("consistency") is ConsistencyValidator
     assert ConsistencyConfig().embedding_model == "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -361,9 +379,10 @@ def test_config_rejects_typos_and_bad_templates():
 def test_policy_check_warns_with_the_install_hint_and_line(monkeypatch):
     from llmvet.policy.loader import PolicyError, parse_policy
 
-    text = "version: 1\nname: p\nrules:\n  - name: r\n    validators:\n      - use: consistency\n        with: {samples: 3}\n"
+    text = "version: 1\nname: p\nrules:\n  - name: r\n    validators:\n      - use: consistency\n        with: {samples: 3, semantic_weight: 0.5}\n"
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)
     (warning,) = parse_policy(text, "p.yaml").warnings
     assert "pip install 'llmvet[embeddings]'" in str(warning) and "p.yaml:6" in str(warning)
+    assert not parse_policy(text.replace(", semantic_weight: 0.5", ""), "p.yaml").warnings  # the default needs none
     with pytest.raises(PolicyError, match="question"):  # a bad setting is an error with its line
-        parse_policy(text.replace("{samples: 3}", "{paraphrase_template: 'again'}"), "p.yaml")
+        parse_policy(text.replace("{samples: 3, semantic_weight: 0.5}", "{paraphrase_template: 'again'}"), "p.yaml")

@@ -32,9 +32,15 @@ def max_tokens_field(request: dict[str, Any], route: str) -> str:
     return "max_completion_tokens"  # what reasoning models accept; max_tokens is deprecated for chat
 
 
+# Room a re-asked answer gets beyond the one under test: a preamble ("Sure! Let me think about this…")
+# before the answer itself must not push the answer past the cap.
+PREAMBLE_TOKENS = 192
+MIN_SAMPLE_TOKENS = 256
+
+
 def sample_cap(request: dict[str, Any], route: str, answer: str, ceiling: int) -> int:
-    """Completion cap of one re-ask: room for an answer half again as long as the one under test."""
-    cap = min(max(int(estimate_tokens(answer) * 1.5) + 64, 64), ceiling)
+    """Completion cap of one re-ask: an answer twice as long as the one under test plus a preamble."""
+    cap = min(max(2 * estimate_tokens(answer) + PREAMBLE_TOKENS, MIN_SAMPLE_TOKENS), ceiling)
     own = request.get(max_tokens_field(request, route))
     if isinstance(own, int) and own > 0:
         cap = min(cap, own)

@@ -19,12 +19,13 @@ import numpy as np
 from llmvet.validators.base import Context, Sentence
 
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
-# Common English function words: they recur in any answer, so they say nothing about support.
+# Common English function words: they recur in any answer, so they say nothing about support. Negations
+# (no, not, nor) are not among them: "it is not prime" and "it is prime" must not share every term.
 STOP_WORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being below
     between both but by can could did do does doing down during each few for from further had has have having
-    he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
-    nor not now of off on once only or other our ours ourselves out over own same she should so some such
+    he her here hers herself him himself his how i if in into is it its itself just me more most my myself
+    now of off on once only or other our ours ourselves out over own same she should so some such
     than that the their theirs them themselves then there these they this those through to too under until
     up very was we were what when where which while who whom why will with would you your yours yourself
     yourselves s t don shall may might must upon via per within without among""".split()  # noqa: SIM905 - a word list reads best as text

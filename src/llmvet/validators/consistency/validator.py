@@ -12,30 +12,22 @@ from llmvet import embeddings
 from llmvet.validators.base import (
     PROSE,
     Context,
-    Finding,
     PartKind,
-    ReaskResult,
     ReaskUnavailable,
     Sentence,
     StreamMode,
     Validator,
     Verdict,
 )
-from llmvet.validators.consistency import budget, sampling
+from llmvet.validators.consistency import asking, budget, judge, verdicts
 from llmvet.validators.consistency.config import ConsistencyConfig
-from llmvet.validators.consistency.scoring import (
-    Encoder,
-    SentenceScore,
-    is_factual,
-    merge_fragments,
-    score_sentences,
-    split_sentences,
-)
+from llmvet.validators.consistency.facts import contradiction_share, is_factual_question
+from llmvet.validators.consistency.scoring import Encoder, is_factual, merge_fragments, score_sentences, split_sentences
 
 if TYPE_CHECKING:
     from llmvet.resources import Resources
 
-NAME = "consistency"
+NAME = verdicts.NAME
 
 
 @dataclass(slots=True)
@@ -44,8 +36,10 @@ class _Samples:
 
     texts: list[str]
     usage: dict[str, int]  # token usage the upstream reported (empty: unknown)
-    paraphrase: str | None  # the restated question (paraphrase mode)
+    paraphrases: list[str]  # the restated questions (paraphrase and both modes)
+    calls: int  # upstream calls made
     reask_ms: float
+    judged: judge.Judged | None = None  # judge mode: the judge's scores
 
 
 class ConsistencyValidator(Validator[ConsistencyConfig]):
@@ -63,7 +57,7 @@ class ConsistencyValidator(Validator[ConsistencyConfig]):
 
     def __init__(self, config: ConsistencyConfig) -> None:
         super().__init__(config)
-        self._semantic = config.semantic_weight > 0
+        self._semantic = config.semantic_weight > 0 and not config.judge  # the judge mode needs no model
         self._load_error: tuple[float, str] | None = None
 
     async def warm_up(self, resources: Resources) -> None:
@@ -82,16 +76,19 @@ class ConsistencyValidator(Validator[ConsistencyConfig]):
             raise
 
     def problems(self) -> list[str]:
+        notes = self.trigger_notes()
         if not self._semantic:
-            return []  # lexical-only scoring needs no model
-        return embeddings.embedding_problems(self.config.embedding_model)
+            return notes  # lexical-only scoring needs no model
+        return [*embeddings.embedding_problems(self.config.embedding_model), *notes]
 
     # -- triggers -------------------------------------------------------------------------------
 
     def sentences_to_score(self, ctx: Context) -> list[Sentence]:
-        """ctx.sentences (code blocks skipped), splits after initials undone, too-short ones dropped."""
+        """ctx.sentences (code blocks skipped), splits after initials undone, too-short ones dropped unless the
+        answer has nothing longer ("Canberra." and "No." are whole answers)."""
         cfg = self.config
-        return [s for s in merge_fragments(ctx.text, ctx.sentences) if len(s.text.split()) >= cfg.min_sentence_words]
+        merged = merge_fragments(ctx.text, ctx.sentences)
+        return [s for s in merged if len(s.text.split()) >= cfg.min_sentence_words] or merged
 
     def skip_reason(self, ctx: Context, sentences: list[Sentence]) -> str | None:
         cfg = self.config
@@ -105,7 +102,27 @@ class ConsistencyValidator(Validator[ConsistencyConfig]):
         factual = sum(is_factual(s.text) for s in sentences)
         if factual < cfg.min_factual_sentences:
             return f"{factual} factual sentences (< {cfg.min_factual_sentences})"
+        if cfg.questions == "factual" and not factual and not is_factual_question(ctx.prompt):
+            return "neither a factual question nor an answer stating a name, number or date"
         return None
+
+    def trigger_notes(self) -> list[str]:
+        """What each non-default trigger skips, for `llmvet policy check`."""
+        cfg = self.config
+        notes = []
+        if cfg.min_answer_chars > 0:
+            notes.append(
+                f"min_answer_chars={cfg.min_answer_chars} skips every answer shorter than that, "
+                "including one-word, number and yes/no answers"
+            )
+        if cfg.min_factual_sentences > 0:
+            notes.append(
+                f"min_factual_sentences={cfg.min_factual_sentences} skips answers without digits or capitalised "
+                "words, such as 'They were both film directors.' or 'No.'"
+            )
+        if cfg.questions == "any":
+            notes.append("questions=any also re-asks creative requests (poems, rewrites), where answers should differ")
+        return notes
 
     # -- the check ------------------------------------------------------------------------------
 
@@ -128,26 +145,27 @@ class ConsistencyValidator(Validator[ConsistencyConfig]):
             except embeddings.EmbeddingsUnavailable as exc:
                 return Verdict.errored(str(exc))
 
-        plan = self._plan(ctx)
-        if plan["n"] < min(cfg.min_samples, cfg.samples):
+        plan = asking.plan(cfg, ctx, len(sentences))
+        wanted = cfg.samples if cfg.mode == "samples" else 1
+        if plan.n < min(cfg.min_samples, wanted) or plan.n == 0:
             return Verdict.errored(
                 f"answer too long for max_extra_tokens={cfg.max_extra_tokens} "
-                f"(one re-ask is estimated at {plan['per_sample']} tokens)",
-                plan=plan,
+                f"(one re-ask is estimated at {plan.per_sample} tokens)",
+                plan=plan.to_dict(),
             )
-        gathered = await self._reask_within_budget(ctx, ctx.resources, plan)
+        gathered = await self._reask_within_budget(ctx, ctx.resources, plan, sentences)
         if isinstance(gathered, Verdict):
             return gathered
-        return await self._score(ctx.resources, sentences, encoder, gathered, plan, unscored)
+        return await self._score(ctx, sentences, encoder, gathered, plan, unscored)
 
     async def _reask_within_budget(
-        self, ctx: Context, resources: Resources, plan: dict[str, int]
+        self, ctx: Context, resources: Resources, plan: asking.Plan, sentences: list[Sentence]
     ) -> _Samples | Verdict:
         """Re-ask the upstream, with the estimated tokens reserved against the daily budget and then settled
         to what the upstream reports it spent."""
         cfg = self.config
         key = budget.budget_key(ctx.key_hash)
-        reserved = plan["estimate"]
+        reserved = plan.estimate
         if cfg.daily_token_budget is not None:
             ok, used = await budget.reserve(resources.store, key, reserved, cfg.daily_token_budget)
             if not ok:
@@ -158,25 +176,42 @@ class ConsistencyValidator(Validator[ConsistencyConfig]):
         t0 = time.perf_counter()
         spent = 0
         try:
-            texts, usage, paraphrase = await self._gather(ctx, plan)
-            spent = _total(usage) or reserved
+            got = await asking.gather(cfg, ctx, plan)
+            spent = _total(got.usage) or reserved
+            judged = None
+            if cfg.judge:
+                judged = await self._judge(ctx, sentences, got)
+                spent += _total(judged.usage) if _total(got.usage) else 0
         except ReaskUnavailable as exc:
             return Verdict.errored(f"cannot re-ask: {exc}")
+        except judge.JudgeError as exc:  # the judge calls were made: their cost is in the record
+            spent = (_total(got.usage) + _total(exc.usage)) or reserved
+            return Verdict.errored(
+                f"the judge's reply is not usable: {exc}",
+                extra_usage={**_merge(got.usage, exc.usage), "calls": got.calls + exc.calls},
+                judge={"model": cfg.judge_model, "calls": exc.calls, "usage": exc.usage},
+            )
         except asyncio.CancelledError:  # timed out mid-call: the upstream may have spent it, keep the reservation
             spent = reserved
             raise
         finally:
             if cfg.daily_token_budget is not None:
                 await budget.settle(resources.store, key, spent - reserved)
-        return _Samples(texts, usage, paraphrase, (time.perf_counter() - t0) * 1000)
+        return _Samples(got.texts, got.usage, got.paraphrases, got.calls, (time.perf_counter() - t0) * 1000, judged)
+
+    async def _judge(self, ctx: Context, sentences: list[Sentence], got: asking.Gathered) -> judge.Judged:
+        others = [t for t in got.texts if t.strip()]
+        if not others:
+            return judge.Judged([])
+        return await judge.judge(self.config, ctx, [s.text for s in sentences], others)
 
     async def _score(
         self,
-        resources: Resources,
+        ctx: Context,
         sentences: list[Sentence],
         encoder: Encoder | None,
         got: _Samples,
-        plan: dict[str, int],
+        plan: asking.Plan,
         unscored: int,
     ) -> Verdict:
         cfg = self.config
@@ -184,106 +219,36 @@ class ConsistencyValidator(Validator[ConsistencyConfig]):
             "mode": cfg.mode,
             "unscored_sentences": unscored,
             "samples": len(got.texts),
-            "extra_usage": {**got.usage, "estimated": not _total(got.usage), "calls_n": plan["n"]},
+            "extra_usage": {**got.usage, "estimated": not _total(got.usage), "calls_n": plan.n, "calls": got.calls},
         }
-        if got.paraphrase is not None:
-            meta["paraphrase"] = got.paraphrase
-        sample_sentences = [
-            [s.text for s in split_sentences(t)][: cfg.max_sentences * 2] for t in got.texts if t.strip()
-        ]
+        if cfg.mode != "samples":
+            meta["paraphrase"] = got.paraphrases[0] if got.paraphrases else ""
+            meta["paraphrases"] = got.paraphrases
+        texts = [t for t in got.texts if t.strip()]
+        sample_sentences = [[s.text for s in split_sentences(t)][: cfg.max_sentences * 2] or [t] for t in texts]
         if not sample_sentences:
             return Verdict.errored("the upstream returned no usable re-asked answers", **meta)
 
+        if got.judged is not None:
+            j = got.judged
+            meta["extra_usage"] = {**_merge(got.usage, j.usage), "calls_n": plan.n, "calls": got.calls + j.calls}
+            meta["extra_usage"]["estimated"] = not _total(meta["extra_usage"])
+            meta["judge"] = {"model": cfg.judge_model or ctx.model, "calls": j.calls, "usage": j.usage}
+            meta["timings_ms"] = {"reask_and_judge": round(got.reask_ms, 1)}
+            return verdicts.by_judge(cfg, sentences, j.scores, len(texts), meta)
+
         t1 = time.perf_counter()
-        scores = await resources.run_cpu(
+        scores = await ctx.resources.run_cpu(  # type: ignore[union-attr]  # checked by check()
             score_sentences, [s.text for s in sentences], sample_sentences, encoder, cfg.semantic_weight
         )
+        contra = None
+        if len(sentences) <= cfg.key_fact_sentences and is_factual_question(ctx.prompt):
+            contra = contradiction_share(ctx.text, texts, ctx.prompt)
+            meta["contradiction_share"] = round(contra.share, 4)
+            if not contra.comparable and not contra.share:  # no yes/no, number or name: the words decide
+                contra = None
         meta["timings_ms"] = {"reask": round(got.reask_ms, 1), "score": round((time.perf_counter() - t1) * 1000, 1)}
-        return self._verdict(sentences, scores, len(sample_sentences), meta)
-
-    def _plan(self, ctx: Context) -> dict[str, int]:
-        cfg = self.config
-        prompt_tokens = sampling.estimate_tokens(sampling.conversation(ctx.request))
-        cap = sampling.sample_cap(ctx.request, ctx.route, ctx.text, cfg.max_sample_tokens)
-        per_sample = prompt_tokens + cap
-        restate = 0
-        if cfg.mode == "paraphrase":
-            q = sampling.estimate_tokens(ctx.prompt)
-            restate = sampling.estimate_tokens(cfg.paraphrase_template) + q + (2 * q + 64)
-        room = cfg.max_extra_tokens - restate
-        n = max(0, min(cfg.samples, room // per_sample)) if room > 0 else 0
-        return {"n": n, "cap": cap, "per_sample": per_sample, "restate": restate, "estimate": restate + n * per_sample}
-
-    async def _gather(self, ctx: Context, plan: dict[str, int]) -> tuple[list[str], dict[str, int], str | None]:
-        cfg = self.config
-        body = sampling.overrides(ctx.request, ctx.route, cfg.temperature, plan["cap"])
-        if cfg.mode == "samples":
-            res = await ctx.reask(body, None, plan["n"])
-            return list(res.texts), dict(res.usage), None
-
-        question = ctx.prompt.strip()
-        if not question:
-            raise ReaskUnavailable("paraphrase mode needs a user question in the request")
-        restate_prompt = cfg.paraphrase_template.format(question=question)
-        q_cap = 2 * sampling.estimate_tokens(question) + 64
-        # The restatement is asked on its own, without the conversation (completions: as the prompt).
-        extra: dict[str, Any] = {}
-        msgs: list[dict[str, Any]] | None = [{"role": "user", "content": restate_prompt}]
-        if ctx.route == "completions":
-            extra, msgs = {"prompt": restate_prompt}, None
-        restate_body = {**sampling.overrides(ctx.request, ctx.route, cfg.temperature, q_cap), **extra}
-        first = await ctx.reask(restate_body, msgs, 1)
-        paraphrase = sampling.clean_paraphrase(first.texts[0] if first.texts else "")
-        if not paraphrase:
-            return [], dict(first.usage), ""
-        extra, msgs = sampling.with_question(ctx.request, ctx.route, paraphrase)
-        second = await ctx.reask({**body, **extra}, msgs, plan["n"])
-        return list(second.texts), _add_usage(first, second), paraphrase
-
-    def _verdict(self, sentences: list[Sentence], scores: list[SentenceScore], n: int, meta: dict[str, Any]) -> Verdict:
-        cfg = self.config
-        response = sum(s.score for s in scores) / len(scores)
-        meta["response_score"] = round(response, 4)
-        # Every scored sentence's span and score, for the audit record (and the quality benchmark).
-        meta["sentences"] = [
-            [s.span[0], s.span[1], round(sc.score, 4)] for s, sc in zip(sentences, scores, strict=True)
-        ]
-        findings: list[Finding] = []
-        for sent, sc in zip(sentences, scores, strict=True):
-            if sc.score < cfg.sentence_threshold:
-                continue
-            findings.append(
-                Finding(
-                    validator=NAME,
-                    code="consistency.divergent_sentence",
-                    message=f"{n} other answer(s) to the same question do not support this sentence (score {sc.score:.2f})",
-                    severity="high" if sc.score >= (1 + cfg.sentence_threshold) / 2 else "medium",
-                    risk=min(1.0, sc.score),
-                    span=sent.span,
-                    evidence={
-                        "closest_sample_sentence": sc.closest,
-                        "sample": sc.closest_sample,
-                        "similarity": round(sc.similarity, 3),
-                        "semantic": round(sc.semantic, 3),
-                        "lexical": round(sc.lexical, 3),
-                        "unsupported_terms": sc.unsupported_terms[:12],
-                    },
-                )
-            )
-        risk = max([response] + [f.risk for f in findings])
-        if findings or response >= cfg.response_threshold:
-            if not findings:
-                findings.append(
-                    Finding(
-                        validator=NAME,
-                        code="consistency.divergent_response",
-                        message=f"the answer as a whole diverges from {n} other answer(s) (score {response:.2f})",
-                        severity="medium",
-                        risk=response,
-                    )
-                )
-            return Verdict.failed(findings, risk=risk, **meta)
-        return Verdict.passed(risk=risk, **meta)
+        return verdicts.build(cfg, sentences, scores, contra, texts, meta)
 
 
 def _total(usage: dict[str, int]) -> int:
@@ -292,6 +257,5 @@ def _total(usage: dict[str, int]) -> int:
     return int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))
 
 
-def _add_usage(a: ReaskResult, b: ReaskResult) -> dict[str, int]:
-    keys = set(a.usage) | set(b.usage)
-    return {k: int(a.usage.get(k, 0)) + int(b.usage.get(k, 0)) for k in keys}
+def _merge(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {k: int(a.get(k, 0)) + int(b.get(k, 0)) for k in set(a) | set(b)}
