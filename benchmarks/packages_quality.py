@@ -44,7 +44,7 @@ async def evaluate(items: list[dict], url: str) -> dict:
                 pypi_index_url=f"{url}/simple", pypi_json_url=f"{url}/pypi", npm_registry_url=f"{url}/npm"
             )
         )
-        fail_on = set(v.cfg.fail_on)
+        fail_on = set(v.config.fail_on)
         stats: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         misses: dict[str, list[str]] = defaultdict(list)
         codes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))

@@ -123,15 +123,20 @@ async def test_unknown_import_is_lower_severity_than_missing_install(fake, res):
     v = await run(make(fake), text, res)
     codes = sorted((f.code, f.severity, f.evidence.get("kind")) for f in v.findings)
     assert codes == [
+        ("package.missing", "high", "import"),
         ("package.missing", "high", "install"),
-        ("package.unknown_import", "low", "import"),
         ("package.unknown_import", "low", "import"),
     ]
     optional = next(f for f in v.findings if f.evidence.get("name") == "zzfastjsonx")
     assert optional.risk < next(f for f in v.findings if f.code == "package.missing").risk
-    assert v.status == Status.FAILED  # because of the install, not the imports
+    assert v.status == Status.FAILED
+    # the import alone names the package, so it fails the answer too; the optional one does not
     only_imports = await run(make(fake), text.split("```bash")[0], res)
-    assert only_imports.status == Status.PASSED and len(only_imports.findings) == 2
+    assert only_imports.status == Status.FAILED and len(only_imports.findings) == 2
+    optional_only = await run(make(fake), text.split("```bash")[0].replace("import fancyhallucinatedlib\n", ""), res)
+    assert optional_only.status == Status.PASSED and [f.code for f in optional_only.findings] == [
+        "package.unknown_import"
+    ]
 
 
 async def test_namespace_imports_resolve(fake, res):
@@ -427,7 +432,7 @@ async def test_unmapped_import_resolved_through_python_prefix(fake, res):
     )
     try:
         v = await run(make(fake), "```python\nimport zzqlib\nimport zzqnotathing\n```", res)
-        assert [(f.code, f.evidence["name"]) for f in v.findings] == [("package.unknown_import", "zzqnotathing")]
+        assert [(f.code, f.evidence["name"]) for f in v.findings] == [("package.missing", "zzqnotathing")]
         assert fake.hits["/pypi/python-zzqlib/json"] == 1 and fake.hits["/pypi/pyzzqnotathing/json"] == 1
     finally:
         fake.records["pypi"].pop("python-zzqlib")

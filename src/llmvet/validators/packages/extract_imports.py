@@ -118,10 +118,28 @@ def _import_statements(tree: ast.Module) -> Iterator[tuple[ast.Import | ast.Impo
                 stack.extend((c, opt) for c in reversed(children))
 
 
+# importlib.import_module("x") / __import__("x") with a literal name: the same as `import x`
+_PY_DYNAMIC = re.compile(r"""\b(?:import_module|__import__)\(\s*(['"])([A-Za-z_][\w.]*)\1""")
+
+
+def _python_dynamic_imports(code: str, base: int) -> list[Ref]:
+    return [
+        _python_import(m.group(2).split(".")[0], base + m.start(2), False, m.group(2))
+        for m in _PY_DYNAMIC.finditer(code)
+    ]
+
+
 def _python_imports(code: str, base: int, lang: str) -> list[Ref]:
-    refs: list[Ref] = []
     if "import" not in code:
-        return refs
+        return []
+    refs = _python_static_imports(code, base, lang)
+    if "import_module" in code or "__import__" in code:
+        refs += _python_dynamic_imports(code, base)
+    return refs
+
+
+def _python_static_imports(code: str, base: int, lang: str) -> list[Ref]:
+    refs: list[Ref] = []
     if lang == "pycon" or "except" not in code or re.search(r"^>>> ", code, re.M):
         # A line scan is enough (and ~10x cheaper than parsing) unless a try/except may make an
         # import optional; console sessions do not parse as a module anyway.

@@ -50,6 +50,15 @@ def norm_name(ref: Ref) -> str:
     return canonical(ref.name) if ref.ecosystem == "pypi" else ref.name.lower()
 
 
+def import_names_package(ref: Ref, job: Job) -> bool:
+    """Is the name looked up for this import the package itself (not a guess from a namespace)?
+    npm specifiers are package names; a Python import reaches here only when no known distribution
+    provides the module, and then it is looked up under its own top-level name."""
+    if ref.ecosystem == "npm":
+        return True
+    return canonical(job.name) == canonical(ref.name)
+
+
 def job_key(index: Index, name: str) -> str:
     return canonical(name) if index.ecosystem == "pypi" else name.lower()
 
@@ -154,7 +163,14 @@ class Judge:
         if ref.kind == "import":
             if job.resolved_as:
                 return []  # e.g. `import ldap` is python-ldap's import name
-            # low severity: could be a path alias or a module we cannot see
+            if not ref.optional and import_names_package(ref, job):
+                # `require('x')` installs `x`; an unmapped Python top-level module is looked up
+                # under its own name: nothing else could provide it, so the code cannot run
+                msg = f"import {ref.module or ref.name!r}: no package {job.name!r} on {lk.registry}"
+                if "closest" in ev:
+                    msg += f" (did you mean {ev['closest']!r}?)"
+                return [finding(ref, "package.missing", msg, {**ev, "reason": "the import name is the package name"})]
+            # low severity: a guessed distribution (namespace packages) or a fallback import
             return [
                 finding(
                     ref,
@@ -194,6 +210,9 @@ class Judge:
         reasons, weak = self._signals(job, info, now, alias)
         if alias and not reasons and (info.get("n_releases") or 0) <= 3:
             reasons.append(f"the import name of {alias}, not the distribution")
+        if not reasons and len(weak) >= 2 and (variant := self._popular_variant(ref.ecosystem, job.name)):
+            # a hollow project under a variant of a more popular name, even if the variant is popular too
+            reasons.append(f"a hollow project ({', '.join(weak)}) named like popular {variant.popular!r}")
         if reasons:
             out.append(self._placeholder(ref, info, reasons, alias, base_ev))
             return out
@@ -261,6 +280,14 @@ class Judge:
             self._remember(key, popular_names(eco, path).lookalike(name, self.config.lookalike_distance))
         look: Lookalike | None = self._memo[key]
         return look
+
+    def _popular_variant(self, eco: str, name: str) -> Lookalike | None:
+        key = ("variant", eco, name)
+        if key not in self._memo:
+            path = self.config.popular_pypi_file if eco == "pypi" else self.config.popular_npm_file
+            self._remember(key, popular_names(eco, path).variant_of_more_popular(name))
+        variant: Lookalike | None = self._memo[key]
+        return variant
 
     def _signals(self, job: Job, info: dict[str, Any], now: float, alias: str | None) -> tuple[list[str], list[str]]:
         # keyed by the record's identity fields; ages move slowly, so an hour's granularity is enough

@@ -288,6 +288,20 @@ class PopularNames:
             return best
         return self._affix(n)
 
+    def variant_of_more_popular(self, name: str) -> Lookalike | None:
+        """For a name on the list: the more popular name it is a prefixed / suffixed / re-separated
+        variant of (`pytorch` -> `torch`). Mistaken installs put placeholders on popularity lists,
+        so being listed does not clear such a name."""
+        n = self.norm(name)
+        own = self.rank.get(n)
+        if own is None:
+            return None
+        same = self.by_key.get(_key(n))
+        if same is not None and same != n and self.rank[same] < own:
+            return Lookalike(same, "separators", 0, rank=self.rank[same])
+        look = self._affix(n)
+        return look if look is not None and look.rank < own else None
+
     def _affix(self, n: str) -> Lookalike | None:
         bare = n.split("/", 1)[1] if n.startswith("@") and "/" in n else n
         for p in PREFIXES:

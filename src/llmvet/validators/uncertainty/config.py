@@ -23,6 +23,12 @@ class UncertaintyConfig(ValidatorConfig):
     min_words: int = Field(0, ge=0, description="Answers with fewer prose words than this need no statement.")
     hedge_threshold: float = Field(4.0, gt=0, description="Weighted hedge cues per 100 words that count as heavy.")
     hedge_min_count: float = Field(3.0, ge=0, description="Heavy hedging also needs at least this many cues.")
+    hedge_light_min: float = Field(
+        0.5,
+        ge=0,
+        description="Weighted hedge cues that make hedging light (0.5: any cue; 1.0: one approximator or frequency "
+        "adverb such as 'usually' alone is not hedging).",
+    )
     fail_on_hedging: bool = Field(False, description="Fail when hedging is heavy.")
     fail_on_refusal: Literal["never", "full", "any"] = Field(
         "never", description="Fail on full refusals only, on any refusal (incl. partial), or never."

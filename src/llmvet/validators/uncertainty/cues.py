@@ -38,6 +38,7 @@ LIST_SECTIONS: tuple[str, ...] = (
     "deflection_weak",
     "refusal_filler",
     "refusal_support",
+    "refusal_alternative",
 )
 MAP_SECTIONS: tuple[str, ...] = ("macros", "refusal_categories")
 # Long lists of multi-word phrases: grouping entries by first character behind a look-ahead lets the

@@ -50,6 +50,7 @@ class UncertaintyValidator(Validator[UncertaintyConfig]):
             code_comments=self.config.code_comments,
             hedge_threshold=self.config.hedge_threshold,
             hedge_min_count=self.config.hedge_min_count,
+            hedge_light_min=self.config.hedge_light_min,
             partial_min_words=self.config.partial_min_words,
             collect_candidates=bool(self.config.embeddings),
         )
