@@ -11,6 +11,7 @@ import pytest
 
 from tests.cli.scan.conftest import line_of, scan
 
+APP = "import requests\ntry:\n    import fastjsonx_magic\nexcept ImportError:\n    fastjsonx_magic = None\n"
 README = "Install with:\n\n```bash\npip install reqeusts flask\n```\n\nand `pip install pandaz-utils`.\n"
 REQS = "--extra-index-url https://pkgs.example.invalid/simple\nflask\nacme-billing-core\n"
 
@@ -24,7 +25,8 @@ def sarif_schema():
 def project(tmp_path):
     (tmp_path / "README.md").write_text(README)
     (tmp_path / "requirements.txt").write_text(REQS)
-    (tmp_path / "app.py").write_text("import requests\nimport fastjsonx_magic\n")
+    # an optional import (it has a fallback): a note that does not fail the verdict
+    (tmp_path / "app.py").write_text(APP)
     return tmp_path
 
 
@@ -63,7 +65,7 @@ def test_sarif_is_valid_2_1_0_with_rule_ids_and_locations(project, packages_poli
             README.splitlines()[-1].index("pandaz") + 1,
         ),
         ("package.missing", "error", "requirements.txt", line_of(REQS, "acme-billing-core"), 1),
-        ("package.unknown_import", "note", "app.py", 2, 8),  # informational: does not fail the verdict
+        ("package.unknown_import", "note", "app.py", 3, 12),  # informational: does not fail the verdict
     }
     assert run["invocations"][0]["executionSuccessful"] is True and run["invocations"][0]["exitCode"] == 1
 
@@ -108,7 +110,7 @@ def test_github_annotations(project, packages_policy):
     line = line_of(README, "reqeusts")
     col = README.splitlines()[line - 1].index("reqeusts") + 1
     assert f"::error title=llmvet package.missing,file=README.md,line={line},col={col},endLine={line}::" in r.stdout
-    assert any(x.startswith("::notice ") and "file=app.py,line=2" in x for x in lines)
+    assert any(x.startswith("::notice ") and "file=app.py,line=3" in x for x in lines)
     assert all(x.startswith(("::error ", "::notice ")) for x in lines)
 
 
