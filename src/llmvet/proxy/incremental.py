@@ -135,7 +135,10 @@ class IncrementalRun:
             if end <= start or release <= cleared:
                 continue
             part.cleared[cv.label] = release
-            decision = await evaluate(self.ex.rule, self.context(key, text[start:end]), only=[cv])
+            window = text[start:end]
+            if cv.instance.stream_clean(window):
+                continue
+            decision = await evaluate(self.ex.rule, self.context(key, window), only=[cv])
             _shift_spans(decision, start)
             _keep_findings(decision, release, state.setdefault("reported", set()))
             self.decisions.append(decision)

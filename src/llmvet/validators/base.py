@@ -219,6 +219,11 @@ class Validator(Generic[ConfigT]):
         between calls; `state` is this stream-and-part's scratch space, for linear-time scans)."""
         return 0
 
+    def stream_clean(self, text: str) -> bool:
+        """Segment validators may answer cheaply that nothing in a window can fail (then `check` is
+        not called for it): a stream is checked window by window, often word by word."""
+        return False
+
     def stream_window(self, text: str, state: dict[str, Any], cleared: int, final: bool) -> tuple[int, int, int]:
         """Segment validators: (check from, check to, release up to). The proxy checks
         `text[from:to]` on its own, keeps the findings that start before `release` (each once), and

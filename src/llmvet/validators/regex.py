@@ -126,6 +126,9 @@ class RegexValidator(Validator[RegexConfig]):
         self._must = [(p, re2.compile(unicode_classes(p), options)) for p in config.must_match]
         self._must_not = [(p, re2.compile(unicode_classes(p), options)) for p in config.must_not_match]
         self._segment, self._spaces = stream_segment(config.must_not_match)
+        # One pass over the text for all forbidden patterns: most answers match none of them.
+        combined = "|".join(f"(?:{unicode_classes(p)})" for p in config.must_not_match)
+        self._any_forbidden = re2.compile(combined, options) if combined else None
         self._severity = config.severity
 
     async def check(self, ctx: Context) -> Verdict:
@@ -138,7 +141,8 @@ class RegexValidator(Validator[RegexConfig]):
     def _scan(self, text: str) -> list[Finding]:
         findings: list[Finding] = []
         limit = self.config.max_findings
-        for index, (source, pattern) in enumerate(self._must_not):
+        forbidden = self._must_not if self._any_forbidden and self._any_forbidden.search(text) else []
+        for index, (source, pattern) in enumerate(forbidden):
             matches = pattern.finditer(text)
             for n, m in enumerate(matches):
                 if n == limit:
@@ -188,6 +192,9 @@ class RegexValidator(Validator[RegexConfig]):
     def stream_boundary(self, text: str, state: dict[str, Any]) -> int:
         return line_boundary(text, state) if self._segment == "line" else token_boundary(text, state)
 
+    def stream_clean(self, text: str) -> bool:
+        return self._any_forbidden is None or self._any_forbidden.search(text) is None
+
     def stream_window(self, text: str, state: dict[str, Any], cleared: int, final: bool) -> tuple[int, int, int]:
         if self._segment != "tokens" or final:
             return super().stream_window(text, state, cleared, final)
@@ -195,10 +202,10 @@ class RegexValidator(Validator[RegexConfig]):
         # that is followed by more tokens than any match could still run into.
         token_boundary(text, state)
         spaces = state.setdefault("spaces", [])
-        for i in range(state.get("seen", 0), len(text)):
-            if text[i] in WHITESPACE:
-                spaces.append(i + 1)
-        state["seen"] = len(text)
+        seen = state.get("seen", 0)
+        new = text[seen:]
+        spaces.extend(seen + i + 1 for i, c in enumerate(new) if c in WHITESPACE)
+        state["seen"] = seen + len(new)
         if not spaces:
             return cleared, cleared, cleared
         release = spaces[-1 - self._spaces] if len(spaces) > self._spaces else 0

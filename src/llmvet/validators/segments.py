@@ -11,14 +11,13 @@ from typing import Any
 
 def after_last(text: str, state: dict[str, Any], separators: str) -> int:
     """Just after the last character of `separators` in `text` (0 when there is none yet)."""
-    end = state.get("end", 0)
-    for i in range(len(text) - 1, state.get("scanned", 0) - 1, -1):
-        if text[i] in separators:
-            end = i + 1
-            break
-    state["scanned"] = len(text)
-    state["end"] = end
-    return end
+    scanned = state.get("scanned", 0)
+    new = text[scanned:]  # one copy of what arrived since the last call
+    last = max(new.rfind(c) for c in separators)
+    if last >= 0:
+        state["end"] = scanned + last + 1
+    state["scanned"] = scanned + len(new)
+    return int(state.get("end", 0))
 
 
 WHITESPACE = " \t\r\n\f\v\u00a0\u2028\u2029"
