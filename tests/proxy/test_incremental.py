@@ -108,7 +108,7 @@ def test_key_split_across_chunks_never_goes_out(fake, make_proxy, cut):
     events = [_chunk({"role": "assistant", "content": ""})]
     events += [_chunk({"content": w + " "}) for w in text[:at].split(" ")[:-1]]
     events += [_chunk({"content": text[:at].split(" ")[-1]}), _chunk({"content": text[at:]}), _chunk({}, "stop")]
-    fake.reset(lambda b: Reply(events=[*events, "[DONE]"]))
+    fake.reset(lambda b: Reply(events=[*events, "[DONE]"], chunk_delay=0.003))  # event by event
     r = stream(proxy)
     assert r.status_code == 200 and b"word10" in r.content  # the prose before the key went out
     assert_stopped_without_key(r)
@@ -234,3 +234,28 @@ def test_a_block_after_keepalives_ends_the_stream_without_the_key(fake, make_pro
     assert_stopped_without_key(r)
     stop = next(e for e in data_events(r.content) if isinstance(e, dict) and "llmvet" in e)
     assert stop["llmvet"]["error"]["code"] == "blocked_by_policy"
+
+
+PEM = "-----BEGIN RSA PRIVATE KEY-----"
+PEM_POLICY = POLICY.replace(
+    'with: {{must_not_match: ["AKIA[0-9A-Z]{{16}}"]}}',
+    'with: {{must_not_match: ["-----BEGIN (?:RSA |EC )?PRIVATE KEY-----"]}}',
+)
+
+
+@pytest.mark.parametrize("cut", range(0, len(PEM) + 1, 2))
+def test_a_match_with_spaces_is_held_whole(fake, make_proxy, cut):
+    """A pattern whose matches span words: none of its words go out before the whole match is judged,
+    wherever the chunks split it."""
+    proxy = make_proxy(PEM_POLICY.format(action="block", extra=""))
+    text = f"{PROSE} here it is {PEM} and more"
+    at = text.index(PEM) + cut
+    words = text[:at].split(" ")
+    events = [_chunk({"role": "assistant", "content": ""})]
+    events += [_chunk({"content": w + " "}) for w in words[:-1]]
+    events += [_chunk({"content": words[-1]}), _chunk({"content": text[at:]}), _chunk({}, "stop"), "[DONE]"]
+    fake.reset(lambda b: Reply(events=events, chunk_delay=0.003))  # event by event: the prose flows
+    r = stream(proxy)
+    assert r.status_code == 200 and b"word59." in r.content
+    assert b"-----BEGIN" not in r.content and b"PRIVATE" not in r.content
+    assert_stopped_without_key(r)

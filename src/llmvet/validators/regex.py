@@ -12,6 +12,7 @@ travel to clients, reviewers and logs.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from typing import Annotated, Any, ClassVar
 
@@ -125,7 +126,7 @@ class RegexValidator(Validator[RegexConfig]):
         options = _options(config.ignore_case)
         self._must = [(p, re2.compile(unicode_classes(p), options)) for p in config.must_match]
         self._must_not = [(p, re2.compile(unicode_classes(p), options)) for p in config.must_not_match]
-        self._segment, self._spaces = stream_segment(config.must_not_match)
+        self._segment, self._spaces, self._first = stream_segment(config.must_not_match)
         # One pass over the text for all forbidden patterns: most answers match none of them.
         combined = "|".join(f"(?:{unicode_classes(p)})" for p in config.must_not_match)
         self._any_forbidden = re2.compile(combined, options) if combined else None
@@ -198,19 +199,23 @@ class RegexValidator(Validator[RegexConfig]):
     def stream_window(self, text: str, state: dict[str, Any], cleared: int, final: bool) -> tuple[int, int, int]:
         if self._segment != "tokens" or final:
             return super().stream_window(text, state, cleared, final)
-        # Matches hold at most `_spaces` spaces: check every complete token, but release only text
-        # that is followed by more tokens than any match could still run into.
-        token_boundary(text, state)
-        spaces = state.setdefault("spaces", [])
+        # Matches hold at most `_spaces` spaces: check every complete token, but hold back the last
+        # few tokens that a match could still run through, from the first one holding a character
+        # a match can start with (prose rarely has one, so it flows word by word).
+        starts = state.setdefault("starts", [0])  # where each token begins
         seen = state.get("seen", 0)
         new = text[seen:]
-        spaces.extend(seen + i + 1 for i, c in enumerate(new) if c in WHITESPACE)
+        starts.extend(seen + i + 1 for i, c in enumerate(new) if c in WHITESPACE)
         state["seen"] = seen + len(new)
-        if not spaces:
+        del starts[: max(0, len(starts) - self._spaces - 2)]  # only the last few are ever needed
+        if len(starts) < 2:
             return cleared, cleared, cleared
-        release = spaces[-1 - self._spaces] if len(spaces) > self._spaces else 0
-        del spaces[: max(0, len(spaces) - self._spaces - 1)]  # only the last few are ever needed
-        return cleared, spaces[-1], max(release, cleared)
+        release = starts[-1]  # the token being written is always held
+        for a, b in itertools.pairwise(starts[-1 - self._spaces :]):
+            if self._first is None or not self._first.isdisjoint(text[a:b]):
+                release = a
+                break
+        return cleared, starts[-1], max(release, cleared)
 
 
 # Conservative reading of a pattern's source: could it match whitespace, a line break, or only a
@@ -220,18 +225,50 @@ _MAY_MATCH_NEWLINE = re.compile(r"\\[sWDVvnrfxuUN0-7pP]|\[\^|\(\?[a-zA-Z]*s|[$^]
 _UNBOUNDED_SPACE = re.compile(r"[ )][*+{]")
 
 
-def stream_segment(patterns: list[str]) -> tuple[str | None, int]:
-    """The unit no forbidden match runs across, and how many spaces a match may hold: ("token", 0),
-    ("tokens", n) for literal spaces, "line", or None (the stream is held to the end)."""
+def stream_segment(patterns: list[str]) -> tuple[str | None, int, frozenset[str] | None]:
+    """The unit no forbidden match runs across, how many spaces a match may hold, and the characters
+    a match with spaces can start with: ("token", 0, _), ("tokens", n, chars or None: any), "line",
+    or None (the stream is held to the end)."""
     if any(_MAY_MATCH_NEWLINE.search(p) for p in patterns):
-        return None, 0
+        return None, 0, None
     if any(_MAY_MATCH_SPACE.search(p) or _UNBOUNDED_SPACE.search(p) for p in patterns):
-        return "line", 0
+        return "line", 0, None
     counts = [max_spaces(p) for p in patterns]
     if any(c is None for c in counts):
-        return "line", 0
-    spaces = max((c for c in counts if c is not None), default=0)
-    return ("tokens", spaces) if spaces else ("token", 0)
+        return "line", 0, None
+    spaced = [p for p, c in zip(patterns, counts, strict=True) if c]
+    if not spaced:
+        return "token", 0, None
+    firsts = [first_chars(p) for p in spaced]
+    union = None if any(f is None for f in firsts) else frozenset().union(*(f for f in firsts if f is not None))
+    return "tokens", max(c for c in counts if c is not None), union
+
+
+def first_chars(pattern: str) -> frozenset[str] | None:
+    """The characters a match of `pattern` can start with (None: any, or not understood)."""
+    try:
+        tree = list(re._parser.parse(pattern))  # type: ignore[attr-defined]
+    except Exception:
+        return None
+    return _first_of(tree)
+
+
+def _first_of(items: list[Any]) -> frozenset[str] | None:
+    for op, arg in items:
+        name = str(op)
+        if name == "AT":  # \b, ^: take no character
+            continue
+        if name == "LITERAL":
+            return frozenset({chr(arg)})
+        if name == "SUBPATTERN":
+            return _first_of(list(arg[-1]))
+        if name == "BRANCH":
+            firsts = [_first_of(list(b)) for b in arg[1]]
+            return None if any(f is None for f in firsts) else frozenset().union(*(f for f in firsts if f))
+        if name == "IN" and all(str(o) == "LITERAL" for o, _ in arg):
+            return frozenset(chr(a) for _, a in arg)
+        return None  # classes with ranges, repeats, anything else: assume any character
+    return None
 
 
 def max_spaces(pattern: str) -> int | None:
