@@ -244,3 +244,19 @@ def test_findings_of_other_choices_are_not_highlighted_in_the_first():
     ]
     marked = [(s.text, s.findings) for s in segments(text, findings) if s.findings]
     assert marked == [("install", [2]), ("bad-pkg", [0])]
+
+
+async def test_a_failing_store_is_logged_once_while_a_held_request_polls(tmp_path, caplog):
+    """The held request polls every few ms; a store that keeps failing gives one traceback, not one a poll."""
+    import logging
+
+    from llmvet.store import open_store
+
+    store = await open_store(f"sqlite:///{tmp_path / 'q.db'}")
+    queue = ReviewQueue(store, poll_interval=0.01)
+    item = await queue.enqueue({"request_id": "r", "mode": "hold"})
+    await store.close()  # every read now fails
+    with caplog.at_level(logging.WARNING, logger="llmvet.review.queue"):
+        assert await queue.wait(item["id"], 0.5) is None  # the request still times out normally
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert len(tracebacks) == 1 and "reading the outcome" in tracebacks[0].getMessage()

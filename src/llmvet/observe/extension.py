@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from llmvet.audit import RepeatedErrors
 from llmvet.extensions import Extension, Host
 from llmvet.observe import drift as drift_mod
 from llmvet.observe.metrics import Metrics
@@ -66,6 +67,7 @@ class ObserveExtension(Extension):
         self.detector: drift_mod.DriftDetector | None = None
         self.flush_interval = 1.0
         self._task: asyncio.Task[None] | None = None
+        self._errors = RepeatedErrors(log, "observe background task")  # runs every second
         self._keys_seen: dict[str, str] = {}  # budget key hash -> label shown in metrics
         self._reviews_seen: set[str] = set()  # decided review ids this replica has looked at
         upstream = urlparse(host.upstream_url)
@@ -145,8 +147,10 @@ class ObserveExtension(Extension):
                     await self.refresh_review()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("observe background task failed; retrying")
+            except Exception as exc:
+                self._errors.failed(exc, "retrying")
+            else:
+                self._errors.recovered()
 
     async def check_drift(self, now: float | None = None) -> list[dict[str, Any]]:
         assert self.detector is not None and self.rollup is not None

@@ -22,6 +22,7 @@ import secrets
 import time
 from typing import Any
 
+from llmvet.audit import RepeatedErrors
 from llmvet.records import ReviewFinal, ReviewItem, ReviewOutcome
 from llmvet.store import keys
 from llmvet.store.base import Store
@@ -179,12 +180,14 @@ class ReviewQueue:
         """The outcome, once there is one, or None after `timeout` seconds."""
         event = self._local.setdefault(review_id, asyncio.Event())
         deadline = time.monotonic() + timeout
+        errors = RepeatedErrors(log, f"reading the outcome of {review_id}")  # polled 5x a second
         try:
             while True:
                 try:
                     final = await self.store.get(FINALS, review_id)
-                except Exception:  # a store hiccup (e.g. Redis failover) must not drop the held request
-                    log.warning("could not read the outcome of %s; retrying", review_id, exc_info=True)
+                    errors.recovered()
+                except Exception as exc:  # a store hiccup (e.g. Redis failover) must not drop the held request
+                    errors.failed(exc, "retrying")
                     final = None
                 if final is not None:
                     return final
