@@ -109,6 +109,7 @@ class IncrementalRun:
         self.parser = sse.SSEParser()
         self.decisions: list[Decision] = []
         self.stopped: Decision | None = None
+        self.clean_ms: dict[str, float] = {}  # segment validators' time on windows they cleared cheaply
 
     # ---- taking events in -------------------------------------------------------------------------
     async def take(self, event: sse.Event) -> None:
@@ -136,7 +137,9 @@ class IncrementalRun:
                 continue
             part.cleared[cv.label] = release
             window = text[start:end]
+            began = time.perf_counter()
             if cv.instance.stream_clean(window):
+                self.clean_ms[cv.label] = self.clean_ms.get(cv.label, 0.0) + (time.perf_counter() - began) * 1000
                 continue
             decision = await evaluate(self.ex.rule, self.context(key, window), only=[cv])
             _shift_spans(decision, start)
@@ -199,6 +202,11 @@ class IncrementalRun:
         for run in (r for d in self.decisions for r in d.runs):
             seen = runs.get(run.label)
             runs[run.label] = run if seen is None else _merged(seen, run)
+        for label, ms in self.clean_ms.items():  # checked, and every window was clean: it passed
+            if label not in runs:
+                runs[label] = ValidatorRun(label, Verdict.passed(), ms, "allow")
+            else:
+                runs[label].elapsed_ms += ms
         action = max((r.action for r in runs.values()), key=SEVERITY.__getitem__, default="allow")
         return Decision(action, self.ex.rule.name, list(runs.values()))
 
@@ -284,15 +292,16 @@ class Incremental:
             failure = exc
         finally:
             resp.close()  # on client disconnect this cancels the upstream request too
+        # The record is written before the last bytes go out: a client that has read the whole stream
+        # finds its decision in the audit log and the metrics.
         if failure is not None:
-            yield self.broken(run, failure)
             finish(self.rt, ex, run.answer(headers), None, 502)
+            yield self.broken(run, failure)
             return
         decision = run.decision() if run.stopped is not None else await run.finish()
-        for chunk in self.ending(run, decision):
-            yield chunk
         final = "block" if decision.action in STOPS else decision.action
         finish(self.rt, ex, run.answer(headers), decision, 200, final_action=final)
+        yield b"".join(self.ending(run, decision))
 
     def broken(self, run: IncrementalRun, failure: ProxyError) -> bytes:
         note = {"decision": "error", "error": {"message": failure.message, "type": failure.type, "code": failure.code}}
