@@ -9,10 +9,12 @@ Knobs for tests: `delay` (seconds before answering), `fail` (answer 503), `hits`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +128,27 @@ class FakeRegistry:
         if rec is None:
             return JSONResponse({"error": "Not found"}, status_code=404)
         return JSONResponse(rec)
+
+
+@contextlib.contextmanager
+def running_registry() -> Iterator[FakeRegistry]:
+    """A FakeRegistry served on a loopback port (its `url` set) for as long as the block runs."""
+    from tests.support.servers import ThreadedServer
+
+    reg = FakeRegistry()
+    with ThreadedServer(reg.app) as srv:
+        reg.url = srv.url
+        yield reg
+
+
+def packages_validator(reg: FakeRegistry, **settings: Any) -> Any:
+    """The packages validator pointed at `reg` for PyPI (Simple and JSON APIs) and npm."""
+    from llmvet.validators.packages import PackagesValidator
+
+    config = {
+        "pypi_index_url": f"{reg.url}/simple",
+        "pypi_json_url": f"{reg.url}/pypi",
+        "npm_registry_url": f"{reg.url}/npm",
+        **settings,
+    }
+    return PackagesValidator(PackagesValidator.Config(**config))

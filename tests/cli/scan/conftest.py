@@ -9,15 +9,12 @@ import textwrap
 
 import pytest
 
-from tests.support.fake_registry import FakeRegistry
-from tests.support.servers import ThreadedServer
+from tests.support.fake_registry import running_registry
 
 
 @pytest.fixture(scope="module")
 def registry():
-    reg = FakeRegistry()
-    with ThreadedServer(reg.app) as srv:
-        reg.url = srv.url
+    with running_registry() as reg:
         yield reg
 
 

@@ -6,16 +6,13 @@ from __future__ import annotations
 import openai
 import pytest
 
-from tests.support.fake_registry import FakeRegistry
+from tests.support.fake_registry import running_registry
 from tests.support.fake_upstream import Reply
-from tests.support.servers import ThreadedServer
 
 
 @pytest.fixture(scope="module")
 def registry():
-    reg = FakeRegistry()
-    with ThreadedServer(reg.app) as srv:
-        reg.url = srv.url
+    with running_registry() as reg:
         yield reg
 
 

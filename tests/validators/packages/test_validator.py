@@ -12,15 +12,12 @@ from llmvet.resources import Resources
 from llmvet.store import open_store
 from llmvet.validators.base import Context, Status
 from llmvet.validators.packages import PackagesValidator
-from tests.support.fake_registry import FakeRegistry
-from tests.support.servers import ThreadedServer
+from tests.support.fake_registry import packages_validator, running_registry
 
 
 @pytest.fixture(scope="module")
 def fake():
-    reg = FakeRegistry()
-    with ThreadedServer(reg.app) as srv:
-        reg.url = srv.url
+    with running_registry() as reg:
         yield reg
 
 
@@ -40,11 +37,7 @@ async def res(tmp_path):
 
 
 def make(fake, **kw) -> PackagesValidator:
-    cfg = dict(
-        pypi_index_url=f"{fake.url}/simple", pypi_json_url=f"{fake.url}/pypi", npm_registry_url=f"{fake.url}/npm"
-    )
-    cfg.update(kw)
-    return PackagesValidator(PackagesValidator.Config(**cfg))
+    return packages_validator(fake, **kw)
 
 
 async def run(v, text, res):
