@@ -205,7 +205,7 @@ class RegexValidator(Validator[RegexConfig]):
         starts = state.setdefault("starts", [0])  # where each token begins
         seen = state.get("seen", 0)
         new = text[seen:]
-        starts.extend(seen + i + 1 for i, c in enumerate(new) if c in WHITESPACE)
+        starts.extend(seen + m.end() for m in _WHITESPACE_RUN.finditer(new))
         state["seen"] = seen + len(new)
         del starts[: max(0, len(starts) - self._spaces - 2)]  # only the last few are ever needed
         if len(starts) < 2:
@@ -223,6 +223,7 @@ class RegexValidator(Validator[RegexConfig]):
 _MAY_MATCH_SPACE = re.compile(r"\\[sWDHVhvnrtfxuUN0-7pP]|(?<!\\)\.|\[\^|\(\?[a-zA-Z]*[xs]")
 _MAY_MATCH_NEWLINE = re.compile(r"\\[sWDVvnrfxuUN0-7pP]|\[\^|\(\?[a-zA-Z]*s|[$^]|\\[AzZ]")
 _UNBOUNDED_SPACE = re.compile(r"[ )][*+{]")
+_WHITESPACE_RUN = re.compile(f"[{re.escape(WHITESPACE)}]")
 
 
 def stream_segment(patterns: list[str]) -> tuple[str | None, int, frozenset[str] | None]:
