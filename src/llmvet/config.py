@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         default_factory=lambda: secrets.token_hex(16),
         description="marks llmvet's own re-asks; set the same value on chained proxies so they skip them",
     )
+    admin_token: str = Field(
+        "",
+        description="bearer token for the admin endpoints (policy reload); empty: those endpoints answer 404",
+    )
     audit: bool = Field(True, description="write an audit record for every vetted response")
     log_level: str = "info"
 

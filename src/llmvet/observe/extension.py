@@ -126,6 +126,10 @@ class ObserveExtension(Extension):
         if self.rollup is not None:
             self.rollup.add(rec)
 
+    def on_policy_reload(self, version: str, problems: list[str]) -> None:
+        if problems and self.metrics is not None:
+            self.metrics.policy_reload_failures.inc()
+
     # ---- background: store writes, drift evaluation, budget gauges ----------------------------------------
     async def _background(self) -> None:
         next_check = time.monotonic() + min(self.cfg.check_interval, 5.0)

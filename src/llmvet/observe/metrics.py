@@ -155,7 +155,10 @@ class Metrics:
         )
 
     def _drift_metrics(self, r: CollectorRegistry | None) -> None:
-        """Drift of the verdict mix."""
+        """Drift of the verdict mix; policy reloads."""
+        self.policy_reload_failures = Counter(
+            "llmvet_policy_reload_failures", "policy reloads refused (the file did not check)", registry=r
+        )
         self.drift_alerts = Counter(
             "llmvet_drift_alerts", "drift alerts raised", ["model", "rule", "dimension"], registry=r
         )

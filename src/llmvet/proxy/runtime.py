@@ -15,6 +15,7 @@ from llmvet.config import Settings
 from llmvet.extensions import Extension
 from llmvet.policy.loader import Policy
 from llmvet.proxy.errors import headers_too_large
+from llmvet.proxy.exchange import policy_headers
 from llmvet.proxy.upstream import Upstream, forward_request_headers
 from llmvet.records import AuditRecord
 from llmvet.resources import Resources
@@ -34,7 +35,12 @@ class Runtime:
     policy_headers: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.policy_headers = {"x-llmvet-policy": f"{self.policy.name}@{self.policy.version}"}
+        self.serve(self.policy)
+
+    def serve(self, policy: Policy) -> None:
+        """Make `policy` the one new requests start under (requests in flight keep theirs: see Exchange)."""
+        self.policy = policy
+        self.policy_headers = policy_headers(policy)
 
     def check_headers(self, request: Request) -> None:
         """431 for oversized request headers, before anything is sent upstream (which would fail less clearly)."""

@@ -70,7 +70,7 @@ class Vetter:
             model=ex.model,
             key_label=ex.key_label,
             key_hash=ex.key_hash,
-            policy=self.rt.policy.name,
+            policy=ex.policy.name,
             request_id=ex.request_id,
             resources=self.rt.resources,
             reask_fn=lambda overrides, messages, n: self.reask_for_validator(ex, overrides, messages, n),
