@@ -35,6 +35,7 @@ from llmvet.proxy.keepalive import first_or_keepalive
 from llmvet.proxy.passthrough import Passthrough
 from llmvet.proxy.render import Renderer
 from llmvet.proxy.runtime import INTERNAL_HEADER, Runtime
+from llmvet.proxy.shadow import attach as attach_shadow
 from llmvet.proxy.upstream import Upstream
 from llmvet.proxy.vetting import Vetter
 from llmvet.proxy.wires import WIRES, Wire
@@ -64,6 +65,7 @@ class LlmvetProxy:
         self.incremental = Incremental(self.rt, self.vetter, self.render)
         self.extensions: list[Extension] = []
         self.reloader = PolicyReloader(self.rt, self.extensions)
+        self.shadow = attach_shadow(self.rt, self.vetter)  # a candidate policy, never enforced
         self.loop: asyncio.AbstractEventLoop | None = None
         self._warm_up: asyncio.Task[None] | None = None
         self._internal_token = settings.internal_token.encode()
@@ -148,6 +150,8 @@ class LlmvetProxy:
             for ext in reversed(self.extensions):
                 with contextlib.suppress(Exception):
                     await ext.stop()
+            if self.shadow is not None:
+                await self.shadow.close()
             await self.upstream.close()
             await audit.close()
             await resources.close()
@@ -183,6 +187,8 @@ class LlmvetProxy:
         checks["validators"] = "warming" if warming else "ok"
         ok = checks["store"] == "ok" and not warming
         checks["upstream"] = self.upstream.display_url
+        if self.shadow is not None:
+            checks["shadow"] = self.shadow.status()
         return Response(
             orjson.dumps({"status": "ready" if ok else "not ready", **checks}),
             200 if ok else 503,

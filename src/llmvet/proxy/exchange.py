@@ -32,6 +32,7 @@ class Exchange:
     validate_ms: float = 0.0
     reasks: int = 0
     extra_usage: dict[str, int] = field(default_factory=dict)
+    shadow: bool = False  # a candidate policy's look at an answer already sent: it never re-asks upstream
 
     @property
     def model(self) -> str:

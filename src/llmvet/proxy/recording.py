@@ -27,6 +27,8 @@ def finish(
     record = audit_record(rt, ex, answer, decision, status, final_action)
     if rt.settings.audit:
         rt.audit.record(record)
+        if rt.after_finish is not None and decision is not None:
+            rt.after_finish(ex, answer, decision)
     for hook in rt.record_hooks:
         try:
             hook(record)

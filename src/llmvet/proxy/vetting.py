@@ -73,7 +73,7 @@ class Vetter:
             policy=ex.policy.name,
             request_id=ex.request_id,
             resources=self.rt.resources,
-            reask_fn=lambda overrides, messages, n: self.reask_for_validator(ex, overrides, messages, n),
+            reask_fn=None if ex.shadow else lambda o, messages, n: self.reask_for_validator(ex, o, messages, n),
             part=part.label,
             part_kind=part.kind,
             choice=part.choice,
