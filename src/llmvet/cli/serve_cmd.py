@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     if args.workers > 1:
         # Workers are separate processes: hand them the resolved settings through the environment.
         for name, value in settings.model_dump(mode="json").items():
-            os.environ[f"LLMVET_{name.upper()}"] = str(value)
+            if value is not None:  # unset stays unset (str(None) would be a setting "None")
+                os.environ[f"LLMVET_{name.upper()}"] = str(value)
         uvicorn.run("llmvet.proxy.app:app_from_env", factory=True, workers=args.workers, **common)
         return 0
     from llmvet.proxy.app import create_app
