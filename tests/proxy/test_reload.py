@@ -94,6 +94,9 @@ def test_reload_endpoint_changes_decisions_and_reuses_unchanged_validators(fake,
     assert blocked.headers["x-llmvet-policy"] == f"reload-test@{version(BLOCK_NEW_SECOND)}"
     ready = httpx.get(server.url + "/readyz").json()
     assert ready["policy"] == f"reload-test@{version(BLOCK_NEW_SECOND)}"
+    samples = parse_metrics(httpx.get(server.url + "/metrics").text)
+    assert metric_value(samples, "llmvet_policy_info", policy="reload-test", version=version(BLOCK_NEW_SECOND)) == 1
+    assert metric_value(samples, "llmvet_policy_info", policy="reload-test", version=version(ANNOTATE)) == 0
 
 
 def test_reload_endpoint_needs_the_admin_token(fake, make_proxy, policy_file, tmp_path):
@@ -130,6 +133,7 @@ def test_bad_policy_is_refused_and_the_old_one_keeps_serving(fake, make_proxy, p
     assert httpx.get(server.url + "/readyz").json()["policy"] == f"reload-test@{version(ANNOTATE)}"
     samples = parse_metrics(httpx.get(server.url + "/metrics").text)
     assert metric_value(samples, "llmvet_policy_reload_failures_total") == 1
+    assert metric_value(samples, "llmvet_policy_info", version=version(ANNOTATE)) == 1  # still serving
 
 
 async def test_a_request_in_flight_keeps_the_policy_it_started_with(fake, make_proxy, policy_file):
