@@ -216,3 +216,39 @@ def test_sighup_reloads_a_running_serve(fake, tmp_path, policy_file):
         output = proc.communicate(timeout=15)[0]
     assert f"policy reload refused: {policy_file}:10: rules[0].on_fail:" in output
     assert "Traceback" not in output
+
+
+def test_a_held_review_item_decided_after_a_reload_keeps_its_policy(make_proxy, fake, tmp_path, monkeypatch):
+    from tests.support.review_helpers import ANSWER, InThread, add_reviewer, policy, wait_for_item
+
+    monkeypatch.setenv("LLMVET_REVIEW_POLL_INTERVAL", "0.05")
+    fake.reset(lambda body: Reply(text=ANSWER))
+    store = f"sqlite:///{tmp_path / 'review.db'}"
+    held_policy, path = policy(), tmp_path / "review-policy.yaml"
+    path.write_text(held_policy)
+    server = make_proxy(held_policy, store=store, policy=str(path), admin_token=TOKEN)
+    reviewer = add_reviewer(store, "alice")
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="k", max_retries=0, timeout=30)
+    call = InThread(
+        lambda: client.chat.completions.with_raw_response.create(
+            model="m", messages=[{"role": "user", "content": "How do I vectorize a dataframe?"}]
+        )
+    )
+    item = wait_for_item(server.url, reviewer)
+    full = httpx.get(
+        f"{server.url}/llmvet/v1/reviews/{item['id']}", headers={"authorization": f"Bearer {reviewer}"}
+    ).json()
+    assert full["policy_version"] == version(held_policy)
+
+    path.write_text(held_policy.replace("name: review-test", "name: review-test-2"))
+    assert reload(server.url).status_code == 200
+    approve = httpx.post(
+        f"{server.url}/llmvet/v1/reviews/{item['id']}/approve", headers={"authorization": f"Bearer {reviewer}"}
+    )
+    assert approve.status_code == 200, approve.text
+    raw = call.result()
+    assert raw.headers["x-llmvet-review-status"] == "approved"
+    assert raw.headers["x-llmvet-policy"] == f"review-test@{version(held_policy)}"  # the policy it was held under
+    time.sleep(0.4)  # audit records are written in batches
+    mine = [r for r in read_audit(store) if r.get("request_id") == raw.headers["x-llmvet-request-id"]]
+    assert mine and {(r["policy"], r["policy_version"]) for r in mine} == {("review-test", version(held_policy))}
