@@ -38,6 +38,16 @@ class Settings(BaseSettings):
         default_factory=lambda: secrets.token_hex(16),
         description="marks llmvet's own re-asks; set the same value on chained proxies so they skip them",
     )
+    admin_token: str = Field(
+        "",
+        description="bearer token for the admin endpoints (policy reload); empty: those endpoints answer 404",
+    )
+    shadow_policy: Path | None = Field(
+        None, description="candidate policy run beside the enforced one on the same answers, never enforced"
+    )
+    shadow_max_pending: int = Field(
+        64, ge=1, description="shadow checks waiting or running at once; more are dropped (and counted)"
+    )
     audit: bool = Field(True, description="write an audit record for every vetted response")
     log_level: str = "info"
 

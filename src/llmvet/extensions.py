@@ -170,6 +170,10 @@ class Extension:
     def on_record(self, record: AuditRecord) -> None:
         """Called on the request path with every audit record (keep it cheap; never raise)."""
 
+    def on_policy_reload(self, version: str, problems: list[str]) -> None:
+        """Called after each policy reload: the version now serving, and the refused file's problems
+        (`file:line: field: message`; empty when the new policy was taken). Never raise."""
+
     async def escalate(self, case: Escalation) -> Outcome:
         """Turn an escalated answer into an outcome (hold: wait for it; defer: `pending` at once)."""
         raise NotImplementedError(f"{type(self).__name__} does not handle escalations")

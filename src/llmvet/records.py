@@ -48,6 +48,7 @@ class AuditRecord(TypedDict, total=False):
     upstream: str
     upstream_model: str | None  # provenance: the model the upstream says answered
     response_chars: int
+    enforced_action: str  # shadow records: what the enforced policy decided on the same answer
     # review decisions
     review_id: str | None
     mode: str

@@ -1,4 +1,4 @@
-"""`llmvet audit tail|export`: read the append-only audit stream (automatic and human decisions)."""
+"""`llmvet audit tail|export|shadow`: read the append-only audit stream (automatic and human decisions)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     export.add_argument("-o", "--output", help="file to write (default: standard output)")
     add_settings_flags(export, "store")
     export.set_defaults(run=run_export)
+
+    shadow = asub.add_parser("shadow", help="where the shadow policy decided differently from the enforced one")
+    shadow.add_argument("--since", default="24h", help="same formats as export --since (default: 24h)")
+    shadow.add_argument("--json", action="store_true", help="the comparison as one JSON object")
+    add_settings_flags(shadow, "store")
+    shadow.set_defaults(run=run_shadow)
 
 
 def parse_time(value: str, now: float | None = None) -> float:
@@ -182,4 +188,34 @@ def run_export(args: argparse.Namespace) -> int:
         else:
             out.flush()
     err.print(f"exported {n} record(s)")
+    return 0
+
+
+def run_shadow(args: argparse.Namespace) -> int:
+    from llmvet.cli.audit_shadow import compare, render
+    from llmvet.cli.common import out
+    from llmvet.store import open_store
+
+    settings = settings_from(args, "store")
+    try:
+        since = parse_time(args.since)
+    except ValueError as exc:
+        err.print(f"llmvet: {exc}", markup=False)
+        return 2
+
+    async def go() -> list[dict[str, Any]]:
+        store = await open_store(settings.store)
+        try:
+            return [rec async for _, rec in _stream(store) if _wanted(rec, since=since, kind="shadow")]
+        finally:
+            await store.close()
+
+    try:
+        diff = compare(asyncio.run(go()))
+    except Exception as exc:
+        return store_unreadable(settings.store, exc)
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(diff.to_dict()) + b"\n")
+    else:
+        out.print(render(diff))
     return 0

@@ -21,6 +21,10 @@ def add_settings_flags(p: argparse.ArgumentParser, *names: str) -> None:
     helps = {
         "upstream": ("--upstream", "upstream API base URL (env LLMVET_UPSTREAM)"),
         "policy": ("--policy", "policy YAML file (env LLMVET_POLICY; default: the bundled default policy)"),
+        "shadow_policy": (
+            "--shadow-policy",
+            "candidate policy run beside the enforced one, never enforced (env LLMVET_SHADOW_POLICY)",
+        ),
         "store": ("--store", "sqlite:///path or redis://host:port/db (env LLMVET_STORE)"),
         "host": ("--host", "address to listen on (env LLMVET_HOST, default 127.0.0.1)"),
         "port": ("--port", "port to listen on (env LLMVET_PORT, default 8080)"),

@@ -10,7 +10,7 @@ from typing import TypedDict
 
 from llmvet.cli.common import add_settings_flags, err, load_policy_or_exit, settings_from
 
-FIELDS = ("upstream", "policy", "store", "host", "port")
+FIELDS = ("upstream", "policy", "shadow_policy", "store", "host", "port")
 
 
 class _ServerOptions(TypedDict):
@@ -41,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         err.print("llmvet: no upstream configured: pass --upstream URL or set LLMVET_UPSTREAM")
         return 2
     policy = load_policy_or_exit(settings.policy)  # a bad policy stops here, with file:line messages
+    if settings.shadow_policy is not None:
+        load_policy_or_exit(settings.shadow_policy)  # so does a bad candidate
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     common = _ServerOptions(
         host=settings.host,
@@ -54,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     if args.workers > 1:
         # Workers are separate processes: hand them the resolved settings through the environment.
         for name, value in settings.model_dump(mode="json").items():
-            os.environ[f"LLMVET_{name.upper()}"] = str(value)
+            if value is not None:  # unset stays unset (str(None) would be a setting "None")
+                os.environ[f"LLMVET_{name.upper()}"] = str(value)
         uvicorn.run("llmvet.proxy.app:app_from_env", factory=True, workers=args.workers, **common)
         return 0
     from llmvet.proxy.app import create_app

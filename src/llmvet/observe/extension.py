@@ -90,6 +90,8 @@ class ObserveExtension(Extension):
     # ---- lifecycle ------------------------------------------------------------------------------------
     async def start(self) -> None:
         store = self.store
+        if self.metrics is not None:
+            self.metrics.serving_policy(self.host.policy_name, self.host.policy_version)
         if self.drift_on:
             retention = max(
                 26 * 3600, (self.cfg.window_buckets + self.cfg.baseline_buckets + 2) * self.cfg.bucket_seconds
@@ -127,6 +129,14 @@ class ObserveExtension(Extension):
                 self._keys_seen[key] = rec.get("key_label") or key
         if self.rollup is not None:
             self.rollup.add(rec)
+
+    def on_policy_reload(self, version: str, problems: list[str]) -> None:
+        if self.metrics is None:
+            return
+        if problems:
+            self.metrics.policy_reload_failures.inc()
+        else:
+            self.metrics.serving_policy(self.host.policy_name, version)
 
     # ---- background: store writes, drift evaluation, budget gauges ----------------------------------------
     async def _background(self) -> None:

@@ -155,7 +155,18 @@ class Metrics:
         )
 
     def _drift_metrics(self, r: CollectorRegistry | None) -> None:
-        """Drift of the verdict mix."""
+        """Drift of the verdict mix; policy reloads."""
+        self.policy_reload_failures = Counter(
+            "llmvet_policy_reload_failures", "policy reloads refused (the file did not check)", registry=r
+        )
+        self.policy_info = Gauge(
+            "llmvet_policy_info",
+            "the policy this replica serves (1; a policy it served before reads 0)",
+            ["policy", "version"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self._serving: tuple[str, str] | None = None
         self.drift_alerts = Counter(
             "llmvet_drift_alerts", "drift alerts raised", ["model", "rule", "dimension"], registry=r
         )
@@ -173,6 +184,13 @@ class Metrics:
             registry=r,
             multiprocess_mode="mostrecent",
         )
+
+    def serving_policy(self, name: str, version: str) -> None:
+        """Mark the policy serving; the one before drops to 0 (a cleared series would linger in multiprocess mode)."""
+        if self._serving is not None and self._serving != (name, version):
+            self.policy_info.labels(*self._serving).set(0)
+        self._serving = (name, version)
+        self.policy_info.labels(name, version).set(1)
 
     # ---- request path ------------------------------------------------------------------------------------
     def _child(self, metric: Any, *labels: str) -> Any:

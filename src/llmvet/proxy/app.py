@@ -26,6 +26,7 @@ from llmvet.config import Settings
 from llmvet.extensions import ENTRY_POINT_GROUP, Extension, ReviewAccess
 from llmvet.policy.loader import Policy, load_policy
 from llmvet.proxy import sse
+from llmvet.proxy.admin import PolicyReloader
 from llmvet.proxy.answer import restore, with_text
 from llmvet.proxy.errors import ProxyError, bad_request, body_too_large
 from llmvet.proxy.exchange import ClientGone, Exchange
@@ -34,6 +35,7 @@ from llmvet.proxy.keepalive import first_or_keepalive
 from llmvet.proxy.passthrough import Passthrough
 from llmvet.proxy.render import Renderer
 from llmvet.proxy.runtime import INTERNAL_HEADER, Runtime
+from llmvet.proxy.shadow import attach as attach_shadow
 from llmvet.proxy.upstream import Upstream
 from llmvet.proxy.vetting import Vetter
 from llmvet.proxy.wires import WIRES, Wire
@@ -50,7 +52,6 @@ class LlmvetProxy:
 
     def __init__(self, settings: Settings, policy: Policy) -> None:
         self.settings = settings
-        self.policy = policy
         self.upstream = Upstream(
             settings.upstream_base,
             connect_timeout=settings.upstream_connect_timeout,
@@ -63,12 +64,19 @@ class LlmvetProxy:
         self.passthrough = Passthrough(self.rt, self.vetter)
         self.incremental = Incremental(self.rt, self.vetter, self.render)
         self.extensions: list[Extension] = []
+        self.reloader = PolicyReloader(self.rt, self.extensions)
+        self.shadow = attach_shadow(self.rt, self.vetter)  # a candidate policy, never enforced
         self.loop: asyncio.AbstractEventLoop | None = None
         self._warm_up: asyncio.Task[None] | None = None
         self._internal_token = settings.internal_token.encode()
         # Request ids: random per process (unique across replicas), then a counter (cheap per request).
         self._id_prefix = secrets.token_hex(6)
         self._id_counter = itertools.count(1)
+
+    @property
+    def policy(self) -> Policy:
+        """The policy new requests start under (a reload swaps it: see proxy/admin.py)."""
+        return self.rt.policy
 
     # ---- the Host contract ------------------------------------------------------------------------------
     @property
@@ -126,6 +134,7 @@ class LlmvetProxy:
         # Validators with expensive state (an embedding model) load it now, beside serving, not on
         # the first answer; /readyz says "warming" until they are done.
         self._warm_up = asyncio.create_task(self.warm_up_validators(resources), name="llmvet-warm-up")
+        self.reloader.listen(self.loop)  # SIGHUP reloads the policy
         log.info(
             "llmvet ready: upstream %s, policy %s@%s, store %s",
             self.upstream.display_url,
@@ -136,10 +145,13 @@ class LlmvetProxy:
         try:
             yield
         finally:
+            self.reloader.close(self.loop)
             self._warm_up.cancel()
             for ext in reversed(self.extensions):
                 with contextlib.suppress(Exception):
                     await ext.stop()
+            if self.shadow is not None:
+                await self.shadow.close()
             await self.upstream.close()
             await audit.close()
             await resources.close()
@@ -175,6 +187,8 @@ class LlmvetProxy:
         checks["validators"] = "warming" if warming else "ok"
         ok = checks["store"] == "ok" and not warming
         checks["upstream"] = self.upstream.display_url
+        if self.shadow is not None:
+            checks["shadow"] = self.shadow.status()
         return Response(
             orjson.dumps({"status": "ready" if ok else "not ready", **checks}),
             200 if ok else 503,
@@ -204,7 +218,8 @@ class LlmvetProxy:
         key_hash, key_label = self.rt.key_identity(request)
         given = request.headers.get(INTERNAL_HEADER)
         internal = given is not None and hmac.compare_digest(given.encode(), self._internal_token)
-        rule = None if internal else self.policy.select(key_label, body["model"], wire.route)
+        policy = self.rt.policy  # this request's policy to the end, even if a reload swaps the serving one
+        rule = None if internal else policy.select(key_label, body["model"], wire.route)
         headers = self.rt.upstream_headers(request, key_hash)
 
         if rule is None or not rule.validators:
@@ -223,6 +238,7 @@ class LlmvetProxy:
             body.get("stream") is True,
             key_label,
             key_hash[:12] if key_hash else None,
+            policy,
             hashlib.sha256(raw).hexdigest(),
             payload=raw if sent is body else orjson.dumps(sent),
         )  # unchanged: send the client's bytes
@@ -233,7 +249,7 @@ class LlmvetProxy:
             return await until_disconnected(request, self.vetter.vet(ex))
         # Keep the client alive while the first byte is awaited (the upstream, a lookup, a reviewer).
         work = self.incremental.stream(ex) if mode == "incremental" else self.vetter.vet(ex)
-        early = {"x-llmvet-request-id": ex.request_id, "x-llmvet-decision": "pending", **self.rt.policy_headers}
+        early = {"x-llmvet-request-id": ex.request_id, "x-llmvet-decision": "pending", **ex.policy_headers}
         wait = first_or_keepalive(work, rule.rule.stream.keepalive, self.stopped_event(ex), early)
         return await until_disconnected(request, wait)
 
@@ -324,6 +340,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/healthz", proxy.healthz, methods=["GET"]),
         Route("/readyz", proxy.readyz, methods=["GET"]),
+        *proxy.reloader.routes,
         *(r for ext in proxy.extensions for r in ext.routes),
         Route("/v1/chat/completions", proxy.vetted_route("chat.completions"), methods=["POST"]),
         Route("/v1/completions", proxy.vetted_route("completions"), methods=["POST"]),

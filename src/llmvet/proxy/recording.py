@@ -27,6 +27,8 @@ def finish(
     record = audit_record(rt, ex, answer, decision, status, final_action)
     if rt.settings.audit:
         rt.audit.record(record)
+        if rt.after_finish is not None and decision is not None:
+            rt.after_finish(ex, answer, decision)
     for hook in rt.record_hooks:
         try:
             hook(record)
@@ -55,8 +57,8 @@ def audit_record(
         model=ex.body.get("model"),
         key=ex.key_hash,
         key_label=ex.key_label,
-        policy=rt.policy.name,
-        policy_version=rt.policy.version,
+        policy=ex.policy.name,
+        policy_version=ex.policy.version,
         rule=ex.rule.name,
         stream=ex.stream,
         status=status,

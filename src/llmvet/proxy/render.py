@@ -63,7 +63,7 @@ class Renderer:
             "x-llmvet-request-id": ex.request_id,
             "x-llmvet-decision": decision.action,
             "x-llmvet-rule": ex.rule.name,
-            **self.rt.policy_headers,
+            **ex.policy_headers,
         }
         if ex.reasks:
             headers["x-llmvet-reasks"] = str(ex.reasks)
@@ -76,7 +76,7 @@ class Renderer:
         out = decision.to_dict()
         out["findings"] = [client_finding(f) for f in out["findings"]]
         out["request_id"] = ex.request_id
-        out["policy"] = {"name": self.rt.policy.name, "version": self.rt.policy.version}
+        out["policy"] = {"name": ex.policy.name, "version": ex.policy.version}
         if ex.reasks:
             out["reasks"] = ex.reasks
         return out
@@ -134,8 +134,8 @@ class Renderer:
             mode=s.mode,
             timeout=s.timeout,
             on_timeout=s.on_timeout,
-            policy=self.rt.policy.name,
-            policy_version=self.rt.policy.version,
+            policy=ex.policy.name,
+            policy_version=ex.policy.version,
             rule=ex.rule.name,
             route=ex.wire.route,
             model=ex.body.get("model"),

@@ -13,8 +13,11 @@ from starlette.requests import Request
 from llmvet.audit import AuditLog
 from llmvet.config import Settings
 from llmvet.extensions import Extension
+from llmvet.policy.engine import Decision
 from llmvet.policy.loader import Policy
+from llmvet.proxy.answer import Answer
 from llmvet.proxy.errors import headers_too_large
+from llmvet.proxy.exchange import Exchange, policy_headers
 from llmvet.proxy.upstream import Upstream, forward_request_headers
 from llmvet.records import AuditRecord
 from llmvet.resources import Resources
@@ -31,10 +34,17 @@ class Runtime:
     audit: AuditLog | None = None  # set in the lifespan
     record_hooks: list[Callable[[AuditRecord], None]] = field(default_factory=list)
     escalation: Extension | None = None  # the extension that handles `escalate`, if any
+    # Called with each finished (exchange, answer, decision): the shadow policy, when one is set.
+    after_finish: Callable[[Exchange, Answer, Decision], None] | None = None
     policy_headers: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.policy_headers = {"x-llmvet-policy": f"{self.policy.name}@{self.policy.version}"}
+        self.serve(self.policy)
+
+    def serve(self, policy: Policy) -> None:
+        """Make `policy` the one new requests start under (requests in flight keep theirs: see Exchange)."""
+        self.policy = policy
+        self.policy_headers = policy_headers(policy)
 
     def check_headers(self, request: Request) -> None:
         """431 for oversized request headers, before anything is sent upstream (which would fail less clearly)."""
