@@ -38,6 +38,9 @@ class Settings(BaseSettings):
         default_factory=lambda: secrets.token_hex(16),
         description="marks llmvet's own re-asks; set the same value on chained proxies so they skip them",
     )
+    drain_timeout: float = Field(
+        30.0, ge=0, description="on SIGTERM, seconds to let in-flight requests finish before held ones are released"
+    )
     audit: bool = Field(True, description="write an audit record for every vetted response")
     log_level: str = "info"
 

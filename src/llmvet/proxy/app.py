@@ -27,6 +27,7 @@ from llmvet.extensions import ENTRY_POINT_GROUP, Extension, ReviewAccess
 from llmvet.policy.loader import Policy, load_policy
 from llmvet.proxy import sse
 from llmvet.proxy.answer import restore, with_text
+from llmvet.proxy.drain import Drain, DrainMiddleware
 from llmvet.proxy.errors import ProxyError, bad_request, body_too_large
 from llmvet.proxy.exchange import ClientGone, Exchange
 from llmvet.proxy.incremental import Incremental
@@ -69,6 +70,7 @@ class LlmvetProxy:
         # Request ids: random per process (unique across replicas), then a counter (cheap per request).
         self._id_prefix = secrets.token_hex(6)
         self._id_counter = itertools.count(1)
+        self.drain = Drain(settings.drain_timeout, self.release_held)
 
     # ---- the Host contract ------------------------------------------------------------------------------
     @property
@@ -133,9 +135,11 @@ class LlmvetProxy:
             self.policy.version,
             store.url.split("@")[-1],
         )
+        self.drain.install()
         try:
             yield
         finally:
+            self.drain.uninstall()
             self._warm_up.cancel()
             for ext in reversed(self.extensions):
                 with contextlib.suppress(Exception):
@@ -143,6 +147,11 @@ class LlmvetProxy:
             await self.upstream.close()
             await audit.close()
             await resources.close()
+
+    async def release_held(self) -> None:
+        """The drain ran out of time: every extension answers the requests it holds."""
+        for ext in self.extensions:
+            await ext.release_held()
 
     async def warm_up_validators(self, resources: Resources) -> None:
         for rule in self.policy.rules:
@@ -173,10 +182,11 @@ class LlmvetProxy:
             checks["store"] = f"down: {type(exc).__name__}"
         warming = self._warm_up is not None and not self._warm_up.done()
         checks["validators"] = "warming" if warming else "ok"
-        ok = checks["store"] == "ok" and not warming
+        ok = checks["store"] == "ok" and not warming and not self.drain.draining
         checks["upstream"] = self.upstream.display_url
+        status = "draining" if self.drain.draining else "ready" if ok else "not ready"
         return Response(
-            orjson.dumps({"status": "ready" if ok else "not ready", **checks}),
+            orjson.dumps({"status": status, **checks}),
             200 if ok else 503,
             media_type="application/json",
         )
@@ -331,7 +341,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> Starlette:
         # everything else under /v1 goes through byte for byte
         Route("/v1/{path:path}", proxy.passthrough.route, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]),
     ]
-    middleware: list[Middleware] = [m for ext in proxy.extensions for m in ext.middleware]
+    middleware = [Middleware(DrainMiddleware, drain=proxy.drain), *(m for e in proxy.extensions for m in e.middleware)]
     app = Starlette(routes=routes, middleware=middleware, lifespan=proxy.lifespan)
     app.state.proxy = proxy
     return app
