@@ -21,7 +21,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from llmvet.audit import AuditLog
+from llmvet.audit import AuditLog, AuditRetention
 from llmvet.config import Settings
 from llmvet.extensions import ENTRY_POINT_GROUP, Extension, ReviewAccess
 from llmvet.policy.loader import Policy, load_policy
@@ -40,6 +40,7 @@ from llmvet.proxy.vetting import Vetter
 from llmvet.proxy.wires import WIRES, Wire
 from llmvet.resources import Resources
 from llmvet.store import open_store
+from llmvet.store.base import Store
 from llmvet.validators.base import Validator
 
 log = logging.getLogger("llmvet.proxy")
@@ -120,7 +121,7 @@ class LlmvetProxy:
         self.loop = asyncio.get_running_loop()  # lets tests and tools inspect the serving loop
         store = await open_store(self.settings.store)
         self.rt.resources = resources = Resources(store)
-        self.rt.audit = audit = AuditLog(store)
+        self.rt.audit = audit = AuditLog(store, retention=audit_retention(store, self.settings))
         audit.start()
         await self.upstream.start()
         for ext in self.extensions:
@@ -272,6 +273,15 @@ class LlmvetProxy:
         except ClientDisconnect:
             raise ClientGone() from None
         return b"".join(chunks)
+
+
+def audit_retention(store: Store, settings: Settings) -> AuditRetention:
+    return AuditRetention(
+        store,
+        keep_seconds=settings.audit_keep_days * 86400,
+        max_records=settings.audit_max_records,
+        every=settings.audit_retention_interval,
+    )
 
 
 def _request_object(raw: bytes) -> dict[str, Any]:
