@@ -140,6 +140,36 @@ def test_held_on_replica_a_released_through_replica_b(fake, redis_url, tmp_path,
     assert call.result() == ANSWER
 
 
+def test_deferred_on_a_decided_on_b_polled_from_either(fake, redis_url, tmp_path, procs):
+    _flush(redis_url)
+    fake.reset(lambda body: Reply(text=ANSWER))
+    pol = tmp_path / "policy.yaml"
+    pol.write_text(policy(mode="defer", timeout=600))
+    a = Serve(fake.url + "/v1", pol, redis_url, tmp_path / "a.log")
+    procs.append(a)
+    b = Serve(fake.url + "/v1", pol, redis_url, tmp_path / "b.log")
+    procs.append(b)
+    a.ready(), b.ready()
+    token = add_reviewer(redis_url, "alice")
+
+    raw = a.client().chat.completions.with_raw_response.create(model="gpt-x", messages=MSG)
+    rid, request_id = raw.headers["x-llmvet-review-id"], raw.headers["x-llmvet-request-id"]
+    assert ANSWER not in raw.text  # withheld until a reviewer decides
+    client = {"Authorization": "Bearer sk-client-key"}
+    for server in (a, b):  # the client may poll whichever replica the load balancer picks
+        assert httpx.get(f"{server.url}/llmvet/v1/reviews/{rid}", headers=client).json()["status"] == "pending"
+
+    edited = "Use pandas' built-in vectorised operations."
+    assert _api(b.url, token, "POST", f"/reviews/{rid}/edit", json={"text": edited}).status_code == 200
+    for server in (a, b):
+        status = httpx.get(f"{server.url}/llmvet/v1/reviews/{rid}", headers=client).json()
+        assert status["status"] == "edited" and status["response"]["choices"][0]["message"]["content"] == edited
+
+    records = read_audit(redis_url)  # one shared audit log: A's response record, B's decision, once each
+    assert [r["request_id"] for r in records if r.get("request_id") == request_id and not r.get("kind")] == [request_id]
+    assert [(r["review_id"], r["action"]) for r in records if r.get("kind") == "review"] == [(rid, "edited")]
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
 def test_items_survive_a_crash_and_stay_decidable(fake, redis_url, tmp_path, procs, backend):
     if backend == "redis":
