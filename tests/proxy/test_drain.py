@@ -33,11 +33,13 @@ LONG = " ".join(f"word{i}" for i in range(40))  # ~280 chars: 40 SSE chunks of 7
 def serve(fake, tmp_path, monkeypatch):
     """Start `llmvet serve` (SQLite store) in front of the fake upstream with a drain timeout."""
 
-    def start(policy_text: str, drain_timeout: float) -> Serve:
+    def start(policy_text: str, drain_timeout: float, *extra_args: str) -> Serve:
         monkeypatch.setenv("LLMVET_DRAIN_TIMEOUT", str(drain_timeout))
         pol = tmp_path / "policy.yaml"
         pol.write_text(policy_text)
-        server = Serve(fake.url + "/v1", pol, f"sqlite:///{tmp_path / 'llmvet.db'}", tmp_path / "serve.log")
+        server = Serve(
+            fake.url + "/v1", pol, f"sqlite:///{tmp_path / 'llmvet.db'}", tmp_path / "serve.log", *extra_args
+        )
         started.append(server)
         return server.ready()
 
@@ -52,10 +54,12 @@ def _readyz(server: Serve) -> httpx.Response:
     return httpx.get(server.url + "/readyz", timeout=2)
 
 
-def test_sigterm_fails_readyz_and_lets_a_stream_finish(fake, serve):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_fails_readyz_and_lets_a_stream_finish(fake, serve, workers):
     start = serve
-    fake.reset(lambda body: Reply(text=LONG, chunk_delay=0.05))  # ~2 s of streaming
-    server = start(STREAM_POLICY, drain_timeout=20)
+    fake.reset(lambda body: Reply(text=LONG, chunk_delay=0.08))  # ~3 s of streaming
+    # --workers 2: the supervisor passes SIGTERM to each worker, and each drains
+    server = start(STREAM_POLICY, 20, *(["--workers", str(workers)] if workers > 1 else []))
     assert _readyz(server).json()["status"] == "ready"
 
     first_chunk = threading.Event()
@@ -88,7 +92,7 @@ def test_sigterm_fails_readyz_and_lets_a_stream_finish(fake, serve):
 def test_drain_timeout_gives_held_requests_their_fallback(fake, serve, tmp_path):
     start = serve
     fake.reset(lambda body: Reply(text=ANSWER))
-    server = start(policy(timeout=60, on_timeout="annotate"), drain_timeout=1)
+    server = start(policy(timeout=60, on_timeout="annotate"), 1)
     store = f"sqlite:///{tmp_path / 'llmvet.db'}"
     token = add_reviewer(store, "alice")
 

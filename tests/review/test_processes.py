@@ -24,7 +24,7 @@ MSG = [{"role": "user", "content": "How do I vectorize a dataframe?"}]
 class Serve:
     """`llmvet serve` in a child process."""
 
-    def __init__(self, upstream: str, policy_file: Path, store: str, log: Path) -> None:
+    def __init__(self, upstream: str, policy_file: Path, store: str, log: Path, *extra_args: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "LLMVET_REVIEW_POLL_INTERVAL": "0.05", "LLMVET_LOG_LEVEL": "warning"}
@@ -43,6 +43,7 @@ class Serve:
                 store,
                 "--port",
                 str(self.port),
+                *extra_args,
             ],
             env=env,
             stdout=self.log,
