@@ -25,7 +25,7 @@ from llmvet.audit import AuditLog, AuditRetention
 from llmvet.config import Settings
 from llmvet.extensions import ENTRY_POINT_GROUP, Extension, ReviewAccess
 from llmvet.policy.loader import Policy, load_policy
-from llmvet.proxy import sse
+from llmvet.proxy import sse, tracing
 from llmvet.proxy.answer import restore, with_text
 from llmvet.proxy.drain import Drain, DrainMiddleware
 from llmvet.proxy.errors import ProxyError, bad_request, body_too_large
@@ -198,13 +198,16 @@ class LlmvetProxy:
 
         async def endpoint(request: Request) -> Response:
             request_id = f"req_{self._id_prefix}{next(self._id_counter):08x}"
-            try:
-                return await self.handle_vetted(request, wire, request_id)
-            except ProxyError as exc:
-                return exc.response({"x-llmvet-request-id": request_id})
-            except ClientGone:
-                log.info("client disconnected (request %s); upstream work cancelled", request_id)
-                return Response(status_code=499)
+            with tracing.request_span(request.headers, wire.route, request_id) as span:
+                try:
+                    response = await self.handle_vetted(request, wire, request_id)
+                except ProxyError as exc:
+                    response = exc.response({"x-llmvet-request-id": request_id})
+                except ClientGone:
+                    log.info("client disconnected (request %s); upstream work cancelled", request_id)
+                    response = Response(status_code=499)
+                tracing.annotate(span, response)
+            return response
 
         return endpoint
 
@@ -217,6 +220,7 @@ class LlmvetProxy:
         internal = given is not None and hmac.compare_digest(given.encode(), self._internal_token)
         rule = None if internal else self.policy.select(key_label, body["model"], wire.route)
         headers = self.rt.upstream_headers(request, key_hash)
+        tracing.inject(headers)
 
         if rule is None or not rule.validators:
             return await self.passthrough.forward(
