@@ -166,7 +166,14 @@ def test_deferred_on_a_decided_on_b_polled_from_either(fake, redis_url, tmp_path
         status = httpx.get(f"{server.url}/llmvet/v1/reviews/{rid}", headers=client).json()
         assert status["status"] == "edited" and status["response"]["choices"][0]["message"]["content"] == edited
 
-    records = read_audit(redis_url)  # one shared audit log: A's response record, B's decision, once each
+    # One shared audit log: A's response record (written in batches, so wait for it), B's decision, once each.
+    deadline = time.monotonic() + 10
+    records = read_audit(redis_url)
+    while not any(r.get("request_id") == request_id and not r.get("kind") for r in records):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+        records = read_audit(redis_url)
     assert [r["request_id"] for r in records if r.get("request_id") == request_id and not r.get("kind")] == [request_id]
     assert [(r["review_id"], r["action"]) for r in records if r.get("kind") == "review"] == [(rid, "edited")]
 
