@@ -25,7 +25,7 @@ from llmvet.audit import AuditLog, AuditRetention
 from llmvet.config import Settings
 from llmvet.extensions import ENTRY_POINT_GROUP, Extension, ReviewAccess
 from llmvet.policy.loader import Policy, load_policy
-from llmvet.proxy import sse, tracing
+from llmvet.proxy import sse
 from llmvet.proxy.answer import restore, with_text
 from llmvet.proxy.drain import Drain, DrainMiddleware
 from llmvet.proxy.errors import ProxyError, bad_request, body_too_large
@@ -35,6 +35,7 @@ from llmvet.proxy.keepalive import first_or_keepalive
 from llmvet.proxy.passthrough import Passthrough
 from llmvet.proxy.render import Renderer
 from llmvet.proxy.runtime import INTERNAL_HEADER, Runtime
+from llmvet.proxy.tracing import annotate_span, inject_context, request_span
 from llmvet.proxy.upstream import Upstream
 from llmvet.proxy.vetting import Vetter
 from llmvet.proxy.wires import WIRES, Wire
@@ -140,8 +141,8 @@ class LlmvetProxy:
         try:
             yield
         finally:
-            self.drain.uninstall()
             self._warm_up.cancel()
+            self.drain.uninstall()
             for ext in reversed(self.extensions):
                 with contextlib.suppress(Exception):
                     await ext.stop()
@@ -185,9 +186,8 @@ class LlmvetProxy:
         checks["validators"] = "warming" if warming else "ok"
         ok = checks["store"] == "ok" and not warming and not self.drain.draining
         checks["upstream"] = self.upstream.display_url
-        status = "draining" if self.drain.draining else "ready" if ok else "not ready"
         return Response(
-            orjson.dumps({"status": status, **checks}),
+            orjson.dumps({"status": "draining" if self.drain.draining else "ready" if ok else "not ready", **checks}),
             200 if ok else 503,
             media_type="application/json",
         )
@@ -198,7 +198,7 @@ class LlmvetProxy:
 
         async def endpoint(request: Request) -> Response:
             request_id = f"req_{self._id_prefix}{next(self._id_counter):08x}"
-            with tracing.request_span(request.headers, wire.route, request_id) as span:
+            with request_span(request.headers, wire.route, request_id) as span:
                 try:
                     response = await self.handle_vetted(request, wire, request_id)
                 except ProxyError as exc:
@@ -206,7 +206,7 @@ class LlmvetProxy:
                 except ClientGone:
                     log.info("client disconnected (request %s); upstream work cancelled", request_id)
                     response = Response(status_code=499)
-                tracing.annotate(span, response)
+                annotate_span(span, response)
             return response
 
         return endpoint
@@ -220,7 +220,7 @@ class LlmvetProxy:
         internal = given is not None and hmac.compare_digest(given.encode(), self._internal_token)
         rule = None if internal else self.policy.select(key_label, body["model"], wire.route)
         headers = self.rt.upstream_headers(request, key_hash)
-        tracing.inject(headers)
+        inject_context(headers)
 
         if rule is None or not rule.validators:
             return await self.passthrough.forward(

@@ -38,13 +38,13 @@ def request_span(headers: Mapping[str, str], route: str, request_id: str) -> Ite
         yield span
 
 
-def inject(headers: MutableMapping[str, str]) -> None:
+def inject_context(headers: MutableMapping[str, str]) -> None:
     """Put the current span's trace context on the upstream request (replacing the client's)."""
     if _tracer is not None:
         propagate.inject(headers)
 
 
-def annotate(span: Any, response: Response) -> None:
+def annotate_span(span: Any, response: Response) -> None:
     """The outcome on the span: HTTP status, and llmvet's decision and rule from its own headers."""
     if span is None:
         return
