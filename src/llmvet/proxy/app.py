@@ -21,6 +21,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+import llmvet.proxy.tracing as tracing
 from llmvet.audit import AuditLog, AuditRetention
 from llmvet.config import Settings
 from llmvet.extensions import ENTRY_POINT_GROUP, Extension, ReviewAccess
@@ -35,7 +36,6 @@ from llmvet.proxy.keepalive import first_or_keepalive
 from llmvet.proxy.passthrough import Passthrough
 from llmvet.proxy.render import Renderer
 from llmvet.proxy.runtime import INTERNAL_HEADER, Runtime
-from llmvet.proxy.tracing import annotate_span, inject_context, request_span
 from llmvet.proxy.upstream import Upstream
 from llmvet.proxy.vetting import Vetter
 from llmvet.proxy.wires import WIRES, Wire
@@ -198,7 +198,7 @@ class LlmvetProxy:
 
         async def endpoint(request: Request) -> Response:
             request_id = f"req_{self._id_prefix}{next(self._id_counter):08x}"
-            with request_span(request.headers, wire.route, request_id) as span:
+            with tracing.request_span(request.headers, wire.route, request_id) as span:
                 try:
                     response = await self.handle_vetted(request, wire, request_id)
                 except ProxyError as exc:
@@ -206,7 +206,7 @@ class LlmvetProxy:
                 except ClientGone:
                     log.info("client disconnected (request %s); upstream work cancelled", request_id)
                     response = Response(status_code=499)
-                annotate_span(span, response)
+                tracing.annotate_span(span, response)
             return response
 
         return endpoint
@@ -220,7 +220,7 @@ class LlmvetProxy:
         internal = given is not None and hmac.compare_digest(given.encode(), self._internal_token)
         rule = None if internal else self.policy.select(key_label, body["model"], wire.route)
         headers = self.rt.upstream_headers(request, key_hash)
-        inject_context(headers)
+        tracing.inject_context(headers)
 
         if rule is None or not rule.validators:
             return await self.passthrough.forward(
