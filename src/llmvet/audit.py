@@ -66,9 +66,54 @@ class RepeatedErrors:
         self._signature, self._count = None, 0
 
 
-class AuditLog:
-    def __init__(self, store: Store, *, batch: int = 256, interval: float = 0.2) -> None:
+class AuditRetention:
+    """Deletes audit records older than `keep_seconds` and beyond the newest `max_records`, every
+    `every` seconds (both off by default: the audit log is kept for good unless a team says otherwise).
+    Every replica runs it; trimming is idempotent, so replicas sharing a store do not conflict."""
+
+    def __init__(self, store: Store, *, keep_seconds: float = 0, max_records: int = 0, every: float = 600.0) -> None:
         self.store = store
+        self.keep_seconds = keep_seconds
+        self.max_records = max_records
+        self.every = every
+        self.removed = 0  # records this process deleted (a running total, for logs and tests)
+        self._errors = RepeatedErrors(log, "audit retention")
+
+    @property
+    def enabled(self) -> bool:
+        return self.keep_seconds > 0 or self.max_records > 0
+
+    async def run_once(self) -> int:
+        before = time.time() - self.keep_seconds if self.keep_seconds > 0 else None
+        removed = await self.store.trim(keys.AUDIT, before=before, keep_last=self.max_records or None)
+        self.removed += removed
+        if removed:
+            log.info("audit retention deleted %d record(s)", removed)
+        return removed
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception as exc:
+                self._errors.failed(exc, "will retry")
+            else:
+                self._errors.recovered()
+            await asyncio.sleep(self.every)
+
+
+class AuditLog:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        batch: int = 256,
+        interval: float = 0.2,
+        retention: AuditRetention | None = None,
+    ) -> None:
+        self.store = store
+        self.retention = retention
+        self._retention_task: asyncio.Task[None] | None = None
         self._batch = batch
         self._interval = interval
         self._pending: list[AuditRecord] = []
@@ -78,6 +123,8 @@ class AuditLog:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="llmvet-audit-writer")
+        if self.retention is not None and self.retention.enabled:
+            self._retention_task = asyncio.create_task(self.retention.run(), name="llmvet-audit-retention")
 
     def record(self, rec: AuditRecord) -> None:
         """Queue a record (never blocks the request); the writer flushes within `interval` seconds."""
@@ -112,10 +159,11 @@ class AuditLog:
                 self._errors.recovered()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._retention_task, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         try:
             await self.flush()
         except Exception:

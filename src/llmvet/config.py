@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         64, ge=1, description="shadow checks waiting or running at once; more are dropped (and counted)"
     )
     audit: bool = Field(True, description="write an audit record for every vetted response")
+    audit_keep_days: float = Field(0.0, ge=0, description="delete audit records older than this (0: keep all)")
+    audit_max_records: int = Field(0, ge=0, description="keep only the newest N audit records (0: no limit)")
+    audit_retention_interval: float = Field(600.0, gt=0, description="seconds between audit retention runs")
+    drain_timeout: float = Field(
+        30.0, ge=0, description="on SIGTERM, seconds to let in-flight requests finish before held ones are released"
+    )
     log_level: str = "info"
 
     @field_validator("upstream")

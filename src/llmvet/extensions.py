@@ -167,6 +167,9 @@ class Extension:
     async def stop(self) -> None:
         """Called in the app lifespan before the store closes."""
 
+    async def release_held(self) -> None:
+        """The replica is shutting down and its drain period ran out: answer the requests held now."""
+
     def on_record(self, record: AuditRecord) -> None:
         """Called on the request path with every audit record (keep it cheap; never raise)."""
 

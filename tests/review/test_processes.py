@@ -24,7 +24,7 @@ MSG = [{"role": "user", "content": "How do I vectorize a dataframe?"}]
 class Serve:
     """`llmvet serve` in a child process."""
 
-    def __init__(self, upstream: str, policy_file: Path, store: str, log: Path) -> None:
+    def __init__(self, upstream: str, policy_file: Path, store: str, log: Path, *extra_args: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "LLMVET_REVIEW_POLL_INTERVAL": "0.05", "LLMVET_LOG_LEVEL": "warning"}
@@ -43,6 +43,7 @@ class Serve:
                 store,
                 "--port",
                 str(self.port),
+                *extra_args,
             ],
             env=env,
             stdout=self.log,
@@ -138,6 +139,43 @@ def test_held_on_replica_a_released_through_replica_b(fake, redis_url, tmp_path,
     second = wait_for_item(a.url, bob, exclude={item["id"]})
     assert _api(a.url, bob, "POST", f"/reviews/{second['id']}/approve").status_code == 200
     assert call.result() == ANSWER
+
+
+def test_deferred_on_a_decided_on_b_polled_from_either(fake, redis_url, tmp_path, procs):
+    _flush(redis_url)
+    fake.reset(lambda body: Reply(text=ANSWER))
+    pol = tmp_path / "policy.yaml"
+    pol.write_text(policy(mode="defer", timeout=600))
+    a = Serve(fake.url + "/v1", pol, redis_url, tmp_path / "a.log")
+    procs.append(a)
+    b = Serve(fake.url + "/v1", pol, redis_url, tmp_path / "b.log")
+    procs.append(b)
+    a.ready(), b.ready()
+    token = add_reviewer(redis_url, "alice")
+
+    raw = a.client().chat.completions.with_raw_response.create(model="gpt-x", messages=MSG)
+    rid, request_id = raw.headers["x-llmvet-review-id"], raw.headers["x-llmvet-request-id"]
+    assert ANSWER not in raw.text  # withheld until a reviewer decides
+    client = {"Authorization": "Bearer sk-client-key"}
+    for server in (a, b):  # the client may poll whichever replica the load balancer picks
+        assert httpx.get(f"{server.url}/llmvet/v1/reviews/{rid}", headers=client).json()["status"] == "pending"
+
+    edited = "Use pandas' built-in vectorised operations."
+    assert _api(b.url, token, "POST", f"/reviews/{rid}/edit", json={"text": edited}).status_code == 200
+    for server in (a, b):
+        status = httpx.get(f"{server.url}/llmvet/v1/reviews/{rid}", headers=client).json()
+        assert status["status"] == "edited" and status["response"]["choices"][0]["message"]["content"] == edited
+
+    # One shared audit log: A's response record (written in batches, so wait for it), B's decision, once each.
+    deadline = time.monotonic() + 10
+    records = read_audit(redis_url)
+    while not any(r.get("request_id") == request_id and not r.get("kind") for r in records):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+        records = read_audit(redis_url)
+    assert [r["request_id"] for r in records if r.get("request_id") == request_id and not r.get("kind")] == [request_id]
+    assert [(r["review_id"], r["action"]) for r in records if r.get("kind") == "review"] == [(rid, "edited")]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])

@@ -1,6 +1,9 @@
 import asyncio
+import time
 
 import pytest
+
+from llmvet.store.sqlite_store import SQLiteStore
 
 
 async def test_get_set_delete_roundtrip(store):
@@ -96,3 +99,33 @@ async def test_sqlite_deletes_expired_keys_on_open(tmp_path):
     await s.close()
     rows = sqlite3.connect(tmp_path / "purge.db").execute("SELECT key FROM kv").fetchall()
     assert rows == [("kept",)]
+
+
+async def test_trim_by_age_then_by_count(store):
+    await store.append("audit", [{"n": i} for i in range(3)])
+    await store.append("other", [{"n": 0}])
+    await asyncio.sleep(0.05)
+    cut = time.time()  # the first three are older than this, the rest newer
+    await asyncio.sleep(0.05)
+    await store.append("audit", [{"n": i} for i in range(3, 8)])
+    assert await store.trim("audit", before=cut) == 3
+    assert [r["n"] for _, r in await store.read("audit")] == [3, 4, 5, 6, 7]
+    assert await store.trim("audit", before=cut) == 0  # nothing older left
+    assert await store.trim("audit", keep_last=2) == 3
+    assert [r["n"] for _, r in await store.read("audit")] == [6, 7]
+    assert await store.trim("audit", keep_last=5) == 0
+    assert [r["n"] for _, r in await store.read("other")] == [0]  # another stream is left alone
+    ids = await store.append("audit", [{"n": 8}])  # appending after a trim still gives increasing ids
+    assert [i for i, _ in await store.read("audit")][-1] == ids[0]
+
+
+async def test_sqlite_trims_in_batches(tmp_path):
+    s = SQLiteStore(tmp_path / "t.db")
+    await s.open()
+    try:
+        s.trim_batch = 4  # 10 rows to delete: batches of 4, 4, 2
+        await s.append("audit", [{"n": i} for i in range(11)])
+        assert await s.trim("audit", keep_last=1) == 10
+        assert [r["n"] for _, r in await s.read("audit")] == [10]
+    finally:
+        await s.close()

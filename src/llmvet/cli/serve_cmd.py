@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from typing import TypedDict
 
@@ -53,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+    # uvicorn re-raises the SIGTERM it shut down for; end with status 0 then (a drained, clean stop).
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     if args.workers > 1:
         # Workers are separate processes: hand them the resolved settings through the environment.
         for name, value in settings.model_dump(mode="json").items():
@@ -69,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     uvicorn.run(app, **common)
     return 0
+
+
+def _exit_cleanly(sig: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 if __name__ == "__main__":  # pragma: no cover

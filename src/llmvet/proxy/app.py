@@ -21,13 +21,15 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from llmvet.audit import AuditLog
+import llmvet.proxy.tracing as tracing
+from llmvet.audit import AuditLog, AuditRetention
 from llmvet.config import Settings
 from llmvet.extensions import ENTRY_POINT_GROUP, Extension, ReviewAccess
 from llmvet.policy.loader import Policy, load_policy
 from llmvet.proxy import sse
 from llmvet.proxy.admin import PolicyReloader
 from llmvet.proxy.answer import restore, with_text
+from llmvet.proxy.drain import Drain, DrainMiddleware
 from llmvet.proxy.errors import ProxyError, bad_request, body_too_large
 from llmvet.proxy.exchange import ClientGone, Exchange
 from llmvet.proxy.incremental import Incremental
@@ -41,6 +43,7 @@ from llmvet.proxy.vetting import Vetter
 from llmvet.proxy.wires import WIRES, Wire
 from llmvet.resources import Resources
 from llmvet.store import open_store
+from llmvet.store.base import Store
 from llmvet.validators.base import Validator
 
 log = logging.getLogger("llmvet.proxy")
@@ -72,6 +75,7 @@ class LlmvetProxy:
         # Request ids: random per process (unique across replicas), then a counter (cheap per request).
         self._id_prefix = secrets.token_hex(6)
         self._id_counter = itertools.count(1)
+        self.drain = Drain(settings.drain_timeout, self.release_held)
 
     @property
     def policy(self) -> Policy:
@@ -126,7 +130,7 @@ class LlmvetProxy:
         self.loop = asyncio.get_running_loop()  # lets tests and tools inspect the serving loop
         store = await open_store(self.settings.store)
         self.rt.resources = resources = Resources(store)
-        self.rt.audit = audit = AuditLog(store)
+        self.rt.audit = audit = AuditLog(store, retention=audit_retention(store, self.settings))
         audit.start()
         await self.upstream.start()
         for ext in self.extensions:
@@ -142,11 +146,13 @@ class LlmvetProxy:
             self.policy.version,
             store.url.split("@")[-1],
         )
+        self.drain.install()
         try:
             yield
         finally:
             self.reloader.close(self.loop)
             self._warm_up.cancel()
+            self.drain.uninstall()
             for ext in reversed(self.extensions):
                 with contextlib.suppress(Exception):
                     await ext.stop()
@@ -155,6 +161,11 @@ class LlmvetProxy:
             await self.upstream.close()
             await audit.close()
             await resources.close()
+
+    async def release_held(self) -> None:
+        """The drain ran out of time: every extension answers the requests it holds."""
+        for ext in self.extensions:
+            await ext.release_held()
 
     async def warm_up_validators(self, resources: Resources) -> None:
         for rule in self.policy.rules:
@@ -185,12 +196,12 @@ class LlmvetProxy:
             checks["store"] = f"down: {type(exc).__name__}"
         warming = self._warm_up is not None and not self._warm_up.done()
         checks["validators"] = "warming" if warming else "ok"
-        ok = checks["store"] == "ok" and not warming
+        ok = checks["store"] == "ok" and not warming and not self.drain.draining
         checks["upstream"] = self.upstream.display_url
         if self.shadow is not None:
             checks["shadow"] = self.shadow.status()
         return Response(
-            orjson.dumps({"status": "ready" if ok else "not ready", **checks}),
+            orjson.dumps({"status": "draining" if self.drain.draining else "ready" if ok else "not ready", **checks}),
             200 if ok else 503,
             media_type="application/json",
         )
@@ -201,13 +212,16 @@ class LlmvetProxy:
 
         async def endpoint(request: Request) -> Response:
             request_id = f"req_{self._id_prefix}{next(self._id_counter):08x}"
-            try:
-                return await self.handle_vetted(request, wire, request_id)
-            except ProxyError as exc:
-                return exc.response({"x-llmvet-request-id": request_id})
-            except ClientGone:
-                log.info("client disconnected (request %s); upstream work cancelled", request_id)
-                return Response(status_code=499)
+            with tracing.request_span(request.headers, wire.route, request_id) as span:
+                try:
+                    response = await self.handle_vetted(request, wire, request_id)
+                except ProxyError as exc:
+                    response = exc.response({"x-llmvet-request-id": request_id})
+                except ClientGone:
+                    log.info("client disconnected (request %s); upstream work cancelled", request_id)
+                    response = Response(status_code=499)
+                tracing.annotate_span(span, response)
+            return response
 
         return endpoint
 
@@ -221,6 +235,7 @@ class LlmvetProxy:
         policy = self.rt.policy  # this request's policy to the end, even if a reload swaps the serving one
         rule = None if internal else policy.select(key_label, body["model"], wire.route)
         headers = self.rt.upstream_headers(request, key_hash)
+        tracing.inject_context(headers)
 
         if rule is None or not rule.validators:
             return await self.passthrough.forward(
@@ -278,6 +293,15 @@ class LlmvetProxy:
         except ClientDisconnect:
             raise ClientGone() from None
         return b"".join(chunks)
+
+
+def audit_retention(store: Store, settings: Settings) -> AuditRetention:
+    return AuditRetention(
+        store,
+        keep_seconds=settings.audit_keep_days * 86400,
+        max_records=settings.audit_max_records,
+        every=settings.audit_retention_interval,
+    )
 
 
 def _request_object(raw: bytes) -> dict[str, Any]:
@@ -348,7 +372,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> Starlette:
         # everything else under /v1 goes through byte for byte
         Route("/v1/{path:path}", proxy.passthrough.route, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]),
     ]
-    middleware: list[Middleware] = [m for ext in proxy.extensions for m in ext.middleware]
+    middleware = [Middleware(DrainMiddleware, drain=proxy.drain), *(m for e in proxy.extensions for m in e.middleware)]
     app = Starlette(routes=routes, middleware=middleware, lifespan=proxy.lifespan)
     app.state.proxy = proxy
     return app

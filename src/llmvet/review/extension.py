@@ -48,6 +48,10 @@ class ReviewExtension(Extension):
         if self.service.webhook is not None:
             await self.service.webhook.drain()
 
+    async def release_held(self) -> None:
+        if self.service.queue is not None:  # held requests get their rule's on_timeout, not a cut connection
+            self.service.queue.release_waiters()
+
     def review_access(self) -> ReviewAccess:
         return self.service
 

@@ -60,6 +60,7 @@ class ReviewQueue:
         self.poll_interval = poll_interval
         self.keep_seconds = keep_seconds
         self._local: dict[str, asyncio.Event] = {}  # wake-ups for requests held in this process
+        self._released = False  # the replica is shutting down: held requests stop waiting
 
     # ---- items ------------------------------------------------------------------------------------
     async def enqueue(self, item: ReviewItem) -> ReviewItem:
@@ -192,12 +193,18 @@ class ReviewQueue:
                 if final is not None:
                     return final
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or self._released:
                     return None
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(event.wait(), min(self.poll_interval, left))
         finally:
             self._local.pop(review_id, None)
+
+    def release_waiters(self) -> None:
+        """Shutting down: every request held in this process stops waiting (as if its timeout passed)."""
+        self._released = True
+        for event in self._local.values():
+            event.set()
 
 
 def _merge(item: ReviewItem, final: ReviewFinal | None) -> ReviewItem:

@@ -41,6 +41,10 @@ class Store(Protocol):
     async def read(self, stream: str, after: str | None = None, limit: int = 1000) -> list[tuple[str, dict[str, Any]]]:
         """Records after id `after` (from the start if None), oldest first."""
 
+    async def trim(self, stream: str, *, before: float | None = None, keep_last: int | None = None) -> int:
+        """Delete records appended before unix time `before` and all but the newest `keep_last`;
+        returns how many went (retention: the log is append-only otherwise)."""
+
     async def ping(self) -> bool:
         """True when the backend answers."""
 

@@ -87,6 +87,17 @@ class RedisStore:
             for i, fields in rows
         ]
 
+    async def trim(self, stream: str, *, before: float | None = None, keep_last: int | None = None) -> int:
+        # Stream ids start with the append time in ms, so age is XTRIM MINID; exact, not "~", so the
+        # count is what was dropped (each run removes only what aged since the last one).
+        key, removed = self._k("log", stream), 0
+        with self._health.track():
+            if before is not None:
+                removed += await self.redis.xtrim(key, minid=f"{int(before * 1000)}-0", approximate=False)
+            if keep_last is not None:
+                removed += await self.redis.xtrim(key, maxlen=keep_last, approximate=False)
+        return removed
+
     async def ping(self) -> bool:
         return bool(await self.redis.ping())
 

@@ -16,6 +16,8 @@ from llmvet.store import keys as store_keys
 from llmvet.store.health import PROBE_BYTES, WriteHealth
 
 _PURGE_EVERY = 600.0  # seconds between deletions of expired keys
+_TRIM_BATCH = 5000  # log rows deleted per write: appends wait for one batch, never for the whole trim
+_TRIM_SQL = "DELETE FROM log WHERE id IN (SELECT id FROM log WHERE stream=? AND id<=? ORDER BY id LIMIT ?)"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (
@@ -26,6 +28,7 @@ CREATE TABLE IF NOT EXISTS log (
     id INTEGER PRIMARY KEY AUTOINCREMENT, stream TEXT NOT NULL, ts REAL NOT NULL, record BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS log_stream ON log (stream, id);
+CREATE INDEX IF NOT EXISTS log_stream_ts ON log (stream, ts);
 """
 
 
@@ -39,6 +42,7 @@ class SQLiteStore:
         self._write_lock = asyncio.Lock()
         self._last_purge = 0.0
         self._health = WriteHealth()
+        self.trim_batch = _TRIM_BATCH
 
     async def open(self) -> None:
         if isinstance(self.path, Path):
@@ -174,6 +178,33 @@ class SQLiteStore:
             (stream, int(after) if after else 0, limit),
         ) as cur:
             return [(f"{i:020d}", orjson.loads(r)) async for i, r in cur]
+
+    async def trim(self, stream: str, *, before: float | None = None, keep_last: int | None = None) -> int:
+        last = max(await self._last_id_before(stream, before), await self._last_id_beyond(stream, keep_last))
+        removed = 0
+        while last > 0:  # ids and append times grow together: delete everything up to one id, in batches
+            async with self._writing():
+                cur = await self.db.execute(_TRIM_SQL, (stream, last, self.trim_batch))
+            removed += cur.rowcount
+            if cur.rowcount < self.trim_batch:
+                break
+        return removed
+
+    async def _last_id_before(self, stream: str, before: float | None) -> int:
+        if before is None:
+            return 0
+        sql = "SELECT id FROM log WHERE stream=? AND ts<? ORDER BY ts DESC, id DESC LIMIT 1"
+        async with self.db.execute(sql, (stream, before)) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def _last_id_beyond(self, stream: str, keep_last: int | None) -> int:
+        if keep_last is None:
+            return 0
+        sql = "SELECT id FROM log WHERE stream=? ORDER BY id DESC LIMIT 1 OFFSET ?"
+        async with self.db.execute(sql, (stream, keep_last)) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
 
     async def ping(self) -> bool:
         async with self.db.execute("SELECT 1") as cur:

@@ -1,0 +1,137 @@
+"""Graceful drain: on SIGTERM a replica fails /readyz, finishes its in-flight requests, then exits.
+
+uvicorn, left alone, closes its listening socket on SIGTERM: the load balancer sees refused connections
+instead of a failing readiness check, and held requests are cut after its 10 s grace. So the app wraps
+uvicorn's SIGTERM handler (uvicorn installs it before the app's lifespan starts): the first SIGTERM
+starts the drain, and uvicorn's own shutdown begins only when the drain is over. During the drain
+/readyz answers 503 "draining", new /v1 requests get an OpenAI-shaped 503 (SDKs retry it, through the
+load balancer, on another replica) and requests already running go on. When `drain_timeout` passes,
+extensions answer what they hold (the review queue: the rule's on_timeout) before the process exits.
+A second SIGTERM, or Ctrl+C, shuts down at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Awaitable, Callable
+from types import FrameType
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from llmvet.errors import error_response
+
+log = logging.getLogger("llmvet.drain")
+RELEASE_GRACE = 5.0  # seconds for released requests to write their answer before uvicorn's shutdown
+NOT_COUNTED = ("/healthz", "/readyz", "/metrics")  # probes and scrapes never hold a drain open
+
+
+class Drain:
+    """The replica's drain state: whether it is draining and how many requests are in flight."""
+
+    def __init__(self, timeout: float, release: Callable[[], Awaitable[None]]) -> None:
+        self.timeout = timeout
+        self.release = release  # answers held requests (called once the timeout has passed)
+        self.draining = False
+        self.in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._previous: Callable[[int, FrameType | None], Any] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # ---- the signal -----------------------------------------------------------------------------------
+    def install(self) -> None:
+        """Put the drain in front of the server's SIGTERM handler (main thread only, as signals are)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGTERM)
+        if not callable(previous):  # no server handler to hand over to: keep the default behaviour
+            return
+        self._loop = asyncio.get_running_loop()
+        self._previous = previous
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def uninstall(self) -> None:
+        if self._previous is not None and signal.getsignal(signal.SIGTERM) == self._on_sigterm:
+            signal.signal(signal.SIGTERM, self._previous)
+        if self._task is not None:
+            self._task.cancel()
+
+    def _on_sigterm(self, sig: int, frame: FrameType | None) -> None:
+        assert self._previous is not None and self._loop is not None
+        if self.draining:  # asked twice: stop now
+            self._previous(sig, frame)
+            return
+        self.draining = True
+        self._loop.call_soon_threadsafe(self._start, sig)
+
+    def _start(self, sig: int) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._drain_then_exit(sig), name="llmvet-drain")
+
+    async def _drain_then_exit(self, sig: int) -> None:
+        try:
+            await self.run()
+        finally:
+            if self._previous is not None:
+                self._previous(sig, None)  # the server's own shutdown from here on
+
+    # ---- the drain ------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        self.draining = True
+        log.info("draining: %d request(s) in flight, waiting up to %.0fs", self.in_flight, self.timeout)
+        if await self._wait_idle(self.timeout):
+            log.info("drained: no request in flight")
+            return
+        log.warning("drain timeout: %d request(s) still in flight; releasing held requests", self.in_flight)
+        try:
+            await self.release()
+        except Exception:
+            log.exception("could not release held requests")
+        await self._wait_idle(RELEASE_GRACE)
+
+    async def _wait_idle(self, timeout: float) -> bool:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        return self._idle.is_set()
+
+    def enter(self) -> None:
+        self.in_flight += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self.in_flight -= 1
+        if self.in_flight == 0:
+            self._idle.set()
+
+
+class DrainMiddleware:
+    """Counts in-flight HTTP requests (streams until their last byte) and turns new /v1 work away."""
+
+    def __init__(self, app: ASGIApp, drain: Drain) -> None:
+        self.app = app
+        self.drain = drain
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in NOT_COUNTED:
+            await self.app(scope, receive, send)
+            return
+        if self.drain.draining and scope["path"].startswith("/v1/"):
+            refused = error_response(
+                503,
+                "this llmvet replica is shutting down; retry the request",
+                "server_error",
+                "draining",
+                headers={"retry-after": "1", "connection": "close"},
+            )
+            await refused(scope, receive, send)
+            return
+        self.drain.enter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.drain.leave()
