@@ -76,10 +76,16 @@ def without_llmvet_field(answer: Answer) -> None:
         answer.raw = orjson.dumps(answer.data)
     elif answer.data is None and answer.raw and b'"llmvet"' in answer.raw:
         answer.raw = strip_llmvet_field(answer.raw)  # an error body
-    for i, e in enumerate(answer.events or ()):
-        if isinstance(e.data, dict) and "llmvet" in e.data:
-            data = {k: v for k, v in e.data.items() if k != "llmvet"}
-            answer.events[i] = sse.Event(sse.encode(data, e.event), e.event, data)  # type: ignore[index]
+    if answer.events is not None:
+        answer.events = [event_without_llmvet(e) for e in answer.events]
+
+
+def event_without_llmvet(event: sse.Event) -> sse.Event:
+    """One stream event without an `llmvet` field in its data (re-encoded only when it had one)."""
+    if isinstance(event.data, dict) and "llmvet" in event.data:
+        data = {k: v for k, v in event.data.items() if k != "llmvet"}
+        return sse.Event(sse.encode(data, event.event), event.event, data)
+    return event
 
 
 def strip_llmvet_field(raw: bytes) -> bytes:

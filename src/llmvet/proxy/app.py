@@ -26,7 +26,6 @@ from llmvet.audit import AuditLog, AuditRetention
 from llmvet.config import Settings
 from llmvet.extensions import ENTRY_POINT_GROUP, Extension, ReviewAccess
 from llmvet.policy.loader import Policy, load_policy
-from llmvet.proxy import sse
 from llmvet.proxy.admin import PolicyReloader
 from llmvet.proxy.answer import restore, with_text
 from llmvet.proxy.drain import Drain, DrainMiddleware
@@ -273,8 +272,7 @@ class LlmvetProxy:
 
         def stop(body: dict[str, Any]) -> bytes:
             note = {**(body.get("llmvet") or {}), "decision": "block", "error": body.get("error")}
-            items = ex.wire.stream_stop([], note)
-            return b"".join(sse.encode(p, ex.wire.event_name(p)) for p in items)
+            return ex.wire.encode(ex.wire.stream_stop([], note))
 
         return stop
 

@@ -24,7 +24,7 @@ from llmvet.policy.engine import Decision, ValidatorRun, evaluate
 from llmvet.policy.loader import CompiledValidator
 from llmvet.policy.schema import SEVERITY
 from llmvet.proxy import sse
-from llmvet.proxy.answer import Answer, strip_llmvet_field
+from llmvet.proxy.answer import Answer, event_without_llmvet, strip_llmvet_field
 from llmvet.proxy.errors import ProxyError, upstream_bad_response
 from llmvet.proxy.exchange import Exchange
 from llmvet.proxy.keepalive import with_keepalive
@@ -34,6 +34,7 @@ from llmvet.proxy.runtime import Runtime
 from llmvet.proxy.upstream import response_headers
 from llmvet.proxy.vetting import Vetter
 from llmvet.proxy.wires import Part
+from llmvet.proxy.wires.base import payloads
 from llmvet.validators.base import ALL_PARTS, PartKind, Status, Verdict
 
 STOPS = ("block", "escalate", "reask")  # decisions that must stop text from flowing
@@ -113,7 +114,7 @@ class IncrementalRun:
 
     # ---- taking events in -------------------------------------------------------------------------
     async def take(self, event: sse.Event) -> None:
-        event = _without_llmvet(event)
+        event = event_without_llmvet(event)
         self.events.append(event)
         touched: dict[tuple[int, str], int] = {}
         for choice, name, kind, delta in self.ex.wire.event_deltas(event.data, self.names):
@@ -301,14 +302,13 @@ class Incremental:
         decision = run.decision() if run.stopped is not None else await run.finish()
         final = "block" if decision.action in STOPS else decision.action
         finish(self.rt, ex, run.answer(headers), decision, 200, final_action=final)
-        yield b"".join(self.ending(run, decision))
+        yield self.ending(run, decision)
 
     def broken(self, run: IncrementalRun, failure: ProxyError) -> bytes:
         note = {"decision": "error", "error": {"message": failure.message, "type": failure.type, "code": failure.code}}
-        items = [e.data for e in run.events if e.data is not None]
-        return b"".join(sse.encode(p, run.ex.wire.event_name(p)) for p in run.ex.wire.stream_stop(items, note))
+        return run.ex.wire.encode(run.ex.wire.stream_stop(payloads(run.events), note))
 
-    def ending(self, run: IncrementalRun, decision: Decision) -> list[bytes]:
+    def ending(self, run: IncrementalRun, decision: Decision) -> bytes:
         """What follows the released text: the held events (annotated or with the notice appended), or
         the content_filter stop."""
         ex, wire = run.ex, run.ex.wire
@@ -316,20 +316,16 @@ class Incremental:
         held = run.events[run.released :]
         if decision.action in STOPS:
             note["decision"] = "block"
-            items = [e.data for e in run.events if e.data is not None]
-            return [sse.encode(p, wire.event_name(p)) for p in wire.stream_stop(items, note)]
+            return wire.encode(wire.stream_stop(payloads(run.events), note))
         if decision.action == "allow":
-            return [e.raw for e in held]
-        if decision.action == "append":
-            payloads = wire.stream_append(held, ex.rule.rule.append.text)
-        else:
-            payloads = [e.data for e in held if e.data is not None]
-        last = max((i for i, p in enumerate(payloads) if isinstance(p, dict)), default=None)
+            return b"".join(e.raw for e in held)
+        items = wire.stream_append(held, ex.rule.rule.append.text) if decision.action == "append" else payloads(held)
+        last = max((i for i, p in enumerate(items) if isinstance(p, dict)), default=None)
         if last is None:
-            payloads.insert(0, {"llmvet": note})
+            items.insert(0, {"llmvet": note})
         else:
-            payloads[last] = {**payloads[last], "llmvet": note}
-        return [sse.encode(p, wire.event_name(p)) for p in payloads]
+            items[last] = {**items[last], "llmvet": note}
+        return wire.encode(items)
 
 
 _STATUS_RANK = {Status.PASSED: 0, Status.ERROR: 1, Status.FAILED: 2}
@@ -364,13 +360,6 @@ def _parse(parser: sse.SSEParser, chunk: bytes) -> list[sse.Event]:
 def _complete(run: IncrementalRun, parser: sse.SSEParser) -> None:
     if parser.pending.strip() or not run.ex.wire.stream_complete(run.events):
         raise upstream_bad_response("the stream ended before it was complete")
-
-
-def _without_llmvet(event: sse.Event) -> sse.Event:
-    if isinstance(event.data, dict) and "llmvet" in event.data:
-        data = {k: v for k, v in event.data.items() if k != "llmvet"}
-        return sse.Event(sse.encode(data, event.event), event.event, data)
-    return event
 
 
 def _keep_findings(decision: Decision, release: int, reported: set[tuple[int, int]]) -> None:

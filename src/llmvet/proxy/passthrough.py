@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from llmvet.proxy import sse
-from llmvet.proxy.answer import Answer, strip_llmvet_field
+from llmvet.proxy.answer import Answer, event_without_llmvet, strip_llmvet_field
 from llmvet.proxy.errors import ProxyError, body_too_large
 from llmvet.proxy.exchange import Exchange
 from llmvet.proxy.recording import finish
@@ -52,10 +52,7 @@ async def scrubbed_events(chunks: AsyncIterator[bytes], seen: list[sse.Event] | 
             yield chunk
             continue
         out = []
-        for e in events:
-            if isinstance(e.data, dict) and "llmvet" in e.data:
-                data = {k: v for k, v in e.data.items() if k != "llmvet"}
-                e = sse.Event(sse.encode(data, e.event), e.event, data)
+        for e in map(event_without_llmvet, events):
             out.append(e.raw)
             if seen is not None:
                 seen.append(e)

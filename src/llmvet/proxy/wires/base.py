@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from llmvet.proxy import sse
 from llmvet.proxy.sse import Event
 from llmvet.validators.base import PartKind
 
@@ -55,6 +56,10 @@ class Wire:
     def event_name(self, payload: Any) -> str | None:
         """The SSE `event:` name to send with a payload (only the Responses API names its events)."""
         return None
+
+    def encode(self, items: list[Any]) -> bytes:
+        """Event payloads as the SSE bytes the client gets (event names included)."""
+        return b"".join(sse.encode(p, self.event_name(p)) for p in items)
 
     # ---- incremental streams -------------------------------------------------------------------------
     def event_deltas(self, payload: Any, names: dict[str, str]) -> list[tuple[int, str, PartKind, str]]:
