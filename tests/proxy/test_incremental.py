@@ -10,7 +10,7 @@ import openai
 import orjson
 import pytest
 
-from tests.proxy.test_nothing_flagged import KEY, TOOL_ARGS, _chunk, _tool_call_deltas
+from tests.proxy.test_nothing_flagged import KEY, TOOL_ARGS, _chunk, _tool_call_deltas, send
 from tests.support.fake_upstream import Reply
 
 POLICY = """
@@ -34,12 +34,18 @@ def policy(action: str = "block", extra: str = "") -> str:
 
 
 def stream(proxy: Any, route: str = "chat", **extra: Any) -> httpx.Response:
-    path, body = {
-        "chat": ("/v1/chat/completions", {"messages": [{"role": "user", "content": "q"}]}),
-        "completions": ("/v1/completions", {"prompt": "q"}),
-        "responses": ("/v1/responses", {"input": "q"}),
-    }[route]
-    return httpx.post(proxy.url + path, json={"model": "m", **body, "stream": True, **extra}, timeout=30)
+    return send(proxy, route, True, **extra)
+
+
+def read_first_then_rest(proxy: Any, fake: Any, rest: bool = True) -> tuple[bytes, int, bytes]:
+    """(the first bytes, how many upstream streams had finished when they arrived, the rest or b"" when
+    the client hangs up after the first bytes)."""
+    body = {"model": "m", "messages": [{"role": "user", "content": "q"}], "stream": True}
+    with httpx.stream("POST", proxy.url + "/v1/chat/completions", json=body, timeout=30) as r:
+        raw = r.iter_raw()
+        first = next(raw)
+        finished = fake.streams_finished
+        return first, finished, b"".join(raw) if rest else b""
 
 
 def data_events(raw: bytes) -> list[Any]:
@@ -71,16 +77,7 @@ def assert_stopped_without_key(r: httpx.Response) -> None:
 def test_prose_flows_before_the_upstream_finishes(fake, make_proxy):
     proxy = make_proxy(policy())
     fake.reset(lambda b: Reply(text=PROSE, chunk_delay=0.05))
-    with httpx.stream(
-        "POST",
-        proxy.url + "/v1/chat/completions",
-        json={"model": "m", "messages": [{"role": "user", "content": "q"}], "stream": True},
-        timeout=30,
-    ) as r:
-        raw = r.iter_raw()
-        first = next(raw)
-        finished_when_first_byte_arrived = fake.streams_finished
-        rest = b"".join(raw)
+    first, finished_when_first_byte_arrived, rest = read_first_then_rest(proxy, fake)
     assert finished_when_first_byte_arrived == 0  # released while the upstream was still writing
     text = "".join(
         c["delta"].get("content") or ""
@@ -160,16 +157,7 @@ def test_plugin_without_a_streaming_declaration_is_held_to_the_end(fake, make_pr
     extra = "      - use: shouting\n"
     proxy = make_proxy(policy(extra=extra))
     fake.reset(lambda b: Reply(text=PROSE, chunk_delay=0.02))
-    with httpx.stream(
-        "POST",
-        proxy.url + "/v1/chat/completions",
-        json={"model": "m", "messages": [{"role": "user", "content": "q"}], "stream": True},
-        timeout=30,
-    ) as r:
-        raw = r.iter_raw()
-        next(raw)
-        finished_when_first_byte_arrived = fake.streams_finished
-        b"".join(raw)
+    _, finished_when_first_byte_arrived, _ = read_first_then_rest(proxy, fake)
     assert finished_when_first_byte_arrived == 1  # nothing went out before the whole answer was in
 
 
@@ -185,13 +173,7 @@ def test_upstream_cut_after_text_ends_with_a_clear_stop(fake, make_proxy):
 def test_client_disconnect_cancels_the_upstream(fake, make_proxy):
     proxy = make_proxy(policy())
     fake.reset(lambda b: Reply(text=PROSE * 5, chunk_delay=0.02))
-    with httpx.stream(
-        "POST",
-        proxy.url + "/v1/chat/completions",
-        json={"model": "m", "messages": [{"role": "user", "content": "q"}], "stream": True},
-        timeout=30,
-    ) as r:
-        next(r.iter_raw())
+    read_first_then_rest(proxy, fake, rest=False)  # then hang up
     for _ in range(100):
         if fake.streams_cancelled:
             break
