@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))  # for tests.support
-from overhead import LUA, cpu_seconds, run_wrk, serve, stop_all, uvicorn_cmd  # noqa: E402
+from overhead import LUA, cpu_seconds, llmvet_cmd, run_wrk, serve, stop_all, uvicorn_cmd  # noqa: E402
 
 from tests.support.servers import free_port  # noqa: E402
 
@@ -111,20 +111,7 @@ def main() -> int:
         for side, env in switches.items():
             procs.append(
                 serve(
-                    [
-                        sys.executable,
-                        "-m",
-                        "llmvet",
-                        "serve",
-                        "--upstream",
-                        upstream,
-                        "--port",
-                        str(ports[side]),
-                        "--policy",
-                        args.policy,
-                        "--store",
-                        f"sqlite:///{tmp / side}.db",
-                    ],
+                    llmvet_cmd(upstream, ports[side], args.policy, f"sqlite:///{tmp / side}.db"),
                     ports[side],
                     log,
                     {"LLMVET_LOG_LEVEL": "warning", **env},

@@ -50,6 +50,12 @@ def serve(args: list[str], port: int, log: Path, env: dict[str, str] | None = No
     return proc
 
 
+def llmvet_cmd(upstream: str, port: int, policy: str | Path, store: str) -> list[str]:
+    """`llmvet serve` as the benchmarks start it."""
+    return [sys.executable, "-m", "llmvet", "serve", "--upstream", upstream, "--port", str(port),
+            "--policy", str(policy), "--store", store]  # fmt: skip
+
+
 def stop_all(procs: list[subprocess.Popen], tmp: Path) -> None:
     """Stop the servers a benchmark started and remove its scratch folder."""
     for p in procs:
@@ -148,20 +154,7 @@ def main() -> int:
             pids["bare httpx pass-through"] = procs[-1].pid
         procs.append(
             serve(
-                [
-                    sys.executable,
-                    "-m",
-                    "llmvet",
-                    "serve",
-                    "--upstream",
-                    upstream_url,
-                    "--port",
-                    str(ports["llmvet"]),
-                    "--policy",
-                    args.policy,
-                    "--store",
-                    f"sqlite:///{tmp / 'bench.db'}",
-                ],
+                llmvet_cmd(upstream_url, ports["llmvet"], args.policy, f"sqlite:///{tmp / 'bench.db'}"),
                 ports["llmvet"],
                 log,
                 {"LLMVET_LOG_LEVEL": "warning"},

@@ -25,7 +25,7 @@ import httpx
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.overhead import cpu_seconds, serve, stop_all  # noqa: E402
+from benchmarks.overhead import cpu_seconds, llmvet_cmd, serve, stop_all  # noqa: E402
 from tests.support.fake_upstream import FakeUpstream, Reply  # noqa: E402
 from tests.support.servers import ThreadedServer, free_port  # noqa: E402
 
@@ -103,8 +103,7 @@ def main() -> int:
         targets = {"upstream (direct)": (upstream.url, None)}
         for name, policy in policy_files(tmp).items():
             port = free_port()
-            cmd = [sys.executable, "-m", "llmvet", "serve", "--upstream", upstream.url + "/v1", "--port", str(port)]
-            cmd += ["--policy", str(policy), "--store", f"sqlite:///{tmp / (str(port) + '.db')}"]
+            cmd = llmvet_cmd(upstream.url + "/v1", port, policy, f"sqlite:///{tmp / (str(port) + '.db')}")
             procs.append(serve(cmd, port, tmp / "servers.log", {"LLMVET_LOG_LEVEL": "warning"}))
             targets[name] = (f"http://127.0.0.1:{port}", procs[-1].pid)
         try:
