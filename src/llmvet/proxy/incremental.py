@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.responses import Response, StreamingResponse
@@ -31,66 +30,14 @@ from llmvet.proxy.keepalive import with_keepalive
 from llmvet.proxy.recording import finish
 from llmvet.proxy.render import Renderer
 from llmvet.proxy.runtime import Runtime
+from llmvet.proxy.stream_text import StreamText
 from llmvet.proxy.upstream import response_headers
 from llmvet.proxy.vetting import Vetter
 from llmvet.proxy.wires import Part
 from llmvet.proxy.wires.base import payloads
-from llmvet.validators.base import ALL_PARTS, PartKind, Status, Verdict
+from llmvet.validators.base import ALL_PARTS, Status, Verdict
 
 STOPS = ("block", "escalate", "reask")  # decisions that must stop text from flowing
-
-
-class Tail:
-    """The unchecked end of a growing text, indexed as if it were the whole text.
-
-    Segment validators address a stream's text by absolute position; keeping it all as one string
-    would copy everything so far on every event (quadratic in the stream's length). Text every
-    validator has cleared is dropped; what remains is read through the same absolute positions.
-    """
-
-    __slots__ = ("base", "rest")
-
-    def __init__(self) -> None:
-        self.base = 0  # absolute position of rest[0]
-        self.rest = ""
-
-    def __len__(self) -> int:
-        return self.base + len(self.rest)
-
-    def __getitem__(self, key: int | slice) -> str:
-        if isinstance(key, slice):
-            start = self.base if key.start is None else key.start
-            stop = len(self) if key.stop is None else key.stop
-            return self.rest[start - self.base : stop - self.base]
-        return self.rest[key - self.base]
-
-    def find(self, sub: str, start: int = 0) -> int:
-        i = self.rest.find(sub, max(start - self.base, 0))
-        return i + self.base if i >= 0 else -1
-
-    def drop_before(self, position: int) -> None:
-        if position > self.base:
-            self.rest = self.rest[position - self.base :]
-            self.base = position
-
-
-@dataclass
-class _Text:
-    choice: int
-    kind: PartKind
-    pieces: list[str] = field(default_factory=list)  # every delta, joined once at the end
-    tail: Tail = field(default_factory=Tail)
-    length: int = 0
-    cleared: dict[str, int] = field(default_factory=dict)  # validator label -> released up to here
-    state: dict[str, dict[str, Any]] = field(default_factory=dict)  # validator label -> its scratch space
-
-    def add(self, delta: str) -> None:
-        self.pieces.append(delta)
-        self.tail.rest += delta
-        self.length += len(delta)
-
-    def whole(self) -> str:
-        return "".join(self.pieces)
 
 
 class IncrementalRun:
@@ -104,13 +51,26 @@ class IncrementalRun:
         self.hold_all = any(m == "buffer" for m in modes.values())
         self.events: list[sse.Event] = []
         self.marks: list[dict[tuple[int, str], int]] = []  # per event: part -> its length after the event
-        self.parts: dict[tuple[int, str], _Text] = {}
+        self.parts: dict[tuple[int, str], StreamText] = {}
         self.names: dict[str, str] = {}
         self.released = 0  # events sent so far
         self.parser = sse.SSEParser()
         self.decisions: list[Decision] = []
         self.stopped: Decision | None = None
         self.clean_ms: dict[str, float] = {}  # segment validators' time on windows they cleared cheaply
+        self.early: dict[str, asyncio.Future[Any]] = {}  # whole-answer work begun with the request (re-asks)
+
+    def start_early(self) -> None:
+        """Let whole-answer validators begin what needs only the request, so it runs beside the stream."""
+        ctx = self.vetter.context(self.ex, Part(0, "content", "content", ""))
+        for cv in self.at_end:
+            started = cv.instance.stream_start(ctx)
+            if started is not None:
+                self.early[cv.label] = asyncio.ensure_future(started)
+
+    def cancel_early(self) -> None:
+        for task in self.early.values():
+            task.cancel()
 
     # ---- taking events in -------------------------------------------------------------------------
     async def take(self, event: sse.Event) -> None:
@@ -118,7 +78,7 @@ class IncrementalRun:
         self.events.append(event)
         touched: dict[tuple[int, str], int] = {}
         for choice, name, kind, delta in self.ex.wire.event_deltas(event.data, self.names):
-            part = self.parts.setdefault((choice, name), _Text(choice, kind))
+            part = self.parts.setdefault((choice, name), StreamText(choice, kind))
             part.add(delta)
             touched[(choice, name)] = part.length
         self.marks.append(touched)
@@ -192,10 +152,20 @@ class IncrementalRun:
                     await evaluate(self.ex.rule, self.vetter.context(self.ex, part), only=self.segment)
                 )
         if self.at_end:
-            self.decisions += await asyncio.gather(
-                *(evaluate(self.ex.rule, self.vetter.context(self.ex, p), only=self.at_end) for p in assembled)
-            )
+            self.decisions += await asyncio.gather(*(self.check_whole(p, cv) for p in assembled for cv in self.at_end))
+        self.cancel_early()  # begun, but no part needed it (e.g. the answer was all tool calls)
         return self.decision()
+
+    async def check_whole(self, part: Part, cv: CompiledValidator) -> Decision:
+        ctx = self.vetter.context(self.ex, part)
+        ctx.early = self.early.get(cv.label)
+        return await evaluate(self.ex.rule, ctx, only=[cv])
+
+    async def final_decision(self) -> Decision:
+        if self.stopped is not None:
+            self.cancel_early()
+            return self.decision()
+        return await self.finish()
 
     def decision(self) -> Decision:
         """One decision from every segment and end check: one run per validator, the strictest action."""
@@ -230,16 +200,18 @@ class Incremental:
                 return self.render.upstream_error(ex, answer)
             raise upstream_bad_response("a stream was asked for, but the body is not an event stream")
         run = IncrementalRun(self.rt, self.vetter, self.render, ex)
+        run.start_early()
         started = time.perf_counter()
         chunks = upstream.iter_chunks(resp)
         try:
             first, done = await self.until_first_release(run, chunks)
         except BaseException:
             resp.close()
+            run.cancel_early()
             raise
         if done and not first:  # stopped, or complete, before anything went out: decide as buffered
             resp.close()
-            decision = run.decision() if run.stopped is not None else await run.finish()
+            decision = await run.final_decision()
             ex.validate_ms += (time.perf_counter() - started) * 1000
             return await self.render.act(ex, run.answer(headers), decision)
         out_headers = {**headers, **self.render.decision_headers(ex, Decision("allow", ex.rule.name))}
@@ -276,6 +248,7 @@ class Incremental:
         ex = run.ex
         parser = run.parser
         failure: ProxyError | None = None
+        relayed = False
         try:
             yield b"".join(first)
             if not done:
@@ -289,17 +262,20 @@ class Incremental:
                         yield b"".join(out)
                 else:
                     _complete(run, parser)
+            relayed = run.stopped is None
         except ProxyError as exc:  # cut off or malformed after text went out: end cleanly, say why
             failure = exc
         finally:
             resp.close()  # on client disconnect this cancels the upstream request too
+            if not relayed:  # cut off, stopped, or the client left: begun re-asks are not needed
+                run.cancel_early()
         # The record is written before the last bytes go out: a client that has read the whole stream
         # finds its decision in the audit log and the metrics.
         if failure is not None:
             finish(self.rt, ex, run.answer(headers), None, 502)
             yield self.broken(run, failure)
             return
-        decision = run.decision() if run.stopped is not None else await run.finish()
+        decision = await run.final_decision()
         final = "block" if decision.action in STOPS else decision.action
         finish(self.rt, ex, run.answer(headers), decision, 200, final_action=final)
         yield self.ending(run, decision)

@@ -127,6 +127,8 @@ class Context:
     part: str = "content"  # which part of the answer `text` is: content, refusal, tool_call:NAME...
     part_kind: PartKind = "content"
     choice: int = 0  # which choice (`n`) it belongs to
+    # What this validator's `stream_start` began when the request arrived (an awaitable), if anything.
+    early: Any = None
 
     async def reask(
         self, body_overrides: dict[str, Any] | None = None, messages: list[dict[str, Any]] | None = None, n: int = 1
@@ -185,6 +187,9 @@ class Validator(Generic[ConfigT]):
       validator checks a stream released as it arrives (see StreamMode). A segment validator returns
       the end of the last complete segment of the text so far; `check` then sees each new run of
       complete segments on its own, so a segment must never need text beyond its own boundary.
+    - `stream_start(ctx)`: optional, for "whole" validators: work that needs only the request (e.g.
+      re-asks), begun when an incremental stream starts so it runs beside the stream; its awaitable
+      reaches `check` as `ctx.early` (the proxy cancels it if the stream ends first).
     - `warm_up(resources)`: optional; the proxy calls it once at start-up (beside serving; /readyz
       reports "warming" until it returns) to load expensive shared state such as a model.
     """
@@ -213,6 +218,10 @@ class Validator(Generic[ConfigT]):
     def stream_mode(self) -> StreamMode:
         """How this validator checks an incremental stream (safe default: hold everything)."""
         return "buffer"
+
+    def stream_start(self, ctx: Context) -> Awaitable[Any] | None:
+        """Whole-answer validators: start request-only work now (ctx.text is empty); None: nothing to start."""
+        return None
 
     def stream_boundary(self, text: str, state: dict[str, Any]) -> int:
         """Segment validators: the end of the last complete segment in `text` (which only grows

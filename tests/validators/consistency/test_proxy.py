@@ -148,3 +148,56 @@ def test_exhausted_budget_passes_the_answer_when_the_rule_fails_open(fake, make_
     assert raw.status_code == 200 and raw.json()["choices"][0]["message"]["content"] == ANSWER
     assert raw.headers["x-llmvet-decision"] == "allow"  # the check errored, the rule fails open
     assert not [r for r in fake.requests if "x-llmvet-internal" in r.headers]
+
+
+EARLY_POLICY = """
+version: 1
+name: consistency-early
+rules:
+  - name: facts
+    match: {{models: ["*"]}}
+    stream: {{mode: incremental}}
+    validators:
+      - use: consistency
+        with: {{samples: 3, semantic_weight: 0.0, reask_at: {at}}}
+        timeout: 60
+    on_fail: annotate
+"""
+
+
+def _stream_noting_reasks(fake, proxy, question: str) -> tuple[list[int], bytes]:
+    """Stream an answer slowly; note, for each re-ask, how many answer streams had finished when it arrived."""
+    finished_at_reask: list[int] = []
+
+    def responder(body: dict) -> Reply:
+        if is_reask(body):
+            finished_at_reask.append(fake.streams_finished)
+            return Reply(text=SAMPLES)
+        return Reply(text=ANSWER, chunk_delay=0.03)
+
+    fake.reset(responder)
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": question}]}
+    with httpx.stream("POST", proxy.url + "/v1/chat/completions", json=body, timeout=60) as resp:
+        raw = b"".join(resp.iter_raw())
+    assert resp.status_code == 200
+    return finished_at_reask, raw
+
+
+@pytest.mark.parametrize("at", ["request", "answer"])
+def test_incremental_stream_reasks_beside_the_stream_or_after_it(fake, make_proxy, at):
+    proxy = make_proxy(EARLY_POLICY.format(at=at))
+    finished_at_reask, raw = _stream_noting_reasks(fake, proxy, QUESTION)
+    # request: the re-ask went out while the answer was still streaming; answer: only once it had ended
+    assert finished_at_reask == ([0] if at == "request" else [1])
+    assert b"consistency.divergent_sentence" in raw and raw.rstrip().endswith(b"data: [DONE]")
+    reask = next(r for r in fake.requests if "x-llmvet-internal" in r.headers)
+    cap = reask.body["max_completion_tokens"]
+    # early: the answer's length is unknown, so each re-ask gets the whole max_sample_tokens; after: sized to it
+    assert cap == 1024 if at == "request" else cap < 1024
+
+
+def test_a_question_that_asks_no_fact_is_not_reasked_before_the_answer(fake, make_proxy):
+    proxy = make_proxy(EARLY_POLICY.format(at="request"))
+    finished_at_reask, raw = _stream_noting_reasks(fake, proxy, "Write me a short poem about a scientist.")
+    assert finished_at_reask == [1]  # the answer states facts, so it is checked, after it ended
+    assert b"consistency.divergent_sentence" in raw

@@ -54,11 +54,11 @@ class Gathered:
     calls: int = 0
 
 
-def plan(cfg: ConsistencyConfig, ctx: Context, n_sentences: int = 1) -> Plan:
+def plan(cfg: ConsistencyConfig, ctx: Context, n_sentences: int = 1, *, early: bool = False) -> Plan:
     """How many answers fit in `max_extra_tokens` (answers to the question itself are dropped first); in judge
-    mode each answer also costs one judge call."""
+    mode each answer also costs one judge call. `early`: planned before the answer exists (full cap)."""
     prompt_tokens = sampling.estimate_tokens(sampling.conversation(ctx.request))
-    cap = sampling.sample_cap(ctx.request, ctx.route, ctx.text, cfg.max_sample_tokens)
+    cap = sampling.sample_cap(ctx.request, ctx.route, None if early else ctx.text, cfg.max_sample_tokens)
     judging = judge.estimate(cfg, ctx.text, n_sentences, cap) if cfg.judge else 0
     per_sample = prompt_tokens + cap + judging
     samples = cfg.samples if cfg.mode in ("samples", "both") else 0

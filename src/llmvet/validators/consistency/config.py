@@ -101,6 +101,13 @@ class ConsistencyConfig(ValidatorConfig):
         0, ge=0, description="run only when the answer has this many sentences with names, numbers or dates"
     )
 
+    # When to re-ask on a stream released as it arrives: beside the stream (the answer's length is not
+    # known yet, so each re-ask gets the full max_sample_tokens cap) or once it has ended.
+    reask_at: Literal["request", "answer"] = Field(
+        "request",
+        description="incremental streams: re-ask when a factual question arrives (beside the stream) or after the answer",
+    )
+
     # Cost caps.
     max_extra_tokens: int = Field(8000, ge=1, description="estimated tokens all re-asks of one answer may spend")
     max_sample_tokens: int = Field(1024, ge=16, description="completion cap of each re-ask")

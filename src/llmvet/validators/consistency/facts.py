@@ -181,6 +181,11 @@ _CREATIVE = _words(
 )
 
 
+def is_creative_request(question: str) -> bool:
+    """A request for made-up or transformed text (a poem, a rewrite), where answers should differ."""
+    return bool(_CREATIVE & set(tokens(question)[:12]))
+
+
 def is_factual_question(question: str) -> bool:
     """A question asking for a fact (a name, date, number, yes or no), not for made-up or transformed text."""
     words = tokens(question)

@@ -38,9 +38,14 @@ PREAMBLE_TOKENS = 192
 MIN_SAMPLE_TOKENS = 256
 
 
-def sample_cap(request: dict[str, Any], route: str, answer: str, ceiling: int) -> int:
-    """Completion cap of one re-ask: an answer twice as long as the one under test plus a preamble."""
-    cap = min(max(2 * estimate_tokens(answer) + PREAMBLE_TOKENS, MIN_SAMPLE_TOKENS), ceiling)
+def sample_cap(request: dict[str, Any], route: str, answer: str | None, ceiling: int) -> int:
+    """Completion cap of one re-ask: an answer twice as long as the one under test plus a preamble
+    (`None`: the answer is not known yet, so the ceiling)."""
+    cap = (
+        ceiling
+        if answer is None
+        else min(max(2 * estimate_tokens(answer) + PREAMBLE_TOKENS, MIN_SAMPLE_TOKENS), ceiling)
+    )
     own = request.get(max_tokens_field(request, route))
     if isinstance(own, int) and own > 0:
         cap = min(cap, own)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fnmatch
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -21,7 +23,7 @@ from llmvet.validators.base import (
 )
 from llmvet.validators.consistency import asking, budget, judge, verdicts
 from llmvet.validators.consistency.config import ConsistencyConfig
-from llmvet.validators.consistency.facts import contradiction_share, is_factual_question
+from llmvet.validators.consistency.facts import contradiction_share, is_creative_request, is_factual_question
 from llmvet.validators.consistency.scoring import Encoder, is_factual, merge_fragments, score_sentences, split_sentences
 
 if TYPE_CHECKING:
@@ -145,22 +147,44 @@ class ConsistencyValidator(Validator[ConsistencyConfig]):
             except embeddings.EmbeddingsUnavailable as exc:
                 return Verdict.errored(str(exc))
 
-        plan = asking.plan(cfg, ctx, len(sentences))
-        wanted = cfg.samples if cfg.mode == "samples" else 1
-        if plan.n < min(cfg.min_samples, wanted) or plan.n == 0:
-            return Verdict.errored(
-                f"answer too long for max_extra_tokens={cfg.max_extra_tokens} "
-                f"(one re-ask is estimated at {plan.per_sample} tokens)",
-                plan=plan.to_dict(),
-            )
-        gathered = await self._reask_within_budget(ctx, ctx.resources, plan, sentences)
-        if isinstance(gathered, Verdict):
-            return gathered
-        return await self._score(ctx, sentences, encoder, gathered, plan, unscored)
+        if ctx.early is not None:  # re-asked when the request arrived, beside the stream
+            got = await ctx.early
+            plan = asking.plan(cfg, ctx, len(sentences), early=True)
+        else:
+            plan = asking.plan(cfg, ctx, len(sentences))
+            wanted = cfg.samples if cfg.mode == "samples" else 1
+            if plan.n < min(cfg.min_samples, wanted) or plan.n == 0:
+                return Verdict.errored(
+                    f"answer too long for max_extra_tokens={cfg.max_extra_tokens} "
+                    f"(one re-ask is estimated at {plan.per_sample} tokens)",
+                    plan=plan.to_dict(),
+                )
+            got = await self._asked_within_budget(ctx, ctx.resources, plan)
+        if isinstance(got, Verdict):
+            return got
+        judged = await self._judged(ctx, ctx.resources, sentences, got)
+        if isinstance(judged, Verdict):
+            return judged
+        return await self._score(ctx, sentences, encoder, judged, plan, unscored)
 
-    async def _reask_within_budget(
-        self, ctx: Context, resources: Resources, plan: asking.Plan, sentences: list[Sentence]
-    ) -> _Samples | Verdict:
+    def stream_start(self, ctx: Context) -> Awaitable[_Samples | Verdict] | None:
+        """Re-ask as the request arrives, so the samples are ready when the streamed answer ends. Not for
+        creative requests (unless questions=any): if the answer then states no fact, the re-asks were spent
+        for nothing, as the answer is not known yet."""
+        cfg = self.config
+        model = (ctx.model or "").lower()
+        if cfg.reask_at != "request" or ctx.resources is None or ctx.reask_fn is None:
+            return None
+        if not any(fnmatch.fnmatchcase(model, g.lower()) for g in cfg.models):
+            return None
+        if cfg.questions == "factual" and is_creative_request(ctx.prompt):
+            return None
+        plan = asking.plan(cfg, ctx, cfg.max_sentences, early=True)
+        if plan.n < min(cfg.min_samples, cfg.samples if cfg.mode == "samples" else 1) or plan.n == 0:
+            return None
+        return self._asked_within_budget(ctx, ctx.resources, plan)
+
+    async def _asked_within_budget(self, ctx: Context, resources: Resources, plan: asking.Plan) -> _Samples | Verdict:
         """Re-ask the upstream, with the estimated tokens reserved against the daily budget and then settled
         to what the upstream reports it spent."""
         cfg = self.config
@@ -178,29 +202,43 @@ class ConsistencyValidator(Validator[ConsistencyConfig]):
         try:
             got = await asking.gather(cfg, ctx, plan)
             spent = _total(got.usage) or reserved
-            judged = None
-            if cfg.judge:
-                judged = await self._judge(ctx, sentences, got)
-                spent += _total(judged.usage) if _total(got.usage) else 0
         except ReaskUnavailable as exc:
             return Verdict.errored(f"cannot re-ask: {exc}")
-        except judge.JudgeError as exc:  # the judge calls were made: their cost is in the record
-            spent = (_total(got.usage) + _total(exc.usage)) or reserved
-            return Verdict.errored(
-                f"the judge's reply is not usable: {exc}",
-                extra_usage={**_merge(got.usage, exc.usage), "calls": got.calls + exc.calls},
-                judge={"model": cfg.judge_model, "calls": exc.calls, "usage": exc.usage},
-            )
         except asyncio.CancelledError:  # timed out mid-call: the upstream may have spent it, keep the reservation
             spent = reserved
             raise
         finally:
             if cfg.daily_token_budget is not None:
                 await budget.settle(resources.store, key, spent - reserved)
-        return _Samples(got.texts, got.usage, got.paraphrases, got.calls, (time.perf_counter() - t0) * 1000, judged)
+        return _Samples(got.texts, got.usage, got.paraphrases, got.calls, (time.perf_counter() - t0) * 1000)
 
-    async def _judge(self, ctx: Context, sentences: list[Sentence], got: asking.Gathered) -> judge.Judged:
-        others = [t for t in got.texts if t.strip()]
+    async def _judged(
+        self, ctx: Context, resources: Resources, sentences: list[Sentence], got: _Samples
+    ) -> _Samples | Verdict:
+        """Judge mode: ask the judge about each sample; its cost is added to the budget as reported."""
+        cfg = self.config
+        if not cfg.judge:
+            return got
+        t0 = time.perf_counter()
+        try:
+            judged = await self._judge(ctx, sentences, got.texts)
+        except judge.JudgeError as exc:  # the judge calls were made: their cost is in the record
+            await self._spend(resources, ctx, _total(exc.usage))
+            return Verdict.errored(
+                f"the judge's reply is not usable: {exc}",
+                extra_usage={**_merge(got.usage, exc.usage), "calls": got.calls + exc.calls},
+                judge={"model": cfg.judge_model, "calls": exc.calls, "usage": exc.usage},
+            )
+        await self._spend(resources, ctx, _total(judged.usage))
+        # a copy: with n > 1 every choice's check shares the samples begun at the request
+        return dataclasses.replace(got, judged=judged, reask_ms=got.reask_ms + (time.perf_counter() - t0) * 1000)
+
+    async def _spend(self, resources: Resources, ctx: Context, tokens: int) -> None:
+        if self.config.daily_token_budget is not None and tokens:
+            await budget.settle(resources.store, budget.budget_key(ctx.key_hash), tokens)
+
+    async def _judge(self, ctx: Context, sentences: list[Sentence], texts: list[str]) -> judge.Judged:
+        others = [t for t in texts if t.strip()]
         if not others:
             return judge.Judged([])
         return await judge.judge(self.config, ctx, [s.text for s in sentences], others)
