@@ -30,10 +30,11 @@ class Sentence:
     span: tuple[int, int]
 
 
-def find_fences(text: str) -> list[tuple[int, int, str, int, int]]:
+def find_fences(text: str, open_ended: bool = False) -> list[tuple[int, int, str, int, int]]:
     """(block start, block end, info string, code start, code end) per fenced block, in linear time.
 
-    An opener that is never closed is not a block (its lines stay prose).
+    An opener that is never closed is not a block (its lines stay prose), unless `open_ended`: in the
+    part of a stream seen so far, the block it opens runs to the end of the text (its close is still to come).
     """
     closers: dict[str, list[tuple[int, int]]] = {"```": [], "~~~": []}
     for m in _FENCE_CLOSE.finditer(text):
@@ -47,6 +48,9 @@ def find_fences(text: str) -> list[tuple[int, int, str, int, int]]:
         marker = m.group(1)
         i = bisect_left(starts[marker], m.end())
         if i == len(starts[marker]):
+            if open_ended:
+                out.append((m.start(), len(text), m.group(2), m.end(), len(text)))
+                break
             continue
         close_start, close_end = closers[marker][i]
         out.append((m.start(), close_end, m.group(2), m.end(), close_start))

@@ -35,7 +35,7 @@ from llmvet.proxy.upstream import response_headers
 from llmvet.proxy.vetting import Vetter
 from llmvet.proxy.wires import Part
 from llmvet.proxy.wires.base import payloads
-from llmvet.validators.base import ALL_PARTS, Status, Verdict
+from llmvet.validators.base import ALL_PARTS, KEEP_FROM, Status, Verdict
 
 STOPS = ("block", "escalate", "reask")  # decisions that must stop text from flowing
 
@@ -85,6 +85,17 @@ class IncrementalRun:
         for key in touched:
             await self.check_segments(key, final=False)
 
+    async def take_chunk(self, chunk: bytes) -> list[bytes]:
+        """Take the events a chunk completes; what may go out, cleared event by event, so text before a
+        flagged span goes out however the upstream's bytes were split into chunks."""
+        out: list[bytes] = []
+        for event in _parse(self.parser, chunk):
+            await self.take(event)
+            if self.stopped is not None:
+                break
+            out += self.releasable()
+        return out
+
     async def check_segments(self, key: tuple[int, str], final: bool) -> None:
         part = self.parts[key]
         for cv in self.segment:
@@ -102,20 +113,27 @@ class IncrementalRun:
             if cv.instance.stream_clean(window):
                 self.clean_ms[cv.label] = self.clean_ms.get(cv.label, 0.0) + (time.perf_counter() - began) * 1000
                 continue
-            decision = await evaluate(self.ex.rule, self.context(key, window), only=[cv])
+            decision = await evaluate(self.ex.rule, self.context(key, window, not final), only=[cv])
             _shift_spans(decision, start)
             _keep_findings(decision, release, state.setdefault("reported", set()))
             self.decisions.append(decision)
             if decision.action in STOPS and self.stopped is None:
                 self.stopped = decision
+        if not final and self.stopped is None:
+            for cv in self.segment:
+                ahead = getattr(cv.instance, "stream_ahead", None)
+                if ahead is not None and part.kind in getattr(cv.instance, "reads", ALL_PARTS):
+                    ahead(part.tail, part.state.setdefault(cv.label, {}), self.rt.resources)
         readers = [cv.label for cv in self.segment if part.kind in getattr(cv.instance, "reads", ALL_PARTS)]
-        if readers:  # text every segment validator has released is never read again
-            part.tail.drop_before(min(part.cleared.get(label, 0) for label in readers))
+        if readers:  # text every segment validator has released (and will not re-read) is never read again
+            part.tail.drop_before(min(_keep_from(part, label) for label in readers))
 
-    def context(self, key: tuple[int, str], text: str) -> Any:
+    def context(self, key: tuple[int, str], text: str, partial: bool = False) -> Any:
         choice, label = key
         part = self.parts[key]
-        return self.vetter.context(self.ex, Part(choice, label.split("#")[0], part.kind, text))
+        ctx = self.vetter.context(self.ex, Part(choice, label.split("#")[0], part.kind, text))
+        ctx.partial = partial
+        return ctx
 
     # ---- what may go out --------------------------------------------------------------------------
     def releasable(self) -> list[bytes]:
@@ -226,11 +244,9 @@ class Incremental:
     async def until_first_release(self, run: IncrementalRun, chunks: AsyncIterator[bytes]) -> tuple[list[bytes], bool]:
         parser = run.parser
         async for chunk in chunks:
-            for event in _parse(parser, chunk):
-                await run.take(event)
-            if run.stopped is not None:
+            out = await run.take_chunk(chunk)
+            if run.stopped is not None:  # flagged in the first bytes: the buffered stream's error, nothing sent
                 return [], True
-            out = run.releasable()
             if out:
                 return out, False
         _complete(run, parser)
@@ -253,13 +269,11 @@ class Incremental:
             yield b"".join(first)
             if not done:
                 async for chunk in chunks:
-                    for event in _parse(parser, chunk):
-                        await run.take(event)
-                    if run.stopped is not None:
-                        break
-                    out = run.releasable()
+                    out = await run.take_chunk(chunk)
                     if out:
                         yield b"".join(out)
+                    if run.stopped is not None:
+                        break
                 else:
                     _complete(run, parser)
             relayed = run.stopped is None
@@ -324,6 +338,12 @@ def _merged(a: ValidatorRun, b: ValidatorRun) -> ValidatorRun:
 def _mode(cv: CompiledValidator) -> str:
     mode = getattr(cv.instance, "stream_mode", None)
     return mode() if callable(mode) else "buffer"
+
+
+def _keep_from(part: StreamText, label: str) -> int:
+    """Where a validator may still read from: its release point, or earlier if it said so (a code block's fence)."""
+    cleared = part.cleared.get(label, 0)
+    return min(cleared, part.state.get(label, {}).get(KEEP_FROM, cleared))
 
 
 def _parse(parser: sse.SSEParser, chunk: bytes) -> list[sse.Event]:

@@ -33,6 +33,9 @@ PROSE: frozenset[PartKind] = frozenset(("content",))
 #   whole    lets text through and decides at the end (annotate, append, or stop the stream)
 #   buffer   needs the whole answer before any of it is released (the default for plug-ins)
 StreamMode = Literal["segment", "whole", "buffer"]
+# A segment validator whose next window may start before its release point (to re-read a code block's
+# fence) puts that position in its stream state under this key, so the proxy keeps the text from there.
+KEEP_FROM = "keep_from"
 
 
 class Status(str, enum.Enum):
@@ -127,6 +130,8 @@ class Context:
     part: str = "content"  # which part of the answer `text` is: content, refusal, tool_call:NAME...
     part_kind: PartKind = "content"
     choice: int = 0  # which choice (`n`) it belongs to
+    # `text` is what a stream has sent so far (a segment check): a code fence still open runs to its end.
+    partial: bool = False
     # What this validator's `stream_start` began when the request arrived (an awaitable), if anything.
     early: Any = None
 
@@ -145,7 +150,7 @@ class Context:
 
     @cached_property
     def _fences(self) -> list[tuple[int, int, str, int, int]]:
-        return parse.find_fences(self.text)
+        return parse.find_fences(self.text, open_ended=self.partial)
 
     @cached_property
     def code_blocks(self) -> list[CodeBlock]:
@@ -187,6 +192,8 @@ class Validator(Generic[ConfigT]):
       validator checks a stream released as it arrives (see StreamMode). A segment validator returns
       the end of the last complete segment of the text so far; `check` then sees each new run of
       complete segments on its own, so a segment must never need text beyond its own boundary.
+      Optional: `stream_ahead(text, state, resources)`, called as text arrives, starts slow work (e.g.
+      registry lookups) for what is already complete in the segment still being written.
     - `stream_start(ctx)`: optional, for "whole" validators: work that needs only the request (e.g.
       re-asks), begun when an incremental stream starts so it runs beside the stream; its awaitable
       reaches `check` as `ctx.early` (the proxy cancels it if the stream ends first).

@@ -1,4 +1,4 @@
-"""Segment boundaries for validators that check a stream as it arrives: tokens, lines, fenced blocks.
+"""Segment boundaries for validators that check a stream as it arrives: tokens and lines.
 
 Each function returns the end of the last complete segment of `text`, scanning only what was added
 since the last call (kept in `state`), so a whole stream costs time linear in its length.
@@ -31,21 +31,3 @@ def token_boundary(text: str, state: dict[str, Any]) -> int:
 def line_boundary(text: str, state: dict[str, Any]) -> int:
     """Complete lines."""
     return after_last(text, state, "\n")
-
-
-def block_boundary(text: str, state: dict[str, Any]) -> int:
-    """Complete lines outside Markdown code fences, and complete fenced blocks: an open block is held
-    back whole, so code is checked with its fence (its language) around it."""
-    pos, end, fence = state.get("pos", 0), state.get("end", 0), state.get("fence")
-    while (nl := text.find("\n", pos)) >= 0:
-        marker = text[pos:nl].lstrip()[:3]
-        if fence is None and marker in ("```", "~~~"):
-            fence = marker
-        elif fence is not None and marker == fence and not text[pos:nl].strip()[3:]:
-            fence = None
-            end = nl + 1
-        elif fence is None:
-            end = nl + 1
-        pos = nl + 1
-    state.update(pos=pos, end=end, fence=fence)
-    return end

@@ -6,6 +6,7 @@ allowlist, conda), look the rest up (memory cache first), then let the Judge gra
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Collection
@@ -29,7 +30,7 @@ from llmvet.validators.packages.registry import (
     pip_index_url,
 )
 from llmvet.validators.packages.signals import popular, popular_names
-from llmvet.validators.segments import block_boundary
+from llmvet.validators.packages.streaming import line_window, names_ahead
 
 if TYPE_CHECKING:
     from llmvet.resources import Resources
@@ -54,9 +55,28 @@ class PackagesValidator(Validator[PackagesConfig]):
     def stream_mode(self) -> StreamMode:
         return "segment"
 
-    def stream_boundary(self, text: str, state: dict[str, Any]) -> int:
-        # whole lines, and fenced code blocks whole (their language decides how they are read)
-        return block_boundary(text, state)
+    def stream_window(self, text: str, state: dict[str, Any], cleared: int, final: bool) -> tuple[int, int, int]:
+        # whole lines, code-block lines read with their block's fence (its language decides how they are read)
+        return line_window(text, state, cleared, final)
+
+    def stream_ahead(self, text: str, state: dict[str, Any], resources: Resources | None) -> None:
+        """Start the lookups of names already complete in the line being written (the check joins them)."""
+        if resources is None:
+            return
+        items = []
+        for ref in names_ahead(text, state, self.config.check_imports):
+            index, name = (None, "") if self._by_policy(ref, ())[0] else self._target(ref)
+            if index is not None and self.client.peek(index, name) is None:
+                items.append((index, name))
+        if items:
+            task = asyncio.ensure_future(self.client.lookup_many(resources, items))
+            self._ahead.add(task)  # held until done: the loop keeps only weak references to tasks
+            task.add_done_callback(self._ahead_done)
+
+    def _ahead_done(self, task: asyncio.Future[Any]) -> None:
+        self._ahead.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # the check will look up again and say why
+            log.debug("early lookup failed: %s", task.exception())
 
     def __init__(self, config: PackagesConfig) -> None:
         super().__init__(config)
@@ -78,6 +98,7 @@ class PackagesValidator(Validator[PackagesConfig]):
         )
         self.judge = Judge(c, self.private)
         self._ecosystems = frozenset(c.ecosystems)
+        self._ahead: set[asyncio.Future[Any]] = set()
 
     def problems(self) -> list[str]:
         out = []
