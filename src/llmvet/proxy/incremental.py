@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from llmvet.policy.engine import Decision, ValidatorRun, evaluate
 from llmvet.policy.loader import CompiledValidator
@@ -26,7 +26,7 @@ from llmvet.proxy import sse
 from llmvet.proxy.answer import Answer, event_without_llmvet, strip_llmvet_field
 from llmvet.proxy.errors import ProxyError, upstream_bad_response
 from llmvet.proxy.exchange import Exchange
-from llmvet.proxy.keepalive import with_keepalive
+from llmvet.proxy.keepalive import KeepAliveStream
 from llmvet.proxy.recording import finish
 from llmvet.proxy.render import Renderer
 from llmvet.proxy.runtime import Runtime
@@ -35,7 +35,7 @@ from llmvet.proxy.upstream import response_headers
 from llmvet.proxy.vetting import Vetter
 from llmvet.proxy.wires import Part
 from llmvet.proxy.wires.base import payloads
-from llmvet.validators.base import ALL_PARTS, KEEP_FROM, Status, Verdict
+from llmvet.validators.base import ALL_PARTS, KEEP_FROM, PartKind, Status, Verdict
 
 STOPS = ("block", "escalate", "reask")  # decisions that must stop text from flowing
 
@@ -59,6 +59,16 @@ class IncrementalRun:
         self.stopped: Decision | None = None
         self.clean_ms: dict[str, float] = {}  # segment validators' time on windows they cleared cheaply
         self.early: dict[str, asyncio.Future[Any]] = {}  # whole-answer work begun with the request (re-asks)
+        self.terminal: list[bool] = []  # per event: does it close a choice (held to the end)?
+        self.readers: dict[str, list[_Reader]] = {}  # part kind -> the segment validators reading it
+
+    def readers_of(self, kind: PartKind) -> list[_Reader]:
+        found = self.readers.get(kind)
+        if found is None:
+            found = self.readers[kind] = [
+                _Reader(cv) for cv in self.segment if kind in getattr(cv.instance, "reads", ALL_PARTS)
+            ]
+        return found
 
     def start_early(self) -> None:
         """Let whole-answer validators begin what needs only the request, so it runs beside the stream."""
@@ -76,9 +86,13 @@ class IncrementalRun:
     async def take(self, event: sse.Event) -> None:
         event = event_without_llmvet(event)
         self.events.append(event)
+        self.terminal.append(self.ex.wire.is_terminal(event.data))
         touched: dict[tuple[int, str], int] = {}
         for choice, name, kind, delta in self.ex.wire.event_deltas(event.data, self.names):
-            part = self.parts.setdefault((choice, name), StreamText(choice, kind))
+            part = self.parts.get((choice, name))
+            if part is None:
+                part = self.parts[(choice, name)] = StreamText(choice, kind)
+                part.released = 0 if self.readers_of(kind) else -1  # nothing reads it: it never holds text
             part.add(delta)
             touched[(choice, name)] = part.length
         self.marks.append(touched)
@@ -98,35 +112,37 @@ class IncrementalRun:
 
     async def check_segments(self, key: tuple[int, str], final: bool) -> None:
         part = self.parts[key]
-        for cv in self.segment:
-            if part.kind not in getattr(cv.instance, "reads", ALL_PARTS):
-                continue
-            cleared = part.cleared.get(cv.label, 0)
-            text: Any = part.tail  # read like the whole text so far
-            state = part.state.setdefault(cv.label, {})
-            start, end, release = cv.instance.stream_window(text, state, cleared, final)
+        readers = self.readers_of(part.kind)
+        if not readers:
+            return
+        text: Any = part.tail  # read like the whole text so far
+        for r in readers:
+            cleared = part.cleared.get(r.label, 0)
+            state = part.state.get(r.label)
+            if state is None:
+                state = part.state[r.label] = {}
+            start, end, release = r.window(text, state, cleared, final)
             if end <= start or release <= cleared:
                 continue
-            part.cleared[cv.label] = release
+            part.cleared[r.label] = release
             window = text[start:end]
             began = time.perf_counter()
-            if cv.instance.stream_clean(window):
-                self.clean_ms[cv.label] = self.clean_ms.get(cv.label, 0.0) + (time.perf_counter() - began) * 1000
+            if r.clean(window):
+                self.clean_ms[r.label] = self.clean_ms.get(r.label, 0.0) + (time.perf_counter() - began) * 1000
                 continue
-            decision = await evaluate(self.ex.rule, self.context(key, window, not final), only=[cv])
+            decision = await evaluate(self.ex.rule, self.context(key, window, not final), only=[r.cv])
             _shift_spans(decision, start)
             _keep_findings(decision, release, state.setdefault("reported", set()))
             self.decisions.append(decision)
             if decision.action in STOPS and self.stopped is None:
                 self.stopped = decision
         if not final and self.stopped is None:
-            for cv in self.segment:
-                ahead = getattr(cv.instance, "stream_ahead", None)
-                if ahead is not None and part.kind in getattr(cv.instance, "reads", ALL_PARTS):
-                    ahead(part.tail, part.state.setdefault(cv.label, {}), self.rt.resources)
-        readers = [cv.label for cv in self.segment if part.kind in getattr(cv.instance, "reads", ALL_PARTS)]
-        if readers:  # text every segment validator has released (and will not re-read) is never read again
-            part.tail.drop_before(min(_keep_from(part, label) for label in readers))
+            for r in readers:
+                if r.ahead is not None:
+                    r.ahead(text, part.state[r.label], self.rt.resources)
+        part.released = min(part.cleared.get(r.label, 0) for r in readers)
+        # text every segment validator has released (and will not re-read) is never read again
+        part.tail.drop_before(min(_keep_from(part, r.label) for r in readers))
 
     def context(self, key: tuple[int, str], text: str, partial: bool = False) -> Any:
         choice, label = key
@@ -141,21 +157,15 @@ class IncrementalRun:
         if self.stopped is not None or self.hold_all:
             return []
         out = []
-        while self.released < len(self.events):
-            i = self.released
-            if self.ex.wire.is_terminal(self.events[i].data) or not self.cleared(self.marks[i]):
+        parts, events, marks, terminal = self.parts, self.events, self.marks, self.terminal
+        i = self.released
+        while i < len(events):
+            if terminal[i] or any(0 <= parts[key].released < length for key, length in marks[i].items()):
                 break
-            out.append(self.events[i].raw)
-            self.released += 1
+            out.append(events[i].raw)
+            i += 1
+        self.released = i
         return out
-
-    def cleared(self, marks: dict[tuple[int, str], int]) -> bool:
-        for key, length in marks.items():
-            part = self.parts[key]
-            for cv in self.segment:
-                if part.kind in getattr(cv.instance, "reads", ALL_PARTS) and part.cleared.get(cv.label, 0) < length:
-                    return False
-        return True
 
     # ---- the end ------------------------------------------------------------------------------------
     async def finish(self) -> Decision:
@@ -234,12 +244,8 @@ class Incremental:
             return await self.render.act(ex, run.answer(headers), decision)
         out_headers = {**headers, **self.render.decision_headers(ex, Decision("allow", ex.rule.name))}
         out_headers["x-llmvet-decision"] = "incremental"  # the final decision is in the last event
-        return StreamingResponse(
-            with_keepalive(self.relay(run, chunks, resp, first, done, headers), ex.rule.rule.stream.keepalive),
-            200,
-            headers=out_headers,
-            media_type="text/event-stream",
-        )
+        relay = self.relay(run, chunks, resp, first, done, headers)
+        return KeepAliveStream(relay, ex.rule.rule.stream.keepalive, headers=out_headers)
 
     async def until_first_release(self, run: IncrementalRun, chunks: AsyncIterator[bytes]) -> tuple[list[bytes], bool]:
         parser = run.parser
@@ -316,6 +322,18 @@ class Incremental:
         else:
             items[last] = {**items[last], "llmvet": note}
         return wire.encode(items)
+
+
+class _Reader:
+    """A segment validator reading one kind of part, with its hooks looked up once per stream."""
+
+    __slots__ = ("ahead", "clean", "cv", "label", "window")
+
+    def __init__(self, cv: CompiledValidator) -> None:
+        self.cv, self.label = cv, cv.label
+        self.window = cv.instance.stream_window
+        self.clean = cv.instance.stream_clean
+        self.ahead = getattr(cv.instance, "stream_ahead", None)
 
 
 _STATUS_RANK = {Status.PASSED: 0, Status.ERROR: 1, Status.FAILED: 2}

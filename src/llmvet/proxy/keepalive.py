@@ -56,6 +56,47 @@ async def with_keepalive(source: AsyncIterator[bytes], interval: float) -> Async
             await task
 
 
+class KeepAliveStream(StreamingResponse):
+    """An event stream that sends a keep-alive whenever its body has been silent for `interval` seconds.
+
+    The body is iterated inline (no extra task and queue hop per chunk, which `with_keepalive` pays:
+    about 40 µs of CPU per chunk here); a timer looks at the time of the last send once per interval
+    and, when the body is stuck (an upstream read, a registry lookup), sends the comment on its own.
+    """
+
+    def __init__(self, content: AsyncIterator[bytes], interval: float, **kwargs: Any) -> None:
+        super().__init__(content, media_type="text/event-stream", **kwargs)
+        self.interval = interval
+
+    async def stream_response(self, send: Any) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        beats: set[asyncio.Task[None]] = set()
+        handle: asyncio.TimerHandle
+
+        def beat() -> None:
+            nonlocal handle, last
+            now = loop.time()
+            if now - last >= self.interval:
+                last = now
+                task = loop.create_task(send({"type": "http.response.body", "body": KEEPALIVE, "more_body": True}))
+                beats.add(task)
+                task.add_done_callback(beats.discard)
+            handle = loop.call_at(last + self.interval, beat)
+
+        handle = loop.call_later(self.interval, beat)
+        try:
+            async for chunk in self.body_iterator:
+                last = loop.time()
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        finally:
+            handle.cancel()
+            if beats:  # a keep-alive being written finishes before the stream ends
+                await asyncio.gather(*beats, return_exceptions=True)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
 async def first_or_keepalive(
     work: Awaitable[Response], interval: float, stopped: Any, headers: dict[str, str] | None = None
 ) -> Response:

@@ -26,16 +26,15 @@ class SSEParser:
         self._buf = b""
 
     def feed(self, chunk: bytes) -> list[Event]:
-        self._buf += chunk.replace(b"\r\n", b"\n")
+        buf = self._buf + chunk.replace(b"\r\n", b"\n") if self._buf else chunk.replace(b"\r\n", b"\n")
         events: list[Event] = []
-        while True:
-            end = self._buf.find(b"\n\n")
-            if end < 0:
-                break
-            block, self._buf = self._buf[: end + 2], self._buf[end + 2 :]
-            ev = _parse_block(block)
+        pos = 0
+        while (end := buf.find(b"\n\n", pos)) >= 0:  # walk the buffer once: many events may share a chunk
+            ev = _parse_block(buf[pos : end + 2])
             if ev is not None:
                 events.append(ev)
+            pos = end + 2
+        self._buf = buf[pos:]
         return events
 
     @property

@@ -49,6 +49,7 @@ class StreamText:
     pieces: list[str] = field(default_factory=list)  # every delta, joined once at the end
     tail: Tail = field(default_factory=Tail)
     length: int = 0
+    released: int = 0  # every segment check has cleared the text up to here (-1: no check reads it)
     cleared: dict[str, int] = field(default_factory=dict)  # validator label -> released up to here
     state: dict[str, dict[str, Any]] = field(default_factory=dict)  # validator label -> its scratch space
 
