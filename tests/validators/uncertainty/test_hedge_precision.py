@@ -47,6 +47,7 @@ PAIRS = [
         "The dose is usually 200 mg, though the evidence is mixed.",
     ),
     ("It may be prudent to send a written demand first.", "It would appear that the demand was never sent."),
+    ("What I can do is suggest a folder structure.", "Early trials suggest that it shortens the illness."),
 ]
 
 
