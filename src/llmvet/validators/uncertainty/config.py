@@ -26,8 +26,15 @@ class UncertaintyConfig(ValidatorConfig):
     hedge_light_min: float = Field(
         0.5,
         ge=0,
-        description="Weighted hedge cues that make hedging light (0.5: any cue; 1.0: one approximator or frequency "
-        "adverb such as 'usually' alone is not hedging).",
+        description="Weighted hedge cues that make hedging light (0.5: any cue, a weasel phrase such as 'some "
+        "experts say' weighs 0.5; 1.0: a real hedge or two weasel phrases).",
+    )
+    hedge_frequency_weight: float = Field(
+        0.0,
+        ge=0,
+        description="Weight of frequency adverbs and approximators ('usually', 'roughly', 'tends to'). 0 (default): "
+        "they say how often or how much and do not weaken a claim, so they are not hedges; 0.5 counts them as weak "
+        "hedges (the behaviour before issue 15).",
     )
     fail_on_hedging: bool = Field(False, description="Fail when hedging is heavy.")
     fail_on_refusal: Literal["never", "full", "any"] = Field(

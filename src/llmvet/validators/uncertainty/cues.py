@@ -29,6 +29,7 @@ LIST_SECTIONS: tuple[str, ...] = (
     "filler",
     "hedge",
     "hedge_weak",
+    "hedge_frequency",
     "hedge_exclude",
     "refusal",
     "refusal_exclude",

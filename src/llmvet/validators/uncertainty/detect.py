@@ -46,7 +46,7 @@ __all__ = [
     "gate_sentences",
 ]
 
-HEDGE_WEIGHTS = {"hedge": 1.0, "hedge_weak": 0.5}
+HEDGE_WEIGHTS = {"hedge": 1.0, "hedge_weak": 0.5}  # plus "hedge_frequency" at Options.hedge_frequency_weight
 
 
 def analyse(text: str, cues: CueSet, options: Options | None = None, prompt: str = "") -> Analysis:
@@ -82,9 +82,10 @@ def analyse(text: str, cues: CueSet, options: Options | None = None, prompt: str
 def _find_hedges(views: Views, cues: CueSet, opts: Options, out: Analysis) -> None:
     taken = [(h.start, h.end) for h in out.statements if h.where == "prose"]
     taken += cue_spans(cues.get("hedge_exclude"), views.prose)
-    for section, weight in HEDGE_WEIGHTS.items():
+    weights = {**HEDGE_WEIGHTS, "hedge_frequency": opts.hedge_frequency_weight}
+    for section, weight in weights.items():
         rx = cues.get(section)
-        if rx is None:
+        if rx is None or weight <= 0:
             continue
         for a, b in cue_matches(rx, views.prose):
             if overlaps(a, b, taken):

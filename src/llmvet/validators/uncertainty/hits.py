@@ -19,7 +19,8 @@ class Options:
     code_comments: bool = True
     hedge_threshold: float = 4.0  # weighted hedge cues per 100 prose words that make hedging "heavy"
     hedge_min_count: float = 3.0  # and at least this many weighted cues (one "may" in 10 words is not heavy)
-    hedge_light_min: float = 0.5  # weighted cues that make hedging "light" (1.0: one "usually" alone is not)
+    hedge_light_min: float = 0.5  # weighted cues that make hedging "light" (0.5: one weasel phrase is enough)
+    hedge_frequency_weight: float = 0.0  # "usually", "roughly": how often or how much, not a weakened claim
     partial_min_words: int = 30  # substantive words beyond the refusal that make it partial, not full
     deflection_max_words: int = 25  # a bare redirection ("ask your doctor") is a deflection only below this
     collect_candidates: bool = False  # keep first-person sentences without a statement (for the embedding pass)

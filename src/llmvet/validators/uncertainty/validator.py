@@ -51,6 +51,7 @@ class UncertaintyValidator(Validator[UncertaintyConfig]):
             hedge_threshold=self.config.hedge_threshold,
             hedge_min_count=self.config.hedge_min_count,
             hedge_light_min=self.config.hedge_light_min,
+            hedge_frequency_weight=self.config.hedge_frequency_weight,
             partial_min_words=self.config.partial_min_words,
             collect_candidates=bool(self.config.embeddings),
         )
