@@ -16,7 +16,7 @@ from llmvet import text as parse
 from llmvet.validators.base import KEEP_FROM
 from llmvet.validators.packages.extract import Ref, extract
 
-BLOCK_WINDOW_LIMIT = 16_384  # characters of an open block re-read per line, at most
+BLOCK_WINDOW_LIMIT = 4_096  # characters of an open block re-read per line, at most (bounds the re-reading)
 AHEAD_LINE_LIMIT = 1_024  # an unfinished line longer than this waits for its end before names are looked up
 
 
