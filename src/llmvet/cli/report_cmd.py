@@ -21,6 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hours", type=float, default=24.0, help="how far back to look (default 24)")
     p.add_argument("--model", default=None, help="only this model")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--shadow",
+        action="store_true",
+        help="where the shadow policy decided differently, per rule and finding code (instead of the summary)",
+    )
     p.set_defaults(run=run)
 
 
@@ -33,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     if args.hours <= 0:
         err.print("llmvet: --hours must be positive")
         return 2
+    if args.shadow:
+        return _run_shadow(settings.store, time.time() - args.hours * 3600, args.json)
     limit = _budget_limit(settings.policy) if args.policy else None
 
     async def collect() -> dict[str, Any]:
@@ -56,6 +63,17 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2, default=str))
     else:
         render(summary)
+    return 0
+
+
+def _run_shadow(store: str, since: float, as_json: bool) -> int:
+    from llmvet.cli import shadow_view
+
+    try:
+        diff = shadow_view.read(store, since)
+    except Exception as exc:
+        return store_unreadable(store, exc)
+    shadow_view.show(diff, as_json)
     return 0
 
 

@@ -270,12 +270,21 @@ class ObserveExtension(Extension):
         summary = await self._summary(request)
         summary["policy"] = f"{self.host.policy_name}@{self.host.policy_version}"
         summary["drift_enabled"] = self.drift_on
+        summary["shadow"] = await self._shadow(summary["since"])
         return HTMLResponse(render(summary))
 
     async def dashboard_json(self, request: Request) -> Response:
         if (denied := await self._denied(request, page=False)) is not None:
             return denied
-        return JSONResponse(await self._summary(request))
+        summary = await self._summary(request)
+        summary["shadow"] = await self._shadow(summary["since"])
+        return JSONResponse(summary)
+
+    async def _shadow(self, since: float) -> dict[str, Any]:
+        """The shadow diff since `since`: the same one `llmvet report --shadow` prints."""
+        from llmvet.observe.shadow_diff import read_diff
+
+        return (await read_diff(self.store, since)).to_dict()
 
 
 class ObserveMiddleware:

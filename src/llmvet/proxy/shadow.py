@@ -4,7 +4,7 @@ After a response is decided, the candidate decides the same answer in a backgrou
 response never waits for. It is never enforced and never re-asks upstream (validators that need
 extra samples error, and their `on_error` decides). Its decision goes to the audit log as a
 `kind: "shadow"` record with the candidate's name and version and the enforced action beside it,
-which `llmvet audit shadow` compares. At most `shadow_max_pending` checks wait or run at once;
+and the enforced finding codes beside it, which `llmvet report --shadow` and the dashboard compare. At most `shadow_max_pending` checks wait or run at once;
 more are dropped and counted, so a slow candidate can never build a backlog.
 """
 
@@ -44,11 +44,12 @@ class Shadow:
                 log.warning("shadow policy is behind: %d checks dropped so far", self.dropped)
             return
         self.pending += 1
-        task = asyncio.get_running_loop().create_task(self._check(ex, answer, decision.action))
+        codes = list(dict.fromkeys(f.code for f in decision.findings))
+        task = asyncio.get_running_loop().create_task(self._check(ex, answer, decision.action, codes))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _check(self, ex: Exchange, answer: Answer, enforced: str) -> None:
+    async def _check(self, ex: Exchange, answer: Answer, enforced: str, enforced_codes: list[str]) -> None:
         try:
             await asyncio.sleep(0)  # let the response go out first
             rule = self.policy.select(ex.key_label, ex.model, ex.wire.route)
@@ -65,6 +66,7 @@ class Shadow:
             record["kind"] = "shadow"
             record["rule"] = rule.name if rule is not None else "(none)"
             record["enforced_action"] = enforced
+            record["enforced_findings"] = enforced_codes
             if self.rt.audit is not None:
                 self.rt.audit.record(record)
             self.checked += 1
