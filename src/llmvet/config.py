@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     shadow_max_pending: int = Field(
         64, ge=1, description="shadow checks waiting or running at once; more are dropped (and counted)"
     )
+    policy_heartbeat_interval: float = Field(
+        5.0, gt=0, description="seconds between publishing the policy this replica serves to the store"
+    )
+    policy_disagree_warn: float = Field(
+        120.0, ge=0, description="`llmvet report` warns when live replicas serve different policies longer than this"
+    )
     audit: bool = Field(True, description="write an audit record for every vetted response")
     audit_keep_days: float = Field(0.0, ge=0, description="delete audit records older than this (0: keep all)")
     audit_max_records: int = Field(0, ge=0, description="keep only the newest N audit records (0: no limit)")

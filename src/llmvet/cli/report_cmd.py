@@ -45,13 +45,15 @@ def run(args: argparse.Namespace) -> int:
     async def collect() -> dict[str, Any]:
         store = await open_store(settings.store)
         try:
-            return await summarize(
+            summary = await summarize(
                 store,
                 hours=args.hours,
                 cfg=DriftConfig(**DriftEnv().model_dump()),
                 budget_limit=limit,
                 model=args.model,
             )
+            summary["replicas"] = await _replicas(store, settings.policy_disagree_warn)
+            return summary
         finally:
             await store.close()
 
@@ -59,11 +61,37 @@ def run(args: argparse.Namespace) -> int:
         summary = asyncio.run(collect())
     except Exception as exc:
         return store_unreadable(settings.store, exc)
+    warn_disagreement(summary["replicas"])
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
         render(summary)
     return 0
+
+
+async def _replicas(store: Any, warn_after: float) -> dict[str, Any]:
+    """The live replicas' policy versions (their heartbeats) and for how long they have disagreed."""
+    from llmvet.store import serving
+
+    entries = await serving.live(store)
+    seconds = serving.disagreement(entries)
+    return {
+        "serving": serving.versions(entries),
+        "disagree_seconds": round(seconds, 1),
+        "warn_after_seconds": warn_after,
+        "disagree": seconds > warn_after,
+    }
+
+
+def warn_disagreement(replicas: dict[str, Any]) -> None:
+    if not replicas["disagree"]:
+        return
+    which = "; ".join(f"{policy} on {', '.join(ids)}" for policy, ids in replicas["serving"].items())
+    err.print(
+        f"llmvet: warning: replicas have served different policies for {replicas['disagree_seconds']:.0f} s "
+        f"(more than LLMVET_POLICY_DISAGREE_WARN={replicas['warn_after_seconds']:g}): {which}",
+        markup=False,
+    )
 
 
 def _run_shadow(store: str, since: float, as_json: bool) -> int:

@@ -29,7 +29,7 @@ from llmvet.observe.metrics import Metrics
 from llmvet.observe.report import read_counter
 from llmvet.observe.rollup import Rollup, split_group
 from llmvet.records import AuditRecord
-from llmvet.store import keys
+from llmvet.store import keys, serving
 from llmvet.store.base import Store
 from llmvet.validators.base import Validator
 
@@ -155,6 +155,8 @@ class ObserveExtension(Extension):
                     next_budget = now + 15
                     await self.refresh_budgets()
                     await self.refresh_review()
+                if self.metrics is not None:
+                    await self.refresh_replicas()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -183,6 +185,16 @@ class ObserveExtension(Extension):
         for k, label in list(self._keys_seen.items()):
             used = await read_counter(self.store, keys.BUDGET, keys.budget_key(k, day))
             self.metrics.set_budget(label, used, limit)
+
+    async def refresh_replicas(self) -> None:
+        """llmvet_policy_replicas: how many live replicas serve each policy version (their heartbeats)."""
+        assert self.metrics is not None
+        entries = await serving.live(self.store)
+        counts: dict[tuple[str, str], int] = {}
+        for policy, replicas in serving.versions(entries).items():
+            name, _, version = policy.rpartition("@")
+            counts[(name, version)] = len(replicas)
+        self.metrics.replica_versions(counts)
 
     async def refresh_review(self) -> None:
         """Queue depth and review latency from the review queue (when the review extension is installed)."""

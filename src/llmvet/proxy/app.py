@@ -31,6 +31,7 @@ from llmvet.proxy.answer import restore, with_text
 from llmvet.proxy.drain import Drain, DrainMiddleware
 from llmvet.proxy.errors import ProxyError, bad_request, body_too_large
 from llmvet.proxy.exchange import ClientGone, Exchange
+from llmvet.proxy.heartbeat import Heartbeat
 from llmvet.proxy.incremental import Incremental
 from llmvet.proxy.keepalive import first_or_keepalive
 from llmvet.proxy.passthrough import Passthrough
@@ -68,6 +69,7 @@ class LlmvetProxy:
         self.extensions: list[Extension] = []
         self.reloader = PolicyReloader(self.rt, self.extensions)
         self.shadow = attach_shadow(self.rt, self.vetter)  # a candidate policy, never enforced
+        self.heartbeat = Heartbeat(self.rt)  # the policy this replica serves, in the shared store
         self.loop: asyncio.AbstractEventLoop | None = None
         self._warm_up: asyncio.Task[None] | None = None
         self._internal_token = settings.internal_token.encode()
@@ -131,6 +133,7 @@ class LlmvetProxy:
         self.rt.resources = resources = Resources(store)
         self.rt.audit = audit = AuditLog(store, retention=audit_retention(store, self.settings))
         audit.start()
+        self.heartbeat.start()
         await self.upstream.start()
         for ext in self.extensions:
             await ext.start()
@@ -151,6 +154,7 @@ class LlmvetProxy:
         finally:
             self.reloader.close(self.loop)
             self._warm_up.cancel()
+            await self.heartbeat.stop()
             self.drain.uninstall()
             for ext in reversed(self.extensions):
                 with contextlib.suppress(Exception):
@@ -199,6 +203,8 @@ class LlmvetProxy:
         checks["upstream"] = self.upstream.display_url
         if self.shadow is not None:
             checks["shadow"] = self.shadow.status()
+        with contextlib.suppress(Exception):  # the store's state is reported above
+            checks.update(await self.heartbeat.replicas())
         return Response(
             orjson.dumps({"status": "draining" if self.drain.draining else "ready" if ok else "not ready", **checks}),
             200 if ok else 503,

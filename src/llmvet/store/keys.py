@@ -83,5 +83,9 @@ def review_counted_key(review_id: str) -> str:
     return f"reviewed:{review_id}"
 
 
+# ---- the policy each replica serves ------------------------------------------------------------------------
+SERVING = "serving"  # replica id -> {"replica", "policy": "name@version", "since", "at"}, with a TTL (heartbeat)
+
+
 # ---- package registry cache --------------------------------------------------------------------------------
 PACKAGE_CACHE = "pkgcache"  # default; a policy may name another (`cache_namespace`)
