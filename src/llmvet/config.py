@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     shadow_max_pending: int = Field(
         64, ge=1, description="shadow checks waiting or running at once; more are dropped (and counted)"
     )
+    policy_watch: float = Field(
+        0.0, ge=0, description="seconds between checks of the policy files for changes, reloading on one (0: off)"
+    )
     policy_heartbeat_interval: float = Field(
         5.0, gt=0, description="seconds between publishing the policy this replica serves to the store"
     )

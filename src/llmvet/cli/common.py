@@ -25,6 +25,11 @@ def add_settings_flags(p: argparse.ArgumentParser, *names: str) -> None:
             "--shadow-policy",
             "candidate policy run beside the enforced one, never enforced (env LLMVET_SHADOW_POLICY)",
         ),
+        "policy_watch": (
+            "--watch-policy",
+            "SECONDS: reload when the policy (or shadow) file changes, checked at this interval "
+            "(env LLMVET_POLICY_WATCH; default 0: off)",
+        ),
         "store": ("--store", "sqlite:///path or redis://host:port/db (env LLMVET_STORE)"),
         "host": ("--host", "address to listen on (env LLMVET_HOST, default 127.0.0.1)"),
         "port": ("--port", "port to listen on (env LLMVET_PORT, default 8080)"),

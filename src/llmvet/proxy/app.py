@@ -40,6 +40,7 @@ from llmvet.proxy.runtime import INTERNAL_HEADER, Runtime
 from llmvet.proxy.shadow import attach as attach_shadow
 from llmvet.proxy.upstream import Upstream
 from llmvet.proxy.vetting import Vetter
+from llmvet.proxy.watch import PolicyWatch
 from llmvet.proxy.wires import WIRES, Wire
 from llmvet.resources import Resources
 from llmvet.store import open_store
@@ -67,8 +68,9 @@ class LlmvetProxy:
         self.passthrough = Passthrough(self.rt, self.vetter)
         self.incremental = Incremental(self.rt, self.vetter, self.render)
         self.extensions: list[Extension] = []
-        self.reloader = PolicyReloader(self.rt, self.extensions)
         self.shadow = attach_shadow(self.rt, self.vetter)  # a candidate policy, never enforced
+        self.reloader = PolicyReloader(self.rt, self.extensions, self.shadow)
+        self.watch = PolicyWatch(self.reloader)  # reload when the files change (opt-in)
         self.heartbeat = Heartbeat(self.rt)  # the policy this replica serves, in the shared store
         self.loop: asyncio.AbstractEventLoop | None = None
         self._warm_up: asyncio.Task[None] | None = None
@@ -141,6 +143,7 @@ class LlmvetProxy:
         # the first answer; /readyz says "warming" until they are done.
         self._warm_up = asyncio.create_task(self.warm_up_validators(resources), name="llmvet-warm-up")
         self.reloader.listen(self.loop)  # SIGHUP reloads the policy
+        self.watch.start()
         log.info(
             "llmvet ready: upstream %s, policy %s@%s, store %s",
             self.upstream.display_url,
@@ -153,14 +156,14 @@ class LlmvetProxy:
             yield
         finally:
             self.reloader.close(self.loop)
+            await self.watch.stop()
             self._warm_up.cancel()
             await self.heartbeat.stop()
             self.drain.uninstall()
             for ext in reversed(self.extensions):
                 with contextlib.suppress(Exception):
                     await ext.stop()
-            if self.shadow is not None:
-                await self.shadow.close()
+            await self.shadow.close()
             await self.upstream.close()
             await audit.close()
             await resources.close()
@@ -201,8 +204,8 @@ class LlmvetProxy:
         checks["validators"] = "warming" if warming else "ok"
         ok = checks["store"] == "ok" and not warming and not self.drain.draining
         checks["upstream"] = self.upstream.display_url
-        if self.shadow is not None:
-            checks["shadow"] = self.shadow.status()
+        if (shadow := self.shadow.status()) is not None:
+            checks["shadow"] = shadow
         with contextlib.suppress(Exception):  # the store's state is reported above
             checks.update(await self.heartbeat.replicas())
         return Response(
