@@ -55,6 +55,7 @@ class AuditRecord(TypedDict, total=False):
     upstream: str
     upstream_model: str | None  # provenance: the model the upstream says answered
     response_chars: int
+    text_kept: bool  # the answer's text is kept beside the record (LLMVET_AUDIT_KEEP_TEXT), for replay
     enforced_action: str  # shadow records: what the enforced policy decided on the same answer
     enforced_findings: list[str]  # shadow records: the enforced policy's finding codes on it
     # review decisions

@@ -170,10 +170,14 @@ def run_export(args: argparse.Namespace) -> int:
         store = await open_store(settings.store)
         n = 0
         try:
+            batch: list[dict[str, Any]] = []
             async for _, rec in _stream(store):
                 if _wanted(rec, since=since, until=until, kind=args.kind):
-                    out.write(orjson.dumps(rec) + b"\n")
-                    n += 1
+                    batch.append(rec)
+                if len(batch) >= 1000:
+                    n += await _write_with_text(store, batch, out)
+                    batch = []
+            n += await _write_with_text(store, batch, out)
         finally:
             await store.close()
         return n
@@ -189,6 +193,16 @@ def run_export(args: argparse.Namespace) -> int:
             out.flush()
     err.print(f"exported {n} record(s)")
     return 0
+
+
+async def _write_with_text(store: Any, records: list[dict[str, Any]], out: Any) -> int:
+    """Write records as JSON lines, each with its kept answer text (`text`) when the audit kept it."""
+    wanted = [str(r["request_id"]) for r in records if r.get("text_kept") and r.get("request_id")]
+    texts = await store.get_many(keys.AUDIT_TEXT, wanted) if wanted else {}
+    for rec in records:
+        text = texts.get(str(rec.get("request_id"))) if rec.get("text_kept") else None
+        out.write(orjson.dumps({**rec, "text": text} if text is not None else rec) + b"\n")
+    return len(records)
 
 
 def run_shadow(args: argparse.Namespace) -> int:

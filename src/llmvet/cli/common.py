@@ -12,6 +12,7 @@ from rich.console import Console
 
 from llmvet.config import Settings
 from llmvet.policy.loader import Policy, PolicyError, load_policy
+from llmvet.resources import Resources
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False)
@@ -61,3 +62,10 @@ def load_policy_or_exit(path: Path | str) -> Policy:
     for warning in policy.warnings:
         print(warning, file=sys.stderr)
     return policy
+
+
+async def open_resources(store_url: str | None) -> Resources:
+    """Shared resources for running validators without a server (caches in the given store)."""
+    from llmvet.store import open_store
+
+    return Resources(await open_store(store_url or Settings().store))

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rich.markup import escape
 from rich.table import Table
 
-from llmvet.cli.common import err, load_policy_or_exit, out
+from llmvet.cli.common import err, load_policy_or_exit, open_resources, out
 from llmvet.policy.engine import Decision, evaluate
 from llmvet.policy.loader import Policy, PolicyError, load_policy
 from llmvet.policy.schema import Action, PolicyFile, Route
@@ -37,6 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     test.add_argument("cases", type=Path)
     test.add_argument("--store", default=None, help="store for validators' caches (default: LLMVET_STORE or local)")
     test.set_defaults(run=run_test)
+
+    from llmvet.cli import replay
+
+    replay.register(psub)
 
     schema = psub.add_parser("schema", help="print the JSON Schema of policy files and validators' settings")
     schema.add_argument("--validator", help="only this validator's settings")
@@ -90,14 +94,6 @@ def load_cases(path: Path) -> list[Case]:
             loc = tuple(e["loc"])
             print(f"{path}:{line_of(lines, loc)}: {dotted(loc)}: {e['msg']}", file=sys.stderr)
         raise SystemExit(2) from None
-
-
-async def open_resources(store_url: str | None) -> Resources:
-    """Shared resources for running validators without a server (caches in the given store)."""
-    from llmvet.config import Settings
-    from llmvet.store import open_store
-
-    return Resources(await open_store(store_url or Settings().store))
 
 
 async def decide_text(

@@ -33,6 +33,7 @@ from llmvet.proxy.errors import ProxyError, bad_request, body_too_large
 from llmvet.proxy.exchange import ClientGone, Exchange
 from llmvet.proxy.heartbeat import Heartbeat
 from llmvet.proxy.incremental import Incremental
+from llmvet.proxy.keep_text import TextKeeper
 from llmvet.proxy.keepalive import first_or_keepalive
 from llmvet.proxy.passthrough import Passthrough
 from llmvet.proxy.render import Renderer
@@ -72,6 +73,9 @@ class LlmvetProxy:
         self.reloader = PolicyReloader(self.rt, self.extensions, self.shadow)
         self.watch = PolicyWatch(self.reloader)  # reload when the files change (opt-in)
         self.heartbeat = Heartbeat(self.rt)  # the policy this replica serves, in the shared store
+        self.keeper = TextKeeper(self.rt)  # a sample of answer texts for replay (off by default)
+        if self.keeper.rate > 0:
+            self.rt.keep_text = self.keeper.maybe_keep
         self.loop: asyncio.AbstractEventLoop | None = None
         self._warm_up: asyncio.Task[None] | None = None
         self._internal_token = settings.internal_token.encode()
@@ -164,6 +168,7 @@ class LlmvetProxy:
                 with contextlib.suppress(Exception):
                     await ext.stop()
             await self.shadow.close()
+            await self.keeper.close()
             await self.upstream.close()
             await audit.close()
             await resources.close()

@@ -38,6 +38,8 @@ class Runtime:
     escalation: Extension | None = None  # the extension that handles `escalate`, if any
     # Called with each finished (exchange, answer, decision): the shadow policy, when one is set.
     after_finish: Callable[[Exchange, Answer, Decision], None] | None = None
+    # Called with each recorded (exchange, answer, decision): keeps a sample of answer texts (replay).
+    keep_text: Callable[[Exchange, Answer, Decision], bool] | None = None
     policy_headers: dict[str, str] = field(init=False)
     serving_since: float = field(init=False)  # when `policy` started serving (published to the store)
     policy_changed: asyncio.Event = field(default_factory=asyncio.Event)  # set by serve(): publish now

@@ -13,7 +13,8 @@ import time
 
 # ---- append-only streams ------------------------------------------------------------------------------
 AUDIT = "audit"  # one record per vetted response, review decision, allowlist change, drift alert
-ALERTS = "alerts"  # drift alerts, read by the report and the dashboard
+ALERTS = "alerts"
+AUDIT_TEXT = "audit_text"  # request id -> the answer's parts (secrets redacted), with a TTL: replay only  # drift alerts, read by the report and the dashboard
 
 # ---- readiness -------------------------------------------------------------------------------------------
 HEALTH = "health"  # the probe write of Store.writable()
