@@ -48,7 +48,7 @@ def export(n: int) -> list[bytes]:
     rows = [orjson.loads(line) for line in (ROOT / "tests/data/uncertainty/dev.jsonl").read_bytes().splitlines()]
     lines = []
     for i, row in zip(range(n), itertools.cycle(rows), strict=False):
-        part = {"choice": 0, "label": "content", "kind": "text", "text": row["text"]}
+        part = {"choice": 0, "label": "content", "kind": "content", "text": row["text"]}
         rec = {
             "ts": time.time(),
             "request_id": f"req_bench{i:08x}",

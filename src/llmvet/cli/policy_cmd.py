@@ -68,12 +68,19 @@ class Case(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     text: str
-    expect: Action
+    expect: Action | list[Action] = Field(description="the action, or a list of acceptable actions")
     model: str = "test-model"
     route: Route = "chat.completions"
     key: str | None = Field(None, description="key label, as in the policy's keys: section")
     prompt: str = ""
     expect_findings: list[str] = Field(default_factory=list, description="finding codes that must be present")
+    note: str = Field("", description="free text (e.g. the reviewer's reason); not checked")
+
+    def accepts(self, action: str) -> bool:
+        return action in self.expect if isinstance(self.expect, list) else action == self.expect
+
+    def expected(self) -> str:
+        return " | ".join(self.expect) if isinstance(self.expect, list) else self.expect
 
 
 class CasesFile(BaseModel):
@@ -139,12 +146,12 @@ def run_test(args: argparse.Namespace) -> int:
     for case, decision in results:
         codes = sorted({f.code for f in decision.findings})
         missing = [c for c in case.expect_findings if c not in codes]
-        ok = decision.action == case.expect and not missing
+        ok = case.accepts(decision.action) and not missing
         failures += not ok
         shown = ", ".join(codes) + (f" (missing: {', '.join(missing)})" if missing else "")
         table.add_row(
             escape(case.name),
-            case.expect,
+            case.expected(),
             decision.action,
             escape(decision.rule or "-"),
             escape(shown),

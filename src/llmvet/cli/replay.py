@@ -93,7 +93,16 @@ async def decide_record(policy: Policy, rec: dict[str, Any], resources: Resource
     }
 
 
+async def warm_up(policy: Policy, resources: Resources) -> None:
+    """Validators load their models first, as the proxy's do before they serve: a first answer that
+    waited for a model load would time out and be decided by `on_error`, unlike the live one."""
+    for rule in policy.rules:
+        for cv in rule.validators:
+            await cv.instance.warm_up(resources)
+
+
 async def replay(policy: Policy, lines: list[bytes], resources: Resources) -> Replay:
+    await warm_up(policy, resources)
     result = Replay()
     started = time.perf_counter()
     for line in lines:
