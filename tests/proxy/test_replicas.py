@@ -22,7 +22,7 @@ import pytest
 
 from tests.support.fake_upstream import Reply
 from tests.support.metrics import metric_value, parse_metrics
-from tests.support.review_helpers import read_audit, run_async
+from tests.support.review_helpers import run_async
 from tests.support.servers import free_port, wait_port
 
 TOKEN = "replica-admin-token"
@@ -50,6 +50,24 @@ def wait_until(check: Callable[[], bool], timeout: float = 15.0, what: str = "")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def responses_audited(store_url: str) -> dict[str, str]:
+    """request id -> the policy version of its audit record, over the whole stream (paged)."""
+    from llmvet.store import open_store
+
+    async def go() -> dict[str, str]:
+        store = await open_store(store_url)
+        out, after = {}, None
+        try:
+            while batch := await store.read("audit", after, 1000):
+                out.update({r["request_id"]: f"fleet@{r['policy_version']}" for _, r in batch if not r.get("kind")})
+                after = batch[-1][0]
+        finally:
+            await store.close()
+        return out
+
+    return run_async(go())
 
 
 def ready(url: str) -> dict:
@@ -183,8 +201,8 @@ def test_two_replicas_converge_under_traffic(fleet, fake, redis_url, tmp_path):
     assert [v for r, v, _, _ in traffic.seen if r == 1][-1] == served(V2)
 
     # The audit agrees with each response's header.
-    wait_until(lambda: len([x for x in read_audit(redis_url) if not x.get("kind")]) >= len(traffic.seen), what="audit")
-    audited = {x["request_id"]: f"fleet@{x['policy_version']}" for x in read_audit(redis_url) if not x.get("kind")}
+    wait_until(lambda: len(responses_audited(redis_url)) >= len(traffic.seen), what="audit")
+    audited = responses_audited(redis_url)
     assert all(audited[rid] == version for _, version, _, rid in traffic.seen)
 
     # Both replicas count the fleet: two live replicas serve V2 and none V1.

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+import orjson
 
 from tests.proxy.test_reload import ANNOTATE, BLOCK, BROKEN, LEAK, RELOAD, TOKEN, ask, version
 from tests.support.fake_upstream import Reply
@@ -110,6 +111,13 @@ def test_the_shadow_candidate_reloads_with_the_policy(fake, make_proxy, tmp_path
     r = admin(server.url, b'{"shadow_policy": null}')
     assert r.status_code == 200 and r.json()["shadow"] is None
     assert shadow_of(server.url) is None and server.proxy.rt.after_finish is None
+    # An admin token is not a way to read other files through the parse errors the endpoint returns.
+    secret = tmp_path.parent / "outside.yaml"
+    secret.write_text("password: hunter2\n:::")
+    (tmp_path / "notes.txt").write_text("hunter2 ::")
+    for elsewhere in ("/etc/passwd", str(secret), str(tmp_path / ".." / "outside.yaml"), str(tmp_path / "notes.txt")):
+        r = admin(server.url, orjson.dumps({"shadow_policy": elsewhere}))
+        assert r.status_code == 400 and b"hunter2" not in r.content and b"root:" not in r.content, elsewhere
     for bad in (b"[1]", b"not json", b'{"shadow_policy": 3}'):
         r = admin(server.url, bad)
         assert r.status_code == 400 and r.json()["error"]["param"] == "shadow_policy", bad

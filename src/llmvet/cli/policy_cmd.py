@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from rich.markup import escape
 from rich.table import Table
 
 from llmvet.cli.common import err, load_policy_or_exit, open_resources, out
 from llmvet.policy.engine import Decision, evaluate
 from llmvet.policy.loader import Policy, PolicyError, load_policy
-from llmvet.policy.schema import Action, PolicyFile, Route
+from llmvet.policy.schema import SEVERITY, PolicyFile, Route
 from llmvet.policy.yaml_lines import dotted, line_of, load_with_lines
 from llmvet.resources import Resources
 from llmvet.validators import registry
@@ -68,13 +68,22 @@ class Case(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     text: str
-    expect: Action | list[Action] = Field(description="the action, or a list of acceptable actions")
+    expect: str | list[str] = Field(description="the action, or a list of acceptable actions")
     model: str = "test-model"
     route: Route = "chat.completions"
     key: str | None = Field(None, description="key label, as in the policy's keys: section")
     prompt: str = ""
     expect_findings: list[str] = Field(default_factory=list, description="finding codes that must be present")
     note: str = Field("", description="free text (e.g. the reviewer's reason); not checked")
+
+    @field_validator("expect")
+    @classmethod
+    def _actions(cls, v: str | list[str]) -> str | list[str]:
+        # One message on the `expect` line (a union type would report each alternative's error).
+        unknown = [a for a in ([v] if isinstance(v, str) else v) if a not in SEVERITY]
+        if unknown or not v:
+            raise ValueError(f"expected one of {', '.join(SEVERITY)} or a list of them, got {v!r}")
+        return v
 
     def accepts(self, action: str) -> bool:
         return action in self.expect if isinstance(self.expect, list) else action == self.expect

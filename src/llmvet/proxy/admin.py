@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import os
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,9 @@ class PolicyReloader:
         self._lock = asyncio.Lock()  # one reload at a time: two would race to swap
         self._tasks: set[asyncio.Task[ReloadResult]] = set()
         self.routes: list[BaseRoute] = [Route(RELOAD_PATH, self.endpoint, methods=["POST"])]
+        # Folders a candidate named through the endpoint may come from: the policy's, the start candidate's.
+        start = [rt.settings.policy, *([rt.settings.shadow_policy] if rt.settings.shadow_policy else [])]
+        self._candidate_dirs = {os.path.dirname(os.path.abspath(p)) for p in start}
 
     def paths(self) -> list[Path]:
         """The files a reload reads: the policy, and the shadow candidate when one is set."""
@@ -95,6 +99,17 @@ class PolicyReloader:
         if self.shadow.policy is None:
             return [cv for rule in candidate.rules for cv in rule.validators]
         return reuse_validators(candidate, self.shadow.policy)
+
+    def _allowed_candidate(self, path: Path) -> Path:
+        """A candidate named through the endpoint must be a YAML file beside the policy (or the start
+        candidate): the endpoint returns parse errors, which must not become a way to read other files."""
+        full = os.path.abspath(path)  # `..` resolved, symlinks placed by the operator kept
+        if os.path.splitext(full)[1] not in (".yaml", ".yml") or os.path.dirname(full) not in self._candidate_dirs:
+            raise ValueError(
+                "shadow_policy must be a .yaml or .yml file in the folder of the policy "
+                "(or of the shadow policy llmvet started with)"
+            )
+        return Path(full)
 
     def _shadow_label(self) -> str | None:
         return _label(self.shadow.policy) if self.shadow.policy is not None else None
@@ -146,7 +161,10 @@ class PolicyReloader:
         if not given or not hmac.compare_digest(given.encode(), token.encode()):
             return error_response(401, "invalid admin token", "invalid_request_error", code="invalid_api_key")
         try:
-            result = await self.reload(_shadow_choice(await request.body()))
+            choice = _shadow_choice(await request.body())
+            if isinstance(choice, Path):
+                choice = self._allowed_candidate(choice)
+            result = await self.reload(choice)
         except ValueError as exc:
             return error_response(400, str(exc), "invalid_request_error", param="shadow_policy")
         if not result.ok:
