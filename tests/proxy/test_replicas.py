@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -22,7 +23,7 @@ import pytest
 
 from tests.support.fake_upstream import Reply
 from tests.support.metrics import metric_value, parse_metrics
-from tests.support.review_helpers import run_async
+from tests.support.review_helpers import read_audit, run_async
 from tests.support.servers import free_port, wait_port
 
 TOKEN = "replica-admin-token"
@@ -37,8 +38,12 @@ V1, V2 = POLICY.format(pattern="SECRET"), POLICY.format(pattern="NEVER-SEEN")
 LEAK = "the SECRET is out"
 
 
+def version(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def served(text: str) -> str:
-    return f"fleet@{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    return f"fleet@{version(text)}"
 
 
 DECIDES = {served(V1): "annotate", served(V2): "allow"}  # what each version does with LEAK
@@ -74,8 +79,9 @@ def ready(url: str) -> dict:
     return httpx.get(url + "/readyz", timeout=5).json()
 
 
-@pytest.fixture
-def fleet(redis_url, fake, tmp_path: Path) -> Iterator[tuple[Path, list[subprocess.Popen], list[str]]]:
+@contextmanager
+def start_fleet(text: str, redis_url: str, upstream: str, tmp_path: Path, **env: str):
+    """Two `llmvet serve` processes on one redis (flushed first), serving the policy file `text`."""
     from llmvet.store import open_store
 
     async def flush() -> None:
@@ -85,15 +91,16 @@ def fleet(redis_url, fake, tmp_path: Path) -> Iterator[tuple[Path, list[subproce
 
     run_async(flush())
     policy = tmp_path / "policy.yaml"
-    policy.write_text(V1)
+    policy.write_text(text)
     env = {
         **os.environ,
-        "LLMVET_UPSTREAM": fake.url + "/v1",
+        "LLMVET_UPSTREAM": upstream,
         "LLMVET_STORE": redis_url,
         "LLMVET_POLICY": str(policy),
         "LLMVET_ADMIN_TOKEN": TOKEN,
         "LLMVET_POLICY_HEARTBEAT_INTERVAL": "0.5",
         "LLMVET_LOG_LEVEL": "warning",
+        **env,
     }
     procs, urls = [], []
     for _ in range(2):
@@ -110,6 +117,12 @@ def fleet(redis_url, fake, tmp_path: Path) -> Iterator[tuple[Path, list[subproce
                 proc.send_signal(signal.SIGINT)
         for proc in procs:
             proc.wait(20)
+
+
+@pytest.fixture
+def fleet(redis_url, fake, tmp_path: Path) -> Iterator[tuple[Path, list[subprocess.Popen], list[str]]]:
+    with start_fleet(V1, redis_url, fake.url + "/v1", tmp_path) as started:
+        yield started
 
 
 class Traffic:
@@ -216,3 +229,46 @@ def test_two_replicas_converge_under_traffic(fleet, fake, redis_url, tmp_path):
     proc_a.send_signal(signal.SIGTERM)
     proc_a.wait(20)
     assert list(ready(b)["replicas"]) == [ready(b)["replica"]]
+
+
+def test_a_held_item_decided_on_the_other_replica_after_reloads_keeps_its_policy(redis_url, fake, tmp_path):
+    """Held on A under the old policy; both replicas reload; a reviewer decides on B: the held
+    response (and its audit records) name the policy it was held under."""
+    from tests.support.review_helpers import ANSWER, InThread, add_reviewer, policy, wait_for_item
+
+    fake.reset(lambda b: Reply(text=ANSWER))
+    held = policy()
+    with start_fleet(held, redis_url, fake.url + "/v1", tmp_path, LLMVET_REVIEW_POLL_INTERVAL="0.05") as started:
+        path, (proc_a, _), (a, b) = started
+        reviewer = add_reviewer(redis_url, "alice")
+        client = openai.OpenAI(base_url=a + "/v1", api_key="k", max_retries=0, timeout=60)
+        call = InThread(
+            lambda: client.chat.completions.with_raw_response.create(
+                model="m", messages=[{"role": "user", "content": "How do I vectorize a dataframe?"}]
+            )
+        )
+        item = wait_for_item(b, reviewer)  # B sees the item A holds (one queue in redis)
+        newer = held.replace("name: review-test", "name: review-test-2")
+        path.write_text(newer)
+        proc_a.send_signal(signal.SIGHUP)
+        r = httpx.post(b + "/llmvet/v1/admin/policy/reload", headers={"authorization": f"Bearer {TOKEN}"}, timeout=30)
+        assert r.status_code == 200
+        for url in (a, b):
+            wait_until(lambda url=url: set(ready(url)["replicas"].values()) == {f"review-test-2@{version(newer)}"})
+        assert not call.done  # still held through both reloads
+        approve = httpx.post(
+            f"{b}/llmvet/v1/reviews/{item['id']}/approve", headers={"authorization": f"Bearer {reviewer}"}
+        )
+        assert approve.status_code == 200, approve.text
+        raw = call.result()
+        assert raw.headers["x-llmvet-review-status"] == "approved"
+        assert raw.headers["x-llmvet-policy"] == f"review-test@{version(held)}"
+        request_id = raw.headers["x-llmvet-request-id"]
+
+        def recorded() -> set[tuple[str, str]]:
+            return {
+                (r["policy"], r["policy_version"]) for r in read_audit(redis_url) if r.get("request_id") == request_id
+            }
+
+        wait_until(lambda: len(recorded()) > 0, what="the held request's audit records")
+        assert recorded() == {("review-test", version(held))}
