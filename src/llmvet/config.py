@@ -48,10 +48,25 @@ class Settings(BaseSettings):
     shadow_max_pending: int = Field(
         64, ge=1, description="shadow checks waiting or running at once; more are dropped (and counted)"
     )
+    policy_watch: float = Field(
+        0.0, ge=0, description="seconds between checks of the policy files for changes, reloading on one (0: off)"
+    )
+    policy_heartbeat_interval: float = Field(
+        5.0, gt=0, description="seconds between publishing the policy this replica serves to the store"
+    )
+    policy_disagree_warn: float = Field(
+        120.0, ge=0, description="`llmvet report` warns when live replicas serve different policies longer than this"
+    )
     audit: bool = Field(True, description="write an audit record for every vetted response")
     audit_keep_days: float = Field(0.0, ge=0, description="delete audit records older than this (0: keep all)")
     audit_max_records: int = Field(0, ge=0, description="keep only the newest N audit records (0: no limit)")
     audit_retention_interval: float = Field(600.0, gt=0, description="seconds between audit retention runs")
+    audit_keep_text: str = Field(
+        "off",
+        description="keep answer text for `llmvet policy replay`: `off`, or `sample RATE` (0 < RATE <= 1), "
+        "secrets found by regex rules redacted first",
+    )
+    audit_text_keep_days: float = Field(7.0, gt=0, description="days a kept answer text lives in the store")
     drain_timeout: float = Field(
         30.0, ge=0, description="on SIGTERM, seconds to let in-flight requests finish before held ones are released"
     )
@@ -65,9 +80,30 @@ class Settings(BaseSettings):
             raise ValueError(f"upstream must be an http(s) URL, got {v!r}")
         return v
 
+    @field_validator("audit_keep_text")
+    @classmethod
+    def _keep_text(cls, v: str) -> str:
+        keep_text_rate(v)  # raises ValueError with the accepted forms
+        return v.strip()
+
     @property
     def upstream_base(self) -> str:
         """The upstream's API root; a bare host gets the usual /v1 suffix."""
         from urllib.parse import urlparse
 
         return self.upstream if urlparse(self.upstream).path not in ("", "/") else self.upstream + "/v1"
+
+
+def keep_text_rate(value: str) -> float:
+    """The share of answers whose text the audit keeps: `off` is 0, `sample RATE` is RATE."""
+    words = value.strip().lower().split()
+    if words == ["off"] or not words:
+        return 0.0
+    if len(words) == 2 and words[0] == "sample":
+        try:
+            rate = float(words[1])
+        except ValueError:
+            rate = -1.0
+        if 0 < rate <= 1:
+            return rate
+    raise ValueError(f"audit_keep_text must be `off` or `sample RATE` with 0 < RATE <= 1, got {value!r}")

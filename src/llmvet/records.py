@@ -9,7 +9,14 @@ from __future__ import annotations
 from typing import Any, Literal, TypedDict
 
 AuditKind = Literal[
-    "response", "escalation.held", "review", "allowlist.add", "allowlist.revert", "reviewer.revoke", "drift_alert"
+    "response",
+    "escalation.held",
+    "shadow",
+    "review",
+    "allowlist.add",
+    "allowlist.revert",
+    "reviewer.revoke",
+    "drift_alert",
 ]
 
 
@@ -48,7 +55,9 @@ class AuditRecord(TypedDict, total=False):
     upstream: str
     upstream_model: str | None  # provenance: the model the upstream says answered
     response_chars: int
+    text_kept: bool  # the answer's text is kept beside the record (LLMVET_AUDIT_KEEP_TEXT), for replay
     enforced_action: str  # shadow records: what the enforced policy decided on the same answer
+    enforced_findings: list[str]  # shadow records: the enforced policy's finding codes on it
     # review decisions
     review_id: str | None
     mode: str

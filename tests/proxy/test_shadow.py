@@ -82,30 +82,32 @@ def test_shadow_decides_the_same_answers_off_the_response_path(fake, make_proxy,
         assert r["action"] == ("block" if sent[r["request_id"]].startswith("leak") else "allow")
     assert len(fake.requests) == len(prompts)  # the shadow never asked upstream
 
-    result = subprocess.run(
-        ["llmvet", "audit", "shadow", "--json", "--store", store], capture_output=True, env=os.environ, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    diff = orjson.loads(result.stdout)
-    assert diff["compared"] == 5 and diff["differ"] == 3
-    assert diff["candidates"] == [f"candidate@{version(CANDIDATE % 0.6)}"]
-    [change] = diff["changes"]
-    assert (change["rule"], change["enforced"], change["shadow"], change["count"]) == (
-        "secrets-strict",
-        "annotate",
-        "block",
-        3,
-    )
-    assert change["rate"] == 3 / 5
-    assert set(change["examples"]) <= {rid for rid, p in sent.items() if p.startswith("leak")}
+    for command in (["report", "--shadow"], ["audit", "shadow"]):  # `audit shadow` is an alias
+        result = subprocess.run(
+            ["llmvet", *command, "--json", "--store", store], capture_output=True, env=os.environ, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        diff = orjson.loads(result.stdout)
+        assert diff["compared"] == 5 and diff["differ"] == 3
+        assert diff["candidates"] == [f"candidate@{version(CANDIDATE % 0.6)}"]
+        [change] = diff["changes"]
+        assert (change["rule"], change["code"], change["change"], change["count"]) == (
+            "secrets-strict",
+            "regex.must_not_match",
+            "would block",
+            3,
+        )
+        assert (change["enforced"], change["shadow"]) == ("annotate", "block")
+        assert change["rate"] == 3 / 5
+        assert set(change["examples"]) <= {rid for rid, p in sent.items() if p.startswith("leak")}
     table = subprocess.run(
-        ["llmvet", "audit", "shadow", "--store", store],
+        ["llmvet", "report", "--shadow", "--store", store],
         capture_output=True,
         text=True,
         env={**os.environ, "COLUMNS": "200"},
         timeout=60,
     )
-    assert "3 of 5" in table.stdout and "secrets-strict" in table.stdout
+    assert "3 of 5" in table.stdout and "secrets-strict" in table.stdout and "would block" in table.stdout
 
 
 async def test_a_full_shadow_queue_drops_and_counts_without_blocking(fake, make_proxy, test_plugin, tmp_path: Path):
@@ -151,3 +153,66 @@ def test_the_shadow_never_reasks_upstream(fake, make_proxy, tmp_path: Path):
     assert record["request_id"] == raw.headers["x-llmvet-request-id"]
     assert record["validators"][0]["status"] == "error" and record["action"] == "allow"  # on_error: open
     assert len(fake.requests) == 1  # only the client's own request went upstream
+
+
+LOOSER = """\
+name: looser
+rules:
+  - name: loose
+    validators: [{use: regex, with: {must_not_match: ["PASSWORD"]}}]
+    on_fail: escalate
+"""
+
+
+def test_breakdown_per_rule_and_finding_code_on_the_dashboard(fake, make_proxy, tmp_path: Path):
+    """A candidate that drops one check and adds another: would allow (explained by the enforced
+    finding code) and would escalate (by its own), in `report --shadow` and on the dashboard page."""
+    import playwright.sync_api as playwright
+
+    from tests.observe.test_proxy import reviewer_headers
+    from tests.support.browser import launch
+
+    texts = {"a": LEAK, "b": "my PASSWORD is hunter2", "c": "fine", "d": LEAK}
+    fake.reset(lambda b: Reply(text=texts[b["messages"][-1]["content"]]))
+    candidate = tmp_path / "looser.yaml"
+    candidate.write_text(LOOSER)
+    server = make_proxy(ENFORCED, shadow_policy=str(candidate))
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="k", max_retries=0)
+    ids = {}
+    for prompt in texts:
+        raw = client.chat.completions.with_raw_response.create(
+            model="m", messages=[{"role": "user", "content": prompt}]
+        )
+        ids[prompt] = raw.headers["x-llmvet-request-id"]
+    store = server.proxy.settings.store
+    assert len(shadow_records(store, 4)) == 4
+    result = subprocess.run(
+        ["llmvet", "report", "--shadow", "--json", "--store", store], capture_output=True, env=os.environ, timeout=60
+    )
+    diff = orjson.loads(result.stdout)
+    rows = {(c["rule"], c["code"], c["change"]): c for c in diff["changes"]}
+    assert set(rows) == {
+        ("loose", "regex.must_not_match", "would allow"),
+        ("loose", "regex.must_not_match", "would escalate"),
+    }
+    allow = rows[("loose", "regex.must_not_match", "would allow")]
+    assert (allow["enforced"], allow["count"], allow["rate"]) == ("annotate", 2, 2 / 4)
+    assert sorted(allow["examples"]) == sorted([ids["a"], ids["d"]])
+    escalate = rows[("loose", "regex.must_not_match", "would escalate")]
+    assert (escalate["enforced"], escalate["count"], escalate["examples"]) == ("allow", 1, [ids["b"]])
+
+    with playwright.sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_context(extra_http_headers=reviewer_headers(server)).new_page()
+            resp = page.goto(server.url + "/review/dashboard")
+            assert resp is not None and resp.status == 200
+            assert "3 of 4" in page.locator("#shadow-summary").inner_text()
+            shown = page.locator("#shadow tr.shadow-row")
+            assert shown.count() == 2
+            cells = [shown.nth(i).locator("td").all_inner_texts() for i in range(2)]
+            assert cells[0][:6] == ["loose", "regex.must_not_match", "would allow", "annotate → allow", "2", "50.0%"]
+            assert cells[1][:6] == ["loose", "regex.must_not_match", "would escalate", "allow → escalate", "1", "25.0%"]
+            assert cells[1][6] == ids["b"]
+        finally:
+            browser.close()

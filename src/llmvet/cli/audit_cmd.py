@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_settings_flags(export, "store")
     export.set_defaults(run=run_export)
 
-    shadow = asub.add_parser("shadow", help="where the shadow policy decided differently from the enforced one")
+    shadow = asub.add_parser("shadow", help="alias of `llmvet report --shadow` (with --since)")
     shadow.add_argument("--since", default="24h", help="same formats as export --since (default: 24h)")
     shadow.add_argument("--json", action="store_true", help="the comparison as one JSON object")
     add_settings_flags(shadow, "store")
@@ -170,10 +170,14 @@ def run_export(args: argparse.Namespace) -> int:
         store = await open_store(settings.store)
         n = 0
         try:
+            batch: list[dict[str, Any]] = []
             async for _, rec in _stream(store):
                 if _wanted(rec, since=since, until=until, kind=args.kind):
-                    out.write(orjson.dumps(rec) + b"\n")
-                    n += 1
+                    batch.append(rec)
+                if len(batch) >= 1000:
+                    n += await _write_with_text(store, batch, out)
+                    batch = []
+            n += await _write_with_text(store, batch, out)
         finally:
             await store.close()
         return n
@@ -191,10 +195,19 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _write_with_text(store: Any, records: list[dict[str, Any]], out: Any) -> int:
+    """Write records as JSON lines, each with its kept answer text (`text`) when the audit kept it."""
+    wanted = [str(r["request_id"]) for r in records if r.get("text_kept") and r.get("request_id")]
+    texts = await store.get_many(keys.AUDIT_TEXT, wanted) if wanted else {}
+    for rec in records:
+        text = texts.get(str(rec.get("request_id"))) if rec.get("text_kept") else None
+        out.write(orjson.dumps({**rec, "text": text} if text is not None else rec) + b"\n")
+    return len(records)
+
+
 def run_shadow(args: argparse.Namespace) -> int:
-    from llmvet.cli.audit_shadow import compare, render
-    from llmvet.cli.common import out
-    from llmvet.store import open_store
+    """`audit shadow`: the same diff as `llmvet report --shadow` (kept as an alias)."""
+    from llmvet.cli import shadow_view
 
     settings = settings_from(args, "store")
     try:
@@ -202,20 +215,9 @@ def run_shadow(args: argparse.Namespace) -> int:
     except ValueError as exc:
         err.print(f"llmvet: {exc}", markup=False)
         return 2
-
-    async def go() -> list[dict[str, Any]]:
-        store = await open_store(settings.store)
-        try:
-            return [rec async for _, rec in _stream(store) if _wanted(rec, since=since, kind="shadow")]
-        finally:
-            await store.close()
-
     try:
-        diff = compare(asyncio.run(go()))
+        diff = shadow_view.read(settings.store, since)
     except Exception as exc:
         return store_unreadable(settings.store, exc)
-    if args.json:
-        sys.stdout.buffer.write(orjson.dumps(diff.to_dict()) + b"\n")
-    else:
-        out.print(render(diff))
+    shadow_view.show(diff, args.json)
     return 0

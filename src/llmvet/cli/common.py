@@ -12,6 +12,7 @@ from rich.console import Console
 
 from llmvet.config import Settings
 from llmvet.policy.loader import Policy, PolicyError, load_policy
+from llmvet.resources import Resources
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False)
@@ -24,6 +25,11 @@ def add_settings_flags(p: argparse.ArgumentParser, *names: str) -> None:
         "shadow_policy": (
             "--shadow-policy",
             "candidate policy run beside the enforced one, never enforced (env LLMVET_SHADOW_POLICY)",
+        ),
+        "policy_watch": (
+            "--watch-policy",
+            "SECONDS: reload when the policy (or shadow) file changes, checked at this interval "
+            "(env LLMVET_POLICY_WATCH; default 0: off)",
         ),
         "store": ("--store", "sqlite:///path or redis://host:port/db (env LLMVET_STORE)"),
         "host": ("--host", "address to listen on (env LLMVET_HOST, default 127.0.0.1)"),
@@ -56,3 +62,10 @@ def load_policy_or_exit(path: Path | str) -> Policy:
     for warning in policy.warnings:
         print(warning, file=sys.stderr)
     return policy
+
+
+async def open_resources(store_url: str | None) -> Resources:
+    """Shared resources for running validators without a server (caches in the given store)."""
+    from llmvet.store import open_store
+
+    return Resources(await open_store(store_url or Settings().store))

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from rich.markup import escape
 from rich.table import Table
 
-from llmvet.cli.common import err, load_policy_or_exit, out
+from llmvet.cli.common import err, load_policy_or_exit, open_resources, out
 from llmvet.policy.engine import Decision, evaluate
 from llmvet.policy.loader import Policy, PolicyError, load_policy
-from llmvet.policy.schema import Action, PolicyFile, Route
+from llmvet.policy.schema import SEVERITY, PolicyFile, Route
 from llmvet.policy.yaml_lines import dotted, line_of, load_with_lines
 from llmvet.resources import Resources
 from llmvet.validators import registry
@@ -37,6 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     test.add_argument("cases", type=Path)
     test.add_argument("--store", default=None, help="store for validators' caches (default: LLMVET_STORE or local)")
     test.set_defaults(run=run_test)
+
+    from llmvet.cli import replay
+
+    replay.register(psub)
 
     schema = psub.add_parser("schema", help="print the JSON Schema of policy files and validators' settings")
     schema.add_argument("--validator", help="only this validator's settings")
@@ -64,12 +68,28 @@ class Case(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     text: str
-    expect: Action
+    expect: str | list[str] = Field(description="the action, or a list of acceptable actions")
     model: str = "test-model"
     route: Route = "chat.completions"
     key: str | None = Field(None, description="key label, as in the policy's keys: section")
     prompt: str = ""
     expect_findings: list[str] = Field(default_factory=list, description="finding codes that must be present")
+    note: str = Field("", description="free text (e.g. the reviewer's reason); not checked")
+
+    @field_validator("expect")
+    @classmethod
+    def _actions(cls, v: str | list[str]) -> str | list[str]:
+        # One message on the `expect` line (a union type would report each alternative's error).
+        unknown = [a for a in ([v] if isinstance(v, str) else v) if a not in SEVERITY]
+        if unknown or not v:
+            raise ValueError(f"expected one of {', '.join(SEVERITY)} or a list of them, got {v!r}")
+        return v
+
+    def accepts(self, action: str) -> bool:
+        return action in self.expect if isinstance(self.expect, list) else action == self.expect
+
+    def expected(self) -> str:
+        return " | ".join(self.expect) if isinstance(self.expect, list) else self.expect
 
 
 class CasesFile(BaseModel):
@@ -90,14 +110,6 @@ def load_cases(path: Path) -> list[Case]:
             loc = tuple(e["loc"])
             print(f"{path}:{line_of(lines, loc)}: {dotted(loc)}: {e['msg']}", file=sys.stderr)
         raise SystemExit(2) from None
-
-
-async def open_resources(store_url: str | None) -> Resources:
-    """Shared resources for running validators without a server (caches in the given store)."""
-    from llmvet.config import Settings
-    from llmvet.store import open_store
-
-    return Resources(await open_store(store_url or Settings().store))
 
 
 async def decide_text(
@@ -143,12 +155,12 @@ def run_test(args: argparse.Namespace) -> int:
     for case, decision in results:
         codes = sorted({f.code for f in decision.findings})
         missing = [c for c in case.expect_findings if c not in codes]
-        ok = decision.action == case.expect and not missing
+        ok = case.accepts(decision.action) and not missing
         failures += not ok
         shown = ", ".join(codes) + (f" (missing: {', '.join(missing)})" if missing else "")
         table.add_row(
             escape(case.name),
-            case.expect,
+            case.expected(),
             decision.action,
             escape(decision.rule or "-"),
             escape(shown),

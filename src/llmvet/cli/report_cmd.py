@@ -21,6 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hours", type=float, default=24.0, help="how far back to look (default 24)")
     p.add_argument("--model", default=None, help="only this model")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--shadow",
+        action="store_true",
+        help="where the shadow policy decided differently, per rule and finding code (instead of the summary)",
+    )
     p.set_defaults(run=run)
 
 
@@ -33,18 +38,22 @@ def run(args: argparse.Namespace) -> int:
     if args.hours <= 0:
         err.print("llmvet: --hours must be positive")
         return 2
+    if args.shadow:
+        return _run_shadow(settings.store, time.time() - args.hours * 3600, args.json)
     limit = _budget_limit(settings.policy) if args.policy else None
 
     async def collect() -> dict[str, Any]:
         store = await open_store(settings.store)
         try:
-            return await summarize(
+            summary = await summarize(
                 store,
                 hours=args.hours,
                 cfg=DriftConfig(**DriftEnv().model_dump()),
                 budget_limit=limit,
                 model=args.model,
             )
+            summary["replicas"] = await _replicas(store, settings.policy_disagree_warn)
+            return summary
         finally:
             await store.close()
 
@@ -52,10 +61,47 @@ def run(args: argparse.Namespace) -> int:
         summary = asyncio.run(collect())
     except Exception as exc:
         return store_unreadable(settings.store, exc)
+    warn_disagreement(summary["replicas"])
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
         render(summary)
+    return 0
+
+
+async def _replicas(store: Any, warn_after: float) -> dict[str, Any]:
+    """The live replicas' policy versions (their heartbeats) and for how long they have disagreed."""
+    from llmvet.store import serving
+
+    entries = await serving.live(store)
+    seconds = serving.disagreement(entries)
+    return {
+        "serving": serving.versions(entries),
+        "disagree_seconds": round(seconds, 1),
+        "warn_after_seconds": warn_after,
+        "disagree": seconds > warn_after,
+    }
+
+
+def warn_disagreement(replicas: dict[str, Any]) -> None:
+    if not replicas["disagree"]:
+        return
+    which = "; ".join(f"{policy} on {', '.join(ids)}" for policy, ids in replicas["serving"].items())
+    err.print(
+        f"llmvet: warning: replicas have served different policies for {replicas['disagree_seconds']:.0f} s "
+        f"(more than LLMVET_POLICY_DISAGREE_WARN={replicas['warn_after_seconds']:g}): {which}",
+        markup=False,
+    )
+
+
+def _run_shadow(store: str, since: float, as_json: bool) -> int:
+    from llmvet.cli import shadow_view
+
+    try:
+        diff = shadow_view.read(store, since)
+    except Exception as exc:
+        return store_unreadable(store, exc)
+    shadow_view.show(diff, as_json)
     return 0
 
 

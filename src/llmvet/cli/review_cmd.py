@@ -16,7 +16,9 @@ from llmvet.records import AuditRecord
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("review", help="manage reviewers of the escalation queue (/review)")
+    p = sub.add_parser(
+        "review", help="manage reviewers of the escalation queue (/review); export their decisions as test cases"
+    )
     rsub = p.add_subparsers(dest="review_command", required=True, metavar="SUBCOMMAND")
 
     add = rsub.add_parser("add-reviewer", help="create a reviewer (or re-issue their token); prints the token once")
@@ -33,6 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls = rsub.add_parser("list", help="list reviewers")
     add_settings_flags(ls, "store")
     ls.set_defaults(run=run_list)
+
+    from llmvet.cli import review_cases
+
+    review_cases.register(rsub)
 
 
 async def _with_accounts(url: str, fn: Any) -> Any:

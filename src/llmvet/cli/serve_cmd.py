@@ -11,7 +11,7 @@ from typing import TypedDict
 
 from llmvet.cli.common import add_settings_flags, err, load_policy_or_exit, settings_from
 
-FIELDS = ("upstream", "policy", "shadow_policy", "store", "host", "port")
+FIELDS = ("upstream", "policy", "shadow_policy", "policy_watch", "store", "host", "port")
 
 
 class _ServerOptions(TypedDict):

@@ -29,7 +29,7 @@ from llmvet.observe.metrics import Metrics
 from llmvet.observe.report import read_counter
 from llmvet.observe.rollup import Rollup, split_group
 from llmvet.records import AuditRecord
-from llmvet.store import keys
+from llmvet.store import keys, serving
 from llmvet.store.base import Store
 from llmvet.validators.base import Validator
 
@@ -155,6 +155,8 @@ class ObserveExtension(Extension):
                     next_budget = now + 15
                     await self.refresh_budgets()
                     await self.refresh_review()
+                if self.metrics is not None:
+                    await self.refresh_replicas()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -183,6 +185,16 @@ class ObserveExtension(Extension):
         for k, label in list(self._keys_seen.items()):
             used = await read_counter(self.store, keys.BUDGET, keys.budget_key(k, day))
             self.metrics.set_budget(label, used, limit)
+
+    async def refresh_replicas(self) -> None:
+        """llmvet_policy_replicas: how many live replicas serve each policy version (their heartbeats)."""
+        assert self.metrics is not None
+        entries = await serving.live(self.store)
+        counts: dict[tuple[str, str], int] = {}
+        for policy, replicas in serving.versions(entries).items():
+            name, _, version = policy.rpartition("@")
+            counts[(name, version)] = len(replicas)
+        self.metrics.replica_versions(counts)
 
     async def refresh_review(self) -> None:
         """Queue depth and review latency from the review queue (when the review extension is installed)."""
@@ -270,12 +282,21 @@ class ObserveExtension(Extension):
         summary = await self._summary(request)
         summary["policy"] = f"{self.host.policy_name}@{self.host.policy_version}"
         summary["drift_enabled"] = self.drift_on
+        summary["shadow"] = await self._shadow(summary["since"])
         return HTMLResponse(render(summary))
 
     async def dashboard_json(self, request: Request) -> Response:
         if (denied := await self._denied(request, page=False)) is not None:
             return denied
-        return JSONResponse(await self._summary(request))
+        summary = await self._summary(request)
+        summary["shadow"] = await self._shadow(summary["since"])
+        return JSONResponse(summary)
+
+    async def _shadow(self, since: float) -> dict[str, Any]:
+        """The shadow diff since `since`: the same one `llmvet report --shadow` prints."""
+        from llmvet.observe.shadow_diff import read_diff
+
+        return (await read_diff(self.store, since)).to_dict()
 
 
 class ObserveMiddleware:

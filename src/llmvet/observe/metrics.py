@@ -167,6 +167,14 @@ class Metrics:
             multiprocess_mode="mostrecent",
         )
         self._serving: tuple[str, str] | None = None
+        self.policy_replicas = Gauge(
+            "llmvet_policy_replicas",
+            "live replicas sharing the store that serve each policy version (from their heartbeats)",
+            ["policy", "version"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self._replica_versions: set[tuple[str, str]] = set()
         self.drift_alerts = Counter(
             "llmvet_drift_alerts", "drift alerts raised", ["model", "rule", "dimension"], registry=r
         )
@@ -191,6 +199,14 @@ class Metrics:
             self.policy_info.labels(*self._serving).set(0)
         self._serving = (name, version)
         self.policy_info.labels(name, version).set(1)
+
+    def replica_versions(self, counts: dict[tuple[str, str], int]) -> None:
+        """Live replicas per (policy, version); a version nobody serves any more reads 0."""
+        for gone in self._replica_versions - set(counts):
+            self.policy_replicas.labels(*gone).set(0)
+        for labels, n in counts.items():
+            self.policy_replicas.labels(*labels).set(n)
+        self._replica_versions = set(counts)
 
     # ---- request path ------------------------------------------------------------------------------------
     def _child(self, metric: Any, *labels: str) -> Any:

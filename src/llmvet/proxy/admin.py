@@ -1,6 +1,9 @@
-"""Policy reload without restart: SIGHUP, or `POST /llmvet/v1/admin/policy/reload` with the admin token.
+"""Policy reload without restart: SIGHUP, the file watch, or `POST /llmvet/v1/admin/policy/reload`
+with the admin token.
 
-The file is checked completely before anything changes; a bad one is refused with its
+The enforced policy and the shadow candidate (when one is set) are read again together. The admin
+endpoint may also name another candidate file, or none: `{"shadow_policy": "PATH" | null}`.
+Every file is checked completely before anything changes; a bad one is refused with its
 `file:line: field: message` lines and the serving policy stays. Requests in flight keep the policy
 they started under (each `Exchange` holds its own). Validators whose settings did not change are
 carried over, so their expensive state (models, caches) is not rebuilt.
@@ -12,8 +15,11 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import os
 import signal
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -22,12 +28,14 @@ from starlette.routing import BaseRoute, Route
 
 from llmvet.errors import error_response
 from llmvet.extensions import Extension
-from llmvet.policy.loader import PolicyError, load_policy
+from llmvet.policy.loader import CompiledValidator, Policy, PolicyError, load_policy
 from llmvet.policy.reuse import reuse_validators
 from llmvet.proxy.runtime import Runtime
+from llmvet.proxy.shadow import Shadow
 
 log = logging.getLogger("llmvet.proxy.admin")
 RELOAD_PATH = "/llmvet/v1/admin/policy/reload"
+KEEP: Any = object()  # reload(): keep the candidate file the settings name
 
 
 @dataclass
@@ -38,36 +46,73 @@ class ReloadResult:
     problems: list[str] = field(default_factory=list)
     reused: int = 0
     new: int = 0
+    shadow: str | None = None  # the candidate's name@version after the attempt
 
 
 class PolicyReloader:
-    def __init__(self, rt: Runtime, extensions: list[Extension]) -> None:
+    def __init__(self, rt: Runtime, extensions: list[Extension], shadow: Shadow) -> None:
         self.rt = rt
         self.extensions = extensions
+        self.shadow = shadow
         self._lock = asyncio.Lock()  # one reload at a time: two would race to swap
         self._tasks: set[asyncio.Task[ReloadResult]] = set()
         self.routes: list[BaseRoute] = [Route(RELOAD_PATH, self.endpoint, methods=["POST"])]
+        # Folders a candidate named through the endpoint may come from: the policy's, the start candidate's.
+        start = [rt.settings.policy, *([rt.settings.shadow_policy] if rt.settings.shadow_policy else [])]
+        self._candidate_dirs = {os.path.dirname(os.path.abspath(p)) for p in start}
 
-    async def reload(self) -> ReloadResult:
-        """Load the policy file again; serve it only if it is valid."""
+    def paths(self) -> list[Path]:
+        """The files a reload reads: the policy, and the shadow candidate when one is set."""
+        candidate = self.rt.settings.shadow_policy
+        return [self.rt.settings.policy, *([candidate] if candidate is not None else [])]
+
+    async def reload(self, shadow_path: Path | None = KEEP) -> ReloadResult:
+        """Load the policy file (and the candidate's) again; serve them only if every one is valid."""
         async with self._lock:
             old = self.rt.policy
-            previous = f"{old.name}@{old.version}"
+            previous = _label(old)
+            target = self.rt.settings.shadow_policy if shadow_path is KEEP else shadow_path
             try:
                 new = await asyncio.to_thread(load_policy, self.rt.settings.policy)
+                candidate = await asyncio.to_thread(load_policy, target) if target is not None else None
             except PolicyError as exc:
                 problems = [str(p) for p in exc.problems]
                 for line in problems:
                     log.error("policy reload refused: %s", line)
                 self._notify(old.version, problems)
-                return ReloadResult(False, previous, previous, problems)
-            fresh = reuse_validators(new, old)
+                return ReloadResult(False, previous, previous, problems, shadow=self._shadow_label())
+            fresh = reuse_validators(new, old) + self._fresh_in_candidate(candidate)
             await self._warm_up([cv.instance for cv in fresh])
             self.rt.serve(new)
-            total = sum(len(r.validators) for r in new.rules)
-            log.info("policy reloaded: %s -> %s@%s (%d validators reused)", previous, new.name, new.version, total)
+            self.shadow.swap(candidate)
+            self.rt.settings.shadow_policy = target
+            total = sum(len(r.validators) for p in (new, candidate) if p is not None for r in p.rules)
+            log.info("policy reloaded: %s -> %s (%d validators reused)", previous, _label(new), total - len(fresh))
             self._notify(new.version, [])
-            return ReloadResult(True, f"{new.name}@{new.version}", previous, reused=total - len(fresh), new=len(fresh))
+            return ReloadResult(
+                True, _label(new), previous, reused=total - len(fresh), new=len(fresh), shadow=self._shadow_label()
+            )
+
+    def _fresh_in_candidate(self, candidate: Policy | None) -> list[CompiledValidator]:
+        if candidate is None:
+            return []
+        if self.shadow.policy is None:
+            return [cv for rule in candidate.rules for cv in rule.validators]
+        return reuse_validators(candidate, self.shadow.policy)
+
+    def _allowed_candidate(self, path: Path) -> Path:
+        """A candidate named through the endpoint must be a YAML file beside the policy (or the start
+        candidate): the endpoint returns parse errors, which must not become a way to read other files."""
+        full = os.path.abspath(path)  # `..` resolved, symlinks placed by the operator kept
+        if os.path.splitext(full)[1] not in (".yaml", ".yml") or os.path.dirname(full) not in self._candidate_dirs:
+            raise ValueError(
+                "shadow_policy must be a .yaml or .yml file in the folder of the policy "
+                "(or of the shadow policy llmvet started with)"
+            )
+        return Path(full)
+
+    def _shadow_label(self) -> str | None:
+        return _label(self.shadow.policy) if self.shadow.policy is not None else None
 
     async def _warm_up(self, instances: list[object]) -> None:
         """New validators load their state before the policy serves (the old one serves meanwhile)."""
@@ -115,7 +160,13 @@ class PolicyReloader:
         # As bytes: compare_digest refuses str with non-ASCII characters, and `given` is anyone's input.
         if not given or not hmac.compare_digest(given.encode(), token.encode()):
             return error_response(401, "invalid admin token", "invalid_request_error", code="invalid_api_key")
-        result = await self.reload()
+        try:
+            choice = _shadow_choice(await request.body())
+            if isinstance(choice, Path):
+                choice = self._allowed_candidate(choice)
+            result = await self.reload(choice)
+        except ValueError as exc:
+            return error_response(400, str(exc), "invalid_request_error", param="shadow_policy")
         if not result.ok:
             message = "policy refused; still serving " + result.serving + ":\n" + "\n".join(result.problems)
             return error_response(
@@ -127,5 +178,29 @@ class PolicyReloader:
             "previous": result.previous,
             "validators_reused": result.reused,
             "validators_new": result.new,
+            "shadow": result.shadow,
         }
         return Response(orjson.dumps(body), 200, media_type="application/json")
+
+
+def _label(policy: Policy) -> str:
+    return f"{policy.name}@{policy.version}"
+
+
+def _shadow_choice(body: bytes) -> Path | None:
+    """The endpoint's optional body: `{"shadow_policy": "PATH"}` names another candidate, `null` stops
+    shadowing; no body (or no such field) keeps the candidate the settings name."""
+    if not body.strip():
+        return KEEP
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ValueError("the body must be a JSON object, or empty") from None
+    if not isinstance(data, dict) or "shadow_policy" not in data:
+        if isinstance(data, dict):
+            return KEEP
+        raise ValueError("the body must be a JSON object, or empty")
+    value = data["shadow_policy"]
+    if value is not None and not isinstance(value, str):
+        raise ValueError("shadow_policy must be a file path or null")
+    return Path(value) if value else None

@@ -31,7 +31,9 @@ from llmvet.proxy.answer import restore, with_text
 from llmvet.proxy.drain import Drain, DrainMiddleware
 from llmvet.proxy.errors import ProxyError, bad_request, body_too_large
 from llmvet.proxy.exchange import ClientGone, Exchange
+from llmvet.proxy.heartbeat import Heartbeat
 from llmvet.proxy.incremental import Incremental
+from llmvet.proxy.keep_text import TextKeeper
 from llmvet.proxy.keepalive import first_or_keepalive
 from llmvet.proxy.passthrough import Passthrough
 from llmvet.proxy.render import Renderer
@@ -39,6 +41,7 @@ from llmvet.proxy.runtime import INTERNAL_HEADER, Runtime
 from llmvet.proxy.shadow import attach as attach_shadow
 from llmvet.proxy.upstream import Upstream
 from llmvet.proxy.vetting import Vetter
+from llmvet.proxy.watch import PolicyWatch
 from llmvet.proxy.wires import WIRES, Wire
 from llmvet.resources import Resources
 from llmvet.store import open_store
@@ -66,8 +69,13 @@ class LlmvetProxy:
         self.passthrough = Passthrough(self.rt, self.vetter)
         self.incremental = Incremental(self.rt, self.vetter, self.render)
         self.extensions: list[Extension] = []
-        self.reloader = PolicyReloader(self.rt, self.extensions)
         self.shadow = attach_shadow(self.rt, self.vetter)  # a candidate policy, never enforced
+        self.reloader = PolicyReloader(self.rt, self.extensions, self.shadow)
+        self.watch = PolicyWatch(self.reloader)  # reload when the files change (opt-in)
+        self.heartbeat = Heartbeat(self.rt)  # the policy this replica serves, in the shared store
+        self.keeper = TextKeeper(self.rt)  # a sample of answer texts for replay (off by default)
+        if self.keeper.rate > 0:
+            self.rt.keep_text = self.keeper.maybe_keep
         self.loop: asyncio.AbstractEventLoop | None = None
         self._warm_up: asyncio.Task[None] | None = None
         self._internal_token = settings.internal_token.encode()
@@ -131,6 +139,7 @@ class LlmvetProxy:
         self.rt.resources = resources = Resources(store)
         self.rt.audit = audit = AuditLog(store, retention=audit_retention(store, self.settings))
         audit.start()
+        self.heartbeat.start()
         await self.upstream.start()
         for ext in self.extensions:
             await ext.start()
@@ -138,6 +147,7 @@ class LlmvetProxy:
         # the first answer; /readyz says "warming" until they are done.
         self._warm_up = asyncio.create_task(self.warm_up_validators(resources), name="llmvet-warm-up")
         self.reloader.listen(self.loop)  # SIGHUP reloads the policy
+        self.watch.start()
         log.info(
             "llmvet ready: upstream %s, policy %s@%s, store %s",
             self.upstream.display_url,
@@ -150,13 +160,15 @@ class LlmvetProxy:
             yield
         finally:
             self.reloader.close(self.loop)
+            await self.watch.stop()
             self._warm_up.cancel()
+            await self.heartbeat.stop()
             self.drain.uninstall()
             for ext in reversed(self.extensions):
                 with contextlib.suppress(Exception):
                     await ext.stop()
-            if self.shadow is not None:
-                await self.shadow.close()
+            await self.shadow.close()
+            await self.keeper.close()
             await self.upstream.close()
             await audit.close()
             await resources.close()
@@ -197,8 +209,10 @@ class LlmvetProxy:
         checks["validators"] = "warming" if warming else "ok"
         ok = checks["store"] == "ok" and not warming and not self.drain.draining
         checks["upstream"] = self.upstream.display_url
-        if self.shadow is not None:
-            checks["shadow"] = self.shadow.status()
+        if (shadow := self.shadow.status()) is not None:
+            checks["shadow"] = shadow
+        with contextlib.suppress(Exception):  # the store's state is reported above
+            checks.update(await self.heartbeat.replicas())
         return Response(
             orjson.dumps({"status": "draining" if self.drain.draining else "ready" if ok else "not ready", **checks}),
             200 if ok else 503,

@@ -26,6 +26,8 @@ def finish(
         return
     record = audit_record(rt, ex, answer, decision, status, final_action)
     if rt.settings.audit:
+        if rt.keep_text is not None and decision is not None and rt.keep_text(ex, answer, decision):
+            record["text_kept"] = True
         rt.audit.record(record)
         if rt.after_finish is not None and decision is not None:
             rt.after_finish(ex, answer, decision)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,15 +38,23 @@ class Runtime:
     escalation: Extension | None = None  # the extension that handles `escalate`, if any
     # Called with each finished (exchange, answer, decision): the shadow policy, when one is set.
     after_finish: Callable[[Exchange, Answer, Decision], None] | None = None
+    # Called with each recorded (exchange, answer, decision): keeps a sample of answer texts (replay).
+    keep_text: Callable[[Exchange, Answer, Decision], bool] | None = None
     policy_headers: dict[str, str] = field(init=False)
+    serving_since: float = field(init=False)  # when `policy` started serving (published to the store)
+    policy_changed: asyncio.Event = field(default_factory=asyncio.Event)  # set by serve(): publish now
 
     def __post_init__(self) -> None:
         self.serve(self.policy)
 
     def serve(self, policy: Policy) -> None:
         """Make `policy` the one new requests start under (requests in flight keep theirs: see Exchange)."""
+        same = getattr(self, "policy_headers", None) is not None and self.policy.version == policy.version
         self.policy = policy
         self.policy_headers = policy_headers(policy)
+        if not same:  # a reload of an unchanged file is not a change of version
+            self.serving_since = time.time()
+        self.policy_changed.set()
 
     def check_headers(self, request: Request) -> None:
         """431 for oversized request headers, before anything is sent upstream (which would fail less clearly)."""

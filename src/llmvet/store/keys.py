@@ -13,7 +13,8 @@ import time
 
 # ---- append-only streams ------------------------------------------------------------------------------
 AUDIT = "audit"  # one record per vetted response, review decision, allowlist change, drift alert
-ALERTS = "alerts"  # drift alerts, read by the report and the dashboard
+ALERTS = "alerts"
+AUDIT_TEXT = "audit_text"  # request id -> the answer's parts (secrets redacted), with a TTL: replay only  # drift alerts, read by the report and the dashboard
 
 # ---- readiness -------------------------------------------------------------------------------------------
 HEALTH = "health"  # the probe write of Store.writable()
@@ -81,6 +82,10 @@ DRIFT = "drift"  # alert de-duplication markers
 def review_counted_key(review_id: str) -> str:
     """Marker: one replica has counted this review decision into the latency metric."""
     return f"reviewed:{review_id}"
+
+
+# ---- the policy each replica serves ------------------------------------------------------------------------
+SERVING = "serving"  # replica id -> {"replica", "policy": "name@version", "since", "at"}, with a TTL (heartbeat)
 
 
 # ---- package registry cache --------------------------------------------------------------------------------
