@@ -87,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
         uvicorn.run("llmvet.proxy.app:app_from_env", factory=True, workers=args.workers, **common)
         return 0
     from llmvet.proxy.app import create_app
+    from llmvet.proxy.otlp import setup_otlp
 
+    setup_otlp()  # only when OTEL_* variables ask for it (workers set it up in app_from_env)
     try:
         app = create_app(settings, policy)
     except ValueError as exc:  # a bad setting of an extension (review, observe): say which, no traceback

@@ -34,6 +34,7 @@ from llmvet.proxy.errors import ProxyError, bad_request, body_too_large
 from llmvet.proxy.exchange import ClientGone, Exchange
 from llmvet.proxy.incremental import Incremental
 from llmvet.proxy.keepalive import first_or_keepalive
+from llmvet.proxy.otlp import setup_otlp
 from llmvet.proxy.passthrough import Passthrough
 from llmvet.proxy.render import Renderer
 from llmvet.proxy.runtime import INTERNAL_HEADER, Runtime
@@ -389,5 +390,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> Starlette:
 
 
 def app_from_env() -> Starlette:
-    """Factory for `llmvet serve --workers N`: each worker reads its settings from LLMVET_* variables."""
+    """Factory for `llmvet serve --workers N`: each worker reads its settings from LLMVET_* variables
+    (and its OTLP exporter's from OTEL_* ones)."""
+    setup_otlp()
     return create_app(Settings())
