@@ -287,3 +287,29 @@ def test_a_review_wait_is_a_span_with_its_id_and_outcome(spans, fake, make_proxy
     assert review.attributes["llmvet.review.id"] == raw.headers["x-llmvet-review-id"]
     assert span.attributes["llmvet.decision"] == raw.headers["x-llmvet-decision"]
     assert_nothing_secret(spans)
+
+
+SAMPLES_POLICY = """
+version: 1
+name: tracing-samples
+rules:
+  - name: sampled
+    validators:
+      - use: consistency
+        with: {samples: 2, semantic_weight: 0, min_answer_chars: 10}
+    on_fail: annotate
+"""
+
+
+def test_a_validators_extra_samples_are_upstream_spans_under_its_span(spans, fake, make_proxy):
+    spans.clear()
+    fake.reset(lambda body: Reply(text=f"Paris is the capital of France, said {MARK}."))
+    raw = ask(make_proxy(SAMPLES_POLICY))
+    children = trace_of(spans, request_span(spans, raw.headers["x-llmvet-request-id"]))
+    (check,) = children["llmvet validator"]
+    assert check.attributes["llmvet.validator"] == "consistency"
+    samples = [c for c in children["llmvet upstream"] if c.attributes["llmvet.upstream.purpose"] == "samples"]
+    assert samples and all(s.parent.span_id == check.context.span_id for s in samples)  # asked by the check
+    sent = {r.headers["traceparent"].split("-")[2] for r in fake.requests}  # each call's own span upstream
+    assert {f"{s.context.span_id:016x}" for s in samples} <= sent
+    assert_nothing_secret(spans)
