@@ -58,6 +58,23 @@ def upstream_app():
     return app
 
 
+def otlp_sink_app():
+    """An OTLP/HTTP collector that accepts every export and keeps nothing (for --with-tracing)."""
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        more = True
+        while more:
+            message = await receive()
+            more = message.get("more_body", False)
+        headers = [(b"content-type", b"application/x-protobuf"), (b"content-length", b"0")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
 def _starlette(forward, startup, shutdown):
     import contextlib
 

@@ -1,9 +1,11 @@
 """Proxy overhead: the upstream directly, bare pass-throughs, and llmvet, in one run, driven by wrk.
 
-    python benchmarks/overhead.py [--duration 5] [--concurrency 1 32 128] [--with-httpx]
+    python benchmarks/overhead.py [--duration 5] [--concurrency 1 32 128] [--with-httpx] [--with-tracing]
 
 Prints requests/s and p50/p95/p99 latency per target and concurrency, and llmvet's ratios against the
-bare aiohttp pass-through measured in the same run. Needs `wrk` (apt-get install -y wrk).
+bare aiohttp pass-through measured in the same run. `--with-tracing` adds a second llmvet exporting
+every span over OTLP (the `otlp` extra) to a sink collector, and prints its cost against llmvet with
+tracing off. Needs `wrk` (apt-get install -y wrk).
 """
 
 from __future__ import annotations
@@ -122,12 +124,28 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+TRACED = "llmvet, spans over OTLP"
+
+
+def start_traced(policy: str, upstream_url: str, ports: dict[str, int], tmp: Path, log: Path) -> list[subprocess.Popen]:
+    """A sink collector, and llmvet exporting every span to it (configured by OTEL_* variables only)."""
+    sink = serve(uvicorn_cmd("bare:otlp_sink_app", ports["sink"]), ports["sink"], log)
+    env = {
+        "LLMVET_LOG_LEVEL": "warning",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{ports['sink']}",
+        "OTEL_SERVICE_NAME": "llmvet-bench",
+    }
+    store = f"sqlite:///{tmp / 'traced.db'}"
+    return [sink, serve(llmvet_cmd(upstream_url, ports["traced"], policy, store), ports["traced"], log, env)]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=float, default=3.0)
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per target; medians are reported")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 32, 128])
     ap.add_argument("--with-httpx", action="store_true", help="also measure a bare httpx pass-through")
+    ap.add_argument("--with-tracing", action="store_true", help="also measure llmvet exporting spans over OTLP")
     ap.add_argument("--policy", default=str(ROOT / "policies" / "default.yaml"))
     args = ap.parse_args()
     if not shutil.which("wrk"):
@@ -137,7 +155,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="llmvet-bench-"))
     script = tmp / "post.lua"
     script.write_text(LUA)
-    ports = {name: free_port() for name in ("upstream", "aiohttp", "httpx", "llmvet")}
+    ports = {name: free_port() for name in ("upstream", "aiohttp", "httpx", "llmvet", "traced", "sink")}
     upstream_url = f"http://127.0.0.1:{ports['upstream']}/v1"
     env = {"BENCH_UPSTREAM": upstream_url}
     log = tmp / "servers.log"
@@ -162,6 +180,10 @@ def main() -> int:
         )
         targets["llmvet (default policy)"] = f"http://127.0.0.1:{ports['llmvet']}"
         pids["llmvet (default policy)"] = procs[-1].pid
+        if args.with_tracing:
+            procs += start_traced(args.policy, upstream_url, ports, tmp, log)
+            targets[TRACED] = f"http://127.0.0.1:{ports['traced']}"
+            pids[TRACED] = procs[-1].pid
 
         results: dict[tuple[str, int], dict[str, float]] = {}
         for url in targets.values():  # warm up connections and code paths
@@ -197,6 +219,13 @@ def main() -> int:
             if args.with_httpx:
                 h = results[("bare httpx pass-through", c)]
                 print(f"       bare httpx / bare aiohttp: throughput {h['rps'] / b['rps']:.2f}x")
+            if args.with_tracing:
+                t = results[(TRACED, c)]
+                print(
+                    f"       tracing on / off: cpu/req {t['cpu_ms'] / o['cpu_ms']:.2f}x "
+                    f"({t['cpu_ms']:.3f} vs {o['cpu_ms']:.3f} ms), throughput {t['rps'] / o['rps']:.2f}x, "
+                    f"p50 +{t['p50'] - o['p50']:.2f} ms"
+                )
     finally:
         stop_all(procs, tmp)
     return 0

@@ -21,6 +21,8 @@ LAYERS: dict[str, int] = {
     "text": 0,
     "records": 0,
     "errors": 0,
+    "spans": 0,
+    "logs": 0,
     "resources": 1,
     "audit": 1,
     "embeddings": 2,

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from llmvet.logs import LogFormat
 from llmvet.policy.loader import BUNDLED_POLICIES
 
 DEFAULT_POLICY = BUNDLED_POLICIES / "default.yaml"
@@ -71,6 +72,8 @@ class Settings(BaseSettings):
         30.0, ge=0, description="on SIGTERM, seconds to let in-flight requests finish before held ones are released"
     )
     log_level: str = "info"
+    log_format: LogFormat = Field("text", description="text, or json: one JSON object per log line (uvicorn's too)")
+    access_log: bool = Field(False, description="one log line per HTTP request (uvicorn's access log)")
 
     @field_validator("upstream")
     @classmethod

@@ -20,6 +20,7 @@ event loop and the upstream I/O keep a core while a batch is encoded.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import threading
 from pathlib import Path
@@ -126,9 +127,11 @@ def load_embedder(name: str | None = None, quantize: bool = False) -> Embedder:
     except Exception:  # pragma: no cover - transformers layout changed; cosmetic only
         pass
 
-    target = str(Path(resolved).expanduser()) if _looks_like_path(resolved) else resolved
+    local = _looks_like_path(resolved)
+    target = str(Path(resolved).expanduser()) if local else resolved
+    _log_through_root()
     try:
-        model = SentenceTransformer(target, device="cpu")
+        model = _from_cache_or_hub(SentenceTransformer, target, local)
     except Exception as exc:  # hub unreachable, bad directory, corrupt weights…
         raise EmbeddingsUnavailable(
             f"cannot load embedding model {resolved!r}: {type(exc).__name__}: {exc} "
@@ -144,6 +147,33 @@ def load_embedder(name: str | None = None, quantize: bool = False) -> Embedder:
         except Exception:  # pragma: no cover - no quantised kernels on this CPU/build: stay in float32
             quantized = False
     return Embedder(model, resolved, quantized)
+
+
+def _from_cache_or_hub(sentence_transformer: Any, target: str, local: bool) -> Any:
+    """A hub model from the local cache when it is there (no request to the hub, which may be
+    unreachable: its client retries for about a minute), else from the hub."""
+    if not local:
+        try:
+            return sentence_transformer(target, device="cpu", local_files_only=True)
+        except Exception:  # not in the cache (or an old sentence-transformers): ask the hub
+            pass
+    return sentence_transformer(target, device="cpu")
+
+
+LIBRARY_LOGGERS = ("huggingface_hub", "transformers", "sentence_transformers")
+
+
+def _log_through_root() -> None:
+    """The model libraries install their own stderr handlers: when the process has configured logging
+    (llmvet serve, in text or JSON), theirs go so their lines come out once, in the process's format."""
+    if not logging.getLogger().handlers:
+        return
+    for name in LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        for handler in list(library.handlers):
+            if type(handler) is logging.StreamHandler:
+                library.removeHandler(handler)
+        library.propagate = True
 
 
 async def get_embedder(resources: Resources, name: str | None = None, quantize: bool = False) -> Embedder:

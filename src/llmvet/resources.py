@@ -6,8 +6,10 @@ Validators reach them through `ctx.resources`, so nothing is loaded or connected
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -49,13 +51,17 @@ class Resources:
         return await loop.run_in_executor(self._cpu_pool, call)
 
     async def singleton(self, key: Any, factory: Callable[[], T]) -> T:
-        """Build `factory()` once per process in the thread pool (e.g. an embedding model) and share it."""
+        """Build `factory()` once per process (e.g. an embedding model) off the event loop and share it.
+
+        It runs in a daemon thread of its own, not the pool: a load that hangs (a model download
+        retrying an unreachable hub for a minute) must not hold up the process's exit, and the pool's
+        threads are waited for at exit."""
         if key in self._singletons:
             return self._singletons[key]
         lock = self._singleton_locks.setdefault(key, asyncio.Lock())
         async with lock:
             if key not in self._singletons:
-                self._singletons[key] = await self.run_cpu(factory)
+                self._singletons[key] = await run_detached(factory)
         return self._singletons[key]
 
     async def close(self) -> None:
@@ -63,3 +69,30 @@ class Resources:
             await self._http.close()
         self._cpu_pool.shutdown(wait=False, cancel_futures=True)
         await self.store.close()
+
+
+async def run_detached(fn: Callable[[], T]) -> T:
+    """`fn()` in a daemon thread; its result or exception comes back to the awaiting task. Cancelling
+    the await leaves the thread to finish (or die with the process) on its own."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if done.done():  # the awaiting task was cancelled
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)
+
+    def work() -> None:
+        try:
+            result, error = context.run(fn), None
+        except BaseException as exc:
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="llmvet-load", daemon=True).start()
+    return await done

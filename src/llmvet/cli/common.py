@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,8 @@ def settings_from(args: argparse.Namespace, *names: str) -> Settings:
         sys.exit(2)
 
 
-def load_policy_or_exit(path: Path | str) -> Policy:
+def load_policy_or_exit(path: Path | str, warn: Callable[[str], None] | None = None) -> Policy:
+    """The policy, or exit 2 after printing its problems; its warnings go to `warn` (default: stderr)."""
     try:
         policy = load_policy(path)
     except PolicyError as exc:
@@ -60,7 +62,10 @@ def load_policy_or_exit(path: Path | str) -> Policy:
         err.print(f"llmvet: policy {path} has {len([p for p in exc.problems if p.level == 'error'])} error(s)")
         sys.exit(2)
     for warning in policy.warnings:
-        print(warning, file=sys.stderr)
+        if warn is not None:
+            warn(str(warning))
+        else:
+            print(warning, file=sys.stderr)
     return policy
 
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.config
 import os
 import signal
 import sys
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from llmvet.cli.common import add_settings_flags, err, load_policy_or_exit, settings_from
+from llmvet.logs import logging_config
 
 FIELDS = ("upstream", "policy", "shadow_policy", "policy_watch", "store", "host", "port")
+LOG_FIELDS = ("log_format", "access_log")
 
 
 class _ServerOptions(TypedDict):
@@ -23,6 +26,7 @@ class _ServerOptions(TypedDict):
     loop: str
     http: str
     log_level: str
+    log_config: dict[str, Any]
     access_log: bool
     timeout_graceful_shutdown: int
 
@@ -31,27 +35,46 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the proxy")
     add_settings_flags(p, *FIELDS)
     p.add_argument("--workers", type=int, default=1, help="worker processes (use a redis:// store with more than 1)")
+    p.add_argument(
+        "--log-format",
+        dest="log_format",
+        choices=("text", "json"),
+        default=None,
+        help="text (default) or json: one JSON object per line on stderr (env LLMVET_LOG_FORMAT)",
+    )
+    p.add_argument(
+        "--access-log",
+        dest="access_log",
+        action="store_const",
+        const=True,
+        default=None,
+        help="log one line per HTTP request (env LLMVET_ACCESS_LOG)",
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    settings = settings_from(args, *FIELDS)
+    settings = settings_from(args, *FIELDS, *LOG_FIELDS)
     if not settings.upstream:
         err.print("llmvet: no upstream configured: pass --upstream URL or set LLMVET_UPSTREAM")
         return 2
-    policy = load_policy_or_exit(settings.policy)  # a bad policy stops here, with file:line messages
+    log_config = logging_config(settings.log_level, settings.log_format)
+    logging.config.dictConfig(log_config)  # here too: messages before uvicorn starts
+    logging.captureWarnings(True)  # Python warnings in the same format
+    warn = logging.getLogger("llmvet.policy").warning if settings.log_format == "json" else None
+    policy = load_policy_or_exit(settings.policy, warn)  # a bad policy stops here, with file:line messages
     if settings.shadow_policy is not None:
-        load_policy_or_exit(settings.shadow_policy)  # so does a bad candidate
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        load_policy_or_exit(settings.shadow_policy, warn)  # so does a bad candidate
     common = _ServerOptions(
         host=settings.host,
         port=settings.port,
         loop="uvloop",
         http="httptools",
         log_level=settings.log_level,
-        access_log=False,
+        log_config=log_config,  # applied again by uvicorn in each worker process
+        access_log=settings.access_log,
         timeout_graceful_shutdown=10,
     )
     # uvicorn re-raises the SIGTERM it shut down for; end with status 0 then (a drained, clean stop).
@@ -64,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
         uvicorn.run("llmvet.proxy.app:app_from_env", factory=True, workers=args.workers, **common)
         return 0
     from llmvet.proxy.app import create_app
+    from llmvet.proxy.otlp import setup_otlp
 
+    setup_otlp()  # only when OTEL_* variables ask for it (workers set it up in app_from_env)
     try:
         app = create_app(settings, policy)
     except ValueError as exc:  # a bad setting of an extension (review, observe): say which, no traceback

@@ -10,6 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmvet import spans
 from llmvet.policy.loader import CompiledRule, CompiledValidator
 from llmvet.policy.schema import SEVERITY
 from llmvet.validators.base import ALL_PARTS, Context, Finding, Status, Verdict
@@ -127,6 +128,28 @@ def combine(decisions: list[Decision]) -> Decision:
 
 
 async def _run_one(rule: CompiledRule, cv: CompiledValidator, ctx: Context) -> ValidatorRun:
+    with spans.span("llmvet validator", {"llmvet.validator": cv.label, "llmvet.rule": rule.name}) as span:
+        run = await _checked(rule, cv, ctx)
+        if span is not None:
+            span.set_attributes(run_attributes(run, ctx))
+    return run
+
+
+def run_attributes(run: ValidatorRun, ctx: Context) -> dict[str, spans.AttributeValue]:
+    """What a validator span says of its run: status, outcome, finding codes and count (no messages or
+    evidence: those may quote the answer)."""
+    findings = run.verdict.findings
+    return {
+        "llmvet.part": ctx.part_kind,
+        "llmvet.status": run.verdict.status.value,
+        "llmvet.action": run.action,
+        "llmvet.timed_out": run.timed_out,
+        "llmvet.findings.count": len(findings),
+        "llmvet.findings.codes": sorted({f.code for f in findings}),
+    }
+
+
+async def _checked(rule: CompiledRule, cv: CompiledValidator, ctx: Context) -> ValidatorRun:
     start = time.perf_counter()
     timed_out = False
     try:

@@ -25,6 +25,7 @@ import llmvet.proxy.tracing as tracing
 from llmvet.audit import AuditLog, AuditRetention
 from llmvet.config import Settings
 from llmvet.extensions import ENTRY_POINT_GROUP, Extension, ReviewAccess
+from llmvet.logs import REQUEST_ID
 from llmvet.policy.loader import Policy, load_policy
 from llmvet.proxy.admin import PolicyReloader
 from llmvet.proxy.answer import restore, with_text
@@ -35,6 +36,7 @@ from llmvet.proxy.heartbeat import Heartbeat
 from llmvet.proxy.incremental import Incremental
 from llmvet.proxy.keep_text import TextKeeper
 from llmvet.proxy.keepalive import first_or_keepalive
+from llmvet.proxy.otlp import setup_otlp
 from llmvet.proxy.passthrough import Passthrough
 from llmvet.proxy.render import Renderer
 from llmvet.proxy.runtime import INTERNAL_HEADER, Runtime
@@ -225,18 +227,29 @@ class LlmvetProxy:
 
         async def endpoint(request: Request) -> Response:
             request_id = f"req_{self._id_prefix}{next(self._id_counter):08x}"
-            with tracing.request_span(request.headers, wire.route, request_id) as span:
-                try:
-                    response = await self.handle_vetted(request, wire, request_id)
-                except ProxyError as exc:
-                    response = exc.response({"x-llmvet-request-id": request_id})
-                except ClientGone:
-                    log.info("client disconnected (request %s); upstream work cancelled", request_id)
-                    response = Response(status_code=499)
-                tracing.annotate_span(span, response)
-            return response
+            REQUEST_ID.set(request_id)  # for this request's log lines (and uvicorn's access line)
+            span = tracing.start_request(request.headers, wire.route, request_id)
+            if span is None:  # tracing off: the plain path
+                return await self.answer_vetted(request, wire, request_id)
+            try:
+                with tracing.current(span):
+                    response = await self.answer_vetted(request, wire, request_id)
+            except BaseException as exc:
+                tracing.abandon(span, exc)
+                raise
+            return tracing.finish(span, response)
 
         return endpoint
+
+    async def answer_vetted(self, request: Request, wire: Wire, request_id: str) -> Response:
+        """The response to a vetted request, errors included."""
+        try:
+            return await self.handle_vetted(request, wire, request_id)
+        except ProxyError as exc:
+            return exc.response({"x-llmvet-request-id": request_id})
+        except ClientGone:
+            log.info("client disconnected (request %s); upstream work cancelled", request_id)
+            return Response(status_code=499)
 
     async def handle_vetted(self, request: Request, wire: Wire, request_id: str) -> Response:
         self.rt.check_headers(request)
@@ -391,5 +404,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> Starlette:
 
 
 def app_from_env() -> Starlette:
-    """Factory for `llmvet serve --workers N`: each worker reads its settings from LLMVET_* variables."""
+    """Factory for `llmvet serve --workers N`: each worker reads its settings from LLMVET_* variables
+    (and its OTLP exporter's from OTEL_* ones)."""
+    setup_otlp()
     return create_app(Settings())

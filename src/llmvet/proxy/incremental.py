@@ -22,7 +22,7 @@ from starlette.responses import Response
 from llmvet.policy.engine import Decision, ValidatorRun, evaluate
 from llmvet.policy.loader import CompiledValidator
 from llmvet.policy.schema import SEVERITY
-from llmvet.proxy import sse
+from llmvet.proxy import sse, tracing
 from llmvet.proxy.answer import Answer, event_without_llmvet, strip_llmvet_field
 from llmvet.proxy.errors import ProxyError, upstream_bad_response
 from llmvet.proxy.exchange import Exchange
@@ -219,7 +219,9 @@ class Incremental:
 
     async def stream(self, ex: Exchange) -> Response:
         upstream = self.rt.upstream
-        resp = await upstream.open("POST", ex.wire.path, ex.headers, ex.payload)
+        with tracing.upstream_call(ex.headers, "answer", stream=True) as call:
+            resp = await upstream.open("POST", ex.wire.path, ex.headers, ex.payload)
+            tracing.upstream_status(call, resp.status)
         headers = response_headers(resp, drop_encoding=True)
         if resp.status != 200 or resp.content_type != "text/event-stream":
             raw = strip_llmvet_field(await upstream.read_and_release(resp))

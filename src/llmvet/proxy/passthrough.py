@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from llmvet.proxy import sse
+from llmvet.proxy import sse, tracing
 from llmvet.proxy.answer import Answer, event_without_llmvet, strip_llmvet_field
 from llmvet.proxy.errors import ProxyError, body_too_large
 from llmvet.proxy.exchange import Exchange
@@ -66,6 +67,7 @@ class Passthrough:
     def __init__(self, rt: Runtime, vetter: Vetter) -> None:
         self.rt = rt
         self.vetter = vetter
+        self._audits: set[asyncio.Future[None]] = set()  # audits of streams already sent (kept from GC)
 
     async def route(self, request: Request) -> Response:
         """Everything else under /v1, byte for byte (files, models, embeddings...)."""
@@ -105,7 +107,9 @@ class Passthrough:
         """Relay one request. On the OpenAI routes (`openai_route`) an `llmvet` field the upstream put
         in its JSON body or stream events is dropped: that name is llmvet's alone."""
         upstream = self.rt.upstream
-        resp = await upstream.open(method, path, headers, body)
+        with tracing.upstream_call(headers, "forward") as call:  # only under a request span (unvetted rules)
+            resp = await upstream.open(method, path, headers, body)
+            tracing.upstream_status(call, resp.status)
         out_headers = response_headers(resp, drop_encoding=False)
         if extra:
             out_headers.update(extra)
@@ -133,7 +137,9 @@ class Passthrough:
     async def stream_then_vet(self, ex: Exchange) -> Response:
         """`stream.mode: passthrough`: bytes flow as they arrive; the verdict is only audited afterwards."""
         upstream = self.rt.upstream
-        resp = await upstream.open("POST", ex.wire.path, ex.headers, ex.payload)
+        with tracing.upstream_call(ex.headers, "answer", stream=True) as call:
+            resp = await upstream.open("POST", ex.wire.path, ex.headers, ex.payload)
+            tracing.upstream_status(call, resp.status)
         headers = {**response_headers(resp, drop_encoding=True), "x-llmvet-request-id": ex.request_id}
         if resp.status != 200:
             raw = strip_llmvet_field(await upstream.read_and_release(resp))
@@ -147,9 +153,17 @@ class Passthrough:
                     yield chunk
             finally:
                 resp.close()
-            answer = Answer(200, headers, events=events, text=ex.wire.stream_text(events))
-            decision = await self.vetter.decide(ex, answer)
-            # Already sent: the record says "allow"; policy_action says what the policy would have done.
-            finish(self.rt, ex, answer, decision, 200, final_action="allow")
+                # Clients hang up once they read the last event, which may cancel this generator before
+                # the upstream's stream has closed: a complete answer is vetted and audited all the same.
+                if ex.wire.stream_complete(events):
+                    answer = Answer(200, headers, events=events, text=ex.wire.stream_text(events))
+                    task = asyncio.ensure_future(self.audit_stream(ex, answer))
+                    self._audits.add(task)
+                    task.add_done_callback(self._audits.discard)
 
         return StreamingResponse(relay(), 200, headers=headers, media_type="text/event-stream")
+
+    async def audit_stream(self, ex: Exchange, answer: Answer) -> None:
+        decision = await self.vetter.decide(ex, answer)
+        # Already sent: the record says "allow"; policy_action says what the policy would have done.
+        finish(self.rt, ex, answer, decision, 200, final_action="allow")

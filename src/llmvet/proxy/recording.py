@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from llmvet import spans
 from llmvet.policy.engine import Decision, ValidatorRun
 from llmvet.proxy.answer import Answer
 from llmvet.proxy.exchange import Exchange
@@ -22,6 +23,8 @@ def finish(
     rt: Runtime, ex: Exchange, answer: Answer, decision: Decision | None, status: int, final_action: str | None = None
 ) -> None:
     """Bookkeeping once the response is decided: the audit record, then the record hooks."""
+    action = final_action or (decision.action if decision else "upstream_error")
+    spans.set_current({"llmvet.decision": action, "llmvet.reasks": ex.reasks})  # the request span's
     if rt.audit is None or not (rt.settings.audit or rt.record_hooks):
         return
     record = audit_record(rt, ex, answer, decision, status, final_action)

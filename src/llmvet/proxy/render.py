@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response, StreamingResponse
 
+from llmvet import spans
 from llmvet.errors import error_response
 from llmvet.extensions import Escalation, Outcome
 from llmvet.policy.engine import Decision
@@ -122,7 +123,10 @@ class Renderer:
         case = self.escalation_case(ex, answer, decision)
         if case.mode == "hold":
             record_held(self.rt, ex, answer, decision)
-        outcome = await handler.escalate(case)
+        with spans.span("llmvet review", {"llmvet.review.mode": case.mode}) as span:
+            outcome = await handler.escalate(case)
+            if span is not None:
+                span.set_attributes(review_attributes(outcome))
         response = self.outcome_response(ex, answer, decision, outcome)
         finish(self.rt, ex, answer, decision, response.status_code)
         return response
@@ -244,6 +248,16 @@ def finding_codes(decision: Decision) -> str:
         elif r.verdict.status is Status.ERROR:
             parts.append(f"{r.label}: error ({r.verdict.error})")
     return "; ".join(parts) or "failed"
+
+
+def review_attributes(outcome: Outcome) -> dict[str, spans.AttributeValue]:
+    """A review wait's span: its id and outcome (never the reviewer's text or reason)."""
+    out: dict[str, spans.AttributeValue] = {"llmvet.review.outcome": outcome.status}
+    if outcome.review_id is not None:
+        out["llmvet.review.id"] = outcome.review_id
+    if outcome.action is not None:
+        out["llmvet.review.action"] = outcome.action
+    return out
 
 
 def review_note(outcome: Outcome) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from llmvet import spans
 from llmvet.policy.engine import Decision, combine, evaluate
-from llmvet.proxy import sse
+from llmvet.proxy import sse, tracing
 from llmvet.proxy.answer import Answer, json_object, without_llmvet_field
 from llmvet.proxy.errors import upstream_bad_response
 from llmvet.proxy.exchange import Exchange
@@ -44,10 +45,14 @@ class Vetter:
                 {"role": "user", "content": feedback},
             ]
             conversation = ex.wire.with_messages(conversation, messages)
-            answer = await self.ask(ex, orjson.dumps(conversation))
+            with spans.span("llmvet reask", {"llmvet.reask.attempt": ex.reasks}) as span:
+                answer = await self.ask(ex, orjson.dumps(conversation), purpose="reask")
+                if answer.status == 200:
+                    decision = await self.decide(ex, answer)
+                    if span is not None:
+                        span.set_attribute("llmvet.reask.decision", decision.action)
             if answer.status != 200:
                 return self.render.upstream_error(ex, answer)
-            decision = await self.decide(ex, answer)
         return await self.render.act(ex, answer, decision)
 
     async def decide(self, ex: Exchange, answer: Answer) -> Decision:
@@ -79,11 +84,18 @@ class Vetter:
             choice=part.choice,
         )
 
-    async def ask(self, ex: Exchange, payload: bytes, headers: Any = None) -> Answer:
-        """Send one request upstream and buffer the whole answer (JSON or SSE)."""
+    async def ask(self, ex: Exchange, payload: bytes, headers: Any = None, purpose: str = "answer") -> Answer:
+        """Send one request upstream and buffer the whole answer (JSON or SSE), in a span of its own."""
+        headers = headers or ex.headers
+        with tracing.upstream_call(headers, purpose, ex.stream and purpose != "samples") as call:
+            answer = await self.buffered(ex, payload, headers)
+            tracing.upstream_status(call, answer.status)
+        return answer
+
+    async def buffered(self, ex: Exchange, payload: bytes, headers: Any) -> Answer:
         started = time.perf_counter()
         upstream = self.rt.upstream
-        resp = await upstream.open("POST", ex.wire.path, headers or ex.headers, payload)
+        resp = await upstream.open("POST", ex.wire.path, headers, payload)
         try:
             out_headers = response_headers(resp, drop_encoding=True)
             if resp.status != 200 or resp.content_type != "text/event-stream":
@@ -125,7 +137,7 @@ class Vetter:
 
         async def one(count: int) -> None:
             payload = {**body, "n": count} if count > 1 else {k: v for k, v in body.items() if k != "n"}
-            answer = await self.ask(ex, orjson.dumps(payload), headers)
+            answer = await self.ask(ex, orjson.dumps(payload), headers, purpose="samples")
             if answer.status != 200 or answer.data is None:
                 raise upstream_bad_response(f"re-ask got HTTP {answer.status}")
             texts.extend(ex.wire.texts(answer.data))

@@ -25,6 +25,8 @@ import aiohttp
 import orjson
 from packaging.utils import canonicalize_name
 
+from llmvet import spans
+
 # re-exported: the names callers imported from here before the split
 from llmvet.store import keys
 from llmvet.validators.packages.registry_index import (
@@ -198,6 +200,15 @@ class RegistryClient:
         return self._sem
 
     async def _fetch(self, res: Resources, k: str, index: Index, name: str, stale: dict | None) -> Lookup:
+        # The index by its id, not its URL: a private index's URL may carry credentials.
+        attributes = {"llmvet.registry.ecosystem": index.ecosystem, "llmvet.registry.index": index.id}
+        with spans.span("llmvet registry fetch", {**attributes, "llmvet.package": name}, client=True) as span:
+            lookup = await self._fetch_one(res, k, index, name, stale)
+            if span is not None:
+                span.set_attributes({"llmvet.registry.status": lookup.status, "llmvet.registry.stale": lookup.stale})
+        return lookup
+
+    async def _fetch_one(self, res: Resources, k: str, index: Index, name: str, stale: dict | None) -> Lookup:
         try:
             async with self._semaphore():
                 status, info = await self._request(res, index, name)

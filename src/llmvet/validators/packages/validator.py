@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from llmvet import spans
 from llmvet.store import keys
 from llmvet.validators.base import Context, Finding, PartKind, StreamMode, Validator, ValidatorConfig, Verdict
 from llmvet.validators.packages.codes import CODES, DEFAULT_FAIL_ON
@@ -43,6 +44,23 @@ _JobMap = dict[tuple[str, str], Job]
 _Lookups = dict[tuple[str, str], Lookup]
 
 log = logging.getLogger("llmvet.packages")
+
+
+def cache_counts(found: Iterable[Lookup]) -> dict[str, spans.AttributeValue]:
+    """Where lookups past the memory cache were answered: the shared store, the registry, or neither."""
+    counts = {"store_hits": 0, "fetched": 0, "stale": 0, "unreachable": 0}
+    for lk in found:
+        key = (
+            "unreachable"
+            if lk.status == "unreachable"
+            else "stale"
+            if lk.stale
+            else "store_hits"
+            if lk.cached
+            else "fetched"
+        )
+        counts[key] += 1
+    return {f"llmvet.registry.{k}": v for k, v in counts.items()}
 
 
 class PackagesValidator(Validator[PackagesConfig]):
@@ -206,7 +224,16 @@ class PackagesValidator(Validator[PackagesConfig]):
         if pending:
             if ctx.resources is None:
                 raise RuntimeError("the packages validator needs ctx.resources (store and HTTP session)")
-            lookups.update(await self.client.lookup_many(ctx.resources, pending))
+            ecosystems = sorted({index.ecosystem for index, _ in pending})
+            attributes: dict[str, spans.AttributeValue] = {
+                "llmvet.registry.ecosystems": ecosystems,
+                "llmvet.registry.memory_hits": len(lookups),
+            }
+            with spans.span("llmvet registry lookup", attributes) as span:
+                found = await self.client.lookup_many(ctx.resources, pending)
+                if span is not None:
+                    span.set_attributes(cache_counts(found.values()))
+            lookups.update(found)
         await self._resolve_import_aliases(ctx, jobs, lookups)
         return lookups
 
