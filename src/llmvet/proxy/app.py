@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import orjson
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
@@ -29,8 +29,9 @@ from llmvet.logs import REQUEST_ID
 from llmvet.policy.loader import Policy, load_policy
 from llmvet.proxy.admin import PolicyReloader
 from llmvet.proxy.answer import restore, with_text
+from llmvet.proxy.client import read_body, request_object, until_disconnected
 from llmvet.proxy.drain import Drain, DrainMiddleware
-from llmvet.proxy.errors import ProxyError, bad_request, body_too_large
+from llmvet.proxy.errors import ProxyError
 from llmvet.proxy.exchange import ClientGone, Exchange
 from llmvet.proxy.heartbeat import Heartbeat
 from llmvet.proxy.incremental import Incremental
@@ -253,8 +254,8 @@ class LlmvetProxy:
 
     async def handle_vetted(self, request: Request, wire: Wire, request_id: str) -> Response:
         self.rt.check_headers(request)
-        raw = await self.read_body(request)
-        body = _request_object(raw)
+        raw = await read_body(request, self.settings.max_body_bytes)
+        body = request_object(raw)
         key_hash, key_label = self.rt.key_identity(request)
         given = request.headers.get(INTERNAL_HEADER)
         internal = given is not None and hmac.compare_digest(given.encode(), self._internal_token)
@@ -303,22 +304,6 @@ class LlmvetProxy:
 
         return stop
 
-    async def read_body(self, request: Request) -> bytes:
-        limit = self.settings.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise body_too_large(limit)
-        chunks, size = [], 0
-        try:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise body_too_large(limit)
-                chunks.append(chunk)
-        except ClientDisconnect:
-            raise ClientGone() from None
-        return b"".join(chunks)
-
 
 def audit_retention(store: Store, settings: Settings) -> AuditRetention:
     return AuditRetention(
@@ -327,45 +312,6 @@ def audit_retention(store: Store, settings: Settings) -> AuditRetention:
         max_records=settings.audit_max_records,
         every=settings.audit_retention_interval,
     )
-
-
-def _request_object(raw: bytes) -> dict[str, Any]:
-    """The client's JSON body: an object naming a model, or a 400 saying what is wrong."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise bad_request(f"request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise bad_request("request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise bad_request("you must provide a model parameter", param="model", code="missing_required_parameter")
-    return body
-
-
-async def until_disconnected(request: Request, work: Awaitable[Response]) -> Response:
-    """Run `work`; if the client goes away first, cancel it (and with it the upstream request)."""
-    me = asyncio.current_task()
-    assert me is not None
-    gone = False
-
-    async def watch() -> None:
-        nonlocal gone
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-        gone = True
-        me.cancel()
-
-    watcher = asyncio.ensure_future(watch())  # one extra task per request, not two
-    try:
-        return await work
-    except asyncio.CancelledError:
-        if gone:
-            me.uncancel()
-            raise ClientGone() from None
-        raise
-    finally:
-        watcher.cancel()
 
 
 def load_extensions(proxy: LlmvetProxy) -> None:

@@ -1,0 +1,70 @@
+"""Reading the client's request: the body within its size limit, the JSON object, and its disconnect."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
+import orjson
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from llmvet.proxy.errors import bad_request, body_too_large
+from llmvet.proxy.exchange import ClientGone
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The client's body, refused with 413 past `limit` bytes (declared or sent)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise body_too_large(limit)
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise body_too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientGone() from None
+    return b"".join(chunks)
+
+
+def request_object(raw: bytes) -> dict[str, Any]:
+    """The client's JSON body: an object naming a model, or a 400 saying what is wrong."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise bad_request(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise bad_request("request body must be a JSON object")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise bad_request("you must provide a model parameter", param="model", code="missing_required_parameter")
+    return body
+
+
+async def until_disconnected(request: Request, work: Awaitable[Response]) -> Response:
+    """Run `work`; if the client goes away first, cancel it (and with it the upstream request)."""
+    me = asyncio.current_task()
+    assert me is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        gone = True
+        me.cancel()
+
+    watcher = asyncio.ensure_future(watch())  # one extra task per request, not two
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if gone:
+            me.uncancel()
+            raise ClientGone() from None
+        raise
+    finally:
+        watcher.cancel()
