@@ -169,7 +169,7 @@ def test_provenance_headers_and_audit_record(proxy, client):
 
     # The audit record holds the same facts, so a response can be traced back later.
     rid = h["x-llmvet-request-id"]
-    records = _audit(proxy)
+    records = _audit(proxy, rid, stream_id)
     rec = next(r for r in records if r["request_id"] == rid)
     streamed = next(r for r in records if r["request_id"] == stream_id)
     assert streamed["stream"] and [v["status"] for v in streamed["validators"]] == ["passed"]
@@ -180,7 +180,10 @@ def test_provenance_headers_and_audit_record(proxy, client):
     assert rec["response_chars"] == len(SECRET)
 
 
-def _audit(proxy) -> list[dict]:
+def _audit(proxy, *request_ids: str) -> list[dict]:
+    """The audit records, once there are some (and once those of `request_ids` are in: the audit
+    writer flushes in batches, off the response path)."""
+
     async def read():
         store = proxy.proxy.resources.store
         return [r for _, r in await store.read("audit", None, 10_000)]
@@ -189,7 +192,8 @@ def _audit(proxy) -> list[dict]:
     while True:
         fut = asyncio.run_coroutine_threadsafe(read(), _loop(proxy))
         records = fut.result(5)
-        if records or time.time() > deadline:
+        present = {r.get("request_id") for r in records}
+        if (records and present.issuperset(request_ids)) or time.time() > deadline:
             return records
         time.sleep(0.1)
 
