@@ -10,28 +10,14 @@ from typing import Any
 from pydantic import ValidationError
 from rich.console import Console
 
+from llmvet.cli.flags import add_settings_flags
 from llmvet.config import Settings
 from llmvet.policy.loader import Policy, PolicyError, load_policy
 
+__all__ = ["add_settings_flags", "err", "load_policy_or_exit", "out", "settings_from"]
+
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False)
-
-
-def add_settings_flags(p: argparse.ArgumentParser, *names: str) -> None:
-    helps = {
-        "upstream": ("--upstream", "upstream API base URL (env LLMVET_UPSTREAM)"),
-        "policy": ("--policy", "policy YAML file (env LLMVET_POLICY; default: the bundled default policy)"),
-        "shadow_policy": (
-            "--shadow-policy",
-            "candidate policy run beside the enforced one, never enforced (env LLMVET_SHADOW_POLICY)",
-        ),
-        "store": ("--store", "sqlite:///path or redis://host:port/db (env LLMVET_STORE)"),
-        "host": ("--host", "address to listen on (env LLMVET_HOST, default 127.0.0.1)"),
-        "port": ("--port", "port to listen on (env LLMVET_PORT, default 8080)"),
-    }
-    for name in names:
-        flag, help_ = helps[name]
-        p.add_argument(flag, dest=name, default=None, help=help_)
 
 
 def settings_from(args: argparse.Namespace, *names: str) -> Settings:

@@ -5,11 +5,10 @@ upstream, in one process; for CI steps and pre-commit hooks. Exit 0 pass, 1 fail
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import sys
 
-from llmvet.cli.common import add_settings_flags, err, load_policy_or_exit, out, settings_from
+# Only the flags at import: `llmvet scan --help` (and every pre-commit run) should not pay for
+# pydantic, rich, asyncio or the validators. Each part is imported when `run` needs it.
+from llmvet.cli.flags import add_settings_flags
 
 FORMATS = ("table", "json", "jsonl", "sarif", "github")
 
@@ -37,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from llmvet.cli.common import err, load_policy_or_exit, settings_from
     from llmvet.cli.scan.diffmode import Change, DiffError, collect_diff, keep_added
     from llmvet.cli.scan.inputs import collect
     from llmvet.cli.scan.runner import Options, outcomes, scan
@@ -79,6 +81,10 @@ def default_store() -> str:
 
 
 def _report(fmt: str, results: list, input_errors: list[str], output: str | None) -> int:
+    import json
+    import sys
+
+    from llmvet.cli.common import err
     from llmvet.cli.scan import report
 
     code = report.exit_code(results, input_errors)
@@ -109,6 +115,7 @@ def _table(results: list, input_errors: list[str], code: int) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from llmvet.cli.common import err, out
     from llmvet.cli.scan import report
 
     verdict = {0: "pass", 1: "fail", 2: "could not check"}[code]
