@@ -19,12 +19,14 @@ import pathspec
 
 from llmvet.cli.scan.documents import (
     PROSE_SUFFIXES,
+    RST_SUFFIXES,
     Document,
     InputError,
     decode,
     documents_for,
     fence_language,
     notebook_documents,
+    rst_documents,
 )
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache"}
@@ -107,6 +109,8 @@ def add_text(found: Inputs, source: str, data: bytes, *, is_file: bool, path: Pa
         text = decode(data, source)
         if path is not None and path.suffix.lower() == ".ipynb":
             found.documents.extend(notebook_documents(source, text))
+        elif path is not None and path.suffix.lower() in RST_SUFFIXES:
+            found.documents.extend(rst_documents(source, text, is_file=is_file))
         else:
             language = fence_language(path) if path is not None else None
             found.documents.extend(documents_for(source, text, language=language, is_file=is_file))
