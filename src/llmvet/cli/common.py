@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from rich.console import Console
 
 from llmvet.cli.flags import add_settings_flags
-from llmvet.config import Settings
 from llmvet.policy.loader import Policy, PolicyError, load_policy
+
+if TYPE_CHECKING:  # pydantic-settings is imported by the commands that read settings, not by `scan`
+    from llmvet.config import Settings
 
 __all__ = ["add_settings_flags", "err", "load_policy_or_exit", "out", "settings_from"]
 
@@ -21,6 +23,8 @@ out = Console(highlight=False)
 
 
 def settings_from(args: argparse.Namespace, *names: str) -> Settings:
+    from llmvet.config import Settings
+
     overrides: dict[str, Any] = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     try:
         return Settings(**overrides)

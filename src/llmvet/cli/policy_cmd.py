@@ -94,10 +94,13 @@ def load_cases(path: Path) -> list[Case]:
 
 async def open_resources(store_url: str | None) -> Resources:
     """Shared resources for running validators without a server (caches in the given store)."""
-    from llmvet.config import Settings
     from llmvet.store import open_store
 
-    return Resources(await open_store(store_url or Settings().store))
+    if not store_url:  # pydantic-settings only when the store comes from settings (`scan` always names one)
+        from llmvet.config import Settings
+
+        store_url = Settings().store
+    return Resources(await open_store(store_url))
 
 
 async def decide_text(

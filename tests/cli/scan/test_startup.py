@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+from tests.cli.scan.conftest import scan
+
 HEAVY = ("aiohttp", "torch", "sentence_transformers", "transformers", "numpy")
 
 # runs `llmvet scan ARGS…` in this process as the console script would, then lists what it imported
@@ -46,6 +48,19 @@ def test_a_warm_one_file_scan_does_not_load_aiohttp(tmp_path, packages_policy, r
     assert code == 1 and "aiohttp" in cold  # the first run asks the registry
     registry.hits.clear()
     code, warm = _modules(*args)
-    # the same verdict from the cache, without the HTTP client, embeddings or any model library
+    # the same verdict from the cache, without the HTTP client, embeddings, any model library, the
+    # settings library or .gitignore matching (no folder was walked)
     assert code == 1 and sum(registry.hits.values()) == 0
-    assert not warm & set(HEAVY), sorted(warm & set(HEAVY))
+    assert not warm & {*HEAVY, "pydantic_settings", "pathspec"}, sorted(warm & {*HEAVY, "pydantic_settings"})
+
+
+def test_the_policy_comes_from_llmvet_policy_and_other_settings_do_not_matter(tmp_path):
+    policy = tmp_path / "p.yaml"
+    policy.write_text("rules:\n  - name: r\n    validators: [{use: regex, with: {must_not_match: [banana]}}]\n")
+    doc = tmp_path / "a.md"
+    doc.write_text("A banana.\n")
+    # a server setting that is invalid for `serve` has nothing to do with a scan
+    env = {"LLMVET_POLICY": str(policy), "LLMVET_UPSTREAM": "not a url", "LLMVET_PORT": "0"}
+    r = scan(str(doc), "--format", "json", env=env, store=f"sqlite:///{tmp_path}/s.db")
+    assert r.returncode == 1, r.stderr
+    assert [f["code"] for f in json.loads(r.stdout)["findings"]] == ["regex.must_not_match"]

@@ -14,8 +14,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from llmvet.cli.scan.documents import (
     PROSE_SUFFIXES,
@@ -28,6 +27,9 @@ from llmvet.cli.scan.documents import (
     notebook_documents,
     rst_documents,
 )
+
+if TYPE_CHECKING:  # imported by the first folder walk or glob: a scan of named files never needs it
+    import pathspec
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache"}
 
@@ -109,6 +111,8 @@ def _gitignore(folder: Path) -> pathspec.GitIgnoreSpec | None:
     ignore_file = folder / ".gitignore"
     if not ignore_file.is_file():
         return None
+    import pathspec
+
     return pathspec.GitIgnoreSpec.from_lines(ignore_file.read_text(encoding="utf-8", errors="replace").splitlines())
 
 
