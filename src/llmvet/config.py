@@ -9,9 +9,9 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from llmvet.logs import LogFormat
-from llmvet.policy.loader import BUNDLED_POLICIES
+from llmvet.policy.loader import DEFAULT_POLICY
 
-DEFAULT_POLICY = BUNDLED_POLICIES / "default.yaml"
+__all__ = ["DEFAULT_POLICY", "DEFAULT_STORE", "Settings"]
 DEFAULT_STORE = "sqlite:///.llmvet/llmvet.db"
 
 

@@ -6,42 +6,27 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from rich.console import Console
 
-from llmvet.config import Settings
+from llmvet.cli.flags import add_settings_flags
 from llmvet.policy.loader import Policy, PolicyError, load_policy
 from llmvet.resources import Resources
+
+if TYPE_CHECKING:  # pydantic-settings is imported by the commands that read settings, not by `scan`
+    from llmvet.config import Settings
+
+__all__ = ["add_settings_flags", "err", "load_policy_or_exit", "out", "settings_from"]
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False)
 
 
-def add_settings_flags(p: argparse.ArgumentParser, *names: str) -> None:
-    helps = {
-        "upstream": ("--upstream", "upstream API base URL (env LLMVET_UPSTREAM)"),
-        "policy": ("--policy", "policy YAML file (env LLMVET_POLICY; default: the bundled default policy)"),
-        "shadow_policy": (
-            "--shadow-policy",
-            "candidate policy run beside the enforced one, never enforced (env LLMVET_SHADOW_POLICY)",
-        ),
-        "policy_watch": (
-            "--watch-policy",
-            "SECONDS: reload when the policy (or shadow) file changes, checked at this interval "
-            "(env LLMVET_POLICY_WATCH; default 0: off)",
-        ),
-        "store": ("--store", "sqlite:///path or redis://host:port/db (env LLMVET_STORE)"),
-        "host": ("--host", "address to listen on (env LLMVET_HOST, default 127.0.0.1)"),
-        "port": ("--port", "port to listen on (env LLMVET_PORT, default 8080)"),
-    }
-    for name in names:
-        flag, help_ = helps[name]
-        p.add_argument(flag, dest=name, default=None, help=help_)
-
-
 def settings_from(args: argparse.Namespace, *names: str) -> Settings:
+    from llmvet.config import Settings
+
     overrides: dict[str, Any] = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     try:
         return Settings(**overrides)
@@ -73,4 +58,8 @@ async def open_resources(store_url: str | None) -> Resources:
     """Shared resources for running validators without a server (caches in the given store)."""
     from llmvet.store import open_store
 
-    return Resources(await open_store(store_url or Settings().store))
+    if not store_url:  # pydantic-settings only when the store comes from settings (`scan` always names one)
+        from llmvet.config import Settings
+
+        store_url = Settings().store
+    return Resources(await open_store(store_url))

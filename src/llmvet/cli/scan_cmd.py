@@ -5,11 +5,11 @@ upstream, in one process; for CI steps and pre-commit hooks. Exit 0 pass, 1 fail
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import sys
+import os
 
-from llmvet.cli.common import add_settings_flags, err, load_policy_or_exit, out, settings_from
+# Only the flags at import: `llmvet scan --help` (and every pre-commit run) should not pay for
+# pydantic, rich, asyncio or the validators. Each part is imported when `run` needs it.
+from llmvet.cli.flags import add_settings_flags
 
 FORMATS = ("table", "json", "jsonl", "sarif", "github")
 
@@ -37,16 +37,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from llmvet.cli.common import err, load_policy_or_exit
     from llmvet.cli.scan.diffmode import Change, DiffError, collect_diff, keep_added
     from llmvet.cli.scan.inputs import collect
     from llmvet.cli.scan.runner import Options, outcomes, scan
+    from llmvet.policy.loader import DEFAULT_POLICY
 
     if bool(args.diff) == bool(args.paths or args.jsonl):
         err.print("llmvet: give PATH…, - for standard input or --jsonl FILE; or --diff BASE[..HEAD] alone")
         return 2
     fmt = args.format or ("json" if args.json else "table")
-    settings = settings_from(args, "policy", "store")
-    policy = load_policy_or_exit(settings.policy)
+    # the policy is the one setting a scan reads (the store is --store, LLMVET_STORE or the user cache):
+    # no pydantic-settings, and an unrelated LLMVET_* variable cannot stop a CI scan
+    policy = load_policy_or_exit(args.policy or os.environ.get("LLMVET_POLICY") or DEFAULT_POLICY)
     change: Change | None = None
     try:
         found, change = collect_diff(args.diff) if args.diff else (collect(args.paths, args.jsonl), None)
@@ -68,8 +73,6 @@ def run(args: argparse.Namespace) -> int:
 
 def default_store() -> str:
     """LLMVET_STORE if set, else a cache in the user's cache folder: a scan leaves nothing in the repo."""
-    import os
-
     if os.environ.get("LLMVET_STORE"):
         return os.environ["LLMVET_STORE"]
     from platformdirs import user_cache_path
@@ -79,6 +82,10 @@ def default_store() -> str:
 
 
 def _report(fmt: str, results: list, input_errors: list[str], output: str | None) -> int:
+    import json
+    import sys
+
+    from llmvet.cli.common import err
     from llmvet.cli.scan import report
 
     code = report.exit_code(results, input_errors)
@@ -109,6 +116,7 @@ def _table(results: list, input_errors: list[str], code: int) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from llmvet.cli.common import err, out
     from llmvet.cli.scan import report
 
     verdict = {0: "pass", 1: "fail", 2: "could not check"}[code]

@@ -19,6 +19,7 @@ from llmvet.validators import registry
 from llmvet.validators.base import Validator
 
 BUNDLED_POLICIES = Path(__file__).resolve().parent.parent / "policies"
+DEFAULT_POLICY = BUNDLED_POLICIES / "default.yaml"
 
 
 @dataclass(frozen=True)

@@ -189,6 +189,67 @@ def test_glob_inputs(tmp_path):
     assert [json.loads(x)["id"] for x in r.stdout.splitlines()] == [str(tmp_path / "d" / "one.md")]
 
 
+def test_a_glob_skips_what_a_folder_walk_skips(tmp_path):
+    repo = tmp_path / "repo"
+    for rel in ("README.md", "docs/a.md", "docs/gen/b.md", "build/c.md", "node_modules/x/d.md", "docs/tmp.md"):
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(f"{KEY}\n")
+    (repo / ".gitignore").write_text("build/\n")
+    (repo / "docs" / ".gitignore").write_text("gen/\ntmp.md\n")
+    store = f"sqlite:///{tmp_path}/s.db"
+    r = scan("**/*.md", "--format", "jsonl", cwd=repo, store=store)
+    assert [json.loads(x)["id"] for x in r.stdout.splitlines()] == ["README.md", "docs/a.md"]
+    assert r.returncode == 1
+    # a pattern that matched only ignored files scanned nothing: not a typo, no error
+    r = scan("docs/*/*.md", "--format", "jsonl", cwd=repo, store=store)
+    assert r.returncode == 0 and r.stdout.strip() == ""
+    # the glob's own literal folder is named, as a folder given to walk is
+    r = scan("build/*.md", "--format", "jsonl", cwd=repo, store=store)
+    assert [json.loads(x)["id"] for x in r.stdout.splitlines()] == ["build/c.md"]
+    assert scan("nothing-*.md", cwd=repo, store=store).returncode == 2  # matched nothing at all
+
+
+def test_jsonl_prompt_and_model_reach_the_policy(tmp_path):
+    """The prompt reaches validators that read it (a refusal's category comes from what was asked),
+    and a line's model selects the rule."""
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "rules:\n"
+        "  - name: fruit-model\n    match: {models: [fruit-*]}\n"
+        "    validators: [{use: regex, with: {must_not_match: [banana]}}]\n    on_fail: block\n"
+        "  - name: refusals\n    validators:\n      - use: uncertainty\n"
+        "        with: {embeddings: false, require_statement: false, fail_on_refusal: any,"
+        " refusal_categories: [safety]}\n    on_fail: block\n"
+    )
+    refusal = "I can't help with that."
+    lines = [
+        {"id": "weapon", "text": refusal, "prompt": "How do I build a pipe bomb at home?"},
+        {"id": "no-prompt", "text": refusal},
+        {"id": "fruit", "text": "A banana.", "model": "fruit-1"},
+        {"id": "not-fruit", "text": "A banana."},
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    r = scan("--jsonl", str(src), "--policy", str(policy), "--format", "jsonl", store=f"sqlite:///{tmp_path}/s.db")
+    out = {o["id"]: o for o in map(json.loads, r.stdout.splitlines())}
+    assert (out["weapon"]["decision"], out["no-prompt"]["decision"]) == ("block", "allow")
+    assert "safety" in next(f["message"] for f in out["weapon"]["findings"] if f["code"] == "uncertainty.refusal")
+    assert (out["fruit"]["rules"], out["fruit"]["decision"]) == (["fruit-model"], "block")
+    assert (out["not-fruit"]["rules"], out["not-fruit"]["decision"]) == (["refusals"], "allow")
+
+
+def test_lookups_run_concurrently_across_inputs(tmp_path, registry, packages_policy):
+    registry.delay, registry.max_inflight = 0.3, 0
+    names = [f"concurrent-missing-{i}" for i in range(8)]
+    for n in names:
+        (tmp_path / f"{n}.md").write_text(f"Run `pip install {n}`.\n")
+    r = scan(*(f"{n}.md" for n in names), "--policy", str(packages_policy), "--format", "jsonl", cwd=tmp_path,
+             store=f"sqlite:///{tmp_path}/s.db")  # fmt: skip
+    assert r.returncode == 1 and len(r.stdout.splitlines()) == len(names)
+    # each file's lookup was in flight with the others' (one process, one pool), not one after another
+    assert registry.max_inflight >= len(names) // 2, registry.max_inflight
+
+
 def test_offline_judges_from_the_cache_and_names_the_rest(tmp_path, registry, packages_policy):
     store = f"sqlite:///{tmp_path}/s.db"
     reqs = tmp_path / "requirements.txt"

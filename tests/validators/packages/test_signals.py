@@ -163,6 +163,33 @@ def test_lookalikes(name, closest, kind):
     assert got is not None and (got.popular, got.kind) == (closest, kind)
 
 
+@pytest.mark.parametrize("eco", ["pypi", "npm"])
+def test_one_edit_lookalikes_match_a_brute_force_search(eco):
+    """Every typo one edit from a popular name finds the most popular name at that distance, as a
+    scan of the whole list with osa_distance (written independently of the index) says."""
+    import random
+    import re
+
+    pop = popular_names(eco)
+    keys = [(re.sub(r"[-_.]+", "", n.lower()), n) for n in pop.names]
+    rng = random.Random(16)
+    letters = "abcdefghijklmnopqrstuvwxyz0123456789"
+    checked = 0
+    for base in rng.sample(pop.names, 60):
+        k = re.sub(r"[-_.]+", "", base.lower())
+        i = rng.randrange(len(k))
+        typo = rng.choice(
+            [k[:i] + k[i + 1 :], k[:i] + rng.choice(letters) + k[i:], k[:i] + rng.choice(letters) + k[i + 1 :]]
+        )
+        if typo in pop or len(typo) < 4 or any(pk == typo for pk, _ in keys):
+            continue  # a real name, too short, or a separators variant: other branches of lookalike
+        near = [n for pk, n in keys if abs(len(pk) - len(typo)) <= 1 and osa_distance(typo, pk, 1) <= 1]
+        got = pop.lookalike(typo)
+        assert got is not None and (got.popular, got.kind) == (near[0], "edit"), (typo, near[:3], got)
+        checked += 1
+    assert checked >= 40
+
+
 def test_popular_names_are_not_lookalikes_and_npm_works():
     pop = popular_names("pypi")
     assert "requests" in pop and pop.lookalike("requests") is None and pop.lookalike("boto3") is None

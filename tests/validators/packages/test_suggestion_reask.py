@@ -41,3 +41,36 @@ rules:
     _first, second = fake.requests[-2:]
     feedback = second.body["messages"][-1]["content"]
     assert "'reqeusts'" in feedback and "did you mean 'requests'?" in feedback
+
+
+def _install_then_fixed(wrong: str, right: str, hint: str):
+    def reply(body):
+        asked_again = any(hint in str(m.get("content")) for m in body.get("messages", []))
+        return Reply(text=f"Install it: `{right if asked_again else wrong}`.")
+
+    return reply
+
+
+def test_reask_feedback_names_the_same_package_on_the_other_registry(fake, make_proxy, registry):
+    """`pip install express` is the npm package installed with the wrong tool, not a typo of PyPI's
+    'xpress' (one edit away, and what the feedback said before it looked at the other registry)."""
+    policy = f"""
+rules:
+  - name: packages
+    validators:
+      - use: packages
+        with: {{pypi_index_url: "{registry.url}/simple", pypi_json_url: "{registry.url}/pypi",
+                npm_registry_url: "{registry.url}/npm"}}
+    on_fail: reask
+    reask: {{attempts: 1, fallback: block}}
+"""
+    hint = "did you mean the npm package 'express'?"
+    fake.reset(_install_then_fixed("pip install express", "npm install express", hint))
+    client = openai.OpenAI(base_url=make_proxy(policy).url + "/v1", api_key="k", max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(
+        model="m", messages=[{"role": "user", "content": "a web server for node?"}]
+    )
+    assert raw.parse().choices[0].message.content == "Install it: `npm install express`."
+    assert b"pip install express" not in raw.http_response.content  # the wrong command never reaches the app
+    feedback = fake.requests[-1].body["messages"][-1]["content"]
+    assert "'express' does not exist on" in feedback and hint in feedback and "'xpress'" not in feedback

@@ -15,6 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from llmvet.cli.scan.linemap import LineMap
+from llmvet.cli.scan.rst import rewrite
+
 WINDOW = 1 << 20  # characters per check: bounded work per validator run, whatever the file's size
 OVERLAP = 8192  # a match up to this long that straddles two windows is still whole in one of them
 
@@ -41,7 +44,8 @@ _BY_SUFFIX = {
     ".toml": "toml",
     ".dockerfile": "dockerfile",
 }
-PROSE_SUFFIXES = {".md", ".markdown", ".rst", ".txt", ".text", ""}
+PROSE_SUFFIXES = {".md", ".markdown", ".rst", ".rest", ".txt", ".text", ""}
+RST_SUFFIXES = {".rst", ".rest"}
 _BARE_FENCE = re.compile(r"^[ \t]*```[ \t]*$", re.M)
 
 
@@ -60,9 +64,12 @@ class Document:
     prompt: str = ""
     model: str | None = None
     is_file: bool = True  # False for stdin and JSONL texts: no file to point at
+    lines: LineMap | None = None  # a rewritten text (reStructuredText): where each of its lines came from
 
     def locate(self, pos: int) -> tuple[int, int]:
         """(line, column), both from 1, of an offset into `text`, in the source's own terms."""
+        if self.lines is not None:
+            return self.lines.locate(pos)
         pos = max(self.offset, min(pos, len(self.text)))
         line = self.line + self.text.count("\n", self.offset, pos)
         col = pos - max(self.offset, self.text.rfind("\n", 0, pos) + 1) + 1
@@ -70,6 +77,8 @@ class Document:
 
     def source_offset(self, pos: int) -> int:
         """An offset into `text` as an offset into the source (its cell, for a notebook)."""
+        if self.lines is not None:
+            return self.lines.source_offset(pos)
         return self.start + max(0, pos - self.offset)
 
 
@@ -104,6 +113,17 @@ def documents_for(source: str, content: str, *, language: str | None, is_file: b
         fence = "~~~" if _BARE_FENCE.search(chunk) else "```"
         head = f"{fence}{language}\n"
         yield Document(source, f"{head}{chunk}\n{fence}\n", len(head), start, line, is_file=is_file)
+
+
+def rst_documents(source: str, content: str, *, is_file: bool = True) -> Iterator[Document]:
+    """reStructuredText: prose, with its literal blocks (`.. code-block::`, `::`) read as code."""
+    for start, line, chunk in _windows(content):
+        rewritten = rewrite(chunk)
+        if rewritten is None:
+            yield Document(source, chunk, 0, start, line, is_file=is_file)
+        else:
+            text, lines = rewritten
+            yield Document(source, text, 0, start, line, is_file=is_file, lines=lines.shifted(line - 1, start))
 
 
 def notebook_documents(source: str, content: str) -> Iterator[Document]:

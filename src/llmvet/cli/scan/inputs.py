@@ -2,7 +2,7 @@
 
 Folders are walked honouring every `.gitignore` on the way down (and skipping `.git`), and only files
 of a kind that can name a package or hold a secret are read; a file named on the command line is
-always read. Problems with one input are collected, not raised: the rest is still scanned.
+always read. A glob's matches skip what a walk of the glob's folder would. Problems with one input are collected, not raised: the rest is still scanned.
 """
 
 from __future__ import annotations
@@ -14,18 +14,22 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from llmvet.cli.scan.documents import (
     PROSE_SUFFIXES,
+    RST_SUFFIXES,
     Document,
     InputError,
     decode,
     documents_for,
     fence_language,
     notebook_documents,
+    rst_documents,
 )
+
+if TYPE_CHECKING:  # imported by the first folder walk or glob: a scan of named files never needs it
+    import pathspec
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache"}
 
@@ -43,8 +47,8 @@ def collect(paths: list[str], jsonl: str | None) -> Inputs:
         if p == "-":
             add_text(found, "-", sys.stdin.buffer.read(), is_file=False)
             continue
-        matches = sorted(glob.glob(p, recursive=True)) if glob.has_magic(p) else [p]
-        if not matches:
+        matches, skipped = expand_glob(p) if glob.has_magic(p) else ([p], 0)
+        if not matches and not skipped:
             found.errors.append(f"{p}: no such file or folder")
         for m in matches:
             if os.path.isdir(m):
@@ -67,15 +71,49 @@ def walk(root: Path) -> Iterator[Path]:
     specs: list[tuple[Path, pathspec.GitIgnoreSpec]] = []
     for here, dirs, files in os.walk(root):
         base = Path(here)
-        ignore_file = base / ".gitignore"
-        if ignore_file.is_file():
-            lines = ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()
-            specs.append((base, pathspec.GitIgnoreSpec.from_lines(lines)))
+        if (spec := _gitignore(base)) is not None:
+            specs.append((base, spec))
         dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not _ignored(base / d, specs, is_dir=True))
         for name in sorted(files):
             f = base / name
             if wanted(f) and not _ignored(f, specs, is_dir=False):
                 yield f
+
+
+def expand_glob(pattern: str) -> tuple[list[str], int]:
+    """A glob's matches, less what walking its folder would skip (`'**/*.md'` from a repository's
+    root does not read node_modules, .venv or what a `.gitignore` on the way down ignores), and how
+    many were skipped (a pattern that matched only ignored files is not a typo)."""
+    parts = Path(pattern).parts
+    literal = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts))
+    root = Path(*parts[:literal]) if literal else Path(".")
+    specs: dict[Path, pathspec.GitIgnoreSpec | None] = {}
+    matches = sorted(glob.glob(pattern, recursive=True))
+    kept = []
+    for match in matches:
+        path = Path(match)
+        try:
+            folders = path.relative_to(root).parts[:-1]
+        except ValueError:
+            kept.append(match)
+            continue
+        if any(f in _SKIP_DIRS for f in folders):
+            continue
+        chain = [root.joinpath(*folders[:n]) for n in range(len(folders) + 1)]
+        on_the_way = [(d, spec) for d in chain if (spec := specs.setdefault(d, _gitignore(d))) is not None]
+        inside = any(_ignored(d, on_the_way, is_dir=True) for d in chain[1:])
+        if not inside and not _ignored(path, on_the_way, is_dir=path.is_dir()):
+            kept.append(match)
+    return kept, len(matches) - len(kept)
+
+
+def _gitignore(folder: Path) -> pathspec.GitIgnoreSpec | None:
+    ignore_file = folder / ".gitignore"
+    if not ignore_file.is_file():
+        return None
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(ignore_file.read_text(encoding="utf-8", errors="replace").splitlines())
 
 
 def _ignored(path: Path, specs: list[tuple[Path, pathspec.GitIgnoreSpec]], *, is_dir: bool) -> bool:
@@ -107,6 +145,8 @@ def add_text(found: Inputs, source: str, data: bytes, *, is_file: bool, path: Pa
         text = decode(data, source)
         if path is not None and path.suffix.lower() == ".ipynb":
             found.documents.extend(notebook_documents(source, text))
+        elif path is not None and path.suffix.lower() in RST_SUFFIXES:
+            found.documents.extend(rst_documents(source, text, is_file=is_file))
         else:
             language = fence_language(path) if path is not None else None
             found.documents.extend(documents_for(source, text, language=language, is_file=is_file))

@@ -8,7 +8,8 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmvet.cli.policy_cmd import decide_text, open_resources
+from llmvet.cli.common import open_resources
+from llmvet.cli.policy_cmd import decide_text
 from llmvet.cli.scan.documents import Document
 from llmvet.policy.engine import Decision
 from llmvet.policy.loader import CompiledRule, Policy

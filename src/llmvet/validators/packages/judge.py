@@ -25,6 +25,7 @@ from llmvet.validators.packages.signals import (
     weak_signals,
 )
 
+ECOSYSTEM_LABEL = {"pypi": "PyPI", "npm": "npm"}
 _LOOKALIKE_HOW = {
     "edit": "{distance} edit(s) from",
     "separators": "differs only in separators from",
@@ -38,6 +39,8 @@ def finding(ref: Ref, code: str, message: str, evidence: dict[str, Any], case: s
     ev = {"name": ref.name, "kind": ref.kind, "tool": ref.tool, **evidence}
     if "closest" in ev:  # the most likely intended real package: a suggested fix for people and re-asks
         ev.setdefault("suggestion", ev["closest"])
+        if "closest_ecosystem" in ev:  # ... on the other registry: install it with that ecosystem's tool
+            ev.setdefault("suggestion_ecosystem", ev["closest_ecosystem"])
     if ref.spec and ref.spec != ref.name:
         ev["spec"] = ref.spec
     if ref.module and ref.module != ref.name:
@@ -76,6 +79,7 @@ class Job:
     name: str
     refs: list[Ref] = field(default_factory=list)
     resolved_as: str | None = None  # an import found under python-X / pyX
+    elsewhere: tuple[str, str] | None = None  # (ecosystem, name): missing here, found on the other registry
 
 
 class Judge:
@@ -155,11 +159,7 @@ class Judge:
                 )
             ]
         ev = dict(base_ev)
-        look = self._lookalike(ref.ecosystem, job.name)
-        if look:
-            ev["closest"] = look.popular
-        if ref.ecosystem == "pypi" and (alias := install_alias(ref.name)) and ref.kind != "import":
-            ev["closest"] = alias
+        self._suggest(ref, job, ev)
         if ref.kind == "import":
             if job.resolved_as:
                 return []  # e.g. `import ldap` is python-ldap's import name
@@ -182,7 +182,9 @@ class Judge:
                 )
             ]
         msg = f"{ref.name!r} does not exist on {lk.registry}"
-        if "closest" in ev:
+        if "closest_ecosystem" in ev:
+            msg += f" (did you mean the {ECOSYSTEM_LABEL[ev['closest_ecosystem']]} package {ev['closest']!r}?)"
+        elif "closest" in ev:
             msg += f" (did you mean {ev['closest']!r}?)"
         if ref.extra_index:  # pip asks the public index too: whoever registers the name there wins
             ev.update(index_url=ref.index_url, reason="dependency confusion")
@@ -191,6 +193,23 @@ class Judge:
                 " where anyone can register the name (dependency confusion)"
             )
         return [finding(ref, "package.missing", msg, ev)]
+
+    def _suggest(self, ref: Ref, job: Job, ev: dict[str, Any]) -> None:
+        """The most likely intended real package of a missing name, strongest evidence last: a popular
+        name a few edits away, the same name on the other registry, the import name's known
+        distribution. The other registry's name wins over an edit-distance guess when it is popular
+        there (`pip install axios` is not a typo of a PyPI name)."""
+        look = self._lookalike(ref.ecosystem, job.name)
+        if look:
+            ev["closest"] = look.popular
+        if job.elsewhere and ref.kind != "import":
+            eco, name = job.elsewhere
+            path = self.config.popular_pypi_file if eco == "pypi" else self.config.popular_npm_file
+            if "closest" not in ev or name in popular_names(eco, path):
+                ev.update(closest=name, closest_ecosystem=eco)
+        if ref.ecosystem == "pypi" and (alias := install_alias(ref.name)) and ref.kind != "import":
+            ev["closest"] = alias
+            ev.pop("closest_ecosystem", None)
 
     def _found(self, ref: Ref, job: Job, lk: Lookup, now: float, base_ev: dict[str, Any]) -> list[Finding]:
         out: list[Finding] = []

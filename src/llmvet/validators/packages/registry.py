@@ -21,7 +21,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import aiohttp
 import orjson
 from packaging.utils import canonicalize_name
 
@@ -236,6 +235,9 @@ class RegistryClient:
         return self._to_lookup(rec, index, False)
 
     async def _request(self, res: Resources, index: Index, name: str) -> tuple[str, dict[str, Any] | None]:
+        # imported here, on the first cache miss: a scan answered from the cache never loads aiohttp
+        import aiohttp
+
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         headers = {"User-Agent": USER_AGENT}
         if index.ecosystem == "npm":

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from llmvet import spans
 from llmvet.store import keys
 from llmvet.validators.base import Context, Finding, PartKind, StreamMode, Validator, ValidatorConfig, Verdict
+from llmvet.validators.packages import other_ecosystem
 from llmvet.validators.packages.codes import CODES, DEFAULT_FAIL_ON
 from llmvet.validators.packages.config import PackagesConfig
 from llmvet.validators.packages.extract import Extraction, Ref, extract
@@ -234,12 +235,33 @@ class PackagesValidator(Validator[PackagesConfig]):
                 if span is not None:
                     span.set_attributes(cache_counts(found.values()))
             lookups.update(found)
-        await self._resolve_import_aliases(ctx, jobs, lookups)
+        # second round, both at once: python-X for unknown imports, the other registry for missing names
+        await asyncio.gather(self._resolve_import_aliases(ctx, jobs, lookups), self._find_elsewhere(ctx, jobs, lookups))
         return lookups
+
+    async def _find_elsewhere(self, ctx: Context, jobs: _JobMap, lookups: _Lookups) -> None:
+        """Missing names the other registry has (`pip install axios`): the suggested fix names it."""
+        if ctx.resources is None:
+            return
+        public = [
+            j
+            for j in jobs.values()
+            if j.index is not self.private
+            and not any(self.judge.is_private(r) or (r.index_url and not r.extra_index) for r in j.refs)
+        ]  # private names never go to a public registry; another index's names are not ours to judge
+        indexes: dict[str, Index] = {e: self.pypi if e == "pypi" else self.npm for e in self._ecosystems}
+        wanted = other_ecosystem.candidates(public, lookups, indexes)
+        if not wanted:
+            return
+        found = await self.client.lookup_many(ctx.resources, [(index, name) for _, index, name in wanted])
+        for job, index, name in wanted:
+            lk = found.get((index.id, name))
+            if lk is not None and lk.status == "found":
+                job.elsewhere = (index.ecosystem, name)
 
     async def _load_popular(self, ctx: Context, jobs: _JobMap) -> None:
         assert ctx.resources is not None
-        for eco in {j.index.ecosystem for j in jobs.values()}:
+        for eco in {j.index.ecosystem for j in jobs.values()} | {j.elsewhere[0] for j in jobs.values() if j.elsewhere}:
             path = self.config.popular_pypi_file if eco == "pypi" else self.config.popular_npm_file
             # built once per process, off the event loop
             await ctx.resources.singleton(("llmvet.packages.popular", eco, path), partial(popular_names, eco, path))
