@@ -107,7 +107,13 @@ class Outcome:
 class ReviewAccess(Protocol):
     """What other extensions may ask of the review queue (observability reads depth and latency)."""
 
-    async def items(self) -> list[ReviewItem]: ...
+    async def pending_count(self) -> int:
+        """Items waiting for a reviewer."""
+        ...
+
+    async def decided_since(self, since: float, limit: int = 1000) -> list[ReviewItem]:
+        """Items decided at or after unix time `since`, oldest decision first, at most `limit`."""
+        ...
 
     async def reviewer_name(self, request: Request) -> str | None:
         """The signed-in reviewer making `request` (session or bearer token), if any."""

@@ -58,9 +58,13 @@ class ReviewService:
         return self.host.resources.store
 
     # ---- ReviewAccess (for other extensions) ----------------------------------------------------------
-    async def items(self) -> list[ReviewItem]:
+    async def pending_count(self) -> int:
         assert self.queue is not None
-        return await self.queue.items()
+        return (await self.queue.counts()).get("pending", 0)
+
+    async def decided_since(self, since: float, limit: int = 1000) -> list[ReviewItem]:
+        assert self.queue is not None
+        return await self.queue.decided_since(since, limit)
 
     async def reviewer_name(self, request: Request) -> str | None:
         if self.accounts is None:
