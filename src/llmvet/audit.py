@@ -132,6 +132,15 @@ class AuditLog:
         if len(self._pending) >= self._batch:
             self._wake.set()
 
+    async def record_now(self, rec: AuditRecord) -> None:
+        """Write a record before going on (a held request's, before it waits). When the store cannot
+        write, the record is queued like any other and retried, and the caller goes on."""
+        try:
+            await write_now(self.store, [rec])
+        except Exception as exc:
+            log.warning("audit record written later (the store failed: %s)", exc)
+            self.record(rec)
+
     async def flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[: self._batch], self._pending[self._batch :]

@@ -53,7 +53,9 @@ class Settings(BaseSettings):
     audit_max_records: int = Field(0, ge=0, description="keep only the newest N audit records (0: no limit)")
     audit_retention_interval: float = Field(600.0, gt=0, description="seconds between audit retention runs")
     drain_timeout: float = Field(
-        30.0, ge=0, description="on SIGTERM, seconds to let in-flight requests finish before held ones are released"
+        30.0,
+        ge=0,
+        description="on SIGTERM, seconds in-flight requests get to finish; held ones get a pending answer sooner",
     )
     log_level: str = "info"
 

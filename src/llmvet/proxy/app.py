@@ -74,7 +74,7 @@ class LlmvetProxy:
         # Request ids: random per process (unique across replicas), then a counter (cheap per request).
         self._id_prefix = secrets.token_hex(6)
         self._id_counter = itertools.count(1)
-        self.drain = Drain(settings.drain_timeout, self.release_held)
+        self.drain = Drain(settings.drain_timeout, self.release_held, held=lambda: self.rt.held)
 
     @property
     def policy(self) -> Policy:
@@ -162,7 +162,7 @@ class LlmvetProxy:
             await resources.close()
 
     async def release_held(self) -> None:
-        """The drain ran out of time: every extension answers the requests it holds."""
+        """Draining, with only held requests left (or out of time): every extension answers what it holds."""
         for ext in self.extensions:
             await ext.release_held()
 

@@ -121,8 +121,14 @@ class Renderer:
             return self.block(ex, answer, decision, "escalated for human review, but no review queue is configured")
         case = self.escalation_case(ex, answer, decision)
         if case.mode == "hold":
-            record_held(self.rt, ex, answer, decision)
-        outcome = await handler.escalate(case)
+            await record_held(self.rt, ex, answer, decision)
+            self.rt.held += 1
+            try:
+                outcome = await handler.escalate(case)
+            finally:
+                self.rt.held -= 1
+        else:
+            outcome = await handler.escalate(case)
         response = self.outcome_response(ex, answer, decision, outcome)
         finish(self.rt, ex, answer, decision, response.status_code)
         return response

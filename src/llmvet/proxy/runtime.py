@@ -36,6 +36,7 @@ class Runtime:
     escalation: Extension | None = None  # the extension that handles `escalate`, if any
     # Called with each finished (exchange, answer, decision): the shadow policy, when one is set.
     after_finish: Callable[[Exchange, Answer, Decision], None] | None = None
+    held: int = 0  # requests waiting for a reviewer right now (a drain need not wait for them to end)
     policy_headers: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
