@@ -333,3 +333,20 @@ async def test_a_failing_store_is_logged_once_while_a_held_request_polls(tmp_pat
         assert await queue.wait(item["id"], 0.5) is None  # the request still times out normally
     tracebacks = [r for r in caplog.records if r.exc_info]
     assert len(tracebacks) == 1 and "reading the outcome" in tracebacks[0].getMessage()
+
+
+async def test_wake_ups_off_means_polling_only(store):
+    """LLMVET_REVIEW_WAKE_UPS=false (a Redis without pub/sub): no announcement, the poll finds it."""
+    replica_a = ReviewQueue(store, poll_interval=0.6, wake_ups=False)
+    replica_b = ReviewQueue(store, wake_ups=False)
+    await replica_a.start()
+    try:
+        item = await replica_a.enqueue(_item())
+        waiter = asyncio.create_task(replica_a.wait(item["id"], 60))
+        await asyncio.sleep(0.05)
+        await replica_b.decide(item["id"], "bob", "approved")
+        await asyncio.sleep(0.2)
+        assert not waiter.done()  # nobody told it
+        assert (await asyncio.wait_for(waiter, 3))["outcome"] == "approved"  # its next poll did
+    finally:
+        await replica_a.close()

@@ -58,11 +58,13 @@ class ReviewQueue:
         lease_seconds: float = 300.0,
         poll_interval: float = 2.0,
         keep_seconds: float | None = 30 * 86400,
+        wake_ups: bool = True,
     ) -> None:
         self.store = store
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
         self.keep_seconds = keep_seconds
+        self.wake_ups = wake_ups  # off: no subscription, no announcements (a Redis without pub/sub)
         self.index = QueueIndex(store, keep_seconds)
         self._local: dict[str, asyncio.Event] = {}  # wake-ups for requests held in this process
         self.released = False  # the replica is shutting down: held requests stop waiting
@@ -71,7 +73,8 @@ class ReviewQueue:
     # ---- life ---------------------------------------------------------------------------------------
     async def start(self) -> None:
         """Listen for decisions made on other replicas; index a queue of the older layout (once)."""
-        self._listener = asyncio.create_task(self._listen(), name="llmvet-review-wake-ups")
+        if self.wake_ups:
+            self._listener = asyncio.create_task(self._listen(), name="llmvet-review-wake-ups")
         try:
             await self.index.upgrade()
         except Exception:  # the queue still works; its older items stay unlisted until a later start
@@ -226,19 +229,28 @@ class ReviewQueue:
     async def _finalize(self, review_id: str, final: ReviewFinal) -> ReviewItem | None:
         if not await self.store.add(FINALS, review_id, final, ttl=self.keep_seconds):
             return None
+        # The outcome stands: the held request needs nothing else, so it hears of it first.
+        self._wake([review_id])  # held in this process: at once
+        await self._announce(review_id)  # held on another replica
         item = await self.store.get(ITEMS, review_id)
         if item is None:
             return None
         item = _merge(item, final)
         item.pop("client_gone", None)
         await self.store.set(ITEMS, review_id, item, ttl=self.keep_seconds)  # the item carries its outcome (history)
-        self._wake([review_id])  # a request held in this process: at once
         try:
             await self.index.decided(review_id, final)
-            await self.store.publish(keys.REVIEW_DECISIONS, review_id)  # one held on another replica
-        except Exception:  # the outcome stands; readers repair the index, waiters poll
-            log.exception("could not index or announce the outcome of %s", review_id)
+        except Exception:  # readers repair the index
+            log.exception("could not index the outcome of %s", review_id)
         return item
+
+    async def _announce(self, review_id: str) -> None:
+        if not self.wake_ups:
+            return
+        try:
+            await self.store.publish(keys.REVIEW_DECISIONS, review_id)
+        except Exception:  # the waiter's fallback poll finds the outcome
+            log.exception("could not announce the outcome of %s", review_id)
 
     async def _pending(self, review_id: str) -> ReviewItem:
         item = await self.get(review_id)

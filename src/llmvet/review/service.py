@@ -42,6 +42,7 @@ class ReviewService:
             store,
             lease_seconds=self.settings.lease_seconds,
             poll_interval=self.settings.poll_interval,
+            wake_ups=self.settings.wake_ups,
             keep_seconds=self.settings.keep_days * 86400,
         )
         self.accounts = Accounts(store, session_seconds=self.settings.session_hours * 3600)

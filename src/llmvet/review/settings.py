@@ -14,5 +14,8 @@ class ReviewSettings(BaseSettings):
     poll_interval: float = Field(
         2.0, gt=0, description="how often a held request reads the store for a decision it was not told of (fallback)"
     )
+    wake_ups: bool = Field(
+        True, description="decisions wake held requests on every replica (Redis pub/sub); off: polling only"
+    )
     session_hours: float = Field(12.0, gt=0)
     keep_days: float = Field(30.0, gt=0, description="decided items stay in the history this long (audit: for good)")
