@@ -183,6 +183,9 @@ class Extension:
         """Called after each policy reload: the version now serving, and the refused file's problems
         (`file:line: field: message`; empty when the new policy was taken). Never raise."""
 
+    def on_audit_dropped(self, count: int) -> None:
+        """Called when this process's audit retention deleted `count` records (age or size). Never raise."""
+
     async def escalate(self, case: Escalation) -> Outcome:
         """Turn an escalated answer into an outcome (hold: wait for it; defer: `pending` at once)."""
         raise NotImplementedError(f"{type(self).__name__} does not handle escalations")

@@ -132,6 +132,10 @@ class ObserveExtension(Extension):
         if self.rollup is not None:
             self.rollup.add(rec)
 
+    def on_audit_dropped(self, count: int) -> None:
+        if self.metrics is not None:
+            self.metrics.audit_dropped.inc(count)
+
     def on_policy_reload(self, version: str, problems: list[str]) -> None:
         if self.metrics is None:
             return

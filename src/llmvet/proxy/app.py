@@ -129,7 +129,8 @@ class LlmvetProxy:
         self.loop = asyncio.get_running_loop()  # lets tests and tools inspect the serving loop
         store = await open_store(self.settings.store)
         self.rt.resources = resources = Resources(store)
-        self.rt.audit = audit = AuditLog(store, retention=audit_retention(store, self.settings))
+        retention = audit_retention(store, self.settings, on_removed=self.audit_dropped)
+        self.rt.audit = audit = AuditLog(store, retention=retention)
         audit.start()
         await self.upstream.start()
         for ext in self.extensions:
@@ -160,6 +161,14 @@ class LlmvetProxy:
             await self.upstream.close()
             await audit.close()
             await resources.close()
+
+    def audit_dropped(self, count: int) -> None:
+        """Audit retention deleted records: extensions count them (the observe metric)."""
+        for ext in self.extensions:
+            try:
+                ext.on_audit_dropped(count)
+            except Exception:
+                log.exception("%s.on_audit_dropped failed", type(ext).__name__)
 
     async def release_held(self) -> None:
         """Draining, with only held requests left (or out of time): every extension answers what it holds."""
@@ -293,12 +302,15 @@ class LlmvetProxy:
         return b"".join(chunks)
 
 
-def audit_retention(store: Store, settings: Settings) -> AuditRetention:
+def audit_retention(
+    store: Store, settings: Settings, on_removed: Callable[[int], None] | None = None
+) -> AuditRetention:
     return AuditRetention(
         store,
         keep_seconds=settings.audit_keep_days * 86400,
         max_records=settings.audit_max_records,
         every=settings.audit_retention_interval,
+        on_removed=on_removed,
     )
 
 
