@@ -244,12 +244,17 @@ async def test_history_pages_newest_first_and_counts_from_the_index(store):
         return item
 
     q = ReviewQueue(store)
-    made = [await q.enqueue(_item()) for _ in range(7)]
+    made = []
+    for _ in range(7):
+        made.append(await q.enqueue(_item()))
+        await asyncio.sleep(0.002)  # ids sort by their millisecond of creation
     for i, item in enumerate(made):
         await q.decide(item["id"], "alice", "approved" if i % 2 else "rejected", reason="r")
     page, covered = await q.history("decided", 0, 3)
     assert [i["id"] for i in page] == [m["id"] for m in reversed(made)][:3] and covered == 3
-    assert await q.counts() == {"approved": 3, "rejected": 4}
+    extra = await q.enqueue(_item())
+    assert [i["id"] for i in await q.items()] == [extra["id"], *(m["id"] for m in reversed(made))]  # exports
+    assert await q.counts() == {"pending": 1, "approved": 3, "rejected": 4}
     view = await listing.view(q, listing.Filters.from_query({"status": "rejected"}), 2, same)
     assert view.total == 4 and [i["status"] for i in view.items] == ["rejected", "rejected"]
 

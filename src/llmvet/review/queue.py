@@ -34,6 +34,7 @@ from llmvet.store.base import Store
 log = logging.getLogger("llmvet.review.queue")
 ITEMS, FINALS, LEASES, GONE = keys.REVIEW_ITEMS, keys.REVIEW_FINALS, keys.REVIEW_LEASES, keys.REVIEW_GONE
 __all__ = ["OUTCOMES", "QueueError", "ReviewQueue", "new_review_id"]
+HISTORY_EXPORT_PAGE = 1000
 
 
 class QueueError(Exception):
@@ -143,6 +144,19 @@ class ReviewQueue:
         the page covered (items whose keep time passed are left out, so it may be more)."""
         ids = await self.index.decided_ids(status, offset, limit)
         return await self._load(ids), len(ids)
+
+    async def items(self) -> list[ReviewItem]:
+        """Every item, newest first. Reads the whole history (page by page, through the index): for
+        exports and tools, never for serving a page."""
+        out = await self.pending()
+        offset = 0
+        while True:
+            page, covered = await self.history("decided", offset, HISTORY_EXPORT_PAGE)
+            out += page
+            offset += covered
+            if covered < HISTORY_EXPORT_PAGE:
+                break
+        return sorted(out, key=lambda i: i["id"], reverse=True)  # ids start with their creation time
 
     async def decided_since(self, since: float, limit: int = 1000) -> list[ReviewItem]:
         """Items decided at or after unix time `since`, oldest decision first."""
