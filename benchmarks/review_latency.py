@@ -1,103 +1,92 @@
 #!/usr/bin/env python
-"""Review queue figures: decision -> held client latency (same replica vs another replica), and
-the cost of listing the queue as it grows (SQLite and Redis). Run from the repo root: python benchmarks/review_latency.py"""
+"""Decision -> held client latency on another replica: Redis pub/sub wake-ups against polling the
+store every 0.2 s (the previous default), in the same run, with real `llmvet serve` processes on one
+real redis-server; plus the same replica on SQLite (the in-process event).
 
-import asyncio
-import os
+A request is held on replica A; a reviewer approves it through replica B; the time runs from the
+approve call being sent to the held client's answer arriving. Run from the repo root:
+python benchmarks/review_latency.py [--n 20]"""
+
+import argparse
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support
 import httpx
-import openai
 
-from llmvet.config import Settings
-from llmvet.policy.loader import parse_policy
-from llmvet.proxy.app import create_app
-from llmvet.review.queue import ReviewQueue
-from llmvet.store import open_store
+from tests.review.test_processes import MSG, Serve
 from tests.support.fake_upstream import FakeUpstream, Reply
 from tests.support.review_helpers import ANSWER, InThread, add_reviewer, policy, wait_for_item
 from tests.support.servers import ThreadedServer, redis_server
 
-MSG = [{"role": "user", "content": "q"}]
-fake = FakeUpstream()
-fake.reset(lambda b: Reply(text=ANSWER))
+MODES = {
+    "pub/sub (default: wake-ups, 2 s fallback poll)": {},
+    "polling every 0.2 s (no wake-ups)": {"LLMVET_REVIEW_WAKE_UPS": "false", "LLMVET_REVIEW_POLL_INTERVAL": "0.2"},
+}
 
 
-def latency(store_url, n=15):
-    with ThreadedServer(fake.app()) as up:
-        pol = parse_policy(policy(timeout=60), "p.yaml")
-        a_app = create_app(Settings(upstream=up.url + "/v1", store=store_url), pol)
-        b_app = create_app(Settings(upstream=up.url + "/v1", store=store_url), pol)
-        with ThreadedServer(a_app) as a, ThreadedServer(b_app) as b:
-            tok = add_reviewer(store_url, "bench")
-            client = openai.OpenAI(base_url=a.url + "/v1", api_key="sk", max_retries=0)
-            out = {}
-            for label, via in (("same replica", a), ("other replica", b)):
-                lat = []
-                for _ in range(n):
-                    call = InThread(lambda: client.chat.completions.create(model="m", messages=MSG))
-                    item = wait_for_item(a.url, tok)
-                    t0 = time.perf_counter()
-                    httpx.post(
-                        f"{via.url}/llmvet/v1/reviews/{item['id']}/approve", headers={"Authorization": f"Bearer {tok}"}
-                    )
-                    call.result()
-                    lat.append((time.perf_counter() - t0) * 1000)
-                out[label] = lat
-            return out
+def measure(
+    upstream: str, store: str, env: dict[str, str], n: int, tmp: Path, other_replica: bool
+) -> tuple[list[float], list[float]]:
+    pol = tmp / "policy.yaml"
+    pol.write_text(policy(timeout=120))
+    a = Serve(upstream, pol, store, tmp / "a.log", env=env)
+    b = Serve(upstream, pol, store, tmp / "b.log", env=env) if other_replica else a
+    try:
+        a.ready(), b.ready()
+        token = add_reviewer(store, f"bench{time.monotonic_ns()}")
+        client = a.client()
+        auth = {"Authorization": f"Bearer {token}"}
+        from_call, from_decision, seen = [], [], set()
+        for _ in range(n):
+            call = InThread(lambda: (client.chat.completions.create(model="m", messages=MSG), time.time()))
+            item = wait_for_item(b.url, token, exclude=seen)
+            seen.add(item["id"])
+            time.sleep(0.3)  # the request is waiting, not just queued
+            sent = time.time()
+            r = httpx.post(f"{b.url}/llmvet/v1/reviews/{item['id']}/approve", headers=auth)
+            assert r.status_code == 200, r.text
+            answer, received = call.result()
+            assert answer.choices[0].message.content == ANSWER
+            decided_at = httpx.get(f"{b.url}/llmvet/v1/reviews/{item['id']}", headers=auth).json()["decision"]["at"]
+            from_call.append((received - sent) * 1000)
+            from_decision.append((received - decided_at) * 1000)  # one machine, one clock
+        return from_call, from_decision
+    finally:
+        for s in {id(a): a, id(b): b}.values():
+            s.stop()
 
 
-async def listing(store_url, sizes=(100, 1000)):
-    store = await open_store(store_url)
-    if store_url.startswith("redis"):
-        await store.redis.flushdb()
-    q = ReviewQueue(store)
-    res = {}
-    have = 0
-    for size in sizes:
-        item = {
-            "request_id": "r",
-            "mode": "hold",
-            "rule": "r",
-            "model": "m",
-            "route": "chat.completions",
-            "answer": {"text": ANSWER * 4},
-            "findings": [{"validator": "regex", "span": [1, 5]}] * 3,
-            "conversation": [{"role": "user", "content": "q" * 500}],
-        }
-        while have < size:
-            await q.enqueue(dict(item))
-            have += 1
-        t = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            await q.items()
-            t.append((time.perf_counter() - t0) * 1000)
-        res[size] = statistics.median(t)
-    await store.close()
-    return res
+def line(label: str, ms: list[float]) -> str:
+    q = statistics.quantiles(ms, n=10)
+    return (
+        f"{label:58s} median {statistics.median(ms):7.1f} ms  p90 {q[-1]:7.1f} ms  max {max(ms):7.1f} ms  (n={len(ms)})"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=20)
+    args = ap.parse_args()
+    fake = FakeUpstream()
+    fake.reset(lambda b: Reply(text=ANSWER))
+    print("decision on replica B -> answer of the request held on replica A (2 llmvet serve, 1 redis-server)")
+    print("shared 2-core machine: absolute numbers are noisy, compare within this run")
+    with ThreadedServer(fake.app()) as up, redis_server() as redis_url, tempfile.TemporaryDirectory() as d:
+        medians = {}
+        for label, env in MODES.items():
+            from_call, from_decision = measure(up.url + "/v1", redis_url, env, args.n, Path(d), other_replica=True)
+            medians[label] = statistics.median(from_decision)
+            print(line(f"{label}, decision recorded ->", from_decision))
+            print(line(f"{label}, approve call sent ->", from_call))
+        pubsub, polling = medians.values()
+        print(f"ratio polling / pub/sub (medians, from the decision): {polling / pubsub:.1f}x")
+        same = measure(up.url + "/v1", f"sqlite:///{d}/same.db", {}, args.n, Path(d), other_replica=False)
+        print(line("same replica, SQLite (in-process event), decision recorded ->", same[1]))
 
 
 if __name__ == "__main__":
-    os.environ["LLMVET_REVIEW_POLL_INTERVAL"] = "0.2"  # the default
-    import tempfile
-
-    d = tempfile.mkdtemp()
-    lat = latency(f"sqlite:///{d}/lat.db")
-    for k, v in lat.items():
-        print(
-            f"decision -> held client returns ({k}, SQLite, poll 0.2 s): median {statistics.median(v):.1f} ms, max {max(v):.1f} ms (n={len(v)})"
-        )
-    with redis_server() as r:
-        lat = latency(r)
-        for k, v in lat.items():
-            print(
-                f"decision -> held client returns ({k}, Redis, poll 0.2 s): median {statistics.median(v):.1f} ms, max {max(v):.1f} ms (n={len(v)})"
-            )
-        for name, url in (("SQLite", f"sqlite:///{d}/list.db"), ("Redis", r)):
-            for size, ms in asyncio.run(listing(url)).items():
-                print(f"queue.items() with {size} items ({name}): median {ms:.1f} ms")
+    main()

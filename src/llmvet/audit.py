@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from llmvet.records import AuditRecord
 from llmvet.store import keys
@@ -71,8 +71,17 @@ class AuditRetention:
     `every` seconds (both off by default: the audit log is kept for good unless a team says otherwise).
     Every replica runs it; trimming is idempotent, so replicas sharing a store do not conflict."""
 
-    def __init__(self, store: Store, *, keep_seconds: float = 0, max_records: int = 0, every: float = 600.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        keep_seconds: float = 0,
+        max_records: int = 0,
+        every: float = 600.0,
+        on_removed: Callable[[int], None] | None = None,
+    ) -> None:
         self.store = store
+        self.on_removed = on_removed  # told how many records each run deleted (the metric)
         self.keep_seconds = keep_seconds
         self.max_records = max_records
         self.every = every
@@ -89,6 +98,8 @@ class AuditRetention:
         self.removed += removed
         if removed:
             log.info("audit retention deleted %d record(s)", removed)
+            if self.on_removed is not None:
+                self.on_removed(removed)
         return removed
 
     async def run(self) -> None:
@@ -131,6 +142,15 @@ class AuditLog:
         self._pending.append(rec)
         if len(self._pending) >= self._batch:
             self._wake.set()
+
+    async def record_now(self, rec: AuditRecord) -> None:
+        """Write a record before going on (a held request's, before it waits). When the store cannot
+        write, the record is queued like any other and retried, and the caller goes on."""
+        try:
+            await write_now(self.store, [rec])
+        except Exception as exc:
+            log.warning("audit record written later (the store failed: %s)", exc)
+            self.record(rec)
 
     async def flush(self) -> None:
         while self._pending:

@@ -69,7 +69,9 @@ class Settings(BaseSettings):
     )
     audit_text_keep_days: float = Field(7.0, gt=0, description="days a kept answer text lives in the store")
     drain_timeout: float = Field(
-        30.0, ge=0, description="on SIGTERM, seconds to let in-flight requests finish before held ones are released"
+        30.0,
+        ge=0,
+        description="on SIGTERM, seconds in-flight requests get to finish; held ones get a pending answer sooner",
     )
     log_level: str = "info"
     log_format: LogFormat = Field("text", description="text, or json: one JSON object per log line (uvicorn's too)")

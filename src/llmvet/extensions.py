@@ -107,7 +107,13 @@ class Outcome:
 class ReviewAccess(Protocol):
     """What other extensions may ask of the review queue (observability reads depth and latency)."""
 
-    async def items(self) -> list[ReviewItem]: ...
+    async def pending_count(self) -> int:
+        """Items waiting for a reviewer."""
+        ...
+
+    async def decided_since(self, since: float, limit: int = 1000) -> list[ReviewItem]:
+        """Items decided at or after unix time `since`, oldest decision first, at most `limit`."""
+        ...
 
     async def reviewer_name(self, request: Request) -> str | None:
         """The signed-in reviewer making `request` (session or bearer token), if any."""
@@ -176,6 +182,9 @@ class Extension:
     def on_policy_reload(self, version: str, problems: list[str]) -> None:
         """Called after each policy reload: the version now serving, and the refused file's problems
         (`file:line: field: message`; empty when the new policy was taken). Never raise."""
+
+    def on_audit_dropped(self, count: int) -> None:
+        """Called when this process's audit retention deleted `count` records (age or size). Never raise."""
 
     async def escalate(self, case: Escalation) -> Outcome:
         """Turn an escalated answer into an outcome (hold: wait for it; defer: `pending` at once)."""

@@ -115,3 +115,4 @@ class ReviewItem(TypedDict, total=False):
     decision: ReviewFinal
     lease: dict[str, Any] | None
     client_gone: float | None
+    handed_over: float  # a held item whose replica shut down: its client got "pending" (mode is now defer)

@@ -183,3 +183,28 @@ def test_names_with_brackets_are_printed_not_parsed(url, capsys):
     assert "no active reviewer named '[/x]'" in capsys.readouterr().err
     assert main(["audit", "export", "--since", "[/x]", "--store", url]) == 2
     assert "cannot read '[/x]' as a time" in capsys.readouterr().err
+
+
+def test_review_reindex_lists_items_an_older_version_queued(url, capsys):
+    """A rolling upgrade: the new version indexed the store at its start, then an older replica queued
+    an item the plain way (no index). `llmvet review reindex` makes it list."""
+    from llmvet.review.queue import ReviewQueue
+    from llmvet.store import keys
+
+    async def pending_ids(setup: bool) -> list[str]:
+        store = await open_store(url)
+        try:
+            queue = ReviewQueue(store)
+            if setup:
+                await queue.start()  # the new version's start: layout marked as indexed
+                await queue.close()
+                old = {"id": "rev_00000000001old", "created": time.time(), "status": "pending", "rule": "r"}
+                await store.set(keys.REVIEW_ITEMS, old["id"], old)  # what the older version writes
+            return [i["id"] for i in await queue.pending()]
+        finally:
+            await store.close()
+
+    assert asyncio.run(pending_ids(setup=True)) == []
+    assert main(["review", "reindex", "--store", url]) == 0
+    assert "indexed 1 review item(s)" in capsys.readouterr().out
+    assert asyncio.run(pending_ids(setup=False)) == ["rev_00000000001old"]

@@ -1,6 +1,6 @@
 """Graceful drain of a real `llmvet serve` process: SIGTERM fails /readyz at once, a running stream
-still ends whole, new work is turned away with an OpenAI-shaped 503, held review requests get their
-rule's on_timeout once the drain timeout passes, and the process exits 0."""
+still ends whole, new work is turned away with an OpenAI-shaped 503, held review requests get a
+deferred ("pending") answer, and the process exits 0."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import httpx
 import openai
 import pytest
 
-from tests.review.test_processes import MSG, Serve
+from tests.review.test_processes import MSG, Serve, _flush
 from tests.support.fake_upstream import Reply
-from tests.support.review_helpers import ANSWER, InThread, add_reviewer, policy, read_audit, wait_for_item
+from tests.support.review_helpers import ANSWER, BAD, InThread, add_reviewer, policy, read_audit, wait_for_item
 
 STREAM_POLICY = """
 version: 1
@@ -89,23 +89,70 @@ def test_sigterm_fails_readyz_and_lets_a_stream_finish(fake, serve, workers):
     assert server.proc.wait(10) == 0
 
 
-def test_drain_timeout_gives_held_requests_their_fallback(fake, serve, tmp_path):
-    start = serve
-    fake.reset(lambda body: Reply(text=ANSWER))
-    server = start(policy(timeout=60, on_timeout="annotate"), 1)
-    store = f"sqlite:///{tmp_path / 'llmvet.db'}"
-    token = add_reviewer(store, "alice")
+def _records(store: str, request_id: str, want: int) -> list[dict]:
+    """The audit records of one request, once `want` of them are there (responses are batched)."""
+    deadline = time.monotonic() + 10
+    while True:
+        mine = [r for r in read_audit(store) if r.get("request_id") == request_id]
+        if len(mine) >= want or time.monotonic() > deadline:
+            return mine
+        time.sleep(0.1)
 
-    call = InThread(lambda: server.client().chat.completions.with_raw_response.create(model="gpt-x", messages=MSG))
-    item = wait_for_item(server.url, token)
-    sent = time.monotonic()
-    server.proc.send_signal(signal.SIGTERM)
-    raw = call.result()  # answered, not cut: the rule's on_timeout (annotate) after the 1 s drain
-    waited = time.monotonic() - sent
-    assert raw.headers["x-llmvet-review-status"] == "timeout"
-    assert raw.headers["x-llmvet-decision"] == "annotate"
-    assert raw.parse().choices[0].message.content == ANSWER
-    assert 0.9 < waited < 10  # the drain timeout, far below the rule's 60 s hold
-    assert server.proc.wait(10) == 0
-    reviews = [r for r in read_audit(store) if r.get("kind") == "review"]
-    assert [(r["review_id"], r["action"]) for r in reviews] == [(item["id"], "timeout:annotate")]
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_sigterm_turns_a_held_request_into_a_deferred_answer(fake, redis_url, tmp_path, stream):
+    """Replica A (real redis) holds a request for review and is told to stop: the client gets the
+    pending answer a deferred escalation gets (review id, where to read the outcome) well before the
+    drain timeout, never the unreviewed answer; the item is decided through replica B and the client
+    reads the final answer there. The request's audit record was written before it waited."""
+    _flush(redis_url)
+    fake.reset(lambda body: Reply(text=ANSWER))
+    pol = tmp_path / "policy.yaml"
+    pol.write_text(policy(timeout=300, on_timeout="allow"))  # nobody deciding must not mean "allowed" here
+    drain = {"LLMVET_DRAIN_TIMEOUT": "30"}
+    a = Serve(fake.url + "/v1", pol, redis_url, tmp_path / "a.log", env=drain)
+    b = Serve(fake.url + "/v1", pol, redis_url, tmp_path / "b.log", env=drain)
+    try:
+        a.ready(), b.ready()
+        token = add_reviewer(redis_url, "alice")
+        call = InThread(_raw_call, a, stream)
+        item = wait_for_item(b.url, token)
+        held = _records(redis_url, item["request_id"], 1)
+        assert [r.get("kind") for r in held] == ["escalation.held"]  # on record before the decision
+
+        sent = time.monotonic()
+        a.proc.send_signal(signal.SIGTERM)
+        headers, body = call.result()
+        assert time.monotonic() - sent < 15  # only held requests were left: no wait for the 30 s drain
+        rid = item["id"]
+        assert headers["x-llmvet-review-status"] == "pending" and headers["x-llmvet-review-id"] == rid
+        assert f"/llmvet/v1/reviews/{rid}".encode() in body and b"waiting for human review" in body
+        assert ANSWER.encode() not in body and BAD.encode() not in body  # the unreviewed answer stays in
+        assert a.proc.wait(15) == 0
+
+        client = {"Authorization": "Bearer sk-client-key"}
+        status = httpx.get(f"{b.url}/llmvet/v1/reviews/{rid}", headers=client, timeout=5).json()
+        assert status["status"] == "pending" and status["mode"] == "defer"
+        approve = httpx.post(
+            f"{b.url}/llmvet/v1/reviews/{rid}/approve", headers={"Authorization": f"Bearer {token}"}, timeout=5
+        )
+        assert approve.status_code == 200
+        status = httpx.get(f"{b.url}/llmvet/v1/reviews/{rid}", headers=client, timeout=5).json()
+        assert status["status"] == "approved" and status["answer"] == ANSWER
+
+        records = _records(redis_url, item["request_id"], 3)
+        kinds = sorted(r.get("kind") or "response" for r in records)
+        assert kinds == ["escalation.held", "response", "review"]  # each once: `report` counts "response"
+        response = next(r for r in records if not r.get("kind"))
+        assert response["action"] == "escalate" and response["status"] == 200
+    finally:
+        for server in (a, b):
+            if not server.log.closed:
+                server.stop()
+
+
+def _raw_call(server: Serve, stream: bool) -> tuple[dict[str, str], bytes]:
+    """The client's call through the openai SDK, as the raw headers and bytes it received."""
+    client = server.client()
+    with client.chat.completions.with_streaming_response.create(model="gpt-x", messages=MSG, stream=stream) as r:
+        return dict(r.headers), r.read()

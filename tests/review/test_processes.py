@@ -24,10 +24,18 @@ MSG = [{"role": "user", "content": "How do I vectorize a dataframe?"}]
 class Serve:
     """`llmvet serve` in a child process."""
 
-    def __init__(self, upstream: str, policy_file: Path, store: str, log: Path, *extra_args: str) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        policy_file: Path,
+        store: str,
+        log: Path,
+        *extra_args: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "LLMVET_REVIEW_POLL_INTERVAL": "0.05", "LLMVET_LOG_LEVEL": "warning"}
+        env = {**os.environ, "LLMVET_REVIEW_POLL_INTERVAL": "0.05", "LLMVET_LOG_LEVEL": "warning", **(env or {})}
         self.log = open(log, "ab")  # noqa: SIM115  # held open for the server process's life
         self.proc = subprocess.Popen(
             [
@@ -113,9 +121,11 @@ def test_held_on_replica_a_released_through_replica_b(fake, redis_url, tmp_path,
     fake.reset(lambda body: Reply(text=ANSWER))
     pol = tmp_path / "policy.yaml"
     pol.write_text(policy(timeout=60))
-    a = Serve(fake.url + "/v1", pol, redis_url, tmp_path / "a.log")
+    # Polling every 30 s: a decision made on B reaches the request held on A through Redis pub/sub only.
+    slow_poll = {"LLMVET_REVIEW_POLL_INTERVAL": "30"}
+    a = Serve(fake.url + "/v1", pol, redis_url, tmp_path / "a.log", env=slow_poll)
     procs.append(a)
-    b = Serve(fake.url + "/v1", pol, redis_url, tmp_path / "b.log")  # both start at once
+    b = Serve(fake.url + "/v1", pol, redis_url, tmp_path / "b.log", env=slow_poll)  # both start at once
     procs.append(b)
     a.ready(), b.ready()
     alice, bob = add_reviewer(redis_url, "alice"), add_reviewer(redis_url, "bob")

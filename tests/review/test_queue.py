@@ -33,7 +33,7 @@ async def test_enqueue_get_and_list(store):
     assert a["id"].startswith("rev_") and a["id"] != b["id"]
     got = await q.get(a["id"])
     assert got["status"] == "pending" and got["request_id"] == "req_1"
-    assert [i["id"] for i in await q.items()] == [b["id"], a["id"]]  # newest first
+    assert [i["id"] for i in await q.pending()] == [a["id"], b["id"]]  # oldest first: closest to its timeout
     assert await q.get("rev_nope") is None and await q.get("not-an-id") is None
 
 
@@ -95,16 +95,51 @@ async def test_decision_rules(store):
 
 
 async def test_a_decision_through_another_replica_wakes_the_waiter(store):
-    replica_a, replica_b = ReviewQueue(store, poll_interval=0.05), ReviewQueue(store, poll_interval=0.05)
-    item = await replica_a.enqueue(_item())
-    waiter = asyncio.create_task(replica_a.wait(item["id"], 5))
-    await asyncio.sleep(0.1)
-    assert not waiter.done()
-    started = time.monotonic()
-    await replica_b.decide(item["id"], "bob", "rejected", reason="no")
-    final = await asyncio.wait_for(waiter, 2)
-    assert final["outcome"] == "rejected" and final["reason"] == "no"
-    assert time.monotonic() - started < 1.0
+    # polling every 30 s: only the wake-up (the store's channel) can answer within the second
+    replica_a, replica_b = ReviewQueue(store, poll_interval=30), ReviewQueue(store, poll_interval=30)
+    await replica_a.start()
+    try:
+        item = await replica_a.enqueue(_item())
+        waiter = asyncio.create_task(replica_a.wait(item["id"], 60))
+        await asyncio.sleep(0.1)
+        assert not waiter.done()
+        started = time.monotonic()
+        await replica_b.decide(item["id"], "bob", "rejected", reason="no")
+        final = await asyncio.wait_for(waiter, 2)
+        assert final["outcome"] == "rejected" and final["reason"] == "no"
+        assert time.monotonic() - started < 1.0
+    finally:
+        await replica_a.close()
+
+
+async def test_redis_wake_up_crosses_connections_and_polling_covers_a_lost_message(redis_url):
+    """Two replicas = two Redis connections. A decision whose message never arrives (published while
+    nobody listened) is still found by the low-rate poll."""
+    from llmvet.store import open_store
+
+    store_a, store_b = await open_store(redis_url), await open_store(redis_url)
+    replica_a, replica_b = ReviewQueue(store_a, poll_interval=30), ReviewQueue(store_b, poll_interval=30)
+    await replica_a.start()
+    try:
+        item = await replica_a.enqueue(_item())
+        waiter = asyncio.create_task(replica_a.wait(item["id"], 60))
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        await replica_b.decide(item["id"], "bob", "approved")
+        assert (await asyncio.wait_for(waiter, 2))["outcome"] == "approved"
+        assert time.monotonic() - started < 1.0
+
+        await replica_a.close()  # no listener: the next decision's message is lost
+        lossy = ReviewQueue(store_a, poll_interval=0.3)
+        other = await lossy.enqueue(_item())
+        waiter = asyncio.create_task(lossy.wait(other["id"], 60))
+        await asyncio.sleep(0.05)
+        await replica_b.decide(other["id"], "bob", "approved")
+        assert (await asyncio.wait_for(waiter, 2))["outcome"] == "approved"
+    finally:
+        await replica_a.close()
+        await store_a.close()
+        await store_b.close()
 
 
 async def test_wait_times_out_with_none(store):
@@ -167,54 +202,97 @@ async def test_decided_items_are_kept_for_keep_seconds_pending_ones_for_good(sto
     await q.client_gone(pending["id"])
     await asyncio.sleep(0.4)
     assert await q.get(decided["id"]) is None
-    assert [i["id"] for i in await q.items()] == [pending["id"]]
+    assert [i["id"] for i in await q.pending()] == [pending["id"]]
+    assert (await q.history())[0] == []  # the expired one left the history
+    assert await q.index.decided_ids("decided", 0, 10) == []  # and its index (on the read that found it gone)
     assert (await q.get(pending["id"]))["client_gone"] is None  # the marker expired too; the item did not
 
 
-def test_listing_filters_order_and_counts():
+async def test_listing_filters_order_and_counts(store):
     from llmvet.review import listing
 
+    async def same(item):
+        return item
+
+    async def ids(**query) -> list[str]:
+        return [i["id"] for i in (await listing.view(q, listing.Filters.from_query(query), 100, same)).items]
+
+    q = ReviewQueue(store)
     now = time.time()
-    items = [
-        {
-            "id": "rev_c",
-            "status": "pending",
-            "created": now - 30,
-            "rule": "a",
-            "model": "m1",
-            "validator_names": ["packages"],
-            "findings": [],
-        },
-        {
-            "id": "rev_b",
-            "status": "pending",
-            "created": now - 900,
-            "rule": "b",
-            "model": "m2",
-            "validator_names": ["regex"],
-            "findings": [],
-        },
-        {
-            "id": "rev_a",
-            "status": "rejected",
-            "created": now - 2000,
-            "rule": "a",
-            "model": "m1",
-            "validator_names": ["packages"],
-            "findings": [],
-            "decision": {"at": now - 10},
-        },
-    ]
-    f = listing.Filters.from_query({})
-    assert [i["id"] for i in listing.apply(items, f)] == ["rev_b", "rev_c"]  # oldest pending first
-    assert [i["id"] for i in listing.apply(items, listing.Filters.from_query({"validator": "packages"}))] == ["rev_c"]
-    assert [i["id"] for i in listing.apply(items, listing.Filters.from_query({"min_age": "10"}))] == ["rev_b"]
-    assert [i["id"] for i in listing.apply(items, listing.Filters.from_query({"max_age": "1"}))] == ["rev_c"]
-    assert [i["id"] for i in listing.apply(items, listing.Filters.from_query({"status": "decided"}))] == ["rev_a"]
+    c = await q.enqueue(_item(id="rev_c", created=now - 30, model="m1", rule="a", validator_names=["packages"]))
+    b = await q.enqueue(_item(id="rev_b", created=now - 900, model="m2", rule="b", validator_names=["regex"]))
+    a = await q.enqueue(_item(id="rev_a", created=now - 2000, model="m1", rule="a", validator_names=["packages"]))
+    await q.decide(a["id"], "alice", "rejected", reason="no")
+    assert await ids() == [b["id"], c["id"]]  # oldest pending first
+    assert await ids(validator="packages") == [c["id"]]
+    assert await ids(min_age="10") == [b["id"]]
+    assert await ids(max_age="1") == [c["id"]]
+    assert await ids(status="decided") == [a["id"]]
+    assert await ids(status="rejected", rule="a") == [a["id"]] and await ids(status="approved") == []
+    assert await ids(status="all") == [a["id"], c["id"], b["id"]]  # newest event first
     assert listing.Filters.from_query({"status": "bogus", "min_age": "x"}).status == "pending"
-    c = listing.counts(items)
-    assert c["status"] == {"pending": 2, "rejected": 1}
-    assert c["rule"] == {"a": 1, "b": 1} and c["validator"] == {"packages": 1, "regex": 1}
+    view = await listing.view(q, listing.Filters.from_query({}), 1, same)
+    assert view.total == 2 and len(view.items) == 1
+    assert view.counts["status"] == {"pending": 2, "rejected": 1}
+    assert view.counts["rule"] == {"a": 1, "b": 1} and view.counts["validator"] == {"packages": 1, "regex": 1}
+
+
+async def test_history_pages_newest_first_and_counts_from_the_index(store):
+    from llmvet.review import listing
+
+    async def same(item):
+        return item
+
+    q = ReviewQueue(store)
+    made = []
+    for _ in range(7):
+        made.append(await q.enqueue(_item()))
+        await asyncio.sleep(0.002)  # ids sort by their millisecond of creation
+    for i, item in enumerate(made):
+        await q.decide(item["id"], "alice", "approved" if i % 2 else "rejected", reason="r")
+    page, covered = await q.history("decided", 0, 3)
+    assert [i["id"] for i in page] == [m["id"] for m in reversed(made)][:3] and covered == 3
+    extra = await q.enqueue(_item())
+    assert [i["id"] for i in await q.items()] == [extra["id"], *(m["id"] for m in reversed(made))]  # exports
+    assert await q.counts() == {"pending": 1, "approved": 3, "rejected": 4}
+    view = await listing.view(q, listing.Filters.from_query({"status": "rejected"}), 2, same)
+    assert view.total == 4 and [i["status"] for i in view.items] == ["rejected", "rejected"]
+
+
+async def test_an_index_left_behind_by_a_crash_is_repaired_when_read(store):
+    from llmvet.store import keys
+
+    q = ReviewQueue(store)
+    item = await q.enqueue(_item())
+    # a replica died after recording the outcome, before moving the id out of the pending index
+    await store.add(
+        keys.REVIEW_FINALS, item["id"], {"outcome": "approved", "reviewer": "x", "reason": "", "at": time.time()}
+    )
+    assert await q.pending() == []
+    assert await store.index_range(keys.REVIEW_PENDING) == []
+    assert [i["id"] for i in (await q.history())[0]] == [item["id"]]
+
+
+async def test_a_queue_of_the_older_layout_is_indexed_once_at_start(store):
+    """Items written by a version without indexes (plain keys only) still list after the upgrade."""
+    from llmvet.store import keys
+
+    old_pending = {**_item(), "id": "rev_0001", "created": 1.0, "status": "pending"}
+    old_decided = {**_item(), "id": "rev_0002", "created": 2.0, "status": "pending"}
+    await store.set(keys.REVIEW_ITEMS, old_pending["id"], old_pending)
+    await store.set(keys.REVIEW_ITEMS, old_decided["id"], old_decided)
+    final = {"outcome": "edited", "reviewer": "bob", "reason": "", "at": time.time(), "text": "fixed"}
+    await store.add(keys.REVIEW_FINALS, old_decided["id"], final)
+    q = ReviewQueue(store)
+    assert await q.pending() == []  # not indexed yet
+    await q.start()
+    try:
+        assert [i["id"] for i in await q.pending()] == ["rev_0001"]
+        assert [i["id"] for i in (await q.history("edited"))[0]] == ["rev_0002"]
+        assert await q.counts() == {"pending": 1, "edited": 1}
+        assert await q.index.upgrade() == 0  # the layout mark is set: later starts do not walk the items
+    finally:
+        await q.close()
 
 
 async def test_sessions_end_with_their_token_and_stay_dead_after_a_reissue(store):
@@ -260,3 +338,20 @@ async def test_a_failing_store_is_logged_once_while_a_held_request_polls(tmp_pat
         assert await queue.wait(item["id"], 0.5) is None  # the request still times out normally
     tracebacks = [r for r in caplog.records if r.exc_info]
     assert len(tracebacks) == 1 and "reading the outcome" in tracebacks[0].getMessage()
+
+
+async def test_wake_ups_off_means_polling_only(store):
+    """LLMVET_REVIEW_WAKE_UPS=false (a Redis without pub/sub): no announcement, the poll finds it."""
+    replica_a = ReviewQueue(store, poll_interval=0.6, wake_ups=False)
+    replica_b = ReviewQueue(store, wake_ups=False)
+    await replica_a.start()
+    try:
+        item = await replica_a.enqueue(_item())
+        waiter = asyncio.create_task(replica_a.wait(item["id"], 60))
+        await asyncio.sleep(0.05)
+        await replica_b.decide(item["id"], "bob", "approved")
+        await asyncio.sleep(0.2)
+        assert not waiter.done()  # nobody told it
+        assert (await asyncio.wait_for(waiter, 3))["outcome"] == "approved"  # its next poll did
+    finally:
+        await replica_a.close()

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import time
 
+import httpx
 import openai
 import pytest
 
 from llmvet.audit import AuditLog, AuditRetention
 from llmvet.store import keys
+from tests.support.metrics import metric_value, parse_metrics
 from tests.support.review_helpers import read_audit
 
 POLICY = """
@@ -77,3 +79,14 @@ def test_proxy_keeps_only_the_newest_records(make_proxy, fake, redis_url, tmp_pa
             break
         time.sleep(0.1)
     assert kept == ids[-2:]
+    # what retention deleted is counted: 5 responses written, 2 kept (records the count misses are
+    # still in the store, so the metric and the store agree)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        dropped = metric_value(
+            parse_metrics(httpx.get(server.url + "/metrics").text), "llmvet_audit_records_dropped_total"
+        )
+        if dropped >= 3:
+            break
+        time.sleep(0.1)
+    assert dropped == 5 - len(read_audit(url))

@@ -1,4 +1,5 @@
-"""`llmvet review add-reviewer|revoke|list`: manage reviewer tokens (stored hashed in the store)."""
+"""`llmvet review add-reviewer|revoke|list`: manage reviewer tokens (stored hashed in the store);
+`llmvet review reindex`: index queue items written by a version without the queue's indexes."""
 
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls = rsub.add_parser("list", help="list reviewers")
     add_settings_flags(ls, "store")
     ls.set_defaults(run=run_list)
+
+    reindex = rsub.add_parser("reindex", help="index every queue item (after a rolling upgrade from an older version)")
+    add_settings_flags(reindex, "store")
+    reindex.set_defaults(run=run_reindex)
 
     from llmvet.cli import review_cases
 
@@ -105,6 +110,22 @@ def run_list(args: argparse.Namespace) -> int:
         state = f"revoked {_ts(r['revoked']['at'])} by {r['revoked'].get('by')}" if r.get("revoked") else "active"
         table.add_row(r["name"], r["role"], _ts(r["created"]), state)
     out.print(table)
+    return 0
+
+
+def run_reindex(args: argparse.Namespace) -> int:
+    from llmvet.review.indexing import QueueIndex
+
+    settings = settings_from(args, "store")
+
+    async def go(accounts: Any, store: Any) -> int:
+        return await QueueIndex(store, keep_seconds=None).reindex()
+
+    try:
+        n = asyncio.run(_with_accounts(settings.store, go))
+    except Exception as exc:
+        return store_unreadable(settings.store, exc)
+    out.print(f"indexed {n} review item(s)", markup=False)
     return 0
 
 

@@ -42,6 +42,7 @@ _SLOT: contextvars.ContextVar[dict[str, AuditRecord] | None] = contextvars.Conte
 )
 
 REVIEW_COUNT_WINDOW = 7 * 86400  # review decisions older than this are not counted into the latency metric
+REVIEW_BATCH = 1000  # decisions read per refresh (more wait for the next one)
 
 
 def _flag(name: str, default: bool = True) -> bool:
@@ -69,7 +70,8 @@ class ObserveExtension(Extension):
         self._task: asyncio.Task[None] | None = None
         self._errors = RepeatedErrors(log, "observe background task")  # runs every second
         self._keys_seen: dict[str, str] = {}  # budget key hash -> label shown in metrics
-        self._reviews_seen: set[str] = set()  # decided review ids this replica has looked at
+        self._reviews_since: float | None = None  # decisions up to this time have been looked at
+        self._reviews_seen: set[str] = set()  # ids decided at exactly that time (looked at already)
         upstream = urlparse(host.upstream_url)
         self._upstream_header = (
             b"x-llmvet-upstream",
@@ -129,6 +131,10 @@ class ObserveExtension(Extension):
                 self._keys_seen[key] = rec.get("key_label") or key
         if self.rollup is not None:
             self.rollup.add(rec)
+
+    def on_audit_dropped(self, count: int) -> None:
+        if self.metrics is not None:
+            self.metrics.audit_dropped.inc(count)
 
     def on_policy_reload(self, version: str, problems: list[str]) -> None:
         if self.metrics is None:
@@ -201,27 +207,21 @@ class ObserveExtension(Extension):
         review = self.host.review_access()
         if review is None or self.metrics is None:
             return
-        items = await review.items()
-        self.metrics.set_queue_depth(sum(1 for i in items if i.get("status") == "pending"))
-        store = self.store
-        now = time.time()
-        decided: set[str] = set()
-        for item in items:
+        self.metrics.set_queue_depth(await review.pending_count())
+        since = self._reviews_since or time.time() - REVIEW_COUNT_WINDOW
+        # Decisions since the last look, oldest first, from the queue's index (never the whole history).
+        for item in await review.decided_since(since, limit=REVIEW_BATCH):
             final, rid = item.get("decision"), item.get("id")
-            if not final or not rid:
+            if not final or not rid or rid in self._reviews_seen:  # seen: decided at the watermark itself
                 continue
-            decided.add(rid)
-            # Decided items stay in the queue's history longer than the "counted" marker lives: a decision
-            # older than the marker's life was counted back then (or never will be), so it is not counted now.
-            if rid in self._reviews_seen or final.get("at", 0) < now - REVIEW_COUNT_WINDOW:
-                continue
+            at = final.get("at", 0)
+            if at > since:
+                since, self._reviews_seen = at, set()
             self._reviews_seen.add(rid)
             # Several replicas read the same queue: the first to claim a decision counts it.
-            if await store.add(keys.OBSERVE, keys.review_counted_key(rid), 1, ttl=REVIEW_COUNT_WINDOW + 86400):
-                self.metrics.observe_review(
-                    max(0.0, final.get("at", 0) - item.get("created", 0)), str(final.get("outcome"))
-                )
-        self._reviews_seen &= decided  # items leave the history: forget them here too
+            if await self.store.add(keys.OBSERVE, keys.review_counted_key(rid), 1, ttl=REVIEW_COUNT_WINDOW + 86400):
+                self.metrics.observe_review(max(0.0, at - item.get("created", 0)), str(final.get("outcome")))
+        self._reviews_since = since
 
     async def post_webhook(self, alert: dict[str, Any]) -> None:
         assert self.cfg.webhook

@@ -147,6 +147,9 @@ class Metrics:
             buckets=(1, 5, 15, 30, 60, 120, 300, 900, 3600, 14400, 86400),
             registry=r,
         )
+        self.audit_dropped = Counter(
+            "llmvet_audit_records_dropped", "audit records deleted by retention (age or count)", registry=r
+        )
         self.registry_cache = Counter(
             "llmvet_registry_cache",
             "package registry lookups by cache result (hit ratio: rate(hit)/rate(all))",

@@ -85,7 +85,7 @@ class LlmvetProxy:
         # Request ids: random per process (unique across replicas), then a counter (cheap per request).
         self._id_prefix = secrets.token_hex(6)
         self._id_counter = itertools.count(1)
-        self.drain = Drain(settings.drain_timeout, self.release_held)
+        self.drain = Drain(settings.drain_timeout, self.release_held, held=lambda: self.rt.held)
 
     @property
     def policy(self) -> Policy:
@@ -140,7 +140,8 @@ class LlmvetProxy:
         self.loop = asyncio.get_running_loop()  # lets tests and tools inspect the serving loop
         store = await open_store(self.settings.store)
         self.rt.resources = resources = Resources(store)
-        self.rt.audit = audit = AuditLog(store, retention=audit_retention(store, self.settings))
+        retention = audit_retention(store, self.settings, on_removed=self.audit_dropped)
+        self.rt.audit = audit = AuditLog(store, retention=retention)
         audit.start()
         self.heartbeat.start()
         await self.upstream.start()
@@ -176,8 +177,16 @@ class LlmvetProxy:
             await audit.close()
             await resources.close()
 
+    def audit_dropped(self, count: int) -> None:
+        """Audit retention deleted records: extensions count them (the observe metric)."""
+        for ext in self.extensions:
+            try:
+                ext.on_audit_dropped(count)
+            except Exception:
+                log.exception("%s.on_audit_dropped failed", type(ext).__name__)
+
     async def release_held(self) -> None:
-        """The drain ran out of time: every extension answers the requests it holds."""
+        """Draining, with only held requests left (or out of time): every extension answers what it holds."""
         for ext in self.extensions:
             await ext.release_held()
 
@@ -305,12 +314,15 @@ class LlmvetProxy:
         return stop
 
 
-def audit_retention(store: Store, settings: Settings) -> AuditRetention:
+def audit_retention(
+    store: Store, settings: Settings, on_removed: Callable[[int], None] | None = None
+) -> AuditRetention:
     return AuditRetention(
         store,
         keep_seconds=settings.audit_keep_days * 86400,
         max_records=settings.audit_max_records,
         every=settings.audit_retention_interval,
+        on_removed=on_removed,
     )
 
 

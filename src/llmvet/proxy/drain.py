@@ -5,9 +5,11 @@ instead of a failing readiness check, and held requests are cut after its 10 s g
 uvicorn's SIGTERM handler (uvicorn installs it before the app's lifespan starts): the first SIGTERM
 starts the drain, and uvicorn's own shutdown begins only when the drain is over. During the drain
 /readyz answers 503 "draining", new /v1 requests get an OpenAI-shaped 503 (SDKs retry it, through the
-load balancer, on another replica) and requests already running go on. When `drain_timeout` passes,
-extensions answer what they hold (the review queue: the rule's on_timeout) before the process exits.
-A second SIGTERM, or Ctrl+C, shuts down at once.
+load balancer, on another replica) and requests already running go on. Requests held for a reviewer
+would wait far longer than any grace period: once they are all that is left (or `drain_timeout`
+passes), extensions answer what they hold (the review queue: a "pending" answer with the review id,
+as a deferred escalation gets, while the item stays decidable on every replica) before the process
+exits. A second SIGTERM, or Ctrl+C, shuts down at once.
 """
 
 from __future__ import annotations
@@ -27,15 +29,19 @@ from llmvet.errors import error_response
 
 log = logging.getLogger("llmvet.drain")
 RELEASE_GRACE = 5.0  # seconds for released requests to write their answer before uvicorn's shutdown
+HELD_CHECK = 0.05  # seconds between looks at "are only held requests left?" during a drain
 NOT_COUNTED = ("/healthz", "/readyz", "/metrics")  # probes and scrapes never hold a drain open
 
 
 class Drain:
     """The replica's drain state: whether it is draining and how many requests are in flight."""
 
-    def __init__(self, timeout: float, release: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self, timeout: float, release: Callable[[], Awaitable[None]], held: Callable[[], int] = lambda: 0
+    ) -> None:
         self.timeout = timeout
-        self.release = release  # answers held requests (called once the timeout has passed)
+        self.release = release  # answers held requests (once only they are left, or the timeout passed)
+        self.held = held  # how many in-flight requests wait for a reviewer now
         self.draining = False
         self.in_flight = 0
         self._idle = asyncio.Event()
@@ -84,15 +90,27 @@ class Drain:
     async def run(self) -> None:
         self.draining = True
         log.info("draining: %d request(s) in flight, waiting up to %.0fs", self.in_flight, self.timeout)
-        if await self._wait_idle(self.timeout):
+        await self._wait_only_held(self.timeout)
+        if self._idle.is_set():
             log.info("drained: no request in flight")
             return
-        log.warning("drain timeout: %d request(s) still in flight; releasing held requests", self.in_flight)
+        log.warning(
+            "draining: %d request(s) in flight, %d held for review; releasing those", self.in_flight, self.held()
+        )
         try:
             await self.release()
         except Exception:
             log.exception("could not release held requests")
         await self._wait_idle(RELEASE_GRACE)
+
+    async def _wait_only_held(self, timeout: float) -> None:
+        """Until every request still in flight is one held for review (or none is left), or timeout."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.in_flight > self.held():
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            await self._wait_idle(min(left, HELD_CHECK))
 
     async def _wait_idle(self, timeout: float) -> bool:
         with contextlib.suppress(asyncio.TimeoutError):

@@ -41,14 +41,16 @@ def finish(
             log.exception("record hook failed (request %s)", ex.request_id)
 
 
-def record_held(rt: Runtime, ex: Exchange, answer: Answer, decision: Decision) -> None:
-    """A request about to wait for a reviewer is in the audit log first (kind "escalation.held"), so a
-    crash while it waits loses no record; the usual record follows once it is answered."""
+async def record_held(rt: Runtime, ex: Exchange, answer: Answer, decision: Decision) -> None:
+    """A request about to wait for a reviewer is in the audit log first, written before it waits (kind
+    "escalation.held"), so a crash while it waits loses no record. The usual record (kind "response",
+    the one `llmvet report` and the metrics count) is appended once it is answered: the audit log is
+    append-only, so a held request has two records with its request id, told apart by their kind."""
     if rt.audit is None or not rt.settings.audit:
         return
     record = audit_record(rt, ex, answer, decision, 0, "escalate")
     record["kind"] = "escalation.held"
-    rt.audit.record(record)
+    await rt.audit.record_now(record)
 
 
 def audit_record(

@@ -122,11 +122,16 @@ class Renderer:
             return self.block(ex, answer, decision, "escalated for human review, but no review queue is configured")
         case = self.escalation_case(ex, answer, decision)
         if case.mode == "hold":
-            record_held(self.rt, ex, answer, decision)
-        with spans.span("llmvet review", {"llmvet.review.mode": case.mode}) as span:
-            outcome = await handler.escalate(case)
-            if span is not None:
-                span.set_attributes(review_attributes(outcome))
+            await record_held(self.rt, ex, answer, decision)
+            self.rt.held += 1
+        try:
+            with spans.span("llmvet review", {"llmvet.review.mode": case.mode}) as span:
+                outcome = await handler.escalate(case)
+                if span is not None:
+                    span.set_attributes(review_attributes(outcome))
+        finally:
+            if case.mode == "hold":
+                self.rt.held -= 1
         response = self.outcome_response(ex, answer, decision, outcome)
         finish(self.rt, ex, answer, decision, response.status_code)
         return response

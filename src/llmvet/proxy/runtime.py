@@ -40,6 +40,7 @@ class Runtime:
     after_finish: Callable[[Exchange, Answer, Decision], None] | None = None
     # Called with each recorded (exchange, answer, decision): keeps a sample of answer texts (replay).
     keep_text: Callable[[Exchange, Answer, Decision], bool] | None = None
+    held: int = 0  # requests waiting for a reviewer right now (a drain need not wait for them to end)
     policy_headers: dict[str, str] = field(init=False)
     serving_since: float = field(init=False)  # when `policy` started serving (published to the store)
     policy_changed: asyncio.Event = field(default_factory=asyncio.Event)  # set by serve(): publish now

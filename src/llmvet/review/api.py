@@ -112,19 +112,18 @@ class ReviewApi:
     async def list_items(self, request: Request) -> Response:
         await self.reviewer(request)
         assert self.ext.queue is not None
-        items = [await self.ext.expire_deferred(i) for i in await self.ext.queue.items()]
         f = listing.Filters.from_query(request.query_params)
         try:
             limit = max(1, min(1000, int(request.query_params.get("limit") or 100)))
         except ValueError:
             limit = 100
-        chosen = listing.apply(items, f)
+        page = await listing.view(self.ext.queue, f, limit, self.ext.expire_deferred)
         return _json(
             {
                 "object": "list",
-                "data": [listing.summary(i) for i in chosen[:limit]],
-                "total": len(chosen),
-                "counts": listing.counts(items),
+                "data": [listing.summary(i) for i in page.items],
+                "total": page.total,
+                "counts": page.counts,
             }
         )
 

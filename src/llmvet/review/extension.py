@@ -1,6 +1,7 @@
 """The review extension: turns `escalate` decisions into queue items, serves /review and the JSON API.
 
-hold:  the client's request waits (up to the rule's escalate.timeout) for a reviewer's decision.
+hold:  the client's request waits (up to the rule's escalate.timeout) for a reviewer's decision; if the
+       replica shuts down first, it gets the deferred answer below instead.
 defer: the client gets an answer at once with a pending notice and a review id it can poll.
 """
 
@@ -43,13 +44,17 @@ class ReviewExtension(Extension):
 
     async def start(self) -> None:
         self.service.start()
+        assert self.service.queue is not None
+        await self.service.queue.start()
 
     async def stop(self) -> None:
+        if self.service.queue is not None:
+            await self.service.queue.close()
         if self.service.webhook is not None:
             await self.service.webhook.drain()
 
     async def release_held(self) -> None:
-        if self.service.queue is not None:  # held requests get their rule's on_timeout, not a cut connection
+        if self.service.queue is not None:  # held requests get a "pending" answer, not a cut connection
             self.service.queue.release_waiters()
 
     def review_access(self) -> ReviewAccess:
@@ -75,6 +80,10 @@ class ReviewExtension(Extension):
             with contextlib.suppress(Exception):
                 await asyncio.shield(queue.client_gone(rid))
             raise
+        if final is None and queue.released:
+            final = await self.hand_over(rid)
+            if final is None:
+                return Outcome("pending", rid)
         if final is None:
             final = await self.time_out(rid, case.on_timeout)
         return Outcome(
@@ -85,6 +94,21 @@ class ReviewExtension(Extension):
             reason=final.get("reason"),
             action=final.get("action"),
         )
+
+    async def hand_over(self, rid: str) -> ReviewFinal | None:
+        """The replica is shutting down: the held client gets what a deferred escalation gets (None here:
+        the review id and where to read the decision), and the item stays in the queue for any replica
+        to decide. A decision that came in meanwhile is returned instead."""
+        queue = self.service.queue
+        assert queue is not None
+        try:
+            final = await queue.hand_over(rid)
+        except Exception:  # the answer still goes out; the item stays a held one in the queue
+            log.exception("could not mark review %s as handed over", rid)
+            return None
+        if final is None:
+            log.info("review %s: the held client got a pending answer (shutdown)", rid)
+        return final
 
     async def time_out(self, rid: str, on_timeout: str) -> ReviewFinal:
         """Record the timeout (unless a decision won the race) and return whichever outcome stands."""

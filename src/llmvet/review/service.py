@@ -42,6 +42,7 @@ class ReviewService:
             store,
             lease_seconds=self.settings.lease_seconds,
             poll_interval=self.settings.poll_interval,
+            wake_ups=self.settings.wake_ups,
             keep_seconds=self.settings.keep_days * 86400,
         )
         self.accounts = Accounts(store, session_seconds=self.settings.session_hours * 3600)
@@ -58,9 +59,13 @@ class ReviewService:
         return self.host.resources.store
 
     # ---- ReviewAccess (for other extensions) ----------------------------------------------------------
-    async def items(self) -> list[ReviewItem]:
+    async def pending_count(self) -> int:
         assert self.queue is not None
-        return await self.queue.items()
+        return (await self.queue.counts()).get("pending", 0)
+
+    async def decided_since(self, since: float, limit: int = 1000) -> list[ReviewItem]:
+        assert self.queue is not None
+        return await self.queue.decided_since(since, limit)
 
     async def reviewer_name(self, request: Request) -> str | None:
         if self.accounts is None:

@@ -11,6 +11,11 @@ class ReviewSettings(BaseSettings):
     webhook_url: str = Field("", description="POSTed (signed) on every decision; empty = no webhook")
     webhook_secret: str = Field("", description="HMAC-SHA256 key for the x-llmvet-signature header")
     lease_seconds: float = Field(300.0, gt=0, description="how long a reviewer holds an item they opened")
-    poll_interval: float = Field(0.2, gt=0, description="how often a held request checks for a decision")
+    poll_interval: float = Field(
+        2.0, gt=0, description="how often a held request reads the store for a decision it was not told of (fallback)"
+    )
+    wake_ups: bool = Field(
+        True, description="decisions wake held requests on every replica (Redis pub/sub); off: polling only"
+    )
     session_hours: float = Field(12.0, gt=0)
     keep_days: float = Field(30.0, gt=0, description="decided items stay in the history this long (audit: for good)")

@@ -188,24 +188,17 @@ class ReviewUi:
     async def queue_page(self, request: Request) -> Response:
         who = await self.me(request)
         assert self.ext.queue is not None
-        items = [await self.ext.expire_deferred(i) for i in await self.ext.queue.items()]
         f = listing.Filters.from_query(request.query_params)
-        chosen = listing.apply(items, f)
-        counts = listing.counts(items)
-        options = {
-            "rule": sorted({i["rule"] for i in items}),
-            "validator": sorted({v for i in items for v in listing.validators_of(i)}),
-            "model": sorted({i["model"] or "" for i in items}),
-        }
+        page = await listing.view(self.ext.queue, f, 500, self.ext.expire_deferred)
         return self.render(
             request,
             "queue.html",
             me=who,
-            items=[listing.summary(i) for i in chosen[:500]],
-            total=len(chosen),
-            counts=counts,
+            items=[listing.summary(i) for i in page.items],
+            total=page.total,
+            counts=page.counts,
             filters=f,
-            options=options,
+            options=page.options,
             now=time.time(),
         )
 

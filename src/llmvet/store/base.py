@@ -1,4 +1,5 @@
-"""The one storage interface: caches, counters, append-only logs (audit) and, later, the review queue.
+"""The one storage interface: caches, counters, append-only logs (audit), sorted indexes (the
+review queue's listing) and wake-up channels.
 
 Values are JSON-able objects. Keys and records have the same schema whichever backend holds them,
 so the same test suite runs against SQLite and Redis.
@@ -6,7 +7,7 @@ so the same test suite runs against SQLite and Redis.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -44,6 +45,41 @@ class Store(Protocol):
     async def trim(self, stream: str, *, before: float | None = None, keep_last: int | None = None) -> int:
         """Delete records appended before unix time `before` and all but the newest `keep_last`;
         returns how many went (retention: the log is append-only otherwise)."""
+
+    # ---- sorted indexes: members ordered by a score (Redis sorted sets, an indexed SQLite table) -------
+    async def index_put(self, index: str, members: Mapping[str, float]) -> None:
+        """Add members with their scores (or move existing ones to the new score)."""
+
+    async def index_drop(self, index: str, members: Sequence[str]) -> int:
+        """Remove members; returns how many were there."""
+
+    async def index_drop_below(self, index: str, score: float) -> int:
+        """Remove every member scored below `score`; returns how many went."""
+
+    async def index_range(
+        self,
+        index: str,
+        *,
+        lo: float | None = None,
+        hi: float | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        descending: bool = False,
+    ) -> list[tuple[str, float]]:
+        """(member, score) with lo <= score <= hi, by score (ties by member), paged; cost grows with
+        offset + limit, not with the size of the index."""
+
+    async def index_count(self, index: str) -> int:
+        """How many members the index holds, without reading them."""
+
+    # ---- wake-ups ------------------------------------------------------------------------------------
+    async def publish(self, channel: str, message: str) -> None:
+        """Tell the channel's subscribers (Redis: in every process; SQLite: in this process only)."""
+
+    def subscribe(self, channel: str) -> AsyncIterator[str | None]:
+        """The channel's messages, forever. None comes first and after every reconnection: messages may
+        have been missed then, so a subscriber should look again at whatever it waits for."""
+        ...
 
     async def ping(self) -> bool:
         """True when the backend answers."""

@@ -25,6 +25,20 @@ REVIEW_ITEMS = "review_item"  # review id -> the item (request, answer, findings
 REVIEW_FINALS = "review_final"  # review id -> the outcome (written with store.add: exactly one wins)
 REVIEW_LEASES = "review_lease"  # review id -> {"reviewer", "at", "until"} with a TTL
 REVIEW_GONE = "review_gone"  # review id -> time the held client disconnected
+REVIEW_META = "review_meta"  # the queue's own bookkeeping (which layout it has been indexed to)
+REVIEW_LAYOUT_KEY = "layout"  # -> REVIEW_LAYOUT once every item of the older, unindexed layout is indexed
+REVIEW_LAYOUT = 2
+# sorted indexes (Store.index_*): pending ids by creation time, decided ids by decision time
+REVIEW_PENDING = "review:pending"
+REVIEW_DECIDED = "review:decided"
+# pub/sub channel: a decided review id, so the replica holding its request answers at once
+REVIEW_DECISIONS = "review:decisions"
+
+
+def review_outcome_index(outcome: str) -> str:
+    """Decided ids of one outcome (approved, edited, rejected, timeout), by decision time: counts per status."""
+    return f"review:{outcome}"
+
 
 # ---- reviewer accounts -----------------------------------------------------------------------------------
 REVIEWERS = "reviewer"  # name -> account record

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, cast
 
 import orjson
@@ -12,7 +14,9 @@ import redis.asyncio as aioredis
 from llmvet.store import keys as store_keys
 from llmvet.store.health import PROBE_BYTES, WriteHealth
 
+log = logging.getLogger("llmvet.store")
 _PREFIX = "llmvet"
+_RESUBSCRIBE_AFTER = (0.1, 0.5, 1.0, 2.0, 5.0)  # seconds between attempts while Redis is unreachable
 _GLOB = re.compile(r"([*?\[\]\\])")  # Redis MATCH metacharacters
 
 
@@ -97,6 +101,75 @@ class RedisStore:
             if keep_last is not None:
                 removed += await self.redis.xtrim(key, maxlen=keep_last, approximate=False)
         return removed
+
+    # ---- sorted indexes: one sorted set per index ---------------------------------------------------------
+    async def index_put(self, index: str, members: Mapping[str, float]) -> None:
+        if members:
+            with self._health.track():
+                await self.redis.zadd(self._k("idx", index), dict(members))
+
+    async def index_drop(self, index: str, members: Sequence[str]) -> int:
+        if not members:
+            return 0
+        with self._health.track():
+            return int(await self.redis.zrem(self._k("idx", index), *members))
+
+    async def index_drop_below(self, index: str, score: float) -> int:
+        with self._health.track():
+            return int(await self.redis.zremrangebyscore(self._k("idx", index), "-inf", f"({score!r}"))
+
+    async def index_range(
+        self,
+        index: str,
+        *,
+        lo: float | None = None,
+        hi: float | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        descending: bool = False,
+    ) -> list[tuple[str, float]]:
+        low, high = ("-inf" if lo is None else repr(lo)), ("+inf" if hi is None else repr(hi))
+        rows = await self.redis.zrange(
+            self._k("idx", index),
+            high if descending else low,  # ZRANGE … BYSCORE REV takes the bounds high first
+            low if descending else high,
+            desc=descending,
+            byscore=True,
+            offset=offset,
+            num=-1 if limit is None else limit,
+            withscores=True,
+        )
+        # bytes members with float scores (withscores, no decode_responses): the cast tells the checker
+        return [(m.decode(), float(score)) for m, score in cast(list[tuple[bytes, float]], rows)]
+
+    async def index_count(self, index: str) -> int:
+        return int(await self.redis.zcard(self._k("idx", index)))
+
+    # ---- wake-ups: Redis pub/sub ----------------------------------------------------------------------------
+    async def publish(self, channel: str, message: str) -> None:
+        await self.redis.publish(self._k("chan", channel), message.encode())
+
+    async def subscribe(self, channel: str) -> AsyncIterator[str | None]:
+        name, failures = self._k("chan", channel), 0
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(name)
+                if failures:
+                    log.warning("subscribed to %s again after %d failed attempt(s)", name, failures)
+                failures = 0
+                yield None  # (re)subscribed: anything published meanwhile was missed
+                while True:
+                    msg = await pubsub.get_message(timeout=None)
+                    if msg is not None and msg.get("type") == "message":
+                        yield cast(bytes, msg["data"]).decode()
+            except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
+                if not failures:
+                    log.warning("lost the subscription to %s (%s); subscribers fall back to polling", name, exc)
+                await asyncio.sleep(_RESUBSCRIBE_AFTER[min(failures, len(_RESUBSCRIBE_AFTER) - 1)])
+                failures += 1
+            finally:
+                await pubsub.aclose()
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ import aiosqlite
 import orjson
 
 from llmvet.store import keys as store_keys
+from llmvet.store.channels import LocalChannels
 from llmvet.store.health import PROBE_BYTES, WriteHealth
 
 _PURGE_EVERY = 600.0  # seconds between deletions of expired keys
@@ -29,7 +31,22 @@ CREATE TABLE IF NOT EXISTS log (
 );
 CREATE INDEX IF NOT EXISTS log_stream ON log (stream, id);
 CREATE INDEX IF NOT EXISTS log_stream_ts ON log (stream, ts);
+CREATE TABLE IF NOT EXISTS idx (
+    name TEXT NOT NULL, member TEXT NOT NULL, score REAL NOT NULL, PRIMARY KEY (name, member)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_by_score ON idx (name, score, member);
+-- members per index, kept by triggers: counting never walks the index
+CREATE TABLE IF NOT EXISTS idx_size (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS idx_added AFTER INSERT ON idx BEGIN
+    INSERT INTO idx_size (name, n) VALUES (new.name, 1) ON CONFLICT (name) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS idx_removed AFTER DELETE ON idx BEGIN
+    UPDATE idx_size SET n = n - 1 WHERE name = old.name;
+END;
 """
+_INDEX_PUT = (
+    "INSERT INTO idx (name, member, score) VALUES (?,?,?) ON CONFLICT (name, member) DO UPDATE SET score=excluded.score"
+)
 
 
 class SQLiteStore:
@@ -43,6 +60,7 @@ class SQLiteStore:
         self._last_purge = 0.0
         self._health = WriteHealth()
         self.trim_batch = _TRIM_BATCH
+        self._channels = LocalChannels()
 
     async def open(self) -> None:
         if isinstance(self.path, Path):
@@ -205,6 +223,54 @@ class SQLiteStore:
         async with self.db.execute(sql, (stream, keep_last)) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
+
+    async def index_put(self, index: str, members: Mapping[str, float]) -> None:
+        if not members:
+            return
+        async with self._writing():
+            await self.db.executemany(_INDEX_PUT, [(index, m, score) for m, score in members.items()])
+
+    async def index_drop(self, index: str, members: Sequence[str]) -> int:
+        if not members:
+            return 0
+        async with self._writing():
+            cur = await self.db.executemany("DELETE FROM idx WHERE name=? AND member=?", [(index, m) for m in members])
+        return cur.rowcount
+
+    async def index_drop_below(self, index: str, score: float) -> int:
+        async with self._writing():
+            cur = await self.db.execute("DELETE FROM idx WHERE name=? AND score<?", (index, score))
+        return cur.rowcount
+
+    async def index_range(
+        self,
+        index: str,
+        *,
+        lo: float | None = None,
+        hi: float | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        descending: bool = False,
+    ) -> list[tuple[str, float]]:
+        order = "DESC" if descending else "ASC"
+        sql = (
+            "SELECT member, score FROM idx WHERE name=? AND score>=? AND score<=? "
+            f"ORDER BY score {order}, member {order} LIMIT ? OFFSET ?"
+        )
+        bounds = (-math.inf if lo is None else lo, math.inf if hi is None else hi)
+        async with self.db.execute(sql, (index, *bounds, -1 if limit is None else limit, offset)) as cur:
+            return [(m, float(score)) async for m, score in cur]
+
+    async def index_count(self, index: str) -> int:
+        async with self.db.execute("SELECT n FROM idx_size WHERE name=?", (index,)) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def publish(self, channel: str, message: str) -> None:
+        self._channels.publish(channel, message)
+
+    def subscribe(self, channel: str) -> AsyncIterator[str | None]:
+        return self._channels.subscribe(channel)
 
     async def ping(self) -> bool:
         async with self.db.execute("SELECT 1") as cur:
