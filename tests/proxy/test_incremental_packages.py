@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from tests.proxy.test_incremental import data_events
@@ -106,6 +107,27 @@ def test_code_block_lines_flow_before_the_block_closes(fake, make_proxy, registr
     assert delivered_text(seen) == clean
 
 
+def test_prose_flows_word_by_word_and_a_command_line_waits_for_its_end(fake, make_proxy, registry):
+    proxy = make_proxy(policy(registry))
+    text = "Rivers run north past old mills and quiet farms.\nThen run pip install requests to fetch pages.\n"
+    words = text.replace("\n", "\n ").split(" ")
+    events = [_chunk({"role": "assistant", "content": ""}), *(_chunk({"content": w + " "}) for w in words if w)]
+    fake.reset(lambda b: Reply(events=[*events, _chunk({}, "stop"), "[DONE]"], chunk_delay=0.06))
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "rivers"}]}
+    seen, when_first_word, when_requests = b"", None, None
+    with httpx.stream("POST", proxy.url + "/v1/chat/completions", json=body, timeout=30) as r:
+        for chunk in r.iter_raw():
+            seen += chunk
+            got = delivered_text(seen)
+            if when_first_word is None and "Rivers" in got:
+                when_first_word = (fake.streams_finished, "mills" in got)
+            if when_requests is None and "requests" in got:
+                when_requests = (fake.streams_finished, "pages" in got)
+    assert when_first_word == (0, False)  # the first word went out before the line was complete
+    assert when_requests is not None and when_requests[1]  # the command went out with its whole line
+    assert delivered_text(seen).replace(" ", "") == text.replace(" ", "")
+
+
 def test_the_lookup_starts_when_the_name_is_complete_not_when_the_line_is(fake, make_proxy, registry):
     proxy = make_proxy(policy(registry))
     name = "fastyamlparserz"  # not looked up by an earlier test: no cached answer
@@ -128,6 +150,39 @@ def test_the_lookup_starts_when_the_name_is_complete_not_when_the_line_is(fake, 
     finally:
         done.set()
         sampler.join()
-    assert name.encode() not in r.content.split(b'"llmvet":')[0] and delivered_text(r.content) == ""
+    # the words before the command went out as they came; from the tool's name on, the line was held
+    assert name.encode() not in r.content.split(b'"llmvet":')[0]
+    assert delivered_text(r.content) == "To install it run "
     # the registry was asked while the upstream was still sending the rest of the line
     assert any(hits and not finished for finished, hits in samples)
+
+
+def findings_of(llmvet_field: dict) -> set[tuple[str, str]]:
+    return {(f["code"], f["evidence"].get("name", "")) for f in llmvet_field.get("findings") or []}
+
+
+def test_streamed_answers_get_the_findings_buffered_ones_get(fake, make_proxy, registry):
+    """The hand-written realistic answers, cut into 7-character events: word-by-word release and
+    line windows find what the whole answer checked at once finds (negations, code blocks, manifests)."""
+    from tests.support import DATA
+
+    proxy = make_proxy(policy(registry).replace("on_fail: block", "on_fail: annotate"))
+    items = [orjson.loads(line) for line in (DATA / "packages" / "realistic.jsonl").read_text().splitlines()]
+    differ = []
+    for i, item in enumerate(items):
+        text = item["text"]
+        pieces = [text[k : k + 7] for k in range(0, len(text), 7)]
+        events = [_chunk({"role": "assistant", "content": ""}), *(_chunk({"content": p}) for p in pieces)]
+        fake.reset(
+            lambda b, ev=events, t=text: (
+                Reply(events=[*ev, _chunk({}, "stop"), "[DONE]"]) if b.get("stream") else Reply(text=t)
+            )
+        )
+        body = {"model": "m", "messages": [{"role": "user", "content": "help"}]}
+        buffered = httpx.post(proxy.url + "/v1/chat/completions", json=body, timeout=30).json().get("llmvet", {})
+        streamed = httpx.post(proxy.url + "/v1/chat/completions", json={**body, "stream": True}, timeout=30)
+        last = [e for e in data_events(streamed.content) if isinstance(e, dict) and "llmvet" in e]
+        assert delivered_text(streamed.content) == text  # annotate: the whole answer goes out
+        if findings_of(buffered) != findings_of(last[-1]["llmvet"] if last else {}):
+            differ.append((i, findings_of(buffered), findings_of(last[-1]["llmvet"] if last else {})))
+    assert differ == []

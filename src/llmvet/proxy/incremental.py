@@ -130,7 +130,7 @@ class IncrementalRun:
             if r.clean(window):
                 self.clean_ms[r.label] = self.clean_ms.get(r.label, 0.0) + (time.perf_counter() - began) * 1000
                 continue
-            decision = await evaluate(self.ex.rule, self.context(key, window, not final), only=[r.cv])
+            decision = await evaluate(self.ex.rule, self.context(key, window, not final, state), only=[r.cv])
             _shift_spans(decision, start)
             _keep_findings(decision, release, state.setdefault("reported", set()))
             self.decisions.append(decision)
@@ -144,11 +144,13 @@ class IncrementalRun:
         # text every segment validator has released (and will not re-read) is never read again
         part.tail.drop_before(min(_keep_from(part, r.label) for r in readers))
 
-    def context(self, key: tuple[int, str], text: str, partial: bool = False) -> Any:
+    def context(
+        self, key: tuple[int, str], text: str, partial: bool = False, state: dict[str, Any] | None = None
+    ) -> Any:
         choice, label = key
         part = self.parts[key]
         ctx = self.vetter.context(self.ex, Part(choice, label.split("#")[0], part.kind, text))
-        ctx.partial = partial
+        ctx.partial, ctx.stream_state = partial, state
         return ctx
 
     # ---- what may go out --------------------------------------------------------------------------

@@ -132,6 +132,9 @@ class Context:
     choice: int = 0  # which choice (`n`) it belongs to
     # `text` is what a stream has sent so far (a segment check): a code fence still open runs to its end.
     partial: bool = False
+    # Segment checks of a stream: this validator's state for the part (the dict `stream_window` keeps),
+    # e.g. for what earlier text said that a window needs (a file the answer defines).
+    stream_state: dict[str, Any] | None = None
     # What this validator's `stream_start` began when the request arrived (an awaitable), if anything.
     early: Any = None
 

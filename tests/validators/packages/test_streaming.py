@@ -17,10 +17,19 @@ def feed(text: str, step: int = 5) -> list[tuple[int, int, int]]:
     return seen
 
 
-def test_prose_lines_are_released_one_by_one():
-    text = "First line.\nSecond line.\nThird"
-    windows = feed(text)
-    assert [text[s:e] for s, e, _ in windows] == ["First line.\n", "Second line.\n", "Third"]
+def test_prose_goes_out_word_by_word_and_a_command_line_whole():
+    text = "First line here.\nThen run pip install foo now.\nLast"
+    windows = feed(text, step=3)
+    releases = [r for _, _, r in windows]
+    command = text.index("Then run pip")
+    line_end = text.index("\n", command) + 1
+    assert all(text[r - 1].isspace() or r in (line_end, len(text)) for r in releases)  # whole words only
+    assert len([r for r in releases if r <= command]) > 2  # the first line went out a few words at a time
+    in_command_line = [r for r in releases if command < r < line_end]
+    assert all(r <= text.index("pip") for r in in_command_line)  # nothing from the tool's name until the line ends
+    assert line_end in releases and releases[-1] == len(text)
+    # each window inside a line reads a few words before its release point (for negations)
+    assert any(s < prev for (s, _, _), prev in zip(windows[1:], releases, strict=False) if prev not in (line_end,))
 
 
 def test_code_lines_are_checked_with_their_fence_and_released_line_by_line():

@@ -12,7 +12,7 @@ Pure functions, no I/O: cheap enough to run inline for a typical answer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from llmvet.validators.packages.extract_commands import find_install_commands
@@ -62,11 +62,15 @@ def _prose_above(text: str, start: int) -> str:
     return before
 
 
-def extract(text: str, blocks: Sequence[Block], *, imports: bool = True) -> Extraction:
-    """All references in `text`. `blocks` are the answer's fenced code blocks (ctx.code_blocks)."""
+def extract(
+    text: str, blocks: Sequence[Block], *, imports: bool = True, context: str = "", defined: Collection[str] = ()
+) -> Extraction:
+    """All references in `text`. `blocks` are the answer's fenced code blocks (ctx.code_blocks).
+    A stream's window also gets what earlier text said: `context`, lines that may name files the answer
+    defines, and `defined`, the project and module names earlier windows showed it defines."""
     out = Extraction()
     out.refs.extend(find_install_commands(text, [b.span for b in blocks]))
-    own: set[str] = set()
+    own: set[str] = set(defined)
     import_refs: list[Ref] = []
     for b in blocks:
         start = b.span[0]
@@ -76,7 +80,8 @@ def extract(text: str, blocks: Sequence[Block], *, imports: bool = True) -> Extr
         if imports and not manifest_only:
             import_refs.extend(block_imports(b.language, b.code, start))
     if import_refs:
-        kept, local = split_local(text, import_refs, own)
+        kept, local = split_local(f"{text}\n{context}" if context else text, import_refs, own)
         out.refs.extend(kept)
         out.local_modules |= local
+    out.own = own
     return out

@@ -33,6 +33,7 @@ class Ref:
 class Extraction:
     refs: list[Ref] = field(default_factory=list)
     local_modules: set[str] = field(default_factory=set)
+    own: set[str] = field(default_factory=set)  # project names the answer's manifests declare (setup.py name=)
 
 
 # template placeholders: <package>, {pkg}, $PKG, %pkg%, *

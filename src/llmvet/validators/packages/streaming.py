@@ -1,6 +1,7 @@
 """How `packages` checks a stream as it arrives: line by line, code blocks too, with lookups started early.
 
-A line is released once it is complete and checked. Inside a fenced code block each line is checked
+Prose goes out word by word, except a line that may hold an install command (it names a tool such as
+pip or npm), which is released once it is complete and checked. Inside a fenced code block each line is checked
 with the block's opening fence in front of it (its language decides whether `import x` is Python or
 JavaScript), so the check window starts at the fence while the release point moves line by line;
 findings already reported for earlier lines of the block are not reported again. A block longer than
@@ -18,15 +19,28 @@ from llmvet.validators.packages.extract import Ref, extract
 
 BLOCK_WINDOW_LIMIT = 4_096  # characters of an open block re-read per line, at most (bounds the re-reading)
 AHEAD_LINE_LIMIT = 1_024  # an unfinished line longer than this waits for its end before names are looked up
+LOCAL_CONTEXT = "local_context"  # state key: earlier lines that may define local modules
+LOCAL_CONTEXT_LIMIT = 16_384
+OWN = "own"  # state key: project and module names earlier windows showed the answer defines
+_LOCAL_HINTS = (".py", "/", ".js", ".ts", ".mjs", ".cjs", "mkdir", "startapp", "startproject", "cd ")
+LOOKBACK = 64  # characters of context a prose window reads before its release point (negations)
+# A prose line that may hold an install command (a tool's name, as the command patterns spell it) is
+# held until it ends; other prose goes out word by word.
+_HOLD_LINE = re.compile(
+    r"(?<![\w./-])(?:pip[x3]?|python3?|py|uvx?|poetry|pdm|rye|hatch|pipenv|conda|mamba|micromamba"
+    r"|npm|npx|yarn|pnpm|bunx?|deno)(?![\w-])"
+)
 
 
 def line_window(text: Any, state: dict[str, Any], cleared: int, final: bool) -> tuple[int, int, int]:
     """(check from, check to, release up to) for the text of a stream so far (see Validator.stream_window)."""
-    pos, end = state.get("pos", 0), state.get("end", 0)
+    line_start = pos = state.get("pos", 0)
+    end = state.get("end", 0)
     fence, fence_start = state.get("fence"), state.get("fence_start", 0)
     anchor = state.get("anchor")  # start of the block that was open where text was last released
     while (nl := text.find("\n", pos)) >= 0:
         line = text[pos:nl]
+        _remember_local(state, line)
         marker = line.lstrip()[:3]
         if fence is None and marker in ("```", "~~~"):
             fence, fence_start = marker, pos
@@ -35,13 +49,64 @@ def line_window(text: Any, state: dict[str, Any], cleared: int, final: bool) -> 
         if fence is None or nl + 1 - fence_start <= BLOCK_WINDOW_LIMIT:
             end = nl + 1
         pos = nl + 1
-    if final:
-        end = len(text)
-    start = anchor if anchor is not None and anchor < cleared else cleared
-    open_block = fence is not None and fence_start < end
-    state.update(pos=pos, end=end, fence=fence, fence_start=fence_start, anchor=fence_start if open_block else None)
-    state[KEEP_FROM] = fence_start if open_block else end  # where the next window may start
-    return start, end, end
+    state.update(pos=pos, end=end, fence=fence, fence_start=fence_start)
+    release = len(text) if final else end
+    if fence is None and not final:
+        release = max(release, _prose_release(text, state, pos))
+    if anchor is not None and anchor < cleared:
+        start = anchor
+    elif cleared > line_start:  # inside a line: a few words before, so "do not run pip install x" reads as such
+        start = _lookback(text, line_start, cleared)
+    else:
+        start = cleared
+    open_block = fence is not None and fence_start < release
+    state["anchor"] = fence_start if open_block else None
+    # where the next window may start
+    state[KEEP_FROM] = fence_start if open_block else max(pos, release - LOOKBACK)
+    return start, release, release
+
+
+def _remember_local(state: dict[str, Any], line: str) -> None:
+    """Keep lines that may name a file or folder the answer defines (`auth.py`, `mkdir app`): a later
+    window's `import auth` is the answer's own module, as it would be judged on the whole answer."""
+    if any(h in line for h in _LOCAL_HINTS) and len(state.get(LOCAL_CONTEXT, "")) < LOCAL_CONTEXT_LIMIT:
+        state[LOCAL_CONTEXT] = state.get(LOCAL_CONTEXT, "") + line + "\n"
+
+
+def _prose_release(text: Any, state: dict[str, Any], line_start: int) -> int:
+    """How far into the unfinished prose line text may go: complete words, unless the line may be a
+    command (a tool's name) or a fence. Scans only what arrived since the last call."""
+    if state.get("line") != line_start:
+        state.update(line=line_start, held=False, scanned=line_start, words_end=line_start)
+    size = len(text)
+    if not state["held"]:
+        # re-read a little before the new text: a tool's name may have been split between two events
+        piece = text[max(line_start, state["scanned"] - 16) : size]
+        state["held"] = _HOLD_LINE.search(piece) is not None or text[line_start : line_start + 8].lstrip()[:1] in (
+            "`",
+            "~",
+        )
+        state["scanned"] = size
+        if not state["held"]:
+            new_from = max(line_start, state["words_end"])
+            last = max((m.end() for m in _WS.finditer(text[new_from:size])), default=0)
+            if last:
+                state["words_end"] = new_from + last
+    return int(state["words_end"]) if not state["held"] else line_start
+
+
+def _lookback(text: Any, line_start: int, cleared: int) -> int:
+    """Up to LOOKBACK characters before `cleared` in its line, from a word boundary (never inside a word)."""
+    at = cleared - LOOKBACK
+    if at <= line_start:
+        return line_start
+    m = _WS.search(text[at:cleared])
+    return at + m.end() if m else cleared
+
+
+def clean(window: str) -> bool:
+    """Nothing in a window can fail: prose naming no install tool (code windows carry their fence)."""
+    return _HOLD_LINE.search(window) is None and "```" not in window and "~~~" not in window
 
 
 _AHEAD_HINT = re.compile(r"install|import|require|\badd\b|\bfrom\b|^\s*[A-Za-z0-9_.\-\[\]]+\s*[=<>~!]=", re.M)

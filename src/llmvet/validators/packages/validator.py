@@ -32,7 +32,8 @@ from llmvet.validators.packages.registry import (
     pip_index_url,
 )
 from llmvet.validators.packages.signals import popular, popular_names
-from llmvet.validators.packages.streaming import line_window, names_ahead
+from llmvet.validators.packages.streaming import LOCAL_CONTEXT, OWN, line_window, names_ahead
+from llmvet.validators.packages.streaming import clean as streaming_clean
 
 if TYPE_CHECKING:
     from llmvet.resources import Resources
@@ -77,6 +78,9 @@ class PackagesValidator(Validator[PackagesConfig]):
     def stream_window(self, text: str, state: dict[str, Any], cleared: int, final: bool) -> tuple[int, int, int]:
         # whole lines, code-block lines read with their block's fence (its language decides how they are read)
         return line_window(text, state, cleared, final)
+
+    def stream_clean(self, text: str) -> bool:
+        return streaming_clean(text)
 
     def stream_ahead(self, text: str, state: dict[str, Any], resources: Resources | None) -> None:
         """Start the lookups of names already complete in the line being written (the check joins them)."""
@@ -158,9 +162,18 @@ class PackagesValidator(Validator[PackagesConfig]):
         return self._verdict(findings, meta)
 
     async def _extract(self, ctx: Context) -> Extraction:
+        # a stream's window: earlier lines may name files (`auth.py`) or projects (setup.py's name=) the
+        # answer defines, so `import auth` is its own module, as on the whole answer
+        state = ctx.stream_state if ctx.stream_state is not None else {}
+        context, own = state.get(LOCAL_CONTEXT, ""), state.get(OWN, ())
+        run = partial(extract, imports=self.config.check_imports, context=context, defined=own)
         if len(ctx.text) > _INLINE_LIMIT and ctx.resources is not None:
-            return await ctx.resources.run_cpu(extract, ctx.text, ctx.code_blocks, imports=self.config.check_imports)
-        return extract(ctx.text, ctx.code_blocks, imports=self.config.check_imports)
+            found: Extraction = await ctx.resources.run_cpu(run, ctx.text, ctx.code_blocks)
+        else:
+            found = run(ctx.text, ctx.code_blocks)
+        if ctx.stream_state is not None:  # what later windows of the stream must know
+            state[OWN] = found.own | found.local_modules
+        return found
 
     def _plan(self, refs: list[Ref], reviewed: Collection[tuple[str, str]], findings: list[Finding]) -> _JobMap:
         """Group the refs that need a lookup by (registry, name); findings policy settles go to `findings`."""
