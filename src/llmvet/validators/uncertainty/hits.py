@@ -54,7 +54,8 @@ class Analysis:
     substantive_words: int = 0
     prose_words: int = 0
     code_only: bool = False
-    candidates: list[Hit] = field(default_factory=list)  # sentences for the embedding pass (collect_candidates)
+    # sentences for the embedding pass (collect_candidates), gathered only when no statement counts
+    candidates: list[Hit] = field(default_factory=list)
 
     @property
     def best_statement(self) -> Hit | None:

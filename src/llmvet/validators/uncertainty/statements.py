@@ -60,23 +60,27 @@ def find_statements(
     out: Analysis,
     backstop: bool = True,
 ) -> None:
-    """Fill `out.statements` (and `out.candidates` when collecting); spans are offsets into the views.
+    """Fill `out.statements` (and, when collecting and no statement counts, `out.candidates`); spans
+    are offsets into the views.
 
     `cues` are the prose's (CueSet.for_text); the comments get their own."""
     sources = [("prose", views.prose, prose_candidates, cues)]
     if opts.code_comments and views.has_code:
         comment_cues = cues.for_text(views.comments)
         sources.append(("comment", views.comments, statement_candidates(views.comments, comment_cues), comment_cues))
+    passes = []
     for where, view, candidates, view_cues in sources:
         refusals = refusal_spans if where == "prose" else []
         p = _ViewPass(views, where, view, view_cues, opts, out, refusals, not backstop)
         blocked = p.listed(candidates)
         p.framed(blocked)
         p.backstopped(blocked)
-        if opts.collect_candidates:
+        passes.append((p, blocked))
+    best = out.best_statement
+    if opts.collect_candidates and best is None:  # the embedding pass only looks when the rules found none
+        for p, blocked in passes:
             p.collect(blocked)
     out.statements.sort(key=lambda h: h.start)
-    best = out.best_statement
     out.statement_present = best is not None
     out.statement_score = best.score if best else max((h.score for h in out.statements), default=0.0)
 
