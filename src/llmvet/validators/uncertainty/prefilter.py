@@ -42,6 +42,9 @@ _UNSUPPORTED = ("(?P=", "(?(", "(?>", "(?#")
 _QUANTIFIERS = frozenset("*+?{")
 # Characters Python's \s matches that RE2's does not: text holding them is not prefiltered.
 _PYTHON_ONLY_SPACE = re.compile(r"[\x0b\x1c-\x1f]")
+# Trying the pattern position by position costs several times what a native scan costs per character:
+# it pays only while the windows cover less than 1/_WINDOWED_SHARE of the text.
+_WINDOWED_SHARE = 8
 _MAX_MEM = 64 << 20  # RE2's DFA budget for the set (it gives up, and we scan everything, beyond it)
 
 
@@ -158,8 +161,11 @@ class Windowed:
         """The matches `rx.finditer(text)` gives, in order: leftmost first, each search going on
         where the last match ended."""
         text, rx, out = self.text, self.rx, []
+        spans = windows(self._relaxed, self._data)
+        if sum(end - start for start, end in spans) * _WINDOWED_SHARE > len(text):
+            return list(rx.finditer(text))  # windows cover much of the text: one native scan is cheaper
         pos = 0
-        for start, end in windows(self._relaxed, self._data):
+        for start, end in spans:
             p = max(start, pos)
             while p <= end:
                 m = rx.match(text, p)

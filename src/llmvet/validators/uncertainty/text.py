@@ -29,7 +29,8 @@ _QUOTES = re.compile(
 )
 # Markdown emphasis markers, incl. single-underscore italics ("_I'm unsure..._"), which would otherwise glue
 # to the first word and hide it from word-boundary cues.
-_EMPHASIS = re.compile(r"\*+|(?<!\w)__|__(?!\w)|(?<![\w_])_(?=[A-Za-z])|(?<=[\w.!?,;:)])_(?![\w_])")
+# Every alternative starts with its marker (look-behinds after it), so the engine skips to the next `*`/`_`.
+_EMPHASIS = re.compile(r"\*+|__(?<!\w__)|__(?!\w)|_(?<![\w_]_)(?=[A-Za-z])|_(?<=[\w.!?,;:)]_)(?![\w_])")
 _LETTER_START = re.compile(
     r"^[ \t]*(?:\*\*)?(?:Subject:|Dear\b|To whom it may concern|Hi [A-Z]\w*,|Hello [A-Z]\w*,)", re.M
 )
@@ -40,11 +41,12 @@ _LETTER_END = re.compile(
     r"Looking forward to [^\n]{1,40})[ \t]*[,!.]?[ \t]*\n(?:[^\n]{0,60}\n?){0,2}",
     re.M,
 )
+# Each alternative starts with its marker, the "at a line start or after a blank" test behind it.
 _COMMENTS = re.compile(
-    r"(?:^|(?<=\s))#(?!include|!|define|pragma|if|endif|\[)[^\n]*"  # Python, shell, Ruby, YAML, R
-    r"|(?:^|(?<=[\s;{}]))//[^\n]*"  # C family, JS, Go, Rust
+    r"#(?<!\S#)(?!include|!|define|pragma|if|endif|\[)[^\n]*"  # Python, shell, Ruby, YAML, R
+    r"|//(?<![^\s;{}]//)[^\n]*"  # C family, JS, Go, Rust
     r"|/\*.*?\*/"  # block comments
-    r"|(?:^|(?<=\s))--[ \t][^\n]*"  # SQL, Lua, Haskell
+    r"|--(?<!\S--)[ \t][^\n]*"  # SQL, Lua, Haskell
     r"|\"\"\".*?\"\"\"|'''.*?'''"  # Python docstrings
     r"|<!--.*?-->",  # HTML, XML, Markdown
     re.S | re.M,
@@ -62,7 +64,11 @@ _RUN = re.compile(r"[ \t]{2,}")
 _RUN_TAIL = re.compile(r"(?<=[ \t])[ \t]+")  # a run squeezed to its first character: the rest goes
 _COMMENT_STARTS = ("#", "//", "/*", "--", '"""', "'''", "<!--")  # what every _COMMENTS match begins with
 _COMMENT_MARKER = re.compile(r"(?m)#|//|/\*|\*/|\"\"\"|\'\'\'|<!--|-->|^\s*--")
-_WRAPPED_COMMENT = re.compile(r"(?<=[\w,;(-])[ \t]*\n(?=[ \t]*[a-zA-Z(])")
+# The same without its last alternative, for text with no "--": from every line start, `^\s*` ran
+# through all the blank lines below (a comment view is mostly blank lines), quadratic in the length.
+_COMMENT_MARKER_NO_DASHES = re.compile(r"#|//|/\*|\*/|\"\"\"|\'\'\'|<!--")
+# The character before the line break is matched (not looked behind for), so the scan jumps between candidates.
+_WRAPPED_COMMENT = re.compile(r"[\w,;(-][ \t]*\n(?=[ \t]*[a-zA-Z(])")
 
 
 class Compact:
@@ -207,14 +213,19 @@ def _normalise(s: str) -> str:
 
 def _comment_view(comment_text: str) -> str:
     # Comment markers become blanks so "# I'm not sure" reads as a sentence.
-    comment_text = _COMMENT_MARKER.sub(_all_blank, comment_text)  # (`^\s*--` may span lines)
+    markers = _COMMENT_MARKER if "--" in comment_text else _COMMENT_MARKER_NO_DASHES
+    comment_text = markers.sub(_all_blank, comment_text)  # (`^\s*--` may span lines)
     # A comment sentence wrapped over several lines reads as one line (same length: newline -> blank).
-    comment_text = _WRAPPED_COMMENT.sub(_all_blank, comment_text)
+    comment_text = _WRAPPED_COMMENT.sub(_keep_first, comment_text)
     return _lower(comment_text)
 
 
 def _all_blank(m: re.Match[str]) -> str:
     return " " * (m.end() - m.start())
+
+
+def _keep_first(m: re.Match[str]) -> str:
+    return m.group()[0] + " " * (m.end() - m.start() - 1)
 
 
 def _blank_letters(text: str) -> str:
