@@ -80,7 +80,11 @@ def stop_all(procs: list[subprocess.Popen], tmp: Path) -> None:
     for p in procs:
         p.terminate()
     for p in procs:
-        p.wait(10)
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:  # e.g. still draining: the benchmark is over anyway
+            p.kill()
+            p.wait()
     shutil.rmtree(tmp, ignore_errors=True)
 
 
