@@ -107,8 +107,9 @@ class PackagesValidator(Validator[PackagesConfig]):
         verdict = await self._judged(ctx, ex.refs, (), warm_only=True)
         if verdict is None or verdict.findings:
             reviewed = await self._reviewer_allowed(ctx, ex.refs)
-            verdict = await self._judged(ctx, ex.refs, reviewed)
-            assert verdict is not None
+            if verdict is None or reviewed:  # (with nothing allowed, the verdict stands as judged)
+                verdict = await self._judged(ctx, ex.refs, reviewed)
+                assert verdict is not None
         verdict.meta["ms"] = round((time.perf_counter() - t0) * 1000, 3)
         return verdict
 
