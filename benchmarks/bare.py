@@ -9,51 +9,85 @@ import os
 
 import orjson
 
-CHAT_RESPONSE = orjson.dumps(
-    {
-        "id": "chatcmpl-bench",
-        "object": "chat.completion",
-        "created": 1700000000,
-        "model": "bench-model",
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "stop",
-                "logprobs": None,
-                "message": {
-                    "role": "assistant",
-                    "content": "Use pandas: `pip install pandas`, then `import pandas as pd` and call pd.read_csv(path). "
-                    "It returns a DataFrame you can filter, group and plot. I am fairly sure about the API, "
-                    "but check the docs for the options of read_csv in your version.",
-                },
-            }
-        ],
-        "usage": {"prompt_tokens": 20, "completion_tokens": 60, "total_tokens": 80},
-    }
-)
+# The answers the canned upstream gives, picked by the request's model: "bench-short" gets SHORT,
+# any other model the realistic ~1 KB coding answer (install line, code block, prose, a confidence
+# statement), which is what llmvet's validators read in a coding assistant.
+SHORT = "ok"
+REALISTIC = """To read a CSV file in Python, use pandas. Install it first:
+
+```bash
+pip install pandas
+```
+
+Then load the file into a DataFrame:
+
+```python
+import pandas as pd
+
+df = pd.read_csv("sales.csv", parse_dates=["date"])
+monthly = df.groupby(df["date"].dt.to_period("M"))["amount"].sum()
+print(monthly.head())
+```
+
+`read_csv` infers the column types, parses the dates you name in `parse_dates`, and returns a
+DataFrame you can filter, group and plot. For very large files pass `chunksize=100_000` to get an
+iterator of smaller frames, or `usecols=[...]` to read only the columns you need. If the file uses
+a semicolon as separator (common in European exports), add `sep=";"`; for another encoding, add
+`encoding="latin-1"`. Without pandas, the standard library's `csv` module works too:
+`csv.DictReader(open(path, newline=""))` yields one dict per row.
+
+I'm fairly confident about these options: they have been stable for years, but check the pandas
+documentation for your version if an argument is rejected.
+"""
+
+
+def chat_response(text: str) -> bytes:
+    return orjson.dumps(
+        {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion",
+            "created": 1700000000,
+            "model": "bench-model",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                    "message": {"role": "assistant", "content": text},
+                }
+            ],
+            "usage": {"prompt_tokens": 20, "completion_tokens": 60, "total_tokens": 80},
+        }
+    )
+
+
+ANSWERS = {"short": chat_response(SHORT), "realistic": chat_response(REALISTIC)}
+CHAT_RESPONSE = ANSWERS["realistic"]
 
 
 def upstream_app():
-    """The fastest upstream we can make in Python: raw ASGI, one canned chat completion."""
+    """The fastest upstream we can make in Python: raw ASGI, a canned chat completion per answer."""
 
     async def app(scope, receive, send):
         if scope["type"] != "http":
             return
-        more = True
+        more, body = True, b""
         while more:
             message = await receive()
+            body += message.get("body", b"")
             more = message.get("more_body", False)
+        answer = ANSWERS["short"] if b'"bench-short"' in body else CHAT_RESPONSE
         await send(
             {
                 "type": "http.response.start",
                 "status": 200,
                 "headers": [
                     (b"content-type", b"application/json"),
-                    (b"content-length", str(len(CHAT_RESPONSE)).encode()),
+                    (b"content-length", str(len(answer)).encode()),
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": CHAT_RESPONSE})
+        await send({"type": "http.response.body", "body": answer})
 
     return app
 

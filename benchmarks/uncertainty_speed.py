@@ -5,7 +5,8 @@
 Prints p50/p90/p99 per answer for `check()` (what the proxy runs) and for its parts, and — because
 this machine may be busy — the same percentiles for a baseline in the same run (`str.lower` plus one
 precompiled regex scan over the text), so the ratio is meaningful even when absolute times are not.
-Target: rule path p50 <= 2 ms per answer; <= 30 ms with the embedding pass.
+Target: rule path p50 <= 2 ms per answer; <= 30 ms with the embedding pass; <= 0.2 ms per KB on the
+realistic ~1 KB and ~10 KB coding answers of benchmarks/answers.py.
 
     python benchmarks/uncertainty_speed.py --embeddings   # also time check() with embeddings=True
 (the embedding pass needs LLMVET_EMBEDDING_MODEL or hub access for the shared model)
@@ -18,8 +19,12 @@ import asyncio
 import json
 import re
 import statistics
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # answers.py
+from answers import ANSWERS, kb
 
 from llmvet.validators.base import Context
 from llmvet.validators.uncertainty import UncertaintyValidator
@@ -80,11 +85,28 @@ async def main() -> None:
     t = timed(validator.analyse, joined, args.repeat)
     size = statistics.median(len(j) for j in joined)
     print(f"answers of ~{size:.0f} chars (5 joined): p50 {pct(t, 0.5):.3f} ms, p90 {pct(t, 0.9):.3f} ms")
+    per_kb(validator)
     long_text = "\n\n".join(texts[:40])
     t = timed(validator.analyse, [long_text], 20)
     print(f"one long answer ({len(long_text)} chars): p50 {pct(t, 0.5):.2f} ms")
     if args.embeddings:
         await embedding_timings(records, args.repeat)
+
+
+def per_kb(validator: UncertaintyValidator) -> None:
+    """The rule path on the realistic coding answers of benchmarks/answers.py, in ms per KB, next to the
+    baseline in the same run (target: <= 0.2 ms/KB)."""
+    for label, text in ANSWERS.items():
+        n = 300 if label == "1 KB" else 60
+        rule = timed(validator.analyse, [text] * n, 1)
+        views = timed(build_views, [text] * n, 1)
+        base = timed(lambda t: _BASELINE.search(t.lower()), [text] * n, 1)
+        size = kb(text)
+        print(
+            f"coding answer {label} ({size:.1f} KB): rule path p50 {pct(rule, 0.5) / size:.3f} ms/KB "
+            f"(text views {pct(views, 0.5) / size:.3f}), baseline {pct(base, 0.5) / size:.4f} ms/KB, "
+            f"ratio {pct(rule, 0.5) / max(pct(base, 0.5), 1e-9):.0f}x"
+        )
 
 
 async def embedding_timings(records: list[dict], repeat: int) -> None:

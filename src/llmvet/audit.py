@@ -14,6 +14,7 @@ from llmvet.store import keys
 from llmvet.store.base import Store
 
 log = logging.getLogger("llmvet.audit")
+_CLOSE_WAIT = 5.0  # seconds close() lets the writer finish the batch in flight
 
 
 class RepeatedErrors:
@@ -130,6 +131,7 @@ class AuditLog:
         self._pending: list[AuditRecord] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self._errors = RepeatedErrors(log, "audit write")
 
     def start(self) -> None:
@@ -153,24 +155,36 @@ class AuditLog:
             self.record(rec)
 
     async def flush(self) -> None:
+        """Write every pending record, including those queued while writing."""
         while self._pending:
-            batch, self._pending = self._pending[: self._batch], self._pending[self._batch :]
+            await self._write_due()
+
+    async def _write_due(self) -> None:
+        """Write the records pending now, in batches. Records queued meanwhile wait for the next round:
+        chasing them turned a busy proxy's batches into about one store write per response."""
+        due = len(self._pending)
+        while due > 0:
+            size = min(due, self._batch)
+            batch, self._pending = self._pending[:size], self._pending[size:]
             try:
                 await write_now(self.store, batch)
             except Exception:
                 # Keep the records for the next attempt rather than lose them.
                 self._pending[:0] = batch
                 raise
+            due -= size
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             # While the store fails (e.g. a full disk), retry less and less often, up to every 5 s.
             wait = min(self._interval * 2 ** min(self._errors.failing, 8), max(self._interval, 5.0))
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
+            if self._closing:
+                return
             try:
-                await self.flush()
+                await self._write_due()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -179,11 +193,17 @@ class AuditLog:
                 self._errors.recovered()
 
     async def close(self) -> None:
-        for task in (self._retention_task, self._task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        # The writer finishes the batch it is writing (cancelled mid-write, that batch was lost), then
+        # stops; a write hung on a dead store is cancelled after a few seconds.
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, _CLOSE_WAIT)
+        if self._retention_task is not None:
+            self._retention_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retention_task
         try:
             await self.flush()
         except Exception:

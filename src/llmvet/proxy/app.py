@@ -345,13 +345,15 @@ def create_app(settings: Settings, policy: Policy | None = None) -> Starlette:
     proxy = LlmvetProxy(settings, policy or load_policy(settings.policy))
     load_extensions(proxy)
     routes: list[BaseRoute] = [
+        # The vetted routes first: Starlette tries routes in order, and these take nearly all traffic
+        # (extension routes live under their own prefixes, so none of them is shadowed).
+        Route("/v1/chat/completions", proxy.vetted_route("chat.completions"), methods=["POST"]),
+        Route("/v1/completions", proxy.vetted_route("completions"), methods=["POST"]),
+        Route("/v1/responses", proxy.vetted_route("responses"), methods=["POST"]),
         Route("/healthz", proxy.healthz, methods=["GET"]),
         Route("/readyz", proxy.readyz, methods=["GET"]),
         *proxy.reloader.routes,
         *(r for ext in proxy.extensions for r in ext.routes),
-        Route("/v1/chat/completions", proxy.vetted_route("chat.completions"), methods=["POST"]),
-        Route("/v1/completions", proxy.vetted_route("completions"), methods=["POST"]),
-        Route("/v1/responses", proxy.vetted_route("responses"), methods=["POST"]),
         # everything else under /v1 goes through byte for byte
         Route("/v1/{path:path}", proxy.passthrough.route, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]),
     ]

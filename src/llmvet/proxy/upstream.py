@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -44,9 +45,10 @@ class Upstream:
         self._session: aiohttp.ClientSession | None = None
         self._proxy: str | None = None
 
-    @property
+    @functools.cached_property
     def display_url(self) -> str:
-        """The base URL without credentials or query, for logs, /readyz and audit records."""
+        """The base URL without credentials or query, for logs, /readyz and audit records (built once:
+        every audit record names it)."""
         from urllib.parse import urlsplit, urlunsplit
 
         parts = urlsplit(self.base_url)

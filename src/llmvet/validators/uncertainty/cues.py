@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from llmvet.validators.uncertainty.prefilter import Pattern, Prefilter
+
 LIST_SECTIONS: tuple[str, ...] = (
     "statement_strong",
     "statement_caveat",
@@ -69,12 +71,23 @@ class CueError(ValueError):
 
 @dataclass(frozen=True)
 class CueSet:
-    patterns: dict[str, re.Pattern[str] | None]  # section -> compiled alternation (None when empty)
+    patterns: dict[str, Pattern | None]  # section -> compiled alternation (None when empty)
     categories: dict[str, re.Pattern[str]]  # refusal category -> keyword alternation, in priority order
     sources: tuple[str, ...] = field(default=())
+    prefilter: Prefilter | None = field(default=None, compare=False)
+    full: CueSet | None = field(default=None, compare=False)  # of a set filtered for one text: the whole set
 
-    def get(self, section: str) -> re.Pattern[str] | None:
+    def get(self, section: str) -> Pattern | None:
         return self.patterns.get(section)
+
+    def for_text(self, text: str) -> CueSet:
+        """These cues as scans of `text` (or of any part of it) see them: a section that cannot match
+        anywhere in it is None, so its scan is skipped (one RE2 pass decides; see prefilter.py)."""
+        whole = self.full or self
+        patterns = None if whole.prefilter is None else whole.prefilter.narrowed(whole.patterns, text)
+        if patterns is None:
+            return whole
+        return CueSet(patterns, whole.categories, whole.sources, full=whole)
 
 
 def shipped_path(language: str) -> Path:
@@ -216,7 +229,7 @@ def compile_list(
 
 def build(data: dict[str, Any], where: str = "cues") -> CueSet:
     macros = {k: str(v) for k, v in (data.get("macros") or {}).items()}
-    patterns = {
+    patterns: dict[str, Pattern | None] = {
         s: compile_list(list(data.get(s) or []), macros, f"{where} [{s}]", grouped=s in GROUPED) for s in LIST_SECTIONS
     }
     categories: dict[str, re.Pattern[str]] = {}
@@ -246,4 +259,5 @@ def load(language: str = "en", extra_files: tuple[str, ...] = (), extra_json: st
         data = merge(data, extra)
         sources.append("extra_cues")
     cues = build(data, " + ".join(Path(s).name for s in sources))
-    return CueSet(cues.patterns, cues.categories, tuple(sources))
+    compiled = {s: rx for s, rx in cues.patterns.items() if isinstance(rx, re.Pattern)}
+    return CueSet(cues.patterns, cues.categories, tuple(sources), Prefilter(compiled))

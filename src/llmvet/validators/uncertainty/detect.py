@@ -53,11 +53,12 @@ def analyse(text: str, cues: CueSet, options: Options | None = None, prompt: str
     opts = options or Options()
     views = build_views(text)
     out = Analysis(prose_words=views.prose_words, code_only=views.code_only)
-    prose_candidates = statement_candidates(views.prose, cues)
-    refusal_hits = find_refusals(views, cues)
+    prose = cues.for_text(views.prose)  # sections that cannot match in the prose are skipped below
+    prose_candidates = statement_candidates(views.prose, prose)
+    refusal_hits = find_refusals(views, prose)
     # "I can't tell you with any confidence whether..." is a statement, not a refusal: where a
     # statement cue overlaps a refusal cue, the statement wins.
-    exclude = cues.get("statement_exclude")
+    exclude = prose.get("statement_exclude")
     prose_candidates = [c for c in prose_candidates if not vetoed(exclude, views.prose, c[0], c[1])]
     strong = [(a, b) for a, b, _ in prose_candidates]
     refusal_hits = [h for h in refusal_hits if not overlaps(h.start, h.end, strong)]
@@ -67,9 +68,9 @@ def analyse(text: str, cues: CueSet, options: Options | None = None, prompt: str
     backstop = not (asked and persona is not None and persona.search(asked))
     roleplay = cues.get("roleplay_prompt")
     if not (asked and roleplay is not None and roleplay.search(asked)):
-        find_statements(views, cues, opts, refusal_spans, prose_candidates, out, backstop)
-    _find_hedges(views, cues, opts, out)
-    classify_refusal(views, cues, opts, refusal_hits, prompt, out)
+        find_statements(views, prose, opts, refusal_spans, prose_candidates, out, backstop)
+    _find_hedges(views, prose, opts, out)
+    classify_refusal(views, prose, opts, refusal_hits, prompt, out)
     # Detection ran on squeezed views; report spans as offsets into the answer text.
     for h in (*out.statements, *out.hedges, *out.refusals, *out.candidates):
         h.start, h.end = views.span(h.where, h.start, h.end)

@@ -23,6 +23,9 @@ skip matches that overlap refusals, filler or the exclusion lists. English only.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+
+from llmvet.validators.uncertainty.prefilter import Pattern, Prefilter
 
 # --- 1. self-epistemic ----------------------------------------------------------------------------
 _SUBJECT = r"(?<![\w'])i(?:'m|'ve|'d|'ll)?"
@@ -172,19 +175,42 @@ def _sentence_tail(view: str, end: int) -> str:
     return view[end : m.start() + 1 if m else len(view)]
 
 
+_FRAME_PATTERNS: dict[str, re.Pattern[str]] = {
+    "self": SELF_EPISTEMIC,
+    "pro_drop_degree": PRO_DROP_DEGREE,
+    "pro_drop": PRO_DROP,
+    "untested": UNTESTED,
+    "reader_verify": READER_VERIFY,
+    "stale": STALE,
+    "label": LABEL,
+    "level": LEVEL,
+}
+_FRAMES: dict[str, Pattern | None] = dict(_FRAME_PATTERNS)
+_PREFILTER = Prefilter(_FRAME_PATTERNS)
+
+
 def find(view: str) -> list[tuple[int, int]]:
     """Spans of statement-shaped clauses in a lower-cased, blanked view."""
     out: list[tuple[int, int]] = []
-    for m in SELF_EPISTEMIC.finditer(view):
+    # frames that cannot match in this view are not scanned, the others only where they may match
+    frames: Mapping[str, Pattern | None] = _PREFILTER.narrowed(_FRAMES, view) or _FRAMES
+    if (rx := frames["self"]) is not None:
+        out += _self_epistemic(rx, view)
+    if (rx := frames["pro_drop_degree"]) is not None:
+        out += [m.span() for m in rx.finditer(view) if not _COMMA_SUBJECT.search(_sentence_tail(view, m.end()))]
+    for name in ("pro_drop", "untested", "reader_verify", "stale", "label", "level"):
+        if (rx := frames[name]) is not None:
+            out += [m.span() for m in rx.finditer(view) if m.end() > m.start()]
+    return out
+
+
+def _self_epistemic(rx: Pattern, view: str) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for m in rx.finditer(view):
         a, b = m.span()
         if _SELF_AFTER_VETO.match(view, b) or _CONDITIONAL_BEFORE.search(view, max(0, a - 12), a):
             continue
         if _sentence_tail(view, b).rstrip().endswith("?"):
             continue  # a question ("Do I remember that right?") asks, it doesn't state
         out.append((a, b))
-    for m in PRO_DROP_DEGREE.finditer(view):
-        if not _COMMA_SUBJECT.search(_sentence_tail(view, m.end())):
-            out.append(m.span())
-    for rx in (PRO_DROP, UNTESTED, READER_VERIFY, STALE, LABEL, LEVEL):
-        out += [m.span() for m in rx.finditer(view) if m.end() > m.start()]
     return out

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from llmvet.validators.uncertainty.prefilter import Pattern
+
 STRONG, CAVEAT, FRAME, BACKSTOP, FILLER = "explicit", "caveat", "frame", "backstop", "filler"
 SCORES = {STRONG: 0.95, CAVEAT: 0.85, FRAME: 0.8, BACKSTOP: 0.7, FILLER: 0.4}
 SENTENCE = re.compile(r"[^\n.!?]+(?:[.!?]+|$)", re.M)
@@ -53,7 +55,8 @@ class Analysis:
     substantive_words: int = 0
     prose_words: int = 0
     code_only: bool = False
-    candidates: list[Hit] = field(default_factory=list)  # sentences for the embedding pass (collect_candidates)
+    # sentences for the embedding pass (collect_candidates), gathered only when no statement counts
+    candidates: list[Hit] = field(default_factory=list)
 
     @property
     def best_statement(self) -> Hit | None:
@@ -61,11 +64,11 @@ class Analysis:
         return max(counted, key=lambda h: h.score, default=None)
 
 
-def cue_spans(rx: re.Pattern[str] | None, text: str) -> list[Span]:
+def cue_spans(rx: Pattern | None, text: str) -> list[Span]:
     return [] if rx is None else [m.span() for m in rx.finditer(text) if m.end() > m.start()]
 
 
-def cue_matches(rx: re.Pattern[str] | None, text: str) -> list[Span]:
+def cue_matches(rx: Pattern | None, text: str) -> list[Span]:
     """Match spans with surrounding blanks/punctuation trimmed (entries may start with an optional ' ?')."""
     out: list[Span] = []
     if rx is None:
@@ -89,7 +92,7 @@ def clean(s: str) -> str:
     return " ".join(s.split())
 
 
-def vetoed(rx: re.Pattern[str] | None, view: str, a: int, b: int) -> bool:
+def vetoed(rx: Pattern | None, view: str, a: int, b: int) -> bool:
     """Does a match of `rx` overlap [a, b)? Searched near the span only (exclusions are rare)."""
     if rx is None:
         return False

@@ -21,6 +21,7 @@ from llmvet.validators.uncertainty.hits import (
     overlaps,
     vetoed,
 )
+from llmvet.validators.uncertainty.prefilter import Pattern
 from llmvet.validators.uncertainty.text import Views, count_words
 
 REASON_MAX_WORDS = 40  # a longer sentence after a refusal is taken as content even when it names a reason
@@ -83,10 +84,10 @@ def classify_refusal(views: Views, cues: CueSet, opts: Options, hits: list[Hit],
 class _Asides:
     """Sentences around a refusal that are not an answer: offers, apologies, support pointers, reasons."""
 
-    filler: re.Pattern[str] | None
-    support: re.Pattern[str] | None
+    filler: Pattern | None
+    support: Pattern | None
     reasons: list[re.Pattern[str]]
-    alternative: re.Pattern[str] | None
+    alternative: Pattern | None
 
     @classmethod
     def of(cls, cues: CueSet) -> _Asides:

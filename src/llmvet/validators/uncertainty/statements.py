@@ -30,6 +30,7 @@ from llmvet.validators.uncertainty.hits import (
     overlaps,
     vetoed,
 )
+from llmvet.validators.uncertainty.prefilter import Pattern
 from llmvet.validators.uncertainty.text import Views, build_views, count_words
 
 MAX_CANDIDATES = 24  # sentences per answer sent to the embedding pass (about 1 ms each on 2 cores)
@@ -59,19 +60,27 @@ def find_statements(
     out: Analysis,
     backstop: bool = True,
 ) -> None:
-    """Fill `out.statements` (and `out.candidates` when collecting); spans are offsets into the views."""
-    sources = [("prose", views.prose, prose_candidates)]
+    """Fill `out.statements` (and, when collecting and no statement counts, `out.candidates`); spans
+    are offsets into the views.
+
+    `cues` are the prose's (CueSet.for_text); the comments get their own."""
+    sources = [("prose", views.prose, prose_candidates, cues)]
     if opts.code_comments and views.has_code:
-        sources.append(("comment", views.comments, statement_candidates(views.comments, cues)))
-    for where, view, candidates in sources:
-        p = _ViewPass(views, where, view, cues, opts, out, refusal_spans if where == "prose" else [], not backstop)
+        comment_cues = cues.for_text(views.comments)
+        sources.append(("comment", views.comments, statement_candidates(views.comments, comment_cues), comment_cues))
+    passes = []
+    for where, view, candidates, view_cues in sources:
+        refusals = refusal_spans if where == "prose" else []
+        p = _ViewPass(views, where, view, view_cues, opts, out, refusals, not backstop)
         blocked = p.listed(candidates)
         p.framed(blocked)
         p.backstopped(blocked)
-        if opts.collect_candidates:
+        passes.append((p, blocked))
+    best = out.best_statement
+    if opts.collect_candidates and best is None:  # the embedding pass only looks when the rules found none
+        for p, blocked in passes:
             p.collect(blocked)
     out.statements.sort(key=lambda h: h.start)
-    best = out.best_statement
     out.statement_present = best is not None
     out.statement_score = best.score if best else max((h.score for h in out.statements), default=0.0)
 
@@ -90,7 +99,7 @@ class _ViewPass:
     persona: bool  # the prompt asked for a text written for the user (letter, post, song)
     tail: int = 0
     verse: list[Span] = field(default_factory=list)
-    exclude: re.Pattern[str] | None = None
+    exclude: Pattern | None = None
 
     def __post_init__(self) -> None:
         # For a text written for the user, only the closing paragraph can be the author's own note

@@ -25,11 +25,12 @@ _BLOCKQUOTE = re.compile(
     re.M | re.I,
 )
 _QUOTES = re.compile(
-    r"\"[^\"\n]{1,500}\"|\u201c[^\u201d]{1,500}\u201d|\u2018.{1,300}?\u2019(?!\w)|(?<![\w'])'[^'\n]{1,300}?'(?![\w'])"
+    r"\"[^\"\n]{1,500}\"|\u201c[^\u201d]{1,500}\u201d|\u2018.{1,300}?\u2019(?!\w)|'(?<![\w']')[^'\n]{1,300}?'(?![\w'])"
 )
 # Markdown emphasis markers, incl. single-underscore italics ("_I'm unsure..._"), which would otherwise glue
 # to the first word and hide it from word-boundary cues.
-_EMPHASIS = re.compile(r"\*+|(?<!\w)__|__(?!\w)|(?<![\w_])_(?=[A-Za-z])|(?<=[\w.!?,;:)])_(?![\w_])")
+# Every alternative starts with its marker (look-behinds after it), so the engine skips to the next `*`/`_`.
+_EMPHASIS = re.compile(r"\*+|__(?<!\w__)|__(?!\w)|_(?<![\w_]_)(?=[A-Za-z])|_(?<=[\w.!?,;:)]_)(?![\w_])")
 _LETTER_START = re.compile(
     r"^[ \t]*(?:\*\*)?(?:Subject:|Dear\b|To whom it may concern|Hi [A-Z]\w*,|Hello [A-Z]\w*,)", re.M
 )
@@ -40,11 +41,12 @@ _LETTER_END = re.compile(
     r"Looking forward to [^\n]{1,40})[ \t]*[,!.]?[ \t]*\n(?:[^\n]{0,60}\n?){0,2}",
     re.M,
 )
+# Each alternative starts with its marker, the "at a line start or after a blank" test behind it.
 _COMMENTS = re.compile(
-    r"(?:^|(?<=\s))#(?!include|!|define|pragma|if|endif|\[)[^\n]*"  # Python, shell, Ruby, YAML, R
-    r"|(?:^|(?<=[\s;{}]))//[^\n]*"  # C family, JS, Go, Rust
+    r"#(?<!\S#)(?!include|!|define|pragma|if|endif|\[)[^\n]*"  # Python, shell, Ruby, YAML, R
+    r"|//(?<![^\s;{}]//)[^\n]*"  # C family, JS, Go, Rust
     r"|/\*.*?\*/"  # block comments
-    r"|(?:^|(?<=\s))--[ \t][^\n]*"  # SQL, Lua, Haskell
+    r"|--(?<!\S--)[ \t][^\n]*"  # SQL, Lua, Haskell
     r"|\"\"\".*?\"\"\"|'''.*?'''"  # Python docstrings
     r"|<!--.*?-->",  # HTML, XML, Markdown
     re.S | re.M,
@@ -59,31 +61,45 @@ _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+|\n+")
 
 
 _RUN = re.compile(r"[ \t]{2,}")
+_RUN_TAIL = re.compile(r"(?<=[ \t])[ \t]+")  # a run squeezed to its first character: the rest goes
+_COMMENT_STARTS = ("#", "//", "/*", "--", '"""', "'''", "<!--")  # what every _COMMENTS match begins with
+_COMMENT_MARKER = re.compile(r"(?m)#|//|/\*|\*/|\"\"\"|\'\'\'|<!--|-->|^\s*--")
+# The same without its last alternative, for text with no "--": from every line start, `^\s*` ran
+# through all the blank lines below (a comment view is mostly blank lines), quadratic in the length.
+_COMMENT_MARKER_NO_DASHES = re.compile(r"#|//|/\*|\*/|\"\"\"|\'\'\'|<!--")
+# The character before the line break is matched (not looked behind for), so the scan jumps between candidates.
+_WRAPPED_COMMENT = re.compile(r"[\w,;(-][ \t]*\n(?=[ \t]*[a-zA-Z(])")
 
 
-@dataclass(slots=True)
 class Compact:
-    """A view with runs of blanks squeezed to one space (cue lists use single spaces), and the way back."""
+    """A view with runs of blanks squeezed to one space (cue lists use single spaces), and the way back.
 
-    text: str
-    _cps: list[int]  # compact positions where a new offset starts
-    _offs: list[int]  # characters removed before that position
+    The way back is worked out on first use: most answers need it for a few hits, many for none."""
+
+    __slots__ = ("_cps", "_offs", "_source", "text")
+
+    def __init__(self, source: str) -> None:
+        self.text = _RUN_TAIL.sub("", source)
+        self._source = source
+        self._cps: list[int] = []  # compact positions where a new offset starts
+        self._offs: list[int] = []  # characters removed before that position
 
     @classmethod
     def of(cls, s: str) -> Compact:
-        parts: list[str] = []
+        return cls(s)
+
+    def _map(self) -> None:
         cps, offs = [0], [0]
-        last = removed = 0
-        for m in _RUN.finditer(s):
-            parts.append(s[last : m.start() + 1])
+        removed = 0
+        for m in _RUN.finditer(self._source):
             cps.append(m.start() + 1 - removed)
             removed += m.end() - m.start() - 1
             offs.append(removed)
-            last = m.end()
-        parts.append(s[last:])
-        return cls("".join(parts), cps, offs)
+        self._cps, self._offs = cps, offs
 
     def orig(self, pos: int) -> int:
+        if not self._cps:
+            self._map()
         return pos + self._offs[bisect_right(self._cps, pos) - 1]
 
     def span(self, a: int, b: int) -> tuple[int, int]:
@@ -121,10 +137,13 @@ class Views:
         return start, end
 
 
-def _blank(chars: list[str], start: int, end: int) -> None:
-    for i in range(start, end):
-        if chars[i] != "\n":
-            chars[i] = " "
+def _blank_text(s: str) -> str:
+    """`s` with everything but its newlines turned to blanks (offsets do not move)."""
+    return "\n".join(" " * len(line) for line in s.split("\n")) if "\n" in s else " " * len(s)
+
+
+def _blanked(m: re.Match[str]) -> str:
+    return _blank_text(m.group())
 
 
 def _looks_like_code(text: str) -> bool:
@@ -137,36 +156,20 @@ def _looks_like_code(text: str) -> bool:
 
 def build_views(raw: str) -> Views:
     text = raw if raw.isascii() else _normalise(raw)
-    prose = list(text)
-    code_spans: list[tuple[int, int]] = []
-    for m in _FENCE.finditer(text):
-        code_spans.append((m.start(3), m.end(3)))
-        _blank(prose, m.start(), m.end())
-    unfenced_code = not code_spans and _looks_like_code(text)
-    if unfenced_code:
+    code_spans = [m.span(3) for m in _FENCE.finditer(text)]
+    prose = _FENCE.sub(_blanked, text) if code_spans else text
+    if not code_spans and _looks_like_code(text):
         code_spans.append((0, len(text)))
-        _blank(prose, 0, len(text))
-    joined = "".join(prose)
-    for rx in (_INLINE_CODE, _BLOCKQUOTE, _QUOTES):
-        for m in rx.finditer(joined):
-            _blank(prose, m.start(), m.end())
-        joined = "".join(prose)
-    _blank_letters(prose, joined)
-    joined = "".join(prose)
-    for m in _EMPHASIS.finditer(joined):
-        _blank(prose, m.start(), m.end())
-    prose_text = _lower("".join(prose))
-
-    if code_spans:
-        comments = [" " if c != "\n" else "\n" for c in text]
-        for start, end in code_spans:
-            for m in _COMMENTS.finditer(text, start, end):
-                comments[m.start() : m.end()] = text[m.start() : m.end()]
-        comment_text = _comment_view("".join(comments))
-    else:
-        comment_text = ""
+        prose = _blank_text(text)
+    for rx in (_INLINE_CODE, _BLOCKQUOTE, _QUOTES):  # each on what the one before left
+        prose = rx.sub(_blanked, prose)
+    prose = _blank_letters(prose)
+    if "*" in prose or "_" in prose:  # every emphasis marker has one
+        prose = _EMPHASIS.sub(_blanked, prose)
+    prose_text = _lower(prose)
+    comment_text = _comments(text, code_spans) if code_spans else ""
     words = len(_WORD.findall(prose_text))
-    prose_c, comments_c = Compact.of(prose_text), Compact.of(comment_text)
+    prose_c, comments_c = Compact(prose_text), Compact(comment_text)
     return Views(
         text=text,
         prose=prose_c.text,
@@ -176,6 +179,20 @@ def build_views(raw: str) -> Views:
         code_only=bool(code_spans) and words < 5,
         has_code=bool(code_spans),
     )
+
+
+def _comments(text: str, code_spans: list[tuple[int, int]]) -> str:
+    """The comments inside the code spans, everything else blanked (same offsets)."""
+    pieces, last = [], 0
+    for start, end in code_spans:
+        if not any(marker in text[start:end] for marker in _COMMENT_STARTS):
+            continue  # no comment can start here: skip the scan
+        for m in _COMMENTS.finditer(text, start, end):
+            pieces.append(_blank_text(text[last : m.start()]))
+            pieces.append(m.group())
+            last = m.end()
+    pieces.append(_blank_text(text[last:]))
+    return _comment_view("".join(pieces)) if last else pieces[0]
 
 
 def _lower(s: str) -> str:
@@ -196,21 +213,29 @@ def _normalise(s: str) -> str:
 
 def _comment_view(comment_text: str) -> str:
     # Comment markers become blanks so "# I'm not sure" reads as a sentence.
-    comment_text = re.sub(
-        r"(?m)#|//|/\*|\*/|\"\"\"|\'\'\'|<!--|-->|^\s*--", lambda m: " " * len(m.group(0)), comment_text
-    )
+    markers = _COMMENT_MARKER if "--" in comment_text else _COMMENT_MARKER_NO_DASHES
+    comment_text = markers.sub(_all_blank, comment_text)  # (`^\s*--` may span lines)
     # A comment sentence wrapped over several lines reads as one line (same length: newline -> blank).
-    comment_text = re.sub(r"(?<=[\w,;(-])[ \t]*\n(?=[ \t]*[a-zA-Z(])", lambda m: " " * len(m.group(0)), comment_text)
+    comment_text = _WRAPPED_COMMENT.sub(_keep_first, comment_text)
     return _lower(comment_text)
 
 
-def _blank_letters(chars: list[str], text: str) -> None:
+def _all_blank(m: re.Match[str]) -> str:
+    return " " * (m.end() - m.start())
+
+
+def _keep_first(m: re.Match[str]) -> str:
+    return m.group()[0] + " " * (m.end() - m.start() - 1)
+
+
+def _blank_letters(text: str) -> str:
     """Blank drafted letters/emails: their first person is the user's, not the model's."""
     for start in _LETTER_START.finditer(text):
         end = _LETTER_END.search(text, start.end())
         if end is not None:
-            _blank(chars, start.start(), end.end())
-            return
+            a, b = start.start(), end.end()
+            return text[:a] + _blank_text(text[a:b]) + text[b:]
+    return text
 
 
 def count_words(text: str, start: int = 0, end: int | None = None) -> int:
