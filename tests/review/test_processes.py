@@ -24,8 +24,10 @@ MSG = [{"role": "user", "content": "How do I vectorize a dataframe?"}]
 class Serve:
     """`llmvet serve` in a child process."""
 
-    def __init__(self, upstream: str, policy_file: Path, store: str, log: Path, *extra_args: str) -> None:
-        self.port = free_port()
+    def __init__(
+        self, upstream: str, policy_file: Path, store: str, log: Path, *extra_args: str, port: int | None = None
+    ) -> None:
+        self.port = port or free_port()  # a restart passes the port its load balancer knows
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "LLMVET_REVIEW_POLL_INTERVAL": "0.05", "LLMVET_LOG_LEVEL": "warning"}
         self.log = open(log, "ab")  # noqa: SIM115  # held open for the server process's life
