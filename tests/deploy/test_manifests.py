@@ -167,3 +167,13 @@ def test_the_configmap_policy_is_deploy_policy_and_loads(tmp_path):
     mount = manifests()[("Deployment", "llmvet")]["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]
     settings = manifests()[("ConfigMap", "llmvet-settings")]["data"]
     assert settings["LLMVET_POLICY"] == f"{mount['mountPath']}/policy.yaml"
+
+
+def test_dockerignore_keeps_what_the_image_copies():
+    import pathspec
+
+    ignored = pathspec.GitIgnoreSpec.from_lines((ROOT / ".dockerignore").read_text().splitlines())
+    copied = [src for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("COPY ")
+              for src in line.split()[1:-1]]  # fmt: skip
+    assert copied and not [src for src in copied if ignored.match_file(src) or ignored.match_file(src + "/x")]
+    assert ignored.match_file(".git/config") and ignored.match_file("tests/conftest.py")
