@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +178,64 @@ def test_dockerignore_keeps_what_the_image_copies():
               for src in line.split()[1:-1]]  # fmt: skip
     assert copied and not [src for src in copied if ignored.match_file(src) or ignored.match_file(src + "/x")]
     assert ignored.match_file(".git/config") and ignored.match_file("tests/conftest.py")
+
+
+# ---- the settings the kit gives, run ------------------------------------------------------------------------
+def compose_environment() -> dict[str, str]:
+    done = compose_config(DEPLOY)
+    assert done.returncode == 0, done.stderr
+    llmvet = yaml.safe_load(done.stdout)["services"]["llmvet"]
+    mounts = dict(v.split(":")[:2] for v in llmvet["volumes"])
+    env = {k: str(v) for k, v in llmvet["environment"].items()}
+    assert mounts[str(DEPLOY / "policy.yaml")] == env["LLMVET_POLICY"]
+    return env
+
+
+def kubernetes_environment() -> dict[str, str]:
+    objects = manifests()
+    container = objects[("Deployment", "llmvet")]["spec"]["template"]["spec"]["containers"][0]
+    env = dict(objects[("ConfigMap", "llmvet-settings")]["data"])
+    for e in container["env"]:  # the Secret's values are the operator's: stand-ins here
+        env[e["name"]] = e.get("value", "secret-from-the-cluster")
+    return env
+
+
+@pytest.mark.parametrize("kit", ["compose", "kubernetes"])
+def test_the_image_command_serves_with_the_kits_settings(kit, fake, redis_url, tmp_path):
+    """`llmvet serve` (the image's CMD) with every setting the kit gives a replica: only where things are
+    (the store, the upstream, the policy file, the port) is pointed at this machine."""
+    import os
+    import signal
+
+    import httpx
+    import openai
+
+    from tests.support.servers import free_port, wait_port
+
+    if kit == "compose" and shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose is not installed (.ci/install: apt docker-compose)")
+    env = compose_environment() if kit == "compose" else kubernetes_environment()
+    assert env["LLMVET_STORE"].startswith("redis://") and env["LLMVET_POLICY"].startswith("/etc/llmvet/")
+    port = free_port()
+    env |= {"LLMVET_STORE": redis_url, "LLMVET_POLICY": str(DEPLOY / "policy.yaml"), "LLMVET_UPSTREAM": fake.url}
+    env |= {"LLMVET_HOST": "127.0.0.1", "LLMVET_PORT": str(port)}
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115  # held open for the process's life
+    proc = subprocess.Popen(json.loads(dockerfile("CMD")), env={**os.environ, **env}, stdout=log, stderr=log)
+    try:
+        wait_port(port, 30)
+        deadline = time.monotonic() + 20
+        while httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code != 200:
+            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.1)
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-app", max_retries=0, timeout=10)
+        raw = client.chat.completions.with_raw_response.create(
+            model="gpt-x", messages=[{"role": "user", "content": "hi"}]
+        )
+        assert raw.headers["x-llmvet-policy"].startswith("default@") and raw.parse().choices[0].message.content
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0  # drained and stopped cleanly
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        log.close()
