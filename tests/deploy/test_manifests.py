@@ -142,7 +142,7 @@ def test_deployment_matches_the_image_and_the_drain():
     assert str(pod["securityContext"]["runAsUser"]) in dockerfile("RUN")  # useradd --uid
     assert "command" not in container and "args" not in container
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["livenessProbe"]["httpGet"]["path"] == container["startupProbe"]["httpGet"]["path"] == "/healthz"
     # Kubernetes waits preStop + the drain before its SIGKILL, with room to release held requests.
     pre_stop = int(container["lifecycle"]["preStop"]["exec"]["command"][1])
     assert pod["terminationGracePeriodSeconds"] >= pre_stop + float(settings["LLMVET_DRAIN_TIMEOUT"]) + 10
