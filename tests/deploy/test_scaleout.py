@@ -1,8 +1,9 @@
 """Scale-out for real: three `llmvet serve` processes on one redis-server, behind Debian's haproxy running
 deploy/haproxy.cfg, driven concurrently by the openai SDK. One replica is killed (-9) under load and
 restarted; another gets SIGTERM while it holds review items. Nothing may be lost: every call ends, within
-bounded timeouts and the SDK's default retries, in an answer or an OpenAI-shaped error; every audit record is there exactly once (but for the crashed replica's last, unwritten batch); every
-review item (the crashed replica's too) can be decided."""
+bounded timeouts and the SDK's default retries, in an answer or an OpenAI-shaped error; every audit
+record is there exactly once (but for the crashed replica's last, unwritten batch); every review item
+(the crashed replica's too) can be decided."""
 
 from __future__ import annotations
 
