@@ -32,8 +32,9 @@ class Serve:
         log: Path,
         *extra_args: str,
         env: dict[str, str] | None = None,
+        port: int | None = None,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()  # a restart passes the port its load balancer knows
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "LLMVET_REVIEW_POLL_INTERVAL": "0.05", "LLMVET_LOG_LEVEL": "warning", **(env or {})}
         self.log = open(log, "ab")  # noqa: SIM115  # held open for the server process's life

@@ -66,8 +66,13 @@ def read_audit(store_url: str) -> list[dict[str, Any]]:
 
     async def go() -> list[dict[str, Any]]:
         store = await open_store(store_url)
+        records: list[dict[str, Any]] = []
+        after = None
         try:
-            return [r for _, r in await store.read("audit")]
+            while page := await store.read("audit", after=after):  # the whole log, a page at a time
+                records += [r for _, r in page]
+                after = page[-1][0]
+            return records
         finally:
             await store.close()
 
