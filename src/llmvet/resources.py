@@ -6,10 +6,13 @@ Validators reach them through `ctx.resources`, so nothing is loaded or connected
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import contextvars
 import functools
 import threading
+import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -94,5 +97,22 @@ async def run_detached(fn: Callable[[], T]) -> T:
         with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting any more
             loop.call_soon_threadsafe(settle, result, error)
 
-    threading.Thread(target=work, name="llmvet-load", daemon=True).start()
+    thread = threading.Thread(target=work, name="llmvet-load", daemon=True)
+    _loaders.add(thread)
+    thread.start()
     return await done
+
+
+# Daemon threads still inside native code (torch) when the interpreter finalizes abort the process
+# ("terminate called without an active exception"), so at exit a load still running is waited for:
+# up to EXIT_WAIT seconds, which `llmvet serve` lowers once its server has stopped (a load retrying an
+# unreachable hub must not hold up a SIGTERM; it waits on the network, not in native code).
+EXIT_WAIT = 60.0
+_loaders: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+
+
+@atexit.register
+def _wait_for_loaders() -> None:
+    deadline = time.monotonic() + EXIT_WAIT
+    for thread in list(_loaders):
+        thread.join(max(0.0, deadline - time.monotonic()))

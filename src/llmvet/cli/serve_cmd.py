@@ -95,7 +95,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:  # a bad setting of an extension (review, observe): say which, no traceback
         err.print(f"llmvet: {exc}", markup=False)
         return 2
-    uvicorn.run(app, **common)
+    from llmvet import resources
+
+    try:
+        uvicorn.run(app, **common)
+    finally:  # also when uvicorn re-raises the SIGTERM it stopped for (_exit_cleanly)
+        resources.EXIT_WAIT = 1.0  # the server has stopped: a model load still running is not needed
     return 0
 
 

@@ -35,7 +35,7 @@ from llmvet.proxy.upstream import response_headers
 from llmvet.proxy.vetting import Vetter
 from llmvet.proxy.wires import Part
 from llmvet.proxy.wires.base import payloads
-from llmvet.validators.base import ALL_PARTS, KEEP_FROM, PartKind, Status, Verdict
+from llmvet.validators.base import ALL_PARTS, PartKind, Status, Verdict
 
 STOPS = ("block", "escalate", "reask")  # decisions that must stop text from flowing
 
@@ -142,7 +142,7 @@ class IncrementalRun:
                     r.ahead(text, part.state[r.label], self.rt.resources)
         part.released = min(part.cleared.get(r.label, 0) for r in readers)
         # text every segment validator has released (and will not re-read) is never read again
-        part.tail.drop_before(min(_keep_from(part, r.label) for r in readers))
+        part.tail.drop_before(min(part.keep_from(r.label) for r in readers))
 
     def context(
         self, key: tuple[int, str], text: str, partial: bool = False, state: dict[str, Any] | None = None
@@ -360,12 +360,6 @@ def _merged(a: ValidatorRun, b: ValidatorRun) -> ValidatorRun:
 def _mode(cv: CompiledValidator) -> str:
     mode = getattr(cv.instance, "stream_mode", None)
     return mode() if callable(mode) else "buffer"
-
-
-def _keep_from(part: StreamText, label: str) -> int:
-    """Where a validator may still read from: its release point, or earlier if it said so (a code block's fence)."""
-    cleared = part.cleared.get(label, 0)
-    return min(cleared, part.state.get(label, {}).get(KEEP_FROM, cleared))
 
 
 def _parse(parser: sse.SSEParser, chunk: bytes) -> list[sse.Event]:

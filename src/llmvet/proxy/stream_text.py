@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmvet.validators.base import PartKind
+from llmvet.validators.base import KEEP_FROM, PartKind
 
 
 class Tail:
@@ -57,6 +57,11 @@ class StreamText:
         self.pieces.append(delta)
         self.tail.rest += delta
         self.length += len(delta)
+
+    def keep_from(self, label: str) -> int:
+        """Where a validator may still read from: its release point, or earlier if it said so (a fence)."""
+        cleared = self.cleared.get(label, 0)
+        return min(cleared, self.state.get(label, {}).get(KEEP_FROM, cleared))
 
     def whole(self) -> str:
         return "".join(self.pieces)
