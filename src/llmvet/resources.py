@@ -10,6 +10,9 @@ import atexit
 import contextlib
 import contextvars
 import functools
+import logging
+import os
+import sys
 import threading
 import time
 import weakref
@@ -104,9 +107,8 @@ async def run_detached(fn: Callable[[], T]) -> T:
 
 
 # Daemon threads still inside native code (torch) when the interpreter finalizes abort the process
-# ("terminate called without an active exception"), so at exit a load still running is waited for:
-# up to EXIT_WAIT seconds, which `llmvet serve` lowers once its server has stopped (a load retrying an
-# unreachable hub must not hold up a SIGTERM; it waits on the network, not in native code).
+# ("terminate called without an active exception"), so at exit a load still running is waited for, up
+# to EXIT_WAIT seconds. A server that has stopped does not wait: it calls exit_now_if_loading.
 EXIT_WAIT = 60.0
 _loaders: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
 
@@ -116,3 +118,13 @@ def _wait_for_loaders() -> None:
     deadline = time.monotonic() + EXIT_WAIT
     for thread in list(_loaders):
         thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def exit_now_if_loading(code: int) -> None:
+    """End the process at once if a load is still running (it may never finish: a hub retried with
+    threads of its own, which a normal exit would wait for); logs are flushed first."""
+    if any(t.is_alive() for t in list(_loaders)):
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

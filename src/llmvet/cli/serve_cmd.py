@@ -95,13 +95,17 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:  # a bad setting of an extension (review, observe): say which, no traceback
         err.print(f"llmvet: {exc}", markup=False)
         return 2
-    from llmvet import resources
-
+    code = 0
     try:
         uvicorn.run(app, **common)
-    finally:  # also when uvicorn re-raises the SIGTERM it stopped for (_exit_cleanly)
-        resources.EXIT_WAIT = 1.0  # the server has stopped: a model load still running is not needed
-    return 0
+    except SystemExit as exc:  # uvicorn re-raised the SIGTERM it stopped for (_exit_cleanly)
+        code = exc.code if isinstance(exc.code, int) else 1
+    # The server has stopped (the audit flushed in its shutdown). A model load still running, say one
+    # retrying an unreachable hub with worker threads of its own, is not needed: exit without it.
+    from llmvet.resources import exit_now_if_loading
+
+    exit_now_if_loading(code)
+    return code
 
 
 def _exit_cleanly(sig: int, frame: object) -> None:
