@@ -86,9 +86,9 @@ async def test_audit_writer_logs_a_failing_store_once_not_every_retry(tmp_path, 
                 assert "20 records kept for retry" in errors[0].getMessage()
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="llmvet.audit"):
-            for _ in range(100):  # the next retry (backed off, at most 5 s) writes them
+            for _ in range(100):  # the next retry (backed off, at most 5 s) writes them, then says so
                 rows = await store.read("audit")
-                if len(rows) == 20:
+                if len(rows) == 20 and any("works again" in r.getMessage() for r in caplog.records):
                     break
                 await asyncio.sleep(0.1)
         assert [r["request_id"] for _, r in rows] == [f"r{i}" for i in range(20)]
