@@ -221,18 +221,23 @@ class Incremental:
 
     async def stream(self, ex: Exchange) -> Response:
         upstream = self.rt.upstream
-        with tracing.upstream_call(ex.headers, "answer", stream=True) as call:
-            resp = await upstream.open("POST", ex.wire.path, ex.headers, ex.payload)
-            tracing.upstream_status(call, resp.status)
+        run = IncrementalRun(self.rt, self.vetter, self.render, ex)
+        run.start_early()  # before the upstream's first byte: re-asks overlap its whole answer
+        try:
+            with tracing.upstream_call(ex.headers, "answer", stream=True) as call:
+                resp = await upstream.open("POST", ex.wire.path, ex.headers, ex.payload)
+                tracing.upstream_status(call, resp.status)
+        except BaseException:
+            run.cancel_early()
+            raise
         headers = response_headers(resp, drop_encoding=True)
         if resp.status != 200 or resp.content_type != "text/event-stream":
+            run.cancel_early()
             raw = strip_llmvet_field(await upstream.read_and_release(resp))
             answer = Answer(resp.status, headers, raw)
             if resp.status != 200:
                 return self.render.upstream_error(ex, answer)
             raise upstream_bad_response("a stream was asked for, but the body is not an event stream")
-        run = IncrementalRun(self.rt, self.vetter, self.render, ex)
-        run.start_early()
         started = time.perf_counter()
         chunks = upstream.iter_chunks(resp)
         try:
