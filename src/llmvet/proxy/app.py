@@ -171,6 +171,7 @@ class LlmvetProxy:
             for ext in reversed(self.extensions):
                 with contextlib.suppress(Exception):
                     await ext.stop()
+            await self.passthrough.close(self.rt.settings.drain_timeout)
             await self.shadow.close()
             await self.keeper.close()
             await self.upstream.close()
