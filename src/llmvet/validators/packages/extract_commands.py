@@ -121,6 +121,7 @@ _SENT_PUNCT = ".,:;!?)”’»*_"
 _NEGATED = re.compile(
     r"(?i)(?:\bnot|n't|\bnever|\bavoid(?:ing)?|instead of|rather than|\bwrong)\W{0,3}(?:use\W{0,3}|run\W{0,3})?`?(?:\$\s*)?$"
 )
+_NEGATION_WORDS = ("not", "n't", "never", "avoid", "instead of", "rather than", "wrong")  # each _NEGATED needs one
 
 
 _MAX_COMMAND = 4000  # characters: longer is not a command someone types (and keeps scans linear)
@@ -203,6 +204,15 @@ def _create_name(tok: str) -> tuple[str, int, int] | None:
     return f"create-{base}", 0, len(base)
 
 
+def _negated(text: str, start: int) -> bool:
+    """Does advice against the command stand just before it ("not `pip install sklearn`")?"""
+    lo = max(text.rfind("\n", max(0, start - 30), start) + 1, start - 30)
+    before = text[lo:start]
+    if before.isascii() and not any(w in before.lower() for w in _NEGATION_WORDS):
+        return False  # (non-ASCII text may hold letters that match ASCII ones ignoring case, e.g. "\u017f")
+    return _NEGATED.search(text, lo, start) is not None
+
+
 def find_install_commands(text: str, code_spans: list[tuple[int, int]]) -> list[Ref]:
     refs: list[Ref] = []
     done_to = 0
@@ -215,9 +225,7 @@ def find_install_commands(text: str, code_spans: list[tuple[int, int]]) -> list[
         prose = not in_code and not _inside_inline_code(text, m.start())
         end = _segment_end(text, start, _MAX_COMMAND if not prose else 400)
         before = len(refs)
-        if not in_code and _NEGATED.search(
-            text, max(text.rfind("\n", max(0, m.start() - 30), m.start()) + 1, m.start() - 30), m.start()
-        ):
+        if not in_code and _negated(text, m.start()):
             continue  # "not `pip install sklearn`", "instead of pip install bs4": advice against it
         toks = _tokens(text, start, end)
         if kind in ("pip", "uvadd", "pipenv", "pipx"):

@@ -1,0 +1,69 @@
+"""Extraction reads some patterns with string methods or in a faster form; each must give exactly what
+its plain regex definition gives, on the corpora and on generated adversarial text."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from llmvet.validators.packages import extract_commands, extract_imports
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+
+# The definitions the fast paths replace.
+LOCAL_CANDIDATE = re.compile(r"([A-Za-z_][\w-]*)(?:\.(?:py|js|ts|jsx|tsx|mjs|cjs)\b|/)")
+DJANGO = re.compile(r"\b(?:startapp|startproject|mkdir(?:\s+-p)?|cd)\s+([A-Za-z_]\w*)")
+NEGATED = extract_commands._NEGATED
+
+PIECES = [
+    "a", "b_", "9", "-", ".", "/", ".py", ".js", ".jsx", ".pyx", ".tsx", "py", " ", "\n", "\u00e9", "\u0663", "\u2167",
+    "x.py-b.py", "9.py/", "cd ", "mkdir -p ", "mkdir\t", "startapp ", "startproject x", "abcd ", "s", "m", "c", "d",
+    "_", "app", "src/", "./", "\t", "pip install x", "npm i y ", "not ", "don't ", "NOT ", "Never ", "avoiding ",
+    "instead of ", "in\u017ftead of ", "rather than ", "wrong", "`", "$ ", ": ",
+]  # fmt: skip
+
+
+def texts(seed: int, n: int) -> list[str]:
+    out = []
+    for path in sorted(DATA.glob("*/*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip() and isinstance(text := json.loads(line).get("text"), str):
+                out.append(text)
+    rng = random.Random(seed)
+    return out + ["".join(rng.choice(PIECES) for _ in range(rng.randint(1, 40))) for _ in range(n)]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_local_candidates_are_the_regex_matches(seed):
+    found = 0
+    for text in texts(seed, 20000):
+        expected = {m.group(1) for m in LOCAL_CANDIDATE.finditer(text)}
+        assert extract_imports.local_candidates(text) == expected, text
+        found += bool(expected)
+    assert found > 5000
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_created_folder_names_are_the_regex_matches(seed):
+    found = 0
+    for text in texts(seed, 20000):
+        expected = [m.group(1) for m in DJANGO.finditer(text)]
+        assert [m.group(1) for m in extract_imports._DJANGO.finditer(text)] == expected, text
+        found += bool(expected)
+    assert found > 2000
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_negation_before_a_command_is_the_regex_search(seed):
+    negated = 0
+    for text in texts(seed, 20000):
+        for m in extract_commands._CMD.finditer(text):
+            s = m.start()
+            expected = NEGATED.search(text, max(text.rfind("\n", max(0, s - 30), s) + 1, s - 30), s) is not None
+            assert extract_commands._negated(text, s) == expected, text
+            negated += expected
+    assert negated > 500
