@@ -67,3 +67,28 @@ def test_negation_before_a_command_is_the_regex_search(seed):
             assert extract_commands._negated(text, s) == expected, text
             negated += expected
     assert negated > 500
+
+
+def test_commands_are_the_regex_matches():
+    """The command scan tries the pattern only where a known tool name starts: every word of the pattern
+    (so a tool added to it without its first letters in _CMD_PAIRS fails here), in random commands."""
+    words = sorted(set(re.findall(r"[a-z][a-z0-9]*", extract_commands._CMD.pattern)) - {"P", "x"})
+    rng = random.Random(7)
+    glue = [" ", " ", "\n", "-m ", "-3 ", "3.11 ", "x", "-", "./", "`", "\u00e9", "\u00a0", "\t"]
+    generated = ["".join(rng.choice(words + glue) for _ in range(rng.randint(1, 25))) for _ in range(10000)]
+    generated += [  # every word followed by every word: each two-word command the pattern knows
+        rng.choice(glue)
+        + first
+        + rng.choice([" ", "  ", "\t", " -m ", "3 ", "3.11 "])
+        + then
+        + rng.choice([" x", "", "\n"])
+        for first in words
+        for then in words
+    ]
+    generated += [f" {first} {then} x" for first in words for then in words]
+    found = 0
+    for text in texts(8, 0) + generated:
+        expected = [(m.span(), m.lastgroup) for m in extract_commands._CMD.finditer(text)]
+        assert [(m.span(), m.lastgroup) for m in extract_commands._commands(text)] == expected, text
+        found += len(expected)
+    assert found > 500
