@@ -83,7 +83,7 @@ def test_frames_found_through_the_prefilter_equal_a_full_scan():
     for text in dev_texts()[:300]:
         view = build_views(text).prose
         spans = set(frames.find(view))
-        for name, rx in frames._FRAME_PATTERNS.items():
+        for name, rx in frames.FRAME_PATTERNS.items():
             for m in rx.finditer(view):
                 if name not in ("self", "pro_drop_degree") and m.end() > m.start():
                     assert m.span() in spans, (name, view)

@@ -150,7 +150,7 @@ class _ViewPass:
         look only at the closing paragraph for persona/creative prompts, and never override a refusal or
         an exclusion."""
         self_veto = self.cues.get("backstop_exclude")
-        for a, b in frames.find(self.view):
+        for a, b in frames.find(self.view, self.cues):
             if (
                 self.character(a)
                 or overlaps(a, b, blocked)
