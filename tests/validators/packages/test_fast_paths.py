@@ -92,3 +92,32 @@ def test_commands_are_the_regex_matches():
         assert [(m.span(), m.lastgroup) for m in extract_commands._commands(text)] == expected, text
         found += len(expected)
     assert found > 500
+
+
+def reference_python_imports(code: str, base: int) -> list[tuple]:
+    """The import-line fallback as its plain regex definition reads it."""
+    out = []
+    pattern = r"^(?:>>> |\.\.\. )?[ \t]*(?:from[ \t]+(\w[\w.]*)[ \t]+import[ \t(]+(\w*)|import[ \t]+([^\n#;]+))"
+    for m in re.finditer(pattern, code, re.M):
+        if m.group(1):
+            top = m.group(1).split(".")[0]
+            out.append((top, base + m.start(1)))
+            continue
+        for pm in re.finditer(r"(\w[\w.]*)(?:[ \t]+as[ \t]+\w+)?", m.group(3)):
+            if not re.fullmatch(r"[A-Za-z_][\w.]*", pm.group(1)):
+                break
+            out.append((pm.group(1).split(".")[0], base + m.start(3) + pm.start(1)))
+    return out
+
+
+def test_import_lines_are_the_regex_matches():
+    rng = random.Random(9)
+    pieces = ["import os", "from a.b import c", ">>> import x", "... from y import (z", "  import p as q, r", "\n", "\n\n",
+              " ", "\t", "x = 1", "# import no", "import 3d", "from", "import", "é", ";", "\r"]  # fmt: skip
+    codes = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 20))) for _ in range(5000)] + texts(10, 0)
+    found = 0
+    for code in codes:
+        refs = extract_imports._python_imports_regex(code, 7)
+        assert [(r.name, r.span[0]) for r in refs] == reference_python_imports(code, 7), code
+        found += len(refs)
+    assert found > 3000

@@ -62,16 +62,21 @@ def is_stdlib(top: str) -> bool:
 def _block_is_python(lang: str, code: str) -> bool:
     if lang in PY_LANGS:
         return True
-    if lang in ("", "text", "code", "py2"):
-        return bool(_PY_IMPORT_LINE.search(code)) and not _JS_SPEC.search(code)
+    if lang in ("", "text", "code", "py2"):  # (each pattern needs "import"; its `^` made the engine try every position)
+        return "import" in code and bool(_PY_IMPORT_LINE.search(code)) and not _js_spec(code)
     return False
+
+
+def _js_spec(code: str) -> bool:
+    """`_JS_SPEC.search(code)`, skipped when none of the words each of its forms needs occurs."""
+    return ("require" in code or "import" in code or "from" in code) and _JS_SPEC.search(code) is not None
 
 
 def _block_is_js(lang: str, code: str) -> bool:
     if lang in JS_LANGS:
         return True
     if lang in ("", "text", "code"):
-        return bool(_JS_SPEC.search(code)) and bool(_JS_HINT.search(code))
+        return _js_spec(code) and bool(_JS_HINT.search(code))
     return False
 
 
@@ -140,7 +145,7 @@ def _python_imports(code: str, base: int, lang: str) -> list[Ref]:
 
 def _python_static_imports(code: str, base: int, lang: str) -> list[Ref]:
     refs: list[Ref] = []
-    if lang == "pycon" or "except" not in code or re.search(r"^>>> ", code, re.M):
+    if lang == "pycon" or "except" not in code or code.startswith(">>> ") or "\n>>> " in code:
         # A line scan is enough (and ~10x cheaper than parsing) unless a try/except may make an
         # import optional; console sessions do not parse as a module anyway.
         return _python_imports_regex(code, base)
@@ -172,12 +177,21 @@ def _python_static_imports(code: str, base: int, lang: str) -> list[Ref]:
     return refs
 
 
+# `^(?:>>> |\.\.\. )?[ \t]*(?:from ... import ...|import ...)` with re.M, as "\n" + the pattern over "\n" +
+# the code: a pattern starting with `^` is tried at every position, one starting with "\n" only at line
+# starts (and no match holds a line break, so none is lost to the one before).
+_IMPORT_LINE_NL = re.compile(
+    r"\n(?:>>> |\.\.\. )?[ \t]*(?:from[ \t]+(\w[\w.]*)[ \t]+import[ \t(]+(\w*)|import[ \t]+([^\n#;]+))"
+)
+_IMPORTED_NAME = re.compile(r"(\w[\w.]*)(?:[ \t]+as[ \t]+\w+)?")
+_MODULE_PATH = re.compile(r"[A-Za-z_][\w.]*")
+
+
 def _python_imports_regex(code: str, base: int) -> list[Ref]:
     """Fallback for snippets that do not parse (pseudo-code, console sessions)."""
     refs: list[Ref] = []
-    for m in re.finditer(
-        r"^(?:>>> |\.\.\. )?[ \t]*(?:from[ \t]+(\w[\w.]*)[ \t]+import[ \t(]+(\w*)|import[ \t]+([^\n#;]+))", code, re.M
-    ):
+    base -= 1  # the scan reads "\n" + code
+    for m in _IMPORT_LINE_NL.finditer("\n" + code):
         if m.group(1):
             mod = m.group(1)
             top = mod.split(".")[0]
@@ -195,9 +209,9 @@ def _python_imports_regex(code: str, base: int) -> list[Ref]:
             )
             continue
         part_start = m.start(3)
-        for pm in re.finditer(r"(\w[\w.]*)(?:[ \t]+as[ \t]+\w+)?", m.group(3)):
+        for pm in _IMPORTED_NAME.finditer(m.group(3)):
             mod = pm.group(1)
-            if not re.fullmatch(r"[A-Za-z_][\w.]*", mod):
+            if not _MODULE_PATH.fullmatch(mod):
                 break
             top = mod.split(".")[0]
             s = part_start + pm.start(1)
