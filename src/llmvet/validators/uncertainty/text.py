@@ -170,8 +170,10 @@ def build_views(raw: str) -> Views:
     if not code_spans and _looks_like_code(text):
         code_spans.append((0, len(text)))
         prose = blank = _blank_text(text)
-    for rx in (_INLINE_CODE, _BLOCKQUOTE, _QUOTES):  # each on what the one before left
-        prose = rx.sub(_blanked, prose)
+    prose = _INLINE_CODE.sub(_blanked, prose)  # each on what the one before left
+    if ">" in prose:  # (the pattern's `^` made the engine try it at every position)
+        prose = _BLOCKQUOTE.sub(_blanked, prose)
+    prose = _QUOTES.sub(_blanked, prose)
     prose = _blank_letters(prose)
     if "*" in prose or "_" in prose:  # every emphasis marker has one
         prose = _EMPHASIS.sub(_blanked, prose)
