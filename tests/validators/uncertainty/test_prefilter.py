@@ -108,3 +108,14 @@ def test_a_set_too_big_for_re2_falls_back_to_scanning_everything():
     prefilter = Prefilter({"many": alternation})
     possible = prefilter.possible("w7abcx7 " * 50)
     assert possible is None or "many" in possible
+
+
+@pytest.mark.parametrize("pattern", ["", "a*", "x?", "(?:)|b", "i'm|not sure", "[a-z]+"])
+def test_window_spans_read_from_re2_directly_are_its_finditer_spans(pattern):
+    import re2
+
+    from llmvet.validators.uncertainty.prefilter import _spans
+
+    rx = re2.compile(pattern)
+    for text in [t.lower().encode() for t in dev_texts()[:100] if t.isascii()] + [b"", b"a", b"ab ba"]:
+        assert list(_spans(rx, text)) == [m.span() for m in rx.finditer(text)]

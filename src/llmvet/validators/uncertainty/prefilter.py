@@ -186,13 +186,33 @@ def windows(relaxed_rx: Any, text: bytes) -> list[tuple[int, int]]:
     start too, so its leftmost-first scan either starts a match there or is inside a match that
     began earlier and reaches it."""
     out: list[tuple[int, int]] = []
-    for m in relaxed_rx.finditer(text):
-        a, b = m.span()
+    for a, b in _spans(relaxed_rx, text):
         if out and a <= out[-1][1] + 1:
             out[-1] = (out[-1][0], max(out[-1][1], b))
         else:
             out.append((a, b))
     return out
+
+
+_UNANCHORED = getattr(getattr(getattr(re2, "_re2", None), "RE2", None), "Anchor", None)
+
+
+def _spans(relaxed_rx: Any, text: bytes) -> Iterator[tuple[int, int]]:
+    """`m.span() for m in relaxed_rx.finditer(text)`, calling RE2 directly as the wrapper's finditer does
+    for bytes (its match objects cost more than the match); through the wrapper if its inside differs."""
+    match = getattr(getattr(relaxed_rx, "_regexp", None), "Match", None)
+    if match is None or _UNANCHORED is None:
+        yield from (m.span() for m in relaxed_rx.finditer(text))
+        return
+    pos, end, anchor = 0, len(text), _UNANCHORED.UNANCHORED
+    while True:
+        a, b = match(anchor, text, pos, end)[0]
+        if a == -1:
+            return
+        yield a, b
+        if pos == end:
+            return
+        pos = pos + 1 if pos == b else b
 
 
 class Prefilter:
