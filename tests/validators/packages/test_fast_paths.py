@@ -71,7 +71,7 @@ def test_negation_before_a_command_is_the_regex_search(seed):
 
 def test_commands_are_the_regex_matches():
     """The command scan tries the pattern only where a known tool name starts: every word of the pattern
-    (so a tool added to it without its first letters in _CMD_PAIRS fails here), in random commands."""
+    (so a tool added to it without its first letters in _CMD_START fails here), in random commands."""
     words = sorted(set(re.findall(r"[a-z][a-z0-9]*", extract_commands._CMD.pattern)) - {"P", "x"})
     rng = random.Random(7)
     glue = [" ", " ", "\n", "-m ", "-3 ", "3.11 ", "x", "-", "./", "`", "\u00e9", "\u00a0", "\t"]

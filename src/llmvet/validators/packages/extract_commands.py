@@ -8,8 +8,6 @@ import re
 from collections.abc import Callable, Iterator
 from functools import partial
 
-import numpy as np
-
 from llmvet.validators.packages.refs import NPM_NAME, PY_NAME, Ref, looks_like_path_or_url, npm_ref, pip_ref
 
 _CMD = re.compile(
@@ -26,15 +24,13 @@ _CMD = re.compile(
     )(?=[ \t]|$)""",
     re.X | re.M,
 )
-# The first two letters of every _CMD alternative (python/py, pip..., uv, poetry, pdm, rye, hatch, conda,
-# mamba, micromamba, npm/npx, yarn, pnpm, bun, deno): _CMD is tried only where one starts a word.
-_CMD_PAIRS = ("py", "pi", "uv", "po", "pd", "ry", "ha", "co", "ma", "mi", "np", "ya", "pn", "bu", "de")
-_PAIR_TABLE = np.zeros(1 << 16, bool)
-_PAIR_TABLE[[ord(p[0]) << 8 | ord(p[1]) for p in _CMD_PAIRS]] = True
-# Characters _CMD's look-behind (?<![\w./-]) refuses before a start; other non-ASCII characters (mapped to 255)
-# are left to the pattern.
-_AFTER_WORD = np.zeros(256, bool)
-_AFTER_WORD[[ord(c) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-"]] = True
+# Where _CMD can start: one of its tools' first two letters (python/py, pip..., uv, poetry, pdm, rye,
+# hatch, conda, mamba, micromamba, npm/npx, yarn, pnpm, bun, deno) with no [\w./-] before it (the
+# look-behind, of width 2, sees the character before the consumed first letter). Starting with a
+# letter, it lets the engine skip to candidates; _CMD's own look-behind comes first, so it cannot.
+_CMD_START = re.compile(
+    r"(?:p(?=[iyodn])|u(?=v)|r(?=y)|h(?=a)|c(?=o)|m(?=[ai])|n(?=p)|y(?=a)|b(?=u)|d(?=e))(?<![\w./-].)"
+)
 _TOKEN = re.compile(r""""[^"\n]*"|'[^'\n]*'|[^\s"'\\]+""")
 
 # Options whose value is the next token (so it is not read as a package name).
@@ -216,20 +212,11 @@ def _create_name(tok: str) -> tuple[str, int, int] | None:
 
 
 def _commands(text: str) -> Iterator[re.Match[str]]:
-    """The matches `_CMD.finditer(text)` gives. Scanning the text with the pattern costs ~35 ns a
-    character (its look-behind comes first, so every position is tried); numpy finds the few positions
-    where a command can start, and the pattern is tried only there."""
-    if len(text) < 2:
-        return
-    if text.isascii():
-        codes = np.frombuffer(text.encode("ascii"), np.uint8).astype(np.uint16)
-    else:
-        codes = np.minimum(np.frombuffer(text.encode("utf-32-le", "surrogatepass"), "<u4"), 255).astype(np.uint16)
-    starts = _PAIR_TABLE[(codes[:-1] << 8) | codes[1:]]
-    starts[1:] &= ~_AFTER_WORD[codes[:-2]]
+    """The matches `_CMD.finditer(text)` gives, the pattern tried only where a command can start
+    (scanning with it costs ~35 ns a character, since every position is tried)."""
     pos = 0
-    for start in np.flatnonzero(starts).tolist():
-        if start >= pos and (m := _CMD.match(text, start)) is not None:
+    for c in _CMD_START.finditer(text):
+        if c.start() >= pos and (m := _CMD.match(text, c.start())) is not None:
             yield m
             pos = m.end()
 
