@@ -83,7 +83,7 @@ def test_frames_found_through_the_prefilter_equal_a_full_scan():
     for text in dev_texts()[:300]:
         view = build_views(text).prose
         spans = set(frames.find(view))
-        for name, rx in frames._FRAME_PATTERNS.items():
+        for name, rx in frames.FRAME_PATTERNS.items():
             for m in rx.finditer(view):
                 if name not in ("self", "pro_drop_degree") and m.end() > m.start():
                     assert m.span() in spans, (name, view)
@@ -108,3 +108,36 @@ def test_a_set_too_big_for_re2_falls_back_to_scanning_everything():
     prefilter = Prefilter({"many": alternation})
     possible = prefilter.possible("w7abcx7 " * 50)
     assert possible is None or "many" in possible
+
+
+@pytest.mark.parametrize("pattern", ["", "a*", "x?", "(?:)|b", "i'm|not sure", "[a-z]+"])
+def test_window_spans_read_from_re2_directly_are_its_finditer_spans(pattern):
+    import re2
+
+    from llmvet.validators.uncertainty.prefilter import _spans
+
+    rx = re2.compile(pattern)
+    for text in [t.lower().encode() for t in dev_texts()[:100] if t.isascii()] + [b"", b"a", b"ab ba"]:
+        assert list(_spans(rx, text)) == [m.span() for m in rx.finditer(text)]
+
+
+def test_no_search_finds_a_match_where_no_window_reaches():
+    """`can_start_in` may only rule out ranges in which a search (the string cut at its end) finds nothing."""
+    cues = load("en")
+    rng = __import__("random").Random(3)
+    ruled_out = 0
+    for text in dev_texts()[:150]:
+        view = build_views(text).prose
+        narrowed = cues.prefilter.narrowed(cues.patterns, view) if cues.prefilter else None
+        if not narrowed:
+            continue
+        for section, rx in narrowed.items():
+            if not isinstance(rx, Windowed):
+                continue
+            for _ in range(20):
+                a = rng.randrange(len(view) + 1)
+                b = min(len(view), a + rng.randrange(1, 200))
+                if not rx.can_start_in(view, a, b):
+                    ruled_out += 1
+                    assert rx.rx.search(view, a, b) is None, (section, view[a:b])
+    assert ruled_out > 1000

@@ -62,16 +62,21 @@ def is_stdlib(top: str) -> bool:
 def _block_is_python(lang: str, code: str) -> bool:
     if lang in PY_LANGS:
         return True
-    if lang in ("", "text", "code", "py2"):
-        return bool(_PY_IMPORT_LINE.search(code)) and not _JS_SPEC.search(code)
+    if lang in ("", "text", "code", "py2"):  # (each pattern needs "import"; its `^` made the engine try every position)
+        return "import" in code and bool(_PY_IMPORT_LINE.search(code)) and not _js_spec(code)
     return False
+
+
+def _js_spec(code: str) -> bool:
+    """`_JS_SPEC.search(code)`, skipped when none of the words each of its forms needs occurs."""
+    return ("require" in code or "import" in code or "from" in code) and _JS_SPEC.search(code) is not None
 
 
 def _block_is_js(lang: str, code: str) -> bool:
     if lang in JS_LANGS:
         return True
     if lang in ("", "text", "code"):
-        return bool(_JS_SPEC.search(code)) and bool(_JS_HINT.search(code))
+        return _js_spec(code) and bool(_JS_HINT.search(code))
     return False
 
 
@@ -140,7 +145,7 @@ def _python_imports(code: str, base: int, lang: str) -> list[Ref]:
 
 def _python_static_imports(code: str, base: int, lang: str) -> list[Ref]:
     refs: list[Ref] = []
-    if lang == "pycon" or "except" not in code or re.search(r"^>>> ", code, re.M):
+    if lang == "pycon" or "except" not in code or code.startswith(">>> ") or "\n>>> " in code:
         # A line scan is enough (and ~10x cheaper than parsing) unless a try/except may make an
         # import optional; console sessions do not parse as a module anyway.
         return _python_imports_regex(code, base)
@@ -172,12 +177,21 @@ def _python_static_imports(code: str, base: int, lang: str) -> list[Ref]:
     return refs
 
 
+# `^(?:>>> |\.\.\. )?[ \t]*(?:from ... import ...|import ...)` with re.M, as "\n" + the pattern over "\n" +
+# the code: a pattern starting with `^` is tried at every position, one starting with "\n" only at line
+# starts (and no match holds a line break, so none is lost to the one before).
+_IMPORT_LINE_NL = re.compile(
+    r"\n(?:>>> |\.\.\. )?[ \t]*(?:from[ \t]+(\w[\w.]*)[ \t]+import[ \t(]+(\w*)|import[ \t]+([^\n#;]+))"
+)
+_IMPORTED_NAME = re.compile(r"(\w[\w.]*)(?:[ \t]+as[ \t]+\w+)?")
+_MODULE_PATH = re.compile(r"[A-Za-z_][\w.]*")
+
+
 def _python_imports_regex(code: str, base: int) -> list[Ref]:
     """Fallback for snippets that do not parse (pseudo-code, console sessions)."""
     refs: list[Ref] = []
-    for m in re.finditer(
-        r"^(?:>>> |\.\.\. )?[ \t]*(?:from[ \t]+(\w[\w.]*)[ \t]+import[ \t(]+(\w*)|import[ \t]+([^\n#;]+))", code, re.M
-    ):
+    base -= 1  # the scan reads "\n" + code
+    for m in _IMPORT_LINE_NL.finditer("\n" + code):
         if m.group(1):
             mod = m.group(1)
             top = mod.split(".")[0]
@@ -195,9 +209,9 @@ def _python_imports_regex(code: str, base: int) -> list[Ref]:
             )
             continue
         part_start = m.start(3)
-        for pm in re.finditer(r"(\w[\w.]*)(?:[ \t]+as[ \t]+\w+)?", m.group(3)):
+        for pm in _IMPORTED_NAME.finditer(m.group(3)):
             mod = pm.group(1)
-            if not re.fullmatch(r"[A-Za-z_][\w.]*", mod):
+            if not _MODULE_PATH.fullmatch(mod):
                 break
             top = mod.split(".")[0]
             s = part_start + pm.start(1)
@@ -232,7 +246,9 @@ def _js_imports(code: str, base: int) -> list[Ref]:
 _PY_FILE = re.compile(r"(?<![\w.-])([A-Za-z_][\w-]*)(?:/[\w./-]*)?\.py\b")
 _DIR_PKG = re.compile(r"(?<![\w.-])([A-Za-z_]\w*)/(?:__init__\.py|[\w/-]+\.py)\b")
 _TREE_DIR = re.compile(r"^[ \t│├└─|`+*-]*([A-Za-z_]\w*)/[ \t]*(?:#.*)?$", re.M)
-_DJANGO = re.compile(r"\b(?:startapp|startproject|mkdir(?:\s+-p)?|cd)\s+([A-Za-z_]\w*)")
+# `\b(?:startapp|startproject|mkdir(?:\s+-p)?|cd)\s+([A-Za-z_]\w*)`, written so that every alternative
+# starts with its letter (the engine jumps between s, m and c) and the word boundary is looked behind for.
+_DJANGO = re.compile(r"(?:s(?<!\ws)(?:tartapp|tartproject)|m(?<!\wm)kdir(?:\s+-p)?|c(?<!\wc)d)\s+([A-Za-z_]\w*)")
 _JS_FILE = re.compile(r"(?<![\w.-])([A-Za-z_][\w-]*)\.(?:js|ts|jsx|tsx|mjs|cjs)\b")
 
 
@@ -249,6 +265,26 @@ def local_modules(text: str) -> set[str]:
 _JS_EXTS = (".js", ".ts", ".jsx", ".tsx", ".mjs", ".cjs")
 # every word directly before `.py`, a JS extension or `/`: a superset of the modules an answer defines
 _LOCAL_CANDIDATE = re.compile(r"([A-Za-z_][\w-]*)(?:\.(?:py|js|ts|jsx|tsx|mjs|cjs)\b|/)")
+_LOCAL_SUFFIX = re.compile(r"\.(?:py|js|ts|jsx|tsx|mjs|cjs)\b|/")
+
+
+def local_candidates(text: str) -> set[str]:
+    r"""`{m.group(1) for m in _LOCAL_CANDIDATE.finditer(text)}`, from the suffixes back: the pattern,
+    tried at every position of every word, re-read each word to its end (quadratic in word length;
+    0.7 ms of a 10 KB answer). A match's name runs from the first [A-Za-z_] of the [\w-] run just before
+    a suffix (not reaching back into the previous match) to that suffix."""
+    out: set[str] = set()
+    done = 0  # where the previous match ended: the scan went on from there
+    for m in _LOCAL_SUFFIX.finditer(text):
+        end = a = m.start()
+        while a > done and (text[a - 1].isalnum() or text[a - 1] in "_-"):  # (what [\w-] matches)
+            a -= 1
+        while a < end and not (text[a] == "_" or ("a" <= text[a] <= "z") or ("A" <= text[a] <= "Z")):
+            a += 1
+        if a < end:
+            out.add(text[a:end])
+            done = m.end()
+    return out
 
 
 def is_local(
@@ -292,7 +328,7 @@ def split_local(text: str, import_refs: list[Ref], own: set[str]) -> tuple[list[
     if "startapp" in text or "startproject" in text or "mkdir" in text or "cd " in text:
         made = {m.group(1) for m in _DJANGO.finditer(text)}
     # past a few names, one scan for every candidate beats a substring test per name
-    candidates = {m.group(1) for m in _LOCAL_CANDIDATE.finditer(text)} if len(import_refs) > 8 else None
+    candidates = local_candidates(text) if len(import_refs) > 8 else None
     for r in import_refs:
         if r.ecosystem == "pypi" and is_stdlib(r.name):
             continue

@@ -12,6 +12,15 @@ _FILENAME = re.compile(
     r"(?<![\w-])(requirements[\w.-]*\.(?:txt|in)|requirements file|constraints\.txt|pyproject\.toml|setup\.py|setup\.cfg|Pipfile|package\.json)\b",
     re.I,
 )
+_FILENAME_WORDS = (
+    "requirements",
+    "constraints.txt",
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "pipfile",
+    "package.json",
+)
 _REQ_OP = re.compile(r"(===?|>=|<=|~=|!=|>|<)\s*\d")
 _QUOTED = re.compile(r""""((?:[^"\\\n]|\\.)*)"|'((?:[^'\\\n]|\\.)*)'""")
 _TOML_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
@@ -43,15 +52,24 @@ def _kind_of(fn: str) -> str:
     }[fn]
 
 
+def _may_name_file(s: str) -> bool:
+    """False when `_FILENAME` cannot match in `s` (ASCII without any of the names: checked with string
+    methods, as the pattern's look-behind makes the engine try it at every position)."""
+    if not s.isascii():
+        return True  # ignoring case, some other characters match ASCII letters ("\u017f" is an "s")
+    low = s.lower()
+    return any(w in low for w in _FILENAME_WORDS)
+
+
 def _manifest_kind(lang: str, code: str, before: str) -> str | None:
     """Which manifest a code block shows: from its info string or first line (`# requirements.txt`),
     else from the last file name mentioned just above it when the block's language fits that file."""
     first = code.lstrip().split("\n", 1)[0]
     for probe in (lang, first):
-        m = _FILENAME.search(probe)
+        m = _FILENAME.search(probe) if _may_name_file(probe) else None
         if m:
             return _kind_of(m.group(1))
-    mentions = list(_FILENAME.finditer(before))
+    mentions = list(_FILENAME.finditer(before)) if _may_name_file(before) else []
     if mentions:
         kind = _kind_of(mentions[-1].group(1))
         if lang in _KIND_LANGS[kind] and not (kind == "setup.py" and "setup(" not in code):

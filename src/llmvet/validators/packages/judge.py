@@ -92,6 +92,8 @@ class Judge:
         self._memo: dict[tuple[Any, ...], Any] = {}
 
     def is_private(self, ref: Ref) -> bool:
+        if not self.config.private_prefixes:
+            return False  # (the usual case, asked several times per reference)
         n = norm_name(ref)
         return any(n.startswith(p.lower()) or ref.name.startswith(p) for p in self.config.private_prefixes)
 

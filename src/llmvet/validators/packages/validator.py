@@ -261,7 +261,11 @@ class PackagesValidator(Validator[PackagesConfig]):
                     span.set_attributes(cache_counts(found.values()))
             lookups.update(found)
         # second round, both at once: python-X for unknown imports, the other registry for missing names
-        await asyncio.gather(self._resolve_import_aliases(ctx, jobs, lookups), self._find_elsewhere(ctx, jobs, lookups))
+        # (both only ever look at missing names: with none, two tasks and a loop turn are saved)
+        if any(lk.status == "missing" for lk in lookups.values()):
+            await asyncio.gather(
+                self._resolve_import_aliases(ctx, jobs, lookups), self._find_elsewhere(ctx, jobs, lookups)
+            )
         return lookups
 
     async def _find_elsewhere(self, ctx: Context, jobs: _JobMap, lookups: _Lookups) -> None:

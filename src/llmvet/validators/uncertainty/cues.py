@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from llmvet.validators.uncertainty import frames
+from llmvet.validators.uncertainty.frames import FRAME_PREFIX
 from llmvet.validators.uncertainty.prefilter import Pattern, Prefilter
 
 LIST_SECTIONS: tuple[str, ...] = (
@@ -259,5 +261,7 @@ def load(language: str = "en", extra_files: tuple[str, ...] = (), extra_json: st
         data = merge(data, extra)
         sources.append("extra_cues")
     cues = build(data, " + ".join(Path(s).name for s in sources))
-    compiled = {s: rx for s, rx in cues.patterns.items() if isinstance(rx, re.Pattern)}
-    return CueSet(cues.patterns, cues.categories, tuple(sources), Prefilter(compiled))
+    # The structural frames ride along (as "frame.<name>"), so one RE2 pass per view narrows both.
+    patterns = {**cues.patterns, **{FRAME_PREFIX + k: rx for k, rx in frames.FRAME_PATTERNS.items()}}
+    compiled = {s: rx for s, rx in patterns.items() if isinstance(rx, re.Pattern)}
+    return CueSet(patterns, cues.categories, tuple(sources), Prefilter(compiled))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Protocol
 
 from llmvet.validators.uncertainty.prefilter import Pattern, Prefilter
 
@@ -175,7 +176,7 @@ def _sentence_tail(view: str, end: int) -> str:
     return view[end : m.start() + 1 if m else len(view)]
 
 
-_FRAME_PATTERNS: dict[str, re.Pattern[str]] = {
+FRAME_PATTERNS: dict[str, re.Pattern[str]] = {
     "self": SELF_EPISTEMIC,
     "pro_drop_degree": PRO_DROP_DEGREE,
     "pro_drop": PRO_DROP,
@@ -185,15 +186,26 @@ _FRAME_PATTERNS: dict[str, re.Pattern[str]] = {
     "label": LABEL,
     "level": LEVEL,
 }
-_FRAMES: dict[str, Pattern | None] = dict(_FRAME_PATTERNS)
-_PREFILTER = Prefilter(_FRAME_PATTERNS)
+_FRAMES: dict[str, Pattern | None] = dict(FRAME_PATTERNS)
+_PREFILTER = Prefilter(FRAME_PATTERNS)
+FRAME_PREFIX = "frame."  # a cue set (cues.load) holds the frames under these names, narrowed with its sections
 
 
-def find(view: str) -> list[tuple[int, int]]:
-    """Spans of statement-shaped clauses in a lower-cased, blanked view."""
+class _Cues(Protocol):
+    @property
+    def patterns(self) -> dict[str, Pattern | None]: ...
+
+
+def find(view: str, cues: _Cues | None = None) -> list[tuple[int, int]]:
+    """Spans of statement-shaped clauses in a lower-cased, blanked view. `cues`: the view's cue set
+    (CueSet.for_text), whose frames are already narrowed to this view; else they are narrowed here."""
     out: list[tuple[int, int]] = []
     # frames that cannot match in this view are not scanned, the others only where they may match
-    frames: Mapping[str, Pattern | None] = _PREFILTER.narrowed(_FRAMES, view) or _FRAMES
+    frames: Mapping[str, Pattern | None]
+    if cues is not None and FRAME_PREFIX + "self" in cues.patterns:
+        frames = {k: cues.patterns[FRAME_PREFIX + k] for k in FRAME_PATTERNS}
+    else:
+        frames = _PREFILTER.narrowed(_FRAMES, view) or _FRAMES
     if (rx := frames["self"]) is not None:
         out += _self_epistemic(rx, view)
     if (rx := frames["pro_drop_degree"]) is not None:

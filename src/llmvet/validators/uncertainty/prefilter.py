@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import sys
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
@@ -131,13 +132,31 @@ class Windowed:
     pattern only inside the spans where its relaxed RE2 form matched (every match of the pattern
     starts inside one of them: see `windows`); any other call goes to the pattern itself."""
 
-    __slots__ = ("_data", "_relaxed", "rx", "text")
+    __slots__ = ("_data", "_relaxed", "_spans", "rx", "text")
 
     def __init__(self, rx: re.Pattern[str], relaxed_rx: Any, text: str, data: bytes) -> None:
         self.rx = rx
         self.text = text
         self._data = data  # `text` as ASCII bytes: RE2 reads bytes, and offsets are the same
         self._relaxed = relaxed_rx
+        self._spans: list[tuple[int, int]] | None = None  # `windows`, worked out on first use
+
+    def _windows(self) -> list[tuple[int, int]]:
+        if self._spans is None:
+            self._spans = windows(self._relaxed, self._data)
+        return self._spans
+
+    def can_start_in(self, string: str, pos: int, endpos: int) -> bool:
+        """False when no match of `search(string, pos, endpos)` can exist: no window reaches into
+        [pos, endpos] (a match found with the string cut at endpos is text the relaxed pattern matches
+        too, so it starts inside a window as well: see `windows`)."""
+        if string is not self.text:
+            return True
+        spans = self._windows()
+        i = bisect_left(spans, (pos, -1))
+        if i and spans[i - 1][1] >= pos:  # the window before starts earlier and reaches pos
+            return True
+        return i < len(spans) and spans[i][0] <= endpos
 
     @property
     def pattern(self) -> str:
@@ -161,7 +180,7 @@ class Windowed:
         """The matches `rx.finditer(text)` gives, in order: leftmost first, each search going on
         where the last match ended."""
         text, rx, out = self.text, self.rx, []
-        spans = windows(self._relaxed, self._data)
+        spans = self._windows()
         if sum(end - start for start, end in spans) * _WINDOWED_SHARE > len(text):
             return list(rx.finditer(text))  # windows cover much of the text: one native scan is cheaper
         pos = 0
@@ -186,13 +205,33 @@ def windows(relaxed_rx: Any, text: bytes) -> list[tuple[int, int]]:
     start too, so its leftmost-first scan either starts a match there or is inside a match that
     began earlier and reaches it."""
     out: list[tuple[int, int]] = []
-    for m in relaxed_rx.finditer(text):
-        a, b = m.span()
+    for a, b in _spans(relaxed_rx, text):
         if out and a <= out[-1][1] + 1:
             out[-1] = (out[-1][0], max(out[-1][1], b))
         else:
             out.append((a, b))
     return out
+
+
+_UNANCHORED = getattr(getattr(getattr(re2, "_re2", None), "RE2", None), "Anchor", None)
+
+
+def _spans(relaxed_rx: Any, text: bytes) -> Iterator[tuple[int, int]]:
+    """`m.span() for m in relaxed_rx.finditer(text)`, calling RE2 directly as the wrapper's finditer does
+    for bytes (its match objects cost more than the match); through the wrapper if its inside differs."""
+    match = getattr(getattr(relaxed_rx, "_regexp", None), "Match", None)
+    if match is None or _UNANCHORED is None:
+        yield from (m.span() for m in relaxed_rx.finditer(text))
+        return
+    pos, end, anchor = 0, len(text), _UNANCHORED.UNANCHORED
+    while True:
+        a, b = match(anchor, text, pos, end)[0]
+        if a == -1:
+            return
+        yield a, b
+        if pos == end:
+            return
+        pos = pos + 1 if pos == b else b
 
 
 class Prefilter:

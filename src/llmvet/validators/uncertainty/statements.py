@@ -150,7 +150,7 @@ class _ViewPass:
         look only at the closing paragraph for persona/creative prompts, and never override a refusal or
         an exclusion."""
         self_veto = self.cues.get("backstop_exclude")
-        for a, b in frames.find(self.view):
+        for a, b in frames.find(self.view, self.cues):
             if (
                 self.character(a)
                 or overlaps(a, b, blocked)
@@ -205,10 +205,12 @@ def _backstop(view: str, cues: CueSet, blocked: list[Span]) -> list[Span]:
     if person is None or epistemic is None:
         return []
     veto = cues.get("backstop_exclude")
+    # most sentences have no epistemic word: where none can start (prefilter windows), neither is searched
+    possible = getattr(epistemic, "can_start_in", None)
     out = []
     for m in SENTENCE.finditer(view):
         a, b = m.span()
-        if b - a < 8 or overlaps(a, b, blocked):
+        if b - a < 8 or overlaps(a, b, blocked) or (possible is not None and not possible(view, a, b)):
             continue
         if person.search(view, a, b) and epistemic.search(view, a, b) and not (veto and veto.search(view, a, b)):
             while a < b and not view[a].isalnum() and view[a] != "(":

@@ -1,0 +1,123 @@
+"""Extraction reads some patterns with string methods or in a faster form; each must give exactly what
+its plain regex definition gives, on the corpora and on generated adversarial text."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from llmvet.validators.packages import extract_commands, extract_imports
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+
+# The definitions the fast paths replace.
+LOCAL_CANDIDATE = re.compile(r"([A-Za-z_][\w-]*)(?:\.(?:py|js|ts|jsx|tsx|mjs|cjs)\b|/)")
+DJANGO = re.compile(r"\b(?:startapp|startproject|mkdir(?:\s+-p)?|cd)\s+([A-Za-z_]\w*)")
+NEGATED = extract_commands._NEGATED
+
+PIECES = [
+    "a", "b_", "9", "-", ".", "/", ".py", ".js", ".jsx", ".pyx", ".tsx", "py", " ", "\n", "\u00e9", "\u0663", "\u2167",
+    "x.py-b.py", "9.py/", "cd ", "mkdir -p ", "mkdir\t", "startapp ", "startproject x", "abcd ", "s", "m", "c", "d",
+    "_", "app", "src/", "./", "\t", "pip install x", "npm i y ", "not ", "don't ", "NOT ", "Never ", "avoiding ",
+    "instead of ", "in\u017ftead of ", "rather than ", "wrong", "`", "$ ", ": ",
+]  # fmt: skip
+
+
+def texts(seed: int, n: int) -> list[str]:
+    out = []
+    for path in sorted(DATA.glob("*/*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip() and isinstance(text := json.loads(line).get("text"), str):
+                out.append(text)
+    rng = random.Random(seed)
+    return out + ["".join(rng.choice(PIECES) for _ in range(rng.randint(1, 40))) for _ in range(n)]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_local_candidates_are_the_regex_matches(seed):
+    found = 0
+    for text in texts(seed, 20000):
+        expected = {m.group(1) for m in LOCAL_CANDIDATE.finditer(text)}
+        assert extract_imports.local_candidates(text) == expected, text
+        found += bool(expected)
+    assert found > 5000
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_created_folder_names_are_the_regex_matches(seed):
+    found = 0
+    for text in texts(seed, 20000):
+        expected = [m.group(1) for m in DJANGO.finditer(text)]
+        assert [m.group(1) for m in extract_imports._DJANGO.finditer(text)] == expected, text
+        found += bool(expected)
+    assert found > 2000
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_negation_before_a_command_is_the_regex_search(seed):
+    negated = 0
+    for text in texts(seed, 20000):
+        for m in extract_commands._CMD.finditer(text):
+            s = m.start()
+            expected = NEGATED.search(text, max(text.rfind("\n", max(0, s - 30), s) + 1, s - 30), s) is not None
+            assert extract_commands._negated(text, s) == expected, text
+            negated += expected
+    assert negated > 500
+
+
+def test_commands_are_the_regex_matches():
+    """The command scan tries the pattern only where a known tool name starts: every word of the pattern
+    (so a tool added to it without its first letters in _CMD_START fails here), in random commands."""
+    words = sorted(set(re.findall(r"[a-z][a-z0-9]*", extract_commands._CMD.pattern)) - {"P", "x"})
+    rng = random.Random(7)
+    glue = [" ", " ", "\n", "-m ", "-3 ", "3.11 ", "x", "-", "./", "`", "\u00e9", "\u00a0", "\t"]
+    generated = ["".join(rng.choice(words + glue) for _ in range(rng.randint(1, 25))) for _ in range(10000)]
+    generated += [  # every word followed by every word: each two-word command the pattern knows
+        rng.choice(glue)
+        + first
+        + rng.choice([" ", "  ", "\t", " -m ", "3 ", "3.11 "])
+        + then
+        + rng.choice([" x", "", "\n"])
+        for first in words
+        for then in words
+    ]
+    generated += [f" {first} {then} x" for first in words for then in words]
+    found = 0
+    for text in texts(8, 0) + generated:
+        expected = [(m.span(), m.lastgroup) for m in extract_commands._CMD.finditer(text)]
+        assert [(m.span(), m.lastgroup) for m in extract_commands._commands(text)] == expected, text
+        found += len(expected)
+    assert found > 500
+
+
+def reference_python_imports(code: str, base: int) -> list[tuple]:
+    """The import-line fallback as its plain regex definition reads it."""
+    out = []
+    pattern = r"^(?:>>> |\.\.\. )?[ \t]*(?:from[ \t]+(\w[\w.]*)[ \t]+import[ \t(]+(\w*)|import[ \t]+([^\n#;]+))"
+    for m in re.finditer(pattern, code, re.M):
+        if m.group(1):
+            top = m.group(1).split(".")[0]
+            out.append((top, base + m.start(1)))
+            continue
+        for pm in re.finditer(r"(\w[\w.]*)(?:[ \t]+as[ \t]+\w+)?", m.group(3)):
+            if not re.fullmatch(r"[A-Za-z_][\w.]*", pm.group(1)):
+                break
+            out.append((pm.group(1).split(".")[0], base + m.start(3) + pm.start(1)))
+    return out
+
+
+def test_import_lines_are_the_regex_matches():
+    rng = random.Random(9)
+    pieces = ["import os", "from a.b import c", ">>> import x", "... from y import (z", "  import p as q, r", "\n", "\n\n",
+              " ", "\t", "x = 1", "# import no", "import 3d", "from", "import", "é", ";", "\r"]  # fmt: skip
+    codes = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 20))) for _ in range(5000)] + texts(10, 0)
+    found = 0
+    for code in codes:
+        refs = extract_imports._python_imports_regex(code, 7)
+        assert [(r.name, r.span[0]) for r in refs] == reference_python_imports(code, 7), code
+        found += len(refs)
+    assert found > 3000

@@ -1,0 +1,121 @@
+"""The answer views are built with string methods and numpy where a regex was slow; each fast path must
+give exactly what its plain regex definition gives, on real answers and on generated adversarial text."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from bisect import bisect_right
+from pathlib import Path
+
+import pytest
+
+from llmvet.text import find_fences
+from llmvet.validators.uncertainty import text as views_text
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+
+# The definitions the fast paths replace.
+FENCE = re.compile(r"^[ \t]*(```|~~~)([^\n`]*)\n(.*?)(?:^[ \t]*\1[ \t]*$|\Z)", re.M | re.S)
+FENCE_OPEN = re.compile(r"^[ \t]*(```|~~~)([^\n`]*)\n", re.M)
+FENCE_CLOSE = re.compile(r"^[ \t]*(```|~~~)[ \t]*$", re.M)
+RUN = re.compile(r"[ \t]{2,}")
+RUN_TAIL = re.compile(r"(?<=[ \t])[ \t]+")
+WRAPPED = re.compile(r"[\w,;(-][ \t]*\n(?=[ \t]*[a-zA-Z(])")
+
+PIECES = [
+    "```", "~~~", "```python\n", "  ```\n", "\t~~~ \n", "````\n", "x```\n", "``` ```\n", "~~~~\n", "```\r\n",
+    "\n", "\n\n", "a\n", " ", "   ", "\t", " \t ", "`", "~",
+    "# I'm not sure,\n", "  # wrapped\n", "// check this\n", "-- sql note\n", "/* block\n   more */", '"""doc\nstring"""',
+    "<!-- c -->", "x = 1  # so\n", "foo,\n", "bar(\n", "  baz\n", "(qux)\n", "_\n",
+    "word", "I'm not sure about this", "\u2019", "\u00a0", "\u2011", "\u00e9", "\u0130", "\ud800", "\x0b",
+]  # fmt: skip
+
+
+def generated(seed: int, n: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(PIECES) for _ in range(rng.randint(1, 30))) for _ in range(n)]
+
+
+def corpus_texts() -> list[str]:
+    out = []
+    for path in sorted(DATA.glob("*/*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip() and isinstance(text := json.loads(line).get("text"), str):
+                out.append(text)
+    return out[::3]
+
+
+def reference_fences(text: str, open_ended: bool) -> list[tuple[int, int, str, int, int]]:
+    """The fences by the regexes alone (the quadratic-safe two-pass form find_fences had)."""
+    closers: dict[str, list[tuple[int, int]]] = {"```": [], "~~~": []}
+    for m in FENCE_CLOSE.finditer(text):
+        closers[m.group(1)].append(m.span())
+    out, pos = [], 0
+    for m in FENCE_OPEN.finditer(text):
+        if m.start() < pos:
+            continue
+        later = [c for c in closers[m.group(1)] if c[0] >= m.end()]
+        if not later:
+            if open_ended:
+                out.append((m.start(), len(text), m.group(2), m.end(), len(text)))
+                break
+            continue
+        out.append((m.start(), later[0][1], m.group(2), m.end(), later[0][0]))
+        pos = later[0][1]
+    return out
+
+
+def reference_orig(source: str, pos: int) -> int:
+    cps, offs, removed = [0], [0], 0
+    for m in RUN.finditer(source):
+        cps.append(m.start() + 1 - removed)
+        removed += m.end() - m.start() - 1
+        offs.append(removed)
+    return pos + offs[bisect_right(cps, pos) - 1]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_fences_match_their_regex_definition(seed):
+    texts = generated(seed, 3000) + corpus_texts()
+    assert sum(bool(find_fences(t)) for t in texts) > 500  # the generator makes plenty of blocks
+    for text in texts:
+        for open_ended in (False, True):
+            assert find_fences(text, open_ended) == reference_fences(text, open_ended), (text, open_ended)
+        # the uncertainty views read an unclosed fence as running to the end: the single regex's reading
+        assert [f[3:5] for f in find_fences(text, open_ended=True)] == [m.span(3) for m in FENCE.finditer(text)]
+
+
+@pytest.mark.parametrize(("seed", "numpy_from"), [(3, 0), (4, 10**9)])
+def test_squeezed_views_and_their_offsets_match_the_regex_squeeze(seed, numpy_from, monkeypatch):
+    monkeypatch.setattr(views_text, "_NUMPY_FROM", numpy_from)  # both ways of squeezing, on every text
+    texts = generated(seed, 2000) + corpus_texts()[:300]
+    for source in texts:
+        compact = views_text.Compact(source)
+        assert compact.text == RUN_TAIL.sub("", source), source
+        for pos in range(len(compact.text) + 1):
+            assert compact.orig(pos) == reference_orig(source, pos), (source, pos)
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_comment_view_unwraps_lines_as_the_regex_does(seed):
+    checked = 0
+    for text in generated(seed, 4000) + corpus_texts():
+        views = views_text.build_views(text)
+        if not views.has_code:
+            continue
+        # the comment view is built from the comments alone; the regex runs over the whole view
+        code_spans = [f[3:5] for f in find_fences(views.text, open_ended=True)] or [(0, len(views.text))]
+        blank = views_text._blank_text(views.text)
+        comments = views_text._comments(views.text, blank, code_spans)
+        found = [m.span() for a, b in code_spans for m in views_text._COMMENTS.finditer(views.text, a, b)]
+        if not found:
+            continue
+        spliced = views_text._spliced(blank, views.text, found)
+        markers = views_text._COMMENT_MARKER if "--" in spliced else views_text._COMMENT_MARKER_NO_DASHES
+        unmarked = markers.sub(lambda m: " " * len(m.group()), spliced)
+        expected = WRAPPED.sub(lambda m: m.group()[0] + " " * (len(m.group()) - 1), unmarked)
+        assert comments == views_text._lower(expected), text
+        checked += expected != unmarked
+    assert checked > 100  # many texts had wrapped comment lines to join
