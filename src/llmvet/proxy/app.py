@@ -25,6 +25,7 @@ import llmvet.proxy.tracing as tracing
 from llmvet.audit import AuditLog, AuditRetention
 from llmvet.config import Settings
 from llmvet.extensions import ENTRY_POINT_GROUP, Extension, ReviewAccess
+from llmvet.journal import open_journal
 from llmvet.logs import REQUEST_ID
 from llmvet.policy.loader import Policy, load_policy
 from llmvet.proxy.admin import PolicyReloader
@@ -141,7 +142,8 @@ class LlmvetProxy:
         store = await open_store(self.settings.store)
         self.rt.resources = resources = Resources(store)
         retention = audit_retention(store, self.settings, on_removed=self.audit_dropped)
-        self.rt.audit = audit = AuditLog(store, retention=retention)
+        journal = open_journal(self.settings.journal_folder, store.url, fsync=self.settings.audit_journal_fsync)
+        self.rt.audit = audit = AuditLog(store, retention=retention, journal=journal)
         audit.start()
         self.heartbeat.start()
         await self.upstream.start()

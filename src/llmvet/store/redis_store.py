@@ -74,13 +74,18 @@ class RedisStore:
                 value, *_ = await pipe.execute()
         return float(value)
 
-    async def append(self, stream: str, records: Sequence[Mapping[str, Any]]) -> list[str]:
-        async with self.redis.pipeline(transaction=False) as pipe:
+    async def append(
+        self, stream: str, records: Sequence[Mapping[str, Any]], mark: tuple[str, str, Any] | None = None
+    ) -> list[str]:
+        # With a mark, MULTI/EXEC: Redis runs the XADDs and the SET all or none, even if we die mid-way.
+        async with self.redis.pipeline(transaction=mark is not None) as pipe:
             for rec in records:
                 pipe.xadd(self._k("log", stream), {b"r": orjson.dumps(rec)})
+            if mark is not None:
+                pipe.set(self._k(mark[0], mark[1]), orjson.dumps(mark[2]))
             with self._health.track():
                 ids = await pipe.execute()
-        return [_pad_id(i.decode()) for i in ids]
+        return [_pad_id(i.decode()) for i in ids[: len(records)]]
 
     async def read(self, stream: str, after: str | None = None, limit: int = 1000) -> list[tuple[str, dict[str, Any]]]:
         start = f"({_unpad_id(after)}" if after else "-"
