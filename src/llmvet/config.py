@@ -61,9 +61,9 @@ class Settings(BaseSettings):
     audit: bool = Field(True, description="write an audit record for every vetted response")
     audit_journal: str = Field(
         "",
-        description="folder of this replica's write-ahead audit journal, kept across restarts (a volume); "
-        "default: <user state folder>/llmvet/journal/port-<port>; `off`: no journal (a crash loses the "
-        "records of the last 0.2 s)",
+        description="folder of the write-ahead audit journal, kept across restarts (a local volume; the "
+        "processes of one machine may share it); default: <user state folder>/llmvet/journal; `off`: no "
+        "journal (a crash loses the records of the last 0.2 s)",
     )
     audit_journal_fsync: bool = Field(
         False, description="fdatasync the journal after every record: survives a power loss, costs a disk flush each"
@@ -110,7 +110,7 @@ class Settings(BaseSettings):
             return Path(value)
         import platformdirs
 
-        return platformdirs.user_state_path("llmvet") / "journal" / f"port-{self.port}"
+        return platformdirs.user_state_path("llmvet") / "journal"
 
     @property
     def upstream_base(self) -> str:

@@ -5,8 +5,10 @@ process (kill -9, an out-of-memory kill); only a power loss or a kernel crash ca
 `fsync` is on (one `fdatasync` per record: then the record is on the disk before the client is answered).
 
 Layout: `<journal folder>/<store tag>/worker-<n>/<segment>.jsonl`. The store tag keeps the records of
-one store away from another's; one worker slot per process, held with `flock` for the process's life
-(the kernel lets go when the process dies, whatever the way). The writer seals the open segment before
+one store away from another's. Every process (a replica, or a worker of `serve --workers N`) holds one
+worker slot with `flock` for its life (the kernel lets go when the process dies, whatever the way), so
+no two processes ever write one slot, and replicas on one machine may share the folder (a volume) as
+long as it is local: `flock` is not reliable across machines on a network file system. The writer seals the open segment before
 it ships a batch and deletes sealed segments only once every record in them is in the store. On start,
 segments left by a dead process (of this slot or of any free slot) are replayed, exactly once: each
 record carries `audit_id` = `<journal token>-<seq>`, and every batch written to the store moves the
@@ -38,7 +40,7 @@ MAX_SLOTS = 256  # worker slots tried per store tag
 
 
 class JournalBusy(RuntimeError):
-    """Another process holds the journal (two replicas must never share one)."""
+    """Every worker slot of the journal folder is held by a live process."""
 
 
 def store_tag(store_url: str) -> str:
@@ -66,19 +68,6 @@ def try_lock(path: Path) -> int | None:
         raise
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
-    return fd
-
-
-def hold_replica_lock(folder: Path) -> int:
-    """Lock the journal folder for one replica (`llmvet serve` holds it for its whole life)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = try_lock(folder / "replica.lock")
-    if fd is None:
-        holder = (folder / "replica.lock").read_text().strip() or "?"
-        raise JournalBusy(
-            f"the audit journal {folder} is in use by another llmvet serve (pid {holder}); "
-            "give every replica its own folder (LLMVET_AUDIT_JOURNAL)"
-        )
     return fd
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from llmvet.audit import AuditLog
-from llmvet.journal import Journal, JournalBusy, hold_replica_lock
+from llmvet.journal import Journal, JournalBusy
 from llmvet.store import keys
 
 
@@ -123,18 +123,18 @@ async def test_a_new_process_replays_a_dead_workers_slot_too(store, tmp_path):
     assert not list(dead.slot.glob("*.jsonl"))
 
 
-async def test_a_slot_is_never_shared_and_a_replica_folder_is_locked(store, tmp_path):
+async def test_processes_sharing_a_folder_never_share_a_slot(store, tmp_path, monkeypatch):
+    monkeypatch.setattr("llmvet.journal.MAX_SLOTS", 4)
     a, b = opened(tmp_path / "j", store), opened(tmp_path / "j", store)
     assert a.slot != b.slot
     a.close(clean=True)
-    b.close(clean=True)
-    fd = hold_replica_lock(tmp_path / "j")
-    with pytest.raises(JournalBusy, match="in use by another llmvet serve"):
-        hold_replica_lock(tmp_path / "j")
-    import os
-
-    os.close(fd)
-    os.close(hold_replica_lock(tmp_path / "j"))  # free again once the holder let go
+    c = opened(tmp_path / "j", store)
+    assert c.slot == a.slot  # free again once its holder let go
+    d = opened(tmp_path / "j", store)
+    assert {b.slot.name, c.slot.name, d.slot.name} == {"worker-0", "worker-1", "worker-2"}
+    opened(tmp_path / "j", store)
+    with pytest.raises(JournalBusy, match=r"all 4 worker slots of the audit journal .* are in use"):
+        opened(tmp_path / "j", store)
 
 
 async def test_records_of_another_store_are_left_alone(tmp_path):

@@ -22,8 +22,8 @@ def add_settings_flags(p: argparse.ArgumentParser, *names: str) -> None:
         "store": ("--store", "sqlite:///path or redis://host:port/db (env LLMVET_STORE)"),
         "audit_journal": (
             "--audit-journal",
-            "FOLDER of this replica's write-ahead audit journal, or `off` (env LLMVET_AUDIT_JOURNAL; "
-            "default: the user state folder, per port)",
+            "FOLDER of the write-ahead audit journal (a local volume kept across restarts), or `off` "
+            "(env LLMVET_AUDIT_JOURNAL; default: the user state folder)",
         ),
         "host": ("--host", "address to listen on (env LLMVET_HOST, default 127.0.0.1)"),
         "port": ("--port", "port to listen on (env LLMVET_PORT, default 8080)"),

@@ -11,7 +11,6 @@ import sys
 from typing import Any, TypedDict
 
 from llmvet.cli.common import add_settings_flags, err, load_policy_or_exit, settings_from
-from llmvet.journal import JournalBusy, hold_replica_lock
 from llmvet.logs import logging_config
 
 FIELDS = ("upstream", "policy", "shadow_policy", "policy_watch", "store", "audit_journal", "host", "port")
@@ -68,11 +67,6 @@ def run(args: argparse.Namespace) -> int:
     policy = load_policy_or_exit(settings.policy, warn)  # a bad policy stops here, with file:line messages
     if settings.shadow_policy is not None:
         load_policy_or_exit(settings.shadow_policy, warn)  # so does a bad candidate
-    try:  # held until this command returns: a second replica on the same journal stops here
-        replica_lock = hold_replica_lock(settings.journal_folder) if settings.journal_folder else None
-    except (JournalBusy, OSError) as exc:
-        err.print(f"llmvet: {exc}", markup=False)
-        return 2
     common = _ServerOptions(
         host=settings.host,
         port=settings.port,
@@ -110,8 +104,6 @@ def run(args: argparse.Namespace) -> int:
     # retrying an unreachable hub with worker threads of its own, is not needed: exit without it.
     from llmvet.resources import exit_now_if_loading
 
-    if replica_lock is not None:
-        os.close(replica_lock)
     exit_now_if_loading(code)
     return code
 
