@@ -8,6 +8,7 @@ import logging.config
 import os
 import signal
 import sys
+import tempfile
 from typing import Any, TypedDict
 
 from llmvet.cli.common import add_settings_flags, err, load_policy_or_exit, settings_from
@@ -84,7 +85,16 @@ def run(args: argparse.Namespace) -> int:
         for name, value in settings.model_dump(mode="json").items():
             if value is not None:  # unset stays unset (str(None) would be a setting "None")
                 os.environ[f"LLMVET_{name.upper()}"] = str(value)
-        uvicorn.run("llmvet.proxy.app:app_from_env", factory=True, workers=args.workers, **common)
+        from llmvet.proxy.drain import GROUP_ENV
+
+        # One lock file for the workers' drain (proxy/drain.py WorkerGroup): none stops before all drained.
+        fd, group = tempfile.mkstemp(prefix="llmvet-workers-", suffix=".lock")
+        os.close(fd)
+        os.environ[GROUP_ENV] = group
+        try:
+            uvicorn.run("llmvet.proxy.app:app_from_env", factory=True, workers=args.workers, **common)
+        finally:
+            os.unlink(group)
         return 0
     from llmvet.proxy.app import create_app
     from llmvet.proxy.otlp import setup_otlp

@@ -10,13 +10,22 @@ would wait far longer than any grace period: once they are all that is left (or 
 passes), extensions answer what they hold (the review queue: a "pending" answer with the review id,
 as a deferred escalation gets, while the item stays decidable on every replica) before the process
 exits. A second SIGTERM, or Ctrl+C, shuts down at once.
+
+With `serve --workers N` every worker gets the SIGTERM and drains on its own, but they share one
+listening socket: a worker with nothing in flight would close its part at once, and a connection the
+kernel gave it in that moment was reset instead of answered 503. So the workers form a `WorkerGroup`
+(a lock file `serve` names in LLMVET_WORKER_GROUP): each holds it shared while it serves, lets go
+when its own drain is over, and keeps answering (503 for new work) until no worker holds it any more
+or the drain's time is up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import signal
 import threading
 from collections.abc import Awaitable, Callable
@@ -31,6 +40,40 @@ log = logging.getLogger("llmvet.drain")
 RELEASE_GRACE = 5.0  # seconds for released requests to write their answer before uvicorn's shutdown
 HELD_CHECK = 0.05  # seconds between looks at "are only held requests left?" during a drain
 NOT_COUNTED = ("/healthz", "/readyz", "/metrics")  # probes and scrapes never hold a drain open
+GROUP_ENV = "LLMVET_WORKER_GROUP"  # the lock file of one `serve --workers N` (set by serve for its workers)
+
+
+class WorkerGroup:
+    """The workers of one `serve --workers N`: none stops serving before every one has drained."""
+
+    def __init__(self, path: str) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_SH)  # "I am serving", until this worker's drain is over
+
+    @classmethod
+    def from_env(cls) -> WorkerGroup | None:
+        path = os.environ.get(GROUP_ENV)
+        return cls(path) if path else None
+
+    async def all_drained(self, timeout: float) -> bool:
+        """Let go, then wait until no worker holds the group (a dead one's lock went with it)."""
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if asyncio.get_running_loop().time() >= deadline:
+                    return False
+                await asyncio.sleep(HELD_CHECK)
+            else:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)  # only a look: the next worker takes it the same way
+                return True
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 class Drain:
@@ -40,6 +83,7 @@ class Drain:
         self, timeout: float, release: Callable[[], Awaitable[None]], held: Callable[[], int] = lambda: 0
     ) -> None:
         self.timeout = timeout
+        self.group: WorkerGroup | None = None  # set when this process is one of several workers
         self.release = release  # answers held requests (once only they are left, or the timeout passed)
         self.held = held  # how many in-flight requests wait for a reviewer now
         self.draining = False
@@ -60,6 +104,7 @@ class Drain:
             return
         self._loop = asyncio.get_running_loop()
         self._previous = previous
+        self.group = WorkerGroup.from_env()
         signal.signal(signal.SIGTERM, self._on_sigterm)
 
     def uninstall(self) -> None:
@@ -67,6 +112,8 @@ class Drain:
             signal.signal(signal.SIGTERM, self._previous)
         if self._task is not None:
             self._task.cancel()
+        if self.group is not None:
+            self.group.close()
 
     def _on_sigterm(self, sig: int, frame: FrameType | None) -> None:
         assert self._previous is not None and self._loop is not None
@@ -88,6 +135,14 @@ class Drain:
 
     # ---- the drain ------------------------------------------------------------------------------------
     async def run(self) -> None:
+        started = asyncio.get_running_loop().time()
+        await self._drain()
+        if self.group is not None:  # keep answering 503 while another worker still drains
+            left = self.timeout + RELEASE_GRACE - (asyncio.get_running_loop().time() - started)
+            if not await self.group.all_drained(max(left, 0.0)):
+                log.warning("stopping while another worker still drains (out of time)")
+
+    async def _drain(self) -> None:
         self.draining = True
         log.info("draining: %d request(s) in flight, waiting up to %.0fs", self.in_flight, self.timeout)
         await self._wait_only_held(self.timeout)
