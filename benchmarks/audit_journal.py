@@ -8,6 +8,10 @@ and `fsync` (one fdatasync per record: power-loss safe). Prints the median µs p
 journal's cost as a ratio and a difference against the in-memory queue of the same round. The writer
 is not running (only the call itself is timed); `--dir` should be on the disk the journal will use
 (fsync on a tmpfs costs nothing).
+
+Then the writer's side: a batch of 256 records appended to the store as before, and with the journal's
+high-water mark written in the same atomic step (SQLite: one more statement in the transaction; Redis:
+MULTI/EXEC around the pipeline and one SET), interleaved, ms per batch; Redis needs redis-server.
 """
 
 from __future__ import annotations
@@ -21,12 +25,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import orjson
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))  # for tests.support
 
 from llmvet.audit import AuditLog  # noqa: E402
 from llmvet.journal import Journal  # noqa: E402
-from llmvet.store import open_store  # noqa: E402
+from llmvet.store import keys, open_store  # noqa: E402
+from tests.support.servers import redis_server  # noqa: E402
 
 RECORD = {  # a vetted response's record as recording.audit_record() builds it (two validators, no finding)
     "ts": 1767225600.123,
@@ -106,6 +114,46 @@ async def main() -> None:
     print(f"  journal / memory: {statistics.median(ratios):.1f}x, +{med['journal'] - med['memory']:.2f} µs per record")
     journal.close(clean=True)
     synced.close(clean=True)
+    await store.close()
+    with redis_server() as redis_url:
+        for url in (f"sqlite:///{folder / 'batches.db'}", redis_url):
+            await batches(url, args.rounds)
+
+
+async def batches(url: str, rounds: int, size: int = 256, per_round: int = 20) -> None:
+    """ms per appended batch, interleaved rounds: without and with the mark; on Redis also the pipeline
+    of XADDs that `append` sent before it became one script (the "before")."""
+    store = await open_store(url)
+    seq = 0
+
+    async def plain(batch: list) -> None:
+        await store.append(keys.AUDIT, batch)
+
+    async def marked(batch: list) -> None:
+        await store.append(keys.AUDIT, batch, (keys.JOURNAL, "bench", seq))
+
+    async def pipeline(batch: list) -> None:  # RedisStore.append before the script
+        async with store.redis.pipeline(transaction=False) as pipe:  # type: ignore[attr-defined]
+            for rec in batch:
+                pipe.xadd("llmvet:log:audit", {b"r": orjson.dumps(rec)})
+            await pipe.execute()
+
+    sides = {"plain": plain, "with the mark": marked}
+    if url.startswith("redis"):
+        sides["pipeline (before)"] = pipeline
+    times: dict[str, list[float]] = {k: [] for k in sides}
+    for r in range(rounds):
+        order = list(sides.items())
+        for name, append in order[r % len(order) :] + order[: r % len(order)]:  # rotate who goes first
+            started = time.perf_counter()
+            for _ in range(per_round):
+                seq += size
+                await append([dict(RECORD, audit_id=f"bench-{seq}")] * size)
+            times[name].append((time.perf_counter() - started) / per_round * 1000)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    base = med.get("pipeline (before)", med["plain"])
+    line = ", ".join(f"{k} {v:.2f} ms ({v / base:.2f}x)" for k, v in med.items())
+    print(f"  {url.split(':')[0]:6s} batch of {size}: {line}")
     await store.close()
 
 
