@@ -189,3 +189,35 @@ def _raw_call(server: Serve, stream: bool) -> tuple[dict[str, str], bytes]:
     client = server.client()
     with client.chat.completions.with_streaming_response.create(model="gpt-x", messages=MSG, stream=stream) as r:
         return dict(r.headers), r.read()
+
+
+def slot_holders(journal: Path) -> set[int]:
+    """The pids of the live processes holding the journal's slots (each lock file names its holder)."""
+    pids = set()
+    for lock in journal.glob("*/worker-*/lock"):
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pids.add(int(lock.read_text()))
+        finally:
+            os.close(fd)
+    return pids
+
+
+def test_a_worker_stopped_alone_does_not_wait_for_siblings_that_keep_serving(fake, serve, tmp_path):
+    """uvicorn stops one worker alone when it replaces it (SIGHUP) or runs one fewer (SIGTTOU): the
+    siblings go on serving, so it must not wait for them as it would when the whole serve stops."""
+    journal = tmp_path / "journal"
+    server = serve(STREAM_POLICY, 60, "--workers", "2", "--audit-journal", str(journal))
+    deadline = time.monotonic() + 10
+    while len(pids := slot_holders(journal)) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    stopped = min(pids)
+    os.kill(stopped, signal.SIGTERM)
+    deadline = time.monotonic() + 20  # a third of the drain timeout it would wait for its siblings
+    while stopped in slot_holders(journal):
+        assert time.monotonic() < deadline, "the worker waited for siblings that go on serving"
+        time.sleep(0.1)
+    assert server.client().chat.completions.create(model="gpt-x", messages=MSG).choices[0].message.content

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import logging.config
 import os
@@ -123,7 +124,9 @@ def _run_workers(settings: Settings, workers: int, common: _ServerOptions) -> in
     try:
         uvicorn.run("llmvet.proxy.app:app_from_env", factory=True, workers=workers, **common)
     finally:
-        os.unlink(group)
+        for path in (group, group + ".draining"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
     return 0
 
 

@@ -12,11 +12,9 @@ as a deferred escalation gets, while the item stays decidable on every replica) 
 exits. A second SIGTERM, or Ctrl+C, shuts down at once.
 
 With `serve --workers N` every worker gets the SIGTERM and drains on its own, but they share one
-listening socket: a worker with nothing in flight would close its part at once, and a connection the
-kernel gave it in that moment was reset instead of answered 503. So the workers form a `WorkerGroup`
-(a lock file `serve` names in LLMVET_WORKER_GROUP): each holds it shared while it serves, lets go
-when its own drain is over, and keeps answering (503 for new work) until no worker holds it any more
-or the drain's time is up.
+listening socket: a worker with nothing in flight would stop at once, and a connection the kernel gave
+it in that moment was reset instead of answered 503. So the workers form a `WorkerGroup` (lock files
+`serve` names in LLMVET_WORKER_GROUP): one done draining keeps answering until no sibling still drains.
 """
 
 from __future__ import annotations
@@ -43,37 +41,67 @@ NOT_COUNTED = ("/healthz", "/readyz", "/metrics")  # probes and scrapes never ho
 GROUP_ENV = "LLMVET_WORKER_GROUP"  # the lock file of one `serve --workers N` (set by serve for its workers)
 
 
+SIBLING_GRACE = 0.5  # seconds a drained worker waits for siblings' SIGTERM to arrive (see WorkerGroup)
+
+
 class WorkerGroup:
-    """The workers of one `serve --workers N`: none stops serving before every one has drained."""
+    """The workers of one `serve --workers N`, through two lock files each worker holds shared: the
+    group file while it serves normally, and `<file>.draining` from its SIGTERM until its own drain is
+    over. A worker done draining keeps answering (503 for new work) while a sibling still drains with
+    work in flight: when the whole serve stops, the last busy worker is not left alone on a socket the
+    others stopped serving mid-accept. When only this worker stops (uvicorn replacing it on SIGHUP, one
+    fewer on SIGTTOU) the siblings go on serving normally, and it leaves after `SIBLING_GRACE`."""
 
     def __init__(self, path: str) -> None:
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_SH)  # "I am serving", until this worker's drain is over
+        self._serving = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._draining = os.open(path + ".draining", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self._serving, fcntl.LOCK_SH)
+        self._stopping = False
 
     @classmethod
     def from_env(cls) -> WorkerGroup | None:
         path = os.environ.get(GROUP_ENV)
         return cls(path) if path else None
 
-    async def all_drained(self, timeout: float) -> bool:
-        """Let go, then wait until no worker holds the group (a dead one's lock went with it)."""
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-        deadline = asyncio.get_running_loop().time() + timeout
+    def stopping(self) -> None:
+        """SIGTERM came: from serving normally to draining (called in the signal handler: at once)."""
+        if not self._stopping:
+            self._stopping = True
+            fcntl.flock(self._draining, fcntl.LOCK_SH)
+            fcntl.flock(self._serving, fcntl.LOCK_UN)
+
+    async def siblings_done(self, timeout: float) -> bool:
+        """This worker's drain is over: wait until no sibling drains with work left, and either every
+        sibling stops too or, after SIBLING_GRACE, they go on serving. False when out of time."""
+        self.stopping()
+        fcntl.flock(self._draining, fcntl.LOCK_UN)
+        loop = asyncio.get_running_loop()
+        deadline, serving_since = loop.time() + timeout, None
         while True:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if asyncio.get_running_loop().time() >= deadline:
-                    return False
-                await asyncio.sleep(HELD_CHECK)
-            else:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)  # only a look: the next worker takes it the same way
-                return True
+            if not _held(self._draining):
+                if not _held(self._serving):
+                    return True  # the whole serve stops, and every sibling is done
+                serving_since = serving_since or loop.time()
+                if loop.time() - serving_since >= SIBLING_GRACE:
+                    return True  # only this worker stops: the siblings serve the socket
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(HELD_CHECK)
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        for fd in (self._serving, self._draining):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _held(fd: int) -> bool:
+    """Whether another process holds the file's lock (a look only: never kept)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return False
 
 
 class Drain:
@@ -121,6 +149,8 @@ class Drain:
             self._previous(sig, frame)
             return
         self.draining = True
+        if self.group is not None:
+            self.group.stopping()
         self._loop.call_soon_threadsafe(self._start, sig)
 
     def _start(self, sig: int) -> None:
@@ -139,7 +169,7 @@ class Drain:
         await self._drain()
         if self.group is not None:  # keep answering 503 while another worker still drains
             left = self.timeout + RELEASE_GRACE - (asyncio.get_running_loop().time() - started)
-            if not await self.group.all_drained(max(left, 0.0)):
+            if not await self.group.siblings_done(max(left, 0.0)):
                 log.warning("stopping while another worker still drains (out of time)")
 
     async def _drain(self) -> None:
