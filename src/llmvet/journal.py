@@ -91,6 +91,7 @@ class Leftover:
                     rec = orjson.loads(line)
                     if not isinstance(rec, dict) or not isinstance(rec.get("audit_id"), str):
                         raise ValueError("not an audit record")
+                    seq_of(rec["audit_id"])  # raises ValueError on an id no journal writes
                 except ValueError as exc:
                     self.skipped += 1
                     log.warning("audit journal %s line %d skipped (%s): %.80r", seg, n, exc, line)

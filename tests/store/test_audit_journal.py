@@ -86,6 +86,7 @@ async def test_a_line_cut_short_by_the_crash_is_skipped_with_a_warning(store, tm
     die(journal)
     segment = sorted(journal.slot.glob("*.jsonl"))[-1]
     with segment.open("ab") as f:
+        f.write(b'{"ts":9.0,"audit_id":"not-a-number"}\n')  # JSON, but no id a journal writes
         f.write(b'{"ts":4.0,"request_id":"req_3","audit_id":"' + journal.token.encode() + b"-4")  # no end
     caplog.set_level(logging.WARNING, "llmvet.audit")
     second = AuditLog(store, journal=opened(tmp_path / "j", store), interval=0.05)
@@ -94,8 +95,8 @@ async def test_a_line_cut_short_by_the_crash_is_skipped_with_a_warning(store, tm
     await second.close()
     ids = await audit_ids(store)
     assert sorted(ids) == sorted(f"{journal.token}-{n}" for n in (1, 2, 3)) and set(ids.values()) == {1}
-    assert f"{segment} line 4 skipped" in caplog.text
-    assert "3 record(s) written, 0 already in the store, 1 line(s) skipped" in caplog.text
+    assert f"{segment} line 4 skipped" in caplog.text and f"{segment} line 5 skipped" in caplog.text
+    assert "3 record(s) written, 0 already in the store, 2 line(s) skipped" in caplog.text
 
 
 async def test_a_new_process_replays_a_dead_workers_slot_too(store, tmp_path):
