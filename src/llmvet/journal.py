@@ -8,8 +8,9 @@ Layout: `<journal folder>/<store tag>/worker-<n>/<segment>.jsonl`. The store tag
 one store away from another's. Every process (a replica, or a worker of `serve --workers N`) holds one
 worker slot with `flock` for its life (the kernel lets go when the process dies, whatever the way), so
 no two processes ever write one slot, and replicas on one machine may share the folder (a volume) as
-long as it is local: `flock` is not reliable across machines on a network file system. The writer seals the open segment before
-it ships a batch and deletes sealed segments only once every record in them is in the store. On start,
+long as it is local: `flock` is not reliable across machines on a network file system. The writer
+seals the open segment before it ships a batch and deletes sealed segments only once every record in
+them is in the store. On start,
 segments left by a dead process (of this slot or of any free slot) are replayed, exactly once: each
 record carries `audit_id` = `<journal token>-<seq>`, and every batch written to the store moves the
 token's high-water mark (store namespace `journal`) in the same atomic write.
