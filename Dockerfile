@@ -2,7 +2,9 @@
 #   docker build -t llmvet .
 #   docker run -p 8080:8080 -e LLMVET_UPSTREAM=https://api.openai.com/v1 llmvet
 # Embedded SQLite store under /home/llmvet/.llmvet (mount a volume there to keep it), or
-# -e LLMVET_STORE=redis://redis:6379/0 for several replicas. For the consistency validator, build
+# -e LLMVET_STORE=redis://redis:6379/0 for several replicas. The audit journal (records not yet in the
+# store, replayed after a crash) goes to the user state folder, or, with the deploy kit,
+# LLMVET_AUDIT_JOURNAL=/var/lib/llmvet/journal on a volume that outlives the container. For the consistency validator, build
 # with --build-arg EXTRAS=embeddings (adds CPU torch + sentence-transformers; much larger image).
 FROM python:3.11-slim
 
@@ -14,7 +16,8 @@ COPY pyproject.toml README.md ./
 COPY src ./src
 RUN if [ -n "$EXTRAS" ]; then pip install "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu; fi \
  && pip install ".${EXTRAS:+[$EXTRAS]}" \
- && useradd --create-home --uid 10001 --shell /usr/sbin/nologin llmvet
+ && useradd --create-home --uid 10001 --shell /usr/sbin/nologin llmvet \
+ && install -d -o llmvet -g llmvet /var/lib/llmvet/journal
 
 USER llmvet
 WORKDIR /home/llmvet

@@ -1,6 +1,7 @@
 """Scale-out through the load balancer: 3 llmvet replicas vs 1, both behind haproxy running
 deploy/haproxy.cfg on one redis-server, driven by wrk in the same run; then the requests lost when a
-replica is killed (-9) or drained (SIGTERM) under load.
+replica is killed (-9) or drained (SIGTERM) under load, and the audit records the kill -9 lost or
+duplicated, with the killed replica's audit journal off (before) and on (after).
 
     python benchmarks/scaleout.py [--duration 5] [--rounds 3] [--concurrency 32]
 
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -29,6 +31,7 @@ sys.path.insert(0, str(HERE.parent))  # for tests.support
 from overhead import LUA, cpu_seconds, llmvet_cmd, run_wrk, serve, uvicorn_cmd  # noqa: E402
 
 from tests.support.loadbalancer import haproxy  # noqa: E402
+from tests.support.review_helpers import read_audit  # noqa: E402
 from tests.support.servers import free_port, redis_server  # noqa: E402
 
 ENV = {"LLMVET_LOG_LEVEL": "warning", "LLMVET_DRAIN_TIMEOUT": "5"}
@@ -49,11 +52,12 @@ class Replicas:
     def __init__(self, upstream: str, store: str, policy: Path, log: Path, count: int) -> None:
         self.upstream, self.store, self.policy, self.log = upstream, store, policy, log
         self.ports = [free_port() for _ in range(count)]
+        self.envs = [dict(ENV) for _ in range(count)]
         self.procs = [self.start(i) for i in range(count)]
 
     def start(self, i: int) -> subprocess.Popen:
         cmd = llmvet_cmd(self.upstream, self.ports[i], self.policy, self.store)
-        return serve(cmd, self.ports[i], self.log, ENV)
+        return serve(cmd, self.ports[i], self.log, self.envs[i])
 
     def restart(self, i: int) -> None:
         self.procs[i] = self.start(i)
@@ -133,6 +137,33 @@ def fault_run(name: str, url: str, replicas: Replicas, i: int, sig: int, args: a
         f" {r['socket']:.0f} without any answer (connect {r['connect']:.0f}, read {r['read']:.0f},"
         f" timeout {r['timeout']:.0f})"
     )
+    return r
+
+
+def response_records(store: str) -> Counter[str]:
+    return Counter(rec["request_id"] for rec in read_audit(store) if not rec.get("kind"))
+
+
+def kill_audit_run(label: str, journal: str, lb, three: Replicas, args, script: Path) -> None:
+    """kill -9 of r0 under load, r0 started with LLMVET_AUDIT_JOURNAL=`journal`; then the audit records."""
+    three.envs[0]["LLMVET_AUDIT_JOURNAL"] = journal
+    three.procs[0].terminate()  # a clean restart, so r0 runs with this journal setting
+    three.procs[0].wait(30)
+    three.restart(0)
+    lb.wait_states({"r0": "UP", "r1": "UP", "r2": "UP"})
+    before = response_records(three.store)
+    r = fault_run(f"kill -9 ({label})", lb.url, three, 0, signal.SIGKILL, args, script)
+    lb.wait_states({"r0": "UP", "r1": "UP", "r2": "UP"})
+    time.sleep(1.5)  # the live replicas' last flush (and r0's replay)
+    after = response_records(three.store)
+    new = len(set(after) - set(before))
+    dup = sum(n - 1 for n in after.values() if n > 1)
+    ok = r["requests"] - r["non2xx"]
+    print(
+        f"           audit: {ok:.0f} answered 2xx, {new} new response records, answers minus records "
+        f"{ok - new:+.0f} (> 0: records lost; < 0: requests wrk was still waiting for at its end, or "
+        f"that haproxy sent again after the kill, are recorded too), {dup} duplicated"
+    )
 
 
 def main() -> int:
@@ -152,6 +183,7 @@ def main() -> int:
     script.write_text(LUA)
     fault_script.write_text(FAULT_LUA)
     log = tmp / "servers.log"
+    ENV["XDG_STATE_HOME"] = str(tmp / "state")  # the replicas' default audit journals: scratch, not the home
     with ExitStack() as stack:
         up_port = free_port()
         upstream = serve(uvicorn_cmd("bare:upstream_app", up_port), up_port, log)
@@ -175,8 +207,8 @@ def main() -> int:
         }
         throughput(targets, args, script)
         print(f"\nreplica RSS: idle {max(idle):.0f} MB, after load {max(three.rss_mb() + one.rss_mb()):.0f} MB (max)\n")
-        fault_run("kill -9", lb3.url, three, 0, signal.SIGKILL, args, fault_script)
-        lb3.wait_states({"r0": "UP", "r1": "UP", "r2": "UP"})
+        for label, journal in (("no journal", "off"), ("journal", str(tmp / "journal-r0"))):
+            kill_audit_run(label, journal, lb3, three, args, fault_script)
         fault_run("SIGTERM", lb3.url, three, 1, signal.SIGTERM, args, fault_script)
     shutil.rmtree(tmp, ignore_errors=True)
     return 0

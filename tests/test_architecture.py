@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "store": 0,
     "text": 0,
     "records": 0,
+    "journal": 0,
     "errors": 0,
     "spans": 0,
     "logs": 0,

@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
+from llmvet.journal import Journal, Leftover, seq_of
 from llmvet.records import AuditRecord
 from llmvet.store import keys
 from llmvet.store.base import Store
@@ -122,8 +123,11 @@ class AuditLog:
         batch: int = 256,
         interval: float = 0.2,
         retention: AuditRetention | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.store = store
+        self.journal = journal  # opened by the caller; None: records wait in memory only
+        self.replayed = 0  # records of dead processes' journals this process wrote to the store
         self.retention = retention
         self._retention_task: asyncio.Task[None] | None = None
         self._batch = batch
@@ -133,6 +137,8 @@ class AuditLog:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._errors = RepeatedErrors(log, "audit write")
+        self._journal_errors = RepeatedErrors(log, "audit journal write")
+        self._journal_failing = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="llmvet-audit-writer")
@@ -140,7 +146,18 @@ class AuditLog:
             self._retention_task = asyncio.create_task(self.retention.run(), name="llmvet-audit-retention")
 
     def record(self, rec: AuditRecord) -> None:
-        """Queue a record (never blocks the request); the writer flushes within `interval` seconds."""
+        """Journal the record (one write to the page cache), then queue it; the writer flushes within
+        `interval` seconds. Never raises: a journal that cannot write (a full disk) is logged."""
+        if self.journal is not None:
+            try:
+                self.journal.write(rec)  # type: ignore[arg-type]  # a TypedDict is a dict at run time
+            except OSError as exc:
+                self._journal_failing = True
+                self._journal_errors.failed(exc, "records kept in memory only until it works again")
+            else:
+                if self._journal_failing:
+                    self._journal_failing = False
+                    self._journal_errors.recovered()
         self._pending.append(rec)
         if len(self._pending) >= self._batch:
             self._wake.set()
@@ -162,19 +179,55 @@ class AuditLog:
     async def _write_due(self) -> None:
         """Write the records pending now, in batches. Records queued meanwhile wait for the next round:
         chasing them turned a busy proxy's batches into about one store write per response."""
+        if self.journal is not None:
+            self.journal.seal()  # the records due now are all in sealed segments
         due = len(self._pending)
         while due > 0:
             size = min(due, self._batch)
             batch, self._pending = self._pending[:size], self._pending[size:]
             try:
-                await write_now(self.store, batch)
+                await write_now(self.store, batch, self._mark(batch))
             except Exception:
                 # Keep the records for the next attempt rather than lose them.
                 self._pending[:0] = batch
                 raise
             due -= size
+        if self.journal is not None:
+            self.journal.shipped()
+
+    def _mark(self, batch: list[AuditRecord]) -> tuple[str, str, int] | None:
+        """The journal's high-water mark after this batch, written with it (a replay skips up to it)."""
+        if self.journal is None or "audit_id" not in batch[-1]:
+            return None
+        token, seq = seq_of(batch[-1]["audit_id"])
+        return (keys.JOURNAL, token, seq) if token == self.journal.token else None
+
+    async def _replay_leftovers(self) -> None:
+        """Records dead processes journaled: into the store exactly once, then their segments go."""
+        assert self.journal is not None
+        for left in self.journal.leftovers():
+            left.load()
+            errors = RepeatedErrors(log, f"audit journal replay of {left.slot}")
+            while True:
+                try:
+                    written, present = await replay(self.store, left, self._batch)
+                    break
+                except Exception as exc:
+                    errors.failed(exc, "will retry")
+                    await asyncio.sleep(min(self._interval * 2 ** min(errors.failing, 8), 5.0))
+            errors.recovered()
+            self.replayed += written
+            log.warning(
+                "audit journal %s replayed: %d record(s) written, %d already in the store, %d line(s) skipped",
+                left.slot,
+                written,
+                present,
+                left.skipped,
+            )
 
     async def _run(self) -> None:
+        if self.journal is not None:
+            await self._replay_leftovers()
         while not self._closing:
             # While the store fails (e.g. a full disk), retry less and less often, up to every 5 s.
             wait = min(self._interval * 2 ** min(self._errors.failing, 8), max(self._interval, 5.0))
@@ -207,9 +260,39 @@ class AuditLog:
         try:
             await self.flush()
         except Exception:
-            log.exception("audit flush at shutdown failed; %d records lost", len(self._pending))
+            kept = "kept in the journal for the next start" if self.journal else "lost"
+            log.exception("audit flush at shutdown failed; %d records %s", len(self._pending), kept)
+        if self.journal is not None:
+            clean = not self._pending
+            if clean:  # every record is in the store: the high-water mark is not needed any more
+                with contextlib.suppress(Exception):
+                    await self.store.delete(keys.JOURNAL, self.journal.token)
+            self.journal.close(clean=clean)
 
 
-async def write_now(store: Store, records: Sequence[AuditRecord]) -> None:
+async def write_now(store: Store, records: Sequence[AuditRecord], mark: tuple[str, str, int] | None = None) -> None:
     """Append records to the audit stream now (the caller handles a store failure)."""
-    await store.append(keys.AUDIT, list(records))
+    await store.append(keys.AUDIT, list(records), mark)
+
+
+async def replay(store: Store, left: Leftover, batch: int) -> tuple[int, int]:
+    """Write a leftover's records the store does not hold yet (by their journal's high-water mark, moved
+    with every batch), delete its segments, then the marks. Returns (written, already present)."""
+    by_token: dict[str, list[tuple[int, dict]]] = {}
+    for rec in left.records:
+        token, seq = seq_of(rec["audit_id"])
+        by_token.setdefault(token, []).append((seq, rec))
+    written = present = 0
+    for token, recs in by_token.items():
+        recs.sort(key=lambda r: r[0])
+        high = await store.get(keys.JOURNAL, token) or 0
+        todo = [(seq, rec) for seq, rec in recs if seq > high]
+        present += len(recs) - len(todo)
+        for i in range(0, len(todo), batch):
+            chunk = todo[i : i + batch]
+            await store.append(keys.AUDIT, [rec for _, rec in chunk], (keys.JOURNAL, token, chunk[-1][0]))
+            written += len(chunk)
+    left.done()  # segments first: a crash now leaves at most a mark nobody reads
+    for token in by_token:
+        await store.delete(keys.JOURNAL, token)
+    return written, present

@@ -59,6 +59,15 @@ class Settings(BaseSettings):
         120.0, ge=0, description="`llmvet report` warns when live replicas serve different policies longer than this"
     )
     audit: bool = Field(True, description="write an audit record for every vetted response")
+    audit_journal: str = Field(
+        "",
+        description="folder of the write-ahead audit journal, kept across restarts (a local volume; the "
+        "processes of one machine may share it); default: <user state folder>/llmvet/journal; `off`: no "
+        "journal (a crash loses the records of the last 0.2 s)",
+    )
+    audit_journal_fsync: bool = Field(
+        False, description="fdatasync the journal after every record: survives a power loss, costs a disk flush each"
+    )
     audit_keep_days: float = Field(0.0, ge=0, description="delete audit records older than this (0: keep all)")
     audit_max_records: int = Field(0, ge=0, description="keep only the newest N audit records (0: no limit)")
     audit_retention_interval: float = Field(600.0, gt=0, description="seconds between audit retention runs")
@@ -90,6 +99,18 @@ class Settings(BaseSettings):
     def _keep_text(cls, v: str) -> str:
         keep_text_rate(v)  # raises ValueError with the accepted forms
         return v.strip()
+
+    @property
+    def journal_folder(self) -> Path | None:
+        """The audit journal's folder, None when it is off."""
+        value = self.audit_journal.strip()
+        if value.lower() == "off":
+            return None
+        if value:
+            return Path(value)
+        import platformdirs
+
+        return platformdirs.user_state_path("llmvet") / "journal"
 
     @property
     def upstream_base(self) -> str:

@@ -31,6 +31,7 @@ class AuditRecord(TypedDict, total=False):
     """One line of the audit stream. `kind` is absent on vetted responses (the common case)."""
 
     ts: float
+    audit_id: str  # `<journal token>-<seq>`, unique; set by the audit journal (absent when it is off)
     kind: str
     request_id: str
     route: str

@@ -71,10 +71,17 @@ def test_compose_file_is_valid_and_wires_replicas_redis_lb_and_prometheus():
     assert grace > float(llmvet["environment"]["LLMVET_DRAIN_TIMEOUT"]) + 5
     mounts = {v.split(":")[1] for v in llmvet["volumes"]}
     assert llmvet["environment"]["LLMVET_POLICY"] in mounts
+    # The audit journal is on a named volume: it outlives the container (a crash's records are replayed).
+    journal = next(v for v in llmvet["volumes"] if v.split(":")[1] == llmvet["environment"]["LLMVET_AUDIT_JOURNAL"])
+    assert journal.split(":")[0] in services_volumes(done.stdout)
     # Prometheus finds every replica by the service's DNS name, on the port the image listens on.
     prometheus = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
     job = next(j for j in prometheus["scrape_configs"] if j["job_name"] == "llmvet")
     assert job["dns_sd_configs"][0]["names"] == ["llmvet"] and job["dns_sd_configs"][0]["port"] == 8080
+
+
+def services_volumes(config: str) -> set[str]:
+    return set(yaml.safe_load(config).get("volumes") or {})
 
 
 @needs_compose
@@ -150,6 +157,10 @@ def test_deployment_matches_the_image_and_the_drain():
     # Secrets are referenced, never written in the manifests.
     assert env["LLMVET_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "llmvet"
     assert ("Secret", "llmvet") not in objects
+    # The audit journal is on an emptyDir: it outlives a crashed container (the pod's restart replays it).
+    journal = next(m for m in container["volumeMounts"] if m["mountPath"] == env["LLMVET_AUDIT_JOURNAL"]["value"])
+    assert "emptyDir" in next(v for v in pod["volumes"] if v["name"] == journal["name"])
+    assert journal["mountPath"] in dockerfile("RUN")  # the image creates it for its user (a volume keeps that)
     assert container["resources"]["requests"]["cpu"] and container["resources"]["limits"]["memory"]
     # The Service and the PodDisruptionBudget select these pods; the store is the Redis StatefulSet.
     labels = deployment["spec"]["template"]["metadata"]["labels"]
@@ -218,7 +229,7 @@ def test_the_image_command_serves_with_the_kits_settings(kit, fake, redis_url, t
     assert env["LLMVET_STORE"].startswith("redis://") and env["LLMVET_POLICY"].startswith("/etc/llmvet/")
     port = free_port()
     env |= {"LLMVET_STORE": redis_url, "LLMVET_POLICY": str(DEPLOY / "policy.yaml"), "LLMVET_UPSTREAM": fake.url}
-    env |= {"LLMVET_HOST": "127.0.0.1", "LLMVET_PORT": str(port)}
+    env |= {"LLMVET_HOST": "127.0.0.1", "LLMVET_PORT": str(port), "LLMVET_AUDIT_JOURNAL": str(tmp_path / "journal")}
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115  # held open for the process's life
     proc = subprocess.Popen(json.loads(dockerfile("CMD")), env={**os.environ, **env}, stdout=log, stderr=log)
     try:

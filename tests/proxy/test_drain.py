@@ -4,9 +4,12 @@ deferred ("pending") answer, and the process exits 0."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import openai
@@ -54,13 +57,33 @@ def _readyz(server: Serve) -> httpx.Response:
     return httpx.get(server.url + "/readyz", timeout=2)
 
 
+def held_slots(journal: Path) -> int:
+    """Worker processes alive: each holds its audit journal slot's lock for its life."""
+    held = 0
+    for lock in journal.glob("*/worker-*/lock"):
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            held += 1
+        finally:
+            os.close(fd)
+    return held
+
+
 @pytest.mark.parametrize("workers", [1, 2])
-def test_sigterm_fails_readyz_and_lets_a_stream_finish(fake, serve, workers):
+def test_sigterm_fails_readyz_and_lets_a_stream_finish(fake, serve, workers, tmp_path):
     start = serve
     fake.reset(lambda body: Reply(text=LONG, chunk_delay=0.08))  # ~3 s of streaming
     # --workers 2: the supervisor passes SIGTERM to each worker, and each drains
-    server = start(STREAM_POLICY, 20, *(["--workers", str(workers)] if workers > 1 else []))
+    journal = tmp_path / "journal"
+    args = ["--audit-journal", str(journal), *(["--workers", str(workers)] if workers > 1 else [])]
+    server = start(STREAM_POLICY, 20, *args)
     assert _readyz(server).json()["status"] == "ready"
+    deadline = time.monotonic() + 10
+    while held_slots(journal) < workers:  # every worker is up
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
 
     first_chunk = threading.Event()
 
@@ -74,6 +97,7 @@ def test_sigterm_fails_readyz_and_lets_a_stream_finish(fake, serve, workers):
 
     call = InThread(stream)
     assert first_chunk.wait(10)
+    stream_ends = time.monotonic() + 39 * 0.08  # at the earliest: the upstream waits between its chunks
     server.proc.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 2
     while (r := _readyz(server)).status_code == 200 and time.monotonic() < deadline:
@@ -81,9 +105,18 @@ def test_sigterm_fails_readyz_and_lets_a_stream_finish(fake, serve, workers):
     assert r.status_code == 503 and r.json()["status"] == "draining"
     assert call.thread.is_alive()  # the stream is still running while the replica reports draining
 
-    with pytest.raises(openai.APIStatusError) as refused:  # new work goes elsewhere
-        server.client().chat.completions.create(model="gpt-x", messages=MSG)
-    assert refused.value.status_code == 503 and refused.value.code == "draining"
+    # While the stream runs, every new request (a new connection each: any worker may accept it) is
+    # turned away with a 503 "draining", never a reset connection; with several workers, the idle ones
+    # keep serving: none has exited. (Sent until 1 s before the stream can end: then the replica stops.)
+    refused, alive = [], []
+    while time.monotonic() < stream_ends - 1.0:
+        alive.append(held_slots(journal))
+        with pytest.raises(openai.APIStatusError) as turned_away:  # new work goes elsewhere
+            server.client().chat.completions.create(model="gpt-x", messages=MSG)
+        refused.append((turned_away.value.status_code, turned_away.value.code))
+    assert len(refused) >= 3 and set(refused) == {(503, "draining")}, refused
+    assert set(alive) == {workers}, alive
+    assert call.thread.is_alive()
 
     assert call.result() == LONG  # every byte of the running stream arrived
     assert server.proc.wait(10) == 0
@@ -156,3 +189,35 @@ def _raw_call(server: Serve, stream: bool) -> tuple[dict[str, str], bytes]:
     client = server.client()
     with client.chat.completions.with_streaming_response.create(model="gpt-x", messages=MSG, stream=stream) as r:
         return dict(r.headers), r.read()
+
+
+def slot_holders(journal: Path) -> set[int]:
+    """The pids of the live processes holding the journal's slots (each lock file names its holder)."""
+    pids = set()
+    for lock in journal.glob("*/worker-*/lock"):
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pids.add(int(lock.read_text()))
+        finally:
+            os.close(fd)
+    return pids
+
+
+def test_a_worker_stopped_alone_does_not_wait_for_siblings_that_keep_serving(fake, serve, tmp_path):
+    """uvicorn stops one worker alone when it replaces it (SIGHUP) or runs one fewer (SIGTTOU): the
+    siblings go on serving, so it must not wait for them as it would when the whole serve stops."""
+    journal = tmp_path / "journal"
+    server = serve(STREAM_POLICY, 60, "--workers", "2", "--audit-journal", str(journal))
+    deadline = time.monotonic() + 10
+    while len(pids := slot_holders(journal)) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    stopped = min(pids)
+    os.kill(stopped, signal.SIGTERM)
+    deadline = time.monotonic() + 20  # a third of the drain timeout it would wait for its siblings
+    while stopped in slot_holders(journal):
+        assert time.monotonic() < deadline, "the worker waited for siblings that go on serving"
+        time.sleep(0.1)
+    assert server.client().chat.completions.create(model="gpt-x", messages=MSG).choices[0].message.content

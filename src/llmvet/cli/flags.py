@@ -20,6 +20,11 @@ def add_settings_flags(p: argparse.ArgumentParser, *names: str) -> None:
             "(env LLMVET_POLICY_WATCH; default 0: off)",
         ),
         "store": ("--store", "sqlite:///path or redis://host:port/db (env LLMVET_STORE)"),
+        "audit_journal": (
+            "--audit-journal",
+            "FOLDER of the write-ahead audit journal (a local volume kept across restarts), or `off` "
+            "(env LLMVET_AUDIT_JOURNAL; default: the user state folder)",
+        ),
         "host": ("--host", "address to listen on (env LLMVET_HOST, default 127.0.0.1)"),
         "port": ("--port", "port to listen on (env LLMVET_PORT, default 8080)"),
     }

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import logging.config
 import os
 import signal
 import sys
-from typing import Any, TypedDict
+import tempfile
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from llmvet.cli.common import add_settings_flags, err, load_policy_or_exit, settings_from
 from llmvet.logs import logging_config
 
-FIELDS = ("upstream", "policy", "shadow_policy", "policy_watch", "store", "host", "port")
+if TYPE_CHECKING:
+    from llmvet.config import Settings
+
+FIELDS = ("upstream", "policy", "shadow_policy", "policy_watch", "store", "audit_journal", "host", "port")
 LOG_FIELDS = ("log_format", "access_log")
 
 
@@ -80,12 +85,7 @@ def run(args: argparse.Namespace) -> int:
     # uvicorn re-raises the SIGTERM it shut down for; end with status 0 then (a drained, clean stop).
     signal.signal(signal.SIGTERM, _exit_cleanly)
     if args.workers > 1:
-        # Workers are separate processes: hand them the resolved settings through the environment.
-        for name, value in settings.model_dump(mode="json").items():
-            if value is not None:  # unset stays unset (str(None) would be a setting "None")
-                os.environ[f"LLMVET_{name.upper()}"] = str(value)
-        uvicorn.run("llmvet.proxy.app:app_from_env", factory=True, workers=args.workers, **common)
-        return 0
+        return _run_workers(settings, args.workers, common)
     from llmvet.proxy.app import create_app
     from llmvet.proxy.otlp import setup_otlp
 
@@ -106,6 +106,28 @@ def run(args: argparse.Namespace) -> int:
 
     exit_now_if_loading(code)
     return code
+
+
+def _run_workers(settings: Settings, workers: int, common: _ServerOptions) -> int:
+    import uvicorn
+
+    from llmvet.proxy.drain import GROUP_ENV
+
+    # Workers are separate processes: hand them the resolved settings through the environment.
+    for name, value in settings.model_dump(mode="json").items():
+        if value is not None:  # unset stays unset (str(None) would be a setting "None")
+            os.environ[f"LLMVET_{name.upper()}"] = str(value)
+    # One lock file for the workers' drain (proxy/drain.py WorkerGroup): none stops before all drained.
+    fd, group = tempfile.mkstemp(prefix="llmvet-workers-", suffix=".lock")
+    os.close(fd)
+    os.environ[GROUP_ENV] = group
+    try:
+        uvicorn.run("llmvet.proxy.app:app_from_env", factory=True, workers=workers, **common)
+    finally:
+        for path in (group, group + ".draining"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+    return 0
 
 
 def _exit_cleanly(sig: int, frame: object) -> None:

@@ -25,6 +25,7 @@ import llmvet.proxy.tracing as tracing
 from llmvet.audit import AuditLog, AuditRetention
 from llmvet.config import Settings
 from llmvet.extensions import ENTRY_POINT_GROUP, Extension, ReviewAccess
+from llmvet.journal import open_journal
 from llmvet.logs import REQUEST_ID
 from llmvet.policy.loader import Policy, load_policy
 from llmvet.proxy.admin import PolicyReloader
@@ -42,6 +43,7 @@ from llmvet.proxy.passthrough import Passthrough
 from llmvet.proxy.render import Renderer
 from llmvet.proxy.runtime import INTERNAL_HEADER, Runtime
 from llmvet.proxy.shadow import attach as attach_shadow
+from llmvet.proxy.shutdown import Shutdown
 from llmvet.proxy.upstream import Upstream
 from llmvet.proxy.vetting import Vetter
 from llmvet.proxy.watch import PolicyWatch
@@ -141,7 +143,8 @@ class LlmvetProxy:
         store = await open_store(self.settings.store)
         self.rt.resources = resources = Resources(store)
         retention = audit_retention(store, self.settings, on_removed=self.audit_dropped)
-        self.rt.audit = audit = AuditLog(store, retention=retention)
+        journal = open_journal(self.settings.journal_folder, store.url, fsync=self.settings.audit_journal_fsync)
+        self.rt.audit = audit = AuditLog(store, retention=retention, journal=journal)
         audit.start()
         self.heartbeat.start()
         await self.upstream.start()
@@ -164,19 +167,19 @@ class LlmvetProxy:
             yield
         finally:
             self.reloader.close(self.loop)
-            await self.watch.stop()
             self._warm_up.cancel()
-            await self.heartbeat.stop()
             self.drain.uninstall()
+            done = Shutdown()  # every step bounded (proxy/shutdown.py)
+            await done.step("the policy watch", self.watch.stop, 1)
+            await done.step("the heartbeat", self.heartbeat.stop, 1)
             for ext in reversed(self.extensions):
-                with contextlib.suppress(Exception):
-                    await ext.stop()
-            await self.passthrough.close(self.rt.settings.drain_timeout)
-            await self.shadow.close()
-            await self.keeper.close()
-            await self.upstream.close()
-            await audit.close()
-            await resources.close()
+                await done.step(f"extension {type(ext).__name__}", ext.stop, 2)
+            await done.step("passthrough stream audits", self.passthrough.close, 5)
+            await done.step("shadow checks", self.shadow.close, 1)
+            await done.step("kept answer texts", self.keeper.close, 2)
+            await done.step("the upstream client", self.upstream.close, 2)
+            await done.step("the audit log", audit.close, 8)
+            await done.step("the store", resources.close, 2)
 
     def audit_dropped(self, count: int) -> None:
         """Audit retention deleted records: extensions count them (the observe metric)."""

@@ -10,13 +10,20 @@ would wait far longer than any grace period: once they are all that is left (or 
 passes), extensions answer what they hold (the review queue: a "pending" answer with the review id,
 as a deferred escalation gets, while the item stays decidable on every replica) before the process
 exits. A second SIGTERM, or Ctrl+C, shuts down at once.
+
+With `serve --workers N` every worker gets the SIGTERM and drains on its own, but they share one
+listening socket: a worker with nothing in flight would stop at once, and a connection the kernel gave
+it in that moment was reset instead of answered 503. So the workers form a `WorkerGroup` (lock files
+`serve` names in LLMVET_WORKER_GROUP): one done draining keeps answering until no sibling still drains.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import signal
 import threading
 from collections.abc import Awaitable, Callable
@@ -31,6 +38,70 @@ log = logging.getLogger("llmvet.drain")
 RELEASE_GRACE = 5.0  # seconds for released requests to write their answer before uvicorn's shutdown
 HELD_CHECK = 0.05  # seconds between looks at "are only held requests left?" during a drain
 NOT_COUNTED = ("/healthz", "/readyz", "/metrics")  # probes and scrapes never hold a drain open
+GROUP_ENV = "LLMVET_WORKER_GROUP"  # the lock file of one `serve --workers N` (set by serve for its workers)
+
+
+SIBLING_GRACE = 0.5  # seconds a drained worker waits for siblings' SIGTERM to arrive (see WorkerGroup)
+
+
+class WorkerGroup:
+    """The workers of one `serve --workers N`, through two lock files each worker holds shared: the
+    group file while it serves normally, and `<file>.draining` from its SIGTERM until its own drain is
+    over. A worker done draining keeps answering (503 for new work) while a sibling still drains with
+    work in flight: when the whole serve stops, the last busy worker is not left alone on a socket the
+    others stopped serving mid-accept. When only this worker stops (uvicorn replacing it on SIGHUP, one
+    fewer on SIGTTOU) the siblings go on serving normally, and it leaves after `SIBLING_GRACE`."""
+
+    def __init__(self, path: str) -> None:
+        self._serving = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._draining = os.open(path + ".draining", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self._serving, fcntl.LOCK_SH)
+        self._stopping = False
+
+    @classmethod
+    def from_env(cls) -> WorkerGroup | None:
+        path = os.environ.get(GROUP_ENV)
+        return cls(path) if path else None
+
+    def stopping(self) -> None:
+        """SIGTERM came: from serving normally to draining (called in the signal handler: at once)."""
+        if not self._stopping:
+            self._stopping = True
+            fcntl.flock(self._draining, fcntl.LOCK_SH)
+            fcntl.flock(self._serving, fcntl.LOCK_UN)
+
+    async def siblings_done(self, timeout: float) -> bool:
+        """This worker's drain is over: wait until no sibling drains with work left, and either every
+        sibling stops too or, after SIBLING_GRACE, they go on serving. False when out of time."""
+        self.stopping()
+        fcntl.flock(self._draining, fcntl.LOCK_UN)
+        loop = asyncio.get_running_loop()
+        deadline, serving_since = loop.time() + timeout, None
+        while True:
+            if not _held(self._draining):
+                if not _held(self._serving):
+                    return True  # the whole serve stops, and every sibling is done
+                serving_since = serving_since or loop.time()
+                if loop.time() - serving_since >= SIBLING_GRACE:
+                    return True  # only this worker stops: the siblings serve the socket
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(HELD_CHECK)
+
+    def close(self) -> None:
+        for fd in (self._serving, self._draining):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _held(fd: int) -> bool:
+    """Whether another process holds the file's lock (a look only: never kept)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return False
 
 
 class Drain:
@@ -40,6 +111,7 @@ class Drain:
         self, timeout: float, release: Callable[[], Awaitable[None]], held: Callable[[], int] = lambda: 0
     ) -> None:
         self.timeout = timeout
+        self.group: WorkerGroup | None = None  # set when this process is one of several workers
         self.release = release  # answers held requests (once only they are left, or the timeout passed)
         self.held = held  # how many in-flight requests wait for a reviewer now
         self.draining = False
@@ -60,6 +132,7 @@ class Drain:
             return
         self._loop = asyncio.get_running_loop()
         self._previous = previous
+        self.group = WorkerGroup.from_env()
         signal.signal(signal.SIGTERM, self._on_sigterm)
 
     def uninstall(self) -> None:
@@ -67,6 +140,8 @@ class Drain:
             signal.signal(signal.SIGTERM, self._previous)
         if self._task is not None:
             self._task.cancel()
+        if self.group is not None:
+            self.group.close()
 
     def _on_sigterm(self, sig: int, frame: FrameType | None) -> None:
         assert self._previous is not None and self._loop is not None
@@ -74,6 +149,8 @@ class Drain:
             self._previous(sig, frame)
             return
         self.draining = True
+        if self.group is not None:
+            self.group.stopping()
         self._loop.call_soon_threadsafe(self._start, sig)
 
     def _start(self, sig: int) -> None:
@@ -88,6 +165,14 @@ class Drain:
 
     # ---- the drain ------------------------------------------------------------------------------------
     async def run(self) -> None:
+        started = asyncio.get_running_loop().time()
+        await self._drain()
+        if self.group is not None:  # keep answering 503 while another worker still drains
+            left = self.timeout + RELEASE_GRACE - (asyncio.get_running_loop().time() - started)
+            if not await self.group.siblings_done(max(left, 0.0)):
+                log.warning("stopping while another worker still drains (out of time)")
+
+    async def _drain(self) -> None:
         self.draining = True
         log.info("draining: %d request(s) in flight, waiting up to %.0fs", self.in_flight, self.timeout)
         await self._wait_only_held(self.timeout)

@@ -36,8 +36,12 @@ class Store(Protocol):
     async def incr(self, ns: str, key: str, amount: float = 1, ttl: float | None = None) -> float:
         """Add to a counter and return the new value; ttl is set when the counter is created."""
 
-    async def append(self, stream: str, records: Sequence[Mapping[str, Any]]) -> list[str]:
-        """Append records to an append-only log; returns their ids (opaque, increasing)."""
+    async def append(
+        self, stream: str, records: Sequence[Mapping[str, Any]], mark: tuple[str, str, Any] | None = None
+    ) -> list[str]:
+        """Append records to an append-only log; returns their ids (opaque, increasing). `mark`
+        (ns, key, value) is set in the same atomic write: both happen or neither (the audit journal's
+        high-water mark, so a replay after a crash writes no record twice)."""
 
     async def read(self, stream: str, after: str | None = None, limit: int = 1000) -> list[tuple[str, dict[str, Any]]]:
         """Records after id `after` (from the start if None), oldest first."""

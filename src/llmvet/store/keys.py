@@ -16,6 +16,8 @@ AUDIT = "audit"  # one record per vetted response, review decision, allowlist ch
 ALERTS = "alerts"
 AUDIT_TEXT = "audit_text"  # request id -> the answer's parts (secrets redacted), with a TTL: replay only  # drift alerts, read by the report and the dashboard
 
+JOURNAL = "journal"  # audit journal token -> the highest seq of its records in the store (see llmvet.journal)
+
 # ---- readiness -------------------------------------------------------------------------------------------
 HEALTH = "health"  # the probe write of Store.writable()
 WRITABLE_PROBE = "writable-probe"

@@ -17,6 +17,13 @@ from llmvet.store.health import PROBE_BYTES, WriteHealth
 log = logging.getLogger("llmvet.store")
 _PREFIX = "llmvet"
 _RESUBSCRIBE_AFTER = (0.1, 0.5, 1.0, 2.0, 5.0)  # seconds between attempts while Redis is unreachable
+# XADD every record, then SET the mark if there is one (the audit journal's high-water mark), atomically.
+_APPEND = """
+local ids = {}
+for i = 2, #ARGV do ids[i - 1] = redis.call('XADD', KEYS[1], '*', 'r', ARGV[i]) end
+if #KEYS > 1 then redis.call('SET', KEYS[2], ARGV[1]) end
+return ids
+"""
 _GLOB = re.compile(r"([*?\[\]\\])")  # Redis MATCH metacharacters
 
 
@@ -25,6 +32,7 @@ class RedisStore:
         self.url = url
         self.redis = aioredis.from_url(url, decode_responses=False)
         self._health = WriteHealth()
+        self._append = self.redis.register_script(_APPEND)
 
     async def open(self) -> None:
         await self.redis.ping()
@@ -74,12 +82,17 @@ class RedisStore:
                 value, *_ = await pipe.execute()
         return float(value)
 
-    async def append(self, stream: str, records: Sequence[Mapping[str, Any]]) -> list[str]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for rec in records:
-                pipe.xadd(self._k("log", stream), {b"r": orjson.dumps(rec)})
-            with self._health.track():
-                ids = await pipe.execute()
+    async def append(
+        self, stream: str, records: Sequence[Mapping[str, Any]], mark: tuple[str, str, Any] | None = None
+    ) -> list[str]:
+        if not records and mark is None:
+            return []
+        # One script: Redis runs the XADDs (and the mark's SET) all or none, even if we die meanwhile;
+        # and about twice as fast as a pipeline of XADDs (benchmarks/audit_journal.py).
+        keys = [self._k("log", stream)] + ([self._k(mark[0], mark[1])] if mark is not None else [])
+        args = [orjson.dumps(mark[2]) if mark is not None else b"", *(orjson.dumps(rec) for rec in records)]
+        with self._health.track():
+            ids = await self._append(keys=keys, args=args)
         return [_pad_id(i.decode()) for i in ids]
 
     async def read(self, stream: str, after: str | None = None, limit: int = 1000) -> list[tuple[str, dict[str, Any]]]:

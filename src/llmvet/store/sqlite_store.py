@@ -168,7 +168,9 @@ class SQLiteStore:
         value = row[0]
         return float(value if isinstance(value, (int, float)) else orjson.loads(value))
 
-    async def append(self, stream: str, records: Sequence[Mapping[str, Any]]) -> list[str]:
+    async def append(
+        self, stream: str, records: Sequence[Mapping[str, Any]], mark: tuple[str, str, Any] | None = None
+    ) -> list[str]:
         if not records:
             return []
         now = time.time()
@@ -180,6 +182,11 @@ class SQLiteStore:
             await self.db.execute("BEGIN IMMEDIATE")
             try:
                 await self.db.executemany("INSERT INTO log (stream, ts, record) VALUES (?,?,?)", rows)
+                if mark is not None:
+                    await self.db.execute(
+                        "INSERT OR REPLACE INTO kv (ns, key, value, expires) VALUES (?,?,?,NULL)",
+                        (mark[0], mark[1], orjson.dumps(mark[2])),
+                    )
                 async with self.db.execute("SELECT last_insert_rowid()") as cur:
                     last = (await cur.fetchone())[0]  # type: ignore[index]
                 await self.db.execute("COMMIT")
