@@ -41,10 +41,24 @@ class _Off:
 OFF = _Off()
 
 
+_seen = False  # a provider is set: it stays (OpenTelemetry sets the global one once)
+_looked = False  # the public getter ran once (it reads OTEL_PYTHON_TRACER_PROVIDER from the environment)
+
+
 def active() -> bool:
-    """Whether an OpenTelemetry SDK is set up (checked each time, so one set up later, e.g. by a test, is
-    seen). Without one, spans would cost CPU per request and go nowhere."""
-    return _tracer is not None and not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    """Whether an OpenTelemetry SDK is set up (seen even when it is set up later, e.g. by a test). Without
+    one, spans would cost CPU per request and go nowhere. Until one is, only the API's module global is
+    read: the public getter looks the environment up on every call (five calls per request)."""
+    global _seen, _looked
+    if _seen:
+        return True
+    if _tracer is None:
+        return False
+    if _looked and getattr(trace, "_TRACER_PROVIDER", True) is None:
+        return False  # still none set (were the name gone from the API, the getter below decides)
+    _looked = True
+    _seen = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    return _seen
 
 
 def in_trace() -> bool:

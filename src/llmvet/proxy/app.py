@@ -34,6 +34,7 @@ from llmvet.proxy.client import read_body, request_object, until_disconnected
 from llmvet.proxy.drain import Drain, DrainMiddleware
 from llmvet.proxy.errors import ProxyError
 from llmvet.proxy.exchange import ClientGone, Exchange
+from llmvet.proxy.front import ProxyApp
 from llmvet.proxy.heartbeat import Heartbeat
 from llmvet.proxy.incremental import Incremental
 from llmvet.proxy.keep_text import TextKeeper
@@ -348,12 +349,15 @@ def create_app(settings: Settings, policy: Policy | None = None) -> Starlette:
         raise ValueError("no upstream configured: pass --upstream URL or set LLMVET_UPSTREAM")
     proxy = LlmvetProxy(settings, policy or load_policy(settings.policy))
     load_extensions(proxy)
-    routes: list[BaseRoute] = [
-        # The vetted routes first: Starlette tries routes in order, and these take nearly all traffic
-        # (extension routes live under their own prefixes, so none of them is shadowed).
+    vetted = [
         Route("/v1/chat/completions", proxy.vetted_route("chat.completions"), methods=["POST"]),
         Route("/v1/completions", proxy.vetted_route("completions"), methods=["POST"]),
         Route("/v1/responses", proxy.vetted_route("responses"), methods=["POST"]),
+    ]
+    routes: list[BaseRoute] = [
+        # The vetted routes first (ProxyApp serves them directly; these entries are for anything its
+        # path lookup misses, e.g. a root path). Extension routes live under their own prefixes.
+        *vetted,
         Route("/healthz", proxy.healthz, methods=["GET"]),
         Route("/readyz", proxy.readyz, methods=["GET"]),
         *proxy.reloader.routes,
@@ -362,7 +366,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> Starlette:
         Route("/v1/{path:path}", proxy.passthrough.route, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]),
     ]
     middleware = [Middleware(DrainMiddleware, drain=proxy.drain), *(m for e in proxy.extensions for m in e.middleware)]
-    app = Starlette(routes=routes, middleware=middleware, lifespan=proxy.lifespan)
+    app = ProxyApp(vetted=vetted, drain=proxy.drain, routes=routes, middleware=middleware, lifespan=proxy.lifespan)
     app.state.proxy = proxy
     return app
 

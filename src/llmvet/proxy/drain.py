@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from types import FrameType
 from typing import Any
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from llmvet.errors import error_response
@@ -202,6 +203,17 @@ class Drain:
             await asyncio.wait_for(self._idle.wait(), timeout)
         return self._idle.is_set()
 
+    @staticmethod
+    def refusal() -> Response:
+        """What a new /v1 request gets while the replica drains: an OpenAI-shaped 503 to retry elsewhere."""
+        return error_response(
+            503,
+            "this llmvet replica is shutting down; retry the request",
+            "server_error",
+            "draining",
+            headers={"retry-after": "1", "connection": "close"},
+        )
+
     def enter(self) -> None:
         self.in_flight += 1
         self._idle.clear()
@@ -224,14 +236,7 @@ class DrainMiddleware:
             await self.app(scope, receive, send)
             return
         if self.drain.draining and scope["path"].startswith("/v1/"):
-            refused = error_response(
-                503,
-                "this llmvet replica is shutting down; retry the request",
-                "server_error",
-                "draining",
-                headers={"retry-after": "1", "connection": "close"},
-            )
-            await refused(scope, receive, send)
+            await self.drain.refusal()(scope, receive, send)
             return
         self.drain.enter()
         try:
