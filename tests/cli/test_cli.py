@@ -73,6 +73,19 @@ def test_policy_check_reports_invalid_yaml_with_line(tmp_path):
     assert r.stderr.startswith(f"{path}:") and "invalid YAML" in r.stderr
 
 
+def test_an_empty_or_cut_short_policy_is_refused_not_read_as_vet_nothing(tmp_path):
+    # A file caught mid-write (empty, or cut before `rules:`) would otherwise load as a policy with
+    # no rules, and serving it would switch every check off.
+    cases = {"empty.yaml": "", "comments.yaml": "# policy\n", "cut.yaml": "version: 1\nname: strict\n"}
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        r = llmvet("policy", "check", str(tmp_path / name))
+        assert r.returncode == 1, (name, r.stdout)
+        assert "rules" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    (tmp_path / "nothing.yaml").write_text("version: 1\nrules: []\n")  # on purpose: still allowed
+    assert llmvet("policy", "check", str(tmp_path / "nothing.yaml")).returncode == 0
+
+
 def test_duplicate_rule_names_are_reported(tmp_path):
     path = tmp_path / "dup.yaml"
     path.write_text("rules:\n  - name: a\n  - name: a\n")

@@ -54,6 +54,42 @@ def test_the_watch_reloads_a_changed_file_and_refuses_a_bad_one(fake, make_proxy
     assert metric_value(samples, "llmvet_policy_reload_failures_total") == 1
 
 
+def test_the_watch_waits_for_a_file_to_stop_changing(fake, make_proxy, tmp_path: Path):
+    fake.reset(lambda b: Reply(text=LEAK))
+    path = tmp_path / "policy.yaml"
+    path.write_text(ANNOTATE)
+    server = make_proxy(ANNOTATE, policy=str(path), policy_watch=0.3)
+    watch = server.proxy.watch
+    time.sleep(0.4)
+    # A slow writer: the new policy arrives a few bytes at a time for about a second. Every prefix of
+    # it (the empty file, a file cut before `rules:`, a rule cut in half) would have been read.
+    with path.open("w") as out:
+        for i in range(0, len(BLOCK), max(1, len(BLOCK) // 40)):
+            out.write(BLOCK[i : i + max(1, len(BLOCK) // 40)])
+            out.flush()
+            time.sleep(0.025)
+    assert wait_for(lambda: serving(server.url) == f"reload-test@{version(BLOCK)}")
+    assert watch.reloads == 1  # one reload, of the whole file; no half-written one was tried
+    samples = parse_metrics(httpx.get(server.url + "/metrics").text)
+    assert metric_value(samples, "llmvet_policy_reload_failures_total") == 0
+
+
+def test_the_watch_refuses_an_emptied_file(fake, make_proxy, tmp_path: Path):
+    fake.reset(lambda b: Reply(text=LEAK))
+    path = tmp_path / "policy.yaml"
+    path.write_text(BLOCK)
+    server = make_proxy(BLOCK, policy=str(path), policy_watch=0.1)
+    time.sleep(0.3)
+    path.write_text("")  # truncated and left so: refused, the blocking policy keeps serving
+    assert wait_for(lambda: server.proxy.watch.reloads == 1)
+    time.sleep(0.2)
+    assert serving(server.url) == f"reload-test@{version(BLOCK)}"
+    leaked = httpx.post(
+        server.url + "/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "x"}]}
+    )
+    assert leaked.status_code == 422 and b"SECRET" not in leaked.content
+
+
 def test_off_by_default(fake, make_proxy, tmp_path: Path):
     path = tmp_path / "policy.yaml"
     path.write_text(ANNOTATE)

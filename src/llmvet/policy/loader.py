@@ -112,10 +112,14 @@ def parse_policy(text: str, filename: str = "<policy>") -> Policy:
         line = mark.line + 1 if mark else 1
         msg = getattr(exc, "problem", None) or str(exc)
         raise PolicyError([Problem(filename, line, "(yaml)", f"invalid YAML: {msg}")]) from None
-    if data is None:
-        data = {}
+    if data is None:  # an empty file (or one being written) must not load as "vet nothing"
+        raise PolicyError([Problem(filename, 1, "(top level)", "the policy is empty: it needs `rules:`")])
     if not isinstance(data, dict):
         raise PolicyError([Problem(filename, 1, "(top level)", "a policy must be a mapping with `rules:`")])
+    if "rules" not in data:  # a file cut short before its rules would otherwise switch vetting off
+        raise PolicyError(
+            [Problem(filename, 1, "rules", "a policy needs `rules:` (write `rules: []` to vet nothing on purpose)")]
+        )
 
     problems: list[Problem] = []
 

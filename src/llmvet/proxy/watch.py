@@ -1,7 +1,9 @@
 """Reload the policy when its file (or the shadow candidate's) changes: opt-in, by polling.
 
 Every `LLMVET_POLICY_WATCH` seconds the files' size and mtime are compared with the last look; when
-either moved, the content's hash decides (a `touch` or a rewrite of the same text is no change).
+either moved, the file is read once they have stayed the same for one more interval (so a file still
+being written is not loaded half-way), and the content's hash decides (a `touch` or a rewrite of the
+same text is no change).
 A change goes through the same reload as SIGHUP: checked first, refused if bad, logged, counted.
 Polling needs no inotify and works on the bind mounts and ConfigMap symlink swaps containers use.
 """
@@ -40,21 +42,29 @@ class PolicyWatch:
     def __init__(self, reloader: PolicyReloader) -> None:
         self.reloader = reloader
         self.interval = reloader.rt.settings.policy_watch
-        self._seen: dict[Path, tuple[Stamp, str | None]] = {}
+        self._seen: dict[Path, tuple[Stamp, str | None]] = {}  # stamp at the last look, digest last read
+        self._moving: set[Path] = set()  # files whose stamp changed at the last look
         self._task: asyncio.Task[None] | None = None
         self.reloads = 0  # reloads this watch started (refused ones included)
 
     def _look(self) -> bool:
-        """Record the files' state; True when a file's content changed since the last look."""
+        """Record the files' state; True when a file's content changed and has since stopped moving."""
         changed = False
         for path in self.reloader.paths():
             stamp = _stamp(path)
             before = self._seen.get(path)
-            if before is not None and before[0] == stamp:
+            if before is None:
+                self._seen[path] = (stamp, _digest(path))
                 continue
-            digest = _digest(path)
-            changed |= before is not None and before[1] != digest
-            self._seen[path] = (stamp, digest)
+            if before[0] != stamp:  # still moving (or just moved): look again next time
+                self._seen[path] = (stamp, before[1])
+                self._moving.add(path)
+                continue
+            if path in self._moving:  # settled since the last look: now the content decides
+                self._moving.discard(path)
+                digest = _digest(path)
+                changed |= before[1] != digest
+                self._seen[path] = (stamp, digest)
         return changed
 
     async def _run(self) -> None:
