@@ -75,14 +75,19 @@ class Incremental:
         return KeepAliveStream(relay, ex.rule.rule.stream.keepalive, headers=out_headers)
 
     async def until_first_release(self, run: IncrementalRun, chunks: AsyncIterator[bytes]) -> tuple[list[bytes], bool]:
-        parser = run.parser
+        """The events that go out first, once some text is cleared (events before it, e.g. the one naming
+        the role, wait for it: until then a finding still gets the buffered error), and whether the
+        stream is over."""
+        first: list[bytes] = []
         async for chunk in chunks:
-            out = await run.take_chunk(chunk)
+            first += await run.take_chunk(chunk)
             if run.stopped is not None:  # flagged in the first bytes: the buffered stream's error, nothing sent
                 return [], True
-            if out:
-                return out, False
-        _complete(run, parser)
+            if first and run.text_cleared():
+                return first, run.complete
+            if run.complete:
+                return [], True
+        _complete(run, run.parser)
         return [], True
 
     async def relay(
@@ -105,7 +110,7 @@ class Incremental:
                     out = await run.take_chunk(chunk)
                     if out:
                         yield b"".join(out)
-                    if run.stopped is not None:
+                    if run.stopped is not None or run.complete:  # complete: not a wait for the upstream to close
                         break
                 else:
                     _complete(run, parser)

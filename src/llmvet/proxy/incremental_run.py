@@ -49,6 +49,7 @@ class IncrementalRun:
         self.early: dict[str, asyncio.Future[Any]] = {}  # whole-answer work begun with the request (re-asks)
         self.terminal: list[bool] = []  # per event: does it close a choice (held to the end)?
         self.readers: dict[str, list[_Reader]] = {}  # part kind -> the segment validators reading it
+        self.complete = False  # the upstream's stream said it is over ([DONE], a final response event)
 
     def readers_of(self, kind: PartKind) -> list[_Reader]:
         found = self.readers.get(kind)
@@ -74,7 +75,9 @@ class IncrementalRun:
     async def take(self, event: sse.Event) -> None:
         event = event_without_llmvet(event)
         self.events.append(event)
-        self.terminal.append(self.ex.wire.is_terminal(event.data))
+        wire = self.ex.wire
+        terminal = wire.is_terminal(event.data)
+        self.terminal.append(terminal)
         touched: dict[tuple[int, str], int] = {}
         for choice, name, kind, delta in self.ex.wire.event_deltas(event.data, self.names):
             part = self.parts.get((choice, name))
@@ -86,6 +89,15 @@ class IncrementalRun:
         self.marks.append(touched)
         for key in touched:
             await self.check_segments(key, final=False)
+        if terminal:  # a finished choice's text is whole: its last segment need not wait for the end
+            for index in wire.finished_choices(event.data):
+                for key in [k for k in self.parts if k[0] == index]:
+                    await self.check_segments(key, final=True)
+            self.complete = self.complete or wire.stream_complete([event])
+
+    def text_cleared(self) -> bool:
+        """Has any text been cleared to go out (or is some text read by no check)?"""
+        return any(p.released != 0 for p in self.parts.values())
 
     async def take_chunk(self, chunk: bytes) -> list[bytes]:
         """Take the events a chunk completes; what may go out, cleared event by event, so text before a
