@@ -48,3 +48,19 @@ def test_a_key_in_the_first_words_gets_the_buffered_error_however_the_events_arr
     r = stream(make_proxy(policy()))
     assert r.status_code == 422 and r.json()["error"]["code"] == "blocked_by_policy"
     assert KEY.encode() not in r.content
+
+
+def test_the_first_read_with_text_decides_between_the_error_and_a_stopped_stream(fake, make_proxy):
+    """Until some text has gone out a finding gets the buffered error; after, the stream stops with
+    content_filter. The role event alone does not commit the response."""
+    words = [_chunk({"content": f"word{i} "}) for i in range(5)]
+    events = [_chunk({"role": "assistant", "content": ""}), *words, _chunk({"content": KEY}), _chunk({}, "stop")]
+    proxy = make_proxy(policy())
+    fake.reset(lambda b: Reply(events=[*events, "[DONE]"], writes=[6], chunk_delay=0.05))  # role and prose, then key
+    r = stream(proxy)
+    assert r.status_code == 200 and b"word4" in r.content and KEY.encode() not in r.content
+    reasons = [c.get("finish_reason") for e in data_events(r.content) if isinstance(e, dict) for c in e["choices"]]
+    assert "content_filter" in reasons
+    fake.reset(lambda b: Reply(events=[*events, "[DONE]"], writes=[1], chunk_delay=0.05))  # role, then the rest
+    r = stream(proxy)
+    assert r.status_code == 422 and KEY.encode() not in r.content

@@ -31,6 +31,7 @@ class Reply:
     cut_after: int | None = None  # streaming: drop the connection after this many events
     malformed_after: int | None = None  # streaming: send a broken event after this many events
     linger: float = 0.0  # streaming: seconds the connection stays open after the last event
+    writes: list[int] | None = None  # streaming: events per write, in order (the rest in one last write)
     ignore_n: bool = False  # behave like upstreams without the `n` parameter
     finish_reason: str = "stop"
     # A hostile or unusual upstream: these replace what the fake would build.
@@ -114,6 +115,9 @@ class FakeUpstream:
         return [texts[i % len(texts)] for i in range(n)]
 
     def _sse(self, events: list[tuple[str | None, Any]], reply: Reply) -> StreamingResponse:
+        if reply.writes is not None:
+            return self._grouped(events, reply)
+
         async def gen() -> AsyncIterator[bytes]:
             try:
                 for i, (name, data) in enumerate(events):
@@ -135,6 +139,32 @@ class FakeUpstream:
                 with self._lock:
                     self.streams_cancelled += 1
                 raise
+
+        return StreamingResponse(gen(), headers=reply.headers, media_type="text/event-stream")
+
+    def _grouped(self, events: list[tuple[str | None, Any]], reply: Reply) -> StreamingResponse:
+        """A stream whose events arrive several to a write (`reply.writes`), `chunk_delay` apart."""
+        blobs = [
+            (f"event: {name}\n".encode() if name else b"")
+            + b"data: "
+            + (data.encode() if isinstance(data, str) else orjson.dumps(data))
+            + b"\n\n"
+            for name, data in events
+        ]
+        sizes = [*(reply.writes or []), len(blobs)]
+
+        async def gen() -> AsyncIterator[bytes]:
+            at = 0
+            for n in sizes:
+                if at >= len(blobs):
+                    break
+                if at and reply.chunk_delay:
+                    await asyncio.sleep(reply.chunk_delay)
+                if at + n >= len(blobs):
+                    with self._lock:
+                        self.streams_finished += 1
+                yield b"".join(blobs[at : at + n])
+                at += n
 
         return StreamingResponse(gen(), headers=reply.headers, media_type="text/event-stream")
 

@@ -81,9 +81,9 @@ class Incremental:
         first: list[bytes] = []
         async for chunk in chunks:
             first += await run.take_chunk(chunk)
-            if run.stopped is not None:  # flagged in the first bytes: the buffered stream's error, nothing sent
+            if run.stopped is not None:  # flagged in the first words: the buffered stream's error, nothing sent
                 return [], True
-            if first and run.text_cleared():
+            if run.text_out:
                 return first, run.complete
             if run.complete:
                 return [], True

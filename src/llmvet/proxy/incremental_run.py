@@ -26,6 +26,7 @@ from llmvet.proxy.wires import Part
 from llmvet.validators.base import ALL_PARTS, PartKind, Status, Verdict
 
 STOPS = ("block", "escalate", "reask")  # decisions that must stop text from flowing
+_NO_MARKS: list[tuple[StreamText, int]] = []  # an event that adds no text (shared: never changed)
 
 
 class IncrementalRun:
@@ -38,7 +39,7 @@ class IncrementalRun:
         self.at_end = [cv for cv in ex.rule.validators if modes[cv.label] != "segment"]
         self.hold_all = any(m == "buffer" for m in modes.values())
         self.events: list[sse.Event] = []
-        self.marks: list[dict[tuple[int, str], int]] = []  # per event: part -> its length after the event
+        self.marks: list[list[tuple[StreamText, int]]] = []  # per event: (part, its length after the event)
         self.parts: dict[tuple[int, str], StreamText] = {}
         self.names: dict[str, str] = {}
         self.released = 0  # events sent so far
@@ -50,6 +51,7 @@ class IncrementalRun:
         self.terminal: list[bool] = []  # per event: does it close a choice (held to the end)?
         self.readers: dict[str, list[_Reader]] = {}  # part kind -> the segment validators reading it
         self.complete = False  # the upstream's stream said it is over ([DONE], a final response event)
+        self.text_out = False  # has an event with text been released?
 
     def readers_of(self, kind: PartKind) -> list[_Reader]:
         found = self.readers.get(kind)
@@ -78,26 +80,34 @@ class IncrementalRun:
         wire = self.ex.wire
         terminal = wire.is_terminal(event.data)
         self.terminal.append(terminal)
-        touched: dict[tuple[int, str], int] = {}
-        for choice, name, kind, delta in self.ex.wire.event_deltas(event.data, self.names):
+        touched: dict[tuple[int, str], StreamText] = {}
+        for choice, name, kind, delta in wire.event_deltas(event.data, self.names):
             part = self.parts.get((choice, name))
             if part is None:
-                part = self.parts[(choice, name)] = StreamText(choice, kind)
-                part.released = 0 if self.readers_of(kind) else -1  # nothing reads it: it never holds text
+                part = self.parts[(choice, name)] = self.new_part(choice, name, kind)
             part.add(delta)
-            touched[(choice, name)] = part.length
-        self.marks.append(touched)
-        for key in touched:
-            await self.check_segments(key, final=False)
+            touched[(choice, name)] = part
+        # per event: each part it adds to, and that part's length after it
+        self.marks.append([(part, part.length) for part in touched.values()] if touched else _NO_MARKS)
+        for part in touched.values():
+            if part.readers:
+                await self.check_segments(part, final=False)
         if terminal:  # a finished choice's text is whole: its last segment need not wait for the end
             for index in wire.finished_choices(event.data):
-                for key in [k for k in self.parts if k[0] == index]:
-                    await self.check_segments(key, final=True)
+                for key, part in list(self.parts.items()):
+                    if key[0] == index and part.readers:
+                        await self.check_segments(part, final=True)
             self.complete = self.complete or wire.stream_complete([event])
 
-    def text_cleared(self) -> bool:
-        """Has any text been cleared to go out (or is some text read by no check)?"""
-        return any(p.released != 0 for p in self.parts.values())
+    def new_part(self, choice: int, name: str, kind: PartKind) -> StreamText:
+        part = StreamText(choice, kind, name)
+        part.readers = self.readers_of(kind)
+        part.released = 0 if part.readers else -1  # nothing reads it: it never holds text
+        for r in part.readers:
+            part.state[r.label] = {}
+            part.cleared[r.label] = 0
+        part.ahead = any(r.ahead is not None for r in part.readers)
+        return part
 
     async def take_chunk(self, chunk: bytes) -> list[bytes]:
         """Take the events a chunk completes; what may go out, cleared event by event, so text before a
@@ -107,73 +117,70 @@ class IncrementalRun:
             await self.take(event)
             if self.stopped is not None:
                 break
-            out += self.releasable()
+            if not self.hold_all:
+                self.release_into(out)
         return out
 
-    async def check_segments(self, key: tuple[int, str], final: bool) -> None:
-        part = self.parts[key]
-        readers = self.readers_of(part.kind)
-        if not readers:
-            return
+    async def check_segments(self, part: StreamText, final: bool) -> None:
+        """Check the part's text each of its readers can now release; release what all of them cleared."""
         text: Any = part.tail  # read like the whole text so far
+        readers, cleared_at, states = part.readers, part.cleared, part.state
         for r in readers:
-            cleared = part.cleared.get(r.label, 0)
-            state = part.state.get(r.label)
-            if state is None:
-                state = part.state[r.label] = {}
+            label = r.label
+            cleared, state = cleared_at[label], states[label]
             start, end, release = r.window(text, state, cleared, final)
             if end <= start or release <= cleared:
                 continue
-            part.cleared[r.label] = release
+            cleared_at[label] = release
             window = text[start:end]
             began = time.perf_counter()
             if r.clean(window):
-                self.clean_ms[r.label] = self.clean_ms.get(r.label, 0.0) + (time.perf_counter() - began) * 1000
+                self.clean_ms[label] = self.clean_ms.get(label, 0.0) + (time.perf_counter() - began) * 1000
                 continue
-            decision = await evaluate(self.ex.rule, self.context(key, window, not final, state), only=[r.cv])
+            decision = await evaluate(self.ex.rule, self.context(part, window, not final, state), only=[r.cv])
             _shift_spans(decision, start)
             _keep_findings(decision, release, state.setdefault("reported", set()))
             self.decisions.append(decision)
             if decision.action in STOPS and self.stopped is None:
                 self.stopped = decision
-        if not final and self.stopped is None:
+        if part.ahead and not final and self.stopped is None:
             for r in readers:
                 if r.ahead is not None:
-                    r.ahead(text, part.state[r.label], self.rt.resources)
-        part.released = min(part.cleared.get(r.label, 0) for r in readers)
-        # text every segment validator has released (and will not re-read) is never read again
-        part.tail.drop_before(min(part.keep_from(r.label) for r in readers))
+                    r.ahead(text, states[r.label], self.rt.resources)
+        if len(readers) == 1:
+            part.released = cleared_at[readers[0].label]
+            keep = part.keep_from(readers[0].label)
+        else:
+            part.released = min(cleared_at[r.label] for r in readers)
+            keep = min(part.keep_from(r.label) for r in readers)
+        part.tail.drop_before(keep)  # text every reader has released (and will not re-read) is never read again
 
-    def context(
-        self, key: tuple[int, str], text: str, partial: bool = False, state: dict[str, Any] | None = None
-    ) -> Any:
-        choice, label = key
-        part = self.parts[key]
-        ctx = self.vetter.context(self.ex, Part(choice, label.split("#")[0], part.kind, text))
+    def context(self, part: StreamText, text: str, partial: bool = False, state: dict[str, Any] | None = None) -> Any:
+        ctx = self.vetter.context(self.ex, Part(part.choice, part.name.split("#")[0], part.kind, text))
         ctx.partial, ctx.stream_state = partial, state
         return ctx
 
     # ---- what may go out --------------------------------------------------------------------------
-    def releasable(self) -> list[bytes]:
-        """Raw bytes of the events every segment check has cleared, in order (none once stopped)."""
-        if self.stopped is not None or self.hold_all:
-            return []
-        out = []
-        parts, events, marks, terminal = self.parts, self.events, self.marks, self.terminal
-        i = self.released
-        while i < len(events):
-            if terminal[i] or any(0 <= parts[key].released < length for key, length in marks[i].items()):
-                break
+    def release_into(self, out: list[bytes]) -> None:
+        """Add the raw bytes of the events every segment check has cleared, in order, to `out`."""
+        events, marks, terminal = self.events, self.marks, self.terminal
+        i, n = self.released, len(events)
+        while i < n and not terminal[i]:
+            for part, length in marks[i]:
+                if 0 <= part.released < length:
+                    self.released = i
+                    return
             out.append(events[i].raw)
+            self.text_out = self.text_out or bool(marks[i])
             i += 1
         self.released = i
-        return out
 
     # ---- the end ------------------------------------------------------------------------------------
     async def finish(self) -> Decision:
         """Check the tails, reconcile with the assembled answer, run the whole-answer checks."""
-        for key in list(self.parts):
-            await self.check_segments(key, final=True)
+        for text in list(self.parts.values()):
+            if text.readers:
+                await self.check_segments(text, final=True)
         assembled = self.ex.wire.stream_parts(self.events)
         wholes = {p.whole() for p in self.parts.values()}
         for part in assembled:  # text the deltas did not carry (a final snapshot that says more): check it whole

@@ -12,7 +12,6 @@ travel to clients, reviewers and logs.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import re
 from typing import Annotated, Any, ClassVar
 
@@ -202,17 +201,27 @@ class RegexValidator(Validator[RegexConfig]):
         # Matches hold at most `_spaces` spaces: check every complete token, but hold back the last
         # few tokens that a match could still run through, from the first one holding a character
         # a match can start with (prose rarely has one, so it flows word by word).
-        starts = state.setdefault("starts", [0])  # where each token begins
+        starts = state.get("starts")  # where each token begins
+        if starts is None:
+            starts = state["starts"] = [0]
+            state["risky"] = []  # per complete token (starts[i] to starts[i + 1]): may a match begin in it?
+        risky = state["risky"]
         seen = state.get("seen", 0)
         new = text[seen:]
-        starts.extend(seen + m.end() for m in _WHITESPACE_RUN.finditer(new))
+        first = self._first
+        for m in _WHITESPACE_RUN.finditer(new):  # each token is looked at once, as it completes
+            end = seen + m.end()
+            risky.append(first is None or not first.isdisjoint(text[starts[-1] : end]))
+            starts.append(end)
         state["seen"] = seen + len(new)
-        del starts[: max(0, len(starts) - self._spaces - 2)]  # only the last few are ever needed
+        spaces = self._spaces
+        if len(starts) > spaces + 2:  # only the last few are ever needed
+            del starts[: -spaces - 2], risky[: -spaces - 1]
         if len(starts) < 2:
             return cleared, cleared, cleared
         release = starts[-1]  # the token being written is always held
-        for a, b in itertools.pairwise(starts[-1 - self._spaces :]):
-            if self._first is None or not self._first.isdisjoint(text[a:b]):
+        for a, held in zip(starts[-1 - spaces : -1], risky[-spaces:] if spaces else (), strict=True):
+            if held:
                 release = a
                 break
         return cleared, starts[-1], max(release, cleared)
