@@ -1,6 +1,7 @@
 """Streaming latency: the upstream directly against llmvet, in one run.
 
     python benchmarks/streaming.py [--chunks 200] [--delay 0.02] [--runs 3] [--cpu-answers 20]
+        [--before-src DIR]
 
 A loopback upstream streams a prose answer in `--chunks` events `--delay` seconds apart. For each
 target the script prints the medians over `--runs` of: time to the first byte, to the first token,
@@ -8,13 +9,18 @@ the whole stream, the p99 of the gaps between chunks, and llmvet's CPU per strea
 llmvet's figures minus (or over) the direct ones from the same run. Targets: the bundled default
 policy (stream mode auto: incremental), the same policy with `stream.mode: buffer`, the
 coding-assistant policy (auto picks buffer there: its rule re-asks) and the same policy made
-incremental (its re-ask replaced by a block, which is what a released stream can still do).
+incremental (its re-ask replaced by a block, which is what a released stream can still do), and
+the default policy with `stream.mode: passthrough` (forwards only, vets afterwards: the floor).
+
+--before-src DIR also runs the two incremental targets from another source tree (e.g. an export of
+main's src/), so a change is measured against what it replaces in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import statistics
 import sys
 import tempfile
@@ -63,9 +69,14 @@ def policy_files(tmp: Path) -> dict[str, Path]:
     coding_incremental.write_text(
         coding.read_text().replace("    on_fail: reask", "    stream: {mode: incremental}\n    on_fail: block", 1)
     )
+    passthrough = tmp / "default-passthrough.yaml"
+    passthrough.write_text(
+        text.replace("    on_fail: annotate", "    stream: {mode: passthrough}\n    on_fail: annotate", 1)
+    )
     return {
         "llmvet default (incremental)": default,
         "llmvet default, stream.mode buffer": buffered,
+        "llmvet default, stream.mode passthrough": passthrough,
         "llmvet coding-assistant (auto: buffer)": coding,
         "llmvet coding-assistant, incremental+block": coding_incremental,
     }
@@ -78,6 +89,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--cpu-answers", type=int, default=20, help="answers per target for the CPU figure")
     ap.add_argument("--cpu-delay", type=float, default=0.002)
+    ap.add_argument("--before-src", help="also run the incremental targets from this source tree (its src/ folder)")
     args = ap.parse_args()
     # Prose as models stream it: about a word an event, the space in front.
     words = [
@@ -110,10 +122,15 @@ def main() -> int:
     procs = []
     with ThreadedServer(fake.app()) as upstream:
         targets = {"upstream (direct)": (upstream.url, None)}
-        for name, policy in policy_files(tmp).items():
+        runs = [(name, policy, None) for name, policy in policy_files(tmp).items()]
+        if args.before_src:
+            before = os.pathsep.join([str(Path(args.before_src).resolve()), os.environ.get("PYTHONPATH", "")])
+            runs += [(f"before: {n[len('llmvet ') :]}", p, before) for n, p, _ in runs if "incremental" in n]
+        for name, policy, pythonpath in runs:
             port = free_port()
             cmd = llmvet_cmd(upstream.url + "/v1", port, policy, f"sqlite:///{tmp / (str(port) + '.db')}")
-            procs.append(serve(cmd, port, tmp / "servers.log", {"LLMVET_LOG_LEVEL": "warning"}))
+            env = {"LLMVET_LOG_LEVEL": "warning", **({"PYTHONPATH": pythonpath} if pythonpath else {})}
+            procs.append(serve(cmd, port, tmp / "servers.log", env))
             targets[name] = (f"http://127.0.0.1:{port}", procs[-1].pid)
         try:
             results: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
@@ -137,7 +154,7 @@ def main() -> int:
     print(f"{args.chunks} chunks x {args.delay * 1000:.0f} ms, medians of {args.runs} alternating runs\n")
     for name, m in med.items():
         print(
-            f"{name:44} first byte {m['first_byte']:8.1f} ms  first token {m['first_token']:8.1f} ms  "
+            f"{name:46} first byte {m['first_byte']:8.1f} ms  first token {m['first_token']:8.1f} ms  "
             f"whole {m['total']:8.1f} ms  gap p99 {m['gap_p99']:6.1f} ms  cpu {m['cpu_ms']:6.1f} ms"
         )
     direct = med["upstream (direct)"]
@@ -147,7 +164,7 @@ def main() -> int:
         if name == "upstream (direct)":
             continue
         print(
-            f"{name:44} first token +{m['first_token'] - direct['first_token']:.1f} ms, "
+            f"{name:46} first token +{m['first_token'] - direct['first_token']:.1f} ms, "
             f"gap p99 +{m['gap_p99'] - direct['gap_p99']:.1f} ms, "
             f"cpu {m['cpu_ms'] / baseline_cpu:.2f}x the buffered answer's"
         )

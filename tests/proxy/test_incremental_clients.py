@@ -21,7 +21,7 @@ def test_langchain_streams_through_and_stops_cleanly(fake, guarded):
     llm = chat_openai(base_url=guarded.url + "/v1", api_key="k", model="m", max_retries=0)
     fake.reset(lambda b: Reply(text=PROSE))
     assert "".join(c.content for c in llm.stream("q")) == PROSE
-    fake.reset(lambda b: Reply(text=f"{PROSE} {KEY} tail"))
+    fake.reset(lambda b: Reply(text=f"{PROSE} {KEY} tail", chunk_delay=0.003))  # prose goes out before the key
     chunks = list(llm.stream("q"))
     text = "".join(c.content for c in chunks)
     assert text.startswith("word0") and KEY not in text
@@ -36,7 +36,7 @@ def test_litellm_streams_through_and_stops_cleanly(fake, guarded, monkeypatch):
     fake.reset(lambda b: Reply(text=PROSE))
     stream = litellm.completion(stream=True, **kwargs)
     assert "".join(c.choices[0].delta.content or "" for c in stream) == PROSE
-    fake.reset(lambda b: Reply(text=f"{PROSE} {KEY} tail"))
+    fake.reset(lambda b: Reply(text=f"{PROSE} {KEY} tail", chunk_delay=0.003))  # prose goes out before the key
     chunks = list(litellm.completion(stream=True, **kwargs))
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text.startswith("word0") and KEY not in text

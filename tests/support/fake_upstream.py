@@ -30,6 +30,8 @@ class Reply:
     chunk_delay: float = 0.0  # seconds between SSE events
     cut_after: int | None = None  # streaming: drop the connection after this many events
     malformed_after: int | None = None  # streaming: send a broken event after this many events
+    linger: float = 0.0  # streaming: seconds the connection stays open after the last event
+    writes: list[int] | None = None  # streaming: events per write, in order (the rest in one last write)
     ignore_n: bool = False  # behave like upstreams without the `n` parameter
     finish_reason: str = "stop"
     # A hostile or unusual upstream: these replace what the fake would build.
@@ -113,24 +115,56 @@ class FakeUpstream:
         return [texts[i % len(texts)] for i in range(n)]
 
     def _sse(self, events: list[tuple[str | None, Any]], reply: Reply) -> StreamingResponse:
+        if reply.writes is not None:
+            return self._grouped(events, reply)
+
         async def gen() -> AsyncIterator[bytes]:
             try:
                 for i, (name, data) in enumerate(events):
+                    if i and reply.chunk_delay:  # between events: like a model, no pause after the last
+                        await asyncio.sleep(reply.chunk_delay)
                     if reply.cut_after is not None and i >= reply.cut_after:
                         raise ConnectionAbortedError("scripted cut")  # uvicorn drops the connection
                     if reply.malformed_after is not None and i == reply.malformed_after:
                         yield b"data: {this is not json\n\n"
                     head = f"event: {name}\n".encode() if name else b""
                     payload = data.encode() if isinstance(data, str) else orjson.dumps(data)
+                    if i == len(events) - 1:  # finished once the last event is on its way (a client may
+                        with self._lock:  # hang up as soon as it has read it)
+                            self.streams_finished += 1
                     yield head + b"data: " + payload + b"\n\n"
-                    if reply.chunk_delay:
-                        await asyncio.sleep(reply.chunk_delay)
-                with self._lock:
-                    self.streams_finished += 1
+                if reply.linger:
+                    await asyncio.sleep(reply.linger)
             except asyncio.CancelledError:
                 with self._lock:
                     self.streams_cancelled += 1
                 raise
+
+        return StreamingResponse(gen(), headers=reply.headers, media_type="text/event-stream")
+
+    def _grouped(self, events: list[tuple[str | None, Any]], reply: Reply) -> StreamingResponse:
+        """A stream whose events arrive several to a write (`reply.writes`), `chunk_delay` apart."""
+        blobs = [
+            (f"event: {name}\n".encode() if name else b"")
+            + b"data: "
+            + (data.encode() if isinstance(data, str) else orjson.dumps(data))
+            + b"\n\n"
+            for name, data in events
+        ]
+        sizes = [*(reply.writes or []), len(blobs)]
+
+        async def gen() -> AsyncIterator[bytes]:
+            at = 0
+            for n in sizes:
+                if at >= len(blobs):
+                    break
+                if at and reply.chunk_delay:
+                    await asyncio.sleep(reply.chunk_delay)
+                if at + n >= len(blobs):
+                    with self._lock:
+                        self.streams_finished += 1
+                yield b"".join(blobs[at : at + n])
+                at += n
 
         return StreamingResponse(gen(), headers=reply.headers, media_type="text/event-stream")
 

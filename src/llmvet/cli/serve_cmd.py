@@ -84,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
     )
     # uvicorn re-raises the SIGTERM it shut down for; end with status 0 then (a drained, clean stop).
     signal.signal(signal.SIGTERM, _exit_cleanly)
+    from llmvet.proxy import heap
+
+    heap.FREEZE = True  # this process serves: start-up objects leave the collector's way once warm
     if args.workers > 1:
         return _run_workers(settings, args.workers, common)
     from llmvet.proxy.app import create_app

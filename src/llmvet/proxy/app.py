@@ -28,6 +28,7 @@ from llmvet.extensions import ENTRY_POINT_GROUP, Extension, ReviewAccess
 from llmvet.journal import open_journal
 from llmvet.logs import REQUEST_ID
 from llmvet.policy.loader import Policy, load_policy
+from llmvet.proxy import heap
 from llmvet.proxy.admin import PolicyReloader
 from llmvet.proxy.answer import restore, with_text
 from llmvet.proxy.client import read_body, request_object, until_disconnected
@@ -210,6 +211,7 @@ class LlmvetProxy:
                     log.info(
                         "validator %s (rule %s) warmed up in %.1fs", cv.label, rule.name, time.perf_counter() - started
                     )
+        heap.freeze_after_startup()  # what start-up made stays: full collections no longer walk it
 
     # ---- health -----------------------------------------------------------------------------------------
     async def healthz(self, request: Request) -> Response:
@@ -375,4 +377,5 @@ def app_from_env() -> Starlette:
     """Factory for `llmvet serve --workers N`: each worker reads its settings from LLMVET_* variables
     (and its OTLP exporter's from OTEL_* ones)."""
     setup_otlp()
+    heap.FREEZE = True  # only `llmvet serve --workers N` builds its app here
     return create_app(Settings())

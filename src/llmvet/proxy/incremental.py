@@ -12,207 +12,25 @@ OpenAI error a buffered stream gets.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.responses import Response
 
-from llmvet.policy.engine import Decision, ValidatorRun, evaluate
-from llmvet.policy.loader import CompiledValidator
-from llmvet.policy.schema import SEVERITY
+from llmvet.policy.engine import Decision
 from llmvet.proxy import sse, tracing
-from llmvet.proxy.answer import Answer, event_without_llmvet, strip_llmvet_field
+from llmvet.proxy.answer import Answer, strip_llmvet_field
 from llmvet.proxy.errors import ProxyError, upstream_bad_response
 from llmvet.proxy.exchange import Exchange
+from llmvet.proxy.incremental_run import STOPS, IncrementalRun
 from llmvet.proxy.keepalive import KeepAliveStream
 from llmvet.proxy.recording import finish
 from llmvet.proxy.render import Renderer
 from llmvet.proxy.runtime import Runtime
-from llmvet.proxy.stream_text import StreamText
 from llmvet.proxy.upstream import response_headers
 from llmvet.proxy.vetting import Vetter
-from llmvet.proxy.wires import Part
 from llmvet.proxy.wires.base import payloads
-from llmvet.validators.base import ALL_PARTS, PartKind, Status, Verdict
-
-STOPS = ("block", "escalate", "reask")  # decisions that must stop text from flowing
-
-
-class IncrementalRun:
-    """One incremental stream: the upstream's events in, the client's bytes out."""
-
-    def __init__(self, rt: Runtime, vetter: Vetter, render: Renderer, ex: Exchange) -> None:
-        self.rt, self.vetter, self.render, self.ex = rt, vetter, render, ex
-        modes = {cv.label: _mode(cv) for cv in ex.rule.validators}
-        self.segment = [cv for cv in ex.rule.validators if modes[cv.label] == "segment"]
-        self.at_end = [cv for cv in ex.rule.validators if modes[cv.label] != "segment"]
-        self.hold_all = any(m == "buffer" for m in modes.values())
-        self.events: list[sse.Event] = []
-        self.marks: list[dict[tuple[int, str], int]] = []  # per event: part -> its length after the event
-        self.parts: dict[tuple[int, str], StreamText] = {}
-        self.names: dict[str, str] = {}
-        self.released = 0  # events sent so far
-        self.parser = sse.SSEParser()
-        self.decisions: list[Decision] = []
-        self.stopped: Decision | None = None
-        self.clean_ms: dict[str, float] = {}  # segment validators' time on windows they cleared cheaply
-        self.early: dict[str, asyncio.Future[Any]] = {}  # whole-answer work begun with the request (re-asks)
-        self.terminal: list[bool] = []  # per event: does it close a choice (held to the end)?
-        self.readers: dict[str, list[_Reader]] = {}  # part kind -> the segment validators reading it
-
-    def readers_of(self, kind: PartKind) -> list[_Reader]:
-        found = self.readers.get(kind)
-        if found is None:
-            found = self.readers[kind] = [
-                _Reader(cv) for cv in self.segment if kind in getattr(cv.instance, "reads", ALL_PARTS)
-            ]
-        return found
-
-    def start_early(self) -> None:
-        """Let whole-answer validators begin what needs only the request, so it runs beside the stream."""
-        ctx = self.vetter.context(self.ex, Part(0, "content", "content", ""))
-        for cv in self.at_end:
-            started = cv.instance.stream_start(ctx)
-            if started is not None:
-                self.early[cv.label] = asyncio.ensure_future(started)
-
-    def cancel_early(self) -> None:
-        for task in self.early.values():
-            task.cancel()
-
-    # ---- taking events in -------------------------------------------------------------------------
-    async def take(self, event: sse.Event) -> None:
-        event = event_without_llmvet(event)
-        self.events.append(event)
-        self.terminal.append(self.ex.wire.is_terminal(event.data))
-        touched: dict[tuple[int, str], int] = {}
-        for choice, name, kind, delta in self.ex.wire.event_deltas(event.data, self.names):
-            part = self.parts.get((choice, name))
-            if part is None:
-                part = self.parts[(choice, name)] = StreamText(choice, kind)
-                part.released = 0 if self.readers_of(kind) else -1  # nothing reads it: it never holds text
-            part.add(delta)
-            touched[(choice, name)] = part.length
-        self.marks.append(touched)
-        for key in touched:
-            await self.check_segments(key, final=False)
-
-    async def take_chunk(self, chunk: bytes) -> list[bytes]:
-        """Take the events a chunk completes; what may go out, cleared event by event, so text before a
-        flagged span goes out however the upstream's bytes were split into chunks."""
-        out: list[bytes] = []
-        for event in _parse(self.parser, chunk):
-            await self.take(event)
-            if self.stopped is not None:
-                break
-            out += self.releasable()
-        return out
-
-    async def check_segments(self, key: tuple[int, str], final: bool) -> None:
-        part = self.parts[key]
-        readers = self.readers_of(part.kind)
-        if not readers:
-            return
-        text: Any = part.tail  # read like the whole text so far
-        for r in readers:
-            cleared = part.cleared.get(r.label, 0)
-            state = part.state.get(r.label)
-            if state is None:
-                state = part.state[r.label] = {}
-            start, end, release = r.window(text, state, cleared, final)
-            if end <= start or release <= cleared:
-                continue
-            part.cleared[r.label] = release
-            window = text[start:end]
-            began = time.perf_counter()
-            if r.clean(window):
-                self.clean_ms[r.label] = self.clean_ms.get(r.label, 0.0) + (time.perf_counter() - began) * 1000
-                continue
-            decision = await evaluate(self.ex.rule, self.context(key, window, not final, state), only=[r.cv])
-            _shift_spans(decision, start)
-            _keep_findings(decision, release, state.setdefault("reported", set()))
-            self.decisions.append(decision)
-            if decision.action in STOPS and self.stopped is None:
-                self.stopped = decision
-        if not final and self.stopped is None:
-            for r in readers:
-                if r.ahead is not None:
-                    r.ahead(text, part.state[r.label], self.rt.resources)
-        part.released = min(part.cleared.get(r.label, 0) for r in readers)
-        # text every segment validator has released (and will not re-read) is never read again
-        part.tail.drop_before(min(part.keep_from(r.label) for r in readers))
-
-    def context(
-        self, key: tuple[int, str], text: str, partial: bool = False, state: dict[str, Any] | None = None
-    ) -> Any:
-        choice, label = key
-        part = self.parts[key]
-        ctx = self.vetter.context(self.ex, Part(choice, label.split("#")[0], part.kind, text))
-        ctx.partial, ctx.stream_state = partial, state
-        return ctx
-
-    # ---- what may go out --------------------------------------------------------------------------
-    def releasable(self) -> list[bytes]:
-        """Raw bytes of the events every segment check has cleared, in order (none once stopped)."""
-        if self.stopped is not None or self.hold_all:
-            return []
-        out = []
-        parts, events, marks, terminal = self.parts, self.events, self.marks, self.terminal
-        i = self.released
-        while i < len(events):
-            if terminal[i] or any(0 <= parts[key].released < length for key, length in marks[i].items()):
-                break
-            out.append(events[i].raw)
-            i += 1
-        self.released = i
-        return out
-
-    # ---- the end ------------------------------------------------------------------------------------
-    async def finish(self) -> Decision:
-        """Check the tails, reconcile with the assembled answer, run the whole-answer checks."""
-        for key in list(self.parts):
-            await self.check_segments(key, final=True)
-        assembled = self.ex.wire.stream_parts(self.events)
-        wholes = {p.whole() for p in self.parts.values()}
-        for part in assembled:  # text the deltas did not carry (a final snapshot that says more): check it whole
-            if part.text and part.text not in wholes:
-                self.decisions.append(
-                    await evaluate(self.ex.rule, self.vetter.context(self.ex, part), only=self.segment)
-                )
-        if self.at_end:
-            self.decisions += await asyncio.gather(*(self.check_whole(p, cv) for p in assembled for cv in self.at_end))
-        self.cancel_early()  # begun, but no part needed it (e.g. the answer was all tool calls)
-        return self.decision()
-
-    async def check_whole(self, part: Part, cv: CompiledValidator) -> Decision:
-        ctx = self.vetter.context(self.ex, part)
-        ctx.early = self.early.get(cv.label)
-        return await evaluate(self.ex.rule, ctx, only=[cv])
-
-    async def final_decision(self) -> Decision:
-        if self.stopped is not None:
-            self.cancel_early()
-            return self.decision()
-        return await self.finish()
-
-    def decision(self) -> Decision:
-        """One decision from every segment and end check: one run per validator, the strictest action."""
-        runs: dict[str, ValidatorRun] = {}
-        for run in (r for d in self.decisions for r in d.runs):
-            seen = runs.get(run.label)
-            runs[run.label] = run if seen is None else _merged(seen, run)
-        for label, ms in self.clean_ms.items():  # checked, and every window was clean: it passed
-            if label not in runs:
-                runs[label] = ValidatorRun(label, Verdict.passed(), ms, "allow")
-            else:
-                runs[label].elapsed_ms += ms
-        action = max((r.action for r in runs.values()), key=SEVERITY.__getitem__, default="allow")
-        return Decision(action, self.ex.rule.name, list(runs.values()))
-
-    def answer(self, headers: dict[str, str]) -> Answer:
-        return Answer(200, headers, events=self.events, text=self.ex.wire.stream_text(self.events))
 
 
 class Incremental:
@@ -257,14 +75,19 @@ class Incremental:
         return KeepAliveStream(relay, ex.rule.rule.stream.keepalive, headers=out_headers)
 
     async def until_first_release(self, run: IncrementalRun, chunks: AsyncIterator[bytes]) -> tuple[list[bytes], bool]:
-        parser = run.parser
+        """The events that go out first, once some text is cleared (events before it, e.g. the one naming
+        the role, wait for it: until then a finding still gets the buffered error), and whether the
+        stream is over."""
+        first: list[bytes] = []
         async for chunk in chunks:
-            out = await run.take_chunk(chunk)
-            if run.stopped is not None:  # flagged in the first bytes: the buffered stream's error, nothing sent
+            first += await run.take_chunk(chunk)
+            if run.stopped is not None:  # flagged in the first words: the buffered stream's error, nothing sent
                 return [], True
-            if out:
-                return out, False
-        _complete(run, parser)
+            if run.text_out:
+                return first, run.complete
+            if run.complete:
+                return [], True
+        _complete(run, run.parser)
         return [], True
 
     async def relay(
@@ -287,7 +110,7 @@ class Incremental:
                     out = await run.take_chunk(chunk)
                     if out:
                         yield b"".join(out)
-                    if run.stopped is not None:
+                    if run.stopped is not None or run.complete:  # complete: not a wait for the upstream to close
                         break
                 else:
                     _complete(run, parser)
@@ -333,68 +156,6 @@ class Incremental:
         return wire.encode(items)
 
 
-class _Reader:
-    """A segment validator reading one kind of part, with its hooks looked up once per stream."""
-
-    __slots__ = ("ahead", "clean", "cv", "label", "window")
-
-    def __init__(self, cv: CompiledValidator) -> None:
-        self.cv, self.label = cv, cv.label
-        self.window = cv.instance.stream_window
-        self.clean = cv.instance.stream_clean
-        self.ahead = getattr(cv.instance, "stream_ahead", None)
-
-
-_STATUS_RANK = {Status.PASSED: 0, Status.ERROR: 1, Status.FAILED: 2}
-
-
-def _merged(a: ValidatorRun, b: ValidatorRun) -> ValidatorRun:
-    """Two checks of one validator (two segments) as one run: the worse verdict, every finding."""
-    worse = a.verdict if _STATUS_RANK[a.verdict.status] >= _STATUS_RANK[b.verdict.status] else b.verdict
-    verdict = Verdict(
-        worse.status,
-        max(a.verdict.risk, b.verdict.risk),
-        [*a.verdict.findings, *b.verdict.findings],
-        {**a.verdict.meta, **b.verdict.meta},
-        worse.error,
-    )
-    action = max(a.action, b.action, key=SEVERITY.__getitem__)
-    return ValidatorRun(a.label, verdict, a.elapsed_ms + b.elapsed_ms, action, a.timed_out or b.timed_out)
-
-
-def _mode(cv: CompiledValidator) -> str:
-    mode = getattr(cv.instance, "stream_mode", None)
-    return mode() if callable(mode) else "buffer"
-
-
-def _parse(parser: sse.SSEParser, chunk: bytes) -> list[sse.Event]:
-    try:
-        return parser.feed(chunk)
-    except sse.StreamError as exc:
-        raise upstream_bad_response(str(exc)) from None
-
-
 def _complete(run: IncrementalRun, parser: sse.SSEParser) -> None:
     if parser.pending.strip() or not run.ex.wire.stream_complete(run.events):
         raise upstream_bad_response("the stream ended before it was complete")
-
-
-def _keep_findings(decision: Decision, release: int, reported: set[tuple[int, int]]) -> None:
-    """Drop findings that start in text not yet released (a later window decides them) or that an
-    earlier window already reported; a run left without findings passes."""
-    for run in decision.runs:
-        kept = [f for f in run.verdict.findings if f.span is None or (f.span[0] < release and f.span not in reported)]
-        reported.update(f.span for f in kept if f.span is not None)
-        if len(kept) != len(run.verdict.findings):
-            run.verdict.findings = kept
-            if not kept and run.verdict.status is Status.FAILED:
-                run.verdict.status, run.action = Status.PASSED, "allow"
-    decision.action = max((r.action for r in decision.runs), key=SEVERITY.__getitem__, default="allow")
-
-
-def _shift_spans(decision: Decision, offset: int) -> None:
-    """Spans of a segment check point into the segment; make them point into the part's whole text."""
-    if offset:
-        for f in decision.findings:
-            if f.span is not None:
-                f.span = (f.span[0] + offset, f.span[1] + offset)

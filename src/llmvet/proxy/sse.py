@@ -26,7 +26,9 @@ class SSEParser:
         self._buf = b""
 
     def feed(self, chunk: bytes) -> list[Event]:
-        buf = self._buf + chunk.replace(b"\r\n", b"\n") if self._buf else chunk.replace(b"\r\n", b"\n")
+        if b"\r" in chunk:
+            chunk = chunk.replace(b"\r\n", b"\n")
+        buf = self._buf + chunk if self._buf else chunk
         events: list[Event] = []
         pos = 0
         while (end := buf.find(b"\n\n", pos)) >= 0:  # walk the buffer once: many events may share a chunk
@@ -43,6 +45,8 @@ class SSEParser:
 
 
 def _parse_block(block: bytes) -> Event | None:
+    if block.startswith(b"data: ") and block.find(b"\n", 6) == len(block) - 2:  # one data line: most events
+        return _data_event(block, None, block[6:-2])
     name: str | None = None
     data_lines: list[bytes] = []
     for line in block.split(b"\n"):
@@ -57,7 +61,10 @@ def _parse_block(block: bytes) -> Event | None:
             name = value.decode("utf-8", "replace")
     if not data_lines:
         return None if name is None else Event(block, name, None)
-    payload = b"\n".join(data_lines)
+    return _data_event(block, name, b"\n".join(data_lines))
+
+
+def _data_event(block: bytes, name: str | None, payload: bytes) -> Event:
     if payload.strip() == b"[DONE]":
         return Event(block, name, "[DONE]")
     try:

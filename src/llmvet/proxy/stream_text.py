@@ -46,12 +46,15 @@ class Tail:
 class StreamText:
     choice: int
     kind: PartKind
+    name: str = "content"  # the part's key in its choice (e.g. "tool_call#0")
     pieces: list[str] = field(default_factory=list)  # every delta, joined once at the end
     tail: Tail = field(default_factory=Tail)
     length: int = 0
     released: int = 0  # every segment check has cleared the text up to here (-1: no check reads it)
     cleared: dict[str, int] = field(default_factory=dict)  # validator label -> released up to here
     state: dict[str, dict[str, Any]] = field(default_factory=dict)  # validator label -> its scratch space
+    readers: list[Any] = field(default_factory=list)  # the segment validators reading it
+    ahead: bool = False  # does any of them start work ahead (stream_ahead)?
 
     def add(self, delta: str) -> None:
         self.pieces.append(delta)

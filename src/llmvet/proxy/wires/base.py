@@ -71,6 +71,10 @@ class Wire:
         """Events that close a choice or the stream, or repeat text whole (held until the end)."""
         raise NotImplementedError
 
+    def finished_choices(self, payload: Any) -> list[int]:
+        """The choices a stream event finishes (no more text follows for them)."""
+        return []
+
     def stream_stop(self, items: list[Any], note: dict[str, Any]) -> list[Any]:
         """The payloads that end a stream stopped by a finding after some text went out: every choice
         finishes with `content_filter` and the `llmvet` field says why."""
@@ -143,6 +147,13 @@ def choice_indexes(items: list[Any]) -> list[int]:
     """Every choice index a stream mentions (choice 0 when it mentions none)."""
     seen = {c.get("index", 0) for d in items if isinstance(d, dict) for c in d.get("choices") or []}
     return sorted(seen) or [0]
+
+
+def finished_choices(payload: Any) -> list[int]:
+    """The choices a chat or completions stream event gives a finish_reason."""
+    if not isinstance(payload, dict):
+        return []
+    return [c.get("index", 0) for c in payload.get("choices") or [] if c.get("finish_reason")]
 
 
 def usage_chunk(items: list[Any], template: dict[str, Any]) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from llmvet.proxy.wires.base import (
     Wire,
     choice_indexes,
     data_events,
+    finished_choices,
     insert_before_finish,
     payloads,
     usage_chunk,
@@ -84,6 +85,9 @@ class ChatWire(Wire):
 
     def is_terminal(self, payload: Any) -> bool:
         return not isinstance(payload, dict) or any(c.get("finish_reason") for c in payload.get("choices") or [])
+
+    def finished_choices(self, payload: Any) -> list[int]:
+        return finished_choices(payload)
 
     def stream_stop(self, items: list[Any], note: dict[str, Any]) -> list[Any]:
         template = _template(items)

@@ -1,0 +1,284 @@
+"""One incremental stream's events and checks: what every segment check has cleared, event by event.
+
+The events come in as the upstream sent them; each is forwarded as its own bytes once every part of
+the answer it adds text to is cleared by every segment validator reading that part (see
+`llmvet.proxy.incremental` for the response around it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from llmvet.policy.engine import Decision, ValidatorRun, evaluate
+from llmvet.policy.loader import CompiledValidator
+from llmvet.policy.schema import SEVERITY
+from llmvet.proxy import sse
+from llmvet.proxy.answer import Answer, event_without_llmvet
+from llmvet.proxy.errors import upstream_bad_response
+from llmvet.proxy.exchange import Exchange
+from llmvet.proxy.render import Renderer
+from llmvet.proxy.runtime import Runtime
+from llmvet.proxy.stream_text import StreamText
+from llmvet.proxy.vetting import Vetter
+from llmvet.proxy.wires import Part
+from llmvet.validators.base import ALL_PARTS, PartKind, Status, Verdict
+
+STOPS = ("block", "escalate", "reask")  # decisions that must stop text from flowing
+_NO_MARKS: list[tuple[StreamText, int]] = []  # an event that adds no text (shared: never changed)
+
+
+class IncrementalRun:
+    """One incremental stream: the upstream's events in, the client's bytes out."""
+
+    def __init__(self, rt: Runtime, vetter: Vetter, render: Renderer, ex: Exchange) -> None:
+        self.rt, self.vetter, self.render, self.ex = rt, vetter, render, ex
+        modes = {cv.label: _mode(cv) for cv in ex.rule.validators}
+        self.segment = [cv for cv in ex.rule.validators if modes[cv.label] == "segment"]
+        self.at_end = [cv for cv in ex.rule.validators if modes[cv.label] != "segment"]
+        self.hold_all = any(m == "buffer" for m in modes.values())
+        self.events: list[sse.Event] = []
+        self.marks: list[list[tuple[StreamText, int]]] = []  # per event: (part, its length after the event)
+        self.parts: dict[tuple[int, str], StreamText] = {}
+        self.names: dict[str, str] = {}
+        self.released = 0  # events sent so far
+        self.parser = sse.SSEParser()
+        self.decisions: list[Decision] = []
+        self.stopped: Decision | None = None
+        self.clean_ms: dict[str, float] = {}  # segment validators' time on windows they cleared cheaply
+        self.early: dict[str, asyncio.Future[Any]] = {}  # whole-answer work begun with the request (re-asks)
+        self.terminal: list[bool] = []  # per event: does it close a choice (held to the end)?
+        self.readers: dict[str, list[_Reader]] = {}  # part kind -> the segment validators reading it
+        self.complete = False  # the upstream's stream said it is over ([DONE], a final response event)
+        self.text_out = False  # has an event with text been released?
+
+    def readers_of(self, kind: PartKind) -> list[_Reader]:
+        found = self.readers.get(kind)
+        if found is None:
+            found = self.readers[kind] = [
+                _Reader(cv) for cv in self.segment if kind in getattr(cv.instance, "reads", ALL_PARTS)
+            ]
+        return found
+
+    def start_early(self) -> None:
+        """Let whole-answer validators begin what needs only the request, so it runs beside the stream."""
+        ctx = self.vetter.context(self.ex, Part(0, "content", "content", ""))
+        for cv in self.at_end:
+            started = cv.instance.stream_start(ctx)
+            if started is not None:
+                self.early[cv.label] = asyncio.ensure_future(started)
+
+    def cancel_early(self) -> None:
+        for task in self.early.values():
+            task.cancel()
+
+    # ---- taking events in -------------------------------------------------------------------------
+    async def take(self, event: sse.Event) -> None:
+        event = event_without_llmvet(event)
+        self.events.append(event)
+        wire = self.ex.wire
+        terminal = wire.is_terminal(event.data)
+        self.terminal.append(terminal)
+        touched: dict[tuple[int, str], StreamText] = {}
+        for choice, name, kind, delta in wire.event_deltas(event.data, self.names):
+            part = self.parts.get((choice, name))
+            if part is None:
+                part = self.parts[(choice, name)] = self.new_part(choice, name, kind)
+            part.add(delta)
+            touched[(choice, name)] = part
+        # per event: each part it adds to, and that part's length after it
+        self.marks.append([(part, part.length) for part in touched.values()] if touched else _NO_MARKS)
+        for part in touched.values():
+            if part.readers:
+                await self.check_segments(part, final=False)
+        if terminal:  # a finished choice's text is whole: its last segment need not wait for the end
+            for index in wire.finished_choices(event.data):
+                for key, part in list(self.parts.items()):
+                    if key[0] == index and part.readers:
+                        await self.check_segments(part, final=True)
+            self.complete = self.complete or wire.stream_complete([event])
+
+    def new_part(self, choice: int, name: str, kind: PartKind) -> StreamText:
+        part = StreamText(choice, kind, name)
+        part.readers = self.readers_of(kind)
+        part.released = 0 if part.readers else -1  # nothing reads it: it never holds text
+        for r in part.readers:
+            part.state[r.label] = {}
+            part.cleared[r.label] = 0
+        part.ahead = any(r.ahead is not None for r in part.readers)
+        return part
+
+    async def take_chunk(self, chunk: bytes) -> list[bytes]:
+        """Take the events a chunk completes; what may go out, cleared event by event, so text before a
+        flagged span goes out however the upstream's bytes were split into chunks."""
+        out: list[bytes] = []
+        for event in _parse(self.parser, chunk):
+            await self.take(event)
+            if self.stopped is not None:
+                break
+            if not self.hold_all:
+                self.release_into(out)
+        return out
+
+    async def check_segments(self, part: StreamText, final: bool) -> None:
+        """Check the part's text each of its readers can now release; release what all of them cleared."""
+        text: Any = part.tail  # read like the whole text so far
+        readers, cleared_at, states = part.readers, part.cleared, part.state
+        for r in readers:
+            label = r.label
+            cleared, state = cleared_at[label], states[label]
+            start, end, release = r.window(text, state, cleared, final)
+            if end <= start or release <= cleared:
+                continue
+            cleared_at[label] = release
+            window = text[start:end]
+            began = time.perf_counter()
+            if r.clean(window):
+                self.clean_ms[label] = self.clean_ms.get(label, 0.0) + (time.perf_counter() - began) * 1000
+                continue
+            decision = await evaluate(self.ex.rule, self.context(part, window, not final, state), only=[r.cv])
+            _shift_spans(decision, start)
+            _keep_findings(decision, release, state.setdefault("reported", set()))
+            self.decisions.append(decision)
+            if decision.action in STOPS and self.stopped is None:
+                self.stopped = decision
+        if part.ahead and not final and self.stopped is None:
+            for r in readers:
+                if r.ahead is not None:
+                    r.ahead(text, states[r.label], self.rt.resources)
+        if len(readers) == 1:
+            part.released = cleared_at[readers[0].label]
+            keep = part.keep_from(readers[0].label)
+        else:
+            part.released = min(cleared_at[r.label] for r in readers)
+            keep = min(part.keep_from(r.label) for r in readers)
+        part.tail.drop_before(keep)  # text every reader has released (and will not re-read) is never read again
+
+    def context(self, part: StreamText, text: str, partial: bool = False, state: dict[str, Any] | None = None) -> Any:
+        ctx = self.vetter.context(self.ex, Part(part.choice, part.name.split("#")[0], part.kind, text))
+        ctx.partial, ctx.stream_state = partial, state
+        return ctx
+
+    # ---- what may go out --------------------------------------------------------------------------
+    def release_into(self, out: list[bytes]) -> None:
+        """Add the raw bytes of the events every segment check has cleared, in order, to `out`."""
+        events, marks, terminal = self.events, self.marks, self.terminal
+        i, n = self.released, len(events)
+        while i < n and not terminal[i]:
+            for part, length in marks[i]:
+                if 0 <= part.released < length:
+                    self.released = i
+                    return
+            out.append(events[i].raw)
+            self.text_out = self.text_out or bool(marks[i])
+            i += 1
+        self.released = i
+
+    # ---- the end ------------------------------------------------------------------------------------
+    async def finish(self) -> Decision:
+        """Check the tails, reconcile with the assembled answer, run the whole-answer checks."""
+        for text in list(self.parts.values()):
+            if text.readers:
+                await self.check_segments(text, final=True)
+        assembled = self.ex.wire.stream_parts(self.events)
+        wholes = {p.whole() for p in self.parts.values()}
+        for part in assembled:  # text the deltas did not carry (a final snapshot that says more): check it whole
+            if part.text and part.text not in wholes:
+                self.decisions.append(
+                    await evaluate(self.ex.rule, self.vetter.context(self.ex, part), only=self.segment)
+                )
+        if self.at_end:
+            self.decisions += await asyncio.gather(*(self.check_whole(p, cv) for p in assembled for cv in self.at_end))
+        self.cancel_early()  # begun, but no part needed it (e.g. the answer was all tool calls)
+        return self.decision()
+
+    async def check_whole(self, part: Part, cv: CompiledValidator) -> Decision:
+        ctx = self.vetter.context(self.ex, part)
+        ctx.early = self.early.get(cv.label)
+        return await evaluate(self.ex.rule, ctx, only=[cv])
+
+    async def final_decision(self) -> Decision:
+        if self.stopped is not None:
+            self.cancel_early()
+            return self.decision()
+        return await self.finish()
+
+    def decision(self) -> Decision:
+        """One decision from every segment and end check: one run per validator, the strictest action."""
+        runs: dict[str, ValidatorRun] = {}
+        for run in (r for d in self.decisions for r in d.runs):
+            seen = runs.get(run.label)
+            runs[run.label] = run if seen is None else _merged(seen, run)
+        for label, ms in self.clean_ms.items():  # checked, and every window was clean: it passed
+            if label not in runs:
+                runs[label] = ValidatorRun(label, Verdict.passed(), ms, "allow")
+            else:
+                runs[label].elapsed_ms += ms
+        action = max((r.action for r in runs.values()), key=SEVERITY.__getitem__, default="allow")
+        return Decision(action, self.ex.rule.name, list(runs.values()))
+
+    def answer(self, headers: dict[str, str]) -> Answer:
+        return Answer(200, headers, events=self.events, text=self.ex.wire.stream_text(self.events))
+
+
+class _Reader:
+    """A segment validator reading one kind of part, with its hooks looked up once per stream."""
+
+    __slots__ = ("ahead", "clean", "cv", "label", "window")
+
+    def __init__(self, cv: CompiledValidator) -> None:
+        self.cv, self.label = cv, cv.label
+        self.window = cv.instance.stream_window
+        self.clean = cv.instance.stream_clean
+        self.ahead = getattr(cv.instance, "stream_ahead", None)
+
+
+_STATUS_RANK = {Status.PASSED: 0, Status.ERROR: 1, Status.FAILED: 2}
+
+
+def _merged(a: ValidatorRun, b: ValidatorRun) -> ValidatorRun:
+    """Two checks of one validator (two segments) as one run: the worse verdict, every finding."""
+    worse = a.verdict if _STATUS_RANK[a.verdict.status] >= _STATUS_RANK[b.verdict.status] else b.verdict
+    verdict = Verdict(
+        worse.status,
+        max(a.verdict.risk, b.verdict.risk),
+        [*a.verdict.findings, *b.verdict.findings],
+        {**a.verdict.meta, **b.verdict.meta},
+        worse.error,
+    )
+    action = max(a.action, b.action, key=SEVERITY.__getitem__)
+    return ValidatorRun(a.label, verdict, a.elapsed_ms + b.elapsed_ms, action, a.timed_out or b.timed_out)
+
+
+def _mode(cv: CompiledValidator) -> str:
+    mode = getattr(cv.instance, "stream_mode", None)
+    return mode() if callable(mode) else "buffer"
+
+
+def _parse(parser: sse.SSEParser, chunk: bytes) -> list[sse.Event]:
+    try:
+        return parser.feed(chunk)
+    except sse.StreamError as exc:
+        raise upstream_bad_response(str(exc)) from None
+
+
+def _keep_findings(decision: Decision, release: int, reported: set[tuple[int, int]]) -> None:
+    """Drop findings that start in text not yet released (a later window decides them) or that an
+    earlier window already reported; a run left without findings passes."""
+    for run in decision.runs:
+        kept = [f for f in run.verdict.findings if f.span is None or (f.span[0] < release and f.span not in reported)]
+        reported.update(f.span for f in kept if f.span is not None)
+        if len(kept) != len(run.verdict.findings):
+            run.verdict.findings = kept
+            if not kept and run.verdict.status is Status.FAILED:
+                run.verdict.status, run.action = Status.PASSED, "allow"
+    decision.action = max((r.action for r in decision.runs), key=SEVERITY.__getitem__, default="allow")
+
+
+def _shift_spans(decision: Decision, offset: int) -> None:
+    """Spans of a segment check point into the segment; make them point into the part's whole text."""
+    if offset:
+        for f in decision.findings:
+            if f.span is not None:
+                f.span = (f.span[0] + offset, f.span[1] + offset)
