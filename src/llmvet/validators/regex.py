@@ -273,22 +273,28 @@ def shortest_match(patterns: list[str]) -> int:
     for pattern in patterns:
         if "[:" in pattern:
             return 0
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                widths.append(re._parser.parse(pattern).getwidth()[0])  # type: ignore[attr-defined]
-        except Exception:
+        tree = _python_parse(pattern)
+        if tree is None:
             return 0
+        widths.append(tree.getwidth()[0])
     return min(widths, default=0)
+
+
+def _python_parse(pattern: str) -> Any | None:
+    """Python's parse tree of a policy pattern, or None where Python's parser cannot read it. Its
+    FutureWarnings ("possible nested set" for a POSIX class) speak of Python's syntax, not RE2's."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return re._parser.parse(pattern)  # type: ignore[attr-defined]
+    except Exception:
+        return None
 
 
 def first_chars(pattern: str) -> frozenset[str] | None:
     """The characters a match of `pattern` can start with (None: any, or not understood)."""
-    try:
-        tree = list(re._parser.parse(pattern))  # type: ignore[attr-defined]
-    except Exception:
-        return None
-    return _first_of(tree)
+    tree = _python_parse(pattern)
+    return None if tree is None else _first_of(list(tree))
 
 
 def _first_of(items: list[Any]) -> frozenset[str] | None:
@@ -312,11 +318,8 @@ def _first_of(items: list[Any]) -> frozenset[str] | None:
 def max_spaces(pattern: str) -> int | None:
     """The most spaces one match of `pattern` can hold (None: unbounded, or not understood). Read
     from Python's own parse of the pattern, which accepts the RE2 subset policies use."""
-    try:
-        tree = re._parser.parse(pattern)  # type: ignore[attr-defined]
-    except Exception:
-        return None
-    return _spaces_in(list(tree))
+    tree = _python_parse(pattern)
+    return None if tree is None else _spaces_in(list(tree))
 
 
 def _spaces_in(items: list[Any]) -> int | None:
