@@ -16,6 +16,9 @@ from llmvet.store.base import Store
 
 log = logging.getLogger("llmvet.audit")
 _CLOSE_WAIT = 5.0  # seconds close() lets the writer finish the batch in flight
+# Seconds between looks for journal slots a dead process left with nobody restarting on them (a replica
+# scaled down after a crash, a worker not replaced): live processes replay them too, not only a new one.
+ADOPT_EVERY = 30.0
 
 
 class RepeatedErrors:
@@ -124,8 +127,10 @@ class AuditLog:
         interval: float = 0.2,
         retention: AuditRetention | None = None,
         journal: Journal | None = None,
+        adopt_every: float = ADOPT_EVERY,
     ) -> None:
         self.store = store
+        self._adopt_every = adopt_every
         self.journal = journal  # opened by the caller; None: records wait in memory only
         self.replayed = 0  # records of dead processes' journals this process wrote to the store
         self.retention = retention
@@ -226,9 +231,14 @@ class AuditLog:
             )
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         if self.journal is not None:
             await self._replay_leftovers()
+        adopt_at = loop.time() + self._adopt_every
         while not self._closing:
+            if self.journal is not None and loop.time() >= adopt_at:
+                await self._replay_leftovers()
+                adopt_at = loop.time() + self._adopt_every
             # While the store fails (e.g. a full disk), retry less and less often, up to every 5 s.
             wait = min(self._interval * 2 ** min(self._errors.failing, 8), max(self._interval, 5.0))
             with contextlib.suppress(asyncio.TimeoutError):

@@ -155,8 +155,9 @@ class Journal:
     def leftovers(self) -> Iterator[Leftover]:
         """What dead processes left: this slot's old segments, then those of every slot nobody holds."""
         assert self.slot is not None
-        if self._own_leftovers:
-            yield Leftover(self.slot, self._own_leftovers, None)
+        own, self._own_leftovers = self._own_leftovers, []  # replayed once, at start
+        if own:
+            yield Leftover(self.slot, own, None)
         for slot in sorted(p for p in self.root.iterdir() if _SLOT.match(p.name) and p != self.slot):
             if not _segments(slot):
                 continue

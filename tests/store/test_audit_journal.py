@@ -158,3 +158,29 @@ async def test_records_of_another_store_are_left_alone(tmp_path):
     assert len(await audit_ids(one)) == 1
     await one.close()
     await two.close()
+
+
+async def test_a_live_process_adopts_a_dead_workers_slot_nobody_restarts(store, tmp_path, caplog):
+    # A replica killed -9 and scaled away: no new process starts on its slot, so a live one replays it.
+    live_journal = opened(tmp_path / "j", store)
+    live = AuditLog(store, journal=live_journal, interval=0.05, adopt_every=0.1)
+    live.start()
+    live.record(rec(0))  # type: ignore[arg-type]
+    await asyncio.sleep(0.1)  # its start-up replay is over before the other process dies
+    dead = opened(tmp_path / "j", store)
+    crashed = AuditLog(store, journal=dead)
+    for i in range(1, 5):
+        crashed.record(rec(i))  # type: ignore[arg-type]
+    busy = AuditLog(store, journal=opened(tmp_path / "j", store))  # alive: its slot is never taken
+    busy.record(rec(9))  # type: ignore[arg-type]
+    caplog.set_level(logging.WARNING, "llmvet.audit")
+    die(dead)
+    await replayed(live, 4)
+    await asyncio.sleep(0.3)  # a few more looks: nothing is replayed twice, the live slot is left alone
+    await live.close()
+    ids = await audit_ids(store)
+    assert sorted(ids) == sorted([f"{live_journal.token}-1", *(f"{dead.token}-{n}" for n in range(1, 5))])
+    assert set(ids.values()) == {1} and live.replayed == 4
+    assert caplog.text.count(f"audit journal {dead.slot} replayed: 4 record(s) written") == 1
+    assert busy.journal is not None and len(list(busy.journal.slot.glob("*.jsonl"))) == 1  # untouched
+    busy.journal.close(clean=False)
