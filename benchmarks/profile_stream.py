@@ -30,7 +30,8 @@ ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT)]
 
 import orjson  # noqa: E402
-from profile_request import shorten  # noqa: E402
+from profile_request import call, shorten  # noqa: E402
+from streaming import prose_events  # noqa: E402
 
 from llmvet.config import Settings  # noqa: E402
 from llmvet.policy.loader import parse_policy  # noqa: E402
@@ -39,70 +40,12 @@ from tests.support.fake_upstream import FakeUpstream, Reply  # noqa: E402
 from tests.support.servers import ThreadedServer  # noqa: E402
 
 MODES = ("incremental", "buffer", "passthrough")
-WORDS = [
-    "the",
-    "river",
-    "runs",
-    "north",
-    "past",
-    "old",
-    "mills",
-    "and",
-    "quiet",
-    "farms",
-    "before",
-    "it",
-    "meets",
-    "the",
-    "sea",
-    "at",
-    "dusk",
-]
 BODY = orjson.dumps({"model": "bench", "stream": True, "messages": [{"role": "user", "content": "Rivers?"}]})
-
-
-def events(n: int) -> list[Any]:
-    base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1, "model": "bench"}
-    out: list[Any] = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}]
-    out += [
-        {**base, "choices": [{"index": 0, "delta": {"content": (" " if i else "") + WORDS[i % len(WORDS)]}}]}
-        for i in range(n)
-    ]
-    return [*out, {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, "[DONE]"]
 
 
 def policy(mode: str) -> str:
     text = (ROOT / "policies" / "default.yaml").read_text()
     return text.replace("    on_fail: annotate", f"    stream: {{mode: {mode}}}\n    on_fail: annotate", 1)
-
-
-async def call(app: Any) -> bytes:
-    """One streamed POST /v1/chat/completions straight into the ASGI app; the body it sent."""
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions", "query_string": b"", "root_path": "",
-        "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
-                    (b"authorization", b"Bearer sk-bench"), (b"content-length", str(len(BODY)).encode())],
-        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
-    }  # fmt: skip
-    sent, done, chunks = False, asyncio.Event(), []
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": BODY, "more_body": False}
-        await done.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.body":
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                done.set()
-
-    await app(scope, receive, send)
-    return b"".join(chunks)
 
 
 async def per_event(upstream: str, args: argparse.Namespace) -> tuple[dict[str, list[float]], cProfile.Profile | None]:
@@ -116,19 +59,19 @@ async def per_event(upstream: str, args: argparse.Namespace) -> tuple[dict[str, 
             await stack.enter_async_context(app.router.lifespan_context(app))
             if args.split:
                 split_reads(app.state.proxy.upstream)
-            out = await call(app)
+            _, out = await call(app, BODY)
             assert out.rstrip().endswith(b"[DONE]"), out[-300:]
         rounds: dict[str, list[float]] = {mode: [] for mode in MODES}
         for _ in range(args.answers):
             for mode, app in apps.items():
                 t0 = time.thread_time()
-                await call(app)
+                await call(app, BODY)
                 rounds[mode].append((time.thread_time() - t0) / args.events * 1e6)
         prof = None
         if args.profile:
             prof = cProfile.Profile()
             prof.enable()
-            await call(apps[args.profile])
+            await call(apps[args.profile], BODY)
             prof.disable()
     return rounds, prof
 
@@ -160,7 +103,7 @@ def main() -> int:
     ap.add_argument("--split", action="store_true", help="one event per read (the proxy's own per-event work)")
     args = ap.parse_args()
     fake = FakeUpstream()
-    fake.reset(lambda b: Reply(events=events(args.events), chunk_delay=args.delay))
+    fake.reset(lambda b: Reply(events=prose_events(args.events), chunk_delay=args.delay))
     with ThreadedServer(fake.app()) as up:
         rounds, prof = asyncio.run(per_event(up.url + "/v1", args))
     for mode, times in rounds.items():

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -37,6 +38,39 @@ from tests.support.fake_upstream import FakeUpstream, Reply  # noqa: E402
 from tests.support.servers import ThreadedServer, free_port  # noqa: E402
 
 BODY = {"model": "bench", "stream": True, "messages": [{"role": "user", "content": "Tell me about rivers."}]}
+
+# Prose as models stream it: about a word an event, the space in front.
+WORDS = [
+    "the",
+    "river",
+    "runs",
+    "north",
+    "past",
+    "old",
+    "mills",
+    "and",
+    "quiet",
+    "farms",
+    "before",
+    "it",
+    "meets",
+    "the",
+    "sea",
+    "at",
+    "dusk",
+]
+
+
+def prose_events(chunks: int) -> list[Any]:
+    """A chat stream of `chunks` word events, between a role event and a stop event, then [DONE]."""
+    pieces = [("" if i == 0 else " ") + WORDS[i % len(WORDS)] for i in range(chunks)]
+    base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1, "model": "bench"}
+    events: list[Any] = [
+        {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
+    ]
+    events += [{**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]} for p in pieces]
+    events += [{**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, "[DONE]"]
+    return events
 
 
 def measure(url: str) -> dict[str, float]:
@@ -91,31 +125,7 @@ def main() -> int:
     ap.add_argument("--cpu-delay", type=float, default=0.002)
     ap.add_argument("--before-src", help="also run the incremental targets from this source tree (its src/ folder)")
     args = ap.parse_args()
-    # Prose as models stream it: about a word an event, the space in front.
-    words = [
-        "the",
-        "river",
-        "runs",
-        "north",
-        "past",
-        "old",
-        "mills",
-        "and",
-        "quiet",
-        "farms",
-        "before",
-        "it",
-        "meets",
-        "the",
-        "sea",
-        "at",
-        "dusk",
-    ]
-    pieces = [("" if i == 0 else " ") + words[i % len(words)] for i in range(args.chunks)]
-    base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1, "model": "bench"}
-    events = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}]
-    events += [{**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]} for p in pieces]
-    events += [{**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, "[DONE]"]
+    events = prose_events(args.chunks)
     fake = FakeUpstream()
     fake.reset(lambda b: Reply(events=events, chunk_delay=args.delay))
     tmp = Path(tempfile.mkdtemp(prefix="llmvet-stream-bench-"))
