@@ -60,6 +60,10 @@ class RepeatedErrors:
                 detail,
             )
 
+    def backoff(self, base: float, cap: float = 5.0) -> float:
+        """Seconds before the next attempt: `base` while it works, doubling per failure up to `cap`."""
+        return min(base * 2 ** min(self._count, 8), max(base, cap))
+
     def recovered(self) -> None:
         if self._count:
             self._log.warning(
@@ -143,7 +147,6 @@ class AuditLog:
         self._closing = False
         self._errors = RepeatedErrors(log, "audit write")
         self._journal_errors = RepeatedErrors(log, "audit journal write")
-        self._journal_failing = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="llmvet-audit-writer")
@@ -157,11 +160,9 @@ class AuditLog:
             try:
                 self.journal.write(rec)  # type: ignore[arg-type]  # a TypedDict is a dict at run time
             except OSError as exc:
-                self._journal_failing = True
                 self._journal_errors.failed(exc, "records kept in memory only until it works again")
             else:
-                if self._journal_failing:
-                    self._journal_failing = False
+                if self._journal_errors.failing:
                     self._journal_errors.recovered()
         self._pending.append(rec)
         if len(self._pending) >= self._batch:
@@ -219,7 +220,7 @@ class AuditLog:
                     break
                 except Exception as exc:
                     errors.failed(exc, "will retry")
-                    await asyncio.sleep(min(self._interval * 2 ** min(errors.failing, 8), 5.0))
+                    await asyncio.sleep(errors.backoff(self._interval))
             errors.recovered()
             self.replayed += written
             log.warning(
@@ -240,7 +241,7 @@ class AuditLog:
                 await self._replay_leftovers()
                 adopt_at = loop.time() + self._adopt_every
             # While the store fails (e.g. a full disk), retry less and less often, up to every 5 s.
-            wait = min(self._interval * 2 ** min(self._errors.failing, 8), max(self._interval, 5.0))
+            wait = self._errors.backoff(self._interval)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
