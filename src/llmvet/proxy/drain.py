@@ -214,6 +214,18 @@ class Drain:
             headers={"retry-after": "1", "connection": "close"},
         )
 
+    async def counted(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, *, refuse: bool) -> None:
+        """Run one request as in flight (its stream until the last byte); while draining, a request
+        that is new work (`refuse`) gets the 503 instead."""
+        if refuse and self.draining:
+            await self.refusal()(scope, receive, send)
+            return
+        self.enter()
+        try:
+            await app(scope, receive, send)
+        finally:
+            self.leave()
+
     def enter(self) -> None:
         self.in_flight += 1
         self._idle.clear()
@@ -235,11 +247,4 @@ class DrainMiddleware:
         if scope["type"] != "http" or scope["path"] in NOT_COUNTED:
             await self.app(scope, receive, send)
             return
-        if self.drain.draining and scope["path"].startswith("/v1/"):
-            await self.drain.refusal()(scope, receive, send)
-            return
-        self.drain.enter()
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self.drain.leave()
+        await self.drain.counted(self.app, scope, receive, send, refuse=scope["path"].startswith("/v1/"))

@@ -4,8 +4,9 @@ Nearly all traffic is POST to one of three paths. Through Starlette each such re
 and exception middlewares, the router's matching of every route, the route's request/response wrapper
 and their `send` wrappers before reaching the handler (measured: a third of the app's own CPU per
 request outside the upstream call and the validators, see benchmarks/overhead.py). Here a dict lookup
-on the path finds the handler; the drain check is a flag; the extensions' middleware (observe's
-counters and provenance headers) still wraps it, so every vetted request is seen as before. Anything
+on the path finds the handler; the drain counts it (`Drain.counted`, as its middleware does); the
+extensions' middleware (observe's counters and provenance headers) still wraps it, so every vetted
+request is seen as before. Anything
 else (health, admin, extension routes, pass-through, a vetted path with another method) is Starlette's.
 """
 
@@ -58,16 +59,8 @@ class ProxyApp(Starlette):
         if scope["type"] == "http" and scope["method"] == "POST":
             direct = self._direct.get(scope["path"])
             if direct is not None:
-                drain = self.drain
-                if drain.draining:
-                    await drain.refusal()(scope, receive, send)
-                    return
                 found, app = direct
                 scope.update(found)
-                drain.enter()
-                try:
-                    await app(scope, receive, send)
-                finally:
-                    drain.leave()
+                await self.drain.counted(app, scope, receive, send, refuse=True)
                 return
         await super().__call__(scope, receive, send)
