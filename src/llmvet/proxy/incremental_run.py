@@ -8,7 +8,7 @@ the answer it adds text to is cleared by every segment validator reading that pa
 from __future__ import annotations
 
 import asyncio
-import time
+from time import perf_counter
 from typing import Any
 
 from llmvet.policy.engine import Decision, ValidatorRun, evaluate
@@ -23,7 +23,7 @@ from llmvet.proxy.runtime import Runtime
 from llmvet.proxy.stream_text import StreamText
 from llmvet.proxy.vetting import Vetter
 from llmvet.proxy.wires import Part
-from llmvet.validators.base import ALL_PARTS, PartKind, Status, Verdict
+from llmvet.validators.base import ALL_PARTS, KEEP_FROM, PartKind, Status, Verdict
 
 STOPS = ("block", "escalate", "reask")  # decisions that must stop text from flowing
 _NO_MARKS: list[tuple[StreamText, int]] = []  # an event that adds no text (shared: never changed)
@@ -34,6 +34,7 @@ class IncrementalRun:
 
     def __init__(self, rt: Runtime, vetter: Vetter, render: Renderer, ex: Exchange) -> None:
         self.rt, self.vetter, self.render, self.ex = rt, vetter, render, ex
+        self.wire = ex.wire
         modes = {cv.label: _mode(cv) for cv in ex.rule.validators}
         self.segment = [cv for cv in ex.rule.validators if modes[cv.label] == "segment"]
         self.at_end = [cv for cv in ex.rule.validators if modes[cv.label] != "segment"]
@@ -75,29 +76,46 @@ class IncrementalRun:
 
     # ---- taking events in -------------------------------------------------------------------------
     async def take(self, event: sse.Event) -> None:
-        event = event_without_llmvet(event)
+        if event.data.__class__ is dict and "llmvet" in event.data:
+            event = event_without_llmvet(event)
         self.events.append(event)
-        wire = self.ex.wire
+        wire = self.wire
         terminal = wire.is_terminal(event.data)
         self.terminal.append(terminal)
-        touched: dict[tuple[int, str], StreamText] = {}
-        for choice, name, kind, delta in wire.event_deltas(event.data, self.names):
+        deltas = wire.event_deltas(event.data, self.names)
+        if len(deltas) == 1:  # most events: one piece of one part's text
+            choice, name, kind, delta = deltas[0]
             part = self.parts.get((choice, name))
             if part is None:
                 part = self.parts[(choice, name)] = self.new_part(choice, name, kind)
             part.add(delta)
-            touched[(choice, name)] = part
-        # per event: each part it adds to, and that part's length after it
-        self.marks.append([(part, part.length) for part in touched.values()] if touched else _NO_MARKS)
-        for part in touched.values():
+            self.marks.append([(part, part.length)])  # the part it adds to, and its length after it
             if part.readers:
                 await self.check_segments(part, final=False)
+        elif deltas:
+            await self.take_many(deltas)
+        else:
+            self.marks.append(_NO_MARKS)
         if terminal:  # a finished choice's text is whole: its last segment need not wait for the end
             for index in wire.finished_choices(event.data):
                 for key, part in list(self.parts.items()):
                     if key[0] == index and part.readers:
                         await self.check_segments(part, final=True)
             self.complete = self.complete or wire.stream_complete([event])
+
+    async def take_many(self, deltas: list[tuple[int, str, PartKind, str]]) -> None:
+        """An event adding to several parts (choices, tool calls): each part once, with its length after it."""
+        touched: dict[tuple[int, str], StreamText] = {}
+        for choice, name, kind, delta in deltas:
+            part = self.parts.get((choice, name))
+            if part is None:
+                part = self.parts[(choice, name)] = self.new_part(choice, name, kind)
+            part.add(delta)
+            touched[(choice, name)] = part
+        self.marks.append([(part, part.length) for part in touched.values()])
+        for part in touched.values():
+            if part.readers:
+                await self.check_segments(part, final=False)
 
     def new_part(self, choice: int, name: str, kind: PartKind) -> StreamText:
         part = StreamText(choice, kind, name)
@@ -123,19 +141,19 @@ class IncrementalRun:
 
     async def check_segments(self, part: StreamText, final: bool) -> None:
         """Check the part's text each of its readers can now release; release what all of them cleared."""
-        text: Any = part.tail  # read like the whole text so far
+        tail: Any = part.tail  # read like the whole text so far
         readers, cleared_at, states = part.readers, part.cleared, part.state
         for r in readers:
             label = r.label
             cleared, state = cleared_at[label], states[label]
-            start, end, release = r.window(text, state, cleared, final)
+            start, end, release = r.window(tail, state, cleared, final)
             if end <= start or release <= cleared:
                 continue
             cleared_at[label] = release
-            window = text[start:end]
-            began = time.perf_counter()
+            window = tail.rest[start - tail.base : end - tail.base]  # tail[start:end]
+            began = perf_counter()
             if r.clean(window):
-                self.clean_ms[label] = self.clean_ms.get(label, 0.0) + (time.perf_counter() - began) * 1000
+                r.clean_s += perf_counter() - began
                 continue
             decision = await evaluate(self.ex.rule, self.context(part, window, not final, state), only=[r.cv])
             _shift_spans(decision, start)
@@ -146,14 +164,17 @@ class IncrementalRun:
         if part.ahead and not final and self.stopped is None:
             for r in readers:
                 if r.ahead is not None:
-                    r.ahead(text, states[r.label], self.rt.resources)
+                    r.ahead(tail, states[r.label], self.rt.resources)
         if len(readers) == 1:
-            part.released = cleared_at[readers[0].label]
-            keep = part.keep_from(readers[0].label)
+            label = readers[0].label
+            part.released = released = cleared_at[label]
+            keep = states[label].get(KEEP_FROM, released)  # where the reader may still read from
+            keep = released if keep > released else keep
         else:
             part.released = min(cleared_at[r.label] for r in readers)
             keep = min(part.keep_from(r.label) for r in readers)
-        part.tail.drop_before(keep)  # text every reader has released (and will not re-read) is never read again
+        if keep > tail.base:  # text every reader has released (and will not re-read) is never read again
+            tail.drop_before(keep)
 
     def context(self, part: StreamText, text: str, partial: bool = False, state: dict[str, Any] | None = None) -> Any:
         ctx = self.vetter.context(self.ex, Part(part.choice, part.name.split("#")[0], part.kind, text))
@@ -210,6 +231,10 @@ class IncrementalRun:
         for run in (r for d in self.decisions for r in d.runs):
             seen = runs.get(run.label)
             runs[run.label] = run if seen is None else _merged(seen, run)
+        for r in (r for readers in self.readers.values() for r in readers):
+            if r.clean_s:
+                self.clean_ms[r.label] = self.clean_ms.get(r.label, 0.0) + r.clean_s * 1000
+                r.clean_s = 0.0
         for label, ms in self.clean_ms.items():  # checked, and every window was clean: it passed
             if label not in runs:
                 runs[label] = ValidatorRun(label, Verdict.passed(), ms, "allow")
@@ -225,10 +250,11 @@ class IncrementalRun:
 class _Reader:
     """A segment validator reading one kind of part, with its hooks looked up once per stream."""
 
-    __slots__ = ("ahead", "clean", "cv", "label", "window")
+    __slots__ = ("ahead", "clean", "clean_s", "cv", "label", "window")
 
     def __init__(self, cv: CompiledValidator) -> None:
         self.cv, self.label = cv, cv.label
+        self.clean_s = 0.0  # time spent on windows it called clean
         self.window = cv.instance.stream_window
         self.clean = cv.instance.stream_clean
         self.ahead = getattr(cv.instance, "stream_ahead", None)

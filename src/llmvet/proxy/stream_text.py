@@ -26,11 +26,12 @@ class Tail:
         return self.base + len(self.rest)
 
     def __getitem__(self, key: int | slice) -> str:
-        if isinstance(key, slice):
-            start = self.base if key.start is None else key.start
-            stop = len(self) if key.stop is None else key.stop
-            return self.rest[start - self.base : stop - self.base]
-        return self.rest[key - self.base]
+        base = self.base
+        if key.__class__ is slice:
+            start, stop = key.start, key.stop
+            start = 0 if start is None else start - base
+            return self.rest[start:] if stop is None else self.rest[start : stop - base]
+        return self.rest[key - base]  # type: ignore[operator]
 
     def find(self, sub: str, start: int = 0) -> int:
         i = self.rest.find(sub, max(start - self.base, 0))

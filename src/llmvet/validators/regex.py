@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import warnings
+from collections import deque
 from typing import Annotated, Any, ClassVar
 
 import re2
@@ -209,30 +210,43 @@ class RegexValidator(Validator[RegexConfig]):
         # Matches hold at most `_spaces` spaces: check every complete token, but hold back the last
         # few tokens that a match could still run through, from the first one holding a character
         # a match can start with (prose rarely has one, so it flows word by word).
-        starts = state.get("starts")  # where each token begins
-        if starts is None:
-            starts = state["starts"] = [0]
-            state["risky"] = []  # per complete token (starts[i] to starts[i + 1]): may a match begin in it?
-        risky = state["risky"]
-        seen = state.get("seen", 0)
+        scan = state.get("tokens")
+        if scan is None:
+            scan = state["tokens"] = _TokenScan(self._spaces)
+        end, release = scan.advance(text, self._first)
+        if not end:  # no token complete yet
+            return cleared, cleared, cleared
+        return cleared, end, max(release, cleared)
+
+
+class _TokenScan:
+    """The last few complete tokens of a stream's text, each looked at once, as it completes."""
+
+    __slots__ = ("risky", "seen", "spaces", "starts")
+
+    def __init__(self, spaces: int) -> None:
+        self.spaces = spaces
+        self.seen = 0  # text read so far
+        # where each of the last tokens begins (only the last `spaces + 1` complete ones are ever needed)
+        self.starts: deque[int] = deque([0], maxlen=spaces + 2)
+        self.risky: deque[bool] = deque(maxlen=spaces + 1)  # per complete token: may a match begin in it?
+
+    def advance(self, text: Any, first: frozenset[str] | None) -> tuple[int, int]:
+        """(the end of the last complete token, where text may be released up to)."""
+        seen, starts, risky = self.seen, self.starts, self.risky
         new = text[seen:]
-        first = self._first
-        for m in _WHITESPACE_RUN.finditer(new):  # each token is looked at once, as it completes
+        self.seen = seen + len(new)
+        for m in _WHITESPACE_RUN.finditer(new):
             end = seen + m.end()
             risky.append(first is None or not first.isdisjoint(text[starts[-1] : end]))
             starts.append(end)
-        state["seen"] = seen + len(new)
-        spaces = self._spaces
-        if len(starts) > spaces + 2:  # only the last few are ever needed
-            del starts[: -spaces - 2], risky[: -spaces - 1]
         if len(starts) < 2:
-            return cleared, cleared, cleared
-        release = starts[-1]  # the token being written is always held
-        for a, held in zip(starts[-1 - spaces : -1], risky[-spaces:] if spaces else (), strict=True):
-            if held:
-                release = a
-                break
-        return cleared, starts[-1], max(release, cleared)
+            return 0, 0
+        if True in risky:  # from the oldest of the last `spaces` tokens a match may begin in
+            for i in range(max(len(risky) - self.spaces, 0), len(risky)):
+                if risky[i]:
+                    return starts[-1], starts[i]
+        return starts[-1], starts[-1]  # the token being written is always held
 
 
 # Conservative reading of a pattern's source: could it match whitespace, a line break, or only a

@@ -21,6 +21,7 @@ from llmvet.validators.base import PartKind
 
 TEMPLATE_KEYS = ("id", "object", "created", "model", "system_fingerprint")
 REASONING_KEYS = ("reasoning_content", "reasoning")  # vendor extensions some upstreams send
+_TEXT_ONLY = frozenset(("content", "role"))  # delta keys of an event that adds message text only
 
 
 def message_parts(i: int, msg: dict[str, Any]) -> list[Part]:
@@ -62,29 +63,27 @@ class ChatWire(Wire):
         return out
 
     def event_deltas(self, payload: Any, names: dict[str, str]) -> list[tuple[int, str, PartKind, str]]:
-        out: list[tuple[int, str, PartKind, str]] = []
-        if not isinstance(payload, dict):
-            return out
-        for c in payload.get("choices") or []:
-            i, delta = c.get("index", 0), c.get("delta") or {}
-            for key in ("content", "refusal"):
-                if isinstance(delta.get(key), str) and delta[key]:
-                    out.append((i, key, "content" if key == "content" else "refusal", delta[key]))
-            for key in REASONING_KEYS:
-                if isinstance(delta.get(key), str) and delta[key]:
-                    out.append((i, "reasoning", "reasoning", delta[key]))
-            calls = [(tc.get("index", 0), tc.get("function") or {}) for tc in delta.get("tool_calls") or []]
-            if isinstance(delta.get("function_call"), dict):
-                calls.append(("f", delta["function_call"]))
-            for n, fn in calls:
-                if isinstance(fn.get("name"), str) and fn["name"]:
-                    out.append((i, f"tool_name#{n}", "tool_name", fn["name"]))
-                if isinstance(fn.get("arguments"), str) and fn["arguments"]:
-                    out.append((i, f"tool_call#{n}", "tool_arguments", fn["arguments"]))
-        return out
+        # Most events: one choice adding message text and nothing else, read without the general walk.
+        if payload.__class__ is dict:
+            choices = payload.get("choices")
+            if choices.__class__ is list and len(choices) == 1 and choices[0].__class__ is dict:
+                c = choices[0]
+                delta = c.get("delta")
+                if delta.__class__ is dict and delta.keys() <= _TEXT_ONLY:
+                    content = delta.get("content")
+                    if content.__class__ is str:
+                        return [(c.get("index", 0), "content", "content", content)] if content else []
+                    if content is None:
+                        return []
+        return _event_deltas(payload)
 
     def is_terminal(self, payload: Any) -> bool:
-        return not isinstance(payload, dict) or any(c.get("finish_reason") for c in payload.get("choices") or [])
+        if not isinstance(payload, dict):
+            return True
+        choices = payload.get("choices") or []
+        if choices.__class__ is list and len(choices) == 1:  # most events: no generator expression
+            return bool(choices[0].get("finish_reason"))
+        return any(c.get("finish_reason") for c in choices)
 
     def finished_choices(self, payload: Any) -> list[int]:
         return finished_choices(payload)
@@ -137,6 +136,30 @@ class ChatWire(Wire):
 
     def with_messages(self, body: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
         return {**body, "messages": messages}
+
+
+def _event_deltas(payload: Any) -> list[tuple[int, str, PartKind, str]]:
+    """Every piece of text a chat stream event adds: each choice's content, refusal, reasoning, tool calls."""
+    out: list[tuple[int, str, PartKind, str]] = []
+    if not isinstance(payload, dict):
+        return out
+    for c in payload.get("choices") or []:
+        i, delta = c.get("index", 0), c.get("delta") or {}
+        for key in ("content", "refusal"):
+            if isinstance(delta.get(key), str) and delta[key]:
+                out.append((i, key, "content" if key == "content" else "refusal", delta[key]))
+        for key in REASONING_KEYS:
+            if isinstance(delta.get(key), str) and delta[key]:
+                out.append((i, "reasoning", "reasoning", delta[key]))
+        calls = [(tc.get("index", 0), tc.get("function") or {}) for tc in delta.get("tool_calls") or []]
+        if isinstance(delta.get("function_call"), dict):
+            calls.append(("f", delta["function_call"]))
+        for n, fn in calls:
+            if isinstance(fn.get("name"), str) and fn["name"]:
+                out.append((i, f"tool_name#{n}", "tool_name", fn["name"]))
+            if isinstance(fn.get("arguments"), str) and fn["arguments"]:
+                out.append((i, f"tool_call#{n}", "tool_arguments", fn["arguments"]))
+    return out
 
 
 def _template(items: list[Any]) -> dict[str, Any]:
