@@ -26,7 +26,10 @@ from llmvet.proxy.wires import Part
 from llmvet.validators.base import ALL_PARTS, KEEP_FROM, PartKind, Status, Verdict
 
 STOPS = ("block", "escalate", "reask")  # decisions that must stop text from flowing
-_NO_MARKS: list[tuple[StreamText, int]] = []  # an event that adds no text (shared: never changed)
+# Per event, what it waits for: None (it adds no text), (part, the part's length after it), a list of
+# those (it adds to several parts), or _HELD: it closes a choice or the stream, or repeats text whole.
+Mark = tuple[StreamText, int] | list[tuple[StreamText, int]] | None
+_HELD: list[tuple[StreamText, int]] = []  # events held to the end (only ever compared by identity)
 
 
 class IncrementalRun:
@@ -40,7 +43,7 @@ class IncrementalRun:
         self.at_end = [cv for cv in ex.rule.validators if modes[cv.label] != "segment"]
         self.hold_all = any(m == "buffer" for m in modes.values())
         self.events: list[sse.Event] = []
-        self.marks: list[list[tuple[StreamText, int]]] = []  # per event: (part, its length after the event)
+        self.marks: list[Mark] = []  # per event: what it waits for (see Mark)
         self.parts: dict[tuple[int, str], StreamText] = {}
         self.names: dict[str, str] = {}
         self.released = 0  # events sent so far
@@ -49,7 +52,6 @@ class IncrementalRun:
         self.stopped: Decision | None = None
         self.clean_ms: dict[str, float] = {}  # segment validators' time on windows they cleared cheaply
         self.early: dict[str, asyncio.Future[Any]] = {}  # whole-answer work begun with the request (re-asks)
-        self.terminal: list[bool] = []  # per event: does it close a choice (held to the end)?
         self.readers: dict[str, list[_Reader]] = {}  # part kind -> the segment validators reading it
         self.complete = False  # the upstream's stream said it is over ([DONE], a final response event)
         self.text_out = False  # has an event with text been released?
@@ -79,31 +81,28 @@ class IncrementalRun:
         if event.data.__class__ is dict and "llmvet" in event.data:
             event = event_without_llmvet(event)
         self.events.append(event)
-        wire = self.wire
-        terminal = wire.is_terminal(event.data)
-        self.terminal.append(terminal)
-        deltas = wire.event_deltas(event.data, self.names)
+        deltas, terminal = self.wire.read_event(event.data, self.names)
         if len(deltas) == 1:  # most events: one piece of one part's text
             choice, name, kind, delta = deltas[0]
             part = self.parts.get((choice, name))
             if part is None:
                 part = self.parts[(choice, name)] = self.new_part(choice, name, kind)
             part.add(delta)
-            self.marks.append([(part, part.length)])  # the part it adds to, and its length after it
+            self.marks.append(_HELD if terminal else (part, part.length))
             if part.readers:
                 await self.check_segments(part, final=False)
         elif deltas:
-            await self.take_many(deltas)
+            await self.take_many(deltas, terminal)
         else:
-            self.marks.append(_NO_MARKS)
+            self.marks.append(_HELD if terminal else None)
         if terminal:  # a finished choice's text is whole: its last segment need not wait for the end
-            for index in wire.finished_choices(event.data):
+            for index in self.wire.finished_choices(event.data):
                 for key, part in list(self.parts.items()):
                     if key[0] == index and part.readers:
                         await self.check_segments(part, final=True)
-            self.complete = self.complete or wire.stream_complete([event])
+            self.complete = self.complete or self.wire.stream_complete([event])
 
-    async def take_many(self, deltas: list[tuple[int, str, PartKind, str]]) -> None:
+    async def take_many(self, deltas: list[tuple[int, str, PartKind, str]], terminal: bool) -> None:
         """An event adding to several parts (choices, tool calls): each part once, with its length after it."""
         touched: dict[tuple[int, str], StreamText] = {}
         for choice, name, kind, delta in deltas:
@@ -112,7 +111,7 @@ class IncrementalRun:
                 part = self.parts[(choice, name)] = self.new_part(choice, name, kind)
             part.add(delta)
             touched[(choice, name)] = part
-        self.marks.append([(part, part.length) for part in touched.values()])
+        self.marks.append(_HELD if terminal else [(part, part.length) for part in touched.values()])
         for part in touched.values():
             if part.readers:
                 await self.check_segments(part, final=False)
@@ -184,15 +183,18 @@ class IncrementalRun:
     # ---- what may go out --------------------------------------------------------------------------
     def release_into(self, out: list[bytes]) -> None:
         """Add the raw bytes of the events every segment check has cleared, in order, to `out`."""
-        events, marks, terminal = self.events, self.marks, self.terminal
+        events, marks = self.events, self.marks
         i, n = self.released, len(events)
-        while i < n and not terminal[i]:
-            for part, length in marks[i]:
-                if 0 <= part.released < length:
-                    self.released = i
-                    return
+        while i < n:
+            mark = marks[i]
+            if mark is not None:
+                if isinstance(mark, tuple):  # one part: is its text up to the event's end cleared?
+                    if 0 <= mark[0].released < mark[1]:
+                        break
+                elif mark is _HELD or any(0 <= part.released < length for part, length in mark):
+                    break
+                self.text_out = True
             out.append(events[i].raw)
-            self.text_out = self.text_out or bool(marks[i])
             i += 1
         self.released = i
 

@@ -71,6 +71,10 @@ class Wire:
         """Events that close a choice or the stream, or repeat text whole (held until the end)."""
         raise NotImplementedError
 
+    def read_event(self, payload: Any, names: dict[str, str]) -> tuple[list[tuple[int, str, PartKind, str]], bool]:
+        """`event_deltas` and `is_terminal` of one event in one call (a wire may read both at once)."""
+        return self.event_deltas(payload, names), self.is_terminal(payload)
+
     def finished_choices(self, payload: Any) -> list[int]:
         """The choices a stream event finishes (no more text follows for them)."""
         return []

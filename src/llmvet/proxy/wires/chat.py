@@ -63,7 +63,13 @@ class ChatWire(Wire):
         return out
 
     def event_deltas(self, payload: Any, names: dict[str, str]) -> list[tuple[int, str, PartKind, str]]:
-        # Most events: one choice adding message text and nothing else, read without the general walk.
+        return _event_deltas(payload)
+
+    def is_terminal(self, payload: Any) -> bool:
+        return not isinstance(payload, dict) or any(c.get("finish_reason") for c in payload.get("choices") or [])
+
+    def read_event(self, payload: Any, names: dict[str, str]) -> tuple[list[tuple[int, str, PartKind, str]], bool]:
+        # Most events: one choice adding message text and nothing else, read without the general walks.
         if payload.__class__ is dict:
             choices = payload.get("choices")
             if choices.__class__ is list and len(choices) == 1 and choices[0].__class__ is dict:
@@ -71,19 +77,12 @@ class ChatWire(Wire):
                 delta = c.get("delta")
                 if delta.__class__ is dict and delta.keys() <= _TEXT_ONLY:
                     content = delta.get("content")
+                    terminal = bool(c.get("finish_reason"))
                     if content.__class__ is str:
-                        return [(c.get("index", 0), "content", "content", content)] if content else []
+                        return [(c.get("index", 0), "content", "content", content)] if content else [], terminal
                     if content is None:
-                        return []
-        return _event_deltas(payload)
-
-    def is_terminal(self, payload: Any) -> bool:
-        if not isinstance(payload, dict):
-            return True
-        choices = payload.get("choices") or []
-        if choices.__class__ is list and len(choices) == 1:  # most events: no generator expression
-            return bool(choices[0].get("finish_reason"))
-        return any(c.get("finish_reason") for c in choices)
+                        return [], terminal
+        return _event_deltas(payload), self.is_terminal(payload)
 
     def finished_choices(self, payload: Any) -> list[int]:
         return finished_choices(payload)
