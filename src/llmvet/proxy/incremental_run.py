@@ -130,7 +130,11 @@ class IncrementalRun:
         """Take the events a chunk completes; what may go out, cleared event by event, so text before a
         flagged span goes out however the upstream's bytes were split into chunks."""
         out: list[bytes] = []
-        for event in _parse(self.parser, chunk):
+        try:
+            events = self.parser.feed(chunk)
+        except sse.StreamError as exc:
+            raise upstream_bad_response(str(exc)) from None
+        for event in events:
             await self.take(event)
             if self.stopped is not None:
                 break
@@ -282,13 +286,6 @@ def _merged(a: ValidatorRun, b: ValidatorRun) -> ValidatorRun:
 def _mode(cv: CompiledValidator) -> str:
     mode = getattr(cv.instance, "stream_mode", None)
     return mode() if callable(mode) else "buffer"
-
-
-def _parse(parser: sse.SSEParser, chunk: bytes) -> list[sse.Event]:
-    try:
-        return parser.feed(chunk)
-    except sse.StreamError as exc:
-        raise upstream_bad_response(str(exc)) from None
 
 
 def _keep_findings(decision: Decision, release: int, reported: set[tuple[int, int]]) -> None:

@@ -26,14 +26,18 @@ class SSEParser:
         self._buf = b""
 
     def feed(self, chunk: bytes) -> list[Event]:
-        if b"\r" in chunk:
-            chunk = chunk.replace(b"\r\n", b"\n")
         buf = self._buf + chunk if self._buf else chunk
+        if b"\r" in buf:  # with what is pending: a CRLF may be split between two reads
+            buf = buf.replace(b"\r\n", b"\n")
         events: list[Event] = []
         pos = 0
         while (end := buf.find(b"\n\n", pos)) >= 0:  # walk the buffer once: many events may share a chunk
-            ev = _parse_block(buf[pos : end + 2])
-            if ev is not None:
+            if buf.startswith(b"data: {", pos) and buf.find(b"\n", pos, end) < 0:  # one JSON line: most events
+                try:
+                    events.append(Event(buf[pos : end + 2], None, orjson.loads(buf[pos + 6 : end])))
+                except orjson.JSONDecodeError:
+                    raise _malformed(buf[pos + 6 : end]) from None
+            elif (ev := _parse_block(buf[pos : end + 2])) is not None:
                 events.append(ev)
             pos = end + 2
         self._buf = buf[pos:]
@@ -70,7 +74,11 @@ def _data_event(block: bytes, name: str | None, payload: bytes) -> Event:
     try:
         return Event(block, name, orjson.loads(payload))
     except orjson.JSONDecodeError:
-        raise StreamError(f"upstream sent a malformed SSE event: {payload[:120]!r}") from None
+        raise _malformed(payload) from None
+
+
+def _malformed(payload: bytes) -> StreamError:
+    return StreamError(f"upstream sent a malformed SSE event: {payload[:120]!r}")
 
 
 def encode(data: Any, event: str | None = None) -> bytes:
