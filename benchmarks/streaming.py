@@ -12,8 +12,9 @@ coding-assistant policy (auto picks buffer there: its rule re-asks) and the same
 incremental (its re-ask replaced by a block, which is what a released stream can still do), and
 the default policy with `stream.mode: passthrough` (forwards only, vets afterwards: the floor).
 
---before-src DIR also runs the two incremental targets from another source tree (e.g. an export of
-main's src/), so a change is measured against what it replaces in the same run.
+--before-src DIR also runs the two incremental targets and the default policy's buffer and passthrough
+targets from another source tree (e.g. an export of main's src/), so a change is measured against what
+it replaces in the same run; each tree's CPU ratio is against its own buffered answer.
 """
 
 from __future__ import annotations
@@ -135,7 +136,7 @@ def main() -> int:
         runs = [(name, policy, None) for name, policy in policy_files(tmp).items()]
         if args.before_src:
             before = os.pathsep.join([str(Path(args.before_src).resolve()), os.environ.get("PYTHONPATH", "")])
-            runs += [(f"before: {n[len('llmvet ') :]}", p, before) for n, p, _ in runs if "incremental" in n]
+            runs += [(f"before: {n[len('llmvet ') :]}", p, before) for n, p, _ in runs if _compared(n)]
         for name, policy, pythonpath in runs:
             port = free_port()
             cmd = llmvet_cmd(upstream.url + "/v1", port, policy, f"sqlite:///{tmp / (str(port) + '.db')}")
@@ -168,17 +169,23 @@ def main() -> int:
             f"whole {m['total']:8.1f} ms  gap p99 {m['gap_p99']:6.1f} ms  cpu {m['cpu_ms']:6.1f} ms"
         )
     direct = med["upstream (direct)"]
-    baseline_cpu = med["llmvet default, stream.mode buffer"]["cpu_ms"]
     print()
     for name, m in med.items():
         if name == "upstream (direct)":
             continue
+        buffered = med[("before: " if name.startswith("before: ") else "llmvet ") + "default, stream.mode buffer"]
         print(
             f"{name:46} first token +{m['first_token'] - direct['first_token']:.1f} ms, "
             f"gap p99 +{m['gap_p99'] - direct['gap_p99']:.1f} ms, "
-            f"cpu {m['cpu_ms'] / baseline_cpu:.2f}x the buffered answer's"
+            f"cpu {m['cpu_ms'] / buffered['cpu_ms']:.2f}x the buffered answer's (same tree)"
         )
     return 0
+
+
+def _compared(name: str) -> bool:
+    """The targets --before-src runs from the other tree too: the incremental ones, and the default
+    policy's buffer and passthrough (the baseline of the CPU ratio, and the forwarding floor)."""
+    return "incremental" in name or name.startswith("llmvet default")
 
 
 if __name__ == "__main__":
