@@ -61,6 +61,9 @@ class Upstream:
             connector=aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0, ttl_dns_cache=300),
             timeout=self._timeout,
             auto_decompress=False,  # pass-through routes forward bytes exactly as sent
+            # A proxy holds no cookie state: with a jar, a Set-Cookie in the answer to one client would
+            # go upstream with every later client's requests (their own Cookie headers are dropped).
+            cookie_jar=aiohttp.DummyCookieJar(),
             skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
             # trust_env would re-read proxy variables and ~/.netrc on every request (measured: a third of
             # the proxy's CPU); the proxy for the upstream is resolved once instead.
@@ -81,8 +84,10 @@ class Upstream:
     async def open(self, method: str, path: str, headers: Mapping[str, str], body: Any) -> aiohttp.ClientResponse:
         """Send a request and return the response with its body unread (caller releases it)."""
         try:
+            # A 3xx goes to the client as it came: following it would re-send the body (and maybe the
+            # key) to wherever the upstream points, and hand the client an answer from elsewhere.
             return await self.session.request(
-                method, self.base_url + path, headers=headers, data=body, proxy=self._proxy
+                method, self.base_url + path, headers=headers, data=body, proxy=self._proxy, allow_redirects=False
             )
         except TimeoutError:
             raise upstream_timeout(self.read_timeout) from None
