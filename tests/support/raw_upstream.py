@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from tests.support.servers import free_port
 
 
@@ -38,6 +40,41 @@ class RawRequest:
 Answer = Callable[[RawRequest], "bytes | AsyncIterator[bytes]"]
 
 
+CHAT = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}  # a request to send through llmvet
+
+
+def chat_body(text: str) -> bytes:
+    return orjson.dumps(
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+            ],
+        }
+    )
+
+
+def chat_chunk(text: str | None, finish: str | None = None) -> bytes:
+    delta = {"content": text} if text is not None else {}
+    return orjson.dumps(
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "m",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+    )
+
+
 def http_response(status: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
     """One whole HTTP/1.1 response: `status` like "200 OK", the headers as given plus Content-Length."""
     lines = [f"HTTP/1.1 {status}", *(f"{k}: {v}" for k, v in headers), f"Content-Length: {len(body)}"]
@@ -49,6 +86,7 @@ class RawUpstream:
         self.answer = answer
         self.requests: list[RawRequest] = []
         self.cut_by_client = 0
+        self.answers_done = 0  # answers written to their end
         self.port = free_port()
         self._loop = asyncio.new_event_loop()
         self._started = threading.Event()
@@ -83,8 +121,11 @@ class RawUpstream:
                 async for piece in out:
                     writer.write(piece)
                     await writer.drain()
+            self.answers_done += 1
         except (ConnectionError, asyncio.IncompleteReadError):
             self.cut_by_client += 1
+        except asyncio.CancelledError:
+            pass
         finally:
             writer.close()
 
@@ -98,10 +139,14 @@ class RawUpstream:
         async def stop() -> None:
             if self._server is not None:
                 self._server.close()
+            for task in asyncio.all_tasks():  # connections still open (the client never sent a request)
+                if task is not asyncio.current_task():
+                    task.cancel()
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        self._loop.close()
 
 
 async def _read_request(reader: asyncio.StreamReader) -> RawRequest | None:

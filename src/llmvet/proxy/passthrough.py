@@ -40,23 +40,28 @@ class LimitedBody:
             yield chunk
 
 
-async def scrubbed_events(chunks: AsyncIterator[bytes], seen: list[sse.Event] | None = None) -> AsyncIterator[bytes]:
+async def scrubbed_events(
+    chunks: AsyncIterator[bytes], seen: list[sse.Event] | None = None, limit: int | None = None
+) -> AsyncIterator[bytes]:
     """Relay an SSE stream event by event, dropping any `llmvet` field from an event's data; the
-    events are also collected in `seen`. A stream that does not parse is relayed as it came."""
-    parser: sse.SSEParser | None = sse.SSEParser()
+    events are also collected in `seen`. A stream that does not parse, or has an event over `limit`
+    bytes, is relayed as it came from there on."""
+    parser: sse.SSEParser | None = sse.SSEParser(limit)
     async for chunk in chunks:
-        try:
-            events = parser.feed(chunk) if parser is not None else None
-        except sse.StreamError:
-            events = parser = None  # not SSE after all: the rest goes through untouched
-        if events is None:
+        if parser is None:
             yield chunk
             continue
+        try:
+            events, rest = parser.feed(chunk), b""
+        except sse.StreamError as exc:  # not SSE after all: the rest goes through untouched
+            events, rest, parser = exc.events, exc.rest, None
         out = []
         for e in map(event_without_llmvet, events):
             out.append(e.raw)
             if seen is not None:
                 seen.append(e)
+        if rest:
+            out.append(rest)
         if out:
             yield b"".join(out)
     if parser is not None and parser.pending:
