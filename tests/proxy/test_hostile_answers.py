@@ -1,4 +1,4 @@
-"""A hostile or misconfigured upstream's answers: framed to fool a parser.
+"""A hostile or misconfigured upstream's answers: too large to hold, framed to fool a parser.
 
 The upstream is a raw loopback server (tests.support.raw_upstream) that writes exactly the bytes a test
 scripts; the client is the openai SDK or raw httpx, and the tests assert on the bytes it gets.
@@ -7,9 +7,12 @@ scripts; the client is the openai SDK or raw httpx, and the tests assert on the 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import httpx
 import openai
+import orjson
 import pytest
 
 from tests.support.raw_upstream import CHAT, RawRequest, RawUpstream
@@ -45,6 +48,104 @@ def audit_records(tmp_path) -> list[dict]:
             await store.close()
 
     return asyncio.run(read())
+
+
+# ---- answers too large to hold -------------------------------------------------------------------------
+
+LIMIT = 64 * 1024
+PIECE = 8 * 1024
+PIECES = 2048  # 16 MiB in all: more than any socket buffer holds, so a cut reaches the upstream
+
+
+def sse_events(n: int) -> list[bytes]:
+    return [b"data: " + chunk("A line of words.\n" * 8) + b"\n\n" for _ in range(n)]
+
+
+async def pieces(head: bytes, body: bytes | None = None, pause: float = 0.0):
+    yield head
+    for i in range(PIECES):
+        if pause and i < 16:  # the first pieces come apart, as a model's events do
+            await asyncio.sleep(pause)
+        yield body if body is not None else b"x" * PIECE
+
+
+def huge(kind: str):
+    """An upstream answer of 16 MiB: a JSON body (with or without Content-Length), or an event stream."""
+    if kind == "content-length":
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {PIECE * PIECES + 2}\r\n\r\n"
+        return lambda r: pieces(head.encode() + b'"')
+    if kind == "close-delimited":
+        return lambda r: pieces(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"')
+    events = b"".join(sse_events(PIECE // len(sse_events(1)[0])))
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+    return lambda r: pieces(head, events, pause=0.02)
+
+
+@pytest.mark.parametrize(
+    ("kind", "mode", "stream"),
+    [
+        ("content-length", "buffer", False),
+        ("close-delimited", "buffer", False),
+        ("events", "buffer", True),
+        ("events", "incremental", True),
+        ("events", "passthrough", True),
+    ],
+)
+def test_an_upstream_answer_over_the_limit_is_refused(make_proxy, tmp_path, kind, mode, stream):
+    """llmvet holds at most LLMVET_UPSTREAM_MAX_BODY_BYTES of an answer it reads whole: past that the
+    client gets a 502 saying so (or, once text went out, a stream that ends saying so) and the
+    upstream's connection is closed."""
+    with RawUpstream(huge(kind)) as up:
+        proxy = make_proxy(
+            BLOCKING + f"    stream: {{mode: {mode}}}\n", upstream=up.url + "/v1", upstream_max_body_bytes=LIMIT
+        )
+        r = httpx.post(proxy.url + "/v1/chat/completions", json={**CHAT, "stream": stream}, timeout=60)
+        deadline = time.monotonic() + 10
+        while up.cut_by_client == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert up.cut_by_client == 1  # llmvet stopped reading and closed the connection
+    if mode == "buffer":
+        assert r.status_code == 502
+        err = r.json()["error"]
+        assert err["code"] == "upstream_too_large" and f"{LIMIT}-byte" in err["message"]
+        assert len(r.content) < 1024
+    else:  # text went out: the stream ends saying why
+        assert r.status_code == 200 and len(r.content) < 2 * LIMIT
+        last = orjson.loads(r.content.rsplit(b"data: ", 2)[-2])
+        assert last["llmvet"]["error"]["code"] == "upstream_too_large"
+        assert r.content.endswith(b"data: [DONE]\n\n")
+    records = audit_records(tmp_path)  # audited as an upstream error is, with the status the client got
+    assert [(rec["action"], rec["status"]) for rec in records] == [("upstream_error", 502)]
+    assert records[0]["request_id"] == r.headers["x-llmvet-request-id"]
+
+
+def test_a_passed_through_stream_without_event_ends_flows_on_as_it_came(make_proxy):
+    """An unvetted stream is relayed as it arrives even when it never ends an event: llmvet's look for
+    `llmvet` fields holds at most LLMVET_UPSTREAM_MAX_BODY_BYTES of an unfinished event, then lets the
+    rest through untouched."""
+    sent: list[bytes] = [b"data: " + b"x" * (PIECE - 6)] + [b"y" * PIECE] * 255 + [b"\n\n"]
+    client_has_half = threading.Event()
+    released_early = False
+
+    async def stream(request: RawRequest):
+        yield b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+        for piece in sent[:128]:
+            yield piece
+        await asyncio.to_thread(client_has_half.wait, 20)  # on until the client has the first half
+        for piece in sent[128:]:
+            yield piece
+
+    with RawUpstream(stream) as up:
+        proxy = make_proxy("rules: []", upstream=up.url + "/v1", upstream_max_body_bytes=LIMIT)
+        got = b""
+        with httpx.stream("POST", proxy.url + "/v1/chat/completions", json={**CHAT, "stream": True}, timeout=60) as r:
+            for part in r.iter_raw():
+                got += part
+                if len(got) >= 128 * PIECE and not client_has_half.is_set():
+                    released_early = up.answers_done == 0
+                    client_has_half.set()
+    assert released_early  # the first half arrived before the upstream sent the second
+    assert got == b"".join(sent)
 
 
 # ---- event framing: what llmvet vets is what the client reads ------------------------------------------

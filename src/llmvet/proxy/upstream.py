@@ -9,7 +9,13 @@ from typing import Any
 import aiohttp
 from multidict import CIMultiDict
 
-from llmvet.proxy.errors import ProxyError, upstream_bad_response, upstream_timeout, upstream_unreachable
+from llmvet.proxy.errors import (
+    ProxyError,
+    upstream_bad_response,
+    upstream_timeout,
+    upstream_too_large,
+    upstream_unreachable,
+)
 
 # Never forwarded in either direction: they describe one hop, not the message.
 HOP_BY_HOP = frozenset(
@@ -37,8 +43,10 @@ class Upstream:
         connect_timeout: float = 10.0,
         read_timeout: float = 600.0,
         max_connections: int = 512,
+        max_body_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.max_body_bytes = max_body_bytes  # of an answer read whole (see `read` and `iter_chunks`)
         self.read_timeout = read_timeout
         self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
         self._max_connections = max_connections
@@ -97,12 +105,28 @@ class Upstream:
             raise upstream_unreachable(f"{type(exc).__name__}: {exc}") from None
 
     async def read(self, resp: aiohttp.ClientResponse) -> bytes:
+        """The whole body, at most `max_body_bytes` of it (past that: upstream_too_large, connection closed)."""
+        limit = self.max_body_bytes
+        length = resp.content_length
         try:
-            return await resp.read()
+            if length is not None and length <= limit:
+                return await resp.read()  # the parser reads exactly Content-Length bytes
+            if length is not None:
+                raise self._too_large(resp)
+            body = bytearray()
+            async for chunk in resp.content.iter_any():
+                body += chunk
+                if len(body) > limit:
+                    raise self._too_large(resp)
+            return bytes(body)
         except TimeoutError:
             raise upstream_timeout(self.read_timeout) from None
         except aiohttp.ClientError as exc:
             raise upstream_bad_response(f"connection closed while reading the body ({type(exc).__name__})") from None
+
+    def _too_large(self, resp: aiohttp.ClientResponse) -> ProxyError:
+        resp.close()  # the rest is never read: the connection cannot go back to the pool
+        return upstream_too_large(self.max_body_bytes)
 
     async def read_and_release(self, resp: aiohttp.ClientResponse) -> bytes:
         """The whole body; the connection goes back to the pool whatever happens."""
@@ -111,9 +135,17 @@ class Upstream:
         finally:
             resp.release()
 
-    async def iter_chunks(self, resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    async def iter_chunks(self, resp: aiohttp.ClientResponse, *, whole: bool = False) -> AsyncIterator[bytes]:
+        """The body as it arrives. `whole`: the caller keeps all of it (to vet it), so it ends with
+        upstream_too_large (connection closed) past `max_body_bytes`."""
+        limit = self.max_body_bytes if whole else None
+        size = 0
         try:
             async for chunk in resp.content.iter_any():
+                if limit is not None:
+                    size += len(chunk)
+                    if size > limit:
+                        raise self._too_large(resp)
                 yield chunk
         except TimeoutError:
             raise upstream_timeout(self.read_timeout) from None

@@ -108,7 +108,7 @@ class Vetter:
             else:
                 parser, events = sse.SSEParser(), []
                 try:
-                    async for chunk in upstream.iter_chunks(resp):
+                    async for chunk in upstream.iter_chunks(resp, whole=True):
                         events.extend(parser.feed(chunk))
                 except sse.StreamError as exc:
                     raise upstream_bad_response(str(exc)) from None
