@@ -1,4 +1,4 @@
-"""A hostile or misconfigured upstream's answers: too large to hold, framed to fool a parser.
+"""A hostile or misconfigured upstream's answers: too large to hold, compressed, framed to fool a parser.
 
 The upstream is a raw loopback server (tests.support.raw_upstream) that writes exactly the bytes a test
 scripts; the client is the openai SDK or raw httpx, and the tests assert on the bytes it gets.
@@ -7,15 +7,17 @@ scripts; the client is the openai SDK or raw httpx, and the tests assert on the 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import threading
 import time
+import zlib
 
 import httpx
 import openai
 import orjson
 import pytest
 
-from tests.support.raw_upstream import CHAT, RawRequest, RawUpstream
+from tests.support.raw_upstream import CHAT, RawRequest, RawUpstream, chat_body, http_response
 from tests.support.raw_upstream import chat_chunk as chunk
 
 BLOCKING = """
@@ -205,3 +207,57 @@ def test_crlf_line_ends_split_across_reads_still_parse(make_proxy, mode):
     with RawUpstream(sse_answer(writes)) as up:
         proxy = make_proxy(BLOCKING + f"    stream: {{mode: {mode}}}\n", upstream=up.url + "/v1")
         assert sdk_stream_text(proxy) == "Hello there.\n"
+
+
+# ---- compressed answers on vetted routes -------------------------------------------------------------
+
+
+def compressed(encoding: str, body: bytes) -> bytes:
+    return gzip.compress(body) if encoding == "gzip" else zlib.compress(body)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+@pytest.mark.parametrize("mode", ["json", "buffer", "incremental", "passthrough"])
+def test_a_compressed_answer_on_a_vetted_route_never_reaches_the_client(make_proxy, mode, encoding):
+    """llmvet asks for `Accept-Encoding: identity` on vetted routes; an upstream that compresses anyway
+    gets a 502, and none of its bytes reach the client (compressed, they would pass every validator)."""
+    stream = mode != "json"
+    if stream:
+        plain = b"".join(
+            [
+                b"data: " + chunk(f"key {SECRET}") + b"\n\n",
+                b"data: " + chunk(None, "stop") + b"\n\n",
+                b"data: [DONE]\n\n",
+            ]
+        )
+        kind = "text/event-stream"
+    else:
+        plain, kind = chat_body(f"key {SECRET}"), "application/json"
+    body = compressed(encoding, plain)
+    answer = http_response("200 OK", [("Content-Type", kind), ("Content-Encoding", encoding)], body)
+    policy = None if mode == "json" else f"{BLOCKING}    stream: {{mode: {mode}}}\n"  # json: the default policy
+    with RawUpstream(lambda r: answer) as up:
+        proxy = make_proxy(policy, upstream=up.url + "/v1")
+        r = httpx.post(proxy.url + "/v1/chat/completions", json={**CHAT, "stream": stream}, timeout=30)
+    assert up.requests[0].header("accept-encoding") == ["identity"]
+    assert r.status_code == 502
+    err = r.json()["error"]
+    assert err["code"] == "upstream_bad_response" and f"Content-Encoding: {encoding}" in err["message"]
+    assert body not in r.content and body[:16] not in r.content and SECRET.encode() not in r.content
+
+
+@pytest.mark.parametrize("mode", ["json", "passthrough"])
+def test_a_transfer_coded_answer_on_a_vetted_route_never_reaches_the_client(make_proxy, mode):
+    stream = mode != "json"
+    plain = b"data: " + chunk(f"key {SECRET}") + b"\n\ndata: [DONE]\n\n" if stream else chat_body(f"key {SECRET}")
+    body = gzip.compress(plain)
+    framed = f"{len(body):x}".encode() + b"\r\n" + body + b"\r\n0\r\n\r\n"
+    kind = "text/event-stream" if stream else "application/json"
+    answer = f"HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nTransfer-Encoding: gzip, chunked\r\n\r\n".encode() + framed
+    policy = None if mode == "json" else f"{BLOCKING}    stream: {{mode: {mode}}}\n"
+    with RawUpstream(lambda r: answer) as up:
+        proxy = make_proxy(policy, upstream=up.url + "/v1")
+        r = httpx.post(proxy.url + "/v1/chat/completions", json={**CHAT, "stream": stream}, timeout=30)
+    assert r.status_code == 502
+    assert "Transfer-Encoding: gzip" in r.json()["error"]["message"]
+    assert body[:16] not in r.content and SECRET.encode() not in r.content

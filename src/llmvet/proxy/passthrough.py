@@ -149,7 +149,7 @@ class Passthrough:
         """`stream.mode: passthrough`: bytes flow as they arrive; the verdict is only audited afterwards."""
         upstream = self.rt.upstream
         with tracing.upstream_call(ex.headers, "answer", stream=True) as call:
-            resp = await upstream.open("POST", ex.wire.path, ex.headers, ex.payload)
+            resp = await upstream.open("POST", ex.wire.path, ex.headers, ex.payload, vetted=True)
             tracing.upstream_status(call, resp.status)
         headers = {**response_headers(resp, drop_encoding=True), "x-llmvet-request-id": ex.request_id}
         if resp.status != 200:

@@ -89,12 +89,16 @@ class Upstream:
             raise RuntimeError("upstream client not started")
         return self._session
 
-    async def open(self, method: str, path: str, headers: Mapping[str, str], body: Any) -> aiohttp.ClientResponse:
-        """Send a request and return the response with its body unread (caller releases it)."""
+    async def open(
+        self, method: str, path: str, headers: Mapping[str, str], body: Any, *, vetted: bool = False
+    ) -> aiohttp.ClientResponse:
+        """Send a request and return the response with its body unread (caller releases it). `vetted`:
+        llmvet reads the body, so it must come as sent (llmvet asked for identity): a compressed one
+        would pass every validator unread, and is refused."""
         try:
             # A 3xx goes to the client as it came: following it would re-send the body (and maybe the
             # key) to wherever the upstream points, and hand the client an answer from elsewhere.
-            return await self.session.request(
+            resp = await self.session.request(
                 method, self.base_url + path, headers=headers, data=body, proxy=self._proxy, allow_redirects=False
             )
         except TimeoutError:
@@ -103,6 +107,10 @@ class Upstream:
             raise upstream_unreachable(str(exc.os_error) if exc.os_error else str(exc)) from None
         except aiohttp.ClientError as exc:
             raise upstream_unreachable(f"{type(exc).__name__}: {exc}") from None
+        if vetted and (coding := _coding(resp.headers)) is not None:
+            resp.close()
+            raise upstream_bad_response(f"the body is compressed ({coding}), not identity")
+        return resp
 
     async def read(self, resp: aiohttp.ClientResponse) -> bytes:
         """The whole body, at most `max_body_bytes` of it (past that: upstream_too_large, connection closed)."""
@@ -151,6 +159,17 @@ class Upstream:
             raise upstream_timeout(self.read_timeout) from None
         except aiohttp.ClientError as exc:
             raise upstream_bad_response(f"connection closed mid-stream ({type(exc).__name__})") from None
+
+
+def _coding(headers: Mapping[str, str]) -> str | None:
+    """The header naming a content or transfer coding of the body (other than chunked), if any."""
+    encoding = headers.get("content-encoding", "").strip()
+    if encoding and encoding.lower() != "identity":
+        return f"Content-Encoding: {encoding[:40]}"
+    transfer = headers.get("transfer-encoding", "")
+    if transfer and any(t.strip().lower() not in ("chunked", "identity") for t in transfer.split(",")):
+        return f"Transfer-Encoding: {transfer[:40]}"
+    return None
 
 
 def _env_proxy_for(url: str) -> str | None:

@@ -95,7 +95,7 @@ class Vetter:
     async def buffered(self, ex: Exchange, payload: bytes, headers: Any) -> Answer:
         started = time.perf_counter()
         upstream = self.rt.upstream
-        resp = await upstream.open("POST", ex.wire.path, headers, payload)
+        resp = await upstream.open("POST", ex.wire.path, headers, payload, vetted=True)
         try:
             out_headers = response_headers(resp, drop_encoding=True)
             if resp.status != 200 or resp.content_type != "text/event-stream":
