@@ -1,63 +1,15 @@
-"""A hostile or misconfigured upstream: cookies, redirects, huge or compressed answers, odd framing.
+"""A hostile or misconfigured upstream, at the HTTP level: cookies, redirects, odd or malformed headers.
 
-The upstream here is a raw loopback server (tests.support.raw_upstream) that writes exactly the bytes a
-test scripts and keeps the raw bytes of every request it gets; the client is the openai SDK or raw httpx.
+The upstream is a raw loopback server (tests.support.raw_upstream) that writes exactly the bytes a test
+scripts and keeps the raw bytes of every request it gets; the client is raw httpx.
 """
 
 from __future__ import annotations
 
 import httpx
-import openai
-import orjson
 import pytest
 
-from tests.support.raw_upstream import RawRequest, RawUpstream, http_response
-
-BLOCKING = """
-rules:
-  - name: vet
-    validators: [{use: regex, with: {must_not_match: ["AKIA[0-9A-Z]{16}"]}}]
-    on_fail: block
-"""
-SECRET = "AKIAIOSFODNN7EXAMPLE"  # an AWS key id: the default policy's regex flags it
-CHAT = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
-
-
-def chat_body(text: str) -> bytes:
-    return orjson.dumps(
-        {
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "created": 1,
-            "model": "m",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": "stop",
-                    "logprobs": None,
-                }
-            ],
-        }
-    )
-
-
-def chunk(text: str | None, finish: str | None = None) -> bytes:
-    delta = {"content": text} if text is not None else {}
-    return orjson.dumps(
-        {
-            "id": "chatcmpl-1",
-            "object": "chat.completion.chunk",
-            "created": 1,
-            "model": "m",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        }
-    )
-
-
-def sdk(proxy) -> openai.OpenAI:
-    return openai.OpenAI(base_url=proxy.url + "/v1", api_key="sk-client", max_retries=0)
-
+from tests.support.raw_upstream import CHAT, RawRequest, RawUpstream, chat_body, http_response
 
 # ---- cookies -------------------------------------------------------------------------------------------
 
@@ -100,6 +52,14 @@ def test_upstream_cookies_are_never_sent_back_upstream(make_proxy, route):
     assert b"client-1-secret" not in up.requests[1].head
 
 
+@pytest.mark.parametrize("route", sorted(COOKIE_ROUTES))
+def test_every_set_cookie_of_the_upstream_reaches_its_client(make_proxy, route):
+    """Repeated response headers (Set-Cookie above all: it cannot be folded into one) all go through."""
+    got, _ = cookie_exchange(make_proxy, route, 3)
+    for n, r in enumerate(got, 1):
+        assert r.headers.get_list("set-cookie") == [f"c{i}=client-{n}-secret; Path=/" for i in range(3)]
+
+
 # ---- redirects -------------------------------------------------------------------------------------------
 
 REDIRECT_ROUTES = {
@@ -131,3 +91,56 @@ def test_upstream_redirects_are_relayed_not_followed(make_proxy, route):
     assert elsewhere.requests == []
     assert r.status_code == int(status[:3])
     assert r.headers["location"] == location
+
+
+# ---- headers ----------------------------------------------------------------------------------------------
+
+ODD_VALUES = [
+    ("X-Utf8", "\u00e9t\u00e9 \u20ac \U0001f600".encode()),  # UTF-8, beyond latin-1 too
+    ("X-Latin1", b"caf\xe9"),
+    ("Link", b"<https://a.example/1>; rel=next"),
+    ("Link", b"<https://a.example/0>; rel=prev"),
+]
+
+
+@pytest.mark.parametrize("route", sorted(COOKIE_ROUTES))
+def test_upstream_header_values_reach_the_client_byte_for_byte(make_proxy, route):
+    """Whatever bytes a header value holds, the client gets those bytes (not a 500, not re-encoded)."""
+    policy, method, path = COOKIE_ROUTES[route]
+    head = b"".join(k.encode() + b": " + v + b"\r\n" for k, v in ODD_VALUES)
+    body = chat_body("fine")
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + head + b"Content-Length: %d\r\n\r\n" % len(body)
+    with RawUpstream(lambda r: answer + body) as up:
+        proxy = make_proxy(policy, upstream=up.url + "/v1")
+        r = httpx.request(method, proxy.url + path, json=CHAT if method == "POST" else None, timeout=30)
+    assert r.status_code == 200
+    got = [(k.lower(), v) for k, v in r.headers.raw if k.lower() in (b"x-utf8", b"x-latin1", b"link")]
+    assert got == [(k.lower().encode(), v) for k, v in ODD_VALUES]
+
+
+MALFORMED_HEADS = {
+    "bare-cr": b"X-A: a\rInjected: b\r\n",
+    "nul": b"X-A: a\x00b\r\n",
+    "too-many": b"".join(b"X-H%d: v\r\n" % i for i in range(200)),
+    "too-long": b"X-Big: " + b"v" * 9000 + b"\r\n",
+    "two-lengths": b"Content-Length: 1\r\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_HEADS))
+@pytest.mark.parametrize("route", ["vetted", "pass-through"])
+def test_an_upstream_answer_with_malformed_headers_is_a_502(make_proxy, case, route):
+    """Headers that do not parse (or are too many or too long) never reach the client: a short 502 that
+    says the upstream's answer was malformed (it was reached)."""
+    policy, method, path = COOKIE_ROUTES[route]
+    body = chat_body("fine")
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + MALFORMED_HEADS[case]
+    answer += b"Content-Length: %d\r\n\r\n" % len(body) + body
+    with RawUpstream(lambda r: answer) as up:
+        proxy = make_proxy(policy, upstream=up.url + "/v1")
+        r = httpx.request(method, proxy.url + path, json=CHAT if method == "POST" else None, timeout=30)
+    assert r.status_code == 502
+    err = r.json()["error"]
+    assert err["code"] == "upstream_bad_response" and "malformed HTTP response" in err["message"]
+    assert len(err["message"]) < 200
+    assert b"injected" not in b"".join(k.lower() for k, _ in r.headers.raw)

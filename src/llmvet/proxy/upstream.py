@@ -105,6 +105,10 @@ class Upstream:
             raise upstream_timeout(self.read_timeout) from None
         except aiohttp.ClientConnectorError as exc:
             raise upstream_unreachable(str(exc.os_error) if exc.os_error else str(exc)) from None
+        except aiohttp.ClientResponseError as exc:  # its status line or headers do not parse (or are too many)
+            raise upstream_bad_response(
+                f"malformed HTTP response ({str(exc.message).split(chr(10), 1)[0][:100]})"
+            ) from None
         except aiohttp.ClientError as exc:
             raise upstream_unreachable(f"{type(exc).__name__}: {exc}") from None
         if vetted and (coding := _coding(resp.headers)) is not None:
@@ -231,17 +235,48 @@ def forwarded_chain(given: list[str], peer: str | None, trusted_proxies: int) ->
 
 
 def response_headers(resp: aiohttp.ClientResponse, *, drop_encoding: bool) -> dict[str, str]:
-    """The upstream's headers as the client gets them: llmvet's own names are llmvet's alone."""
+    """The upstream's headers as the client gets them: llmvet's own names are llmvet's alone.
+
+    Values are relayed byte for byte (latin-1 strings, the way the server writes them back), and every
+    line of a repeated header is kept (each Set-Cookie above all): a repeat gets another spelling of
+    the name, since names are case-insensitive and the server writes them in lower case."""
     out: dict[str, str] = {}
-    hop = HOP_BY_HOP | _named_in_connection(resp.headers)
-    for k, v in resp.headers.items():
-        lk = k.lower()
-        if lk in hop or lk in OWN_RESPONSE_HEADERS or lk.startswith("x-llmvet-"):
+    connection = resp.headers.getall("connection", ())
+    named = _tokens(connection) if connection else ()
+    for raw_name, raw_value in resp.raw_headers:
+        lk = raw_name.lower()
+        if (
+            lk in _DROPPED
+            or lk.startswith(b"x-llmvet-")
+            or lk in named
+            or (drop_encoding and lk == b"content-encoding")
+        ):
             continue
-        if drop_encoding and lk == "content-encoding":
-            continue
-        out[k] = v
+        k = raw_name.decode("latin-1")
+        if k in out:
+            k = _respelled(k, out)
+        out[k] = raw_value.decode("latin-1")
     return out
+
+
+_DROPPED = frozenset(name.encode() for name in HOP_BY_HOP | OWN_RESPONSE_HEADERS)
+
+
+def _tokens(values: list[str]) -> frozenset[bytes]:
+    """The header names listed in Connection values (as aiohttp decoded them: back to their bytes)."""
+    return frozenset(t.strip().lower() for v in values for t in v.encode("utf-8", "surrogateescape").split(b","))
+
+
+def _respelled(name: str, taken: Mapping[str, str]) -> str:
+    """`name` with the case of some letters swapped, spelled unlike any key in `taken`."""
+    spelling = name.swapcase()  # a second line: the usual repeat (two Set-Cookie headers)
+    if spelling not in taken:
+        return spelling
+    for n in range(1, 1 << min(len(name), 16)):
+        spelling = "".join(c.swapcase() if n >> i & 1 else c for i, c in enumerate(name))
+        if spelling not in taken:
+            return spelling
+    return name  # more repeats than spellings (aiohttp takes at most 128 headers): the last one wins
 
 
 __all__ = ["ProxyError", "Upstream", "forward_request_headers", "response_headers"]
