@@ -261,3 +261,25 @@ def test_a_transfer_coded_answer_on_a_vetted_route_never_reaches_the_client(make
     assert r.status_code == 502
     assert "Transfer-Encoding: gzip" in r.json()["error"]["message"]
     assert body[:16] not in r.content and SECRET.encode() not in r.content
+
+
+# ---- statuses ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["201 Created", "203 Non-Authoritative Information", "299 Odd"])
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("mode", ["buffer", "incremental", "passthrough"])
+def test_a_success_other_than_200_is_not_relayed_unvetted(make_proxy, status, stream, mode):
+    """llmvet vets 200 answers and relays errors as they came; the SDK takes any 2xx for an answer, so
+    an upstream answering 201 would pass every validator. It is a 502."""
+    if stream:
+        body = b"data: " + chunk(f"key {SECRET}") + b"\n\ndata: " + chunk(None, "stop") + b"\n\ndata: [DONE]\n\n"
+        answer = http_response(status, [("Content-Type", "text/event-stream")], body)
+    else:
+        answer = http_response(status, [("Content-Type", "application/json")], chat_body(f"key {SECRET}"))
+    with RawUpstream(lambda r: answer) as up:
+        proxy = make_proxy(BLOCKING + f"    stream: {{mode: {mode}}}\n", upstream=up.url + "/v1")
+        r = httpx.post(proxy.url + "/v1/chat/completions", json={**CHAT, "stream": stream}, timeout=30)
+    assert r.status_code == 502, r.content
+    assert f"unexpected status {status[:3]}" in r.json()["error"]["message"]
+    assert SECRET.encode() not in r.content

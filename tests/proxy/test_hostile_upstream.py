@@ -7,6 +7,7 @@ scripts and keeps the raw bytes of every request it gets; the client is raw http
 from __future__ import annotations
 
 import httpx
+import openai
 import pytest
 
 from tests.support.raw_upstream import CHAT, RawRequest, RawUpstream, chat_body, http_response
@@ -72,9 +73,10 @@ REDIRECT_ROUTES = {
 
 
 @pytest.mark.parametrize("route", sorted(REDIRECT_ROUTES))
-def test_upstream_redirects_are_relayed_not_followed(make_proxy, route):
-    """A 3xx goes to the client as it came; the body and the Authorization header are never re-sent to
-    wherever the upstream points."""
+def test_upstream_redirects_are_never_followed(make_proxy, route):
+    """The body and the Authorization header are never re-sent to wherever the upstream points. On
+    routes llmvet does not vet the 3xx goes to the client as it came; a vetted request's is a 502 that
+    names it (see the next test)."""
     policy, method, path, status = REDIRECT_ROUTES[route]
     with RawUpstream(
         lambda r: http_response("200 OK", [("Content-Type", "application/json")], chat_body("x"))
@@ -89,8 +91,46 @@ def test_upstream_redirects_are_relayed_not_followed(make_proxy, route):
             )
         assert len(up.requests) == 1
     assert elsewhere.requests == []
-    assert r.status_code == int(status[:3])
-    assert r.headers["location"] == location
+    if route.startswith("vetted"):
+        assert r.status_code == 502
+        err = r.json()["error"]
+        assert err["code"] == "upstream_bad_response" and f"{status[:3]} to {location}" in err["message"]
+        assert "location" not in r.headers
+    else:
+        assert r.status_code == int(status[:3])
+        assert r.headers["location"] == location
+
+
+BLOCKING = """
+rules:
+  - name: vet
+    validators: [{use: regex, with: {must_not_match: ["AKIA[0-9A-Z]{16}"]}}]
+    on_fail: block
+"""
+SECRET = "AKIAIOSFODNN7EXAMPLE"
+
+
+@pytest.mark.parametrize("where", ["pass-through route", "other host"])
+def test_a_redirect_cannot_steer_the_sdk_past_the_validators(make_proxy, where):
+    """The openai SDK follows redirects. Relayed on a vetted route, the upstream's 307 would send it on
+    to an answer no validator reads: on another host, or back through llmvet's own pass-through routes."""
+    leak = http_response("200 OK", [("Content-Type", "application/json")], chat_body(f"key {SECRET}"))
+    with RawUpstream(lambda r: leak) as elsewhere:
+        location = "/v1/files" if where == "pass-through route" else elsewhere.url + "/v1/chat/completions"
+
+        def answer(request: RawRequest) -> bytes:
+            if request.request_line.startswith(b"POST /v1/chat/completions "):
+                return http_response("307 Temporary Redirect", [("Location", location)], b"")
+            return leak
+
+        with RawUpstream(answer) as up:
+            proxy = make_proxy(BLOCKING, upstream=up.url + "/v1")
+            client = openai.OpenAI(base_url=proxy.url + "/v1", api_key="sk-client", max_retries=0)
+            with client, pytest.raises(openai.APIStatusError) as caught:
+                client.chat.completions.create(model="m", messages=CHAT["messages"])
+        assert [r.request_line.split(b" ")[1] for r in up.requests] == [b"/v1/chat/completions"]
+    assert elsewhere.requests == []
+    assert caught.value.status_code == 502 and SECRET not in str(caught.value.body)
 
 
 # ---- headers ----------------------------------------------------------------------------------------------

@@ -93,8 +93,7 @@ class Upstream:
         self, method: str, path: str, headers: Mapping[str, str], body: Any, *, vetted: bool = False
     ) -> aiohttp.ClientResponse:
         """Send a request and return the response with its body unread (caller releases it). `vetted`:
-        llmvet reads the body, so it must come as sent (llmvet asked for identity): a compressed one
-        would pass every validator unread, and is refused."""
+        the answer is to be vetted, and one that cannot be is refused (see `_check_vetted`)."""
         try:
             # A 3xx goes to the client as it came: following it would re-send the body (and maybe the
             # key) to wherever the upstream points, and hand the client an answer from elsewhere.
@@ -111,9 +110,8 @@ class Upstream:
             ) from None
         except aiohttp.ClientError as exc:
             raise upstream_unreachable(f"{type(exc).__name__}: {exc}") from None
-        if vetted and (coding := _coding(resp.headers)) is not None:
-            resp.close()
-            raise upstream_bad_response(f"the body is compressed ({coding}), not identity")
+        if vetted:
+            _check_vetted(resp)
         return resp
 
     async def read(self, resp: aiohttp.ClientResponse) -> bytes:
@@ -163,6 +161,25 @@ class Upstream:
             raise upstream_timeout(self.read_timeout) from None
         except aiohttp.ClientError as exc:
             raise upstream_bad_response(f"connection closed mid-stream ({type(exc).__name__})") from None
+
+
+def _check_vetted(resp: aiohttp.ClientResponse) -> None:
+    """Refuse (502, connection closed) an answer to a vetted request that llmvet cannot vet: a 2xx
+    other than 200 would be relayed as an error though clients read it as an answer; a redirect
+    relayed would send the client (the openai SDK follows them) to an answer llmvet never sees, on
+    another host or through llmvet's own pass-through routes; a compressed body (llmvet asked for
+    identity) would pass every validator unread."""
+    problem = None
+    if 200 < resp.status < 300:  # clients take any 2xx for an answer; llmvet vets 200s, relays errors as is
+        problem = f"unexpected status {resp.status} (an answer is a 200)"
+    elif 300 <= resp.status < 400:
+        where = resp.headers.get("location", "nowhere")[:200]
+        problem = f"it redirected the request ({resp.status} to {where}), and llmvet follows no redirects"
+    elif (coding := _coding(resp.headers)) is not None:
+        problem = f"the body is compressed ({coding}), not identity"
+    if problem is not None:
+        resp.close()
+        raise upstream_bad_response(problem)
 
 
 def _coding(headers: Mapping[str, str]) -> str | None:
