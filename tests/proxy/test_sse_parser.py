@@ -80,3 +80,27 @@ def test_raw_bytes_are_kept_per_event():
         (b"data: [DONE]\n\n", None, "[DONE]"),
     ]
     assert orjson.loads(events[0].raw.split(b"data: ")[1]) == {"a": 1}
+
+
+@pytest.mark.parametrize("end", [b"\n\n", b"\r\n\r\n", b"\r\r"])
+@pytest.mark.parametrize("read", [1000, 1024, 4096])
+def test_a_long_event_read_in_pieces_ends_where_the_sdk_ends_it(end, read):
+    """Events longer than the parser's copy-at-once size are kept as a list of reads; wherever the
+    reads cut the line ends, the events are the SDK's."""
+    long = b'data: {"text": "' + b"x" * 40_000 + b'"}' + end
+    stream = long + b'data: {"after": 1}' + end + long
+    pieces = [stream[i : i + read] for i in range(0, len(stream), read)]
+    events, relayed = llmvet_events(pieces)
+    assert events == sdk_events(stream) and len(events) == 3
+    assert sdk_events(relayed) == events
+
+
+@pytest.mark.parametrize(("end", "last"), [(b"\n\n", 1), (b"\r\r", 1), (b"\r\n\r\n", 2)])
+def test_a_long_event_comes_out_with_the_read_that_ends_it(end, last):
+    """The read holding the line end that makes the blank line completes it (for CRLF, its CR: the LF
+    after it belongs to it), with no waiting for more."""
+    long = b'data: {"text": "' + b"x" * 40_000 + b'"}' + end
+    parser = SSEParser()
+    assert parser.feed(long[:20_000]) == [] and parser.feed(long[20_000:-last]) == []
+    assert [e.data for e in parser.feed(long[-last:][:1])] == [{"text": "x" * 40_000}]
+    assert parser.feed(long[-last:][1:]) == [] and parser.pending == b""

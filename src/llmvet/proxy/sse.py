@@ -27,6 +27,9 @@ class Event:
     data: Any  # parsed JSON, or the string "[DONE]"
 
 
+_SHORT = 16 * 1024  # an unfinished event shorter than this is joined with each read at once
+
+
 class SSEParser:
     """Incremental parser: feed bytes, get complete events (keeping each event's raw bytes).
 
@@ -38,9 +41,9 @@ class SSEParser:
     def __init__(self, limit: int | None = None) -> None:
         self.limit = limit
         self._buf = b""  # the start of an unfinished event
-        self._more: list[bytes] = []  # the chunks after it, none of which can end it (joined when one does)
-        self._size = 0  # bytes in _buf and _more
-        self._cr = False  # the last chunk ended in CR: a LF that starts the next one is part of that line end
+        self._more: list[bytes] = []  # reads after a long _buf, none of which can end it (joined when one does)
+        self._size = 0  # bytes in _buf and _more, while _more is in use
+        self._cr = False  # the last read ended in CR: a LF that starts the next one is part of that line end
 
     def feed(self, chunk: bytes) -> list[Event]:
         if self._cr:
@@ -50,39 +53,41 @@ class SSEParser:
         if b"\r" in chunk:
             self._cr = chunk[-1:] == b"\r"
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        if not chunk:
-            return []
-        if self._buf:
-            if b"\n\n" not in chunk and not (chunk[:1] == b"\n" and (self._more or [self._buf])[-1][-1:] == b"\n"):
-                self._more.append(chunk)  # the event goes on: no copy of what is pending
-                self._size += len(chunk)
-                self._check([])
-                return []
-            buf = b"".join((self._buf, *self._more, chunk))
-            self._more = []
-        else:
+        buf = self._buf
+        if not buf:
             buf = chunk
+        elif len(buf) < _SHORT:
+            buf += chunk  # a short wait: a copy is cheaper than a list
+        elif b"\n\n" in chunk or (chunk[:1] == b"\n" and (self._more or [buf])[-1][-1:] == b"\n"):
+            buf = b"".join((buf, *self._more, chunk))
+            self._more = []
+        else:  # a long event goes on: keep the read, copy nothing (else a never-ending event costs n**2)
+            if chunk:
+                self._size = (self._size if self._more else len(buf)) + len(chunk)
+                self._more.append(chunk)
+            if self.limit is not None and self._size > self.limit:
+                self._overflow([])
+            return []
         events: list[Event] = []
         pos = 0
         while (end := buf.find(b"\n\n", pos)) >= 0:  # walk the buffer once: many events may share a chunk
             try:
                 ev = _parse_block(buf[pos : end + 2])
             except StreamError as exc:
-                self._buf, self._size = b"", 0
+                self._buf = b""
                 raise StreamError(str(exc), events, buf[pos:]) from None
             if ev is not None:
                 events.append(ev)
             pos = end + 2
-        self._buf = buf[pos:]
-        self._size = len(self._buf)
-        self._check(events)
+        self._buf = buf[pos:] if pos else buf
+        if self.limit is not None and len(self._buf) > self.limit:
+            self._overflow(events)
         return events
 
-    def _check(self, events: list[Event]) -> None:
-        if self.limit is not None and self._size > self.limit:
-            rest = self.pending
-            self._buf, self._more, self._size = b"", [], 0
-            raise StreamError(f"an event is over the {self.limit}-byte limit", events, rest)
+    def _overflow(self, events: list[Event]) -> None:
+        rest = self.pending
+        self._buf, self._more = b"", []
+        raise StreamError(f"an event is over the {self.limit}-byte limit", events, rest)
 
     @property
     def pending(self) -> bytes:
