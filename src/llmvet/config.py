@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     upstream_connect_timeout: float = Field(10.0, gt=0)
     upstream_read_timeout: float = Field(600.0, gt=0, description="seconds of upstream silence before HTTP 504")
     upstream_max_connections: int = Field(512, ge=1)
+    upstream_max_body_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1024,
+        description="larger upstream answers (and stream events) llmvet reads whole get HTTP 502",
+    )
     internal_token: str = Field(
         default_factory=lambda: secrets.token_hex(16),
         description="marks llmvet's own re-asks; set the same value on chained proxies so they skip them",

@@ -100,10 +100,12 @@ def test_stream_cut_half_way_is_a_clean_502(fake, make_proxy):
     assert err["code"] == "upstream_bad_response"
 
 
-def test_incremental_stream_cut_after_text_ends_with_an_error_event(fake, make_proxy):
+@pytest.mark.parametrize("mode", ["incremental", "passthrough"])
+def test_stream_cut_after_text_ends_with_an_error_event(fake, make_proxy, mode):
     """Text already went out, so no status can change: the stream ends cleanly and says why."""
     fake.reset(lambda b: Reply(text="a long answer " * 20, cut_after=4))
-    r = post(make_proxy(BLOCKING), {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]})
+    proxy = make_proxy(BLOCKING + f"    stream: {{mode: {mode}}}\n")
+    r = post(proxy, {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]})
     events = [orjson.loads(line[6:]) for line in r.text.split("\n") if line.startswith("data: {")]
     assert r.status_code == 200 and r.text.endswith("data: [DONE]\n\n")
     assert events[-2]["choices"][0]["finish_reason"] == "content_filter"

@@ -42,6 +42,7 @@ from llmvet.proxy.keep_text import TextKeeper
 from llmvet.proxy.keepalive import first_or_keepalive
 from llmvet.proxy.otlp import setup_otlp
 from llmvet.proxy.passthrough import Passthrough
+from llmvet.proxy.recording import audit_failure
 from llmvet.proxy.render import Renderer
 from llmvet.proxy.runtime import INTERNAL_HEADER, Runtime
 from llmvet.proxy.shadow import attach as attach_shadow
@@ -69,6 +70,7 @@ class LlmvetProxy:
             connect_timeout=settings.upstream_connect_timeout,
             read_timeout=settings.upstream_read_timeout,
             max_connections=settings.upstream_max_connections,
+            max_body_bytes=settings.upstream_max_body_bytes,
         )
         self.rt = Runtime(settings, policy, self.upstream)
         self.render = Renderer(self.rt)
@@ -302,11 +304,11 @@ class LlmvetProxy:
         )  # unchanged: send the client's bytes
         mode = rule.rule.stream_mode() if ex.stream else "buffer"
         if mode == "passthrough":
-            return await self.passthrough.stream_then_vet(ex)
+            return await audit_failure(self.rt, ex, self.passthrough.stream_then_vet(ex))
         if not ex.stream:
-            return await until_disconnected(request, self.vetter.vet(ex))
+            return await until_disconnected(request, audit_failure(self.rt, ex, self.vetter.vet(ex)))
         # Keep the client alive while the first byte is awaited (the upstream, a lookup, a reviewer).
-        work = self.incremental.stream(ex) if mode == "incremental" else self.vetter.vet(ex)
+        work = audit_failure(self.rt, ex, self.incremental.stream(ex) if mode == "incremental" else self.vetter.vet(ex))
         early = {"x-llmvet-request-id": ex.request_id, "x-llmvet-decision": "pending", **ex.policy_headers}
         wait = first_or_keepalive(work, rule.rule.stream.keepalive, self.stopped_event(ex), early)
         return await until_disconnected(request, wait)

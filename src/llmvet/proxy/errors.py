@@ -46,3 +46,9 @@ def upstream_bad_response(detail: str) -> ProxyError:
     return ProxyError(
         502, f"the upstream sent an unusable response: {detail}", "upstream_error", "upstream_bad_response"
     )
+
+
+def upstream_too_large(limit: int) -> ProxyError:
+    return ProxyError(
+        502, f"the upstream's answer is over the {limit}-byte limit", "upstream_error", "upstream_too_large"
+    )

@@ -26,7 +26,7 @@ from llmvet.proxy.exchange import Exchange
 from llmvet.proxy.incremental_run import STOPS, IncrementalRun
 from llmvet.proxy.keepalive import KeepAliveStream
 from llmvet.proxy.recording import finish
-from llmvet.proxy.render import Renderer
+from llmvet.proxy.render import Renderer, stream_broken
 from llmvet.proxy.runtime import Runtime
 from llmvet.proxy.upstream import response_headers
 from llmvet.proxy.vetting import Vetter
@@ -43,7 +43,7 @@ class Incremental:
         run.start_early()  # before the upstream's first byte: re-asks overlap its whole answer
         try:
             with tracing.upstream_call(ex.headers, "answer", stream=True) as call:
-                resp = await upstream.open("POST", ex.wire.path, ex.headers, ex.payload)
+                resp = await upstream.open("POST", ex.wire.path, ex.headers, ex.payload, vetted=True)
                 tracing.upstream_status(call, resp.status)
         except BaseException:
             run.cancel_early()
@@ -57,7 +57,7 @@ class Incremental:
                 return self.render.upstream_error(ex, answer)
             raise upstream_bad_response("a stream was asked for, but the body is not an event stream")
         started = time.perf_counter()
-        chunks = upstream.iter_chunks(resp)
+        chunks = upstream.iter_chunks(resp, whole=True)
         try:
             first, done = await self.until_first_release(run, chunks)
         except BaseException:
@@ -125,16 +125,12 @@ class Incremental:
         # finds its decision in the audit log and the metrics.
         if failure is not None:
             finish(self.rt, ex, run.answer(headers), None, 502)
-            yield self.broken(run, failure)
+            yield stream_broken(run.ex.wire, run.events, failure)
             return
         decision = await run.final_decision()
         final = "block" if decision.action in STOPS else decision.action
         finish(self.rt, ex, run.answer(headers), decision, 200, final_action=final)
         yield self.ending(run, decision)
-
-    def broken(self, run: IncrementalRun, failure: ProxyError) -> bytes:
-        note = {"decision": "error", "error": {"message": failure.message, "type": failure.type, "code": failure.code}}
-        return run.ex.wire.encode(run.ex.wire.stream_stop(payloads(run.events), note))
 
     def ending(self, run: IncrementalRun, decision: Decision) -> bytes:
         """What follows the released text: the held events (annotated or with the notice appended), or

@@ -14,6 +14,7 @@ from llmvet.proxy.answer import Answer, event_without_llmvet, strip_llmvet_field
 from llmvet.proxy.errors import ProxyError, body_too_large
 from llmvet.proxy.exchange import Exchange
 from llmvet.proxy.recording import finish
+from llmvet.proxy.render import stream_broken
 from llmvet.proxy.runtime import Runtime
 from llmvet.proxy.upstream import response_headers
 from llmvet.proxy.vetting import Vetter
@@ -40,23 +41,28 @@ class LimitedBody:
             yield chunk
 
 
-async def scrubbed_events(chunks: AsyncIterator[bytes], seen: list[sse.Event] | None = None) -> AsyncIterator[bytes]:
+async def scrubbed_events(
+    chunks: AsyncIterator[bytes], seen: list[sse.Event] | None = None, limit: int | None = None
+) -> AsyncIterator[bytes]:
     """Relay an SSE stream event by event, dropping any `llmvet` field from an event's data; the
-    events are also collected in `seen`. A stream that does not parse is relayed as it came."""
-    parser: sse.SSEParser | None = sse.SSEParser()
+    events are also collected in `seen`. A stream that does not parse, or has an event over `limit`
+    bytes, is relayed as it came from there on."""
+    parser: sse.SSEParser | None = sse.SSEParser(limit)
     async for chunk in chunks:
-        try:
-            events = parser.feed(chunk) if parser is not None else None
-        except sse.StreamError:
-            events = parser = None  # not SSE after all: the rest goes through untouched
-        if events is None:
+        if parser is None:
             yield chunk
             continue
+        try:
+            events, rest = parser.feed(chunk), b""
+        except sse.StreamError as exc:  # not SSE after all: the rest goes through untouched
+            events, rest, parser = exc.events, exc.rest, None
         out = []
         for e in map(event_without_llmvet, events):
             out.append(e.raw)
             if seen is not None:
                 seen.append(e)
+        if rest:
+            out.append(rest)
         if out:
             yield b"".join(out)
     if parser is not None and parser.pending:
@@ -118,9 +124,9 @@ class Passthrough:
         out_headers = response_headers(resp, drop_encoding=False)
         if extra:
             out_headers.update(extra)
-        length = resp.headers.get("content-length")
+        length = resp.content_length
         scrub = openai_route and "content-encoding" not in resp.headers
-        if length is not None and int(length) < SMALL_BODY:
+        if length is not None and length < min(SMALL_BODY, upstream.max_body_bytes):
             raw = await upstream.read_and_release(resp)
             if scrub and b'"llmvet"' in raw:
                 raw = strip_llmvet_field(raw)
@@ -128,7 +134,7 @@ class Passthrough:
             return Response(raw, resp.status, headers=out_headers)
         chunks = upstream.iter_chunks(resp)
         if scrub and resp.content_type == "text/event-stream":
-            chunks = scrubbed_events(chunks)
+            chunks = scrubbed_events(chunks, limit=upstream.max_body_bytes)
 
         async def relay() -> AsyncIterator[bytes]:
             try:
@@ -143,7 +149,7 @@ class Passthrough:
         """`stream.mode: passthrough`: bytes flow as they arrive; the verdict is only audited afterwards."""
         upstream = self.rt.upstream
         with tracing.upstream_call(ex.headers, "answer", stream=True) as call:
-            resp = await upstream.open("POST", ex.wire.path, ex.headers, ex.payload)
+            resp = await upstream.open("POST", ex.wire.path, ex.headers, ex.payload, vetted=True)
             tracing.upstream_status(call, resp.status)
         headers = {**response_headers(resp, drop_encoding=True), "x-llmvet-request-id": ex.request_id}
         if resp.status != 200:
@@ -153,18 +159,26 @@ class Passthrough:
 
         async def relay() -> AsyncIterator[bytes]:
             events: list[sse.Event] = []
+            failure: ProxyError | None = None
             try:
-                async for chunk in scrubbed_events(upstream.iter_chunks(resp), events):
+                async for chunk in scrubbed_events(
+                    upstream.iter_chunks(resp, whole=True), events, upstream.max_body_bytes
+                ):
                     yield chunk
+            except ProxyError as exc:  # cut off or too large after bytes went out: end cleanly, say why
+                failure = exc
             finally:
                 resp.close()
                 # Clients hang up once they read the last event, which may cancel this generator before
                 # the upstream's stream has closed: a complete answer is vetted and audited all the same.
-                if ex.wire.stream_complete(events):
+                if failure is None and ex.wire.stream_complete(events):
                     answer = Answer(200, headers, events=events, text=ex.wire.stream_text(events))
                     task = asyncio.ensure_future(self.audit_stream(ex, answer))
                     self._audits.add(task)
                     task.add_done_callback(self._audits.discard)
+            if failure is not None:
+                finish(self.rt, ex, Answer(200, headers, events=events, text=ex.wire.stream_text(events)), None, 502)
+                yield stream_broken(ex.wire, events, failure)
 
         return StreamingResponse(relay(), 200, headers=headers, media_type="text/event-stream")
 

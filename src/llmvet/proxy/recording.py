@@ -5,18 +5,38 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 import orjson
+from starlette.responses import Response
 
 from llmvet import spans
 from llmvet.policy.engine import Decision, ValidatorRun
 from llmvet.proxy.answer import Answer
+from llmvet.proxy.errors import ProxyError
 from llmvet.proxy.exchange import Exchange
 from llmvet.proxy.runtime import Runtime
 from llmvet.records import AuditRecord
 
 log = logging.getLogger("llmvet.proxy")
+
+
+# llmvet's own answers to an upstream it could not use: audited like the upstream's own errors.
+UPSTREAM_FAILURES = frozenset(
+    {"upstream_unreachable", "upstream_timeout", "upstream_bad_response", "upstream_too_large"}
+)
+
+
+async def audit_failure(rt: Runtime, ex: Exchange, work: Awaitable[Response]) -> Response:
+    """`work`'s response; an upstream failure that ends it before any response (unreachable, too slow,
+    malformed, too large) gets the audit record of an upstream error, with the status the client gets."""
+    try:
+        return await work
+    except ProxyError as exc:
+        if exc.code in UPSTREAM_FAILURES:
+            finish(rt, ex, Answer(exc.status, {}), None, exc.status)
+        raise
 
 
 def finish(

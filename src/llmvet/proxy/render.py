@@ -15,9 +15,12 @@ from llmvet.extensions import Escalation, Outcome
 from llmvet.policy.engine import Decision
 from llmvet.proxy import sse
 from llmvet.proxy.answer import Answer, snapshot, with_text
+from llmvet.proxy.errors import ProxyError
 from llmvet.proxy.exchange import Exchange
 from llmvet.proxy.recording import finish, record_held
 from llmvet.proxy.runtime import Runtime
+from llmvet.proxy.wires import Wire
+from llmvet.proxy.wires.base import payloads
 from llmvet.text import content_text
 from llmvet.validators.base import Status
 
@@ -277,6 +280,13 @@ def review_note(outcome: Outcome) -> dict[str, Any]:
         if outcome.status == "timeout":
             review["action"] = outcome.action
     return review
+
+
+def stream_broken(wire: Wire, events: list[sse.Event], failure: ProxyError) -> bytes:
+    """The events that end a stream the upstream broke (cut off, malformed, too large) after some of it
+    went out: no status can change any more, so every choice stops and the `llmvet` field says why."""
+    note = {"decision": "error", "error": {"message": failure.message, "type": failure.type, "code": failure.code}}
+    return wire.encode(wire.stream_stop(payloads(events), note))
 
 
 def sse_response(chunks: list[bytes], headers: dict[str, str]) -> Response:

@@ -9,7 +9,13 @@ from typing import Any
 import aiohttp
 from multidict import CIMultiDict
 
-from llmvet.proxy.errors import ProxyError, upstream_bad_response, upstream_timeout, upstream_unreachable
+from llmvet.proxy.errors import (
+    ProxyError,
+    upstream_bad_response,
+    upstream_timeout,
+    upstream_too_large,
+    upstream_unreachable,
+)
 
 # Never forwarded in either direction: they describe one hop, not the message.
 HOP_BY_HOP = frozenset(
@@ -37,8 +43,10 @@ class Upstream:
         connect_timeout: float = 10.0,
         read_timeout: float = 600.0,
         max_connections: int = 512,
+        max_body_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.max_body_bytes = max_body_bytes  # of an answer read whole (see `read` and `iter_chunks`)
         self.read_timeout = read_timeout
         self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
         self._max_connections = max_connections
@@ -61,6 +69,9 @@ class Upstream:
             connector=aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0, ttl_dns_cache=300),
             timeout=self._timeout,
             auto_decompress=False,  # pass-through routes forward bytes exactly as sent
+            # A proxy holds no cookie state: with a jar, a Set-Cookie in the answer to one client would
+            # go upstream with every later client's requests (their own Cookie headers are dropped).
+            cookie_jar=aiohttp.DummyCookieJar(),
             skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
             # trust_env would re-read proxy variables and ~/.netrc on every request (measured: a third of
             # the proxy's CPU); the proxy for the upstream is resolved once instead.
@@ -78,26 +89,54 @@ class Upstream:
             raise RuntimeError("upstream client not started")
         return self._session
 
-    async def open(self, method: str, path: str, headers: Mapping[str, str], body: Any) -> aiohttp.ClientResponse:
-        """Send a request and return the response with its body unread (caller releases it)."""
+    async def open(
+        self, method: str, path: str, headers: Mapping[str, str], body: Any, *, vetted: bool = False
+    ) -> aiohttp.ClientResponse:
+        """Send a request and return the response with its body unread (caller releases it). `vetted`:
+        the answer is to be vetted, and one that cannot be is refused (see `_check_vetted`)."""
         try:
-            return await self.session.request(
-                method, self.base_url + path, headers=headers, data=body, proxy=self._proxy
+            # A 3xx goes to the client as it came: following it would re-send the body (and maybe the
+            # key) to wherever the upstream points, and hand the client an answer from elsewhere.
+            resp = await self.session.request(
+                method, self.base_url + path, headers=headers, data=body, proxy=self._proxy, allow_redirects=False
             )
         except TimeoutError:
             raise upstream_timeout(self.read_timeout) from None
         except aiohttp.ClientConnectorError as exc:
             raise upstream_unreachable(str(exc.os_error) if exc.os_error else str(exc)) from None
+        except aiohttp.ClientResponseError as exc:  # its status line or headers do not parse (or are too many)
+            raise upstream_bad_response(
+                f"malformed HTTP response ({str(exc.message).split(chr(10), 1)[0][:100]})"
+            ) from None
         except aiohttp.ClientError as exc:
             raise upstream_unreachable(f"{type(exc).__name__}: {exc}") from None
+        if vetted:
+            _check_vetted(resp)
+        return resp
 
     async def read(self, resp: aiohttp.ClientResponse) -> bytes:
+        """The whole body, at most `max_body_bytes` of it (past that: upstream_too_large, connection closed)."""
+        limit = self.max_body_bytes
+        length = resp.content_length
         try:
-            return await resp.read()
+            if length is not None and length <= limit:
+                return await resp.read()  # the parser reads exactly Content-Length bytes
+            if length is not None:
+                raise self._too_large(resp)
+            body = bytearray()
+            async for chunk in resp.content.iter_any():
+                body += chunk
+                if len(body) > limit:
+                    raise self._too_large(resp)
+            return bytes(body)
         except TimeoutError:
             raise upstream_timeout(self.read_timeout) from None
         except aiohttp.ClientError as exc:
             raise upstream_bad_response(f"connection closed while reading the body ({type(exc).__name__})") from None
+
+    def _too_large(self, resp: aiohttp.ClientResponse) -> ProxyError:
+        resp.close()  # the rest is never read: the connection cannot go back to the pool
+        return upstream_too_large(self.max_body_bytes)
 
     async def read_and_release(self, resp: aiohttp.ClientResponse) -> bytes:
         """The whole body; the connection goes back to the pool whatever happens."""
@@ -106,14 +145,52 @@ class Upstream:
         finally:
             resp.release()
 
-    async def iter_chunks(self, resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    async def iter_chunks(self, resp: aiohttp.ClientResponse, *, whole: bool = False) -> AsyncIterator[bytes]:
+        """The body as it arrives. `whole`: the caller keeps all of it (to vet it), so it ends with
+        upstream_too_large (connection closed) past `max_body_bytes`."""
+        limit = self.max_body_bytes if whole else None
+        size = 0
         try:
             async for chunk in resp.content.iter_any():
+                if limit is not None:
+                    size += len(chunk)
+                    if size > limit:
+                        raise self._too_large(resp)
                 yield chunk
         except TimeoutError:
             raise upstream_timeout(self.read_timeout) from None
         except aiohttp.ClientError as exc:
             raise upstream_bad_response(f"connection closed mid-stream ({type(exc).__name__})") from None
+
+
+def _check_vetted(resp: aiohttp.ClientResponse) -> None:
+    """Refuse (502, connection closed) an answer to a vetted request that llmvet cannot vet: a 2xx
+    other than 200 would be relayed as an error though clients read it as an answer; a redirect
+    relayed would send the client (the openai SDK follows them) to an answer llmvet never sees, on
+    another host or through llmvet's own pass-through routes; a compressed body (llmvet asked for
+    identity) would pass every validator unread."""
+    problem = None
+    if 200 < resp.status < 300:  # clients take any 2xx for an answer; llmvet vets 200s, relays errors as is
+        problem = f"unexpected status {resp.status} (an answer is a 200)"
+    elif 300 <= resp.status < 400:
+        where = resp.headers.get("location", "nowhere")[:200]
+        problem = f"it redirected the request ({resp.status} to {where}), and llmvet follows no redirects"
+    elif (coding := _coding(resp.headers)) is not None:
+        problem = f"the body is compressed ({coding}), not identity"
+    if problem is not None:
+        resp.close()
+        raise upstream_bad_response(problem)
+
+
+def _coding(headers: Mapping[str, str]) -> str | None:
+    """The header naming a content or transfer coding of the body (other than chunked), if any."""
+    encoding = headers.get("content-encoding", "").strip()
+    if encoding and encoding.lower() != "identity":
+        return f"Content-Encoding: {encoding[:40]}"
+    transfer = headers.get("transfer-encoding", "")
+    if transfer and any(t.strip().lower() not in ("chunked", "identity") for t in transfer.split(",")):
+        return f"Transfer-Encoding: {transfer[:40]}"
+    return None
 
 
 def _env_proxy_for(url: str) -> str | None:
@@ -175,17 +252,48 @@ def forwarded_chain(given: list[str], peer: str | None, trusted_proxies: int) ->
 
 
 def response_headers(resp: aiohttp.ClientResponse, *, drop_encoding: bool) -> dict[str, str]:
-    """The upstream's headers as the client gets them: llmvet's own names are llmvet's alone."""
+    """The upstream's headers as the client gets them: llmvet's own names are llmvet's alone.
+
+    Values are relayed byte for byte (latin-1 strings, the way the server writes them back), and every
+    line of a repeated header is kept (each Set-Cookie above all): a repeat gets another spelling of
+    the name, since names are case-insensitive and the server writes them in lower case."""
     out: dict[str, str] = {}
-    hop = HOP_BY_HOP | _named_in_connection(resp.headers)
-    for k, v in resp.headers.items():
-        lk = k.lower()
-        if lk in hop or lk in OWN_RESPONSE_HEADERS or lk.startswith("x-llmvet-"):
+    connection = resp.headers.getall("connection", ())
+    named = _tokens(connection) if connection else ()
+    for raw_name, raw_value in resp.raw_headers:
+        lk = raw_name.lower()
+        if (
+            lk in _DROPPED
+            or lk.startswith(b"x-llmvet-")
+            or lk in named
+            or (drop_encoding and lk == b"content-encoding")
+        ):
             continue
-        if drop_encoding and lk == "content-encoding":
-            continue
-        out[k] = v
+        k = raw_name.decode("latin-1")
+        if k in out:
+            k = _respelled(k, out)
+        out[k] = raw_value.decode("latin-1")
     return out
+
+
+_DROPPED = frozenset(name.encode() for name in HOP_BY_HOP | OWN_RESPONSE_HEADERS)
+
+
+def _tokens(values: list[str]) -> frozenset[bytes]:
+    """The header names listed in Connection values (as aiohttp decoded them: back to their bytes)."""
+    return frozenset(t.strip().lower() for v in values for t in v.encode("utf-8", "surrogateescape").split(b","))
+
+
+def _respelled(name: str, taken: Mapping[str, str]) -> str:
+    """`name` with the case of some letters swapped, spelled unlike any key in `taken`."""
+    spelling = name.swapcase()  # a second line: the usual repeat (two Set-Cookie headers)
+    if spelling not in taken:
+        return spelling
+    for n in range(1, 1 << min(len(name), 16)):
+        spelling = "".join(c.swapcase() if n >> i & 1 else c for i, c in enumerate(name))
+        if spelling not in taken:
+            return spelling
+    return name  # more repeats than spellings (aiohttp takes at most 128 headers): the last one wins
 
 
 __all__ = ["ProxyError", "Upstream", "forward_request_headers", "response_headers"]

@@ -95,7 +95,7 @@ class Vetter:
     async def buffered(self, ex: Exchange, payload: bytes, headers: Any) -> Answer:
         started = time.perf_counter()
         upstream = self.rt.upstream
-        resp = await upstream.open("POST", ex.wire.path, headers, payload)
+        resp = await upstream.open("POST", ex.wire.path, headers, payload, vetted=True)
         try:
             out_headers = response_headers(resp, drop_encoding=True)
             if resp.status != 200 or resp.content_type != "text/event-stream":
@@ -108,7 +108,7 @@ class Vetter:
             else:
                 parser, events = sse.SSEParser(), []
                 try:
-                    async for chunk in upstream.iter_chunks(resp):
+                    async for chunk in upstream.iter_chunks(resp, whole=True):
                         events.extend(parser.feed(chunk))
                 except sse.StreamError as exc:
                     raise upstream_bad_response(str(exc)) from None
