@@ -70,22 +70,26 @@ def test_negation_before_a_command_is_the_regex_search(seed):
 
 
 def test_commands_are_the_regex_matches():
-    """The command scan tries the pattern only where a known tool name starts: every word of the pattern
-    (so a tool added to it without its first letters in _CMD_START fails here), in random commands."""
+    """The command scan tries the pattern only where RE2's relaxed form of it matches, over the text as
+    ASCII bytes with "?" for other characters: every word of the pattern in random commands, with the
+    non-ASCII spaces and digits Python's \\s and \\d match (and the ASCII ones RE2's do not)."""
     words = sorted(set(re.findall(r"[a-z][a-z0-9]*", extract_commands._CMD.pattern)) - {"P", "x"})
     rng = random.Random(7)
-    glue = [" ", " ", "\n", "-m ", "-3 ", "3.11 ", "x", "-", "./", "`", "\u00e9", "\u00a0", "\t"]
+    glue = [" ", " ", "\n", "-m ", "-3 ", "3.11 ", "x", "-", "./", "`", "\u00e9", "\u00a0", "\t", "\u3000", "\x0b",
+            "\x1c", "3.\u0663 ", "?", "\u2003-m\u2003"]  # fmt: skip
     generated = ["".join(rng.choice(words + glue) for _ in range(rng.randint(1, 25))) for _ in range(10000)]
     generated += [  # every word followed by every word: each two-word command the pattern knows
         rng.choice(glue)
         + first
-        + rng.choice([" ", "  ", "\t", " -m ", "3 ", "3.11 "])
+        + rng.choice([" ", "  ", "\t", " -m ", "3 ", "3.11 ", "\u00a0", "\x0b\x1f", "3.\u0663\u2003-m "])
         + then
         + rng.choice([" x", "", "\n"])
         for first in words
         for then in words
     ]
     generated += [f" {first} {then} x" for first in words for then in words]
+    # Python's \\d and \\s match these; the scan's ASCII bytes hold "?" there
+    generated += ["python3.\u0663 -m pip install x", "pip3.\u0663\u0663 install y", "uv\x0bpip\u3000install z"]
     found = 0
     for text in texts(8, 0) + generated:
         expected = [(m.span(), m.lastgroup) for m in extract_commands._CMD.finditer(text)]

@@ -8,29 +8,34 @@ import re
 from collections.abc import Callable, Iterator
 from functools import partial
 
+import re2
+
 from llmvet.validators.packages.refs import NPM_NAME, PY_NAME, Ref, looks_like_path_or_url, npm_ref, pip_ref
 
-_CMD = re.compile(
-    r"""(?<![\w./-])(?=[pucmnybrhd])(?:
-      (?P<pip>(?:python(?:3(?:\.\d+)?)?\s+-m\s+pip|py(?:\s+-3(?:\.\d+)?)?\s+-m\s+pip|pip3?(?:\.\d+)?|uv\s+pip)\s+install)
-    | (?P<uvadd>uv\s+add|poetry\s+add|pdm\s+add|rye\s+add|hatch\s+add)
-    | (?P<pipenv>pipenv\s+install)
-    | (?P<pipx>pipx\s+install|uv\s+tool\s+install)
-    | (?P<pipxrun>pipx\s+run|uv\s+tool\s+run|uvx)
-    | (?P<conda>(?:conda|mamba|micromamba)\s+(?:install|create))
-    | (?P<npm>npm\s+(?:install|i|add)|yarn\s+(?:global\s+)?add|pnpm\s+(?:add|install|i)|bun\s+(?:add|install|i)|deno\s+(?:add|install))
-    | (?P<npx>npx|pnpm\s+dlx|bunx|yarn\s+dlx)
-    | (?P<create>(?:npm|yarn|pnpm|bun)\s+(?:create|init))
-    )(?=[ \t]|$)""",
-    re.X | re.M,
+# What the tools' commands look like (one alternative per kind of command, named by its group).
+_CMD_BODY = (
+    r"(?P<pip>(?:python(?:3(?:\.\d+)?)?\s+-m\s+pip|py(?:\s+-3(?:\.\d+)?)?\s+-m\s+pip|pip3?(?:\.\d+)?|uv\s+pip)\s+install)"
+    r"|(?P<uvadd>uv\s+add|poetry\s+add|pdm\s+add|rye\s+add|hatch\s+add)"
+    r"|(?P<pipenv>pipenv\s+install)"
+    r"|(?P<pipx>pipx\s+install|uv\s+tool\s+install)"
+    r"|(?P<pipxrun>pipx\s+run|uv\s+tool\s+run|uvx)"
+    r"|(?P<conda>(?:conda|mamba|micromamba)\s+(?:install|create))"
+    r"|(?P<npm>npm\s+(?:install|i|add)|yarn\s+(?:global\s+)?add|pnpm\s+(?:add|install|i)|bun\s+(?:add|install|i)"
+    r"|deno\s+(?:add|install))"
+    r"|(?P<npx>npx|pnpm\s+dlx|bunx|yarn\s+dlx)"
+    r"|(?P<create>(?:npm|yarn|pnpm|bun)\s+(?:create|init))"
 )
-# Where _CMD can start: one of its tools' first two letters (python/py, pip..., uv, poetry, pdm, rye,
-# hatch, conda, mamba, micromamba, npm/npx, yarn, pnpm, bun, deno) with no [\w./-] before it (the
-# look-behind, of width 2, sees the character before the consumed first letter). Starting with a
-# letter, it lets the engine skip to candidates; _CMD's own look-behind comes first, so it cannot.
-_CMD_START = re.compile(
-    r"(?:p(?=[iyodn])|u(?=v)|r(?=y)|h(?=a)|c(?=o)|m(?=[ai])|n(?=p)|y(?=a)|b(?=u)|d(?=e))(?<![\w./-].)"
+_CMD = re.compile(r"(?<![\w./-])(?=[pucmnybrhd])(?:" + _CMD_BODY + r")(?=[ \t]|$)", re.M)
+# The same body for RE2, its look-arounds left out (so it matches wherever _CMD does, and more) and its
+# groups not capturing, over the text as ASCII bytes with "?" for every other character (offsets stay
+# the same): \s and \d also accept "?" (Python's match non-ASCII spaces and digits) and every ASCII
+# character Python's \s matches. One linear RE2 pass finds where _CMD may start; _CMD is tried only there.
+_CMD_CANDIDATE = re2.compile(
+    re.sub(r"\(\?P<\w+>", "(?:", _CMD_BODY.replace(r"\s", r"[\t\n\x0b\f\r\x1c-\x1f ?]").replace(r"\d", "[0-9?]"))
 )
+# RE2 called directly (its Python wrapper's match objects cost more than the scan): (start, end) spans
+_candidate = _CMD_CANDIDATE._regexp.Match
+_UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
 _TOKEN = re.compile(r""""[^"\n]*"|'[^'\n]*'|[^\s"'\\]+""")
 
 # Options whose value is the next token (so it is not read as a package name).
@@ -213,12 +218,17 @@ def _create_name(tok: str) -> tuple[str, int, int] | None:
 
 def _commands(text: str) -> Iterator[re.Match[str]]:
     """The matches `_CMD.finditer(text)` gives, the pattern tried only where a command can start
-    (scanning with it costs ~35 ns a character, since every position is tried)."""
-    pos = 0
-    for c in _CMD_START.finditer(text):
-        if c.start() >= pos and (m := _CMD.match(text, c.start())) is not None:
-            yield m
-            pos = m.end()
+    (scanning with it costs ~35 ns a character, since every position is tried): RE2's leftmost match
+    of the relaxed body from `pos` starts at or before the next place _CMD matches (the relaxed body
+    matches there too); where _CMD fails, the search goes on one character later."""
+    data, pos, end = text.encode("ascii", "replace"), 0, len(text)
+    while (a := _candidate(_UNANCHORED, data, pos, end)[0][0]) >= 0:
+        m = _CMD.match(text, a)
+        if m is None:
+            pos = a + 1
+            continue
+        yield m
+        pos = m.end()
 
 
 def _negated(text: str, start: int) -> bool:
