@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from llmvet.validators.packages import extract_commands, extract_imports
+from llmvet.validators.packages import extract_commands, extract_imports, refs
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -125,3 +125,19 @@ def test_import_lines_are_the_regex_matches():
         assert [(r.name, r.span[0]) for r in refs] == reference_python_imports(code, 7), code
         found += len(refs)
     assert found > 3000
+
+
+def test_path_or_url_tests_need_a_path_character():
+    """looks_like_path_or_url skips its tests for a token without any of _PATH_CHARS: no token without
+    one passes them, whatever str.lower makes of it (every character, and generated tokens)."""
+    rng = random.Random(11)
+    pieces = ["git+", "GIT@", "file:", "://", ".", "/", "~", "\\", "@", "a", "C", ":", ".WHL", ".tar.gz", "x.py", "-",
+              "\u0130", "\u212a", "\u017f", "\ufb06", "+", "_", "1", "link:", "workspace:"]  # fmt: skip
+    tokens = [chr(i) for i in range(0x110000)] + [chr(i) * 2 for i in range(0x2000)]
+    tokens += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(20000)]
+    hits = 0
+    for tok in tokens:
+        full = refs._path_or_url(tok)
+        assert refs.looks_like_path_or_url(tok) == full, tok
+        hits += full
+    assert hits > 5000

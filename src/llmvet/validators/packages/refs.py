@@ -44,7 +44,15 @@ PY_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 NPM_EXACT = re.compile(r"^v?=?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)$")
 
 
+# every test below needs one of these characters (str.lower makes no punctuation)
+_PATH_CHARS = re.compile(r"[:/\\.~+@]")
+
+
 def looks_like_path_or_url(tok: str) -> bool:
+    return _PATH_CHARS.search(tok) is not None and _path_or_url(tok)  # (most tokens are plain names)
+
+
+def _path_or_url(tok: str) -> bool:
     low = tok.lower()
     return (
         "://" in tok
