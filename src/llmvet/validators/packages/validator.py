@@ -163,9 +163,15 @@ class PackagesValidator(Validator[PackagesConfig]):
         """The verdict on `refs`; with `warm_only`, None unless every name is in the memory cache."""
         findings: list[Finding] = []
         jobs = self._plan(refs, reviewed, findings)
-        if warm_only and (findings or any(self.client.peek(j.index, j.name) is None for j in jobs.values())):
+        warm: _Lookups = {}
+        for (iid, _), job in jobs.items() if warm_only else ():
+            hit = self.client.peek(job.index, job.name)
+            if hit is None:
+                return None
+            warm[(iid, job.name)] = hit
+        if warm_only and findings:
             return None
-        lookups: _Lookups = await self._lookup(ctx, jobs) if jobs else {}
+        lookups: _Lookups = await self._lookup(ctx, jobs, warm) if jobs else {}
         now = time.time()
         if jobs and ctx.resources is not None:
             await self._load_popular(ctx, jobs)
@@ -228,6 +234,8 @@ class PackagesValidator(Validator[PackagesConfig]):
             return True, None
         if ref.ecosystem not in self._ecosystems:
             return True, None
+        if not (c.allowlist or reviewed or c.denylist):
+            return False, None  # (the usual policy: nothing to match)
         norm = norm_name(ref)
         if matches(norm, ref.name, c.allowlist) or (ref.ecosystem, norm) in reviewed:
             return True, None
@@ -237,11 +245,12 @@ class PackagesValidator(Validator[PackagesConfig]):
             )
         return False, None
 
-    async def _lookup(self, ctx: Context, jobs: _JobMap) -> _Lookups:
-        lookups: _Lookups = {}
+    async def _lookup(self, ctx: Context, jobs: _JobMap, warm: _Lookups) -> _Lookups:
+        """Every job's answer; `warm` holds them all when the caller already found each in memory."""
+        lookups: _Lookups = warm
         # Warm path: everything in memory, no awaiting.
         pending = []
-        for (iid, _), job in jobs.items():
+        for (iid, _), job in jobs.items() if not warm else ():
             hit = self.client.peek(job.index, job.name)
             if hit is None:
                 pending.append((job.index, job.name))
