@@ -23,7 +23,7 @@ PIECES = [
     "a", "b_", "9", "-", ".", "/", ".py", ".js", ".jsx", ".pyx", ".tsx", "py", " ", "\n", "\u00e9", "\u0663", "\u2167",
     "x.py-b.py", "9.py/", "cd ", "mkdir -p ", "mkdir\t", "startapp ", "startproject x", "abcd ", "s", "m", "c", "d",
     "_", "app", "src/", "./", "\t", "pip install x", "npm i y ", "not ", "don't ", "NOT ", "Never ", "avoiding ",
-    "instead of ", "in\u017ftead of ", "rather than ", "wrong", "`", "$ ", ": ",
+    "instead of ", "in\u017ftead of ", "rather than ", "wrong", "`", "$ ", ": ", "\u00a0", "\x0b", "cd\u3000x",
 ]  # fmt: skip
 
 
@@ -53,6 +53,7 @@ def test_created_folder_names_are_the_regex_matches(seed):
     for text in texts(seed, 20000):
         expected = [m.group(1) for m in DJANGO.finditer(text)]
         assert [m.group(1) for m in extract_imports._DJANGO.finditer(text)] == expected, text
+        assert [m.group(1) for m in extract_imports.created(text)] == expected, text
         found += bool(expected)
     assert found > 2000
 

@@ -8,8 +8,7 @@ import re
 from collections.abc import Callable, Iterator
 from functools import partial
 
-import re2
-
+from llmvet.validators.packages import scan
 from llmvet.validators.packages.refs import NPM_NAME, PY_NAME, Ref, looks_like_path_or_url, npm_ref, pip_ref
 
 # What the tools' commands look like (one alternative per kind of command, named by its group).
@@ -26,16 +25,7 @@ _CMD_BODY = (
     r"|(?P<create>(?:npm|yarn|pnpm|bun)\s+(?:create|init))"
 )
 _CMD = re.compile(r"(?<![\w./-])(?=[pucmnybrhd])(?:" + _CMD_BODY + r")(?=[ \t]|$)", re.M)
-# The same body for RE2, its look-arounds left out (so it matches wherever _CMD does, and more) and its
-# groups not capturing, over the text as ASCII bytes with "?" for every other character (offsets stay
-# the same): \s and \d also accept "?" (Python's match non-ASCII spaces and digits) and every ASCII
-# character Python's \s matches. One linear RE2 pass finds where _CMD may start; _CMD is tried only there.
-_CMD_CANDIDATE = re2.compile(
-    re.sub(r"\(\?P<\w+>", "(?:", _CMD_BODY.replace(r"\s", r"[\t\n\x0b\f\r\x1c-\x1f ?]").replace(r"\d", "[0-9?]"))
-)
-# RE2 called directly (its Python wrapper's match objects cost more than the scan): (start, end) spans
-_candidate = _CMD_CANDIDATE._regexp.Match
-_UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
+_CMD_CANDIDATE = scan.relaxed(_CMD_BODY)  # where _CMD may start (scan.py)
 _TOKEN = re.compile(r""""[^"\n]*"|'[^'\n]*'|[^\s"'\\]+""")
 
 # Options whose value is the next token (so it is not read as a package name).
@@ -218,17 +208,8 @@ def _create_name(tok: str) -> tuple[str, int, int] | None:
 
 def _commands(text: str) -> Iterator[re.Match[str]]:
     """The matches `_CMD.finditer(text)` gives, the pattern tried only where a command can start
-    (scanning with it costs ~35 ns a character, since every position is tried): RE2's leftmost match
-    of the relaxed body from `pos` starts at or before the next place _CMD matches (the relaxed body
-    matches there too); where _CMD fails, the search goes on one character later."""
-    data, pos, end = text.encode("ascii", "replace"), 0, len(text)
-    while (a := _candidate(_UNANCHORED, data, pos, end)[0][0]) >= 0:
-        m = _CMD.match(text, a)
-        if m is None:
-            pos = a + 1
-            continue
-        yield m
-        pos = m.end()
+    (scanning with it costs ~35 ns a character, since every position is tried)."""
+    return scan.finditer(_CMD, _CMD_CANDIDATE, text)
 
 
 def _negated(text: str, start: int) -> bool:

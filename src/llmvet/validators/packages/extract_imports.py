@@ -10,6 +10,7 @@ import re
 import sys
 from collections.abc import Iterator
 
+from llmvet.validators.packages import scan
 from llmvet.validators.packages.import_map import NAMESPACES, NODE_BUILTINS
 from llmvet.validators.packages.refs import NPM_NAME, Ref
 
@@ -249,7 +250,13 @@ _TREE_DIR = re.compile(r"^[ \t│├└─|`+*-]*([A-Za-z_]\w*)/[ \t]*(?:#.*)?$"
 # `\b(?:startapp|startproject|mkdir(?:\s+-p)?|cd)\s+([A-Za-z_]\w*)`, written so that every alternative
 # starts with its letter (the engine jumps between s, m and c) and the word boundary is looked behind for.
 _DJANGO = re.compile(r"(?:s(?<!\ws)(?:tartapp|tartproject)|m(?<!\wm)kdir(?:\s+-p)?|c(?<!\wc)d)\s+([A-Za-z_]\w*)")
+_DJANGO_CANDIDATE = scan.relaxed(r"(?:startapp|startproject|mkdir(?:\s+-p)?|cd)\s+[A-Za-z_]")
 _JS_FILE = re.compile(r"(?<![\w.-])([A-Za-z_][\w-]*)\.(?:js|ts|jsx|tsx|mjs|cjs)\b")
+
+
+def created(text: str) -> Iterator[re.Match[str]]:
+    """`_DJANGO.finditer(text)`, the pattern tried only where RE2 finds its words (scan.py)."""
+    return scan.finditer(_DJANGO, _DJANGO_CANDIDATE, text)
 
 
 def local_modules(text: str) -> set[str]:
@@ -326,7 +333,7 @@ def split_local(text: str, import_refs: list[Ref], own: set[str]) -> tuple[list[
     verdicts: dict[str, bool] = {}
     made: set[str] = set()
     if "startapp" in text or "startproject" in text or "mkdir" in text or "cd " in text:
-        made = {m.group(1) for m in _DJANGO.finditer(text)}
+        made = {m.group(1) for m in created(text)}
     # past a few names, one scan for every candidate beats a substring test per name
     candidates = local_candidates(text) if len(import_refs) > 8 else None
     for r in import_refs:
