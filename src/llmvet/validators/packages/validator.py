@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -26,6 +26,7 @@ from llmvet.validators.packages.registry import (
     Index,
     Lookup,
     RegistryClient,
+    cache_counts,
     canonical,
     json_api_for,
     npm_registry_url,
@@ -46,23 +47,6 @@ _JobMap = dict[tuple[str, str], Job]
 _Lookups = dict[tuple[str, str], Lookup]
 
 log = logging.getLogger("llmvet.packages")
-
-
-def cache_counts(found: Iterable[Lookup]) -> dict[str, spans.AttributeValue]:
-    """Where lookups past the memory cache were answered: the shared store, the registry, or neither."""
-    counts = {"store_hits": 0, "fetched": 0, "stale": 0, "unreachable": 0}
-    for lk in found:
-        key = (
-            "unreachable"
-            if lk.status == "unreachable"
-            else "stale"
-            if lk.stale
-            else "store_hits"
-            if lk.cached
-            else "fetched"
-        )
-        counts[key] += 1
-    return {f"llmvet.registry.{k}": v for k, v in counts.items()}
 
 
 class PackagesValidator(Validator[PackagesConfig]):
