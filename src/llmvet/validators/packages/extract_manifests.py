@@ -39,8 +39,12 @@ _KIND_LANGS = {
 }
 
 
+# The non-ASCII letters re.IGNORECASE matches to ASCII ones (_FILENAME may match "\u017fetup.py")
+_ASCII_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
 def _kind_of(fn: str) -> str:
-    fn = fn.lower()
+    fn = fn.translate(_ASCII_FOLD).lower()
     if fn.startswith(("requirements", "constraints")):
         return "requirements"
     return {
