@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from llmvet.validators.packages import extract_commands, extract_imports, refs
+from llmvet import text as parse
+from llmvet.validators.packages import extract, extract_commands, extract_imports, extract_manifests, refs
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -142,3 +143,26 @@ def test_path_or_url_tests_need_a_path_character():
         assert refs.looks_like_path_or_url(tok) == full, tok
         hits += full
     assert hits > 5000
+
+
+def test_manifest_file_names_are_looked_for_where_they_may_stand():
+    """extract() skips manifest_refs' file-name probes where one look at the answer says no name can
+    stand: it must find the same manifests as probing every block, also with the non-ASCII letters
+    Python's re.IGNORECASE matches to ASCII ones ("\u017f" is an "s", "\u212a" a "K")."""
+    rng = random.Random(12)
+    pieces = ["```\n", "```toml\n", "```python\n", "```requirements.txt\n", "~~~\n", "\n", "text ", "In requirements.txt:",
+              "REQUIREMENTS.TXT", "\u017fetup.py", "pac\u212aage.json", "pyproject.toml", "Pipfile", "setup.cfg",
+              "flask==2.0\n", "requests>=2\n", "[project]\ndependencies = [\"x\"]\n", "setup(install_requires=['a'])\n",
+              "\u00e9", "# requirements-dev.txt\n", "constraints.txt ", "x" * 150, "```json\n", '"dependencies": {"a": "1"}\n']  # fmt: skip
+    generated = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))) for _ in range(4000)]
+    skipped = 0
+    for text in texts(13, 0) + generated:
+        blocks = parse.code_blocks(text, parse.find_fences(text))
+        words = extract_manifests.FileWords(text)
+        for b in blocks:
+            before = extract._prose_above(text, b.span[0])
+            probed = extract_manifests.manifest_refs(b.language, b.code, b.span[0], before)
+            if not extract.may_name_file(words, text, b):
+                assert extract_manifests.manifest_refs(b.language, b.code, b.span[0], "", False) == probed, text
+                skipped += 1
+    assert skipped > 300
