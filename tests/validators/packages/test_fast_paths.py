@@ -166,3 +166,82 @@ def test_manifest_file_names_are_looked_for_where_they_may_stand():
                 assert extract_manifests.manifest_refs(b.language, b.code, b.span[0], "", False) == probed, text
                 skipped += 1
     assert skipped > 300
+
+
+def test_bare_names_are_what_the_requirement_parser_makes_of_them():
+    """pip_ref returns a bare name (letters, digits, "_" and "-") without parsing it: the Ref must be the
+    one the full path (_pip_ref: templates, paths, PEP 508) gives, for every tool and kind."""
+    rng = random.Random(14)
+    pieces = [
+        "a",
+        "Z",
+        "0",
+        "9",
+        "_",
+        "-",
+        ".",
+        "==1.0",
+        "[x]",
+        "@",
+        " @ ",
+        "<",
+        ">",
+        "$",
+        "{",
+        "~",
+        "/",
+        "\u00e9",
+        "x.py",
+    ]
+    tokens = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 8))) for _ in range(30000)]
+    bare = 0
+    for tok in tokens:
+        for tool, kind in (
+            ("pip", "install"),
+            ("poetry", "install"),
+            ("uvadd", "install"),
+            ("requirements.txt", "manifest"),
+        ):
+            assert refs.pip_ref(tok, 5, tool, kind) == refs._pip_ref(tok, 5, tool, kind), (tok, tool)
+        bare += refs._BARE_NAME.fullmatch(tok) is not None
+    assert bare > 600
+
+
+def test_js_specifiers_are_the_regex_matches():
+    rng = random.Random(15)
+    pieces = ["import ", "import(", "require(", "require (", "from ", "export * from ", "'a'", '"b"', "'c\"", "\n", "  ",
+              "\t", "x", "\u00a0", "\u3000", "\x0b", "\u00e9", "'@s/p'", "prefrom 'q'", "(", "'", '"']  # fmt: skip
+    codes = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 20))) for _ in range(20000)] + texts(16, 0)
+    found = 0
+    for code in codes:
+        expected = [m.span(2) for m in extract_imports._JS_SPEC.finditer(code)]
+        assert [m.span(2) for m in extract_imports._js_specs(code)] == expected, code
+        found += len(expected)
+    assert found > 5000
+
+
+def reference_is_local(name: str, text: str) -> bool:
+    """is_local's four searches as first written (each tried at every position)."""
+    pat = re.escape(name)
+    return bool(
+        re.search(rf"(?<![\w.-]){pat}(?:/[\w./-]*)?\.py\b", text)
+        or re.search(rf"(?<![\w.-]){pat}/(?:__init__\.py|[\w/-]+\.py)\b", text)
+        or re.search(rf"^[ \t│├└─|`+*-]*{pat}/[ \t]*(?:#.*)?$", text, re.M)
+        or re.search(rf"(?<![\w.-]){pat}\.(?:js|ts|jsx|tsx|mjs|cjs)\b", text)
+    )
+
+
+def test_local_module_searches_are_the_regex_searches():
+    rng = random.Random(17)
+    names = ["app", "a", "x-y", "lodash.get", "_m", "\u00e9t\u00e9", "app2"]
+    pieces = names + ["/", ".py", ".js", ".pyc", "__init__.py", "\n", " ", "\t", "\u2502", "\u251c\u2500\u2500 ", "`", "|", "*", "-",
+                      "+", "#", " # c", "x", ".", "s/", "\u00e9", "_"]  # fmt: skip
+    local = 0
+    for i in range(30000):
+        name = names[i % len(names)]
+        around = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 8))) for _ in range(2)]
+        text = around[0] + name + around[1]
+        expected = reference_is_local(name, text)
+        assert extract_imports.is_local(name, text) == expected, (name, text)
+        local += expected
+    assert local > 500

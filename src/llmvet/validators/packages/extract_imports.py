@@ -42,6 +42,10 @@ _JS_SPEC = re.compile(
     r"""(?:\brequire\s*\(\s*|\bimport\s*\(\s*|\bfrom\s+|^[ \t]*import\s+|\bexport\s+\*\s+from\s+)(['"])([^'"\n]+)\1""",
     re.M,
 )
+# its relaxed form (scan.py): no word boundaries or `^`, either quote closing the specifier
+_JS_SPEC_CANDIDATE = scan.relaxed(
+    r"""(?:require\s*\(\s*|import\s*\(\s*|from\s+|[ \t]*import\s+|export\s+\*\s+from\s+)['"][^'"\n]+['"]"""
+)
 _JS_HINT = re.compile(r"""\brequire\s*\(\s*['"]|^\s*import\s.*\bfrom\s+['"]|\bconst\s+\w+\s*=|=>""", re.M)
 _STDLIB = frozenset(sys.stdlib_module_names) | {"__future__", "__main__", "builtins"}
 # Modules commonly present in Python installs but not in stdlib_module_names, or shipped with CPython.
@@ -70,7 +74,13 @@ def _block_is_python(lang: str, code: str) -> bool:
 
 def _js_spec(code: str) -> bool:
     """`_JS_SPEC.search(code)`, skipped when none of the words each of its forms needs occurs."""
-    return ("require" in code or "import" in code or "from" in code) and _JS_SPEC.search(code) is not None
+    return ("require" in code or "import" in code or "from" in code) and next(_js_specs(code), None) is not None
+
+
+def _js_specs(code: str) -> Iterator[re.Match[str]]:
+    """`_JS_SPEC.finditer(code)`, the pattern tried only where RE2 finds its relaxed form (each of its
+    forms opens with a word boundary or `^`, so Python's engine tried it at every position)."""
+    return scan.finditer(_JS_SPEC, _JS_SPEC_CANDIDATE, code)
 
 
 def _block_is_js(lang: str, code: str) -> bool:
@@ -222,7 +232,7 @@ def _python_imports_regex(code: str, base: int) -> list[Ref]:
 
 def _js_imports(code: str, base: int) -> list[Ref]:
     refs: list[Ref] = []
-    for m in _JS_SPEC.finditer(code):
+    for m in _js_specs(code):
         spec = m.group(2).strip()
         s = m.start(2)
         if spec.startswith("npm:"):
@@ -269,6 +279,7 @@ def local_modules(text: str) -> set[str]:
     return names
 
 
+_TREE_PREFIX = re.compile(r"[ \t│├└─|`+*-]*")  # what may stand before a folder's name in a tree line
 _JS_EXTS = (".js", ".ts", ".jsx", ".tsx", ".mjs", ".cjs")
 # every word directly before `.py`, a JS extension or `/`: a superset of the modules an answer defines
 _LOCAL_CANDIDATE = re.compile(r"([A-Za-z_][\w-]*)(?:\.(?:py|js|ts|jsx|tsx|mjs|cjs)\b|/)")
@@ -307,12 +318,18 @@ def is_local(
             return False
     elif name + ".py" not in text and name + "/" not in text and not any(name + e in text for e in _JS_EXTS):
         return False
+    # `(?<![\w.-])name` written name first, `name(?<![\w.-]name)`: the engine then skips to each
+    # occurrence of the name instead of trying the look-behind at every position
     pat = re.escape(name)
+    lead = rf"{pat}(?<![\w.-]{pat})"
     return bool(
-        re.search(rf"(?<![\w.-]){pat}(?:/[\w./-]*)?\.py\b", text)
-        or re.search(rf"(?<![\w.-]){pat}/(?:__init__\.py|[\w/-]+\.py)\b", text)
-        or re.search(rf"^[ \t│├└─|`+*-]*{pat}/[ \t]*(?:#.*)?$", text, re.M)
-        or re.search(rf"(?<![\w.-]){pat}\.(?:js|ts|jsx|tsx|mjs|cjs)\b", text)
+        re.search(rf"{lead}(?:/[\w./-]*)?\.py\b", text)
+        or re.search(rf"{lead}/(?:__init__\.py|[\w/-]+\.py)\b", text)
+        or any(
+            _TREE_PREFIX.fullmatch(text, text.rfind("\n", 0, m.start()) + 1, m.start())
+            for m in re.finditer(rf"{pat}/[ \t]*(?:#.*)?$", text, re.M)
+        )
+        or re.search(rf"{lead}\.(?:js|ts|jsx|tsx|mjs|cjs)\b", text)
     )
 
 

@@ -97,8 +97,18 @@ def parse_requirement(body: str) -> tuple[str, str | None] | None:
     return req.name, pin
 
 
+# A bare distribution name without dots: a requirement naming just itself (no template, path or pin)
+_BARE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?")
+
+
 def pip_ref(tok: str, off: int, tool: str, kind: str = "install") -> Ref | None:
     """A requirement token (pip syntax, or poetry's name@constraint) -> Ref, or None to skip it."""
+    if _BARE_NAME.fullmatch(tok):  # most tokens: what _pip_ref makes of them, without its tests
+        return Ref("pypi", tok, (off, off + len(tok)), kind, tool, None, tok)
+    return _pip_ref(tok, off, tool, kind)
+
+
+def _pip_ref(tok: str, off: int, tool: str, kind: str) -> Ref | None:
     if not tok or TEMPLATE.search(tok) or tok.startswith("<") or (tok.endswith(">") and "=" not in tok):
         return None  # template placeholders: <package>, {pkg}, $PKG, %pkg%
     if "@" in tok and _DIRECT_REF.search(tok):  # PEP 508 direct reference: the name is still a name
