@@ -6,8 +6,9 @@ A pip requirement or an npm spec token becomes a `Ref` whose span covers just th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
+from operator import attrgetter
 
 from packaging.requirements import InvalidRequirement, Requirement
 
@@ -27,6 +28,10 @@ class Ref:
     module: str = ""  # imports: the full dotted module path
     index_url: str = ""  # the command installs from another index (--index-url, --registry)
     extra_index: bool = False  # ... in addition to the public one (--extra-index-url): still checked there
+
+
+# Everything about a reference but where it stands: two refs with equal keys are judged alike.
+ref_key = attrgetter(*(f.name for f in fields(Ref) if f.name != "span"))
 
 
 @dataclass(slots=True)

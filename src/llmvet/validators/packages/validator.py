@@ -22,6 +22,7 @@ from llmvet.validators.packages.config import PackagesConfig
 from llmvet.validators.packages.extract import Extraction, Ref, extract
 from llmvet.validators.packages.import_map import distribution_for
 from llmvet.validators.packages.judge import Job, Judge, finding, job_key, matches, norm_name
+from llmvet.validators.packages.refs import ref_key
 from llmvet.validators.packages.registry import (
     Index,
     Lookup,
@@ -293,12 +294,19 @@ class PackagesValidator(Validator[PackagesConfig]):
         unchecked = 0
         for (iid, _), job in jobs.items():
             lk = lookups.get((iid, job.name))
+            clean: set[tuple[object, ...]] = set()  # refs judged to give nothing, but for their span
             for ref in job.refs:
                 if lk is None or lk.status == "unreachable":
                     unchecked += 1
                     findings.append(self.judge.unreachable(ref, job, lk))
                     continue
-                findings.extend(self.judge.judge(ref, job, lk, now))
+                same = ref_key(ref)  # (the same import in several blocks, a command repeated in prose)
+                if same in clean:
+                    continue
+                found = self.judge.judge(ref, job, lk, now)
+                if not found:
+                    clean.add(same)
+                findings.extend(found)
         return unchecked
 
     def _verdict(self, findings: list[Finding], meta: dict[str, int]) -> Verdict:
