@@ -245,3 +245,21 @@ def test_local_module_searches_are_the_regex_searches():
         assert extract_imports.is_local(name, text) == expected, (name, text)
         local += expected
     assert local > 500
+
+
+def test_command_ends_are_the_regex_searches():
+    """_STOP opens every alternative with its character; it must find what its first form found, from
+    any start and to any end (`^` and `$` read the whole text, the look-behinds what is before `pos`)."""
+    first = re.compile(r"\n|[`;|)]|&&|</|(?:^|(?<=[ \t]))#|(?<=[ \t])>(?=[ \t]|$)", re.M)
+    rng = random.Random(18)
+    pieces = ["#", " #", "x#", "\n#", ">", " > ", " >", "\t>\n", "&&", "&", "</", "<", "`", ";", "|", ")", "\n", " ", "\t",
+              "a", "\\", "\u00e9", "\r"]  # fmt: skip
+    found = 0
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 20)))
+        pos, end = sorted((rng.randint(0, len(text)), rng.randint(0, len(text))))
+        want = first.search(text, pos, end)
+        got = extract_commands._STOP.search(text, pos, end)
+        assert (got and (got.span(), got.group())) == (want and (want.span(), want.group())), (text, pos, end)
+        found += want is not None
+    assert found > 10000

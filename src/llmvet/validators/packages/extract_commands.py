@@ -129,7 +129,9 @@ _NEGATION_WORDS = ("not", "n't", "never", "avoid", "instead of", "rather than", 
 _MAX_COMMAND = 4000  # characters: longer is not a command someone types (and keeps scans linear)
 
 
-_STOP = re.compile(r"\n|[`;|)]|&&|</|(?:^|(?<=[ \t]))#|(?<=[ \t])>(?=[ \t]|$)", re.M)
+# `\n|[`;|)]|&&|</|(?:^|(?<=[ \t]))#|(?<=[ \t])>(?=[ \t]|$)`, every alternative written to open with its
+# character (the look-behinds after it), so the engine skips from one candidate character to the next
+_STOP = re.compile(r"\n|[`;|)]|&&|</|#(?<![^ \t\n]#)|>(?<=[ \t]>)(?=[ \t]|$)", re.M)
 
 
 def _segment_end(text: str, pos: int, limit: int = _MAX_COMMAND) -> int:
@@ -147,10 +149,10 @@ def _segment_end(text: str, pos: int, limit: int = _MAX_COMMAND) -> int:
         return m.start()
 
 
-def _in_spans(pos: int, spans: list[tuple[int, int]]) -> bool:
-    """Is pos inside one of the (sorted, disjoint) spans?"""
-    i = bisect.bisect_right(spans, (pos, float("inf"))) - 1
-    return i >= 0 and spans[i][0] <= pos < spans[i][1]
+def _in_spans(pos: int, spans: list[tuple[int, int]], starts: list[int]) -> bool:
+    """Is pos inside one of the (sorted, disjoint) spans? `starts`: their starts."""
+    i = bisect.bisect_right(starts, pos) - 1
+    return i >= 0 and pos < spans[i][1]
 
 
 def _inside_inline_code(text: str, pos: int) -> bool:
@@ -224,12 +226,13 @@ def _negated(text: str, start: int) -> bool:
 def find_install_commands(text: str, code_spans: list[tuple[int, int]]) -> list[Ref]:
     refs: list[Ref] = []
     done_to = 0
+    code_starts = [a for a, _ in code_spans]
     for m in _commands(text):
         if m.start() < done_to:
             continue  # inside the previous command's arguments
         kind = m.lastgroup or ""
         start = m.end()
-        in_code = _in_spans(m.start(), code_spans)
+        in_code = _in_spans(m.start(), code_spans, code_starts)
         prose = not in_code and not _inside_inline_code(text, m.start())
         end = _segment_end(text, start, _MAX_COMMAND if not prose else 400)
         before = len(refs)
