@@ -155,6 +155,10 @@ def test_manifest_file_names_are_looked_for_where_they_may_stand():
               "flask==2.0\n", "requests>=2\n", "[project]\ndependencies = [\"x\"]\n", "setup(install_requires=['a'])\n",
               "\u00e9", "# requirements-dev.txt\n", "constraints.txt ", "x" * 150, "```json\n", '"dependencies": {"a": "1"}\n']  # fmt: skip
     generated = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))) for _ in range(4000)]
+    # words that overlap ("setup.py" + "pyproject.toml"), the region starting inside the first
+    generated += [
+        f"x setup.pyproject.toml{' ' * k}\n```ini\n[project]\ndependencies = ['a']\n```\n" for k in range(170, 190)
+    ]
     skipped = 0
     for text in texts(13, 0) + generated:
         blocks = parse.code_blocks(text, parse.find_fences(text))

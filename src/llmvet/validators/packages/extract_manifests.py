@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 
+import re2
+
+from llmvet.validators.packages import scan
 from llmvet.validators.packages.extract_imports import PY_LANGS
 from llmvet.validators.packages.refs import NPM_EXACT, NPM_NAME, PY_NAME, Ref, npm_ref, parse_requirement, pip_ref
 
@@ -61,27 +64,29 @@ class FileWords:
     """Where an answer may name a manifest file: the places `_may_name_file` would say yes for any
     part of the text (one look at the whole answer instead of three per code block)."""
 
-    __slots__ = ("_ascii", "_low", "_starts", "_text")
+    __slots__ = ("_ascii", "_starts", "_text")
 
     def __init__(self, text: str) -> None:
         self._text = text
         self._ascii = text.isascii()
-        low = text.lower()
-        self._low = low if len(low) == len(text) else None  # offsets must not move
+        # where each of the words starts, ignoring ASCII case (overlapping ones too), in one RE2 pass over
+        # the ASCII bytes (a non-ASCII character, "?" there, is in a region probed as before anyway)
         self._starts: list[int] = []
-        for w in _FILENAME_WORDS if self._low is not None else ():
-            i = low.find(w)
-            while i >= 0:
-                self._starts.append(i)
-                i = low.find(w, i + 1)
-        self._starts.sort()
+        data, pos, end = scan.ascii_view(text), 0, len(text)
+        while (a := _find_word(_UNANCHORED, data, pos, end)[0][0]) >= 0:
+            self._starts.append(a)
+            pos = a + 1
 
     def may_name(self, lo: int, hi: int) -> bool:
         """False when no part of text[lo:hi] can name a file (it is ASCII and holds none of the words)."""
-        if self._low is None or (not self._ascii and not self._text[lo:hi].isascii()):
+        if not self._ascii and not self._text[lo:hi].isascii():
             return True
         i = bisect_left(self._starts, lo)
         return i < len(self._starts) and self._starts[i] < hi
+
+
+_find_word = re2.compile("(?i)" + "|".join(re.escape(w) for w in _FILENAME_WORDS))._regexp.Match
+_UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
 
 
 def _may_name_file(s: str) -> bool:
