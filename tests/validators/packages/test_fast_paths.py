@@ -173,30 +173,11 @@ def test_manifest_file_names_are_looked_for_where_they_may_stand():
 
 
 def test_bare_names_are_what_the_requirement_parser_makes_of_them():
-    """pip_ref returns a bare name (letters, digits, "_" and "-") without parsing it: the Ref must be the
-    one the full path (_pip_ref: templates, paths, PEP 508) gives, for every tool and kind."""
+    """pip_ref and npm_ref return a bare name (letters, digits, "_" and "-") without parsing it: the Ref
+    must be the one the full path (templates, paths, PEP 508, npm specs) gives, for every tool and kind."""
     rng = random.Random(14)
-    pieces = [
-        "a",
-        "Z",
-        "0",
-        "9",
-        "_",
-        "-",
-        ".",
-        "==1.0",
-        "[x]",
-        "@",
-        " @ ",
-        "<",
-        ">",
-        "$",
-        "{",
-        "~",
-        "/",
-        "\u00e9",
-        "x.py",
-    ]
+    pieces = ["a", "Z", "0", "9", "_", "-", ".", "==1.0", "[x]", "@", " @ ", "<", ">", "$", "{", "~", "/", "\u00e9", "x.py",
+              "@1.2.3", "npm:", "@s/", ":"]  # fmt: skip
     tokens = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 8))) for _ in range(30000)]
     bare = 0
     for tok in tokens:
@@ -207,6 +188,8 @@ def test_bare_names_are_what_the_requirement_parser_makes_of_them():
             ("requirements.txt", "manifest"),
         ):
             assert refs.pip_ref(tok, 5, tool, kind) == refs._pip_ref(tok, 5, tool, kind), (tok, tool)
+        for tool, kind in (("npm", "install"), ("npx", "install"), ("package.json", "manifest")):
+            assert refs.npm_ref(tok, 5, tool, kind) == refs._npm_ref(tok, 5, tool, kind), (tok, tool)
         bare += refs._BARE_NAME.fullmatch(tok) is not None
     assert bare > 600
 

@@ -141,6 +141,13 @@ def _pip_ref(tok: str, off: int, tool: str, kind: str) -> Ref | None:
 
 
 def npm_ref(tok: str, off: int, tool: str, kind: str = "install") -> Ref | None:
+    """An npm spec token (name, name@version, alias@npm:real) -> Ref, or None to skip it."""
+    if _BARE_NAME.fullmatch(tok):  # most tokens: what _npm_ref makes of them, without its tests
+        return Ref("npm", tok, (off, off + len(tok)), kind, tool, None, tok)
+    return _npm_ref(tok, off, tool, kind)
+
+
+def _npm_ref(tok: str, off: int, tool: str, kind: str) -> Ref | None:
     if not tok or TEMPLATE.search(tok) or "<" in tok or ">" in tok or looks_like_path_or_url(tok):
         return None
     if "@npm:" in tok:  # alias@npm:real@1.2.3 installs `real`
