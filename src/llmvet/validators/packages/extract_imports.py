@@ -203,30 +203,22 @@ def _python_imports_regex(code: str, base: int) -> list[Ref]:
     refs: list[Ref] = []
     base -= 1  # the scan reads "\n" + code
     for m in _IMPORT_LINE_NL.finditer("\n" + code):
-        if m.group(1):
-            mod = m.group(1)
-            top = mod.split(".")[0]
-            if top in NAMESPACES and mod.count(".") + 1 < NAMESPACES[top] and m.group(2):
-                mod = f"{mod}.{m.group(2)}"  # from google.cloud import storage
-            refs.append(
-                Ref(
-                    "pypi",
-                    top,
-                    (base + m.start(1), base + m.start(1) + len(top)),
-                    "import",
-                    "python-import",
-                    module=mod,
-                )
-            )
+        mod, first, names = m.groups()
+        if mod:
+            top = mod.partition(".")[0]
+            if top in NAMESPACES and mod.count(".") + 1 < NAMESPACES[top] and first:
+                mod = f"{mod}.{first}"  # from google.cloud import storage
+            s = base + m.start(1)
+            refs.append(Ref("pypi", top, (s, s + len(top)), "import", "python-import", None, "", False, mod))
             continue
-        part_start = m.start(3)
-        for pm in _IMPORTED_NAME.finditer(m.group(3)):
+        part_start = base + m.start(3)
+        for pm in _IMPORTED_NAME.finditer(names):
             mod = pm.group(1)
             if not _MODULE_PATH.fullmatch(mod):
                 break
-            top = mod.split(".")[0]
+            top = mod.partition(".")[0]
             s = part_start + pm.start(1)
-            refs.append(Ref("pypi", top, (base + s, base + s + len(top)), "import", "python-import", module=mod))
+            refs.append(Ref("pypi", top, (s, s + len(top)), "import", "python-import", None, "", False, mod))
     return refs
 
 
