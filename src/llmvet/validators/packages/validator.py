@@ -254,18 +254,41 @@ class PackagesValidator(Validator[PackagesConfig]):
                 if span is not None:
                     span.set_attributes(cache_counts(found.values()))
             lookups.update(found)
-        # second round, both at once: python-X for unknown imports, the other registry for missing names
-        # (both only ever look at missing names: with none, two tasks and a loop turn are saved)
         if any(lk.status == "missing" for lk in lookups.values()):
-            await asyncio.gather(
-                self._resolve_import_aliases(ctx, jobs, lookups), self._find_elsewhere(ctx, jobs, lookups)
-            )
+            await self._second_round(ctx, jobs, lookups)
         return lookups
 
-    async def _find_elsewhere(self, ctx: Context, jobs: _JobMap, lookups: _Lookups) -> None:
-        """Missing names the other registry has (`pip install axios`): the suggested fix names it."""
-        if ctx.resources is None:
-            return
+    async def _second_round(self, ctx: Context, jobs: _JobMap, lookups: _Lookups) -> None:
+        """For missing names: python-X for unknown imports (`import ldap` -> python-ldap), and the other
+        registry (`pip install axios`: the suggested fix names it). One lookup of whatever of both is not
+        in memory; on the warm path none, so no task and no loop turn."""
+        waiting = self._unknown_imports(jobs, lookups)
+        wanted = [(job.index, c) for job in waiting for c in self._alias_candidates(job.name)]
+        elsewhere = self._elsewhere(jobs, lookups) if ctx.resources is not None else []
+        wanted += [(index, name) for _, index, name in elsewhere]
+        found: _Lookups = {}
+        pending = []
+        for index, name in wanted:
+            hit = self.client.peek(index, name)
+            if hit is None:
+                pending.append((index, name))
+            else:
+                found[(index.id, name)] = hit
+        if pending and ctx.resources is not None:
+            found.update(await self.client.lookup_many(ctx.resources, pending))
+        for job in waiting:
+            for c in self._alias_candidates(job.name):
+                lk = found.get((job.index.id, c))
+                if lk is not None and lk.status == "found":
+                    job.resolved_as = c
+                    break
+        for job, index, name in elsewhere:
+            lk = found.get((index.id, name))
+            if lk is not None and lk.status == "found":
+                job.elsewhere = (index.ecosystem, name)
+
+    def _elsewhere(self, jobs: _JobMap, lookups: _Lookups) -> list[tuple[Job, Index, str]]:
+        """(job, other registry, name there) of the missing names the other registry may have."""
         public = [
             j
             for j in jobs.values()
@@ -273,14 +296,7 @@ class PackagesValidator(Validator[PackagesConfig]):
             and not any(self.judge.is_private(r) or (r.index_url and not r.extra_index) for r in j.refs)
         ]  # private names never go to a public registry; another index's names are not ours to judge
         indexes: dict[str, Index] = {e: self.pypi if e == "pypi" else self.npm for e in self._ecosystems}
-        wanted = other_ecosystem.candidates(public, lookups, indexes)
-        if not wanted:
-            return
-        found = await self.client.lookup_many(ctx.resources, [(index, name) for _, index, name in wanted])
-        for job, index, name in wanted:
-            lk = found.get((index.id, name))
-            if lk is not None and lk.status == "found":
-                job.elsewhere = (index.ecosystem, name)
+        return other_ecosystem.candidates(public, lookups, indexes)
 
     async def _load_popular(self, ctx: Context, jobs: _JobMap) -> None:
         assert ctx.resources is not None
@@ -325,39 +341,17 @@ class PackagesValidator(Validator[PackagesConfig]):
         n = canonical(name)
         return [f"python-{n}", f"py{n}", f"{n}-python", f"{n}py"]
 
-    async def _resolve_import_aliases(self, ctx: Context, jobs: _JobMap, lookups: _Lookups) -> None:
-        """An unmapped Python import that is not a project name is often `python-X` / `pyX`
-        (`import ldap` -> python-ldap): look those up too before calling the import unknown."""
-        wanted: list[tuple[Index, str]] = []
-        waiting: list[Job] = []
-        for (iid, _), job in jobs.items():
-            lk = lookups.get((iid, job.name))
-            if (
-                job.index.ecosystem == "pypi"
-                and lk is not None
-                and lk.status == "missing"
-                and any(r.kind == "import" for r in job.refs)
-            ):
-                wanted.extend((job.index, c) for c in self._alias_candidates(job.name))
-                waiting.append(job)
-        if not wanted:
-            return
-        found: _Lookups = {}
-        pending = []
-        for index, name in wanted:
-            hit = self.client.peek(index, name)
-            if hit is None:
-                pending.append((index, name))
-            else:
-                found[(index.id, name)] = hit
-        if pending and ctx.resources is not None:
-            found.update(await self.client.lookup_many(ctx.resources, pending))
-        for job in waiting:
-            for c in self._alias_candidates(job.name):
-                lk = found.get((job.index.id, c))
-                if lk is not None and lk.status == "found":
-                    job.resolved_as = c
-                    break
+    @staticmethod
+    def _unknown_imports(jobs: _JobMap, lookups: _Lookups) -> list[Job]:
+        """Jobs of Python imports the registry does not have under their own name."""
+        return [
+            job
+            for (iid, _), job in jobs.items()
+            if job.index.ecosystem == "pypi"
+            and (lk := lookups.get((iid, job.name))) is not None
+            and lk.status == "missing"
+            and any(r.kind == "import" for r in job.refs)
+        ]
 
     async def _reviewer_allowed(self, ctx: Context, refs: list[Ref]) -> set[tuple[str, str]]:
         """Packages reviewers allowed for this policy from the review queue (one store read per answer).
