@@ -65,11 +65,13 @@ def _prose_above(text: str, start: int) -> str:
 def may_name_file(words: FileWords, text: str, block: Block) -> bool:
     """Can a file name stand where manifest_refs looks for one: in the 200 characters above the
     block's fence line, the fence line, or the block's first line?"""
-    start = block.span[0]
+    start, code = block.span[0], block.code
     lo = max(0, text.rfind("\n", 0, max(0, start - 1)) + 1 - 200)
-    first = len(block.code) - len(block.code.lstrip())
-    nl = block.code.find("\n", first)
-    return words.may_name(lo, start + (len(block.code) if nl < 0 else nl))
+    if not words.may_name(lo, start + len(code)):
+        return False  # not even with the whole block (most blocks): its first line need not be found
+    first = len(code) - len(code.lstrip())
+    nl = code.find("\n", first)
+    return words.may_name(lo, start + (len(code) if nl < 0 else nl))
 
 
 def extract(

@@ -79,10 +79,10 @@ class FileWords:
 
     def may_name(self, lo: int, hi: int) -> bool:
         """False when no part of text[lo:hi] can name a file (it is ASCII and holds none of the words)."""
-        if not self._ascii and not self._text[lo:hi].isascii():
-            return True
         i = bisect_left(self._starts, lo)
-        return i < len(self._starts) and self._starts[i] < hi
+        if i < len(self._starts) and self._starts[i] < hi:
+            return True
+        return not self._ascii and not self._text[lo:hi].isascii()
 
 
 _find_word = re2.compile("(?i)" + "|".join(re.escape(w) for w in _FILENAME_WORDS))._regexp.Match
