@@ -291,8 +291,10 @@ class PackagesValidator(Validator[PackagesConfig]):
         """(job, other registry, name there) of the missing names the other registry may have."""
         public = [
             j
-            for j in jobs.values()
-            if j.index is not self.private
+            for (iid, _), j in jobs.items()
+            if (lk := lookups.get((iid, j.name))) is not None
+            and lk.status == "missing"  # (the only ones candidates() keeps)
+            and j.index is not self.private
             and not any(self.judge.is_private(r) or (r.index_url and not r.extra_index) for r in j.refs)
         ]  # private names never go to a public registry; another index's names are not ours to judge
         indexes: dict[str, Index] = {e: self.pypi if e == "pypi" else self.npm for e in self._ecosystems}
