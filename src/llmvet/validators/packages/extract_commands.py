@@ -6,7 +6,6 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable, Iterator
-from functools import partial
 
 from llmvet.validators.packages import scan
 from llmvet.validators.packages.refs import NPM_NAME, PY_NAME, Ref, looks_like_path_or_url, npm_ref, pip_ref
@@ -183,7 +182,7 @@ def _prose_accept(tok: str) -> tuple[str, bool] | None:
     return stripped, last
 
 
-def _conda_ref(tok: str, off: int) -> Ref | None:
+def _conda_ref(tok: str, off: int, tool: str = "conda") -> Ref | None:
     if not tok or any(c in _SKIP_CHARS for c in tok) or looks_like_path_or_url(tok):
         return None
     skip = 0
@@ -193,7 +192,7 @@ def _conda_ref(tok: str, off: int) -> Ref | None:
     name = re.split(r"[=<>!~\s\[]", rest, maxsplit=1)[0]
     if not name or not PY_NAME.match(name):
         return None
-    return Ref("conda", name, (off + skip, off + skip + len(name)), "install", "conda", None, tok)
+    return Ref("conda", name, (off + skip, off + skip + len(name)), "install", tool, None, tok)
 
 
 def _create_name(tok: str) -> tuple[str, int, int] | None:
@@ -241,13 +240,13 @@ def find_install_commands(text: str, code_spans: list[tuple[int, int]]) -> list[
         toks = _tokens(text, start, end)
         if kind in ("pip", "uvadd", "pipenv", "pipx"):
             tool = {"uvadd": "poetry" if m.group(0).startswith("poetry") else "uvadd"}.get(kind, kind)
-            _collect(refs, toks, prose, _PIP_VALUE_OPTS, partial(pip_ref, tool=tool), single=False)
+            _collect(refs, toks, prose, _PIP_VALUE_OPTS, pip_ref, tool, single=False)
         elif kind == "pipxrun":
-            _collect(refs, toks, prose, _PIP_VALUE_OPTS | {"--spec"}, partial(pip_ref, tool="pipx"), single=True)
+            _collect(refs, toks, prose, _PIP_VALUE_OPTS | {"--spec"}, pip_ref, "pipx", single=True)
         elif kind == "conda":
-            _collect(refs, toks, prose, _CONDA_VALUE_OPTS, _conda_ref, single=False)
+            _collect(refs, toks, prose, _CONDA_VALUE_OPTS, _conda_ref, "conda", single=False)
         elif kind == "npm":
-            _collect(refs, toks, prose, _NPM_VALUE_OPTS, partial(npm_ref, tool="npm"), single=False)
+            _collect(refs, toks, prose, _NPM_VALUE_OPTS, npm_ref, "npm", single=False)
         elif kind == "npx":
             _npx(refs, toks, prose)
         elif kind == "create":
@@ -277,7 +276,8 @@ def _collect(
     toks: list[tuple[str, int]],
     prose: bool,
     value_opts: set[str],
-    make: Callable[[str, int], Ref | None],
+    make: Callable[[str, int, str], Ref | None],
+    tool: str,
     single: bool,
 ) -> None:
     skip_next = False
@@ -309,7 +309,7 @@ def _collect(
             if acc is None:
                 break
             tok, last = acc
-        ref = make(tok, off)
+        ref = make(tok, off, tool)
         if ref is not None:
             refs.append(ref)
         elif prose:
