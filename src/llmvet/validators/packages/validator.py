@@ -181,12 +181,16 @@ class PackagesValidator(Validator[PackagesConfig]):
     def _plan(self, refs: list[Ref], reviewed: Collection[tuple[str, str]], findings: list[Finding]) -> _JobMap:
         """Group the refs that need a lookup by (registry, name); findings policy settles go to `findings`."""
         jobs: _JobMap = {}
+        c = self.config
+        lists = bool(c.allowlist or c.denylist or reviewed)
         for ref in refs:
-            settled, found = self._by_policy(ref, reviewed)
-            if found is not None:
-                findings.append(found)
-            if settled:
-                continue
+            # (_by_policy can settle only these: conda, an ecosystem not checked, a policy with lists)
+            if lists or ref.ecosystem == "conda" or ref.ecosystem not in self._ecosystems:
+                settled, found = self._by_policy(ref, reviewed)
+                if found is not None:
+                    findings.append(found)
+                if settled:
+                    continue
             index, lookup_name = self._target(ref)
             if index is None:
                 continue
