@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Collection
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -316,19 +317,21 @@ class PackagesValidator(Validator[PackagesConfig]):
         unchecked = 0
         for (iid, _), job in jobs.items():
             lk = lookups.get((iid, job.name))
-            clean: set[tuple[object, ...]] = set()  # refs judged to give nothing, but for their span
+            judged: dict[tuple[object, ...], list[Finding]] = {}  # what each kind of reference gave
             for ref in job.refs:
                 if lk is None or lk.status == "unreachable":
                     unchecked += 1
                     findings.append(self.judge.unreachable(ref, job, lk))
                     continue
                 same = ref_key(ref)  # (the same import in several blocks, a command repeated in prose)
-                if same in clean:
-                    continue
-                found = self.judge.judge(ref, job, lk, now)
-                if not found:
-                    clean.add(same)
-                findings.extend(found)
+                earlier = judged.get(same)
+                if earlier is None:
+                    findings.extend(judged.setdefault(same, self.judge.judge(ref, job, lk, now)))
+                else:  # the same findings at this reference's place (evidence copied: the engine adds to it)
+                    findings.extend(
+                        replace(f, span=ref.span, evidence=dict(f.evidence), audit_evidence=dict(f.audit_evidence))
+                        for f in earlier
+                    )
         return unchecked
 
     def _verdict(self, findings: list[Finding], meta: dict[str, int]) -> Verdict:
