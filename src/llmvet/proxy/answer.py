@@ -100,6 +100,36 @@ def strip_llmvet_field(raw: bytes) -> bytes:
     return orjson.dumps(data)
 
 
+def error_text(raw: bytes) -> str:
+    """What a client may show of an upstream error: every key and string of its JSON body, decoded (an
+    escaped character hides nothing), one per line; a body that is not JSON, as text."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw.decode("utf-8", "replace")
+    out: list[str] = []
+    stack = [data]  # a walk without recursion: the body's nesting is the upstream's to choose
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, dict):
+            out.extend(value)
+            stack.extend(reversed(value.values()))
+        elif isinstance(value, list):
+            stack.extend(reversed(value))
+    return "\n".join(out)
+
+
+def error_object(raw: bytes) -> dict[str, Any] | None:
+    """An upstream error body as a JSON object, None when it is not one."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def json_object(raw: bytes) -> dict[str, Any]:
     """An upstream JSON body, which must be an object."""
     try:

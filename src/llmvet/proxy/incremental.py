@@ -54,7 +54,7 @@ class Incremental:
             raw = strip_llmvet_field(await upstream.read_and_release(resp))
             answer = Answer(resp.status, headers, raw)
             if resp.status != 200:
-                return self.render.upstream_error(ex, answer)
+                return await self.vetter.upstream_error(ex, answer)
             raise upstream_bad_response("a stream was asked for, but the body is not an event stream")
         started = time.perf_counter()
         chunks = upstream.iter_chunks(resp, whole=True)

@@ -152,9 +152,12 @@ class Passthrough:
             resp = await upstream.open("POST", ex.wire.path, ex.headers, ex.payload, vetted=True)
             tracing.upstream_status(call, resp.status)
         headers = {**response_headers(resp, drop_encoding=True), "x-llmvet-request-id": ex.request_id}
-        if resp.status != 200:
+        if resp.status != 200:  # relayed as it came, like the stream; its text vetted for the audit
             raw = strip_llmvet_field(await upstream.read_and_release(resp))
             headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+            answer = Answer(resp.status, headers, raw)
+            decision = await self.vetter.decide_error(ex, answer)
+            finish(self.rt, ex, answer, decision, resp.status, final_action="upstream_error")
             return Response(raw, resp.status, headers=headers)
 
         async def relay() -> AsyncIterator[bytes]:

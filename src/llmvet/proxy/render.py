@@ -14,7 +14,7 @@ from llmvet.errors import error_response
 from llmvet.extensions import Escalation, Outcome
 from llmvet.policy.engine import Decision
 from llmvet.proxy import sse
-from llmvet.proxy.answer import Answer, snapshot, with_text
+from llmvet.proxy.answer import Answer, error_object, snapshot, with_text
 from llmvet.proxy.errors import ProxyError
 from llmvet.proxy.exchange import Exchange
 from llmvet.proxy.recording import finish, record_held
@@ -112,11 +112,20 @@ class Renderer:
             chunks.append(sse.encode(p, ex.wire.event_name(p)))
         return sse_response(chunks, headers)
 
-    def upstream_error(self, ex: Exchange, answer: Answer) -> Response:
-        """Upstream 4xx/5xx: the client gets the upstream's own status and body."""
-        headers = {**answer.headers, "x-llmvet-request-id": ex.request_id}
-        finish(self.rt, ex, answer, None, answer.status)
-        return Response(answer.raw, answer.status, headers=headers)
+    def upstream_error(self, ex: Exchange, answer: Answer, decision: Decision | None = None) -> Response:
+        """Upstream 4xx/5xx: the client gets the upstream's own status and body, unless the error's text
+        fails a rule. Then `block`, `reask` and `escalate` block (an error has no answer to ask for
+        again or to hold); `annotate` and `append` add the `llmvet` field (there is no text to append to)."""
+        if decision is not None and decision.action in ("block", "reask", "escalate"):
+            return self.block(ex, answer, decision, f"the upstream's error: {finding_codes(decision)}")
+        raw, headers = answer.raw, {**answer.headers, "x-llmvet-request-id": ex.request_id}
+        if decision is not None and decision.action != "allow":
+            data = error_object(answer.raw)
+            if data is not None:
+                raw = orjson.dumps({**data, "llmvet": self.annotation(ex, decision)})
+            headers = {**answer.headers, **self.decision_headers(ex, decision)}
+        finish(self.rt, ex, answer, decision, answer.status, final_action="upstream_error")
+        return Response(raw, answer.status, headers=headers)
 
     # ---- escalations -------------------------------------------------------------------------------------
     async def escalate(self, ex: Exchange, answer: Answer, decision: Decision) -> Response:

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from llmvet import spans
 from llmvet.policy.engine import Decision, combine, evaluate
 from llmvet.proxy import sse, tracing
-from llmvet.proxy.answer import Answer, json_object, without_llmvet_field
+from llmvet.proxy.answer import Answer, error_text, json_object, without_llmvet_field
 from llmvet.proxy.errors import upstream_bad_response
 from llmvet.proxy.exchange import Exchange
 from llmvet.proxy.render import Renderer
@@ -30,7 +30,7 @@ class Vetter:
     async def vet(self, ex: Exchange) -> Response:
         answer = await self.ask(ex, ex.payload)
         if answer.status != 200:
-            return self.render.upstream_error(ex, answer)
+            return await self.upstream_error(ex, answer)
         decision = await self.decide(ex, answer)
         conversation = ex.body
         reask = ex.rule.rule.reask
@@ -52,7 +52,7 @@ class Vetter:
                     if span is not None:
                         span.set_attribute("llmvet.reask.decision", decision.action)
             if answer.status != 200:
-                return self.render.upstream_error(ex, answer)
+                return await self.upstream_error(ex, answer)
         return await self.render.act(ex, answer, decision)
 
     async def decide(self, ex: Exchange, answer: Answer) -> Decision:
@@ -64,6 +64,21 @@ class Vetter:
         else:
             decisions = await asyncio.gather(*(evaluate(ex.rule, self.context(ex, p)) for p in parts))
             decision = combine(list(decisions))
+        ex.validate_ms += (time.perf_counter() - started) * 1000
+        return decision
+
+    async def upstream_error(self, ex: Exchange, answer: Answer) -> Response:
+        """An upstream 4xx/5xx, relayed, annotated or blocked as its text decides (see `decide_error`)."""
+        return self.render.upstream_error(ex, answer, await self.decide_error(ex, answer))
+
+    async def decide_error(self, ex: Exchange, answer: Answer) -> Decision | None:
+        """An upstream error's text vetted as an `error` part: the SDKs put it in the exception an app
+        shows, so a hostile upstream could otherwise say there what no answer may. None: no text."""
+        text = error_text(answer.raw)
+        if not text.strip():
+            return None
+        started = time.perf_counter()
+        decision = await evaluate(ex.rule, self.context(ex, Part(0, "error", "error", text)))
         ex.validate_ms += (time.perf_counter() - started) * 1000
         return decision
 

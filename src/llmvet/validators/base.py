@@ -24,8 +24,9 @@ if TYPE_CHECKING:  # imported for type hints only; validators never import the p
 Severity = Literal["info", "low", "medium", "high"]
 
 # The kinds of part an answer has (see llmvet.proxy.wires): a validator reads the kinds in `reads`.
-PartKind = Literal["content", "refusal", "reasoning", "tool_name", "tool_arguments"]
-ALL_PARTS: frozenset[PartKind] = frozenset(("content", "refusal", "reasoning", "tool_name", "tool_arguments"))
+# "error": an upstream error's text (4xx/5xx body), which the SDKs put in the exception an app shows.
+PartKind = Literal["content", "refusal", "reasoning", "tool_name", "tool_arguments", "error"]
+ALL_PARTS: frozenset[PartKind] = frozenset(("content", "refusal", "reasoning", "tool_name", "tool_arguments", "error"))
 PROSE: frozenset[PartKind] = frozenset(("content",))
 
 # How a validator checks a stream released incrementally (stream.mode: incremental):

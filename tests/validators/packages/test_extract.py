@@ -266,3 +266,18 @@ def test_local_modules_in_a_long_import_list():
     )
     got = [n for _, n, _ in names(text)]
     assert got == ["numpy", "pandas", "scipy", "rich", "click", "tqdm", "attrs", "yaml"]
+
+
+@pytest.mark.parametrize("spelled", ["\u017fetup.py", "SETUP.PY", "pac\u212aage.json", "requ\u0131rements.txt"])
+def test_a_file_name_with_letters_ignorecase_folds_is_read_as_that_file(spelled):
+    """The file-name pattern ignores case, so "\u017f" matches "s" and "\u212a" matches "k": the kind of
+    manifest must be read from such a name too (it raised KeyError, failing the whole check)."""
+    code = {
+        "\u017fetup.py": "from setuptools import setup\nsetup(install_requires=['flask'])\n",
+        "SETUP.PY": "from setuptools import setup\nsetup(install_requires=['flask'])\n",
+        "pac\u212aage.json": '{"dependencies": {"flask": "1.0.0"}}\n',
+        "requ\u0131rements.txt": "flask\n",
+    }[spelled]
+    lang = "json" if "json" in spelled else "python" if "setup" in spelled.lower() or "\u017f" in spelled else ""
+    found = refs(f"Put this in {spelled}:\n\n```{lang}\n{code}```\n")
+    assert [(r.name, r.kind) for r in found] == [("flask", "manifest")]

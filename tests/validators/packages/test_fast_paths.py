@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from llmvet.validators.packages import extract_commands, extract_imports
+from llmvet import text as parse
+from llmvet.validators.packages import extract, extract_commands, extract_imports, extract_manifests, refs
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -23,7 +24,7 @@ PIECES = [
     "a", "b_", "9", "-", ".", "/", ".py", ".js", ".jsx", ".pyx", ".tsx", "py", " ", "\n", "\u00e9", "\u0663", "\u2167",
     "x.py-b.py", "9.py/", "cd ", "mkdir -p ", "mkdir\t", "startapp ", "startproject x", "abcd ", "s", "m", "c", "d",
     "_", "app", "src/", "./", "\t", "pip install x", "npm i y ", "not ", "don't ", "NOT ", "Never ", "avoiding ",
-    "instead of ", "in\u017ftead of ", "rather than ", "wrong", "`", "$ ", ": ",
+    "instead of ", "in\u017ftead of ", "rather than ", "wrong", "`", "$ ", ": ", "\u00a0", "\x0b", "cd\u3000x",
 ]  # fmt: skip
 
 
@@ -53,6 +54,7 @@ def test_created_folder_names_are_the_regex_matches(seed):
     for text in texts(seed, 20000):
         expected = [m.group(1) for m in DJANGO.finditer(text)]
         assert [m.group(1) for m in extract_imports._DJANGO.finditer(text)] == expected, text
+        assert [m.group(1) for m in extract_imports.created(text)] == expected, text
         found += bool(expected)
     assert found > 2000
 
@@ -70,22 +72,26 @@ def test_negation_before_a_command_is_the_regex_search(seed):
 
 
 def test_commands_are_the_regex_matches():
-    """The command scan tries the pattern only where a known tool name starts: every word of the pattern
-    (so a tool added to it without its first letters in _CMD_START fails here), in random commands."""
+    """The command scan tries the pattern only where RE2's relaxed form of it matches, over the text as
+    ASCII bytes with "?" for other characters: every word of the pattern in random commands, with the
+    non-ASCII spaces and digits Python's \\s and \\d match (and the ASCII ones RE2's do not)."""
     words = sorted(set(re.findall(r"[a-z][a-z0-9]*", extract_commands._CMD.pattern)) - {"P", "x"})
     rng = random.Random(7)
-    glue = [" ", " ", "\n", "-m ", "-3 ", "3.11 ", "x", "-", "./", "`", "\u00e9", "\u00a0", "\t"]
+    glue = [" ", " ", "\n", "-m ", "-3 ", "3.11 ", "x", "-", "./", "`", "\u00e9", "\u00a0", "\t", "\u3000", "\x0b",
+            "\x1c", "3.\u0663 ", "?", "\u2003-m\u2003"]  # fmt: skip
     generated = ["".join(rng.choice(words + glue) for _ in range(rng.randint(1, 25))) for _ in range(10000)]
     generated += [  # every word followed by every word: each two-word command the pattern knows
         rng.choice(glue)
         + first
-        + rng.choice([" ", "  ", "\t", " -m ", "3 ", "3.11 "])
+        + rng.choice([" ", "  ", "\t", " -m ", "3 ", "3.11 ", "\u00a0", "\x0b\x1f", "3.\u0663\u2003-m "])
         + then
         + rng.choice([" x", "", "\n"])
         for first in words
         for then in words
     ]
     generated += [f" {first} {then} x" for first in words for then in words]
+    # Python's \\d and \\s match these; the scan's ASCII bytes hold "?" there
+    generated += ["python3.\u0663 -m pip install x", "pip3.\u0663\u0663 install y", "uv\x0bpip\u3000install z"]
     found = 0
     for text in texts(8, 0) + generated:
         expected = [(m.span(), m.lastgroup) for m in extract_commands._CMD.finditer(text)]
@@ -121,3 +127,126 @@ def test_import_lines_are_the_regex_matches():
         assert [(r.name, r.span[0]) for r in refs] == reference_python_imports(code, 7), code
         found += len(refs)
     assert found > 3000
+
+
+def test_path_or_url_tests_need_a_path_character():
+    """looks_like_path_or_url skips its tests for a token without any of _PATH_CHARS: no token without
+    one passes them, whatever str.lower makes of it (every character, and generated tokens)."""
+    rng = random.Random(11)
+    pieces = ["git+", "GIT@", "file:", "://", ".", "/", "~", "\\", "@", "a", "C", ":", ".WHL", ".tar.gz", "x.py", "-",
+              "\u0130", "\u212a", "\u017f", "\ufb06", "+", "_", "1", "link:", "workspace:"]  # fmt: skip
+    tokens = [chr(i) for i in range(0x110000)] + [chr(i) * 2 for i in range(0x2000)]
+    tokens += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(20000)]
+    hits = 0
+    for tok in tokens:
+        full = refs._path_or_url(tok)
+        assert refs.looks_like_path_or_url(tok) == full, tok
+        hits += full
+    assert hits > 5000
+
+
+def test_manifest_file_names_are_looked_for_where_they_may_stand():
+    """extract() skips manifest_refs' file-name probes where one look at the answer says no name can
+    stand: it must find the same manifests as probing every block, also with the non-ASCII letters
+    Python's re.IGNORECASE matches to ASCII ones ("\u017f" is an "s", "\u212a" a "K")."""
+    rng = random.Random(12)
+    pieces = ["```\n", "```toml\n", "```python\n", "```requirements.txt\n", "~~~\n", "\n", "text ", "In requirements.txt:",
+              "REQUIREMENTS.TXT", "\u017fetup.py", "pac\u212aage.json", "pyproject.toml", "Pipfile", "setup.cfg",
+              "flask==2.0\n", "requests>=2\n", "[project]\ndependencies = [\"x\"]\n", "setup(install_requires=['a'])\n",
+              "\u00e9", "# requirements-dev.txt\n", "constraints.txt ", "x" * 150, "```json\n", '"dependencies": {"a": "1"}\n']  # fmt: skip
+    generated = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))) for _ in range(4000)]
+    # words that overlap ("setup.py" + "pyproject.toml"), the region starting inside the first
+    generated += [
+        f"x setup.pyproject.toml{' ' * k}\n```ini\n[project]\ndependencies = ['a']\n```\n" for k in range(170, 190)
+    ]
+    skipped = 0
+    for text in texts(13, 0) + generated:
+        blocks = parse.code_blocks(text, parse.find_fences(text))
+        words = extract_manifests.FileWords(text)
+        for b in blocks:
+            before = extract._prose_above(text, b.span[0])
+            probed = extract_manifests.manifest_refs(b.language, b.code, b.span[0], before)
+            if not extract.may_name_file(words, text, b):
+                assert extract_manifests.manifest_refs(b.language, b.code, b.span[0], "", False) == probed, text
+                skipped += 1
+    assert skipped > 300
+
+
+def test_bare_names_are_what_the_requirement_parser_makes_of_them():
+    """pip_ref and npm_ref return a bare name (letters, digits, "_" and "-") without parsing it: the Ref
+    must be the one the full path (templates, paths, PEP 508, npm specs) gives, for every tool and kind."""
+    rng = random.Random(14)
+    pieces = ["a", "Z", "0", "9", "_", "-", ".", "==1.0", "[x]", "@", " @ ", "<", ">", "$", "{", "~", "/", "\u00e9", "x.py",
+              "@1.2.3", "npm:", "@s/", ":"]  # fmt: skip
+    tokens = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 8))) for _ in range(30000)]
+    bare = 0
+    for tok in tokens:
+        for tool, kind in (
+            ("pip", "install"),
+            ("poetry", "install"),
+            ("uvadd", "install"),
+            ("requirements.txt", "manifest"),
+        ):
+            assert refs.pip_ref(tok, 5, tool, kind) == refs._pip_ref(tok, 5, tool, kind), (tok, tool)
+        for tool, kind in (("npm", "install"), ("npx", "install"), ("package.json", "manifest")):
+            assert refs.npm_ref(tok, 5, tool, kind) == refs._npm_ref(tok, 5, tool, kind), (tok, tool)
+        bare += refs._BARE_NAME.fullmatch(tok) is not None
+    assert bare > 600
+
+
+def test_js_specifiers_are_the_regex_matches():
+    rng = random.Random(15)
+    pieces = ["import ", "import(", "require(", "require (", "from ", "export * from ", "'a'", '"b"', "'c\"", "\n", "  ",
+              "\t", "x", "\u00a0", "\u3000", "\x0b", "\u00e9", "'@s/p'", "prefrom 'q'", "(", "'", '"']  # fmt: skip
+    codes = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 20))) for _ in range(20000)] + texts(16, 0)
+    found = 0
+    for code in codes:
+        expected = [m.span(2) for m in extract_imports._JS_SPEC.finditer(code)]
+        assert [m.span(2) for m in extract_imports._js_specs(code)] == expected, code
+        found += len(expected)
+    assert found > 5000
+
+
+def reference_is_local(name: str, text: str) -> bool:
+    """is_local's four searches as first written (each tried at every position)."""
+    pat = re.escape(name)
+    return bool(
+        re.search(rf"(?<![\w.-]){pat}(?:/[\w./-]*)?\.py\b", text)
+        or re.search(rf"(?<![\w.-]){pat}/(?:__init__\.py|[\w/-]+\.py)\b", text)
+        or re.search(rf"^[ \t│├└─|`+*-]*{pat}/[ \t]*(?:#.*)?$", text, re.M)
+        or re.search(rf"(?<![\w.-]){pat}\.(?:js|ts|jsx|tsx|mjs|cjs)\b", text)
+    )
+
+
+def test_local_module_searches_are_the_regex_searches():
+    rng = random.Random(17)
+    names = ["app", "a", "x-y", "lodash.get", "_m", "\u00e9t\u00e9", "app2"]
+    pieces = names + ["/", ".py", ".js", ".pyc", "__init__.py", "\n", " ", "\t", "\u2502", "\u251c\u2500\u2500 ", "`", "|", "*", "-",
+                      "+", "#", " # c", "x", ".", "s/", "\u00e9", "_"]  # fmt: skip
+    local = 0
+    for i in range(30000):
+        name = names[i % len(names)]
+        around = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 8))) for _ in range(2)]
+        text = around[0] + name + around[1]
+        expected = reference_is_local(name, text)
+        assert extract_imports.is_local(name, text) == expected, (name, text)
+        local += expected
+    assert local > 500
+
+
+def test_command_ends_are_the_regex_searches():
+    """_STOP opens every alternative with its character; it must find what its first form found, from
+    any start and to any end (`^` and `$` read the whole text, the look-behinds what is before `pos`)."""
+    first = re.compile(r"\n|[`;|)]|&&|</|(?:^|(?<=[ \t]))#|(?<=[ \t])>(?=[ \t]|$)", re.M)
+    rng = random.Random(18)
+    pieces = ["#", " #", "x#", "\n#", ">", " > ", " >", "\t>\n", "&&", "&", "</", "<", "`", ";", "|", ")", "\n", " ", "\t",
+              "a", "\\", "\u00e9", "\r"]  # fmt: skip
+    found = 0
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 20)))
+        pos, end = sorted((rng.randint(0, len(text)), rng.randint(0, len(text))))
+        want = first.search(text, pos, end)
+        got = extract_commands._STOP.search(text, pos, end)
+        assert (got and (got.span(), got.group())) == (want and (want.span(), want.group())), (text, pos, end)
+        found += want is not None
+    assert found > 10000

@@ -444,3 +444,26 @@ async def test_packages_a_reviewer_allowed_are_not_flagged_for_that_policy(fake,
     assert [f.evidence["name"] for f in after.findings] == ["express-turbo-router"]
     other_policy = await v.check(Context(text=text, resources=res, policy="other"))
     assert len(other_policy.findings) == 2  # allowed per policy, not everywhere
+
+
+async def test_references_repeated_across_blocks_are_each_judged(fake, res):
+    """The same reference in several places (an import in each block, a command repeated in prose) is
+    judged once; any difference but its place (a pin, the tool) is judged apart, and every place of a
+    reference that gives a finding gets its own (with its own evidence, which the engine adds to)."""
+    text = (
+        "`pip install requests` and `pip install flask-superauth`, then:\n\n"
+        "```bash\npip install requests\npip install requests==99.0\npip install flask-superauth\n```\n\n"
+        "```python\nimport requests\nimport flask_superauth\n```\n\n```python\nimport requests\n```\n"
+    )
+    v = await run(make(fake), text, res)
+    found = sorted((f.span, f.code) for f in v.findings)
+    missing = [m.start() for m in __import__("re").finditer("flask-superauth", text)]
+    assert [(s[0], c) for s, c in found if c == "package.missing" and text[s[0] : s[1]] == "flask-superauth"] == [
+        (p, "package.missing") for p in missing
+    ]
+    twins = [f for f in v.findings if f.code == "package.missing" and text[f.span[0] : f.span[1]] == "flask-superauth"]
+    assert twins[0].evidence == twins[1].evidence and twins[0].evidence is not twins[1].evidence
+    pinned = text.index("requests==99.0")
+    assert [(s, c) for s, c in found if text[s[0] : s[1]] == "requests"] == [
+        ((pinned, pinned + len("requests")), "package.version_missing")
+    ]

@@ -25,7 +25,7 @@ from llmvet.validators.packages.extract_imports import (
     local_modules,
     split_local,
 )
-from llmvet.validators.packages.extract_manifests import manifest_refs
+from llmvet.validators.packages.extract_manifests import FileWords, manifest_refs
 from llmvet.validators.packages.refs import Ecosystem, Extraction, Ref
 
 __all__ = [
@@ -62,6 +62,18 @@ def _prose_above(text: str, start: int) -> str:
     return before
 
 
+def may_name_file(words: FileWords, text: str, block: Block) -> bool:
+    """Can a file name stand where manifest_refs looks for one: in the 200 characters above the
+    block's fence line, the fence line, or the block's first line?"""
+    start, code = block.span[0], block.code
+    lo = max(0, text.rfind("\n", 0, max(0, start - 1)) + 1 - 200)
+    if not words.may_name(lo, start + len(code)):
+        return False  # not even with the whole block (most blocks): its first line need not be found
+    first = len(code) - len(code.lstrip())
+    nl = code.find("\n", first)
+    return words.may_name(lo, start + (len(code) if nl < 0 else nl))
+
+
 def extract(
     text: str, blocks: Sequence[Block], *, imports: bool = True, context: str = "", defined: Collection[str] = ()
 ) -> Extraction:
@@ -72,9 +84,12 @@ def extract(
     out.refs.extend(find_install_commands(text, [b.span for b in blocks]))
     own: set[str] = set(defined)
     import_refs: list[Ref] = []
+    words = FileWords(text)
     for b in blocks:
         start = b.span[0]
-        refs, names, manifest_only = manifest_refs(b.language, b.code, start, _prose_above(text, start))
+        named = may_name_file(words, text, b)
+        before = _prose_above(text, start) if named else ""
+        refs, names, manifest_only = manifest_refs(b.language, b.code, start, before, named)
         out.refs.extend(refs)
         own |= names
         if imports and not manifest_only:

@@ -6,31 +6,25 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable, Iterator
-from functools import partial
 
+from llmvet.validators.packages import scan
 from llmvet.validators.packages.refs import NPM_NAME, PY_NAME, Ref, looks_like_path_or_url, npm_ref, pip_ref
 
-_CMD = re.compile(
-    r"""(?<![\w./-])(?=[pucmnybrhd])(?:
-      (?P<pip>(?:python(?:3(?:\.\d+)?)?\s+-m\s+pip|py(?:\s+-3(?:\.\d+)?)?\s+-m\s+pip|pip3?(?:\.\d+)?|uv\s+pip)\s+install)
-    | (?P<uvadd>uv\s+add|poetry\s+add|pdm\s+add|rye\s+add|hatch\s+add)
-    | (?P<pipenv>pipenv\s+install)
-    | (?P<pipx>pipx\s+install|uv\s+tool\s+install)
-    | (?P<pipxrun>pipx\s+run|uv\s+tool\s+run|uvx)
-    | (?P<conda>(?:conda|mamba|micromamba)\s+(?:install|create))
-    | (?P<npm>npm\s+(?:install|i|add)|yarn\s+(?:global\s+)?add|pnpm\s+(?:add|install|i)|bun\s+(?:add|install|i)|deno\s+(?:add|install))
-    | (?P<npx>npx|pnpm\s+dlx|bunx|yarn\s+dlx)
-    | (?P<create>(?:npm|yarn|pnpm|bun)\s+(?:create|init))
-    )(?=[ \t]|$)""",
-    re.X | re.M,
+# What the tools' commands look like (one alternative per kind of command, named by its group).
+_CMD_BODY = (
+    r"(?P<pip>(?:python(?:3(?:\.\d+)?)?\s+-m\s+pip|py(?:\s+-3(?:\.\d+)?)?\s+-m\s+pip|pip3?(?:\.\d+)?|uv\s+pip)\s+install)"
+    r"|(?P<uvadd>uv\s+add|poetry\s+add|pdm\s+add|rye\s+add|hatch\s+add)"
+    r"|(?P<pipenv>pipenv\s+install)"
+    r"|(?P<pipx>pipx\s+install|uv\s+tool\s+install)"
+    r"|(?P<pipxrun>pipx\s+run|uv\s+tool\s+run|uvx)"
+    r"|(?P<conda>(?:conda|mamba|micromamba)\s+(?:install|create))"
+    r"|(?P<npm>npm\s+(?:install|i|add)|yarn\s+(?:global\s+)?add|pnpm\s+(?:add|install|i)|bun\s+(?:add|install|i)"
+    r"|deno\s+(?:add|install))"
+    r"|(?P<npx>npx|pnpm\s+dlx|bunx|yarn\s+dlx)"
+    r"|(?P<create>(?:npm|yarn|pnpm|bun)\s+(?:create|init))"
 )
-# Where _CMD can start: one of its tools' first two letters (python/py, pip..., uv, poetry, pdm, rye,
-# hatch, conda, mamba, micromamba, npm/npx, yarn, pnpm, bun, deno) with no [\w./-] before it (the
-# look-behind, of width 2, sees the character before the consumed first letter). Starting with a
-# letter, it lets the engine skip to candidates; _CMD's own look-behind comes first, so it cannot.
-_CMD_START = re.compile(
-    r"(?:p(?=[iyodn])|u(?=v)|r(?=y)|h(?=a)|c(?=o)|m(?=[ai])|n(?=p)|y(?=a)|b(?=u)|d(?=e))(?<![\w./-].)"
-)
+_CMD = re.compile(r"(?<![\w./-])(?=[pucmnybrhd])(?:" + _CMD_BODY + r")(?=[ \t]|$)", re.M)
+_CMD_CANDIDATE = scan.relaxed(_CMD_BODY)  # where _CMD may start (scan.py)
 _TOKEN = re.compile(r""""[^"\n]*"|'[^'\n]*'|[^\s"'\\]+""")
 
 # Options whose value is the next token (so it is not read as a package name).
@@ -134,7 +128,9 @@ _NEGATION_WORDS = ("not", "n't", "never", "avoid", "instead of", "rather than", 
 _MAX_COMMAND = 4000  # characters: longer is not a command someone types (and keeps scans linear)
 
 
-_STOP = re.compile(r"\n|[`;|)]|&&|</|(?:^|(?<=[ \t]))#|(?<=[ \t])>(?=[ \t]|$)", re.M)
+# `\n|[`;|)]|&&|</|(?:^|(?<=[ \t]))#|(?<=[ \t])>(?=[ \t]|$)`, every alternative written to open with its
+# character (the look-behinds after it), so the engine skips from one candidate character to the next
+_STOP = re.compile(r"\n|[`;|)]|&&|</|#(?<![^ \t\n]#)|>(?<=[ \t]>)(?=[ \t]|$)", re.M)
 
 
 def _segment_end(text: str, pos: int, limit: int = _MAX_COMMAND) -> int:
@@ -152,10 +148,10 @@ def _segment_end(text: str, pos: int, limit: int = _MAX_COMMAND) -> int:
         return m.start()
 
 
-def _in_spans(pos: int, spans: list[tuple[int, int]]) -> bool:
-    """Is pos inside one of the (sorted, disjoint) spans?"""
-    i = bisect.bisect_right(spans, (pos, float("inf"))) - 1
-    return i >= 0 and spans[i][0] <= pos < spans[i][1]
+def _in_spans(pos: int, spans: list[tuple[int, int]], starts: list[int]) -> bool:
+    """Is pos inside one of the (sorted, disjoint) spans? `starts`: their starts."""
+    i = bisect.bisect_right(starts, pos) - 1
+    return i >= 0 and pos < spans[i][1]
 
 
 def _inside_inline_code(text: str, pos: int) -> bool:
@@ -186,7 +182,7 @@ def _prose_accept(tok: str) -> tuple[str, bool] | None:
     return stripped, last
 
 
-def _conda_ref(tok: str, off: int) -> Ref | None:
+def _conda_ref(tok: str, off: int, tool: str = "conda") -> Ref | None:
     if not tok or any(c in _SKIP_CHARS for c in tok) or looks_like_path_or_url(tok):
         return None
     skip = 0
@@ -196,7 +192,7 @@ def _conda_ref(tok: str, off: int) -> Ref | None:
     name = re.split(r"[=<>!~\s\[]", rest, maxsplit=1)[0]
     if not name or not PY_NAME.match(name):
         return None
-    return Ref("conda", name, (off + skip, off + skip + len(name)), "install", "conda", None, tok)
+    return Ref("conda", name, (off + skip, off + skip + len(name)), "install", tool, None, tok)
 
 
 def _create_name(tok: str) -> tuple[str, int, int] | None:
@@ -214,11 +210,7 @@ def _create_name(tok: str) -> tuple[str, int, int] | None:
 def _commands(text: str) -> Iterator[re.Match[str]]:
     """The matches `_CMD.finditer(text)` gives, the pattern tried only where a command can start
     (scanning with it costs ~35 ns a character, since every position is tried)."""
-    pos = 0
-    for c in _CMD_START.finditer(text):
-        if c.start() >= pos and (m := _CMD.match(text, c.start())) is not None:
-            yield m
-            pos = m.end()
+    return scan.finditer(_CMD, _CMD_CANDIDATE, text)
 
 
 def _negated(text: str, start: int) -> bool:
@@ -233,12 +225,13 @@ def _negated(text: str, start: int) -> bool:
 def find_install_commands(text: str, code_spans: list[tuple[int, int]]) -> list[Ref]:
     refs: list[Ref] = []
     done_to = 0
+    code_starts = [a for a, _ in code_spans]
     for m in _commands(text):
         if m.start() < done_to:
             continue  # inside the previous command's arguments
         kind = m.lastgroup or ""
         start = m.end()
-        in_code = _in_spans(m.start(), code_spans)
+        in_code = _in_spans(m.start(), code_spans, code_starts)
         prose = not in_code and not _inside_inline_code(text, m.start())
         end = _segment_end(text, start, _MAX_COMMAND if not prose else 400)
         before = len(refs)
@@ -247,13 +240,13 @@ def find_install_commands(text: str, code_spans: list[tuple[int, int]]) -> list[
         toks = _tokens(text, start, end)
         if kind in ("pip", "uvadd", "pipenv", "pipx"):
             tool = {"uvadd": "poetry" if m.group(0).startswith("poetry") else "uvadd"}.get(kind, kind)
-            _collect(refs, toks, prose, _PIP_VALUE_OPTS, partial(pip_ref, tool=tool), single=False)
+            _collect(refs, toks, prose, _PIP_VALUE_OPTS, pip_ref, tool, single=False)
         elif kind == "pipxrun":
-            _collect(refs, toks, prose, _PIP_VALUE_OPTS | {"--spec"}, partial(pip_ref, tool="pipx"), single=True)
+            _collect(refs, toks, prose, _PIP_VALUE_OPTS | {"--spec"}, pip_ref, "pipx", single=True)
         elif kind == "conda":
-            _collect(refs, toks, prose, _CONDA_VALUE_OPTS, _conda_ref, single=False)
+            _collect(refs, toks, prose, _CONDA_VALUE_OPTS, _conda_ref, "conda", single=False)
         elif kind == "npm":
-            _collect(refs, toks, prose, _NPM_VALUE_OPTS, partial(npm_ref, tool="npm"), single=False)
+            _collect(refs, toks, prose, _NPM_VALUE_OPTS, npm_ref, "npm", single=False)
         elif kind == "npx":
             _npx(refs, toks, prose)
         elif kind == "create":
@@ -283,7 +276,8 @@ def _collect(
     toks: list[tuple[str, int]],
     prose: bool,
     value_opts: set[str],
-    make: Callable[[str, int], Ref | None],
+    make: Callable[[str, int, str], Ref | None],
+    tool: str,
     single: bool,
 ) -> None:
     skip_next = False
@@ -315,7 +309,7 @@ def _collect(
             if acc is None:
                 break
             tok, last = acc
-        ref = make(tok, off)
+        ref = make(tok, off, tool)
         if ref is not None:
             refs.append(ref)
         elif prose:

@@ -10,6 +10,7 @@ import re
 import sys
 from collections.abc import Iterator
 
+from llmvet.validators.packages import scan
 from llmvet.validators.packages.import_map import NAMESPACES, NODE_BUILTINS
 from llmvet.validators.packages.refs import NPM_NAME, Ref
 
@@ -41,6 +42,10 @@ _JS_SPEC = re.compile(
     r"""(?:\brequire\s*\(\s*|\bimport\s*\(\s*|\bfrom\s+|^[ \t]*import\s+|\bexport\s+\*\s+from\s+)(['"])([^'"\n]+)\1""",
     re.M,
 )
+# its relaxed form (scan.py): no word boundaries or `^`, either quote closing the specifier
+_JS_SPEC_CANDIDATE = scan.relaxed(
+    r"""(?:require\s*\(\s*|import\s*\(\s*|from\s+|[ \t]*import\s+|export\s+\*\s+from\s+)['"][^'"\n]+['"]"""
+)
 _JS_HINT = re.compile(r"""\brequire\s*\(\s*['"]|^\s*import\s.*\bfrom\s+['"]|\bconst\s+\w+\s*=|=>""", re.M)
 _STDLIB = frozenset(sys.stdlib_module_names) | {"__future__", "__main__", "builtins"}
 # Modules commonly present in Python installs but not in stdlib_module_names, or shipped with CPython.
@@ -69,7 +74,13 @@ def _block_is_python(lang: str, code: str) -> bool:
 
 def _js_spec(code: str) -> bool:
     """`_JS_SPEC.search(code)`, skipped when none of the words each of its forms needs occurs."""
-    return ("require" in code or "import" in code or "from" in code) and _JS_SPEC.search(code) is not None
+    return ("require" in code or "import" in code or "from" in code) and next(_js_specs(code), None) is not None
+
+
+def _js_specs(code: str) -> Iterator[re.Match[str]]:
+    """`_JS_SPEC.finditer(code)`, the pattern tried only where RE2 finds its relaxed form (each of its
+    forms opens with a word boundary or `^`, so Python's engine tried it at every position)."""
+    return scan.finditer(_JS_SPEC, _JS_SPEC_CANDIDATE, code)
 
 
 def _block_is_js(lang: str, code: str) -> bool:
@@ -192,36 +203,28 @@ def _python_imports_regex(code: str, base: int) -> list[Ref]:
     refs: list[Ref] = []
     base -= 1  # the scan reads "\n" + code
     for m in _IMPORT_LINE_NL.finditer("\n" + code):
-        if m.group(1):
-            mod = m.group(1)
-            top = mod.split(".")[0]
-            if top in NAMESPACES and mod.count(".") + 1 < NAMESPACES[top] and m.group(2):
-                mod = f"{mod}.{m.group(2)}"  # from google.cloud import storage
-            refs.append(
-                Ref(
-                    "pypi",
-                    top,
-                    (base + m.start(1), base + m.start(1) + len(top)),
-                    "import",
-                    "python-import",
-                    module=mod,
-                )
-            )
+        mod, first, names = m.groups()
+        if mod:
+            top = mod.partition(".")[0]
+            if top in NAMESPACES and mod.count(".") + 1 < NAMESPACES[top] and first:
+                mod = f"{mod}.{first}"  # from google.cloud import storage
+            s = base + m.start(1)
+            refs.append(Ref("pypi", top, (s, s + len(top)), "import", "python-import", None, "", False, mod))
             continue
-        part_start = m.start(3)
-        for pm in _IMPORTED_NAME.finditer(m.group(3)):
+        part_start = base + m.start(3)
+        for pm in _IMPORTED_NAME.finditer(names):
             mod = pm.group(1)
             if not _MODULE_PATH.fullmatch(mod):
                 break
-            top = mod.split(".")[0]
+            top = mod.partition(".")[0]
             s = part_start + pm.start(1)
-            refs.append(Ref("pypi", top, (base + s, base + s + len(top)), "import", "python-import", module=mod))
+            refs.append(Ref("pypi", top, (s, s + len(top)), "import", "python-import", None, "", False, mod))
     return refs
 
 
 def _js_imports(code: str, base: int) -> list[Ref]:
     refs: list[Ref] = []
-    for m in _JS_SPEC.finditer(code):
+    for m in _js_specs(code):
         spec = m.group(2).strip()
         s = m.start(2)
         if spec.startswith("npm:"):
@@ -249,7 +252,13 @@ _TREE_DIR = re.compile(r"^[ \t│├└─|`+*-]*([A-Za-z_]\w*)/[ \t]*(?:#.*)?$"
 # `\b(?:startapp|startproject|mkdir(?:\s+-p)?|cd)\s+([A-Za-z_]\w*)`, written so that every alternative
 # starts with its letter (the engine jumps between s, m and c) and the word boundary is looked behind for.
 _DJANGO = re.compile(r"(?:s(?<!\ws)(?:tartapp|tartproject)|m(?<!\wm)kdir(?:\s+-p)?|c(?<!\wc)d)\s+([A-Za-z_]\w*)")
+_DJANGO_CANDIDATE = scan.relaxed(r"(?:startapp|startproject|mkdir(?:\s+-p)?|cd)\s+[A-Za-z_]")
 _JS_FILE = re.compile(r"(?<![\w.-])([A-Za-z_][\w-]*)\.(?:js|ts|jsx|tsx|mjs|cjs)\b")
+
+
+def created(text: str) -> Iterator[re.Match[str]]:
+    """`_DJANGO.finditer(text)`, the pattern tried only where RE2 finds its words (scan.py)."""
+    return scan.finditer(_DJANGO, _DJANGO_CANDIDATE, text)
 
 
 def local_modules(text: str) -> set[str]:
@@ -262,6 +271,7 @@ def local_modules(text: str) -> set[str]:
     return names
 
 
+_TREE_PREFIX = re.compile(r"[ \t│├└─|`+*-]*")  # what may stand before a folder's name in a tree line
 _JS_EXTS = (".js", ".ts", ".jsx", ".tsx", ".mjs", ".cjs")
 # every word directly before `.py`, a JS extension or `/`: a superset of the modules an answer defines
 _LOCAL_CANDIDATE = re.compile(r"([A-Za-z_][\w-]*)(?:\.(?:py|js|ts|jsx|tsx|mjs|cjs)\b|/)")
@@ -300,12 +310,18 @@ def is_local(
             return False
     elif name + ".py" not in text and name + "/" not in text and not any(name + e in text for e in _JS_EXTS):
         return False
+    # `(?<![\w.-])name` written name first, `name(?<![\w.-]name)`: the engine then skips to each
+    # occurrence of the name instead of trying the look-behind at every position
     pat = re.escape(name)
+    lead = rf"{pat}(?<![\w.-]{pat})"
     return bool(
-        re.search(rf"(?<![\w.-]){pat}(?:/[\w./-]*)?\.py\b", text)
-        or re.search(rf"(?<![\w.-]){pat}/(?:__init__\.py|[\w/-]+\.py)\b", text)
-        or re.search(rf"^[ \t│├└─|`+*-]*{pat}/[ \t]*(?:#.*)?$", text, re.M)
-        or re.search(rf"(?<![\w.-]){pat}\.(?:js|ts|jsx|tsx|mjs|cjs)\b", text)
+        re.search(rf"{lead}(?:/[\w./-]*)?\.py\b", text)
+        or re.search(rf"{lead}/(?:__init__\.py|[\w/-]+\.py)\b", text)
+        or any(
+            _TREE_PREFIX.fullmatch(text, text.rfind("\n", 0, m.start()) + 1, m.start())
+            for m in re.finditer(rf"{pat}/[ \t]*(?:#.*)?$", text, re.M)
+        )
+        or re.search(rf"{lead}\.(?:js|ts|jsx|tsx|mjs|cjs)\b", text)
     )
 
 
@@ -326,7 +342,7 @@ def split_local(text: str, import_refs: list[Ref], own: set[str]) -> tuple[list[
     verdicts: dict[str, bool] = {}
     made: set[str] = set()
     if "startapp" in text or "startproject" in text or "mkdir" in text or "cd " in text:
-        made = {m.group(1) for m in _DJANGO.finditer(text)}
+        made = {m.group(1) for m in created(text)}
     # past a few names, one scan for every candidate beats a substring test per name
     candidates = local_candidates(text) if len(import_refs) > 8 else None
     for r in import_refs:

@@ -4,7 +4,11 @@ and package.json; also the project's own name, so its imports are not looked up.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 
+import re2
+
+from llmvet.validators.packages import scan
 from llmvet.validators.packages.extract_imports import PY_LANGS
 from llmvet.validators.packages.refs import NPM_EXACT, NPM_NAME, PY_NAME, Ref, npm_ref, parse_requirement, pip_ref
 
@@ -39,8 +43,12 @@ _KIND_LANGS = {
 }
 
 
+# The non-ASCII letters re.IGNORECASE matches to ASCII ones (_FILENAME may match "\u017fetup.py")
+_ASCII_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
 def _kind_of(fn: str) -> str:
-    fn = fn.lower()
+    fn = fn.translate(_ASCII_FOLD).lower()
     if fn.startswith(("requirements", "constraints")):
         return "requirements"
     return {
@@ -52,6 +60,35 @@ def _kind_of(fn: str) -> str:
     }[fn]
 
 
+class FileWords:
+    """Where an answer may name a manifest file: the places `_may_name_file` would say yes for any
+    part of the text (one look at the whole answer instead of three per code block)."""
+
+    __slots__ = ("_ascii", "_starts", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._ascii = text.isascii()
+        # where each of the words starts, ignoring ASCII case (overlapping ones too), in one RE2 pass over
+        # the ASCII bytes (a non-ASCII character, "?" there, is in a region probed as before anyway)
+        self._starts: list[int] = []
+        data, pos, end = scan.ascii_view(text), 0, len(text)
+        while (a := _find_word(_UNANCHORED, data, pos, end)[0][0]) >= 0:
+            self._starts.append(a)
+            pos = a + 1
+
+    def may_name(self, lo: int, hi: int) -> bool:
+        """False when no part of text[lo:hi] can name a file (it is ASCII and holds none of the words)."""
+        i = bisect_left(self._starts, lo)
+        if i < len(self._starts) and self._starts[i] < hi:
+            return True
+        return not self._ascii and not self._text[lo:hi].isascii()
+
+
+_find_word = re2.compile("(?i)" + "|".join(re.escape(w) for w in _FILENAME_WORDS))._regexp.Match
+_UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
+
+
 def _may_name_file(s: str) -> bool:
     """False when `_FILENAME` cannot match in `s` (ASCII without any of the names: checked with string
     methods, as the pattern's look-behind makes the engine try it at every position)."""
@@ -61,15 +98,15 @@ def _may_name_file(s: str) -> bool:
     return any(w in low for w in _FILENAME_WORDS)
 
 
-def _manifest_kind(lang: str, code: str, before: str) -> str | None:
+def _manifest_kind(lang: str, code: str, before: str, named: bool = True) -> str | None:
     """Which manifest a code block shows: from its info string or first line (`# requirements.txt`),
-    else from the last file name mentioned just above it when the block's language fits that file."""
-    first = code.lstrip().split("\n", 1)[0]
-    for probe in (lang, first):
+    else from the last file name mentioned just above it when the block's language fits that file.
+    `named`: False when none of the three can name a file (the caller knows from one look at the answer)."""
+    for probe in (lang, code.lstrip().split("\n", 1)[0]) if named else ():
         m = _FILENAME.search(probe) if _may_name_file(probe) else None
         if m:
             return _kind_of(m.group(1))
-    mentions = list(_FILENAME.finditer(before)) if _may_name_file(before) else []
+    mentions = list(_FILENAME.finditer(before)) if named and _may_name_file(before) else []
     if mentions:
         kind = _kind_of(mentions[-1].group(1))
         if lang in _KIND_LANGS[kind] and not (kind == "setup.py" and "setup(" not in code):
@@ -308,10 +345,10 @@ def _package_json(code: str, base: int) -> tuple[list[Ref], set[str]]:
 _SETUP_NAME = re.compile(r"""\bname\s*=\s*(['"])([\w.-]+)\1""")
 
 
-def manifest_refs(lang: str, code: str, base: int, before: str) -> tuple[list[Ref], set[str], bool]:
+def manifest_refs(lang: str, code: str, base: int, before: str, named: bool = True) -> tuple[list[Ref], set[str], bool]:
     """Refs and the project's own names in a code block that shows a manifest, and whether the block is
-    only a manifest (a setup.py is still Python whose imports count)."""
-    kind = _manifest_kind(lang, code, before)
+    only a manifest (a setup.py is still Python whose imports count). `named`: see _manifest_kind."""
+    kind = _manifest_kind(lang, code, before, named)
     if kind == "requirements":
         return _requirements(code, base, "requirements.txt"), set(), True
     if kind in ("pyproject", "pipfile"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -186,6 +186,7 @@ def distributions_by_import() -> frozenset[str]:
     return frozenset(canonicalize_name(d) for d in import_map().values())
 
 
+@lru_cache(maxsize=16384)  # pure (the map is fixed data) and asked for every import on the warm path
 def distribution_for(module: str) -> tuple[str, bool]:
     """(distribution name to look up, known) for an imported dotted module path.
 
@@ -208,6 +209,7 @@ def distribution_for(module: str) -> tuple[str, bool]:
     return top, False
 
 
+@lru_cache(maxsize=16384)  # pure, and asked for every PyPI name on the warm path
 def install_alias(name: str) -> str | None:
     """If `name` is an import name whose distribution is called something else, that distribution."""
     dist = import_map().get(name) or import_map().get(name.replace("-", "_"))

@@ -6,8 +6,9 @@ A pip requirement or an npm spec token becomes a `Ref` whose span covers just th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
+from operator import attrgetter
 
 from packaging.requirements import InvalidRequirement, Requirement
 
@@ -29,6 +30,10 @@ class Ref:
     extra_index: bool = False  # ... in addition to the public one (--extra-index-url): still checked there
 
 
+# Everything about a reference but where it stands: two refs with equal keys are judged alike.
+ref_key = attrgetter(*(f.name for f in fields(Ref) if f.name != "span"))
+
+
 @dataclass(slots=True)
 class Extraction:
     refs: list[Ref] = field(default_factory=list)
@@ -44,7 +49,15 @@ PY_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 NPM_EXACT = re.compile(r"^v?=?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)$")
 
 
+# every test below needs one of these characters (str.lower makes no punctuation)
+_PATH_CHARS = re.compile(r"[:/\\.~+@]")
+
+
 def looks_like_path_or_url(tok: str) -> bool:
+    return _PATH_CHARS.search(tok) is not None and _path_or_url(tok)  # (most tokens are plain names)
+
+
+def _path_or_url(tok: str) -> bool:
     low = tok.lower()
     return (
         "://" in tok
@@ -89,8 +102,18 @@ def parse_requirement(body: str) -> tuple[str, str | None] | None:
     return req.name, pin
 
 
+# A bare distribution name without dots: a requirement naming just itself (no template, path or pin)
+_BARE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?")
+
+
 def pip_ref(tok: str, off: int, tool: str, kind: str = "install") -> Ref | None:
     """A requirement token (pip syntax, or poetry's name@constraint) -> Ref, or None to skip it."""
+    if _BARE_NAME.fullmatch(tok):  # most tokens: what _pip_ref makes of them, without its tests
+        return Ref("pypi", tok, (off, off + len(tok)), kind, tool, None, tok)
+    return _pip_ref(tok, off, tool, kind)
+
+
+def _pip_ref(tok: str, off: int, tool: str, kind: str) -> Ref | None:
     if not tok or TEMPLATE.search(tok) or tok.startswith("<") or (tok.endswith(">") and "=" not in tok):
         return None  # template placeholders: <package>, {pkg}, $PKG, %pkg%
     if "@" in tok and _DIRECT_REF.search(tok):  # PEP 508 direct reference: the name is still a name
@@ -118,6 +141,13 @@ def pip_ref(tok: str, off: int, tool: str, kind: str = "install") -> Ref | None:
 
 
 def npm_ref(tok: str, off: int, tool: str, kind: str = "install") -> Ref | None:
+    """An npm spec token (name, name@version, alias@npm:real) -> Ref, or None to skip it."""
+    if _BARE_NAME.fullmatch(tok):  # most tokens: what _npm_ref makes of them, without its tests
+        return Ref("npm", tok, (off, off + len(tok)), kind, tool, None, tok)
+    return _npm_ref(tok, off, tool, kind)
+
+
+def _npm_ref(tok: str, off: int, tool: str, kind: str) -> Ref | None:
     if not tok or TEMPLATE.search(tok) or "<" in tok or ">" in tok or looks_like_path_or_url(tok):
         return None
     if "@npm:" in tok:  # alias@npm:real@1.2.3 installs `real`

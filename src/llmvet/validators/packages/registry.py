@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -76,6 +77,23 @@ class Lookup:
     stale: bool = False
     error: str = ""
     seen_missing_at: float | None = None  # when llmvet saw this name missing before it appeared
+
+
+def cache_counts(found: Iterable[Lookup]) -> dict[str, spans.AttributeValue]:
+    """Where lookups past the memory cache were answered: the shared store, the registry, or neither."""
+    counts = {"store_hits": 0, "fetched": 0, "stale": 0, "unreachable": 0}
+    for lk in found:
+        key = (
+            "unreachable"
+            if lk.status == "unreachable"
+            else "stale"
+            if lk.stale
+            else "store_hits"
+            if lk.cached
+            else "fetched"
+        )
+        counts[key] += 1
+    return {f"llmvet.registry.{k}": v for k, v in counts.items()}
 
 
 class RegistryClient:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -22,10 +23,12 @@ from llmvet.validators.packages.config import PackagesConfig
 from llmvet.validators.packages.extract import Extraction, Ref, extract
 from llmvet.validators.packages.import_map import distribution_for
 from llmvet.validators.packages.judge import Job, Judge, finding, job_key, matches, norm_name
+from llmvet.validators.packages.refs import ref_key
 from llmvet.validators.packages.registry import (
     Index,
     Lookup,
     RegistryClient,
+    cache_counts,
     canonical,
     json_api_for,
     npm_registry_url,
@@ -46,23 +49,6 @@ _JobMap = dict[tuple[str, str], Job]
 _Lookups = dict[tuple[str, str], Lookup]
 
 log = logging.getLogger("llmvet.packages")
-
-
-def cache_counts(found: Iterable[Lookup]) -> dict[str, spans.AttributeValue]:
-    """Where lookups past the memory cache were answered: the shared store, the registry, or neither."""
-    counts = {"store_hits": 0, "fetched": 0, "stale": 0, "unreachable": 0}
-    for lk in found:
-        key = (
-            "unreachable"
-            if lk.status == "unreachable"
-            else "stale"
-            if lk.stale
-            else "store_hits"
-            if lk.cached
-            else "fetched"
-        )
-        counts[key] += 1
-    return {f"llmvet.registry.{k}": v for k, v in counts.items()}
 
 
 class PackagesValidator(Validator[PackagesConfig]):
@@ -163,9 +149,15 @@ class PackagesValidator(Validator[PackagesConfig]):
         """The verdict on `refs`; with `warm_only`, None unless every name is in the memory cache."""
         findings: list[Finding] = []
         jobs = self._plan(refs, reviewed, findings)
-        if warm_only and (findings or any(self.client.peek(j.index, j.name) is None for j in jobs.values())):
+        warm: _Lookups = {}
+        for (iid, _), job in jobs.items() if warm_only else ():
+            hit = self.client.peek(job.index, job.name)
+            if hit is None:
+                return None
+            warm[(iid, job.name)] = hit
+        if warm_only and findings:
             return None
-        lookups: _Lookups = await self._lookup(ctx, jobs) if jobs else {}
+        lookups: _Lookups = await self._lookup(ctx, jobs, warm) if jobs else {}
         now = time.time()
         if jobs and ctx.resources is not None:
             await self._load_popular(ctx, jobs)
@@ -190,12 +182,16 @@ class PackagesValidator(Validator[PackagesConfig]):
     def _plan(self, refs: list[Ref], reviewed: Collection[tuple[str, str]], findings: list[Finding]) -> _JobMap:
         """Group the refs that need a lookup by (registry, name); findings policy settles go to `findings`."""
         jobs: _JobMap = {}
+        c = self.config
+        lists = bool(c.allowlist or c.denylist or reviewed)
         for ref in refs:
-            settled, found = self._by_policy(ref, reviewed)
-            if found is not None:
-                findings.append(found)
-            if settled:
-                continue
+            # (_by_policy can settle only these: conda, an ecosystem not checked, a policy with lists)
+            if lists or ref.ecosystem == "conda" or ref.ecosystem not in self._ecosystems:
+                settled, found = self._by_policy(ref, reviewed)
+                if found is not None:
+                    findings.append(found)
+                if settled:
+                    continue
             index, lookup_name = self._target(ref)
             if index is None:
                 continue
@@ -228,6 +224,8 @@ class PackagesValidator(Validator[PackagesConfig]):
             return True, None
         if ref.ecosystem not in self._ecosystems:
             return True, None
+        if not (c.allowlist or reviewed or c.denylist):
+            return False, None  # (the usual policy: nothing to match)
         norm = norm_name(ref)
         if matches(norm, ref.name, c.allowlist) or (ref.ecosystem, norm) in reviewed:
             return True, None
@@ -237,11 +235,12 @@ class PackagesValidator(Validator[PackagesConfig]):
             )
         return False, None
 
-    async def _lookup(self, ctx: Context, jobs: _JobMap) -> _Lookups:
-        lookups: _Lookups = {}
+    async def _lookup(self, ctx: Context, jobs: _JobMap, warm: _Lookups) -> _Lookups:
+        """Every job's answer; `warm` holds them all when the caller already found each in memory."""
+        lookups: _Lookups = warm
         # Warm path: everything in memory, no awaiting.
         pending = []
-        for (iid, _), job in jobs.items():
+        for (iid, _), job in jobs.items() if not warm else ():
             hit = self.client.peek(job.index, job.name)
             if hit is None:
                 pending.append((job.index, job.name))
@@ -260,33 +259,51 @@ class PackagesValidator(Validator[PackagesConfig]):
                 if span is not None:
                     span.set_attributes(cache_counts(found.values()))
             lookups.update(found)
-        # second round, both at once: python-X for unknown imports, the other registry for missing names
-        # (both only ever look at missing names: with none, two tasks and a loop turn are saved)
         if any(lk.status == "missing" for lk in lookups.values()):
-            await asyncio.gather(
-                self._resolve_import_aliases(ctx, jobs, lookups), self._find_elsewhere(ctx, jobs, lookups)
-            )
+            await self._second_round(ctx, jobs, lookups)
         return lookups
 
-    async def _find_elsewhere(self, ctx: Context, jobs: _JobMap, lookups: _Lookups) -> None:
-        """Missing names the other registry has (`pip install axios`): the suggested fix names it."""
-        if ctx.resources is None:
-            return
-        public = [
-            j
-            for j in jobs.values()
-            if j.index is not self.private
-            and not any(self.judge.is_private(r) or (r.index_url and not r.extra_index) for r in j.refs)
-        ]  # private names never go to a public registry; another index's names are not ours to judge
-        indexes: dict[str, Index] = {e: self.pypi if e == "pypi" else self.npm for e in self._ecosystems}
-        wanted = other_ecosystem.candidates(public, lookups, indexes)
-        if not wanted:
-            return
-        found = await self.client.lookup_many(ctx.resources, [(index, name) for _, index, name in wanted])
-        for job, index, name in wanted:
+    async def _second_round(self, ctx: Context, jobs: _JobMap, lookups: _Lookups) -> None:
+        """For missing names: python-X for unknown imports (`import ldap` -> python-ldap), and the other
+        registry (`pip install axios`: the suggested fix names it). One lookup of whatever of both is not
+        in memory; on the warm path none, so no task and no loop turn."""
+        waiting = self._unknown_imports(jobs, lookups)
+        wanted = [(job.index, c) for job in waiting for c in self._alias_candidates(job.name)]
+        elsewhere = self._elsewhere(jobs, lookups) if ctx.resources is not None else []
+        wanted += [(index, name) for _, index, name in elsewhere]
+        found: _Lookups = {}
+        pending = []
+        for index, name in wanted:
+            hit = self.client.peek(index, name)
+            if hit is None:
+                pending.append((index, name))
+            else:
+                found[(index.id, name)] = hit
+        if pending and ctx.resources is not None:
+            found.update(await self.client.lookup_many(ctx.resources, pending))
+        for job in waiting:
+            for c in self._alias_candidates(job.name):
+                lk = found.get((job.index.id, c))
+                if lk is not None and lk.status == "found":
+                    job.resolved_as = c
+                    break
+        for job, index, name in elsewhere:
             lk = found.get((index.id, name))
             if lk is not None and lk.status == "found":
                 job.elsewhere = (index.ecosystem, name)
+
+    def _elsewhere(self, jobs: _JobMap, lookups: _Lookups) -> list[tuple[Job, Index, str]]:
+        """(job, other registry, name there) of the missing names the other registry may have."""
+        public = [
+            j
+            for (iid, _), j in jobs.items()
+            if (lk := lookups.get((iid, j.name))) is not None
+            and lk.status == "missing"  # (the only ones candidates() keeps)
+            and j.index is not self.private
+            and not any(self.judge.is_private(r) or (r.index_url and not r.extra_index) for r in j.refs)
+        ]  # private names never go to a public registry; another index's names are not ours to judge
+        indexes: dict[str, Index] = {e: self.pypi if e == "pypi" else self.npm for e in self._ecosystems}
+        return other_ecosystem.candidates(public, lookups, indexes)
 
     async def _load_popular(self, ctx: Context, jobs: _JobMap) -> None:
         assert ctx.resources is not None
@@ -300,12 +317,21 @@ class PackagesValidator(Validator[PackagesConfig]):
         unchecked = 0
         for (iid, _), job in jobs.items():
             lk = lookups.get((iid, job.name))
+            judged: dict[tuple[object, ...], list[Finding]] = {}  # what each kind of reference gave
             for ref in job.refs:
                 if lk is None or lk.status == "unreachable":
                     unchecked += 1
                     findings.append(self.judge.unreachable(ref, job, lk))
                     continue
-                findings.extend(self.judge.judge(ref, job, lk, now))
+                same = ref_key(ref)  # (the same import in several blocks, a command repeated in prose)
+                earlier = judged.get(same)
+                if earlier is None:
+                    findings.extend(judged.setdefault(same, self.judge.judge(ref, job, lk, now)))
+                else:  # the same findings at this reference's place (evidence copied: the engine adds to it)
+                    findings.extend(
+                        replace(f, span=ref.span, evidence=dict(f.evidence), audit_evidence=dict(f.audit_evidence))
+                        for f in earlier
+                    )
         return unchecked
 
     def _verdict(self, findings: list[Finding], meta: dict[str, int]) -> Verdict:
@@ -324,39 +350,17 @@ class PackagesValidator(Validator[PackagesConfig]):
         n = canonical(name)
         return [f"python-{n}", f"py{n}", f"{n}-python", f"{n}py"]
 
-    async def _resolve_import_aliases(self, ctx: Context, jobs: _JobMap, lookups: _Lookups) -> None:
-        """An unmapped Python import that is not a project name is often `python-X` / `pyX`
-        (`import ldap` -> python-ldap): look those up too before calling the import unknown."""
-        wanted: list[tuple[Index, str]] = []
-        waiting: list[Job] = []
-        for (iid, _), job in jobs.items():
-            lk = lookups.get((iid, job.name))
-            if (
-                job.index.ecosystem == "pypi"
-                and lk is not None
-                and lk.status == "missing"
-                and any(r.kind == "import" for r in job.refs)
-            ):
-                wanted.extend((job.index, c) for c in self._alias_candidates(job.name))
-                waiting.append(job)
-        if not wanted:
-            return
-        found: _Lookups = {}
-        pending = []
-        for index, name in wanted:
-            hit = self.client.peek(index, name)
-            if hit is None:
-                pending.append((index, name))
-            else:
-                found[(index.id, name)] = hit
-        if pending and ctx.resources is not None:
-            found.update(await self.client.lookup_many(ctx.resources, pending))
-        for job in waiting:
-            for c in self._alias_candidates(job.name):
-                lk = found.get((job.index.id, c))
-                if lk is not None and lk.status == "found":
-                    job.resolved_as = c
-                    break
+    @staticmethod
+    def _unknown_imports(jobs: _JobMap, lookups: _Lookups) -> list[Job]:
+        """Jobs of Python imports the registry does not have under their own name."""
+        return [
+            job
+            for (iid, _), job in jobs.items()
+            if job.index.ecosystem == "pypi"
+            and (lk := lookups.get((iid, job.name))) is not None
+            and lk.status == "missing"
+            and any(r.kind == "import" for r in job.refs)
+        ]
 
     async def _reviewer_allowed(self, ctx: Context, refs: list[Ref]) -> set[tuple[str, str]]:
         """Packages reviewers allowed for this policy from the review queue (one store read per answer).
