@@ -10,6 +10,7 @@ import orjson
 from llmvet.proxy import sse
 from llmvet.proxy.errors import upstream_bad_response
 from llmvet.proxy.wires import Wire
+from llmvet.proxy.wires.base import strings_of
 
 
 @dataclass(slots=True)
@@ -107,18 +108,7 @@ def error_text(raw: bytes) -> str:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return raw.decode("utf-8", "replace")
-    out: list[str] = []
-    stack = [data]  # a walk without recursion: the body's nesting is the upstream's to choose
-    while stack:
-        value = stack.pop()
-        if isinstance(value, str):
-            out.append(value)
-        elif isinstance(value, dict):
-            out.extend(value)
-            stack.extend(reversed(value.values()))
-        elif isinstance(value, list):
-            stack.extend(reversed(value))
-    return "\n".join(out)
+    return strings_of(data)
 
 
 def error_object(raw: bytes) -> dict[str, Any] | None:

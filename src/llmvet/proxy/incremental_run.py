@@ -23,6 +23,7 @@ from llmvet.proxy.runtime import Runtime
 from llmvet.proxy.stream_text import StreamText
 from llmvet.proxy.vetting import Vetter
 from llmvet.proxy.wires import Part
+from llmvet.proxy.wires.base import error_event_text
 from llmvet.validators.base import ALL_PARTS, KEEP_FROM, PartKind, Status, Verdict
 
 STOPS = ("block", "escalate", "reask")  # decisions that must stop text from flowing
@@ -81,7 +82,11 @@ class IncrementalRun:
         if event.data.__class__ is dict and "llmvet" in event.data:
             event = event_without_llmvet(event)
         self.events.append(event)
-        deltas, terminal = self.wire.read_event(event.data, self.names)
+        error = error_event_text(event.data) if event.data.__class__ is dict else None
+        if error is None:
+            deltas, terminal = self.wire.read_event(event.data, self.names)
+        else:  # held to the end, its text checked whole like a finished choice's
+            deltas, terminal = [(0, f"error#{len(self.events)}", "error", error)], True
         if len(deltas) == 1:  # most events: one piece of one part's text
             choice, name, kind, delta = deltas[0]
             part = self.parts.get((choice, name))
@@ -208,7 +213,7 @@ class IncrementalRun:
         for text in list(self.parts.values()):
             if text.readers:
                 await self.check_segments(text, final=True)
-        assembled = self.ex.wire.stream_parts(self.events)
+        assembled = self.ex.wire.vetted_stream_parts(self.events)
         wholes = {p.whole() for p in self.parts.values()}
         for part in assembled:  # text the deltas did not carry (a final snapshot that says more): check it whole
             if part.text and part.text not in wholes:

@@ -57,7 +57,9 @@ class Vetter:
 
     async def decide(self, ex: Exchange, answer: Answer) -> Decision:
         """Vet every part of every choice (text, refusals, tool calls, reasoning); the strictest decides."""
-        parts = ex.wire.parts(answer.data) if answer.data is not None else ex.wire.stream_parts(answer.events or [])
+        parts = (
+            ex.wire.parts(answer.data) if answer.data is not None else ex.wire.vetted_stream_parts(answer.events or [])
+        )
         started = time.perf_counter()
         if len(parts) == 1:  # the common case: one choice, text only
             decision = await evaluate(ex.rule, self.context(ex, parts[0]))

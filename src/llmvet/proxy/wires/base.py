@@ -47,6 +47,11 @@ class Wire:
         """The message text of the first choice."""
         return next((p.text for p in self.parts(data) if p.label == "content"), "")
 
+    def vetted_stream_parts(self, events: list[Event]) -> list[Part]:
+        """What of a stream is vetted: its assembled parts, and its error events (the SDKs raise them
+        with their message, which the app shows)."""
+        return self.stream_parts(events) + error_parts(events)
+
     def stream_text(self, events: list[Event]) -> str:
         return next((p.text for p in self.stream_parts(events) if p.label == "content"), "")
 
@@ -119,6 +124,40 @@ class Wire:
             "completion_tokens": int(u.get("completion_tokens", u.get("output_tokens", 0)) or 0),
             "total_tokens": int(u.get("total_tokens", 0) or 0),
         }
+
+
+# Stream events the SDKs raise (or hand the app) as errors, with the text they carry: an `error`
+# field (chat, completions), or a Responses `error` / `response.failed` event.
+ERROR_EVENT_TYPES = frozenset({"error", "response.failed"})
+
+
+def error_event_text(payload: dict[str, Any]) -> str | None:
+    """Every key and string of an error event (None for any other event)."""
+    if "error" in payload or payload.get("type") in ERROR_EVENT_TYPES:
+        return strings_of(payload)
+    return None
+
+
+def error_parts(events: list[Event]) -> list[Part]:
+    """The stream's error events as `error` parts, one per event."""
+    texts = (error_event_text(d) for d in data_events(events))
+    return [Part(0, "error", "error", t) for t in texts if t]
+
+
+def strings_of(value: Any) -> str:
+    """Every key and string in a JSON value, one per line, in document order."""
+    out: list[str] = []
+    stack = [value]  # a walk without recursion: the nesting is the upstream's to choose
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict):
+            out.extend(item)
+            stack.extend(reversed(item.values()))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return "\n".join(out)
 
 
 def data_events(events: list[Event]) -> list[dict[str, Any]]:
