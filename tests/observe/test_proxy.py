@@ -109,9 +109,10 @@ def test_metrics_after_scripted_traffic(proxy, client):
     assert metric_value(m, "llmvet_decisions_total", rule="strict", action="block", model="strict-1") == 2
     assert metric_value(m, "llmvet_decisions_total", action="upstream_error", model="m2") == 1
     assert metric_value(m, "llmvet_validator_verdicts_total", validator="secrets", verdict="failed") == 3
-    assert metric_value(m, "llmvet_validator_verdicts_total", validator="secrets", verdict="passed") == 7
+    # 7 answers, and the upstream error: its text is vetted too (and passes)
+    assert metric_value(m, "llmvet_validator_verdicts_total", validator="secrets", verdict="passed") == 8
     assert metric_value(m, "llmvet_validator_verdicts_total", validator="forbidden", verdict="failed") == 2
-    assert metric_value(m, "llmvet_validator_duration_seconds_count", validator="secrets") == 10
+    assert metric_value(m, "llmvet_validator_duration_seconds_count", validator="secrets") == 11
     assert metric_value(m, "llmvet_findings_total", code="regex.must_not_match", model="m1") == 3
     assert metric_value(m, "llmvet_findings_total", code="regex.must_not_match", model="strict-1") == 2
     # every vetted response (the upstream error too) has its upstream time and llmvet's overhead
