@@ -10,22 +10,13 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.cli.test_serve_shutdown import POLICY  # one rule no answer fails: every answer is vetted and audited
 from tests.review.test_processes import Serve
 from tests.support.review_helpers import read_audit
-
-POLICY = """
-version: 1
-name: journal-test
-rules:
-  - name: everything
-    validators:
-      - use: regex
-        with: {must_not_match: ["never-in-an-answer"], severity: low}
-        on_fail: annotate
-"""
 
 
 def replay_line(serve: Serve, deadline: float) -> str:
@@ -52,16 +43,7 @@ def test_kill_9_right_after_the_answers_loses_and_duplicates_no_audit_record(bac
     args = ("--audit-journal", str(tmp_path / "journal"))
     first = Serve(fake.url + "/v1", policy, store, tmp_path / "first.log", *args).ready()
     try:
-        client = first.client()
-
-        def ask(i: int) -> str:
-            raw = client.chat.completions.with_raw_response.create(
-                model="gpt-x", messages=[{"role": "user", "content": f"q{i}"}]
-            )
-            return raw.headers["x-llmvet-request-id"]
-
-        with ThreadPoolExecutor(8) as pool:
-            answered = list(pool.map(ask, range(120)))
+        answered = request_ids(first.client(), 120)
     finally:
         first.kill()  # right after the last answer: its batch is still in memory (and in the journal)
     before = Counter(r["request_id"] for r in read_audit(store))
@@ -76,6 +58,19 @@ def test_kill_9_right_after_the_answers_loses_and_duplicates_no_audit_record(bac
     written = int(line.split("replayed: ")[1].split()[0])
     assert written == len(answered) - len(before), line  # exactly what the crash had not written
     assert sorted(recorded) == sorted(answered) and set(recorded.values()) == {1}, recorded.most_common(3)
+
+
+def request_ids(client: Any, n: int) -> list[str]:
+    """Ask `n` questions, 8 at a time; the request id of each answer."""
+
+    def ask(i: int) -> str:
+        raw = client.chat.completions.with_raw_response.create(
+            model="gpt-x", messages=[{"role": "user", "content": f"q{i}"}]
+        )
+        return raw.headers["x-llmvet-request-id"]
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(ask, range(n)))
 
 
 def holders(journal: Path) -> list[int]:
@@ -99,16 +94,7 @@ def test_a_worker_killed_9_is_restarted_and_replays_its_journal(fake, tmp_path, 
             assert time.monotonic() < deadline, pids
             time.sleep(0.1)
         assert len(pids) == 2 and serve.proc.pid not in pids, pids
-        client = serve.client()
-
-        def ask(i: int) -> str:
-            raw = client.chat.completions.with_raw_response.create(
-                model="gpt-x", messages=[{"role": "user", "content": f"q{i}"}]
-            )
-            return raw.headers["x-llmvet-request-id"]
-
-        with ThreadPoolExecutor(8) as pool:
-            answered = list(pool.map(ask, range(160)))
+        answered = request_ids(serve.client(), 160)
         os.kill(pids[0], signal.SIGKILL)  # right after the answers: uvicorn starts a new worker
         line = replay_line(serve, time.monotonic() + 30)
         deadline = time.monotonic() + 10
