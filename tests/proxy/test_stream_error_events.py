@@ -8,29 +8,15 @@ it; `stream.mode: passthrough` relays it and audits the finding.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
+from tests.proxy.test_upstream_error_text import KEY, POLICY, wait_for_records
 from tests.support.fake_upstream import Reply
-from tests.support.review_helpers import read_audit
 
-KEY = "AKIA" + "PLMOKNIJBUHVYGCT"  # assembled so this file does not itself look like a leaked key
-POLICY = """
-version: 1
-name: stream-error-guard
-rules:
-  - name: no-keys
-    match: {{models: ["*"]}}
-    validators:
-      - use: regex
-        with: {{must_not_match: ["AKIA[0-9A-Z]{{16}}"]}}
-    on_fail: block
-    stream: {{mode: {mode}}}
-"""
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "q"}], "stream": True}
 
 
@@ -52,7 +38,7 @@ def error_stream(message: str) -> list[Any]:
 @pytest.mark.parametrize("mode", ["buffer", "incremental"])
 @pytest.mark.parametrize("split", [None, 3])  # one write, or the key's event cut across writes
 def test_a_key_in_a_stream_error_event_never_reaches_the_client(fake, make_proxy, mode, split):
-    proxy = make_proxy(POLICY.format(mode=mode))
+    proxy = make_proxy(POLICY.format(action="block", mode=mode))
     writes = None if split is None else [1, 1]
     fake.reset(lambda b: Reply(events=error_stream(f"internal: {KEY}"), writes=writes))
     r = httpx.post(proxy.url + "/v1/chat/completions", json=CHAT, timeout=30)
@@ -61,7 +47,7 @@ def test_a_key_in_a_stream_error_event_never_reaches_the_client(fake, make_proxy
 
 
 def test_incremental_sends_the_text_before_and_stops_at_the_error(fake, make_proxy):
-    proxy = make_proxy(POLICY.format(mode="incremental"))
+    proxy = make_proxy(POLICY.format(action="block", mode="incremental"))
     # events 0.3 s apart: the text is out before the error event comes (all at once, it is decided whole)
     fake.reset(lambda b: Reply(events=error_stream(f"internal: {KEY}"), chunk_delay=0.3))
     client = openai.OpenAI(base_url=proxy.url + "/v1", api_key="k", max_retries=0)
@@ -74,7 +60,7 @@ def test_incremental_sends_the_text_before_and_stops_at_the_error(fake, make_pro
 
 @pytest.mark.parametrize("mode", ["buffer", "incremental"])
 def test_a_clean_error_event_still_reaches_the_sdk(fake, make_proxy, mode):
-    proxy = make_proxy(POLICY.format(mode=mode))
+    proxy = make_proxy(POLICY.format(action="block", mode=mode))
     fake.reset(lambda b: Reply(events=error_stream("the model is overloaded")))
     client = openai.OpenAI(base_url=proxy.url + "/v1", api_key="k", max_retries=0)
     stream = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}], stream=True)
@@ -83,7 +69,7 @@ def test_a_clean_error_event_still_reaches_the_sdk(fake, make_proxy, mode):
 
 
 def test_a_responses_error_event_is_vetted(fake, make_proxy):
-    proxy = make_proxy(POLICY.format(mode="incremental"))
+    proxy = make_proxy(POLICY.format(action="block", mode="incremental"))
     events = [
         ("response.created", {"type": "response.created", "sequence_number": 0, "response": {"id": "r1"}}),
         ("response.output_text.delta", {"type": "response.output_text.delta", "sequence_number": 1, "delta": "Hi. "}),
@@ -96,14 +82,10 @@ def test_a_responses_error_event_is_vetted(fake, make_proxy):
 
 def test_passthrough_relays_the_error_event_and_audits_it(fake, make_proxy, tmp_path):
     store = f"sqlite:///{tmp_path / 'audit.db'}"
-    proxy = make_proxy(POLICY.format(mode="passthrough"), store=store)
+    proxy = make_proxy(POLICY.format(action="block", mode="passthrough"), store=store)
     fake.reset(lambda b: Reply(events=error_stream(f"internal: {KEY}")))
     r = httpx.post(proxy.url + "/v1/chat/completions", json=CHAT, timeout=30)
     assert KEY.encode() in r.content  # passthrough blocks nothing, by design
-    deadline = time.monotonic() + 10
-    while not (records := read_audit(store)):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    (record,) = records
+    (record,) = wait_for_records(store, 1)
     assert record["action"] == "allow" and record["policy_action"] == "block"
     assert [f["evidence"]["part"] for f in record["findings"]] == ["error"]

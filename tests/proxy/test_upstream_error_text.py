@@ -125,7 +125,7 @@ def test_passthrough_relays_the_error_and_audits_the_finding(fake, make_proxy, t
     fake.reset(lambda b: Reply(status=400, error=error))
     r = httpx.post(proxy.url + "/v1/chat/completions", json={**CHAT, "stream": True}, timeout=30)
     assert r.status_code == 400 and r.json() == error  # audit only: passthrough changes nothing
-    records = _wait_for_records(store, 1)
+    records = wait_for_records(store, 1)
     (record,) = records
     assert record["status"] == 400 and record["action"] == "upstream_error"
     assert record["policy_action"] == "block"  # what the policy would have done
@@ -137,12 +137,12 @@ def test_a_blocked_error_is_audited(fake, make_proxy, tmp_path):
     proxy = guard(make_proxy, store=store)
     fake.reset(lambda b: Reply(status=500, error=error_with(f"oops {KEY}")))
     assert httpx.post(proxy.url + "/v1/chat/completions", json=CHAT, timeout=30).status_code == 422
-    (record,) = _wait_for_records(store, 1)
+    (record,) = wait_for_records(store, 1)
     assert record["action"] == "block" and record["status"] == 422
     assert record["findings"][0]["evidence"]["part"] == "error"
 
 
-def _wait_for_records(store: str, n: int) -> list[dict[str, Any]]:
+def wait_for_records(store: str, n: int) -> list[dict[str, Any]]:
     deadline = time.monotonic() + 10
     while len(records := read_audit(store)) < n:
         assert time.monotonic() < deadline, records
