@@ -91,11 +91,8 @@ def event_without_llmvet(event: sse.Event) -> sse.Event:
 
 def strip_llmvet_field(raw: bytes) -> bytes:
     """A JSON object body without its top-level `llmvet` field (other bodies come back as they were)."""
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return raw
-    if not isinstance(data, dict) or "llmvet" not in data:
+    data = json_object_or_none(raw)
+    if data is None or "llmvet" not in data:
         return raw
     del data["llmvet"]
     return orjson.dumps(data)
@@ -111,8 +108,8 @@ def error_text(raw: bytes) -> str:
     return strings_of(data)
 
 
-def error_object(raw: bytes) -> dict[str, Any] | None:
-    """An upstream error body as a JSON object, None when it is not one."""
+def json_object_or_none(raw: bytes) -> dict[str, Any] | None:
+    """A body as a JSON object, None when it is not one."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -14,7 +14,7 @@ from llmvet.errors import error_response
 from llmvet.extensions import Escalation, Outcome
 from llmvet.policy.engine import Decision
 from llmvet.proxy import sse
-from llmvet.proxy.answer import Answer, error_object, snapshot, with_text
+from llmvet.proxy.answer import Answer, json_object_or_none, snapshot, with_text
 from llmvet.proxy.errors import ProxyError
 from llmvet.proxy.exchange import Exchange
 from llmvet.proxy.recording import finish, record_held
@@ -120,7 +120,7 @@ class Renderer:
             return self.block(ex, answer, decision, f"the upstream's error: {finding_codes(decision)}")
         raw, headers = answer.raw, {**answer.headers, "x-llmvet-request-id": ex.request_id}
         if decision is not None and decision.action != "allow":
-            data = error_object(answer.raw)
+            data = json_object_or_none(answer.raw)
             if data is not None:
                 raw = orjson.dumps({**data, "llmvet": self.annotation(ex, decision)})
             headers = {**answer.headers, **self.decision_headers(ex, decision)}
