@@ -44,8 +44,8 @@ _QUANTIFIERS = frozenset("*+?{")
 # Characters Python's \s matches that RE2's does not: text holding them is not prefiltered.
 _PYTHON_ONLY_SPACE = re.compile(r"[\x0b\x1c-\x1f]")
 # Trying the pattern position by position costs several times what a native scan costs per character:
-# it pays only while the windows cover less than 1/_WINDOWED_SHARE of the text.
-_WINDOWED_SHARE = 8
+# it pays only while the windows cover less than 1/WINDOWED_SHARE of the text.
+WINDOWED_SHARE = 8
 _MAX_MEM = 64 << 20  # RE2's DFA budget for the set (it gives up, and we scan everything, beyond it)
 
 
@@ -141,7 +141,8 @@ class Windowed:
         self._relaxed = relaxed_rx
         self._spans: list[tuple[int, int]] | None = None  # `windows`, worked out on first use
 
-    def _windows(self) -> list[tuple[int, int]]:
+    def windows(self) -> list[tuple[int, int]]:
+        """Merged [start, end] ranges (inclusive) one of which every match of the pattern starts in."""
         if self._spans is None:
             self._spans = windows(self._relaxed, self._data)
         return self._spans
@@ -152,7 +153,7 @@ class Windowed:
         too, so it starts inside a window as well: see `windows`)."""
         if string is not self.text:
             return True
-        spans = self._windows()
+        spans = self.windows()
         i = bisect_left(spans, (pos, -1))
         if i and spans[i - 1][1] >= pos:  # the window before starts earlier and reaches pos
             return True
@@ -180,8 +181,8 @@ class Windowed:
         """The matches `rx.finditer(text)` gives, in order: leftmost first, each search going on
         where the last match ended."""
         text, rx, out = self.text, self.rx, []
-        spans = self._windows()
-        if sum(end - start for start, end in spans) * _WINDOWED_SHARE > len(text):
+        spans = self.windows()
+        if sum(end - start for start, end in spans) * WINDOWED_SHARE > len(text):
             return list(rx.finditer(text))  # windows cover much of the text: one native scan is cheaper
         pos = 0
         for start, end in spans:

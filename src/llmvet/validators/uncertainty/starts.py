@@ -1,0 +1,256 @@
+"""Where each cue pattern can start in a view, from one pass over its words (exact, not a heuristic).
+
+Why: Python's `re` finditer tries a cue alternation at every position of the view. On hedge-rich prose
+the RE2 prefilter (prefilter.py) keeps most sections (each matches somewhere), and it cannot run on
+non-ASCII text at all (one em dash or curly quote is enough), so each of some twenty sections cost a
+full backtracking scan: ~13 ms on a 10 KB answer, 1.3 ms per KB.
+
+What: from a pattern's parse tree (`re._parser`, as cues.py already reads it) this works out
+
+- its *cover*: a set of short literal strings (up to `KEY` characters) such that every match of the
+  pattern begins with one of them. Zero-width assertions are skipped (so the cover only grows), a
+  character class of a few listed characters is spelt out, and an open one (`\\w`, `\\d`, `.`, a
+  negated class) ends the string there (a shorter string covers more). A pattern that can match the
+  empty string, or whose first character is open, has no cover and is scanned as before.
+- whether it can start only *after a non-word character* (the view's start, a line start, `(?<!\\w)`,
+  or a look-behind that ends in a non-word character): then its matches start where a `\\w+` run
+  starts, or at a non-word character preceded by one, which one scan of the view lists for all
+  patterns at once; each start's first characters are looked up in one table (key -> patterns). Other
+  covered patterns find their starts with `str.find` for each string of their cover.
+
+`Indexed.finditer(view)` then calls `rx.match(view, p)` at those starts only, in order, skipping starts
+inside the last match: leftmost-first, non-overlapping, exactly what `rx.finditer(view)` returns (a
+match at p is what a search reaching p would find; every match is non-empty, so a scan goes on at
+its end; look-behinds and `^` see the whole string whatever `pos` is, as they do in a search).
+tests/validators/uncertainty/test_starts.py compares the two on generated and real text.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from bisect import bisect_left
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from llmvet.validators.uncertainty.covers import DIGIT, KEY, OR, after_nonword, cover, fields, is_word
+from llmvet.validators.uncertainty.prefilter import WINDOWED_SHARE, Windowed
+
+_WORD_RUN = re.compile(r"\w+")
+
+
+class StartIndex:
+    """The covers of a fixed set of named patterns, and the starts of each in a view."""
+
+    def __init__(self, patterns: Mapping[str, re.Pattern[str]]) -> None:
+        keys: dict[str, set[str]] = {}  # start key -> names of the patterns it may start
+        self.free: dict[str, tuple[str, ...]] = {}  # name -> cover, for patterns found with str.find
+        # name -> literals one of which the view must hold for the pattern to start at any digit / word
+        # ("" when it needs none)
+        self.digit: dict[str, set[_Condition]] = {}
+        self.word: dict[str, set[_Condition]] = {}
+        for name, rx in patterns.items():
+            strings = cover(rx)
+            anchored = strings is not None and after_nonword(rx)
+            if strings is None or (not anchored and any(len(s) > KEY for s in strings)):
+                continue
+            if not anchored:
+                self.free[name] = tuple(sorted(strings))
+                continue
+            for s in strings:
+                if len(s) <= KEY:
+                    keys.setdefault(s, set()).add(name)
+                    continue
+                kind, literal, behind, lead = fields(s)
+                condition = (literal, tuple(behind.split(OR)) if behind else (), lead)
+                (self.digit if kind == DIGIT else self.word).setdefault(name, set()).add(condition)
+        indexed = set(self.free).union(self.digit, self.word, *keys.values())
+        self.indexed = frozenset(indexed)
+        # One lookup per start: view[p:p+3], else view[p:p+2], else view[p], each key standing for its own
+        # names and those of its shorter prefixes (the first found is all there is), as a group number.
+        merged = {k: frozenset().union(*(keys.get(k[:i], ()) for i in range(1, len(k) + 1))) for k in keys}
+        groups = sorted(set(merged.values()), key=sorted)
+        number = {names: i for i, names in enumerate(groups)}
+        self._tables = [{k: number[v] for k, v in merged.items() if len(k) == n} for n in range(1, KEY + 1)]
+        self._groups = {name: [i for i, names in enumerate(groups) if name in names] for name in self.indexed}
+        self._group_count = len(groups)
+        nonword = "".join(sorted({k[0] for k in keys if not is_word(k[0])}))
+        # a non-word character that starts a key, preceded by a non-word character (or the view's start)
+        self._nonword = re.compile(f"[{re.escape(nonword)}](?<!\\w.)", re.S) if nonword else None
+
+    def starts(self, view: str) -> Starts:
+        """The starts of every indexed pattern in `view` (one pass, on first use; each pattern's list made
+        on demand)."""
+        return Starts(self, view)
+
+    def _pass(self, view: str) -> tuple[list[int], list[list[int]]]:
+        """The view's word starts, and its starts grouped by the names they may start."""
+        words = [m.start() for m in _WORD_RUN.finditer(view)]
+        positions = words
+        if self._nonword is not None:
+            extra = [m.start() for m in self._nonword.finditer(view)]
+            if extra:
+                positions = sorted(words + extra)
+        one, two, three = (t.get for t in self._tables)
+        grouped: list[list[int]] = [[] for _ in range(self._group_count)]
+        for p in positions:
+            g = three(view[p : p + 3])
+            if g is None:
+                g = two(view[p : p + 2])
+                if g is None:
+                    g = one(view[p])
+                    if g is None:
+                        continue
+            grouped[g].append(p)
+        return words, grouped
+
+
+class Starts:
+    """Where each indexed pattern may start in one view."""
+
+    __slots__ = ("_digits", "_done", "_grouped", "_index", "_view", "_words")
+
+    def __init__(self, index: StartIndex, view: str) -> None:
+        self._index, self._view = index, view
+        self._words: list[int] = []
+        self._grouped: list[list[int]] | None = None  # the pass over the view, made on first use
+        self._digits: list[int] | None = None
+        self._done: dict[str, list[int]] = {}
+
+    def of(self, name: str) -> list[int]:
+        """The positions where a match of pattern `name` may start, ascending."""
+        found = self._done.get(name)
+        if found is None:
+            found = self._done[name] = self._make(name)
+        return found
+
+    def _make(self, name: str) -> list[int]:
+        index, view = self._index, self._view
+        if name in index.free:
+            return _occurrences(view, index.free[name])
+        if self._grouped is None:
+            self._words, self._grouped = index._pass(view)
+        grouped = self._grouped
+        found = sorted(p for g in index._groups[name] for p in grouped[g])
+        if name in index.digit:
+            if self._digits is None:
+                self._digits = [p for p in self._words if view[p].isdecimal()]  # what `\\d` matches
+            _add(found, view, self._digits, index.digit[name])
+        if name in index.word:
+            _add(found, view, self._words, index.word[name])
+        return found
+
+
+# a literal the view must hold, strings one of which precedes, the non-word characters before the digit/word
+_Condition = tuple[str, tuple[str, ...], str]
+
+
+def _add(found: list[int], view: str, starts: list[int], conditions: set[_Condition]) -> None:
+    """Add to `found` (in place, kept sorted) the `starts` that meet one of the conditions."""
+    extra: set[int] = set()
+    leads: dict[int, set[str]] = {}  # length -> leads (of conditions whose literal the view holds)
+    for literal, behind, lead in conditions:
+        if literal not in view:
+            continue
+        if lead:
+            leads.setdefault(len(lead), set()).add(lead)
+        elif not behind:
+            extra.update(starts)
+        else:
+            after = {q + len(b) for b in behind for q in _occurrences(view, (b,))}
+            extra.update(after.intersection(starts))
+    for n, strings in leads.items():
+        extra.update(q - n for q in starts if q >= n and view[q - n : q] in strings)
+    if extra:
+        found[:] = sorted(extra.union(found))
+
+
+def _occurrences(view: str, strings: tuple[str, ...]) -> list[int]:
+    found: set[int] = set()
+    for s in strings:
+        i = view.find(s)
+        while i >= 0:
+            found.add(i)
+            i = view.find(s, i + 1)
+    return sorted(found)
+
+
+class Indexed:
+    """A cue pattern as scans of one view see it: `finditer(view)` (whole or a range) tries the pattern at
+    its starts only (see the module docstring); any other call goes to the pattern itself. On ASCII text
+    the prefilter's `Windowed` form is used instead where its windows cover little of the text (there
+    it tries fewer positions than the starts, and needs no pass over the view)."""
+
+    __slots__ = ("_name", "_small", "_starts", "_table", "_windowed", "rx", "text")
+
+    def __init__(
+        self, rx: re.Pattern[str], text: str, table: Starts, name: str, windowed: Windowed | None = None
+    ) -> None:
+        self.rx = rx
+        self.text = text
+        self._table = table
+        self._name = name
+        self._windowed = windowed
+        self._small: bool | None = None
+        self._starts: list[int] | None = None  # worked out on first use
+
+    def starts(self) -> list[int]:
+        if self._starts is None:
+            self._starts = self._table.of(self._name)
+        return self._starts
+
+    def _windows_small(self) -> bool:
+        if self._windowed is None:
+            return False
+        if self._small is None:
+            covered = sum(b - a + 1 for a, b in self._windowed.windows())
+            self._small = covered * WINDOWED_SHARE <= len(self.text)
+        return self._small
+
+    @property
+    def pattern(self) -> str:
+        return self.rx.pattern
+
+    def can_start_in(self, string: str, pos: int, endpos: int) -> bool:
+        """False when `search(string, pos, endpos)` cannot find a match (no start in [pos, endpos))."""
+        if string is not self.text:
+            return True
+        if self._windowed is not None and self._windows_small():
+            return self._windowed.can_start_in(string, pos, endpos)
+        starts = self.starts()
+        i = bisect_left(starts, pos)
+        return i < len(starts) and starts[i] < endpos
+
+    def search(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return self.rx.search(string, pos, endpos)
+
+    def match(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return self.rx.match(string, pos, endpos)
+
+    def findall(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> list[Any]:
+        return self.rx.findall(string, pos, endpos)
+
+    def finditer(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> Iterator[re.Match[str]]:
+        if string is not self.text:
+            return self.rx.finditer(string, pos, endpos)
+        if self._windowed is not None and pos <= 0 and endpos >= len(string) and self._windows_small():
+            return self._windowed.finditer(string)
+        return iter(self._scan(max(pos, 0), min(endpos, len(string))))
+
+    def _scan(self, pos: int, endpos: int) -> list[re.Match[str]]:
+        """`rx.finditer(text, pos, endpos)`: leftmost first, each search going on where the last match
+        ended (every match is non-empty: see `cover`)."""
+        starts, match, text = self.starts(), self.rx.match, self.text
+        out: list[re.Match[str]] = []
+        last = pos
+        for i in range(bisect_left(starts, pos) if pos else 0, len(starts)):
+            p = starts[i]
+            if p >= endpos:
+                break
+            if p < last:
+                continue
+            m = match(text, p, endpos)
+            if m is not None:
+                out.append(m)
+                last = m.end()
+        return out
