@@ -12,6 +12,7 @@ import pytest
 
 from llmvet.validators.uncertainty.covers import after_nonword, cover
 from llmvet.validators.uncertainty.cues import SCANNED, load
+from llmvet.validators.uncertainty.prefilter import Windowed
 from llmvet.validators.uncertainty.starts import Indexed, StartIndex
 from llmvet.validators.uncertainty.text import build_views
 
@@ -73,6 +74,30 @@ def test_indexed_scans_equal_full_scans_on_real_answers():
             for view in (views.prose, views.comments):
                 seen += check_view(index, patterns, view, rng)
     assert seen > 2000  # real matches were compared, not only empty scans
+
+
+def test_ascii_scans_through_windows_or_starts_equal_full_scans():
+    """On ASCII text a section keeps its RE2 windows; where they cover much of the text, and for ranged
+    scans once the view's starts are known, it scans from its starts: all as plain `re` finds."""
+    cues = load("en")
+    rng = random.Random(5)
+    texts = [t for t in dev_texts() if t.isascii()]
+    through_starts = 0
+    for text in texts[:300] + ["\n\n".join(texts[i : i + 5]) for i in range(0, 300, 5)]:
+        view = build_views(text).prose
+        narrowed = cues.for_text(view)
+        for name in sorted(SCANNED):  # (in a fixed order: the first scan from starts makes the view's pass)
+            rx, fast = cues.patterns[name], narrowed.patterns[name]
+            if not isinstance(rx, re.Pattern) or not isinstance(fast, Windowed):
+                continue
+            assert isinstance(fast.indexed, Indexed)
+            assert [m.span() for m in fast.finditer(view)] == [m.span() for m in rx.finditer(view)], (name, view)
+            through_starts += fast.indexed.ready
+            for _ in range(3):
+                a = rng.randrange(len(view) + 1)
+                b = min(len(view), a + rng.randrange(1, 400))
+                assert [m.span() for m in fast.finditer(view, a, b)] == [m.span() for m in rx.finditer(view, a, b)]
+    assert through_starts > 50  # the start index served real scans, not only the windows
 
 
 _WORDS = [

@@ -119,11 +119,13 @@ class CueSet:
         if whole.starts is not None:  # scans try each pattern only where it can start (starts.py)
             table = whole.starts.starts(text)
             for name in whole.starts.indexed:
-                rx = whole.patterns[name]
-                narrow = patterns.get(name)
-                if narrow is not None and isinstance(rx, re.Pattern):
-                    windowed = narrow if isinstance(narrow, Windowed) else None
-                    patterns[name] = Indexed(rx, text, table, name, windowed)
+                rx, narrow = whole.patterns[name], patterns.get(name)
+                if narrow is None or not isinstance(rx, re.Pattern):
+                    continue
+                if isinstance(narrow, Windowed):  # (ASCII text) its windows first, where they are small
+                    narrow.indexed = Indexed(rx, text, table, name)
+                else:
+                    patterns[name] = Indexed(rx, text, table, name)
         return CueSet(patterns, whole.categories, whole.sources, full=whole)
 
 

@@ -44,8 +44,8 @@ _QUANTIFIERS = frozenset("*+?{")
 # Characters Python's \s matches that RE2's does not: text holding them is not prefiltered.
 _PYTHON_ONLY_SPACE = re.compile(r"[\x0b\x1c-\x1f]")
 # Trying the pattern position by position costs several times what a native scan costs per character:
-# it pays only while the windows cover less than 1/WINDOWED_SHARE of the text.
-WINDOWED_SHARE = 8
+# it pays only while the windows cover less than 1/_WINDOWED_SHARE of the text.
+_WINDOWED_SHARE = 8
 _MAX_MEM = 64 << 20  # RE2's DFA budget for the set (it gives up, and we scan everything, beyond it)
 
 
@@ -130,9 +130,12 @@ def _re2_source(rx: re.Pattern[str]) -> str | None:
 class Windowed:
     """A cue pattern as scans of one text see it: its full scan (`finditer(text)`) tries the Python
     pattern only inside the spans where its relaxed RE2 form matched (every match of the pattern
-    starts inside one of them: see `windows`); any other call goes to the pattern itself."""
+    starts inside one of them: see `windows`); any other call goes to the pattern itself.
 
-    __slots__ = ("_data", "_relaxed", "_spans", "rx", "text")
+    Where the windows cover much of the text, or for a scan of part of it once the text's start index
+    is made, the scan goes to `indexed` (starts.Indexed, set by CueSet.for_text) when there is one."""
+
+    __slots__ = ("_data", "_relaxed", "_spans", "indexed", "rx", "text")
 
     def __init__(self, rx: re.Pattern[str], relaxed_rx: Any, text: str, data: bytes) -> None:
         self.rx = rx
@@ -140,6 +143,7 @@ class Windowed:
         self._data = data  # `text` as ASCII bytes: RE2 reads bytes, and offsets are the same
         self._relaxed = relaxed_rx
         self._spans: list[tuple[int, int]] | None = None  # `windows`, worked out on first use
+        self.indexed: Any = None  # starts.Indexed of the same pattern and text (starts.py imports this module)
 
     def windows(self) -> list[tuple[int, int]]:
         """Merged [start, end] ranges (inclusive) one of which every match of the pattern starts in."""
@@ -174,6 +178,8 @@ class Windowed:
 
     def finditer(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> Iterator[re.Match[str]]:
         if string is not self.text or pos or endpos < len(string):
+            if string is self.text and self.indexed is not None and self.indexed.ready:
+                return self.indexed.finditer(string, pos, endpos)  # (its starts are known: no pass to make)
             return self.rx.finditer(string, pos, endpos)
         return iter(self._windowed())
 
@@ -182,8 +188,9 @@ class Windowed:
         where the last match ended."""
         text, rx, out = self.text, self.rx, []
         spans = self.windows()
-        if sum(end - start for start, end in spans) * WINDOWED_SHARE > len(text):
-            return list(rx.finditer(text))  # windows cover much of the text: one native scan is cheaper
+        if sum(end - start for start, end in spans) * _WINDOWED_SHARE > len(text):
+            # windows cover much of the text: one scan from the pattern's starts (or a native one) is cheaper
+            return list((self.indexed or rx).finditer(text))
         pos = 0
         for start, end in spans:
             p = max(start, pos)

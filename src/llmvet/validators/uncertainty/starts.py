@@ -5,24 +5,22 @@ the RE2 prefilter (prefilter.py) keeps most sections (each matches somewhere), a
 non-ASCII text at all (one em dash or curly quote is enough), so each of some twenty sections cost a
 full backtracking scan: ~13 ms on a 10 KB answer, 1.3 ms per KB.
 
-What: from a pattern's parse tree (`re._parser`, as cues.py already reads it) this works out
-
-- its *cover*: a set of short literal strings (up to `KEY` characters) such that every match of the
-  pattern begins with one of them. Zero-width assertions are skipped (so the cover only grows), a
-  character class of a few listed characters is spelt out, and an open one (`\\w`, `\\d`, `.`, a
-  negated class) ends the string there (a shorter string covers more). A pattern that can match the
-  empty string, or whose first character is open, has no cover and is scanned as before.
-- whether it can start only *after a non-word character* (the view's start, a line start, `(?<!\\w)`,
-  or a look-behind that ends in a non-word character): then its matches start where a `\\w+` run
-  starts, or at a non-word character preceded by one, which one scan of the view lists for all
-  patterns at once; each start's first characters are looked up in one table (key -> patterns). Other
-  covered patterns find their starts with `str.find` for each string of their cover.
+What: covers.py reads from a pattern's parse tree its *cover* (short literal strings one of which
+begins every match, and digit/word markers) and whether it can start only *after a non-word
+character*. Such a pattern's matches start where a `\\w+` run starts, or at a non-word character
+preceded by one, which one pass of the view lists for all patterns at once; each start's first
+characters are looked up in one table (key -> patterns); marker starts come from the digit / word
+runs that meet the marker's conditions. Other covered patterns find their starts with `str.find`
+for each string of their cover.
 
 `Indexed.finditer(view)` then calls `rx.match(view, p)` at those starts only, in order, skipping starts
 inside the last match: leftmost-first, non-overlapping, exactly what `rx.finditer(view)` returns (a
 match at p is what a search reaching p would find; every match is non-empty, so a scan goes on at
 its end; look-behinds and `^` see the whole string whatever `pos` is, as they do in a search).
-tests/validators/uncertainty/test_starts.py compares the two on generated and real text.
+On ASCII text the RE2 prefilter's windows (prefilter.Windowed) still come first: where they cover
+little of the text they try fewer positions and need no pass; where they cover much of it (hedge-rich
+prose), the scan goes from the starts. tests/validators/uncertainty/test_starts.py compares every path
+with plain `re` on generated and real text.
 """
 
 from __future__ import annotations
@@ -31,12 +29,14 @@ import re
 import sys
 from bisect import bisect_left
 from collections.abc import Iterator, Mapping
+from itertools import chain
 from typing import Any
 
 from llmvet.validators.uncertainty.covers import DIGIT, KEY, OR, after_nonword, cover, fields, is_word
-from llmvet.validators.uncertainty.prefilter import WINDOWED_SHARE, Windowed
 
 _WORD_RUN = re.compile(r"\w+")
+_DIGIT_START = re.compile(r"\d(?<!\w.)", re.S)  # a `\w+` run that starts with what `\d` matches
+_FEW = 64  # starts checked one by one below this many
 
 
 class StartIndex:
@@ -117,6 +117,10 @@ class Starts:
         self._digits: list[int] | None = None
         self._done: dict[str, list[int]] = {}
 
+    @property
+    def ready(self) -> bool:
+        return self._grouped is not None
+
     def of(self, name: str) -> list[int]:
         """The positions where a match of pattern `name` may start, ascending."""
         found = self._done.get(name)
@@ -131,10 +135,10 @@ class Starts:
         if self._grouped is None:
             self._words, self._grouped = index._pass(view)
         grouped = self._grouped
-        found = sorted(p for g in index._groups[name] for p in grouped[g])
+        found = sorted(chain.from_iterable([grouped[g] for g in index._groups[name]]))
         if name in index.digit:
             if self._digits is None:
-                self._digits = [p for p in self._words if view[p].isdecimal()]  # what `\\d` matches
+                self._digits = [m.start() for m in _DIGIT_START.finditer(view)]
             _add(found, view, self._digits, index.digit[name])
         if name in index.word:
             _add(found, view, self._words, index.word[name])
@@ -160,7 +164,11 @@ def _add(found: list[int], view: str, starts: list[int], conditions: set[_Condit
             after = {q + len(b) for b in behind for q in _occurrences(view, (b,))}
             extra.update(after.intersection(starts))
     for n, strings in leads.items():
-        extra.update(q - n for q in starts if q >= n and view[q - n : q] in strings)
+        if len(starts) <= _FEW:
+            extra.update(q - n for q in starts if q >= n and view[q - n : q] in strings)
+        else:  # many starts (every word): from where the leads occur instead
+            ends = {i + n for i in _occurrences(view, tuple(strings))}
+            extra.update(q - n for q in ends.intersection(starts))
     if extra:
         found[:] = sorted(extra.union(found))
 
@@ -177,35 +185,26 @@ def _occurrences(view: str, strings: tuple[str, ...]) -> list[int]:
 
 class Indexed:
     """A cue pattern as scans of one view see it: `finditer(view)` (whole or a range) tries the pattern at
-    its starts only (see the module docstring); any other call goes to the pattern itself. On ASCII text
-    the prefilter's `Windowed` form is used instead where its windows cover little of the text (there
-    it tries fewer positions than the starts, and needs no pass over the view)."""
+    its starts only (see the module docstring); any other call goes to the pattern itself."""
 
-    __slots__ = ("_name", "_small", "_starts", "_table", "_windowed", "rx", "text")
+    __slots__ = ("_name", "_starts", "_table", "rx", "text")
 
-    def __init__(
-        self, rx: re.Pattern[str], text: str, table: Starts, name: str, windowed: Windowed | None = None
-    ) -> None:
+    def __init__(self, rx: re.Pattern[str], text: str, table: Starts, name: str) -> None:
         self.rx = rx
         self.text = text
         self._table = table
         self._name = name
-        self._windowed = windowed
-        self._small: bool | None = None
         self._starts: list[int] | None = None  # worked out on first use
+
+    @property
+    def ready(self) -> bool:
+        """Has the pass over the view been made (so the starts cost little)?"""
+        return self._table.ready
 
     def starts(self) -> list[int]:
         if self._starts is None:
             self._starts = self._table.of(self._name)
         return self._starts
-
-    def _windows_small(self) -> bool:
-        if self._windowed is None:
-            return False
-        if self._small is None:
-            covered = sum(b - a + 1 for a, b in self._windowed.windows())
-            self._small = covered * WINDOWED_SHARE <= len(self.text)
-        return self._small
 
     @property
     def pattern(self) -> str:
@@ -215,8 +214,6 @@ class Indexed:
         """False when `search(string, pos, endpos)` cannot find a match (no start in [pos, endpos))."""
         if string is not self.text:
             return True
-        if self._windowed is not None and self._windows_small():
-            return self._windowed.can_start_in(string, pos, endpos)
         starts = self.starts()
         i = bisect_left(starts, pos)
         return i < len(starts) and starts[i] < endpos
@@ -233,8 +230,6 @@ class Indexed:
     def finditer(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> Iterator[re.Match[str]]:
         if string is not self.text:
             return self.rx.finditer(string, pos, endpos)
-        if self._windowed is not None and pos <= 0 and endpos >= len(string) and self._windows_small():
-            return self._windowed.finditer(string)
         return iter(self._scan(max(pos, 0), min(endpos, len(string))))
 
     def _scan(self, pos: int, endpos: int) -> list[re.Match[str]]:
