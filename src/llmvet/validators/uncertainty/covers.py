@@ -1,7 +1,9 @@
 """The start of a cue pattern, from its parse tree (`re._parser`, as cues.py already reads it): exact.
 
-- `cover(rx)`: a set of short literal strings (up to `KEY` characters) such that every match of the
-  pattern begins with one of them. Zero-width assertions are skipped (so the cover only grows), a
+- `cover(rx, key)`: a set of short literal strings (up to `key` characters: starts.py uses LONG) such
+  that every match of the pattern begins with one of them. Longer strings tell more starts apart ("the
+  exact" from "the"); so that a repeated class (`[ \\t>#-]*`) does not spell out every mix of its
+  characters, a string KEY long ends where a repetition or a too-large set would grow it. Zero-width assertions are skipped (so the cover only grows), a
   character class of a few listed characters is spelt out, and an open one (`.`, a negated class) ends
   the string there (a shorter string covers more). A class with `\\d` or `\\w` is a *marker* instead:
   "a digit" / "a word" starts here, tagged with what else every match through it must have (a literal
@@ -19,20 +21,24 @@ a pattern has no cover.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from re import _constants as _sre  # type: ignore[attr-defined]  # private (not in typeshed)
 from re import _parser as _sre_parse  # type: ignore[attr-defined]  # private (not in typeshed)
 from typing import Any
 
 KEY = 3  # characters of a start looked up in the table
+LONG = 6  # characters of a start a pattern's own starts are checked against (see starts.Starts)
+MAX_KEY = 8
 _MAX_COVER = 4000  # strings in a cover beyond which the pattern is scanned as before
+_MAX_LONG_COVER = 40000  # (for a LONG cover, which is only a finer check)
 _MAX_CLASS = 64  # characters of a class spelt out in a cover
 _UNSUPPORTED_FLAGS = re.IGNORECASE | re.ASCII | re.LOCALE
 _ZERO_WIDTH = frozenset({_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT})
 _REPEATS = frozenset({_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT})
 
 # A class with `\\d` or `\\w` in it is open, but as a pattern's first character it can be told from the
-# character at a start: these markers (never a text's key: longer than KEY) stand for "a digit", "any".
-DIGIT, WORD = "\\d" * KEY, "\\w" * KEY
+# character at a start: these markers (never a text's key: longer than MAX_KEY) stand for "a digit", "any".
+DIGIT, WORD = "\\d" * MAX_KEY, "\\w" * MAX_KEY
 _CATEGORY_MARKS = {_sre.CATEGORY_DIGIT: DIGIT, _sre.CATEGORY_WORD: WORD}
 MARKERS = frozenset(_CATEGORY_MARKS.values())
 # A marker carries what else is known of a match through it, as fields after _TAG: a literal the match
@@ -74,28 +80,38 @@ def _class_chars(items: list[tuple[Any, Any]], markers: list[str] | None = None)
     return out if len(out) <= _MAX_CLASS else None
 
 
-def _join(heads: Prefixes, tails: Prefixes) -> Prefixes:
+def _join(heads: Prefixes, tails: Prefixes, key: int) -> Prefixes:
+    try:
+        return _joined(heads, tails, key, key)
+    except OverflowError:
+        if key <= KEY:
+            raise
+        return _joined(heads, tails, key, KEY)  # too many long strings: those KEY long end there
+
+
+def _joined(heads: Prefixes, tails: Prefixes, key: int, grow: int) -> Prefixes:
+    """Each head followed by each tail (cut at `key`); heads `grow` long or more are closed as they are."""
     out: Prefixes = set()
     for s, closed in heads:
-        if closed:
+        if closed or len(s) >= grow:
             out.add((s, True))
             continue
         for t, t_closed in tails:
-            if len(t) > KEY:  # a marker
-                if s and any(is_word(c) for c in s):
-                    out.add((s, True))  # after word characters, the string just ends here
+            if len(t) > MAX_KEY:  # a marker
+                if len(s) >= KEY or any(is_word(c) for c in s):
+                    out.add((s, True))  # after word characters (or KEY of any), the string ends here
                 else:  # after non-word ones, the digit or word starts a `\\w+` run: found from there
                     kind, literal, behind, lead = fields(t)
                     out.add((_marker(kind, literal, behind, s + lead), True))
                 continue
             joined = s + t
-            out.add((joined[:KEY], t_closed or len(joined) >= KEY))
-        if len(out) > _MAX_COVER:
+            out.add((joined[:key], t_closed or len(joined) >= key))
+        if len(out) > (_MAX_COVER if key <= KEY else _MAX_LONG_COVER):
             raise OverflowError
     return out
 
 
-def _item(op: Any, av: Any) -> Prefixes:
+def _item(op: Any, av: Any, key: int) -> Prefixes:
     if op in _ZERO_WIDTH:
         return {("", False)}
     if op is _sre.LITERAL:
@@ -107,25 +123,27 @@ def _item(op: Any, av: Any) -> Prefixes:
             return {("", True)}
         return {(c, False) for c in chars} | {(m, True) for m in markers}
     if op is _sre.SUBPATTERN:
-        return {("", True)} if av[1] & _UNSUPPORTED_FLAGS else _sequence(av[3])  # (?i:...): open
+        return {("", True)} if av[1] & _UNSUPPORTED_FLAGS else _sequence(av[3], key)  # (?i:...): open
     if op is _sre.ATOMIC_GROUP:
-        return _sequence(av)
+        return _sequence(av, key)
     if op is _sre.BRANCH:
         out: Prefixes = set()
         for alt in av[1]:
-            out |= _sequence(alt)
+            out |= _sequence(alt, key)
         return out
     if op in _REPEATS:
-        return _repeat(av[0], av[1], av[2])
+        return _repeat(av[0], av[1], av[2], key)
     return {("", True)}  # any character, a category, a backreference: open
 
 
-def _repeat(low: int, high: int, sub: Any) -> Prefixes:
-    one = _sequence(sub)
+def _repeat(low: int, high: int, sub: Any, key: int) -> Prefixes:
+    one = _sequence(sub, key)
     out: Prefixes = {("", False)} if low == 0 else set()
     current: Prefixes = {("", False)}
-    for n in range(1, min(high, low + KEY + 1) + 1):
-        current = _join(current, one)
+    for n in range(1, min(high, low + key + 1) + 1):
+        # (a repeated class, "[ \t>#-]*", would spell out every mix of its characters: after the first
+        # time round, strings KEY long end there)
+        current = _join(current, one, key) if n == 1 else _joined(current, one, key, KEY)
         if n >= low or all(closed for _, closed in current):
             out |= current  # (closed strings stay as they are however often the group repeats)
         if all(closed for _, closed in current):
@@ -133,12 +151,12 @@ def _repeat(low: int, high: int, sub: Any) -> Prefixes:
     return out
 
 
-def _sequence(items: Any) -> Prefixes:
+def _sequence(items: Any, key: int) -> Prefixes:
     out: Prefixes = {("", False)}
     for i, (op, av) in enumerate(items):
         before = out
-        out = _join(out, _item(op, av))
-        fresh = [s for s, _ in out if len(s) > KEY and (s, True) not in before]
+        out = _join(out, _item(op, av, key), key)
+        fresh = [s for s, _ in out if len(s) > MAX_KEY and (s, True) not in before]
         if fresh:  # a marker from this item: what must come before and after it makes it conditional
             after, behind = _literal_run(items[i + 1 :]), _behind(items[:i])
             out = (out - {(s, True) for s in fresh}) | {(_tagged(s, after, behind), True) for s in fresh}
@@ -191,12 +209,12 @@ def _literal_run(items: Any) -> str:
     return best
 
 
-def cover(rx: re.Pattern[str]) -> frozenset[str] | None:
+def cover(rx: re.Pattern[str], key: int = KEY) -> frozenset[str] | None:
     """Strings one of which begins every match of `rx`, or None (see the module docstring)."""
     if rx.flags & _UNSUPPORTED_FLAGS or not isinstance(rx.pattern, str):
         return None
     try:
-        found = _sequence(_sre_parse.parse(rx.pattern, rx.flags))
+        found = _sequence(_parsed(rx.pattern, rx.flags), key)
     except (OverflowError, RecursionError):
         return None
     strings = frozenset(s for s, _ in found)
@@ -249,4 +267,10 @@ def _after_nonword(items: Any) -> bool:
 def after_nonword(rx: re.Pattern[str]) -> bool:
     if rx.flags & _UNSUPPORTED_FLAGS:
         return False
-    return _after_nonword(_sre_parse.parse(rx.pattern, rx.flags))
+    return _after_nonword(_parsed(rx.pattern, rx.flags))
+
+
+@lru_cache(maxsize=64)
+def _parsed(pattern: str, flags: int) -> Any:
+    """The parse tree (read only here; parsed once for `cover` and `after_nonword`)."""
+    return _sre_parse.parse(pattern, flags)

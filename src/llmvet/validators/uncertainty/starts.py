@@ -8,8 +8,9 @@ full backtracking scan: ~13 ms on a 10 KB answer, 1.3 ms per KB.
 What: covers.py reads from a pattern's parse tree its *cover* (short literal strings one of which
 begins every match, and digit/word markers) and whether it can start only *after a non-word
 character*. Such a pattern's matches start where a `\\w+` run starts, or at a non-word character
-preceded by one, which one pass of the view lists for all patterns at once; each start's first
-characters are looked up in one table (key -> patterns); marker starts come from the digit / word
+preceded by one, which one pass of the view lists for all patterns at once; each start's first LONG
+characters are looked up in one table (longest key they begin with -> patterns; remembered, as the
+same words start many texts); marker starts come from the digit / word
 runs that meet the marker's conditions. Other covered patterns find their starts with `str.find`
 for each string of their cover.
 
@@ -32,11 +33,12 @@ from collections.abc import Iterator, Mapping
 from itertools import chain
 from typing import Any
 
-from llmvet.validators.uncertainty.covers import DIGIT, KEY, OR, after_nonword, cover, fields, is_word
+from llmvet.validators.uncertainty.covers import DIGIT, LONG, MAX_KEY, OR, after_nonword, cover, fields, is_word
 
 _WORD_RUN = re.compile(r"\w+")
 _DIGIT_START = re.compile(r"\d(?<!\w.)", re.S)  # a `\w+` run that starts with what `\d` matches
 _FEW = 64  # starts checked one by one below this many
+_MAX_MEMO = 50_000  # first-character strings remembered (no text can grow it without bound)
 
 
 class StartIndex:
@@ -45,35 +47,45 @@ class StartIndex:
     def __init__(self, patterns: Mapping[str, re.Pattern[str]]) -> None:
         keys: dict[str, set[str]] = {}  # start key -> names of the patterns it may start
         self.free: dict[str, tuple[str, ...]] = {}  # name -> cover, for patterns found with str.find
-        # name -> literals one of which the view must hold for the pattern to start at any digit / word
-        # ("" when it needs none)
-        self.digit: dict[str, set[_Condition]] = {}
-        self.word: dict[str, set[_Condition]] = {}
+        # name -> conditions under which the pattern may start at a digit / word (see _add)
+        self.digit: dict[str, _Conditions] = {}
+        self.word: dict[str, _Conditions] = {}
         for name, rx in patterns.items():
-            strings = cover(rx)
+            strings = cover(rx, LONG)
             anchored = strings is not None and after_nonword(rx)
-            if strings is None or (not anchored and any(len(s) > KEY for s in strings)):
+            if strings is None or (not anchored and any(len(s) > MAX_KEY for s in strings)):
                 continue
             if not anchored:
                 self.free[name] = tuple(sorted(strings))
                 continue
             for s in strings:
-                if len(s) <= KEY:
+                if len(s) <= MAX_KEY:
                     keys.setdefault(s, set()).add(name)
                     continue
                 kind, literal, behind, lead = fields(s)
-                condition = (literal, tuple(behind.split(OR)) if behind else (), lead)
-                (self.digit if kind == DIGIT else self.word).setdefault(name, set()).add(condition)
+                conditions = (self.digit if kind == DIGIT else self.word).setdefault(name, {})
+                anywhere, befores, leads = conditions.get(literal, (False, frozenset(), frozenset()))
+                if behind and not lead:
+                    befores |= frozenset(behind.split(OR))
+                elif lead:
+                    leads |= {lead}
+                else:
+                    anywhere = True
+                conditions[literal] = (anywhere, befores, leads)
         indexed = set(self.free).union(self.digit, self.word, *keys.values())
         self.indexed = frozenset(indexed)
-        # One lookup per start: view[p:p+3], else view[p:p+2], else view[p], each key standing for its own
-        # names and those of its shorter prefixes (the first found is all there is), as a group number.
-        merged = {k: frozenset().union(*(keys.get(k[:i], ()) for i in range(1, len(k) + 1))) for k in keys}
+        # A start's first LONG characters are looked up as the longest key they begin with, which stands
+        # for its own names and those of its shorter prefixes, as a group number (-1: none).
+        merged: dict[str, frozenset[str]] = {}
+        for k in sorted(keys, key=len):  # a key's shorter prefixes are merged before it
+            shorter = next((merged[k[:i]] for i in range(len(k) - 1, 0, -1) if k[:i] in merged), frozenset())
+            merged[k] = shorter | keys[k]
         groups = sorted(set(merged.values()), key=sorted)
         number = {names: i for i, names in enumerate(groups)}
-        self._tables = [{k: number[v] for k, v in merged.items() if len(k) == n} for n in range(1, KEY + 1)]
+        self._tables = [{k: number[v] for k, v in merged.items() if len(k) == n} for n in range(LONG + 1)]
         self._groups = {name: [i for i, names in enumerate(groups) if name in names] for name in self.indexed}
         self._group_count = len(groups)
+        self._memo: dict[str, int] = {}  # first characters at a start -> group (texts repeat them)
         nonword = "".join(sorted({k[0] for k in keys if not is_word(k[0])}))
         # a non-word character that starts a key, preceded by a non-word character (or the view's start)
         self._nonword = re.compile(f"[{re.escape(nonword)}](?<!\\w.)", re.S) if nonword else None
@@ -83,6 +95,14 @@ class StartIndex:
         on demand)."""
         return Starts(self, view)
 
+    def _group(self, v: str) -> int:
+        tables = self._tables
+        for n in range(len(v), 0, -1):
+            g = tables[n].get(v[:n])
+            if g is not None:
+                return g
+        return -1
+
     def _pass(self, view: str) -> tuple[list[int], list[list[int]]]:
         """The view's word starts, and its starts grouped by the names they may start."""
         words = [m.start() for m in _WORD_RUN.finditer(view)]
@@ -91,17 +111,18 @@ class StartIndex:
             extra = [m.start() for m in self._nonword.finditer(view)]
             if extra:
                 positions = sorted(words + extra)
-        one, two, three = (t.get for t in self._tables)
+        memo = self._memo
+        known = memo.get
         grouped: list[list[int]] = [[] for _ in range(self._group_count)]
         for p in positions:
-            g = three(view[p : p + 3])
+            v = view[p : p + LONG]
+            g = known(v)
             if g is None:
-                g = two(view[p : p + 2])
-                if g is None:
-                    g = one(view[p])
-                    if g is None:
-                        continue
-            grouped[g].append(p)
+                g = self._group(v)
+                if len(memo) < _MAX_MEMO:
+                    memo[v] = g
+            if g >= 0:
+                grouped[g].append(p)
         return words, grouped
 
 
@@ -145,24 +166,26 @@ class Starts:
         return found
 
 
-# a literal the view must hold, strings one of which precedes, the non-word characters before the digit/word
-_Condition = tuple[str, tuple[str, ...], str]
+# literal the view must hold -> (no other condition, strings one of which precedes, non-word characters
+# one of which comes just before the digit/word)
+_Conditions = dict[str, tuple[bool, frozenset[str], frozenset[str]]]
 
 
-def _add(found: list[int], view: str, starts: list[int], conditions: set[_Condition]) -> None:
+def _add(found: list[int], view: str, starts: list[int], conditions: _Conditions) -> None:
     """Add to `found` (in place, kept sorted) the `starts` that meet one of the conditions."""
     extra: set[int] = set()
     leads: dict[int, set[str]] = {}  # length -> leads (of conditions whose literal the view holds)
-    for literal, behind, lead in conditions:
+    for literal, (anywhere, behind, lead_strings) in conditions.items():
         if literal not in view:
             continue
-        if lead:
-            leads.setdefault(len(lead), set()).add(lead)
-        elif not behind:
+        if anywhere:
             extra.update(starts)
-        else:
+            break
+        if behind:
             after = {q + len(b) for b in behind for q in _occurrences(view, (b,))}
             extra.update(after.intersection(starts))
+        for lead in lead_strings:
+            leads.setdefault(len(lead), set()).add(lead)
     for n, strings in leads.items():
         if len(starts) <= _FEW:
             extra.update(q - n for q in starts if q >= n and view[q - n : q] in strings)
