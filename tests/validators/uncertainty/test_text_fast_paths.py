@@ -119,3 +119,19 @@ def test_comment_view_unwraps_lines_as_the_regex_does(seed):
         assert comments == views_text._lower(expected), text
         checked += expected != unmarked
     assert checked > 100  # many texts had wrapped comment lines to join
+
+
+WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")  # what count_words counts
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_word_counts_match_the_word_regex(seed):
+    rng = random.Random(seed)
+    pieces = [*PIECES, "-", "'", "--", "'-'", "a-", "-b", "it's", "x'", "\u00e9t\u00e9", "\u2014", "9", "_a", "A"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 40))) for _ in range(400)]
+    for text in texts + corpus_texts()[:200]:
+        assert views_text.count_words(text) == len(WORD.findall(text)), text
+        for _ in range(5):  # any range, cutting words at either end
+            a = rng.randrange(len(text) + 1)
+            b = rng.randrange(a, len(text) + 1)
+            assert views_text.count_words(text, a, b) == len(WORD.findall(text, a, b)), (text, a, b)

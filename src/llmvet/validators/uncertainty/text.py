@@ -60,6 +60,7 @@ _CODE_LINE = re.compile(
     r"\w+(?:\.\w+)*\(.*\)\s*;?\s*$|[\w.\[\]]+ ?[+\-*/]?= ?.+$|[{}()\[\];]+\s*$|.*[;{]\s*$)"
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+_LETTERS = bytes(c if chr(c).isascii() and chr(c).isalpha() else 32 for c in range(256))  # see count_words
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+|\n+")
 
 
@@ -210,7 +211,7 @@ def build_views(raw: str) -> Views:
         prose = _EMPHASIS.sub(_blanked, prose)
     prose_c = Compact(_lower(prose))
     comments_c = Compact(_comments(text, blank, code_spans) if code_spans else "")
-    words = len(_WORD.findall(prose_c.text))  # (squeezing blanks joins no words)
+    words = count_words(prose_c.text)  # (squeezing blanks joins no words)
     return Views(
         text=text,
         prose=prose_c.text,
@@ -313,4 +314,9 @@ def _blank_letters(text: str) -> str:
 
 
 def count_words(text: str, start: int = 0, end: int | None = None) -> int:
-    return len(_WORD.findall(text, start, len(text) if end is None else end))
+    """How many times `_WORD` matches in text[start:end]: the runs of [A-Za-z'-] with a letter in them.
+    Counted in C without a match object: as ASCII bytes (any other character, one "?", is no part of a
+    word), "'" and "-" deleted (a run without a letter vanishes, none joins another), every byte but a
+    letter turned to a blank, split on blanks."""
+    part = text[start:end].encode("ascii", "replace")
+    return len(part.translate(_LETTERS, b"'-").split())
