@@ -23,6 +23,7 @@ FENCE_CLOSE = re.compile(r"^[ \t]*(```|~~~)[ \t]*$", re.M)
 RUN = re.compile(r"[ \t]{2,}")
 RUN_TAIL = re.compile(r"(?<=[ \t])[ \t]+")
 WRAPPED = re.compile(r"[\w,;(-][ \t]*\n(?=[ \t]*[a-zA-Z(])")
+COMMENT_MARKER = re.compile(r"(?m)#|//|/\*|\*/|\"\"\"|\'\'\'|<!--|-->|^\s*--")
 
 PIECES = [
     "```", "~~~", "```python\n", "  ```\n", "\t~~~ \n", "````\n", "x```\n", "``` ```\n", "~~~~\n", "```\r\n",
@@ -113,9 +114,48 @@ def test_comment_view_unwraps_lines_as_the_regex_does(seed):
         if not found:
             continue
         spliced = views_text._spliced(blank, views.text, found)
-        markers = views_text._COMMENT_MARKER if "--" in spliced else views_text._COMMENT_MARKER_NO_DASHES
+        markers = COMMENT_MARKER if "--" in spliced else views_text._COMMENT_MARKER_NO_DASHES
         unmarked = markers.sub(lambda m: " " * len(m.group()), spliced)
         expected = WRAPPED.sub(lambda m: m.group()[0] + " " * (len(m.group()) - 1), unmarked)
         assert comments == views_text._lower(expected), text
         checked += expected != unmarked
     assert checked > 100  # many texts had wrapped comment lines to join
+
+
+WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")  # what count_words counts
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_word_counts_match_the_word_regex(seed):
+    rng = random.Random(seed)
+    pieces = [*PIECES, "-", "'", "--", "'-'", "a-", "-b", "it's", "x'", "\u00e9t\u00e9", "\u2014", "9", "_a", "A"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 40))) for _ in range(400)]
+    for text in texts + corpus_texts()[:200]:
+        assert views_text.count_words(text) == len(WORD.findall(text)), text
+        for _ in range(5):  # any range, cutting words at either end
+            a = rng.randrange(len(text) + 1)
+            b = rng.randrange(a, len(text) + 1)
+            assert views_text.count_words(text, a, b) == len(WORD.findall(text, a, b)), (text, a, b)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_comment_markers_blank_as_their_regex_does(seed):
+    rng = random.Random(seed)
+    pieces = ["--", "-->", "<!--", "#", "//", "/*", "*/", "'''", '"""', "-", "x", "a b", " ", "\t", "\r", "\n"]
+    pieces += [
+        "\n\n",
+        "    \n",
+        " \t\n",
+        "\x0b",
+        "\x1c",
+        "\u2028",
+        "\u00a0",
+        "-- note\n",
+        "  -- x",
+        "\n--",
+        "y\n  \n  --z",
+    ]
+    for _ in range(10000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        expected = COMMENT_MARKER.sub(lambda m: " " * len(m.group()), text)
+        assert views_text._COMMENT_MARKER.sub(views_text._marker_blank, text) == expected, repr(text)

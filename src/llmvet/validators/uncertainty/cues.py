@@ -18,7 +18,8 @@ import yaml
 
 from llmvet.validators.uncertainty import frames
 from llmvet.validators.uncertainty.frames import FRAME_PREFIX
-from llmvet.validators.uncertainty.prefilter import Pattern, Prefilter
+from llmvet.validators.uncertainty.prefilter import Pattern, Prefilter, Windowed
+from llmvet.validators.uncertainty.starts import Indexed, StartIndex
 
 LIST_SECTIONS: tuple[str, ...] = (
     "statement_strong",
@@ -61,6 +62,29 @@ GROUPED: frozenset[str] = frozenset(
     }
 )
 SECTIONS: tuple[str, ...] = LIST_SECTIONS + MAP_SECTIONS
+# What the rule path scans whole views with (finditer, or search by sentence): these get start indexes
+# (starts.py). The others are matched against one sentence or the prompt.
+SCANNED: frozenset[str] = frozenset(
+    {
+        "statement_strong",
+        "statement_caveat",
+        "statement_exclude",
+        "backstop_person",
+        "backstop_epistemic",
+        "backstop_exclude",
+        "filler",
+        "hedge",
+        "hedge_weak",
+        "hedge_frequency",
+        "hedge_exclude",
+        "refusal",
+        "refusal_exclude",
+        "refusal_capability",
+        "refusal_policy",
+        "deflection",
+        "deflection_weak",
+    }
+)
 
 _MACRO = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 _FLAGS = re.M  # no re.I: texts are ASCII-lower-cased once and entries are lower-cased (2x faster)
@@ -78,17 +102,30 @@ class CueSet:
     sources: tuple[str, ...] = field(default=())
     prefilter: Prefilter | None = field(default=None, compare=False)
     full: CueSet | None = field(default=None, compare=False)  # of a set filtered for one text: the whole set
+    starts: StartIndex | None = field(default=None, compare=False)
 
     def get(self, section: str) -> Pattern | None:
         return self.patterns.get(section)
 
     def for_text(self, text: str) -> CueSet:
         """These cues as scans of `text` (or of any part of it) see them: a section that cannot match
-        anywhere in it is None, so its scan is skipped (one RE2 pass decides; see prefilter.py)."""
+        anywhere in it is None, so its scan is skipped (one RE2 pass decides; see prefilter.py), and a
+        scanned section tries its pattern only where a match can start (starts.py)."""
         whole = self.full or self
-        patterns = None if whole.prefilter is None else whole.prefilter.narrowed(whole.patterns, text)
-        if patterns is None:
+        narrowed = None if whole.prefilter is None else whole.prefilter.narrowed(whole.patterns, text)
+        if narrowed is None and whole.starts is None:
             return whole
+        patterns = dict(whole.patterns) if narrowed is None else narrowed
+        if whole.starts is not None:  # scans try each pattern only where it can start (starts.py)
+            table = whole.starts.starts(text)
+            for name in whole.starts.indexed:
+                rx, narrow = whole.patterns[name], patterns.get(name)
+                if narrow is None or not isinstance(rx, re.Pattern):
+                    continue
+                if isinstance(narrow, Windowed):  # (ASCII text) its windows first, where they are small
+                    narrow.indexed = Indexed(rx, text, table, name)
+                else:
+                    patterns[name] = Indexed(rx, text, table, name)
         return CueSet(patterns, whole.categories, whole.sources, full=whole)
 
 
@@ -264,4 +301,5 @@ def load(language: str = "en", extra_files: tuple[str, ...] = (), extra_json: st
     # The structural frames ride along (as "frame.<name>"), so one RE2 pass per view narrows both.
     patterns = {**cues.patterns, **{FRAME_PREFIX + k: rx for k, rx in frames.FRAME_PATTERNS.items()}}
     compiled = {s: rx for s, rx in patterns.items() if isinstance(rx, re.Pattern)}
-    return CueSet(patterns, cues.categories, tuple(sources), Prefilter(compiled))
+    scanned = {s: rx for s, rx in compiled.items() if s in SCANNED or s.startswith(FRAME_PREFIX)}
+    return CueSet(patterns, cues.categories, tuple(sources), Prefilter(compiled), starts=StartIndex(scanned))

@@ -130,9 +130,12 @@ def _re2_source(rx: re.Pattern[str]) -> str | None:
 class Windowed:
     """A cue pattern as scans of one text see it: its full scan (`finditer(text)`) tries the Python
     pattern only inside the spans where its relaxed RE2 form matched (every match of the pattern
-    starts inside one of them: see `windows`); any other call goes to the pattern itself."""
+    starts inside one of them: see `windows`); any other call goes to the pattern itself.
 
-    __slots__ = ("_data", "_relaxed", "_spans", "rx", "text")
+    Where the windows cover much of the text, or for a scan of part of it once the text's start index
+    is made, the scan goes to `indexed` (starts.Indexed, set by CueSet.for_text) when there is one."""
+
+    __slots__ = ("_data", "_relaxed", "_spans", "indexed", "rx", "text")
 
     def __init__(self, rx: re.Pattern[str], relaxed_rx: Any, text: str, data: bytes) -> None:
         self.rx = rx
@@ -140,8 +143,10 @@ class Windowed:
         self._data = data  # `text` as ASCII bytes: RE2 reads bytes, and offsets are the same
         self._relaxed = relaxed_rx
         self._spans: list[tuple[int, int]] | None = None  # `windows`, worked out on first use
+        self.indexed: Any = None  # starts.Indexed of the same pattern and text (starts.py imports this module)
 
-    def _windows(self) -> list[tuple[int, int]]:
+    def windows(self) -> list[tuple[int, int]]:
+        """Merged [start, end] ranges (inclusive) one of which every match of the pattern starts in."""
         if self._spans is None:
             self._spans = windows(self._relaxed, self._data)
         return self._spans
@@ -152,7 +157,7 @@ class Windowed:
         too, so it starts inside a window as well: see `windows`)."""
         if string is not self.text:
             return True
-        spans = self._windows()
+        spans = self.windows()
         i = bisect_left(spans, (pos, -1))
         if i and spans[i - 1][1] >= pos:  # the window before starts earlier and reaches pos
             return True
@@ -173,6 +178,8 @@ class Windowed:
 
     def finditer(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> Iterator[re.Match[str]]:
         if string is not self.text or pos or endpos < len(string):
+            if string is self.text and self.indexed is not None and self.indexed.ready:
+                return self.indexed.finditer(string, pos, endpos)  # (its starts are known: no pass to make)
             return self.rx.finditer(string, pos, endpos)
         return iter(self._windowed())
 
@@ -180,9 +187,10 @@ class Windowed:
         """The matches `rx.finditer(text)` gives, in order: leftmost first, each search going on
         where the last match ended."""
         text, rx, out = self.text, self.rx, []
-        spans = self._windows()
+        spans = self.windows()
         if sum(end - start for start, end in spans) * _WINDOWED_SHARE > len(text):
-            return list(rx.finditer(text))  # windows cover much of the text: one native scan is cheaper
+            # windows cover much of the text: one scan from the pattern's starts (or a native one) is cheaper
+            return list((self.indexed or rx).finditer(text))
         pos = 0
         for start, end in spans:
             p = max(start, pos)

@@ -60,11 +60,18 @@ _CODE_LINE = re.compile(
     r"\w+(?:\.\w+)*\(.*\)\s*;?\s*$|[\w.\[\]]+ ?[+\-*/]?= ?.+$|[{}()\[\];]+\s*$|.*[;{]\s*$)"
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+_LETTERS = bytes(c if chr(c).isascii() and chr(c).isalpha() else 32 for c in range(256))  # see count_words
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+|\n+")
 
 
 _COMMENT_START = re.compile(r"#|//|/\*|--|\"\"\"|\'\'\'|<!--")  # what every _COMMENTS match begins with
-_COMMENT_MARKER = re.compile(r"(?m)#|//|/\*|\*/|\"\"\"|\'\'\'|<!--|-->|^\s*--")
+# What `(?m)#|//|/\*|\*/|\"\"\"|\'\'\'|<!--|-->|^\s*--` matches, with `_marker_blank`. That last alternative,
+# tried from every line start, read each run of blank lines once per line in it (80 KB of them: 1.2 s).
+# A match of it starts at the first line start of a blank run and ends at the "--" after the run, so it
+# is found from the run's start instead (`(?<!\s)`: once per run), with the part before that line start
+# (the previous line's trailing blanks and its newline) kept as it is; where "-->" stands at that line
+# start, the earlier alternative takes it there, as before.
+_COMMENT_MARKER = re.compile(r"(?m)#|//|/\*|\*/|\"\"\"|\'\'\'|<!--|-->|(?<!\s)(?:^|([^\S\n]*\n)(?!-->))\s*--")
 # The same without its last alternative, for text with no "--": from every line start, `^\s*` ran
 # through all the blank lines below (a comment view is mostly blank lines), quadratic in the length.
 _COMMENT_MARKER_NO_DASHES = re.compile(r"#|//|/\*|\*/|\"\"\"|\'\'\'|<!--")
@@ -210,7 +217,7 @@ def build_views(raw: str) -> Views:
         prose = _EMPHASIS.sub(_blanked, prose)
     prose_c = Compact(_lower(prose))
     comments_c = Compact(_comments(text, blank, code_spans) if code_spans else "")
-    words = len(_WORD.findall(prose_c.text))  # (squeezing blanks joins no words)
+    words = count_words(prose_c.text)  # (squeezing blanks joins no words)
     return Views(
         text=text,
         prose=prose_c.text,
@@ -245,10 +252,15 @@ def _comments(text: str, blank: str, code_spans: list[tuple[int, int]]) -> str:
     if not found:
         return blank
     if any("--" in text[a:b] for a, b in found):
-        view = _COMMENT_MARKER.sub(_all_blank, _spliced(blank, text, found))  # (`^\s*--` may span lines)
+        view = _COMMENT_MARKER.sub(_marker_blank, _spliced(blank, text, found))  # (`^\s*--` may span lines)
     else:  # every marker is inside a comment: blank them there (the rest of the view is blank)
         view = _spliced(blank, text, found, _blank_markers)
     return _lower(_unwrapped(view, found))
+
+
+def _marker_blank(m: re.Match[str]) -> str:
+    kept = m.group(1) or ""  # (before the first line start of a blank run)
+    return kept + " " * (m.end() - m.start() - len(kept))
 
 
 def _blank_markers(comment: str) -> str:
@@ -313,4 +325,9 @@ def _blank_letters(text: str) -> str:
 
 
 def count_words(text: str, start: int = 0, end: int | None = None) -> int:
-    return len(_WORD.findall(text, start, len(text) if end is None else end))
+    """How many times `_WORD` matches in text[start:end]: the runs of [A-Za-z'-] with a letter in them.
+    Counted in C without a match object: as ASCII bytes (any other character, one "?", is no part of a
+    word), "'" and "-" deleted (a run without a letter vanishes, none joins another), every byte but a
+    letter turned to a blank, split on blanks."""
+    part = text[start:end].encode("ascii", "replace")
+    return len(part.translate(_LETTERS, b"'-").split())

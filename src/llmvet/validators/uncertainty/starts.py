@@ -1,0 +1,274 @@
+"""Where each cue pattern can start in a view, from one pass over its words (exact, not a heuristic).
+
+Why: Python's `re` finditer tries a cue alternation at every position of the view. On hedge-rich prose
+the RE2 prefilter (prefilter.py) keeps most sections (each matches somewhere), and it cannot run on
+non-ASCII text at all (one em dash or curly quote is enough), so each of some twenty sections cost a
+full backtracking scan: ~13 ms on a 10 KB answer, 1.3 ms per KB.
+
+What: covers.py reads from a pattern's parse tree its *cover* (short literal strings one of which
+begins every match, and digit/word markers) and whether it can start only *after a non-word
+character*. Such a pattern's matches start where a `\\w+` run starts, or at a non-word character
+preceded by one, which one pass of the view lists for all patterns at once; each start's first LONG
+characters are looked up in one table (longest key they begin with -> patterns; remembered, as the
+same words start many texts); marker starts come from the digit / word
+runs that meet the marker's conditions. Other covered patterns find their starts with `str.find`
+for each string of their cover.
+
+`Indexed.finditer(view)` then calls `rx.match(view, p)` at those starts only, in order, skipping starts
+inside the last match: leftmost-first, non-overlapping, exactly what `rx.finditer(view)` returns (a
+match at p is what a search reaching p would find; every match is non-empty, so a scan goes on at
+its end; look-behinds and `^` see the whole string whatever `pos` is, as they do in a search).
+On ASCII text the RE2 prefilter's windows (prefilter.Windowed) still come first: where they cover
+little of the text they try fewer positions and need no pass; where they cover much of it (hedge-rich
+prose), the scan goes from the starts. tests/validators/uncertainty/test_starts.py compares every path
+with plain `re` on generated and real text.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from bisect import bisect_left
+from collections.abc import Iterator, Mapping
+from itertools import chain
+from typing import Any
+
+from llmvet.validators.uncertainty.covers import DIGIT, LONG, MAX_KEY, OR, after_nonword, cover, fields, is_word
+
+_WORD_RUN = re.compile(r"\w+")
+_DIGIT_START = re.compile(r"\d(?<!\w.)", re.S)  # a `\w+` run that starts with what `\d` matches
+_FEW = 64  # starts checked one by one below this many
+_MAX_MEMO = 50_000  # first-character strings remembered (no text can grow it without bound)
+
+
+class StartIndex:
+    """The covers of a fixed set of named patterns, and the starts of each in a view."""
+
+    def __init__(self, patterns: Mapping[str, re.Pattern[str]]) -> None:
+        keys: dict[str, set[str]] = {}  # start key -> names of the patterns it may start
+        self.free: dict[str, tuple[str, ...]] = {}  # name -> cover, for patterns found with str.find
+        # name -> conditions under which the pattern may start at a digit / word (see _add)
+        self.digit: dict[str, _Conditions] = {}
+        self.word: dict[str, _Conditions] = {}
+        for name, rx in patterns.items():
+            strings = cover(rx, LONG)
+            anchored = strings is not None and after_nonword(rx)
+            if strings is None or (not anchored and any(len(s) > MAX_KEY for s in strings)):
+                continue
+            if not anchored:
+                self.free[name] = tuple(sorted(strings))
+                continue
+            for s in strings:
+                if len(s) <= MAX_KEY:
+                    keys.setdefault(s, set()).add(name)
+                    continue
+                kind, literal, behind, lead = fields(s)
+                conditions = (self.digit if kind == DIGIT else self.word).setdefault(name, {})
+                anywhere, befores, leads = conditions.get(literal, (False, frozenset(), frozenset()))
+                if behind and not lead:
+                    befores |= frozenset(behind.split(OR))
+                elif lead:
+                    leads |= {lead}
+                else:
+                    anywhere = True
+                conditions[literal] = (anywhere, befores, leads)
+        indexed = set(self.free).union(self.digit, self.word, *keys.values())
+        self.indexed = frozenset(indexed)
+        # A start's first LONG characters are looked up as the longest key they begin with, which stands
+        # for its own names and those of its shorter prefixes, as a group number (-1: none).
+        merged: dict[str, frozenset[str]] = {}
+        for k in sorted(keys, key=len):  # a key's shorter prefixes are merged before it
+            shorter = next((merged[k[:i]] for i in range(len(k) - 1, 0, -1) if k[:i] in merged), frozenset())
+            merged[k] = shorter | keys[k]
+        groups = sorted(set(merged.values()), key=sorted)
+        number = {names: i for i, names in enumerate(groups)}
+        self._tables = [{k: number[v] for k, v in merged.items() if len(k) == n} for n in range(LONG + 1)]
+        self._groups = {name: [i for i, names in enumerate(groups) if name in names] for name in self.indexed}
+        self._group_count = len(groups)
+        self._memo: dict[str, int] = {}  # first characters at a start -> group (texts repeat them)
+        nonword = "".join(sorted({k[0] for k in keys if not is_word(k[0])}))
+        # a non-word character that starts a key, preceded by a non-word character (or the view's start)
+        self._nonword = re.compile(f"[{re.escape(nonword)}](?<!\\w.)", re.S) if nonword else None
+
+    def starts(self, view: str) -> Starts:
+        """The starts of every indexed pattern in `view` (one pass, on first use; each pattern's list made
+        on demand)."""
+        return Starts(self, view)
+
+    def _group(self, v: str) -> int:
+        tables = self._tables
+        for n in range(len(v), 0, -1):
+            g = tables[n].get(v[:n])
+            if g is not None:
+                return g
+        return -1
+
+    def _pass(self, view: str) -> tuple[list[int], list[list[int]]]:
+        """The view's word starts, and its starts grouped by the names they may start."""
+        words = [m.start() for m in _WORD_RUN.finditer(view)]
+        positions = words
+        if self._nonword is not None:
+            extra = [m.start() for m in self._nonword.finditer(view)]
+            if extra:
+                positions = sorted(words + extra)
+        memo = self._memo
+        known = memo.get
+        grouped: list[list[int]] = [[] for _ in range(self._group_count)]
+        for p in positions:
+            v = view[p : p + LONG]
+            g = known(v)
+            if g is None:
+                g = self._group(v)
+                if len(memo) < _MAX_MEMO:
+                    memo[v] = g
+            if g >= 0:
+                grouped[g].append(p)
+        return words, grouped
+
+
+class Starts:
+    """Where each indexed pattern may start in one view."""
+
+    __slots__ = ("_digits", "_done", "_grouped", "_index", "_view", "_words")
+
+    def __init__(self, index: StartIndex, view: str) -> None:
+        self._index, self._view = index, view
+        self._words: list[int] = []
+        self._grouped: list[list[int]] | None = None  # the pass over the view, made on first use
+        self._digits: list[int] | None = None
+        self._done: dict[str, list[int]] = {}
+
+    @property
+    def ready(self) -> bool:
+        return self._grouped is not None
+
+    def of(self, name: str) -> list[int]:
+        """The positions where a match of pattern `name` may start, ascending."""
+        found = self._done.get(name)
+        if found is None:
+            found = self._done[name] = self._make(name)
+        return found
+
+    def _make(self, name: str) -> list[int]:
+        index, view = self._index, self._view
+        if name in index.free:
+            return _occurrences(view, index.free[name])
+        if self._grouped is None:
+            self._words, self._grouped = index._pass(view)
+        grouped = self._grouped
+        found = sorted(chain.from_iterable([grouped[g] for g in index._groups[name]]))
+        if name in index.digit:
+            if self._digits is None:
+                self._digits = [m.start() for m in _DIGIT_START.finditer(view)]
+            _add(found, view, self._digits, index.digit[name])
+        if name in index.word:
+            _add(found, view, self._words, index.word[name])
+        return found
+
+
+# literal the view must hold -> (no other condition, strings one of which precedes, non-word characters
+# one of which comes just before the digit/word)
+_Conditions = dict[str, tuple[bool, frozenset[str], frozenset[str]]]
+
+
+def _add(found: list[int], view: str, starts: list[int], conditions: _Conditions) -> None:
+    """Add to `found` (in place, kept sorted) the `starts` that meet one of the conditions."""
+    extra: set[int] = set()
+    leads: dict[int, set[str]] = {}  # length -> leads (of conditions whose literal the view holds)
+    for literal, (anywhere, behind, lead_strings) in conditions.items():
+        if literal not in view:
+            continue
+        if anywhere:
+            extra.update(starts)
+            break
+        if behind:
+            after = {q + len(b) for b in behind for q in _occurrences(view, (b,))}
+            extra.update(after.intersection(starts))
+        for lead in lead_strings:
+            leads.setdefault(len(lead), set()).add(lead)
+    for n, strings in leads.items():
+        if len(starts) <= _FEW:
+            extra.update(q - n for q in starts if q >= n and view[q - n : q] in strings)
+        else:  # many starts (every word): from where the leads occur instead
+            ends = {i + n for i in _occurrences(view, tuple(strings))}
+            extra.update(q - n for q in ends.intersection(starts))
+    if extra:
+        found[:] = sorted(extra.union(found))
+
+
+def _occurrences(view: str, strings: tuple[str, ...]) -> list[int]:
+    found: set[int] = set()
+    for s in strings:
+        i = view.find(s)
+        while i >= 0:
+            found.add(i)
+            i = view.find(s, i + 1)
+    return sorted(found)
+
+
+class Indexed:
+    """A cue pattern as scans of one view see it: `finditer(view)` (whole or a range) tries the pattern at
+    its starts only (see the module docstring); any other call goes to the pattern itself."""
+
+    __slots__ = ("_name", "_starts", "_table", "rx", "text")
+
+    def __init__(self, rx: re.Pattern[str], text: str, table: Starts, name: str) -> None:
+        self.rx = rx
+        self.text = text
+        self._table = table
+        self._name = name
+        self._starts: list[int] | None = None  # worked out on first use
+
+    @property
+    def ready(self) -> bool:
+        """Has the pass over the view been made (so the starts cost little)?"""
+        return self._table.ready
+
+    def starts(self) -> list[int]:
+        if self._starts is None:
+            self._starts = self._table.of(self._name)
+        return self._starts
+
+    @property
+    def pattern(self) -> str:
+        return self.rx.pattern
+
+    def can_start_in(self, string: str, pos: int, endpos: int) -> bool:
+        """False when `search(string, pos, endpos)` cannot find a match (no start in [pos, endpos))."""
+        if string is not self.text:
+            return True
+        starts = self.starts()
+        i = bisect_left(starts, pos)
+        return i < len(starts) and starts[i] < endpos
+
+    def search(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return self.rx.search(string, pos, endpos)
+
+    def match(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return self.rx.match(string, pos, endpos)
+
+    def findall(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> list[Any]:
+        return self.rx.findall(string, pos, endpos)
+
+    def finditer(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> Iterator[re.Match[str]]:
+        if string is not self.text:
+            return self.rx.finditer(string, pos, endpos)
+        return iter(self._scan(max(pos, 0), min(endpos, len(string))))
+
+    def _scan(self, pos: int, endpos: int) -> list[re.Match[str]]:
+        """`rx.finditer(text, pos, endpos)`: leftmost first, each search going on where the last match
+        ended (every match is non-empty: see `cover`)."""
+        starts, match, text = self.starts(), self.rx.match, self.text
+        out: list[re.Match[str]] = []
+        last = pos
+        for i in range(bisect_left(starts, pos) if pos else 0, len(starts)):
+            p = starts[i]
+            if p >= endpos:
+                break
+            if p < last:
+                continue
+            m = match(text, p, endpos)
+            if m is not None:
+                out.append(m)
+                last = m.end()
+        return out

@@ -1,0 +1,261 @@
+"""Start indexes (starts.py, covers.py) try a cue pattern only where it can start: every scan through one
+must find exactly what Python's `re` finds scanning every position."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from llmvet.validators.uncertainty.covers import after_nonword, cover
+from llmvet.validators.uncertainty.cues import SCANNED, load
+from llmvet.validators.uncertainty.prefilter import Windowed
+from llmvet.validators.uncertainty.starts import Indexed, StartIndex
+from llmvet.validators.uncertainty.text import build_views
+
+DEV = Path(__file__).resolve().parents[2] / "data" / "uncertainty" / "dev.jsonl"
+
+
+def dev_texts() -> list[str]:
+    return [json.loads(line)["text"] for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def variants(text: str) -> list[str]:
+    """The text and non-ASCII forms of it (no RE2 prefilter there: every section goes through its index)."""
+    return [
+        text,
+        text.replace("'", "\u2019").replace("e", "\u00e9", 3),
+        text.replace(" ", " \u2014 ", 2).replace("1", "\u0663"),  # an em dash, an Arabic-Indic digit
+    ]
+
+
+def check_view(index: StartIndex, patterns: dict[str, re.Pattern[str]], view: str, rng: random.Random) -> int:
+    """Compare every indexed pattern's scans of `view` with plain `re`; returns the matches compared."""
+    table = index.starts(view)
+    seen = 0
+    for name in index.indexed:
+        rx = patterns[name]
+        fast = Indexed(rx, view, table, name)
+        full = [m.span() for m in rx.finditer(view)]
+        assert [m.span() for m in fast.finditer(view)] == full, (name, view)
+        seen += len(full)
+        for _ in range(3):  # ranged scans (the exclusion lists are searched near a span) and searches
+            a = rng.randrange(len(view) + 1)
+            b = min(len(view), a + rng.randrange(1, 400))
+            assert [m.span() for m in fast.finditer(view, a, b)] == [m.span() for m in rx.finditer(view, a, b)]
+            if not fast.can_start_in(view, a, b):
+                assert rx.search(view, a, b) is None, (name, view[a:b])
+    return seen
+
+
+def test_every_shipped_section_the_rule_path_scans_is_indexed():
+    cues = load("en")
+    assert cues.starts is not None
+    assert cues.starts.indexed >= SCANNED  # else a section silently keeps its slow scan
+    narrowed = cues.for_text(build_views("Caf\u00e9 \u2014 I'm not sure, it may vary.").prose)
+    assert all(isinstance(narrowed.patterns[s], Indexed) for s in SCANNED if narrowed.patterns[s] is not None)
+
+
+def test_indexed_scans_equal_full_scans_on_real_answers():
+    cues = load("en")
+    assert cues.starts is not None
+    patterns = {k: v for k, v in cues.patterns.items() if isinstance(v, re.Pattern)}
+    index = StartIndex(patterns)  # every section, not only the scanned ones
+    rng = random.Random(7)
+    texts = dev_texts()
+    joined = ["\n\n".join(texts[i : i + 5]) for i in range(0, 200, 5)]
+    seen = 0
+    for text in texts[:400] + joined:
+        for form in variants(text):
+            views = build_views(form)
+            for view in (views.prose, views.comments):
+                seen += check_view(index, patterns, view, rng)
+    assert seen > 2000  # real matches were compared, not only empty scans
+
+
+def test_ascii_scans_through_windows_or_starts_equal_full_scans():
+    """On ASCII text a section keeps its RE2 windows; where they cover much of the text, and for ranged
+    scans once the view's starts are known, it scans from its starts: all as plain `re` finds."""
+    cues = load("en")
+    rng = random.Random(5)
+    texts = [t for t in dev_texts() if t.isascii()]
+    through_starts = 0
+    for text in texts[:300] + ["\n\n".join(texts[i : i + 5]) for i in range(0, 300, 5)]:
+        view = build_views(text).prose
+        narrowed = cues.for_text(view)
+        for name in sorted(SCANNED):  # (in a fixed order: the first scan from starts makes the view's pass)
+            rx, fast = cues.patterns[name], narrowed.patterns[name]
+            if not isinstance(rx, re.Pattern) or not isinstance(fast, Windowed):
+                continue
+            assert isinstance(fast.indexed, Indexed)
+            assert [m.span() for m in fast.finditer(view)] == [m.span() for m in rx.finditer(view)], (name, view)
+            through_starts += fast.indexed.ready
+            for _ in range(3):
+                a = rng.randrange(len(view) + 1)
+                b = min(len(view), a + rng.randrange(1, 400))
+                assert [m.span() for m in fast.finditer(view, a, b)] == [m.span() for m in rx.finditer(view, a, b)]
+    assert through_starts > 50  # the start index served real scans, not only the windows
+
+
+_WORDS = [
+    "i",
+    "i'm",
+    "i'd",
+    "not",
+    "sure",
+    "certain",
+    "confident",
+    "may",
+    "might",
+    "maybe",
+    "probably",
+    "likely",
+    "seems",
+    "roughly",
+    "about",
+    "honestly",
+    "tbh",
+    "from",
+    "memory",
+    "double-check",
+    "verify",
+    "the",
+    "these",
+    "figures",
+    "date",
+    "version",
+    "100%",
+    "90",
+    "٣٠",
+    "²",
+    "x_y",
+    "café",
+    "naïve",
+    "İstanbul",
+    "straße",
+    "don't",
+    "can't",
+    "i’m",
+    "low",
+    "medium",
+    "high",
+    "confidence",
+    "uncertainty:",
+    "note:",
+    "caveat",
+    "-",
+    "--",
+    "—",
+    "–",
+    "(",
+    ")",
+    "[!note]",
+    ">",
+    "#",
+    "**",
+    "_",
+    "*",
+    "•",
+    "1.",
+    "2)",
+    ",",
+    ";",
+    ":",
+    ".",
+    "?",
+    "!",
+    "\x00",
+    "\x01",
+]
+_GLUE = [" ", " ", " ", "", "\n", "\n\n", "\t", "  ", "-", "'", ", ", ". "]
+
+
+def generated(rng: random.Random, n: int) -> str:
+    out = []
+    for _ in range(n):
+        out.append(rng.choice(_WORDS))
+        out.append(rng.choice(_GLUE))
+    return "".join(out)
+
+
+def test_indexed_scans_equal_full_scans_on_generated_text():
+    cues = load("en")
+    patterns = {k: v for k, v in cues.patterns.items() if isinstance(v, re.Pattern)}
+    index = StartIndex(patterns)
+    rng = random.Random(11)
+    seen = 0
+    for _ in range(300):
+        seen += check_view(index, patterns, generated(rng, rng.randrange(1, 120)), rng)
+    assert seen > 500
+
+
+_PHRASES = (
+    "i'm not sure",
+    "i\u2019d not sure",
+    "not sure",
+    "90% sure",
+    "\u0663\u0660% confident",
+    "12% sure",
+    "note:",
+    "1. caveat:",
+    "> note:",
+    "(from memory",
+    "(quoting - from memory",
+    "; x-y, from memory",
+    "afrom memory",
+    ", but not sure",
+    "but not sure",
+    "parts i'd verify",
+    "apart i'd check",
+    "aaaaab",
+    "aaaab",
+    "but can't",
+    ", i can't",
+    " but can't",
+)
+TRICKY = {
+    "behind": r"(?<![\w'])i(?:'m|'d)? not sure",
+    "line": r"^[ \t>*-]*(?:\d+[.)][ \t]*)?(?:note|caveat):",
+    "digits": r"(?<!\w)\d{1,3}% (?:sure|confident)",
+    "word_led": r"(?:(?<=[(])|(?<=[(,;] ))(?:[\w'-]+ ?(?:-|,) ?)?from memory",
+    "lookbehind_text": r"(?:(?<=, but )|(?<= but ))not sure",
+    "mid_word": r"(?:part|bit|date)s? i'd (?:verify|check)",  # no look-behind: may start inside a word
+    "repeat": r"(?<!\w)a{5}b",
+    "optional_space": r"(?<!\w)(?: ?but|, i) can't",
+    "end_boundary": r"(?<!\w)(?:i'm not sure|not sure)(?:(?<!\w)|(?!\w))",
+}
+
+
+@pytest.mark.parametrize("name", sorted(TRICKY))
+def test_constructs_scan_like_re(name):
+    rx = re.compile(TRICKY[name], re.M)
+    assert cover(rx) is not None  # each is indexed: the comparison below exercises the fast path
+    index = StartIndex({name: rx})
+    assert name in index.indexed
+    rng = random.Random(name)
+    words = [*_WORDS, *_PHRASES]
+    found = 0
+    for _ in range(400):
+        view = "".join(rng.choice(words) + rng.choice(_GLUE) for _ in range(rng.randrange(1, 40)))
+        found += check_view(index, {name: rx}, view, rng)
+    assert found > 0
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"a*", r"(?:)|b", r"(?i)not sure", r"(?a)\w+ sure", r".sure", r"[^x]sure", r"\s+sure"],
+)
+def test_patterns_that_cannot_be_covered_are_left_to_re(pattern):
+    # empty matches, case folding, ASCII \w, an open first character: scanned as before
+    rx = re.compile(pattern)
+    assert cover(rx) is None
+    assert pattern not in StartIndex({pattern: rx}).indexed
+
+
+def test_a_pattern_that_may_start_inside_a_word_is_not_word_anchored():
+    assert not after_nonword(re.compile(r"(?:part|bit)s? i'd check"))
+    assert not after_nonword(re.compile(r"(?<![\w'])i|x"))  # one alternative is unanchored
+    assert after_nonword(re.compile(r"(?:^|(?<=[.!?] ))not sure", re.M))
