@@ -89,9 +89,9 @@ def _prose_release(text: Any, state: dict[str, Any], line_start: int) -> int:
         state["scanned"] = size
         if not state["held"]:
             new_from = max(line_start, state["words_end"])
-            last = max((m.end() for m in _WS.finditer(text[new_from:size])), default=0)
+            last = _TO_LAST_WS.match(text[new_from:size])
             if last:
-                state["words_end"] = new_from + last
+                state["words_end"] = new_from + last.end()
     return int(state["words_end"]) if not state["held"] else line_start
 
 
@@ -116,6 +116,7 @@ _HINT_WORDS = re.compile(r"install|import|require|\badd\b|\bfrom\b")
 _HINT_PIN = re.compile(r"\s*[A-Za-z0-9_.\-\[\]]+\s*[=<>~!]=")
 _HINT_SPAN = 8  # longer than any match of _HINT_WORDS
 _WS = re.compile(r"\s")
+_TO_LAST_WS = re.compile(r".*\s", re.S)  # from the start through the last whitespace (one match, no walk)
 NO_HINT = "no_hint"  # state key: (start, line start, length) of text searched for a hint without one
 
 
@@ -152,9 +153,10 @@ def names_ahead(text: Any, state: dict[str, Any], imports: bool) -> list[Ref]:
     state["ahead_seen"] = size
     end = state.get("end", 0)
     new = text[max(seen, end) : size]
-    last_ws = max((m.start() for m in _WS.finditer(new)), default=-1)
-    if last_ws < 0:
+    to_last_ws = _TO_LAST_WS.match(new)
+    if to_last_ws is None:
         return []
+    last_ws = to_last_ws.end() - 1
     start = state["anchor"] if state.get("anchor") is not None else end
     pending = text[start : max(seen, end) + last_ws]
     if len(pending) - (end - start) > AHEAD_LINE_LIMIT or not _hint(pending, end - start, start, state):
