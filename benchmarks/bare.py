@@ -171,3 +171,50 @@ def httpx_app():
         return Response(r.content, r.status_code, media_type="application/json")
 
     return _starlette(forward, startup, shutdown)
+
+
+def _aiohttp_stream_app(relay: bool):
+    """Starlette + one pooled aiohttp session asking for a streamed answer: the upstream's events
+    relayed read by read (`relay`), or read whole and sent at once. What any event-by-event relay on
+    this stack costs over a buffered one, before any parsing or checking (benchmarks/streaming.py)."""
+    import aiohttp
+    from starlette.responses import Response, StreamingResponse
+
+    upstream = os.environ["BENCH_UPSTREAM"]
+    state = {}
+
+    async def startup():
+        state["s"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512), auto_decompress=False)
+
+    async def shutdown():
+        await state["s"].close()
+
+    async def forward(request):
+        body = await request.body()
+        r = await state["s"].post(
+            upstream + "/chat/completions", data=body, headers={"content-type": "application/json"}
+        )
+        if not relay:
+            try:
+                return Response(await r.read(), r.status, media_type="text/event-stream")
+            finally:
+                r.release()
+
+        async def chunks():
+            try:
+                async for chunk in r.content.iter_any():
+                    yield chunk
+            finally:
+                r.close()
+
+        return StreamingResponse(chunks(), r.status, media_type="text/event-stream")
+
+    return _starlette(forward, startup, shutdown)
+
+
+def stream_relay_app():
+    return _aiohttp_stream_app(relay=True)
+
+
+def stream_buffer_app():
+    return _aiohttp_stream_app(relay=False)

@@ -12,6 +12,11 @@ coding-assistant policy (auto picks buffer there: its rule re-asks) and the same
 incremental (its re-ask replaced by a block, which is what a released stream can still do), and
 the default policy with `stream.mode: passthrough` (forwards only, vets afterwards: the floor).
 
+--bare adds the floor of the stack itself: a bare Starlette + aiohttp relay (benchmarks/bare.py) on
+the same uvicorn, sending each upstream read as it comes, against the same relay reading the answer
+whole and sending it at once. Its ratio is what writing an event at a time costs before any parsing
+or checking: an incremental stream cannot be cheaper than that, relative to its buffered answer.
+
 --before-src DIR also runs the two incremental targets and the default policy's buffer and passthrough
 targets from another source tree (e.g. an export of main's src/), so a change is measured against what
 it replaces in the same run; each tree's CPU ratio is against its own buffered answer.
@@ -34,7 +39,7 @@ import httpx
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.overhead import cpu_seconds, llmvet_cmd, serve, stop_all  # noqa: E402
+from benchmarks.overhead import cpu_seconds, llmvet_cmd, serve, stop_all, uvicorn_cmd  # noqa: E402
 from tests.support.fake_upstream import FakeUpstream, Reply  # noqa: E402
 from tests.support.servers import ThreadedServer, free_port  # noqa: E402
 
@@ -125,6 +130,7 @@ def main() -> int:
     ap.add_argument("--cpu-answers", type=int, default=20, help="answers per target for the CPU figure")
     ap.add_argument("--cpu-delay", type=float, default=0.002)
     ap.add_argument("--before-src", help="also run the incremental targets from this source tree (its src/ folder)")
+    ap.add_argument("--bare", action="store_true", help="also run a bare relay, read by read and buffered")
     args = ap.parse_args()
     events = prose_events(args.chunks)
     fake = FakeUpstream()
@@ -142,6 +148,11 @@ def main() -> int:
             cmd = llmvet_cmd(upstream.url + "/v1", port, policy, f"sqlite:///{tmp / (str(port) + '.db')}")
             env = {"LLMVET_LOG_LEVEL": "warning", **({"PYTHONPATH": pythonpath} if pythonpath else {})}
             procs.append(serve(cmd, port, tmp / "servers.log", env))
+            targets[name] = (f"http://127.0.0.1:{port}", procs[-1].pid)
+        for name, app in [("bare relay, read by read", "relay"), ("bare relay, buffered", "buffer")] * args.bare:
+            port = free_port()
+            bare_env = {"BENCH_UPSTREAM": upstream.url + "/v1"}
+            procs.append(serve(uvicorn_cmd(f"bare:stream_{app}_app", port), port, tmp / "servers.log", bare_env))
             targets[name] = (f"http://127.0.0.1:{port}", procs[-1].pid)
         try:
             results: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
@@ -173,7 +184,10 @@ def main() -> int:
     for name, m in med.items():
         if name == "upstream (direct)":
             continue
-        buffered = med[("before: " if name.startswith("before: ") else "llmvet ") + "default, stream.mode buffer"]
+        if name.startswith("bare "):
+            buffered = med["bare relay, buffered"]
+        else:
+            buffered = med[("before: " if name.startswith("before: ") else "llmvet ") + "default, stream.mode buffer"]
         print(
             f"{name:46} first token +{m['first_token'] - direct['first_token']:.1f} ms, "
             f"gap p99 +{m['gap_p99'] - direct['gap_p99']:.1f} ms, "

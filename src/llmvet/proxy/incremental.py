@@ -13,7 +13,7 @@ OpenAI error a buffered stream gets.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.responses import Response
@@ -31,6 +31,8 @@ from llmvet.proxy.runtime import Runtime
 from llmvet.proxy.upstream import response_headers
 from llmvet.proxy.vetting import Vetter
 from llmvet.proxy.wires.base import payloads
+
+Read = Callable[[], Awaitable[bytes]]  # the upstream's next chunk, b"" at the end (see Upstream.reader)
 
 
 class Incremental:
@@ -57,9 +59,9 @@ class Incremental:
                 return await self.vetter.upstream_error(ex, answer)
             raise upstream_bad_response("a stream was asked for, but the body is not an event stream")
         started = time.perf_counter()
-        chunks = upstream.iter_chunks(resp, whole=True)
+        read = upstream.reader(resp, whole=True)
         try:
-            first, done = await self.until_first_release(run, chunks)
+            first, done = await self.until_first_release(run, read)
         except BaseException:
             resp.close()
             run.cancel_early()
@@ -71,15 +73,15 @@ class Incremental:
             return await self.render.act(ex, run.answer(headers), decision)
         out_headers = {**headers, **self.render.decision_headers(ex, Decision("allow", ex.rule.name))}
         out_headers["x-llmvet-decision"] = "incremental"  # the final decision is in the last event
-        relay = self.relay(run, chunks, resp, first, done, headers)
+        relay = self.relay(run, read, resp, first, done, headers)
         return KeepAliveStream(relay, ex.rule.rule.stream.keepalive, headers=out_headers)
 
-    async def until_first_release(self, run: IncrementalRun, chunks: AsyncIterator[bytes]) -> tuple[list[bytes], bool]:
+    async def until_first_release(self, run: IncrementalRun, read: Read) -> tuple[list[bytes], bool]:
         """The events that go out first, once some text is cleared (events before it, e.g. the one naming
         the role, wait for it: until then a finding still gets the buffered error), and whether the
         stream is over."""
         first: list[bytes] = []
-        async for chunk in chunks:
+        while chunk := await read():
             first += await run.take_chunk(chunk)
             if run.stopped is not None:  # flagged in the first words: the buffered stream's error, nothing sent
                 return [], True
@@ -93,7 +95,7 @@ class Incremental:
     async def relay(
         self,
         run: IncrementalRun,
-        chunks: AsyncIterator[bytes],
+        read: Read,
         resp: Any,
         first: list[bytes],
         done: bool,
@@ -106,10 +108,10 @@ class Incremental:
         try:
             yield b"".join(first)
             if not done:
-                async for chunk in chunks:
+                while chunk := await read():
                     out = await run.take_chunk(chunk)
                     if out:
-                        yield b"".join(out)
+                        yield out[0] if len(out) == 1 else b"".join(out)
                     if run.stopped is not None or run.complete:  # complete: not a wait for the upstream to close
                         break
                 else:

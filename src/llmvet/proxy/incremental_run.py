@@ -8,6 +8,7 @@ the answer it adds text to is cleared by every segment validator reading that pa
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from time import perf_counter
 from typing import Any
 
@@ -56,6 +57,7 @@ class IncrementalRun:
         self.readers: dict[str, list[_Reader]] = {}  # part kind -> the segment validators reading it
         self.complete = False  # the upstream's stream said it is over ([DONE], a final response event)
         self.text_out = False  # has an event with text been released?
+        self.assembled: list[Part] | None = None  # the answer's parts, once `finish` has assembled them
 
     def readers_of(self, kind: PartKind) -> list[_Reader]:
         found = self.readers.get(kind)
@@ -78,25 +80,35 @@ class IncrementalRun:
             task.cancel()
 
     # ---- taking events in -------------------------------------------------------------------------
-    async def take(self, event: sse.Event) -> None:
-        if event.data.__class__ is dict and "llmvet" in event.data:
-            event = event_without_llmvet(event)
+    def take(self, event: sse.Event) -> Awaitable[None] | None:
+        """Take one event in. Most events (text every check calls clean) are taken here and now; for
+        the rest, the checks still to run, to await."""
+        data = event.data
+        if data.__class__ is dict:
+            if "llmvet" in data:
+                event = event_without_llmvet(event)
+                data = event.data
+            error = error_event_text(data)
+        else:
+            error = None
         self.events.append(event)
-        error = error_event_text(event.data) if event.data.__class__ is dict else None
         if error is None:
-            deltas, terminal = self.wire.read_event(event.data, self.names)
+            deltas, terminal = self.wire.read_event(data, self.names)
         else:  # held to the end, its text checked whole like a finished choice's
             deltas, terminal = [(0, f"error#{len(self.events)}", "error", error)], True
-        if len(deltas) == 1:  # most events: one piece of one part's text
-            choice, name, kind, delta = deltas[0]
-            part = self.parts.get((choice, name))
-            if part is None:
-                part = self.parts[(choice, name)] = self.new_part(choice, name, kind)
-            part.add(delta)
-            self.marks.append(_HELD if terminal else (part, part.length))
-            if part.readers:
-                await self.check_segments(part, final=False)
-        elif deltas:
+        if terminal or len(deltas) != 1:
+            return self.take_rest(event, deltas, terminal)
+        choice, name, kind, delta = deltas[0]  # most events: one piece of one part's text
+        part = self.parts.get((choice, name))
+        if part is None:
+            part = self.parts[(choice, name)] = self.new_part(choice, name, kind)
+        part.add(delta)
+        self.marks.append((part, part.length))
+        return self.check_segments(part, final=False) if part.readers else None
+
+    async def take_rest(self, event: sse.Event, deltas: list[tuple[int, str, PartKind, str]], terminal: bool) -> None:
+        """An event that adds to several parts, or none, or closes a choice or the stream."""
+        if deltas:
             await self.take_many(deltas, terminal)
         else:
             self.marks.append(_HELD if terminal else None)
@@ -104,7 +116,7 @@ class IncrementalRun:
             for index in self.wire.finished_choices(event.data):
                 for key, part in list(self.parts.items()):
                     if key[0] == index and part.readers:
-                        await self.check_segments(part, final=True)
+                        await _done(self.check_segments(part, final=True))
             self.complete = self.complete or self.wire.stream_complete([event])
 
     async def take_many(self, deltas: list[tuple[int, str, PartKind, str]], terminal: bool) -> None:
@@ -119,7 +131,7 @@ class IncrementalRun:
         self.marks.append(_HELD if terminal else [(part, part.length) for part in touched.values()])
         for part in touched.values():
             if part.readers:
-                await self.check_segments(part, final=False)
+                await _done(self.check_segments(part, final=False))
 
     def new_part(self, choice: int, name: str, kind: PartKind) -> StreamText:
         part = StreamText(choice, kind, name)
@@ -140,21 +152,26 @@ class IncrementalRun:
         except sse.StreamError as exc:
             raise upstream_bad_response(str(exc)) from None
         for event in events:
-            await self.take(event)
+            checks = self.take(event)
+            if checks is not None:
+                await checks
             if self.stopped is not None:
                 break
             if not self.hold_all:
                 self.release_into(out)
         return out
 
-    async def check_segments(self, part: StreamText, final: bool) -> None:
-        """Check the part's text each of its readers can now release; release what all of them cleared."""
+    def check_segments(self, part: StreamText, final: bool) -> Awaitable[None] | None:
+        """Check the part's text each of its readers can now release; release what all of them cleared.
+        Windows a reader calls clean are cleared here and now; None when that was all, else the checks
+        of the other windows, to await (most events run no coroutine)."""
         tail: Any = part.tail  # read like the whole text so far
-        readers, cleared_at, states = part.readers, part.cleared, part.state
-        for r in readers:
+        cleared_at, states = part.cleared, part.state
+        flagged: list[tuple[_Reader, int, str, int]] | None = None
+        for r in part.readers:
             label = r.label
-            cleared, state = cleared_at[label], states[label]
-            start, end, release = r.window(tail, state, cleared, final)
+            cleared = cleared_at[label]
+            start, end, release = r.window(tail, states[label], cleared, final)
             if end <= start or release <= cleared:
                 continue
             cleared_at[label] = release
@@ -162,13 +179,30 @@ class IncrementalRun:
             began = perf_counter()
             if r.clean(window):
                 r.clean_s += perf_counter() - began
-                continue
+            elif flagged is None:
+                flagged = [(r, start, window, release)]
+            else:
+                flagged.append((r, start, window, release))
+        if flagged is not None:
+            return self.check_windows(part, final, flagged)
+        self.settle(part, final)
+        return None
+
+    async def check_windows(self, part: StreamText, final: bool, windows: list[tuple[_Reader, int, str, int]]) -> None:
+        """Run the checks of windows not called clean, then release what every reader cleared."""
+        for r, start, window, release in windows:
+            state = part.state[r.label]
             decision = await evaluate(self.ex.rule, self.context(part, window, not final, state), only=[r.cv])
             _shift_spans(decision, start)
             _keep_findings(decision, release, state.setdefault("reported", set()))
             self.decisions.append(decision)
             if decision.action in STOPS and self.stopped is None:
                 self.stopped = decision
+        self.settle(part, final)
+
+    def settle(self, part: StreamText, final: bool) -> None:
+        """After the checks: start readers' work ahead, move the part's release point, drop text read."""
+        tail, readers, cleared_at, states = part.tail, part.readers, part.cleared, part.state
         if part.ahead and not final and self.stopped is None:
             for r in readers:
                 if r.ahead is not None:
@@ -212,8 +246,8 @@ class IncrementalRun:
         """Check the tails, reconcile with the assembled answer, run the whole-answer checks."""
         for text in list(self.parts.values()):
             if text.readers:
-                await self.check_segments(text, final=True)
-        assembled = self.ex.wire.vetted_stream_parts(self.events)
+                await _done(self.check_segments(text, final=True))
+        assembled = self.assembled = self.ex.wire.vetted_stream_parts(self.events)
         wholes = {p.whole() for p in self.parts.values()}
         for part in assembled:  # text the deltas did not carry (a final snapshot that says more): check it whole
             if part.text and part.text not in wholes:
@@ -255,7 +289,11 @@ class IncrementalRun:
         return Decision(action, self.ex.rule.name, list(runs.values()))
 
     def answer(self, headers: dict[str, str]) -> Answer:
-        return Answer(200, headers, events=self.events, text=self.ex.wire.stream_text(self.events))
+        if self.assembled is None:
+            text = self.ex.wire.stream_text(self.events)
+        else:  # the parts `finish` assembled: the same first content part stream_text would find
+            text = next((p.text for p in self.assembled if p.label == "content"), "")
+        return Answer(200, headers, events=self.events, text=text)
 
 
 class _Reader:
@@ -286,6 +324,11 @@ def _merged(a: ValidatorRun, b: ValidatorRun) -> ValidatorRun:
     )
     action = max(a.action, b.action, key=SEVERITY.__getitem__)
     return ValidatorRun(a.label, verdict, a.elapsed_ms + b.elapsed_ms, action, a.timed_out or b.timed_out)
+
+
+async def _done(checks: Awaitable[None] | None) -> None:
+    if checks is not None:
+        await checks
 
 
 def _mode(cv: CompiledValidator) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -144,6 +144,29 @@ class Upstream:
             return await self.read(resp)
         finally:
             resp.release()
+
+    def reader(self, resp: aiohttp.ClientResponse, *, whole: bool = False) -> Callable[[], Awaitable[bytes]]:
+        """`iter_chunks` as one call a read: the next chunk as it arrives, b"" at the end. A relay that
+        handles each read on its own (an incremental stream) saves the async iterators' layers."""
+        content = resp.content
+        limit = self.max_body_bytes if whole else None
+        size = 0
+
+        async def read() -> bytes:
+            nonlocal size
+            try:
+                chunk = await content.readany()
+            except TimeoutError:
+                raise upstream_timeout(self.read_timeout) from None
+            except aiohttp.ClientError as exc:
+                raise upstream_bad_response(f"connection closed mid-stream ({type(exc).__name__})") from None
+            if limit is not None:
+                size += len(chunk)
+                if size > limit:
+                    raise self._too_large(resp)
+            return chunk
+
+        return read
 
     async def iter_chunks(self, resp: aiohttp.ClientResponse, *, whole: bool = False) -> AsyncIterator[bytes]:
         """The body as it arrives. `whole`: the caller keeps all of it (to vet it), so it ends with

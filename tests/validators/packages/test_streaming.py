@@ -62,3 +62,35 @@ def test_names_in_the_line_being_written_are_found_once_complete():
         found.append([r.name for r in names_ahead(text, state, imports=True)])
     assert found[:4] == [[], [], [], []]  # "Then run pip install": no name yet
     assert found[4] == ["fastyamlparserz"]  # complete once the space after it arrived
+
+
+def test_a_line_read_again_finds_the_hints_a_whole_search_finds():
+    """Names looked up ahead are the same whether the line being written is searched whole at every
+    word or only from a little before its new text (the search a long prose line otherwise repeats)."""
+    import random
+
+    from llmvet.validators.packages.streaming import NO_HINT
+
+    words = ["the", "river", "from", "fromage", "install", "reinstall", "pip", "numpy", "==", "1.2", "add", "adder"]
+    words += ["import", "requests", ">=", "2", "x", "\n", "\n\n", "```python\n", "```\n", "  ", "  numpy", "requi"]
+    words += ["pip install fastyamlparserz", "import yaml", "npm install left-pad", "requests==2.1", "\nnumpy"]
+    ahead = searched = 0
+    for seed in range(40):
+        rng = random.Random(seed)
+        text = "".join(rng.choice(words) + rng.choice(["", " ", " ", "\n"]) for _ in range(120))
+        cached: dict = {}
+        whole: dict = {}
+        at = 0
+        while at < len(text):
+            at = min(len(text), at + rng.randint(1, 9))
+            part = text[:at]
+            line_window(part, cached, 0, False)
+            line_window(part, whole, 0, False)
+            whole.pop(NO_HINT, None)  # no memory of earlier searches: the line is searched whole
+            got = [r.name for r in names_ahead(part, cached, imports=True)]
+            assert got == [r.name for r in names_ahead(part, whole, imports=True)], (seed, at)
+            if NO_HINT in whole:  # this call searched for a hint: both searches found one, or neither
+                assert cached[NO_HINT] == whole[NO_HINT], (seed, at)
+                searched += 1
+            ahead += bool(got)
+    assert ahead > 20 and searched > 200  # the texts do name packages ahead, and lines were read again

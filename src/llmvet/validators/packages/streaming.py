@@ -89,9 +89,9 @@ def _prose_release(text: Any, state: dict[str, Any], line_start: int) -> int:
         state["scanned"] = size
         if not state["held"]:
             new_from = max(line_start, state["words_end"])
-            last = max((m.end() for m in _WS.finditer(text[new_from:size])), default=0)
+            last = _TO_LAST_WS.match(text[new_from:size])
             if last:
-                state["words_end"] = new_from + last
+                state["words_end"] = new_from + last.end()
     return int(state["words_end"]) if not state["held"] else line_start
 
 
@@ -110,7 +110,39 @@ def clean(window: str) -> bool:
 
 
 _AHEAD_HINT = re.compile(r"install|import|require|\badd\b|\bfrom\b|^\s*[A-Za-z0-9_.\-\[\]]+\s*[=<>~!]=", re.M)
+# Its two halves, for a line read again with more text: the words (7 characters at most), and the
+# `name==` form (only from a line's start).
+_HINT_WORDS = re.compile(r"install|import|require|\badd\b|\bfrom\b")
+_HINT_PIN = re.compile(r"\s*[A-Za-z0-9_.\-\[\]]+\s*[=<>~!]=")
+_HINT_SPAN = 8  # longer than any match of _HINT_WORDS
 _WS = re.compile(r"\s")
+_TO_LAST_WS = re.compile(r".*\s", re.S)  # from the start through the last whitespace (one match, no walk)
+NO_HINT = "no_hint"  # state key: (start, line start, length) of text searched for a hint without one
+
+
+def _hint(pending: str, line: int, start: int, state: dict[str, Any]) -> bool:
+    """`_AHEAD_HINT.search(pending, line)`, without reading the whole line again at every word.
+
+    `pending` only grows while `start` and `line` (where the line being written begins) stay put, and
+    ends where a space follows. A line of one text (no line break) already searched without a hint
+    can only gain one in its new text: a word ending there (so starting at most `_HINT_SPAN` back), or
+    the `name==` form from the line's start, which one match at that start answers. A line of prose
+    otherwise costs its length at every word: 25 us a word at 500 characters."""
+    searched = state.get(NO_HINT)
+    if (
+        searched is not None
+        and searched[0] == start
+        and searched[1] == line
+        and (line == 0 or pending[line - 1] == "\n")
+        and pending.find("\n", line) < 0
+    ):
+        found = _HINT_PIN.match(pending, line) is not None or (
+            _HINT_WORDS.search(pending, max(line, searched[2] - _HINT_SPAN)) is not None
+        )
+    else:
+        found = _AHEAD_HINT.search(pending, line) is not None
+    state[NO_HINT] = None if found else (start, line, len(pending))
+    return found
 
 
 def names_ahead(text: Any, state: dict[str, Any], imports: bool) -> list[Ref]:
@@ -121,12 +153,13 @@ def names_ahead(text: Any, state: dict[str, Any], imports: bool) -> list[Ref]:
     state["ahead_seen"] = size
     end = state.get("end", 0)
     new = text[max(seen, end) : size]
-    last_ws = max((m.start() for m in _WS.finditer(new)), default=-1)
-    if last_ws < 0:
+    to_last_ws = _TO_LAST_WS.match(new)
+    if to_last_ws is None:
         return []
+    last_ws = to_last_ws.end() - 1
     start = state["anchor"] if state.get("anchor") is not None else end
     pending = text[start : max(seen, end) + last_ws]
-    if len(pending) - (end - start) > AHEAD_LINE_LIMIT or not _AHEAD_HINT.search(pending, end - start):
+    if len(pending) - (end - start) > AHEAD_LINE_LIMIT or not _hint(pending, end - start, start, state):
         return []
     blocks = parse.code_blocks(pending, parse.find_fences(pending, open_ended=True))
     return [r for r in extract(pending, blocks, imports=imports).refs if r.span[0] >= end - start]
