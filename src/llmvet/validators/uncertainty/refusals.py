@@ -16,6 +16,7 @@ from llmvet.validators.uncertainty.hits import (
     Hit,
     Options,
     Span,
+    Spans,
     clean,
     cue_matches,
     overlaps,
@@ -42,7 +43,7 @@ _PIVOT = re.compile(
 def find_refusals(views: Views, cues: CueSet) -> list[Hit]:
     exclude = cues.get("refusal_exclude")
     hits: list[Hit] = []
-    taken: list[Span] = []
+    taken = Spans()
     for section in (*REFUSAL_SECTIONS, "deflection_weak"):
         rx = cues.get(section)
         if rx is None:
