@@ -137,3 +137,25 @@ def test_a_character_stands_in_only_where_every_item_agrees() -> None:
     assert StandIns([re.compile(r"a")]).readable("a\u2014b") == "a\u2014b"
     assert StandIns([re.compile(r"(a)\1")]).readable("\u00e9") is None
     assert StandIns([re.compile(r"a")]).readable("\ud800") is None  # no UTF-8 for a lone surrogate
+
+
+def test_refusal_classification_through_the_prefilter_equals_the_plain_one() -> None:
+    """The refusal pass tries the offer/support/alternative lists on a sentence only where a prefilter
+    window reaches its start (refusals._may_match): refused answers, joined with others, as bullet lists
+    and in Unicode forms, must be classified exactly as without the prefilter."""
+    cues = load("en")
+    plain = CueSet(cues.patterns, cues.categories)
+    rng = random.Random(5)
+    texts = dev_texts()
+    refused = [t for t in texts if analyse(t, plain).refusal_level != "none"]
+    assert len(refused) > 20
+    compared = levels = 0
+    for i, text in enumerate(refused):
+        other = texts[(i * 7) % len(texts)]
+        bullets = "\n".join(f"{rng.choice(['- ', '* ', '# ', '', '1. '])}{s}" for s in text.split(". "))
+        for form in (text, f"{text}\n\n{other}", f"{other}\n\n{text}", bullets, *unicode_forms(text, rng)):
+            got = dataclasses.asdict(analyse(form, cues))
+            assert got == dataclasses.asdict(analyse(form, plain)), form
+            compared += 1
+            levels += got["refusal_level"] != "none"
+    assert levels > compared // 3  # most forms are still refusals: the classification ran

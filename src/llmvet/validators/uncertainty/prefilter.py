@@ -137,12 +137,15 @@ class Windowed:
     Where the windows cover much of the text, or for a scan of part of it once the text's start index
     is made, the scan goes to `indexed` (starts.Indexed, set by CueSet.for_text) when there is one."""
 
-    __slots__ = ("_data", "_relaxed", "_spans", "indexed", "rx", "text")
+    __slots__ = ("_data", "_inside", "_relaxed", "_spans", "indexed", "rx", "text")
 
-    def __init__(self, rx: re.Pattern[str], relaxed_rx: Any, text: str, data: bytes) -> None:
+    def __init__(
+        self, rx: re.Pattern[str], relaxed_rx: Any, text: str, data: bytes, inside: list[int] | None = None
+    ) -> None:
         self.rx = rx
         self.text = text
         self._data = data  # `text` as RE2 reads it (UTF-8: see standins.py); offsets mapped back in `windows`
+        self._inside = inside  # (`continuations(data)`, shared by the patterns of one text)
         self._relaxed = relaxed_rx
         self._spans: list[tuple[int, int]] | None = None  # `windows`, worked out on first use
         self.indexed: Any = None  # starts.Indexed of the same pattern and text (starts.py imports this module)
@@ -151,7 +154,11 @@ class Windowed:
         """Merged [start, end] ranges (inclusive) one of which every match of the pattern starts in."""
         if self._spans is None:
             spans = windows(self._relaxed, self._data)
-            self._spans = spans if len(self._data) == len(self.text) else _in_characters(spans, self._data)
+            if len(self._data) != len(self.text):
+                if self._inside is None:
+                    self._inside = continuations(self._data)
+                spans = _in_characters(spans, self._inside)
+            self._spans = spans
         return self._spans
 
     def can_start_in(self, string: str, pos: int, endpos: int) -> bool:
@@ -227,10 +234,15 @@ def windows(relaxed_rx: Any, text: bytes) -> list[tuple[int, int]]:
 _CONTINUATION = re.compile(rb"[\x80-\xbf]")  # a byte inside a UTF-8 character (not its first)
 
 
-def _in_characters(spans: list[tuple[int, int]], data: bytes) -> list[tuple[int, int]]:
-    """Window spans in UTF-8 byte offsets as character offsets, widened to whole characters: a start
-    inside a character goes back to it, an end inside one forward past it (windows stay supersets)."""
-    inside = [m.start() for m in _CONTINUATION.finditer(data)]
+def continuations(data: bytes) -> list[int]:
+    """Offsets of the UTF-8 bytes that do not start a character."""
+    return [m.start() for m in _CONTINUATION.finditer(data)]
+
+
+def _in_characters(spans: list[tuple[int, int]], inside: list[int]) -> list[tuple[int, int]]:
+    """Window spans in UTF-8 byte offsets (`inside`: `continuations` of the bytes) as character offsets,
+    widened to whole characters: a start inside a character goes back to it, an end inside one forward
+    past it (windows stay supersets)."""
 
     def chars_before(byte: int) -> int:  # characters that start before `byte`
         return byte - bisect_left(inside, byte)
@@ -316,11 +328,12 @@ class Prefilter:
         if data is None or possible is None:
             return None
         out: dict[str, Pattern | None] = {}
+        inside = continuations(data) if len(data) != len(text) else None
         for name, rx in patterns.items():
             if rx is None or name not in possible:
                 out[name] = None
             elif name in self.always or not isinstance(rx, re.Pattern):
                 out[name] = rx
             else:
-                out[name] = Windowed(rx, self._relaxed[name], text, data)
+                out[name] = Windowed(rx, self._relaxed[name], text, data, inside)
         return out
