@@ -214,7 +214,7 @@ def build_views(raw: str) -> Views:
     prose = _QUOTES.sub(_blanked, prose)
     prose = _blank_letters(prose)
     if "*" in prose or "_" in prose:  # every emphasis marker has one
-        prose = _EMPHASIS.sub(_blanked, prose)
+        prose = _blank_emphasis(prose)
     prose_c = Compact(_lower(prose))
     comments_c = Compact(_comments(text, blank, code_spans) if code_spans else "")
     words = count_words(prose_c.text)  # (squeezing blanks joins no words)
@@ -227,6 +227,31 @@ def build_views(raw: str) -> Views:
         code_only=bool(code_spans) and words < 5,
         has_code=bool(code_spans),
     )
+
+
+def _blank_emphasis(s: str) -> str:
+    """`_EMPHASIS.sub(_blanked, s)`, the pattern tried only at the `*` and `_` its alternatives start
+    with (a scan tried every position: 0.15 ms on 10 KB for a handful of markers). Leftmost first,
+    going on after each match, as `sub` does; no match holds a newline, so each becomes spaces."""
+    marks: list[int] = []
+    for c in "*_":
+        i = s.find(c)
+        while i >= 0:
+            marks.append(i)
+            i = s.find(c, i + 1)
+    pieces: list[str] = []
+    last = 0
+    for p in sorted(marks):
+        if p < last:
+            continue  # inside the last match
+        m = _EMPHASIS.match(s, p)
+        if m is not None:
+            pieces += (s[last:p], " " * (m.end() - p))
+            last = m.end()
+    if not pieces:
+        return s
+    pieces.append(s[last:])
+    return "".join(pieces)
 
 
 def _spliced(text: str, other: str, spans: list[tuple[int, int]], fix: Callable[[str], str] | None = None) -> str:
