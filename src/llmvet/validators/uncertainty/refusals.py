@@ -88,12 +88,17 @@ class _Asides:
 
     filler: Pattern | None
     support: Pattern | None
-    reasons: list[re.Pattern[str]]
+    reasons: list[tuple[re.Pattern[str], Pattern | None]]  # (pattern, its scan of the prose: see _may_search)
     alternative: Pattern | None
 
     @classmethod
     def of(cls, cues: CueSet) -> _Asides:
-        reasons = [rx for cat, rx in cues.categories.items() if cat in ("safety", "policy")]
+        scans = cues.category_scans
+        reasons: list[tuple[re.Pattern[str], Pattern | None]] = [
+            (rx, rx if scans is None else scans.get(cat))
+            for cat, rx in cues.categories.items()
+            if cat in ("safety", "policy")
+        ]
         return cls(cues.get("refusal_filler"), cues.get("refusal_support"), reasons, cues.get("refusal_alternative"))
 
     def offers_alternative(self, sentence: str, view: str, at: int) -> bool:
@@ -115,8 +120,11 @@ class _Asides:
             _may_match(self.support, view, at) and self.support is not None and self.support.match(sentence) is not None
         )
 
-    def reason(self, sentence: str, words: int) -> bool:
-        return words <= REASON_MAX_WORDS and any(rx.search(sentence) for rx in self.reasons)
+    def reason(self, sentence: str, words: int, view: str, at: int) -> bool:
+        if words > REASON_MAX_WORDS:
+            return False
+        end = at + len(sentence)
+        return any(_may_search(scan, view, at, end) and rx.search(sentence) for rx, scan in self.reasons)
 
 
 def _may_match(rx: Pattern | None, view: str, at: int) -> bool:
@@ -127,6 +135,14 @@ def _may_match(rx: Pattern | None, view: str, at: int) -> bool:
     if rx is None:
         return False
     return not isinstance(rx, Windowed) or rx.can_start_in(view, at, at)
+
+
+def _may_search(scan: Pattern | None, view: str, a: int, b: int) -> bool:
+    """Can a search of `view[a:b]` find a match? Not where the prose's scan is None (no match anywhere
+    in it) or its windows do not reach into [a, b] (as in `_may_match`)."""
+    if scan is None:
+        return False
+    return not isinstance(scan, Windowed) or scan.can_start_in(view, a, b)
 
 
 def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, bool]:
@@ -170,7 +186,11 @@ def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, boo
             continue
         # The reasons given after a refusal ("X is illegal and dangerous", "it would violate their
         # privacy") are not an answer, until the answer turns to content ("but", "that said, here is").
-        if not turns and (after_refusal or (refusal_seen and not pivot)) and asides.reason(sentence, words):
+        if (
+            not turns
+            and (after_refusal or (refusal_seen and not pivot))
+            and asides.reason(sentence, words, views.prose, at)
+        ):
             after_refusal = False
             continue
         after_refusal = False
