@@ -145,8 +145,9 @@ def test_refusal_classification_through_the_prefilter_equals_the_plain_one() -> 
     and in Unicode forms, must be classified exactly as without the prefilter."""
     cues = load("en")
     plain = CueSet(cues.patterns, cues.categories)
-    scans = cues.for_text("i can't help with that \u2014 it is illegal and dangerous.").category_scans
-    assert scans is not None and isinstance(scans["safety"], Windowed)  # the reasons are gated too
+    assert cues.category_prefilter is not None  # the reasons are gated too
+    scans = cues.category_prefilter.narrowed(cues.categories, "i can't help with that \u2014 it is illegal.")
+    assert scans is not None and isinstance(scans["safety"], Windowed)
     rng = random.Random(5)
     texts = dev_texts()
     refused = [t for t in texts if analyse(t, plain).refusal_level != "none"]

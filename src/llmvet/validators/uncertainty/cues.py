@@ -46,7 +46,6 @@ LIST_SECTIONS: tuple[str, ...] = (
     "refusal_support",
     "refusal_alternative",
 )
-CATEGORY_PREFIX = "category."  # (the refusal categories' names in the prefilter)
 MAP_SECTIONS: tuple[str, ...] = ("macros", "refusal_categories")
 # Long lists of multi-word phrases: grouping entries by first character behind a look-ahead lets the
 # engine skip most alternatives at each position (~2x faster). Lists of short single words are faster
@@ -104,9 +103,8 @@ class CueSet:
     prefilter: Prefilter | None = field(default=None, compare=False)
     full: CueSet | None = field(default=None, compare=False)  # of a set filtered for one text: the whole set
     starts: StartIndex | None = field(default=None, compare=False)
-    # of a set filtered for one text: category -> its scan of that text (prefilter.Windowed, or None where
-    # it cannot match); None when the text was not prefiltered
-    category_scans: dict[str, Pattern | None] | None = field(default=None, compare=False)
+    # the refusal categories' own RE2 prefilter, run only for an answer with refusal cues (refusals.py)
+    category_prefilter: Prefilter | None = field(default=None, compare=False)
 
     def get(self, section: str) -> Pattern | None:
         return self.patterns.get(section)
@@ -116,14 +114,7 @@ class CueSet:
         anywhere in it is None, so its scan is skipped (one RE2 pass decides; see prefilter.py), and a
         scanned section tries its pattern only where a match can start (starts.py)."""
         whole = self.full or self
-        prefilter = whole.prefilter
-        cats = {CATEGORY_PREFIX + k: rx for k, rx in whole.categories.items()}
-        if prefilter is not None and not prefilter.names.issuperset(cats):
-            cats = {}  # (a set built without them: every category is scanned)
-        narrowed = None if prefilter is None else prefilter.narrowed({**whole.patterns, **cats}, text)
-        category_scans = (
-            None if narrowed is None or not cats else {k[len(CATEGORY_PREFIX) :]: narrowed.pop(k) for k in cats}
-        )
+        narrowed = None if whole.prefilter is None else whole.prefilter.narrowed(whole.patterns, text)
         if narrowed is None and whole.starts is None:
             return whole
         patterns = dict(whole.patterns) if narrowed is None else narrowed
@@ -137,7 +128,7 @@ class CueSet:
                     narrow.indexed = Indexed(rx, text, table, name)
                 else:
                     patterns[name] = Indexed(rx, text, table, name)
-        return CueSet(patterns, whole.categories, whole.sources, full=whole, category_scans=category_scans)
+        return CueSet(patterns, whole.categories, whole.sources, full=whole)
 
 
 def shipped_path(language: str) -> Path:
@@ -312,8 +303,12 @@ def load(language: str = "en", extra_files: tuple[str, ...] = (), extra_json: st
     # The structural frames ride along (as "frame.<name>"), so one RE2 pass per view narrows both.
     patterns = {**cues.patterns, **{FRAME_PREFIX + k: rx for k, rx in frames.FRAME_PATTERNS.items()}}
     compiled = {s: rx for s, rx in patterns.items() if isinstance(rx, re.Pattern)}
-    scanned_compiled = dict(compiled)
-    # the refusal categories ride along too (prefiltered only: refusals.py asks where a reason can be)
-    compiled.update({CATEGORY_PREFIX + k: rx for k, rx in cues.categories.items()})
-    scanned = {s: rx for s, rx in scanned_compiled.items() if s in SCANNED or s.startswith(FRAME_PREFIX)}
-    return CueSet(patterns, cues.categories, tuple(sources), Prefilter(compiled), starts=StartIndex(scanned))
+    scanned = {s: rx for s, rx in compiled.items() if s in SCANNED or s.startswith(FRAME_PREFIX)}
+    return CueSet(
+        patterns,
+        cues.categories,
+        tuple(sources),
+        Prefilter(compiled),
+        starts=StartIndex(scanned),
+        category_prefilter=Prefilter(cues.categories),
+    )

@@ -294,7 +294,6 @@ class Prefilter:
                 continue
             self._names.append(name)
         self.always = frozenset(always)
-        self.names = self.always.union(self._names)  # every pattern it was built with
         self._stand_ins = StandIns(patterns[name] for name in self._names)
         # Matches every text: when it is missing from an answer, RE2 gave up (out of memory).
         self._sentinel = self._set.Add("")

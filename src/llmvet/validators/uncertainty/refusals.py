@@ -92,12 +92,12 @@ class _Asides:
     alternative: Pattern | None
 
     @classmethod
-    def of(cls, cues: CueSet) -> _Asides:
-        scans = cues.category_scans
+    def of(cls, cues: CueSet, prose: str) -> _Asides:
+        wanted = {cat: rx for cat, rx in cues.categories.items() if cat in ("safety", "policy")}
+        prefilter = (cues.full or cues).category_prefilter
+        scans = None if prefilter is None else prefilter.narrowed(wanted, prose)  # (None: not prefiltered)
         reasons: list[tuple[re.Pattern[str], Pattern | None]] = [
-            (rx, rx if scans is None else scans.get(cat))
-            for cat, rx in cues.categories.items()
-            if cat in ("safety", "policy")
+            (rx, rx if scans is None else scans[cat]) for cat, rx in wanted.items()
         ]
         return cls(cues.get("refusal_filler"), cues.get("refusal_support"), reasons, cues.get("refusal_alternative"))
 
@@ -152,7 +152,7 @@ def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, boo
     for h in hits:
         bounds = views.sentence_bounds(h.start)
         cue_end[bounds] = max(cue_end.get(bounds, 0), h.end)
-    asides = _Asides.of(cues)
+    asides = _Asides.of(cues, views.prose)
     substantive = 0
     pivot = after_refusal = refusal_seen = alternatives = False
     for m in SENTENCE.finditer(views.prose):

@@ -28,6 +28,8 @@ from re import _constants as _sre  # type: ignore[attr-defined]  # private (not 
 from re import _parser as _sre_parse  # type: ignore[attr-defined]  # private (not in typeshed)
 from typing import Any
 
+from llmvet.validators.uncertainty.covers import parsed
+
 # Tried in order: symbols and punctuation, letters, digits, blanks. None is one of the characters that
 # Python's \s matches and RE2's does not (prefilter._PYTHON_ONLY_SPACE), nor a newline.
 CANDIDATES = ("\x01", "_", "z", "0", " ")
@@ -89,7 +91,7 @@ class StandIns:
             tests: dict[tuple[str, int], Callable[[str], Any]] = {}
             try:
                 for rx in self._patterns:
-                    tree = _sre_parse.parse(rx.pattern, rx.flags)
+                    tree = parsed(rx.pattern, rx.flags)  # (shared with covers.py: parsed once at load)
                     for item, flags in _one_character_items(tree, tree.state.flags):
                         key = (repr(item), flags)
                         if key not in tests:
