@@ -159,3 +159,30 @@ def test_comment_markers_blank_as_their_regex_does(seed):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
         expected = COMMENT_MARKER.sub(lambda m: " " * len(m.group()), text)
         assert views_text._COMMENT_MARKER.sub(views_text._marker_blank, text) == expected, repr(text)
+        # and tried only where a match can start (marks.sub_at), same text
+        assert views_text._blank_comment_markers(text) == expected, repr(text)
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_emphasis_blanks_as_its_regex_does(seed):
+    """`_blank_emphasis` tries the pattern only at `*` and `_`: the same text as `sub` over every position."""
+    rng = random.Random(seed)
+    pieces = ["*", "**", "***", "_", "__", "___", "a", "word", "I'm", " ", "\n", ".", ",", ")", "(", "_a", "a_",
+              "\u00e9", "\u2014", "9", "*_", "_*", "**bold**", "_it_", "snake_case", "\t"]  # fmt: skip
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 40))) for _ in range(3000)]
+    for text in texts + corpus_texts()[:400]:
+        expected = views_text._EMPHASIS.sub(views_text._blanked, text)
+        assert views_text._blank_emphasis(text) == expected, repr(text)
+
+
+def test_comment_markers_blank_from_their_starts_on_real_code():
+    """Code answers with comments, their text blanked outside the comments as the comment view is built."""
+    seen = 0
+    for text in corpus_texts():
+        if "--" not in text:
+            continue
+        for view in (text, views_text._blank_text(text)[: len(text) // 2] + text[len(text) // 2 :]):
+            expected = COMMENT_MARKER.sub(lambda m: " " * len(m.group()), view)
+            assert views_text._blank_comment_markers(view) == expected, view
+            seen += 1
+    assert seen > 20

@@ -214,7 +214,7 @@ def cover(rx: re.Pattern[str], key: int = KEY) -> frozenset[str] | None:
     if rx.flags & _UNSUPPORTED_FLAGS or not isinstance(rx.pattern, str):
         return None
     try:
-        found = _sequence(_parsed(rx.pattern, rx.flags), key)
+        found = _sequence(parsed(rx.pattern, rx.flags), key)
     except (OverflowError, RecursionError):
         return None
     strings = frozenset(s for s, _ in found)
@@ -267,10 +267,10 @@ def _after_nonword(items: Any) -> bool:
 def after_nonword(rx: re.Pattern[str]) -> bool:
     if rx.flags & _UNSUPPORTED_FLAGS:
         return False
-    return _after_nonword(_parsed(rx.pattern, rx.flags))
+    return _after_nonword(parsed(rx.pattern, rx.flags))
 
 
 @lru_cache(maxsize=64)
-def _parsed(pattern: str, flags: int) -> Any:
-    """The parse tree (read only here; parsed once for `cover` and `after_nonword`)."""
+def parsed(pattern: str, flags: int) -> Any:
+    """The parse tree (read only: parsed once for `cover`, `after_nonword` and standins.py)."""
     return _sre_parse.parse(pattern, flags)

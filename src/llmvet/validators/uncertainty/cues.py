@@ -103,6 +103,8 @@ class CueSet:
     prefilter: Prefilter | None = field(default=None, compare=False)
     full: CueSet | None = field(default=None, compare=False)  # of a set filtered for one text: the whole set
     starts: StartIndex | None = field(default=None, compare=False)
+    # the refusal categories' own RE2 prefilter, run only for an answer with refusal cues (refusals.py)
+    category_prefilter: Prefilter | None = field(default=None, compare=False)
 
     def get(self, section: str) -> Pattern | None:
         return self.patterns.get(section)
@@ -302,4 +304,11 @@ def load(language: str = "en", extra_files: tuple[str, ...] = (), extra_json: st
     patterns = {**cues.patterns, **{FRAME_PREFIX + k: rx for k, rx in frames.FRAME_PATTERNS.items()}}
     compiled = {s: rx for s, rx in patterns.items() if isinstance(rx, re.Pattern)}
     scanned = {s: rx for s, rx in compiled.items() if s in SCANNED or s.startswith(FRAME_PREFIX)}
-    return CueSet(patterns, cues.categories, tuple(sources), Prefilter(compiled), starts=StartIndex(scanned))
+    return CueSet(
+        patterns,
+        cues.categories,
+        tuple(sources),
+        Prefilter(compiled),
+        starts=StartIndex(scanned),
+        category_prefilter=Prefilter(cues.categories),
+    )

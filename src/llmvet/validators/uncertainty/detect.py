@@ -21,6 +21,7 @@ from llmvet.validators.uncertainty.hits import (
     Hit,
     Options,
     Span,
+    Spans,
     clean,
     cue_matches,
     cue_spans,
@@ -81,8 +82,9 @@ def analyse(text: str, cues: CueSet, options: Options | None = None, prompt: str
 
 
 def _find_hedges(views: Views, cues: CueSet, opts: Options, out: Analysis) -> None:
-    taken = [(h.start, h.end) for h in out.statements if h.where == "prose"]
-    taken += cue_spans(cues.get("hedge_exclude"), views.prose)
+    taken = Spans((h.start, h.end) for h in out.statements if h.where == "prose")
+    for span in cue_spans(cues.get("hedge_exclude"), views.prose):
+        taken.append(span)
     weights = {**HEDGE_WEIGHTS, "hedge_frequency": opts.hedge_frequency_weight}
     for section, weight in weights.items():
         rx = cues.get(section)

@@ -4,6 +4,8 @@ span helpers that the statement, hedge and refusal passes share."""
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from llmvet.validators.uncertainty.prefilter import Pattern
@@ -84,8 +86,47 @@ def cue_matches(rx: Pattern | None, text: str) -> list[Span]:
     return out
 
 
-def overlaps(a: int, b: int, spans: list[Span]) -> bool:
+def overlaps(a: int, b: int, spans: list[Span] | Spans) -> bool:
+    """Does any of `spans` overlap [a, b) (start before b, end after a)?"""
+    if isinstance(spans, Spans):
+        return spans.overlap(a, b)
     return any(s < b and a < e for s, e in spans)
+
+
+class Spans:
+    """Spans that grow as hits are taken, asked `overlaps` in O(log n + nearby) rather than one check per
+    span: kept sorted by start, with the longest length known, a span that ends after `a` starts after
+    `a - longest`, so only the spans starting in (a - longest, b) are looked at. Same answers as the list
+    (tests/validators/uncertainty/test_spans.py compares them)."""
+
+    __slots__ = ("_ends", "_longest", "_starts")
+
+    def __init__(self, spans: Iterable[Span] = ()) -> None:
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._longest = 0
+        for span in spans:
+            self.append(span)
+
+    def append(self, span: Span) -> None:
+        s, e = span
+        i = bisect_right(self._starts, s)
+        self._starts.insert(i, s)
+        self._ends.insert(i, e)
+        if e - s > self._longest:
+            self._longest = e - s
+
+    def overlap(self, a: int, b: int) -> bool:
+        starts, ends = self._starts, self._ends
+        hi = bisect_left(starts, b)  # spans starting before b
+        lo = bisect_right(starts, a - self._longest, 0, hi)  # the rest end at or before a
+        return any(ends[i] > a for i in range(lo, hi))
+
+    def __iter__(self) -> Iterator[Span]:
+        return zip(self._starts, self._ends, strict=True)
+
+    def __len__(self) -> int:
+        return len(self._starts)
 
 
 def clean(s: str) -> str:

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 import re2
 
+from llmvet.validators.uncertainty.standins import StandIns
+
 
 class Pattern(Protocol):
     """What the rule path calls on a cue pattern: a compiled `re.Pattern` or a `Windowed` one."""
@@ -135,12 +137,15 @@ class Windowed:
     Where the windows cover much of the text, or for a scan of part of it once the text's start index
     is made, the scan goes to `indexed` (starts.Indexed, set by CueSet.for_text) when there is one."""
 
-    __slots__ = ("_data", "_relaxed", "_spans", "indexed", "rx", "text")
+    __slots__ = ("_data", "_inside", "_relaxed", "_spans", "indexed", "rx", "text")
 
-    def __init__(self, rx: re.Pattern[str], relaxed_rx: Any, text: str, data: bytes) -> None:
+    def __init__(
+        self, rx: re.Pattern[str], relaxed_rx: Any, text: str, data: bytes, inside: list[int] | None = None
+    ) -> None:
         self.rx = rx
         self.text = text
-        self._data = data  # `text` as ASCII bytes: RE2 reads bytes, and offsets are the same
+        self._data = data  # `text` as RE2 reads it (UTF-8: see standins.py); offsets mapped back in `windows`
+        self._inside = inside  # (`continuations(data)`, shared by the patterns of one text)
         self._relaxed = relaxed_rx
         self._spans: list[tuple[int, int]] | None = None  # `windows`, worked out on first use
         self.indexed: Any = None  # starts.Indexed of the same pattern and text (starts.py imports this module)
@@ -148,7 +153,12 @@ class Windowed:
     def windows(self) -> list[tuple[int, int]]:
         """Merged [start, end] ranges (inclusive) one of which every match of the pattern starts in."""
         if self._spans is None:
-            self._spans = windows(self._relaxed, self._data)
+            spans = windows(self._relaxed, self._data)
+            if len(self._data) != len(self.text):
+                if self._inside is None:
+                    self._inside = continuations(self._data)
+                spans = _in_characters(spans, self._inside)
+            self._spans = spans
         return self._spans
 
     def can_start_in(self, string: str, pos: int, endpos: int) -> bool:
@@ -221,6 +231,25 @@ def windows(relaxed_rx: Any, text: bytes) -> list[tuple[int, int]]:
     return out
 
 
+_CONTINUATION = re.compile(rb"[\x80-\xbf]")  # a byte inside a UTF-8 character (not its first)
+
+
+def continuations(data: bytes) -> list[int]:
+    """Offsets of the UTF-8 bytes that do not start a character."""
+    return [m.start() for m in _CONTINUATION.finditer(data)]
+
+
+def _in_characters(spans: list[tuple[int, int]], inside: list[int]) -> list[tuple[int, int]]:
+    """Window spans in UTF-8 byte offsets (`inside`: `continuations` of the bytes) as character offsets,
+    widened to whole characters: a start inside a character goes back to it, an end inside one forward
+    past it (windows stay supersets)."""
+
+    def chars_before(byte: int) -> int:  # characters that start before `byte`
+        return byte - bisect_left(inside, byte)
+
+    return [(chars_before(a + 1) - 1, chars_before(b)) for a, b in spans]
+
+
 _UNANCHORED = getattr(getattr(getattr(re2, "_re2", None), "RE2", None), "Anchor", None)
 
 
@@ -265,6 +294,7 @@ class Prefilter:
                 continue
             self._names.append(name)
         self.always = frozenset(always)
+        self._stand_ins = StandIns(patterns[name] for name in self._names)
         # Matches every text: when it is missing from an answer, RE2 gave up (out of memory).
         self._sentinel = self._set.Add("")
         self._set.Compile()
@@ -272,9 +302,16 @@ class Prefilter:
     def possible(self, text: str) -> frozenset[str] | None:
         """Names of the patterns that may match somewhere in `text`, or None when this text cannot be
         prefiltered (then every pattern must be scanned)."""
-        if not text.isascii() or _PYTHON_ONLY_SPACE.search(text):
+        data = self._data(text)
+        return None if data is None else self._possible(data)
+
+    def _data(self, text: str) -> bytes | None:
+        """What RE2 reads for `text`: its UTF-8 bytes, non-ASCII characters read as their stand-ins (see
+        standins.py); None when it cannot be read so."""
+        readable = text if text.isascii() else self._stand_ins.readable(text)
+        if readable is None or _PYTHON_ONLY_SPACE.search(readable):
             return None
-        return self._possible(text.encode())
+        return readable.encode()
 
     def _possible(self, data: bytes) -> frozenset[str] | None:
         found = self._set.Match(data)
@@ -286,18 +323,17 @@ class Prefilter:
     def narrowed(self, patterns: Mapping[str, Pattern | None], text: str) -> dict[str, Pattern | None] | None:
         """`patterns` for scans of `text` (or any part of it): None for a pattern that cannot match
         there, a `Windowed` one for the rest; None when this text cannot be prefiltered."""
-        if not text.isascii() or _PYTHON_ONLY_SPACE.search(text):
-            return None
-        data = text.encode()
-        possible = self._possible(data)
-        if possible is None:
+        data = self._data(text)
+        possible = None if data is None else self._possible(data)
+        if data is None or possible is None:
             return None
         out: dict[str, Pattern | None] = {}
+        inside = continuations(data) if len(data) != len(text) else None
         for name, rx in patterns.items():
             if rx is None or name not in possible:
                 out[name] = None
             elif name in self.always or not isinstance(rx, re.Pattern):
                 out[name] = rx
             else:
-                out[name] = Windowed(rx, self._relaxed[name], text, data)
+                out[name] = Windowed(rx, self._relaxed[name], text, data, inside)
         return out

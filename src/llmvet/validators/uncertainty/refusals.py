@@ -16,12 +16,13 @@ from llmvet.validators.uncertainty.hits import (
     Hit,
     Options,
     Span,
+    Spans,
     clean,
     cue_matches,
     overlaps,
     vetoed,
 )
-from llmvet.validators.uncertainty.prefilter import Pattern
+from llmvet.validators.uncertainty.prefilter import Pattern, Windowed
 from llmvet.validators.uncertainty.text import Views, count_words
 
 REASON_MAX_WORDS = 40  # a longer sentence after a refusal is taken as content even when it names a reason
@@ -42,7 +43,7 @@ _PIVOT = re.compile(
 def find_refusals(views: Views, cues: CueSet) -> list[Hit]:
     exclude = cues.get("refusal_exclude")
     hits: list[Hit] = []
-    taken: list[Span] = []
+    taken = Spans()
     for section in (*REFUSAL_SECTIONS, "deflection_weak"):
         rx = cues.get(section)
         if rx is None:
@@ -74,7 +75,8 @@ def classify_refusal(views: Views, cues: CueSet, opts: Options, hits: list[Hit],
     else:
         return
     out.refusals = lead_hits
-    cats = [_category(h, views, cues, prompt) for h in lead_hits]
+    wider: dict[int, str | None] = {}
+    cats = [_category(h, views, cues, prompt, wider) for h in lead_hits]
     out.refusal_category = cats[0]
     out.refusal_categories = sorted(set(cats))
     out.refusal_score = 0.9 if out.refusal_level == "full" else 0.6
@@ -86,28 +88,61 @@ class _Asides:
 
     filler: Pattern | None
     support: Pattern | None
-    reasons: list[re.Pattern[str]]
+    reasons: list[tuple[re.Pattern[str], Pattern | None]]  # (pattern, its scan of the prose: see _may_search)
     alternative: Pattern | None
 
     @classmethod
-    def of(cls, cues: CueSet) -> _Asides:
-        reasons = [rx for cat, rx in cues.categories.items() if cat in ("safety", "policy")]
+    def of(cls, cues: CueSet, prose: str) -> _Asides:
+        wanted = {cat: rx for cat, rx in cues.categories.items() if cat in ("safety", "policy")}
+        prefilter = (cues.full or cues).category_prefilter
+        scans = None if prefilter is None else prefilter.narrowed(wanted, prose)  # (None: not prefiltered)
+        reasons: list[tuple[re.Pattern[str], Pattern | None]] = [
+            (rx, rx if scans is None else scans[cat]) for cat, rx in wanted.items()
+        ]
         return cls(cues.get("refusal_filler"), cues.get("refusal_support"), reasons, cues.get("refusal_alternative"))
 
-    def offers_alternative(self, sentence: str) -> bool:
-        """ "If you're trying to…, use…", "Alternatives that work:": another route, not the answer asked for."""
-        return self.alternative is not None and self.alternative.match(sentence.lstrip("-*# ")) is not None
+    def offers_alternative(self, sentence: str, view: str, at: int) -> bool:
+        """ "If you're trying to…, use…", "Alternatives that work:": another route, not the answer asked for.
+        (`sentence` is the piece of `view` starting at `at`.)"""
+        rest = sentence.lstrip("-*# ")
+        return _may_match(self.alternative, view, at + len(sentence) - len(rest)) and (
+            self.alternative is not None and self.alternative.match(rest) is not None
+        )
 
-    def offer_or_support(self, sentence: str, words: int) -> bool:
+    def offer_or_support(self, sentence: str, words: int, view: str, at: int) -> bool:
         # Offers, apologies and hotline pointers are not an answer; a long sentence that starts
         # with "I can tell you..." usually is.
-        if words <= 25 and self.filler is not None and self.filler.match(sentence[:80]):
+        filler = self.filler
+        if words <= 25 and _may_match(filler, view, at) and filler is not None and filler.match(sentence[:80]):
             return True
         # crisis pointers and moralising after a refusal, at any length
-        return self.support is not None and self.support.match(sentence) is not None
+        return (
+            _may_match(self.support, view, at) and self.support is not None and self.support.match(sentence) is not None
+        )
 
-    def reason(self, sentence: str, words: int) -> bool:
-        return words <= REASON_MAX_WORDS and any(rx.search(sentence) for rx in self.reasons)
+    def reason(self, sentence: str, words: int, view: str, at: int) -> bool:
+        if words > REASON_MAX_WORDS:
+            return False
+        end = at + len(sentence)
+        return any(_may_search(scan, view, at, end) and rx.search(sentence) for rx, scan in self.reasons)
+
+
+def _may_match(rx: Pattern | None, view: str, at: int) -> bool:
+    """Can `rx.match` succeed on a piece of `view` that starts at `at`? Where the prefilter's windows do
+    not reach `at`, no: the characters such a match takes are ones the relaxed pattern matches at `at`
+    in the view (it has no assertions to see the cut), and every place it matches is in a window
+    (prefilter.windows). Saves trying a long alternation on each sentence of a refused answer."""
+    if rx is None:
+        return False
+    return not isinstance(rx, Windowed) or rx.can_start_in(view, at, at)
+
+
+def _may_search(scan: Pattern | None, view: str, a: int, b: int) -> bool:
+    """Can a search of `view[a:b]` find a match? Not where the prose's scan is None (no match anywhere
+    in it) or its windows do not reach into [a, b] (as in `_may_match`)."""
+    if scan is None:
+        return False
+    return not isinstance(scan, Windowed) or scan.can_start_in(view, a, b)
 
 
 def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, bool]:
@@ -117,14 +152,16 @@ def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, boo
     for h in hits:
         bounds = views.sentence_bounds(h.start)
         cue_end[bounds] = max(cue_end.get(bounds, 0), h.end)
-    asides = _Asides.of(cues)
+    asides = _Asides.of(cues, views.prose)
     substantive = 0
     pivot = after_refusal = refusal_seen = alternatives = False
     for m in SENTENCE.finditer(views.prose):
         a, b = m.span()
-        sentence = views.prose[a:b].strip()
+        raw = views.prose[a:b]
+        sentence = raw.strip()
         if not sentence:
             continue
+        at = a + len(raw) - len(raw.lstrip())  # where `sentence` starts in the prose
         inside = [(s, e) for (s, e) in cue_end if s < b and a < e]
         if inside:
             # "I can't diagnose this, but while you wait: ..." - what follows the pivot is an answer.
@@ -139,17 +176,21 @@ def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, boo
         # "I can't pick for you. That said, here is how they compare: ..." (counted below, once the sentence is
         # known not to be an offer or support)
         turns = substantive == 0 and refusal_seen and _PIVOT_START.match(sentence) is not None
-        if asides.offer_or_support(sentence, words):
+        if asides.offer_or_support(sentence, words, views.prose, at):
             continue
         # a refusal followed by other routes is still a full refusal: the rest is the alternatives
         alternatives = alternatives or (
-            refusal_seen and not pivot and not turns and asides.offers_alternative(sentence)
+            refusal_seen and not pivot and not turns and asides.offers_alternative(sentence, views.prose, at)
         )
         if alternatives and not turns:
             continue
         # The reasons given after a refusal ("X is illegal and dangerous", "it would violate their
         # privacy") are not an answer, until the answer turns to content ("but", "that said, here is").
-        if not turns and (after_refusal or (refusal_seen and not pivot)) and asides.reason(sentence, words):
+        if (
+            not turns
+            and (after_refusal or (refusal_seen and not pivot))
+            and asides.reason(sentence, words, views.prose, at)
+        ):
             after_refusal = False
             continue
         after_refusal = False
@@ -162,23 +203,39 @@ def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, boo
 def _leads(views: Views, hit: Hit) -> bool:
     if hit.start <= 0.35 * len(views.prose.rstrip()):
         return True
-    before = views.prose[: views.sentence_bounds(hit.start)[0]]
-    return len([m for m in SENTENCE.finditer(before) if m.group().strip()]) < 3
+    # fewer than 3 sentences before the hit's (counted up to 3: the prose may be long)
+    seen = 0
+    for m in SENTENCE.finditer(views.prose, 0, views.sentence_bounds(hit.start)[0]):
+        if m.group().strip():
+            seen += 1
+            if seen == 3:
+                return False
+    return True
 
 
-def _category(hit: Hit, views: Views, cues: CueSet, prompt: str) -> str:
+def _category(hit: Hit, views: Views, cues: CueSet, prompt: str, wider: dict[int, str | None]) -> str:
+    """The hit's category: the one most named around it, else in the whole answer, else in the prompt
+    (those two are the same for every hit: worked out once, in `wider`)."""
     if hit.kind in FIXED_CATEGORY:
         return FIXED_CATEGORY[hit.kind]
     if hit.kind == "deflection_weak":
         return "deflection"
     a, b = views.sentence_bounds(hit.start)
     _, b2 = views.sentence_bounds(min(b + 1, len(views.prose)))
-    for scope in (views.prose[a:b2], views.prose, prompt):
-        best, best_n = None, 0
-        for cat, rx in cues.categories.items():
-            n = len(rx.findall(scope))
-            if n > best_n:
-                best, best_n = cat, n
+    best = _most_named(cues, views.prose[a:b2])
+    for i, scope in enumerate((views.prose, prompt)):
         if best is not None:
             return best
-    return "unspecified"
+        if i not in wider:
+            wider[i] = _most_named(cues, scope)
+        best = wider[i]
+    return best if best is not None else "unspecified"
+
+
+def _most_named(cues: CueSet, scope: str) -> str | None:
+    best, best_n = None, 0
+    for cat, rx in cues.categories.items():
+        n = len(rx.findall(scope))
+        if n > best_n:
+            best, best_n = cat, n
+    return best

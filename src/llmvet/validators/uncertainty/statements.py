@@ -24,6 +24,7 @@ from llmvet.validators.uncertainty.hits import (
     Hit,
     Options,
     Span,
+    Spans,
     clean,
     cue_matches,
     cue_spans,
@@ -120,7 +121,7 @@ class _ViewPass:
         text = clean(self.views.original(self.where, a, b))
         (self.out.statements if to is None else to).append(Hit(kind, a, b, text, score, self.where))
 
-    def _skipped(self, a: int, b: int, taken: list[Span]) -> bool:
+    def _skipped(self, a: int, b: int, taken: Spans) -> bool:
         # (prose candidates were already checked against the exclusions in analyse())
         if overlaps(a, b, taken) or (self.where != "prose" and vetoed(self.exclude, self.view, a, b)):
             return True
@@ -130,22 +131,22 @@ class _ViewPass:
             return True  # "I can't see images, so I can't tell which breed it is": an inability, not a doubt
         return self.character(a)
 
-    def listed(self, candidates: list[Candidate]) -> list[Span]:
+    def listed(self, candidates: list[Candidate]) -> Spans:
         """Cue-list statements and filler; returns the spans later passes must leave alone."""
-        filler = cue_spans(self.cues.get("filler"), self.view)
-        taken: list[Span] = []
+        filler_spans = cue_spans(self.cues.get("filler"), self.view)
+        filler, taken = Spans(filler_spans), Spans()
         for a, b, kind in candidates:
             if self._skipped(a, b, taken):
                 continue
             k = FILLER if overlaps(a, b, filler) else kind
             taken.append((a, b))
             self.add(k, a, b, _score(k, self.opts))
-        for a, b in filler:
+        for a, b in filler_spans:
             if not overlaps(a, b, taken):
                 self.add(FILLER, a, b, _score(FILLER, self.opts))
-        return filler + taken + self.refusals
+        return Spans([*filler_spans, *taken, *self.refusals])
 
-    def framed(self, blocked: list[Span]) -> None:
+    def framed(self, blocked: Spans) -> None:
         """Structural frames (frames.py) catch wordings the lists don't spell out. Like the backstop, they
         look only at the closing paragraph for persona/creative prompts, and never override a refusal or
         an exclusion."""
@@ -163,13 +164,13 @@ class _ViewPass:
             self.add(FRAME, a, b, SCORES[FRAME])
             blocked.append((a, b))
 
-    def backstopped(self, blocked: list[Span]) -> None:
+    def backstopped(self, blocked: Spans) -> None:
         for a, b in _backstop(self.view, self.cues, blocked):
             if not self.character(a) and not vetoed(self.exclude, self.view, a, b):
                 self.add(BACKSTOP, a, b, SCORES[BACKSTOP])
                 blocked.append((a, b))
 
-    def collect(self, blocked: list[Span]) -> None:
+    def collect(self, blocked: Spans) -> None:
         for a, b in _gate_sentences(self.view, self.cues, blocked):
             if not self.character(a) and not vetoed(self.exclude, self.view, a, b):
                 self.add("candidate", a, b, 0.0, to=self.out.candidates)
@@ -199,7 +200,7 @@ def _sentence_of(view: str, a: int, b: int) -> Span:
     return start, min(ends, default=len(view))
 
 
-def _backstop(view: str, cues: CueSet, blocked: list[Span]) -> list[Span]:
+def _backstop(view: str, cues: CueSet, blocked: Spans) -> list[Span]:
     """Sentences in the author's voice that talk about how sure they are, missed by the phrase lists."""
     person, epistemic = cues.get("backstop_person"), cues.get("backstop_epistemic")
     if person is None or epistemic is None:
@@ -219,7 +220,7 @@ def _backstop(view: str, cues: CueSet, blocked: list[Span]) -> list[Span]:
     return out
 
 
-def _gate_sentences(view: str, cues: CueSet, blocked: list[Span]) -> list[Span]:
+def _gate_sentences(view: str, cues: CueSet, blocked: list[Span] | Spans) -> list[Span]:
     """Sentences worth a look from the statement classifier: the author's voice, a word about knowing or
     checking, or a caveat label. Ones with such a word come first; at most MAX_CANDIDATES (cost bound)."""
     person = cues.get("backstop_person")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmvet.text import find_fences
+from llmvet.validators.uncertainty.marks import positions, sub_at
 
 _ASCII_LOWER = str.maketrans({chr(c): chr(c + 32) for c in range(65, 91)})  # length-preserving, unlike str.lower
 _APOSTROPHE_PAIRS = (("\u2019", "'"), ("\u02bc", "'"), ("\u00b4", "'"), ("\u00a0", " "), ("\u2011", "-"))
@@ -74,6 +75,7 @@ _COMMENT_START = re.compile(r"#|//|/\*|--|\"\"\"|\'\'\'|<!--")  # what every _CO
 _COMMENT_MARKER = re.compile(r"(?m)#|//|/\*|\*/|\"\"\"|\'\'\'|<!--|-->|(?<!\s)(?:^|([^\S\n]*\n)(?!-->))\s*--")
 # The same without its last alternative, for text with no "--": from every line start, `^\s*` ran
 # through all the blank lines below (a comment view is mostly blank lines), quadratic in the length.
+_BEFORE_DASHES = re.compile(r"\S(?=\s+--)")  # (one character: the next may start another)
 _COMMENT_MARKER_NO_DASHES = re.compile(r"#|//|/\*|\*/|\"\"\"|\'\'\'|<!--")
 # A comment sentence wrapped over several lines, `[\w,;(-][ \t]*\n(?=[ \t]*[a-zA-Z(])`, is found from
 # its line break: a pattern starting with a character class is tried at every position of the (mostly
@@ -214,7 +216,7 @@ def build_views(raw: str) -> Views:
     prose = _QUOTES.sub(_blanked, prose)
     prose = _blank_letters(prose)
     if "*" in prose or "_" in prose:  # every emphasis marker has one
-        prose = _EMPHASIS.sub(_blanked, prose)
+        prose = _blank_emphasis(prose)
     prose_c = Compact(_lower(prose))
     comments_c = Compact(_comments(text, blank, code_spans) if code_spans else "")
     words = count_words(prose_c.text)  # (squeezing blanks joins no words)
@@ -227,6 +229,20 @@ def build_views(raw: str) -> Views:
         code_only=bool(code_spans) and words < 5,
         has_code=bool(code_spans),
     )
+
+
+def _blank_emphasis(s: str) -> str:
+    """`_EMPHASIS.sub(_blanked, s)` (a scan tried every position: 0.15 ms on 10 KB for a handful of
+    markers); every alternative starts with `*` or `_`."""
+    return sub_at(_EMPHASIS, s, positions(s, "*_"), _blanked)
+
+
+def _blank_comment_markers(view: str) -> str:
+    """`_COMMENT_MARKER.sub(_marker_blank, view)` (its last alternative, tried at every position of a
+    mostly blank view, cost 0.27 ms on 10 KB). Its literal alternatives start with one of `#/*"'<-`;
+    the last one at the string's start, or just after a non-blank followed by blanks then "--"."""
+    starts = [0, *positions(view, "#/*\"'<-"), *(m.end() for m in _BEFORE_DASHES.finditer(view))]
+    return sub_at(_COMMENT_MARKER, view, starts, _marker_blank)
 
 
 def _spliced(text: str, other: str, spans: list[tuple[int, int]], fix: Callable[[str], str] | None = None) -> str:
@@ -252,7 +268,7 @@ def _comments(text: str, blank: str, code_spans: list[tuple[int, int]]) -> str:
     if not found:
         return blank
     if any("--" in text[a:b] for a, b in found):
-        view = _COMMENT_MARKER.sub(_marker_blank, _spliced(blank, text, found))  # (`^\s*--` may span lines)
+        view = _blank_comment_markers(_spliced(blank, text, found))  # (`^\s*--` may span lines)
     else:  # every marker is inside a comment: blank them there (the rest of the view is blank)
         view = _spliced(blank, text, found, _blank_markers)
     return _lower(_unwrapped(view, found))
