@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from llmvet.validators.uncertainty import frames
-from llmvet.validators.uncertainty.cues import CueSet, load
+from llmvet.validators.uncertainty.cues import CueSet
 from llmvet.validators.uncertainty.detect import analyse
 from llmvet.validators.uncertainty.hits import Options
 from llmvet.validators.uncertainty.prefilter import Prefilter, Windowed, relaxed
 from llmvet.validators.uncertainty.text import build_views
+from tests.validators.uncertainty.prefiltered import prefiltered_cues
 
 DEV = Path(__file__).resolve().parents[2] / "data" / "uncertainty" / "dev.jsonl"
 
@@ -39,7 +40,7 @@ def test_relaxed_drops_zero_width_assertions_only(pattern, expected):
 
 
 def test_windowed_scan_finds_exactly_what_a_full_scan_finds():
-    cues = load("en")
+    cues = prefiltered_cues()
     assert cues.prefilter is not None and not cues.prefilter.always  # every shipped section is prefiltered
     scanned = 0
     for text in dev_texts()[:200]:
@@ -67,7 +68,7 @@ def variants(text: str) -> list[str]:
 
 
 def test_analysis_with_the_prefilter_equals_analysis_without_it():
-    cues = load("en")
+    cues = prefiltered_cues()
     plain = CueSet(cues.patterns, cues.categories)  # no prefilter: every section scanned
     options = Options(collect_candidates=True)
     checked = 0
@@ -91,7 +92,7 @@ def test_frames_found_through_the_prefilter_equal_a_full_scan():
 
 def test_a_statement_hidden_among_unicode_or_odd_blanks_is_still_found():
     # An answer cannot slip a statement past the prefilter by adding characters RE2 reads differently.
-    cues = load("en")
+    cues = prefiltered_cues()
     for text in (
         "The café opens at nine. I'm not sure about Sundays.",
         "Use\x0bthe\x1fflag. I'm not sure it exists in 2.x.",
@@ -123,7 +124,7 @@ def test_window_spans_read_from_re2_directly_are_its_finditer_spans(pattern):
 
 def test_no_search_finds_a_match_where_no_window_reaches():
     """`can_start_in` may only rule out ranges in which a search (the string cut at its end) finds nothing."""
-    cues = load("en")
+    cues = prefiltered_cues()
     rng = __import__("random").Random(3)
     ruled_out = 0
     for text in dev_texts()[:150]:

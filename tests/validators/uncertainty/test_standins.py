@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 from llmvet.validators.uncertainty import frames
-from llmvet.validators.uncertainty.cues import CueSet, load
+from llmvet.validators.uncertainty.cues import CueSet
 from llmvet.validators.uncertainty.detect import analyse
 from llmvet.validators.uncertainty.hits import Options
 from llmvet.validators.uncertainty.prefilter import Prefilter, Windowed
 from llmvet.validators.uncertainty.standins import StandIns
 from llmvet.validators.uncertainty.text import build_views
+from tests.validators.uncertainty.prefiltered import prefiltered_cues
 
 DEV = Path(__file__).resolve().parents[2] / "data" / "uncertainty" / "dev.jsonl"
 # symbols (read as themselves), letters, digits and blanks (stand-ins), 2- to 4-byte UTF-8, a combining
@@ -63,7 +64,7 @@ def check(prefilter: Prefilter, patterns: dict[str, re.Pattern[str]], view: str)
 
 @pytest.mark.parametrize("start", range(0, 400, 50))
 def test_unicode_views_scanned_through_stand_ins_find_what_re_finds(start: int) -> None:
-    cues = load("en")
+    cues = prefiltered_cues()
     assert cues.prefilter is not None
     patterns = {k: v for k, v in cues.patterns.items() if isinstance(v, re.Pattern)}
     rng = random.Random(start)
@@ -89,7 +90,7 @@ def test_frames_through_stand_ins_find_what_re_finds() -> None:
 
 
 def test_analysis_of_unicode_text_equals_analysis_without_prefilter() -> None:
-    cues = load("en")
+    cues = prefiltered_cues()
     plain = CueSet(cues.patterns, cues.categories)  # no prefilter, no start index: every section scanned
     options = Options(collect_candidates=True)
     rng = random.Random(11)
@@ -143,7 +144,7 @@ def test_refusal_classification_through_the_prefilter_equals_the_plain_one() -> 
     """The refusal pass tries the offer/support/alternative lists on a sentence only where a prefilter
     window reaches its start (refusals._may_match): refused answers, joined with others, as bullet lists
     and in Unicode forms, must be classified exactly as without the prefilter."""
-    cues = load("en")
+    cues = prefiltered_cues()
     plain = CueSet(cues.patterns, cues.categories)
     assert cues.category_prefilter is not None  # the reasons are gated too
     scans = cues.category_prefilter.narrowed(cues.categories, "i can't help with that \u2014 it is illegal.")

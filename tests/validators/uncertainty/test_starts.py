@@ -15,6 +15,7 @@ from llmvet.validators.uncertainty.cues import SCANNED, load
 from llmvet.validators.uncertainty.prefilter import Windowed
 from llmvet.validators.uncertainty.starts import Indexed, StartIndex
 from llmvet.validators.uncertainty.text import build_views
+from tests.validators.uncertainty.prefiltered import prefiltered_cues
 
 DEV = Path(__file__).resolve().parents[2] / "data" / "uncertainty" / "dev.jsonl"
 
@@ -81,7 +82,7 @@ def test_indexed_scans_equal_full_scans_on_real_answers():
 def test_ascii_scans_through_windows_or_starts_equal_full_scans():
     """On ASCII text a section keeps its RE2 windows; where they cover much of the text, and for ranged
     scans once the view's starts are known, it scans from its starts: all as plain `re` finds."""
-    cues = load("en")
+    cues = prefiltered_cues()
     rng = random.Random(5)
     texts = [t for t in dev_texts() if t.isascii()]
     through_starts = 0

@@ -18,7 +18,8 @@ for each string of their cover.
 inside the last match: leftmost-first, non-overlapping, exactly what `rx.finditer(view)` returns (a
 match at p is what a search reaching p would find; every match is non-empty, so a scan goes on at
 its end; look-behinds and `^` see the whole string whatever `pos` is, as they do in a search).
-On ASCII text the RE2 prefilter's windows (prefilter.Windowed) still come first: where they cover
+With an RE2 prefilter (a cue set may carry one; the shipped set does not, see cues.py), its windows
+(prefilter.Windowed) come first on the text it reads: where they cover
 little of the text they try fewer positions and need no pass; where they cover much of it (hedge-rich
 prose), the scan goes from the starts. tests/validators/uncertainty/test_starts.py compares every path
 with plain `re` on generated and real text.
