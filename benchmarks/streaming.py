@@ -186,8 +186,10 @@ def main() -> int:
             continue
         if name.startswith("bare "):
             buffered = med["bare relay, buffered"]
-        else:
-            buffered = med[("before: " if name.startswith("before: ") else "llmvet ") + "default, stream.mode buffer"]
+        else:  # the same policy's answer, buffered, from the same tree
+            tree = "before: " if name.startswith("before: ") else "llmvet "
+            own = "coding-assistant (auto: buffer)" if "coding-assistant" in name else "default, stream.mode buffer"
+            buffered = med[tree + own]
         print(
             f"{name:46} first token +{m['first_token'] - direct['first_token']:.1f} ms, "
             f"gap p99 +{m['gap_p99'] - direct['gap_p99']:.1f} ms, "
@@ -197,9 +199,9 @@ def main() -> int:
 
 
 def _compared(name: str) -> bool:
-    """The targets --before-src runs from the other tree too: the incremental ones, and the default
-    policy's buffer and passthrough (the baseline of the CPU ratio, and the forwarding floor)."""
-    return "incremental" in name or name.startswith("llmvet default")
+    """The targets --before-src runs from the other tree too: the incremental ones, each policy's
+    buffered answer (the baseline of its CPU ratio) and the default passthrough (the forwarding floor)."""
+    return "incremental" in name or name.startswith("llmvet default") or "auto: buffer" in name
 
 
 if __name__ == "__main__":
