@@ -41,6 +41,11 @@ def check_view(index: StartIndex, patterns: dict[str, re.Pattern[str]], view: st
         rx = patterns[name]
         fast = Indexed(rx, view, table, name)
         full = [m.span() for m in rx.finditer(view)]
+        if not table.possible(name):  # (asked before its list is made) skipped by CueSet.for_text: must not match
+            assert full == [], (name, view)
+            for _ in range(3):
+                a = rng.randrange(len(view) + 1)
+                assert rx.search(view, a, min(len(view), a + rng.randrange(1, 400))) is None, (name, view)
         assert [m.span() for m in fast.finditer(view)] == full, (name, view)
         seen += len(full)
         for _ in range(3):  # ranged scans (the exclusion lists are searched near a span) and searches
@@ -60,6 +65,23 @@ def test_every_shipped_section_the_rule_path_scans_is_indexed():
     for s in SCANNED:  # (prefiltered with stand-ins: a Windowed one scans from its starts where windows are wide)
         p = narrowed.patterns[s]
         assert p is None or isinstance(p.indexed if isinstance(p, Windowed) else p, Indexed), s
+
+
+def test_sections_without_a_start_in_the_view_are_skipped_and_cannot_match():
+    cues = load("en")
+    skipped = kept = 0
+    for text in dev_texts()[:300]:
+        views = build_views(text.replace("'", "\u2019"))
+        for view in (views.prose, views.comments):
+            narrowed = cues.for_text(view)
+            for name in sorted(SCANNED):
+                rx = cues.patterns[name]
+                if narrowed.patterns[name] is None:
+                    skipped += 1
+                    assert isinstance(rx, re.Pattern) and rx.search(view) is None, (name, view)
+                else:
+                    kept += 1
+    assert skipped > 1000 and kept > 1000  # both paths were taken
 
 
 def test_indexed_scans_equal_full_scans_on_real_answers():

@@ -124,6 +124,9 @@ class CueSet:
                 rx, narrow = whole.patterns[name], patterns.get(name)
                 if narrow is None or not isinstance(rx, re.Pattern):
                     continue
+                if not table.possible(name):  # no start anywhere in the text: no match in any part of it
+                    patterns[name] = None
+                    continue
                 if isinstance(narrow, Windowed):  # (ASCII text) its windows first, where they are small
                     narrow.indexed = Indexed(rx, text, table, name)
                 else:

@@ -84,8 +84,10 @@ class StartIndex:
         groups = sorted(set(merged.values()), key=sorted)
         number = {names: i for i, names in enumerate(groups)}
         self._tables = [{k: number[v] for k, v in merged.items() if len(k) == n} for n in range(LONG + 1)]
-        self._groups = {name: [i for i, names in enumerate(groups) if name in names] for name in self.indexed}
+        self._group_names = [tuple(sorted(names)) for names in groups]  # group number -> the names it starts
         self._group_count = len(groups)
+        # patterns whose starts do not all come from the grouped keys (str.find, digit / word conditions)
+        self._other = frozenset(self.free).union(self.digit, self.word)
         self._memo: dict[str, int] = {}  # first characters at a start -> group (texts repeat them)
         nonword = "".join(sorted({k[0] for k in keys if not is_word(k[0])}))
         # a non-word character that starts a key, preceded by a non-word character (or the view's start)
@@ -104,8 +106,9 @@ class StartIndex:
                 return g
         return -1
 
-    def _pass(self, view: str) -> tuple[list[int], list[list[int]]]:
-        """The view's word starts, and its starts grouped by the names they may start."""
+    def _pass(self, view: str) -> tuple[list[int], dict[str, list[list[int]]]]:
+        """The view's word starts, and for each name the (non-empty) lists of grouped starts it may start
+        at: a name the view has no grouped start for is not a key."""
         words = [m.start() for m in _WORD_RUN.finditer(view)]
         positions = words
         if self._nonword is not None:
@@ -124,7 +127,13 @@ class StartIndex:
                     memo[v] = g
             if g >= 0:
                 grouped[g].append(p)
-        return words, grouped
+        live: dict[str, list[list[int]]] = {}
+        names = self._group_names
+        for g, found in enumerate(grouped):
+            if found:
+                for name in names[g]:
+                    live.setdefault(name, []).append(found)
+        return words, live
 
 
 class Starts:
@@ -135,13 +144,22 @@ class Starts:
     def __init__(self, index: StartIndex, view: str) -> None:
         self._index, self._view = index, view
         self._words: list[int] = []
-        self._grouped: list[list[int]] | None = None  # the pass over the view, made on first use
+        self._grouped: dict[str, list[list[int]]] | None = None  # the pass over the view, made on first use
         self._digits: list[int] | None = None
         self._done: dict[str, list[int]] = {}
 
     @property
     def ready(self) -> bool:
         return self._grouped is not None
+
+    def possible(self, name: str) -> bool:
+        """False when pattern `name` cannot start anywhere in the view (makes the pass, not its list): its
+        starts come from the grouped keys only and the view has none of them."""
+        if name in self._index._other:
+            return True
+        if self._grouped is None:
+            self._words, self._grouped = self._index._pass(self._view)
+        return name in self._grouped
 
     def of(self, name: str) -> list[int]:
         """The positions where a match of pattern `name` may start, ascending."""
@@ -156,8 +174,13 @@ class Starts:
             return _occurrences(view, index.free[name])
         if self._grouped is None:
             self._words, self._grouped = index._pass(view)
-        grouped = self._grouped
-        found = sorted(chain.from_iterable([grouped[g] for g in index._groups[name]]))
+        lists = self._grouped.get(name, ())
+        if not lists:
+            found = []
+        elif len(lists) == 1:
+            found = list(lists[0])  # (a copy: _add changes `found` in place)
+        else:
+            found = sorted(chain.from_iterable(lists))
         if name in index.digit:
             if self._digits is None:
                 self._digits = [m.start() for m in _DIGIT_START.finditer(view)]
