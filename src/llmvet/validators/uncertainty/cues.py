@@ -111,8 +111,9 @@ class CueSet:
 
     def for_text(self, text: str) -> CueSet:
         """These cues as scans of `text` (or of any part of it) see them: a section that cannot match
-        anywhere in it is None when the set has a prefilter (one RE2 pass decides; see prefilter.py), and a
-        scanned section tries its pattern only where a match can start (starts.py)."""
+        anywhere in it is None (no start of it in the text: starts.Starts.possible; or, when the set has a
+        prefilter, one RE2 pass decides: see prefilter.py), and a scanned section tries its pattern only
+        where a match can start (starts.py)."""
         whole = self.full or self
         narrowed = None if whole.prefilter is None else whole.prefilter.narrowed(whole.patterns, text)
         if narrowed is None and whole.starts is None:
