@@ -152,14 +152,13 @@ class Starts:
     def ready(self) -> bool:
         return self._grouped is not None
 
-    def possible(self, name: str) -> bool:
-        """False when pattern `name` cannot start anywhere in the view (makes the pass, not its list): its
-        starts come from the grouped keys only and the view has none of them."""
-        if name in self._index._other:
-            return True
+    def live(self) -> frozenset[str]:
+        """The names that may start somewhere in the view (makes the pass, not their lists): every name
+        whose starts do not all come from the grouped keys, and those the view has a grouped start for.
+        CueSet.for_text leaves the others None."""
         if self._grouped is None:
             self._words, self._grouped = self._index._pass(self._view)
-        return name in self._grouped
+        return self._index._other.union(self._grouped)
 
     def of(self, name: str) -> list[int]:
         """The positions where a match of pattern `name` may start, ascending."""
