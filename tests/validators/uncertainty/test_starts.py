@@ -13,7 +13,7 @@ import pytest
 from llmvet.validators.uncertainty.covers import after_nonword, cover
 from llmvet.validators.uncertainty.cues import SCANNED, load
 from llmvet.validators.uncertainty.prefilter import Windowed
-from llmvet.validators.uncertainty.starts import Indexed, StartIndex
+from llmvet.validators.uncertainty.starts import Indexed, StartIndex, _by_prefix, _occurrences, _prefixed_occurrences
 from llmvet.validators.uncertainty.text import build_views
 from tests.validators.uncertainty.prefiltered import prefiltered_cues
 
@@ -250,6 +250,7 @@ TRICKY = {
     "mid_word": r"(?:part|bit|date)s? i'd (?:verify|check)",  # no look-behind: may start inside a word
     "repeat": r"(?<!\w)a{5}b",
     "optional_space": r"(?<!\w)(?: ?but|, i) can't",
+    "shared_prefix": r"(?:parts?|partly|bits?|b) i'd (?:verify|check)|apart",  # found by prefix, then startswith
     "end_boundary": r"(?<!\w)(?:i'm not sure|not sure)(?:(?<!\w)|(?!\w))",
 }
 
@@ -284,3 +285,18 @@ def test_a_pattern_that_may_start_inside_a_word_is_not_word_anchored():
     assert not after_nonword(re.compile(r"(?:part|bit)s? i'd check"))
     assert not after_nonword(re.compile(r"(?<![\w'])i|x"))  # one alternative is unanchored
     assert after_nonword(re.compile(r"(?:^|(?<=[.!?] ))not sure", re.M))
+
+
+def test_cover_strings_found_by_prefix_are_exactly_where_they_occur():
+    shipped = load("en").starts
+    assert shipped is not None
+    cover_strings = {s for _, group in shipped.free["frame.untested"] for s in group}
+    strings = sorted(cover_strings | {"part i", "partly", "parts ", "pa", "b i'd "})  # "pa" begins "part i"
+    groups = _by_prefix(strings)
+    assert any(len(group) > 1 for _, group in groups)  # some strings share a prefix
+    rng = random.Random(3)
+    words = [*_WORDS, *_PHRASES, "partly", "answer", "bits to", "pa"]
+    for _ in range(300):
+        view = "".join(rng.choice(words) + rng.choice(_GLUE) for _ in range(rng.randrange(1, 60)))
+        naive = sorted({i for s in strings for i in range(len(view)) if view.startswith(s, i)})
+        assert _prefixed_occurrences(view, groups) == naive == _occurrences(view, tuple(strings)), view

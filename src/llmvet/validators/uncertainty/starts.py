@@ -47,7 +47,7 @@ class StartIndex:
 
     def __init__(self, patterns: Mapping[str, re.Pattern[str]]) -> None:
         keys: dict[str, set[str]] = {}  # start key -> names of the patterns it may start
-        self.free: dict[str, tuple[str, ...]] = {}  # name -> cover, for patterns found with str.find
+        self.free: dict[str, _Prefixed] = {}  # name -> cover (by prefix), for patterns found with str.find
         # name -> conditions under which the pattern may start at a digit / word (see _add)
         self.digit: dict[str, _Conditions] = {}
         self.word: dict[str, _Conditions] = {}
@@ -57,7 +57,7 @@ class StartIndex:
             if strings is None or (not anchored and any(len(s) > MAX_KEY for s in strings)):
                 continue
             if not anchored:
-                self.free[name] = tuple(sorted(strings))
+                self.free[name] = _by_prefix(sorted(strings))
                 continue
             for s in strings:
                 if len(s) <= MAX_KEY:
@@ -170,7 +170,7 @@ class Starts:
     def _make(self, name: str) -> list[int]:
         index, view = self._index, self._view
         if name in index.free:
-            return _occurrences(view, index.free[name])
+            return _prefixed_occurrences(view, index.free[name])
         if self._grouped is None:
             self._words, self._grouped = index._pass(view)
         lists = self._grouped.get(name, ())
@@ -226,6 +226,39 @@ def _occurrences(view: str, strings: tuple[str, ...]) -> list[int]:
         while i >= 0:
             found.add(i)
             i = view.find(s, i + 1)
+    return sorted(found)
+
+
+# (prefix, the cover strings that begin with it): one str.find per prefix, `startswith` where it occurs
+_Prefixed = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def _by_prefix(strings: list[str], n: int = 3) -> _Prefixed:
+    """The strings grouped by their first `n` characters, each group under its longest common prefix."""
+    groups: dict[str, list[str]] = {}
+    for s in strings:
+        groups.setdefault(s[:n], []).append(s)
+    return tuple((_common_prefix(group), tuple(group)) for group in groups.values())
+
+
+def _common_prefix(strings: list[str]) -> str:
+    first, last = min(strings), max(strings)  # (what these two share, all share)
+    n = 0
+    while n < len(first) and first[n] == last[n]:
+        n += 1
+    return first[:n]
+
+
+def _prefixed_occurrences(view: str, groups: _Prefixed) -> list[int]:
+    """`_occurrences` of all the strings (each occurs only where its group's prefix does)."""
+    found: set[int] = set()
+    for prefix, strings in groups:
+        whole = strings == (prefix,)
+        i = view.find(prefix)
+        while i >= 0:
+            if whole or view.startswith(strings, i):
+                found.add(i)
+            i = view.find(prefix, i + 1)
     return sorted(found)
 
 
