@@ -85,7 +85,6 @@ class StartIndex:
         number = {names: i for i, names in enumerate(groups)}
         self._tables = [{k: number[v] for k, v in merged.items() if len(k) == n} for n in range(LONG + 1)]
         self._group_names = [tuple(sorted(names)) for names in groups]  # group number -> the names it starts
-        self._group_count = len(groups)
         # patterns whose starts do not all come from the grouped keys (str.find, digit / word conditions)
         self._other = frozenset(self.free).union(self.digit, self.word)
         self._memo: dict[str, int] = {}  # first characters at a start -> group (texts repeat them)
@@ -117,7 +116,9 @@ class StartIndex:
                 positions = sorted(words + extra)
         memo = self._memo
         known = memo.get
-        grouped: list[list[int]] = [[] for _ in range(self._group_count)]
+        # group -> its starts, for the groups the view has (not a list per group: ~200 of them, and a
+        # short view has a handful, so making and walking them all was most of its pass)
+        grouped: dict[int, list[int]] = {}
         for p in positions:
             v = view[p : p + LONG]
             g = known(v)
@@ -126,13 +127,16 @@ class StartIndex:
                 if len(memo) < _MAX_MEMO:
                     memo[v] = g
             if g >= 0:
-                grouped[g].append(p)
+                found = grouped.get(g)
+                if found is None:
+                    grouped[g] = [p]
+                else:
+                    found.append(p)
         live: dict[str, list[list[int]]] = {}
         names = self._group_names
-        for g, found in enumerate(grouped):
-            if found:
-                for name in names[g]:
-                    live.setdefault(name, []).append(found)
+        for g, found in grouped.items():
+            for name in names[g]:
+                live.setdefault(name, []).append(found)
         return words, live
 
 
