@@ -42,7 +42,7 @@ def check_view(index: StartIndex, patterns: dict[str, re.Pattern[str]], view: st
         fast = Indexed(rx, view, table, name)
         full = [m.span() for m in rx.finditer(view)]
         if name not in table.live():  # (asked before its list is made) skipped by CueSet.for_text: must not match
-            assert full == [], (name, view)
+            assert full == [] and table.of(name) == [], (name, view)
             for _ in range(3):
                 a = rng.randrange(len(view) + 1)
                 assert rx.search(view, a, min(len(view), a + rng.randrange(1, 400))) is None, (name, view)
@@ -82,6 +82,16 @@ def test_sections_without_a_start_in_the_view_are_skipped_and_cannot_match():
                 else:
                     kept += 1
     assert skipped > 1000 and kept > 1000  # both paths were taken
+
+
+def test_digit_and_word_led_sections_are_live_only_with_a_digit_or_their_literal():
+    cues = load("en")
+    assert cues.starts is not None
+    led = set(cues.starts.digit) | set(cues.starts.word)
+    plain = cues.for_text("the build passes on linux and mac.")  # no digit: most of them cannot start
+    assert len([n for n in led if plain.patterns[n] is None]) >= 4
+    digits = cues.for_text("the build passes on linux 6 cores and mac 14 (90% of runs) [1].")
+    assert {n for n in led if digits.patterns[n] is not None} == led
 
 
 def test_indexed_scans_equal_full_scans_on_real_answers():

@@ -85,8 +85,6 @@ class StartIndex:
         number = {names: i for i, names in enumerate(groups)}
         self._tables = [{k: number[v] for k, v in merged.items() if len(k) == n} for n in range(LONG + 1)]
         self._group_names = [tuple(sorted(names)) for names in groups]  # group number -> the names it starts
-        # patterns whose starts do not all come from the grouped keys (str.find, digit / word conditions)
-        self._other = frozenset(self.free).union(self.digit, self.word)
         self._memo: dict[str, int] = {}  # first characters at a start -> group (texts repeat them)
         nonword = "".join(sorted({k[0] for k in keys if not is_word(k[0])}))
         # a non-word character that starts a key, preceded by a non-word character (or the view's start)
@@ -156,13 +154,28 @@ class Starts:
     def ready(self) -> bool:
         return self._grouped is not None
 
-    def live(self) -> frozenset[str]:
-        """The names that may start somewhere in the view (makes the pass, not their lists): every name
-        whose starts do not all come from the grouped keys, and those the view has a grouped start for.
-        CueSet.for_text leaves the others None."""
+    def live(self) -> set[str]:
+        """The names that may start somewhere in the view (makes the pass, not their lists); CueSet.for_text
+        leaves the others None. Those the view has a grouped start for, those found with str.find, and
+        those with digit / word conditions where the view has such a start and one of their literals
+        (`_add` adds nothing otherwise): a superset of the names whose lists are not empty."""
+        index, view = self._index, self._view
         if self._grouped is None:
-            self._words, self._grouped = self._index._pass(self._view)
-        return self._index._other.union(self._grouped)
+            self._words, self._grouped = index._pass(view)
+        out = set(self._grouped)
+        out.update(index.free)
+        for name, conditions in index.digit.items():
+            if name not in out and self._digit_starts() and any(literal in view for literal in conditions):
+                out.add(name)
+        for name, conditions in index.word.items():
+            if name not in out and self._words and any(literal in view for literal in conditions):
+                out.add(name)
+        return out
+
+    def _digit_starts(self) -> list[int]:
+        if self._digits is None:
+            self._digits = [m.start() for m in _DIGIT_START.finditer(self._view)]
+        return self._digits
 
     def of(self, name: str) -> list[int]:
         """The positions where a match of pattern `name` may start, ascending."""
@@ -185,9 +198,7 @@ class Starts:
         else:
             found = sorted(chain.from_iterable(lists))
         if name in index.digit:
-            if self._digits is None:
-                self._digits = [m.start() for m in _DIGIT_START.finditer(view)]
-            _add(found, view, self._digits, index.digit[name])
+            _add(found, view, self._digit_starts(), index.digit[name])
         if name in index.word:
             _add(found, view, self._words, index.word[name])
         return found
