@@ -13,7 +13,7 @@ import pytest
 from llmvet.validators.uncertainty.covers import after_nonword, cover
 from llmvet.validators.uncertainty.cues import SCANNED, load
 from llmvet.validators.uncertainty.prefilter import Windowed
-from llmvet.validators.uncertainty.starts import Indexed, StartIndex
+from llmvet.validators.uncertainty.starts import Indexed, StartIndex, _by_prefix, _occurrences, _prefixed_occurrences
 from llmvet.validators.uncertainty.text import build_views
 from tests.validators.uncertainty.prefiltered import prefiltered_cues
 
@@ -41,6 +41,11 @@ def check_view(index: StartIndex, patterns: dict[str, re.Pattern[str]], view: st
         rx = patterns[name]
         fast = Indexed(rx, view, table, name)
         full = [m.span() for m in rx.finditer(view)]
+        if name not in table.live():  # (asked before its list is made) skipped by CueSet.for_text: must not match
+            assert full == [] and table.of(name) == [], (name, view)
+            for _ in range(3):
+                a = rng.randrange(len(view) + 1)
+                assert rx.search(view, a, min(len(view), a + rng.randrange(1, 400))) is None, (name, view)
         assert [m.span() for m in fast.finditer(view)] == full, (name, view)
         seen += len(full)
         for _ in range(3):  # ranged scans (the exclusion lists are searched near a span) and searches
@@ -60,6 +65,33 @@ def test_every_shipped_section_the_rule_path_scans_is_indexed():
     for s in SCANNED:  # (prefiltered with stand-ins: a Windowed one scans from its starts where windows are wide)
         p = narrowed.patterns[s]
         assert p is None or isinstance(p.indexed if isinstance(p, Windowed) else p, Indexed), s
+
+
+def test_sections_without_a_start_in_the_view_are_skipped_and_cannot_match():
+    cues = load("en")
+    skipped = kept = 0
+    for text in dev_texts()[:300]:
+        views = build_views(text.replace("'", "\u2019"))
+        for view in (views.prose, views.comments):
+            narrowed = cues.for_text(view)
+            for name in sorted(SCANNED):
+                rx = cues.patterns[name]
+                if narrowed.patterns[name] is None:
+                    skipped += 1
+                    assert isinstance(rx, re.Pattern) and rx.search(view) is None, (name, view)
+                else:
+                    kept += 1
+    assert skipped > 1000 and kept > 1000  # both paths were taken
+
+
+def test_digit_and_word_led_sections_are_live_only_with_a_digit_or_their_literal():
+    cues = load("en")
+    assert cues.starts is not None
+    led = set(cues.starts.digit) | set(cues.starts.word)
+    plain = cues.for_text("the build passes on linux and mac.")  # no digit: most of them cannot start
+    assert len([n for n in led if plain.patterns[n] is None]) >= 4
+    digits = cues.for_text("the build passes on linux 6 cores and mac 14 (90% of runs) [1].")
+    assert {n for n in led if digits.patterns[n] is not None} == led
 
 
 def test_indexed_scans_equal_full_scans_on_real_answers():
@@ -228,6 +260,7 @@ TRICKY = {
     "mid_word": r"(?:part|bit|date)s? i'd (?:verify|check)",  # no look-behind: may start inside a word
     "repeat": r"(?<!\w)a{5}b",
     "optional_space": r"(?<!\w)(?: ?but|, i) can't",
+    "shared_prefix": r"(?:parts?|partly|bits?|b) i'd (?:verify|check)|apart",  # found by prefix, then startswith
     "end_boundary": r"(?<!\w)(?:i'm not sure|not sure)(?:(?<!\w)|(?!\w))",
 }
 
@@ -262,3 +295,18 @@ def test_a_pattern_that_may_start_inside_a_word_is_not_word_anchored():
     assert not after_nonword(re.compile(r"(?:part|bit)s? i'd check"))
     assert not after_nonword(re.compile(r"(?<![\w'])i|x"))  # one alternative is unanchored
     assert after_nonword(re.compile(r"(?:^|(?<=[.!?] ))not sure", re.M))
+
+
+def test_cover_strings_found_by_prefix_are_exactly_where_they_occur():
+    shipped = load("en").starts
+    assert shipped is not None
+    cover_strings = {s for _, group in shipped.free["frame.untested"] for s in group}
+    strings = sorted(cover_strings | {"part i", "partly", "parts ", "pa", "b i'd "})  # "pa" begins "part i"
+    groups = _by_prefix(strings)
+    assert any(len(group) > 1 for _, group in groups)  # some strings share a prefix
+    rng = random.Random(3)
+    words = [*_WORDS, *_PHRASES, "partly", "answer", "bits to", "pa"]
+    for _ in range(300):
+        view = "".join(rng.choice(words) + rng.choice(_GLUE) for _ in range(rng.randrange(1, 60)))
+        naive = sorted({i for s in strings for i in range(len(view)) if view.startswith(s, i)})
+        assert _prefixed_occurrences(view, groups) == naive == _occurrences(view, tuple(strings)), view

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources as importlib_resources
 from pathlib import Path
 from re import _parser as _sre_parse  # type: ignore[attr-defined]  # private (not in typeshed); see _first_chars
@@ -111,8 +111,9 @@ class CueSet:
 
     def for_text(self, text: str) -> CueSet:
         """These cues as scans of `text` (or of any part of it) see them: a section that cannot match
-        anywhere in it is None when the set has a prefilter (one RE2 pass decides; see prefilter.py), and a
-        scanned section tries its pattern only where a match can start (starts.py)."""
+        anywhere in it is None (no start of it in the text: starts.Starts.live; or, when the set has a
+        prefilter, one RE2 pass decides: see prefilter.py), and a scanned section tries its pattern only
+        where a match can start (starts.py)."""
         whole = self.full or self
         narrowed = None if whole.prefilter is None else whole.prefilter.narrowed(whole.patterns, text)
         if narrowed is None and whole.starts is None:
@@ -120,15 +121,24 @@ class CueSet:
         patterns = dict(whole.patterns) if narrowed is None else narrowed
         if whole.starts is not None:  # scans try each pattern only where it can start (starts.py)
             table = whole.starts.starts(text)
-            for name in whole.starts.indexed:
-                rx, narrow = whole.patterns[name], patterns.get(name)
-                if narrow is None or not isinstance(rx, re.Pattern):
+            live = table.live()  # (makes the pass) sections that can start somewhere in the text
+            for name, rx in whole.indexed:
+                narrow = patterns.get(name)
+                if narrow is None:
                     continue
-                if isinstance(narrow, Windowed):  # (ASCII text) its windows first, where they are small
+                if name not in live:  # no start anywhere in the text: no match in any part of it
+                    patterns[name] = None
+                elif isinstance(narrow, Windowed):  # (ASCII text) its windows first, where they are small
                     narrow.indexed = Indexed(rx, text, table, name)
                 else:
                     patterns[name] = Indexed(rx, text, table, name)
         return CueSet(patterns, whole.categories, whole.sources, full=whole)
+
+    @cached_property
+    def indexed(self) -> tuple[tuple[str, re.Pattern[str]], ...]:
+        """The sections with a start index, and their compiled patterns."""
+        names = () if self.starts is None else sorted(self.starts.indexed)
+        return tuple((n, rx) for n in names if isinstance(rx := self.patterns[n], re.Pattern))
 
 
 def shipped_path(language: str) -> Path:

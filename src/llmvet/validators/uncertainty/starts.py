@@ -47,7 +47,7 @@ class StartIndex:
 
     def __init__(self, patterns: Mapping[str, re.Pattern[str]]) -> None:
         keys: dict[str, set[str]] = {}  # start key -> names of the patterns it may start
-        self.free: dict[str, tuple[str, ...]] = {}  # name -> cover, for patterns found with str.find
+        self.free: dict[str, _Prefixed] = {}  # name -> cover (by prefix), for patterns found with str.find
         # name -> conditions under which the pattern may start at a digit / word (see _add)
         self.digit: dict[str, _Conditions] = {}
         self.word: dict[str, _Conditions] = {}
@@ -57,7 +57,7 @@ class StartIndex:
             if strings is None or (not anchored and any(len(s) > MAX_KEY for s in strings)):
                 continue
             if not anchored:
-                self.free[name] = tuple(sorted(strings))
+                self.free[name] = _by_prefix(sorted(strings))
                 continue
             for s in strings:
                 if len(s) <= MAX_KEY:
@@ -84,8 +84,7 @@ class StartIndex:
         groups = sorted(set(merged.values()), key=sorted)
         number = {names: i for i, names in enumerate(groups)}
         self._tables = [{k: number[v] for k, v in merged.items() if len(k) == n} for n in range(LONG + 1)]
-        self._groups = {name: [i for i, names in enumerate(groups) if name in names] for name in self.indexed}
-        self._group_count = len(groups)
+        self._group_names = [tuple(sorted(names)) for names in groups]  # group number -> the names it starts
         self._memo: dict[str, int] = {}  # first characters at a start -> group (texts repeat them)
         nonword = "".join(sorted({k[0] for k in keys if not is_word(k[0])}))
         # a non-word character that starts a key, preceded by a non-word character (or the view's start)
@@ -104,8 +103,9 @@ class StartIndex:
                 return g
         return -1
 
-    def _pass(self, view: str) -> tuple[list[int], list[list[int]]]:
-        """The view's word starts, and its starts grouped by the names they may start."""
+    def _pass(self, view: str) -> tuple[list[int], dict[str, list[list[int]]]]:
+        """The view's word starts, and for each name the (non-empty) lists of grouped starts it may start
+        at: a name the view has no grouped start for is not a key."""
         words = [m.start() for m in _WORD_RUN.finditer(view)]
         positions = words
         if self._nonword is not None:
@@ -114,7 +114,9 @@ class StartIndex:
                 positions = sorted(words + extra)
         memo = self._memo
         known = memo.get
-        grouped: list[list[int]] = [[] for _ in range(self._group_count)]
+        # group -> its starts, for the groups the view has (not a list per group: ~200 of them, and a
+        # short view has a handful, so making and walking them all was most of its pass)
+        grouped: dict[int, list[int]] = {}
         for p in positions:
             v = view[p : p + LONG]
             g = known(v)
@@ -123,8 +125,17 @@ class StartIndex:
                 if len(memo) < _MAX_MEMO:
                     memo[v] = g
             if g >= 0:
-                grouped[g].append(p)
-        return words, grouped
+                found = grouped.get(g)
+                if found is None:
+                    grouped[g] = [p]
+                else:
+                    found.append(p)
+        live: dict[str, list[list[int]]] = {}
+        names = self._group_names
+        for g, found in grouped.items():
+            for name in names[g]:
+                live.setdefault(name, []).append(found)
+        return words, live
 
 
 class Starts:
@@ -135,13 +146,36 @@ class Starts:
     def __init__(self, index: StartIndex, view: str) -> None:
         self._index, self._view = index, view
         self._words: list[int] = []
-        self._grouped: list[list[int]] | None = None  # the pass over the view, made on first use
+        self._grouped: dict[str, list[list[int]]] | None = None  # the pass over the view, made on first use
         self._digits: list[int] | None = None
         self._done: dict[str, list[int]] = {}
 
     @property
     def ready(self) -> bool:
         return self._grouped is not None
+
+    def live(self) -> set[str]:
+        """The names that may start somewhere in the view (makes the pass, not their lists); CueSet.for_text
+        leaves the others None. Those the view has a grouped start for, those found with str.find, and
+        those with digit / word conditions where the view has such a start and one of their literals
+        (`_add` adds nothing otherwise): a superset of the names whose lists are not empty."""
+        index, view = self._index, self._view
+        if self._grouped is None:
+            self._words, self._grouped = index._pass(view)
+        out = set(self._grouped)
+        out.update(index.free)
+        for name, conditions in index.digit.items():
+            if name not in out and self._digit_starts() and any(literal in view for literal in conditions):
+                out.add(name)
+        for name, conditions in index.word.items():
+            if name not in out and self._words and any(literal in view for literal in conditions):
+                out.add(name)
+        return out
+
+    def _digit_starts(self) -> list[int]:
+        if self._digits is None:
+            self._digits = [m.start() for m in _DIGIT_START.finditer(self._view)]
+        return self._digits
 
     def of(self, name: str) -> list[int]:
         """The positions where a match of pattern `name` may start, ascending."""
@@ -153,15 +187,18 @@ class Starts:
     def _make(self, name: str) -> list[int]:
         index, view = self._index, self._view
         if name in index.free:
-            return _occurrences(view, index.free[name])
+            return _prefixed_occurrences(view, index.free[name])
         if self._grouped is None:
             self._words, self._grouped = index._pass(view)
-        grouped = self._grouped
-        found = sorted(chain.from_iterable([grouped[g] for g in index._groups[name]]))
+        lists = self._grouped.get(name, ())
+        if not lists:
+            found = []
+        elif len(lists) == 1:
+            found = list(lists[0])  # (a copy: _add changes `found` in place)
+        else:
+            found = sorted(chain.from_iterable(lists))
         if name in index.digit:
-            if self._digits is None:
-                self._digits = [m.start() for m in _DIGIT_START.finditer(view)]
-            _add(found, view, self._digits, index.digit[name])
+            _add(found, view, self._digit_starts(), index.digit[name])
         if name in index.word:
             _add(found, view, self._words, index.word[name])
         return found
@@ -204,6 +241,39 @@ def _occurrences(view: str, strings: tuple[str, ...]) -> list[int]:
         while i >= 0:
             found.add(i)
             i = view.find(s, i + 1)
+    return sorted(found)
+
+
+# (prefix, the cover strings that begin with it): one str.find per prefix, `startswith` where it occurs
+_Prefixed = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def _by_prefix(strings: list[str], n: int = 3) -> _Prefixed:
+    """The strings grouped by their first `n` characters, each group under its longest common prefix."""
+    groups: dict[str, list[str]] = {}
+    for s in strings:
+        groups.setdefault(s[:n], []).append(s)
+    return tuple((_common_prefix(group), tuple(group)) for group in groups.values())
+
+
+def _common_prefix(strings: list[str]) -> str:
+    first, last = min(strings), max(strings)  # (what these two share, all share)
+    n = 0
+    while n < len(first) and first[n] == last[n]:
+        n += 1
+    return first[:n]
+
+
+def _prefixed_occurrences(view: str, groups: _Prefixed) -> list[int]:
+    """`_occurrences` of all the strings (each occurs only where its group's prefix does)."""
+    found: set[int] = set()
+    for prefix, strings in groups:
+        whole = strings == (prefix,)
+        i = view.find(prefix)
+        while i >= 0:
+            if whole or view.startswith(strings, i):
+                found.add(i)
+            i = view.find(prefix, i + 1)
     return sorted(found)
 
 
