@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from llmvet.validators.uncertainty import frames
-from llmvet.validators.uncertainty.cues import CueSet
+from llmvet.validators.uncertainty.cues import CueSet, load
 from llmvet.validators.uncertainty.detect import analyse
 from llmvet.validators.uncertainty.hits import Options
 from llmvet.validators.uncertainty.prefilter import Prefilter, Windowed, relaxed
 from llmvet.validators.uncertainty.text import build_views
-from tests.validators.uncertainty.prefiltered import prefiltered_cues
+from tests.validators.uncertainty.prefiltered import sections_prefilter
 
 DEV = Path(__file__).resolve().parents[2] / "data" / "uncertainty" / "dev.jsonl"
 
@@ -40,13 +40,13 @@ def test_relaxed_drops_zero_width_assertions_only(pattern, expected):
 
 
 def test_windowed_scan_finds_exactly_what_a_full_scan_finds():
-    cues = prefiltered_cues()
-    assert cues.prefilter is not None and not cues.prefilter.always  # every shipped section is prefiltered
+    cues, prefilter = sections_prefilter()
+    assert not prefilter.always  # every shipped section is prefiltered
     scanned = 0
     for text in dev_texts()[:200]:
         views = build_views(text)
         for view in (views.prose, views.comments):
-            narrowed = cues.prefilter.narrowed(cues.patterns, view)
+            narrowed = prefilter.narrowed(cues.patterns, view)
             if narrowed is None:
                 continue
             for section, rx in cues.patterns.items():
@@ -67,15 +67,15 @@ def variants(text: str) -> list[str]:
     return [text, text.replace("'", "\u2019").replace("a", "\u00e0", 2), text.replace(" ", "\x0b", 3)]
 
 
-def test_analysis_with_the_prefilter_equals_analysis_without_it():
-    cues = prefiltered_cues()
-    plain = CueSet(cues.patterns, cues.categories)  # no prefilter: every section scanned
+def test_analysis_through_the_start_index_equals_analysis_without_it():
+    cues = load("en")
+    plain = CueSet(cues.patterns, cues.categories)  # no start index: every section scanned
     options = Options(collect_candidates=True)
     checked = 0
     for text in dev_texts():
         for form in variants(text)[: 3 if checked < 60 else 1]:
-            with_prefilter = dataclasses.asdict(analyse(form, cues, options))
-            assert with_prefilter == dataclasses.asdict(analyse(form, plain, options)), form
+            indexed = dataclasses.asdict(analyse(form, cues, options))
+            assert indexed == dataclasses.asdict(analyse(form, plain, options)), form
             checked += 1
     assert checked > 500
 
@@ -91,8 +91,8 @@ def test_frames_found_through_the_prefilter_equal_a_full_scan():
 
 
 def test_a_statement_hidden_among_unicode_or_odd_blanks_is_still_found():
-    # An answer cannot slip a statement past the prefilter by adding characters RE2 reads differently.
-    cues = prefiltered_cues()
+    # An answer cannot slip a statement past the scans by adding characters RE2 or the index read differently.
+    cues = load("en")
     for text in (
         "The café opens at nine. I'm not sure about Sundays.",
         "Use\x0bthe\x1fflag. I'm not sure it exists in 2.x.",
@@ -124,12 +124,12 @@ def test_window_spans_read_from_re2_directly_are_its_finditer_spans(pattern):
 
 def test_no_search_finds_a_match_where_no_window_reaches():
     """`can_start_in` may only rule out ranges in which a search (the string cut at its end) finds nothing."""
-    cues = prefiltered_cues()
+    cues, prefilter = sections_prefilter()
     rng = __import__("random").Random(3)
     ruled_out = 0
     for text in dev_texts()[:150]:
         view = build_views(text).prose
-        narrowed = cues.prefilter.narrowed(cues.patterns, view) if cues.prefilter else None
+        narrowed = prefilter.narrowed(cues.patterns, view)
         if not narrowed:
             continue
         for section, rx in narrowed.items():

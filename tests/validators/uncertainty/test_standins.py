@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from llmvet.validators.uncertainty import frames
-from llmvet.validators.uncertainty.cues import CueSet
+from llmvet.validators.uncertainty.cues import CueSet, load
 from llmvet.validators.uncertainty.detect import analyse
 from llmvet.validators.uncertainty.hits import Options
 from llmvet.validators.uncertainty.prefilter import Prefilter, Windowed
 from llmvet.validators.uncertainty.standins import StandIns
 from llmvet.validators.uncertainty.text import build_views
-from tests.validators.uncertainty.prefiltered import prefiltered_cues
+from tests.validators.uncertainty.prefiltered import sections_prefilter
 
 DEV = Path(__file__).resolve().parents[2] / "data" / "uncertainty" / "dev.jsonl"
 # symbols (read as themselves), letters, digits and blanks (stand-ins), 2- to 4-byte UTF-8, a combining
@@ -64,8 +64,7 @@ def check(prefilter: Prefilter, patterns: dict[str, re.Pattern[str]], view: str)
 
 @pytest.mark.parametrize("start", range(0, 400, 50))
 def test_unicode_views_scanned_through_stand_ins_find_what_re_finds(start: int) -> None:
-    cues = prefiltered_cues()
-    assert cues.prefilter is not None
+    cues, prefilter = sections_prefilter()
     patterns = {k: v for k, v in cues.patterns.items() if isinstance(v, re.Pattern)}
     rng = random.Random(start)
     prefiltered = seen = 0
@@ -73,24 +72,25 @@ def test_unicode_views_scanned_through_stand_ins_find_what_re_finds(start: int) 
         for form in unicode_forms(text, rng):
             views = build_views(form)
             for view in (views.prose, views.comments, form):
-                done, n = check(cues.prefilter, patterns, view)
+                done, n = check(prefilter, patterns, view)
                 prefiltered += done
                 seen += n
     assert prefiltered > 50 and seen > 20  # the stand-in path ran, on text with real matches
 
 
 def test_frames_through_stand_ins_find_what_re_finds() -> None:
+    frame_prefilter = Prefilter(frames.FRAME_PATTERNS)  # (frames.find no longer narrows with one itself)
     rng = random.Random(7)
     prefiltered = 0
     for text in dev_texts()[:200]:
         for form in unicode_forms(text, rng):
-            done, _ = check(frames._PREFILTER, frames._FRAMES, build_views(form).prose)
+            done, _ = check(frame_prefilter, frames._FRAMES, build_views(form).prose)
             prefiltered += done
     assert prefiltered > 100
 
 
-def test_analysis_of_unicode_text_equals_analysis_without_prefilter() -> None:
-    cues = prefiltered_cues()
+def test_analysis_of_unicode_text_equals_analysis_without_the_fast_paths() -> None:
+    cues = load("en")  # (the refusal categories through their prefilter, the sections through the index)
     plain = CueSet(cues.patterns, cues.categories)  # no prefilter, no start index: every section scanned
     options = Options(collect_candidates=True)
     rng = random.Random(11)
@@ -144,7 +144,7 @@ def test_refusal_classification_through_the_prefilter_equals_the_plain_one() -> 
     """The refusal pass tries the offer/support/alternative lists on a sentence only where a prefilter
     window reaches its start (refusals._may_match): refused answers, joined with others, as bullet lists
     and in Unicode forms, must be classified exactly as without the prefilter."""
-    cues = prefiltered_cues()
+    cues = load("en")
     plain = CueSet(cues.patterns, cues.categories)
     assert cues.category_prefilter is not None  # the reasons are gated too
     scans = cues.category_prefilter.narrowed(cues.categories, "i can't help with that \u2014 it is illegal.")

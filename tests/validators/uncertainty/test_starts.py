@@ -12,10 +12,8 @@ import pytest
 
 from llmvet.validators.uncertainty.covers import after_nonword, cover
 from llmvet.validators.uncertainty.cues import SCANNED, load
-from llmvet.validators.uncertainty.prefilter import Windowed
 from llmvet.validators.uncertainty.starts import Indexed, StartIndex, _by_prefix, _occurrences, _prefixed_occurrences
 from llmvet.validators.uncertainty.text import build_views
-from tests.validators.uncertainty.prefiltered import prefiltered_cues
 
 DEV = Path(__file__).resolve().parents[2] / "data" / "uncertainty" / "dev.jsonl"
 
@@ -62,9 +60,9 @@ def test_every_shipped_section_the_rule_path_scans_is_indexed():
     assert cues.starts is not None
     assert cues.starts.indexed >= SCANNED  # else a section silently keeps its slow scan
     narrowed = cues.for_text(build_views("Caf\u00e9 \u2014 I'm not sure, it may vary.").prose)
-    for s in SCANNED:  # (prefiltered with stand-ins: a Windowed one scans from its starts where windows are wide)
+    for s in SCANNED:
         p = narrowed.patterns[s]
-        assert p is None or isinstance(p.indexed if isinstance(p, Windowed) else p, Indexed), s
+        assert p is None or isinstance(p, Indexed), s
 
 
 def test_sections_without_a_start_in_the_view_are_skipped_and_cannot_match():
@@ -111,28 +109,26 @@ def test_indexed_scans_equal_full_scans_on_real_answers():
     assert seen > 2000  # real matches were compared, not only empty scans
 
 
-def test_ascii_scans_through_windows_or_starts_equal_full_scans():
-    """On ASCII text a section keeps its RE2 windows; where they cover much of the text, and for ranged
-    scans once the view's starts are known, it scans from its starts: all as plain `re` finds."""
-    cues = prefiltered_cues()
+def test_scans_through_the_cue_set_equal_full_scans():
+    """Each section of `CueSet.for_text` scans from its starts, whole or a range, as plain `re` finds."""
+    cues = load("en")
     rng = random.Random(5)
-    texts = [t for t in dev_texts() if t.isascii()]
+    texts = dev_texts()
     through_starts = 0
     for text in texts[:300] + ["\n\n".join(texts[i : i + 5]) for i in range(0, 300, 5)]:
         view = build_views(text).prose
         narrowed = cues.for_text(view)
-        for name in sorted(SCANNED):  # (in a fixed order: the first scan from starts makes the view's pass)
+        for name in sorted(SCANNED):
             rx, fast = cues.patterns[name], narrowed.patterns[name]
-            if not isinstance(rx, re.Pattern) or not isinstance(fast, Windowed):
+            if not isinstance(rx, re.Pattern) or not isinstance(fast, Indexed):
                 continue
-            assert isinstance(fast.indexed, Indexed)
             assert [m.span() for m in fast.finditer(view)] == [m.span() for m in rx.finditer(view)], (name, view)
-            through_starts += fast.indexed.ready
+            through_starts += 1
             for _ in range(3):
                 a = rng.randrange(len(view) + 1)
                 b = min(len(view), a + rng.randrange(1, 400))
                 assert [m.span() for m in fast.finditer(view, a, b)] == [m.span() for m in rx.finditer(view, a, b)]
-    assert through_starts > 50  # the start index served real scans, not only the windows
+    assert through_starts > 50  # the start index served real scans
 
 
 _WORDS = [

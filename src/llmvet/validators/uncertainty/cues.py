@@ -18,7 +18,7 @@ import yaml
 
 from llmvet.validators.uncertainty import frames
 from llmvet.validators.uncertainty.frames import FRAME_PREFIX
-from llmvet.validators.uncertainty.prefilter import Pattern, Prefilter, Windowed
+from llmvet.validators.uncertainty.prefilter import Pattern, Prefilter
 from llmvet.validators.uncertainty.starts import Indexed, StartIndex
 
 LIST_SECTIONS: tuple[str, ...] = (
@@ -100,7 +100,6 @@ class CueSet:
     patterns: dict[str, Pattern | None]  # section -> compiled alternation (None when empty)
     categories: dict[str, re.Pattern[str]]  # refusal category -> keyword alternation, in priority order
     sources: tuple[str, ...] = field(default=())
-    prefilter: Prefilter | None = field(default=None, compare=False)
     full: CueSet | None = field(default=None, compare=False)  # of a set filtered for one text: the whole set
     starts: StartIndex | None = field(default=None, compare=False)
     # the refusal categories' own RE2 prefilter, run only for an answer with refusal cues (refusals.py)
@@ -111,27 +110,16 @@ class CueSet:
 
     def for_text(self, text: str) -> CueSet:
         """These cues as scans of `text` (or of any part of it) see them: a section that cannot match
-        anywhere in it is None (no start of it in the text: starts.Starts.live; or, when the set has a
-        prefilter, one RE2 pass decides: see prefilter.py), and a scanned section tries its pattern only
-        where a match can start (starts.py)."""
+        anywhere in it is None (no start of it in the text: starts.Starts.live), and a scanned section
+        tries its pattern only where a match can start (starts.py)."""
         whole = self.full or self
-        narrowed = None if whole.prefilter is None else whole.prefilter.narrowed(whole.patterns, text)
-        if narrowed is None and whole.starts is None:
+        if whole.starts is None:
             return whole
-        patterns = dict(whole.patterns) if narrowed is None else narrowed
-        if whole.starts is not None:  # scans try each pattern only where it can start (starts.py)
-            table = whole.starts.starts(text)
-            live = table.live()  # (makes the pass) sections that can start somewhere in the text
-            for name, rx in whole.indexed:
-                narrow = patterns.get(name)
-                if narrow is None:
-                    continue
-                if name not in live:  # no start anywhere in the text: no match in any part of it
-                    patterns[name] = None
-                elif isinstance(narrow, Windowed):  # (ASCII text) its windows first, where they are small
-                    narrow.indexed = Indexed(rx, text, table, name)
-                else:
-                    patterns[name] = Indexed(rx, text, table, name)
+        patterns = dict(whole.patterns)
+        table = whole.starts.starts(text)
+        live = table.live()  # (makes the pass) sections that can start somewhere in the text
+        for name, rx in whole.indexed:  # no start anywhere in the text: no match in any part of it
+            patterns[name] = Indexed(rx, text, table, name) if name in live else None
         return CueSet(patterns, whole.categories, whole.sources, full=whole)
 
     @cached_property
@@ -323,7 +311,6 @@ def load(language: str = "en", extra_files: tuple[str, ...] = (), extra_json: st
         patterns,
         cues.categories,
         tuple(sources),
-        None,
         starts=StartIndex(scanned),
         category_prefilter=Prefilter(cues.categories),
     )

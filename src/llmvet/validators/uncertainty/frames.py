@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping
 from typing import Protocol
 
-from llmvet.validators.uncertainty.prefilter import Pattern, Prefilter
+from llmvet.validators.uncertainty.prefilter import Pattern
 
 # --- 1. self-epistemic ----------------------------------------------------------------------------
 _SUBJECT = r"(?<![\w'])i(?:'m|'ve|'d|'ll)?"
@@ -187,7 +187,6 @@ FRAME_PATTERNS: dict[str, re.Pattern[str]] = {
     "level": LEVEL,
 }
 _FRAMES: dict[str, Pattern | None] = dict(FRAME_PATTERNS)
-_PREFILTER = Prefilter(FRAME_PATTERNS)
 FRAME_PREFIX = "frame."  # a cue set (cues.load) holds the frames under these names, narrowed with its sections
 
 
@@ -198,14 +197,14 @@ class _Cues(Protocol):
 
 def find(view: str, cues: _Cues | None = None) -> list[tuple[int, int]]:
     """Spans of statement-shaped clauses in a lower-cased, blanked view. `cues`: the view's cue set
-    (CueSet.for_text), whose frames are already narrowed to this view; else they are narrowed here."""
+    (CueSet.for_text), whose frames are already narrowed to this view; else each frame scans it whole."""
     out: list[tuple[int, int]] = []
-    # frames that cannot match in this view are not scanned, the others only where they may match
+    # (through a cue set: frames that cannot start in this view are not scanned, the others only where they can)
     frames: Mapping[str, Pattern | None]
     if cues is not None and FRAME_PREFIX + "self" in cues.patterns:
         frames = {k: cues.patterns[FRAME_PREFIX + k] for k in FRAME_PATTERNS}
     else:
-        frames = _PREFILTER.narrowed(_FRAMES, view) or _FRAMES
+        frames = _FRAMES
     if (rx := frames["self"]) is not None:
         out += _self_epistemic(rx, view)
     if (rx := frames["pro_drop_degree"]) is not None:

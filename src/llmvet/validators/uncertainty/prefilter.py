@@ -133,15 +133,35 @@ def _re2_source(rx: re.Pattern[str]) -> str | None:
     return f"(?{flags}:{body})" if flags else body
 
 
-class Windowed:
+class Delegating:
+    """A compiled pattern `rx` bound to one text: `search`, `match` and `findall` go to the pattern
+    itself; subclasses make `finditer` over that text cheaper (Windowed here, starts.Indexed)."""
+
+    __slots__ = ("rx", "text")
+    rx: re.Pattern[str]
+    text: str
+
+    @property
+    def pattern(self) -> str:
+        return self.rx.pattern
+
+    def search(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return self.rx.search(string, pos, endpos)
+
+    def match(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return self.rx.match(string, pos, endpos)
+
+    def findall(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> list[Any]:
+        return self.rx.findall(string, pos, endpos)
+
+
+class Windowed(Delegating):
     """A cue pattern as scans of one text see it: its full scan (`finditer(text)`) tries the Python
     pattern only inside the spans where its relaxed RE2 form matched (every match of the pattern
-    starts inside one of them: see `windows`); any other call goes to the pattern itself.
+    starts inside one of them: see `windows`); any other call goes to the pattern itself, as does the
+    full scan where the windows cover much of the text."""
 
-    Where the windows cover much of the text, or for a scan of part of it once the text's start index
-    is made, the scan goes to `indexed` (starts.Indexed, set by CueSet.for_text) when there is one."""
-
-    __slots__ = ("_data", "_inside", "_relaxed", "_spans", "indexed", "rx", "text")
+    __slots__ = ("_data", "_inside", "_relaxed", "_spans")
 
     def __init__(
         self, rx: re.Pattern[str], relaxed_rx: Any, text: str, data: bytes, inside: list[int] | None = None
@@ -152,7 +172,6 @@ class Windowed:
         self._inside = inside  # (`continuations(data)`, shared by the patterns of one text)
         self._relaxed = relaxed_rx
         self._spans: list[tuple[int, int]] | None = None  # `windows`, worked out on first use
-        self.indexed: Any = None  # starts.Indexed of the same pattern and text (starts.py imports this module)
 
     def windows(self) -> list[tuple[int, int]]:
         """Merged [start, end] ranges (inclusive) one of which every match of the pattern starts in."""
@@ -177,23 +196,8 @@ class Windowed:
             return True
         return i < len(spans) and spans[i][0] <= endpos
 
-    @property
-    def pattern(self) -> str:
-        return self.rx.pattern
-
-    def search(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
-        return self.rx.search(string, pos, endpos)
-
-    def match(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
-        return self.rx.match(string, pos, endpos)
-
-    def findall(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> list[Any]:
-        return self.rx.findall(string, pos, endpos)
-
     def finditer(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> Iterator[re.Match[str]]:
         if string is not self.text or pos or endpos < len(string):
-            if string is self.text and self.indexed is not None and self.indexed.ready:
-                return self.indexed.finditer(string, pos, endpos)  # (its starts are known: no pass to make)
             return self.rx.finditer(string, pos, endpos)
         return iter(self._windowed())
 
@@ -203,8 +207,7 @@ class Windowed:
         text, rx, out = self.text, self.rx, []
         spans = self.windows()
         if sum(end - start for start, end in spans) * _WINDOWED_SHARE > len(text):
-            # windows cover much of the text: one scan from the pattern's starts (or a native one) is cheaper
-            return list((self.indexed or rx).finditer(text))
+            return list(rx.finditer(text))  # windows cover much of the text: one native scan is cheaper
         pos = 0
         for start, end in spans:
             p = max(start, pos)

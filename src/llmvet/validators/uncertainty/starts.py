@@ -1,9 +1,8 @@
 """Where each cue pattern can start in a view, from one pass over its words (exact, not a heuristic).
 
-Why: Python's `re` finditer tries a cue alternation at every position of the view. On hedge-rich prose
-the RE2 prefilter (prefilter.py) keeps most sections (each matches somewhere), and it cannot run on
-non-ASCII text at all (one em dash or curly quote is enough), so each of some twenty sections cost a
-full backtracking scan: ~13 ms on a 10 KB answer, 1.3 ms per KB.
+Why: Python's `re` finditer tries a cue alternation at every position of the view: each of some twenty
+sections cost a full backtracking scan, ~13 ms on a 10 KB answer, 1.3 ms per KB. An RE2 prefilter over
+every section skipped sections only where its lazily built DFA had already read the text (cues.py).
 
 What: covers.py reads from a pattern's parse tree its *cover* (short literal strings one of which
 begins every match, and digit/word markers) and whether it can start only *after a non-word
@@ -18,10 +17,7 @@ for each string of their cover.
 inside the last match: leftmost-first, non-overlapping, exactly what `rx.finditer(view)` returns (a
 match at p is what a search reaching p would find; every match is non-empty, so a scan goes on at
 its end; look-behinds and `^` see the whole string whatever `pos` is, as they do in a search).
-With an RE2 prefilter (a cue set may carry one; the shipped set does not, see cues.py), its windows
-(prefilter.Windowed) come first on the text it reads: where they cover
-little of the text they try fewer positions and need no pass; where they cover much of it (hedge-rich
-prose), the scan goes from the starts. tests/validators/uncertainty/test_starts.py compares every path
+tests/validators/uncertainty/test_starts.py compares every path
 with plain `re` on generated and real text.
 """
 
@@ -32,9 +28,9 @@ import sys
 from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 from itertools import chain
-from typing import Any
 
 from llmvet.validators.uncertainty.covers import DIGIT, LONG, MAX_KEY, OR, after_nonword, cover, fields, is_word
+from llmvet.validators.uncertainty.prefilter import Delegating
 
 _WORD_RUN = re.compile(r"\w+")
 _DIGIT_START = re.compile(r"\d(?<!\w.)", re.S)  # a `\w+` run that starts with what `\d` matches
@@ -149,10 +145,6 @@ class Starts:
         self._grouped: dict[str, list[list[int]]] | None = None  # the pass over the view, made on first use
         self._digits: list[int] | None = None
         self._done: dict[str, list[int]] = {}
-
-    @property
-    def ready(self) -> bool:
-        return self._grouped is not None
 
     def live(self) -> set[str]:
         """The names that may start somewhere in the view (makes the pass, not their lists); CueSet.for_text
@@ -277,11 +269,11 @@ def _prefixed_occurrences(view: str, groups: _Prefixed) -> list[int]:
     return sorted(found)
 
 
-class Indexed:
+class Indexed(Delegating):
     """A cue pattern as scans of one view see it: `finditer(view)` (whole or a range) tries the pattern at
     its starts only (see the module docstring); any other call goes to the pattern itself."""
 
-    __slots__ = ("_name", "_starts", "_table", "rx", "text")
+    __slots__ = ("_name", "_starts", "_table")
 
     def __init__(self, rx: re.Pattern[str], text: str, table: Starts, name: str) -> None:
         self.rx = rx
@@ -290,19 +282,10 @@ class Indexed:
         self._name = name
         self._starts: list[int] | None = None  # worked out on first use
 
-    @property
-    def ready(self) -> bool:
-        """Has the pass over the view been made (so the starts cost little)?"""
-        return self._table.ready
-
     def starts(self) -> list[int]:
         if self._starts is None:
             self._starts = self._table.of(self._name)
         return self._starts
-
-    @property
-    def pattern(self) -> str:
-        return self.rx.pattern
 
     def can_start_in(self, string: str, pos: int, endpos: int) -> bool:
         """False when `search(string, pos, endpos)` cannot find a match (no start in [pos, endpos))."""
@@ -311,15 +294,6 @@ class Indexed:
         starts = self.starts()
         i = bisect_left(starts, pos)
         return i < len(starts) and starts[i] < endpos
-
-    def search(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
-        return self.rx.search(string, pos, endpos)
-
-    def match(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
-        return self.rx.match(string, pos, endpos)
-
-    def findall(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> list[Any]:
-        return self.rx.findall(string, pos, endpos)
 
     def finditer(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> Iterator[re.Match[str]]:
         if string is not self.text:
