@@ -5,12 +5,14 @@ Run with uvicorn's factory mode, e.g. `uvicorn bare:upstream_app --factory` (PYT
 
 from __future__ import annotations
 
+import itertools
 import os
 
 import orjson
 
 # The answers the canned upstream gives, picked by the request's model: "bench-short" gets SHORT,
-# any other model the realistic ~1 KB coding answer (install line, code block, prose, a confidence
+# "bench-distinct" the next of a pool of different ~1 KB coding answers (benchmarks/distinct.py), any
+# other model the realistic ~1 KB coding answer (install line, code block, prose, a confidence
 # statement), which is what llmvet's validators read in a coding assistant.
 SHORT = "ok"
 REALISTIC = """To read a CSV file in Python, use pandas. Install it first:
@@ -65,8 +67,26 @@ ANSWERS = {"short": chat_response(SHORT), "realistic": chat_response(REALISTIC)}
 CHAT_RESPONSE = ANSWERS["realistic"]
 
 
+def distinct_pool() -> list[bytes]:
+    """BENCH_POOL (default 20,000) different answers, each served in turn (built once per process)."""
+    from distinct import distinct_answers
+
+    return [chat_response(text) for text in distinct_answers(int(os.environ.get("BENCH_POOL", "20000")))]
+
+
 def upstream_app():
     """The fastest upstream we can make in Python: raw ASGI, a canned chat completion per answer."""
+    pool: list[bytes] = []
+    served = itertools.count()
+
+    def pick(body: bytes) -> bytes:
+        if b'"bench-short"' in body:
+            return ANSWERS["short"]
+        if b'"bench-distinct"' in body:
+            if not pool:
+                pool.extend(distinct_pool())
+            return pool[next(served) % len(pool)]
+        return CHAT_RESPONSE
 
     async def app(scope, receive, send):
         if scope["type"] != "http":
@@ -76,7 +96,7 @@ def upstream_app():
             message = await receive()
             body += message.get("body", b"")
             more = message.get("more_body", False)
-        answer = ANSWERS["short"] if b'"bench-short"' in body else CHAT_RESPONSE
+        answer = pick(body)
         await send(
             {
                 "type": "http.response.start",

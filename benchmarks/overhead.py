@@ -5,7 +5,9 @@
         [--with-httpx] [--with-upstream] [--with-tracing]
 
 For each answer the canned upstream gives (benchmarks/bare.py: "short" is `ok`, "realistic" a ~1 KB
-coding answer with an install line, a code block, prose and a confidence statement) and each
+coding answer with an install line, a code block, prose and a confidence statement, the same every
+time; "distinct" a different ~1 KB answer of that shape each time, from a pool of 20,000, so the
+server reads each answer once, as in service: benchmarks/distinct.py) and each
 concurrency, it measures the floor (a bare starlette + aiohttp pass-through) and llmvet under each
 bundled policy in alternating rounds, and prints requests/s, p50/p95/p99, the server's CPU per request,
 and llmvet's ratios against the floor from the same run. coding-assistant's packages validator asks the
@@ -43,7 +45,11 @@ POLICIES = {
     "default": ROOT / "policies" / "default.yaml",
     "coding-assistant": ROOT / "policies" / "coding-assistant.yaml",
 }
-MODELS = {"short": "bench-short", "realistic": "bench-model"}  # bare.upstream_app answers by model
+MODELS = {
+    "short": "bench-short",
+    "realistic": "bench-model",
+    "distinct": "bench-distinct",
+}  # bare.upstream_app answers by model
 
 LUA = """
 wrk.method = "POST"

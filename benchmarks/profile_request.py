@@ -1,6 +1,6 @@
 """Where a vetted request's time goes: cProfile over many requests through the real app, per policy.
 
-    python benchmarks/profile_request.py [--n 2000] [--top 25] [--answer realistic|short]
+    python benchmarks/profile_request.py [--n 2000] [--top 25] [--answer realistic|short|distinct]
 
 The app runs in this process (its lifespan, store, audit writer, extensions: as `llmvet serve` builds
 it), called directly as ASGI so no HTTP client shows up in the profile; the upstream is the canned one
@@ -19,6 +19,7 @@ import pstats
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from tests.support.servers import ThreadedServer  # noqa: E402
 
 
 def request_body(answer: str) -> bytes:
-    model = "bench-short" if answer == "short" else "bench-model"
+    model = {"short": "bench-short", "distinct": "bench-distinct"}.get(answer, "bench-model")
     return orjson.dumps({"model": model, "messages": [{"role": "user", "content": "How do I read a CSV file?"}]})
 
 
@@ -95,9 +96,11 @@ async def profile_policy(name: str, upstream: str, registry: str, args: argparse
         body = request_body(args.answer)
         async with app.router.lifespan_context(app):
             await app.state.proxy._warm_up  # validators' start-up work (the embedding model) is done
+            decisions: Counter[str] = Counter()
             for _ in range(50):  # warm caches (registry answers, code paths)
                 status, out = await call(app, body)
-            assert status == 200, out[:300]
+                assert status == 200, out[:300]
+                decisions[orjson.loads(out).get("llmvet", {}).get("decision", "allow (no llmvet field)")] += 1
             t0 = time.perf_counter()
             for _ in range(args.n):
                 await call(app, body)
@@ -110,7 +113,7 @@ async def profile_policy(name: str, upstream: str, registry: str, args: argparse
             prof.disable()
             profiled = (time.perf_counter() - t0) / args.n * 1000
     print(f"\n=== {name} policy, {args.answer} answer: {plain:.3f} ms/request ({profiled:.3f} under cProfile) ===")
-    print(f"decision: {orjson.loads(out).get('llmvet', {}).get('decision', 'allow (no llmvet field)')}")
+    print(f"decisions over the 50 warm-up answers: {dict(decisions)}")
     print(top_functions(pstats.Stats(prof), args.n, args.top))
 
 
@@ -137,7 +140,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--top", type=int, default=25)
-    ap.add_argument("--answer", choices=["realistic", "short"], default="realistic")
+    ap.add_argument("--answer", choices=["realistic", "short", "distinct"], default="realistic")
     ap.add_argument("--policy", choices=sorted(POLICIES), nargs="+", default=sorted(POLICIES, reverse=True))
     args = ap.parse_args()
     for k, v in model_env().items():
