@@ -311,8 +311,10 @@ class Judge:
         return variant
 
     def _signals(self, job: Job, info: dict[str, Any], now: float, alias: str | None) -> tuple[list[str], list[str]]:
-        # keyed by the record's identity fields; ages move slowly, so an hour's granularity is enough
-        key = ("sig", job.index.id, job.name, info.get("latest"), info.get("last_upload"), int(now // 3600))
+        # keyed by the record's identity fields; ages move slowly, so an hour's granularity is enough.
+        # The alias is part of the key: one job holds every spelling of a project in the answer
+        # (`pil`, `PIL`), and wording counts for fewer releases when the name is an import alias.
+        key = ("sig", job.index.id, job.name, alias, info.get("latest"), info.get("last_upload"), int(now // 3600))
         if key not in self._memo:
             self._remember(
                 key,
