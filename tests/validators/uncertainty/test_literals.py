@@ -123,3 +123,17 @@ def test_threads_scanning_at_once_each_get_their_own_results():
     for t in threads:
         t.join()
     assert failures == []
+
+
+def test_long_views_at_shifted_offsets_are_found_as_the_word_pass_finds_them():
+    # (a Hyperscan build was seen to miss a regex match only when it began past offset 20: the keys are
+    # checked far into long views and with their offsets shifted)
+    index = load("en").starts
+    assert index is not None and index.literal is not None
+    rng = random.Random(31)
+    texts = dev_texts()
+    for k in range(40):
+        text = "x" * rng.randrange(0, 300) + " " + "\n\n".join(rng.sample(texts, rng.randrange(5, 40)))
+        for view in (build_views(text).prose, text.lower()):
+            view = view.encode("ascii", "ignore").decode().replace("?", ".")  # compared exactly
+            assert flat(index.literal.grouped(view)) == flat(index._word_pass(view)[1]), k
