@@ -1,4 +1,4 @@
-"""The start keys of every word-anchored cue pattern found in a view by one Hyperscan pass.
+"""The start keys of every cue pattern with a start index, found in a view by one Hyperscan pass.
 
 Why: starts.py's pass over a view looked up each word start's first characters in a table, one
 Python step per word (a memo of those characters helps only for words seen before, and a serving
@@ -13,8 +13,9 @@ A view is scanned as ASCII bytes with every other character as "?" (one byte a c
 are the view's), keys likewise: "?" in a key stands for any character that is not ASCII, and a view's
 "?" matches it too, so the starts found are a superset of the keys' real occurrences (the pattern is
 then tried there and decides). An occurrence counts where the character before it is not a word
-character (or at the view's start), as in starts.py's pass. Names per key are disjoint from those of
-its shorter prefixes, so no start is listed twice for a name.
+character (or at the view's start), as in starts.py's pass; the cover strings of a pattern that may
+start inside a word count wherever they occur (starts.py found those with `str.find`). Names per key
+are disjoint from those of its shorter prefixes, so no start is listed twice for a name.
 
 Without the `hyperscan` package (e.g. Linux on ARM, where it has no wheel) `LiteralScan.build` returns
 None and starts.py makes its own pass; tests/validators/uncertainty/test_starts.py runs both.
@@ -44,18 +45,23 @@ def encoded(s: str) -> bytes:
 class LiteralScan:
     """Where each key occurs after a non-word character in a view, grouped by the names it starts."""
 
-    def __init__(self, keys: Mapping[str, set[str]]) -> None:
-        merged: dict[bytes, set[str]] = {}
-        for key, names in keys.items():
-            merged.setdefault(encoded(key), set()).update(names)
+    def __init__(self, keys: Mapping[str, set[str]], anywhere: Mapping[str, set[str]] | None = None) -> None:
+        """`keys`: start key -> names, counted after a non-word character; `anywhere`: the same for
+        patterns that may start inside a word (their cover strings count wherever they occur)."""
         literals: list[bytes] = []
         self._names: list[tuple[str, ...]] = []  # key id -> the names it adds to its prefixes'
-        for lit in sorted(merged, key=len):
-            before = set().union(*(merged.get(lit[:i], ()) for i in range(1, len(lit))))
-            new = merged[lit] - before
-            if new:
-                literals.append(lit)
-                self._names.append(tuple(sorted(new)))
+        for group in (keys, anywhere or {}):
+            merged: dict[bytes, set[str]] = {}
+            for key, names in group.items():
+                merged.setdefault(encoded(key), set()).update(names)
+            for lit in sorted(merged, key=len):
+                before = set().union(*(merged.get(lit[:i], ()) for i in range(1, len(lit))))
+                new = merged[lit] - before
+                if new:
+                    literals.append(lit)
+                    self._names.append(tuple(sorted(new)))
+            if group is keys:
+                self._anchored = len(literals)  # ids from here on: found anywhere
         self._lengths = [len(lit) for lit in literals]
         self._db: Any = hyperscan.Database()
         self._db.compile(
@@ -64,8 +70,8 @@ class LiteralScan:
         self._local = threading.local()  # a scratch space per thread (the CPU pool scans in threads)
 
     @classmethod
-    def build(cls, keys: Mapping[str, set[str]]) -> LiteralScan | None:
-        return cls(keys) if hyperscan is not None and keys else None
+    def build(cls, keys: Mapping[str, set[str]], anywhere: Mapping[str, set[str]]) -> LiteralScan | None:
+        return cls(keys, anywhere) if hyperscan is not None and (keys or anywhere) else None
 
     def _scratch(self) -> Any:
         scratch = getattr(self._local, "scratch", None)
@@ -76,12 +82,12 @@ class LiteralScan:
     def grouped(self, view: str) -> dict[str, list[list[int]]]:
         """For each name with a start in `view`, the lists (each ascending) of its starts."""
         found: dict[int, list[int]] = {}
-        lengths = self._lengths
+        lengths, anchored = self._lengths, self._anchored
         known = found.get
 
         def hit(i: int, _from: int, end: int, _flags: int, _context: object) -> None:
             p = end - lengths[i]
-            if p:
+            if p and i < anchored:
                 c = view[p - 1]
                 if c.isalnum() or c == "_":
                     return

@@ -87,7 +87,12 @@ class StartIndex:
         # a non-word character that starts a key, preceded by a non-word character (or the view's start)
         self._nonword = re.compile(f"[{re.escape(nonword)}](?<!\\w.)", re.S) if nonword else None
         # the keys found by one Hyperscan pass instead (literals.py), where the package is installed
-        self.literal = LiteralScan.build(keys) if literal_scan else None
+        free_strings: dict[str, set[str]] = {}
+        for name, prefixed in self.free.items():
+            for _, group in prefixed:
+                for string in group:
+                    free_strings.setdefault(string, set()).add(name)
+        self.literal = LiteralScan.build(keys, free_strings) if literal_scan else None
 
     def starts(self, view: str) -> Starts:
         """The starts of every indexed pattern in `view` (one pass, on first use; each pattern's list made
@@ -164,7 +169,8 @@ class Starts:
         if self._grouped is None:
             self._words, self._grouped = index._pass(view)
         out = set(self._grouped)
-        out.update(index.free)
+        if index.literal is None:  # (else the free names' starts are in the pass)
+            out.update(index.free)
         for name, conditions in index.digit.items():
             if name not in out and self._digit_starts() and any(literal in view for literal in conditions):
                 out.add(name)
@@ -192,7 +198,7 @@ class Starts:
 
     def _make(self, name: str) -> list[int]:
         index, view = self._index, self._view
-        if name in index.free:
+        if name in index.free and index.literal is None:
             return _prefixed_occurrences(view, index.free[name])
         if self._grouped is None:
             self._words, self._grouped = index._pass(view)
