@@ -157,3 +157,17 @@ def test_long_views_at_shifted_offsets_are_found_as_the_word_pass_finds_them():
         for view in (build_views(text).prose, text.lower()):
             view = view.encode("ascii", "ignore").decode().replace("?", ".")  # compared exactly
             assert flat(index.literal.grouped(view)) == without_hyperscan(index, view), k
+
+
+def test_keys_after_every_kind_of_character_and_at_the_start():
+    # what stands before a key decides whether it counts: every ASCII character is tried, NUL among them
+    scan = LiteralScan(KEYS, ANYWHERE)
+    characters = [chr(c) for c in range(0x80)] + ["\u00e9", "\u2014", "\u0663", "?"]
+    for key in ("i", "a", "_", "#", "i'm", "may"):
+        for c in characters:
+            for view in (c + key + " x", "x " + c + key, c + key):
+                found, expected = flat(scan.grouped(view)), naive(KEYS, view, ANYWHERE)
+                if view.isascii() and "?" not in view:
+                    assert found == expected, repr(view)
+                else:
+                    assert all(set(v) <= set(found.get(n, ())) for n, v in expected.items()), repr(view)
