@@ -209,9 +209,10 @@ class Starts:
             found = list(lists[0])  # (a copy: _add changes `found` in place)
         else:
             found = sorted(chain.from_iterable(lists))
-        if name in index.digit:
+        # (`_add` adds nothing where none of the conditions' literals is in the view: no list made then)
+        if name in index.digit and any(literal in view for literal in index.digit[name]):
             _add(found, view, self._digit_starts(), index.digit[name])
-        if name in index.word:
+        if name in index.word and any(literal in view for literal in index.word[name]):
             _add(found, view, self._word_starts(), index.word[name])
         return found
 
