@@ -12,10 +12,16 @@ import pytest
 
 from llmvet.validators.uncertainty.covers import after_nonword, cover
 from llmvet.validators.uncertainty.cues import SCANNED, load
+from llmvet.validators.uncertainty.literals import available
 from llmvet.validators.uncertainty.starts import Indexed, StartIndex, _by_prefix, _occurrences, _prefixed_occurrences
 from llmvet.validators.uncertainty.text import build_views
 
 DEV = Path(__file__).resolve().parents[2] / "data" / "uncertainty" / "dev.jsonl"
+# Each start index is checked both ways: its keys found by Hyperscan (literals.py, where installed) and
+# by its own pass over the view's words.
+BOTH = pytest.mark.parametrize(
+    "literal", [pytest.param(True, marks=pytest.mark.skipif(not available(), reason="no hyperscan")), False]
+)
 
 
 def dev_texts() -> list[str]:
@@ -92,11 +98,13 @@ def test_digit_and_word_led_sections_are_live_only_with_a_digit_or_their_literal
     assert {n for n in led if digits.patterns[n] is not None} == led
 
 
-def test_indexed_scans_equal_full_scans_on_real_answers():
+@BOTH
+def test_indexed_scans_equal_full_scans_on_real_answers(literal):
     cues = load("en")
     assert cues.starts is not None
     patterns = {k: v for k, v in cues.patterns.items() if isinstance(v, re.Pattern)}
-    index = StartIndex(patterns)  # every section, not only the scanned ones
+    index = StartIndex(patterns, literal_scan=literal)  # every section, not only the scanned ones
+    assert (index.literal is not None) == literal
     rng = random.Random(7)
     texts = dev_texts()
     joined = ["\n\n".join(texts[i : i + 5]) for i in range(0, 200, 5)]
@@ -212,10 +220,12 @@ def generated(rng: random.Random, n: int) -> str:
     return "".join(out)
 
 
-def test_indexed_scans_equal_full_scans_on_generated_text():
+@BOTH
+def test_indexed_scans_equal_full_scans_on_generated_text(literal):
     cues = load("en")
     patterns = {k: v for k, v in cues.patterns.items() if isinstance(v, re.Pattern)}
-    index = StartIndex(patterns)
+    index = StartIndex(patterns, literal_scan=literal)
+    assert (index.literal is not None) == literal
     rng = random.Random(11)
     seen = 0
     for _ in range(300):
@@ -246,6 +256,11 @@ _PHRASES = (
     "but can't",
     ", i can't",
     " but can't",
+    "\u2022 not sure",
+    "\u2013not sure",
+    "na\u00efve sure",
+    "na?ve sure",
+    "?not sure",
 )
 TRICKY = {
     "behind": r"(?<![\w'])i(?:'m|'d)? not sure",
@@ -258,14 +273,17 @@ TRICKY = {
     "optional_space": r"(?<!\w)(?: ?but|, i) can't",
     "shared_prefix": r"(?:parts?|partly|bits?|b) i'd (?:verify|check)|apart",  # found by prefix, then startswith
     "end_boundary": r"(?<!\w)(?:i'm not sure|not sure)(?:(?<!\w)|(?!\w))",
+    # keys with characters beyond ASCII (one byte "?" each in the Hyperscan pass)
+    "non_ascii": r"(?<!\w)(?:•|–) ?not sure|(?<!\w)naïve (?:guess|sure)|(?<!\w)٣٠% sure",
 }
 
 
+@BOTH
 @pytest.mark.parametrize("name", sorted(TRICKY))
-def test_constructs_scan_like_re(name):
+def test_constructs_scan_like_re(name, literal):
     rx = re.compile(TRICKY[name], re.M)
     assert cover(rx) is not None  # each is indexed: the comparison below exercises the fast path
-    index = StartIndex({name: rx})
+    index = StartIndex({name: rx}, literal_scan=literal)
     assert name in index.indexed
     rng = random.Random(name)
     words = [*_WORDS, *_PHRASES]

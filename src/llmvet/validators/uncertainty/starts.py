@@ -11,7 +11,8 @@ preceded by one, which one pass of the view lists for all patterns at once; each
 characters are looked up in one table (longest key they begin with -> patterns; remembered, as the
 same words start many texts); marker starts come from the digit / word
 runs that meet the marker's conditions. Other covered patterns find their starts with `str.find`
-for each string of their cover.
+for each string of their cover. Where the `hyperscan` package is installed, literals.py finds the
+keys and those strings in one linear pass instead (the same starts; the word pass stays the fallback).
 
 `Indexed.finditer(view)` then calls `rx.match(view, p)` at those starts only, in order, skipping starts
 inside the last match: leftmost-first, non-overlapping, exactly what `rx.finditer(view)` returns (a
@@ -30,6 +31,7 @@ from collections.abc import Iterator, Mapping
 from itertools import chain
 
 from llmvet.validators.uncertainty.covers import DIGIT, LONG, MAX_KEY, OR, after_nonword, cover, fields, is_word
+from llmvet.validators.uncertainty.literals import LiteralScan
 from llmvet.validators.uncertainty.prefilter import Delegating
 
 _WORD_RUN = re.compile(r"\w+")
@@ -41,7 +43,7 @@ _MAX_MEMO = 50_000  # first-character strings remembered (no text can grow it wi
 class StartIndex:
     """The covers of a fixed set of named patterns, and the starts of each in a view."""
 
-    def __init__(self, patterns: Mapping[str, re.Pattern[str]]) -> None:
+    def __init__(self, patterns: Mapping[str, re.Pattern[str]], literal_scan: bool = True) -> None:
         keys: dict[str, set[str]] = {}  # start key -> names of the patterns it may start
         self.free: dict[str, _Prefixed] = {}  # name -> cover (by prefix), for patterns found with str.find
         # name -> conditions under which the pattern may start at a digit / word (see _add)
@@ -85,6 +87,13 @@ class StartIndex:
         nonword = "".join(sorted({k[0] for k in keys if not is_word(k[0])}))
         # a non-word character that starts a key, preceded by a non-word character (or the view's start)
         self._nonword = re.compile(f"[{re.escape(nonword)}](?<!\\w.)", re.S) if nonword else None
+        # the keys found by one Hyperscan pass instead (literals.py), where the package is installed
+        free_strings: dict[str, set[str]] = {}
+        for name, prefixed in self.free.items():
+            for _, group in prefixed:
+                for string in group:
+                    free_strings.setdefault(string, set()).add(name)
+        self.literal = LiteralScan.build(keys, free_strings) if literal_scan else None
 
     def starts(self, view: str) -> Starts:
         """The starts of every indexed pattern in `view` (one pass, on first use; each pattern's list made
@@ -99,9 +108,15 @@ class StartIndex:
                 return g
         return -1
 
-    def _pass(self, view: str) -> tuple[list[int], dict[str, list[list[int]]]]:
-        """The view's word starts, and for each name the (non-empty) lists of grouped starts it may start
-        at: a name the view has no grouped start for is not a key."""
+    def _pass(self, view: str) -> tuple[list[int] | None, dict[str, list[list[int]]]]:
+        """The view's word starts (None: not worked out), and for each name the (non-empty) lists of
+        grouped starts it may start at: a name the view has no grouped start for is not a key."""
+        if self.literal is not None:
+            return None, self.literal.grouped(view)
+        return self._word_pass(view)
+
+    def _word_pass(self, view: str) -> tuple[list[int], dict[str, list[list[int]]]]:
+        """`_pass` without Hyperscan: each start's first characters looked up in the tables."""
         words = [m.start() for m in _WORD_RUN.finditer(view)]
         positions = words
         if self._nonword is not None:
@@ -141,7 +156,7 @@ class Starts:
 
     def __init__(self, index: StartIndex, view: str) -> None:
         self._index, self._view = index, view
-        self._words: list[int] = []
+        self._words: list[int] | None = None  # where `\w+` runs start, on first use
         self._grouped: dict[str, list[list[int]]] | None = None  # the pass over the view, made on first use
         self._digits: list[int] | None = None
         self._done: dict[str, list[int]] = {}
@@ -155,14 +170,20 @@ class Starts:
         if self._grouped is None:
             self._words, self._grouped = index._pass(view)
         out = set(self._grouped)
-        out.update(index.free)
+        if index.literal is None:  # (else the free names' starts are in the pass)
+            out.update(index.free)
         for name, conditions in index.digit.items():
             if name not in out and self._digit_starts() and any(literal in view for literal in conditions):
                 out.add(name)
         for name, conditions in index.word.items():
-            if name not in out and self._words and any(literal in view for literal in conditions):
+            if name not in out and any(literal in view for literal in conditions) and self._word_starts():
                 out.add(name)
         return out
+
+    def _word_starts(self) -> list[int]:
+        if self._words is None:
+            self._words = [m.start() for m in _WORD_RUN.finditer(self._view)]
+        return self._words
 
     def _digit_starts(self) -> list[int]:
         if self._digits is None:
@@ -178,7 +199,7 @@ class Starts:
 
     def _make(self, name: str) -> list[int]:
         index, view = self._index, self._view
-        if name in index.free:
+        if name in index.free and index.literal is None:
             return _prefixed_occurrences(view, index.free[name])
         if self._grouped is None:
             self._words, self._grouped = index._pass(view)
@@ -189,10 +210,11 @@ class Starts:
             found = list(lists[0])  # (a copy: _add changes `found` in place)
         else:
             found = sorted(chain.from_iterable(lists))
-        if name in index.digit:
+        # (`_add` adds nothing where none of the conditions' literals is in the view: no list made then)
+        if name in index.digit and any(literal in view for literal in index.digit[name]):
             _add(found, view, self._digit_starts(), index.digit[name])
-        if name in index.word:
-            _add(found, view, self._words, index.word[name])
+        if name in index.word and any(literal in view for literal in index.word[name]):
+            _add(found, view, self._word_starts(), index.word[name])
         return found
 
 

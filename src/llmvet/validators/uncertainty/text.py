@@ -85,6 +85,8 @@ _LETTER_WORDS = ("Subject:", "Dear", "To whom it may concern", "Hi ", "Hello ") 
 
 
 _RUN = re.compile(r"[ \t]{2,}")
+_AFTER_BLANK = re.compile(r"(?<=[ \t])[ \t]+")  # a run's characters after its first
+_SPACES = re.compile(r"  +")  # (a run without a tab: the same, faster)
 # Below this many characters blank runs are squeezed with a regex (a run costs ~0.3 us); above it numpy
 # does it in a few vectorised passes (5x faster on 10 KB). numpy is imported only then: `llmvet scan`
 # of a short document starts without it.
@@ -96,7 +98,7 @@ class Compact:
 
     A character goes when it and the one before it are both blanks (a run keeps its first character)."""
 
-    __slots__ = ("_cps", "_keep", "_kept", "_offs", "_removed", "text")
+    __slots__ = ("_cps", "_keep", "_kept", "_offs", "_removed", "_source", "text")
 
     def __init__(self, source: str) -> None:
         self._kept: Any = None  # numpy: source offset of each compact character, worked out on first use
@@ -105,19 +107,23 @@ class Compact:
         # regex: compact positions where a new offset starts, and the characters removed before each
         self._cps: list[int] = [0]
         self._offs: list[int] = [0]
+        self._source: str | None = None  # (regex) the text squeezed, until its offsets are worked out
         if len(source) >= _NUMPY_FROM:
             self.text = self._squeeze_numpy(source)
             return
-        pieces: list[str] = []
-        last = removed = 0
+        # (one substitution in C; the way back is worked out only when a span is mapped: most views have
+        # no hit, and code blanked in the prose leaves a run of blanks on every line)
+        self.text = _AFTER_BLANK.sub("", source) if "\t" in source else _SPACES.sub(" ", source)
+        if len(self.text) != len(source):
+            self._source = source
+
+    def _offsets(self, source: str) -> None:
+        removed = 0
         for m in _RUN.finditer(source):
             a, b = m.span()
-            pieces.append(source[last : a + 1])
             self._cps.append(a + 1 - removed)
             removed += b - a - 1
             self._offs.append(removed)
-            last = b
-        self.text = source if not pieces else "".join(pieces) + source[last:]
 
     def _squeeze_numpy(self, source: str) -> str:
         import numpy as np
@@ -141,6 +147,9 @@ class Compact:
 
     def orig(self, pos: int) -> int:
         if self._keep is None:
+            if self._source is not None:
+                self._offsets(self._source)
+                self._source = None
             return pos + self._offs[bisect_right(self._cps, pos) - 1]
         if self._kept is None:
             import numpy as np

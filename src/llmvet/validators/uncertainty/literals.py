@@ -1,0 +1,110 @@
+"""The start keys of every cue pattern with a start index, found in a view by one Hyperscan pass.
+
+Why: starts.py's pass over a view looked up each word start's first characters in a table, one
+Python step per word (a memo of those characters helps only for words seen before, and a serving
+process reads new answers): 0.2-0.4 ms per KB read once, about a third of the rule path. Hyperscan
+finds every occurrence of thousands of literal strings in one linear pass in C, without a DFA built
+lazily from the text it reads, so a text read once costs what a text read again does.
+
+What: the keys (short literal strings one of which begins every match of a pattern that can start only
+after a non-word character, see covers.py) as one literal database, compiled once per cue set. A key
+that adds no pattern to those of its shorter prefixes is left out (a start of it is a start of them).
+A view is scanned as ASCII bytes with every other character as "?" (one byte a character, so offsets
+are the view's), keys likewise: "?" in a key stands for any character that is not ASCII, and a view's
+"?" matches it too, so the starts found are a superset of the keys' real occurrences (the pattern is
+then tried there and decides). An occurrence counts where the character before it is not a word
+character (or at the view's start), as in starts.py's pass; the cover strings of a pattern that may
+start inside a word count wherever they occur (starts.py found those with `str.find`). Names per key
+are disjoint from those of its shorter prefixes, so no start is listed twice for a name.
+
+Without the `hyperscan` package (e.g. Linux on ARM, where it has no wheel) `LiteralScan.build` returns
+None and starts.py makes its own pass; tests/validators/uncertainty/test_starts.py runs both.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+try:
+    import hyperscan
+except ImportError:  # pragma: no cover - the package is a dependency where it has a wheel
+    hyperscan = None  # type: ignore[assignment]
+
+
+def available() -> bool:
+    return hyperscan is not None
+
+
+def encoded(s: str) -> bytes:
+    """`s` as ASCII bytes, each other character "?" (same offsets)."""
+    return s.encode("ascii", "replace")
+
+
+class LiteralScan:
+    """Where each key occurs after a non-word character in a view, grouped by the names it starts."""
+
+    def __init__(self, keys: Mapping[str, set[str]], anywhere: Mapping[str, set[str]] | None = None) -> None:
+        """`keys`: start key -> names, counted after a non-word character; `anywhere`: the same for
+        patterns that may start inside a word (their cover strings count wherever they occur)."""
+        literals: list[bytes] = []
+        self._names: list[tuple[str, ...]] = []  # key id -> the names it adds to its prefixes'
+        for group in (keys, anywhere or {}):
+            merged: dict[bytes, set[str]] = {}
+            for key, names in group.items():
+                merged.setdefault(encoded(key), set()).update(names)
+            for lit in sorted(merged, key=len):
+                before = set().union(*(merged.get(lit[:i], ()) for i in range(1, len(lit))))
+                new = merged[lit] - before
+                if new:
+                    literals.append(lit)
+                    self._names.append(tuple(sorted(new)))
+            if group is keys:
+                self._anchored = len(literals)  # ids from here on: found anywhere
+        self._lengths = [len(lit) for lit in literals]
+        self._db: Any = hyperscan.Database()
+        self._db.compile(
+            expressions=literals, ids=list(range(len(literals))), elements=len(literals), flags=0, literal=True
+        )
+        self._local = threading.local()  # a scratch space per thread (the CPU pool scans in threads)
+
+    @classmethod
+    def build(cls, keys: Mapping[str, set[str]], anywhere: Mapping[str, set[str]]) -> LiteralScan | None:
+        return cls(keys, anywhere) if hyperscan is not None and (keys or anywhere) else None
+
+    def _scratch(self) -> Any:
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = hyperscan.Scratch(self._db)
+        return scratch
+
+    def grouped(self, view: str) -> dict[str, list[list[int]]]:
+        """For each name with a start in `view`, the lists (each ascending) of its starts."""
+        found: dict[int, list[int]] = {}
+        lengths, anchored = self._lengths, self._anchored
+        known = found.get
+
+        def hit(i: int, _from: int, end: int, _flags: int, _context: object) -> None:
+            p = end - lengths[i]
+            if p and i < anchored:
+                c = view[p - 1]
+                if c.isalnum() or c == "_":
+                    return
+            starts = known(i)
+            if starts is None:
+                found[i] = [p]
+            else:
+                starts.append(p)
+
+        self._db.scan(encoded(view), match_event_handler=hit, scratch=self._scratch())
+        out: dict[str, list[list[int]]] = {}
+        names = self._names
+        for i, starts in found.items():
+            for name in names[i]:
+                lists = out.get(name)
+                if lists is None:
+                    out[name] = [starts]
+                else:
+                    lists.append(starts)
+        return out
