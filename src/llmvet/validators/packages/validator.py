@@ -372,7 +372,7 @@ class PackagesValidator(Validator[PackagesConfig]):
         if not refs or not ctx.policy or ctx.resources is None:
             return set()
         wanted = {
-            keys.allowlist_key(ctx.policy, r.ecosystem, r.name): (r.ecosystem, self._norm(r))
+            keys.allowlist_key(ctx.policy, r.ecosystem, r.name): (r.ecosystem, norm_name(r))
             for r in refs
             if r.ecosystem in ("pypi", "npm")
         }
@@ -382,10 +382,6 @@ class PackagesValidator(Validator[PackagesConfig]):
             log.warning("reviewer allowlist unavailable: %s", exc)
             return set()
         return {wanted[k] for k in found}
-
-    @staticmethod
-    def _norm(ref: Ref) -> str:
-        return norm_name(ref)
 
     def _target(self, ref: Ref) -> tuple[Index | None, str]:
         """Which registry to ask, and under which name."""
