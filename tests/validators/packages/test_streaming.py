@@ -94,3 +94,41 @@ def test_a_line_read_again_finds_the_hints_a_whole_search_finds():
                 searched += 1
             ahead += bool(got)
     assert ahead > 20 and searched > 200  # the texts do name packages ahead, and lines were read again
+
+
+def test_prose_without_a_tool_or_fence_is_not_extracted_again_and_finds_the_same():
+    """A line that says "from" or "import" but names no install tool and holds no fence has nothing
+    for extraction to find; names_ahead skips it, reading only the new text at each word. The names
+    found are the same as with that memory dropped at every call (the line read whole), and the
+    skip's verdict is `clean` on the text so far."""
+    import random
+
+    from llmvet.validators.packages.streaming import NO_HINT, NO_TOOL, clean
+
+    words = ["the", "data", "from", "import", "requires", "add", "numpy", "pip", "pipeline", "micro", "mamba"]
+    words += ["npm", "npmx", "py", "python3", "yarn", "`", "``", "~~", "~", "\n", "```python\n", "```\n", "uv"]
+    words += ["pip install fastyamlparserz", "import yaml", "npm install left-pad", "from x import y", "-m", "pip3"]
+    ahead = skipped = 0
+    for seed in range(60):
+        rng = random.Random(seed)
+        text = "".join(rng.choice(words) + rng.choice(["", " ", " ", " ", "\n"]) for _ in range(150))
+        cached: dict = {}
+        whole: dict = {}
+        at = 0
+        while at < len(text):
+            at = min(len(text), at + rng.randint(1, 7))
+            part = text[:at]
+            line_window(part, cached, 0, False)
+            line_window(part, whole, 0, False)
+            whole.pop(NO_HINT, None)
+            whole.pop(NO_TOOL, None)  # no memory of earlier reads: `clean` of the whole text so far
+            got = [r.name for r in names_ahead(part, cached, imports=True)]
+            assert got == [r.name for r in names_ahead(part, whole, imports=True)], (seed, at)
+            if NO_TOOL in whole:  # read this call: both reads say the same
+                assert cached[NO_TOOL] == whole[NO_TOOL], (seed, at)
+                start, length = whole[NO_TOOL]
+                if length >= 0:
+                    assert clean(part[start : start + length]), (seed, at)
+                    skipped += 1
+            ahead += bool(got)
+    assert ahead > 20 and skipped > 100  # names were found ahead, and prose lines were skipped

@@ -217,7 +217,8 @@ def _negated(text: str, start: int) -> bool:
     """Does advice against the command stand just before it ("not `pip install sklearn`")?"""
     lo = max(text.rfind("\n", max(0, start - 30), start) + 1, start - 30)
     before = text[lo:start]
-    if before.isascii() and not any(w in before.lower() for w in _NEGATION_WORDS):
+    low = before.lower()  # (once: not once per word)
+    if before.isascii() and not any(w in low for w in _NEGATION_WORDS):
         return False  # (non-ASCII text may hold letters that match ASCII ones ignoring case, e.g. "\u017f")
     return _NEGATED.search(text, lo, start) is not None
 

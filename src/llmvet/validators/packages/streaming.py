@@ -145,6 +145,30 @@ def _hint(pending: str, line: int, start: int, state: dict[str, Any]) -> bool:
     return found
 
 
+NO_TOOL = "no_tool"  # state key: (start, length) of text from `start` that `clean` holds for, or (start, -1)
+_TOOL_SPAN = 16  # longer than any match of _HOLD_LINE with the characters its look-arounds read
+
+
+def _clean_so_far(pending: str, start: int, state: dict[str, Any]) -> bool:
+    """`clean(pending)`, reading only what arrived since the last call for the same `start` (`pending`
+    only grows while `start` stays put). Prose naming no install tool and holding no fence gives
+    extraction nothing to find (no command without a tool's name, no manifest or import without a
+    block), so names_ahead need not run it at every word of a long prose line that says "from"."""
+    searched = state.get(NO_TOOL)
+    at = 0
+    if searched is not None and searched[0] == start:
+        if searched[1] < 0:
+            return False  # a tool's name or a fence already stood in this text: it stays there
+        at = searched[1]
+    found = (
+        _HOLD_LINE.search(pending, max(0, at - _TOOL_SPAN)) is not None
+        or pending.find("```", max(0, at - 2)) >= 0
+        or pending.find("~~~", max(0, at - 2)) >= 0
+    )
+    state[NO_TOOL] = (start, -1 if found else len(pending))
+    return not found
+
+
 def names_ahead(text: Any, state: dict[str, Any], imports: bool) -> list[Ref]:
     """The references complete so far in the line still being written (a name followed by a space),
     for lookups that should start before the line ends. Reads only when new whitespace arrived."""
@@ -161,5 +185,7 @@ def names_ahead(text: Any, state: dict[str, Any], imports: bool) -> list[Ref]:
     pending = text[start : max(seen, end) + last_ws]
     if len(pending) - (end - start) > AHEAD_LINE_LIMIT or not _hint(pending, end - start, start, state):
         return []
+    if _clean_so_far(pending, start, state):
+        return []  # (what extract would find in it: nothing)
     blocks = parse.code_blocks(pending, parse.find_fences(pending, open_ended=True))
     return [r for r in extract(pending, blocks, imports=imports).refs if r.span[0] >= end - start]

@@ -107,6 +107,8 @@ class PackagesValidator(Validator[PackagesConfig]):
         )
         self.judge = Judge(c, self.private)
         self._ecosystems = frozenset(c.ecosystems)
+        self._fail_on = frozenset(c.fail_on) | ({"package.unverified"} if c.registry_unreachable == "closed" else set())
+        self._popular_built: set[str] = set()  # ecosystems whose popular-names index this process has
         self._ahead: set[asyncio.Future[Any]] = set()
 
     def problems(self) -> list[str]:
@@ -307,10 +309,13 @@ class PackagesValidator(Validator[PackagesConfig]):
 
     async def _load_popular(self, ctx: Context, jobs: _JobMap) -> None:
         assert ctx.resources is not None
+        if len(self._popular_built) == len(self._ecosystems):
+            return  # (popular_names keeps what it built for the process: no await, no set to build per answer)
         for eco in {j.index.ecosystem for j in jobs.values()} | {j.elsewhere[0] for j in jobs.values() if j.elsewhere}:
             path = self.config.popular_pypi_file if eco == "pypi" else self.config.popular_npm_file
             # built once per process, off the event loop
             await ctx.resources.singleton(("llmvet.packages.popular", eco, path), partial(popular_names, eco, path))
+            self._popular_built.add(eco)
 
     def _judge_all(self, jobs: _JobMap, lookups: _Lookups, now: float, findings: list[Finding]) -> int:
         """Judge every ref; returns how many could not be checked."""
@@ -335,10 +340,7 @@ class PackagesValidator(Validator[PackagesConfig]):
         return unchecked
 
     def _verdict(self, findings: list[Finding], meta: dict[str, int]) -> Verdict:
-        fail_on = set(self.config.fail_on)
-        if self.config.registry_unreachable == "closed":
-            fail_on.add("package.unverified")
-        failing = [f for f in findings if f.code in fail_on]
+        failing = [f for f in findings if f.code in self._fail_on] if findings else findings
         if failing:
             return Verdict.failed(findings, risk=max(f.risk for f in failing), **meta)
         return Verdict.passed(findings, risk=max((f.risk for f in findings), default=0.0), **meta)
@@ -370,7 +372,7 @@ class PackagesValidator(Validator[PackagesConfig]):
         if not refs or not ctx.policy or ctx.resources is None:
             return set()
         wanted = {
-            keys.allowlist_key(ctx.policy, r.ecosystem, r.name): (r.ecosystem, self._norm(r))
+            keys.allowlist_key(ctx.policy, r.ecosystem, r.name): (r.ecosystem, norm_name(r))
             for r in refs
             if r.ecosystem in ("pypi", "npm")
         }
@@ -380,10 +382,6 @@ class PackagesValidator(Validator[PackagesConfig]):
             log.warning("reviewer allowlist unavailable: %s", exc)
             return set()
         return {wanted[k] for k in found}
-
-    @staticmethod
-    def _norm(ref: Ref) -> str:
-        return norm_name(ref)
 
     def _target(self, ref: Ref) -> tuple[Index | None, str]:
         """Which registry to ask, and under which name."""
