@@ -94,12 +94,12 @@ def _off_drain() -> None:
 
 
 def _off_watcher() -> None:
-    import llmvet.proxy.app as app
+    from llmvet.proxy.client import Disconnects
 
-    async def until_disconnected(request, work):  # type: ignore[no-untyped-def]
+    async def until_disconnected(self, request, work):  # type: ignore[no-untyped-def]
         return await work
 
-    app.until_disconnected = until_disconnected
+    Disconnects.until_disconnected = until_disconnected  # type: ignore[method-assign]
 
 
 def _off_engine() -> None:
