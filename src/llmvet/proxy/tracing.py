@@ -27,6 +27,8 @@ NOT_FINAL = frozenset({"pending", "incremental"})
 def start_request(headers: Mapping[str, str], route: str, request_id: str) -> Any:
     """A server span for one vetted request, a child of the client's trace context if it sent one
     (None when tracing is off). It is ended by `finish`."""
+    if not spans.active():  # no SDK: not even the name and attributes are built
+        return None
     return spans.start_server_span(f"llmvet {route}", headers, {"llmvet.request_id": request_id, "llmvet.route": route})
 
 
