@@ -64,6 +64,28 @@ def test_one_record_feeds_every_metric():
     assert metric_value(s, "llmvet_validator_duration_seconds_count", validator="uncertainty") == 1
 
 
+def test_records_of_different_kinds_repeated_are_each_counted_under_their_own_labels():
+    # The label children are looked up once per kind of record: repeats must not mix kinds up.
+    passed = {"validator": "secrets", "status": "passed", "risk": 0.0, "action": "allow", "ms": 2.0}
+    failed = {**passed, "status": "failed", "risk": 0.9, "action": "annotate", "ms": 4.0}
+    base = {"route": "chat.completions", "rule": "default", "timings_ms": {"total": 30.0, "upstream": 10.0}}
+    allow = {**base, "model": "m1", "action": "allow", "validators": [passed]}
+    flagged = {**base, "model": "m1", "action": "annotate", "validators": [failed]}
+    other_model = {**base, "model": "m2", "action": "allow", "validators": [passed]}
+    m = Metrics()
+    for rec in [allow, flagged, allow, other_model, flagged, allow]:
+        m.observe_record(rec)
+    s = samples(m)
+    assert metric_value(s, "llmvet_decisions_total", rule="default", action="allow", model="m1") == 3
+    assert metric_value(s, "llmvet_decisions_total", rule="default", action="annotate", model="m1") == 2
+    assert metric_value(s, "llmvet_decisions_total", action="allow", model="m2") == 1
+    assert metric_value(s, "llmvet_validator_verdicts_total", validator="secrets", verdict="passed") == 4
+    assert metric_value(s, "llmvet_validator_verdicts_total", validator="secrets", verdict="failed") == 2
+    assert metric_value(s, "llmvet_validator_duration_seconds_sum") == pytest.approx((4 * 2.0 + 2 * 4.0) / 1000)
+    assert metric_value(s, "llmvet_proxy_overhead_seconds_count") == 6
+    assert metric_value(s, "llmvet_proxy_overhead_seconds_sum") == pytest.approx(6 * 0.02)
+
+
 def test_record_fields_for_the_store():
     c = record_fields(RECORD)
     assert c["a:reask"] == 1 and c["p:package.missing"] == 1  # the riskiest finding sums the response up

@@ -232,3 +232,27 @@ async def test_api_keys_never_reach_logs_or_audit(fake, make_proxy, tmp_path, ca
     await store.close()
     assert rows and secret not in str(rows)
     assert rows[-1][1]["key"] and len(rows[-1][1]["key"]) == 12  # a short hash identifies the key
+
+
+def test_client_disconnect_while_a_plain_answer_is_awaited_cancels_the_work(fake, make_proxy, caplog):
+    # Not a stream: the proxy waits for the whole answer (5 s away) and has sent nothing yet.
+    fake.reset(lambda b: Reply(text="late", delay=5))
+    proxy = make_proxy(BLOCKING)
+    httpx.get(proxy.url + "/healthz")
+    time.sleep(0.3)
+    idle_tasks = _tasks_on(proxy)
+    body = b'{"model":"m","messages":[{"role":"user","content":"x"}]}'
+    port = int(proxy.url.rsplit(":", 1)[1])
+    caplog.set_level(logging.INFO, logger="llmvet.proxy")
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
+        time.sleep(0.5)  # past the time a watcher starts
+    while _tasks_on(proxy) > idle_tasks and time.monotonic() - started < 4:
+        time.sleep(0.05)
+    assert _tasks_on(proxy) == idle_tasks  # cancelled long before the upstream would have answered
+    assert time.monotonic() - started < 4
+    assert "client disconnected" in caplog.text and "upstream work cancelled" in caplog.text

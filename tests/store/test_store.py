@@ -65,6 +65,18 @@ async def test_append_only_log_reads_in_order_after_cursor(store):
     assert await store.read("other") == []
 
 
+async def test_append_of_a_big_batch_keeps_every_record_in_order_with_its_id(store):
+    # More records than one SQLite INSERT statement takes (it writes them in chunks of rows).
+    await store.append("audit", [{"n": -1}])
+    ids = await store.append("audit", [{"n": i, "s": "x" * (i % 7)} for i in range(600)], ("journal", "tok", 600))
+    assert len(ids) == len(set(ids)) == 600 and ids == sorted(ids)
+    rows = await store.read("audit", limit=1000)
+    assert [r["n"] for _, r in rows] == [-1, *range(600)]
+    assert [i for i, _ in rows[1:]] == ids  # the ids given back are the ones the records are read under
+    assert rows[-1][1] == {"n": 599, "s": "x" * (599 % 7)}
+    assert await store.get("journal", "tok") == 600
+
+
 async def test_ping(store):
     assert await store.ping() is True
 

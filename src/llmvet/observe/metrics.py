@@ -57,6 +57,7 @@ class Metrics:
         self._budget_and_review_metrics(r)
         self._drift_metrics(r)
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._bundles: dict[tuple[Any, ...], Any] = {}  # see _bundle
 
     def _traffic_metrics(self, r: CollectorRegistry | None) -> None:
         """Requests and where their time goes."""
@@ -228,35 +229,61 @@ class Metrics:
 
     def observe_record(self, rec: Mapping[str, Any]) -> None:
         """Everything an audit record tells (called from the proxy's finish hook)."""
-        c = self._child
         route, rule, model = rec.get("route") or "-", rec.get("rule") or "-", self.model(rec.get("model"))
+        runs = rec.get("validators") or ()
+        outcomes = tuple([(v.get("validator") or "?", validator_outcome(v)) for v in runs])
+        key = (route, rule, model, rec.get("action") or "-", outcomes)
+        bound = self._bundles.get(key)
+        if bound is None:
+            bound = self._bundle(*key)
+        upstream_h, overhead_h, decisions, per_run = bound
         t = rec.get("timings_ms") or {}
         total, upstream = float(t.get("total") or 0), float(t.get("upstream") or 0)
-        c(self.upstream_seconds, route).observe(upstream / 1000)
-        c(self.overhead_seconds, route).observe(max(0.0, total - upstream) / 1000)
-        c(self.decisions, rule, rec.get("action") or "-", model).inc()
-        for v in rec.get("validators") or ():
-            name = v.get("validator") or "?"
-            outcome = validator_outcome(v)
-            c(self.verdicts, name, rule, outcome).inc()
-            c(self.validator_seconds, name).observe(float(v.get("ms") or 0) / 1000)
-            if outcome == "budget":
-                c(self.budget_exhausted, rule, name).inc()
+        upstream_h.observe(upstream / 1000)
+        overhead_h.observe(max(0.0, total - upstream) / 1000)
+        decisions.inc()
+        for (verdicts, seconds, budget), v in zip(per_run, runs, strict=True):
+            verdicts.inc()
+            seconds.observe(float(v.get("ms") or 0) / 1000)
+            if budget is not None:
+                budget.inc()
             cache = v.get("cache")  # {"hits": n, "misses": m} when a validator reports its cache use
             if isinstance(cache, dict):
                 if cache.get("hits"):
-                    c(self.registry_cache, "hit").inc(cache["hits"])
+                    self._child(self.registry_cache, "hit").inc(cache["hits"])
                 if cache.get("misses"):
-                    c(self.registry_cache, "miss").inc(cache["misses"])
+                    self._child(self.registry_cache, "miss").inc(cache["misses"])
         findings = rec.get("findings")
         if findings:
             for code in {f.get("code") for f in findings}:
-                c(self.findings, self.code(code), model).inc()
+                self._child(self.findings, self.code(code), model).inc()
         if rec.get("reasks"):
-            c(self.reasks, rule, model).inc(rec["reasks"])
+            self._child(self.reasks, rule, model).inc(rec["reasks"])
         for kind, n in (rec.get("extra_usage") or {}).items():
             if n:
-                c(self.extra_tokens, rule, model, kind).inc(n)
+                self._child(self.extra_tokens, rule, model, kind).inc(n)
+
+    def _bundle(self, route: str, rule: str, model: str, action: str, outcomes: tuple[tuple[str, str], ...]) -> Any:
+        """The label children one kind of record touches, looked up once: most records of a replica are
+        of a few kinds (route, rule, model, action, each validator's outcome)."""
+        c = self._child
+        per_run = [
+            (
+                c(self.verdicts, name, rule, outcome),
+                c(self.validator_seconds, name),
+                c(self.budget_exhausted, rule, name) if outcome == "budget" else None,
+            )
+            for name, outcome in outcomes
+        ]
+        bound = (
+            c(self.upstream_seconds, route),
+            c(self.overhead_seconds, route),
+            c(self.decisions, rule, action, model),
+            per_run,
+        )
+        if len(self._bundles) < 10_000:
+            self._bundles[(route, rule, model, action, outcomes)] = bound
+        return bound
 
     # ---- for other parts of llmvet (review queue, drift, budgets) ---------------------------------------------
     def set_queue_depth(self, n: int) -> None:

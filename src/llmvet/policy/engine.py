@@ -6,7 +6,8 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Collection
+import types
+from collections.abc import Awaitable, Collection, Coroutine, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,11 +129,53 @@ def combine(decisions: list[Decision]) -> Decision:
 
 
 async def _run_one(rule: CompiledRule, cv: CompiledValidator, ctx: Context) -> ValidatorRun:
+    if not spans.active():  # tracing off: no span, and no attributes built for one
+        return await _checked(rule, cv, ctx)
     with spans.span("llmvet validator", {"llmvet.validator": cv.label, "llmvet.rule": rule.name}) as span:
         run = await _checked(rule, cv, ctx)
         if span is not None:
             span.set_attributes(run_attributes(run, ctx))
     return run
+
+
+async def _within(check: Awaitable[Verdict], timeout: float) -> Verdict:
+    """The check's verdict, cancelled after `timeout` seconds. Most checks (a regex over a short answer)
+    finish without ever suspending: the first step of the coroutine tells, and only one that suspends
+    gets a timer (an `asyncio.timeout` cost about as much as the regex check itself). Its deadline
+    counts from the start; time spent before the first suspension is caught by the caller's blocking
+    check, as before."""
+    if type(check) is not types.CoroutineType:
+        async with asyncio.timeout(timeout):
+            return await check
+    deadline = asyncio.get_running_loop().time() + timeout
+    try:
+        first = check.send(None)
+    except StopIteration as done:
+        return done.value
+    async with asyncio.timeout_at(deadline):  # unlike wait_for, no extra task per check
+        return await _resume(check, first)
+
+
+@types.coroutine
+def _resume(check: Coroutine[Any, Any, Verdict], first: Any) -> Generator[Any, Any, Verdict]:
+    """Go on awaiting a coroutine already stepped once (what `await` does, from its second step)."""
+    pending = first
+    while True:
+        try:
+            sent = yield pending
+        except GeneratorExit:
+            check.close()
+            raise
+        except BaseException as exc:  # a cancellation (the timeout's) goes into the check
+            try:
+                pending = check.throw(exc)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                pending = check.send(sent)
+            except StopIteration as done:
+                return done.value
 
 
 def run_attributes(run: ValidatorRun, ctx: Context) -> dict[str, spans.AttributeValue]:
@@ -153,8 +196,7 @@ async def _checked(rule: CompiledRule, cv: CompiledValidator, ctx: Context) -> V
     start = time.perf_counter()
     timed_out = False
     try:
-        async with asyncio.timeout(cv.ref.timeout):  # unlike wait_for, no extra task per check
-            verdict = await cv.instance.check(ctx)
+        verdict = await _within(cv.instance.check(ctx), cv.ref.timeout)
         if not isinstance(verdict, Verdict):
             verdict = Verdict.errored(f"validator returned {type(verdict).__name__}, not a Verdict")
     except TimeoutError:

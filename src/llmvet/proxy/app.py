@@ -31,7 +31,7 @@ from llmvet.policy.loader import Policy, load_policy
 from llmvet.proxy import heap
 from llmvet.proxy.admin import PolicyReloader
 from llmvet.proxy.answer import restore, with_text
-from llmvet.proxy.client import read_body, request_object, until_disconnected
+from llmvet.proxy.client import Disconnects, read_body, request_object
 from llmvet.proxy.drain import Drain, DrainMiddleware
 from llmvet.proxy.errors import ProxyError
 from llmvet.proxy.exchange import ClientGone, Exchange
@@ -92,6 +92,7 @@ class LlmvetProxy:
         self._id_prefix = secrets.token_hex(6)
         self._id_counter = itertools.count(1)
         self.drain = Drain(settings.drain_timeout, self.release_held, held=lambda: self.rt.held)
+        self.disconnects = Disconnects()  # cancels buffered work of clients that went away
 
     @property
     def policy(self) -> Policy:
@@ -306,12 +307,12 @@ class LlmvetProxy:
         if mode == "passthrough":
             return await audit_failure(self.rt, ex, self.passthrough.stream_then_vet(ex))
         if not ex.stream:
-            return await until_disconnected(request, audit_failure(self.rt, ex, self.vetter.vet(ex)))
+            return await self.disconnects.until_disconnected(request, audit_failure(self.rt, ex, self.vetter.vet(ex)))
         # Keep the client alive while the first byte is awaited (the upstream, a lookup, a reviewer).
         work = audit_failure(self.rt, ex, self.incremental.stream(ex) if mode == "incremental" else self.vetter.vet(ex))
         early = {"x-llmvet-request-id": ex.request_id, "x-llmvet-decision": "pending", **ex.policy_headers}
         wait = first_or_keepalive(work, rule.rule.stream.keepalive, self.stopped_event(ex), early)
-        return await until_disconnected(request, wait)
+        return await self.disconnects.until_disconnected(request, wait)
 
     def stopped_event(self, ex: Exchange) -> Callable[[dict[str, Any]], bytes]:
         """For a stream that already sent keep-alives: an error body as the events that end it."""

@@ -55,36 +55,61 @@ def request_object(raw: bytes) -> dict[str, Any]:
 WATCH_AFTER = 0.25  # seconds: work done sooner never starts a watcher
 
 
-async def until_disconnected(request: Request, work: Awaitable[Response]) -> Response:
-    """Run `work`; if the client goes away first, cancel it (and with it the upstream request).
+class _Watched:
+    __slots__ = ("due", "gone", "request", "task", "watcher")
 
-    The watcher task starts only once the work has taken `WATCH_AFTER`: most answers are done by then,
-    and a timer costs a fraction of a task. A client that left earlier is noticed when it starts."""
-    me = asyncio.current_task()
-    assert me is not None
-    gone = False
-    watcher: asyncio.Future[None] | None = None
+    def __init__(self, task: asyncio.Task[Any], request: Request, due: float) -> None:
+        self.task, self.request, self.due = task, request, due
+        self.watcher: asyncio.Future[None] | None = None
+        self.gone = False
 
-    async def watch() -> None:
-        nonlocal gone
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-        gone = True
-        me.cancel()
 
-    def start() -> None:
-        nonlocal watcher
-        watcher = asyncio.ensure_future(watch())
+class Disconnects:
+    """Cancels the work of clients that go away, for every buffered request of one app.
 
-    timer = asyncio.get_running_loop().call_later(WATCH_AFTER, start)
-    try:
-        return await work
-    except asyncio.CancelledError:
-        if gone:
-            me.uncancel()
-            raise ClientGone() from None
-        raise
-    finally:
-        timer.cancel()
-        if watcher is not None:
-            watcher.cancel()
+    A watcher (a task reading the client's next ASGI message) starts only once a request's work has
+    taken `after` seconds: most answers are done by then. One timer of the app's, ticking while work
+    is in flight, starts the watchers that are due (at most `after` / 4 late), so a request costs a
+    dict entry, not a timer of its own (measured: a per-request `call_later` was ~15 us of CPU per
+    request at 32 connections, the default policy's own check ~3 us). A client that left earlier is
+    noticed when its watcher starts."""
+
+    def __init__(self, after: float = WATCH_AFTER) -> None:
+        self.after = after
+        self._in_flight: dict[int, _Watched] = {}
+        self._tick: asyncio.TimerHandle | None = None
+
+    async def until_disconnected(self, request: Request, work: Awaitable[Response]) -> Response:
+        """Run `work`; if the client goes away first, cancel it (and with it the upstream request)."""
+        me = asyncio.current_task()
+        assert me is not None
+        loop = asyncio.get_running_loop()
+        entry = _Watched(me, request, loop.time() + self.after)
+        self._in_flight[id(entry)] = entry
+        if self._tick is None:
+            self._tick = loop.call_later(self.after / 4, self._start_due, loop)
+        try:
+            return await work
+        except asyncio.CancelledError:
+            if entry.gone:
+                me.uncancel()
+                raise ClientGone() from None
+            raise
+        finally:
+            del self._in_flight[id(entry)]
+            if entry.watcher is not None:
+                entry.watcher.cancel()
+
+    def _start_due(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for entry in self._in_flight.values():
+            if entry.watcher is None and entry.due <= now:
+                entry.watcher = asyncio.ensure_future(_watch(entry), loop=loop)
+        self._tick = loop.call_later(self.after / 4, self._start_due, loop) if self._in_flight else None
+
+
+async def _watch(entry: _Watched) -> None:
+    while (await entry.request.receive())["type"] != "http.disconnect":
+        pass
+    entry.gone = True
+    entry.task.cancel()

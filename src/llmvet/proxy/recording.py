@@ -44,7 +44,8 @@ def finish(
 ) -> None:
     """Bookkeeping once the response is decided: the audit record, then the record hooks."""
     action = final_action or (decision.action if decision else "upstream_error")
-    spans.set_current({"llmvet.decision": action, "llmvet.reasks": ex.reasks})  # the request span's
+    if spans.active():
+        spans.set_current({"llmvet.decision": action, "llmvet.reasks": ex.reasks})  # the request span's
     if rt.audit is None or not (rt.settings.audit or rt.record_hooks):
         return
     record = audit_record(rt, ex, answer, decision, status, final_action)

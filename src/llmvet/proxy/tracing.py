@@ -27,6 +27,8 @@ NOT_FINAL = frozenset({"pending", "incremental"})
 def start_request(headers: Mapping[str, str], route: str, request_id: str) -> Any:
     """A server span for one vetted request, a child of the client's trace context if it sent one
     (None when tracing is off). It is ended by `finish`."""
+    if not spans.active():  # no SDK: not even the name and attributes are built
+        return None
     return spans.start_server_span(f"llmvet {route}", headers, {"llmvet.request_id": request_id, "llmvet.route": route})
 
 
@@ -79,15 +81,21 @@ def inject_context(headers: MutableMapping[str, str]) -> None:
     spans.inject(headers)
 
 
-@contextlib.contextmanager
-def upstream_call(headers: MutableMapping[str, str], purpose: str, stream: bool = False) -> Iterator[Any]:
+def upstream_call(
+    headers: MutableMapping[str, str], purpose: str, stream: bool = False
+) -> contextlib.AbstractContextManager[Any]:
     """A client span for one upstream request, whose context goes upstream in `headers`. `purpose`:
     answer, reask, samples (a validator's extra answers) or forward (an unvetted rule). A buffered
     call's span covers the whole answer; one relayed as it streams ends with the response headers
-    (the stream's length is the request span's)."""
+    (the stream's length is the request span's). Outside a trace: the shared no-op context (no
+    generator-based context manager built per request)."""
     if not spans.in_trace():
-        yield None
-        return
+        return spans.OFF
+    return _upstream_span(headers, purpose, stream)
+
+
+@contextlib.contextmanager
+def _upstream_span(headers: MutableMapping[str, str], purpose: str, stream: bool) -> Iterator[Any]:
     attributes: dict[str, spans.AttributeValue] = {"llmvet.upstream.purpose": purpose, "llmvet.stream": stream}
     with spans.span("llmvet upstream", attributes, client=True) as call:
         spans.inject(headers)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import aiohttp
@@ -232,10 +232,10 @@ OWN_RESPONSE_HEADERS = frozenset({"date", "server"})
 FORWARDED_FOR = frozenset({"x-forwarded-for", "forwarded"})
 
 
-def _named_in_connection(headers: Mapping[str, str]) -> frozenset[str]:
+def _named_in_connection(items: Iterable[tuple[str, str]]) -> frozenset[str]:
     """Headers a sender lists in `Connection` are hop-by-hop too (RFC 9110 7.6.1)."""
     return frozenset(
-        t.strip().lower() for k, v in headers.items() if k.lower() == "connection" for t in v.split(",") if t.strip()
+        t.strip().lower() for k, v in items if k.lower() == "connection" for t in v.split(",") if t.strip()
     )
 
 
@@ -244,9 +244,11 @@ def forward_request_headers(
 ) -> CIMultiDict[str]:
     """The client's headers as they go upstream: hop-by-hop, cookies and llmvet's own dropped."""
     out: CIMultiDict[str] = CIMultiDict()
-    hop = HOP_BY_HOP | _named_in_connection(headers)
+    items = list(headers.items())  # decoded once (Starlette's Headers decode on every call)
+    named = _named_in_connection(items)
+    hop = HOP_BY_HOP | named if named else HOP_BY_HOP
     forwarded: list[str] = []
-    for k, v in headers.items():
+    for k, v in items:
         lk = k.lower()
         if lk in hop or lk == "cookie" or lk.startswith("x-llmvet-"):
             continue  # cookie: the reviewer UI's session lives on this origin; never hand it upstream

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -44,9 +45,18 @@ CREATE TRIGGER IF NOT EXISTS idx_removed AFTER DELETE ON idx BEGIN
     UPDATE idx_size SET n = n - 1 WHERE name = old.name;
 END;
 """
+# Rows per INSERT statement of `append`: 3 parameters each, under SQLite's oldest limit of 999. One
+# statement per batch, not executemany's one step per row: the worker thread gives the GIL back and
+# takes it again around every step, and under load each take waited on the event loop's thread.
+_APPEND_ROWS = 256
 _INDEX_PUT = (
     "INSERT INTO idx (name, member, score) VALUES (?,?,?) ON CONFLICT (name, member) DO UPDATE SET score=excluded.score"
 )
+
+
+@functools.lru_cache(maxsize=16)
+def _append_sql(rows: int) -> str:
+    return "INSERT INTO log (stream, ts, record) VALUES " + ",".join(["(?,?,?)"] * rows)
 
 
 class SQLiteStore:
@@ -181,7 +191,9 @@ class SQLiteStore:
                 await self._purge_expired(now)
             await self.db.execute("BEGIN IMMEDIATE")
             try:
-                await self.db.executemany("INSERT INTO log (stream, ts, record) VALUES (?,?,?)", rows)
+                for i in range(0, len(rows), _APPEND_ROWS):
+                    chunk = rows[i : i + _APPEND_ROWS]
+                    await self.db.execute(_append_sql(len(chunk)), [v for row in chunk for v in row])
                 if mark is not None:
                     await self.db.execute(
                         "INSERT OR REPLACE INTO kv (ns, key, value, expires) VALUES (?,?,?,NULL)",
