@@ -3,8 +3,8 @@
     python benchmarks/default_path_budget.py [--concurrency 32] [--duration 3] [--rounds 3]
         [--only NAME ...] [--src DIR]
 
-Starts an upstream that gives every request a distinct ~1 KB answer (the realistic coding answer with a
-counter in it: every text is read once, as a serving process reads it), the bare starlette + aiohttp
+Starts an upstream that gives every request a distinct ~1 KB coding answer (benchmarks/distinct.py:
+every text is read once, as a serving process reads it), the bare starlette + aiohttp
 pass-through, and one `llmvet serve` per ablation: the same server with one piece of the request path
 switched off by a monkeypatch applied in that process before the app is built. wrk drives each in
 alternating rounds; the server's CPU per request (utime + stime from /proc over the run) is the
@@ -16,7 +16,6 @@ up exactly; the table is a budget, not a partition. Needs `wrk`.
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import shutil
 import statistics
@@ -210,29 +209,6 @@ ABLATIONS: dict[str, tuple[str, Callable[[], None]]] = {
     "tracing": ("tracing facade (spans with no SDK)", _off_tracing),
 }
 
-# ---- the upstream: a distinct answer per request ------------------------------------------------------------
-
-
-def distinct_upstream_app():  # type: ignore[no-untyped-def]
-    """Like bare.upstream_app, but every answer's text differs (a counter in it): read-once texts."""
-    from bare import REALISTIC, chat_response
-
-    counter = itertools.count()
-
-    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
-        if scope["type"] != "http":
-            return
-        more = True
-        while more:
-            message = await receive()
-            more = message.get("more_body", False)
-        answer = chat_response(REALISTIC.replace("sales.csv", f"sales-{next(counter)}.csv"))
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": answer})
-
-    return app
-
 
 def serve_ablated(name: str, argv: list[str]) -> int:
     if name in ABLATIONS:
@@ -257,12 +233,12 @@ def main() -> int:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="llmvet-budget-"))
-    script = tmp / "realistic.lua"
-    script.write_text(lua_for("realistic"))
+    script = tmp / "distinct.lua"
+    script.write_text(lua_for("distinct"))
     log = tmp / "servers.log"
     port = free_port()
     upstream = f"http://127.0.0.1:{port}/v1"
-    procs = [serve(uvicorn_cmd("default_path_budget:distinct_upstream_app", port), port, log)]
+    procs = [serve(uvicorn_cmd("bare:upstream_app", port), port, log)]
     targets: dict[str, tuple[str, int]] = {}
     try:
         port = free_port()
