@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     )
     upstream_connect_timeout: float = Field(10.0, gt=0)
     upstream_read_timeout: float = Field(600.0, gt=0, description="seconds of upstream silence before HTTP 504")
+    upstream_total_timeout: float | None = Field(
+        None,
+        gt=0,
+        description="seconds for a whole upstream answer, streamed or not (unset: no limit; an upstream that "
+        "trickles a byte now and then is bounded only by upstream_read_timeout per silence)",
+    )
     upstream_max_connections: int = Field(512, ge=1)
     upstream_max_body_bytes: int = Field(
         32 * 1024 * 1024,

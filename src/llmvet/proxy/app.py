@@ -69,6 +69,7 @@ class LlmvetProxy:
             settings.upstream_base,
             connect_timeout=settings.upstream_connect_timeout,
             read_timeout=settings.upstream_read_timeout,
+            total_timeout=settings.upstream_total_timeout,
             max_connections=settings.upstream_max_connections,
             max_body_bytes=settings.upstream_max_body_bytes,
         )

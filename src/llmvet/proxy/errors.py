@@ -38,8 +38,9 @@ def upstream_unreachable(detail: str) -> ProxyError:
     return ProxyError(502, f"llmvet could not reach the upstream: {detail}", "upstream_error", "upstream_unreachable")
 
 
-def upstream_timeout(seconds: float) -> ProxyError:
-    return ProxyError(504, f"the upstream did not answer within {seconds:g}s", "upstream_error", "upstream_timeout")
+def upstream_timeout(seconds: float, *, whole: bool = False) -> ProxyError:
+    said = f"did not finish its answer within {seconds:g}s" if whole else f"did not answer within {seconds:g}s"
+    return ProxyError(504, f"the upstream {said}", "upstream_error", "upstream_timeout")
 
 
 def upstream_bad_response(detail: str) -> ProxyError:

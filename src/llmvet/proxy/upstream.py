@@ -42,13 +42,15 @@ class Upstream:
         *,
         connect_timeout: float = 10.0,
         read_timeout: float = 600.0,
+        total_timeout: float | None = None,
         max_connections: int = 512,
         max_body_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.max_body_bytes = max_body_bytes  # of an answer read whole (see `read` and `iter_chunks`)
         self.read_timeout = read_timeout
-        self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
+        self.total_timeout = total_timeout
+        self._timeout = aiohttp.ClientTimeout(total=total_timeout, connect=connect_timeout, sock_read=read_timeout)
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
         self._proxy: str | None = None
@@ -100,8 +102,8 @@ class Upstream:
             resp = await self.session.request(
                 method, self.base_url + path, headers=headers, data=body, proxy=self._proxy, allow_redirects=False
             )
-        except TimeoutError:
-            raise upstream_timeout(self.read_timeout) from None
+        except TimeoutError as exc:
+            raise self._timed_out(exc) from None
         except aiohttp.ClientConnectorError as exc:
             raise upstream_unreachable(str(exc.os_error) if exc.os_error else str(exc)) from None
         except aiohttp.ClientResponseError as exc:  # its status line or headers do not parse (or are too many)
@@ -129,10 +131,17 @@ class Upstream:
                 if len(body) > limit:
                     raise self._too_large(resp)
             return bytes(body)
-        except TimeoutError:
-            raise upstream_timeout(self.read_timeout) from None
+        except TimeoutError as exc:
+            raise self._timed_out(exc) from None
         except aiohttp.ClientError as exc:
             raise upstream_bad_response(f"connection closed while reading the body ({type(exc).__name__})") from None
+
+    def _timed_out(self, exc: TimeoutError) -> ProxyError:
+        """504: the upstream went silent for read_timeout (aiohttp's socket timeouts), or its whole
+        answer took longer than total_timeout (the session's overall timer)."""
+        if self.total_timeout is not None and not isinstance(exc, aiohttp.ServerTimeoutError):
+            return upstream_timeout(self.total_timeout, whole=True)
+        return upstream_timeout(self.read_timeout)
 
     def _too_large(self, resp: aiohttp.ClientResponse) -> ProxyError:
         resp.close()  # the rest is never read: the connection cannot go back to the pool
@@ -156,8 +165,8 @@ class Upstream:
             nonlocal size
             try:
                 chunk = await content.readany()
-            except TimeoutError:
-                raise upstream_timeout(self.read_timeout) from None
+            except TimeoutError as exc:
+                raise self._timed_out(exc) from None
             except aiohttp.ClientError as exc:
                 raise upstream_bad_response(f"connection closed mid-stream ({type(exc).__name__})") from None
             if limit is not None:
@@ -180,8 +189,8 @@ class Upstream:
                     if size > limit:
                         raise self._too_large(resp)
                 yield chunk
-        except TimeoutError:
-            raise upstream_timeout(self.read_timeout) from None
+        except TimeoutError as exc:
+            raise self._timed_out(exc) from None
         except aiohttp.ClientError as exc:
             raise upstream_bad_response(f"connection closed mid-stream ({type(exc).__name__})") from None
 
