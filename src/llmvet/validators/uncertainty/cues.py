@@ -18,7 +18,7 @@ import yaml
 
 from llmvet.validators.uncertainty import frames
 from llmvet.validators.uncertainty.frames import FRAME_PREFIX
-from llmvet.validators.uncertainty.prefilter import Pattern, Prefilter
+from llmvet.validators.uncertainty.prefilter import Pattern
 from llmvet.validators.uncertainty.starts import Indexed, StartIndex
 
 LIST_SECTIONS: tuple[str, ...] = (
@@ -102,8 +102,6 @@ class CueSet:
     sources: tuple[str, ...] = field(default=())
     full: CueSet | None = field(default=None, compare=False)  # of a set filtered for one text: the whole set
     starts: StartIndex | None = field(default=None, compare=False)
-    # the refusal categories' own RE2 prefilter, run only for an answer with refusal cues (refusals.py)
-    category_prefilter: Prefilter | None = field(default=None, compare=False)
 
     def get(self, section: str) -> Pattern | None:
         return self.patterns.get(section)
@@ -307,10 +305,4 @@ def load(language: str = "en", extra_files: tuple[str, ...] = (), extra_json: st
     # 2.3-3 ms/KB with it against 0.8 without, 13 realistic coding answers 3.05 against 0.78; it paid
     # (0.22 against 0.65) only on texts read before, which is what benchmarks repeating one answer
     # measured. The start index alone does not depend on having seen the text.
-    return CueSet(
-        patterns,
-        cues.categories,
-        tuple(sources),
-        starts=StartIndex(scanned),
-        category_prefilter=Prefilter(cues.categories),
-    )
+    return CueSet(patterns, cues.categories, tuple(sources), starts=StartIndex(scanned))
