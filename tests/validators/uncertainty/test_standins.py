@@ -140,15 +140,12 @@ def test_a_character_stands_in_only_where_every_item_agrees() -> None:
     assert StandIns([re.compile(r"a")]).readable("\ud800") is None  # no UTF-8 for a lone surrogate
 
 
-def test_refusal_classification_through_the_prefilter_equals_the_plain_one() -> None:
-    """The refusal pass tries the offer/support/alternative lists on a sentence only where a prefilter
-    window reaches its start (refusals._may_match): refused answers, joined with others, as bullet lists
-    and in Unicode forms, must be classified exactly as without the prefilter."""
+def test_refusal_classification_through_the_start_index_equals_the_plain_one() -> None:
+    """The refusal pass scans its sections through the start index (starts.py): refused answers, joined
+    with others, as bullet lists and in Unicode forms, must be classified exactly as with plain `re`."""
     cues = load("en")
     plain = CueSet(cues.patterns, cues.categories)
-    assert cues.category_prefilter is not None  # the reasons are gated too
-    scans = cues.category_prefilter.narrowed(cues.categories, "i can't help with that \u2014 it is illegal.")
-    assert scans is not None and isinstance(scans["safety"], Windowed)
+    assert cues.starts is not None and plain.starts is None
     rng = random.Random(5)
     texts = dev_texts()
     refused = [t for t in texts if analyse(t, plain).refusal_level != "none"]

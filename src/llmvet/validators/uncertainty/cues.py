@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from importlib import resources as importlib_resources
+from itertools import chain
 from pathlib import Path
 from re import _parser as _sre_parse  # type: ignore[attr-defined]  # private (not in typeshed); see _first_chars
 from typing import Any
@@ -17,9 +18,10 @@ from typing import Any
 import yaml
 
 from llmvet.validators.uncertainty import frames
+from llmvet.validators.uncertainty.alternatives import WRAP, Alternatives, Present
 from llmvet.validators.uncertainty.frames import FRAME_PREFIX
-from llmvet.validators.uncertainty.prefilter import Pattern, Prefilter
-from llmvet.validators.uncertainty.starts import Indexed, StartIndex
+from llmvet.validators.uncertainty.prefilter import Pattern
+from llmvet.validators.uncertainty.starts import Found, Indexed, StartIndex
 
 LIST_SECTIONS: tuple[str, ...] = (
     "statement_strong",
@@ -102,8 +104,8 @@ class CueSet:
     sources: tuple[str, ...] = field(default=())
     full: CueSet | None = field(default=None, compare=False)  # of a set filtered for one text: the whole set
     starts: StartIndex | None = field(default=None, compare=False)
-    # the refusal categories' own RE2 prefilter, run only for an answer with refusal cues (refusals.py)
-    category_prefilter: Prefilter | None = field(default=None, compare=False)
+    alternatives: dict[str, Alternatives] = field(default_factory=dict, compare=False)  # scanned list sections
+    present: Present | None = field(default=None, compare=False)  # the strings their entries need
 
     def get(self, section: str) -> Pattern | None:
         return self.patterns.get(section)
@@ -118,8 +120,10 @@ class CueSet:
         patterns = dict(whole.patterns)
         table = whole.starts.starts(text)
         live = table.live()  # (makes the pass) sections that can start somewhere in the text
+        present = Found(whole.present, text)
+        alts = whole.alternatives
         for name, rx in whole.indexed:  # no start anywhere in the text: no match in any part of it
-            patterns[name] = Indexed(rx, text, table, name) if name in live else None
+            patterns[name] = Indexed(rx, text, table, name, alts.get(name), present) if name in live else None
         return CueSet(patterns, whole.categories, whole.sources, full=whole)
 
     @cached_property
@@ -233,7 +237,9 @@ def _first_chars(pattern: str) -> set[str] | None:
     return found if found and len(found) <= 3 else None
 
 
-def _grouped(parts: list[str]) -> str:
+def _groups(parts: list[str]) -> list[tuple[str | None, list[str]]]:
+    """The entries under the first characters they start with (None: not a small known set), in the
+    order the grouped pattern tries them."""
     groups: dict[str, list[str]] = {}
     other: list[str] = []
     for p in parts:
@@ -242,13 +248,17 @@ def _grouped(parts: list[str]) -> str:
             other.append(p)
         else:
             groups.setdefault("".join(sorted(chars)), []).append(p)
-    pieces = [f"(?=[{re.escape(k)}])(?:" + "|".join(f"(?:{p})" for p in g) + ")" for k, g in groups.items()]
-    return "|".join(pieces + [f"(?:{p})" for p in other])
+    return [*groups.items(), *((None, [p]) for p in other)]
 
 
-def compile_list(
-    entries: list[str], macros: dict[str, str], where: str, grouped: bool = False
-) -> re.Pattern[str] | None:
+def _grouped(parts: list[str]) -> str:
+    return "|".join(
+        f"(?:{g[0]})" if k is None else f"(?=[{re.escape(k)}])(?:" + "|".join(f"(?:{p})" for p in g) + ")"
+        for k, g in _groups(parts)
+    )
+
+
+def _parts(entries: list[str], macros: dict[str, str], where: str) -> list[str]:
     parts = []
     for entry in entries:
         expanded = _lower(_expand(entry, macros, where))
@@ -257,13 +267,30 @@ def compile_list(
         except re.error as exc:
             raise CueError(f"{where}: bad pattern {entry!r}: {exc}") from exc
         parts.append(expanded)
+    return parts
+
+
+def alternatives(parts: list[str], grouped: bool) -> Alternatives | None:
+    """A section's entries one by one, in the order its compiled pattern tries them (alternatives.py)."""
+    if not parts:
+        return None
+    ordered: list[tuple[str, str | None]] = [(p, None) for p in parts]
+    if grouped:
+        ordered = [(p, k) for k, g in _groups(parts) for p in g]
+    return Alternatives(ordered, _FLAGS)
+
+
+def compile_list(
+    entries: list[str], macros: dict[str, str], where: str, grouped: bool = False
+) -> re.Pattern[str] | None:
+    parts = _parts(entries, macros, where)
     if not parts:
         return None
     # One word boundary around the whole alternation (not per entry): the engine rejects most positions
     # at the look-behind, which makes a 40-entry list ~20x faster. The end boundary also accepts entries
     # that end in punctuation or a look-ahead.
     body = _grouped(parts) if grouped else "|".join(f"(?:{p})" for p in parts)
-    return re.compile(r"(?<!\w)(?:" + body + r")(?:(?<!\w)|(?!\w))", _FLAGS)
+    return re.compile(WRAP.format(body), _FLAGS)
 
 
 def build(data: dict[str, Any], where: str = "cues") -> CueSet:
@@ -276,7 +303,11 @@ def build(data: dict[str, Any], where: str = "cues") -> CueSet:
         compiled = compile_list(list(words or []), macros, f"{where} [refusal_categories.{cat}]")
         if compiled is not None:
             categories[str(cat)] = compiled
-    return CueSet(patterns, categories)
+    found = {
+        s: alternatives(_parts(list(data.get(s) or []), macros, s), s in GROUPED)
+        for s in ("statement_caveat", "statement_strong")
+    }
+    return CueSet(patterns, categories, alternatives={s: a for s, a in found.items() if a is not None})
 
 
 @lru_cache(maxsize=32)
@@ -307,10 +338,13 @@ def load(language: str = "en", extra_files: tuple[str, ...] = (), extra_json: st
     # 2.3-3 ms/KB with it against 0.8 without, 13 realistic coding answers 3.05 against 0.78; it paid
     # (0.22 against 0.65) only on texts read before, which is what benchmarks repeating one answer
     # measured. The start index alone does not depend on having seen the text.
+    # Each entry of a scanned list is tried only where the answer has a string its matches need.
+    present = Present(chain.from_iterable(a.strings for a in cues.alternatives.values()))
     return CueSet(
         patterns,
         cues.categories,
         tuple(sources),
         starts=StartIndex(scanned),
-        category_prefilter=Prefilter(cues.categories),
+        alternatives=cues.alternatives,
+        present=present,
     )

@@ -42,6 +42,16 @@ def encoded(s: str) -> bytes:
     return s.encode("ascii", "replace")
 
 
+_BOUNDARY_MAX = 4  # keys up to this long are asked for behind a word boundary (see LiteralScan)
+
+
+def _expression(literal: bytes, anchored: bool) -> bytes:
+    """`literal` as a Hyperscan pattern: each byte but a letter or digit as `\\xHH`; `\\b` before one that
+    begins with a word character and counts only after a non-word character."""
+    body = b"".join(bytes((c,)) if chr(c).isalnum() else b"\\x%02x" % c for c in literal)
+    return (b"\\b" + body) if anchored and (chr(literal[0]).isalnum() or literal[0] == 95) else body
+
+
 class LiteralScan:
     """Where each key occurs after a non-word character in a view, grouped by the names it starts."""
 
@@ -64,9 +74,17 @@ class LiteralScan:
                 self._anchored = len(literals)  # ids from here on: found anywhere
         self._lengths = [len(lit) for lit in literals]
         self._db: Any = hyperscan.Database()
-        self._db.compile(
-            expressions=literals, ids=list(range(len(literals))), elements=len(literals), flags=0, literal=True
-        )
+        # A short key that begins with a word character and counts only after a non-word one is asked for
+        # behind `\b` (its start is then at the text's start or after a non-word byte): Hyperscan drops
+        # its occurrences inside a word, half of all hits on the dev answers, before a Python call is made
+        # for them. Only keys of up to _BOUNDARY_MAX characters ("i", "it", "may" occur inside words;
+        # longer keys seldom do): with every key behind `\b` the database took 0.35 s to compile, not
+        # 0.09, for 111 hits per KB instead of 113. `hit` still checks the character before, which `\b`
+        # cannot: a "?" byte stands for any non-ASCII character, a word character to Python or not.
+        expressions = [
+            _expression(lit, i < self._anchored and len(lit) <= _BOUNDARY_MAX) for i, lit in enumerate(literals)
+        ]
+        self._db.compile(expressions=expressions, ids=list(range(len(literals))), elements=len(literals), flags=0)
         self._local = threading.local()  # a scratch space per thread (the CPU pool scans in threads)
 
     @classmethod

@@ -10,9 +10,9 @@ Python scan is skipped. Patterns that do match are scanned exactly as before: fi
 Only ASCII text is prefiltered (Python's \\w and \\s know Unicode, RE2's do not); any other text, or
 a set RE2 gives up on, falls back to scanning every pattern.
 
-Where it runs: the refusal categories (refusals.py) and a frame scan without a cue set (frames.py). The
-shipped cue sections have none: RE2 builds a set's DFA lazily from the text it reads, and over many
-sections that cost 2-3 ms/KB on answers it had not read before (cues.py).
+Where it runs: a frame scan without a cue set (frames.py). The shipped cue sections and the refusal
+categories have none: RE2 builds a set's DFA lazily from the text it reads, and over many sections
+that cost 2-3 ms/KB on answers it had not read before (cues.py; refusals.py for the categories).
 """
 
 from __future__ import annotations

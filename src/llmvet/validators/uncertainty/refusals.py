@@ -88,17 +88,15 @@ class _Asides:
 
     filler: Pattern | None
     support: Pattern | None
-    reasons: list[tuple[re.Pattern[str], Pattern | None]]  # (pattern, its scan of the prose: see _may_search)
+    reasons: list[re.Pattern[str]]  # the safety and policy categories' keywords
     alternative: Pattern | None
 
     @classmethod
-    def of(cls, cues: CueSet, prose: str) -> _Asides:
-        wanted = {cat: rx for cat, rx in cues.categories.items() if cat in ("safety", "policy")}
-        prefilter = (cues.full or cues).category_prefilter
-        scans = None if prefilter is None else prefilter.narrowed(wanted, prose)  # (None: not prefiltered)
-        reasons: list[tuple[re.Pattern[str], Pattern | None]] = [
-            (rx, rx if scans is None else scans[cat]) for cat, rx in wanted.items()
-        ]
+    def of(cls, cues: CueSet) -> _Asides:
+        # (No RE2 prefilter narrows the reasons to the prose's windows: its DFA is built lazily from the
+        # text it reads; read once, the 539 dev answers' refusal pass cost 0.089 ms/KB with it, 0.048
+        # without.)
+        reasons = [rx for cat, rx in cues.categories.items() if cat in ("safety", "policy")]
         return cls(cues.get("refusal_filler"), cues.get("refusal_support"), reasons, cues.get("refusal_alternative"))
 
     def offers_alternative(self, sentence: str, view: str, at: int) -> bool:
@@ -120,11 +118,8 @@ class _Asides:
             _may_match(self.support, view, at) and self.support is not None and self.support.match(sentence) is not None
         )
 
-    def reason(self, sentence: str, words: int, view: str, at: int) -> bool:
-        if words > REASON_MAX_WORDS:
-            return False
-        end = at + len(sentence)
-        return any(_may_search(scan, view, at, end) and rx.search(sentence) for rx, scan in self.reasons)
+    def reason(self, sentence: str, words: int) -> bool:
+        return words <= REASON_MAX_WORDS and any(rx.search(sentence) for rx in self.reasons)
 
 
 def _may_match(rx: Pattern | None, view: str, at: int) -> bool:
@@ -137,14 +132,6 @@ def _may_match(rx: Pattern | None, view: str, at: int) -> bool:
     return not isinstance(rx, Windowed) or rx.can_start_in(view, at, at)
 
 
-def _may_search(scan: Pattern | None, view: str, a: int, b: int) -> bool:
-    """Can a search of `view[a:b]` find a match? Not where the prose's scan is None (no match anywhere
-    in it) or its windows do not reach into [a, b] (as in `_may_match`)."""
-    if scan is None:
-        return False
-    return not isinstance(scan, Windowed) or scan.can_start_in(view, a, b)
-
-
 def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, bool]:
     """Words of the answer that are content rather than refusal, and whether it turns to an answer."""
     # Sentence span -> end of the last refusal cue in it (what follows a pivot there is an answer).
@@ -152,7 +139,7 @@ def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, boo
     for h in hits:
         bounds = views.sentence_bounds(h.start)
         cue_end[bounds] = max(cue_end.get(bounds, 0), h.end)
-    asides = _Asides.of(cues, views.prose)
+    asides = _Asides.of(cues)
     substantive = 0
     pivot = after_refusal = refusal_seen = alternatives = False
     for m in SENTENCE.finditer(views.prose):
@@ -186,11 +173,7 @@ def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, boo
             continue
         # The reasons given after a refusal ("X is illegal and dangerous", "it would violate their
         # privacy") are not an answer, until the answer turns to content ("but", "that said, here is").
-        if (
-            not turns
-            and (after_refusal or (refusal_seen and not pivot))
-            and asides.reason(sentence, words, views.prose, at)
-        ):
+        if not turns and (after_refusal or (refusal_seen and not pivot)) and asides.reason(sentence, words):
             after_refusal = False
             continue
         after_refusal = False

@@ -28,8 +28,11 @@ import re
 import sys
 from bisect import bisect_left
 from collections.abc import Iterator, Mapping
+from functools import partial
 from itertools import chain
 
+from llmvet.validators.uncertainty.alternatives import Alternatives, Entry, Present
+from llmvet.validators.uncertainty.alternatives import match as match_entries
 from llmvet.validators.uncertainty.covers import DIGIT, LONG, MAX_KEY, OR, after_nonword, cover, fields, is_word
 from llmvet.validators.uncertainty.literals import LiteralScan
 from llmvet.validators.uncertainty.prefilter import Delegating
@@ -291,18 +294,45 @@ def _prefixed_occurrences(view: str, groups: _Prefixed) -> list[int]:
     return sorted(found)
 
 
+class Found:
+    """The strings of `present` that occur in one view, worked out on first use (alternatives.py)."""
+
+    __slots__ = ("_found", "_present", "_view")
+
+    def __init__(self, present: Present | None, view: str) -> None:
+        self._present, self._view = present, view
+        self._found: set[str] | None = None
+
+    def get(self) -> set[str]:
+        if self._found is None:
+            self._found = set() if self._present is None else self._present(self._view)
+        return self._found
+
+
 class Indexed(Delegating):
     """A cue pattern as scans of one view see it: `finditer(view)` (whole or a range) tries the pattern at
-    its starts only (see the module docstring); any other call goes to the pattern itself."""
+    its starts only (see the module docstring), and where its section's entries are known (`alts`),
+    only those the view holds a string of (alternatives.py); any other call goes to the pattern itself."""
 
-    __slots__ = ("_name", "_starts", "_table")
+    __slots__ = ("_alts", "_found", "_kept", "_name", "_starts", "_table")
 
-    def __init__(self, rx: re.Pattern[str], text: str, table: Starts, name: str) -> None:
+    def __init__(
+        self,
+        rx: re.Pattern[str],
+        text: str,
+        table: Starts,
+        name: str,
+        alts: Alternatives | None = None,
+        found: Found | None = None,
+    ) -> None:
         self.rx = rx
         self.text = text
         self._table = table
         self._name = name
         self._starts: list[int] | None = None  # worked out on first use
+        self._alts: Alternatives | None = alts if found is not None else None
+        self._found: Found | None = found
+        self._kept: list[Entry] | None = None
 
     def starts(self) -> list[int]:
         if self._starts is None:
@@ -325,8 +355,18 @@ class Indexed(Delegating):
     def _scan(self, pos: int, endpos: int) -> list[re.Match[str]]:
         """`rx.finditer(text, pos, endpos)`: leftmost first, each search going on where the last match
         ended (every match is non-empty: see `cover`)."""
-        starts, match, text = self.starts(), self.rx.match, self.text
+        starts, text = self.starts(), self.text
         out: list[re.Match[str]] = []
+        if not starts:
+            return out
+        if self._alts is None or self._found is None:
+            match = self.rx.match
+        else:
+            if self._kept is None:
+                self._kept = self._alts.kept(self._found.get())
+            if not self._kept:
+                return out  # no entry has what its matches need in this view
+            match = partial(match_entries, self._kept)
         last = pos
         for i in range(bisect_left(starts, pos) if pos else 0, len(starts)):
             p = starts[i]
