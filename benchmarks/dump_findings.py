@@ -7,7 +7,7 @@
 Texts: every answer of tests/data/uncertainty/*.jsonl (with its prompt) and tests/data/packages/*.jsonl,
 the realistic answers of benchmarks/answers.py and packages_overhead.py, answers joined five at a time
 (long, mixed prose and code), and non-ASCII variants (curly apostrophes, no-break spaces, accented
-letters: the paths that cannot be prefiltered). Per text, one line per validator: uncertainty's whole
+letters: the paths that ASCII-only fast paths must not skip). Per text, one line per validator: uncertainty's whole
 `Analysis` (every hit, span, level and candidate) and its verdict; packages' extracted references
 (every field) and its verdict against the loopback fake registry (findings in their audit form, meta
 without the timing). Labels are never read.

@@ -29,7 +29,7 @@ def dev_texts() -> list[str]:
 
 
 def variants(text: str) -> list[str]:
-    """The text and non-ASCII forms of it (no RE2 prefilter there: every section goes through its index)."""
+    """The text and non-ASCII forms of it (the Hyperscan key pass reads non-ASCII characters as stand-ins)."""
     return [
         text,
         text.replace("'", "\u2019").replace("e", "\u00e9", 3),

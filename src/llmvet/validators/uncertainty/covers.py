@@ -272,5 +272,5 @@ def after_nonword(rx: re.Pattern[str]) -> bool:
 
 @lru_cache(maxsize=64)
 def parsed(pattern: str, flags: int) -> Any:
-    """The parse tree (read only: parsed once for `cover`, `after_nonword` and standins.py)."""
+    """The parse tree (read only: parsed once for `cover` and `after_nonword`)."""
     return _sre_parse.parse(pattern, flags)

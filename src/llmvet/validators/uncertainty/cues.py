@@ -20,7 +20,7 @@ import yaml
 from llmvet.validators.uncertainty import frames
 from llmvet.validators.uncertainty.alternatives import WRAP, Alternatives, Present
 from llmvet.validators.uncertainty.frames import FRAME_PREFIX
-from llmvet.validators.uncertainty.prefilter import Pattern
+from llmvet.validators.uncertainty.patterns import Pattern
 from llmvet.validators.uncertainty.starts import Found, Indexed, StartIndex
 
 LIST_SECTIONS: tuple[str, ...] = (

@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping
 from typing import Protocol
 
-from llmvet.validators.uncertainty.prefilter import Pattern
+from llmvet.validators.uncertainty.patterns import Pattern
 
 # --- 1. self-epistemic ----------------------------------------------------------------------------
 _SUBJECT = r"(?<![\w'])i(?:'m|'ve|'d|'ll)?"

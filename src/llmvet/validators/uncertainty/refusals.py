@@ -22,7 +22,7 @@ from llmvet.validators.uncertainty.hits import (
     overlaps,
     vetoed,
 )
-from llmvet.validators.uncertainty.prefilter import Pattern, Windowed
+from llmvet.validators.uncertainty.patterns import Pattern
 from llmvet.validators.uncertainty.text import Views, count_words
 
 REASON_MAX_WORDS = 40  # a longer sentence after a refusal is taken as content even when it names a reason
@@ -99,37 +99,21 @@ class _Asides:
         reasons = [rx for cat, rx in cues.categories.items() if cat in ("safety", "policy")]
         return cls(cues.get("refusal_filler"), cues.get("refusal_support"), reasons, cues.get("refusal_alternative"))
 
-    def offers_alternative(self, sentence: str, view: str, at: int) -> bool:
-        """ "If you're trying to…, use…", "Alternatives that work:": another route, not the answer asked for.
-        (`sentence` is the piece of `view` starting at `at`.)"""
-        rest = sentence.lstrip("-*# ")
-        return _may_match(self.alternative, view, at + len(sentence) - len(rest)) and (
-            self.alternative is not None and self.alternative.match(rest) is not None
-        )
+    def offers_alternative(self, sentence: str) -> bool:
+        """ "If you're trying to…, use…", "Alternatives that work:": another route, not the answer asked for."""
+        return self.alternative is not None and self.alternative.match(sentence.lstrip("-*# ")) is not None
 
-    def offer_or_support(self, sentence: str, words: int, view: str, at: int) -> bool:
+    def offer_or_support(self, sentence: str, words: int) -> bool:
         # Offers, apologies and hotline pointers are not an answer; a long sentence that starts
         # with "I can tell you..." usually is.
         filler = self.filler
-        if words <= 25 and _may_match(filler, view, at) and filler is not None and filler.match(sentence[:80]):
+        if words <= 25 and filler is not None and filler.match(sentence[:80]):
             return True
         # crisis pointers and moralising after a refusal, at any length
-        return (
-            _may_match(self.support, view, at) and self.support is not None and self.support.match(sentence) is not None
-        )
+        return self.support is not None and self.support.match(sentence) is not None
 
     def reason(self, sentence: str, words: int) -> bool:
         return words <= REASON_MAX_WORDS and any(rx.search(sentence) for rx in self.reasons)
-
-
-def _may_match(rx: Pattern | None, view: str, at: int) -> bool:
-    """Can `rx.match` succeed on a piece of `view` that starts at `at`? Where the prefilter's windows do
-    not reach `at`, no: the characters such a match takes are ones the relaxed pattern matches at `at`
-    in the view (it has no assertions to see the cut), and every place it matches is in a window
-    (prefilter.windows). Saves trying a long alternation on each sentence of a refused answer."""
-    if rx is None:
-        return False
-    return not isinstance(rx, Windowed) or rx.can_start_in(view, at, at)
 
 
 def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, bool]:
@@ -148,7 +132,6 @@ def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, boo
         sentence = raw.strip()
         if not sentence:
             continue
-        at = a + len(raw) - len(raw.lstrip())  # where `sentence` starts in the prose
         inside = [(s, e) for (s, e) in cue_end if s < b and a < e]
         if inside:
             # "I can't diagnose this, but while you wait: ..." - what follows the pivot is an answer.
@@ -163,11 +146,11 @@ def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, boo
         # "I can't pick for you. That said, here is how they compare: ..." (counted below, once the sentence is
         # known not to be an offer or support)
         turns = substantive == 0 and refusal_seen and _PIVOT_START.match(sentence) is not None
-        if asides.offer_or_support(sentence, words, views.prose, at):
+        if asides.offer_or_support(sentence, words):
             continue
         # a refusal followed by other routes is still a full refusal: the rest is the alternatives
         alternatives = alternatives or (
-            refusal_seen and not pivot and not turns and asides.offers_alternative(sentence, views.prose, at)
+            refusal_seen and not pivot and not turns and asides.offers_alternative(sentence)
         )
         if alternatives and not turns:
             continue

@@ -35,7 +35,7 @@ from llmvet.validators.uncertainty.alternatives import Alternatives, Entry, Pres
 from llmvet.validators.uncertainty.alternatives import match as match_entries
 from llmvet.validators.uncertainty.covers import DIGIT, LONG, MAX_KEY, OR, after_nonword, cover, fields, is_word
 from llmvet.validators.uncertainty.literals import LiteralScan
-from llmvet.validators.uncertainty.prefilter import Delegating
+from llmvet.validators.uncertainty.patterns import Delegating
 
 _WORD_RUN = re.compile(r"\w+")
 _DIGIT_START = re.compile(r"\d(?<!\w.)", re.S)  # a `\w+` run that starts with what `\d` matches

@@ -31,7 +31,7 @@ from llmvet.validators.uncertainty.hits import (
     overlaps,
     vetoed,
 )
-from llmvet.validators.uncertainty.prefilter import Pattern
+from llmvet.validators.uncertainty.patterns import Pattern
 from llmvet.validators.uncertainty.text import Views, build_views, count_words
 
 MAX_CANDIDATES = 24  # sentences per answer sent to the embedding pass (about 1 ms each on 2 cores)
@@ -206,7 +206,7 @@ def _backstop(view: str, cues: CueSet, blocked: Spans) -> list[Span]:
     if person is None or epistemic is None:
         return []
     veto = cues.get("backstop_exclude")
-    # most sentences have no epistemic word: where none can start (prefilter windows), neither is searched
+    # most sentences have no epistemic word: where none can start (the start index), neither is searched
     possible = getattr(epistemic, "can_start_in", None)
     out = []
     for m in SENTENCE.finditer(view):
