@@ -79,3 +79,10 @@ def test_bad_cue_files_name_the_problem(tmp_path, content, message):
 def test_unknown_language_is_a_problem():
     v = UncertaintyValidator(UncertaintyValidator.Config(language="xx"))
     assert any("language" in p for p in v.problems())
+
+
+def test_one_compiled_cue_set_however_load_is_called():
+    """The validator asks for load(language, files, json); tools ask for load("en"): one compile."""
+    validator = UncertaintyValidator(UncertaintyValidator.Config(embeddings=False))
+    assert validator._load_cues() is load("en") is load("en", (), "") is load(extra_files=[])  # type: ignore[arg-type]
+    assert load("en", extra_json='{"hedge": ["zzqx maybe"]}') is not load("en")
