@@ -173,6 +173,17 @@ def _tasks_on(proxy) -> int:
     return asyncio.run_coroutine_threadsafe(count(), proxy.proxy.loop).result(5)
 
 
+def post_and_hang_up(proxy, body: bytes, after: float) -> None:
+    """POST a chat completion on a raw socket, then close it `after` seconds later, unread."""
+    port = int(proxy.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
+        time.sleep(after)
+
+
 def test_client_disconnect_mid_stream_cancels_the_upstream(fake, make_proxy):
     fake.reset(lambda b: Reply(text="slow " * 40, chunk_delay=0.1))
     proxy = make_proxy(BLOCKING)
@@ -180,13 +191,7 @@ def test_client_disconnect_mid_stream_cancels_the_upstream(fake, make_proxy):
     time.sleep(0.3)
     idle_tasks = _tasks_on(proxy)
     body = b'{"model":"m","stream":true,"messages":[{"role":"user","content":"x"}]}'
-    port = int(proxy.url.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(
-            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
-        )
-        time.sleep(0.5)  # the proxy is buffering the upstream stream now
+    post_and_hang_up(proxy, body, 0.5)  # the proxy is buffering the upstream stream when the client goes
     deadline = time.monotonic() + 5
     while fake.streams_cancelled == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -242,15 +247,9 @@ def test_client_disconnect_while_a_plain_answer_is_awaited_cancels_the_work(fake
     time.sleep(0.3)
     idle_tasks = _tasks_on(proxy)
     body = b'{"model":"m","messages":[{"role":"user","content":"x"}]}'
-    port = int(proxy.url.rsplit(":", 1)[1])
     caplog.set_level(logging.INFO, logger="llmvet.proxy")
     started = time.monotonic()
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(
-            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
-        )
-        time.sleep(0.5)  # past the time a watcher starts
+    post_and_hang_up(proxy, body, 0.5)  # past the time a watcher starts
     while _tasks_on(proxy) > idle_tasks and time.monotonic() - started < 4:
         time.sleep(0.05)
     assert _tasks_on(proxy) == idle_tasks  # cancelled long before the upstream would have answered
