@@ -86,3 +86,30 @@ async def test_a_warm_answer_is_checked_without_a_loop_turn(fake, res):
     cold = v.check(Context(text="```bash\npip install numpy\n```\n", resources=res))
     assert cold.send(None) is not None  # a name not in memory: the check waits for its lookup
     cold.close()
+
+
+class CountingResources(Resources):
+    """Resources that count the process-wide builds they are asked for."""
+
+    asked = 0
+
+    async def singleton(self, key, factory):
+        self.asked += 1
+        return await super().singleton(key, factory)
+
+
+async def test_after_warm_up_a_pypi_only_answer_asks_for_no_index(fake, tmp_path):
+    """warm_up builds the lookalike indexes; checks after it (here naming PyPI packages only, so the npm
+    index is never needed by an answer) do not ask for them again, answer after answer."""
+    r = CountingResources(await open_store(f"sqlite:///{tmp_path / 'c.db'}"))
+    try:
+        v = packages_validator(fake)
+        await v.warm_up(r)
+        built = r.asked
+        assert built == 2
+        for i in range(3):
+            verdict = await v.check(Context(text=f"`pip install requests`, then run step {i}", resources=r))
+            assert verdict.meta["packages_checked"] == 1
+        assert r.asked == built
+    finally:
+        await r.close()

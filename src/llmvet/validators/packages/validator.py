@@ -128,6 +128,7 @@ class PackagesValidator(Validator[PackagesConfig]):
         for eco in self._ecosystems:
             path = self.config.popular_pypi_file if eco == "pypi" else self.config.popular_npm_file
             await resources.singleton(("llmvet.packages.popular", eco, path), partial(popular_names, eco, path))
+            self._popular_built.add(eco)
 
     # ------------------------------------------------------------ the check
 
@@ -313,9 +314,9 @@ class PackagesValidator(Validator[PackagesConfig]):
         assert ctx.resources is not None
         if len(self._popular_built) == len(self._ecosystems):
             return  # (popular_names keeps what it built for the process: no await, no set to build per answer)
-        for eco in {j.index.ecosystem for j in jobs.values()} | {j.elsewhere[0] for j in jobs.values() if j.elsewhere}:
+        wanted = {j.index.ecosystem for j in jobs.values()} | {j.elsewhere[0] for j in jobs.values() if j.elsewhere}
+        for eco in wanted - self._popular_built:  # built once per process, off the event loop (no await after)
             path = self.config.popular_pypi_file if eco == "pypi" else self.config.popular_npm_file
-            # built once per process, off the event loop
             await ctx.resources.singleton(("llmvet.packages.popular", eco, path), partial(popular_names, eco, path))
             self._popular_built.add(eco)
 
