@@ -10,7 +10,8 @@
    and joined/long variants of them, each checked once with the registry cache warm (a first pass over all
    texts looked their names up), the way a serving process sees each answer once. Memos keyed by text
    pieces are emptied before the timed pass. ms/KB overall and per size bucket, next to the same-run baseline.
-   `--read-once-only` prints just this part (what compare runs of two trees read).
+   `--read-once-only` prints just this part (what compare runs of two trees read), after
+   the fixed cost of a check (empty and one-line answers, one and ten references; `--fixed-only`: just that).
 3. Cold cache: an answer naming 12 packages, against the loopback fake registry answering each
    request after `delay` seconds; wall time with concurrency 16 vs 1, against 12 x delay.
 """
@@ -255,6 +256,43 @@ async def read_once(url: str, rounds: int, clock: str = "wall") -> None:
         )
 
 
+FIXED = {
+    "empty answer": "",
+    "one-line answer": "Sure, the capital of France is Paris; it has been since the 10th century.",
+    "one reference": "Install it with `pip install requests` and you are done.",
+    "ten references": "Install them:\n\n```bash\npip install " + " ".join(COLD_NAMES[:10]) + "\n```\n",
+}
+
+
+async def fixed_costs(url: str, rounds: int, n: int = 2000) -> None:
+    """The fixed cost of a check (per answer, per reference), warm cache, thread CPU time: each case as
+    `n` distinct texts (a numbered sentence appended), each checked once; code blocks parsed beforehand
+    (the proxy shares them between validators)."""
+    with tempfile.TemporaryDirectory() as d:
+        res = Resources(await open_store(f"sqlite:///{d}/c.db"))
+        v = PackagesValidator(
+            PackagesValidator.Config(
+                pypi_index_url=f"{url}/simple", pypi_json_url=f"{url}/pypi", npm_registry_url=f"{url}/npm"
+            )
+        )
+        await v.warm_up(res)
+        for text in FIXED.values():
+            await v.check(Context(text=text, resources=res))
+        print(f"fixed cost per check, warm cache, {n} distinct texts a case, {rounds} rounds, cpu clock")
+        for label, text in FIXED.items():
+            per = []
+            for r in range(rounds):
+                ctxs = [Context(text=f"{text}\n\nNote {r}.{i}." if text else "", resources=res) for i in range(n)]
+                for c in ctxs:
+                    c.code_blocks  # noqa: B018 - parsed once per answer for every validator
+                t = time.thread_time()
+                for c in ctxs:
+                    await v.check(c)
+                per.append((time.thread_time() - t) / n * 1e6)
+            print(f"  {label:>15}: {statistics.median(per):6.1f} us (rounds {' '.join(f'{x:.1f}' for x in per)})")
+        await res.close()
+
+
 def stream_ahead(rounds: int) -> None:
     """names_ahead as the proxy calls it, the answer arriving a few characters at a time: what the lookups
     started ahead cost, on long prose lines (a hint word such as "from" early in each) and on the
@@ -319,12 +357,16 @@ def main() -> None:
     ap.add_argument("--delay", type=float, default=0.1)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--read-once-only", action="store_true")
+    ap.add_argument("--fixed-only", action="store_true", help="just the fixed cost per answer and reference")
     ap.add_argument(
         "--clock", choices=("wall", "cpu"), default="wall", help="read-once timer (cpu: on a loaded machine)"
     )
     a = ap.parse_args()
     fake = FakeRegistry()
     with ThreadedServer(fake.app) as srv:
+        asyncio.run(fixed_costs(srv.url, a.rounds))
+        if a.fixed_only:
+            return
         asyncio.run(read_once(srv.url, a.rounds, a.clock))
         stream_ahead(a.rounds)
         if a.read_once_only:

@@ -62,23 +62,30 @@ def _kind_of(fn: str) -> str:
 
 class FileWords:
     """Where an answer may name a manifest file: the places `_may_name_file` would say yes for any
-    part of the text (one look at the whole answer instead of three per code block)."""
+    part of the text (one look at the whole answer instead of three per code block, and none for an
+    answer without code blocks: the text is read when first asked about)."""
 
     __slots__ = ("_ascii", "_starts", "_text")
 
     def __init__(self, text: str) -> None:
         self._text = text
         self._ascii = text.isascii()
+        self._starts: list[int] | None = None
+
+    def _word_starts(self) -> list[int]:
         # where each of the words starts, ignoring ASCII case (overlapping ones too), in one RE2 pass over
         # the ASCII bytes (a non-ASCII character, "?" there, is in a region probed as before anyway)
-        self._starts: list[int] = []
-        data, pos, end = scan.ascii_view(text), 0, len(text)
+        starts: list[int] = []
+        data, pos, end = scan.ascii_view(self._text), 0, len(self._text)
         while (a := _find_word(_UNANCHORED, data, pos, end)[0][0]) >= 0:
-            self._starts.append(a)
+            starts.append(a)
             pos = a + 1
+        return starts
 
     def may_name(self, lo: int, hi: int) -> bool:
         """False when no part of text[lo:hi] can name a file (it is ASCII and holds none of the words)."""
+        if self._starts is None:
+            self._starts = self._word_starts()
         i = bisect_left(self._starts, lo)
         if i < len(self._starts) and self._starts[i] < hi:
             return True

@@ -47,6 +47,7 @@ __all__ = ["CODES", "DEFAULT_FAIL_ON", "PackagesConfig", "PackagesValidator"]
 _INLINE_LIMIT = 20_000  # longer answers are parsed in the thread pool
 _JobMap = dict[tuple[str, str], Job]
 _Lookups = dict[tuple[str, str], Lookup]
+_NO_REFS = {"packages_checked": 0, "references": 0, "unchecked": 0}  # (the verdict copies it)
 
 log = logging.getLogger("llmvet.packages")
 
@@ -127,6 +128,7 @@ class PackagesValidator(Validator[PackagesConfig]):
         for eco in self._ecosystems:
             path = self.config.popular_pypi_file if eco == "pypi" else self.config.popular_npm_file
             await resources.singleton(("llmvet.packages.popular", eco, path), partial(popular_names, eco, path))
+            self._popular_built.add(eco)
 
     # ------------------------------------------------------------ the check
 
@@ -136,7 +138,8 @@ class PackagesValidator(Validator[PackagesConfig]):
         # Most answers name only packages already in the memory cache and earn no finding; the
         # reviewer allowlist (a store read) can only take findings away, so it is read only when
         # there is one to take away, or a name to look up.
-        verdict = await self._judged(ctx, ex.refs, (), warm_only=True)
+        # (most answers name no package: what _judged gives for none, without its steps)
+        verdict = await self._judged(ctx, ex.refs, (), warm_only=True) if ex.refs else self._verdict([], _NO_REFS)
         if verdict is None or verdict.findings:
             reviewed = await self._reviewer_allowed(ctx, ex.refs)
             if verdict is None or reviewed:  # (with nothing allowed, the verdict stands as judged)
@@ -311,9 +314,9 @@ class PackagesValidator(Validator[PackagesConfig]):
         assert ctx.resources is not None
         if len(self._popular_built) == len(self._ecosystems):
             return  # (popular_names keeps what it built for the process: no await, no set to build per answer)
-        for eco in {j.index.ecosystem for j in jobs.values()} | {j.elsewhere[0] for j in jobs.values() if j.elsewhere}:
+        wanted = {j.index.ecosystem for j in jobs.values()} | {j.elsewhere[0] for j in jobs.values() if j.elsewhere}
+        for eco in wanted - self._popular_built:  # built once per process, off the event loop (no await after)
             path = self.config.popular_pypi_file if eco == "pypi" else self.config.popular_npm_file
-            # built once per process, off the event loop
             await ctx.resources.singleton(("llmvet.packages.popular", eco, path), partial(popular_names, eco, path))
             self._popular_built.add(eco)
 
