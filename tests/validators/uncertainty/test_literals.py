@@ -171,3 +171,48 @@ def test_keys_after_every_kind_of_character_and_at_the_start():
                     assert found == expected, repr(view)
                 else:
                     assert all(set(v) <= set(found.get(n, ())) for n, v in expected.items()), repr(view)
+
+
+def test_present_strings_found_by_the_start_pass_equal_a_separate_present_scan():
+    """The strings whose entries a view keeps (alternatives.Present) ride in the start index's pass:
+    what that pass reports equals a separate Present scan, and the keys' starts do not change."""
+    from llmvet.validators.uncertainty.alternatives import Present
+    from llmvet.validators.uncertainty.starts import Found
+
+    cues = load("en")
+    index, present = cues.starts, cues.present
+    assert index is not None and index.literal is not None and present is not None
+    assert index.literal.present == present.strings and len(present.strings) > 50
+    plain = StartIndex({}, literal_scan=False)  # (no keys: only to show the pass is not needed for Found)
+    rng = random.Random(31)
+    texts = [build_views(t) for t in rng.sample(dev_texts(), 200)]
+    keys_only = LiteralScan(*_keys_of(index))  # the same keys without the strings
+    checked = nonempty = 0
+    for view in [v.prose for v in texts] + [v.comments for v in texts] + views(rng)[:200]:
+        table = index.starts(view)
+        assert table.present() == present(view), view
+        assert Found(present, view, table).get() == Found(present, view).get() == present(view)
+        assert Found(present, view, plain.starts(view)).get() == present(view)
+        assert flat(index.literal.scan(view)[0]) == flat(keys_only.grouped(view))
+        checked += 1
+        nonempty += bool(present(view))
+    assert checked > 500 and nonempty > 150
+    only = LiteralScan(KEYS, ANYWHERE, ["not sure", "x_y", "\u00e9t\u00e9"])
+    assert only.scan("i'm not sure x_y")[1] == {"not sure", "x_y"} and Present(only.present)("i'm not sure x_y") == {
+        "not sure",
+        "x_y",
+    }
+
+
+def _keys_of(index: StartIndex) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """The keys and free strings `index` built its LiteralScan from, rebuilt without `present`."""
+    keys: dict[str, set[str]] = {}
+    for table in index._tables:
+        for key, group in table.items():
+            keys.setdefault(key, set()).update(index._group_names[group])
+    free: dict[str, set[str]] = {}
+    for name, prefixed in index.free.items():
+        for _, group_strings in prefixed:
+            for string in group_strings:
+                free.setdefault(string, set()).add(name)
+    return keys, free

@@ -7,8 +7,9 @@ was 0.15 of 0.65 ms/KB, most of it in entries that cannot match anywhere in the 
 word ("outdated", "from memory") the answer does not have.
 
 What: `required(part)` reads from an entry's parse tree a set of strings one of which every match of
-it contains (None: not known). A view's `present` strings are found in one Hyperscan pass (each
-reported once; `str.find` without the package). `Alternatives.kept(present)` lists, in the order the
+it contains (None: not known). A view's `present` strings are found by the start index's Hyperscan
+pass (literals.py: each reported once, in the same scan as the start keys; `Present` scans alone, or
+uses `str.find` without the package). `Alternatives.kept(present)` lists, in the order the
 section's compiled pattern tries them, the entries whose required strings the view has, each compiled
 with the section's word boundaries, with the first characters it can start with where cues.py grouped
 it. `match(kept, text, p, endpos)` is `rx.match(text, p, endpos)`: a backtracking alternation returns

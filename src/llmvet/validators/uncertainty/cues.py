@@ -120,7 +120,7 @@ class CueSet:
         patterns = dict(whole.patterns)
         table = whole.starts.starts(text)
         live = table.live()  # (makes the pass) sections that can start somewhere in the text
-        present = Found(whole.present, text)
+        present = Found(whole.present, text, table)  # (found by the same pass, where Hyperscan is installed)
         alts = whole.alternatives
         for name, rx in whole.indexed:  # no start anywhere in the text: no match in any part of it
             patterns[name] = Indexed(rx, text, table, name, alts.get(name), present) if name in live else None
@@ -350,7 +350,7 @@ def _load(language: str, extra_files: tuple[str, ...], extra_json: str) -> CueSe
         patterns,
         cues.categories,
         tuple(sources),
-        starts=StartIndex(scanned),
+        starts=StartIndex(scanned, present=present.strings),
         alternatives=cues.alternatives,
         present=present,
     )

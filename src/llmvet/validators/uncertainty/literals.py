@@ -24,7 +24,7 @@ None and starts.py makes its own pass; tests/validators/uncertainty/test_starts.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 try:
@@ -55,9 +55,15 @@ def _expression(literal: bytes, anchored: bool) -> bytes:
 class LiteralScan:
     """Where each key occurs after a non-word character in a view, grouped by the names it starts."""
 
-    def __init__(self, keys: Mapping[str, set[str]], anywhere: Mapping[str, set[str]] | None = None) -> None:
+    def __init__(
+        self,
+        keys: Mapping[str, set[str]],
+        anywhere: Mapping[str, set[str]] | None = None,
+        present: Iterable[str] = (),
+    ) -> None:
         """`keys`: start key -> names, counted after a non-word character; `anywhere`: the same for
-        patterns that may start inside a word (their cover strings count wherever they occur)."""
+        patterns that may start inside a word (their cover strings count wherever they occur);
+        `present`: strings asked only whether they occur (alternatives.Present's, in the same pass)."""
         literals: list[bytes] = []
         self._names: list[tuple[str, ...]] = []  # key id -> the names it adds to its prefixes'
         for group in (keys, anywhere or {}):
@@ -73,6 +79,8 @@ class LiteralScan:
             if group is keys:
                 self._anchored = len(literals)  # ids from here on: found anywhere
         self._lengths = [len(lit) for lit in literals]
+        self._keys = len(literals)  # ids from here on: the `present` strings, each reported once a view
+        self.present = sorted(set(present))
         self._db: Any = hyperscan.Database()
         # A short key that begins with a word character and counts only after a non-word one is asked for
         # behind `\b` (its start is then at the text's start or after a non-word byte): Hyperscan drops
@@ -84,12 +92,17 @@ class LiteralScan:
         expressions = [
             _expression(lit, i < self._anchored and len(lit) <= _BOUNDARY_MAX) for i, lit in enumerate(literals)
         ]
-        self._db.compile(expressions=expressions, ids=list(range(len(literals))), elements=len(literals), flags=0)
+        expressions += [b"".join(b"\\x%02x" % c for c in encoded(s)) for s in self.present]
+        n = len(expressions)
+        flags = [0] * self._keys + [hyperscan.HS_FLAG_SINGLEMATCH] * (n - self._keys)
+        self._db.compile(expressions=expressions, ids=list(range(n)), elements=n, flags=flags)
         self._local = threading.local()  # a scratch space per thread (the CPU pool scans in threads)
 
     @classmethod
-    def build(cls, keys: Mapping[str, set[str]], anywhere: Mapping[str, set[str]]) -> LiteralScan | None:
-        return cls(keys, anywhere) if hyperscan is not None and (keys or anywhere) else None
+    def build(
+        cls, keys: Mapping[str, set[str]], anywhere: Mapping[str, set[str]], present: Iterable[str] = ()
+    ) -> LiteralScan | None:
+        return cls(keys, anywhere, present) if hyperscan is not None and (keys or anywhere) else None
 
     def _scratch(self) -> Any:
         scratch = getattr(self._local, "scratch", None)
@@ -99,11 +112,20 @@ class LiteralScan:
 
     def grouped(self, view: str) -> dict[str, list[list[int]]]:
         """For each name with a start in `view`, the lists (each ascending) of its starts."""
+        return self.scan(view)[0]
+
+    def scan(self, view: str) -> tuple[dict[str, list[list[int]]], set[str]]:
+        """`grouped(view)`, and the `present` strings that occur in `view` (what alternatives.Present
+        returns for them: one pass for both, not two)."""
         found: dict[int, list[int]] = {}
-        lengths, anchored = self._lengths, self._anchored
+        present: set[str] = set()
+        lengths, anchored, keys, strings = self._lengths, self._anchored, self._keys, self.present
         known = found.get
 
         def hit(i: int, _from: int, end: int, _flags: int, _context: object) -> None:
+            if i >= keys:
+                present.add(strings[i - keys])
+                return
             p = end - lengths[i]
             if p and i < anchored:
                 c = view[p - 1]
@@ -125,4 +147,4 @@ class LiteralScan:
                     out[name] = [starts]
                 else:
                     lists.append(starts)
-        return out
+        return out, present

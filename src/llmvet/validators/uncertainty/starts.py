@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import sys
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import partial
 from itertools import chain
 
@@ -46,7 +46,9 @@ _MAX_MEMO = 50_000  # first-character strings remembered (no text can grow it wi
 class StartIndex:
     """The covers of a fixed set of named patterns, and the starts of each in a view."""
 
-    def __init__(self, patterns: Mapping[str, re.Pattern[str]], literal_scan: bool = True) -> None:
+    def __init__(
+        self, patterns: Mapping[str, re.Pattern[str]], literal_scan: bool = True, present: Iterable[str] = ()
+    ) -> None:
         keys: dict[str, set[str]] = {}  # start key -> names of the patterns it may start
         self.free: dict[str, _Prefixed] = {}  # name -> cover (by prefix), for patterns found with str.find
         # name -> conditions under which the pattern may start at a digit / word (see _add)
@@ -96,7 +98,8 @@ class StartIndex:
             for _, group in prefixed:
                 for string in group:
                     free_strings.setdefault(string, set()).add(name)
-        self.literal = LiteralScan.build(keys, free_strings) if literal_scan else None
+        # (with the strings `Found` asks for: one Hyperscan pass a view finds both)
+        self.literal = LiteralScan.build(keys, free_strings, present) if literal_scan else None
 
     def starts(self, view: str) -> Starts:
         """The starts of every indexed pattern in `view` (one pass, on first use; each pattern's list made
@@ -111,12 +114,13 @@ class StartIndex:
                 return g
         return -1
 
-    def _pass(self, view: str) -> tuple[list[int] | None, dict[str, list[list[int]]]]:
-        """The view's word starts (None: not worked out), and for each name the (non-empty) lists of
-        grouped starts it may start at: a name the view has no grouped start for is not a key."""
+    def _pass(self, view: str) -> tuple[list[int] | None, dict[str, list[list[int]]], set[str] | None]:
+        """The view's word starts (None: not worked out), for each name the (non-empty) lists of grouped
+        starts it may start at (a name the view has no grouped start for is not a key), and the
+        LiteralScan's `present` strings in the view (None: no LiteralScan)."""
         if self.literal is not None:
-            return None, self.literal.grouped(view)
-        return self._word_pass(view)
+            return None, *self.literal.scan(view)
+        return *self._word_pass(view), None
 
     def _word_pass(self, view: str) -> tuple[list[int], dict[str, list[list[int]]]]:
         """`_pass` without Hyperscan: each start's first characters looked up in the tables."""
@@ -155,13 +159,14 @@ class StartIndex:
 class Starts:
     """Where each indexed pattern may start in one view."""
 
-    __slots__ = ("_digits", "_done", "_grouped", "_index", "_view", "_words")
+    __slots__ = ("_digits", "_done", "_grouped", "_index", "_present", "_view", "_words")
 
     def __init__(self, index: StartIndex, view: str) -> None:
         self._index, self._view = index, view
         self._words: list[int] | None = None  # where `\w+` runs start, on first use
         self._grouped: dict[str, list[list[int]]] | None = None  # the pass over the view, made on first use
         self._digits: list[int] | None = None
+        self._present: set[str] | None = None  # (from the pass, where the LiteralScan made it)
         self._done: dict[str, list[int]] = {}
 
     def live(self) -> set[str]:
@@ -171,7 +176,7 @@ class Starts:
         (`_add` adds nothing otherwise): a superset of the names whose lists are not empty."""
         index, view = self._index, self._view
         if self._grouped is None:
-            self._words, self._grouped = index._pass(view)
+            self._words, self._grouped, self._present = index._pass(view)
         out = set(self._grouped)
         if index.literal is None:  # (else the free names' starts are in the pass)
             out.update(index.free)
@@ -182,6 +187,15 @@ class Starts:
             if name not in out and any(literal in view for literal in conditions) and self._word_starts():
                 out.add(name)
         return out
+
+    def present(self) -> set[str] | None:
+        """The LiteralScan's `present` strings in the view (None: it has none or there is no LiteralScan)."""
+        index = self._index
+        if index.literal is None or not index.literal.present:
+            return None
+        if self._grouped is None:
+            self._words, self._grouped, self._present = index._pass(self._view)
+        return self._present
 
     def _word_starts(self) -> list[int]:
         if self._words is None:
@@ -205,7 +219,7 @@ class Starts:
         if name in index.free and index.literal is None:
             return _prefixed_occurrences(view, index.free[name])
         if self._grouped is None:
-            self._words, self._grouped = index._pass(view)
+            self._words, self._grouped, self._present = index._pass(view)
         lists = self._grouped.get(name, ())
         if not lists:
             found = []
@@ -297,15 +311,19 @@ def _prefixed_occurrences(view: str, groups: _Prefixed) -> list[int]:
 class Found:
     """The strings of `present` that occur in one view, worked out on first use (alternatives.py)."""
 
-    __slots__ = ("_found", "_present", "_view")
+    __slots__ = ("_found", "_present", "_table", "_view")
 
-    def __init__(self, present: Present | None, view: str) -> None:
-        self._present, self._view = present, view
+    def __init__(self, present: Present | None, view: str, table: Starts | None = None) -> None:
+        # `table`: the view's starts; its pass finds the strings too where its LiteralScan has them (cues.load)
+        self._present, self._view, self._table = present, view, table
         self._found: set[str] | None = None
 
     def get(self) -> set[str]:
         if self._found is None:
-            self._found = set() if self._present is None else self._present(self._view)
+            found = None if self._table is None or self._present is None else self._table.present()
+            if found is None:
+                found = set() if self._present is None else self._present(self._view)
+            self._found = found
         return self._found
 
 
