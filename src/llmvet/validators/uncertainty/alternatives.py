@@ -8,8 +8,8 @@ word ("outdated", "from memory") the answer does not have.
 
 What: `required(part)` reads from an entry's parse tree a set of strings one of which every match of
 it contains (None: not known). A view's `present` strings are found by the start index's Hyperscan
-pass (literals.py: each reported once, in the same scan as the start keys; `Present` scans alone, or
-uses `str.find` without the package). `Alternatives.kept(present)` lists, in the order the
+pass (literals.py: each reported once, in the same scan as the start keys; without the package,
+`Present` looks for them with `str.find`). `Alternatives.kept(present)` lists, in the order the
 section's compiled pattern tries them, the entries whose required strings the view has, each compiled
 with the section's word boundaries, with the first characters it can start with where cues.py grouped
 it. `match(kept, text, p, endpos)` is `rx.match(text, p, endpos)`: a backtracking alternation returns
@@ -20,18 +20,10 @@ tests/validators/uncertainty/test_alternatives.py compares both on real and gene
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterable
 from re import _constants as _sre  # type: ignore[attr-defined]  # private (not in typeshed)
 from re import _parser as _sre_parse  # type: ignore[attr-defined]  # private (not in typeshed)
 from typing import Any
-
-from llmvet.validators.uncertainty.literals import encoded
-
-try:
-    import hyperscan
-except ImportError:  # pragma: no cover - the package is a dependency where it has a wheel
-    hyperscan = None  # type: ignore[assignment]
 
 _CASE_FLAGS = re.IGNORECASE | re.ASCII | re.LOCALE
 _REPEATS = (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT)
@@ -148,26 +140,11 @@ def match(kept: list[Entry], text: str, p: int, endpos: int) -> re.Match[str] | 
 
 
 class Present:
-    """Which of a fixed set of strings occur in a view (a superset where the view is not ASCII)."""
+    """Which of a fixed set of strings occur in a view, by `str.find`: where no Hyperscan pass finds them
+    (without the package; with it, the start index's pass reports them: literals.LiteralScan)."""
 
     def __init__(self, strings: Iterable[str]) -> None:
         self.strings = sorted(set(strings))
-        self._db: Any = None
-        if hyperscan is not None and self.strings:
-            self._db = hyperscan.Database()
-            expressions = [b"".join(b"\\x%02x" % c for c in encoded(s)) for s in self.strings]
-            n = len(expressions)
-            flags = [hyperscan.HS_FLAG_SINGLEMATCH] * n  # each reported once a view
-            self._db.compile(expressions=expressions, ids=list(range(n)), elements=n, flags=flags)
-        self._local = threading.local()  # a scratch space per thread (the CPU pool scans in threads)
 
     def __call__(self, view: str) -> set[str]:
-        if self._db is None:
-            return {s for s in self.strings if s in view}
-        scratch = getattr(self._local, "scratch", None)
-        if scratch is None:
-            scratch = self._local.scratch = hyperscan.Scratch(self._db)
-        found: set[str] = set()
-        strings, add = self.strings, found.add
-        self._db.scan(encoded(view), match_event_handler=lambda i, *_: add(strings[i]), scratch=scratch)
-        return found
+        return {s for s in self.strings if s in view}
