@@ -45,6 +45,10 @@ class PackagesConfig(ValidatorConfig):
     popular_npm_file: str | None = None
     cache_namespace: str = keys.PACKAGE_CACHE
 
+    def popular_file(self, ecosystem: str) -> str | None:
+        """The popular-names file of `ecosystem` (None: the shipped list)."""
+        return self.popular_pypi_file if ecosystem == "pypi" else self.popular_npm_file
+
     @field_validator("fail_on")
     @classmethod
     def _codes(cls, v: list[str]) -> list[str]:

@@ -206,7 +206,7 @@ class Judge:
             ev["closest"] = look.popular
         if job.elsewhere and ref.kind != "import":
             eco, name = job.elsewhere
-            path = self.config.popular_pypi_file if eco == "pypi" else self.config.popular_npm_file
+            path = self.config.popular_file(eco)
             if "closest" not in ev or name in popular_names(eco, path):
                 ev.update(closest=name, closest_ecosystem=eco)
         if ref.ecosystem == "pypi" and (alias := install_alias(ref.name)) and ref.kind != "import":
@@ -297,7 +297,7 @@ class Judge:
     def _lookalike(self, eco: str, name: str) -> Lookalike | None:
         key = ("look", eco, name)
         if key not in self._memo:
-            path = self.config.popular_pypi_file if eco == "pypi" else self.config.popular_npm_file
+            path = self.config.popular_file(eco)
             self._remember(key, popular_names(eco, path).lookalike(name, self.config.lookalike_distance))
         look: Lookalike | None = self._memo[key]
         return look
@@ -305,7 +305,7 @@ class Judge:
     def _popular_variant(self, eco: str, name: str) -> Lookalike | None:
         key = ("variant", eco, name)
         if key not in self._memo:
-            path = self.config.popular_pypi_file if eco == "pypi" else self.config.popular_npm_file
+            path = self.config.popular_file(eco)
             self._remember(key, popular_names(eco, path).variant_of_more_popular(name))
         variant: Lookalike | None = self._memo[key]
         return variant

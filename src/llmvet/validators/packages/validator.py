@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -125,8 +125,11 @@ class PackagesValidator(Validator[PackagesConfig]):
 
     async def warm_up(self, resources: Resources) -> None:
         """The proxy builds the lookalike indexes before traffic; a one-off scan builds only what it uses."""
-        for eco in self._ecosystems:
-            path = self.config.popular_pypi_file if eco == "pypi" else self.config.popular_npm_file
+        await self._build_popular(resources, self._ecosystems)
+
+    async def _build_popular(self, resources: Resources, ecosystems: Iterable[str]) -> None:
+        for eco in set(ecosystems) - self._popular_built:  # once per process, off the loop (popular_names keeps it)
+            path = self.config.popular_file(eco)
             await resources.singleton(("llmvet.packages.popular", eco, path), partial(popular_names, eco, path))
             self._popular_built.add(eco)
 
@@ -315,10 +318,7 @@ class PackagesValidator(Validator[PackagesConfig]):
         if len(self._popular_built) == len(self._ecosystems):
             return  # (popular_names keeps what it built for the process: no await, no set to build per answer)
         wanted = {j.index.ecosystem for j in jobs.values()} | {j.elsewhere[0] for j in jobs.values() if j.elsewhere}
-        for eco in wanted - self._popular_built:  # built once per process, off the event loop (no await after)
-            path = self.config.popular_pypi_file if eco == "pypi" else self.config.popular_npm_file
-            await ctx.resources.singleton(("llmvet.packages.popular", eco, path), partial(popular_names, eco, path))
-            self._popular_built.add(eco)
+        await self._build_popular(ctx.resources, wanted)
 
     def _judge_all(self, jobs: _JobMap, lookups: _Lookups, now: float, findings: list[Finding]) -> int:
         """Judge every ref; returns how many could not be checked."""
