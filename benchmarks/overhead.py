@@ -154,6 +154,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def wakeups(pid: int) -> int:
+    """Times the process's threads have gone to sleep and been woken (voluntary context switches, all
+    threads). A helper thread waiting for the GIL behind a busy event loop shows up here: each GIL
+    release on the loop (any syscall) wakes it again. The floor makes well under one per request."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            text = status.read_text()
+        except FileNotFoundError:  # a thread that ended meanwhile
+            continue
+        total += int(text.split("voluntary_ctxt_switches:", 1)[1].split()[0])
+    return total
+
+
 def policy_text(name: str, registry_url: str) -> str:
     """A bundled policy, its packages entries pointed at the loopback registry."""
     import yaml
@@ -210,16 +224,19 @@ def measure(
             runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
             for _ in range(args.rounds):
                 for name, url in targets.items():
-                    before = cpu_seconds(pids[name])
+                    before, woken = cpu_seconds(pids[name]), wakeups(pids[name])
                     r = run_wrk(url, c, args.duration, script)
-                    r["cpu_ms"] = (cpu_seconds(pids[name]) - before) * 1000 / max(r["rps"] * args.duration, 1)
+                    served = max(r["rps"] * args.duration, 1)
+                    r["cpu_ms"] = (cpu_seconds(pids[name]) - before) * 1000 / served
+                    r["wakeups"] = (wakeups(pids[name]) - woken) / served
                     runs[name].append(r)
             for name in targets:
                 r = {k: statistics.median([x[k] for x in runs[name]]) for k in runs[name][0]}
                 results[(answer, name, c)] = r
                 print(
                     f"{answer:<9} c={c:<4} {name:<34} {r['rps']:8.0f} req/s  p50 {r['p50']:6.2f} ms  "
-                    f"p95 {r['p95']:6.2f}  p99 {r['p99']:6.2f}  cpu {r['cpu_ms']:.3f} ms/req  errors {r['errors']:.0f}",
+                    f"p95 {r['p95']:6.2f}  p99 {r['p99']:6.2f}  cpu {r['cpu_ms']:.3f} ms/req  "
+                    f"wakeups {r['wakeups']:.2f}/req  errors {r['errors']:.0f}",
                     flush=True,
                 )
     return results
@@ -333,7 +350,8 @@ def main() -> int:
             pids.update(more_pids)
             print(
                 f"{args.rounds} alternating rounds of {args.duration:g}s per target; medians. cpu = the server "
-                "process's CPU per request (less sensitive to other load than req/s)\n"
+                "process's CPU per request (less sensitive to other load than req/s); wakeups = its threads'\n"
+                "voluntary context switches per request (a thread contending for the GIL shows here)\n"
             )
             results = measure(targets, pids, scripts, args)
         report(results, targets, args)
