@@ -67,6 +67,7 @@ def fake(upstream_server):
 @pytest.fixture
 def make_proxy(upstream_server, tmp_path):
     """Start llmvet (in a thread, under uvicorn) with a policy given as YAML text; returns the server."""
+    from llmvet.cli.serve_cmd import PROXY_HEADERS
     from llmvet.config import Settings
     from llmvet.policy.loader import load_policy, parse_policy
     from llmvet.proxy.app import create_app
@@ -85,7 +86,7 @@ def make_proxy(upstream_server, tmp_path):
             **settings,
         )
         app = create_app(config, policy)
-        server = ThreadedServer(app).__enter__()
+        server = ThreadedServer(app, proxy_headers=PROXY_HEADERS).__enter__()  # as `llmvet serve` runs it
         server.proxy = app.state.proxy
         started.append(server)
         return server

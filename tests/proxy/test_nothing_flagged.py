@@ -309,10 +309,22 @@ def test_client_forwarded_for_is_not_trusted(fake, guard):
         headers={"X-Forwarded-For": "10.9.9.9, 10.8.8.8", "Connection": "keep-alive, x-drop-me", "x-drop-me": "1"},
     )
     seen = fake.requests[-1].headers
-    # The server takes the client address from the last hop it trusts (uvicorn: loopback proxies only,
-    # which this test client is); entries written before it are the client's own and are dropped.
-    assert seen["x-forwarded-for"] == "10.8.8.8"
-    assert "10.9.9.9" not in str(seen) and "x-drop-me" not in seen
+    # No proxy is trusted (LLMVET_TRUSTED_PROXIES=0): every entry is the client's own and is dropped, and
+    # the address it connected from is appended. A client on loopback is no exception (uvicorn's own
+    # proxy-header handling, which trusts loopback, is off).
+    assert seen["x-forwarded-for"] == "127.0.0.1"
+    assert "10.9.9.9" not in str(seen) and "10.8.8.8" not in str(seen) and "x-drop-me" not in seen
+
+
+def test_trusted_proxies_keep_their_entries_and_the_peer_is_appended(fake, make_proxy):
+    proxy = make_proxy(trusted_proxies=1)
+    fake.reset(lambda b: Reply(text="ok"))
+    httpx.post(
+        proxy.url + "/v1/chat/completions",
+        json={"model": "m", "messages": [{"role": "user", "content": "q"}]},
+        headers={"X-Forwarded-For": "10.9.9.9, 10.8.8.8"},  # 10.8.8.8: what the trusted proxy saw
+    )
+    assert fake.requests[-1].headers["x-forwarded-for"] == "10.8.8.8, 127.0.0.1"
 
 
 def test_oversized_headers_get_431_on_every_route(fake, guard):

@@ -22,6 +22,11 @@ FIELDS = ("upstream", "policy", "shadow_policy", "policy_watch", "store", "audit
 LOG_FIELDS = ("log_format", "access_log")
 
 
+# uvicorn's own X-Forwarded-For handling stays off: it would replace the peer address with one a client
+# on loopback wrote itself, before llmvet applies LLMVET_TRUSTED_PROXIES to the header (proxy/upstream.py).
+PROXY_HEADERS = False
+
+
 class _ServerOptions(TypedDict):
     """The uvicorn.run() options shared by the one-process and the multi-worker start (typed per key,
     so mypy checks each against uvicorn's signature)."""
@@ -34,6 +39,7 @@ class _ServerOptions(TypedDict):
     log_config: dict[str, Any]
     access_log: bool
     timeout_graceful_shutdown: int
+    proxy_headers: bool
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -81,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         log_config=log_config,  # applied again by uvicorn in each worker process
         access_log=settings.access_log,
         timeout_graceful_shutdown=10,
+        proxy_headers=PROXY_HEADERS,
     )
     # uvicorn re-raises the SIGTERM it shut down for; end with status 0 then (a drained, clean stop).
     signal.signal(signal.SIGTERM, _exit_cleanly)
