@@ -113,6 +113,7 @@ def uvicorn_cmd(target: str, port: int) -> list[str]:
         "--log-level",
         "warning",
         "--no-access-log",
+        "--no-proxy-headers",  # as `llmvet serve` runs (LLMVET_TRUSTED_PROXIES does llmvet's forwarding)
     ]
 
 
