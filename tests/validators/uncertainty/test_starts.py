@@ -13,7 +13,10 @@ import pytest
 from llmvet.validators.uncertainty.covers import after_nonword, cover
 from llmvet.validators.uncertainty.cues import SCANNED, load
 from llmvet.validators.uncertainty.literals import available
-from llmvet.validators.uncertainty.starts import Indexed, StartIndex, _by_prefix, _occurrences, _prefixed_occurrences
+from llmvet.validators.uncertainty.runs import _occurrences
+from llmvet.validators.uncertainty.runs import by_prefix as _by_prefix
+from llmvet.validators.uncertainty.runs import prefixed_occurrences as _prefixed_occurrences
+from llmvet.validators.uncertainty.starts import Indexed, StartIndex
 from llmvet.validators.uncertainty.text import build_views
 
 DEV = Path(__file__).resolve().parents[2] / "data" / "uncertainty" / "dev.jsonl"
