@@ -181,10 +181,10 @@ class Starts:
         if index.literal is None:  # (else the free names' starts are in the pass)
             out.update(index.free)
         for name, conditions in index.digit.items():
-            if name not in out and self._digit_starts() and any(literal in view for literal in conditions):
+            if name not in out and self._digit_starts() and any(map(view.__contains__, conditions)):
                 out.add(name)
         for name, conditions in index.word.items():
-            if name not in out and any(literal in view for literal in conditions) and self._word_starts():
+            if name not in out and any(map(view.__contains__, conditions)) and self._word_starts():
                 out.add(name)
         return out
 
@@ -228,9 +228,9 @@ class Starts:
         else:
             found = sorted(chain.from_iterable(lists))
         # (`_add` adds nothing where none of the conditions' literals is in the view: no list made then)
-        if name in index.digit and any(literal in view for literal in index.digit[name]):
+        if name in index.digit and any(map(view.__contains__, index.digit[name])):
             add_runs(found, view, self._digit_starts(), index.digit[name])
-        if name in index.word and any(literal in view for literal in index.word[name]):
+        if name in index.word and any(map(view.__contains__, index.word[name])):
             add_runs(found, view, self._word_starts(), index.word[name])
         return found
 
@@ -313,13 +313,12 @@ class Indexed(Delegating):
                 return out  # no entry has what its matches need in this view
             # (many kept: one call of the whole pattern costs less than a Python call of each entry)
             match = self.rx.match if len(self._kept) >= self._alts.whole_from else partial(match_entries, self._kept)
+        if pos or endpos < len(text):  # (a range: its starts only)
+            starts = starts[bisect_left(starts, pos) : bisect_left(starts, endpos)]
         last = pos
-        for i in range(bisect_left(starts, pos) if pos else 0, len(starts)):
-            p = starts[i]
-            if p >= endpos:
-                break
+        for p in starts:
             if p < last:
-                continue
+                continue  # (inside the last match)
             m = match(text, p, endpos)
             if m is not None:
                 out.append(m)
