@@ -225,10 +225,13 @@ def _backstop(view: str, cues: CueSet, blocked: Spans) -> list[Span]:
 def _sentences_with(view: str, rx: Pattern) -> Iterator[Span]:
     """The SENTENCE spans of `view` in which a match of `rx` may start, in order. Most sentences have no
     epistemic word: with a start index (starts.Indexed) the sentences are found from its starts, not by
-    walking them all. (A start on a sentence's last character, "\n.!?", is read the long way.)"""
-    starts = rx.starts() if isinstance(rx, Indexed) and rx.text is view else None
-    if starts is None or any(view[p] in "\n.!?" for p in starts):
-        yield from (m.span() for m in SENTENCE.finditer(view) if starts is None or rx.can_start_in(view, *m.span()))
+    walking them all. (A start on a sentence's last character, "\\n.!?", is read the long way.)"""
+    if not isinstance(rx, Indexed) or rx.text is not view:
+        yield from (m.span() for m in SENTENCE.finditer(view))  # (any of them may hold a match)
+        return
+    starts = rx.starts()
+    if any(view[p] in "\n.!?" for p in starts):
+        yield from (m.span() for m in SENTENCE.finditer(view) if rx.can_start_in(view, *m.span()))
         return
     end = 0
     for p in starts:
