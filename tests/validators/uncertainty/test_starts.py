@@ -339,6 +339,8 @@ def test_a_word_followed_by_a_blank_and_a_word_run_keeps_the_blank_in_its_cover(
     strings = cover(re.compile(r"(?<!\w)i(?: [\w'-]+){0,3} not sure"), 6)
     assert strings is not None
     assert "i" not in strings and "i " in strings
+    longer = cover(re.compile(r"(?<!\w)(?:the|this)(?: [\w'-]+){0,3} is wrong"), 6)
+    assert longer is not None and {"the ", "this "} <= longer and not {"the", "this"} & longer  # ("they", "thistle")
     shipped = load("en")
     assert shipped.starts is not None
     starts = shipped.starts.starts("it is installed in it. i think i'm not sure.")

@@ -99,12 +99,10 @@ def _joined(heads: Prefixes, tails: Prefixes, key: int, grow: int) -> Prefixes:
         for t, t_closed in tails:
             if len(t) > MAX_KEY:  # a marker
                 kind, literal, behind, lead = fields(t)
-                if len(s) >= KEY:
-                    out.add((s, True))  # (KEY long: the string ends here)
-                elif any(is_word(c) for c in s):
-                    # after word characters the string ends here, with the non-word characters every match
-                    # through the marker begins with ("i" then " [\\w'-]+": "i ", not "i", which starts
-                    # "it", "is", "in")
+                if len(s) >= KEY or any(is_word(c) for c in s):
+                    # after word characters (or KEY of any) the string ends here, with the non-word
+                    # characters every match through the marker begins with ("i" then " [\\w'-]+": "i ",
+                    # not "i", which begins "it", "is", "in"; "the " not "the", which begins "they")
                     out.add(((s + lead)[:key], True))
                 else:  # after non-word ones, the digit or word starts a `\\w+` run: found from there
                     out.add((_marker(kind, literal, behind, s + lead), True))
