@@ -66,15 +66,15 @@ GROUPED: frozenset[str] = frozenset(
 SECTIONS: tuple[str, ...] = LIST_SECTIONS + MAP_SECTIONS
 # What the rule path scans whole views with (finditer, or search by sentence): these get start indexes
 # (starts.py). The others are matched against one sentence or the prompt. Not backstop_person ("i",
-# "my", "me"): it is only searched within a sentence the epistemic words start in, its starts were
-# never read, and its keys ("i" begins "it", "is", "in") were a sixth of all key hits, each a Python call.
+# "my", "me") nor backstop_exclude ("you", "we", "they"): they are only searched within a sentence
+# the epistemic words start in or near a frame found, their starts were (almost) never read, and their
+# keys ("i" begins "it", "is", "in") were a fifth of all key hits, each a Python call.
 SCANNED: frozenset[str] = frozenset(
     {
         "statement_strong",
         "statement_caveat",
         "statement_exclude",
         "backstop_epistemic",
-        "backstop_exclude",
         "filler",
         "hedge",
         "hedge_weak",
