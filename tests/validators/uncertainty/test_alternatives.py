@@ -142,34 +142,3 @@ def test_entries_are_in_the_order_the_whole_pattern_tries_them():
         alts = Alternatives([("i'm not", "i"), ("i'm not sure", "i")] if grouped else [("i'm not", None)], _FLAGS)
         got = match(alts.entries, "i'm not sure.", 0, 13)
         assert got is not None and got.group() == "i'm not"
-
-
-@pytest.mark.parametrize("whole_from", [1, 10**9])
-def test_scans_with_the_whole_pattern_or_entry_by_entry_find_the_same(whole_from, monkeypatch):
-    """However many entries a view keeps, the scan finds what plain `re` finds: the entries one by one
-    below `whole_from`, the whole pattern from there (both ways forced here, on every view)."""
-    cues = load("en")
-    for alts in cues.alternatives.values():
-        monkeypatch.setattr(alts, "whole_from", whole_from)
-    texts = dev_texts()
-    compared = 0
-    for view in views(60) + [build_views("\n\n".join(texts[i : i + 6])).prose for i in range(0, 120, 6)]:
-        narrowed = cues.for_text(view)
-        for name in cues.alternatives:
-            rx, fast = cues.patterns[name], narrowed.patterns[name]
-            assert isinstance(rx, re.Pattern)
-            if isinstance(fast, Indexed):
-                assert [m.span() for m in fast.finditer(view)] == [m.span() for m in rx.finditer(view)], (name, view)
-                compared += 1
-    assert compared > 100
-
-
-def test_longer_answers_keep_enough_entries_to_scan_with_the_whole_pattern():
-    cues = load("en")
-    alts = cues.alternatives["statement_strong"]
-    texts = dev_texts()
-    kept = [
-        len(alts.kept(Present(alts.strings)(build_views("\n\n".join(texts[i : i + 5])).prose)))
-        for i in range(0, 200, 5)
-    ]
-    assert min(kept) < alts.whole_from <= max(kept)  # both ways are taken on real answers

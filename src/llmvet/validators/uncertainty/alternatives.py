@@ -14,8 +14,7 @@ section's compiled pattern tries them, the entries whose required strings the vi
 with the section's word boundaries, with the first characters it can start with where cues.py grouped
 it. `match(kept, text, p, endpos)` is `rx.match(text, p, endpos)`: a backtracking alternation returns
 the first entry, in that order, that matches with what follows it; an entry left out cannot match.
-tests/validators/uncertainty/test_alternatives.py compares both on real and generated text. Where a
-view keeps `whole_from` entries or more, its scan calls the whole pattern instead (fewer Python calls).
+tests/validators/uncertainty/test_alternatives.py compares both on real and generated text.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ _REPEATS = (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT)
 _ZERO_WIDTH = (_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT)
 WRAP = r"(?<!\w)(?:{})(?:(?<!\w)|(?!\w))"  # the word boundaries cues.compile_list puts around a section
 
-WHOLE_FROM = 10  # see Alternatives.whole_from
 Entry = tuple[re.Pattern[str], frozenset[str] | None]  # an entry's pattern, the characters it may start with
 
 
@@ -109,10 +107,6 @@ class Alternatives:
             (re.compile(WRAP.format(p), flags), frozenset(c) if c else None) for p, c in ordered
         ]
         self.needs = [required(p, flags) for p, _ in ordered]  # None: kept whatever the view holds
-        # From this many kept entries a view's scan matches with the whole pattern (one call in C, which
-        # drops most entries on their first characters) rather than a Python call of each kept entry:
-        # paired on the same texts read once, 10 cost least of 6-24 (and of never, which was 5-8% more).
-        self.whole_from = WHOLE_FROM
         self.strings = frozenset().union(*(n for n in self.needs if n is not None))
         # entries as bits (bit i: entry i): those kept whatever the view holds, those each string keeps
         self._always = sum(1 << i for i, need in enumerate(self.needs) if need is None)

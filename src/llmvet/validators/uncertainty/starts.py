@@ -311,8 +311,7 @@ class Indexed(Delegating):
                 self._kept = self._alts.kept(self._found.get())
             if not self._kept:
                 return out  # no entry has what its matches need in this view
-            # (many kept: one call of the whole pattern costs less than a Python call of each entry)
-            match = self.rx.match if len(self._kept) >= self._alts.whole_from else partial(match_entries, self._kept)
+            match = partial(match_entries, self._kept)
         if pos or endpos < len(text):  # (a range: its starts only)
             starts = starts[bisect_left(starts, pos) : bisect_left(starts, endpos)]
         last = pos
