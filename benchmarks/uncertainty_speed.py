@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # answers.py
 from answers import ANSWERS, kb
+from distinct import distinct_answers
 
 from llmvet.validators.base import Context
 from llmvet.validators.uncertainty import UncertaintyValidator
@@ -62,6 +63,7 @@ async def main() -> None:
     validator.analyse(texts[0])  # warm the cue cache
     first_read(validator, coding_answers(), "realistic coding answers")  # (first: none read before)
     first_read(validator, texts[1:], "dev answers")
+    first_read(validator, distinct_answers(400), "distinct ~1 KB coding answers (benchmarks/distinct.py)")
 
     check_ms: list[float] = []
     for _ in range(args.repeat):
@@ -115,8 +117,13 @@ def first_read(validator: UncertaintyValidator, texts: list[str], label: str) ->
         for text in texts:
             validator.analyse(text)
         rounds.append((time.thread_time() - t0) * 1000 / size)
+    t0 = time.thread_time()
+    for text in texts:
+        _BASELINE.search(text.lower())
+    base = (time.thread_time() - t0) * 1000 / size
     print(
-        f"first read of {len(texts)} {label} ({size:.0f} KB): {rounds[0]:.3f} ms/KB; read again: {rounds[1]:.3f} ms/KB"
+        f"first read of {len(texts)} {label} ({size:.0f} KB): {rounds[0]:.3f} ms/KB; read again: {rounds[1]:.3f} ms/KB; "
+        f"baseline {base:.4f} ms/KB (ratio {rounds[0] / max(base, 1e-9):.0f}x)"
     )
 
 

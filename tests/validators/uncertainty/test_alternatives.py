@@ -10,7 +10,7 @@ import pytest
 
 from llmvet.validators.uncertainty import cues as cue_module
 from llmvet.validators.uncertainty.alternatives import WRAP, Alternatives, Present, match, required
-from llmvet.validators.uncertainty.cues import SCANNED, load, read_cue_file, shipped_path
+from llmvet.validators.uncertainty.cues import LIST_SECTIONS, load, read_cue_file, shipped_path
 from llmvet.validators.uncertainty.starts import Indexed
 from llmvet.validators.uncertainty.text import build_views
 
@@ -23,7 +23,7 @@ def shipped_entries() -> dict[str, list[str]]:
     """Every scanned section's entries as cues.py compiles them (macros expanded, lower-cased)."""
     data = read_cue_file(shipped_path("en"))
     macros = {k: str(v) for k, v in (data.get("macros") or {}).items()}
-    return {s: cue_module._parts(list(data.get(s) or []), macros, s) for s in sorted(SCANNED)}
+    return {s: cue_module._parts(list(data.get(s) or []), macros, s) for s in LIST_SECTIONS}
 
 
 def views(n_generated: int = 200) -> list[str]:

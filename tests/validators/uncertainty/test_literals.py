@@ -11,7 +11,8 @@ import pytest
 from llmvet.validators.uncertainty.covers import is_word
 from llmvet.validators.uncertainty.cues import load
 from llmvet.validators.uncertainty.literals import LiteralScan, available
-from llmvet.validators.uncertainty.starts import StartIndex, _prefixed_occurrences
+from llmvet.validators.uncertainty.runs import prefixed_occurrences as _prefixed_occurrences
+from llmvet.validators.uncertainty.starts import StartIndex
 from llmvet.validators.uncertainty.text import build_views
 
 from .test_starts import _GLUE, _PHRASES, _WORDS, dev_texts

@@ -98,10 +98,13 @@ def _joined(heads: Prefixes, tails: Prefixes, key: int, grow: int) -> Prefixes:
             continue
         for t, t_closed in tails:
             if len(t) > MAX_KEY:  # a marker
+                kind, literal, behind, lead = fields(t)
                 if len(s) >= KEY or any(is_word(c) for c in s):
-                    out.add((s, True))  # after word characters (or KEY of any), the string ends here
+                    # after word characters (or KEY of any) the string ends here, with the non-word
+                    # characters every match through the marker begins with ("i" then " [\\w'-]+": "i ",
+                    # not "i", which begins "it", "is", "in"; "the " not "the", which begins "they")
+                    out.add(((s + lead)[:key], True))
                 else:  # after non-word ones, the digit or word starts a `\\w+` run: found from there
-                    kind, literal, behind, lead = fields(t)
                     out.add((_marker(kind, literal, behind, s + lead), True))
                 continue
             joined = s + t

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from llmvet.validators.uncertainty import frames
-from llmvet.validators.uncertainty.alternatives import WRAP, Alternatives, Present
+from llmvet.validators.uncertainty.alternatives import WRAP, Alternatives, Present, required
 from llmvet.validators.uncertainty.frames import FRAME_PREFIX
 from llmvet.validators.uncertainty.patterns import Pattern
 from llmvet.validators.uncertainty.starts import Found, Indexed, StartIndex
@@ -65,15 +65,16 @@ GROUPED: frozenset[str] = frozenset(
 )
 SECTIONS: tuple[str, ...] = LIST_SECTIONS + MAP_SECTIONS
 # What the rule path scans whole views with (finditer, or search by sentence): these get start indexes
-# (starts.py). The others are matched against one sentence or the prompt.
+# (starts.py). The others are matched against one sentence or the prompt. Not backstop_person ("i",
+# "my", "me") nor backstop_exclude ("you", "we", "they"): they are only searched within a sentence
+# the epistemic words start in or near a frame found, their starts were (almost) never read, and their
+# keys ("i" begins "it", "is", "in") were a fifth of all key hits, each a Python call.
 SCANNED: frozenset[str] = frozenset(
     {
         "statement_strong",
         "statement_caveat",
         "statement_exclude",
-        "backstop_person",
         "backstop_epistemic",
-        "backstop_exclude",
         "filler",
         "hedge",
         "hedge_weak",
@@ -106,14 +107,17 @@ class CueSet:
     starts: StartIndex | None = field(default=None, compare=False)
     alternatives: dict[str, Alternatives] = field(default_factory=dict, compare=False)  # scanned list sections
     present: Present | None = field(default=None, compare=False)  # the strings their entries need
+    # scanned section -> strings one of which each of its matches holds (alternatives.required)
+    needs: dict[str, frozenset[str]] = field(default_factory=dict, compare=False)
 
     def get(self, section: str) -> Pattern | None:
         return self.patterns.get(section)
 
     def for_text(self, text: str) -> CueSet:
         """These cues as scans of `text` (or of any part of it) see them: a section that cannot match
-        anywhere in it is None (no start of it in the text: starts.Starts.live), and a scanned section
-        tries its pattern only where a match can start (starts.py)."""
+        anywhere in it is None (no start of it in the text: starts.Starts.live; or none of the strings
+        one of which its matches hold), and a scanned section tries its pattern only where a match can
+        start (starts.py)."""
         whole = self.full or self
         if whole.starts is None:
             return whole
@@ -121,9 +125,14 @@ class CueSet:
         table = whole.starts.starts(text)
         live = table.live()  # (makes the pass) sections that can start somewhere in the text
         present = Found(whole.present, text, table)  # (found by the same pass, where Hyperscan is installed)
-        alts = whole.alternatives
+        alts, needs = whole.alternatives, whole.needs
+        held = present.get() if needs else set()  # (the strings are found by the same pass)
         for name, rx in whole.indexed:  # no start anywhere in the text: no match in any part of it
-            patterns[name] = Indexed(rx, text, table, name, alts.get(name), present) if name in live else None
+            need = needs.get(name)
+            if name in live and (need is None or not held.isdisjoint(need)):
+                patterns[name] = Indexed(rx, text, table, name, alts.get(name), present)
+            else:
+                patterns[name] = None
         return CueSet(patterns, whole.categories, whole.sources, full=whole)
 
     @cached_property
@@ -310,6 +319,13 @@ def build(data: dict[str, Any], where: str = "cues") -> CueSet:
     return CueSet(patterns, categories, alternatives={s: a for s, a in found.items() if a is not None})
 
 
+_GATE_MIN = 4
+
+
+def _gates(need: frozenset[str]) -> bool:
+    return min(map(len, need)) >= _GATE_MIN
+
+
 def load(language: str = "en", extra_files: tuple[str, ...] = (), extra_json: str = "") -> CueSet:
     """The compiled cue set for a language plus extras (cached: policies sharing settings share it)."""
     # One cache key however it is called: lru_cache keys `load("en")` and `load("en", (), "")` apart,
@@ -344,8 +360,13 @@ def _load(language: str, extra_files: tuple[str, ...], extra_json: str) -> CueSe
     # 2.3-3 ms/KB with it against 0.8 without, 13 realistic coding answers 3.05 against 0.78; it paid
     # (0.22 against 0.65) only on texts read before, which is what benchmarks repeating one answer
     # measured. The start index alone does not depend on having seen the text.
-    # Each entry of a scanned list is tried only where the answer has a string its matches need.
-    present = Present(chain.from_iterable(a.strings for a in cues.alternatives.values()))
+    # Each entry of a scanned list is tried only where the answer has a string its matches need, and
+    # each section only where it has a string one of which its matches hold (frames and deflections
+    # need words few answers have: read once, the dev answers scanned a third of the sections they did).
+    # Not where one of those strings is shorter than _GATE_MIN ("i", "may": in almost every answer,
+    # inside words too): such a gate seldom closes, and each string found costs a Hyperscan report.
+    needs = {s: need for s, rx in scanned.items() if (need := required(rx.pattern, rx.flags)) and _gates(need)}
+    present = Present(chain(*(a.strings for a in cues.alternatives.values()), *needs.values()))
     return CueSet(
         patterns,
         cues.categories,
@@ -353,4 +374,5 @@ def _load(language: str, extra_files: tuple[str, ...], extra_json: str) -> CueSe
         starts=StartIndex(scanned, present=present.strings),
         alternatives=cues.alternatives,
         present=present,
+        needs=needs,
     )

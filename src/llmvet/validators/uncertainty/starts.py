@@ -36,10 +36,10 @@ from llmvet.validators.uncertainty.alternatives import match as match_entries
 from llmvet.validators.uncertainty.covers import DIGIT, LONG, MAX_KEY, OR, after_nonword, cover, fields, is_word
 from llmvet.validators.uncertainty.literals import LiteralScan
 from llmvet.validators.uncertainty.patterns import Delegating
+from llmvet.validators.uncertainty.runs import Conditions, Prefixed, add_runs, by_prefix, prefixed_occurrences
 
 _WORD_RUN = re.compile(r"\w+")
 _DIGIT_START = re.compile(r"\d(?<!\w.)", re.S)  # a `\w+` run that starts with what `\d` matches
-_FEW = 64  # starts checked one by one below this many
 _MAX_MEMO = 50_000  # first-character strings remembered (no text can grow it without bound)
 
 
@@ -50,17 +50,17 @@ class StartIndex:
         self, patterns: Mapping[str, re.Pattern[str]], literal_scan: bool = True, present: Iterable[str] = ()
     ) -> None:
         keys: dict[str, set[str]] = {}  # start key -> names of the patterns it may start
-        self.free: dict[str, _Prefixed] = {}  # name -> cover (by prefix), for patterns found with str.find
+        self.free: dict[str, Prefixed] = {}  # name -> cover (by prefix), for patterns found with str.find
         # name -> conditions under which the pattern may start at a digit / word (see _add)
-        self.digit: dict[str, _Conditions] = {}
-        self.word: dict[str, _Conditions] = {}
+        self.digit: dict[str, Conditions] = {}
+        self.word: dict[str, Conditions] = {}
         for name, rx in patterns.items():
             strings = cover(rx, LONG)
             anchored = strings is not None and after_nonword(rx)
             if strings is None or (not anchored and any(len(s) > MAX_KEY for s in strings)):
                 continue
             if not anchored:
-                self.free[name] = _by_prefix(sorted(strings))
+                self.free[name] = by_prefix(sorted(strings))
                 continue
             for s in strings:
                 if len(s) <= MAX_KEY:
@@ -181,10 +181,10 @@ class Starts:
         if index.literal is None:  # (else the free names' starts are in the pass)
             out.update(index.free)
         for name, conditions in index.digit.items():
-            if name not in out and self._digit_starts() and any(literal in view for literal in conditions):
+            if name not in out and self._digit_starts() and any(map(view.__contains__, conditions)):
                 out.add(name)
         for name, conditions in index.word.items():
-            if name not in out and any(literal in view for literal in conditions) and self._word_starts():
+            if name not in out and any(map(view.__contains__, conditions)) and self._word_starts():
                 out.add(name)
         return out
 
@@ -217,7 +217,7 @@ class Starts:
     def _make(self, name: str) -> list[int]:
         index, view = self._index, self._view
         if name in index.free and index.literal is None:
-            return _prefixed_occurrences(view, index.free[name])
+            return prefixed_occurrences(view, index.free[name])
         if self._grouped is None:
             self._words, self._grouped, self._present = index._pass(view)
         lists = self._grouped.get(name, ())
@@ -228,84 +228,11 @@ class Starts:
         else:
             found = sorted(chain.from_iterable(lists))
         # (`_add` adds nothing where none of the conditions' literals is in the view: no list made then)
-        if name in index.digit and any(literal in view for literal in index.digit[name]):
-            _add(found, view, self._digit_starts(), index.digit[name])
-        if name in index.word and any(literal in view for literal in index.word[name]):
-            _add(found, view, self._word_starts(), index.word[name])
+        if name in index.digit and any(map(view.__contains__, index.digit[name])):
+            add_runs(found, view, self._digit_starts(), index.digit[name])
+        if name in index.word and any(map(view.__contains__, index.word[name])):
+            add_runs(found, view, self._word_starts(), index.word[name])
         return found
-
-
-# literal the view must hold -> (no other condition, strings one of which precedes, non-word characters
-# one of which comes just before the digit/word)
-_Conditions = dict[str, tuple[bool, frozenset[str], frozenset[str]]]
-
-
-def _add(found: list[int], view: str, starts: list[int], conditions: _Conditions) -> None:
-    """Add to `found` (in place, kept sorted) the `starts` that meet one of the conditions."""
-    extra: set[int] = set()
-    leads: dict[int, set[str]] = {}  # length -> leads (of conditions whose literal the view holds)
-    for literal, (anywhere, behind, lead_strings) in conditions.items():
-        if literal not in view:
-            continue
-        if anywhere:
-            extra.update(starts)
-            break
-        if behind:
-            after = {q + len(b) for b in behind for q in _occurrences(view, (b,))}
-            extra.update(after.intersection(starts))
-        for lead in lead_strings:
-            leads.setdefault(len(lead), set()).add(lead)
-    for n, strings in leads.items():
-        if len(starts) <= _FEW:
-            extra.update(q - n for q in starts if q >= n and view[q - n : q] in strings)
-        else:  # many starts (every word): from where the leads occur instead
-            ends = {i + n for i in _occurrences(view, tuple(strings))}
-            extra.update(q - n for q in ends.intersection(starts))
-    if extra:
-        found[:] = sorted(extra.union(found))
-
-
-def _occurrences(view: str, strings: tuple[str, ...]) -> list[int]:
-    found: set[int] = set()
-    for s in strings:
-        i = view.find(s)
-        while i >= 0:
-            found.add(i)
-            i = view.find(s, i + 1)
-    return sorted(found)
-
-
-# (prefix, the cover strings that begin with it): one str.find per prefix, `startswith` where it occurs
-_Prefixed = tuple[tuple[str, tuple[str, ...]], ...]
-
-
-def _by_prefix(strings: list[str], n: int = 3) -> _Prefixed:
-    """The strings grouped by their first `n` characters, each group under its longest common prefix."""
-    groups: dict[str, list[str]] = {}
-    for s in strings:
-        groups.setdefault(s[:n], []).append(s)
-    return tuple((_common_prefix(group), tuple(group)) for group in groups.values())
-
-
-def _common_prefix(strings: list[str]) -> str:
-    first, last = min(strings), max(strings)  # (what these two share, all share)
-    n = 0
-    while n < len(first) and first[n] == last[n]:
-        n += 1
-    return first[:n]
-
-
-def _prefixed_occurrences(view: str, groups: _Prefixed) -> list[int]:
-    """`_occurrences` of all the strings (each occurs only where its group's prefix does)."""
-    found: set[int] = set()
-    for prefix, strings in groups:
-        whole = strings == (prefix,)
-        i = view.find(prefix)
-        while i >= 0:
-            if whole or view.startswith(strings, i):
-                found.add(i)
-            i = view.find(prefix, i + 1)
-    return sorted(found)
 
 
 class Found:
@@ -385,13 +312,12 @@ class Indexed(Delegating):
             if not self._kept:
                 return out  # no entry has what its matches need in this view
             match = partial(match_entries, self._kept)
+        if pos or endpos < len(text):  # (a range: its starts only)
+            starts = starts[bisect_left(starts, pos) : bisect_left(starts, endpos)]
         last = pos
-        for i in range(bisect_left(starts, pos) if pos else 0, len(starts)):
-            p = starts[i]
-            if p >= endpos:
-                break
+        for p in starts:
             if p < last:
-                continue
+                continue  # (inside the last match)
             m = match(text, p, endpos)
             if m is not None:
                 out.append(m)

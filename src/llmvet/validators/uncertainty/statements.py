@@ -8,6 +8,7 @@ blocking the spans the earlier ones took, so a sentence is reported once and by 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from llmvet.validators.uncertainty import frames
@@ -32,6 +33,7 @@ from llmvet.validators.uncertainty.hits import (
     vetoed,
 )
 from llmvet.validators.uncertainty.patterns import Pattern
+from llmvet.validators.uncertainty.starts import Indexed
 from llmvet.validators.uncertainty.text import Views, build_views, count_words
 
 MAX_CANDIDATES = 24  # sentences per answer sent to the embedding pass (about 1 ms each on 2 cores)
@@ -209,18 +211,39 @@ def _backstop(view: str, cues: CueSet, blocked: Spans) -> list[Span]:
     if person is None or epistemic is None:
         return []
     veto = cues.get("backstop_exclude")
-    # most sentences have no epistemic word: where none can start (the start index), neither is searched
-    possible = getattr(epistemic, "can_start_in", None)
     out = []
-    for m in SENTENCE.finditer(view):
-        a, b = m.span()
-        if b - a < 8 or overlaps(a, b, blocked) or (possible is not None and not possible(view, a, b)):
+    for a, b in _sentences_with(view, epistemic):
+        if b - a < 8 or overlaps(a, b, blocked):
             continue
         if person.search(view, a, b) and epistemic.search(view, a, b) and not (veto and veto.search(view, a, b)):
             while a < b and not view[a].isalnum() and view[a] != "(":
                 a += 1
             out.append((a, b))
     return out
+
+
+def _sentences_with(view: str, rx: Pattern) -> Iterator[Span]:
+    """The SENTENCE spans of `view` in which a match of `rx` may start, in order. Most sentences have no
+    epistemic word: with a start index (starts.Indexed) the sentences are found from its starts, not by
+    walking them all. (A start on a sentence's last character, "\\n.!?", is read the long way.)"""
+    if not isinstance(rx, Indexed) or rx.text is not view:
+        yield from (m.span() for m in SENTENCE.finditer(view))  # (any of them may hold a match)
+        return
+    starts = rx.starts()
+    if any(view[p] in "\n.!?" for p in starts):
+        yield from (m.span() for m in SENTENCE.finditer(view) if rx.can_start_in(view, *m.span()))
+        return
+    end = 0
+    for p in starts:
+        if p < end:
+            continue  # (in the sentence just given)
+        # the sentence begins after the last "\n.!?" before p (SENTENCE: a run of other characters, then
+        # "[.!?]+" or the line's end)
+        a = max(view.rfind("\n", 0, p), view.rfind(".", 0, p), view.rfind("!", 0, p), view.rfind("?", 0, p)) + 1
+        m = SENTENCE.match(view, a)
+        if m is not None:
+            end = m.end()
+            yield a, end
 
 
 def _gate_sentences(view: str, cues: CueSet, blocked: list[Span] | Spans) -> list[Span]:

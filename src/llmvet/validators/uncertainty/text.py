@@ -61,6 +61,7 @@ _CODE_LINE = re.compile(
     r"\w+(?:\.\w+)*\(.*\)\s*;?\s*$|[\w.\[\]]+ ?[+\-*/]?= ?.+$|[{}()\[\];]+\s*$|.*[;{]\s*$)"
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+_BLANKS = bytes(10 if c == 10 else 32 for c in range(256))  # every byte but "\n" to a blank (_blank_text)
 _LETTERS = bytes(c if chr(c).isascii() and chr(c).isalpha() else 32 for c in range(256))  # see count_words
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+|\n+")
 
@@ -193,8 +194,12 @@ class Views:
 
 
 def _blank_text(s: str) -> str:
-    """`s` with everything but its newlines turned to blanks (offsets do not move)."""
-    return "\n".join(" " * len(line) for line in s.split("\n")) if "\n" in s else " " * len(s)
+    """`s` with everything but its newlines turned to blanks (offsets do not move): as ASCII bytes (each
+    other character one "?", blanked like the rest), translated in C (a blank string per line, joined,
+    cost 4x as much on a 5 KB coding answer)."""
+    if "\n" not in s:
+        return " " * len(s)
+    return s.encode("ascii", "replace").translate(_BLANKS).decode("ascii")
 
 
 def _blanked(m: re.Match[str]) -> str:

@@ -1,0 +1,64 @@
+"""A scanned section is skipped for a text (CueSet.for_text gives None) when the text holds none of the
+strings one of which each of its matches holds (cues.load's `needs`): it then must not match there."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from llmvet.validators.uncertainty.cues import load
+from llmvet.validators.uncertainty.starts import Indexed
+from llmvet.validators.uncertainty.text import build_views
+
+from .test_alternatives import views
+from .test_starts import dev_texts, variants
+
+
+def test_every_match_of_a_gated_section_holds_one_of_its_strings():
+    cues = load("en")
+    assert len(cues.needs) >= 10  # frames, deflections, refusals, backstop words...
+    matched = 0
+    for text in dev_texts()[:300]:
+        for form in variants(text):
+            view = build_views(form).prose
+            for name, need in cues.needs.items():
+                rx = cues.patterns[name]
+                assert isinstance(rx, re.Pattern)
+                for m in rx.finditer(view):
+                    assert any(s in m.group() for s in need), (name, m.group())
+                    matched += 1
+    assert matched > 200
+
+
+def test_sections_skipped_for_their_strings_cannot_match():
+    cues = load("en")
+    assert cues.starts is not None
+    rng = random.Random(11)
+    texts = dev_texts()
+    forms = [form for text in texts[:200] for form in variants(text)] + views(100)
+    forms += ["\n\n".join(rng.sample(texts, 4)) for _ in range(40)]
+    gated = scanned = 0
+    for form in forms:
+        view = build_views(form).prose
+        live = cues.starts.starts(view).live()  # the sections with a start in the view
+        narrowed = cues.for_text(view)
+        for name, need in cues.needs.items():
+            rx, fast = cues.patterns[name], narrowed.patterns[name]
+            assert isinstance(rx, re.Pattern)
+            if fast is None:
+                assert rx.search(view) is None, (name, view)
+                if name in live:  # skipped for its strings alone
+                    assert not any(s in view for s in need)
+                    gated += 1
+            else:
+                assert isinstance(fast, Indexed)
+                assert [m.span() for m in fast.finditer(view)] == [m.span() for m in rx.finditer(view)], name
+                scanned += 1
+    assert gated > 1000 and scanned > 500  # both paths were taken
+
+
+def test_a_gate_opens_on_one_of_its_strings_alone():
+    cues = load("en")
+    view = "so that is a call only you can make, i think."
+    assert cues.for_text(view).patterns["deflection"] is not None
+    assert cues.for_text(view.replace("only you can", "nobody would")).patterns["deflection"] is None
