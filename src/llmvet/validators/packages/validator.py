@@ -10,7 +10,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Collection, Iterable
-from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -23,7 +22,6 @@ from llmvet.validators.packages.config import PackagesConfig
 from llmvet.validators.packages.extract import Extraction, Ref, extract
 from llmvet.validators.packages.import_map import distribution_for
 from llmvet.validators.packages.judge import Job, Judge, finding, job_key, matches, norm_name
-from llmvet.validators.packages.refs import ref_key
 from llmvet.validators.packages.registry import (
     Index,
     Lookup,
@@ -169,7 +167,7 @@ class PackagesValidator(Validator[PackagesConfig]):
         now = time.time()
         if jobs and ctx.resources is not None:
             await self._load_popular(ctx, jobs)
-        unchecked = self._judge_all(jobs, lookups, now, findings)
+        unchecked = self.judge.judge_all(jobs, lookups, now, findings)
         meta = {"packages_checked": len(jobs), "references": len(refs), "unchecked": unchecked}
         return self._verdict(findings, meta)
 
@@ -319,28 +317,6 @@ class PackagesValidator(Validator[PackagesConfig]):
             return  # (popular_names keeps what it built for the process: no await, no set to build per answer)
         wanted = {j.index.ecosystem for j in jobs.values()} | {j.elsewhere[0] for j in jobs.values() if j.elsewhere}
         await self._build_popular(ctx.resources, wanted)
-
-    def _judge_all(self, jobs: _JobMap, lookups: _Lookups, now: float, findings: list[Finding]) -> int:
-        """Judge every ref; returns how many could not be checked."""
-        unchecked = 0
-        for (iid, _), job in jobs.items():
-            lk = lookups.get((iid, job.name))
-            judged: dict[tuple[object, ...], list[Finding]] = {}  # what each kind of reference gave
-            for ref in job.refs:
-                if lk is None or lk.status == "unreachable":
-                    unchecked += 1
-                    findings.append(self.judge.unreachable(ref, job, lk))
-                    continue
-                same = ref_key(ref)  # (the same import in several blocks, a command repeated in prose)
-                earlier = judged.get(same)
-                if earlier is None:
-                    findings.extend(judged.setdefault(same, self.judge.judge(ref, job, lk, now)))
-                else:  # the same findings at this reference's place (evidence copied: the engine adds to it)
-                    findings.extend(
-                        replace(f, span=ref.span, evidence=dict(f.evidence), audit_evidence=dict(f.audit_evidence))
-                        for f in earlier
-                    )
-        return unchecked
 
     def _verdict(self, findings: list[Finding], meta: dict[str, int]) -> Verdict:
         failing = [f for f in findings if f.code in self._fail_on] if findings else findings
