@@ -95,3 +95,19 @@ async def test_a_new_registry_record_is_judged_again(fake, res):
     await asyncio.sleep(0.3)
     codes = [f.code for f in (await v.check(Context(text=text, resources=res))).findings]
     assert codes == ["package.placeholder"]
+
+
+async def test_a_name_registered_later_is_found_through_the_warm_path(fake, res):
+    """The warm path reuses what it made of a memory-cache record (the Lookup a peek built, the route of
+    a name): once the record is replaced, a missing name that got registered reads as found."""
+    real = json.loads((DATA / "packages/registry/pypi/requests.json").read_text())
+    name = "llmvet-registered-later"
+    v = packages_validator(fake, negative_ttl=0.2)
+    text = f"```bash\npip install {name}\n```\n"
+    for _ in range(2):  # the second check reads the memory cache
+        assert [f.code for f in (await v.check(Context(text=text, resources=res))).findings] == ["package.missing"]
+    fake.add("pypi", name, real)
+    await asyncio.sleep(0.3)
+    assert (await v.check(Context(text=text, resources=res))).findings == []
+    hit = v.client.peek(v.pypi, name)
+    assert hit is not None and hit.status == "found" and v.client.peek(v.pypi, name) is hit

@@ -45,6 +45,7 @@ __all__ = ["CODES", "DEFAULT_FAIL_ON", "PackagesConfig", "PackagesValidator"]
 _INLINE_LIMIT = 20_000  # longer answers are parsed in the thread pool
 _JobMap = dict[tuple[str, str], Job]
 _Lookups = dict[tuple[str, str], Lookup]
+_Route = tuple["Index | None", str, tuple[str, str]]
 _NO_REFS = {"packages_checked": 0, "references": 0, "unchecked": 0}  # (the verdict copies it)
 
 log = logging.getLogger("llmvet.packages")
@@ -109,6 +110,7 @@ class PackagesValidator(Validator[PackagesConfig]):
         self._fail_on = frozenset(c.fail_on) | ({"package.unverified"} if c.registry_unreachable == "closed" else set())
         self._popular_built: set[str] = set()  # ecosystems whose popular-names index this process has
         self._ahead: set[asyncio.Future[Any]] = set()
+        self._routes: dict[tuple[str, str, bool, str], _Route] = {}  # see _route
 
     def problems(self) -> list[str]:
         out = []
@@ -198,10 +200,13 @@ class PackagesValidator(Validator[PackagesConfig]):
                     findings.append(found)
                 if settled:
                     continue
-            index, lookup_name = self._target(ref)
+            rk = (ref.ecosystem, ref.name, ref.kind == "import", ref.module)  # (what _target reads)
+            route = self._routes.get(rk)
+            if route is None:
+                route = self._route(rk, ref)
+            index, lookup_name, key = route
             if index is None:
                 continue
-            key = (index.id, job_key(index, lookup_name))
             job = jobs.get(key)
             if job is None:
                 if len(jobs) >= self.config.max_references:
@@ -218,6 +223,15 @@ class PackagesValidator(Validator[PackagesConfig]):
                 job = jobs[key] = Job(index, lookup_name)
             job.refs.append(ref)
         return jobs
+
+    def _route(self, rk: tuple[str, str, bool, str], ref: Ref) -> _Route:
+        """Where `ref`'s name is looked up and its job's key, remembered per process by what decides them."""
+        index, lookup_name = self._target(ref)
+        route = (index, lookup_name, (index.id, job_key(index, lookup_name)) if index is not None else ("", ""))
+        if len(self._routes) >= 20_000:
+            self._routes.clear()
+        self._routes[rk] = route
+        return route
 
     def _by_policy(self, ref: Ref, reviewed: Collection[tuple[str, str]]) -> tuple[bool, Finding | None]:
         """Whether the policy settles `ref` without a lookup, and the finding that gives, if any."""
