@@ -250,3 +250,42 @@ def test_command_ends_are_the_regex_searches():
         assert (got and (got.span(), got.group())) == (want and (want.span(), want.group())), (text, pos, end)
         found += want is not None
     assert found > 10000
+
+
+def reference_array_end(code: str, pos: int) -> int:
+    """_array_end read character by character (the reading it replaces)."""
+    depth, i, n, q = 1, pos, len(code), ""
+    while i < n:
+        c = code[i]
+        if q:
+            if c == "\\":
+                i += 1
+            elif c == q:
+                q = ""
+        elif c in "\"'":
+            q = c
+        elif c == "#":
+            nl = code.find("\n", i)
+            i = n if nl < 0 else nl
+            continue
+        elif c == "[":
+            depth += 1
+        elif c == "]":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return n
+
+
+def test_array_ends_are_the_character_reading():
+    rng = random.Random(22)
+    pieces = ["[", "]", '"', "'", "\\", "#", "\n", " ", "a", ",", '"x]"', "'[y'", '\\"', "# ]\n", "\u00e9"]
+    closed = 0
+    for _ in range(30000):
+        code = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 24)))
+        pos = rng.randint(0, len(code) + 1)
+        want = reference_array_end(code, pos)
+        assert extract_manifests._array_end(code, pos) == want, (code, pos)
+        closed += want < len(code)
+    assert closed > 5000

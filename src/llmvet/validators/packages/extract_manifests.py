@@ -174,28 +174,34 @@ def _quoted_in(code: str, start: int, end: int, base: int, tool: str) -> list[Re
     return refs
 
 
+# what _array_end stops at: outside a string, quotes, comments and brackets; inside one, its end or an escape
+_ARRAY_MARK = re.compile(r"""["'#\[\]]""")
+_STRING_END = {'"': re.compile(r'["\\]'), "'": re.compile(r"['\\]")}
+
+
 def _array_end(code: str, pos: int) -> int:
-    """Index just past the `]` closing the array opened before pos (quotes respected)."""
-    depth, i, n, q = 1, pos, len(code), ""
-    while i < n:
-        c = code[i]
-        if q:
-            if c == "\\":
-                i += 1
-            elif c == q:
-                q = ""
-        elif c in "\"'":
-            q = c
-        elif c == "#":
+    """Index just past the `]` closing the array opened before pos (quotes respected), jumping from one
+    quote, comment or bracket to the next (a character loop cost ~0.1 us a character)."""
+    depth, i, n = 1, pos, len(code)
+    while (m := _ARRAY_MARK.search(code, i)) is not None:
+        i, c = m.start(), m.group()
+        if c == "#":
             nl = code.find("\n", i)
-            i = n if nl < 0 else nl
+            if nl < 0:
+                break
+            i = nl
             continue
-        elif c == "[":
-            depth += 1
-        elif c == "]":
-            depth -= 1
-            if depth == 0:
-                return i + 1
+        if c in "\"'":
+            i += 1
+            while (e := _STRING_END[c].search(code, i)) is not None and code[e.start()] == "\\":
+                i = e.start() + 2  # an escaped character
+            if e is None:
+                break
+            i = e.end()
+            continue
+        depth += 1 if c == "[" else -1
+        if depth == 0:
+            return i + 1
         i += 1
     return n
 
