@@ -289,3 +289,46 @@ def test_array_ends_are_the_character_reading():
         assert extract_manifests._array_end(code, pos) == want, (code, pos)
         closed += want < len(code)
     assert closed > 5000
+
+
+def test_command_tokens_are_the_regex_matches():
+    """A segment with no quote or backslash is split with str.split: the tokens and offsets must be the
+    regex's, with every space Python's \\s matches (non-ASCII ones, \\x0b, \\x1c-\\x1f)."""
+    token = re.compile(r""""[^"\n]*"|'[^'\n]*'|[^\s"'\\]+""")
+    rng = random.Random(19)
+    pieces = ["a", "requests", "-r", "x==1", " ", "  ", "\t", "\n", "\r", "\u00a0", "\u2003", "\u3000", "\x0b", "\x1c",
+              "\x1f", "\x85", "\u00e9", '"', "'", '"q u"', "'s'", "\\", "@", ","]  # fmt: skip
+    quoted = 0
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 16)))
+        start, end = sorted((rng.randint(0, len(text)), rng.randint(0, len(text))))
+        want = [
+            (t[1:-1], m.start() + 1) if (t := m.group())[0] in "\"'" else (t, m.start())
+            for m in token.finditer(text, start, end)
+        ]
+        assert extract_commands._tokens(text, start, end) == want, (text, start, end)
+        quoted += any(c in text[start:end] for c in "\"'\\")
+    assert 2000 < quoted < 18000  # both ways of reading a segment were tried
+
+
+def test_command_segments_end_where_the_plain_reading_ends():
+    """A command goes on past a newline after a backslash (blanks after it aside), as read by slicing."""
+
+    def reference(text: str, pos: int, limit: int) -> int:
+        n, i = min(len(text), pos + limit), pos
+        while (m := extract_commands._STOP.search(text, i, n)) is not None:
+            if m.group(0) == "\n" and text[pos : m.start()].rstrip(" \t\r").endswith("\\"):
+                i = m.end()
+                continue
+            return m.start()
+        return n
+
+    rng = random.Random(20)
+    pieces = ["\\", "\\ ", "\\\t", "\\\r", " ", "\r", "\n", "a", "b c", ";", "#", " #", "`", "\u00a0", "\\\u00a0"]
+    continued = 0
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 20)))
+        pos, limit = rng.randint(0, len(text)), rng.choice([3, 400, 4000])
+        assert extract_commands._segment_end(text, pos, limit) == reference(text, pos, limit), (text, pos, limit)
+        continued += "\\\n" in text[pos:]
+    assert continued > 200
