@@ -33,6 +33,9 @@ _NPM_DEPS = re.compile(r'"(?:dev|peer|optional|bundle[d]?)?[dD]ependencies"\s*:\
 _NPM_PAIR = re.compile(r'"([^"\n]+)"\s*:\s*"([^"\n]*)"')
 _EXACT_PIN = re.compile(r"^\s*===?\s*([A-Za-z0-9][A-Za-z0-9.+!_-]*)\s*$")
 
+# the languages _manifest_kind reads a block of without a file name: TOML, JSON and requirements lists
+_REQUIREMENTS_LANGS = {"", "text", "txt", "plaintext", "plain", "requirements", "pip", "pip-requirements", "ini"}
+_MANIFEST_LANGS = frozenset({"toml", "json", "jsonc", "json5", *_REQUIREMENTS_LANGS})
 _KIND_LANGS = {
     "requirements": {"", "text", "txt", "plaintext", "plain", "requirements", "pip", "pip-requirements", "ini"},
     "pyproject": {"", "toml", "text", "ini"},
@@ -122,7 +125,7 @@ def _manifest_kind(lang: str, code: str, before: str, named: bool = True) -> str
         return "pyproject"
     if (lang in ("json", "jsonc", "json5") and '"dependencies"' in code) or '"devDependencies"' in code:
         return "package.json"
-    if lang in ("", "text", "txt", "plaintext", "plain", "requirements", "pip", "pip-requirements", "ini"):
+    if lang in _REQUIREMENTS_LANGS:
         lines = [ln.split("#", 1)[0].strip() for ln in code.splitlines()]
         lines = [ln for ln in lines if ln]
         if (
@@ -361,6 +364,14 @@ _SETUP_NAME = re.compile(r"""\bname\s*=\s*(['"])([\w.-]+)\1""")
 def manifest_refs(lang: str, code: str, base: int, before: str, named: bool = True) -> tuple[list[Ref], set[str], bool]:
     """Refs and the project's own names in a code block that shows a manifest, and whether the block is
     only a manifest (a setup.py is still Python whose imports count). `named`: see _manifest_kind."""
+    if (
+        not named
+        and not before
+        and lang not in _MANIFEST_LANGS
+        and '"devDependencies"' not in code
+        and (lang not in PY_LANGS or "install_requires" not in code)
+    ):
+        return [], set(), False  # (most blocks: what _manifest_kind and the setup.py test below say)
     kind = _manifest_kind(lang, code, before, named)
     if kind == "requirements":
         return _requirements(code, base, "requirements.txt"), set(), True
