@@ -7,12 +7,14 @@ does the proxy's re-ask feedback (it quotes finding messages).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from llmvet.validators.packages.judge import Job
 from llmvet.validators.packages.refs import NPM_NAME, PY_NAME
 from llmvet.validators.packages.registry import Index, Lookup, canonical
 
 
+@lru_cache(maxsize=8192)  # pure, and asked for every missing name of every answer
 def name_there(name: str, ecosystem: str) -> str | None:
     """`name` as the other registry spells it, or None when it is not a valid name there."""
     if ecosystem == "npm":

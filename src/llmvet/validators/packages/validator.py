@@ -10,12 +10,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Collection, Iterable
-from functools import partial
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmvet import spans
 from llmvet.store import keys
-from llmvet.validators.base import Context, Finding, PartKind, StreamMode, Validator, ValidatorConfig, Verdict
+from llmvet.validators.base import Context, Finding, PartKind, Status, StreamMode, Validator, ValidatorConfig, Verdict
 from llmvet.validators.packages import other_ecosystem
 from llmvet.validators.packages.codes import CODES, DEFAULT_FAIL_ON
 from llmvet.validators.packages.config import PackagesConfig
@@ -46,7 +46,7 @@ _INLINE_LIMIT = 20_000  # longer answers are parsed in the thread pool
 _JobMap = dict[tuple[str, str], Job]
 _Lookups = dict[tuple[str, str], Lookup]
 _Route = tuple["Index | None", str, tuple[str, str]]
-_NO_REFS = {"packages_checked": 0, "references": 0, "unchecked": 0}  # (the verdict copies it)
+_NO_REFS = {"packages_checked": 0, "references": 0, "unchecked": 0}  # (copied for each verdict)
 
 log = logging.getLogger("llmvet.packages")
 
@@ -142,7 +142,7 @@ class PackagesValidator(Validator[PackagesConfig]):
         # reviewer allowlist (a store read) can only take findings away, so it is read only when
         # there is one to take away, or a name to look up.
         # (most answers name no package: what _judged gives for none, without its steps)
-        verdict = await self._judged(ctx, ex.refs, (), warm_only=True) if ex.refs else self._verdict([], _NO_REFS)
+        verdict = await self._judged(ctx, ex.refs, (), warm_only=True) if ex.refs else self._verdict([], dict(_NO_REFS))
         if verdict is None or verdict.findings:
             reviewed = await self._reviewer_allowed(ctx, ex.refs)
             if verdict is None or reviewed:  # (with nothing allowed, the verdict stands as judged)
@@ -333,17 +333,21 @@ class PackagesValidator(Validator[PackagesConfig]):
         await self._build_popular(ctx.resources, wanted)
 
     def _verdict(self, findings: list[Finding], meta: dict[str, int]) -> Verdict:
-        failing = [f for f in findings if f.code in self._fail_on] if findings else findings
+        # (what Verdict.passed / failed make, built directly: their keyword repacking is most of their cost)
+        if not findings:
+            return Verdict(Status.PASSED, 0.0, findings, meta)
+        failing = [f for f in findings if f.code in self._fail_on]
         if failing:
-            return Verdict.failed(findings, risk=max(f.risk for f in failing), **meta)
-        return Verdict.passed(findings, risk=max((f.risk for f in findings), default=0.0), **meta)
+            return Verdict(Status.FAILED, max(f.risk for f in failing), findings, meta)
+        return Verdict(Status.PASSED, max(f.risk for f in findings), findings, meta)
 
     # ------------------------------------------------------------ helpers
 
     @staticmethod
-    def _alias_candidates(name: str) -> list[str]:
+    @lru_cache(maxsize=4096)  # pure: asked for every unknown import of every answer
+    def _alias_candidates(name: str) -> tuple[str, ...]:
         n = canonical(name)
-        return [f"python-{n}", f"py{n}", f"{n}-python", f"{n}py"]
+        return (f"python-{n}", f"py{n}", f"{n}-python", f"{n}py")
 
     @staticmethod
     def _unknown_imports(jobs: _JobMap, lookups: _Lookups) -> list[Job]:
