@@ -111,6 +111,8 @@ class PackagesValidator(Validator[PackagesConfig]):
         self._popular_built: set[str] = set()  # ecosystems whose popular-names index this process has
         self._ahead: set[asyncio.Future[Any]] = set()
         self._routes: dict[tuple[str, str, bool, str], _Route] = {}  # see _route
+        checked = {e: self.pypi if e == "pypi" else self.npm for e in self._ecosystems}
+        self._other_index = {e: checked.get("npm" if e == "pypi" else "pypi") for e in ("pypi", "npm")}
 
     def problems(self) -> list[str]:
         out = []
@@ -287,9 +289,8 @@ class PackagesValidator(Validator[PackagesConfig]):
         """For missing names: python-X for unknown imports (`import ldap` -> python-ldap), and the other
         registry (`pip install axios`: the suggested fix names it). One lookup of whatever of both is not
         in memory; on the warm path none, so no task and no loop turn."""
-        waiting = self._unknown_imports(jobs, lookups)
+        waiting, elsewhere = self._missing_plan(jobs, lookups, ctx.resources is not None)
         wanted = [(job.index, c) for job in waiting for c in self._alias_candidates(job.name)]
-        elsewhere = self._elsewhere(jobs, lookups) if ctx.resources is not None else []
         wanted += [(index, name) for _, index, name in elsewhere]
         found: _Lookups = {}
         pending = []
@@ -312,18 +313,31 @@ class PackagesValidator(Validator[PackagesConfig]):
             if lk is not None and lk.status == "found":
                 job.elsewhere = (index.ecosystem, name)
 
-    def _elsewhere(self, jobs: _JobMap, lookups: _Lookups) -> list[tuple[Job, Index, str]]:
-        """(job, other registry, name there) of the missing names the other registry may have."""
-        public = [
-            j
-            for (iid, _), j in jobs.items()
-            if (lk := lookups.get((iid, j.name))) is not None
-            and lk.status == "missing"  # (the only ones candidates() keeps)
-            and j.index is not self.private
-            and not any(self.judge.is_private(r) or (r.index_url and not r.extra_index) for r in j.refs)
-        ]  # private names never go to a public registry; another index's names are not ours to judge
-        indexes: dict[str, Index] = {e: self.pypi if e == "pypi" else self.npm for e in self._ecosystems}
-        return other_ecosystem.candidates(public, lookups, indexes)
+    def _missing_plan(
+        self, jobs: _JobMap, lookups: _Lookups, elsewhere_too: bool
+    ) -> tuple[list[Job], list[tuple[Job, Index, str]]]:
+        """One pass over the missing names: Python imports the registry lacks under their own name (python-X
+        may be theirs); (job, other registry, name there) of names installed or listed (code does not import
+        the other language's packages; private names never go to a public registry, nor another index's)."""
+        waiting: list[Job] = []
+        elsewhere: list[tuple[Job, Index, str]] = []
+        for (iid, _), job in jobs.items():
+            lk = lookups.get((iid, job.name))
+            if lk is None or lk.status != "missing":
+                continue
+            refs = job.refs
+            if job.index.ecosystem == "pypi" and any(r.kind == "import" for r in refs):
+                waiting.append(job)
+            other = self._other_index.get(job.index.ecosystem) if elsewhere_too else None
+            if (
+                other is not None
+                and job.index is not self.private
+                and any(r.kind != "import" for r in refs)
+                and not any(self.judge.is_private(r) or (r.index_url and not r.extra_index) for r in refs)
+                and (name := other_ecosystem.name_there(job.name, other.ecosystem)) is not None
+            ):
+                elsewhere.append((job, other, name))
+        return waiting, elsewhere
 
     async def _load_popular(self, ctx: Context, jobs: _JobMap) -> None:
         assert ctx.resources is not None
@@ -348,18 +362,6 @@ class PackagesValidator(Validator[PackagesConfig]):
     def _alias_candidates(name: str) -> tuple[str, ...]:
         n = canonical(name)
         return (f"python-{n}", f"py{n}", f"{n}-python", f"{n}py")
-
-    @staticmethod
-    def _unknown_imports(jobs: _JobMap, lookups: _Lookups) -> list[Job]:
-        """Jobs of Python imports the registry does not have under their own name."""
-        return [
-            job
-            for (iid, _), job in jobs.items()
-            if job.index.ecosystem == "pypi"
-            and (lk := lookups.get((iid, job.name))) is not None
-            and lk.status == "missing"
-            and any(r.kind == "import" for r in job.refs)
-        ]
 
     async def _reviewer_allowed(self, ctx: Context, refs: list[Ref]) -> set[tuple[str, str]]:
         """Packages reviewers allowed for this policy from the review queue (one store read per answer).
