@@ -350,3 +350,20 @@ def test_blocks_that_cannot_show_a_manifest_are_left_at_once():
         assert got == extract_manifests.manifest_refs(lang, code, 3, "", True), (lang, code)
         left += got == ([], set(), False)
     assert left > 5000
+
+
+def test_the_last_file_name_mention_is_the_regex_scans():
+    """_last_mention tries the file-name pattern only where a file word starts: the match (span and name)
+    must be finditer's last, overlapping words, case and non-ASCII letters the pattern folds included."""
+    rng = random.Random(31)
+    pieces = ["requirements", "Requirements", "-dev", ".txt", ".in", " file", "setup", ".py", ".cfg", "Pipfile",
+              "package", ".json", "pyproject", ".toml", "constraints", " ", "\n", "a", "-", "_", ".", "/", "`",
+              "\u017fetup.py", "\u0130", "\u00e9", "requirements.setup.py.txt"]  # fmt: skip
+    found = 0
+    for _ in range(30000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        want = [None, *extract_manifests._FILENAME.finditer(text)][-1]
+        got = extract_manifests._last_mention(text)
+        assert (got and (got.span(), got.group(1))) == (want and (want.span(), want.group(1))), text
+        found += want is not None
+    assert found > 5000

@@ -108,6 +108,27 @@ def _may_name_file(s: str) -> bool:
     return any(w in low for w in _FILENAME_WORDS)
 
 
+def _last_mention(before: str) -> re.Match[str] | None:
+    """The last match of `_FILENAME.finditer(before)`. In ASCII text every match starts where one of the
+    file words does (ignoring case): the pattern, whose look-behind the engine tries at every position,
+    is tried only there, in order, each past the previous match (as finditer goes on)."""
+    if not before.isascii():
+        return ([None, *_FILENAME.finditer(before)])[-1]
+    last = None
+    low = before.lower()
+    starts = []
+    for w in _FILENAME_WORDS:
+        i = low.find(w)
+        while i >= 0:
+            starts.append(i)
+            i = low.find(w, i + 1)
+    done = 0
+    for i in sorted(starts):
+        if i >= done and (m := _FILENAME.match(before, i)) is not None:
+            last, done = m, m.end()
+    return last
+
+
 def _manifest_kind(lang: str, code: str, before: str, named: bool = True) -> str | None:
     """Which manifest a code block shows: from its info string or first line (`# requirements.txt`),
     else from the last file name mentioned just above it when the block's language fits that file.
@@ -116,9 +137,9 @@ def _manifest_kind(lang: str, code: str, before: str, named: bool = True) -> str
         m = _FILENAME.search(probe) if _may_name_file(probe) else None
         if m:
             return _kind_of(m.group(1))
-    mentions = list(_FILENAME.finditer(before)) if named and _may_name_file(before) else []
-    if mentions:
-        kind = _kind_of(mentions[-1].group(1))
+    last = _last_mention(before) if named and _may_name_file(before) else None
+    if last is not None:
+        kind = _kind_of(last.group(1))
         if lang in _KIND_LANGS[kind] and not (kind == "setup.py" and "setup(" not in code):
             return kind
     if lang in ("toml",) and re.search(r"^\s*\[(project|tool\.poetry|dependency-groups|build-system)", code, re.M):
