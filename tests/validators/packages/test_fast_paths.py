@@ -12,6 +12,7 @@ import pytest
 
 from llmvet import text as parse
 from llmvet.validators.packages import extract, extract_commands, extract_imports, extract_manifests, refs
+from llmvet.validators.packages.import_map import NAMESPACES
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -367,3 +368,41 @@ def test_the_last_file_name_mention_is_the_regex_scans():
         assert (got and (got.span(), got.group(1))) == (want and (want.span(), want.group(1))), text
         found += want is not None
     assert found > 5000
+
+
+def reading_every_imported_name(code: str, base: int) -> list[refs.Ref]:
+    """_python_imports_regex as it read `import` lines before its one-name shortcut: every name through
+    _IMPORTED_NAME and _MODULE_PATH."""
+    out = []
+    base -= 1
+    for m in extract_imports._IMPORT_LINE_NL.finditer("\n" + code):
+        mod, first, names = m.groups()
+        if mod:
+            top = mod.partition(".")[0]
+            if top in NAMESPACES and mod.count(".") + 1 < NAMESPACES[top] and first:
+                mod = f"{mod}.{first}"
+            s = base + m.start(1)
+            out.append(refs.Ref("pypi", top, (s, s + len(top)), "import", "python-import", None, "", False, mod))
+            continue
+        for pm in extract_imports._IMPORTED_NAME.finditer(names):
+            mod = pm.group(1)
+            if not extract_imports._MODULE_PATH.fullmatch(mod):
+                break
+            top = mod.partition(".")[0]
+            s = base + m.start(3) + pm.start(1)
+            out.append(refs.Ref("pypi", top, (s, s + len(top)), "import", "python-import", None, "", False, mod))
+    return out
+
+
+def test_single_name_import_lines_read_as_every_name_is_read():
+    rng = random.Random(33)
+    pieces = ["import os", "import a.b", "import a..b.", "import x as y", "import p, q", "import é", "import _x",
+              "from google.cloud import storage", "import 3d", " ", "\t", "\n", "  import z  ", "import w # c", ";",
+              "import a.b as c", ">>> import k", "\u00a0", "importx", "import"]  # fmt: skip
+    single = 0
+    for _ in range(20000):
+        code = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 10)))
+        got = extract_imports._python_imports_regex(code, 11)
+        assert got == reading_every_imported_name(code, 11), code
+        single += any(r.module and r.module == code[r.span[0] - 11 : r.span[0] - 11 + len(r.module)] for r in got)
+    assert single > 5000
