@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from llmvet import text as parse
-from llmvet.validators.packages import extract, extract_commands, extract_imports, extract_manifests, refs
+from llmvet.validators.packages import (
+    extract,
+    extract_commands,
+    extract_imports,
+    extract_manifests,
+    manifest_names,
+    refs,
+)
 from llmvet.validators.packages.import_map import NAMESPACES
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -163,7 +170,7 @@ def test_manifest_file_names_are_looked_for_where_they_may_stand():
     skipped = 0
     for text in texts(13, 0) + generated:
         blocks = parse.code_blocks(text, parse.find_fences(text))
-        words = extract_manifests.FileWords(text)
+        words = manifest_names.FileWords(text)
         for b in blocks:
             before = extract._prose_above(text, b.span[0])
             probed = extract_manifests.manifest_refs(b.language, b.code, b.span[0], before)
@@ -354,7 +361,7 @@ def test_blocks_that_cannot_show_a_manifest_are_left_at_once():
 
 
 def test_the_last_file_name_mention_is_the_regex_scans():
-    """_last_mention tries the file-name pattern only where a file word starts: the match (span and name)
+    """last_mention tries the file-name pattern only where a file word starts: the match (span and name)
     must be finditer's last, overlapping words, case and non-ASCII letters the pattern folds included."""
     rng = random.Random(31)
     pieces = ["requirements", "Requirements", "-dev", ".txt", ".in", " file", "setup", ".py", ".cfg", "Pipfile",
@@ -363,8 +370,8 @@ def test_the_last_file_name_mention_is_the_regex_scans():
     found = 0
     for _ in range(30000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
-        want = [None, *extract_manifests._FILENAME.finditer(text)][-1]
-        got = extract_manifests._last_mention(text)
+        want = [None, *manifest_names.FILENAME.finditer(text)][-1]
+        got = manifest_names.last_mention(text)
         assert (got and (got.span(), got.group(1))) == (want and (want.span(), want.group(1))), text
         found += want is not None
     assert found > 5000
