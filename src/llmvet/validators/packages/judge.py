@@ -154,9 +154,11 @@ class Judge:
                     # kept apart from the answer's (the engine adds to their evidence)
                     memo[key] = hit = (lk.info, state, [_at(f, f.span) for f in got])
                     continue
-                if hit[2]:  # (most names are quiet: nothing to copy)
-                    span = ref.span
-                    findings.extend(_at(f, span) for f in hit[2])
+                for f in hit[2]:  # (most names are quiet: nothing to copy); _at's copy, inline
+                    findings.append(
+                        Finding(f.validator, f.code, f.message, f.severity, f.risk, ref.span, dict(f.evidence),
+                                dict(f.audit_evidence), f.id)
+                    )  # fmt: skip
         return unchecked
 
     def judge(self, ref: Ref, job: Job, lk: Lookup, now: float) -> list[Finding]:
