@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 
 from llmvet import text as parse
-from llmvet.validators.packages import extract, extract_commands, extract_imports, extract_manifests, refs
+from llmvet.validators.packages import (
+    extract,
+    extract_commands,
+    extract_imports,
+    extract_manifests,
+    manifest_names,
+    refs,
+)
+from llmvet.validators.packages.import_map import NAMESPACES
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -162,7 +170,7 @@ def test_manifest_file_names_are_looked_for_where_they_may_stand():
     skipped = 0
     for text in texts(13, 0) + generated:
         blocks = parse.code_blocks(text, parse.find_fences(text))
-        words = extract_manifests.FileWords(text)
+        words = manifest_names.FileWords(text)
         for b in blocks:
             before = extract._prose_above(text, b.span[0])
             probed = extract_manifests.manifest_refs(b.language, b.code, b.span[0], before)
@@ -250,3 +258,158 @@ def test_command_ends_are_the_regex_searches():
         assert (got and (got.span(), got.group())) == (want and (want.span(), want.group())), (text, pos, end)
         found += want is not None
     assert found > 10000
+
+
+def reference_array_end(code: str, pos: int) -> int:
+    """_array_end read character by character (the reading it replaces)."""
+    depth, i, n, q = 1, pos, len(code), ""
+    while i < n:
+        c = code[i]
+        if q:
+            if c == "\\":
+                i += 1
+            elif c == q:
+                q = ""
+        elif c in "\"'":
+            q = c
+        elif c == "#":
+            nl = code.find("\n", i)
+            i = n if nl < 0 else nl
+            continue
+        elif c == "[":
+            depth += 1
+        elif c == "]":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return n
+
+
+def test_array_ends_are_the_character_reading():
+    rng = random.Random(22)
+    pieces = ["[", "]", '"', "'", "\\", "#", "\n", " ", "a", ",", '"x]"', "'[y'", '\\"', "# ]\n", "\u00e9"]
+    closed = 0
+    for _ in range(30000):
+        code = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 24)))
+        pos = rng.randint(0, len(code) + 1)
+        want = reference_array_end(code, pos)
+        assert extract_manifests._array_end(code, pos) == want, (code, pos)
+        closed += want < len(code)
+    assert closed > 5000
+
+
+def test_command_tokens_are_the_regex_matches():
+    """A segment with no quote or backslash is split with str.split: the tokens and offsets must be the
+    regex's, with every space Python's \\s matches (non-ASCII ones, \\x0b, \\x1c-\\x1f)."""
+    token = re.compile(r""""[^"\n]*"|'[^'\n]*'|[^\s"'\\]+""")
+    rng = random.Random(19)
+    pieces = ["a", "requests", "-r", "x==1", " ", "  ", "\t", "\n", "\r", "\u00a0", "\u2003", "\u3000", "\x0b", "\x1c",
+              "\x1f", "\x85", "\u00e9", '"', "'", '"q u"', "'s'", "\\", "@", ","]  # fmt: skip
+    quoted = 0
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 16)))
+        start, end = sorted((rng.randint(0, len(text)), rng.randint(0, len(text))))
+        want = [
+            (t[1:-1], m.start() + 1) if (t := m.group())[0] in "\"'" else (t, m.start())
+            for m in token.finditer(text, start, end)
+        ]
+        assert extract_commands._tokens(text, start, end) == want, (text, start, end)
+        quoted += any(c in text[start:end] for c in "\"'\\")
+    assert 2000 < quoted < 18000  # both ways of reading a segment were tried
+
+
+def test_command_segments_end_where_the_plain_reading_ends():
+    """A command goes on past a newline after a backslash (blanks after it aside), as read by slicing."""
+
+    def reference(text: str, pos: int, limit: int) -> int:
+        n, i = min(len(text), pos + limit), pos
+        while (m := extract_commands._STOP.search(text, i, n)) is not None:
+            if m.group(0) == "\n" and text[pos : m.start()].rstrip(" \t\r").endswith("\\"):
+                i = m.end()
+                continue
+            return m.start()
+        return n
+
+    rng = random.Random(20)
+    pieces = ["\\", "\\ ", "\\\t", "\\\r", " ", "\r", "\n", "a", "b c", ";", "#", " #", "`", "\u00a0", "\\\u00a0"]
+    continued = 0
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 20)))
+        pos, limit = rng.randint(0, len(text)), rng.choice([3, 400, 4000])
+        assert extract_commands._segment_end(text, pos, limit) == reference(text, pos, limit), (text, pos, limit)
+        continued += "\\\n" in text[pos:]
+    assert continued > 200
+
+
+def test_blocks_that_cannot_show_a_manifest_are_left_at_once():
+    """manifest_refs returns at once for a block no file name points at whose language and content no
+    manifest reading accepts: the same as reading it (kinds by language, package.json and setup.py by
+    content)."""
+    rng = random.Random(29)
+    langs = ["python", "py", "bash", "js", "toml", "json", "jsonc", "", "text", "ini", "yaml", "requirements", "ts"]
+    lines = ['"devDependencies": {"a": "1"}', '"dependencies": {"b": "2"}', "install_requires=['c']", "[project]",
+             "dependencies = ['d']", "flask==2.0", "requests>=2", "import os", "setup(name='x')", "e", "# f"]  # fmt: skip
+    left = 0
+    for _ in range(20000):
+        lang, code = rng.choice(langs), "\n".join(rng.sample(lines, rng.randint(1, 4))) + "\n"
+        # (no file name in these blocks: probing them, which the early return never does, finds none)
+        got = extract_manifests.manifest_refs(lang, code, 3, "", False)
+        assert got == extract_manifests.manifest_refs(lang, code, 3, "", True), (lang, code)
+        left += got == ([], set(), False)
+    assert left > 5000
+
+
+def test_the_last_file_name_mention_is_the_regex_scans():
+    """last_mention tries the file-name pattern only where a file word starts: the match (span and name)
+    must be finditer's last, overlapping words, case and non-ASCII letters the pattern folds included."""
+    rng = random.Random(31)
+    pieces = ["requirements", "Requirements", "-dev", ".txt", ".in", " file", "setup", ".py", ".cfg", "Pipfile",
+              "package", ".json", "pyproject", ".toml", "constraints", " ", "\n", "a", "-", "_", ".", "/", "`",
+              "\u017fetup.py", "\u0130", "\u00e9", "requirements.setup.py.txt"]  # fmt: skip
+    found = 0
+    for _ in range(30000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        want = [None, *manifest_names.FILENAME.finditer(text)][-1]
+        got = manifest_names.last_mention(text)
+        assert (got and (got.span(), got.group(1))) == (want and (want.span(), want.group(1))), text
+        found += want is not None
+    assert found > 5000
+
+
+def reading_every_imported_name(code: str, base: int) -> list[refs.Ref]:
+    """_python_imports_regex as it read `import` lines before its one-name shortcut: every name through
+    _IMPORTED_NAME and _MODULE_PATH."""
+    out = []
+    base -= 1
+    for m in extract_imports._IMPORT_LINE_NL.finditer("\n" + code):
+        mod, first, names = m.groups()
+        if mod:
+            top = mod.partition(".")[0]
+            if top in NAMESPACES and mod.count(".") + 1 < NAMESPACES[top] and first:
+                mod = f"{mod}.{first}"
+            s = base + m.start(1)
+            out.append(refs.Ref("pypi", top, (s, s + len(top)), "import", "python-import", None, "", False, mod))
+            continue
+        for pm in extract_imports._IMPORTED_NAME.finditer(names):
+            mod = pm.group(1)
+            if not extract_imports._MODULE_PATH.fullmatch(mod):
+                break
+            top = mod.partition(".")[0]
+            s = base + m.start(3) + pm.start(1)
+            out.append(refs.Ref("pypi", top, (s, s + len(top)), "import", "python-import", None, "", False, mod))
+    return out
+
+
+def test_single_name_import_lines_read_as_every_name_is_read():
+    rng = random.Random(33)
+    pieces = ["import os", "import a.b", "import a..b.", "import x as y", "import p, q", "import é", "import _x",
+              "from google.cloud import storage", "import 3d", " ", "\t", "\n", "  import z  ", "import w # c", ";",
+              "import a.b as c", ">>> import k", "\u00a0", "importx", "import"]  # fmt: skip
+    single = 0
+    for _ in range(20000):
+        code = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 10)))
+        got = extract_imports._python_imports_regex(code, 11)
+        assert got == reading_every_imported_name(code, 11), code
+        single += any(r.module and r.module == code[r.span[0] - 11 : r.span[0] - 11 + len(r.module)] for r in got)
+    assert single > 5000

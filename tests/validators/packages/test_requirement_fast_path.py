@@ -72,3 +72,33 @@ def test_the_fast_path_covers_the_usual_forms():
     assert refs.parse_requirement("boto3==1.34.0") == ("boto3", "1.34.0")
     for body in ("foo~=1", "foo==1.*", "a; python_version < '3'", "x @ https://e/x.whl", "x==1.0a1"):
         assert not fast_path_taken(body), body
+
+
+TOOLS = (("pip", "install"), ("poetry", "install"), ("uvadd", "install"), ("requirements.txt", "manifest"))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(requirement_like)
+def test_pip_ref_reads_requirement_tokens_as_the_full_path_does(tok):
+    """pip_ref takes the pinned and extras forms without the template and path tests: the Ref (span,
+    pin, spec) must be the one _pip_ref gives, names with dots and file suffixes included."""
+    for tool, kind in TOOLS:
+        assert refs.pip_ref(tok, 7, tool, kind) == refs._pip_ref(tok, 7, tool, kind), (tok, tool)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.text(alphabet="ab9.-_[], =<>~!*;@:/\\\t\u00e9\u0663", max_size=24))
+def test_pip_ref_reads_any_short_token_as_the_full_path_does(tok):
+    for tool, kind in TOOLS:
+        assert refs.pip_ref(tok, 7, tool, kind) == refs._pip_ref(tok, 7, tool, kind), (tok, tool)
+
+
+def test_pip_ref_keeps_file_names_and_pins_as_the_full_path_does():
+    for tok in ("requirements.txt", "setup.py", "pkg.tar.gz", "x.whl", " zope.interface", "a.b[x]", "a[x]>=1.py"):
+        assert refs.pip_ref(tok, 0, "pip") == refs._pip_ref(tok, 0, "pip", "install"), tok
+    assert refs.pip_ref("requirements.txt", 0, "pip") is None
+    got = refs.pip_ref(" boto3 == 1.34.0 ", 10, "requirements.txt", "manifest")
+    assert got is not None and (got.name, got.span, got.version) == ("boto3", (11, 16), "1.34.0")
+    got = refs.pip_ref("uvicorn[standard]>=0.29", 0, "pip")
+    assert got is not None and (got.name, got.span, got.version, got.spec) == (
+        "uvicorn", (0, 7), None, "uvicorn[standard]>=0.29")  # fmt: skip

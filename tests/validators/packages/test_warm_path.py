@@ -113,3 +113,14 @@ async def test_after_warm_up_a_pypi_only_answer_asks_for_no_index(fake, tmp_path
         assert r.asked == built
     finally:
         await r.close()
+
+
+async def test_verdicts_naming_no_package_have_meta_of_their_own(fake, res):
+    """The no-reference verdict is built from one constant: each verdict's meta must be its own (the
+    engine and the check itself write into it)."""
+    v = packages_validator(fake)
+    first = await v.check(Context(text="Paris is the capital of France.", resources=res))
+    first.meta["part"] = "content"
+    second = await v.check(Context(text="Rome is the capital of Italy.", resources=res))
+    assert first.meta is not second.meta
+    assert "part" not in second.meta and second.meta["references"] == 0

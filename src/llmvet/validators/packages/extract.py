@@ -25,7 +25,8 @@ from llmvet.validators.packages.extract_imports import (
     local_modules,
     split_local,
 )
-from llmvet.validators.packages.extract_manifests import FileWords, manifest_refs
+from llmvet.validators.packages.extract_manifests import manifest_refs
+from llmvet.validators.packages.manifest_names import FileWords
 from llmvet.validators.packages.refs import Ecosystem, Extraction, Ref
 
 __all__ = [

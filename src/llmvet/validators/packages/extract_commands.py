@@ -122,7 +122,7 @@ _SENT_PUNCT = ".,:;!?)”’»*_"
 _NEGATED = re.compile(
     r"(?i)(?:\bnot|n't|\bnever|\bavoid(?:ing)?|instead of|rather than|\bwrong)\W{0,3}(?:use\W{0,3}|run\W{0,3})?`?(?:\$\s*)?$"
 )
-_NEGATION_WORDS = ("not", "n't", "never", "avoid", "instead of", "rather than", "wrong")  # each _NEGATED needs one
+_NEGATION_WORD = re.compile("not|n't|never|avoid|instead of|rather than|wrong")  # each _NEGATED needs one
 
 
 _MAX_COMMAND = 4000  # characters: longer is not a command someone types (and keeps scans linear)
@@ -142,10 +142,15 @@ def _segment_end(text: str, pos: int, limit: int = _MAX_COMMAND) -> int:
         m = _STOP.search(text, i, n)
         if m is None:
             return n
-        if m.group(0) == "\n" and text[pos : m.start()].rstrip(" \t\r").endswith("\\"):
-            i = m.end()  # a continued line
-            continue
-        return m.start()
+        e = m.start()
+        if text[e] == "\n":  # a continued line ends with a backslash (blanks after it aside)
+            j = e - 1
+            while j >= pos and text[j] in " \t\r":
+                j -= 1
+            if j >= pos and text[j] == "\\":
+                i = m.end()
+                continue
+        return e
 
 
 def _in_spans(pos: int, spans: list[tuple[int, int]], starts: list[int]) -> bool:
@@ -161,6 +166,15 @@ def _inside_inline_code(text: str, pos: int) -> bool:
 
 def _tokens(text: str, start: int, end: int) -> list[tuple[str, int]]:
     """(token without quotes, offset of its first character) for a command segment."""
+    seg = text[start:end]
+    if '"' not in seg and "'" not in seg and "\\" not in seg:
+        # (most segments) the tokens are then the runs of non-spaces: str.split's, found in order
+        out, p = [], 0
+        for tok in seg.split():
+            p = seg.find(tok, p)
+            out.append((tok, start + p))
+            p += len(tok)
+        return out
     out = []
     for m in _TOKEN.finditer(text, start, end):
         tok = m.group(0)
@@ -217,8 +231,7 @@ def _negated(text: str, start: int) -> bool:
     """Does advice against the command stand just before it ("not `pip install sklearn`")?"""
     lo = max(text.rfind("\n", max(0, start - 30), start) + 1, start - 30)
     before = text[lo:start]
-    low = before.lower()  # (once: not once per word)
-    if before.isascii() and not any(w in low for w in _NEGATION_WORDS):
+    if before.isascii() and _NEGATION_WORD.search(before.lower()) is None:
         return False  # (non-ASCII text may hold letters that match ASCII ones ignoring case, e.g. "\u017f")
     return _NEGATED.search(text, lo, start) is not None
 
@@ -240,7 +253,7 @@ def find_install_commands(text: str, code_spans: list[tuple[int, int]]) -> list[
             continue  # "not `pip install sklearn`", "instead of pip install bs4": advice against it
         toks = _tokens(text, start, end)
         if kind in ("pip", "uvadd", "pipenv", "pipx"):
-            tool = {"uvadd": "poetry" if m.group(0).startswith("poetry") else "uvadd"}.get(kind, kind)
+            tool = kind if kind != "uvadd" else "poetry" if m.group(0).startswith("poetry") else "uvadd"
             _collect(refs, toks, prose, _PIP_VALUE_OPTS, pip_ref, tool, single=False)
         elif kind == "pipxrun":
             _collect(refs, toks, prose, _PIP_VALUE_OPTS | {"--spec"}, pip_ref, "pipx", single=True)

@@ -212,6 +212,11 @@ def _python_imports_regex(code: str, base: int) -> list[Ref]:
             refs.append(Ref("pypi", top, (s, s + len(top)), "import", "python-import", None, "", False, mod))
             continue
         part_start = base + m.start(3)
+        if _MODULE_PATH.fullmatch(names):  # `import x.y` (most lines): the one name finditer would give
+            top = names.partition(".")[0]
+            refs.append(Ref("pypi", top, (part_start, part_start + len(top)), "import", "python-import", None, "",
+                            False, names))  # fmt: skip
+            continue
         for pm in _IMPORTED_NAME.finditer(names):
             mod = pm.group(1)
             if not _MODULE_PATH.fullmatch(mod):

@@ -14,7 +14,7 @@ from llmvet.validators.base import Finding
 from llmvet.validators.packages.codes import GRADES
 from llmvet.validators.packages.config import PackagesConfig
 from llmvet.validators.packages.import_map import install_alias
-from llmvet.validators.packages.refs import Ref
+from llmvet.validators.packages.refs import Ref, ref_key
 from llmvet.validators.packages.registry import Index, Lookup, canonical
 from llmvet.validators.packages.signals import (
     Lookalike,
@@ -26,6 +26,8 @@ from llmvet.validators.packages.signals import (
 )
 
 ECOSYSTEM_LABEL = {"pypi": "PyPI", "npm": "npm"}
+_CLOCK_WORDED = "package.recent"  # its message and evidence give an age: never remembered (see judge_all)
+_JUDGED_MAX = 20_000
 _LOOKALIKE_HOW = {
     "edit": "{distance} edit(s) from",
     "separators": "differs only in separators from",
@@ -46,6 +48,13 @@ def finding(ref: Ref, code: str, message: str, evidence: dict[str, Any], case: s
     if ref.module and ref.module != ref.name:
         ev["module"] = ref.module
     return Finding("packages", code, message, severity, risk, ref.span, ev)
+
+
+def _at(f: Finding, span: tuple[int, int] | None) -> Finding:
+    """A copy of `f` at `span`, its evidence copied (what dataclasses.replace gives, without its cost)."""
+    return Finding(
+        f.validator, f.code, f.message, f.severity, f.risk, span, dict(f.evidence), dict(f.audit_evidence), f.id
+    )
 
 
 def norm_name(ref: Ref) -> str:
@@ -90,6 +99,8 @@ class Judge:
         self.private = private
         # memoised name signals (lookalike search, placeholder wording): the warm path only reads dicts
         self._memo: dict[tuple[Any, ...], Any] = {}
+        # what each kind of reference to each registry record gave, for the process (see judge_all)
+        self._judged: dict[tuple[Any, ...], tuple[Any, tuple[Any, ...], list[Finding]]] = {}
 
     def is_private(self, ref: Ref) -> bool:
         if not self.config.private_prefixes:
@@ -111,6 +122,44 @@ class Judge:
             },
             "unreachable_closed" if mode == "closed" else "unreachable",
         )
+
+    def judge_all(self, jobs: dict[tuple[str, str], Job], lookups: dict[tuple[str, str], Lookup], now: float,
+                  findings: list[Finding]) -> int:  # fmt: skip
+        """Judge every ref of every job into `findings`; returns how many could not be checked.
+
+        A reference judged before in this process (the same fields but its place, the same job, the same
+        registry record and answer state, the same hour: what `judge` reads) gets the findings it gave
+        then, at its own place, without judging again: most answers name names other answers named.
+        Findings worded with the clock (an age in days) are judged every time."""
+        unchecked = 0
+        memo = self._judged
+        hour = int(now // 3600)  # (the name signals are memoised by the hour too)
+        for (iid, _), job in jobs.items():
+            lk = lookups.get((iid, job.name))
+            if lk is None or lk.status == "unreachable":
+                unchecked += len(job.refs)
+                findings.extend(self.unreachable(ref, job, lk) for ref in job.refs)
+                continue
+            state = (lk.status, lk.stale, lk.seen_missing_at, lk.registry, hour)
+            for ref in job.refs:
+                key = (ref_key(ref), iid, job.name, job.resolved_as, job.elsewhere)
+                hit = memo.get(key)
+                if hit is None or hit[0] is not lk.info or hit[1] != state:
+                    got = self.judge(ref, job, lk, now)
+                    findings.extend(got)
+                    if got and any(f.code == _CLOCK_WORDED for f in got):
+                        continue
+                    if len(memo) >= _JUDGED_MAX:
+                        memo.clear()
+                    # kept apart from the answer's (the engine adds to their evidence)
+                    memo[key] = hit = (lk.info, state, [_at(f, f.span) for f in got])
+                    continue
+                for f in hit[2]:  # (most names are quiet: nothing to copy); _at's copy, inline
+                    findings.append(
+                        Finding(f.validator, f.code, f.message, f.severity, f.risk, ref.span, dict(f.evidence),
+                                dict(f.audit_evidence), f.id)
+                    )  # fmt: skip
+        return unchecked
 
     def judge(self, ref: Ref, job: Job, lk: Lookup, now: float) -> list[Finding]:
         base_ev: dict[str, Any] = {"ecosystem": ref.ecosystem, "registry": lk.registry}

@@ -130,6 +130,13 @@ def pip_ref(tok: str, off: int, tool: str, kind: str = "install") -> Ref | None:
     """A requirement token (pip syntax, or poetry's name@constraint) -> Ref, or None to skip it."""
     if _BARE_NAME.fullmatch(tok):  # most tokens: what _pip_ref makes of them, without its tests
         return Ref("pypi", tok, (off, off + len(tok)), kind, tool, None, tok)
+    # the usual pinned or extras forms (`fastapi>=0.110`, `uvicorn[standard]`): no template, "@" or path
+    # character can stand in them, and with a comparison they end in a digit (no file suffix)
+    m = _SIMPLE_REQUIREMENT.fullmatch(tok)
+    if m is not None and (m.lastindex == 3 or "." not in tok):
+        a = m.start(1)
+        pin = tok[tok.index("==") + 2 : m.end(3)].strip(" \t") if m.group(2) == "==" else None
+        return Ref("pypi", m.group(1), (off + a, off + m.end(1)), kind, tool, pin, tok)
     return _pip_ref(tok, off, tool, kind)
 
 

@@ -119,6 +119,7 @@ class RegistryClient:
         self.seen_ns = namespace + ":seen"
         self._mem: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._mem_max = memory_entries
+        self._peeked: dict[str, tuple[dict[str, Any], Index, Lookup]] = {}  # see peek
         self._inflight: dict[str, asyncio.Future[Lookup]] = {}
         self._sem: asyncio.Semaphore | None = None
         self._sem_loop: asyncio.AbstractEventLoop | None = None
@@ -146,10 +147,18 @@ class RegistryClient:
 
     def peek(self, index: Index, name: str, now: float | None = None) -> Lookup | None:
         """A fresh answer from the memory cache, or None (no awaiting: the warm path)."""
-        rec = self._mem.get(self.key(index, name))
-        if rec is not None and self._fresh(rec, time.time() if now is None else now):
-            return self._to_lookup(rec, index, True)
-        return None
+        k = self.key(index, name)
+        rec = self._mem.get(k)
+        if rec is None or not self._fresh(rec, time.time() if now is None else now):
+            return None
+        made = self._peeked.get(k)  # the Lookup an earlier peek made of this record (no one changes them)
+        if made is not None and made[0] is rec and made[1] is index:
+            return made[2]
+        lk = self._to_lookup(rec, index, True)
+        if len(self._peeked) >= self._mem_max:
+            self._peeked.clear()
+        self._peeked[k] = (rec, index, lk)
+        return lk
 
     async def lookup_many(self, res: Resources, items: list[tuple[Index, str]]) -> dict[tuple[str, str], Lookup]:
         """Look up (index, name) pairs; keys of the result are (index.id, name as given)."""

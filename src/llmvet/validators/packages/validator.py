@@ -10,20 +10,18 @@ import asyncio
 import logging
 import time
 from collections.abc import Collection, Iterable
-from dataclasses import replace
-from functools import partial
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmvet import spans
 from llmvet.store import keys
-from llmvet.validators.base import Context, Finding, PartKind, StreamMode, Validator, ValidatorConfig, Verdict
+from llmvet.validators.base import Context, Finding, PartKind, Status, StreamMode, Validator, ValidatorConfig, Verdict
 from llmvet.validators.packages import other_ecosystem
 from llmvet.validators.packages.codes import CODES, DEFAULT_FAIL_ON
 from llmvet.validators.packages.config import PackagesConfig
 from llmvet.validators.packages.extract import Extraction, Ref, extract
 from llmvet.validators.packages.import_map import distribution_for
 from llmvet.validators.packages.judge import Job, Judge, finding, job_key, matches, norm_name
-from llmvet.validators.packages.refs import ref_key
 from llmvet.validators.packages.registry import (
     Index,
     Lookup,
@@ -47,7 +45,8 @@ __all__ = ["CODES", "DEFAULT_FAIL_ON", "PackagesConfig", "PackagesValidator"]
 _INLINE_LIMIT = 20_000  # longer answers are parsed in the thread pool
 _JobMap = dict[tuple[str, str], Job]
 _Lookups = dict[tuple[str, str], Lookup]
-_NO_REFS = {"packages_checked": 0, "references": 0, "unchecked": 0}  # (the verdict copies it)
+_Route = tuple["Index | None", str, tuple[str, str]]
+_NO_REFS = {"packages_checked": 0, "references": 0, "unchecked": 0}  # (copied for each verdict)
 
 log = logging.getLogger("llmvet.packages")
 
@@ -111,6 +110,9 @@ class PackagesValidator(Validator[PackagesConfig]):
         self._fail_on = frozenset(c.fail_on) | ({"package.unverified"} if c.registry_unreachable == "closed" else set())
         self._popular_built: set[str] = set()  # ecosystems whose popular-names index this process has
         self._ahead: set[asyncio.Future[Any]] = set()
+        self._routes: dict[tuple[str, str, bool, str], _Route] = {}  # see _route
+        checked = {e: self.pypi if e == "pypi" else self.npm for e in self._ecosystems}
+        self._other_index = {e: checked.get("npm" if e == "pypi" else "pypi") for e in ("pypi", "npm")}
 
     def problems(self) -> list[str]:
         out = []
@@ -142,7 +144,7 @@ class PackagesValidator(Validator[PackagesConfig]):
         # reviewer allowlist (a store read) can only take findings away, so it is read only when
         # there is one to take away, or a name to look up.
         # (most answers name no package: what _judged gives for none, without its steps)
-        verdict = await self._judged(ctx, ex.refs, (), warm_only=True) if ex.refs else self._verdict([], _NO_REFS)
+        verdict = await self._judged(ctx, ex.refs, (), warm_only=True) if ex.refs else self._verdict([], dict(_NO_REFS))
         if verdict is None or verdict.findings:
             reviewed = await self._reviewer_allowed(ctx, ex.refs)
             if verdict is None or reviewed:  # (with nothing allowed, the verdict stands as judged)
@@ -169,7 +171,7 @@ class PackagesValidator(Validator[PackagesConfig]):
         now = time.time()
         if jobs and ctx.resources is not None:
             await self._load_popular(ctx, jobs)
-        unchecked = self._judge_all(jobs, lookups, now, findings)
+        unchecked = self.judge.judge_all(jobs, lookups, now, findings)
         meta = {"packages_checked": len(jobs), "references": len(refs), "unchecked": unchecked}
         return self._verdict(findings, meta)
 
@@ -200,10 +202,13 @@ class PackagesValidator(Validator[PackagesConfig]):
                     findings.append(found)
                 if settled:
                     continue
-            index, lookup_name = self._target(ref)
+            rk = (ref.ecosystem, ref.name, ref.kind == "import", ref.module)  # (what _target reads)
+            route = self._routes.get(rk)
+            if route is None:
+                route = self._route(rk, ref)
+            index, lookup_name, key = route
             if index is None:
                 continue
-            key = (index.id, job_key(index, lookup_name))
             job = jobs.get(key)
             if job is None:
                 if len(jobs) >= self.config.max_references:
@@ -220,6 +225,15 @@ class PackagesValidator(Validator[PackagesConfig]):
                 job = jobs[key] = Job(index, lookup_name)
             job.refs.append(ref)
         return jobs
+
+    def _route(self, rk: tuple[str, str, bool, str], ref: Ref) -> _Route:
+        """Where `ref`'s name is looked up and its job's key, remembered per process by what decides them."""
+        index, lookup_name = self._target(ref)
+        route = (index, lookup_name, (index.id, job_key(index, lookup_name)) if index is not None else ("", ""))
+        if len(self._routes) >= 20_000:
+            self._routes.clear()
+        self._routes[rk] = route
+        return route
 
     def _by_policy(self, ref: Ref, reviewed: Collection[tuple[str, str]]) -> tuple[bool, Finding | None]:
         """Whether the policy settles `ref` without a lookup, and the finding that gives, if any."""
@@ -275,9 +289,8 @@ class PackagesValidator(Validator[PackagesConfig]):
         """For missing names: python-X for unknown imports (`import ldap` -> python-ldap), and the other
         registry (`pip install axios`: the suggested fix names it). One lookup of whatever of both is not
         in memory; on the warm path none, so no task and no loop turn."""
-        waiting = self._unknown_imports(jobs, lookups)
+        waiting, elsewhere = self._missing_plan(jobs, lookups, ctx.resources is not None)
         wanted = [(job.index, c) for job in waiting for c in self._alias_candidates(job.name)]
-        elsewhere = self._elsewhere(jobs, lookups) if ctx.resources is not None else []
         wanted += [(index, name) for _, index, name in elsewhere]
         found: _Lookups = {}
         pending = []
@@ -300,18 +313,31 @@ class PackagesValidator(Validator[PackagesConfig]):
             if lk is not None and lk.status == "found":
                 job.elsewhere = (index.ecosystem, name)
 
-    def _elsewhere(self, jobs: _JobMap, lookups: _Lookups) -> list[tuple[Job, Index, str]]:
-        """(job, other registry, name there) of the missing names the other registry may have."""
-        public = [
-            j
-            for (iid, _), j in jobs.items()
-            if (lk := lookups.get((iid, j.name))) is not None
-            and lk.status == "missing"  # (the only ones candidates() keeps)
-            and j.index is not self.private
-            and not any(self.judge.is_private(r) or (r.index_url and not r.extra_index) for r in j.refs)
-        ]  # private names never go to a public registry; another index's names are not ours to judge
-        indexes: dict[str, Index] = {e: self.pypi if e == "pypi" else self.npm for e in self._ecosystems}
-        return other_ecosystem.candidates(public, lookups, indexes)
+    def _missing_plan(
+        self, jobs: _JobMap, lookups: _Lookups, elsewhere_too: bool
+    ) -> tuple[list[Job], list[tuple[Job, Index, str]]]:
+        """One pass over the missing names: Python imports the registry lacks under their own name (python-X
+        may be theirs); (job, other registry, name there) of names installed or listed (code does not import
+        the other language's packages; private names never go to a public registry, nor another index's)."""
+        waiting: list[Job] = []
+        elsewhere: list[tuple[Job, Index, str]] = []
+        for (iid, _), job in jobs.items():
+            lk = lookups.get((iid, job.name))
+            if lk is None or lk.status != "missing":
+                continue
+            refs = job.refs
+            if job.index.ecosystem == "pypi" and any(r.kind == "import" for r in refs):
+                waiting.append(job)
+            other = self._other_index.get(job.index.ecosystem) if elsewhere_too else None
+            if (
+                other is not None
+                and job.index is not self.private
+                and any(r.kind != "import" for r in refs)
+                and not any(self.judge.is_private(r) or (r.index_url and not r.extra_index) for r in refs)
+                and (name := other_ecosystem.name_there(job.name, other.ecosystem)) is not None
+            ):
+                elsewhere.append((job, other, name))
+        return waiting, elsewhere
 
     async def _load_popular(self, ctx: Context, jobs: _JobMap) -> None:
         assert ctx.resources is not None
@@ -320,52 +346,22 @@ class PackagesValidator(Validator[PackagesConfig]):
         wanted = {j.index.ecosystem for j in jobs.values()} | {j.elsewhere[0] for j in jobs.values() if j.elsewhere}
         await self._build_popular(ctx.resources, wanted)
 
-    def _judge_all(self, jobs: _JobMap, lookups: _Lookups, now: float, findings: list[Finding]) -> int:
-        """Judge every ref; returns how many could not be checked."""
-        unchecked = 0
-        for (iid, _), job in jobs.items():
-            lk = lookups.get((iid, job.name))
-            judged: dict[tuple[object, ...], list[Finding]] = {}  # what each kind of reference gave
-            for ref in job.refs:
-                if lk is None or lk.status == "unreachable":
-                    unchecked += 1
-                    findings.append(self.judge.unreachable(ref, job, lk))
-                    continue
-                same = ref_key(ref)  # (the same import in several blocks, a command repeated in prose)
-                earlier = judged.get(same)
-                if earlier is None:
-                    findings.extend(judged.setdefault(same, self.judge.judge(ref, job, lk, now)))
-                else:  # the same findings at this reference's place (evidence copied: the engine adds to it)
-                    findings.extend(
-                        replace(f, span=ref.span, evidence=dict(f.evidence), audit_evidence=dict(f.audit_evidence))
-                        for f in earlier
-                    )
-        return unchecked
-
     def _verdict(self, findings: list[Finding], meta: dict[str, int]) -> Verdict:
-        failing = [f for f in findings if f.code in self._fail_on] if findings else findings
+        # (what Verdict.passed / failed make, built directly: their keyword repacking is most of their cost)
+        if not findings:
+            return Verdict(Status.PASSED, 0.0, findings, meta)
+        failing = [f for f in findings if f.code in self._fail_on]
         if failing:
-            return Verdict.failed(findings, risk=max(f.risk for f in failing), **meta)
-        return Verdict.passed(findings, risk=max((f.risk for f in findings), default=0.0), **meta)
+            return Verdict(Status.FAILED, max(f.risk for f in failing), findings, meta)
+        return Verdict(Status.PASSED, max(f.risk for f in findings), findings, meta)
 
     # ------------------------------------------------------------ helpers
 
     @staticmethod
-    def _alias_candidates(name: str) -> list[str]:
+    @lru_cache(maxsize=4096)  # pure: asked for every unknown import of every answer
+    def _alias_candidates(name: str) -> tuple[str, ...]:
         n = canonical(name)
-        return [f"python-{n}", f"py{n}", f"{n}-python", f"{n}py"]
-
-    @staticmethod
-    def _unknown_imports(jobs: _JobMap, lookups: _Lookups) -> list[Job]:
-        """Jobs of Python imports the registry does not have under their own name."""
-        return [
-            job
-            for (iid, _), job in jobs.items()
-            if job.index.ecosystem == "pypi"
-            and (lk := lookups.get((iid, job.name))) is not None
-            and lk.status == "missing"
-            and any(r.kind == "import" for r in job.refs)
-        ]
+        return (f"python-{n}", f"py{n}", f"{n}-python", f"{n}py")
 
     async def _reviewer_allowed(self, ctx: Context, refs: list[Ref]) -> set[tuple[str, str]]:
         """Packages reviewers allowed for this policy from the review queue (one store read per answer).
