@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]  # for tests.support, answers
@@ -194,9 +195,15 @@ def read_once_texts() -> list[str]:
 BUCKETS = ((0, 500, "< 0.5 KB"), (500, 2_000, "0.5-2 KB"), (2_000, 8_000, "2-8 KB"), (8_000, 1 << 40, ">= 8 KB"))
 
 
-def forget_text_memos() -> None:
-    """Empty the memos keyed by pieces of answer text (requirement strings): a new answer finds them cold."""
+def forget_text_memos(validator: Any = None) -> None:
+    """Empty the memos keyed by pieces of answer text (requirement strings), and the validator's memory of
+    references it judged (keyed by the reference as written): a new answer finds them cold. The caches
+    keyed by a package name (registry records, where each name is looked up) stay warm."""
     from llmvet.validators.packages import refs
+
+    judged = getattr(getattr(validator, "judge", None), "_judged", None)  # (trees before it have none)
+    if judged is not None:
+        judged.clear()
 
     for name in ("packaging_requirement", "parse_requirement"):  # (the memo's name in this tree or earlier ones)
         memo = getattr(getattr(refs, name, None), "cache_clear", None)
@@ -221,7 +228,7 @@ async def read_once(url: str, rounds: int, clock: str = "wall") -> None:
             )
             for text in texts:  # warm the registry cache: every name looked up (and memoised per name)
                 await v.check(Context(text=text, resources=res))
-            forget_text_memos()
+            forget_text_memos(v)
             order = texts[r % 7 :] + texts[: r % 7]
             for text in order:
                 size = len(text.encode())
