@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from llmvet.validators.uncertainty import refusals
+from llmvet.validators.uncertainty.alternatives import WRAP, any_of
 from llmvet.validators.uncertainty.cues import load
 from llmvet.validators.uncertainty.hits import SENTENCE
 from llmvet.validators.uncertainty.text import build_views, count_words
@@ -124,3 +125,41 @@ def test_every_word_is_in_one_sentence():
         per_sentence = sum(count_words(prose, *m.span()) for m in SENTENCE.finditer(prose))
         ascii_prose = "".join(ch if ch.isascii() else "?" for ch in prose).replace("'", "").replace("-", "")
         assert per_sentence == count_words(prose) == len(re.findall("[a-z]+", ascii_prose)), text
+
+
+REASON_WORDS = [
+    "harm", "harmless", "unharmed", "self-harm", "harm's", "dangerous", "danger", "weapon", "weapons", "drug", "drugs",
+    "diagnosis", "pre-diagnosis", "doctor", "lawyer", "licensed", "not safe", "isn't safe", "is not safe", "evade",
+    "evasion", "home address", "phone number", "system prompt", "take sides", "minor", "minors", "minority", "role-play",
+    "roleplaying", "policy", "policies", "guideline", "x", "the", "a", ",", "_harm", "harm_", "9harm", "(harm)",
+]  # fmt: skip
+
+
+def test_one_pattern_for_the_reasons_finds_what_the_lists_find():
+    cues = load("en")
+    asides = refusals._Asides.of(cues)
+    assert asides.any_reason is not None and len(asides.reasons) == 2
+    rng = random.Random(5)
+    sentences = [" ".join(rng.choice(REASON_WORDS) for _ in range(rng.randint(1, 6))) for _ in range(3000)]
+    for path in sorted(DATA.glob("*/*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines()[::4]:
+            if line.strip() and isinstance(text := json.loads(line).get("text"), str):
+                prose = build_views(text).prose
+                sentences += [m.group().strip() for m in SENTENCE.finditer(prose)]
+    found = 0
+    for sentence in sentences:
+        expected = any(rx.search(sentence) for rx in asides.reasons)
+        assert (asides.any_reason.search(sentence) is not None) == expected, sentence
+        found += expected
+    assert 1000 < found < len(sentences) - 1000
+
+
+def test_entries_are_grouped_only_where_a_letter_begins_each_match():
+    parts = ["ab?", "a|b", "x*y", "c", "cd", "c{2}", "(?:q)r", "é", "[kl]m"]
+    joined = any_of(parts, re.M)
+    assert joined is not None
+    each = [re.compile(WRAP.format(f"(?:{p})"), re.M) for p in parts]
+    for s in ["a", "b", "y", "xxy", "c", "cc", "cd", "qr", "é", "km", "lm", "z", "ab", "xa", "ca", "d"]:
+        assert (joined.search(s) is not None) == any(rx.search(s) for rx in each), s
+    assert any_of([], re.M) is None  # (an empty alternation would match everywhere)
+    assert any_of(["(a)\\1"], re.M) is None and any_of(["(?P<n>a)(?P=n)"], re.M) is None

@@ -91,6 +91,7 @@ class _Asides:
     support: Pattern | None
     reasons: list[re.Pattern[str]]  # the safety and policy categories' keywords
     alternative: Pattern | None
+    any_reason: re.Pattern[str] | None  # one pattern for `reasons` (alternatives.any_of; None: not made)
 
     @classmethod
     def of(cls, cues: CueSet) -> _Asides:
@@ -98,7 +99,10 @@ class _Asides:
         # text it reads; read once, the 539 dev answers' refusal pass cost 0.089 ms/KB with it, 0.048
         # without.)
         reasons = [rx for cat, rx in cues.categories.items() if cat in ("safety", "policy")]
-        return cls(cues.get("refusal_filler"), cues.get("refusal_support"), reasons, cues.get("refusal_alternative"))
+        filler, support, alternative = (
+            cues.get(s) for s in ("refusal_filler", "refusal_support", "refusal_alternative")
+        )
+        return cls(filler, support, reasons, alternative, (cues.full or cues).reasons)
 
     def offers_alternative(self, sentence: str) -> bool:
         """ "If you're trying to…, use…", "Alternatives that work:": another route, not the answer asked for."""
@@ -114,10 +118,11 @@ class _Asides:
         return self.support is not None and self.support.match(sentence) is not None
 
     def reason(self, sentence: str) -> bool:
-        for rx in self.reasons:
-            if rx.search(sentence):
-                return count_words(sentence) <= REASON_MAX_WORDS
-        return False
+        if self.any_reason is not None:
+            found = self.any_reason.search(sentence) is not None
+        else:
+            found = any(rx.search(sentence) for rx in self.reasons)
+        return found and count_words(sentence) <= REASON_MAX_WORDS
 
 
 def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, bool]:
