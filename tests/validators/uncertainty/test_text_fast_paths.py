@@ -194,3 +194,32 @@ def test_blanking_keeps_only_newlines_at_their_offsets():
     for text in texts:
         expected = "\n".join(" " * len(line) for line in text.split("\n"))
         assert views_text._blank_text(text) == expected
+
+
+SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+|\n+")
+BREAK_PIECES = [
+    ". ", ".\" ", "!) ", "?')]\t ", "?\n", "\n\n", "\n", "word", "two words", " ", "\t", "...", "e.g", "3.5", ".",
+    "\"", ")", " \n ", "x" * 300, "y " * 200,
+]  # fmt: skip
+
+
+def reference_bounds(prose: str, pos: int) -> tuple[int, int]:
+    """The definition: the end of the last break found by a scan of the 600 characters before `pos`."""
+    while pos < len(prose) and prose[pos].isspace():
+        pos += 1
+    start = 0
+    for m in SENTENCE_BREAK.finditer(prose, max(0, pos - 600), pos):
+        start = m.end()
+    nxt = SENTENCE_BREAK.search(prose, pos)
+    return start, nxt.start() if nxt else len(prose)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sentence_bounds_match_a_scan_of_the_breaks_before(seed):
+    rng = random.Random(seed)
+    texts = ["".join(rng.choice(BREAK_PIECES) for _ in range(rng.randint(1, 40))) for _ in range(60)]
+    for text in [*texts, *corpus_texts()[::10]]:
+        views = views_text.build_views(text)
+        step = max(1, len(views.prose) // 200)
+        for pos in range(0, len(views.prose) + 1, step):
+            assert views.sentence_bounds(pos) == reference_bounds(views.prose, pos), (text, pos)

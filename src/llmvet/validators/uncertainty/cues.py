@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from llmvet.validators.uncertainty import frames
-from llmvet.validators.uncertainty.alternatives import WRAP, Alternatives, Present, required
+from llmvet.validators.uncertainty.alternatives import WRAP, Alternatives, Present, any_of, required
 from llmvet.validators.uncertainty.frames import FRAME_PREFIX
 from llmvet.validators.uncertainty.patterns import Pattern
 from llmvet.validators.uncertainty.starts import Found, Indexed, StartIndex
@@ -109,6 +109,7 @@ class CueSet:
     present: Present | None = field(default=None, compare=False)  # the strings their entries need
     # scanned section -> strings one of which each of its matches holds (alternatives.required)
     needs: dict[str, frozenset[str]] = field(default_factory=dict, compare=False)
+    reasons: re.Pattern[str] | None = field(default=None, compare=False)  # safety or policy words (alternatives.any_of)
 
     def get(self, section: str) -> Pattern | None:
         return self.patterns.get(section)
@@ -316,7 +317,9 @@ def build(data: dict[str, Any], where: str = "cues") -> CueSet:
         s: alternatives(_parts(list(data.get(s) or []), macros, s), s in GROUPED)
         for s in ("statement_caveat", "statement_strong")
     }
-    return CueSet(patterns, categories, alternatives={s: a for s, a in found.items() if a is not None})
+    cats = data.get("refusal_categories") or {}
+    reasons = any_of([p for c in ("safety", "policy") for p in _parts(list(cats.get(c) or []), macros, c)], _FLAGS)
+    return CueSet(patterns, categories, alternatives={s: a for s, a in found.items() if a is not None}, reasons=reasons)
 
 
 _GATE_MIN = 4
@@ -375,4 +378,5 @@ def _load(language: str, extra_files: tuple[str, ...], extra_json: str) -> CueSe
         alternatives=cues.alternatives,
         present=present,
         needs=needs,
+        reasons=cues.reasons,
     )

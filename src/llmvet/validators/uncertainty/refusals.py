@@ -38,6 +38,7 @@ _PIVOT = re.compile(
     r"i(?:'d| would) be (?:happy|glad) to (?:explain|help with|give|share|walk|talk|describe|outline))(?!\w)",
     re.I,
 )
+_LETTER = re.compile("[A-Za-z]")  # a sentence with one has a word (count_words)
 
 
 def find_refusals(views: Views, cues: CueSet) -> list[Hit]:
@@ -90,6 +91,7 @@ class _Asides:
     support: Pattern | None
     reasons: list[re.Pattern[str]]  # the safety and policy categories' keywords
     alternative: Pattern | None
+    any_reason: re.Pattern[str] | None  # one pattern for `reasons` (alternatives.any_of; None: not made)
 
     @classmethod
     def of(cls, cues: CueSet) -> _Asides:
@@ -97,73 +99,85 @@ class _Asides:
         # text it reads; read once, the 539 dev answers' refusal pass cost 0.089 ms/KB with it, 0.048
         # without.)
         reasons = [rx for cat, rx in cues.categories.items() if cat in ("safety", "policy")]
-        return cls(cues.get("refusal_filler"), cues.get("refusal_support"), reasons, cues.get("refusal_alternative"))
+        filler, support, alternative = (
+            cues.get(s) for s in ("refusal_filler", "refusal_support", "refusal_alternative")
+        )
+        return cls(filler, support, reasons, alternative, (cues.full or cues).reasons)
 
     def offers_alternative(self, sentence: str) -> bool:
         """ "If you're trying to…, use…", "Alternatives that work:": another route, not the answer asked for."""
         return self.alternative is not None and self.alternative.match(sentence.lstrip("-*# ")) is not None
 
-    def offer_or_support(self, sentence: str, words: int) -> bool:
+    def offer_or_support(self, sentence: str) -> bool:
         # Offers, apologies and hotline pointers are not an answer; a long sentence that starts
         # with "I can tell you..." usually is.
         filler = self.filler
-        if words <= 25 and filler is not None and filler.match(sentence[:80]):
+        if filler is not None and filler.match(sentence[:80]) and count_words(sentence) <= 25:
             return True
         # crisis pointers and moralising after a refusal, at any length
         return self.support is not None and self.support.match(sentence) is not None
 
-    def reason(self, sentence: str, words: int) -> bool:
-        return words <= REASON_MAX_WORDS and any(rx.search(sentence) for rx in self.reasons)
+    def reason(self, sentence: str) -> bool:
+        if self.any_reason is not None:
+            found = self.any_reason.search(sentence) is not None
+        else:
+            found = any(rx.search(sentence) for rx in self.reasons)
+        return found and count_words(sentence) <= REASON_MAX_WORDS
 
 
 def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, bool]:
-    """Words of the answer that are content rather than refusal, and whether it turns to an answer."""
+    """Words of the answer that are content rather than refusal, and whether it turns to an answer.
+
+    Counted as all the prose's words less those of the sentences that are not content: every word is in
+    one sentence (SENTENCE splits at characters no word has), so most sentences are never counted."""
     # Sentence span -> end of the last refusal cue in it (what follows a pivot there is an answer).
     cue_end: dict[Span, int] = {}
     for h in hits:
         bounds = views.sentence_bounds(h.start)
         cue_end[bounds] = max(cue_end.get(bounds, 0), h.end)
     asides = _Asides.of(cues)
-    substantive = 0
-    pivot = after_refusal = refusal_seen = alternatives = False
-    for m in SENTENCE.finditer(views.prose):
+    prose = views.prose
+    skipped = after_pivots = 0  # words of the sentences that are not content; of the answers after a pivot
+    content = pivot = after_refusal = refusal_seen = alternatives = False  # content: a word of it so far
+    for m in SENTENCE.finditer(prose):
         a, b = m.span()
-        raw = views.prose[a:b]
-        sentence = raw.strip()
+        sentence = prose[a:b].strip()
         if not sentence:
             continue
-        inside = [(s, e) for (s, e) in cue_end if s < b and a < e]
-        if inside:
+        if any(s < b and a < e for s, e in cue_end):
             # "I can't diagnose this, but while you wait: ..." - what follows the pivot is an answer.
-            end = max(cue_end[span] for span in inside)
-            m_pivot = _PIVOT.search(views.prose, max(a, end), b)
+            end = max(cue_end[(s, e)] for s, e in cue_end if s < b and a < e)
+            m_pivot = _PIVOT.search(prose, max(a, end), b)
             if m_pivot:
                 pivot = True
-                substantive += count_words(views.prose, m_pivot.end(), b)
+                after_pivots += (words := count_words(prose, m_pivot.end(), b))
+                content = content or words > 0
+            skipped += count_words(sentence)
             after_refusal = refusal_seen = True
             continue
-        words = count_words(views.prose, a, b)
         # "I can't pick for you. That said, here is how they compare: ..." (counted below, once the sentence is
         # known not to be an offer or support)
-        turns = substantive == 0 and refusal_seen and _PIVOT_START.match(sentence) is not None
-        if asides.offer_or_support(sentence, words):
+        turns = not content and refusal_seen and _PIVOT_START.match(sentence) is not None
+        if asides.offer_or_support(sentence):
+            skipped += count_words(sentence)
             continue
         # a refusal followed by other routes is still a full refusal: the rest is the alternatives
         alternatives = alternatives or (
             refusal_seen and not pivot and not turns and asides.offers_alternative(sentence)
         )
-        if alternatives and not turns:
-            continue
         # The reasons given after a refusal ("X is illegal and dangerous", "it would violate their
         # privacy") are not an answer, until the answer turns to content ("but", "that said, here is").
-        if not turns and (after_refusal or (refusal_seen and not pivot)) and asides.reason(sentence, words):
-            after_refusal = False
+        if not turns and (
+            alternatives or ((after_refusal or (refusal_seen and not pivot)) and asides.reason(sentence))
+        ):
+            skipped += count_words(sentence)
+            after_refusal = after_refusal and alternatives
             continue
         after_refusal = False
         pivot = pivot or turns
-        substantive += words
-    code_words = count_words(views.text) - count_words(views.prose) if views.has_code else 0
-    return substantive + code_words, pivot
+        content = content or _LETTER.search(sentence) is not None
+    code_words = count_words(views.text) - views.prose_words if views.has_code else 0
+    return views.prose_words - skipped + after_pivots + code_words, pivot
 
 
 def _leads(views: Views, hit: Hit) -> bool:
