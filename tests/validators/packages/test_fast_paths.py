@@ -230,7 +230,8 @@ def test_local_module_searches_are_the_regex_searches():
     rng = random.Random(17)
     names = ["app", "a", "x-y", "lodash.get", "_m", "\u00e9t\u00e9", "app2"]
     pieces = names + ["/", ".py", ".js", ".pyc", "__init__.py", "\n", " ", "\t", "\u2502", "\u251c\u2500\u2500 ", "`", "|", "*", "-",
-                      "+", "#", " # c", "x", ".", "s/", "\u00e9", "_"]  # fmt: skip
+                      "+", "#", " # c", "x", ".", "s/", "\u00e9", "_", ".jsx", ".tsx9", ".mjs", ".ts", "/x.py", "/a.b.py",
+                      ".py-", ".py\u00e9", "\u0663", "/\n"]  # fmt: skip
     local = 0
     for i in range(30000):
         name = names[i % len(names)]
