@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from llmvet.validators.packages import scan
 from llmvet.validators.packages.import_map import NAMESPACES, NODE_BUILTINS
+from llmvet.validators.packages.name_search import defined_at, from_module_at, occurrences
 from llmvet.validators.packages.refs import NPM_NAME, Ref
 
 PY_LANGS = {"python", "py", "python3", "py3", "ipython", "ipython3", "jupyter", "pycon", "sage", "pyi"}
@@ -176,11 +177,11 @@ def _python_static_imports(code: str, base: int, lang: str) -> list[Ref]:
             if node.level or not node.module:
                 continue
             line = lines[node.lineno - 1]
-            m = re.search(r"\bfrom\s+(" + re.escape(node.module) + r")\b", line[node.col_offset :])
-            if not m:
+            at = from_module_at(line[node.col_offset :], node.module)
+            if at < 0:
                 continue
             top = node.module.split(".")[0]
-            off = starts[node.lineno - 1] + node.col_offset + m.start(1)
+            off = starts[node.lineno - 1] + node.col_offset + at
             module = node.module
             if top in NAMESPACES and module.count(".") + 1 < NAMESPACES[top] and node.names[0].name != "*":
                 module = f"{module}.{node.names[0].name}"  # from google.cloud import storage
@@ -276,9 +277,7 @@ def local_modules(text: str) -> set[str]:
     return names
 
 
-_TREE_PREFIX = re.compile(r"[ \t│├└─|`+*-]*")  # what may stand before a folder's name in a tree line
 _JS_EXTS = (".js", ".ts", ".jsx", ".tsx", ".mjs", ".cjs")
-_EXT_WORDS = ("py", "js", "ts", "jsx", "tsx", "mjs", "cjs")  # what `.ext\b` may read after a module name
 # every word directly before `.py`, a JS extension or `/`: a superset of the modules an answer defines
 _LOCAL_CANDIDATE = re.compile(r"([A-Za-z_][\w-]*)(?:\.(?:py|js|ts|jsx|tsx|mjs|cjs)\b|/)")
 _LOCAL_SUFFIX = re.compile(r"\.(?:py|js|ts|jsx|tsx|mjs|cjs)\b|/")
@@ -316,51 +315,7 @@ def is_local(
             return False
     elif name + ".py" not in text and name + "/" not in text and not any(name + e in text for e in _JS_EXTS):
         return False
-    return any(_defined_at(text, i, len(name)) for i in _occurrences(text, name))
-
-
-def _occurrences(text: str, name: str) -> Iterator[int]:
-    """Every index where `name` occurs in `text`, overlapping ones too (as a regex tries each start)."""
-    i = text.find(name)
-    while i >= 0:
-        yield i
-        i = text.find(name, i + 1)
-
-
-def _word(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"  # (what a str regex's \w matches)
-
-
-def _defined_at(text: str, i: int, n: int) -> bool:
-    r"""Does the name at text[i:i+n] stand where `name(?:/[\w./-]*)?\.py\b`, `name\.(?:js|ts|...)\b` (both
-    not after [\w.-]) or a tree line's `^[ \t│├└─|`+*-]*name/[ \t]*(?:#.*)?$` would match? String
-    methods, no regex per name: compiling four per module name cost more than the searches."""
-    end = i + n
-    nxt = text[end : end + 1]
-    if nxt == "/":
-        eol = text.find("\n", end)
-        eol = len(text) if eol < 0 else eol
-        rest = text[end + 1 : eol].lstrip(" \t")
-        if (not rest or rest[0] == "#") and _TREE_PREFIX.fullmatch(text, text.rfind("\n", 0, i) + 1, i):
-            return True
-    if i and (_word(text[i - 1]) or text[i - 1] in ".-"):
-        return False
-    if nxt == "/":  # `/[\w./-]*` then `.py\b`: a `.py` inside that run, no word character after it
-        run = end + 1
-        while run < len(text) and (_word(text[run]) or text[run] in "./-"):
-            run += 1
-        k = text.find(".py", end + 1, run)
-        while k >= 0:
-            if k + 3 >= len(text) or not _word(text[k + 3]):
-                return True
-            k = text.find(".py", k + 1, run)
-        return False
-    if nxt != ".":
-        return False
-    for ext in _EXT_WORDS:
-        if text.startswith(ext, end + 1) and (end + 1 + len(ext) >= len(text) or not _word(text[end + 1 + len(ext)])):
-            return True
-    return False
+    return any(defined_at(text, i, len(name)) for i in occurrences(text, name))
 
 
 def block_imports(lang: str, code: str, base: int) -> list[Ref]:
