@@ -46,3 +46,23 @@ def test_sentences_skip_code_and_keep_spans():
     assert [s.text for s in ctx.sentences] == ["First sentence.", "Second one!", "Third?"]
     for s in ctx.sentences:
         assert text[s.span[0] : s.span[1]] == s.text
+
+
+def test_context_parts_are_the_plain_functions_computed_once():
+    """Context's cached parts (a lock-free cached_property) give what the text functions give, for whole
+    and partial (stream) text, and are computed once: a second read is the same object."""
+    import random
+
+    from llmvet import text as parse
+
+    rng = random.Random(5)
+    pieces = ["```", "~~~", "```py\n", "\n", "x = 1\n", "Intro. ", "Two? ", " ", "\t", "`", "- a\n", "1. b\n"]
+    for i in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 25)))
+        partial = bool(i % 2)
+        ctx = Context(text=text, partial=partial)
+        fences = parse.find_fences(text, open_ended=partial)
+        assert ctx.code_blocks == parse.code_blocks(text, fences), text
+        assert ctx.prose_spans == parse.prose_spans(text, fences), text
+        assert ctx.sentences == parse.sentences(text, parse.prose_spans(text, fences)), text
+        assert ctx.code_blocks is ctx.code_blocks and ctx.sentences is ctx.sentences

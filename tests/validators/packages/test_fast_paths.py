@@ -17,6 +17,7 @@ from llmvet.validators.packages import (
     extract_imports,
     extract_manifests,
     manifest_names,
+    name_search,
     refs,
 )
 from llmvet.validators.packages.import_map import NAMESPACES
@@ -230,7 +231,8 @@ def test_local_module_searches_are_the_regex_searches():
     rng = random.Random(17)
     names = ["app", "a", "x-y", "lodash.get", "_m", "\u00e9t\u00e9", "app2"]
     pieces = names + ["/", ".py", ".js", ".pyc", "__init__.py", "\n", " ", "\t", "\u2502", "\u251c\u2500\u2500 ", "`", "|", "*", "-",
-                      "+", "#", " # c", "x", ".", "s/", "\u00e9", "_"]  # fmt: skip
+                      "+", "#", " # c", "x", ".", "s/", "\u00e9", "_", ".jsx", ".tsx9", ".mjs", ".ts", "/x.py", "/a.b.py",
+                      ".py-", ".py\u00e9", "\u0663", "/\n"]  # fmt: skip
     local = 0
     for i in range(30000):
         name = names[i % len(names)]
@@ -240,6 +242,23 @@ def test_local_module_searches_are_the_regex_searches():
         assert extract_imports.is_local(name, text) == expected, (name, text)
         local += expected
     assert local > 500
+
+
+def test_from_module_search_is_the_regex_search():
+    """The place of `from x.y import z`'s module in its line: as `\\bfrom\\s+(x\\.y)\\b` finds it."""
+    rng = random.Random(19)
+    modules = ["a", "os.path", "x_y", "\u00e9t\u00e9", "m\u0301", "a.b.c", "_"]
+    pieces = modules + ["from", "from ", "from\t", "from\u00a0", "import ", " ", ".", "x", "_", "\u00e9", "\u0301",
+                        "(", "#", "afrom ", "\u0663"]  # fmt: skip
+    found = 0
+    for i in range(30000):
+        module = modules[i % len(modules)]
+        around = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 5))) for _ in range(2)]
+        line = around[0] + rng.choice(["from ", "from  ", "from", "_from "]) + module + around[1]
+        m = re.search(r"\bfrom\s+(" + re.escape(module) + r")\b", line)
+        assert name_search.from_module_at(line, module) == (m.start(1) if m else -1), (line, module)
+        found += m is not None
+    assert found > 1000
 
 
 def test_command_ends_are_the_regex_searches():

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from llmvet.validators.packages import scan
 from llmvet.validators.packages.import_map import NAMESPACES, NODE_BUILTINS
+from llmvet.validators.packages.name_search import defined_at, from_module_at, occurrences
 from llmvet.validators.packages.refs import NPM_NAME, Ref
 
 PY_LANGS = {"python", "py", "python3", "py3", "ipython", "ipython3", "jupyter", "pycon", "sage", "pyi"}
@@ -176,11 +177,11 @@ def _python_static_imports(code: str, base: int, lang: str) -> list[Ref]:
             if node.level or not node.module:
                 continue
             line = lines[node.lineno - 1]
-            m = re.search(r"\bfrom\s+(" + re.escape(node.module) + r")\b", line[node.col_offset :])
-            if not m:
+            at = from_module_at(line[node.col_offset :], node.module)
+            if at < 0:
                 continue
             top = node.module.split(".")[0]
-            off = starts[node.lineno - 1] + node.col_offset + m.start(1)
+            off = starts[node.lineno - 1] + node.col_offset + at
             module = node.module
             if top in NAMESPACES and module.count(".") + 1 < NAMESPACES[top] and node.names[0].name != "*":
                 module = f"{module}.{node.names[0].name}"  # from google.cloud import storage
@@ -276,7 +277,6 @@ def local_modules(text: str) -> set[str]:
     return names
 
 
-_TREE_PREFIX = re.compile(r"[ \t│├└─|`+*-]*")  # what may stand before a folder's name in a tree line
 _JS_EXTS = (".js", ".ts", ".jsx", ".tsx", ".mjs", ".cjs")
 # every word directly before `.py`, a JS extension or `/`: a superset of the modules an answer defines
 _LOCAL_CANDIDATE = re.compile(r"([A-Za-z_][\w-]*)(?:\.(?:py|js|ts|jsx|tsx|mjs|cjs)\b|/)")
@@ -315,19 +315,7 @@ def is_local(
             return False
     elif name + ".py" not in text and name + "/" not in text and not any(name + e in text for e in _JS_EXTS):
         return False
-    # `(?<![\w.-])name` written name first, `name(?<![\w.-]name)`: the engine then skips to each
-    # occurrence of the name instead of trying the look-behind at every position
-    pat = re.escape(name)
-    lead = rf"{pat}(?<![\w.-]{pat})"
-    return bool(
-        re.search(rf"{lead}(?:/[\w./-]*)?\.py\b", text)
-        or re.search(rf"{lead}/(?:__init__\.py|[\w/-]+\.py)\b", text)
-        or any(
-            _TREE_PREFIX.fullmatch(text, text.rfind("\n", 0, m.start()) + 1, m.start())
-            for m in re.finditer(rf"{pat}/[ \t]*(?:#.*)?$", text, re.M)
-        )
-        or re.search(rf"{lead}\.(?:js|ts|jsx|tsx|mjs|cjs)\b", text)
-    )
+    return any(defined_at(text, i, len(name)) for i in occurrences(text, name))
 
 
 def block_imports(lang: str, code: str, base: int) -> list[Ref]:
