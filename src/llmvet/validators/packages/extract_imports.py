@@ -228,6 +228,18 @@ def _python_imports_regex(code: str, base: int) -> list[Ref]:
     return refs
 
 
+_NPM_VERSION = re.compile(r"(?<=.)@[^/]*$")  # `npm:pkg@1.2`: the version after the name (what drop_npm_version drops)
+
+
+def drop_npm_version(spec: str) -> str:
+    """`_NPM_VERSION.sub("", spec)`: the leftmost `@` past the first character with no `/` after it,
+    and all after it, dropped (string methods, no pattern tried at each position)."""
+    if "\n" in spec:
+        return _NPM_VERSION.sub("", spec)  # (`.` does not match a newline before the `@`)
+    i = spec.find("@", max(spec.rfind("/") + 1, 1))
+    return spec[:i] if i > 0 else spec
+
+
 def _js_imports(code: str, base: int) -> list[Ref]:
     refs: list[Ref] = []
     for m in _js_specs(code):
@@ -235,7 +247,7 @@ def _js_imports(code: str, base: int) -> list[Ref]:
         s = m.start(2)
         if spec.startswith("npm:"):
             spec, s = spec[4:], s + 4
-            spec = re.sub(r"(?<=.)@[^/]*$", "", spec)
+            spec = drop_npm_version(spec)
         if not spec or spec[0] in "./~#$" or spec.startswith("@/") or ":" in spec or "*" in spec or "{" in spec:
             continue
         parts = spec.split("/")

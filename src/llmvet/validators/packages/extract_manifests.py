@@ -16,6 +16,28 @@ _TOML_KEY = re.compile(r"""^\s*("?)([A-Za-z0-9_.-]+)\1\s*=\s*(.*)$""")
 _NPM_DEPS = re.compile(r'"(?:dev|peer|optional|bundle[d]?)?[dD]ependencies"\s*:\s*\{([^{}]*)\}')
 _NPM_PAIR = re.compile(r'"([^"\n]+)"\s*:\s*"([^"\n]*)"')
 _EXACT_PIN = re.compile(r"^\s*===?\s*([A-Za-z0-9][A-Za-z0-9.+!_-]*)\s*$")
+_BARE_PIN = re.compile(r"^(\d[\w.+!-]*)$")
+_NOT_REGISTRY = re.compile(r"\b(path|git|url|file)\s*=")  # Poetry / Pipfile entries not from the registry
+_PYPROJECT_TABLE = re.compile(r"^\s*\[(project|tool\.poetry|dependency-groups|build-system)", re.M)
+_PYPROJECT_TABLES = ("project", "tool.poetry", "dependency-groups", "build-system")
+
+
+def pyproject_table(code: str) -> bool:
+    """`_PYPROJECT_TABLE.search(code)`: a `[` with only blanks before it on its line (`\\s*` may reach back
+    over blank lines to a line start: the blanks since the last newline decide) opening one of the tables;
+    found with str.find, as the engine tries a `^`-anchored multiline pattern at every position."""
+    i = code.find("[")
+    while i >= 0:
+        lead = code[code.rfind("\n", 0, i) + 1 : i]
+        if (not lead or lead.isspace()) and code.startswith(_PYPROJECT_TABLES, i + 1):
+            return True
+        i = code.find("[", i + 1)
+    return False
+
+
+_SETUP_PY_LISTS = re.compile(r"\b(?:install_requires|setup_requires|tests_require)\s*=\s*\[")
+_SETUP_CFG_REQUIRES = re.compile(r"^\s*install_requires\s*=[ \t]*(.*)$", re.M)
+_NPM_OWN_NAME = re.compile(r'^\s*"name"\s*:\s*"([^"\n]+)"', re.M)
 
 # the languages _manifest_kind reads a block of without a file name: TOML, JSON and requirements lists
 _REQUIREMENTS_LANGS = {"", "text", "txt", "plaintext", "plain", "requirements", "pip", "pip-requirements", "ini"}
@@ -43,7 +65,7 @@ def _manifest_kind(lang: str, code: str, before: str, named: bool = True) -> str
         kind = kind_of(last.group(1))
         if lang in _KIND_LANGS[kind] and not (kind == "setup.py" and "setup(" not in code):
             return kind
-    if lang in ("toml",) and re.search(r"^\s*\[(project|tool\.poetry|dependency-groups|build-system)", code, re.M):
+    if lang == "toml" and pyproject_table(code):
         return "pyproject"
     if (lang in ("json", "jsonc", "json5") and '"dependencies"' in code) or '"devDependencies"' in code:
         return "package.json"
@@ -154,7 +176,7 @@ def _toml_is_dict(table: str) -> bool:
 def _toml_dict_entry(line: str, k: re.Match[str], line_start: int, base: int, tool: str) -> Ref | None:
     """`name = "==1.2"` (or a table value) in a Poetry / Pipfile table; path, git and url entries are skipped."""
     value = k.group(3)
-    if re.search(r"\b(path|git|url|file)\s*=", value):
+    if ("=" in value) and _NOT_REGISTRY.search(value):
         return None
     name_off = line_start + k.start(2)
     raw = k.group(2)
@@ -162,7 +184,7 @@ def _toml_dict_entry(line: str, k: re.Match[str], line_start: int, base: int, to
     m = _QUOTED.match(value.strip())
     if m:
         v = (m.group(1) or m.group(2) or "").strip()
-        pm = _EXACT_PIN.match(v) or re.match(r"^(\d[\w.+!-]*)$", v)
+        pm = _EXACT_PIN.match(v) or _BARE_PIN.match(v)
         pin = pm.group(1) if pm else None
     if not PY_NAME.match(raw):
         return None
@@ -213,7 +235,7 @@ def _toml_manifest(code: str, base: int, tool: str) -> tuple[list[Ref], set[str]
 
 def _setup_py(code: str, base: int) -> list[Ref]:
     refs: list[Ref] = []
-    for m in re.finditer(r"\b(?:install_requires|setup_requires|tests_require)\s*=\s*\[", code):
+    for m in _SETUP_PY_LISTS.finditer(code):
         end = _array_end(code, m.end())
         refs.extend(_quoted_in(code, m.end(), end, base, "setup.py"))
     return refs
@@ -221,7 +243,7 @@ def _setup_py(code: str, base: int) -> list[Ref]:
 
 def _setup_cfg(code: str, base: int) -> list[Ref]:
     refs: list[Ref] = []
-    m = re.search(r"^\s*install_requires\s*=[ \t]*(.*)$", code, re.M)
+    m = _SETUP_CFG_REQUIRES.search(code)
     if not m:
         return refs
     pos = m.start(1)
@@ -249,7 +271,7 @@ def _setup_cfg(code: str, base: int) -> list[Ref]:
 def _package_json(code: str, base: int) -> tuple[list[Ref], set[str]]:
     refs: list[Ref] = []
     own: set[str] = set()
-    nm = re.search(r'^\s*"name"\s*:\s*"([^"\n]+)"', code, re.M)
+    nm = _NPM_OWN_NAME.search(code)
     if nm:
         own.add(nm.group(1))
     for block in _NPM_DEPS.finditer(code):
