@@ -54,3 +54,9 @@ def test_npm_version_drop_is_the_regex_substitution(seed):
             assert extract_imports.drop_npm_version(spec) == expected, repr(spec)
             changed += expected != spec
     assert changed > 1000
+
+
+@pytest.mark.parametrize("seed", [5])
+def test_first_line_is_the_split_reading(seed):
+    for text in texts(seed, 30000):
+        assert extract_manifests.first_line(text) == text.lstrip().split("\n", 1)[0], repr(text)

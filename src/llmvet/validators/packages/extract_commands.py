@@ -241,15 +241,16 @@ def find_install_commands(text: str, code_spans: list[tuple[int, int]]) -> list[
     done_to = 0
     code_starts = [a for a, _ in code_spans]
     for m in _commands(text):
-        if m.start() < done_to:
+        at = m.start()
+        if at < done_to:
             continue  # inside the previous command's arguments
         kind = m.lastgroup or ""
         start = m.end()
-        in_code = _in_spans(m.start(), code_spans, code_starts)
-        prose = not in_code and not _inside_inline_code(text, m.start())
+        in_code = _in_spans(at, code_spans, code_starts)
+        prose = not in_code and not _inside_inline_code(text, at)
         end = _segment_end(text, start, _MAX_COMMAND if not prose else 400)
         before = len(refs)
-        if not in_code and _negated(text, m.start()):
+        if not in_code and _negated(text, at):
             continue  # "not `pip install sklearn`", "instead of pip install bs4": advice against it
         toks = _tokens(text, start, end)
         if kind in ("pip", "uvadd", "pipenv", "pipx"):
@@ -278,7 +279,7 @@ def find_install_commands(text: str, code_spans: list[tuple[int, int]]) -> list[
                     refs.append(Ref("npm", name, (off + a, off + b), "install", "npm-create", None, tok))
                 break
         # in code a command owns its whole line; in prose only up to its last name
-        done_to = end if not prose else max([m.end()] + [r.span[1] for r in refs[before:]])
+        done_to = end if not prose else max([start] + [r.span[1] for r in refs[before:]])
     return refs
 
 

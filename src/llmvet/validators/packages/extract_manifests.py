@@ -52,11 +52,18 @@ _KIND_LANGS = {
 }
 
 
+def first_line(code: str) -> str:
+    """`code.lstrip().split("\\n", 1)[0]` without copying the rest of the block."""
+    s = code.lstrip()
+    nl = s.find("\n")
+    return s if nl < 0 else s[:nl]
+
+
 def _manifest_kind(lang: str, code: str, before: str, named: bool = True) -> str | None:
     """Which manifest a code block shows: from its info string or first line (`# requirements.txt`),
     else from the last file name mentioned just above it when the block's language fits that file.
     `named`: False when none of the three can name a file (the caller knows from one look at the answer)."""
-    for probe in (lang, code.lstrip().split("\n", 1)[0]) if named else ():
+    for probe in (lang, first_line(code)) if named else ():
         m = FILENAME.search(probe) if could_name_file(probe) else None
         if m:
             return kind_of(m.group(1))

@@ -156,8 +156,8 @@ class Judge:
                     continue
                 for f in hit[2]:  # (most names are quiet: nothing to copy); _at's copy, inline
                     findings.append(
-                        Finding(f.validator, f.code, f.message, f.severity, f.risk, ref.span, dict(f.evidence),
-                                dict(f.audit_evidence), f.id)
+                        Finding(f.validator, f.code, f.message, f.severity, f.risk, ref.span, f.evidence.copy(),
+                                f.audit_evidence.copy(), f.id)
                     )  # fmt: skip
         return unchecked
 
