@@ -120,6 +120,7 @@ class RegistryClient:
         self._mem: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._mem_max = memory_entries
         self._peeked: dict[str, tuple[dict[str, Any], Index, Lookup]] = {}  # see peek
+        self._keys: dict[tuple[str, str], str] = {}  # (index id, name) -> self.key(index, name), for peek
         self._inflight: dict[str, asyncio.Future[Lookup]] = {}
         self._sem: asyncio.Semaphore | None = None
         self._sem_loop: asyncio.AbstractEventLoop | None = None
@@ -147,7 +148,12 @@ class RegistryClient:
 
     def peek(self, index: Index, name: str, now: float | None = None) -> Lookup | None:
         """A fresh answer from the memory cache, or None (no awaiting: the warm path)."""
-        k = self.key(index, name)
+        k = self._keys.get((index.id, name))  # the cache key of a name as asked (no normalising again)
+        if k is None:
+            k = self.key(index, name)
+            if len(self._keys) >= self._mem_max:
+                self._keys.clear()
+            self._keys[(index.id, name)] = k
         rec = self._mem.get(k)
         if rec is None or not self._fresh(rec, time.time() if now is None else now):
             return None

@@ -325,15 +325,15 @@ class PackagesValidator(Validator[PackagesConfig]):
             lk = lookups.get((iid, job.name))
             if lk is None or lk.status != "missing":
                 continue
-            refs = job.refs
-            if job.index.ecosystem == "pypi" and any(r.kind == "import" for r in refs):
+            kinds = {r.kind for r in job.refs}  # (a set: generators over the refs cost more than they test)
+            if job.index.ecosystem == "pypi" and "import" in kinds:
                 waiting.append(job)
             other = self._other_index.get(job.index.ecosystem) if elsewhere_too else None
             if (
                 other is not None
                 and job.index is not self.private
-                and any(r.kind != "import" for r in refs)
-                and not any(self.judge.is_private(r) or (r.index_url and not r.extra_index) for r in refs)
+                and bool(kinds - {"import"})
+                and not any(self.judge.is_private(r) or (r.index_url and not r.extra_index) for r in job.refs)
                 and (name := other_ecosystem.name_there(job.name, other.ecosystem)) is not None
             ):
                 elsewhere.append((job, other, name))
