@@ -1,5 +1,6 @@
 """The registry client's peek remembers the cache key of each name as asked: what it gives must be what
-reading the memory cache under the normalised key gives, for every spelling, registry and record change."""
+reading the memory cache under the normalised key gives, for every spelling, registry and record change.
+The check skips awaiting the popular-list build once every list it needs is built."""
 
 from __future__ import annotations
 
@@ -69,3 +70,14 @@ async def test_peek_is_the_plain_cache_reading(fake, res):
     key = v.client.key(v.pypi, name)
     v.client._remember(key, {**v.client._mem[key], "status": "missing", "info": None})
     assert v.client.peek(v.pypi, name.upper()).status == "missing"
+
+
+async def test_popular_lists_are_built_off_the_loop_before_the_await_is_skipped(fake, res):
+    """The check awaits the popular-list build only while one of its registries' lists is unbuilt: the
+    first answer naming both registries builds both (then later answers skip the await)."""
+    v = packages_validator(fake)
+    assert not v._popular_built
+    await v.check(Context(text="```bash\npip install requests\n```\n", resources=res))
+    assert v._popular_built == {"pypi"}
+    await v.check(Context(text="```bash\nnpm install left-pad\npip install flask\n```\n", resources=res))
+    assert v._popular_built == set(v._ecosystems) == {"pypi", "npm"}

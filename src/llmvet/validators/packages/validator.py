@@ -169,8 +169,8 @@ class PackagesValidator(Validator[PackagesConfig]):
             return None
         lookups: _Lookups = await self._lookup(ctx, jobs, warm) if jobs else {}
         now = time.time()
-        if jobs and ctx.resources is not None:
-            await self._load_popular(ctx, jobs)
+        if jobs and ctx.resources is not None and len(self._popular_built) != len(self._ecosystems):
+            await self._load_popular(ctx, jobs)  # (popular_names keeps what it built: no await once all are)
         unchecked = self.judge.judge_all(jobs, lookups, now, findings)
         meta = {"packages_checked": len(jobs), "references": len(refs), "unchecked": unchecked}
         return self._verdict(findings, meta)
@@ -341,8 +341,6 @@ class PackagesValidator(Validator[PackagesConfig]):
 
     async def _load_popular(self, ctx: Context, jobs: _JobMap) -> None:
         assert ctx.resources is not None
-        if len(self._popular_built) == len(self._ecosystems):
-            return  # (popular_names keeps what it built for the process: no await, no set to build per answer)
         wanted = {j.index.ecosystem for j in jobs.values()} | {j.elsewhere[0] for j in jobs.values() if j.elsewhere}
         await self._build_popular(ctx.resources, wanted)
 
