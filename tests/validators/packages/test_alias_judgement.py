@@ -12,7 +12,6 @@ from __future__ import annotations
 import pytest
 
 from llmvet.resources import Resources
-from llmvet.store import open_store
 from llmvet.validators.base import Context
 from tests.support.fake_registry import packages_validator, running_registry
 
@@ -39,13 +38,6 @@ def fake():
         reg.add("pypi", "pil", SQUAT)
         yield reg
         reg.records["pypi"]["pil"] = recorded
-
-
-@pytest.fixture
-async def res(tmp_path):
-    r = Resources(await open_store(f"sqlite:///{tmp_path / 'cache.db'}"))
-    yield r
-    await r.close()
 
 
 async def codes(validator, text: str, res: Resources) -> list[str]:

@@ -3,10 +3,8 @@ its plain regex definition gives, on the corpora and on generated adversarial te
 
 from __future__ import annotations
 
-import json
 import random
 import re
-from pathlib import Path
 
 import pytest
 
@@ -21,8 +19,7 @@ from llmvet.validators.packages import (
     refs,
 )
 from llmvet.validators.packages.import_map import NAMESPACES
-
-DATA = Path(__file__).resolve().parents[2] / "data"
+from tests.support.corpus import with_generated
 
 # The definitions the fast paths replace.
 LOCAL_CANDIDATE = re.compile(r"([A-Za-z_][\w-]*)(?:\.(?:py|js|ts|jsx|tsx|mjs|cjs)\b|/)")
@@ -38,13 +35,7 @@ PIECES = [
 
 
 def texts(seed: int, n: int) -> list[str]:
-    out = []
-    for path in sorted(DATA.glob("*/*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip() and isinstance(text := json.loads(line).get("text"), str):
-                out.append(text)
-    rng = random.Random(seed)
-    return out + ["".join(rng.choice(PIECES) for _ in range(rng.randint(1, 40))) for _ in range(n)]
+    return with_generated(PIECES, seed, n, 40)
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -3,16 +3,12 @@ regex definition gives, on the corpora and on generated adversarial text."""
 
 from __future__ import annotations
 
-import json
-import random
 import re
-from pathlib import Path
 
 import pytest
 
 from llmvet.validators.packages import extract_imports, extract_manifests
-
-DATA = Path(__file__).resolve().parents[2] / "data"
+from tests.support.corpus import with_generated
 
 # The definitions the fast paths replace (as the modules wrote them inline before).
 PYPROJECT_TABLE = re.compile(r"^\s*\[(project|tool\.poetry|dependency-groups|build-system)", re.M)
@@ -26,13 +22,7 @@ PIECES = [
 
 
 def texts(seed: int, n: int) -> list[str]:
-    out = []
-    for path in sorted(DATA.glob("*/*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip() and isinstance(text := json.loads(line).get("text"), str):
-                out.append(text)
-    rng = random.Random(seed)
-    return out + ["".join(rng.choice(PIECES) for _ in range(rng.randint(1, 30))) for _ in range(n)]
+    return with_generated(PIECES, seed, n, 30)
 
 
 @pytest.mark.parametrize("seed", [1, 2])

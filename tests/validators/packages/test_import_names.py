@@ -10,30 +10,16 @@ from __future__ import annotations
 import pytest
 
 from llmvet.resources import Resources
-from llmvet.store import open_store
 from llmvet.validators.base import Context, Status
 from llmvet.validators.packages import PackagesValidator
-from tests.support.fake_registry import packages_validator, running_registry
+from tests.support.fake_registry import packages_validator
 
 GHOST = "zzq-ghost-client"  # on no registry
 PY_GHOST = "zzqghostlib"
 
 
-@pytest.fixture(scope="module")
-def fake():
-    with running_registry() as reg:
-        yield reg
-
-
-@pytest.fixture
-async def res(tmp_path):
-    r = Resources(await open_store(f"sqlite:///{tmp_path / 'cache.db'}"))
-    yield r
-    await r.close()
-
-
-def make(fake, **kw) -> PackagesValidator:
-    return packages_validator(fake, **kw)
+def make(fake_registry, **kw) -> PackagesValidator:
+    return packages_validator(fake_registry, **kw)
 
 
 async def check(v: PackagesValidator, text: str, res: Resources):
@@ -55,9 +41,9 @@ async def check(v: PackagesValidator, text: str, res: Resources):
         ("const x = require('@zzqscope/ghost-pool/dist/index.js');", "@zzqscope/ghost-pool"),
     ],
 )
-async def test_npm_import_of_missing_package_fails(fake, res, code, name):
+async def test_npm_import_of_missing_package_fails(fake_registry, res, code, name):
     text = f"Use this:\n\n```js\n{code}\n```\n"
-    verdict, named = await check(make(fake), text, res)
+    verdict, named = await check(make(fake_registry), text, res)
     assert verdict.status == Status.FAILED
     assert named == {name: "package.missing"}
 
@@ -74,29 +60,29 @@ async def test_npm_import_of_missing_package_fails(fake, res, code, name):
         f">>> import {PY_GHOST}",  # console session: the line-scan fallback
     ],
 )
-async def test_python_import_of_missing_module_fails(fake, res, code):
+async def test_python_import_of_missing_module_fails(fake_registry, res, code):
     text = f"```python\n{code}\n```"
-    verdict, named = await check(make(fake), text, res)
+    verdict, named = await check(make(fake_registry), text, res)
     assert verdict.status == Status.FAILED
     assert named == {PY_GHOST: "package.missing"}
     assert verdict.findings[0].evidence["kind"] == "import"
 
 
-async def test_imports_that_still_pass(fake, res):
+async def test_imports_that_still_pass(fake_registry, res):
     text = (
         "```python\nimport requests\nimport helpers\ntry:\n    import zzqfastjson\nexcept ImportError:\n"
         "    zzqfastjson = None\nfrom google.cloud import zzqnotaservice\n```\n"
         "Put the helpers in `helpers.py`.\n\n```js\nconst express = require('express');\n"
         "const fs = require('node:fs');\nimport x from './local/thing';\n```"
     )
-    verdict, named = await check(make(fake), text, res)
+    verdict, named = await check(make(fake_registry), text, res)
     assert verdict.status == Status.PASSED
     # the optional import and the guessed namespace distribution stay low-severity notes
     assert named == {"zzqfastjson": "package.unknown_import", "google": "package.unknown_import"}
 
 
-async def test_python_x_alias_still_resolves_an_import(fake, res):
-    fake.add(
+async def test_python_x_alias_still_resolves_an_import(fake_registry, res):
+    fake_registry.add(
         "pypi",
         "python-zzqreal",
         {
@@ -114,10 +100,10 @@ async def test_python_x_alias_still_resolves_an_import(fake, res):
         },
     )
     try:
-        verdict, named = await check(make(fake), "```python\nimport zzqreal\n```", res)
+        verdict, named = await check(make(fake_registry), "```python\nimport zzqreal\n```", res)
         assert verdict.status == Status.PASSED and named == {}
     finally:
-        fake.records["pypi"].pop("python-zzqreal")
+        fake_registry.records["pypi"].pop("python-zzqreal")
 
 
 # PyPI's `pytorch`: two old releases, no summary, no description, no project URLs; installing it
@@ -131,18 +117,18 @@ _PYTORCH = {
 }
 
 
-async def test_placeholder_on_the_popular_list_is_still_a_placeholder(fake, res, tmp_path):
+async def test_placeholder_on_the_popular_list_is_still_a_placeholder(fake_registry, res, tmp_path):
     popular = tmp_path / "popular-pypi.txt"
     popular.write_text("requests\ntorch\nnumpy\npytorch\n")  # a download-ranked list can hold `pytorch`
-    fake.add("pypi", "pytorch", _PYTORCH)
+    fake_registry.add("pypi", "pytorch", _PYTORCH)
     try:
         text = "```bash\npip install pytorch requests\n```"
         for cfg in ({"popular_pypi_file": str(popular)}, {}):
-            verdict, named = await check(make(fake, **cfg), text, res)
+            verdict, named = await check(make(fake_registry, **cfg), text, res)
             assert verdict.status == Status.FAILED, cfg
             assert set(named) == {"pytorch"}, cfg
-        listed, named = await check(make(fake, popular_pypi_file=str(popular)), text, res)
+        listed, named = await check(make(fake_registry, popular_pypi_file=str(popular)), text, res)
         assert named == {"pytorch": "package.placeholder"}
         assert "torch" in listed.findings[0].message
     finally:
-        fake.records["pypi"].pop("pytorch")
+        fake_registry.records["pypi"].pop("pytorch")

@@ -7,46 +7,25 @@ import asyncio
 import json
 from pathlib import Path
 
-import pytest
-
-from llmvet.resources import Resources
-from llmvet.store import open_store
 from llmvet.validators.base import Context
-from tests.support.fake_registry import packages_validator, running_registry
+from tests.support.corpus import corpus_texts
+from tests.support.fake_registry import packages_validator
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
 
-@pytest.fixture(scope="module")
-def fake():
-    with running_registry() as reg:
-        yield reg
-
-
-@pytest.fixture
-async def res(tmp_path):
-    r = Resources(await open_store(f"sqlite:///{tmp_path / 'cache.db'}"))
-    yield r
-    await r.close()
-
-
 def corpus() -> list[str]:
-    out = []
-    for path in sorted(DATA.glob("packages/*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip() and isinstance(text := json.loads(line).get("text"), str):
-                out.append(text)
-    return out
+    return corpus_texts("packages/*.jsonl")
 
 
 def seen(verdict) -> tuple:
     return verdict.status, verdict.risk, [f.to_dict(audit=True) for f in verdict.findings]
 
 
-async def test_remembered_judgements_are_the_fresh_ones(fake, res):
+async def test_remembered_judgements_are_the_fresh_ones(fake_registry, res):
     """Every corpus answer, checked by a validator that judged all of them before, gets what a validator
     judging it afresh (its memory emptied) gets: findings, places, evidence, status and risk."""
-    remembering, fresh = packages_validator(fake), packages_validator(fake)
+    remembering, fresh = packages_validator(fake_registry), packages_validator(fake_registry)
     texts = corpus()
     for text in texts:
         await remembering.check(Context(text=text, resources=res))
@@ -61,10 +40,10 @@ async def test_remembered_judgements_are_the_fresh_ones(fake, res):
     assert with_findings > 100
 
 
-async def test_findings_handed_out_are_not_the_remembered_ones(fake, res):
+async def test_findings_handed_out_are_not_the_remembered_ones(fake_registry, res):
     """The engine adds to a finding's evidence and moves its span: what one answer's findings become must
     not reach the next answer naming the same package."""
-    v = packages_validator(fake)
+    v = packages_validator(fake_registry)
     name = "flask-jwt-extended-authx-helper"
     first = await v.check(Context(text=f"Run `pip install {name}` now.", resources=res))
     assert [f.code for f in first.findings] == ["package.missing"]
@@ -80,33 +59,33 @@ async def test_findings_handed_out_are_not_the_remembered_ones(fake, res):
     assert seen(await v.check(Context(text=text, resources=res))) == seen(again)
 
 
-async def test_a_new_registry_record_is_judged_again(fake, res):
+async def test_a_new_registry_record_is_judged_again(fake_registry, res):
     """A name judged quiet is judged again once the registry's record changes (here: it became a
     placeholder), not served from memory."""
     real = json.loads((DATA / "packages/registry/pypi/requests.json").read_text())
     squat = json.loads((DATA / "packages/synthetic.json").read_text())["pypi"]["ada-pip-credentials"]
     name = "llmvet-memo-probe"
-    fake.add("pypi", name, real)
-    v = packages_validator(fake, positive_ttl=0.2)
+    fake_registry.add("pypi", name, real)
+    v = packages_validator(fake_registry, positive_ttl=0.2)
     text = f"Install it with `pip install {name}`."
     assert (await v.check(Context(text=text, resources=res))).findings == []
     assert (await v.check(Context(text=text, resources=res))).findings == []
-    fake.add("pypi", name, squat)
+    fake_registry.add("pypi", name, squat)
     await asyncio.sleep(0.3)
     codes = [f.code for f in (await v.check(Context(text=text, resources=res))).findings]
     assert codes == ["package.placeholder"]
 
 
-async def test_a_name_registered_later_is_found_through_the_warm_path(fake, res):
+async def test_a_name_registered_later_is_found_through_the_warm_path(fake_registry, res):
     """The warm path reuses what it made of a memory-cache record (the Lookup a peek built, the route of
     a name): once the record is replaced, a missing name that got registered reads as found."""
     real = json.loads((DATA / "packages/registry/pypi/requests.json").read_text())
     name = "llmvet-registered-later"
-    v = packages_validator(fake, negative_ttl=0.2)
+    v = packages_validator(fake_registry, negative_ttl=0.2)
     text = f"```bash\npip install {name}\n```\n"
     for _ in range(2):  # the second check reads the memory cache
         assert [f.code for f in (await v.check(Context(text=text, resources=res))).findings] == ["package.missing"]
-    fake.add("pypi", name, real)
+    fake_registry.add("pypi", name, real)
     await asyncio.sleep(0.3)
     assert (await v.check(Context(text=text, resources=res))).findings == []
     hit = v.client.peek(v.pypi, name)

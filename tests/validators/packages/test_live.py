@@ -6,20 +6,11 @@ import uuid
 
 import pytest
 
-from llmvet.resources import Resources
-from llmvet.store import open_store
 from llmvet.validators.base import Context, Status
 from llmvet.validators.packages import PackagesValidator
 
 pytestmark = pytest.mark.live
 PUBLIC = dict(pypi_index_url="https://pypi.org/simple", npm_registry_url="https://registry.npmjs.org")
-
-
-@pytest.fixture
-async def res(tmp_path):
-    r = Resources(await open_store(f"sqlite:///{tmp_path / 'c.db'}"))
-    yield r
-    await r.close()
 
 
 async def test_live_real_missing_and_placeholder(res):

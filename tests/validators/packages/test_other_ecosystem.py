@@ -8,8 +8,6 @@ import json
 
 import pytest
 
-from llmvet.resources import Resources
-from llmvet.store import open_store
 from llmvet.validators.base import Context
 from tests.support.fake_registry import DATA, packages_validator, running_registry
 
@@ -18,13 +16,6 @@ from tests.support.fake_registry import DATA, packages_validator, running_regist
 def registry():
     with running_registry() as reg:
         yield reg
-
-
-@pytest.fixture
-async def res(tmp_path):
-    r = Resources(await open_store(f"sqlite:///{tmp_path / 'cache.db'}"))
-    yield r
-    await r.close()
 
 
 async def findings(registry, res, text, **settings):

@@ -8,28 +8,11 @@ import json
 import time
 from pathlib import Path
 
-import pytest
-
-from llmvet.resources import Resources
-from llmvet.store import open_store
 from llmvet.validators.base import Context
 from llmvet.validators.packages.extract import extract
-from tests.support.fake_registry import packages_validator, running_registry
+from tests.support.fake_registry import packages_validator
 
 DATA = Path(__file__).resolve().parents[2] / "data"
-
-
-@pytest.fixture(scope="module")
-def fake():
-    with running_registry() as reg:
-        yield reg
-
-
-@pytest.fixture
-async def res(tmp_path):
-    r = Resources(await open_store(f"sqlite:///{tmp_path / 'cache.db'}"))
-    yield r
-    await r.close()
 
 
 def plain_peek(client, index, name):
@@ -44,8 +27,8 @@ def spellings(name: str) -> list[str]:
     return [name, name.upper(), name.replace("-", "_"), name.replace("-", "."), f"{name}-x"]
 
 
-async def test_peek_is_the_plain_cache_reading(fake, res):
-    v = packages_validator(fake)
+async def test_peek_is_the_plain_cache_reading(fake_registry, res):
+    v = packages_validator(fake_registry)
     texts = [
         json.loads(line)["text"]
         for path in sorted(DATA.glob("packages/*.jsonl"))
@@ -72,10 +55,10 @@ async def test_peek_is_the_plain_cache_reading(fake, res):
     assert v.client.peek(v.pypi, name.upper()).status == "missing"
 
 
-async def test_popular_lists_are_built_off_the_loop_before_the_await_is_skipped(fake, res):
+async def test_popular_lists_are_built_off_the_loop_before_the_await_is_skipped(fake_registry, res):
     """The check awaits the popular-list build only while one of its registries' lists is unbuilt: the
     first answer naming both registries builds both (then later answers skip the await)."""
-    v = packages_validator(fake)
+    v = packages_validator(fake_registry)
     assert not v._popular_built
     await v.check(Context(text="```bash\npip install requests\n```\n", resources=res))
     assert v._popular_built == {"pypi"}

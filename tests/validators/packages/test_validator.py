@@ -9,35 +9,21 @@ import pytest
 from pydantic import ValidationError
 
 from llmvet.resources import Resources
-from llmvet.store import open_store
 from llmvet.validators.base import Context, Status
 from llmvet.validators.packages import PackagesValidator
-from tests.support.fake_registry import packages_validator, running_registry
-
-
-@pytest.fixture(scope="module")
-def fake():
-    with running_registry() as reg:
-        yield reg
+from tests.support.fake_registry import packages_validator
 
 
 @pytest.fixture(autouse=True)
-def _reset(fake):
-    fake.delay, fake.fail = 0.0, False
-    fake.hits.clear()
-    fake.max_inflight = 0
+def _reset(fake_registry):
+    fake_registry.delay, fake_registry.fail = 0.0, False
+    fake_registry.hits.clear()
+    fake_registry.max_inflight = 0
     yield
 
 
-@pytest.fixture
-async def res(tmp_path):
-    r = Resources(await open_store(f"sqlite:///{tmp_path / 'cache.db'}"))
-    yield r
-    await r.close()
-
-
-def make(fake, **kw) -> PackagesValidator:
-    return packages_validator(fake, **kw)
+def make(fake_registry, **kw) -> PackagesValidator:
+    return packages_validator(fake_registry, **kw)
 
 
 async def run(v, text, res):
@@ -51,42 +37,42 @@ def by_name(verdict, text):
     return {text[f.span[0] : f.span[1]]: f for f in verdict.findings}
 
 
-async def test_real_packages_pass(fake, res):
+async def test_real_packages_pass(fake_registry, res):
     text = (
         "```bash\npip install requests 'fastapi[standard]' numpy==2.0.0 scikit-learn\n"
         "npm install express react@18.2.0 @types/node\n```\n"
         "```python\nimport cv2, yaml\nfrom PIL import Image\nfrom bs4 import BeautifulSoup\nimport sklearn\n"
         "from playhouse.shortcuts import model_to_dict\nimport os, json, asyncio\n```\n"
     )
-    v = await run(make(fake), text, res)
+    v = await run(make(fake_registry), text, res)
     assert v.status == Status.PASSED, [f.to_dict() for f in v.findings]
     assert v.findings == []
     assert v.meta["packages_checked"] == 7
 
 
-async def test_missing_package_and_missing_version(fake, res):
+async def test_missing_package_and_missing_version(fake_registry, res):
     text = "Run `pip install flask-superauth requests==99.0` then `npm i express-turbo-router`."
-    v = await run(make(fake), text, res)
+    v = await run(make(fake_registry), text, res)
     assert v.status == Status.FAILED
     f = by_name(v, text)
     assert f["flask-superauth"].code == "package.missing"
     assert f["flask-superauth"].severity == "high"
     assert f["flask-superauth"].evidence["ecosystem"] == "pypi"
-    assert f["flask-superauth"].evidence["registry"] == f"{fake.url}/pypi"
+    assert f["flask-superauth"].evidence["registry"] == f"{fake_registry.url}/pypi"
     assert f["requests"].code == "package.version_missing"
     assert f["requests"].evidence["version"] == "99.0"
     assert f["express-turbo-router"].code == "package.missing"
     assert f["express-turbo-router"].evidence["ecosystem"] == "npm"
 
 
-async def test_pep440_equal_versions_are_found(fake, res):
-    v = await run(make(fake), "`pip install requests==2.31`", res)  # 2.31 == 2.31.0
+async def test_pep440_equal_versions_are_found(fake_registry, res):
+    v = await run(make(fake_registry), "`pip install requests==2.31`", res)  # 2.31 == 2.31.0
     assert v.status == Status.PASSED, [f.message for f in v.findings]
 
 
-async def test_import_names_installed_are_placeholders(fake, res):
+async def test_import_names_installed_are_placeholders(fake_registry, res):
     text = "```\npip install sklearn bs4 playhouse dotenv PIL\n```"
-    v = await run(make(fake), text, res)
+    v = await run(make(fake_registry), text, res)
     f = by_name(v, text)
     assert {k: x.code for k, x in f.items()} == {
         k: "package.placeholder" for k in ("sklearn", "bs4", "playhouse", "dotenv", "PIL")
@@ -96,9 +82,9 @@ async def test_import_names_installed_are_placeholders(fake, res):
     assert v.status == Status.FAILED
 
 
-async def test_research_squats_and_npm_security_holding(fake, res):
+async def test_research_squats_and_npm_security_holding(fake_registry, res):
     text = "```\npip install chainlit-graphql-orm asurion-drive botocote\nnpm install splide\n```"
-    v = await run(make(fake), text, res)
+    v = await run(make(fake_registry), text, res)
     f = by_name(v, text)
     assert {k: x.code for k, x in f.items()} == {
         "chainlit-graphql-orm": "package.placeholder",
@@ -108,12 +94,12 @@ async def test_research_squats_and_npm_security_holding(fake, res):
     }
 
 
-async def test_unknown_import_is_lower_severity_than_missing_install(fake, res):
+async def test_unknown_import_is_lower_severity_than_missing_install(fake_registry, res):
     text = (
         "```python\nimport fancyhallucinatedlib\ntry:\n    import zzfastjsonx\nexcept ImportError:\n    zzfastjsonx = None\n```\n"
         "```bash\npip install fancyhallucinatedlib\n```"
     )
-    v = await run(make(fake), text, res)
+    v = await run(make(fake_registry), text, res)
     codes = sorted((f.code, f.severity, f.evidence.get("kind")) for f in v.findings)
     assert codes == [
         ("package.missing", "high", "import"),
@@ -124,53 +110,57 @@ async def test_unknown_import_is_lower_severity_than_missing_install(fake, res):
     assert optional.risk < next(f for f in v.findings if f.code == "package.missing").risk
     assert v.status == Status.FAILED
     # the import alone names the package, so it fails the answer too; the optional one does not
-    only_imports = await run(make(fake), text.split("```bash")[0], res)
+    only_imports = await run(make(fake_registry), text.split("```bash")[0], res)
     assert only_imports.status == Status.FAILED and len(only_imports.findings) == 2
-    optional_only = await run(make(fake), text.split("```bash")[0].replace("import fancyhallucinatedlib\n", ""), res)
+    optional_only = await run(
+        make(fake_registry), text.split("```bash")[0].replace("import fancyhallucinatedlib\n", ""), res
+    )
     assert optional_only.status == Status.PASSED and [f.code for f in optional_only.findings] == [
         "package.unknown_import"
     ]
 
 
-async def test_namespace_imports_resolve(fake, res):
+async def test_namespace_imports_resolve(fake_registry, res):
     text = "```python\nfrom google.cloud import storage\nimport google.cloud.storage\nfrom azure.identity import DefaultAzureCredential\n```"
-    v = await run(make(fake), text, res)
+    v = await run(make(fake_registry), text, res)
     assert v.findings == []
 
 
-async def test_lookalike_reported_with_closest(fake, res):
+async def test_lookalike_reported_with_closest(fake_registry, res):
     text = "`pip install reqeusts`"
-    v = await run(make(fake), text, res)
+    v = await run(make(fake_registry), text, res)
     (f,) = v.findings
     assert f.code == "package.missing" and f.evidence["closest"] == "requests"
 
 
-async def test_conda_not_checked_and_ignored(fake, res):
+async def test_conda_not_checked_and_ignored(fake_registry, res):
     text = "```\nconda install -c conda-forge nonexistentthing\n```"
-    v = await run(make(fake), text, res)
+    v = await run(make(fake_registry), text, res)
     assert [(f.code, f.severity) for f in v.findings] == [("package.not_checked", "info")]
     assert v.status == Status.PASSED
-    v = await run(make(fake, conda="ignore"), text, res)
+    v = await run(make(fake_registry, conda="ignore"), text, res)
     assert v.findings == []
-    assert fake.hits == {}
+    assert fake_registry.hits == {}
 
 
-async def test_allowlist_denylist_and_ecosystems(fake, res):
+async def test_allowlist_denylist_and_ecosystems(fake_registry, res):
     text = "```\npip install flask-superauth requests\nnpm install express-turbo-router\n```"
-    v = await run(make(fake, allowlist=["flask-*"], denylist=["requests"], ecosystems=["pypi"]), text, res)
+    v = await run(make(fake_registry, allowlist=["flask-*"], denylist=["requests"], ecosystems=["pypi"]), text, res)
     assert [(f.code, f.evidence["name"]) for f in v.findings] == [("package.denied", "requests")]
     assert v.status == Status.FAILED
-    assert not any("npm" in p for p in fake.hits)
+    assert not any("npm" in p for p in fake_registry.hits)
 
 
-async def test_private_prefixes_must_resolve_on_private_index(fake, res):
+async def test_private_prefixes_must_resolve_on_private_index(fake_registry, res):
     text = "`pip install acme-billing requests`"
-    no_private = await run(make(fake, private_prefixes=["acme-"]), text, res)
+    no_private = await run(make(fake_registry, private_prefixes=["acme-"]), text, res)
     assert [f.code for f in no_private.findings] == ["package.private_unresolved"]
     # the private index here is the fake's Simple API; acme-billing is not on it
-    v = await run(make(fake, private_prefixes=["acme-"], private_index_url=f"{fake.url}/simple"), text, res)
+    v = await run(
+        make(fake_registry, private_prefixes=["acme-"], private_index_url=f"{fake_registry.url}/simple"), text, res
+    )
     assert [f.code for f in v.findings] == ["package.private_unresolved"]
-    fake.add(
+    fake_registry.add(
         "pypi",
         "acme-billing",
         {
@@ -183,17 +173,22 @@ async def test_private_prefixes_must_resolve_on_private_index(fake, res):
     try:
         # (the miss above is cached for negative_ttl; another namespace sees the new answer)
         v = await run(
-            make(fake, private_prefixes=["acme-"], private_index_url=f"{fake.url}/simple", cache_namespace="fresh"),
+            make(
+                fake_registry,
+                private_prefixes=["acme-"],
+                private_index_url=f"{fake_registry.url}/simple",
+                cache_namespace="fresh",
+            ),
             text,
             res,
         )
         assert v.findings == []
     finally:
-        fake.records["pypi"].pop("acme-billing")
+        fake_registry.records["pypi"].pop("acme-billing")
 
 
-async def test_simple_api_only_mirror(fake, res):
-    v = make(fake, pypi_json_url="")  # a mirror: no JSON API, PEP 691 JSON Simple API
+async def test_simple_api_only_mirror(fake_registry, res):
+    v = make(fake_registry, pypi_json_url="")  # a mirror: no JSON API, PEP 691 JSON Simple API
     assert v.pypi.json_url is None
     text = "`pip install requests==2.31.0 flask-superauth playhouse`"
     out = await run(v, text, res)
@@ -204,59 +199,59 @@ async def test_simple_api_only_mirror(fake, res):
     }
     # no summary on the Simple API: playhouse is caught as peewee's import name with one release
     assert "import name of peewee" in f["playhouse"].evidence["reasons"][0]
-    assert any(p.startswith("/simple/") for p in fake.hits)
+    assert any(p.startswith("/simple/") for p in fake_registry.hits)
 
 
-async def test_simple_api_html_fallback(fake, res):
+async def test_simple_api_html_fallback(fake_registry, res):
     from llmvet.validators.packages.registry import Index
 
-    v = make(fake, pypi_json_url="")
+    v = make(fake_registry, pypi_json_url="")
     client = v.client
     import llmvet.validators.packages.registry as registry
 
     old = registry.SIMPLE_ACCEPT
     registry.SIMPLE_ACCEPT = "text/html"
     try:
-        got = await client.lookup_many(res, [(Index("pypi", f"{fake.url}/simple"), "flask")])
+        got = await client.lookup_many(res, [(Index("pypi", f"{fake_registry.url}/simple"), "flask")])
     finally:
         registry.SIMPLE_ACCEPT = old
     (lk,) = got.values()
     assert lk.status == "found" and "3.0.0" in lk.info["versions"]
 
 
-async def test_single_flight_and_cache(fake, res):
-    fake.delay = 0.3
-    v = make(fake)
+async def test_single_flight_and_cache(fake_registry, res):
+    fake_registry.delay = 0.3
+    v = make(fake_registry)
     text = "`pip install flask`"
     outs = await asyncio.gather(*(run(v, text, res) for _ in range(10)))
     assert all(o.status == Status.PASSED for o in outs)
-    assert fake.hits["/pypi/flask/json"] == 1  # ten concurrent answers, one request
+    assert fake_registry.hits["/pypi/flask/json"] == 1  # ten concurrent answers, one request
     # a second validator (another replica) finds it in the shared store: no request
-    fake.hits.clear()
-    await run(make(fake), text, res)
-    assert fake.hits == {}
+    fake_registry.hits.clear()
+    await run(make(fake_registry), text, res)
+    assert fake_registry.hits == {}
 
 
-async def test_cold_lookups_run_concurrently_within_the_limit(fake, res):
-    fake.delay = 0.3
+async def test_cold_lookups_run_concurrently_within_the_limit(fake_registry, res):
+    fake_registry.delay = 0.3
     names = ["requests", "numpy", "pandas", "flask", "django", "httpx", "rich", "click"]
     text = "```\npip install " + " ".join(names) + "\n```"
-    v = await run(make(fake, concurrency=16), text, res)
+    v = await run(make(fake_registry, concurrency=16), text, res)
     assert v.status == Status.PASSED
-    assert sum(fake.hits.values()) == 8
-    assert fake.max_inflight > 2  # the lookups of one answer overlap
-    fake.max_inflight = 0
-    await run(make(fake, concurrency=2, cache_namespace="other"), text, res)
-    assert fake.max_inflight == 2  # never more than the limit
+    assert sum(fake_registry.hits.values()) == 8
+    assert fake_registry.max_inflight > 2  # the lookups of one answer overlap
+    fake_registry.max_inflight = 0
+    await run(make(fake_registry, concurrency=2, cache_namespace="other"), text, res)
+    assert fake_registry.max_inflight == 2  # never more than the limit
 
 
-async def test_missing_then_registered_is_rejudged(fake, res):
-    v = make(fake, negative_ttl=0.2)
+async def test_missing_then_registered_is_rejudged(fake_registry, res):
+    v = make(fake_registry, negative_ttl=0.2)
     text = "`pip install fastapi-zeroconf-auth`"
     first = await run(v, text, res)
     assert [f.code for f in first.findings] == ["package.missing"]
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
-    fake.add(
+    fake_registry.add(
         "pypi",
         "fastapi-zeroconf-auth",
         {
@@ -277,12 +272,12 @@ async def test_missing_then_registered_is_rejudged(fake, res):
         assert f.code == "package.recent" and f.severity == "high"
         assert "seen_missing_at" in f.evidence
     finally:
-        fake.records["pypi"].pop("fastapi-zeroconf-auth")
+        fake_registry.records["pypi"].pop("fastapi-zeroconf-auth")
 
 
-async def test_recent_package_is_reported(fake, res):
+async def test_recent_package_is_reported(fake_registry, res):
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 5 * 86400))
-    fake.add(
+    fake_registry.add(
         "pypi",
         "brand-new-lib",
         {
@@ -301,51 +296,51 @@ async def test_recent_package_is_reported(fake, res):
     )
     try:
         text = "`pip install brand-new-lib`"
-        v = await run(make(fake), text, res)
+        v = await run(make(fake_registry), text, res)
         (f,) = v.findings
         assert f.code == "package.recent" and 4 < f.evidence["age_days"] < 6
         assert v.status == Status.PASSED  # recent alone does not fail by default
-        strict = await run(make(fake, fail_on=["missing", "recent"], min_age_days=1), text, res)
+        strict = await run(make(fake_registry, fail_on=["missing", "recent"], min_age_days=1), text, res)
         assert strict.findings == [] and strict.status == Status.PASSED
-        strict = await run(make(fake, fail_on=["missing", "recent"]), text, res)
+        strict = await run(make(fake_registry, fail_on=["missing", "recent"]), text, res)
         assert strict.status == Status.FAILED
     finally:
-        fake.records["pypi"].pop("brand-new-lib")
+        fake_registry.records["pypi"].pop("brand-new-lib")
 
 
-async def test_registry_unreachable_open_closed_and_stale_cache(fake, res):
+async def test_registry_unreachable_open_closed_and_stale_cache(fake_registry, res):
     text = "`pip install requests`"
-    fake.fail = True
-    opened = await run(make(fake, registry_unreachable="open"), text, res)
+    fake_registry.fail = True
+    opened = await run(make(fake_registry, registry_unreachable="open"), text, res)
     assert opened.status == Status.PASSED and [f.code for f in opened.findings] == ["package.unverified"]
-    closed = await run(make(fake, registry_unreachable="closed"), text, res)
+    closed = await run(make(fake_registry, registry_unreachable="closed"), text, res)
     assert closed.status == Status.FAILED and closed.findings[0].severity == "high"
     # once cached, an expired entry still answers while the registry is down
-    fake.fail = False
-    await run(make(fake, positive_ttl=0.05), text, res)
+    fake_registry.fail = False
+    await run(make(fake_registry, positive_ttl=0.05), text, res)
     await asyncio.sleep(0.1)
-    fake.fail = True
-    v = await run(make(fake, positive_ttl=0.05, registry_unreachable="closed"), text, res)
+    fake_registry.fail = True
+    v = await run(make(fake_registry, positive_ttl=0.05, registry_unreachable="closed"), text, res)
     assert v.status == Status.PASSED and v.findings == []
 
 
-async def test_timeout_counts_as_unreachable(fake, res):
-    fake.delay = 1.0
-    v = await run(make(fake, lookup_timeout=0.2, registry_unreachable="closed"), "`npm i lodash`", res)
+async def test_timeout_counts_as_unreachable(fake_registry, res):
+    fake_registry.delay = 1.0
+    v = await run(make(fake_registry, lookup_timeout=0.2, registry_unreachable="closed"), "`npm i lodash`", res)
     (f,) = v.findings
     assert f.code == "package.unverified" and "Timeout" in f.evidence["error"]
 
 
-async def test_shared_cache_on_both_store_backends(fake, store):
+async def test_shared_cache_on_both_store_backends(fake_registry, store):
     r = Resources(store)
     try:
         text = "`pip install flask` and `npm i express`"
-        v1 = await run(make(fake), text, r)
+        v1 = await run(make(fake_registry), text, r)
         assert v1.status == Status.PASSED
-        hits = sum(fake.hits.values())
+        hits = sum(fake_registry.hits.values())
         assert hits == 2
-        v2 = await run(make(fake), text, r)  # fresh memory, same store
-        assert v2.status == Status.PASSED and sum(fake.hits.values()) == hits
+        v2 = await run(make(fake_registry), text, r)  # fresh memory, same store
+        assert v2.status == Status.PASSED and sum(fake_registry.hits.values()) == hits
         assert sorted(await store.keys("pkgcache"))
     finally:
         if r._http is not None:
@@ -361,9 +356,9 @@ def test_config_rejects_unknown_fields_and_signals():
     assert PackagesValidator.Config(fail_on=["missing"]).fail_on == ["package.missing"]
 
 
-async def test_lookalike_of_a_popular_name_that_exists_but_is_new(fake, res):
+async def test_lookalike_of_a_popular_name_that_exists_but_is_new(fake_registry, res):
     when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 10 * 86400))
-    fake.add(
+    fake_registry.add(
         "pypi",
         "requestss",
         {
@@ -382,31 +377,31 @@ async def test_lookalike_of_a_popular_name_that_exists_but_is_new(fake, res):
     )
     try:
         text = "`pip install requestss`"
-        v = await run(make(fake), text, res)
+        v = await run(make(fake_registry), text, res)
         codes = {f.code: f for f in v.findings}
         assert set(codes) == {"package.recent", "package.lookalike"}
         assert codes["package.lookalike"].evidence["closest"] == "requests"
         assert v.status == Status.FAILED
     finally:
-        fake.records["pypi"].pop("requestss")
+        fake_registry.records["pypi"].pop("requestss")
 
 
-async def test_too_many_names_are_reported_unverified(fake, res):
+async def test_too_many_names_are_reported_unverified(fake_registry, res):
     text = "```\npip install requests numpy pandas flask\n```"
-    v = await run(make(fake, max_references=2), text, res)
+    v = await run(make(fake_registry, max_references=2), text, res)
     assert [f.evidence["name"] for f in v.findings if f.code == "package.unverified"] == ["pandas", "flask"]
     assert v.meta["packages_checked"] == 2
 
 
-async def test_missing_name_from_another_index_is_unverified_not_invented(fake, res):
+async def test_missing_name_from_another_index_is_unverified_not_invented(fake_registry, res):
     text = "`pip install --index-url https://pkgs.acme.example/simple acme-core requests==99.0`"
-    v = await run(make(fake), text, res)
+    v = await run(make(fake_registry), text, res)
     got = {f.evidence["name"]: f.code for f in v.findings}
     assert got == {"acme-core": "package.unverified", "requests": "package.version_missing"}
 
 
-async def test_unmapped_import_resolved_through_python_prefix(fake, res):
-    fake.add(
+async def test_unmapped_import_resolved_through_python_prefix(fake_registry, res):
+    fake_registry.add(
         "pypi",
         "python-zzqlib",
         {
@@ -424,18 +419,20 @@ async def test_unmapped_import_resolved_through_python_prefix(fake, res):
         },
     )
     try:
-        v = await run(make(fake), "```python\nimport zzqlib\nimport zzqnotathing\n```", res)
+        v = await run(make(fake_registry), "```python\nimport zzqlib\nimport zzqnotathing\n```", res)
         assert [(f.code, f.evidence["name"]) for f in v.findings] == [("package.missing", "zzqnotathing")]
-        assert fake.hits["/pypi/python-zzqlib/json"] == 1 and fake.hits["/pypi/pyzzqnotathing/json"] == 1
+        assert (
+            fake_registry.hits["/pypi/python-zzqlib/json"] == 1 and fake_registry.hits["/pypi/pyzzqnotathing/json"] == 1
+        )
     finally:
-        fake.records["pypi"].pop("python-zzqlib")
+        fake_registry.records["pypi"].pop("python-zzqlib")
 
 
-async def test_packages_a_reviewer_allowed_are_not_flagged_for_that_policy(fake, res):
+async def test_packages_a_reviewer_allowed_are_not_flagged_for_that_policy(fake_registry, res):
     from llmvet.review import allowlist
 
     text = "```\npip install flask-superauth\nnpm install express-turbo-router\n```"
-    v = make(fake)
+    v = make(fake_registry)
     before = await v.check(Context(text=text, resources=res, policy="team"))
     assert {f.evidence["name"] for f in before.findings} == {"flask-superauth", "express-turbo-router"}
     # What the review queue writes when a reviewer allows a package from a finding.
@@ -446,7 +443,7 @@ async def test_packages_a_reviewer_allowed_are_not_flagged_for_that_policy(fake,
     assert len(other_policy.findings) == 2  # allowed per policy, not everywhere
 
 
-async def test_references_repeated_across_blocks_are_each_judged(fake, res):
+async def test_references_repeated_across_blocks_are_each_judged(fake_registry, res):
     """The same reference in several places (an import in each block, a command repeated in prose) is
     judged once; any difference but its place (a pin, the tool) is judged apart, and every place of a
     reference that gives a finding gets its own (with its own evidence, which the engine adds to)."""
@@ -455,7 +452,7 @@ async def test_references_repeated_across_blocks_are_each_judged(fake, res):
         "```bash\npip install requests\npip install requests==99.0\npip install flask-superauth\n```\n\n"
         "```python\nimport requests\nimport flask_superauth\n```\n\n```python\nimport requests\n```\n"
     )
-    v = await run(make(fake), text, res)
+    v = await run(make(fake_registry), text, res)
     found = sorted((f.span, f.code) for f in v.findings)
     missing = [m.start() for m in __import__("re").finditer("flask-superauth", text)]
     assert [(s[0], c) for s, c in found if c == "package.missing" and text[s[0] : s[1]] == "flask-superauth"] == [

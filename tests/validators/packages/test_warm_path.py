@@ -2,50 +2,29 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from llmvet.resources import Resources
 from llmvet.store import open_store
 from llmvet.validators.base import Context
-from tests.support.fake_registry import packages_validator, running_registry
-
-DATA = Path(__file__).resolve().parents[2] / "data"
-
-
-@pytest.fixture(scope="module")
-def fake():
-    with running_registry() as reg:
-        yield reg
-
-
-@pytest.fixture
-async def res(tmp_path):
-    r = Resources(await open_store(f"sqlite:///{tmp_path / 'cache.db'}"))
-    yield r
-    await r.close()
+from tests.support.corpus import corpus_texts
+from tests.support.fake_registry import packages_validator
 
 
 def corpus() -> list[str]:
-    out = ["", "\n", "```\n```", "Paris is the capital of France.", "```python\nx = 1\n```\n", "`pip install`"]
-    for path in sorted(DATA.glob("*/*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip() and isinstance(text := json.loads(line).get("text"), str):
-                out.append(text)
-    return out
+    edge = ["", "\n", "```\n```", "Paris is the capital of France.", "```python\nx = 1\n```\n", "`pip install`"]
+    return edge + corpus_texts()
 
 
 def without_ms(meta: dict) -> dict:
     return {k: v for k, v in meta.items() if k != "ms"}
 
 
-async def test_an_answer_naming_no_package_gets_the_judged_verdict(fake, res):
+async def test_an_answer_naming_no_package_gets_the_judged_verdict(fake_registry, res):
     """The no-reference shortcut gives what judging no references gives, for every answer of the corpora
     the extraction finds no package in (and no policy reading: the reviewer allowlist is never asked)."""
-    fake.hits.clear()
-    v = packages_validator(fake)
+    fake_registry.hits.clear()
+    v = packages_validator(fake_registry)
     none = 0
     for text in corpus():
         ctx = Context(text=text, resources=res, policy="p")
@@ -63,13 +42,13 @@ async def test_an_answer_naming_no_package_gets_the_judged_verdict(fake, res):
         ), text
         assert "ms" in got.meta
     assert none > 100
-    assert not fake.hits
+    assert not fake_registry.hits
 
 
-async def test_a_warm_answer_is_checked_without_a_loop_turn(fake, res):
+async def test_a_warm_answer_is_checked_without_a_loop_turn(fake_registry, res):
     """Once every name is in the memory cache, the check runs to its end in one step: no task, no await
     that gives the loop a turn (the coroutine finishes on its first send)."""
-    v = packages_validator(fake)
+    v = packages_validator(fake_registry)
     text = "```bash\npip install requests flask\nnpm install express\n```\n```python\nimport requests\n```\n"
     first = await v.check(Context(text=text, resources=res))
     assert first.meta["packages_checked"] == 3 and not first.findings
@@ -98,12 +77,12 @@ class CountingResources(Resources):
         return await super().singleton(key, factory)
 
 
-async def test_after_warm_up_a_pypi_only_answer_asks_for_no_index(fake, tmp_path):
+async def test_after_warm_up_a_pypi_only_answer_asks_for_no_index(fake_registry, tmp_path):
     """warm_up builds the lookalike indexes; checks after it (here naming PyPI packages only, so the npm
     index is never needed by an answer) do not ask for them again, answer after answer."""
     r = CountingResources(await open_store(f"sqlite:///{tmp_path / 'c.db'}"))
     try:
-        v = packages_validator(fake)
+        v = packages_validator(fake_registry)
         await v.warm_up(r)
         built = r.asked
         assert built == 2
@@ -115,10 +94,10 @@ async def test_after_warm_up_a_pypi_only_answer_asks_for_no_index(fake, tmp_path
         await r.close()
 
 
-async def test_verdicts_naming_no_package_have_meta_of_their_own(fake, res):
+async def test_verdicts_naming_no_package_have_meta_of_their_own(fake_registry, res):
     """The no-reference verdict is built from one constant: each verdict's meta must be its own (the
     engine and the check itself write into it)."""
-    v = packages_validator(fake)
+    v = packages_validator(fake_registry)
     first = await v.check(Context(text="Paris is the capital of France.", resources=res))
     first.meta["part"] = "content"
     second = await v.check(Context(text="Rome is the capital of Italy.", resources=res))
