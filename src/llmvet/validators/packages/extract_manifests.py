@@ -18,14 +18,14 @@ _NPM_PAIR = re.compile(r'"([^"\n]+)"\s*:\s*"([^"\n]*)"')
 _EXACT_PIN = re.compile(r"^\s*===?\s*([A-Za-z0-9][A-Za-z0-9.+!_-]*)\s*$")
 _BARE_PIN = re.compile(r"^(\d[\w.+!-]*)$")
 _NOT_REGISTRY = re.compile(r"\b(path|git|url|file)\s*=")  # Poetry / Pipfile entries not from the registry
-_PYPROJECT_TABLE = re.compile(r"^\s*\[(project|tool\.poetry|dependency-groups|build-system)", re.M)
 _PYPROJECT_TABLES = ("project", "tool.poetry", "dependency-groups", "build-system")
 
 
 def pyproject_table(code: str) -> bool:
-    """`_PYPROJECT_TABLE.search(code)`: a `[` with only blanks before it on its line (`\\s*` may reach back
-    over blank lines to a line start: the blanks since the last newline decide) opening one of the tables;
-    found with str.find, as the engine tries a `^`-anchored multiline pattern at every position."""
+    r"""Whether `^\s*\[(project|tool\.poetry|dependency-groups|build-system)` (re.M) has a match: a `[`
+    with only blanks before it on its line (`\s*` may reach back over blank lines to a line start: the
+    blanks since the last newline decide) opening one of the tables; found with str.find, as the engine
+    tries a `^`-anchored multiline pattern at every position."""
     i = code.find("[")
     while i >= 0:
         lead = code[code.rfind("\n", 0, i) + 1 : i]
@@ -43,7 +43,7 @@ _NPM_OWN_NAME = re.compile(r'^\s*"name"\s*:\s*"([^"\n]+)"', re.M)
 _REQUIREMENTS_LANGS = {"", "text", "txt", "plaintext", "plain", "requirements", "pip", "pip-requirements", "ini"}
 _MANIFEST_LANGS = frozenset({"toml", "json", "jsonc", "json5", *_REQUIREMENTS_LANGS})
 _KIND_LANGS = {
-    "requirements": {"", "text", "txt", "plaintext", "plain", "requirements", "pip", "pip-requirements", "ini"},
+    "requirements": _REQUIREMENTS_LANGS,
     "pyproject": {"", "toml", "text", "ini"},
     "pipfile": {"", "toml", "text", "ini"},
     "setup.py": {"", "python", "py", "python3"},

@@ -9,6 +9,7 @@ from bisect import bisect_left
 import re2
 
 from llmvet.validators.packages import scan
+from llmvet.validators.packages.name_search import occurrences
 
 __all__ = ["FILENAME", "FileWords", "could_name_file", "kind_of", "last_mention"]
 
@@ -98,14 +99,8 @@ def last_mention(before: str) -> re.Match[str] | None:
         return ([None, *FILENAME.finditer(before)])[-1]
     last = None
     low = before.lower()
-    starts = []
-    for w in FILENAME_WORDS:
-        i = low.find(w)
-        while i >= 0:
-            starts.append(i)
-            i = low.find(w, i + 1)
     done = 0
-    for i in sorted(starts):
+    for i in sorted(i for w in FILENAME_WORDS for i in occurrences(low, w)):
         if i >= done and (m := FILENAME.match(before, i)) is not None:
             last, done = m, m.end()
     return last

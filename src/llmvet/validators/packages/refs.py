@@ -103,9 +103,12 @@ def parse_requirement(body: str) -> tuple[str, str | None] | None:
     m = _SIMPLE_REQUIREMENT.fullmatch(body)
     if m is None:
         return packaging_requirement(body)
-    if m.group(2) != "==":
-        return m.group(1), None
-    return m.group(1), body[body.index("==") + 2 : m.end(3)].strip(" \t")
+    return m.group(1), _simple_pin(body, m)
+
+
+def _simple_pin(s: str, m: re.Match[str]) -> str | None:
+    """The version a `_SIMPLE_REQUIREMENT` match of `s` pins with `==`, or None."""
+    return s[s.index("==") + 2 : m.end(3)].strip(" \t") if m.group(2) == "==" else None
 
 
 @lru_cache(maxsize=8192)
@@ -134,9 +137,7 @@ def pip_ref(tok: str, off: int, tool: str, kind: str = "install") -> Ref | None:
     # character can stand in them, and with a comparison they end in a digit (no file suffix)
     m = _SIMPLE_REQUIREMENT.fullmatch(tok)
     if m is not None and (m.lastindex == 3 or "." not in tok):
-        a = m.start(1)
-        pin = tok[tok.index("==") + 2 : m.end(3)].strip(" \t") if m.group(2) == "==" else None
-        return Ref("pypi", m.group(1), (off + a, off + m.end(1)), kind, tool, pin, tok)
+        return Ref("pypi", m.group(1), (off + m.start(1), off + m.end(1)), kind, tool, _simple_pin(tok, m), tok)
     return _pip_ref(tok, off, tool, kind)
 
 
