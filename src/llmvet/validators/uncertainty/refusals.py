@@ -144,9 +144,9 @@ def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, boo
         sentence = prose[a:b].strip()
         if not sentence:
             continue
-        if any(s < b and a < e for s, e in cue_end):
+        end = max((v for (s, e), v in cue_end.items() if s < b and a < e), default=-1)
+        if end >= 0:  # a refusal cue in this sentence
             # "I can't diagnose this, but while you wait: ..." - what follows the pivot is an answer.
-            end = max(cue_end[(s, e)] for s, e in cue_end if s < b and a < e)
             m_pivot = _PIVOT.search(prose, max(a, end), b)
             if m_pivot:
                 pivot = True
