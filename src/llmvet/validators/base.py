@@ -10,7 +10,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, overload
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -113,35 +114,6 @@ class ReaskResult:
 ReaskFn = Callable[[dict[str, Any], list[dict[str, Any]] | None, int], Awaitable[ReaskResult]]
 
 
-_V = TypeVar("_V")
-
-
-class once(Generic[_V]):
-    """functools.cached_property without its lock: computed at first access, then a plain attribute of
-    the instance. Python 3.11's takes an RLock at every first access (~1.8 us; 3.12 dropped it), which
-    was half of what `ctx.code_blocks` cost a short answer. Two threads racing on one Context would
-    both compute the (pure) value; a Context belongs to one check."""
-
-    def __init__(self, fn: Callable[[Any], _V]) -> None:
-        self._fn = fn
-        self._name = fn.__name__
-        self.__doc__ = fn.__doc__
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self._name = name
-
-    @overload
-    def __get__(self, obj: None, owner: type | None = None) -> once[_V]: ...
-    @overload
-    def __get__(self, obj: object, owner: type | None = None) -> _V: ...
-    def __get__(self, obj: object, owner: type | None = None) -> once[_V] | _V:
-        if obj is None:
-            return self
-        value = self._fn(obj)
-        obj.__dict__[self._name] = value
-        return value
-
-
 @dataclass
 class Context:
     """Everything a validator may look at for one answer."""
@@ -180,20 +152,20 @@ class Context:
         """The user's last message (chat), prompt (completions) or input (responses), as text."""
         return parse.prompt_text(self.request)
 
-    @once
+    @cached_property
     def _fences(self) -> list[tuple[int, int, str, int, int]]:
         return parse.find_fences(self.text, open_ended=self.partial)
 
-    @once
+    @cached_property
     def code_blocks(self) -> list[CodeBlock]:
         return parse.code_blocks(self.text, self._fences)
 
-    @once
+    @cached_property
     def prose_spans(self) -> list[tuple[int, int]]:
         """Spans of the text outside fenced code blocks."""
         return parse.prose_spans(self.text, self._fences)
 
-    @once
+    @cached_property
     def sentences(self) -> list[Sentence]:
         """Sentences of the prose (code blocks skipped), with their spans."""
         return parse.sentences(self.text, self.prose_spans)
