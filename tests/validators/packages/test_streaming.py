@@ -64,35 +64,45 @@ def test_names_in_the_line_being_written_are_found_once_complete():
     assert found[4] == ["fastyamlparserz"]  # complete once the space after it arrived
 
 
+def _reads(words, separators, seeds, length, most_step, forget):
+    """For `seeds` random texts of `length` words fed 1 to `most_step` characters at a time: (seed, at,
+    the text so far, the names found ahead, the state kept between calls, the state with the `forget`
+    keys dropped before each call). Each step asserts that both states find the same names ahead."""
+    import random
+
+    for seed in range(seeds):
+        rng = random.Random(seed)
+        text = "".join(rng.choice(words) + rng.choice(separators) for _ in range(length))
+        cached: dict = {}
+        whole: dict = {}
+        at = 0
+        while at < len(text):
+            at = min(len(text), at + rng.randint(1, most_step))
+            part = text[:at]
+            line_window(part, cached, 0, False)
+            line_window(part, whole, 0, False)
+            for key in forget:
+                whole.pop(key, None)
+            got = [r.name for r in names_ahead(part, cached, imports=True)]
+            assert got == [r.name for r in names_ahead(part, whole, imports=True)], (seed, at)
+            yield seed, at, part, got, cached, whole
+
+
 def test_a_line_read_again_finds_the_hints_a_whole_search_finds():
     """Names looked up ahead are the same whether the line being written is searched whole at every
     word or only from a little before its new text (the search a long prose line otherwise repeats)."""
-    import random
-
     from llmvet.validators.packages.streaming import NO_HINT
 
     words = ["the", "river", "from", "fromage", "install", "reinstall", "pip", "numpy", "==", "1.2", "add", "adder"]
     words += ["import", "requests", ">=", "2", "x", "\n", "\n\n", "```python\n", "```\n", "  ", "  numpy", "requi"]
     words += ["pip install fastyamlparserz", "import yaml", "npm install left-pad", "requests==2.1", "\nnumpy"]
     ahead = searched = 0
-    for seed in range(40):
-        rng = random.Random(seed)
-        text = "".join(rng.choice(words) + rng.choice(["", " ", " ", "\n"]) for _ in range(120))
-        cached: dict = {}
-        whole: dict = {}
-        at = 0
-        while at < len(text):
-            at = min(len(text), at + rng.randint(1, 9))
-            part = text[:at]
-            line_window(part, cached, 0, False)
-            line_window(part, whole, 0, False)
-            whole.pop(NO_HINT, None)  # no memory of earlier searches: the line is searched whole
-            got = [r.name for r in names_ahead(part, cached, imports=True)]
-            assert got == [r.name for r in names_ahead(part, whole, imports=True)], (seed, at)
-            if NO_HINT in whole:  # this call searched for a hint: both searches found one, or neither
-                assert cached[NO_HINT] == whole[NO_HINT], (seed, at)
-                searched += 1
-            ahead += bool(got)
+    # (whole: no memory of earlier searches, the line is searched whole)
+    for seed, at, _, got, cached, whole in _reads(words, ["", " ", " ", "\n"], 40, 120, 9, (NO_HINT,)):
+        if NO_HINT in whole:  # this call searched for a hint: both searches found one, or neither
+            assert cached[NO_HINT] == whole[NO_HINT], (seed, at)
+            searched += 1
+        ahead += bool(got)
     assert ahead > 20 and searched > 200  # the texts do name packages ahead, and lines were read again
 
 
@@ -101,34 +111,19 @@ def test_prose_without_a_tool_or_fence_is_not_extracted_again_and_finds_the_same
     for extraction to find; names_ahead skips it, reading only the new text at each word. The names
     found are the same as with that memory dropped at every call (the line read whole), and the
     skip's verdict is `clean` on the text so far."""
-    import random
-
     from llmvet.validators.packages.streaming import NO_HINT, NO_TOOL, clean
 
     words = ["the", "data", "from", "import", "requires", "add", "numpy", "pip", "pipeline", "micro", "mamba"]
     words += ["npm", "npmx", "py", "python3", "yarn", "`", "``", "~~", "~", "\n", "```python\n", "```\n", "uv"]
     words += ["pip install fastyamlparserz", "import yaml", "npm install left-pad", "from x import y", "-m", "pip3"]
     ahead = skipped = 0
-    for seed in range(60):
-        rng = random.Random(seed)
-        text = "".join(rng.choice(words) + rng.choice(["", " ", " ", " ", "\n"]) for _ in range(150))
-        cached: dict = {}
-        whole: dict = {}
-        at = 0
-        while at < len(text):
-            at = min(len(text), at + rng.randint(1, 7))
-            part = text[:at]
-            line_window(part, cached, 0, False)
-            line_window(part, whole, 0, False)
-            whole.pop(NO_HINT, None)
-            whole.pop(NO_TOOL, None)  # no memory of earlier reads: `clean` of the whole text so far
-            got = [r.name for r in names_ahead(part, cached, imports=True)]
-            assert got == [r.name for r in names_ahead(part, whole, imports=True)], (seed, at)
-            if NO_TOOL in whole:  # read this call: both reads say the same
-                assert cached[NO_TOOL] == whole[NO_TOOL], (seed, at)
-                start, length = whole[NO_TOOL]
-                if length >= 0:
-                    assert clean(part[start : start + length]), (seed, at)
-                    skipped += 1
-            ahead += bool(got)
+    # (whole: no memory of earlier reads, `clean` of the whole text so far)
+    for seed, at, part, got, cached, whole in _reads(words, ["", " ", " ", " ", "\n"], 60, 150, 7, (NO_HINT, NO_TOOL)):
+        if NO_TOOL in whole:  # read this call: both reads say the same
+            assert cached[NO_TOOL] == whole[NO_TOOL], (seed, at)
+            start, length = whole[NO_TOOL]
+            if length >= 0:
+                assert clean(part[start : start + length]), (seed, at)
+                skipped += 1
+        ahead += bool(got)
     assert ahead > 20 and skipped > 100  # names were found ahead, and prose lines were skipped
