@@ -265,6 +265,7 @@ def main() -> int:
             run_wrk(url, 8, 1, script)  # warm up
         runs: dict[str, list[float]] = {name: [] for name in targets}
         rps: dict[str, list[float]] = {name: [] for name in targets}
+        p95: dict[str, list[float]] = {name: [] for name in targets}
         for _ in range(args.rounds):
             for name, (url, pid) in targets.items():
                 before = cpu_seconds(pid)
@@ -276,15 +277,19 @@ def main() -> int:
                 used = cpu_seconds(pid) - before
                 runs[name].append(used * 1e6 / max(r["rps"] * args.duration, 1))
                 rps[name].append(r["rps"])
+                p95[name].append(r["p95"])
         med = {name: statistics.median(v) for name, v in runs.items()}
         print(
             f"c={args.concurrency}, {args.rounds} rounds of {args.duration:g}s, medians; load {os.getloadavg()[0]:.2f}"
         )
-        print(f"{'target':<12} {'req/s':>7} {'CPU us/req':>10} {'cost us':>8}  piece switched off")
+        print(f"{'target':<12} {'req/s':>7} {'p95 ms':>7} {'CPU us/req':>10} {'cost us':>8}  piece switched off")
         for name in targets:
             cost = med["full"] - med[name] if name in ABLATIONS else 0.0
             what = ABLATIONS[name][0] if name in ABLATIONS else {"floor": "bare pass-through"}.get(name, "")
-            print(f"{name:<12} {statistics.median(rps[name]):7.0f} {med[name]:10.1f} {cost:8.1f}  {what}")
+            row = (
+                f"{name:<12} {statistics.median(rps[name]):7.0f} {statistics.median(p95[name]):7.1f} {med[name]:10.1f}"
+            )
+            print(f"{row} {cost:8.1f}  {what}")
         for name in ("full", "before"):
             if name in med:
                 print(f"llmvet ({name}) own CPU per request over the floor: {med[name] - med['floor']:.1f} us")
