@@ -21,6 +21,7 @@ from llmvet.validators.uncertainty import frames
 from llmvet.validators.uncertainty.alternatives import WRAP, Alternatives, Present, any_of, required
 from llmvet.validators.uncertainty.frames import FRAME_PREFIX
 from llmvet.validators.uncertainty.patterns import Pattern
+from llmvet.validators.uncertainty.prefilter import gates
 from llmvet.validators.uncertainty.starts import Found, Indexed, StartIndex
 
 LIST_SECTIONS: tuple[str, ...] = (
@@ -110,6 +111,7 @@ class CueSet:
     # scanned section -> strings one of which each of its matches holds (alternatives.required)
     needs: dict[str, frozenset[str]] = field(default_factory=dict, compare=False)
     reasons: re.Pattern[str] | None = field(default=None, compare=False)  # safety or policy words (alternatives.any_of)
+    gated: frozenset[str] = field(default=frozenset(), compare=False)  # scanned sections with a gate (prefilter.py)
 
     def get(self, section: str) -> Pattern | None:
         return self.patterns.get(section)
@@ -128,9 +130,14 @@ class CueSet:
         present = Found(whole.present, text, table)  # (found by the same pass, where Hyperscan is installed)
         alts, needs = whole.alternatives, whole.needs
         held = present.get() if needs else set()  # (the strings are found by the same pass)
+        opened, gated = table.opened(), whole.gated  # (the gates too: prefilter.py)
         for name, rx in whole.indexed:  # no start anywhere in the text: no match in any part of it
             need = needs.get(name)
-            if name in live and (need is None or not held.isdisjoint(need)):
+            if (
+                name in live
+                and (need is None or not held.isdisjoint(need))
+                and (opened is None or name in opened or name not in gated)
+            ):
                 patterns[name] = Indexed(rx, text, table, name, alts.get(name), present)
             else:
                 patterns[name] = None
@@ -370,13 +377,16 @@ def _load(language: str, extra_files: tuple[str, ...], extra_json: str) -> CueSe
     # inside words too): such a gate seldom closes, and each string found costs a Hyperscan report.
     needs = {s: need for s, rx in scanned.items() if (need := required(rx.pattern, rx.flags)) and _gates(need)}
     present = Present(chain(*(a.strings for a in cues.alternatives.values()), *needs.values()))
+    # A section none of whose gates (supersets of it, prefilter.py) matches in a view is skipped there too.
+    found, gated = gates(scanned, {name: alts.gates for name, alts in cues.alternatives.items()})
     return CueSet(
         patterns,
         cues.categories,
         tuple(sources),
-        starts=StartIndex(scanned, present=present.strings),
+        starts=StartIndex(scanned, present=present.strings, gates=found),
         alternatives=cues.alternatives,
         present=present,
         needs=needs,
         reasons=cues.reasons,
+        gated=gated,
     )
