@@ -120,12 +120,15 @@ class Alternatives:
             for string in need or ():
                 self._keeps[string] = self._keeps.get(string, 0) | 1 << i
 
-    def kept(self, present: Iterable[str], opened: Iterable[int] | None = None) -> list[Entry]:
-        """The entries a view holding the `present` strings may match, in order; with `opened`, only
-        those of them whose gate matches in the view (the entries with these numbers) or that have none."""
+    def kept(self, present: Iterable[str] | None, opened: Iterable[int] | None = None) -> list[Entry]:
+        """The entries a view holding the `present` strings (None: not asked) may match, in order; with
+        `opened`, only those of them whose gate matches in the view (these entry numbers) or that have none."""
         bits, keeps = self._always, self._keeps
-        for string in present:
-            bits |= keeps.get(string, 0)
+        if present is None:
+            bits = (1 << len(self.entries)) - 1
+        else:
+            for string in present:
+                bits |= keeps.get(string, 0)
         if opened is not None:
             allowed = self._ungated
             for i in opened:

@@ -275,7 +275,8 @@ class Found:
 class Indexed(Delegating):
     """A cue pattern as scans of one view see it: `finditer(view)` (whole or a range) tries the pattern at
     its starts only (see the module docstring), and where its section's entries are known (`alts`),
-    only those the view holds a string of (alternatives.py); any other call goes to the pattern itself."""
+    only those whose gate matches in the view (prefilter.py, where the table has gates) and, with `found`,
+    that the view holds a string of (alternatives.py); any other call goes to the pattern itself."""
 
     __slots__ = ("_alts", "_found", "_kept", "_name", "_starts", "_table")
 
@@ -293,7 +294,7 @@ class Indexed(Delegating):
         self._table = table
         self._name = name
         self._starts: list[int] | None = None  # worked out on first use
-        self._alts: Alternatives | None = alts if found is not None else None
+        self._alts: Alternatives | None = alts
         self._found: Found | None = found
         self._kept: list[Entry] | None = None
 
@@ -330,11 +331,12 @@ class Indexed(Delegating):
         out: list[re.Match[str]] = []
         if not starts:
             return out
-        if self._alts is None or self._found is None:
+        if self._alts is None:
             match = self.rx.match
         else:
             if self._kept is None:
-                self._kept = self._alts.kept(self._found.get(), self._opened_entries())
+                present = None if self._found is None else self._found.get()
+                self._kept = self._alts.kept(present, self._opened_entries())
             if not self._kept:
                 return out  # no entry has what its matches need in this view
             match = partial(match_entries, self._kept)
