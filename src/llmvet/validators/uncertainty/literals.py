@@ -108,7 +108,8 @@ class LiteralScan:
     def _compile(self, expressions: list[bytes], flags: list[int]) -> None:
         n = len(expressions)
         # (a gate: once a view; prefilter mode lets Hyperscan widen what it cannot build, as the gate may)
-        flags = flags + [hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_PREFILTER] * (n - len(flags))
+        gate = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_MULTILINE
+        flags = flags + [gate] * (n - len(flags))
         self._db.compile(expressions=expressions, ids=list(range(n)), elements=n, flags=flags)
 
     @classmethod

@@ -8,15 +8,21 @@ the section (or a statement list's entry) is skipped there without a try. The ga
 the start index's one Hyperscan pass (literals.py), each at most once a view.
 
 What: `superset(pattern)` rewrites the parse tree (`re._parser`, as covers.py reads it) for
-Hyperscan: assertions (`^`, `$`, `\\b`, look-arounds) match the empty string; a repeat of more than
+Hyperscan: `^` stays (gates are compiled multi-line, as the cue patterns are); a look-behind before
+anything is matched becomes what it asks for, matched just before (`(?<=[.!?;:] )` -> `[.!?;:] `; a
+negative one on one character, `(?<!\\w)`, becomes the view's or a line's start or a character it
+allows); other assertions (`$`, `\\b`, look-aheads, later look-behinds) match the empty string, as
+a range's `endpos` may make them hold where the whole view would not; a repeat of more than
 one character's pattern becomes its characters' class repeated (`(?: [\\w'-]+){0,4}` -> `[ '-0-9A-Z_a-z?]*`:
 small automata, a second's compile, not seven); other bounds are loosened (`{2,9}` -> `{1,9}`, above
 _MAX_BOUND -> `+`). Each of these only widens what matches. The view is scanned as ASCII bytes with every
 other character "?" (literals.encoded), so whatever can match a character beyond ASCII (a literal,
 `\\w`, `\\d`, `\\s`, a negated class, `.`) also matches "?", and a literal beyond ASCII is "?". A
-pattern too long for one Hyperscan expression is split at its top-level alternatives. Any string the
-pattern matches, anywhere and with whatever `pos`/`endpos`, is a substring of the view the superset
-matches (tests/validators/uncertainty/test_prefilter.py checks both on real and generated text).
+pattern too long for one Hyperscan expression is split at its top-level alternatives. Wherever the
+pattern matches in a view, with whatever `pos`/`endpos`, the superset matches in the view (the
+characters a look-behind read, then the match or less): tests/validators/uncertainty/test_prefilter.py
+checks it on real and generated text. The rule path applies a view's cue set (CueSet.for_text) to that
+view only, never to a slice of it (where a look-behind would see less).
 None where the tree has what is not rewritten (a back-reference, a case-insensitive group).
 """
 
@@ -96,7 +102,7 @@ def _pieces(items: list[Any]) -> list[str]:
     """`items` as one expression, or where that is too long, one for each alternative of its first
     alternation (each with what stands before and after it: the parser takes a common prefix out of an
     alternation's branches), split again where still too long."""
-    whole = _sequence(items)
+    whole = _sequence(items, [])
     if len(whole) <= _MAX_LENGTH:
         return [whole]
     items = [(op, av) for op, av in items if not _empty(op, av)]
@@ -130,8 +136,44 @@ def _empty(op: Any, av: Any) -> bool:
     return False
 
 
-def _sequence(items: list[Any]) -> str:
-    return "".join(_node(op, av) for op, av in items)
+def _sequence(items: list[Any], lead: list[str] | None = None) -> str:
+    """The expression for a sequence. `lead`: the sequence begins the match (nothing matched before
+    it), with what stands for the negative look-behinds met so far (see _leading); None: it does not."""
+    out: list[str] = []
+    for op, av in items:
+        if lead is None:
+            out.append(_node(op, av))
+            continue
+        if op is _sre.AT and av is _sre.AT_BEGINNING:
+            out.append("^")  # (a line start: no word character before it, whatever the look-behinds said)
+            lead = []
+        elif op is _sre.ASSERT and av[0] < 0:
+            out.append("(?:" + _sequence(list(av[1])) + ")")  # what must stand before the match, matched
+            lead = None
+        elif op is _sre.ASSERT_NOT and av[0] < 0:
+            lead = lead or _not_behind(list(av[1]))
+        elif op in _ZERO_WIDTH:
+            continue
+        elif op is _sre.SUBPATTERN and not av[1] & _CASE_FLAGS:
+            out.append("(?:" + _sequence(list(av[3]), list(lead)) + ")")
+            lead = None
+        elif op is _sre.BRANCH:
+            out.append("(?:" + "|".join(_sequence(list(branch), list(lead)) for branch in av[1]) + ")")
+            lead = None
+        else:
+            out += [*lead[:1], _node(op, av)]
+            lead = None
+    return "".join(out)
+
+
+def _not_behind(body: list[Any]) -> list[str]:
+    """`(?<!x)` for one character x at the start of a match, as what the match may begin with instead:
+    the view's start, a line start or a character x does not match ("?" always: it stands for any
+    character beyond ASCII). [] where x is not one character."""
+    if len(body) != 1 or body[0][0] not in _ONE_CHARACTER:
+        return []
+    allowed = (_ASCII - _characters(body)) | {_OTHER}
+    return ["(?:^|" + _class(allowed) + ")"]
 
 
 def _node(op: Any, av: Any) -> str:
@@ -157,6 +199,8 @@ def _node(op: Any, av: Any) -> str:
         if high is _sre.MAXREPEAT or high > _MAX_BOUND:
             return _sequence(list(body)) + ("*" if low == 0 else "+")
         return _sequence(list(body)) + f"{{{low},{high}}}"
+    if op is _sre.AT and av is _sre.AT_BEGINNING:
+        return "^"  # (gates are compiled multi-line: a line start, as in the cue patterns)
     if op in _ZERO_WIDTH:
         return ""
     raise _Unsupported(str(op))
@@ -215,7 +259,7 @@ def _literal(c: int) -> str:
     return chr(c) if chr(c).isalnum() else f"\\x{c:02x}"
 
 
-def _class(codes: set[int]) -> str:
+def _class(codes: set[int] | frozenset[int]) -> str:
     if not codes:
         raise _Unsupported("a class that matches nothing")
     ordered = sorted(codes)
