@@ -99,6 +99,8 @@ def test_what_is_not_rewritten_has_no_gate():
     assert superset(r"(a)b\1") is None  # a back-reference
     assert superset(r"(?i)sure") is None and superset(r"x(?i:sure)") is None  # case-insensitive
     assert superset(r"(?:maybe)?") is None and superset(r"(?=sure)") is None  # match the empty string
+    assert superset(r"(?:ab){2}") is None  # (a repeated group becomes its class repeated: empty too)
+    assert superset(r"(?:ab)+c") == [b"[a-b]*c"]
     assert superset(r"sure") == [b"sure"]
     assert superset(r"i'm\b(?=\s)") == [b"i\\x27m"]  # look-aheads and boundaries match the empty string
     # a look-behind before the match: what it asks for, matched (a negative one: what it allows)

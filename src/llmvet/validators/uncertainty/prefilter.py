@@ -73,9 +73,6 @@ def superset(pattern: str, flags: int = 0) -> list[bytes] | None:
         expressions = _split(list(tree))
     except (_Unsupported, re.error):
         return None
-    # (each is also a Python pattern: one that matches the empty string matches everywhere, no gate)
-    if any(re.match(e, "") is not None for e in expressions):
-        return None
     return [e.encode() for e in expressions]
 
 
@@ -104,6 +101,8 @@ def _pieces(items: list[Any]) -> list[str]:
     alternation's branches), split again where still too long."""
     whole = _sequence(items, [])
     if len(whole) <= _MAX_LENGTH:
+        if all(_may_be_empty(op, av) for op, av in items):
+            raise _Unsupported("it may match the empty string, everywhere: no gate")
         return [whole]
     items = [(op, av) for op, av in items if not _empty(op, av)]
     for k, (op, av) in enumerate(items):
@@ -123,6 +122,22 @@ def _alternatives(op: Any, av: Any) -> list[list[Any]]:
         if len(body) == 1:
             return _alternatives(*body[0])
     return []
+
+
+def _may_be_empty(op: Any, av: Any) -> bool:
+    """May the node's expression match the empty string? (True where unsure: no gate then.)"""
+    if op in _ZERO_WIDTH:
+        return True  # (a look-behind turned into what it asks for is not empty: unsure is fine)
+    if op in _REPEATS:
+        low, high, body = av
+        return low == 0 or high == 0 or not (len(body) == 1 and body[0][0] in _ONE_CHARACTER)
+    if op is _sre.SUBPATTERN:
+        return all(_may_be_empty(o, a) for o, a in av[3])
+    if op is _sre.ATOMIC_GROUP:
+        return all(_may_be_empty(o, a) for o, a in av)
+    if op is _sre.BRANCH:
+        return any(all(_may_be_empty(o, a) for o, a in branch) for branch in av[1])
+    return False
 
 
 def _empty(op: Any, av: Any) -> bool:
