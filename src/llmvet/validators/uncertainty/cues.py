@@ -127,15 +127,16 @@ class CueSet:
             return whole
         patterns = dict(whole.patterns)
         table = whole.starts.starts(text)
-        live = table.live()  # (makes the pass) sections that can start somewhere in the text
-        opened, gated, alts = table.opened(), whole.gated, whole.alternatives  # (the gates: the same pass)
+        opened, gated, alts = table.opened(), whole.gated, whole.alternatives  # (makes the pass)
         if gated and opened is not None:  # (they shut wherever the strings would: no strings asked)
+            live = table.live(gated - opened)  # sections that can start somewhere in the text
             for name, rx in whole.indexed:
                 if name in live and (name in opened or name not in gated):
                     patterns[name] = Indexed(rx, text, table, name, alts.get(name))
                 else:
                     patterns[name] = None
             return CueSet(patterns, whole.categories, whole.sources, full=whole)
+        live = table.live()
         present = Found(whole.present, text, table)  # (found by the same pass, where Hyperscan is installed)
         needs = whole.needs
         held = present.get() if needs else set()

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import sys
 from bisect import bisect_left
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Container, Hashable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from itertools import chain
 
@@ -180,11 +180,13 @@ class Starts:
         self._opened: set[Hashable] | None = None  # (likewise)
         self._done: dict[str, list[int]] = {}
 
-    def live(self) -> set[str]:
+    def live(self, shut: Container[str] = ()) -> set[str]:
         """The names that may start somewhere in the view (makes the pass, not their lists); CueSet.for_text
         leaves the others None. Those the view has a grouped start for, those found with str.find, and
         those with digit / word conditions where the view has such a start and one of their literals
-        (`_add` adds nothing otherwise): a superset of the names whose lists are not empty."""
+        (`_add` adds nothing otherwise): a superset of the names whose lists are not empty. The digit /
+        word conditions of names in `shut` (skipped whatever this says: their gates stay shut) are not
+        looked at (the view's digit runs, a scan of it, are seldom needed then)."""
         index, view = self._index, self._view
         if self._grouped is None:
             self._words, self._grouped, self._present, self._opened = index._pass(view)
@@ -192,10 +194,15 @@ class Starts:
         if index.literal is None:  # (else the free names' starts are in the pass)
             out.update(index.free)
         for name, conditions in index.digit.items():
-            if name not in out and self._digit_starts() and any(map(view.__contains__, conditions)):
+            if (
+                name not in out
+                and name not in shut
+                and self._digit_starts()
+                and any(map(view.__contains__, conditions))
+            ):
                 out.add(name)
         for name, conditions in index.word.items():
-            if name not in out and any(map(view.__contains__, conditions)) and self._word_starts():
+            if name not in out and name not in shut and any(map(view.__contains__, conditions)) and self._word_starts():
                 out.add(name)
         return out
 
