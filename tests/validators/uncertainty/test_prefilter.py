@@ -109,6 +109,17 @@ def test_what_is_not_rewritten_has_no_gate():
     assert superset(r"(?<!\w)(?:^note|(?<=: )sure)", re.M) == [b"(?:^note|(?:\\x3a\\x20)sure)"]
 
 
+def test_a_dot_under_dotall_keeps_its_newline_in_the_gate():
+    # A policy's extra cues may set re.S: the gate must still open where `.` matched a newline.
+    view = "i am not sure\nabout this"
+    for pattern, flags in ((r"(?s)not sure.about", 0), (r"not sure.about", re.S)):
+        match = re.compile(pattern, flags).search(view)
+        expressions = superset(pattern, flags)
+        assert match is not None and expressions is not None
+        assert in_superset(expressions, view, match.span())
+    assert not in_superset(superset(r"not sure.about") or [], "i am not sure, right", (0, 20))
+
+
 def test_a_long_alternation_is_split_into_expressions_that_cover_it():
     words = [f"word{i:04d} (?:one|two) thing" for i in range(600)]
     pattern = "(?<!\\w)(?:" + "|".join(words) + ")(?!\\w)"

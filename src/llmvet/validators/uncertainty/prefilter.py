@@ -230,7 +230,7 @@ def _characters(items: list[Any]) -> set[int]:
         elif op is _sre.NOT_LITERAL:
             out |= _ASCII
         elif op is _sre.ANY:
-            out |= _ASCII - {10}
+            out |= _ASCII  # with the newline: under re.S (a policy's extra cue may ask for it) `.` matches it
         elif op is _sre.IN:
             out |= _in(av)
         elif op is _sre.BRANCH:
