@@ -88,7 +88,7 @@ def test_sections_without_a_start_in_the_view_are_skipped_and_cannot_match():
                     assert isinstance(rx, re.Pattern) and rx.search(view) is None, (name, view)
                 else:
                     kept += 1
-    assert skipped > 1000 and kept > 1000  # both paths were taken
+    assert skipped > 1000 and kept > 300  # both paths were taken
 
 
 def test_digit_and_word_led_sections_are_live_only_with_a_digit_or_their_literal():
@@ -100,7 +100,9 @@ def test_digit_and_word_led_sections_are_live_only_with_a_digit_or_their_literal
     text = "the build passes on linux 6 cores and mac 14 (90% of runs) [1]."
     assert led <= cues.starts.starts(text).live()
     digits = cues.for_text(text)  # (less those none of whose strings the text holds: test_gates.py)
-    assert {n for n in led if digits.patterns[n] is not None} == led - set(cues.needs)
+    opened = cues.starts.starts(text).opened()  # (and those whose gates stay shut: test_prefilter.py)
+    shut = set() if opened is None else cues.gated - opened
+    assert {n for n in led if digits.patterns[n] is not None} == led - set(cues.needs) - shut
 
 
 @BOTH

@@ -25,6 +25,8 @@ from re import _constants as _sre  # type: ignore[attr-defined]  # private (not 
 from re import _parser as _sre_parse  # type: ignore[attr-defined]  # private (not in typeshed)
 from typing import Any
 
+from llmvet.validators.uncertainty.prefilter import superset
+
 _CASE_FLAGS = re.IGNORECASE | re.ASCII | re.LOCALE
 _REPEATS = (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT)
 _ZERO_WIDTH = (_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT)
@@ -107,6 +109,9 @@ class Alternatives:
             (re.compile(WRAP.format(p), flags), frozenset(c) if c else None) for p, c in ordered
         ]
         self.needs = [required(p, flags) for p, _ in ordered]  # None: kept whatever the view holds
+        # each entry's gate (prefilter.py; None: none): the entry is kept only in a view one of them matches in
+        self.gates = [superset(p, flags) for p, _ in ordered]
+        self._ungated = sum(1 << i for i, gate in enumerate(self.gates) if gate is None)
         self.strings = frozenset().union(*(n for n in self.needs if n is not None))
         # entries as bits (bit i: entry i): those kept whatever the view holds, those each string keeps
         self._always = sum(1 << i for i, need in enumerate(self.needs) if need is None)
@@ -115,11 +120,20 @@ class Alternatives:
             for string in need or ():
                 self._keeps[string] = self._keeps.get(string, 0) | 1 << i
 
-    def kept(self, present: Iterable[str]) -> list[Entry]:
-        """The entries a view holding the `present` strings may match, in order."""
+    def kept(self, present: Iterable[str] | None, opened: Iterable[int] | None = None) -> list[Entry]:
+        """The entries a view holding the `present` strings (None: not asked) may match, in order; with
+        `opened`, only those of them whose gate matches in the view (these entry numbers) or that have none."""
         bits, keeps = self._always, self._keeps
-        for string in present:
-            bits |= keeps.get(string, 0)
+        if present is None:
+            bits = (1 << len(self.entries)) - 1
+        else:
+            for string in present:
+                bits |= keeps.get(string, 0)
+        if opened is not None:
+            allowed = self._ungated
+            for i in opened:
+                allowed |= 1 << i
+            bits &= allowed
         out = []
         while bits:
             low = bits & -bits

@@ -15,7 +15,11 @@ are the view's), keys likewise: "?" in a key stands for any character that is no
 then tried there and decides). An occurrence counts where the character before it is not a word
 character (or at the view's start), as in starts.py's pass; the cover strings of a pattern that may
 start inside a word count wherever they occur (starts.py found those with `str.find`). Names per key
-are disjoint from those of its shorter prefixes, so no start is listed twice for a name.
+are disjoint from those of its shorter prefixes, so no start is listed twice for a name. The same
+pass reports the cue set's gates (prefilter.py: regular expressions, each once a view) and, where it
+has none, the strings alternatives.Present asks for. The database then takes ~1.5 s to compile, not
+~0.2 (once per process and cue set: cues.load is cached); Hyperscan rejecting a gate compiles it
+without them (the strings are then found with `str.find`: slower, the same findings).
 
 Without the `hyperscan` package (e.g. Linux on ARM, where it has no wheel) `LiteralScan.build` returns
 None and starts.py makes its own pass; tests/validators/uncertainty/test_starts.py runs both.
@@ -24,7 +28,7 @@ None and starts.py makes its own pass; tests/validators/uncertainty/test_starts.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 try:
@@ -60,10 +64,12 @@ class LiteralScan:
         keys: Mapping[str, set[str]],
         anywhere: Mapping[str, set[str]] | None = None,
         present: Iterable[str] = (),
+        gates: Sequence[tuple[bytes, tuple[Hashable, ...]]] = (),
     ) -> None:
         """`keys`: start key -> names, counted after a non-word character; `anywhere`: the same for
         patterns that may start inside a word (their cover strings count wherever they occur);
-        `present`: strings asked only whether they occur (alternatives.Present's, in the same pass)."""
+        `present`: strings asked only whether they occur (alternatives.Present's, in the same pass);
+        `gates`: Hyperscan expressions (prefilter.py), each with the labels a view it matches in opens."""
         literals: list[bytes] = []
         self._names: list[tuple[str, ...]] = []  # key id -> the names it adds to its prefixes'
         for group in (keys, anywhere or {}):
@@ -93,16 +99,37 @@ class LiteralScan:
             _expression(lit, i < self._anchored and len(lit) <= _BOUNDARY_MAX) for i, lit in enumerate(literals)
         ]
         expressions += [b"".join(b"\\x%02x" % c for c in encoded(s)) for s in self.present]
-        n = len(expressions)
-        flags = [0] * self._keys + [hyperscan.HS_FLAG_SINGLEMATCH] * (n - self._keys)
-        self._db.compile(expressions=expressions, ids=list(range(n)), elements=n, flags=flags)
+        self._gates = len(expressions)  # ids from here on: the gates, each reported once a view
+        flags = [0] * self._keys + [hyperscan.HS_FLAG_SINGLEMATCH] * (self._gates - self._keys)
+        self._labels = [labels for _, labels in gates]
+        try:
+            self._compile(expressions + [e for e, _ in gates], flags)
+        except hyperscan.error:  # (a gate Hyperscan does not take: none, the cue patterns decide)
+            self._labels = []
+            self._compile(expressions, flags)
         self._local = threading.local()  # a scratch space per thread (the CPU pool scans in threads)
+
+    def _compile(self, expressions: list[bytes], flags: list[int]) -> None:
+        n = len(expressions)
+        # (a gate: once a view; prefilter mode lets Hyperscan widen what it cannot build, as the gate may)
+        gate = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_MULTILINE
+        flags = flags + [gate] * (n - len(flags))
+        self._db.compile(expressions=expressions, ids=list(range(n)), elements=n, flags=flags)
 
     @classmethod
     def build(
-        cls, keys: Mapping[str, set[str]], anywhere: Mapping[str, set[str]], present: Iterable[str] = ()
+        cls,
+        keys: Mapping[str, set[str]],
+        anywhere: Mapping[str, set[str]],
+        present: Iterable[str] = (),
+        gates: Sequence[tuple[bytes, tuple[Hashable, ...]]] = (),
     ) -> LiteralScan | None:
-        return cls(keys, anywhere, present) if hyperscan is not None and (keys or anywhere) else None
+        return cls(keys, anywhere, present, gates) if hyperscan is not None and (keys or anywhere) else None
+
+    @property
+    def gated(self) -> bool:
+        """Are the gates in the database (a view's `opened` labels mean something)?"""
+        return bool(self._labels)
 
     def _scratch(self) -> Any:
         scratch = getattr(self._local, "scratch", None)
@@ -114,17 +141,22 @@ class LiteralScan:
         """For each name with a start in `view`, the lists (each ascending) of its starts."""
         return self.scan(view)[0]
 
-    def scan(self, view: str) -> tuple[dict[str, list[list[int]]], set[str]]:
-        """`grouped(view)`, and the `present` strings that occur in `view` (what alternatives.Present
-        returns for them: one pass for both, not two)."""
+    def scan(self, view: str) -> tuple[dict[str, list[list[int]]], set[str], set[Hashable]]:
+        """`grouped(view)`, the `present` strings that occur in `view` (what alternatives.Present
+        returns for them: one pass for both, not two), and the labels of the gates that match in it."""
         found: dict[int, list[int]] = {}
         present: set[str] = set()
+        opened: set[Hashable] = set()
         lengths, anchored, keys, strings = self._lengths, self._anchored, self._keys, self.present
+        gates, labels = self._gates, self._labels
         known = found.get
 
         def hit(i: int, _from: int, end: int, _flags: int, _context: object) -> None:
             if i >= keys:
-                present.add(strings[i - keys])
+                if i >= gates:
+                    opened.update(labels[i - gates])
+                else:
+                    present.add(strings[i - keys])
                 return
             p = end - lengths[i]
             if p and i < anchored:
@@ -147,4 +179,4 @@ class LiteralScan:
                     out[name] = [starts]
                 else:
                     lists.append(starts)
-        return out, present
+        return out, present, opened

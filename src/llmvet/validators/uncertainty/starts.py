@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import sys
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Hashable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from itertools import chain
 
@@ -43,11 +43,19 @@ _DIGIT_START = re.compile(r"\d(?<!\w.)", re.S)  # a `\w+` run that starts with w
 _MAX_MEMO = 50_000  # first-character strings remembered (no text can grow it without bound)
 
 
+# (a view's word starts, its keys' starts by name, its `present` strings, the labels of its open gates)
+_Pass = tuple[list[int] | None, dict[str, list[list[int]]], set[str] | None, set[Hashable] | None]
+
+
 class StartIndex:
     """The covers of a fixed set of named patterns, and the starts of each in a view."""
 
     def __init__(
-        self, patterns: Mapping[str, re.Pattern[str]], literal_scan: bool = True, present: Iterable[str] = ()
+        self,
+        patterns: Mapping[str, re.Pattern[str]],
+        literal_scan: bool = True,
+        present: Iterable[str] = (),
+        gates: Sequence[tuple[bytes, tuple[Hashable, ...]]] = (),
     ) -> None:
         keys: dict[str, set[str]] = {}  # start key -> names of the patterns it may start
         self.free: dict[str, Prefixed] = {}  # name -> cover (by prefix), for patterns found with str.find
@@ -98,8 +106,8 @@ class StartIndex:
             for _, group in prefixed:
                 for string in group:
                     free_strings.setdefault(string, set()).add(name)
-        # (with the strings `Found` asks for: one Hyperscan pass a view finds both)
-        self.literal = LiteralScan.build(keys, free_strings, present) if literal_scan else None
+        # (with the strings `Found` asks for and the gates: one Hyperscan pass a view finds all three)
+        self.literal = LiteralScan.build(keys, free_strings, present, gates) if literal_scan else None
 
     def starts(self, view: str) -> Starts:
         """The starts of every indexed pattern in `view` (one pass, on first use; each pattern's list made
@@ -114,13 +122,15 @@ class StartIndex:
                 return g
         return -1
 
-    def _pass(self, view: str) -> tuple[list[int] | None, dict[str, list[list[int]]], set[str] | None]:
+    def _pass(self, view: str) -> _Pass:
         """The view's word starts (None: not worked out), for each name the (non-empty) lists of grouped
-        starts it may start at (a name the view has no grouped start for is not a key), and the
-        LiteralScan's `present` strings in the view (None: no LiteralScan)."""
+        starts it may start at (a name the view has no grouped start for is not a key), the
+        LiteralScan's `present` strings in the view and the labels of its gates that match there (None:
+        no LiteralScan, or no gates)."""
         if self.literal is not None:
-            return None, *self.literal.scan(view)
-        return *self._word_pass(view), None
+            grouped, present, opened = self.literal.scan(view)
+            return None, grouped, present, opened if self.literal.gated else None
+        return *self._word_pass(view), None, None
 
     def _word_pass(self, view: str) -> tuple[list[int], dict[str, list[list[int]]]]:
         """`_pass` without Hyperscan: each start's first characters looked up in the tables."""
@@ -159,7 +169,7 @@ class StartIndex:
 class Starts:
     """Where each indexed pattern may start in one view."""
 
-    __slots__ = ("_digits", "_done", "_grouped", "_index", "_present", "_view", "_words")
+    __slots__ = ("_digits", "_done", "_grouped", "_index", "_opened", "_present", "_view", "_words")
 
     def __init__(self, index: StartIndex, view: str) -> None:
         self._index, self._view = index, view
@@ -167,24 +177,32 @@ class Starts:
         self._grouped: dict[str, list[list[int]]] | None = None  # the pass over the view, made on first use
         self._digits: list[int] | None = None
         self._present: set[str] | None = None  # (from the pass, where the LiteralScan made it)
+        self._opened: set[Hashable] | None = None  # (likewise)
         self._done: dict[str, list[int]] = {}
 
-    def live(self) -> set[str]:
+    def live(self, shut: Container[str] = ()) -> set[str]:
         """The names that may start somewhere in the view (makes the pass, not their lists); CueSet.for_text
         leaves the others None. Those the view has a grouped start for, those found with str.find, and
         those with digit / word conditions where the view has such a start and one of their literals
-        (`_add` adds nothing otherwise): a superset of the names whose lists are not empty."""
+        (`_add` adds nothing otherwise): a superset of the names whose lists are not empty. The digit /
+        word conditions of names in `shut` (skipped whatever this says: their gates stay shut) are not
+        looked at (the view's digit runs, a scan of it, are seldom needed then)."""
         index, view = self._index, self._view
         if self._grouped is None:
-            self._words, self._grouped, self._present = index._pass(view)
+            self._words, self._grouped, self._present, self._opened = index._pass(view)
         out = set(self._grouped)
         if index.literal is None:  # (else the free names' starts are in the pass)
             out.update(index.free)
         for name, conditions in index.digit.items():
-            if name not in out and self._digit_starts() and any(map(view.__contains__, conditions)):
+            if (
+                name not in out
+                and name not in shut
+                and self._digit_starts()
+                and any(map(view.__contains__, conditions))
+            ):
                 out.add(name)
         for name, conditions in index.word.items():
-            if name not in out and any(map(view.__contains__, conditions)) and self._word_starts():
+            if name not in out and name not in shut and any(map(view.__contains__, conditions)) and self._word_starts():
                 out.add(name)
         return out
 
@@ -194,8 +212,15 @@ class Starts:
         if index.literal is None or not index.literal.present:
             return None
         if self._grouped is None:
-            self._words, self._grouped, self._present = index._pass(self._view)
+            self._words, self._grouped, self._present, self._opened = index._pass(self._view)
         return self._present
+
+    def opened(self) -> set[Hashable] | None:
+        """The labels of the gates (prefilter.py) that match in the view; None: no gate was asked (no
+        Hyperscan), every label counts as open."""
+        if self._grouped is None:
+            self._words, self._grouped, self._present, self._opened = self._index._pass(self._view)
+        return self._opened
 
     def _word_starts(self) -> list[int]:
         if self._words is None:
@@ -219,7 +244,7 @@ class Starts:
         if name in index.free and index.literal is None:
             return prefixed_occurrences(view, index.free[name])
         if self._grouped is None:
-            self._words, self._grouped, self._present = index._pass(view)
+            self._words, self._grouped, self._present, self._opened = index._pass(view)
         lists = self._grouped.get(name, ())
         if not lists:
             found = []
@@ -257,7 +282,8 @@ class Found:
 class Indexed(Delegating):
     """A cue pattern as scans of one view see it: `finditer(view)` (whole or a range) tries the pattern at
     its starts only (see the module docstring), and where its section's entries are known (`alts`),
-    only those the view holds a string of (alternatives.py); any other call goes to the pattern itself."""
+    only those whose gate matches in the view (prefilter.py, where the table has gates) and, with `found`,
+    that the view holds a string of (alternatives.py); any other call goes to the pattern itself."""
 
     __slots__ = ("_alts", "_found", "_kept", "_name", "_starts", "_table")
 
@@ -275,7 +301,7 @@ class Indexed(Delegating):
         self._table = table
         self._name = name
         self._starts: list[int] | None = None  # worked out on first use
-        self._alts: Alternatives | None = alts if found is not None else None
+        self._alts: Alternatives | None = alts
         self._found: Found | None = found
         self._kept: list[Entry] | None = None
 
@@ -283,6 +309,14 @@ class Indexed(Delegating):
         if self._starts is None:
             self._starts = self._table.of(self._name)
         return self._starts
+
+    def _opened_entries(self) -> list[int] | None:
+        """The numbers of this section's entries whose gate matches in the text (None: not gated)."""
+        opened = self._table.opened()
+        if opened is None:
+            return None
+        name = self._name
+        return [label[1] for label in opened if type(label) is tuple and label[0] == name]
 
     def can_start_in(self, string: str, pos: int, endpos: int) -> bool:
         """False when `search(string, pos, endpos)` cannot find a match (no start in [pos, endpos))."""
@@ -304,11 +338,12 @@ class Indexed(Delegating):
         out: list[re.Match[str]] = []
         if not starts:
             return out
-        if self._alts is None or self._found is None:
+        if self._alts is None:
             match = self.rx.match
         else:
             if self._kept is None:
-                self._kept = self._alts.kept(self._found.get())
+                present = None if self._found is None else self._found.get()
+                self._kept = self._alts.kept(present, self._opened_entries())
             if not self._kept:
                 return out  # no entry has what its matches need in this view
             match = partial(match_entries, self._kept)

@@ -125,7 +125,9 @@ class Compact:
 
     def _offsets(self, source: str) -> None:
         removed = 0
-        for m in _RUN.finditer(source):
+        # (`_SPACES` without a tab: a pattern that begins with a literal is searched for, one that begins
+        # with a class tried at every position, 15 us against 5 on a 1 KB answer with a code block)
+        for m in (_RUN if "\t" in source else _SPACES).finditer(source):
             a, b = m.span()
             self._cps.append(a + 1 - removed)
             removed += b - a - 1
