@@ -10,13 +10,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Collection, Iterable
-from functools import lru_cache, partial
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmvet import spans
 from llmvet.store import keys
 from llmvet.validators.base import Context, Finding, PartKind, Status, StreamMode, Validator, ValidatorConfig, Verdict
-from llmvet.validators.packages import other_ecosystem
 from llmvet.validators.packages.codes import CODES, DEFAULT_FAIL_ON
 from llmvet.validators.packages.config import PackagesConfig
 from llmvet.validators.packages.extract import Extraction, Ref, extract
@@ -27,11 +26,11 @@ from llmvet.validators.packages.registry import (
     Lookup,
     RegistryClient,
     cache_counts,
-    canonical,
     json_api_for,
     npm_registry_url,
     pip_index_url,
 )
+from llmvet.validators.packages.second_round import SecondRound
 from llmvet.validators.packages.signals import popular, popular_names
 from llmvet.validators.packages.streaming import LOCAL_CONTEXT, OWN, line_window, names_ahead
 from llmvet.validators.packages.streaming import clean as streaming_clean
@@ -112,7 +111,8 @@ class PackagesValidator(Validator[PackagesConfig]):
         self._ahead: set[asyncio.Future[Any]] = set()
         self._routes: dict[tuple[str, str, bool, str], _Route] = {}  # see _route
         checked = {e: self.pypi if e == "pypi" else self.npm for e in self._ecosystems}
-        self._other_index = {e: checked.get("npm" if e == "pypi" else "pypi") for e in ("pypi", "npm")}
+        other_index = {e: checked.get("npm" if e == "pypi" else "pypi") for e in ("pypi", "npm")}
+        self.second_round = SecondRound(self.client, self.judge, self.private, other_index)
 
     def problems(self) -> list[str]:
         out = []
@@ -139,7 +139,8 @@ class PackagesValidator(Validator[PackagesConfig]):
 
     async def check(self, ctx: Context) -> Verdict:
         t0 = time.perf_counter()
-        ex = await self._extract(ctx)
+        # (an answer parsed inline, as most are, without a coroutine of its own)
+        ex = self._extract_inline(ctx) if len(ctx.text) <= _INLINE_LIMIT else await self._extract(ctx)
         # Most answers name only packages already in the memory cache and earn no finding; the
         # reviewer allowlist (a store read) can only take findings away, so it is read only when
         # there is one to take away, or a name to look up.
@@ -174,6 +175,16 @@ class PackagesValidator(Validator[PackagesConfig]):
         unchecked = self.judge.judge_all(jobs, lookups, now, findings)
         meta = {"packages_checked": len(jobs), "references": len(refs), "unchecked": unchecked}
         return self._verdict(findings, meta)
+
+    def _extract_inline(self, ctx: Context) -> Extraction:
+        """What _extract gives for an answer parsed on the loop (what `partial` and a coroutine cost, saved)."""
+        state = ctx.stream_state
+        if state is None:
+            return extract(ctx.text, ctx.code_blocks, imports=self.config.check_imports)
+        context, own = state.get(LOCAL_CONTEXT, ""), state.get(OWN, ())
+        found = extract(ctx.text, ctx.code_blocks, imports=self.config.check_imports, context=context, defined=own)
+        state[OWN] = found.own | found.local_modules
+        return found
 
     async def _extract(self, ctx: Context) -> Extraction:
         # a stream's window: earlier lines may name files (`auth.py`) or projects (setup.py's name=) the
@@ -282,62 +293,8 @@ class PackagesValidator(Validator[PackagesConfig]):
                     span.set_attributes(cache_counts(found.values()))
             lookups.update(found)
         if any(lk.status == "missing" for lk in lookups.values()):
-            await self._second_round(ctx, jobs, lookups)
+            await self.second_round.run(ctx.resources, jobs, lookups)
         return lookups
-
-    async def _second_round(self, ctx: Context, jobs: _JobMap, lookups: _Lookups) -> None:
-        """For missing names: python-X for unknown imports (`import ldap` -> python-ldap), and the other
-        registry (`pip install axios`: the suggested fix names it). One lookup of whatever of both is not
-        in memory; on the warm path none, so no task and no loop turn."""
-        waiting, elsewhere = self._missing_plan(jobs, lookups, ctx.resources is not None)
-        wanted = [(job.index, c) for job in waiting for c in self._alias_candidates(job.name)]
-        wanted += [(index, name) for _, index, name in elsewhere]
-        found: _Lookups = {}
-        pending = []
-        for index, name in wanted:
-            hit = self.client.peek(index, name)
-            if hit is None:
-                pending.append((index, name))
-            else:
-                found[(index.id, name)] = hit
-        if pending and ctx.resources is not None:
-            found.update(await self.client.lookup_many(ctx.resources, pending))
-        for job in waiting:
-            for c in self._alias_candidates(job.name):
-                lk = found.get((job.index.id, c))
-                if lk is not None and lk.status == "found":
-                    job.resolved_as = c
-                    break
-        for job, index, name in elsewhere:
-            lk = found.get((index.id, name))
-            if lk is not None and lk.status == "found":
-                job.elsewhere = (index.ecosystem, name)
-
-    def _missing_plan(
-        self, jobs: _JobMap, lookups: _Lookups, elsewhere_too: bool
-    ) -> tuple[list[Job], list[tuple[Job, Index, str]]]:
-        """One pass over the missing names: Python imports the registry lacks under their own name (python-X
-        may be theirs); (job, other registry, name there) of names installed or listed (code does not import
-        the other language's packages; private names never go to a public registry, nor another index's)."""
-        waiting: list[Job] = []
-        elsewhere: list[tuple[Job, Index, str]] = []
-        for (iid, _), job in jobs.items():
-            lk = lookups.get((iid, job.name))
-            if lk is None or lk.status != "missing":
-                continue
-            kinds = {r.kind for r in job.refs}  # (a set: generators over the refs cost more than they test)
-            if job.index.ecosystem == "pypi" and "import" in kinds:
-                waiting.append(job)
-            other = self._other_index.get(job.index.ecosystem) if elsewhere_too else None
-            if (
-                other is not None
-                and job.index is not self.private
-                and bool(kinds - {"import"})
-                and not any(self.judge.is_private(r) or (r.index_url and not r.extra_index) for r in job.refs)
-                and (name := other_ecosystem.name_there(job.name, other.ecosystem)) is not None
-            ):
-                elsewhere.append((job, other, name))
-        return waiting, elsewhere
 
     async def _load_popular(self, ctx: Context, jobs: _JobMap) -> None:
         assert ctx.resources is not None
@@ -354,12 +311,6 @@ class PackagesValidator(Validator[PackagesConfig]):
         return Verdict(Status.PASSED, max(f.risk for f in findings), findings, meta)
 
     # ------------------------------------------------------------ helpers
-
-    @staticmethod
-    @lru_cache(maxsize=4096)  # pure: asked for every unknown import of every answer
-    def _alias_candidates(name: str) -> tuple[str, ...]:
-        n = canonical(name)
-        return (f"python-{n}", f"py{n}", f"{n}-python", f"{n}py")
 
     async def _reviewer_allowed(self, ctx: Context, refs: list[Ref]) -> set[tuple[str, str]]:
         """Packages reviewers allowed for this policy from the review queue (one store read per answer).
