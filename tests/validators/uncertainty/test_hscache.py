@@ -105,3 +105,15 @@ def test_only_the_newest_databases_are_kept(tmp_path, monkeypatch):
     assert not list(tmp_path.glob(".hyperscan-*"))  # no temporary file left
     assert found(LiteralScan(KEYS, ANYWHERE)) == expected()
     assert len(list(tmp_path.glob("hyperscan-*.db"))) == hscache._KEPT
+
+
+def test_no_home_directory_means_no_cache_not_a_failure(tmp_path, monkeypatch):
+    monkeypatch.delenv("LLMVET_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("HOME", raising=False)
+    code = (
+        "import pwd, os; pwd.getpwuid = lambda uid: (_ for _ in ()).throw(KeyError(uid));"
+        "from llmvet.validators.uncertainty import hscache; assert hscache.directory() is None"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CACHE_HOME", "LLMVET_CACHE_DIR")}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)

@@ -36,7 +36,12 @@ def directory() -> Path | None:
     configured = os.environ.get("LLMVET_CACHE_DIR")
     if configured is not None:
         return Path(configured) if configured else None
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    if not hasattr(os, "getuid"):
+        return None  # (no owner to check a file against: not used)
+    try:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    except (RuntimeError, KeyError):  # (no home directory to be found)
+        return None
     return Path(base) / "llmvet"
 
 
@@ -46,7 +51,8 @@ def _private(path: Path) -> bool:
         st = path.lstat()
     except OSError:
         return False
-    return not stat.S_ISLNK(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
+    uid = getattr(os, "getuid", None)
+    return uid is not None and not stat.S_ISLNK(st.st_mode) and st.st_uid == uid() and not st.st_mode & 0o022
 
 
 def _key(expressions: list[bytes], ids: list[int], flags: list[int]) -> str:
