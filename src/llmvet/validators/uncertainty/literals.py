@@ -78,7 +78,7 @@ class LiteralScan:
             merged: dict[bytes, set[str]] = {}
             for key, names in group.items():
                 merged.setdefault(encoded(key), set()).update(names)
-            for lit in sorted(merged, key=lambda k: (len(k), k)):  # (one order a machine: hscache.py)
+            for lit in sorted(merged):  # (one order in every process: hscache.py names the database by it)
                 before = set().union(*(merged.get(lit[:i], ()) for i in range(1, len(lit))))
                 new = merged[lit] - before
                 if new:
