@@ -17,8 +17,8 @@ character (or at the view's start), as in starts.py's pass; the cover strings of
 start inside a word count wherever they occur (starts.py found those with `str.find`). Names per key
 are disjoint from those of its shorter prefixes, so no start is listed twice for a name. The same
 pass reports the cue set's gates (prefilter.py: regular expressions, each once a view) and, where it
-has none, the strings alternatives.Present asks for. The database then takes ~1.5 s to compile, not
-~0.2 (once per process and cue set: cues.load is cached); Hyperscan rejecting a gate compiles it
+has none, the strings alternatives.Present asks for. The database then takes ~1.4 s to compile, not
+~0.2 (once per machine and cue set: hscache.py keeps it on disk, cues.load in memory); Hyperscan rejecting a gate compiles it
 without them (the strings are then found with `str.find`: slower, the same findings).
 
 Without the `hyperscan` package (e.g. Linux on ARM, where it has no wheel) `LiteralScan.build` returns
@@ -33,6 +33,8 @@ from typing import Any
 
 try:
     import hyperscan
+
+    from llmvet.validators.uncertainty import hscache
 except ImportError:  # pragma: no cover - the package is a dependency where it has a wheel
     hyperscan = None  # type: ignore[assignment]
 
@@ -76,7 +78,7 @@ class LiteralScan:
             merged: dict[bytes, set[str]] = {}
             for key, names in group.items():
                 merged.setdefault(encoded(key), set()).update(names)
-            for lit in sorted(merged, key=len):
+            for lit in sorted(merged):  # (one order in every process: hscache.py names the database by it)
                 before = set().union(*(merged.get(lit[:i], ()) for i in range(1, len(lit))))
                 new = merged[lit] - before
                 if new:
@@ -87,7 +89,7 @@ class LiteralScan:
         self._lengths = [len(lit) for lit in literals]
         self._keys = len(literals)  # ids from here on: the `present` strings, each reported once a view
         self.present = sorted(set(present))
-        self._db: Any = hyperscan.Database()
+        self._db: Any = None
         # A short key that begins with a word character and counts only after a non-word one is asked for
         # behind `\b` (its start is then at the text's start or after a non-word byte): Hyperscan drops
         # its occurrences inside a word, half of all hits on the dev answers, before a Python call is made
@@ -114,7 +116,7 @@ class LiteralScan:
         # (a gate: once a view; prefilter mode lets Hyperscan widen what it cannot build, as the gate may)
         gate = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_MULTILINE
         flags = flags + [gate] * (n - len(flags))
-        self._db.compile(expressions=expressions, ids=list(range(n)), elements=n, flags=flags)
+        self._db = hscache.compiled(expressions, list(range(n)), flags)  # (compiled once a machine)
 
     @classmethod
     def build(
