@@ -6,16 +6,17 @@ A leaf module: validators, the proxy and the review queue all read text the same
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
 # Fences are found in linear time: a single regex re-scanned to the end of the text for every unclosed
 # opener (quadratic: 40 KB of "```a" lines held the event loop for 5 s). These two patterns say what
-# an opening and a closing fence line are; find_fences reads them with string methods, only on the
-# lines that begin with a marker (letting `^` patterns try every position costs ~15x more).
+# an opening and a closing fence line are; find_fences reads the lines either may match, found in one
+# pass of _FENCE_LINE (tests/validators/uncertainty/test_text_fast_paths.py compares them).
 _FENCE_OPEN = re.compile(r"^[ \t]*(```|~~~)([^\n`]*)\n", re.M)
 _FENCE_CLOSE = re.compile(r"^[ \t]*(```|~~~)[ \t]*$", re.M)
+# A line either may match (from the newline before it): a marker after blanks, no backtick after it.
+_FENCE_LINE = re.compile(r"\n[ \t]*(```|~~~)([^\n`]*)(?=\n|\Z)")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])|\n{2,}|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
 
 
@@ -38,51 +39,35 @@ def find_fences(text: str, open_ended: bool = False) -> list[tuple[int, int, str
     An opener that is never closed is not a block (its lines stay prose), unless `open_ended`: in the
     part of a stream seen so far, the block it opens runs to the end of the text (its close is still to come).
     """
-    closers: dict[str, list[tuple[int, int]]] = {"```": [], "~~~": []}
-    openers: list[tuple[int, int, str, str]] = []  # (line start, code start, marker, info string)
-    for line, p in _fence_lines(text):
-        # what _FENCE_CLOSE and _FENCE_OPEN match at `line`, read with string methods (~10x faster)
-        marker = text[p : p + 3]
-        eol = text.find("\n", p + 3)
-        rest = text[p + 3 : len(text) if eol < 0 else eol]
-        if not rest.strip(" \t"):
-            closers[marker].append((line, len(text) if eol < 0 else eol))
-        if eol >= 0 and "`" not in rest:
-            openers.append((line, eol + 1, marker, rest))
-    starts = {k: [s for s, _ in v] for k, v in closers.items()}
+    lines = _fence_lines(text)
+    n, count = len(text), len(lines)
     out: list[tuple[int, int, str, int, int]] = []
-    pos = 0
-    for start, code, marker, info in openers:
-        if start < pos:
-            continue  # inside the block just found
-        i = bisect_left(starts[marker], code)
-        if i == len(starts[marker]):
+    dead = ""  # markers no closer follows (after the opener tried: so after every later opener too)
+    i = 0
+    while i < count:
+        start, eol, marker, info = lines[i]
+        i += 1
+        if eol == n or marker in dead:
+            continue  # not an opener (no newline ends the line), or one that cannot be closed
+        j = i
+        while j < count and (lines[j][2] != marker or lines[j][3].strip(" \t")):
+            j += 1  # the first later closing line of the same marker
+        if j == count:
             if open_ended:
-                out.append((start, len(text), info, code, len(text)))
+                out.append((start, n, info, eol + 1, n))
                 break
+            dead += marker
             continue
-        close_start, close_end = closers[marker][i]
-        out.append((start, close_end, info, code, close_start))
-        pos = close_end
+        out.append((start, lines[j][1], info, eol + 1, lines[j][0]))
+        i = j + 1
     return out
 
 
-def _fence_lines(text: str) -> list[tuple[int, int]]:
-    """(line start, marker start) of each line whose first character other than blanks begins a fence
-    marker, in order: the only places where `_FENCE_OPEN` or `_FENCE_CLOSE` can match."""
-    found: list[tuple[int, int]] = []
-    for marker in ("```", "~~~"):
-        p = text.find(marker)
-        while p >= 0:
-            if p == 0 or text[p - 1] == "\n":
-                found.append((p, p))
-            else:
-                line = text.rfind("\n", 0, p) + 1
-                if not text[line:p].strip(" \t"):
-                    found.append((line, p))
-            p = text.find(marker, p + 3)
-    found.sort()
-    return found
+def _fence_lines(text: str) -> list[tuple[int, int, str, str]]:
+    """(line start, line end, marker, the rest of the line) of each line `_FENCE_OPEN` (with its newline)
+    or `_FENCE_CLOSE` may match, in order: one pass of `_FENCE_LINE` over the text behind a newline
+    (the engine skips from newline to newline; a `^` pattern is tried at every position, ~15x slower)."""
+    return [(m.start(), m.end() - 1, m[1], m[2]) for m in _FENCE_LINE.finditer("\n" + text)]
 
 
 def add_sentence(out: list[Sentence], chunk: str, a: int, b: int, offset: int) -> None:
