@@ -7,40 +7,18 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from pathlib import Path
 
 import pytest
 
 from llmvet.text import code_blocks, find_fences
+from tests.validators.uncertainty.test_text_fast_paths import FENCE_OPEN
+from tests.validators.uncertainty.test_text_fast_paths import reference_fences as reference
 
 DATA = Path(__file__).resolve().parent / "data"
 
+
 # The definition (as text.py states it): what an opening and a closing fence line are.
-FENCE_OPEN = re.compile(r"^[ \t]*(```|~~~)([^\n`]*)\n", re.M)
-FENCE_CLOSE = re.compile(r"^[ \t]*(```|~~~)[ \t]*$", re.M)
-
-
-def reference(text: str, open_ended: bool) -> list[tuple[int, int, str, int, int]]:
-    closers: dict[str, list[tuple[int, int]]] = {"```": [], "~~~": []}
-    for m in FENCE_CLOSE.finditer(text):
-        closers[m.group(1)].append(m.span())
-    out: list[tuple[int, int, str, int, int]] = []
-    pos = 0
-    for m in FENCE_OPEN.finditer(text):
-        if m.start() < pos:
-            continue
-        later = [c for c in closers[m.group(1)] if c[0] >= m.end()]
-        if not later:
-            if open_ended:
-                out.append((m.start(), len(text), m.group(2), m.end(), len(text)))
-                break
-            continue
-        out.append((m.start(), later[0][1], m.group(2), m.end(), later[0][0]))
-        pos = later[0][1]
-    return out
-
-
 def corpus() -> list[str]:
     singles = []
     for path in sorted(DATA.glob("*/*.jsonl")):
