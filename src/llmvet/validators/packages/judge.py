@@ -154,9 +154,8 @@ class Judge:
                     # kept apart from the answer's (the engine adds to their evidence)
                     memo[key] = hit = (lk.info, state, [_at(f, f.span) for f in got])
                     continue
-                for f in hit[2]:  # (most names are quiet: nothing to copy; _at's copy, written out)
-                    findings.append(Finding(f.validator, f.code, f.message, f.severity, f.risk, ref.span,
-                                            dict(f.evidence), dict(f.audit_evidence), f.id))  # fmt: skip
+                for f in hit[2]:  # (most names are quiet: nothing to copy, no generator made)
+                    findings.append(_at(f, ref.span))
         return unchecked
 
     def judge(self, ref: Ref, job: Job, lk: Lookup, now: float) -> list[Finding]:
