@@ -177,27 +177,33 @@ class PackagesValidator(Validator[PackagesConfig]):
         return self._verdict(findings, meta)
 
     def _extract_inline(self, ctx: Context) -> Extraction:
-        """What _extract gives for an answer parsed on the loop (what `partial` and a coroutine cost, saved)."""
+        """The answer's references, parsed on the loop (most answers: no `partial`, no coroutine)."""
         state = ctx.stream_state
         if state is None:
             return extract(ctx.text, ctx.code_blocks, imports=self.config.check_imports)
-        context, own = state.get(LOCAL_CONTEXT, ""), state.get(OWN, ())
-        found = extract(ctx.text, ctx.code_blocks, imports=self.config.check_imports, context=context, defined=own)
-        state[OWN] = found.own | found.local_modules
-        return found
+        return self._remember(state, extract(ctx.text, ctx.code_blocks, **self._window(state)))
 
     async def _extract(self, ctx: Context) -> Extraction:
+        """A long answer's references, parsed in the thread pool (on the loop without one)."""
+        if ctx.resources is None:
+            return self._extract_inline(ctx)
+        state = ctx.stream_state
+        run = partial(extract, **self._window(state or {}))
+        found: Extraction = await ctx.resources.run_cpu(run, ctx.text, ctx.code_blocks)
+        return found if state is None else self._remember(state, found)
+
+    def _window(self, state: dict[str, Any]) -> dict[str, Any]:
         # a stream's window: earlier lines may name files (`auth.py`) or projects (setup.py's name=) the
         # answer defines, so `import auth` is its own module, as on the whole answer
-        state = ctx.stream_state if ctx.stream_state is not None else {}
-        context, own = state.get(LOCAL_CONTEXT, ""), state.get(OWN, ())
-        run = partial(extract, imports=self.config.check_imports, context=context, defined=own)
-        if len(ctx.text) > _INLINE_LIMIT and ctx.resources is not None:
-            found: Extraction = await ctx.resources.run_cpu(run, ctx.text, ctx.code_blocks)
-        else:
-            found = run(ctx.text, ctx.code_blocks)
-        if ctx.stream_state is not None:  # what later windows of the stream must know
-            state[OWN] = found.own | found.local_modules
+        return {
+            "imports": self.config.check_imports,
+            "context": state.get(LOCAL_CONTEXT, ""),
+            "defined": state.get(OWN, ()),
+        }
+
+    @staticmethod
+    def _remember(state: dict[str, Any], found: Extraction) -> Extraction:
+        state[OWN] = found.own | found.local_modules  # what later windows of the stream must know
         return found
 
     def _plan(self, refs: list[Ref], reviewed: Collection[tuple[str, str]], findings: list[Finding]) -> _JobMap:
