@@ -5,26 +5,18 @@ of the test corpora, on answers joined into long multi-block texts, and on gener
 
 from __future__ import annotations
 
-import json
 import random
-from pathlib import Path
 
 import pytest
 
 from llmvet.text import code_blocks, find_fences
+from tests.support.corpus import corpus_texts
 from tests.validators.uncertainty.test_text_fast_paths import FENCE_OPEN
 from tests.validators.uncertainty.test_text_fast_paths import reference_fences as reference
 
-DATA = Path(__file__).resolve().parent / "data"
 
-
-# The definition (as text.py states it): what an opening and a closing fence line are.
 def corpus() -> list[str]:
-    singles = []
-    for path in sorted(DATA.glob("*/*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip() and isinstance(text := json.loads(line).get("text"), str):
-                singles.append(text)
+    singles = corpus_texts()
     joined = ["\n\n".join(singles[i : i + k]) for k in (5, 25) for i in range(0, len(singles) - k + 1, k)]
     return singles + joined
 

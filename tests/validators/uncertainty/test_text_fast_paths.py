@@ -3,18 +3,15 @@ give exactly what its plain regex definition gives, on real answers and on gener
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from bisect import bisect_right
-from pathlib import Path
 
 import pytest
 
 from llmvet.text import find_fences
 from llmvet.validators.uncertainty import text as views_text
-
-DATA = Path(__file__).resolve().parents[2] / "data"
+from tests.support.corpus import corpus_texts as all_corpus_texts
 
 # The definitions the fast paths replace.
 FENCE = re.compile(r"^[ \t]*(```|~~~)([^\n`]*)\n(.*?)(?:^[ \t]*\1[ \t]*$|\Z)", re.M | re.S)
@@ -40,12 +37,7 @@ def generated(seed: int, n: int) -> list[str]:
 
 
 def corpus_texts() -> list[str]:
-    out = []
-    for path in sorted(DATA.glob("*/*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip() and isinstance(text := json.loads(line).get("text"), str):
-                out.append(text)
-    return out[::3]
+    return all_corpus_texts()[::3]  # (a third: these tests run many generated texts too)
 
 
 def reference_fences(text: str, open_ended: bool) -> list[tuple[int, int, str, int, int]]:
