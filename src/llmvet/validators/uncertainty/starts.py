@@ -188,9 +188,7 @@ class Starts:
         word conditions of names in `shut` (skipped whatever this says: their gates stay shut) are not
         looked at (the view's digit runs, a scan of it, are seldom needed then)."""
         index, view = self._index, self._view
-        if self._grouped is None:
-            self._words, self._grouped, self._present, self._opened = index._pass(view)
-        out = set(self._grouped)
+        out = set(self._made())
         if index.literal is None:  # (else the free names' starts are in the pass)
             out.update(index.free)
         for name, conditions in index.digit.items():
@@ -211,16 +209,20 @@ class Starts:
         index = self._index
         if index.literal is None or not index.literal.present:
             return None
-        if self._grouped is None:
-            self._words, self._grouped, self._present, self._opened = index._pass(self._view)
+        self._made()
         return self._present
 
     def opened(self) -> set[Hashable] | None:
         """The labels of the gates (prefilter.py) that match in the view; None: no gate was asked (no
         Hyperscan), every label counts as open."""
+        self._made()
+        return self._opened
+
+    def _made(self) -> dict[str, list[list[int]]]:
+        """The grouped starts, after the pass over the view (made once, by whichever asks first)."""
         if self._grouped is None:
             self._words, self._grouped, self._present, self._opened = self._index._pass(self._view)
-        return self._opened
+        return self._grouped
 
     def _word_starts(self) -> list[int]:
         if self._words is None:
@@ -243,9 +245,7 @@ class Starts:
         index, view = self._index, self._view
         if name in index.free and index.literal is None:
             return prefixed_occurrences(view, index.free[name])
-        if self._grouped is None:
-            self._words, self._grouped, self._present, self._opened = index._pass(view)
-        lists = self._grouped.get(name, ())
+        lists = self._made().get(name, ())
         if not lists:
             found = []
         elif len(lists) == 1:
