@@ -4,8 +4,9 @@ Served like the baselines of bare.py (`uvicorn lean_guard:lean_guard_app --facto
 set). Per request it does what the default policy's job cannot skip, and nothing else: parse the
 request and the answer as JSON, search the answer's text with the default policy's four secret
 patterns in one RE2 pass, hash the answer, append a ~600-byte audit record to a journal file, queue it
-for SQLite, and answer with a decision header. A background task writes the queue every 0.2 s as one
-transaction in SQLite's own thread (one trip, multi-row INSERTs: as llmvet's store does).
+for SQLite, and answer with a decision header. A background task appends the queue every 0.2 s
+through llmvet's own SQLite store (one transaction, one trip to its thread), so the bound pays for
+the same audit write llmvet does.
 
 Left out, and what llmvet does there: routes and wires other than chat completions, API keys and
 their labels, request limits and header forwarding rules, policy rules and their matching, re-asks,
@@ -21,43 +22,35 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import sqlite3
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
 
-SECRETS = (  # policies/default.yaml's must_not_match
-    r"-----BEGIN (?:RSA |EC |OPENSSH |DSA )?PRIVATE KEY-----",
-    r"\bAKIA[0-9A-Z]{16}\b",
-    r"\bgh[pousr]_[A-Za-z0-9]{36,}\b",
-    r"\bsk-[A-Za-z0-9_-]{32,}\b",
-)
-_ROWS = 256
+DEFAULT_POLICY = Path(__file__).resolve().parents[1] / "policies" / "default.yaml"
 
 
-def _write(conn: sqlite3.Connection, rows: list[tuple[str, float, bytes]]) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    for i in range(0, len(rows), _ROWS):
-        chunk = rows[i : i + _ROWS]
-        conn.execute(
-            "INSERT INTO log (stream, ts, record) VALUES " + ",".join(["(?,?,?)"] * len(chunk)),
-            [v for row in chunk for v in row],
-        )
-    conn.execute("COMMIT")
+def secret_patterns() -> list[str]:
+    """The bundled default policy's forbidden patterns (its one regex check), read from the file."""
+    import yaml
+
+    rule = yaml.safe_load(DEFAULT_POLICY.read_text())["rules"][0]
+    return [p for v in rule["validators"] if v["use"] == "regex" for p in v["with"]["must_not_match"]]
 
 
 def lean_guard_app() -> Any:
     import aiohttp
-    import aiosqlite
     import re2
     from starlette.applications import Starlette
     from starlette.responses import Response
     from starlette.routing import Route
 
+    from llmvet.store.sqlite_store import SQLiteStore
+
     upstream = os.environ["BENCH_UPSTREAM"]
-    secrets = re2.compile("|".join(f"(?:{p})" for p in SECRETS))
+    secrets = re2.compile("|".join(f"(?:{p})" for p in secret_patterns()))
     state: dict[str, Any] = {}
     pending: list[dict[str, Any]] = []
     seq = 0
@@ -66,30 +59,22 @@ def lean_guard_app() -> Any:
         while True:
             await asyncio.sleep(0.2)
             if pending:
-                rows = [("audit", rec["ts"], orjson.dumps(rec)) for rec in pending]
+                batch = pending[:]
                 pending.clear()
-                db = state["db"]
-                await db._execute(_write, db._conn, rows)  # one trip to its thread, as llmvet's store
+                await state["store"].append("audit", batch)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> Any:
         folder = tempfile.mkdtemp(prefix="lean-guard-")
         state["http"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512), auto_decompress=False)
-        db = state["db"] = await aiosqlite.connect(os.path.join(folder, "audit.db"), isolation_level=None)
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=NORMAL")
-        await db.execute(
-            "CREATE TABLE log (id INTEGER PRIMARY KEY AUTOINCREMENT, stream TEXT NOT NULL, ts REAL NOT NULL, "
-            "record BLOB NOT NULL)"
-        )
-        await db.execute("CREATE INDEX log_stream ON log (stream, id)")
-        await db.execute("CREATE INDEX log_stream_ts ON log (stream, ts)")
+        store = state["store"] = SQLiteStore(Path(folder) / "audit.db")
+        await store.open()
         state["journal"] = os.open(os.path.join(folder, "journal.jsonl"), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         task = asyncio.create_task(writer())
         yield
         task.cancel()
         await state["http"].close()
-        await db.close()
+        await store.close()
         os.close(state["journal"])
 
     async def vet(request: Any) -> Response:
