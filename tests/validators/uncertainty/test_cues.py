@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from llmvet.validators.base import Context, Status
 from llmvet.validators.uncertainty import UncertaintyValidator
@@ -66,6 +67,8 @@ async def test_missing_extra_file_is_a_problem_and_the_shipped_lists_still_work(
         ("hedge: maybe\n", "list of strings"),
         ('statement_strong:\n  - "{nomacro} x"\n', "unknown macro"),
         ('hedge:\n  - "(oops"\n', "bad pattern"),
+        # a global flag compiles alone but not joined into the section: named here, not a traceback
+        ('hedge:\n  - "(?s)not.sure"\n', r"bad pattern '\(\?s\)not\.sure': global flags"),
         ("- just a list\n", "mapping"),
     ],
 )
@@ -86,3 +89,9 @@ def test_one_compiled_cue_set_however_load_is_called():
     validator = UncertaintyValidator(UncertaintyValidator.Config(embeddings=False))
     assert validator._load_cues() is load("en") is load("en", (), "") is load(extra_files=[])  # type: ignore[arg-type]
     assert load("en", extra_json='{"hedge": ["zzqx maybe"]}') is not load("en")
+
+
+def test_a_policy_extra_cue_with_a_global_flag_is_a_clear_config_error():
+    with pytest.raises(ValidationError, match=r"bad pattern '\(\?s\)zorblax\.quux'"):
+        UncertaintyValidator.Config(extra_cues={"hedge": ["(?s)zorblax.quux"]})
+    assert UncertaintyValidator.Config(extra_cues={"hedge": ["(?s:zorblax.quux)"]})  # scoped: fine

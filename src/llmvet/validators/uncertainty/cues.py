@@ -284,8 +284,8 @@ def _parts(entries: list[str], macros: dict[str, str], where: str) -> list[str]:
     parts = []
     for entry in entries:
         expanded = _lower(_expand(entry, macros, where))
-        try:
-            re.compile(expanded, _FLAGS)
+        try:  # as it is used, inside a group: a global flag such as `(?s)` is refused here, named
+            re.compile(f"(?:{expanded})", _FLAGS)
         except re.error as exc:
             raise CueError(f"{where}: bad pattern {entry!r}: {exc}") from exc
         parts.append(expanded)
