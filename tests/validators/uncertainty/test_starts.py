@@ -13,7 +13,7 @@ import pytest
 from llmvet.validators.uncertainty.covers import after_nonword, cover
 from llmvet.validators.uncertainty.cues import SCANNED, load
 from llmvet.validators.uncertainty.literals import available
-from llmvet.validators.uncertainty.runs import _occurrences
+from llmvet.validators.uncertainty.runs import DIGIT_START, _occurrences, digit_starts
 from llmvet.validators.uncertainty.runs import by_prefix as _by_prefix
 from llmvet.validators.uncertainty.runs import prefixed_occurrences as _prefixed_occurrences
 from llmvet.validators.uncertainty.starts import Indexed, StartIndex
@@ -103,6 +103,23 @@ def test_digit_and_word_led_sections_are_live_only_with_a_digit_or_their_literal
     opened = cues.starts.starts(text).opened()  # (and those whose gates stay shut: test_prefilter.py)
     shut = set() if opened is None else cues.gated - opened
     assert {n for n in led if digits.patterns[n] is not None} == led - set(cues.needs) - shut
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_digit_starts_are_where_the_digit_regex_matches(seed):
+    """`digit_starts` reads ASCII through a translated copy and asks the regex next to anything else: non-ASCII
+    digits ("\u0663") and word characters ("\u00e9", "\u00b2") before a digit, "?" (what the copy has for
+    both), a digit at the very start."""
+    rng = random.Random(seed)
+    pieces = ["1", "22", "a", "b1", "_", "_3", " ", "\n", "?", "?4", "\u00e9", "\u00e95", "\u00b2", "\u0663"]
+    pieces += ["x\u0663", " \u06634", "\u2014", "\u20147", "-", ".9", "Z0", "\t", "\u00a0", "\u2028", "\ud800", "9"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 14))) for _ in range(6000)]
+    found = 0
+    for text in texts + [t for t in dev_texts() for t in variants(t)][:600]:
+        expected = [m.start() for m in DIGIT_START.finditer(text)]
+        assert digit_starts(text) == expected, repr(text)
+        found += len(expected)
+    assert found > 5000
 
 
 @BOTH

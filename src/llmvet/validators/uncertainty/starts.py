@@ -36,10 +36,16 @@ from llmvet.validators.uncertainty.alternatives import match as match_entries
 from llmvet.validators.uncertainty.covers import DIGIT, LONG, MAX_KEY, OR, after_nonword, cover, fields, is_word
 from llmvet.validators.uncertainty.literals import LiteralScan
 from llmvet.validators.uncertainty.patterns import Delegating
-from llmvet.validators.uncertainty.runs import Conditions, Prefixed, add_runs, by_prefix, prefixed_occurrences
+from llmvet.validators.uncertainty.runs import (
+    Conditions,
+    Prefixed,
+    add_runs,
+    by_prefix,
+    digit_starts,
+    prefixed_occurrences,
+)
 
 _WORD_RUN = re.compile(r"\w+")
-_DIGIT_START = re.compile(r"\d(?<!\w.)", re.S)  # a `\w+` run that starts with what `\d` matches
 _MAX_MEMO = 50_000  # first-character strings remembered (no text can grow it without bound)
 
 
@@ -231,7 +237,7 @@ class Starts:
 
     def _digit_starts(self) -> list[int]:
         if self._digits is None:
-            self._digits = [m.start() for m in _DIGIT_START.finditer(self._view)]
+            self._digits = digit_starts(self._view)
         return self._digits
 
     def of(self, name: str) -> list[int]:
