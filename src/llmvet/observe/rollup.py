@@ -36,6 +36,7 @@ REPLICAS_KEY = "replicas"
 GROUP_SEP = "\t"  # model<TAB>rule: tabs do not occur in model or rule names
 LENGTH_EDGES = (200, 500, 1000, 2000, 4000)  # answer length ranges, in characters
 BUDGET_MARK = "budget exhausted"
+ABSORB_SLICE = 256  # records summed between two turns of the event loop (~2 ms of CPU)
 
 
 def group_key(model: str | None, rule: str | None) -> str:
@@ -159,9 +160,12 @@ class Rollup:
         """O(1) on the request path: the record is only queued."""
         self._pending.append(rec)
 
-    def absorb(self) -> int:
-        """Sum the queued records into buckets (in the background task); returns how many."""
-        pending, self._pending = self._pending, []
+    def absorb(self, limit: int | None = None) -> int:
+        """Sum the queued records (the `limit` oldest, if given) into buckets; returns how many."""
+        if limit is None or limit >= len(self._pending):
+            pending, self._pending = self._pending, []
+        else:
+            pending, self._pending = self._pending[:limit], self._pending[limit:]
         for rec in pending:
             b = self.bucket_of(rec.get("ts") or time.time())
             groups = self._mine.setdefault(b, {})
@@ -180,7 +184,10 @@ class Rollup:
             await self._flush(time.time() if now is None else now)
 
     async def _flush(self, now: float) -> None:
-        self.absorb()
+        # A slice at a time, giving the loop back between slices: at ~2,000 requests a second, one second's
+        # records cost 15-20 ms of CPU to sum, and summed at once every request on the loop waited for it.
+        while self.absorb(ABSORB_SLICE) == ABSORB_SLICE:
+            await asyncio.sleep(0)
         if not self._dirty:
             return
         await self._register(now)
