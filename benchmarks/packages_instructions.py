@@ -24,12 +24,14 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-async def passes(url: str, n: int) -> float:
-    """Warm a validator on every text, then `n` read-once passes; the KB a pass reads."""
+async def passes(srv: Any, n: int) -> float:
+    """Warm a validator on every text, stop the registry (its thread's ticks would be counted: they grow
+    with the wall time valgrind takes), then `n` read-once passes; the KB a pass reads."""
     from packages_overhead import forget_text_memos, read_once_texts
 
     from llmvet.resources import Resources
@@ -38,6 +40,7 @@ async def passes(url: str, n: int) -> float:
     from llmvet.validators.packages import PackagesValidator
 
     texts = read_once_texts()
+    url = srv.url
     with tempfile.TemporaryDirectory() as d:
         res = Resources(await open_store(f"sqlite:///{d}/c.db"))
         v = PackagesValidator(
@@ -47,6 +50,7 @@ async def passes(url: str, n: int) -> float:
         )
         for text in texts:  # every name looked up (and memoised per name)
             await v.check(Context(text=text, resources=res))
+        srv.__exit__(None, None, None)
         for r in range(n):
             forget_text_memos(v)
             for text in [f"{t}\n\nNote {r}." for t in texts]:  # new strings, as a serving process gets
@@ -60,9 +64,8 @@ def inner(n: int) -> None:
     from tests.support.fake_registry import FakeRegistry
     from tests.support.servers import ThreadedServer
 
-    fake = FakeRegistry()
-    with ThreadedServer(fake.app) as srv:
-        kb = asyncio.run(passes(srv.url, n))
+    srv = ThreadedServer(FakeRegistry().app).__enter__()
+    kb = asyncio.run(passes(srv, n))
     print(f"KB {kb:.3f}")
 
 
