@@ -80,12 +80,12 @@ def test_fences_match_their_regex_definition(seed):
         assert [f[3:5] for f in find_fences(text, open_ended=True)] == [m.span(3) for m in FENCE.finditer(text)]
 
 
-@pytest.mark.parametrize(("seed", "numpy_from"), [(3, 0), (4, 10**9)])
-def test_squeezed_views_and_their_offsets_match_the_regex_squeeze(seed, numpy_from, monkeypatch):
-    monkeypatch.setattr(views_text, "_NUMPY_FROM", numpy_from)  # both ways of squeezing, on every text
+@pytest.mark.parametrize(("seed", "numpy_from", "mapped"), [(3, 0, False), (4, 10**9, False), (5, 10**9, True)])
+def test_squeezed_views_and_their_offsets_match_the_regex_squeeze(seed, numpy_from, mapped, monkeypatch):
+    monkeypatch.setattr(views_text, "_NUMPY_FROM", numpy_from)  # every way of squeezing, on every text
     texts = generated(seed, 2000) + corpus_texts()[:300]
     for source in texts:
-        compact = views_text.Compact(source)
+        compact = views_text.Compact(source, mapped)
         assert compact.text == RUN_TAIL.sub("", source), source
         for pos in range(len(compact.text) + 1):
             assert compact.orig(pos) == reference_orig(source, pos), (source, pos)
