@@ -180,6 +180,32 @@ def test_comment_markers_blank_from_their_starts_on_real_code():
     assert seen > 20
 
 
+def reference_blank_letters(text: str) -> str:
+    """The definition: the first letter start that a letter end follows, blanked (no word looked for first)."""
+    for start in views_text._LETTER_START.finditer(text):
+        end = views_text._LETTER_END.search(text, start.end())
+        if end is not None:
+            a, b = start.start(), end.end()
+            return text[:a] + views_text._blank_text(text[a:b]) + text[b:]
+    return text
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_letters_blank_as_their_regexes_do(seed):
+    """`_blank_letters` looks for the words a letter start needs first: the same text where it finds none."""
+    rng = random.Random(seed)
+    pieces = ["Subject: x\n", "Dear Ann,\n", "To whom it may concern,\n", "Hi Bo,\n", "Hello Cy,\n", "**", "  ",
+              "Hi  Bo,", "Dear", "dear ", "Hello,\n", "body text.\n", "\n", "Best,\n", "Regards\n", "Sam\n",
+              "Thanks for reading\n", "\u2014", "\u00e9", "I'm not sure.\n", "Cheers!\n"]  # fmt: skip
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 14))) for _ in range(4000)]
+    blanked = 0
+    for text in texts + corpus_texts():
+        expected = reference_blank_letters(text)
+        assert views_text._blank_letters(text) == expected, text
+        blanked += expected != text
+    assert blanked > 1000
+
+
 def test_blanking_keeps_only_newlines_at_their_offsets():
     """`_blank_text` (ASCII bytes translated in C) equals blanking each line, on real and non-ASCII text."""
     texts = corpus_texts()[:300] + ["", "\n", "a\r\nb", "caf\u00e9\n\u2014 x\n", "\U0001f600\nab\n\n", "\u0130\u00df\n"]
