@@ -126,3 +126,17 @@ def test_strings_are_looked_for_in_any_text():
     plain = lean(re.compile(WRAP.format("(?:[^.]*hotline)|(?:b)")))
     assert plain is not None
     assert plain.may_scan("call the \u2014 hotline") and not plain.may_scan("call the \u2014 hot\u00adline")
+
+
+def test_the_validator_works_out_the_lean_lists_when_it_loads_its_cues():
+    """Not in the first refused answer it reads (~12 ms once: a serving process's first answers)."""
+    from llmvet.validators.uncertainty import UncertaintyValidator
+    from llmvet.validators.uncertainty.scanners import _lean
+
+    _lean.cache_clear()
+    validator = UncertaintyValidator(UncertaintyValidator.Config(embeddings=False))
+    misses = _lean.cache_info().misses
+    assert misses >= 3
+    for section in ("refusal_filler", "refusal_support", "refusal_alternative"):
+        lean(validator.cues.get(section))
+    assert _lean.cache_info().misses == misses
