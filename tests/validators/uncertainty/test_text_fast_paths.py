@@ -80,12 +80,12 @@ def test_fences_match_their_regex_definition(seed):
         assert [f[3:5] for f in find_fences(text, open_ended=True)] == [m.span(3) for m in FENCE.finditer(text)]
 
 
-@pytest.mark.parametrize(("seed", "numpy_from"), [(3, 0), (4, 10**9)])
-def test_squeezed_views_and_their_offsets_match_the_regex_squeeze(seed, numpy_from, monkeypatch):
-    monkeypatch.setattr(views_text, "_NUMPY_FROM", numpy_from)  # both ways of squeezing, on every text
+@pytest.mark.parametrize(("seed", "numpy_from", "mapped"), [(3, 0, False), (4, 10**9, False), (5, 10**9, True)])
+def test_squeezed_views_and_their_offsets_match_the_regex_squeeze(seed, numpy_from, mapped, monkeypatch):
+    monkeypatch.setattr(views_text, "_NUMPY_FROM", numpy_from)  # every way of squeezing, on every text
     texts = generated(seed, 2000) + corpus_texts()[:300]
     for source in texts:
-        compact = views_text.Compact(source)
+        compact = views_text.Compact(source, mapped)
         assert compact.text == RUN_TAIL.sub("", source), source
         for pos in range(len(compact.text) + 1):
             assert compact.orig(pos) == reference_orig(source, pos), (source, pos)
@@ -178,6 +178,32 @@ def test_comment_markers_blank_from_their_starts_on_real_code():
             assert views_text._blank_comment_markers(view) == expected, view
             seen += 1
     assert seen > 20
+
+
+def reference_blank_letters(text: str) -> str:
+    """The definition: the first letter start that a letter end follows, blanked (no word looked for first)."""
+    for start in views_text._LETTER_START.finditer(text):
+        end = views_text._LETTER_END.search(text, start.end())
+        if end is not None:
+            a, b = start.start(), end.end()
+            return text[:a] + views_text._blank_text(text[a:b]) + text[b:]
+    return text
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_letters_blank_as_their_regexes_do(seed):
+    """`_blank_letters` looks for the words a letter start needs first: the same text where it finds none."""
+    rng = random.Random(seed)
+    pieces = ["Subject: x\n", "Dear Ann,\n", "To whom it may concern,\n", "Hi Bo,\n", "Hello Cy,\n", "**", "  ",
+              "Hi  Bo,", "Dear", "dear ", "Hello,\n", "body text.\n", "\n", "Best,\n", "Regards\n", "Sam\n",
+              "Thanks for reading\n", "\u2014", "\u00e9", "I'm not sure.\n", "Cheers!\n"]  # fmt: skip
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 14))) for _ in range(4000)]
+    blanked = 0
+    for text in texts + corpus_texts():
+        expected = reference_blank_letters(text)
+        assert views_text._blank_letters(text) == expected, text
+        blanked += expected != text
+    assert blanked > 1000
 
 
 def test_blanking_keeps_only_newlines_at_their_offsets():

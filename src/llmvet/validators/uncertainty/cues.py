@@ -19,6 +19,7 @@ import yaml
 
 from llmvet.validators.uncertainty import frames
 from llmvet.validators.uncertainty.alternatives import WRAP, Alternatives, Present, any_of, required
+from llmvet.validators.uncertainty.firsts import by_first
 from llmvet.validators.uncertainty.frames import FRAME_PREFIX
 from llmvet.validators.uncertainty.literals import available
 from llmvet.validators.uncertainty.patterns import Pattern
@@ -322,7 +323,7 @@ def build(data: dict[str, Any], where: str = "cues") -> CueSet:
     }
     categories: dict[str, re.Pattern[str]] = {}
     for cat, words in (data.get("refusal_categories") or {}).items():
-        compiled = compile_list(list(words or []), macros, f"{where} [refusal_categories.{cat}]")
+        compiled = by_first(_parts(list(words or []), macros, f"{where} [refusal_categories.{cat}]"), _FLAGS)
         if compiled is not None:
             categories[str(cat)] = compiled
     found = {

@@ -23,6 +23,7 @@ from llmvet.validators.uncertainty.hits import (
     vetoed,
 )
 from llmvet.validators.uncertainty.patterns import Pattern
+from llmvet.validators.uncertainty.scanners import lean
 from llmvet.validators.uncertainty.text import Views, count_words
 
 REASON_MAX_WORDS = 40  # a longer sentence after a refusal is taken as content even when it names a reason
@@ -94,13 +95,15 @@ class _Asides:
     any_reason: re.Pattern[str] | None  # one pattern for `reasons` (alternatives.any_of; None: not made)
 
     @classmethod
-    def of(cls, cues: CueSet) -> _Asides:
+    def of(cls, cues: CueSet, prose: str | None = None) -> _Asides:
+        """The asides' patterns; with the `prose` their sentences are parts of, each list without its
+        entries that scan a sentence for words the prose does not have (scanners.py: the same answers)."""
         # (No RE2 prefilter narrows the reasons to the prose's windows: its DFA is built lazily from the
         # text it reads; read once, the 539 dev answers' refusal pass cost 0.089 ms/KB with it, 0.048
         # without.)
         reasons = [rx for cat, rx in cues.categories.items() if cat in ("safety", "policy")]
         filler, support, alternative = (
-            cues.get(s) for s in ("refusal_filler", "refusal_support", "refusal_alternative")
+            _here(cues.get(s), prose) for s in ("refusal_filler", "refusal_support", "refusal_alternative")
         )
         return cls(filler, support, reasons, alternative, (cues.full or cues).reasons)
 
@@ -125,6 +128,16 @@ class _Asides:
         return found and count_words(sentence) <= REASON_MAX_WORDS
 
 
+def warm_asides(cues: CueSet) -> None:
+    """Work out the asides' lean lists (scanners.lean, cached) now: ~12 ms once, not in the first refused answer."""
+    _Asides.of(cues, "")
+
+
+def _here(rx: Pattern | None, prose: str | None) -> Pattern | None:
+    split = None if prose is None else lean(rx)
+    return rx if split is None or split.may_scan(prose or "") else split.rx
+
+
 def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, bool]:
     """Words of the answer that are content rather than refusal, and whether it turns to an answer.
 
@@ -135,7 +148,8 @@ def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, boo
     for h in hits:
         bounds = views.sentence_bounds(h.start)
         cue_end[bounds] = max(cue_end.get(bounds, 0), h.end)
-    asides = _Asides.of(cues)
+    lo, hi = min(s for s, _ in cue_end), max(e for _, e in cue_end)  # (no other sentence holds a cue)
+    asides = _Asides.of(cues, views.prose)
     prose = views.prose
     skipped = after_pivots = 0  # words of the sentences that are not content; of the answers after a pivot
     content = pivot = after_refusal = refusal_seen = alternatives = False  # content: a word of it so far
@@ -144,7 +158,7 @@ def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, boo
         sentence = prose[a:b].strip()
         if not sentence:
             continue
-        end = max((v for (s, e), v in cue_end.items() if s < b and a < e), default=-1)
+        end = max((v for (s, e), v in cue_end.items() if s < b and a < e), default=-1) if a < hi and lo < b else -1
         if end >= 0:  # a refusal cue in this sentence
             # "I can't diagnose this, but while you wait: ..." - what follows the pivot is an answer.
             m_pivot = _PIVOT.search(prose, max(a, end), b)

@@ -21,6 +21,7 @@ from llmvet.validators.uncertainty.config import UncertaintyConfig
 from llmvet.validators.uncertainty.cues import CueError, CueSet, load
 from llmvet.validators.uncertainty.detect import Analysis, Options, analyse
 from llmvet.validators.uncertainty.embed import IndexSpec, KnnSettings, find_statements, load_index, prototypes_path
+from llmvet.validators.uncertainty.refusals import warm_asides
 from llmvet.validators.uncertainty.request import add_instruction
 
 # Longer answers are analysed in the CPU pool (about 1 ms per KB of rule work); shorter ones inline, since a
@@ -45,6 +46,7 @@ class UncertaintyValidator(Validator[UncertaintyConfig]):
         if self.config.embeddings:
             self._embedding_off = self._embedding_static_problem()
         self.cues: CueSet = self._load_cues()
+        warm_asides(self.cues)
         self.options = Options(
             filler_counts=self.config.filler_counts,
             code_comments=self.config.code_comments,
