@@ -48,14 +48,14 @@ def by_first(parts: list[str], flags: int) -> re.Pattern[str] | None:
 def _alternatives(pattern: str) -> list[str] | None:
     """The alternatives `pattern` tries, in its order, a leading group's distributed (None: not known)."""
     out: list[str] = []
-    for alt in _top_level(pattern) or []:
+    for alt in top_level(pattern) or []:
         if not alt.startswith("(?:"):
             out.append(alt)
             continue
         end = _closing(alt)
         if end < 0 or alt[end + 1 : end + 2] in _QUANTIFIERS:
             return None
-        for inner in _top_level(alt[3:end]) or []:
+        for inner in top_level(alt[3:end]) or []:
             got = _alternatives(inner + alt[end + 1 :])
             if got is None:
                 return None
@@ -84,7 +84,7 @@ def _tokens(pattern: str) -> list[tuple[int, str]]:
     return out
 
 
-def _top_level(pattern: str) -> list[str] | None:
+def top_level(pattern: str) -> list[str] | None:
     """`pattern` split at its top-level "|" (None: its parentheses do not balance)."""
     pieces: list[str] = []
     depth = start = 0

@@ -22,6 +22,7 @@ from functools import lru_cache
 from re import _parser as _sre_parse  # type: ignore[attr-defined]  # private (not in typeshed)
 
 from llmvet.validators.uncertainty.alternatives import _REPEATS, WRAP, required
+from llmvet.validators.uncertainty.firsts import top_level
 
 _HEAD, _TAIL = WRAP.split("{}")
 _LONG_RUN = 16  # a leading repeat that may read more characters than this scans the text
@@ -71,29 +72,9 @@ def _lean(pattern: str, flags: int) -> Lean | None:
 
 def split_entries(body: str) -> list[str] | None:
     """The entries of `"|".join(f"(?:{e})" for e in entries)` (None: `body` is not such a join)."""
-    entries: list[str] = []
-    depth, start, i = 0, 0, 0
-    while i < len(body):
-        c = body[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "[":  # a class: to its closing "]" (one right after "[" or "[^" is a member)
-            j = i + 2 if body.startswith("[^", i) else i + 1
-            j += body[j : j + 1] == "]"
-            while j < len(body) and body[j] != "]":
-                j += 2 if body[j] == "\\" else 1
-            i = j + 1
-            continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "|" and depth == 0:
-            entries.append(body[start:i])
-            start = i + 1
-        i += 1
-    entries.append(body[start:])
+    entries = top_level(body)
+    if entries is None:
+        return None
     inner = [e[3:-1] for e in entries if e.startswith("(?:") and e.endswith(")")]
     if len(inner) != len(entries) or "|".join(f"(?:{e})" for e in inner) != body:
         return None
