@@ -10,7 +10,8 @@ everything that makes it (the expressions, ids, flags, the hyperscan package ver
 machine's architecture), else compiled and written there (atomically: a temporary file renamed; the
 _KEPT newest files are kept). Hyperscan checks a loaded database's version and platform itself; a
 file it refuses, or that cannot be read or written, only means a compile. The directory is
-`LLMVET_CACHE_DIR`, else `$XDG_CACHE_HOME/llmvet`, else `~/.cache/llmvet`; `LLMVET_CACHE_DIR=""`
+`LLMVET_CACHE_DIR`, else the user cache folder (platformdirs: `$XDG_CACHE_HOME/llmvet`, else `~/.cache/llmvet`
+on Linux); `LLMVET_CACHE_DIR=""`
 turns the cache off. A database is code Hyperscan runs over every answer, and it does not check one
 against tampering: a file is read only from a directory and as a file that this user owns and no one
 else may write to (a shared or world-writable cache is not used).
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import hyperscan
+import platformdirs
 
 _KEPT = 16  # databases kept in the directory (see _prune)
 
@@ -38,11 +40,13 @@ def directory() -> Path | None:
         return Path(configured) if configured else None
     if not hasattr(os, "getuid"):
         return None  # (no owner to check a file against: not used)
+    # (the user cache folder `llmvet scan` keeps its store in; with no home directory to be found,
+    # platformdirs raises, or in older releases leaves "~" as it is: a relative path, not used)
     try:
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    except (RuntimeError, KeyError):  # (no home directory to be found)
+        path = platformdirs.user_cache_path("llmvet", appauthor=False)
+    except RuntimeError:
         return None
-    return Path(base) / "llmvet"
+    return path if path.is_absolute() else None
 
 
 def _private(path: Path) -> bool:
