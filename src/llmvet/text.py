@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 # Fences are found in linear time: a single regex re-scanned to the end of the text for every unclosed
-# opener (quadratic: 40 KB of "```a" lines held the event loop for 5 s). These two patterns say what
-# an opening and a closing fence line are; find_fences reads the lines either may match, found in one
-# pass of _FENCE_LINE (tests/validators/uncertainty/test_text_fast_paths.py compares them).
-_FENCE_OPEN = re.compile(r"^[ \t]*(```|~~~)([^\n`]*)\n", re.M)
-_FENCE_CLOSE = re.compile(r"^[ \t]*(```|~~~)[ \t]*$", re.M)
+# opener (quadratic: 40 KB of "```a" lines held the event loop for 5 s). An opening fence line is
+# `^[ \t]*(```|~~~)([^\n`]*)\n`, a closing one `^[ \t]*(```|~~~)[ \t]*$` (multi-line);
+# find_fences reads the lines either may match, found in one pass of _FENCE_LINE
+# (tests/validators/uncertainty/test_text_fast_paths.py: FENCE_OPEN, FENCE_CLOSE and its reference).
 # A line either may match (from the newline before it): a marker after blanks, no backtick after it.
 _FENCE_LINE = re.compile(r"\n[ \t]*(```|~~~)([^\n`]*)(?=\n|\Z)")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])|\n{2,}|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
@@ -64,8 +63,8 @@ def find_fences(text: str, open_ended: bool = False) -> list[tuple[int, int, str
 
 
 def _fence_lines(text: str) -> list[tuple[int, int, str, str]]:
-    """(line start, line end, marker, the rest of the line) of each line `_FENCE_OPEN` (with its newline)
-    or `_FENCE_CLOSE` may match, in order: one pass of `_FENCE_LINE` over the text behind a newline
+    """(line start, line end, marker, the rest of the line) of each line an opening (with its newline)
+    or a closing fence line may be, in order: one pass of `_FENCE_LINE` over the text behind a newline
     (the engine skips from newline to newline; a `^` pattern is tried at every position, ~15x slower)."""
     return [(m.start(), m.end() - 1, m[1], m[2]) for m in _FENCE_LINE.finditer("\n" + text)]
 
