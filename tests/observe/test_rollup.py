@@ -55,3 +55,21 @@ def test_absorb_takes_the_oldest_records_up_to_its_limit():
     assert roll.absorb(4) == 4
     assert sorted(rollup.split_group(g)[0] for g in roll._mine[roll.bucket_of(now)]) == ["m0", "m1", "m2", "m3"]
     assert roll.absorb(100) == 6 and roll.absorb(100) == 0
+
+
+async def test_absorb_all_gives_the_loop_back_between_slices():
+    roll = rollup.Rollup(store=None, replica="r")  # type: ignore[arg-type]  # absorbing never touches the store
+    rng = random.Random(5)
+    now = time.time()
+    for _ in range(2 * rollup.ABSORB_SLICE + 1):
+        roll.add(record(rng, BEFORE, now))
+    queued_when_it_ran: list[int] = []
+
+    async def another_request() -> None:
+        queued_when_it_ran.append(len(roll._pending))
+
+    task = asyncio.create_task(another_request())
+    await roll.absorb_all()
+    await task
+    assert queued_when_it_ran and 0 < queued_when_it_ran[0] < 2 * rollup.ABSORB_SLICE + 1
+    assert roll._pending == [] and roll._mine[roll.bucket_of(now)]

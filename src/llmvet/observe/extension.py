@@ -172,7 +172,7 @@ class ObserveExtension(Extension):
 
     async def check_drift(self, now: float | None = None) -> list[dict[str, Any]]:
         assert self.detector is not None and self.rollup is not None
-        self.rollup.absorb()
+        await self.rollup.absorb_all()
         alerts = await self.detector.evaluate(now)
         if self.metrics is not None:
             for group, dims in self.detector.status.items():
@@ -245,8 +245,7 @@ class ObserveExtension(Extension):
             hours = 24.0
         hours = min(max(hours, 0.25), 24 * 7)
         if self.rollup is not None:
-            self.rollup.absorb()
-            await self.rollup.flush()
+            await self.rollup.flush()  # (it sums what is queued first)
         return await summarize(
             self.store,
             hours=hours,

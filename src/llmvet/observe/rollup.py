@@ -183,11 +183,14 @@ class Rollup:
         async with self._lock:  # the background task and a dashboard request may flush at once
             await self._flush(time.time() if now is None else now)
 
-    async def _flush(self, now: float) -> None:
-        # A slice at a time, giving the loop back between slices: at ~2,000 requests a second, one second's
-        # records cost 15-20 ms of CPU to sum, and summed at once every request on the loop waited for it.
+    async def absorb_all(self) -> None:
+        """`absorb()` a slice at a time, giving the loop back between slices: at ~2,000 requests a second,
+        one second's records cost 15-20 ms of CPU to sum, and summed at once every request waited for it."""
         while self.absorb(ABSORB_SLICE) == ABSORB_SLICE:
             await asyncio.sleep(0)
+
+    async def _flush(self, now: float) -> None:
+        await self.absorb_all()
         if not self._dirty:
             return
         await self._register(now)
