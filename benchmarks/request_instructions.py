@@ -1,0 +1,128 @@
+"""Instructions per vetted request in llmvet's own process, counted by valgrind, tree against tree.
+
+    python benchmarks/request_instructions.py [--requests 400] [--policy default] [--answer distinct] SRC [SRC ...]
+    python benchmarks/request_instructions.py /tmp/before/src "$PWD/src"
+
+The default path's remaining cost is spread thin (tens of pieces of 2-15 µs each; see
+benchmarks/default_path_budget.py), and on this two-core machine a timed run moves by 5-10 % with the
+other processes' load, so a change worth 1-3 % of a request cannot be told from noise by the clock. The
+number of user-space instructions a request executes barely moves. Each SRC runs the app of
+`llmvet serve` in a child under `valgrind --tool=cachegrind --cache-sim=no` (hash seed fixed), called
+directly as ASGI as benchmarks/profile_request.py does (no HTTP server in the count; the upstream call
+is real, to the canned upstream of benchmarks/bare.py in another process, which is not counted): once
+with the warm-up only and once with `--requests` more, and the difference per request is printed with
+its ratio to the first SRC. The kernel's share (socket writes) is not counted, and neither are cache
+misses: confirm a gain with benchmarks/overhead.py on a quiet machine; use this one to tell a real 1 %
+from noise.
+
+Work on a timer (the audit writer's 0.2 s flush, observe's 1 s rollup, the policy heartbeat) would be
+counted by the wall time valgrind takes, which moves with the machine's load (same-tree counts 1.7 %
+apart at load 4). Those timers are set to an hour once the app is warm, so the records reach the store
+in batches of 256 (as at ~1,300 requests/s in service) and at shutdown, alike in both counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+async def requests(policy: str, answer: str, upstream: str, registry: str, n: int) -> None:
+    """The app built as `llmvet serve` builds it, warmed with 50 requests, then `n` more."""
+    from overhead import policy_text
+    from profile_request import call, request_body
+
+    from llmvet.config import Settings
+    from llmvet.policy.loader import parse_policy
+    from llmvet.proxy.app import create_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(upstream=upstream, store=f"sqlite:///{tmp}/bench.db", policy_heartbeat_interval=3600)
+        app = create_app(settings, parse_policy(policy_text(policy, registry), f"{policy}.yaml"))
+        body = request_body(answer)
+        async with app.router.lifespan_context(app):
+            proxy = app.state.proxy
+            await proxy._warm_up
+            for _ in range(50):
+                await call(app, body)
+            quiet_timers(proxy)
+            await asyncio.sleep(1.1)  # each timer wakes once more, then sleeps an hour
+            for _ in range(n):
+                status, out = await call(app, body)
+                if status != 200:
+                    raise SystemExit(f"HTTP {status}: {out[:300]!r}")
+
+
+def quiet_timers(proxy: Any) -> None:
+    from llmvet.observe.extension import ObserveExtension
+
+    if proxy.rt.audit is not None:
+        proxy.rt.audit._interval = 3600.0
+    observe = proxy.extension(ObserveExtension)
+    if observe is not None:
+        observe.flush_interval = 3600.0
+
+
+def count(src: str, args: argparse.Namespace, upstream: str, registry: str, n: int) -> int:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, str(HERE), str(ROOT)]), "PYTHONHASHSEED": "0"}
+    env.update({"LLMVET_LOG_LEVEL": "warning", "HF_HUB_OFFLINE": "1"})
+    cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", sys.executable]
+    cmd += [__file__, "--inner", str(n), "--policy", args.policy, "--answer", args.answer]
+    cmd += ["--upstream", upstream, "--registry", registry]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    ir = re.search(r"I\s+refs:\s+([\d,]+)", out.stderr)
+    if out.returncode != 0 or ir is None:
+        raise SystemExit(f"no count from valgrind for {src}:\n{out.stdout[-1000:]}\n{out.stderr[-3000:]}")
+    return int(ir.group(1).replace(",", ""))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("src", nargs="*", default=[str(ROOT / "src")], help="src folders to compare (the first: base)")
+    ap.add_argument("--requests", type=int, default=400)
+    ap.add_argument("--policy", choices=["default", "coding-assistant"], default="default")
+    ap.add_argument("--answer", choices=["distinct", "realistic", "short"], default="distinct")
+    ap.add_argument("--rounds", type=int, default=1, help="counts per SRC (alternating); all are printed")
+    ap.add_argument("--inner", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--upstream", help=argparse.SUPPRESS)
+    ap.add_argument("--registry", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.inner is not None:
+        asyncio.run(requests(a.policy, a.answer, a.upstream, a.registry, a.inner))
+        return
+    sys.path[:0] = [str(HERE), str(ROOT)]
+    import overhead
+
+    from tests.support.fake_registry import running_registry
+
+    port = overhead.free_port()
+    with tempfile.TemporaryDirectory() as tmp, running_registry() as fake_registry:
+        registry = str(fake_registry.url)
+        upstream = overhead.serve(overhead.uvicorn_cmd("bare:upstream_app", port), port, Path(tmp) / "upstream.log")
+        try:
+            url = f"http://127.0.0.1:{port}/v1"
+            print(f"{a.policy} policy, {a.answer} answer: instructions per request (cachegrind), {a.requests} requests")
+            base = None
+            for _ in range(a.rounds):
+                for src in a.src:
+                    idle = count(src, a, url, registry, 0)
+                    busy = count(src, a, url, registry, a.requests)
+                    per = (busy - idle) / a.requests
+                    base = per if base is None else base
+                    print(f"  {src}: {per / 1e3:9.1f} k instructions a request, ratio {per / base:.4f}", flush=True)
+        finally:
+            overhead.stop_all([upstream], Path(tmp) / "none")
+
+
+if __name__ == "__main__":
+    main()
