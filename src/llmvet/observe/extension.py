@@ -151,6 +151,8 @@ class ObserveExtension(Extension):
         while True:
             await asyncio.sleep(self.flush_interval)
             now = time.monotonic()
+            if self.metrics is not None:
+                self.metrics.flush()  # first (it cannot fail): other workers' scrapes read its files
             try:
                 if self.rollup is not None:
                     await self.rollup.flush()

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from llmvet.observe.rollup import validator_outcome
+from llmvet.observe.tally import Tally
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 OVERHEAD_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -58,6 +59,7 @@ class Metrics:
         self._drift_metrics(r)
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._bundles: dict[tuple[Any, ...], Any] = {}  # see _bundle
+        self._tally = Tally()  # the request path's updates, until the next flush
 
     def _traffic_metrics(self, r: CollectorRegistry | None) -> None:
         """Requests and where their time goes."""
@@ -224,8 +226,8 @@ class Metrics:
         return child
 
     def observe_request(self, route: str, model: str | None, status: int, seconds: float) -> None:
-        self._child(self.requests, route, self.model(model), str(status)).inc()
-        self._child(self.request_seconds, route).observe(seconds)
+        self._tally.count(self._child(self.requests, route, self.model(model), str(status)))
+        self._tally.histogram(self._child(self.request_seconds, route)).add(seconds)
 
     def observe_record(self, rec: Mapping[str, Any]) -> None:
         """Everything an audit record tells (called from the proxy's finish hook)."""
@@ -239,45 +241,46 @@ class Metrics:
         upstream_h, overhead_h, decisions, per_run = bound
         t = rec.get("timings_ms") or {}
         total, upstream = float(t.get("total") or 0), float(t.get("upstream") or 0)
-        upstream_h.observe(upstream / 1000)
-        overhead_h.observe(max(0.0, total - upstream) / 1000)
-        decisions.inc()
+        upstream_h.add(upstream / 1000)
+        overhead_h.add(max(0.0, total - upstream) / 1000)
+        count = self._tally.count
+        count(decisions)
         for (verdicts, seconds, budget), v in zip(per_run, runs, strict=True):
-            verdicts.inc()
-            seconds.observe(float(v.get("ms") or 0) / 1000)
+            count(verdicts)
+            seconds.add(float(v.get("ms") or 0) / 1000)
             if budget is not None:
-                budget.inc()
+                count(budget)
             cache = v.get("cache")  # {"hits": n, "misses": m} when a validator reports its cache use
             if isinstance(cache, dict):
                 if cache.get("hits"):
-                    self._child(self.registry_cache, "hit").inc(cache["hits"])
+                    count(self._child(self.registry_cache, "hit"), cache["hits"])
                 if cache.get("misses"):
-                    self._child(self.registry_cache, "miss").inc(cache["misses"])
+                    count(self._child(self.registry_cache, "miss"), cache["misses"])
         findings = rec.get("findings")
         if findings:
             for code in {f.get("code") for f in findings}:
-                self._child(self.findings, self.code(code), model).inc()
+                count(self._child(self.findings, self.code(code), model))
         if rec.get("reasks"):
-            self._child(self.reasks, rule, model).inc(rec["reasks"])
+            count(self._child(self.reasks, rule, model), rec["reasks"])
         for kind, n in (rec.get("extra_usage") or {}).items():
             if n:
-                self._child(self.extra_tokens, rule, model, kind).inc(n)
+                count(self._child(self.extra_tokens, rule, model, kind), n)
 
     def _bundle(self, route: str, rule: str, model: str, action: str, outcomes: tuple[tuple[str, str], ...]) -> Any:
         """The label children one kind of record touches, looked up once: most records of a replica are
         of a few kinds (route, rule, model, action, each validator's outcome)."""
-        c = self._child
+        c, h = self._child, self._tally.histogram
         per_run = [
             (
                 c(self.verdicts, name, rule, outcome),
-                c(self.validator_seconds, name),
+                h(c(self.validator_seconds, name)),
                 c(self.budget_exhausted, rule, name) if outcome == "budget" else None,
             )
             for name, outcome in outcomes
         ]
         bound = (
-            c(self.upstream_seconds, route),
-            c(self.overhead_seconds, route),
+            h(c(self.upstream_seconds, route)),
+            h(c(self.overhead_seconds, route)),
             c(self.decisions, rule, action, model),
             per_run,
         )
@@ -308,7 +311,12 @@ class Metrics:
             self.budget_limit.labels(key).set(limit)
 
     # ---- exposition ------------------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Hand the request path's sums to prometheus-client (see tally.py)."""
+        self._tally.flush()
+
     def exposition(self) -> tuple[bytes, str]:
+        self.flush()
         if self.multiprocess:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
@@ -317,5 +325,6 @@ class Metrics:
 
     def process_exit(self) -> None:
         """Drop this worker's live gauges (multiprocess mode) when it stops."""
+        self.flush()  # its counts stay in the files for the other workers' scrapes
         if self.multiprocess:
             multiprocess.mark_process_dead(os.getpid())
