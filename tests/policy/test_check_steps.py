@@ -106,3 +106,30 @@ async def test_a_check_raising_before_any_await_is_an_error_and_one_returning_a_
     assert decision.runs[0].verdict.error == "RuntimeError: broken before any await"
     decision = await evaluate(rule_of(FutureCheck(ValidatorConfig())), Context(text="x"))
     assert decision.runs[0].verdict.error == "from a future"
+
+
+def rule_of_all(*validators: Validator, timeout: float = 0.2) -> CompiledRule:
+    refs = [ValidatorRef.model_validate({"use": v.name, "timeout": timeout}) for v in validators]
+    compiled = [CompiledValidator(ref, v) for ref, v in zip(refs, validators, strict=True)]
+    return CompiledRule(Rule(name="r", on_fail="block", on_error="open"), compiled)
+
+
+@pytest.mark.parametrize("slow_first", [True, False])
+async def test_of_two_validators_one_timing_out_ends_only_its_own_run(slow_first):
+    # The first validator to suspend goes on in the request's own task (policy/inline.py): its
+    # timeout must still end only its run, and the other's verdict must still count.
+    slow, quick = Scripted(sleeps=(0, 30)), Scripted(sleeps=(0, 0.01), fail=True)
+    pair = (slow, quick) if slow_first else (quick, slow)
+    decision = await evaluate(rule_of_all(*pair, timeout=0.1), Context(text="abc"))
+    assert asyncio.current_task().cancelling() == 0
+    by_check = {id(v): run for v, run in zip(pair, decision.runs, strict=True)}
+    assert slow.cancelled and not slow.finished and by_check[id(slow)].timed_out
+    assert quick.finished and by_check[id(quick)].verdict.status is Status.FAILED
+    assert decision.action == "block"  # the failure blocks; the timeout fails open
+
+
+async def test_of_two_validators_that_finish_at_once_both_verdicts_count():
+    a, b = Scripted(fail=True), Scripted()
+    decision = await evaluate(rule_of_all(a, b), Context(text="abc"))
+    assert a.finished and b.finished
+    assert [r.verdict.status for r in decision.runs] == [Status.FAILED, Status.PASSED]
