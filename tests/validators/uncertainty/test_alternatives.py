@@ -11,6 +11,7 @@ import pytest
 from llmvet.validators.uncertainty import cues as cue_module
 from llmvet.validators.uncertainty.alternatives import WRAP, Alternatives, Present, match, required
 from llmvet.validators.uncertainty.cues import LIST_SECTIONS, load, read_cue_file, shipped_path
+from llmvet.validators.uncertainty.grouping import grouped_body
 from llmvet.validators.uncertainty.starts import Indexed
 from llmvet.validators.uncertainty.text import build_views
 
@@ -98,7 +99,7 @@ def test_entries_kept_for_a_view_match_as_the_whole_pattern(section):
     grouped = section in cue_module.GROUPED
     alts = cue_module.alternatives(parts, grouped)
     assert alts is not None
-    rx = re.compile(WRAP.format(cue_module._grouped(parts) if grouped else "|".join(f"(?:{p})" for p in parts)), _FLAGS)
+    rx = re.compile(WRAP.format(grouped_body(parts) if grouped else "|".join(f"(?:{p})" for p in parts)), _FLAGS)
     assert rx.pattern == load("en").patterns[section].pattern  # the pattern the rule path scans with
     present = Present(alts.strings)
     everything = alts.entries

@@ -163,3 +163,24 @@ def test_entries_are_grouped_only_where_a_letter_begins_each_match():
         assert (joined.search(s) is not None) == any(rx.search(s) for rx in each), s
     assert any_of([], re.M) is None  # (an empty alternation would match everywhere)
     assert any_of(["(a)\\1"], re.M) is None and any_of(["(?P<n>a)(?P=n)"], re.M) is None
+
+
+def test_entries_split_into_their_alternatives_find_what_the_entries_find():
+    """`any_of` groups the alternatives of each entry under their first letters (a leading group distributed,
+    a top-level "|" split): the joined pattern finds a match where one of the entries does."""
+    parts = ["(?:dis|mis)information", "(?:isn't|is not|not) safe", "x(?:y|z)w", "ab|(?:x)*y", "(?:p|q)+r",
+             "\u00e9(?:a|b)", "(?:a|)c", "(?:k|l)m|n", "polic(?:y|ies)", "(?:s|t)(?:u|v)w", "h\\w*"]  # fmt: skip
+    joined = any_of(parts, re.M)
+    assert joined is not None
+    each = [re.compile(WRAP.format(f"(?:{p})"), re.M) for p in parts]
+    words = ["disinformation", "misinformation", "information", "isn't safe", "is not safe", "not safe", "safe",
+             "xyw", "xzw", "xw", "ab", "y", "xxy", "pr", "qqpr", "r", "\u00e9a", "\u00e9b", "\u00e9", "c", "ac", "km",
+             "lm", "n", "policy", "policies", "polic", "suw", "tvw", "sw", "harm", "h\u00e9"]  # fmt: skip
+    rng = random.Random(9)
+    found = 0
+    for _ in range(6000):
+        s = "".join(rng.choice(words) + rng.choice([" ", "", "-", "\u00e9", ". "]) for _ in range(rng.randint(1, 4)))
+        expected = any(rx.search(s) for rx in each)
+        assert (joined.search(s) is not None) == expected, s
+        found += expected
+    assert 1000 < found < 5000

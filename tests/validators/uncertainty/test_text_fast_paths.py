@@ -11,6 +11,7 @@ import pytest
 
 from llmvet.text import find_fences
 from llmvet.validators.uncertainty import text as views_text
+from llmvet.validators.uncertainty.marks import quote_starts, sub_at
 from tests.support.corpus import corpus_texts as all_corpus_texts
 
 # The definitions the fast paths replace.
@@ -241,3 +242,27 @@ def test_sentence_bounds_match_a_scan_of_the_breaks_before(seed):
         step = max(1, len(views.prose) // 200)
         for pos in range(0, len(views.prose) + 1, step):
             assert views.sentence_bounds(pos) == reference_bounds(views.prose, pos), (text, pos)
+
+
+QUOTE_START = re.compile(r"[\"\u201c\u2018]|'(?<![\w']')")  # where an alternative of _QUOTES may begin
+QUOTE_PIECES = [
+    "'", "''", '"', "\u201c", "\u201d", "\u2018", "\u2019", "\u00e9", "\u2014", "\U0001f600", "?", "_", "1", "a", "it",
+    " ", "\n", "\t", "(", "-", ".", "don't", "'quoted'", '"said"', "\u00e9'x'", "?'y'", "\"'z'\"", "x' ", "'\u00e9'",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_quotes_blank_as_their_regex_does(seed):
+    """`_QUOTES` is tried only where `marks.quote_starts` says a match may start: every start of a match of
+    its scan is one of them, and blanking there gives the text `_QUOTES.sub` gives."""
+    rng = random.Random(seed)
+    texts = ["".join(rng.choice(QUOTE_PIECES) for _ in range(rng.randint(0, 24))) for _ in range(6000)]
+    blanked = 0
+    for text in texts + corpus_texts():
+        starts = set(quote_starts(text))
+        assert starts == {m.start() for m in QUOTE_START.finditer(text)}, text
+        assert {m.start() for m in views_text._QUOTES.finditer(text)} <= starts, text
+        expected = views_text._QUOTES.sub(views_text._blanked, text)
+        assert sub_at(views_text._QUOTES, text, starts, views_text._blanked) == expected, text
+        blanked += expected != text
+    assert blanked > 2000

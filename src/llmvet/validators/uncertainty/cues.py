@@ -12,7 +12,6 @@ from functools import cached_property, lru_cache
 from importlib import resources as importlib_resources
 from itertools import chain
 from pathlib import Path
-from re import _parser as _sre_parse  # type: ignore[attr-defined]  # private (not in typeshed); see _first_chars
 from typing import Any
 
 import yaml
@@ -21,6 +20,7 @@ from llmvet.validators.uncertainty import frames
 from llmvet.validators.uncertainty.alternatives import WRAP, Alternatives, Present, any_of, required
 from llmvet.validators.uncertainty.firsts import by_first
 from llmvet.validators.uncertainty.frames import FRAME_PREFIX
+from llmvet.validators.uncertainty.grouping import grouped_body, groups
 from llmvet.validators.uncertainty.literals import available
 from llmvet.validators.uncertainty.patterns import Pattern
 from llmvet.validators.uncertainty.prefilter import gates
@@ -220,67 +220,6 @@ def _lower(pattern: str) -> str:
     return _UPPER_LITERAL.sub(lambda m: m.group(0).lower(), pattern)
 
 
-def _first_chars(pattern: str) -> set[str] | None:
-    """Characters an entry can start with, or None when that is not a small known set."""
-
-    def first(items: Any) -> set[str] | None:
-        for op, av in items:
-            name = str(op)
-            if name == "LITERAL":
-                return {chr(av)}
-            if name == "IN":
-                out: set[str] = set()
-                for o, a in av:
-                    if str(o) == "LITERAL":
-                        out.add(chr(a))
-                    elif str(o) == "RANGE":
-                        out |= {chr(c) for c in range(a[0], a[1] + 1)}
-                    else:
-                        return None
-                return out
-            if name == "SUBPATTERN":
-                return first(av[3])
-            if name == "BRANCH":
-                out = set()
-                for alt in av[1]:
-                    f = first(alt)
-                    if f is None:
-                        return None
-                    out |= f
-                return out
-            if name in ("MAX_REPEAT", "MIN_REPEAT") and av[0] > 0:
-                return first(av[2])
-            return None
-        return None
-
-    try:
-        found = first(list(_sre_parse.parse(pattern)))
-    except Exception:  # any parser quirk just means "ungrouped"
-        return None
-    return found if found and len(found) <= 3 else None
-
-
-def _groups(parts: list[str]) -> list[tuple[str | None, list[str]]]:
-    """The entries under the first characters they start with (None: not a small known set), in the
-    order the grouped pattern tries them."""
-    groups: dict[str, list[str]] = {}
-    other: list[str] = []
-    for p in parts:
-        chars = _first_chars(p)
-        if chars is None:
-            other.append(p)
-        else:
-            groups.setdefault("".join(sorted(chars)), []).append(p)
-    return [*groups.items(), *((None, [p]) for p in other)]
-
-
-def _grouped(parts: list[str]) -> str:
-    return "|".join(
-        f"(?:{g[0]})" if k is None else f"(?=[{re.escape(k)}])(?:" + "|".join(f"(?:{p})" for p in g) + ")"
-        for k, g in _groups(parts)
-    )
-
-
 def _parts(entries: list[str], macros: dict[str, str], where: str) -> list[str]:
     parts = []
     for entry in entries:
@@ -299,7 +238,7 @@ def alternatives(parts: list[str], grouped: bool) -> Alternatives | None:
         return None
     ordered: list[tuple[str, str | None]] = [(p, None) for p in parts]
     if grouped:
-        ordered = [(p, k) for k, g in _groups(parts) for p in g]
+        ordered = [(p, k) for k, g in groups(parts) for p in g]
     return Alternatives(ordered, _FLAGS)
 
 
@@ -312,7 +251,7 @@ def compile_list(
     # One word boundary around the whole alternation (not per entry): the engine rejects most positions
     # at the look-behind, which makes a 40-entry list ~20x faster. The end boundary also accepts entries
     # that end in punctuation or a look-ahead.
-    body = _grouped(parts) if grouped else "|".join(f"(?:{p})" for p in parts)
+    body = grouped_body(parts) if grouped else "|".join(f"(?:{p})" for p in parts)
     return re.compile(WRAP.format(body), _FLAGS)
 
 

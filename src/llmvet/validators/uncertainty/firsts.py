@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from llmvet.validators.uncertainty.alternatives import WRAP
+WRAP = r"(?<!\w)(?:{})(?:(?<!\w)|(?!\w))"  # the word boundaries cues.compile_list puts around a section
 
 _SPECIAL = frozenset("\\[](){}.*+?^$|")
 _QUANTIFIERS = ("*", "+", "?", "{")
@@ -36,7 +36,7 @@ def by_first(parts: list[str], flags: int) -> re.Pattern[str] | None:
         return re.compile(plain, flags)
     groups: dict[str, list[str]] = {}
     for part in parts:
-        alts = _alternatives(part)
+        alts = alternatives_of(part)
         if alts is None or any(not a or a[0] in _SPECIAL or a[1:2] in _QUANTIFIERS for a in alts):
             return re.compile(plain, flags)
         for alt in alts:
@@ -45,8 +45,9 @@ def by_first(parts: list[str], flags: int) -> re.Pattern[str] | None:
     return re.compile(WRAP.format(body), flags)
 
 
-def _alternatives(pattern: str) -> list[str] | None:
-    """The alternatives `pattern` tries, in its order, a leading group's distributed (None: not known)."""
+def alternatives_of(pattern: str) -> list[str] | None:
+    """The alternatives `pattern` tries, in its order, a leading group's distributed (None: not known);
+    none has a "|" outside a group."""
     out: list[str] = []
     for alt in top_level(pattern) or []:
         if not alt.startswith("(?:"):
@@ -56,7 +57,7 @@ def _alternatives(pattern: str) -> list[str] | None:
         if end < 0 or alt[end + 1 : end + 2] in _QUANTIFIERS:
             return None
         for inner in top_level(alt[3:end]) or []:
-            got = _alternatives(inner + alt[end + 1 :])
+            got = alternatives_of(inner + alt[end + 1 :])
             if got is None:
                 return None
             out += got

@@ -35,3 +35,18 @@ def sub_at(rx: re.Pattern[str], text: str, starts: Iterable[int], repl: Callable
         return text
     pieces.append(text[last:])
     return "".join(pieces)
+
+
+def quote_starts(text: str) -> list[int]:
+    """Where a match of text._QUOTES may start (unsorted): every '"', "\u201c" and "\u2018", and each "'"
+    that follows no word character and no "'" (its `'(?<![\\w']')`; `\\w` is what `str.isalnum` and "_"
+    match), or the text's start. The engine's scan tried each character against the four (~45,000
+    instructions on a distinct ~1 KB answer); here a few `str.find` in C, one Python step per "'"."""
+    out = positions(text, '"' if text.isascii() else '"\u201c\u2018')
+    i = text.find("'")
+    while i >= 0:
+        c = text[i - 1] if i else ""
+        if not (c.isalnum() or c == "_" or c == "'"):
+            out.append(i)
+        i = text.find("'", i + 1)
+    return out

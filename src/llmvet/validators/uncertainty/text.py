@@ -18,7 +18,7 @@ from operator import add
 from typing import Any
 
 from llmvet.text import find_fences
-from llmvet.validators.uncertainty.marks import positions, sub_at
+from llmvet.validators.uncertainty.marks import positions, quote_starts, sub_at
 
 _ASCII_LOWER = str.maketrans({chr(c): chr(c + 32) for c in range(65, 91)})  # length-preserving, unlike str.lower
 _APOSTROPHE_PAIRS = (("\u2019", "'"), ("\u02bc", "'"), ("\u00b4", "'"), ("\u00a0", " "), ("\u2011", "-"))
@@ -260,7 +260,7 @@ def build_views(raw: str) -> Views:
     prose = _INLINE_CODE.sub(_blanked, prose)  # each on what the one before left
     if ">" in prose:  # (the pattern's `^` made the engine try it at every position)
         prose = _BLOCKQUOTE.sub(_blanked, prose)
-    prose = _QUOTES.sub(_blanked, prose)
+    prose = sub_at(_QUOTES, prose, quote_starts(prose), _blanked)  # (the same as _QUOTES.sub, ~4x cheaper)
     prose = _blank_letters(prose)
     if "*" in prose or "_" in prose:  # every emphasis marker has one
         prose = _blank_emphasis(prose)

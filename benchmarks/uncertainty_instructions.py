@@ -1,0 +1,105 @@
+"""Instructions per KB of the uncertainty validator's read-once rule path, counted by valgrind, tree against tree.
+
+    python benchmarks/uncertainty_instructions.py [--passes 2] SRC [SRC ...]
+    python benchmarks/uncertainty_instructions.py /work/main/src "$PWD/src"
+
+On a shared two-core machine CPU time moves by several per cent from run to run with the others' load,
+so a change worth 1-3 % cannot be told from noise. The number of instructions a pass executes does not
+move: each SRC is run under `valgrind --tool=cachegrind --cache-sim=no` (hash seed fixed), once with no
+pass and once with `--passes` passes, and the difference, per pass and per KB of answer, is printed with
+its ratio to the first SRC. A pass is what uncertainty_speed.py's "first read" times: `analyse` (the
+rule path, no embeddings, no prompt) once over each of 1,000 distinct ~1 KB coding answers
+(benchmarks/distinct.py) and each answer of the dev set (tests/data/uncertainty/dev.jsonl, mostly
+prose), each text a new string (the rule path keeps no memo of texts, and a new string per pass keeps it
+so). Every text is read once before the counted passes, so nothing built on first use is counted.
+
+The Hyperscan database is compiled into a private cache folder (LLMVET_CACHE_DIR, one per SRC, made
+by a run outside valgrind first), so both counted runs load it from there: a compile (~1.4 s of CPU)
+in one run and not the other would swamp the difference. Instructions are not time (cache misses and
+branch mispredictions are not counted): confirm a gain with uncertainty_speed.py when the machine is
+quiet; use this one to tell a real 1 % from noise, and for its ratio. Spread: one tree counted twice
+gave the same 2,718.1 M a pass (1,327 KB); the same commit checked out at two paths differed by 0.2 %
+(a path's length moves a few counts), so compare trees against a copy of the base, and read < 0.5 %
+as no change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV = ROOT / "tests" / "data" / "uncertainty" / "dev.jsonl"
+
+
+def texts() -> list[str]:
+    """The distinct coding answers, then the dev answers."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from distinct import distinct_answers
+
+    dev = [json.loads(line)["text"] for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return distinct_answers(1000) + dev
+
+
+def inner(n: int) -> None:
+    from llmvet.validators.uncertainty import UncertaintyValidator
+
+    pool = texts()
+    validator = UncertaintyValidator(UncertaintyValidator.Config(embeddings=False))  # the rule path alone
+    for text in pool:  # cue set loaded, database read from the cache folder, anything lazy built
+        validator.analyse(text)
+    for r in range(n):
+        for text in [f"{t}\n\nNote {r}." for t in pool]:  # new strings, as a serving process gets
+            validator.analyse(text)
+    size = sum(len(f"{t}\n\nNote 0.".encode()) for t in pool) / 1000
+    print(f"KB {size:.3f}")
+
+
+def count(src: str, n: int, cache: str) -> tuple[int, float]:
+    """(instructions, KB a pass reads) of `inner(n)` with `src` first on the path."""
+    env = {**os.environ, "PYTHONPATH": src, "PYTHONHASHSEED": "0", "LLMVET_CACHE_DIR": cache}
+    cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+    cmd += [sys.executable, __file__, "--inner", str(n)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    ir = re.search(r"I\s+refs:\s+([\d,]+)", out.stderr)
+    kb = re.search(r"^KB ([\d.]+)$", out.stdout, re.M)
+    if ir is None or kb is None:
+        raise SystemExit(f"no count from valgrind for {src}:\n{out.stderr[-2000:]}")
+    return int(ir.group(1).replace(",", "")), float(kb.group(1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("src", nargs="*", default=[str(ROOT / "src")], help="src folders to compare (the first: base)")
+    ap.add_argument("--passes", type=int, default=2)
+    ap.add_argument("--inner", type=int, default=None, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.inner is not None:
+        inner(a.inner)
+        return
+    base = None
+    print(f"read-once passes of the uncertainty rule path, instructions counted by cachegrind, {a.passes} passes")
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, src in enumerate(a.src):
+            cache = os.path.join(tmp, str(i))  # (its own: a SRC's cue set may differ)
+            os.mkdir(cache, 0o700)
+            env = {**os.environ, "PYTHONPATH": src, "PYTHONHASHSEED": "0", "LLMVET_CACHE_DIR": cache}
+            subprocess.run([sys.executable, __file__, "--inner", "0"], env=env, check=True, capture_output=True)
+            idle, _ = count(src, 0, cache)
+            busy, kb = count(src, a.passes, cache)
+            per_pass = (busy - idle) / a.passes
+            base = per_pass if base is None else base
+            print(
+                f"  {src}: {per_pass / 1e6:8.1f} M instructions a pass ({kb:.1f} KB), "
+                f"{per_pass / kb / 1e3:7.1f} k a KB, ratio {per_pass / base:.4f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
