@@ -116,8 +116,7 @@ def rule_of_all(*validators: Validator, timeout: float = 0.2) -> CompiledRule:
 
 @pytest.mark.parametrize("slow_first", [True, False])
 async def test_of_two_validators_one_timing_out_ends_only_its_own_run(slow_first):
-    # The first validator to suspend goes on in the request's own task (policy/inline.py): its
-    # timeout must still end only its run, and the other's verdict must still count.
+    # A validator's timeout ends only its own run; the other's verdict still counts.
     slow, quick = Scripted(sleeps=(0, 30)), Scripted(sleeps=(0, 0.01), fail=True)
     pair = (slow, quick) if slow_first else (quick, slow)
     decision = await evaluate(rule_of_all(*pair, timeout=0.1), Context(text="abc"))

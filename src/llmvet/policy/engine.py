@@ -7,12 +7,11 @@ import logging
 import random
 import time
 import types
-from collections.abc import Awaitable, Collection
+from collections.abc import Awaitable, Collection, Coroutine, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
 from llmvet import spans
-from llmvet.policy.inline import gather_inline, resume
 from llmvet.policy.loader import CompiledRule, CompiledValidator
 from llmvet.policy.schema import SEVERITY
 from llmvet.validators.base import ALL_PARTS, Context, Finding, Status, Verdict
@@ -104,7 +103,7 @@ async def evaluate(rule: CompiledRule, ctx: Context, only: Collection[CompiledVa
     if len(chosen) == 1:
         runs = [await _run_one(rule, chosen[0], ctx)]
     else:
-        runs = await gather_inline([_run_one(rule, v, ctx) for v in chosen])
+        runs = list(await asyncio.gather(*(_run_one(rule, v, ctx) for v in chosen)))
     if ctx.part != "content" or ctx.choice:  # findings say where they are when it is not the obvious place
         for r in runs:
             for f in r.verdict.findings:
@@ -154,7 +153,29 @@ async def _within(check: Awaitable[Verdict], timeout: float) -> Verdict:
     except StopIteration as done:
         return done.value
     async with asyncio.timeout_at(deadline):  # unlike wait_for, no extra task per check
-        return await resume(check, first)
+        return await _resume(check, first)
+
+
+@types.coroutine
+def _resume(check: Coroutine[Any, Any, Verdict], first: Any) -> Generator[Any, Any, Verdict]:
+    """Go on awaiting a coroutine already stepped once (what `await` does, from its second step)."""
+    pending = first
+    while True:
+        try:
+            sent = yield pending
+        except GeneratorExit:
+            check.close()
+            raise
+        except BaseException as exc:  # a cancellation (the timeout's) goes into the check
+            try:
+                pending = check.throw(exc)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                pending = check.send(sent)
+            except StopIteration as done:
+                return done.value
 
 
 def run_attributes(run: ValidatorRun, ctx: Context) -> dict[str, spans.AttributeValue]:

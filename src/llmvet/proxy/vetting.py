@@ -11,7 +11,6 @@ from starlette.responses import Response
 
 from llmvet import spans
 from llmvet.policy.engine import Decision, combine, evaluate
-from llmvet.policy.inline import gather_inline
 from llmvet.proxy import sse, tracing
 from llmvet.proxy.answer import Answer, error_text, json_object, without_llmvet_field
 from llmvet.proxy.errors import upstream_bad_response
@@ -65,7 +64,8 @@ class Vetter:
         if len(parts) == 1:  # the common case: one choice, text only
             decision = await evaluate(ex.rule, self.context(ex, parts[0]))
         else:
-            decision = combine(await gather_inline([evaluate(ex.rule, self.context(ex, p)) for p in parts]))
+            decisions = await asyncio.gather(*(evaluate(ex.rule, self.context(ex, p)) for p in parts))
+            decision = combine(list(decisions))
         ex.validate_ms += (time.perf_counter() - started) * 1000
         return decision
 
