@@ -16,11 +16,7 @@ benchmark when the machine is quiet; use this one to tell a real 1 % from noise,
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
-import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -69,39 +65,21 @@ def inner(n: int) -> None:
     print(f"KB {kb:.3f}")
 
 
-def count(src: str, n: int) -> tuple[int, float]:
-    """(instructions, KB a pass reads) of `inner(n)` with `src` first on the path."""
-    env = {**os.environ, "PYTHONPATH": src, "PYTHONHASHSEED": "0"}
-    cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-    cmd += [sys.executable, __file__, "--inner", str(n)]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-    ir = re.search(r"I\s+refs:\s+([\d,]+)", out.stderr)
-    kb = re.search(r"^KB ([\d.]+)$", out.stdout, re.M)
-    if ir is None or kb is None:
-        raise SystemExit(f"no count from valgrind for {src}:\n{out.stderr[-2000:]}")
-    return int(ir.group(1).replace(",", "")), float(kb.group(1))
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("src", nargs="*", default=[str(ROOT / "src")], help="src folders to compare (the first: base)")
-    ap.add_argument("--passes", type=int, default=3)
-    ap.add_argument("--inner", type=int, default=None, help=argparse.SUPPRESS)
-    a = ap.parse_args()
+    from cachegrind import pass_arguments
+
+    a = pass_arguments(3)
     if a.inner is not None:
         inner(a.inner)
         return
     base = None
     print(f"read-once passes of the packages validator, instructions counted by cachegrind, {a.passes} passes")
+    from cachegrind import pass_line, per_pass
+
     for src in a.src:
-        idle, _ = count(src, 0)
-        busy, kb = count(src, a.passes)
-        per_pass = (busy - idle) / a.passes
-        base = per_pass if base is None else base
-        print(
-            f"  {src}: {per_pass / 1e6:8.1f} M instructions a pass ({kb:.1f} KB), "
-            f"{per_pass / kb / 1e3:7.1f} k a KB, ratio {per_pass / base:.4f}"
-        )
+        per, kb = per_pass(__file__, src, a.passes)
+        base = per if base is None else base
+        print(pass_line(src, per, kb, base))
 
 
 if __name__ == "__main__":

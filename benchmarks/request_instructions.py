@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -92,6 +91,7 @@ def count(src: str, args: argparse.Namespace, registry: str, n: int) -> int:
     gets an upstream of its own, so "distinct" answers are served from the start of the pool in every
     count (with one upstream for all, each count read other answers: 1.4 % apart, coding-assistant)."""
     import overhead
+    from cachegrind import instructions
 
     port = overhead.free_port()
     with tempfile.TemporaryDirectory() as tmp:
@@ -104,14 +104,10 @@ def count(src: str, args: argparse.Namespace, registry: str, n: int) -> int:
             cmd = [sys.executable, __file__, "--inner", "0", "--policy", args.policy, "--answer", args.answer]
             cmd += ["--upstream", f"http://127.0.0.1:{port}/v1", "--registry", registry]
             subprocess.run(cmd, env=env, capture_output=True, check=True)
-            valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-            out = subprocess.run(valgrind + cmd[:3] + [str(n)] + cmd[4:], env=env, capture_output=True, text=True)
+            ir, _ = instructions(cmd[1:3] + [str(n)] + cmd[4:], env)
         finally:
             overhead.stop_all([upstream], Path(tmp) / "none")
-    ir = re.search(r"I\s+refs:\s+([\d,]+)", out.stderr)
-    if out.returncode != 0 or ir is None:
-        raise SystemExit(f"no count from valgrind for {src}:\n{out.stdout[-1000:]}\n{out.stderr[-3000:]}")
-    return int(ir.group(1).replace(",", ""))
+    return ir
 
 
 def main() -> None:
