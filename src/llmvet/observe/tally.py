@@ -50,8 +50,9 @@ class Tally:
     """Counter increments and histogram observations waiting for the next flush."""
 
     def __init__(self) -> None:
+        # (prometheus-client's label children compare by identity: each is its own key)
         self._counts: dict[Any, float] = {}  # counter child -> amount
-        self._histograms: dict[int, HistogramTally] = {}  # id(histogram child) -> its tally
+        self._histograms: dict[Any, HistogramTally] = {}  # histogram child -> its tally
 
     def count(self, child: Any, amount: float = 1) -> None:
         counts = self._counts
@@ -59,9 +60,9 @@ class Tally:
 
     def histogram(self, child: Any) -> HistogramTally:
         """The tally of one histogram child (kept for the life of the process, like the child)."""
-        tally = self._histograms.get(id(child))
+        tally = self._histograms.get(child)
         if tally is None:
-            tally = self._histograms[id(child)] = HistogramTally(child)
+            tally = self._histograms[child] = HistogramTally(child)
         return tally
 
     def flush(self) -> None:
