@@ -101,10 +101,13 @@ def count(src: str, args: argparse.Namespace, registry: str, n: int) -> int:
             # A Hyperscan cache of this count's own, filled by a run outside valgrind first: a cue
             # database compiled inside the count (~8 G instructions) would swamp it.
             env.update({"LLMVET_LOG_LEVEL": "warning", "HF_HUB_OFFLINE": "1", "LLMVET_CACHE_DIR": tmp})
-            cmd = [sys.executable, __file__, "--inner", "0", "--policy", args.policy, "--answer", args.answer]
-            cmd += ["--upstream", f"http://127.0.0.1:{port}/v1", "--registry", registry]
-            subprocess.run(cmd, env=env, capture_output=True, check=True)
-            ir, _ = instructions(cmd[1:3] + [str(n)] + cmd[4:], env)
+
+            def child(requests: int) -> list[str]:
+                return [__file__, "--inner", str(requests), "--policy", args.policy, "--answer", args.answer,
+                        "--upstream", f"http://127.0.0.1:{port}/v1", "--registry", registry]  # fmt: skip
+
+            subprocess.run([sys.executable, *child(0)], env=env, capture_output=True, check=True)
+            ir, _ = instructions(child(n), env)
         finally:
             overhead.stop_all([upstream], Path(tmp) / "none")
     return ir
