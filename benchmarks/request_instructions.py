@@ -2,6 +2,7 @@
 
     python benchmarks/request_instructions.py [--requests 400] [--policy default] [--answer distinct] SRC [SRC ...]
     python benchmarks/request_instructions.py /tmp/before/src "$PWD/src"
+    python benchmarks/request_instructions.py --with-floor "$PWD/src"   # + the floor and the lean guard
 
 The default path's remaining cost is spread thin (tens of pieces of 2-15 µs each; see
 benchmarks/default_path_budget.py), and on this two-core machine a timed run moves by 5-10 % with the
@@ -19,6 +20,12 @@ Work on a timer (the audit writer's 0.2 s flush, observe's 1 s rollup, the polic
 counted by the wall time valgrind takes, which moves with the machine's load (same-tree counts 1.7 %
 apart at load 4). Those timers are set to an hour once the app is warm, so the records reach the store
 in batches of 256 (as at ~1,300 requests/s in service) and at shutdown, alike in both counts.
+
+`--with-floor` first counts, in the same harness, the bare starlette + aiohttp pass-through of
+benchmarks/bare.py (overhead.py's floor) and benchmarks/lean_guard.py (both bodies parsed, the secret
+patterns, an audit line and a SQLite batch per answer): what a request costs with nothing vetted, and
+with the least a guard doing the default policy's job does. The lean guard's writer wakes every 0.2 s
+of wall time, so its count moves a little with the machine's load.
 """
 
 from __future__ import annotations
@@ -34,6 +41,23 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+
+
+async def baseline_requests(which: str, answer: str, n: int) -> None:
+    """The floor or the lean guard (BENCH_UPSTREAM set), warmed with 50 requests, then `n` more."""
+    from profile_request import call, request_body
+
+    if which == "floor":
+        from bare import aiohttp_app as factory
+    else:
+        from lean_guard import lean_guard_app as factory
+    app = factory()
+    body = request_body(answer)
+    async with app.router.lifespan_context(app):
+        for _ in range(50 + n):
+            status, out = await call(app, body)
+            if status != 200:
+                raise SystemExit(f"HTTP {status}: {out[:300]!r}")
 
 
 async def requests(policy: str, answer: str, upstream: str, registry: str, n: int) -> None:
@@ -86,7 +110,7 @@ def quiet_timers(proxy: Any) -> None:
         observe.flush_interval = 3600.0
 
 
-def count(src: str, args: argparse.Namespace, registry: str, n: int) -> int:
+def count(src: str, args: argparse.Namespace, registry: str, n: int, baseline: str | None = None) -> int:
     """User-space instructions of the app's child process, `n` requests after the warm-up. Each count
     gets an upstream of its own, so "distinct" answers are served from the start of the pool in every
     count (with one upstream for all, each count read other answers: 1.4 % apart, coding-assistant)."""
@@ -101,10 +125,12 @@ def count(src: str, args: argparse.Namespace, registry: str, n: int) -> int:
             # A Hyperscan cache of this count's own, filled by a run outside valgrind first: a cue
             # database compiled inside the count (~8 G instructions) would swamp it.
             env.update({"LLMVET_LOG_LEVEL": "warning", "HF_HUB_OFFLINE": "1", "LLMVET_CACHE_DIR": tmp})
+            env["BENCH_UPSTREAM"] = f"http://127.0.0.1:{port}/v1"  # (the floor's and the lean guard's)
 
             def child(requests: int) -> list[str]:
                 return [__file__, "--inner", str(requests), "--policy", args.policy, "--answer", args.answer,
-                        "--upstream", f"http://127.0.0.1:{port}/v1", "--registry", registry]  # fmt: skip
+                        "--upstream", env["BENCH_UPSTREAM"], "--registry", registry,
+                        *(["--baseline", baseline] if baseline else [])]  # fmt: skip
 
             subprocess.run([sys.executable, *child(0)], env=env, capture_output=True, check=True)
             ir, _ = instructions(child(n), env)
@@ -120,12 +146,17 @@ def main() -> None:
     ap.add_argument("--policy", choices=["default", "coding-assistant"], default="default")
     ap.add_argument("--answer", choices=["distinct", "realistic", "short"], default="distinct")
     ap.add_argument("--rounds", type=int, default=1, help="counts per SRC (alternating); all are printed")
+    ap.add_argument("--with-floor", action="store_true", help="also count the floor and the lean guard")
     ap.add_argument("--inner", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--baseline", choices=["floor", "lean"], help=argparse.SUPPRESS)
     ap.add_argument("--upstream", help=argparse.SUPPRESS)
     ap.add_argument("--registry", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.inner is not None:
-        asyncio.run(requests(a.policy, a.answer, a.upstream, a.registry, a.inner))
+        if a.baseline:
+            asyncio.run(baseline_requests(a.baseline, a.answer, a.inner))
+        else:
+            asyncio.run(requests(a.policy, a.answer, a.upstream, a.registry, a.inner))
         return
     sys.path[:0] = [str(HERE), str(ROOT)]
     from tests.support.fake_registry import running_registry
@@ -134,6 +165,12 @@ def main() -> None:
         registry = str(fake_registry.url)
         print(f"{a.policy} policy, {a.answer} answer: instructions per request (cachegrind), {a.requests} requests")
         base = None
+        if a.with_floor:
+            for which, label in (("floor", "floor (bare pass-through)"), ("lean", "lean guard")):
+                per = (
+                    count(a.src[0], a, registry, a.requests, which) - count(a.src[0], a, registry, 0, which)
+                ) / a.requests
+                print(f"  {label}: {per / 1e3:9.1f} k instructions a request", flush=True)
         for _ in range(a.rounds):
             for src in a.src:
                 idle = count(src, a, registry, 0)
