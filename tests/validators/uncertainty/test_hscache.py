@@ -57,6 +57,22 @@ def test_a_torn_file_is_compiled_again_and_replaced(tmp_path, monkeypatch):
     assert path.read_bytes() == whole
 
 
+def test_a_scan_with_gates_keeps_its_databases_in_one_file(tmp_path, monkeypatch):
+    """With gates the keys leave the pass for a database per name (literals.py): one file holds them all,
+    a torn one is compiled again whole, and each database read back is the one its name needs."""
+    monkeypatch.setenv("LLMVET_CACHE_DIR", str(tmp_path))
+    gates = [(b"zq+", ("z",))]
+    first = LiteralScan(KEYS, ANYWHERE, gates=gates)
+    assert first.lazy and found(first) == expected()
+    path = only_file(tmp_path)
+    assert found(LiteralScan(KEYS, ANYWHERE, gates=gates)) == expected()  # (from the file)
+    whole = path.read_bytes()
+    for torn in (whole[:-1], whole + b"\0", whole[: len(whole) // 2]):
+        path.write_bytes(torn)
+        assert found(LiteralScan(KEYS, ANYWHERE, gates=gates)) == expected()
+        assert path.read_bytes() == whole
+
+
 @pytest.mark.parametrize("how", ["group-writable directory", "world-writable file", "symbolic link"])
 def test_a_file_others_may_write_is_not_read(tmp_path, monkeypatch, how):
     folder = tmp_path / "cache"

@@ -87,8 +87,15 @@ def views(rng: random.Random) -> list[str]:
     ]
 
 
-def test_the_scan_finds_each_key_where_a_plain_search_does():
-    scan = LiteralScan(KEYS, ANYWHERE)
+# A gate in the pass leaves the keys out of it: each name's starts are then found by its own database
+# (LiteralScan.starts_of), and `grouped` asks every name's.
+GATE = [(b"zq+", ("z",))]
+
+
+@pytest.mark.parametrize("gates", [[], GATE], ids=["keys in the pass", "keys by name"])
+def test_the_scan_finds_each_key_where_a_plain_search_does(gates):
+    scan = LiteralScan(KEYS, ANYWHERE, gates=gates)
+    assert scan.lazy == bool(gates)
     rng = random.Random(19)
     compared = exact = 0
     for view in views(rng):
@@ -121,8 +128,9 @@ def test_the_shipped_keys_are_found_as_the_word_pass_finds_them_on_real_answers(
     assert exact > 50
 
 
-def test_threads_scanning_at_once_each_get_their_own_results():
-    scan = LiteralScan(KEYS)
+@pytest.mark.parametrize("gates", [[], GATE], ids=["keys in the pass", "keys by name"])
+def test_threads_scanning_at_once_each_get_their_own_results(gates):
+    scan = LiteralScan(KEYS, gates=gates)
     rng = random.Random(29)
     texts = views(rng)[:200]
     expected = [flat(scan.grouped(t)) for t in texts]
@@ -160,9 +168,10 @@ def test_long_views_at_shifted_offsets_are_found_as_the_word_pass_finds_them():
             assert flat(index.literal.grouped(view)) == without_hyperscan(index, view), k
 
 
-def test_keys_after_every_kind_of_character_and_at_the_start():
+@pytest.mark.parametrize("gates", [[], GATE], ids=["keys in the pass", "keys by name"])
+def test_keys_after_every_kind_of_character_and_at_the_start(gates):
     # what stands before a key decides whether it counts: every ASCII character is tried, NUL among them
-    scan = LiteralScan(KEYS, ANYWHERE)
+    scan = LiteralScan(KEYS, ANYWHERE, gates=gates)
     characters = [chr(c) for c in range(0x80)] + ["\u00e9", "\u2014", "\u0663", "?"]
     for key in ("i", "a", "_", "#", "i'm", "may"):
         for c in characters:

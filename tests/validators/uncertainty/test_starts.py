@@ -20,11 +20,23 @@ from llmvet.validators.uncertainty.starts import Indexed, StartIndex
 from llmvet.validators.uncertainty.text import build_views
 
 DEV = Path(__file__).resolve().parents[2] / "data" / "uncertainty" / "dev.jsonl"
-# Each start index is checked both ways: its keys found by Hyperscan (literals.py, where installed) and
-# by its own pass over the view's words.
+# Each start index is checked three ways: its keys found by Hyperscan (literals.py, where installed) in
+# the pass over the view, or (where the pass has gates) by each name's own database when it is asked for,
+# and by its own pass over the view's words.
+_HYPERSCAN = pytest.mark.skipif(not available(), reason="no hyperscan")
 BOTH = pytest.mark.parametrize(
-    "literal", [pytest.param(True, marks=pytest.mark.skipif(not available(), reason="no hyperscan")), False]
+    "literal",
+    [pytest.param(True, marks=_HYPERSCAN), pytest.param("by name", marks=_HYPERSCAN), False],
+    ids=["in the pass", "by name", "word pass"],
 )
+_NO_GATE = [(b"zq+", ("zq",))]  # a gate that opens no section: the keys leave the pass all the same
+
+
+def start_index(patterns: dict[str, re.Pattern[str]], literal: bool | str) -> StartIndex:
+    """`patterns`' start index, its keys found as BOTH's parameter says."""
+    index = StartIndex(patterns, literal_scan=bool(literal), gates=_NO_GATE if literal == "by name" else ())
+    assert index.literal is None or (literal and index.literal.lazy == (literal == "by name"))
+    return index
 
 
 def dev_texts() -> list[str]:
@@ -127,8 +139,8 @@ def test_indexed_scans_equal_full_scans_on_real_answers(literal):
     cues = load("en")
     assert cues.starts is not None
     patterns = {k: v for k, v in cues.patterns.items() if isinstance(v, re.Pattern)}
-    index = StartIndex(patterns, literal_scan=literal)  # every section, not only the scanned ones
-    assert (index.literal is not None) == literal
+    index = start_index(patterns, literal)  # every section, not only the scanned ones
+    assert (index.literal is not None) == bool(literal)
     rng = random.Random(7)
     texts = dev_texts()
     joined = ["\n\n".join(texts[i : i + 5]) for i in range(0, 200, 5)]
@@ -248,8 +260,8 @@ def generated(rng: random.Random, n: int) -> str:
 def test_indexed_scans_equal_full_scans_on_generated_text(literal):
     cues = load("en")
     patterns = {k: v for k, v in cues.patterns.items() if isinstance(v, re.Pattern)}
-    index = StartIndex(patterns, literal_scan=literal)
-    assert (index.literal is not None) == literal
+    index = start_index(patterns, literal)
+    assert (index.literal is not None) == bool(literal)
     rng = random.Random(11)
     seen = 0
     for _ in range(300):
@@ -309,7 +321,7 @@ TRICKY = {
 def test_constructs_scan_like_re(name, literal):
     rx = re.compile(TRICKY[name], re.M)
     assert cover(rx) is not None  # each is indexed: the comparison below exercises the fast path
-    index = StartIndex({name: rx}, literal_scan=literal)
+    index = start_index({name: rx}, literal)
     assert name in index.indexed
     rng = random.Random(name)
     words = [*_WORDS, *_PHRASES]

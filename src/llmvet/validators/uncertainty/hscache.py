@@ -5,9 +5,10 @@ Why: the start index's database (literals.py: keys, strings and the gates of pre
 process, `llmvet scan` run and policy reload with new cues compiled it again. Serialized, it is
 ~2 MB and loads in under a millisecond.
 
-What: `compiled(expressions, ids, flags)` returns the database, loaded from a file named by a hash of
-everything that makes it (the expressions, ids, flags, the hyperscan package version and this
-machine's architecture), else compiled and written there (atomically: a temporary file renamed; the
+What: `compiled(expressions, ids, flags)` returns the database (`compiled_all`: several, one file; a
+cue set with gates has one for its pass and one for each name's keys, literals.py), loaded from a file
+named by a hash of everything that makes it (the expressions, ids, flags, the hyperscan package
+version and this machine's architecture), else compiled and written there (atomically: a temporary file renamed; the
 _KEPT newest files are kept). Hyperscan checks a loaded database's version and platform itself; a
 file it refuses, or that cannot be read or written, only means a compile. The directory is
 `LLMVET_CACHE_DIR`, else the user cache folder (platformdirs: `$XDG_CACHE_HOME/llmvet`, else `~/.cache/llmvet`
@@ -24,6 +25,7 @@ import os
 import platform
 import stat
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,31 +61,59 @@ def _private(path: Path) -> bool:
     return uid is not None and not stat.S_ISLNK(st.st_mode) and st.st_uid == uid() and not st.st_mode & 0o022
 
 
-def _key(expressions: list[bytes], ids: list[int], flags: list[int]) -> str:
-    digest = hashlib.sha256()
-    for part in (getattr(hyperscan, "__version__", ""), platform.machine(), repr(ids), repr(flags)):
+Part = tuple[list[bytes], list[int], list[int]]  # one database's expressions, ids and flags
+_FORMAT = b"2"  # a file holds databases, each as its length (8 bytes, little-endian) and its bytes
+
+
+def _key(parts: Sequence[Part]) -> str:
+    digest = hashlib.sha256(_FORMAT)
+    for part in (getattr(hyperscan, "__version__", ""), platform.machine()):
         digest.update(part.encode() + b"\0")
-    for expression in expressions:
-        digest.update(len(expression).to_bytes(8, "little") + expression)
+    for expressions, ids, flags in parts:
+        digest.update(f"{len(expressions)} {ids!r} {flags!r}".encode() + b"\0")
+        for expression in expressions:
+            digest.update(len(expression).to_bytes(8, "little") + expression)
     return digest.hexdigest()
 
 
 def compiled(expressions: list[bytes], ids: list[int], flags: list[int]) -> Any:
     """A block-mode database of `expressions` (raises what `Database.compile` raises)."""
+    return compiled_all([(expressions, ids, flags)])[0]
+
+
+def compiled_all(parts: Sequence[Part]) -> list[Any]:
+    """A block-mode database for each part, kept in one file (raises what `Database.compile` raises)."""
     folder = directory()
-    path = None if folder is None else folder / f"hyperscan-{_key(expressions, ids, flags)}.db"
+    path = None if folder is None else folder / f"hyperscan-{_key(parts)}.db"
     if path is not None and _private(path.parent) and _private(path):
         try:
-            db = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
+            dbs = _loaded(path.read_bytes(), len(parts))
             os.utime(path)  # (newest again: _prune keeps the databases in use)
-            return db
-        except (OSError, hyperscan.error):
+            return dbs
+        except (OSError, ValueError, hyperscan.error):
             pass  # (another version's or platform's file, or a torn one: compiled again below)
-    db = hyperscan.Database()
-    db.compile(expressions=expressions, ids=ids, elements=len(expressions), flags=flags)
+    dbs = []
+    for expressions, ids, flags in parts:
+        db = hyperscan.Database()
+        db.compile(expressions=expressions, ids=ids, elements=len(expressions), flags=flags)
+        dbs.append(db)
     if path is not None:
-        _store(path, hyperscan.dumpb(db))
-    return db
+        _store(path, b"".join(len(b).to_bytes(8, "little") + b for b in map(hyperscan.dumpb, dbs)))
+    return dbs
+
+
+def _loaded(data: bytes, n: int) -> list[Any]:
+    dbs, at = [], 0
+    for _ in range(n):
+        size = int.from_bytes(data[at : at + 8], "little")
+        blob = data[at + 8 : at + 8 + size]
+        if len(blob) != size or size == 0:
+            raise ValueError("a torn file")
+        dbs.append(hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK))
+        at += 8 + size
+    if at != len(data):
+        raise ValueError("a torn file")
+    return dbs
 
 
 def _store(path: Path, data: bytes) -> None:

@@ -21,6 +21,15 @@ has none, the strings alternatives.Present asks for. The database then takes ~1.
 ~0.2 (once per machine and cue set: hscache.py keeps it on disk, cues.load in memory); Hyperscan rejecting a gate compiles it
 without them (the strings are then found with `str.find`: slower, the same findings).
 
+Where the gates are in the pass, the keys are not (`lazy`): every indexed section of the shipped set
+has a gate, and a section is scanned only where its gates open (~4 of some 20 a view), so most key
+reports went to names no scan asked for (a distinct ~1 KB answer had ~50 reports, each a Python call,
+and the keys' starts were read for ~1 in 3). The pass reports the gates only, and each name's starts
+come from its own database of its keys (`starts_of`), when the name is first scanned in the view.
+Liveness then comes from the gates: a name with keys counts as live (starts.Starts.live), a superset
+as before (the gates opened a section with no key start in it 4 times in 5,727 on the benchmark's
+texts; it is then scanned from no start and finds nothing, as a skipped one would).
+
 Without the `hyperscan` package (e.g. Linux on ARM, where it has no wheel) `LiteralScan.build` returns
 None and starts.py makes its own pass; tests/validators/uncertainty/test_starts.py runs both.
 """
@@ -87,6 +96,7 @@ class LiteralScan:
             if group is keys:
                 self._anchored = len(literals)  # ids from here on: found anywhere
         self._lengths = [len(lit) for lit in literals]
+        self._keyed = frozenset(name for names in self._names for name in names)
         self._keys = len(literals)  # ids from here on: the `present` strings, each reported once a view
         self.present = sorted(set(present))
         self._db: Any = None
@@ -100,23 +110,43 @@ class LiteralScan:
         expressions = [
             _expression(lit, i < self._anchored and len(lit) <= _BOUNDARY_MAX) for i, lit in enumerate(literals)
         ]
-        expressions += [b"".join(b"\\x%02x" % c for c in encoded(s)) for s in self.present]
-        self._gates = len(expressions)  # ids from here on: the gates, each reported once a view
-        flags = [0] * self._keys + [hyperscan.HS_FLAG_SINGLEMATCH] * (self._gates - self._keys)
+        strings = [b"".join(b"\\x%02x" % c for c in encoded(s)) for s in self.present]
         self._labels = [labels for _, labels in gates]
-        try:
-            self._compile(expressions + [e for e, _ in gates], flags)
-        except hyperscan.error:  # (a gate Hyperscan does not take: none, the cue patterns decide)
-            self._labels = []
-            self._compile(expressions, flags)
-        self._local = threading.local()  # a scratch space per thread (the CPU pool scans in threads)
+        # name -> (its database, the lengths of its keys there, how many of them count after a non-word
+        # character only): where the gates are in the pass, the keys are not (see `starts_of`)
+        self._by_name: dict[str, tuple[Any, list[int], int]] = {}
+        self._local = threading.local()  # scratch spaces per thread (the CPU pool scans in threads)
+        if gates:
+            try:
+                self._compile_lazy(expressions, strings, [e for e, _ in gates])
+                return
+            except hyperscan.error:  # (a gate Hyperscan does not take: none, the cue patterns decide)
+                self._by_name = {}
+        self._labels = []
+        self._gates = len(expressions) + len(strings)  # (no gates: ids from here on are none)
+        flags = [0] * self._keys + [hyperscan.HS_FLAG_SINGLEMATCH] * len(strings)
+        self._db = hscache.compiled(expressions + strings, list(range(len(flags))), flags)
 
-    def _compile(self, expressions: list[bytes], flags: list[int]) -> None:
-        n = len(expressions)
+    def _compile_lazy(self, keys: list[bytes], strings: list[bytes], gates: list[bytes]) -> None:
+        """The pass's database without the keys (the `present` strings and the gates), and one database
+        of its keys for each name: its starts are asked for only where its gates open, most often none."""
         # (a gate: once a view; prefilter mode lets Hyperscan widen what it cannot build, as the gate may)
         gate = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_MULTILINE
-        flags = flags + [gate] * (n - len(flags))
-        self._db = hscache.compiled(expressions, list(range(n)), flags)  # (compiled once a machine)
+        first = strings + gates
+        flags = [hyperscan.HS_FLAG_SINGLEMATCH] * len(strings) + [gate] * len(gates)
+        own: dict[str, list[int]] = {}  # name -> its key ids, those counted after a non-word character first
+        for i, started in enumerate(self._names):
+            for name in started:
+                own.setdefault(name, []).append(i)
+        order = sorted(own)
+        parts: list[hscache.Part] = [(first, list(range(len(first))), flags)]
+        parts += [([keys[i] for i in own[n]], list(range(len(own[n]))), [0] * len(own[n])) for n in order]
+        dbs = hscache.compiled_all(parts)  # (compiled once a machine)
+        self._db = dbs[0]
+        self._keys, self._gates = 0, len(strings)  # (ids in the pass: the strings, then the gates)
+        for name, db in zip(order, dbs[1:], strict=True):
+            ids = own[name]
+            self._by_name[name] = (db, [self._lengths[i] for i in ids], sum(i < self._anchored for i in ids))
 
     @classmethod
     def build(
@@ -133,19 +163,38 @@ class LiteralScan:
         """Are the gates in the database (a view's `opened` labels mean something)?"""
         return bool(self._labels)
 
-    def _scratch(self) -> Any:
-        scratch = getattr(self._local, "scratch", None)
+    def _scratch(self, db: Any) -> Any:
+        """This thread's scratch space for `db` (a scratch serves one database: Hyperscan's Python
+        binding does not grow one for another)."""
+        spaces = getattr(self._local, "spaces", None)
+        if spaces is None:
+            spaces = self._local.spaces = {}
+        scratch = spaces.get(id(db))
         if scratch is None:
-            scratch = self._local.scratch = hyperscan.Scratch(self._db)
+            scratch = spaces[id(db)] = hyperscan.Scratch(db)
         return scratch
+
+    @property
+    def lazy(self) -> bool:
+        """Are the keys left out of the pass (found for one name at a time, `starts_of`)?"""
+        return bool(self._by_name)
+
+    @property
+    def keyed(self) -> frozenset[str]:
+        """The names with a key."""
+        return self._keyed
 
     def grouped(self, view: str) -> dict[str, list[list[int]]]:
         """For each name with a start in `view`, the lists (each ascending) of its starts."""
-        return self.scan(view)[0]
+        if not self._by_name:
+            return self.scan(view)[0]
+        data = encoded(view)
+        return {name: [found] for name in self._by_name if (found := self.starts_of(name, view, data))}
 
-    def scan(self, view: str) -> tuple[dict[str, list[list[int]]], set[str], set[Hashable]]:
-        """`grouped(view)`, the `present` strings that occur in `view` (what alternatives.Present
-        returns for them: one pass for both, not two), and the labels of the gates that match in it."""
+    def scan(self, view: str, data: bytes | None = None) -> tuple[dict[str, list[list[int]]], set[str], set[Hashable]]:
+        """`grouped(view)` (empty where the keys are not in the pass: `lazy`), the `present` strings that
+        occur in `view` (what alternatives.Present returns for them: one pass for both, not two), and the
+        labels of the gates that match in it. `data`: `encoded(view)`, where the caller has it."""
         found: dict[int, list[int]] = {}
         present: set[str] = set()
         opened: set[Hashable] = set()
@@ -171,7 +220,8 @@ class LiteralScan:
             else:
                 starts.append(p)
 
-        self._db.scan(encoded(view), match_event_handler=hit, scratch=self._scratch())
+        db = self._db
+        db.scan(encoded(view) if data is None else data, match_event_handler=hit, scratch=self._scratch(db))
         out: dict[str, list[list[int]]] = {}
         names = self._names
         for i, starts in found.items():
@@ -182,3 +232,28 @@ class LiteralScan:
                 else:
                     lists.append(starts)
         return out, present, opened
+
+    def starts_of(self, name: str, view: str, data: bytes) -> list[int]:
+        """Where `name`'s keys occur in `view` (`data`: `encoded(view)`), ascending, as `grouped` lists
+        them, from a pass of the name's own database: where the keys are `lazy`, a view's pass reports the
+        gates only (~5 reports a distinct ~1 KB answer, not ~50), and a name's starts are found only where
+        its gates open (~4 names a view of some 20). Its keys start no position twice (none is a prefix of
+        another: `__init__`)."""
+        entry = self._by_name.get(name)
+        if entry is None:
+            return []
+        db, lengths, anchored = entry
+        out: list[int] = []
+        add = out.append
+
+        def hit(i: int, _from: int, end: int, _flags: int, _context: object) -> None:
+            p = end - lengths[i]
+            if p and i < anchored:
+                c = view[p - 1]
+                if c.isalnum() or c == "_":
+                    return
+            add(p)
+
+        db.scan(data, match_event_handler=hit, scratch=self._scratch(db))
+        out.sort()  # (reported by where they end: a longer key's start may come after a shorter one's)
+        return out

@@ -34,7 +34,7 @@ from itertools import chain
 from llmvet.validators.uncertainty.alternatives import Alternatives, Entry, Present
 from llmvet.validators.uncertainty.alternatives import match as match_entries
 from llmvet.validators.uncertainty.covers import DIGIT, LONG, MAX_KEY, OR, after_nonword, cover, fields, is_word
-from llmvet.validators.uncertainty.literals import LiteralScan
+from llmvet.validators.uncertainty.literals import LiteralScan, encoded
 from llmvet.validators.uncertainty.patterns import Delegating
 from llmvet.validators.uncertainty.runs import (
     Conditions,
@@ -128,13 +128,13 @@ class StartIndex:
                 return g
         return -1
 
-    def _pass(self, view: str) -> _Pass:
+    def _pass(self, view: str, data: bytes | None = None) -> _Pass:
         """The view's word starts (None: not worked out), for each name the (non-empty) lists of grouped
         starts it may start at (a name the view has no grouped start for is not a key), the
         LiteralScan's `present` strings in the view and the labels of its gates that match there (None:
-        no LiteralScan, or no gates)."""
+        no LiteralScan, or no gates). `data`: literals.encoded(view), where the caller has it."""
         if self.literal is not None:
-            grouped, present, opened = self.literal.scan(view)
+            grouped, present, opened = self.literal.scan(view, data)
             return None, grouped, present, opened if self.literal.gated else None
         return *self._word_pass(view), None, None
 
@@ -175,7 +175,7 @@ class StartIndex:
 class Starts:
     """Where each indexed pattern may start in one view."""
 
-    __slots__ = ("_digits", "_done", "_grouped", "_index", "_opened", "_present", "_view", "_words")
+    __slots__ = ("_data", "_digits", "_done", "_grouped", "_index", "_opened", "_present", "_view", "_words")
 
     def __init__(self, index: StartIndex, view: str) -> None:
         self._index, self._view = index, view
@@ -185,6 +185,7 @@ class Starts:
         self._present: set[str] | None = None  # (from the pass, where the LiteralScan made it)
         self._opened: set[Hashable] | None = None  # (likewise)
         self._done: dict[str, list[int]] = {}
+        self._data: bytes = b""  # the view as the LiteralScan reads it (literals.encoded), with the pass
 
     def live(self, shut: Container[str] = ()) -> set[str]:
         """The names that may start somewhere in the view (makes the pass, not their lists); CueSet.for_text
@@ -195,8 +196,11 @@ class Starts:
         looked at (the view's digit runs, a scan of it, are seldom needed then)."""
         index, view = self._index, self._view
         out = set(self._made())
-        if index.literal is None:  # (else the free names' starts are in the pass)
+        literal = index.literal
+        if literal is None:  # (else the free names' starts are in the pass)
             out.update(index.free)
+        elif literal.lazy:  # (the pass has the gates, not the keys: each name's are found when it is scanned)
+            out.update(literal.keyed)
         for name, conditions in index.digit.items():
             if (
                 name not in out
@@ -227,7 +231,9 @@ class Starts:
     def _made(self) -> dict[str, list[list[int]]]:
         """The grouped starts, after the pass over the view (made once, by whichever asks first)."""
         if self._grouped is None:
-            self._words, self._grouped, self._present, self._opened = self._index._pass(self._view)
+            if self._index.literal is not None:
+                self._data = encoded(self._view)
+            self._words, self._grouped, self._present, self._opened = self._index._pass(self._view, self._data)
         return self._grouped
 
     def _word_starts(self) -> list[int]:
@@ -249,10 +255,13 @@ class Starts:
 
     def _make(self, name: str) -> list[int]:
         index, view = self._index, self._view
-        if name in index.free and index.literal is None:
+        literal = index.literal
+        if name in index.free and literal is None:
             return prefixed_occurrences(view, index.free[name])
         lists = self._made().get(name, ())
-        if not lists:
+        if literal is not None and literal.lazy:
+            found = literal.starts_of(name, view, self._data)  # (a new list)
+        elif not lists:
             found = []
         elif len(lists) == 1:
             found = list(lists[0])  # (a copy: _add changes `found` in place)
