@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import threading
 from itertools import chain
 
@@ -230,3 +231,16 @@ def _keys_of(index: StartIndex) -> tuple[dict[str, set[str]], dict[str, set[str]
             for string in group_strings:
                 free.setdefault(string, set()).add(name)
     return keys, free
+
+
+def test_each_key_stands_for_the_entries_a_match_of_which_may_begin_where_it_occurs():
+    """literals._masks: an entry's bit where one of its cover strings begins with the key or the key
+    begins with it (a key longer than an entry's cover string: "i'm not" for "i'm no"), compared as the
+    scan reads them ("?" for a character beyond ASCII); an entry that starts at a word run has no key's."""
+    from llmvet.validators.uncertainty.alternatives import Alternatives
+    from llmvet.validators.uncertainty.literals import _masks
+
+    entries = ["i'm not sure", "i(?:'d| would) guess", "not sure", r"\w+ly unsure", "na\u00efve"]
+    alts = Alternatives([(e, None) for e in entries], re.M)
+    keys = [b"i", b"i'm n", b"i'm not", b"not s", b"xyz", b"na?v", b"unsure"]
+    assert _masks(keys, alts.entries) == [0b00011, 0b00001, 0b00001, 0b00100, 0, 0b10000, 0]

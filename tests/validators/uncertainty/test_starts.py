@@ -376,3 +376,33 @@ def test_a_word_followed_by_a_blank_and_a_word_run_keeps_the_blank_in_its_cover(
     assert shipped.starts is not None
     starts = shipped.starts.starts("it is installed in it. i think i'm not sure.")
     assert all(p >= 23 for p in starts.of("statement_strong"))  # only the pronoun "i" starts a match
+
+
+@pytest.mark.skipif(not available(), reason="no hyperscan")
+def test_a_sections_starts_for_some_of_its_entries_hold_every_match_of_them():
+    """A section whose entries are known is tried only where one of the entries its view keeps may start
+    (literals.entry_masks): each of those entries' matches starts at one of them, whatever entries are kept."""
+    cues = load("en")
+    index = cues.starts
+    assert index is not None and index.literal is not None and index.literal.lazy
+    assert set(index.masks) == set(cues.alternatives)  # (the statement lists)
+    rng = random.Random(41)
+    texts = dev_texts()
+    narrowed = whole = tried = 0
+    for text in rng.sample(texts, 150) + [generated(rng, rng.randrange(1, 120)) for _ in range(50)]:
+        for form in variants(text):
+            view = build_views(form).prose
+            table = index.starts(view)
+            for name, alts in cues.alternatives.items():
+                every = table.of(name)
+                one = 1 << rng.randrange(len(alts.entries))
+                for bits in (rng.getrandbits(len(alts.entries)), one, (1 << len(alts.entries)) - 1):
+                    some = set(table.of(name, bits))
+                    assert some <= set(every)
+                    for p in every:
+                        if any(rx.match(view, p) for rx, _ in alts.entries_of(bits)):
+                            assert p in some, (name, bits, view[p : p + 30])
+                            tried += 1
+                narrowed += len(table.of(name, one))
+                whole += len(every)
+    assert tried > 150 and narrowed < whole / 2  # real matches were checked, and most starts left out

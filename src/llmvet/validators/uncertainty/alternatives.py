@@ -123,6 +123,19 @@ class Alternatives:
     def kept(self, present: Iterable[str] | None, opened: Iterable[int] | None = None) -> list[Entry]:
         """The entries a view holding the `present` strings (None: not asked) may match, in order; with
         `opened`, only those of them whose gate matches in the view (these entry numbers) or that have none."""
+        return self.entries_of(self.kept_bits(present, opened))
+
+    def entries_of(self, bits: int) -> list[Entry]:
+        """The entries whose bits are set (bit i: entry i), in order."""
+        out = []
+        while bits:
+            low = bits & -bits
+            out.append(self.entries[low.bit_length() - 1])
+            bits ^= low
+        return out
+
+    def kept_bits(self, present: Iterable[str] | None, opened: Iterable[int] | None = None) -> int:
+        """`kept` as bits (bit i: entry i)."""
         bits, keeps = self._always, self._keeps
         if present is None:
             bits = (1 << len(self.entries)) - 1
@@ -134,12 +147,7 @@ class Alternatives:
             for i in opened:
                 allowed |= 1 << i
             bits &= allowed
-        out = []
-        while bits:
-            low = bits & -bits
-            out.append(self.entries[low.bit_length() - 1])
-            bits ^= low
-        return out
+        return bits
 
 
 def match(kept: list[Entry], text: str, p: int, endpos: int) -> re.Match[str] | None:

@@ -330,7 +330,12 @@ def _load(language: str, extra_files: tuple[str, ...], extra_json: str) -> CueSe
         patterns,
         cues.categories,
         tuple(sources),
-        starts=StartIndex(scanned, present=() if found and available() else present.strings, gates=found),
+        starts=StartIndex(
+            scanned,
+            present=() if found and available() else present.strings,
+            gates=found,
+            alternatives=cues.alternatives,
+        ),
         alternatives=cues.alternatives,
         present=present,
         needs=needs,

@@ -38,7 +38,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from llmvet.validators.uncertainty.covers import LONG, MAX_KEY, cover
+
+if TYPE_CHECKING:
+    from llmvet.validators.uncertainty.alternatives import Alternatives, Entry
 
 try:
     import hyperscan
@@ -115,10 +120,11 @@ class LiteralScan:
         # name -> (its database, the lengths of its keys there, how many of them count after a non-word
         # character only): where the gates are in the pass, the keys are not (see `starts_of`)
         self._by_name: dict[str, tuple[Any, list[int], int]] = {}
+        self._own_keys: dict[str, list[bytes]] = {}  # name -> its keys there (encoded), by id
         self._local = threading.local()  # scratch spaces per thread (the CPU pool scans in threads)
         if gates:
             try:
-                self._compile_lazy(expressions, strings, [e for e, _ in gates])
+                self._compile_lazy(literals, expressions, strings, [e for e, _ in gates])
                 return
             except hyperscan.error:  # (a gate Hyperscan does not take: none, the cue patterns decide)
                 self._by_name = {}
@@ -127,7 +133,7 @@ class LiteralScan:
         flags = [0] * self._keys + [hyperscan.HS_FLAG_SINGLEMATCH] * len(strings)
         self._db = hscache.compiled(expressions + strings, list(range(len(flags))), flags)
 
-    def _compile_lazy(self, keys: list[bytes], strings: list[bytes], gates: list[bytes]) -> None:
+    def _compile_lazy(self, literals: list[bytes], keys: list[bytes], strings: list[bytes], gates: list[bytes]) -> None:
         """The pass's database without the keys (the `present` strings and the gates), and one database
         of its keys for each name: its starts are asked for only where its gates open, most often none."""
         # (a gate: once a view; prefilter mode lets Hyperscan widen what it cannot build, as the gate may)
@@ -146,6 +152,7 @@ class LiteralScan:
         self._keys, self._gates = 0, len(strings)  # (ids in the pass: the strings, then the gates)
         for name, db in zip(order, dbs[1:], strict=True):
             ids = own[name]
+            self._own_keys[name] = [literals[i] for i in ids]
             self._by_name[name] = (db, [self._lengths[i] for i in ids], sum(i < self._anchored for i in ids))
 
     @classmethod
@@ -233,12 +240,19 @@ class LiteralScan:
                     lists.append(starts)
         return out, present, opened
 
-    def starts_of(self, name: str, view: str, data: bytes) -> list[int]:
+    def keys_of(self, name: str) -> list[bytes]:
+        """The keys of `name`'s own database (`lazy`), in the order `starts_of`'s `masks` give them."""
+        return self._own_keys.get(name, [])
+
+    def starts_of(
+        self, name: str, view: str, data: bytes, masks: Sequence[int] | None = None, kept: int = -1
+    ) -> list[int]:
         """Where `name`'s keys occur in `view` (`data`: `encoded(view)`), ascending, as `grouped` lists
         them, from a pass of the name's own database: where the keys are `lazy`, a view's pass reports the
         gates only (~5 reports a distinct ~1 KB answer, not ~50), and a name's starts are found only where
         its gates open (~4 names a view of some 20). Its keys start no position twice (none is a prefix of
-        another: `__init__`)."""
+        another: `__init__`). With `masks` (a bit mask for each key, in `keys_of(name)` order) and `kept`
+        (not -1), only the starts of the keys whose mask shares a bit with `kept`."""
         entry = self._by_name.get(name)
         if entry is None:
             return []
@@ -246,14 +260,60 @@ class LiteralScan:
         out: list[int] = []
         add = out.append
 
-        def hit(i: int, _from: int, end: int, _flags: int, _context: object) -> None:
-            p = end - lengths[i]
-            if p and i < anchored:
-                c = view[p - 1]
-                if c.isalnum() or c == "_":
+        if masks is None or kept == -1:
+
+            def hit(i: int, _from: int, end: int, _flags: int, _context: object) -> None:
+                p = end - lengths[i]
+                if p and i < anchored:
+                    c = view[p - 1]
+                    if c.isalnum() or c == "_":
+                        return
+                add(p)
+
+        else:
+            key_masks = masks
+
+            def hit(i: int, _from: int, end: int, _flags: int, _context: object) -> None:
+                if not key_masks[i] & kept:
                     return
-            add(p)
+                p = end - lengths[i]
+                if p and i < anchored:
+                    c = view[p - 1]
+                    if c.isalnum() or c == "_":
+                        return
+                add(p)
 
         db.scan(data, match_event_handler=hit, scratch=self._scratch(db))
         out.sort()  # (reported by where they end: a longer key's start may come after a shorter one's)
         return out
+
+
+def entry_masks(literal: LiteralScan | None, alternatives: Mapping[str, Alternatives]) -> dict[str, list[int]]:
+    """For each section of `alternatives` with keys in `literal`'s own databases (`lazy`), `_masks` of them."""
+    if literal is None or not literal.lazy:
+        return {}
+    return {name: _masks(own, alts.entries) for name, alts in alternatives.items() if (own := literal.keys_of(name))}
+
+
+def _masks(keys: list[bytes], entries: Sequence[Entry]) -> list[int]:
+    """For each key (as literals.encoded reads it) the entries (bit i: entry i) a match of which may begin
+    where the key occurs: those with a cover string that begins with the key or that the key begins with
+    (as encoded too: "?" for any character beyond ASCII, so a superset), and those without a cover. An
+    entry's digit and word markers are no key's: their starts come from the section's runs (`_make`).
+
+    Why: a statement list's section was tried at every start of any of its entries' keys, and a view keeps
+    ~2 of statement_strong's 66 entries (their gates, prefilter.py). On the 1,556 views of
+    uncertainty_instructions.py statement_strong's starts went from 6,601 to 2,864 (its tries, ranged
+    scans too, from 11,675 to 7,938), statement_caveat's from 3,623 to 793 (tries 5,188 to 2,389)."""
+    covers: list[list[bytes] | None] = []
+    for rx, _ in entries:
+        strings = cover(rx, LONG)
+        covers.append(None if strings is None else [encoded(s) for s in strings if len(s) <= MAX_KEY])
+    masks = []
+    for key in keys:
+        mask = 0
+        for i, own in enumerate(covers):
+            if own is None or any(s.startswith(key) or key.startswith(s) for s in own):
+                mask |= 1 << i
+        masks.append(mask)
+    return masks

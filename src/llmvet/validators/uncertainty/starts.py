@@ -34,7 +34,7 @@ from itertools import chain
 from llmvet.validators.uncertainty.alternatives import Alternatives, Entry, Present
 from llmvet.validators.uncertainty.alternatives import match as match_entries
 from llmvet.validators.uncertainty.covers import DIGIT, LONG, MAX_KEY, OR, after_nonword, cover, fields, is_word
-from llmvet.validators.uncertainty.literals import LiteralScan, encoded
+from llmvet.validators.uncertainty.literals import LiteralScan, encoded, entry_masks
 from llmvet.validators.uncertainty.patterns import Delegating
 from llmvet.validators.uncertainty.runs import (
     Conditions,
@@ -62,6 +62,7 @@ class StartIndex:
         literal_scan: bool = True,
         present: Iterable[str] = (),
         gates: Sequence[tuple[bytes, tuple[Hashable, ...]]] = (),
+        alternatives: Mapping[str, Alternatives] | None = None,
     ) -> None:
         keys: dict[str, set[str]] = {}  # start key -> names of the patterns it may start
         self.free: dict[str, Prefixed] = {}  # name -> cover (by prefix), for patterns found with str.find
@@ -90,8 +91,7 @@ class StartIndex:
                 else:
                     anywhere = True
                 conditions[literal] = (anywhere, befores, leads)
-        indexed = set(self.free).union(self.digit, self.word, *keys.values())
-        self.indexed = frozenset(indexed)
+        self.indexed = frozenset(set(self.free).union(self.digit, self.word, *keys.values()))
         # A start's first LONG characters are looked up as the longest key they begin with, which stands
         # for its own names and those of its shorter prefixes, as a group number (-1: none).
         merged: dict[str, frozenset[str]] = {}
@@ -114,6 +114,8 @@ class StartIndex:
                     free_strings.setdefault(string, set()).add(name)
         # (with the strings `Found` asks for and the gates: one Hyperscan pass a view finds all three)
         self.literal = LiteralScan.build(keys, free_strings, present, gates) if literal_scan else None
+        # name -> for each key of its own database, the entries (`alternatives`, cues.py) it may start
+        self.masks = entry_masks(self.literal, alternatives or {})
 
     def starts(self, view: str) -> Starts:
         """The starts of every indexed pattern in `view` (one pass, on first use; each pattern's list made
@@ -184,7 +186,7 @@ class Starts:
         self._digits: list[int] | None = None
         self._present: set[str] | None = None  # (from the pass, where the LiteralScan made it)
         self._opened: set[Hashable] | None = None  # (likewise)
-        self._done: dict[str, list[int]] = {}
+        self._done: dict[str | tuple[str, int], list[int]] = {}
         self._data: bytes = b""  # the view as the LiteralScan reads it (literals.encoded), with the pass
 
     def live(self, shut: Container[str] = ()) -> set[str]:
@@ -246,21 +248,23 @@ class Starts:
             self._digits = digit_starts(self._view)
         return self._digits
 
-    def of(self, name: str) -> list[int]:
-        """The positions where a match of pattern `name` may start, ascending."""
-        found = self._done.get(name)
+    def of(self, name: str, kept: int = -1) -> list[int]:
+        """The positions where a match of pattern `name` may start, ascending; with `kept` (not -1: the
+        entries a view keeps as bits, alternatives.Alternatives.kept_bits) where one of theirs may."""
+        key = name if kept == -1 else (name, kept)
+        found = self._done.get(key)
         if found is None:
-            found = self._done[name] = self._make(name)
+            found = self._done[key] = self._make(name, kept)
         return found
 
-    def _make(self, name: str) -> list[int]:
+    def _make(self, name: str, kept: int = -1) -> list[int]:
         index, view = self._index, self._view
         literal = index.literal
         if name in index.free and literal is None:
             return prefixed_occurrences(view, index.free[name])
         lists = self._made().get(name, ())
         if literal is not None and literal.lazy:
-            found = literal.starts_of(name, view, self._data)  # (a new list)
+            found = literal.starts_of(name, view, self._data, index.masks.get(name), kept)  # (a new list)
         elif not lists:
             found = []
         elif len(lists) == 1:
@@ -300,7 +304,7 @@ class Indexed(Delegating):
     only those whose gate matches in the view (prefilter.py, where the table has gates) and, with `found`,
     that the view holds a string of (alternatives.py); any other call goes to the pattern itself."""
 
-    __slots__ = ("_alts", "_found", "_kept", "_name", "_starts", "_table")
+    __slots__ = ("_alts", "_bits", "_found", "_kept", "_name", "_starts", "_table")
 
     def __init__(
         self,
@@ -319,11 +323,20 @@ class Indexed(Delegating):
         self._alts: Alternatives | None = alts
         self._found: Found | None = found
         self._kept: list[Entry] | None = None
+        self._bits: int | None = None  # the entries kept, as bits (on first use)
 
     def starts(self) -> list[int]:
-        if self._starts is None:
-            self._starts = self._table.of(self._name)
+        if self._starts is None:  # (where the entries are known, the starts of those the view keeps)
+            self._starts = self._table.of(self._name, -1 if self._alts is None else self._kept_bits())
         return self._starts
+
+    def _kept_bits(self) -> int:
+        """The section's entries the view keeps, as bits (`alts` is known)."""
+        if self._bits is None:
+            assert self._alts is not None
+            present = None if self._found is None else self._found.get()
+            self._bits = self._alts.kept_bits(present, self._opened_entries())
+        return self._bits
 
     def _opened_entries(self) -> list[int] | None:
         """The numbers of this section's entries whose gate matches in the text (None: not gated)."""
@@ -349,19 +362,18 @@ class Indexed(Delegating):
     def _scan(self, pos: int, endpos: int) -> list[re.Match[str]]:
         """`rx.finditer(text, pos, endpos)`: leftmost first, each search going on where the last match
         ended (every match is non-empty: see `cover`)."""
-        starts, text = self.starts(), self.text
         out: list[re.Match[str]] = []
-        if not starts:
-            return out
         if self._alts is None:
             match = self.rx.match
         else:
             if self._kept is None:
-                present = None if self._found is None else self._found.get()
-                self._kept = self._alts.kept(present, self._opened_entries())
+                self._kept = self._alts.entries_of(self._kept_bits())
             if not self._kept:
                 return out  # no entry has what its matches need in this view
             match = partial(match_entries, self._kept)
+        starts, text = self.starts(), self.text
+        if not starts:
+            return out
         if pos or endpos < len(text):  # (a range: its starts only)
             starts = starts[bisect_left(starts, pos) : bisect_left(starts, endpos)]
         last = pos
