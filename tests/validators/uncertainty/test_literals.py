@@ -244,3 +244,23 @@ def test_each_key_stands_for_the_entries_a_match_of_which_may_begin_where_it_occ
     alts = Alternatives([(e, None) for e in entries], re.M)
     keys = [b"i", b"i'm n", b"i'm not", b"not s", b"xyz", b"na?v", b"unsure"]
     assert _masks(keys, alts.entries) == [0b00011, 0b00001, 0b00001, 0b00100, 0, 0b10000, 0]
+
+
+def test_the_shipped_lists_masks_equal_a_pairwise_comparison():
+    """`_masks` reads prefix tables (a pairwise comparison of keys and cover strings took ~30 s of CPU
+    for the shipped set); the same bits as comparing each key with each entry's every cover string."""
+    from llmvet.validators.uncertainty.covers import LONG, MAX_KEY, cover
+    from llmvet.validators.uncertainty.literals import _masks, encoded
+
+    cues = load("en")
+    assert cues.starts is not None and cues.starts.literal is not None
+    rng = random.Random(43)
+    for name, alts in cues.alternatives.items():
+        keys = cues.starts.literal.keys_of(name)
+        sample = rng.sample(keys, min(60, len(keys)))
+        covers = [[encoded(s) for s in cover(rx, LONG) or () if len(s) <= MAX_KEY] for rx, _ in alts.entries]
+        pairwise = [
+            sum(1 << i for i, own in enumerate(covers) if any(s.startswith(k) or k.startswith(s) for s in own))
+            for k in sample
+        ]
+        assert _masks(sample, alts.entries) == pairwise and any(pairwise), name

@@ -305,15 +305,24 @@ def _masks(keys: list[bytes], entries: Sequence[Entry]) -> list[int]:
     ~2 of statement_strong's 66 entries (their gates, prefilter.py). On the 1,556 views of
     uncertainty_instructions.py statement_strong's starts went from 6,601 to 2,864 (its tries, ranged
     scans too, from 11,675 to 7,938), statement_caveat's from 3,623 to 793 (tries 5,188 to 2,389)."""
-    covers: list[list[bytes] | None] = []
-    for rx, _ in entries:
+    starting: dict[bytes, int] = {}  # a string -> the entries one of whose cover strings begins with it
+    whole: dict[bytes, int] = {}  # a cover string -> the entries it is one of
+    uncovered = 0  # the entries without a cover
+    for i, (rx, _) in enumerate(entries):
         strings = cover(rx, LONG)
-        covers.append(None if strings is None else [encoded(s) for s in strings if len(s) <= MAX_KEY])
+        if strings is None:
+            uncovered |= 1 << i
+            continue
+        for s in strings:
+            if len(s) <= MAX_KEY:  # (longer: a marker)
+                e = encoded(s)
+                whole[e] = whole.get(e, 0) | 1 << i
+                for n in range(1, len(e) + 1):
+                    starting[e[:n]] = starting.get(e[:n], 0) | 1 << i
     masks = []
     for key in keys:
-        mask = 0
-        for i, own in enumerate(covers):
-            if own is None or any(s.startswith(key) or key.startswith(s) for s in own):
-                mask |= 1 << i
+        mask = uncovered | starting.get(key, 0)
+        for n in range(1, len(key)):  # (the cover strings the key begins with)
+            mask |= whole.get(key[:n], 0)
         masks.append(mask)
     return masks
