@@ -370,6 +370,74 @@ def test_blocks_that_cannot_show_a_manifest_are_left_at_once():
     assert left > 5000
 
 
+def reference_extract(text: str) -> tuple[list[refs.Ref], set[str], set[str]]:
+    """extract() as first written: every block probed for a file name and read by manifest_refs, and
+    (unless a manifest only) by block_imports."""
+    blocks = parse.code_blocks(text, parse.find_fences(text))
+    found = extract.find_install_commands(text, [b.span for b in blocks])
+    own: set[str] = set()
+    imported: list[refs.Ref] = []
+    for b in blocks:
+        before = extract._prose_above(text, b.span[0])
+        got, names, manifest_only = extract_manifests.manifest_refs(b.language, b.code, b.span[0], before)
+        found += got
+        own |= names
+        if not manifest_only:
+            imported += extract_imports.block_imports(b.language, b.code, b.span[0])
+    local: set[str] = set()
+    if imported:
+        kept, local = extract_imports.split_local(text, imported, own)
+        found += kept
+    return found, own, local
+
+
+def test_extract_leaves_only_blocks_manifest_refs_and_block_imports_find_nothing_in():
+    """extract() calls manifest_refs only for a block a file name may stand by, in a manifest language, or
+    holding "devDependencies" or (Python) "install_requires"; block_imports only in IMPORT_LANGS; it
+    must find what reading every block finds."""
+    rng = random.Random(31)
+    langs = sorted(extract_manifests.MANIFEST_LANGS | extract_imports.PY_LANGS | extract_imports.JS_LANGS) + [
+        "bash", "sh", "yaml", "code", "py2", "cfg", "rust", "go", "console", "shell", "dockerfile", "pip",
+    ]  # fmt: skip
+    lines = ['"devDependencies": {"a": "1"}', '"dependencies": {"b": "2"}', "install_requires=['c']", "[project]",
+             "dependencies = ['d']", "flask==2.0", "requests>=2", "import os", "import flask", "from a import b",
+             "setup(name='x')", "e", "# f", "const x = require('left-pad')", "import y from 'react'",
+             "[tool.poetry.dependencies]", "g = '1'", "pip install h", "import a.b"]  # fmt: skip
+    prose = ["In requirements.txt:", "Text.", "See setup.py.", "Run:", "a.py", "b/", "\u00e9"]
+    found = 0
+    for _ in range(6000):
+        parts = []
+        for _ in range(rng.randint(1, 4)):
+            code = "\n".join(rng.sample(lines, rng.randint(1, 5)))
+            parts.append(f"{rng.choice(prose)}\n\n```{rng.choice(langs)}\n{code}\n```\n")
+        text = "\n".join(parts)
+        blocks = parse.code_blocks(text, parse.find_fences(text))
+        out = extract.extract(text, blocks)
+        expected, own, local = reference_extract(text)
+        assert (out.refs, out.own, out.local_modules) == (expected, own, local), text
+        found += len(expected)
+    assert found > 8000
+
+
+def test_file_words_are_where_the_words_start_ignoring_ascii_case():
+    """FileWords finds every start of a file word in the text's ASCII view ("?" for other characters),
+    ignoring ASCII case only, overlapping ones too: what a look-ahead for any of them finds."""
+    rng = random.Random(37)
+    pieces = [*manifest_names.FILENAME_WORDS, "REQUIREMENTS", "Setup.Py", "PIPFILE", "\u017fetup.py", "pac\u212aage.json",
+              "setup.pyproject.toml", "requirementsrequirements", "x", " ", "\n", "\u00e9", ".", "setup", "package",
+              "pip", "requirement"]  # fmt: skip
+    ahead = re.compile("(?=(?:" + "|".join(map(re.escape, manifest_names.FILENAME_WORDS)) + "))", re.I | re.A)
+    found = 0
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        expected = [m.start() for m in ahead.finditer(text.encode("ascii", "replace").decode())]
+        words = manifest_names.FileWords(text)
+        assert words._word_starts() == expected, text
+        assert words.any() == (bool(expected) or not text.isascii()), text
+        found += len(expected)
+    assert found > 20000
+
+
 def test_the_last_file_name_mention_is_the_regex_scans():
     """last_mention tries the file-name pattern only where a file word starts: the match (span and name)
     must be finditer's last, overlapping words, case and non-ASCII letters the pattern folds included."""

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from llmvet.validators.packages.extract_commands import find_install_commands
 from llmvet.validators.packages.extract_imports import (
+    IMPORT_LANGS,
     JS_LANGS,
     PY_LANGS,
     block_imports,
@@ -25,7 +26,7 @@ from llmvet.validators.packages.extract_imports import (
     local_modules,
     split_local,
 )
-from llmvet.validators.packages.extract_manifests import manifest_refs
+from llmvet.validators.packages.extract_manifests import MANIFEST_LANGS, manifest_refs
 from llmvet.validators.packages.manifest_names import FileWords
 from llmvet.validators.packages.refs import Ecosystem, Extraction, Ref
 
@@ -86,15 +87,25 @@ def extract(
     own: set[str] = set(defined)
     import_refs: list[Ref] = []
     words = FileWords(text)
+    any_words = bool(blocks) and words.any()  # (most answers: no block can name a file, none is probed)
     for b in blocks:
-        start = b.span[0]
-        named = may_name_file(words, text, b)
-        before = _prose_above(text, start) if named else ""
-        refs, names, manifest_only = manifest_refs(b.language, b.code, start, before, named)
-        out.refs.extend(refs)
-        own |= names
-        if imports and not manifest_only:
-            import_refs.extend(block_imports(b.language, b.code, start))
+        lang, code, start = b.language, b.code, b.span[0]
+        named = any_words and may_name_file(words, text, b)
+        # (most blocks: what manifest_refs says of a block no file name stands by, without the call)
+        if (
+            named
+            or lang in MANIFEST_LANGS
+            or '"devDependencies"' in code
+            or (lang in PY_LANGS and "install_requires" in code)
+        ):
+            before = _prose_above(text, start) if named else ""
+            refs, names, manifest_only = manifest_refs(lang, code, start, before, named)
+            out.refs.extend(refs)
+            own |= names
+            if manifest_only:
+                continue
+        if imports and lang in IMPORT_LANGS:  # (block_imports finds none in any other language)
+            import_refs.extend(block_imports(lang, code, start))
     if import_refs:
         kept, local = split_local(f"{text}\n{context}" if context else text, import_refs, own)
         out.refs.extend(kept)

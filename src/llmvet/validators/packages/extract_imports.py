@@ -35,6 +35,8 @@ JS_LANGS = {
     "cts",
     "deno",
 }
+# the languages block_imports reads (_block_is_python and _block_is_js say no to every other)
+IMPORT_LANGS = frozenset(PY_LANGS | JS_LANGS | {"", "text", "code", "py2"})
 _PY_IMPORT_LINE = re.compile(
     r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import\b|import[ \t]+([\w.]+(?:[ \t]+as[ \t]+\w+)?(?:[ \t]*,[ \t]*[\w.]+(?:[ \t]+as[ \t]+\w+)?)*)[ \t]*(?:#.*)?$)",
     re.M,

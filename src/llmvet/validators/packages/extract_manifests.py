@@ -41,7 +41,7 @@ _NPM_OWN_NAME = re.compile(r'^\s*"name"\s*:\s*"([^"\n]+)"', re.M)
 
 # the languages _manifest_kind reads a block of without a file name: TOML, JSON and requirements lists
 _REQUIREMENTS_LANGS = {"", "text", "txt", "plaintext", "plain", "requirements", "pip", "pip-requirements", "ini"}
-_MANIFEST_LANGS = frozenset({"toml", "json", "jsonc", "json5", *_REQUIREMENTS_LANGS})
+MANIFEST_LANGS = frozenset({"toml", "json", "jsonc", "json5", *_REQUIREMENTS_LANGS})
 _KIND_LANGS = {
     "requirements": _REQUIREMENTS_LANGS,
     "pyproject": {"", "toml", "text", "ini"},
@@ -318,7 +318,7 @@ def manifest_refs(lang: str, code: str, base: int, before: str, named: bool = Tr
     if (
         not named
         and not before
-        and lang not in _MANIFEST_LANGS
+        and lang not in MANIFEST_LANGS
         and '"devDependencies"' not in code
         and (lang not in PY_LANGS or "install_requires" not in code)
     ):
