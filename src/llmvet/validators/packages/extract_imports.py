@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from llmvet.validators.packages import scan
 from llmvet.validators.packages.import_map import NAMESPACES, NODE_BUILTINS
-from llmvet.validators.packages.name_search import defined_at, from_module_at, occurrences
+from llmvet.validators.packages.name_search import defined_at, from_module_at
 from llmvet.validators.packages.refs import NPM_NAME, Ref
 
 PY_LANGS = {"python", "py", "python3", "py3", "ipython", "ipython3", "jupyter", "pycon", "sage", "pyi"}
@@ -63,8 +63,11 @@ _PY2_STDLIB_TEXT = """urllib2 urlparse ConfigParser Queue cPickle StringIO cStri
 _PY2_STDLIB = frozenset(_PY2_STDLIB_TEXT.split())
 
 
+_NOT_PACKAGES = _STDLIB | _ALWAYS_THERE | _PY2_STDLIB  # (what is_stdlib says yes to, in one set)
+
+
 def is_stdlib(top: str) -> bool:
-    return top in _STDLIB or top in _ALWAYS_THERE or top in _PY2_STDLIB
+    return top in _NOT_PACKAGES
 
 
 def _block_is_python(lang: str, code: str) -> bool:
@@ -291,7 +294,6 @@ def local_modules(text: str) -> set[str]:
     return names
 
 
-_JS_EXTS = (".js", ".ts", ".jsx", ".tsx", ".mjs", ".cjs")
 # every word directly before `.py`, a JS extension or `/`: a superset of the modules an answer defines
 _LOCAL_CANDIDATE = re.compile(r"([A-Za-z_][\w-]*)(?:\.(?:py|js|ts|jsx|tsx|mjs|cjs)\b|/)")
 _LOCAL_SUFFIX = re.compile(r"\.(?:py|js|ts|jsx|tsx|mjs|cjs)\b|/")
@@ -320,16 +322,21 @@ def is_local(
     name: str, text: str, made: set[str] | frozenset[str] = frozenset(), candidates: set[str] | None = None
 ) -> bool:
     """Does the answer define `name` itself (a `name.py` file, a `name/` folder, `startapp name`)?
-    `made` holds the names of `startapp`/`mkdir`/`cd` commands. Cheap substring tests first: this
-    runs for every imported name on the warm path."""
+    `made` holds the names of `startapp`/`mkdir`/`cd` commands. This runs for every imported name on
+    the warm path: one search of the text for the name's occurrences, only those a "." or "/" follows
+    read further (defined_at says no to every other), not a search per suffix it may have."""
     if name in made:
         return True
-    if candidates is not None:
-        if name not in candidates:
-            return False
-    elif name + ".py" not in text and name + "/" not in text and not any(name + e in text for e in _JS_EXTS):
+    if candidates is not None and name not in candidates:
         return False
-    return any(defined_at(text, i, len(name)) for i in occurrences(text, name))
+    n = len(name)
+    i = text.find(name)
+    while i >= 0:
+        nxt = text[i + n : i + n + 1]
+        if (nxt == "." or nxt == "/") and defined_at(text, i, n):
+            return True
+        i = text.find(name, i + 1)
+    return False
 
 
 def block_imports(lang: str, code: str, base: int) -> list[Ref]:
@@ -350,15 +357,21 @@ def split_local(text: str, import_refs: list[Ref], own: set[str]) -> tuple[list[
     made: set[str] = set()
     if "startapp" in text or "startproject" in text or "mkdir" in text or "cd " in text:
         made = {m.group(1) for m in created(text)}
-    # past a few names, one scan for every candidate beats a substring test per name
-    candidates = local_candidates(text) if len(import_refs) > 8 else None
+    wanted = set()  # the names to read the text for: not stdlib, not the answer's own project
     for r in import_refs:
-        if r.ecosystem == "pypi" and is_stdlib(r.name):
+        if not (r.ecosystem == "pypi" and r.name in _NOT_PACKAGES) and r.name not in own:
+            wanted.add(r.name)
+    # past a few names, one scan for every candidate beats a search per name
+    candidates = local_candidates(text) if len(wanted) > 8 else None
+    for r in import_refs:
+        name = r.name
+        if r.ecosystem == "pypi" and name in _NOT_PACKAGES:
             continue
-        if r.name not in verdicts:
-            verdicts[r.name] = r.name in own or is_local(r.name, text, made, candidates)
-        if verdicts[r.name]:
-            local.add(r.name)
+        v = verdicts.get(name)
+        if v is None:
+            v = verdicts[name] = name not in wanted or is_local(name, text, made, candidates)
+        if v:
+            local.add(name)
             continue
         kept.append(r)
     return kept, local
