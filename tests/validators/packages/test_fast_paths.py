@@ -15,6 +15,7 @@ from llmvet.validators.packages import (
     extract_imports,
     extract_manifests,
     manifest_names,
+    marks,
     name_search,
     refs,
 )
@@ -71,10 +72,14 @@ def test_negation_before_a_command_is_the_regex_search(seed):
     assert negated > 500
 
 
-def test_commands_are_the_regex_matches():
-    """The command scan tries the pattern only where RE2's relaxed form of it matches, over the text as
-    ASCII bytes with "?" for other characters: every word of the pattern in random commands, with the
-    non-ASCII spaces and digits Python's \\s and \\d match (and the ASCII ones RE2's do not)."""
+@pytest.mark.parametrize("path", ["re2", "hyperscan"])
+def test_commands_are_the_regex_matches(path):
+    """The command scan tries the pattern only where RE2's relaxed form of it matches (or, with Hyperscan,
+    where marks.py's relaxed forms start), over the text as ASCII bytes with "?" for other characters:
+    every word of the pattern in random commands, with the non-ASCII spaces and digits Python's \\s and
+    \\d match (and the ASCII ones RE2's do not)."""
+    if path == "hyperscan" and not marks.available():
+        pytest.skip("no hyperscan")
     words = sorted(set(re.findall(r"[a-z][a-z0-9]*", extract_commands._CMD.pattern)) - {"P", "x"})
     rng = random.Random(7)
     glue = [" ", " ", "\n", "-m ", "-3 ", "3.11 ", "x", "-", "./", "`", "\u00e9", "\u00a0", "\t", "\u3000", "\x0b",
@@ -95,7 +100,8 @@ def test_commands_are_the_regex_matches():
     found = 0
     for text in texts(8, 0) + generated:
         expected = [(m.span(), m.lastgroup) for m in extract_commands._CMD.finditer(text)]
-        assert [(m.span(), m.lastgroup) for m in extract_commands._commands(text)] == expected, text
+        starts = marks.marks(text)[0] if path == "hyperscan" else None  # type: ignore[index]
+        assert [(m.span(), m.lastgroup) for m in extract_commands._commands(text, starts)] == expected, text
         found += len(expected)
     assert found > 500
 

@@ -28,6 +28,7 @@ from llmvet.validators.packages.extract_imports import (
 )
 from llmvet.validators.packages.extract_manifests import MANIFEST_LANGS, manifest_refs
 from llmvet.validators.packages.manifest_names import FileWords
+from llmvet.validators.packages.marks import marks
 from llmvet.validators.packages.refs import Ecosystem, Extraction, Ref
 
 __all__ = [
@@ -83,10 +84,11 @@ def extract(
     A stream's window also gets what earlier text said: `context`, lines that may name files the answer
     defines, and `defined`, the project and module names earlier windows showed it defines."""
     out = Extraction()
-    out.refs.extend(find_install_commands(text, [b.span for b in blocks]))
+    found = marks(text)  # (one pass for commands and file words; None without Hyperscan)
+    out.refs.extend(find_install_commands(text, [b.span for b in blocks], None if found is None else found[0]))
     own: set[str] = set(defined)
     import_refs: list[Ref] = []
-    words = FileWords(text)
+    words = FileWords(text, None if found is None else found[1])
     any_words = bool(blocks) and words.any()  # (most answers: no block can name a file, none is probed)
     for b in blocks:
         lang, code, start = b.language, b.code, b.span[0]

@@ -221,10 +221,22 @@ def _create_name(tok: str) -> tuple[str, int, int] | None:
     return f"create-{base}", 0, len(base)
 
 
-def _commands(text: str) -> Iterator[re.Match[str]]:
+def _commands(text: str, starts: list[int] | None = None) -> Iterator[re.Match[str]]:
     """The matches `_CMD.finditer(text)` gives, the pattern tried only where a command can start
-    (scanning with it costs ~35 ns a character, since every position is tried)."""
-    return scan.finditer(_CMD, _CMD_CANDIDATE, text)
+    (scanning with it costs ~35 ns a character, since every position is tried): at `starts` (ascending,
+    every place it matches among them: marks.py), else where RE2 finds its relaxed form."""
+    if starts is None:
+        return scan.finditer(_CMD, _CMD_CANDIDATE, text)
+    return _tried_at(text, starts)
+
+
+def _tried_at(text: str, starts: list[int]) -> Iterator[re.Match[str]]:
+    pos = 0
+    match = _CMD.match
+    for a in starts:
+        if a >= pos and (m := match(text, a)) is not None:
+            yield m
+            pos = m.end()
 
 
 def _negated(text: str, start: int) -> bool:
@@ -236,11 +248,12 @@ def _negated(text: str, start: int) -> bool:
     return _NEGATED.search(text, lo, start) is not None
 
 
-def find_install_commands(text: str, code_spans: list[tuple[int, int]]) -> list[Ref]:
+def find_install_commands(text: str, code_spans: list[tuple[int, int]], starts: list[int] | None = None) -> list[Ref]:
+    """The install commands' refs; `starts`: where a command may start (see _commands), if known."""
     refs: list[Ref] = []
     done_to = 0
     code_starts = [a for a, _ in code_spans]
-    for m in _commands(text):
+    for m in _commands(text, starts):
         at = m.start()
         if at < done_to:
             continue  # inside the previous command's arguments

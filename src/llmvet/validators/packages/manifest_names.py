@@ -48,10 +48,10 @@ class FileWords:
 
     __slots__ = ("_ascii", "_starts", "_text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, starts: list[int] | None = None) -> None:
         self._text = text
         self._ascii = text.isascii()
-        self._starts: list[int] | None = None
+        self._starts = starts  # (given: the word starts marks.py found, else read when first asked)
 
     def _word_starts(self) -> list[int]:
         # where each of the words starts, ignoring ASCII case (overlapping ones too): str.find over the

@@ -18,14 +18,14 @@ import re2
 _UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
 # Python's \s and \d (str patterns) also match non-ASCII spaces and digits, which read as "?" here,
 # and \s the ASCII characters \x0b and \x1c-\x1f, which RE2's \s does not.
-_SPACE = r"[\t\n\x0b\f\r\x1c-\x1f ?]"
-_DIGIT = "[0-9?]"
+SPACE = r"[\t\n\x0b\f\r\x1c-\x1f ?]"
+DIGIT = "[0-9?]"
 
 
 def relaxed(body: str) -> Any:
     """RE2 for `body`, a pattern with no look-arounds, read over `ascii_view` bytes: its groups do not
     capture, and \\s and \\d take what they match in Python (see above)."""
-    body = re.sub(r"\(\?P<\w+>", "(?:", body.replace(r"\s", _SPACE).replace(r"\d", _DIGIT))
+    body = re.sub(r"\(\?P<\w+>", "(?:", body.replace(r"\s", SPACE).replace(r"\d", DIGIT))
     return re2.compile(body)
 
 

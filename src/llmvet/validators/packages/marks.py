@@ -1,0 +1,138 @@
+"""One Hyperscan pass over an answer for the places extraction reads further: where an install command
+may start, and where a manifest file word stands.
+
+Without it, extraction found the first with one RE2 call per candidate (scan.finditer: ~8 k instructions a
+call, one per command and one more per answer) and the second with a search per file word; one call of a
+Hyperscan database of both reports every place, and costs about what one RE2 call did.
+
+What it gives must equal what those searches give, as extraction reads it:
+- command starts: a superset of the places `_CMD` (extract_commands.py) matches. Each alternative of the
+  command pattern is a pattern of its own, relaxed as scan.relaxed relaxes it (no look-arounds, `\\s` and
+  `\\d` as Python reads them over the ASCII view), reported with its leftmost start. No two starts of one
+  of them end at the same place (each opens with a word that does not recur in it), so every place one
+  matches at is reported; `_CMD` is tried at each, in order, as scan.finditer tries RE2's candidates.
+- file-word starts: every start of a manifest file word (manifest_names.FILENAME_WORDS) ignoring ASCII
+  case, overlapping ones too: what FileWords finds without it.
+
+Both are read over the ASCII view of the text ("?" for every other character: the same offsets).
+Without the `hyperscan` package (no wheel for the platform) `marks` returns None and extraction
+searches as before.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+from llmvet.validators.packages import scan
+from llmvet.validators.packages.manifest_names import FILENAME_WORDS
+
+try:
+    import hyperscan
+except ImportError:  # pragma: no cover - the package is a dependency where it has a wheel
+    hyperscan = None  # type: ignore[assignment]
+
+# `_CMD_BODY`'s alternatives, one per command form (tests/validators/packages/test_marks.py checks that
+# the commands found through them are `_CMD`'s matches).
+COMMAND_FORMS = (
+    r"python(?:3(?:\.\d+)?)?\s+-m\s+pip\s+install",
+    r"py(?:\s+-3(?:\.\d+)?)?\s+-m\s+pip\s+install",
+    r"pip3?(?:\.\d+)?\s+install",
+    r"uv\s+pip\s+install",
+    r"uv\s+add",
+    r"poetry\s+add",
+    r"pdm\s+add",
+    r"rye\s+add",
+    r"hatch\s+add",
+    r"pipenv\s+install",
+    r"pipx\s+install",
+    r"uv\s+tool\s+install",
+    r"pipx\s+run",
+    r"uv\s+tool\s+run",
+    r"uvx",
+    r"conda\s+(?:install|create)",
+    r"mamba\s+(?:install|create)",
+    r"micromamba\s+(?:install|create)",
+    r"npm\s+(?:install|i|add)",
+    r"yarn\s+(?:global\s+)?add",
+    r"pnpm\s+(?:add|install|i)",
+    r"bun\s+(?:add|install|i)",
+    r"deno\s+(?:add|install)",
+    r"npx",
+    r"pnpm\s+dlx",
+    r"bunx",
+    r"yarn\s+dlx",
+    r"npm\s+(?:create|init)",
+    r"yarn\s+(?:create|init)",
+    r"pnpm\s+(?:create|init)",
+    r"bun\s+(?:create|init)",
+)
+
+
+def _relaxed(form: str) -> bytes:
+    """A command form as scan.relaxed reads it: Python's \\s and \\d over the ASCII view."""
+    return form.replace(r"\s", scan.SPACE).replace(r"\d", scan.DIGIT).encode()
+
+
+class _Database:
+    """The compiled database (on first use: ~10 ms) and a scratch per thread (extraction of a long answer
+    runs in the thread pool)."""
+
+    def __init__(self) -> None:
+        self._db: Any = None
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def scratch(self) -> tuple[Any, Any]:
+        db = self._db
+        if db is None:
+            with self._lock:
+                if self._db is None:
+                    self._db = _compile()
+                db = self._db
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = hyperscan.Scratch(db)
+        return db, scratch
+
+
+_COMMANDS = len(COMMAND_FORMS)  # ids below it are command forms, the rest file words
+
+
+def _compile() -> Any:
+    expressions = [_relaxed(f) for f in COMMAND_FORMS] + [re.escape(w).encode() for w in FILENAME_WORDS]
+    som = hyperscan.HS_FLAG_SOM_LEFTMOST
+    flags = [som] * _COMMANDS + [som | hyperscan.HS_FLAG_CASELESS] * len(FILENAME_WORDS)
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions), flags=flags)
+    return db
+
+
+_DATABASE = _Database()
+
+
+def _hit(i: int, start: int, _end: int, _flags: int, add: tuple[Any, Any]) -> None:
+    add[i >= _COMMANDS](start)  # (a function of the module, its lists passed in: no closure made per answer)
+
+
+def available() -> bool:
+    return hyperscan is not None
+
+
+def marks(text: str) -> tuple[list[int], list[int]] | None:
+    """(the places an install command may start, the starts of file words), each ascending and without
+    repeats; None without Hyperscan."""
+    if hyperscan is None:
+        return None
+    commands: list[int] = []
+    words: list[int] = []
+    db, scratch = _DATABASE.scratch()
+    db.scan(scan.ascii_view(text), match_event_handler=_hit, context=(commands.append, words.append), scratch=scratch)
+    # (a form may end at several places from one start, `npm i` and `npm install`; two forms may start
+    # at one place: the lists are short, most are empty)
+    if len(commands) > 1:
+        commands = sorted(set(commands))
+    if len(words) > 1:
+        words = sorted(set(words))
+    return commands, words
