@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from llmvet.validators.base import Finding
@@ -28,6 +29,7 @@ from llmvet.validators.packages.signals import (
 ECOSYSTEM_LABEL = {"pypi": "PyPI", "npm": "npm"}
 _CLOCK_WORDED = "package.recent"  # its message and evidence give an age: never remembered (see judge_all)
 _JUDGED_MAX = 20_000
+_CODE = attrgetter("code")
 _LOOKALIKE_HOW = {
     "edit": "{distance} edit(s) from",
     "separators": "differs only in separators from",
@@ -132,30 +134,34 @@ class Judge:
         then, at its own place, without judging again: most answers name names other answers named.
         Findings worded with the clock (an age in days) are judged every time."""
         unchecked = 0
-        memo = self._judged
+        memo, remembered, add = self._judged, self._judged.get, findings.append
         hour = int(now // 3600)  # (the name signals are memoised by the hour too)
         for (iid, _), job in jobs.items():
-            lk = lookups.get((iid, job.name))
+            name = job.name
+            lk = lookups.get((iid, name))
             if lk is None or lk.status == "unreachable":
                 unchecked += len(job.refs)
                 findings.extend(self.unreachable(ref, job, lk) for ref in job.refs)
                 continue
             state = (lk.status, lk.stale, lk.seen_missing_at, lk.registry, hour)
+            info, resolved_as, elsewhere = lk.info, job.resolved_as, job.elsewhere
             for ref in job.refs:
-                key = (ref_key(ref), iid, job.name, job.resolved_as, job.elsewhere)
-                hit = memo.get(key)
-                if hit is None or hit[0] is not lk.info or hit[1] != state:
+                key = (ref_key(ref), iid, name, resolved_as, elsewhere)
+                hit = remembered(key)
+                if hit is None or hit[0] is not info or hit[1] != state:
                     got = self.judge(ref, job, lk, now)
                     findings.extend(got)
-                    if got and any(f.code == _CLOCK_WORDED for f in got):
+                    if got and _CLOCK_WORDED in map(_CODE, got):
                         continue
                     if len(memo) >= _JUDGED_MAX:
                         memo.clear()
-                    # kept apart from the answer's (the engine adds to their evidence)
-                    memo[key] = hit = (lk.info, state, [_at(f, f.span) for f in got])
+                    kept = []  # kept apart from the answer's (the engine adds to their evidence)
+                    for f in got:  # (a loop, not a comprehension: no function made per judged name)
+                        kept.append(_at(f, f.span))
+                    memo[key] = (info, state, kept)
                     continue
                 for f in hit[2]:  # (most names are quiet: nothing to copy, no generator made)
-                    findings.append(_at(f, ref.span))
+                    add(_at(f, ref.span))
         return unchecked
 
     def judge(self, ref: Ref, job: Job, lk: Lookup, now: float) -> list[Finding]:

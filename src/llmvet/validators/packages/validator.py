@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Collection, Iterable
 from functools import partial
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmvet import spans
@@ -45,6 +46,7 @@ _INLINE_LIMIT = 20_000  # longer answers are parsed in the thread pool
 _JobMap = dict[tuple[str, str], Job]
 _Lookups = dict[tuple[str, str], Lookup]
 _Route = tuple["Index | None", str, tuple[str, str]]
+_RISK = attrgetter("risk")
 _NO_REFS = {"packages_checked": 0, "references": 0, "unchecked": 0}  # (copied for each verdict)
 
 log = logging.getLogger("llmvet.packages")
@@ -161,13 +163,16 @@ class PackagesValidator(Validator[PackagesConfig]):
         findings: list[Finding] = []
         jobs = self._plan(refs, reviewed, findings)
         warm: _Lookups = {}
-        for (iid, _), job in jobs.items() if warm_only else ():
-            hit = self.client.peek(job.index, job.name)
-            if hit is None:
+        if warm_only:
+            if findings:
                 return None
-            warm[(iid, job.name)] = hit
-        if warm_only and findings:
-            return None
+            peek, now = self.client.peek, time.time()  # (one clock read for the answer's names)
+            for (iid, _), job in jobs.items():
+                name = job.name
+                hit = peek(job.index, name, now)
+                if hit is None:
+                    return None
+                warm[(iid, name)] = hit
         lookups: _Lookups = await self._lookup(ctx, jobs, warm) if jobs else {}
         now = time.time()
         if jobs and ctx.resources is not None and len(self._popular_built) != len(self._ecosystems):
@@ -211,16 +216,18 @@ class PackagesValidator(Validator[PackagesConfig]):
         jobs: _JobMap = {}
         c = self.config
         lists = bool(c.allowlist or c.denylist or reviewed)
+        checked, routes = self._ecosystems, self._routes  # (conda is never a checked ecosystem)
         for ref in refs:
+            eco = ref.ecosystem
             # (_by_policy can settle only these: conda, an ecosystem not checked, a policy with lists)
-            if lists or ref.ecosystem == "conda" or ref.ecosystem not in self._ecosystems:
+            if lists or eco not in checked:
                 settled, found = self._by_policy(ref, reviewed)
                 if found is not None:
                     findings.append(found)
                 if settled:
                     continue
-            rk = (ref.ecosystem, ref.name, ref.kind == "import", ref.module)  # (what _target reads)
-            route = self._routes.get(rk)
+            rk = (eco, ref.name, ref.kind == "import", ref.module)  # (what _target reads)
+            route = routes.get(rk)
             if route is None:
                 route = self._route(rk, ref)
             index, lookup_name, key = route
@@ -228,7 +235,7 @@ class PackagesValidator(Validator[PackagesConfig]):
                 continue
             job = jobs.get(key)
             if job is None:
-                if len(jobs) >= self.config.max_references:
+                if len(jobs) >= c.max_references:
                     findings.append(
                         finding(
                             ref,
@@ -239,7 +246,8 @@ class PackagesValidator(Validator[PackagesConfig]):
                         )
                     )
                     continue
-                job = jobs[key] = Job(index, lookup_name)
+                jobs[key] = Job(index, lookup_name, [ref])  # (its first ref given: no list made, then added to)
+                continue
             job.refs.append(ref)
         return jobs
 
@@ -298,8 +306,10 @@ class PackagesValidator(Validator[PackagesConfig]):
                 if span is not None:
                     span.set_attributes(cache_counts(found.values()))
             lookups.update(found)
-        if any(lk.status == "missing" for lk in lookups.values()):
-            await self.second_round.run(ctx.resources, jobs, lookups)
+        for lk in lookups.values():  # (a loop, not any() over a generator: no function made per answer)
+            if lk.status == "missing":
+                await self.second_round.run(ctx.resources, jobs, lookups)
+                break
         return lookups
 
     async def _load_popular(self, ctx: Context, jobs: _JobMap) -> None:
@@ -309,12 +319,16 @@ class PackagesValidator(Validator[PackagesConfig]):
 
     def _verdict(self, findings: list[Finding], meta: dict[str, int]) -> Verdict:
         # (what Verdict.passed / failed make, built directly: their keyword repacking is most of their cost)
+        # (loops and map, not generator expressions: each made a function and a generator per answer)
         if not findings:
             return Verdict(Status.PASSED, 0.0, findings, meta)
-        failing = [f for f in findings if f.code in self._fail_on]
+        failing = []
+        for f in findings:
+            if f.code in self._fail_on:
+                failing.append(f)
         if failing:
-            return Verdict(Status.FAILED, max(f.risk for f in failing), findings, meta)
-        return Verdict(Status.PASSED, max(f.risk for f in findings), findings, meta)
+            return Verdict(Status.FAILED, max(map(_RISK, failing)), findings, meta)
+        return Verdict(Status.PASSED, max(map(_RISK, findings)), findings, meta)
 
     # ------------------------------------------------------------ helpers
 
