@@ -18,9 +18,10 @@ from operator import add
 from typing import Any
 
 from llmvet.text import find_fences
+from llmvet.validators.uncertainty.breaks import last_break_end, next_break
+from llmvet.validators.uncertainty.lowering import lower as _lower
 from llmvet.validators.uncertainty.marks import positions, quote_starts, sub_at
 
-_ASCII_LOWER = str.maketrans({chr(c): chr(c + 32) for c in range(65, 91)})  # length-preserving, unlike str.lower
 _APOSTROPHE_PAIRS = (("\u2019", "'"), ("\u02bc", "'"), ("\u00b4", "'"), ("\u00a0", " "), ("\u2011", "-"))
 
 _INLINE_CODE = re.compile(r"`[^`\n]+`")
@@ -65,12 +66,6 @@ _CODE_LINE = re.compile(
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 _BLANKS = bytes(10 if c == 10 else 32 for c in range(256))  # every byte but "\n" to a blank (_blank_text)
 _LETTERS = bytes(97 if chr(c).isascii() and chr(c).isalpha() else 32 for c in range(256))  # see count_words
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+|\n+")
-# The end of the last _SENTENCE_BREAK match in a range, in one match: `.*` backs off from the range's end
-# to the last place a break matches (a finditer through the range, one match object per break, tried
-# every position of it: ~10 us a call). Within a match of it a break matches only further along its
-# newline run, to the same end.
-_LAST_BREAK = re.compile(r"(?s:.*)(?:(?<=[.!?])[\"')\]]*[ \t]+|\n+)")
 
 
 _COMMENT_START = re.compile(r"#|//|/\*|--|\"\"\"|\'\'\'|<!--")  # what every _COMMENTS match begins with
@@ -219,11 +214,7 @@ class Views:
         prose = self.prose
         while pos < len(prose) and prose[pos].isspace():
             pos += 1
-        last = _LAST_BREAK.match(prose, max(0, pos - 600), pos)  # (the last break ending in the 600 before)
-        start = last.end() if last else 0
-        nxt = _SENTENCE_BREAK.search(prose, pos)
-        end = nxt.start() if nxt else len(prose)
-        return start, end
+        return last_break_end(prose, max(0, pos - 600), pos), next_break(prose, pos)
 
 
 def _blank_text(s: str) -> str:
@@ -330,14 +321,6 @@ def _marker_blank(m: re.Match[str]) -> str:
 
 def _blank_markers(comment: str) -> str:
     return _COMMENT_MARKER_NO_DASHES.sub(_all_blank, comment)
-
-
-def _lower(s: str) -> str:
-    # str.lower is fast but may change the length of non-ASCII text (e.g. "İ"); offsets must not move.
-    if s.isascii():
-        return s.lower()
-    lowered = s.lower()  # lower() never maps a character to nothing, so equal length means aligned offsets
-    return lowered if len(lowered) == len(s) else s.translate(_ASCII_LOWER)
 
 
 def _normalise(s: str) -> str:
