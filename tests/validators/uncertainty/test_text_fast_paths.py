@@ -131,6 +131,19 @@ def test_word_counts_match_the_word_regex(seed):
             assert views_text.count_words(text, a, b) == len(WORD.findall(text, a, b)), (text, a, b)
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_views_share_the_prose_as_ascii_bytes(seed):
+    """build_views encodes the prose once (`prose_data`), for its word count and for its cue set's start
+    pass and digit runs (CueSet.for_text): it must be what literals.encoded gives and count what the word
+    regex does."""
+    from llmvet.validators.uncertainty.literals import encoded
+
+    for text in generated(seed, 300) + corpus_texts()[:200]:
+        views = views_text.build_views(text)
+        assert views.prose_data == encoded(views.prose), text
+        assert views.prose_words == len(WORD.findall(views.prose)), text
+
+
 @pytest.mark.parametrize("seed", [3, 4])
 def test_comment_markers_blank_as_their_regex_does(seed):
     rng = random.Random(seed)

@@ -118,16 +118,17 @@ class CueSet:
     def get(self, section: str) -> Pattern | None:
         return self.patterns.get(section)
 
-    def for_text(self, text: str) -> CueSet:
+    def for_text(self, text: str, data: bytes | None = None) -> CueSet:
         """These cues as scans of `text` (or of any part of it) see them: a section that cannot match
         anywhere in it is None (no start of it in the text: starts.Starts.live; and none of its gates
         matches in it, prefilter.py; or, without gates, none of the strings one of which its matches
-        hold), and a scanned section tries its pattern only where a match can start (starts.py)."""
+        hold), and a scanned section tries its pattern only where a match can start (starts.py). `data`:
+        `text.encode("ascii", "replace")`, where the caller has it (text.Views.prose_data)."""
         whole = self.full or self
         if whole.starts is None:
             return whole
         patterns = dict(whole.patterns)
-        table = whole.starts.starts(text)
+        table = whole.starts.starts(text, data)
         opened, gated, alts = table.opened(), whole.gated, whole.alternatives  # (makes the pass)
         if gated and opened is not None:  # (they shut wherever the strings would: no strings asked)
             live = table.live(gated - opened)  # sections that can start somewhere in the text

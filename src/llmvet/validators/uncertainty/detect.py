@@ -54,7 +54,7 @@ def analyse(text: str, cues: CueSet, options: Options | None = None, prompt: str
     opts = options or Options()
     views = build_views(text)
     out = Analysis(prose_words=views.prose_words, code_only=views.code_only)
-    prose = cues.for_text(views.prose)  # sections that cannot match in the prose are skipped below
+    prose = cues.for_text(views.prose, views.prose_data)  # sections that cannot match in the prose are skipped below
     prose_candidates = statement_candidates(views.prose, prose)
     refusal_hits = find_refusals(views, prose)
     # "I can't tell you with any confidence whether..." is a statement, not a refusal: where a

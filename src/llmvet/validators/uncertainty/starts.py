@@ -117,10 +117,10 @@ class StartIndex:
         # name -> for each key of its own database, the entries (`alternatives`, cues.py) it may start
         self.masks = entry_masks(self.literal, alternatives or {})
 
-    def starts(self, view: str) -> Starts:
+    def starts(self, view: str, data: bytes | None = None) -> Starts:
         """The starts of every indexed pattern in `view` (one pass, on first use; each pattern's list made
-        on demand)."""
-        return Starts(self, view)
+        on demand). `data`: literals.encoded(view), where the caller has it (text.Views.prose_data)."""
+        return Starts(self, view, data)
 
     def _group(self, v: str) -> int:
         tables = self._tables
@@ -179,7 +179,7 @@ class Starts:
 
     __slots__ = ("_data", "_digits", "_done", "_grouped", "_index", "_opened", "_present", "_view", "_words")
 
-    def __init__(self, index: StartIndex, view: str) -> None:
+    def __init__(self, index: StartIndex, view: str, data: bytes | None = None) -> None:
         self._index, self._view = index, view
         self._words: list[int] | None = None  # where `\w+` runs start, on first use
         self._grouped: dict[str, list[list[int]]] | None = None  # the pass over the view, made on first use
@@ -187,7 +187,9 @@ class Starts:
         self._present: set[str] | None = None  # (from the pass, where the LiteralScan made it)
         self._opened: set[Hashable] | None = None  # (likewise)
         self._done: dict[str | tuple[str, int], list[int]] = {}
-        self._data: bytes = b""  # the view as the LiteralScan reads it (literals.encoded), with the pass
+        # the view as the LiteralScan reads it (literals.encoded), given or made with the pass; the digit
+        # runs' scan reads it too (runs.digit_starts)
+        self._data: bytes | None = data
 
     def live(self, shut: Container[str] = ()) -> set[str]:
         """The names that may start somewhere in the view (makes the pass, not their lists); CueSet.for_text
@@ -233,7 +235,7 @@ class Starts:
     def _made(self) -> dict[str, list[list[int]]]:
         """The grouped starts, after the pass over the view (made once, by whichever asks first)."""
         if self._grouped is None:
-            if self._index.literal is not None:
+            if self._index.literal is not None and self._data is None:
                 self._data = encoded(self._view)
             self._words, self._grouped, self._present, self._opened = self._index._pass(self._view, self._data)
         return self._grouped
@@ -245,7 +247,7 @@ class Starts:
 
     def _digit_starts(self) -> list[int]:
         if self._digits is None:
-            self._digits = digit_starts(self._view)
+            self._digits = digit_starts(self._view, self._data)
         return self._digits
 
     def of(self, name: str, kept: int = -1) -> list[int]:
@@ -264,6 +266,7 @@ class Starts:
             return prefixed_occurrences(view, index.free[name])
         lists = self._made().get(name, ())
         if literal is not None and literal.lazy:
+            assert self._data is not None  # (made with the pass)
             found = literal.starts_of(name, view, self._data, index.masks.get(name), kept)  # (a new list)
         elif not lists:
             found = []
