@@ -11,6 +11,7 @@ import pytest
 
 from llmvet.text import find_fences
 from llmvet.validators.uncertainty import text as views_text
+from llmvet.validators.uncertainty.lowering import ASCII_LOWER
 from llmvet.validators.uncertainty.marks import quote_starts, sub_at
 from tests.support.corpus import corpus_texts as all_corpus_texts
 
@@ -129,6 +130,21 @@ def test_word_counts_match_the_word_regex(seed):
             a = rng.randrange(len(text) + 1)
             b = rng.randrange(a, len(text) + 1)
             assert views_text.count_words(text, a, b) == len(WORD.findall(text, a, b)), (text, a, b)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_lower_is_str_lower_where_that_keeps_the_length(seed):
+    """_lower lowers the ASCII letters on UTF-8 bytes where no other character changes: the same text as
+    str.lower (or, where that changes the length, the ASCII letters lowered), characters that change
+    ("É", "Σ" with its final form, "İ", "ǅ") and those that do not (dashes, emoji, lone surrogates) mixed."""
+    rng = random.Random(seed)
+    pieces = [*PIECES, "A", "Z", "\u00c9", "\u03a3", "\u03a3A", "A\u03a3 ", "\u01c5", "\u2014", "\u2192", "\U0001f600"]
+    pieces += ["\ud83d\ude00", "\udfff", "\u00df", "\u1e9e", "\u2126", "\u212a", "\uff21", "\U00010400"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
+    for text in texts + corpus_texts()[:300]:
+        lowered = text.lower()
+        expected = lowered if len(lowered) == len(text) else text.translate(ASCII_LOWER)
+        assert views_text._lower(text) == expected, repr(text)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
