@@ -260,6 +260,8 @@ class LiteralScan:
         out: list[int] = []
         add = out.append
 
+        # Two callbacks, not one with an all-ones mask: this runs once a reported key, and the plain one
+        # serves every list but the statement lists.
         if masks is None or kept == -1:
 
             def hit(i: int, _from: int, end: int, _flags: int, _context: object) -> None:
