@@ -26,7 +26,7 @@ from llmvet.validators.packages.extract_imports import (
     local_modules,
     split_local,
 )
-from llmvet.validators.packages.extract_manifests import MANIFEST_LANGS, manifest_refs
+from llmvet.validators.packages.extract_manifests import manifest_refs, may_show_manifest
 from llmvet.validators.packages.manifest_names import FileWords
 from llmvet.validators.packages.marks import marks
 from llmvet.validators.packages.refs import Ecosystem, Extraction, Ref
@@ -93,13 +93,7 @@ def extract(
     for b in blocks:
         lang, code, start = b.language, b.code, b.span[0]
         named = any_words and may_name_file(words, text, b)
-        # (most blocks: what manifest_refs says of a block no file name stands by, without the call)
-        if (
-            named
-            or lang in MANIFEST_LANGS
-            or '"devDependencies"' in code
-            or (lang in PY_LANGS and "install_requires" in code)
-        ):
+        if named or may_show_manifest(lang, code):  # (most blocks: neither, and no manifest_refs call)
             before = _prose_above(text, start) if named else ""
             refs, names, manifest_only = manifest_refs(lang, code, start, before, named)
             out.refs.extend(refs)

@@ -312,17 +312,17 @@ def _package_json(code: str, base: int) -> tuple[list[Ref], set[str]]:
 _SETUP_NAME = re.compile(r"""\bname\s*=\s*(['"])([\w.-]+)\1""")
 
 
+def may_show_manifest(lang: str, code: str) -> bool:
+    """Can a block no file name stands by show a manifest? False for most blocks: what _manifest_kind and
+    manifest_refs' setup.py test say of them (extract.py asks first, to skip the call)."""
+    return lang in MANIFEST_LANGS or '"devDependencies"' in code or (lang in PY_LANGS and "install_requires" in code)
+
+
 def manifest_refs(lang: str, code: str, base: int, before: str, named: bool = True) -> tuple[list[Ref], set[str], bool]:
     """Refs and the project's own names in a code block that shows a manifest, and whether the block is
     only a manifest (a setup.py is still Python whose imports count). `named`: see _manifest_kind."""
-    if (
-        not named
-        and not before
-        and lang not in MANIFEST_LANGS
-        and '"devDependencies"' not in code
-        and (lang not in PY_LANGS or "install_requires" not in code)
-    ):
-        return [], set(), False  # (most blocks: what _manifest_kind and the setup.py test below say)
+    if not named and not before and not may_show_manifest(lang, code):
+        return [], set(), False
     kind = _manifest_kind(lang, code, before, named)
     if kind == "requirements":
         return _requirements(code, base, "requirements.txt"), set(), True
