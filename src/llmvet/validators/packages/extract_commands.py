@@ -10,19 +10,36 @@ from collections.abc import Callable, Iterator
 from llmvet.validators.packages import scan
 from llmvet.validators.packages.refs import NPM_NAME, PY_NAME, Ref, looks_like_path_or_url, npm_ref, pip_ref
 
-# What the tools' commands look like (one alternative per kind of command, named by its group).
-_CMD_BODY = (
-    r"(?P<pip>(?:python(?:3(?:\.\d+)?)?\s+-m\s+pip|py(?:\s+-3(?:\.\d+)?)?\s+-m\s+pip|pip3?(?:\.\d+)?|uv\s+pip)\s+install)"
-    r"|(?P<uvadd>uv\s+add|poetry\s+add|pdm\s+add|rye\s+add|hatch\s+add)"
-    r"|(?P<pipenv>pipenv\s+install)"
-    r"|(?P<pipx>pipx\s+install|uv\s+tool\s+install)"
-    r"|(?P<pipxrun>pipx\s+run|uv\s+tool\s+run|uvx)"
-    r"|(?P<conda>(?:conda|mamba|micromamba)\s+(?:install|create))"
-    r"|(?P<npm>npm\s+(?:install|i|add)|yarn\s+(?:global\s+)?add|pnpm\s+(?:add|install|i)|bun\s+(?:add|install|i)"
-    r"|deno\s+(?:add|install))"
-    r"|(?P<npx>npx|pnpm\s+dlx|bunx|yarn\s+dlx)"
-    r"|(?P<create>(?:npm|yarn|pnpm|bun)\s+(?:create|init))"
-)
+# What the tools' commands look like: each kind of command (the name of its group in _CMD) and its forms,
+# one alternative each (marks.py asks Hyperscan for every form on its own).
+COMMAND_FORMS: dict[str, tuple[str, ...]] = {
+    "pip": (
+        r"python(?:3(?:\.\d+)?)?\s+-m\s+pip\s+install",
+        r"py(?:\s+-3(?:\.\d+)?)?\s+-m\s+pip\s+install",
+        r"pip3?(?:\.\d+)?\s+install",
+        r"uv\s+pip\s+install",
+    ),
+    "uvadd": (r"uv\s+add", r"poetry\s+add", r"pdm\s+add", r"rye\s+add", r"hatch\s+add"),
+    "pipenv": (r"pipenv\s+install",),
+    "pipx": (r"pipx\s+install", r"uv\s+tool\s+install"),
+    "pipxrun": (r"pipx\s+run", r"uv\s+tool\s+run", r"uvx"),
+    "conda": (r"conda\s+(?:install|create)", r"mamba\s+(?:install|create)", r"micromamba\s+(?:install|create)"),
+    "npm": (
+        r"npm\s+(?:install|i|add)",
+        r"yarn\s+(?:global\s+)?add",
+        r"pnpm\s+(?:add|install|i)",
+        r"bun\s+(?:add|install|i)",
+        r"deno\s+(?:add|install)",
+    ),
+    "npx": (r"npx", r"pnpm\s+dlx", r"bunx", r"yarn\s+dlx"),
+    "create": (
+        r"npm\s+(?:create|init)",
+        r"yarn\s+(?:create|init)",
+        r"pnpm\s+(?:create|init)",
+        r"bun\s+(?:create|init)",
+    ),
+}
+_CMD_BODY = "|".join(f"(?P<{kind}>{'|'.join(forms)})" for kind, forms in COMMAND_FORMS.items())
 _CMD = re.compile(r"(?<![\w./-])(?=[pucmnybrhd])(?:" + _CMD_BODY + r")(?=[ \t]|$)", re.M)
 _CMD_CANDIDATE = scan.relaxed(_CMD_BODY)  # where _CMD may start (scan.py)
 _TOKEN = re.compile(r""""[^"\n]*"|'[^'\n]*'|[^\s"'\\]+""")

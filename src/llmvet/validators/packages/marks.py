@@ -25,7 +25,7 @@ import re
 import threading
 from typing import Any
 
-from llmvet.validators.packages import scan
+from llmvet.validators.packages import extract_commands, scan
 from llmvet.validators.packages.manifest_names import FILENAME_WORDS
 
 try:
@@ -33,41 +33,8 @@ try:
 except ImportError:  # pragma: no cover - the package is a dependency where it has a wheel
     hyperscan = None  # type: ignore[assignment]
 
-# `_CMD_BODY`'s alternatives, one per command form (tests/validators/packages/test_marks.py checks that
-# the commands found through them are `_CMD`'s matches).
-COMMAND_FORMS = (
-    r"python(?:3(?:\.\d+)?)?\s+-m\s+pip\s+install",
-    r"py(?:\s+-3(?:\.\d+)?)?\s+-m\s+pip\s+install",
-    r"pip3?(?:\.\d+)?\s+install",
-    r"uv\s+pip\s+install",
-    r"uv\s+add",
-    r"poetry\s+add",
-    r"pdm\s+add",
-    r"rye\s+add",
-    r"hatch\s+add",
-    r"pipenv\s+install",
-    r"pipx\s+install",
-    r"uv\s+tool\s+install",
-    r"pipx\s+run",
-    r"uv\s+tool\s+run",
-    r"uvx",
-    r"conda\s+(?:install|create)",
-    r"mamba\s+(?:install|create)",
-    r"micromamba\s+(?:install|create)",
-    r"npm\s+(?:install|i|add)",
-    r"yarn\s+(?:global\s+)?add",
-    r"pnpm\s+(?:add|install|i)",
-    r"bun\s+(?:add|install|i)",
-    r"deno\s+(?:add|install)",
-    r"npx",
-    r"pnpm\s+dlx",
-    r"bunx",
-    r"yarn\s+dlx",
-    r"npm\s+(?:create|init)",
-    r"yarn\s+(?:create|init)",
-    r"pnpm\s+(?:create|init)",
-    r"bun\s+(?:create|init)",
-)
+# every form of every kind of command, in one order (ids 0 .. _COMMANDS - 1)
+COMMAND_FORMS = tuple(form for forms in extract_commands.COMMAND_FORMS.values() for form in forms)
 
 
 def _relaxed(form: str) -> bytes:
