@@ -14,7 +14,7 @@ SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+|\n+")  # the definition
 # The end of the last break in a range, in one match: `.*` backs off from the range's end to the last place a
 # break matches (a finditer through the range, one match object per break, tried every position of it: ~10 us
 # a call). Within a match of it a break matches only further along its newline run, to the same end.
-_LAST_BREAK = re.compile(r"(?s:.*)(?:(?<=[.!?])[\"')\]]*[ \t]+|\n+)")
+_LAST_BREAK = re.compile(r"(?s:.*)(?:" + SENTENCE_BREAK.pattern + ")")
 # where a break starts: at a "\n", or just after a "[.!?]" followed by what that alternative reads
 _BREAK_AT = re.compile(r"[\n.!?](?:(?<=\n)|(?=[\"')\]]*[ \t]))")
 
