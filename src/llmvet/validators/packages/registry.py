@@ -155,11 +155,7 @@ class RegistryClient:
                 self._keys.clear()
             self._keys[(index.id, name)] = k
         rec = self._mem.get(k)
-        if rec is None:
-            return None
-        # (what _fresh says, inline: asked for every name of every answer)
-        ttl = self.positive_ttl if rec.get("status") == "found" else self.negative_ttl
-        if not (time.time() if now is None else now) - rec.get("fetched", 0) < ttl:
+        if rec is None or not self._fresh(rec, time.time() if now is None else now):
             return None
         made = self._peeked.get(k)  # the Lookup an earlier peek made of this record (no one changes them)
         if made is not None and made[0] is rec and made[1] is index:
