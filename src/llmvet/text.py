@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 # Fences are found in linear time: a single regex re-scanned to the end of the text for every unclosed
 # opener (quadratic: 40 KB of "```a" lines held the event loop for 5 s). An opening fence line is
 # `^[ \t]*(```|~~~)([^\n`]*)\n`, a closing one `^[ \t]*(```|~~~)[ \t]*$` (multi-line);
-# find_fences reads the lines either may match, found in one pass of _FENCE_LINE
-# (tests/validators/uncertainty/test_text_fast_paths.py: FENCE_OPEN, FENCE_CLOSE and its reference).
-# A line either may match (from the newline before it): a marker after blanks, no backtick after it.
-_FENCE_LINE = re.compile(r"\n[ \t]*(```|~~~)([^\n`]*)(?=\n|\Z)")
+# find_fences reads the lines either may match, `^[ \t]*(```|~~~)([^\n`]*)$`: a marker after blanks,
+# no backtick after it (tests/validators/uncertainty/test_text_fast_paths.py: FENCE_OPEN, FENCE_CLOSE
+# and its reference).
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])|\n{2,}|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
 
 
@@ -44,12 +44,12 @@ def find_fences(text: str, open_ended: bool = False) -> list[tuple[int, int, str
     dead = ""  # markers no closer follows (after the opener tried: so after every later opener too)
     i = 0
     while i < count:
-        start, eol, marker, info = lines[i]
+        start, eol, marker, info, _ = lines[i]
         i += 1
         if eol == n or marker in dead:
             continue  # not an opener (no newline ends the line), or one that cannot be closed
         j = i
-        while j < count and (lines[j][2] != marker or lines[j][3].strip(" \t")):
+        while j < count and lines[j][4] != marker:
             j += 1  # the first later closing line of the same marker
         if j == count:
             if open_ended:
@@ -62,11 +62,42 @@ def find_fences(text: str, open_ended: bool = False) -> list[tuple[int, int, str
     return out
 
 
-def _fence_lines(text: str) -> list[tuple[int, int, str, str]]:
-    """(line start, line end, marker, the rest of the line) of each line an opening (with its newline)
-    or a closing fence line may be, in order: one pass of `_FENCE_LINE` over the text behind a newline
-    (the engine skips from newline to newline; a `^` pattern is tried at every position, ~15x slower)."""
-    return [(m.start(), m.end() - 1, m[1], m[2]) for m in _FENCE_LINE.finditer("\n" + text)]
+def _fence_lines(text: str) -> list[tuple[int, int, str, str, str]]:
+    """(line start, line end, marker, the rest of the line, the marker if the line may close a block
+    else "") of each line an opening (with its newline) or a closing fence line may be, in order."""
+    lines = _marker_lines(text, "```")
+    tildes = _marker_lines(text, "~~~") if "~~~" in text else []  # (most answers have none)
+    if tildes:
+        return sorted(lines + tildes) if lines else tildes  # (each in order: the two merged)
+    return lines
+
+
+def _marker_lines(text: str, marker: str) -> list[tuple[int, int, str, str, str]]:
+    """_fence_lines of one marker, read from the pieces between its occurrences: one split, then (for
+    a line not in the usual form) a partition each side of an occurrence. A regex tried at every
+    newline costs ~1 k instructions a line; so does each str.find given a start (it parses its
+    arguments from a format)."""
+    parts = ("\n" + text).split(marker)  # (a newline before the text: the first line starts after one)
+    out: list[tuple[int, int, str, str, str]] = []
+    at = -4  # where in `text` the occurrence after `part` stands
+    for part, after in pairwise(parts):
+        at += len(part) + 3
+        start = at
+        if part[-1:] != "\n":  # (most fences start their line)
+            _, nl, blanks = part.rpartition("\n")
+            if not nl or blanks.strip(" \t"):
+                continue  # not at a line's start after blanks only (the line may hold an earlier one)
+            start -= len(blanks)
+        if after[:1] == "\n":  # (a closer, most often: the marker alone)
+            out.append((start, at + 3, marker, "", marker))
+            continue
+        info, nl, _ = after.partition("\n")
+        if not nl:  # the line runs on to the text's end, or past the next occurrence
+            eol = text.find("\n", at + 3)
+            info = text[at + 3 : eol if eol >= 0 else len(text)]
+        if "`" not in info:
+            out.append((start, at + 3 + len(info), marker, info, "" if info.strip(" \t") else marker))
+    return out
 
 
 def add_sentence(out: list[Sentence], chunk: str, a: int, b: int, offset: int) -> None:
