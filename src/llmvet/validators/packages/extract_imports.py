@@ -296,7 +296,10 @@ def local_modules(text: str) -> set[str]:
 
 # every word directly before `.py`, a JS extension or `/`: a superset of the modules an answer defines
 _LOCAL_CANDIDATE = re.compile(r"([A-Za-z_][\w-]*)(?:\.(?:py|js|ts|jsx|tsx|mjs|cjs)\b|/)")
-_LOCAL_SUFFIX = re.compile(r"\.(?:py|js|ts|jsx|tsx|mjs|cjs)\b|/")
+# its suffixes, `\.(?:py|js|ts|jsx|tsx|mjs|cjs)\b|/`, as two patterns: each opens with one character
+# the engine skips ahead to; their alternation made it test every character against both (~4x the cost)
+_LOCAL_EXTENSION = re.compile(r"\.(?:py|js|ts|jsx|tsx|mjs|cjs)\b")
+_SLASH = re.compile("/")
 
 
 def local_candidates(text: str) -> set[str]:
@@ -306,15 +309,17 @@ def local_candidates(text: str) -> set[str]:
     a suffix (not reaching back into the previous match) to that suffix."""
     out: set[str] = set()
     done = 0  # where the previous match ended: the scan went on from there
-    for m in _LOCAL_SUFFIX.finditer(text):
-        end = a = m.start()
+    # (no match of one suffix overlaps one of the other: in order, they are the alternation's matches)
+    suffixes = sorted([m.span() for m in _LOCAL_EXTENSION.finditer(text)] + [m.span() for m in _SLASH.finditer(text)])
+    for end, stop in suffixes:
+        a = end
         while a > done and (text[a - 1].isalnum() or text[a - 1] in "_-"):  # (what [\w-] matches)
             a -= 1
         while a < end and not (text[a] == "_" or ("a" <= text[a] <= "z") or ("A" <= text[a] <= "Z")):
             a += 1
         if a < end:
             out.add(text[a:end])
-            done = m.end()
+            done = stop
     return out
 
 
