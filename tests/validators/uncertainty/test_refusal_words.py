@@ -89,6 +89,12 @@ def refused(texts: list[str]) -> list[tuple]:
     return out
 
 
+def keywords_of(views, cues):
+    """Where the prose may name each category (keywords.py), as classify_refusal passes it (None: no database)."""
+    whole = cues.full or cues
+    return None if whole.keywords is None else whole.keywords.in_view(views.prose, views.prose_data)
+
+
 def test_content_words_match_the_plain_count_on_real_answers():
     texts = []
     for path in sorted(DATA.glob("*/*.jsonl")):
@@ -98,7 +104,9 @@ def test_content_words_match_the_plain_count_on_real_answers():
     cases = refused(texts)
     assert len(cases) > 100
     for text, views, cues, hits in cases:
-        assert refusals._answer_words(views, cues, hits) == plain_answer_words(views, cues, hits), text[:200]
+        expected = plain_answer_words(views, cues, hits)
+        assert refusals._answer_words(views, cues, hits) == expected, text[:200]
+        assert refusals._answer_words(views, cues, hits, keywords_of(views, cues)) == expected, text[:200]
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -114,6 +122,7 @@ def test_content_words_match_the_plain_count_on_generated_refusals(seed):
     for text, views, cues, hits in cases:
         got = refusals._answer_words(views, cues, hits)
         assert got == plain_answer_words(views, cues, hits), text
+        assert refusals._answer_words(views, cues, hits, keywords_of(views, cues)) == got, text
         outcomes.add((got[0] > 0, got[1]))
     assert len(outcomes) >= 3  # content and none, with and without a pivot
 

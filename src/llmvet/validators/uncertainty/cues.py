@@ -21,6 +21,7 @@ from llmvet.validators.uncertainty.alternatives import WRAP, Alternatives, Prese
 from llmvet.validators.uncertainty.firsts import by_first
 from llmvet.validators.uncertainty.frames import FRAME_PREFIX
 from llmvet.validators.uncertainty.grouping import grouped_body, groups
+from llmvet.validators.uncertainty.keywords import Keywords
 from llmvet.validators.uncertainty.literals import available
 from llmvet.validators.uncertainty.patterns import Pattern
 from llmvet.validators.uncertainty.prefilter import gates
@@ -114,6 +115,7 @@ class CueSet:
     needs: dict[str, frozenset[str]] = field(default_factory=dict, compare=False)
     reasons: re.Pattern[str] | None = field(default=None, compare=False)  # safety or policy words (alternatives.any_of)
     gated: frozenset[str] = field(default=frozenset(), compare=False)  # scanned sections with a gate (prefilter.py)
+    keywords: Keywords | None = field(default=None, compare=False)  # the refusal categories' strings (keywords.py)
 
     def get(self, section: str) -> Pattern | None:
         return self.patterns.get(section)
@@ -342,4 +344,5 @@ def _load(language: str, extra_files: tuple[str, ...], extra_json: str) -> CueSe
         needs=needs,
         reasons=cues.reasons,
         gated=gated,
+        keywords=Keywords(cues.categories),
     )

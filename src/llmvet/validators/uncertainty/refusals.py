@@ -22,6 +22,7 @@ from llmvet.validators.uncertainty.hits import (
     overlaps,
     vetoed,
 )
+from llmvet.validators.uncertainty.keywords import Named
 from llmvet.validators.uncertainty.patterns import Pattern
 from llmvet.validators.uncertainty.scanners import lean
 from llmvet.validators.uncertainty.text import Views, count_words
@@ -29,6 +30,7 @@ from llmvet.validators.uncertainty.text import Views, count_words
 REASON_MAX_WORDS = 40  # a longer sentence after a refusal is taken as content even when it names a reason
 REFUSAL_SECTIONS = ("refusal", "refusal_capability", "refusal_policy", "deflection")
 FIXED_CATEGORY = {"refusal_capability": "capability", "refusal_policy": "policy", "deflection": "deflection"}
+REASON_CATEGORIES = ("safety", "policy")  # the categories whose words are reasons (cues.build: CueSet.reasons)
 _PIVOT_START = re.compile(
     r"(?:that said|that being said|having said that|however|but|still|here(?:'s| is| are)|what i can|in general|generally|"
     r"as (?:a|some) general (?:information|background|context))(?!\w)"
@@ -62,7 +64,9 @@ def find_refusals(views: Views, cues: CueSet) -> list[Hit]:
 def classify_refusal(views: Views, cues: CueSet, opts: Options, hits: list[Hit], prompt: str, out: Analysis) -> None:
     if not hits:
         return
-    substantive, pivot = _answer_words(views, cues, hits)
+    whole = cues.full or cues
+    named = None if whole.keywords is None else whole.keywords.in_view(views.prose, views.prose_data)
+    substantive, pivot = _answer_words(views, cues, hits, named)
     out.substantive_words = substantive
 
     strong = [h for h in hits if h.kind in REFUSAL_SECTIONS and _leads(views, h)]
@@ -78,7 +82,7 @@ def classify_refusal(views: Views, cues: CueSet, opts: Options, hits: list[Hit],
         return
     out.refusals = lead_hits
     wider: dict[int, str | None] = {}
-    cats = [_category(h, views, cues, prompt, wider) for h in lead_hits]
+    cats = [_category(h, views, cues, prompt, wider, named) for h in lead_hits]
     out.refusal_category = cats[0]
     out.refusal_categories = sorted(set(cats))
     out.refusal_score = 0.9 if out.refusal_level == "full" else 0.6
@@ -93,11 +97,13 @@ class _Asides:
     reasons: list[re.Pattern[str]]  # the safety and policy categories' keywords
     alternative: Pattern | None
     any_reason: re.Pattern[str] | None  # one pattern for `reasons` (alternatives.any_of; None: not made)
+    named: Named | None = None  # where the prose may name a reason (keywords.py; None: anywhere)
 
     @classmethod
-    def of(cls, cues: CueSet, prose: str | None = None) -> _Asides:
+    def of(cls, cues: CueSet, prose: str | None = None, named: Named | None = None) -> _Asides:
         """The asides' patterns; with the `prose` their sentences are parts of, each list without its
-        entries that scan a sentence for words the prose does not have (scanners.py: the same answers)."""
+        entries that scan a sentence for words the prose does not have (scanners.py: the same answers),
+        and with `named`, where in the prose the reasons' words are."""
         # (No RE2 prefilter narrows the reasons to the prose's windows: its DFA is built lazily from the
         # text it reads; read once, the 539 dev answers' refusal pass cost 0.089 ms/KB with it, 0.048
         # without.)
@@ -105,7 +111,7 @@ class _Asides:
         filler, support, alternative = (
             _here(cues.get(s), prose) for s in ("refusal_filler", "refusal_support", "refusal_alternative")
         )
-        return cls(filler, support, reasons, alternative, (cues.full or cues).reasons)
+        return cls(filler, support, reasons, alternative, (cues.full or cues).reasons, named)
 
     def offers_alternative(self, sentence: str) -> bool:
         """ "If you're trying to…, use…", "Alternatives that work:": another route, not the answer asked for."""
@@ -120,7 +126,10 @@ class _Asides:
         # crisis pointers and moralising after a refusal, at any length
         return self.support is not None and self.support.match(sentence) is not None
 
-    def reason(self, sentence: str) -> bool:
+    def reason(self, sentence: str, span: Span | None = None) -> bool:
+        """Does `sentence` give a reason for refusing? (`span`: the part of the prose it was stripped from.)"""
+        if span is not None and self.named is not None and not self.named.may_name(REASON_CATEGORIES, *span):
+            return False  # (no reason's word in it: most sentences, without a search of each)
         if self.any_reason is not None:
             found = self.any_reason.search(sentence) is not None
         else:
@@ -138,7 +147,7 @@ def _here(rx: Pattern | None, prose: str | None) -> Pattern | None:
     return rx if split is None or split.may_scan(prose or "") else split.rx
 
 
-def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, bool]:
+def _answer_words(views: Views, cues: CueSet, hits: list[Hit], named: Named | None = None) -> tuple[int, bool]:
     """Words of the answer that are content rather than refusal, and whether it turns to an answer.
 
     Counted as all the prose's words less those of the sentences that are not content: every word is in
@@ -149,7 +158,7 @@ def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, boo
         bounds = views.sentence_bounds(h.start)
         cue_end[bounds] = max(cue_end.get(bounds, 0), h.end)
     lo, hi = min(s for s, _ in cue_end), max(e for _, e in cue_end)  # (no other sentence holds a cue)
-    asides = _Asides.of(cues, views.prose)
+    asides = _Asides.of(cues, views.prose, named)
     prose = views.prose
     skipped = after_pivots = 0  # words of the sentences that are not content; of the answers after a pivot
     content = pivot = after_refusal = refusal_seen = alternatives = False  # content: a word of it so far
@@ -182,7 +191,7 @@ def _answer_words(views: Views, cues: CueSet, hits: list[Hit]) -> tuple[int, boo
         # The reasons given after a refusal ("X is illegal and dangerous", "it would violate their
         # privacy") are not an answer, until the answer turns to content ("but", "that said, here is").
         if not turns and (
-            alternatives or ((after_refusal or (refusal_seen and not pivot)) and asides.reason(sentence))
+            alternatives or ((after_refusal or (refusal_seen and not pivot)) and asides.reason(sentence, (a, b)))
         ):
             skipped += count_words(sentence)
             after_refusal = after_refusal and alternatives
@@ -207,28 +216,35 @@ def _leads(views: Views, hit: Hit) -> bool:
     return True
 
 
-def _category(hit: Hit, views: Views, cues: CueSet, prompt: str, wider: dict[int, str | None]) -> str:
+def _category(
+    hit: Hit, views: Views, cues: CueSet, prompt: str, wider: dict[int, str | None], named: Named | None = None
+) -> str:
     """The hit's category: the one most named around it, else in the whole answer, else in the prompt
-    (those two are the same for every hit: worked out once, in `wider`)."""
+    (those two are the same for every hit: worked out once, in `wider`). `named`: where the prose may
+    name each category (keywords.py)."""
     if hit.kind in FIXED_CATEGORY:
         return FIXED_CATEGORY[hit.kind]
     if hit.kind == "deflection_weak":
         return "deflection"
     a, b = views.sentence_bounds(hit.start)
     _, b2 = views.sentence_bounds(min(b + 1, len(views.prose)))
-    best = _most_named(cues, views.prose[a:b2])
+    best = _most_named(cues, views.prose[a:b2], named, a)
     for i, scope in enumerate((views.prose, prompt)):
         if best is not None:
             return best
         if i not in wider:
-            wider[i] = _most_named(cues, scope)
+            wider[i] = _most_named(cues, scope, named if i == 0 else None)
         best = wider[i]
     return best if best is not None else "unspecified"
 
 
-def _most_named(cues: CueSet, scope: str) -> str | None:
+def _most_named(cues: CueSet, scope: str, named: Named | None = None, at: int = 0) -> str | None:
+    """The category with the most matches in `scope` (the first of those tied; None: none), which is
+    prose[at:at + len(scope)] where `named` is given (a category not named there is not counted)."""
     best, best_n = None, 0
     for cat, rx in cues.categories.items():
+        if named is not None and not named.may_name((cat,), at, at + len(scope)):
+            continue  # (no match there)
         n = len(rx.findall(scope))
         if n > best_n:
             best, best_n = cat, n
