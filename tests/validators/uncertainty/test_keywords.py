@@ -13,6 +13,7 @@ from llmvet.validators.uncertainty import refusals
 from llmvet.validators.uncertainty.cues import load
 from llmvet.validators.uncertainty.keywords import Keywords, _distributed, strings_of
 from llmvet.validators.uncertainty.literals import available
+from llmvet.validators.uncertainty.scanners import lean
 from llmvet.validators.uncertainty.text import build_views
 from tests.support.corpus import corpus_texts
 
@@ -84,3 +85,19 @@ def test_the_most_named_category_with_the_keywords_is_the_plain_count():
             scope = prose[a : a + 500]
             assert refusals._most_named(cues, scope, named, a) == refusals._most_named(cues, scope), scope
         assert refusals._most_named(cues, prose, named) == refusals._most_named(cues, prose)
+
+
+@pytest.mark.skipif(not available(), reason="no hyperscan")
+def test_an_aside_is_held_where_its_lean_list_may_scan():
+    cues = load("en")
+    assert cues.keywords is not None and set(cues.keywords.leans) == {"refusal_support"}
+    split = lean(cues.get("refusal_support"))
+    assert split is not None
+    held = 0
+    texts = [*proses(), "call the suicide hotline", "dial 988.", "the crisis team", "crisis\nline", "hotlin"]
+    for prose in texts:
+        got = cues.keywords.in_view(prose).holds("refusal_support")
+        assert got == split.may_scan(prose), prose
+        held += bool(got)
+    assert held > 20
+    assert cues.keywords.in_view("x").holds("refusal_filler") is None  # (no lean list: asked the usual way)

@@ -344,5 +344,5 @@ def _load(language: str, extra_files: tuple[str, ...], extra_json: str) -> CueSe
         needs=needs,
         reasons=cues.reasons,
         gated=gated,
-        keywords=Keywords(cues.categories),
+        keywords=Keywords(cues.categories, cues.patterns),
     )

@@ -13,6 +13,10 @@ not "arm"); all of them as one literal database (literals.LiteralScan, counted w
 of the category's strings starts in prose[a:b], so neither the category's pattern nor the reasons
 pattern (built from the safety and policy lists) matches in any part of that range. Without the
 `hyperscan` package, or for a category whose strings are not known, it is True (scan as before).
+
+The same pass finds the strings of the asides' entries that scanners.lean leaves out where the prose
+has none of them (`holds`): `any(s in prose for s in needs)` read the prose once for each of ten
+strings, 8.7 us a refused answer, more than the pass.
 tests/validators/uncertainty/test_keywords.py checks it against the patterns on real answers.
 """
 
@@ -25,20 +29,28 @@ from collections.abc import Iterable, Mapping
 from llmvet.validators.uncertainty.alternatives import required
 from llmvet.validators.uncertainty.firsts import WRAP, top_level
 from llmvet.validators.uncertainty.literals import LiteralScan
+from llmvet.validators.uncertainty.patterns import Pattern
+from llmvet.validators.uncertainty.scanners import lean
 
+ASIDES = ("refusal_filler", "refusal_support", "refusal_alternative")  # the lists refusals._Asides matches
 _HEAD, _TAIL = WRAP.split("{}")
 
 
 class Keywords:
     """The categories' strings as one literal database (None: no Hyperscan, or no category has strings)."""
 
-    def __init__(self, categories: Mapping[str, re.Pattern[str]]) -> None:
-        found = {cat: strings_of(rx) for cat, rx in categories.items()}
+    def __init__(
+        self, categories: Mapping[str, re.Pattern[str]], patterns: Mapping[str, Pattern | None] | None = None
+    ) -> None:
+        """`patterns`: the cue set's sections, for the asides' lean lists (scanners.lean)."""
+        found: dict[str, Iterable[str] | None] = {cat: strings_of(rx) for cat, rx in categories.items()}
         self.open = frozenset(cat for cat, strings in found.items() if strings is None)  # always scanned
+        # (an aside's name: the strings of its list's scanning entries, one of which `lean` asks for)
+        self.leans = {s: split.needs for s in ASIDES if (split := lean((patterns or {}).get(s))) is not None}
         anywhere: dict[str, set[str]] = {}
-        for cat, strings in found.items():
+        for name, strings in {**found, **self.leans}.items():
             for s in strings or ():
-                anywhere.setdefault(s, set()).add(cat)
+                anywhere.setdefault(s, set()).add(name)
         self.scan = LiteralScan.build({}, anywhere) if anywhere else None
 
     def in_view(self, prose: str, data: bytes | None = None) -> Named:
@@ -60,16 +72,28 @@ class Named:
         keywords = self._keywords
         if keywords.scan is None:
             return True
-        if self._starts is None:
-            self._starts = keywords.scan.scan(self._view, self._data)[0]
+        starts = self._found(keywords.scan)
         for cat in categories:
             if cat in keywords.open:
                 return True
-            for starts in self._starts.get(cat, ()):
-                i = bisect_left(starts, a)
-                if i < len(starts) and starts[i] < b:
+            for found in starts.get(cat, ()):
+                i = bisect_left(found, a)
+                if i < len(found) and found[i] < b:
                     return True
         return False
+
+    def holds(self, aside: str) -> bool | None:
+        """True where `lean(the aside's list).may_scan(view)` is (and where the view has "?" for a character
+        beyond ASCII in one of its strings); None: not known here (the caller asks `may_scan`)."""
+        keywords = self._keywords
+        if keywords.scan is None or aside not in keywords.leans:
+            return None
+        return aside in self._found(keywords.scan)
+
+    def _found(self, scan: LiteralScan) -> dict[str, list[list[int]]]:
+        if self._starts is None:
+            self._starts = scan.scan(self._view, self._data)[0]
+        return self._starts
 
 
 def strings_of(rx: re.Pattern[str]) -> frozenset[str] | None:

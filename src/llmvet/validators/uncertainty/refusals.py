@@ -22,7 +22,7 @@ from llmvet.validators.uncertainty.hits import (
     overlaps,
     vetoed,
 )
-from llmvet.validators.uncertainty.keywords import Named
+from llmvet.validators.uncertainty.keywords import ASIDES, Named
 from llmvet.validators.uncertainty.patterns import Pattern
 from llmvet.validators.uncertainty.scanners import lean
 from llmvet.validators.uncertainty.text import Views, count_words
@@ -108,9 +108,7 @@ class _Asides:
         # text it reads; read once, the 539 dev answers' refusal pass cost 0.089 ms/KB with it, 0.048
         # without.)
         reasons = [rx for cat, rx in cues.categories.items() if cat in ("safety", "policy")]
-        filler, support, alternative = (
-            _here(cues.get(s), prose) for s in ("refusal_filler", "refusal_support", "refusal_alternative")
-        )
+        filler, support, alternative = (_here(cues.get(s), prose, named, s) for s in ASIDES)
         return cls(filler, support, reasons, alternative, (cues.full or cues).reasons, named)
 
     def offers_alternative(self, sentence: str) -> bool:
@@ -142,9 +140,13 @@ def warm_asides(cues: CueSet) -> None:
     _Asides.of(cues, "")
 
 
-def _here(rx: Pattern | None, prose: str | None) -> Pattern | None:
+def _here(rx: Pattern | None, prose: str | None, named: Named | None = None, aside: str = "") -> Pattern | None:
+    """The `aside` list `rx` as the `prose` needs it (`named`: the keyword pass over it, keywords.py)."""
     split = None if prose is None else lean(rx)
-    return rx if split is None or split.may_scan(prose or "") else split.rx
+    if split is None:
+        return rx
+    held = None if named is None else named.holds(aside)
+    return rx if (split.may_scan(prose or "") if held is None else held) else split.rx
 
 
 def _answer_words(views: Views, cues: CueSet, hits: list[Hit], named: Named | None = None) -> tuple[int, bool]:
