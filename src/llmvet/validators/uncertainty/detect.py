@@ -93,14 +93,11 @@ def _find_hedges(views: Views, cues: CueSet, opts: Options, out: Analysis) -> No
         for a, b in cue_matches(rx, views.prose):
             if overlaps(a, b, taken):
                 continue
-            if (
-                section == "hedge"
-                and views.original("prose", a, b) == "May"
-                and _month(views.text, views.span("prose", a, b)[1])
-            ):
+            said = views.original("prose", a, b)  # (mapped back once: the month test and the hit share it)
+            if section == "hedge" and said == "May" and _month(views.text, views.span("prose", a, b)[1]):
                 continue
             taken.append((a, b))
-            out.hedges.append(Hit(section, a, b, clean(views.original("prose", a, b)), weight))
+            out.hedges.append(Hit(section, a, b, clean(said), weight))
     out.hedges.sort(key=lambda h: h.start)
     out.hedge_weight = sum(h.score for h in out.hedges)
     out.hedge_density = 100.0 * out.hedge_weight / max(views.prose_words, 1)
