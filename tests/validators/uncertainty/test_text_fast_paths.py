@@ -13,6 +13,7 @@ from llmvet.text import find_fences
 from llmvet.validators.uncertainty import text as views_text
 from llmvet.validators.uncertainty.lowering import ASCII_LOWER
 from llmvet.validators.uncertainty.marks import quote_starts, sub_at
+from llmvet.validators.uncertainty.standin import stand_in
 from tests.support.corpus import corpus_texts as all_corpus_texts
 
 # The definitions the fast paths replace.
@@ -295,3 +296,45 @@ def test_quotes_blank_as_their_regex_does(seed):
         assert sub_at(views_text._QUOTES, text, starts, views_text._blanked) == expected, text
         blanked += expected != text
     assert blanked > 2000
+
+
+STAND_IN_PIECES = [
+    "```python\n", "```\n", "  # not sure \u2014 maybe\n", "x = 1  # so \u2013 ok\n", "def f():\n", "    return 1\n",
+    "/* \u2026 */", "-- q \u00b0\n", "\n", "\n\n", " ", "   ", "\t", "`a\u2014b`", "> q \u2014\n", "'q\u2014'", '"d\u2192"',
+    "*em\u2014*", "_it_", "Dear Ann,\n", "Best,\n", "Sam\u2014\n", "I'm not sure \u2014 it may be.", "word", "?", "\u2014?",
+    "\u2014", "\u2013", "\u00d7", "\u2212", "\U0001f680", "\ud800", "\u00e9", "\u00c9", "\u0131", "\u017f", "\u212a",
+    "\u03a3", "\u00df", "\u2003", "\u201c", "\u201d", "\u2018", "\x01", "0", "\x85", "\u2028", "\u00bd", "\u24b6",
+    "\u2019", "\u00a0", "  " * 20,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [31, 32])
+def test_views_built_on_a_stand_in_are_the_views_of_the_text(seed, monkeypatch):
+    """Views built on the ASCII stand-in, with the kept characters put back, are those built from the text
+    (every field, and offsets mapped back), on real answers and on text with characters of every kind."""
+    rng = random.Random(seed)
+    texts = ["".join(rng.choice(STAND_IN_PIECES) for _ in range(rng.randint(1, 40))) for _ in range(3000)]
+    texts += ["".join(rng.choice(STAND_IN_PIECES) for _ in range(600)) for _ in range(20)]  # (numpy squeeze)
+    texts = [t for t in [*texts, *corpus_texts()] if not t.isascii()]
+
+    def seen(views: views_text.Views) -> tuple[object, ...]:
+        maps = [
+            [views.maps[w].orig(i) for i in range(len(v) + 1)]
+            for w, v in (("prose", views.prose), ("comment", views.comments))
+        ]
+        return (
+            views.text,
+            views.prose,
+            views.comments,
+            views.prose_words,
+            views.code_only,
+            views.has_code,
+            views.prose_data,
+            maps,
+        )
+
+    built = [seen(views_text.build_views(t)) for t in texts]
+    monkeypatch.setattr(views_text, "stand_in", lambda text: None)
+    assert built == [seen(views_text.build_views(t)) for t in texts]
+    swapped = sum(stand_in(t) is not None for t in texts)
+    assert swapped > 500

@@ -21,6 +21,7 @@ from llmvet.text import find_fences
 from llmvet.validators.uncertainty.breaks import last_break_end, next_break
 from llmvet.validators.uncertainty.lowering import lower as _lower
 from llmvet.validators.uncertainty.marks import positions, quote_starts, sub_at
+from llmvet.validators.uncertainty.standin import stand_in
 
 _APOSTROPHE_PAIRS = (("\u2019", "'"), ("\u02bc", "'"), ("\u00b4", "'"), ("\u00a0", " "), ("\u2011", "-"))
 
@@ -243,6 +244,33 @@ def _looks_like_code(text: str) -> bool:
 
 def build_views(raw: str) -> Views:
     text = raw if raw.isascii() else _normalise(raw)
+    swap = None if text.isascii() else stand_in(text)  # (see standin: the views are built on ASCII)
+    prose, comments, has_code = _views_of(text if swap is None else swap.text)
+    # (the prose view's hits are mapped back on almost every answer: 2,000 of 2,000 distinct ~1 KB ones; the
+    # comment view's on few)
+    prose_c = Compact(prose, mapped=True)
+    comments_c = Compact(comments)
+    data = prose_c.text.encode("ascii", "replace")
+    if swap is not None:  # (each character a view kept is its MARK in the squeezed text)
+        data = data.replace(b"\x01", b"?")
+        prose_c.text = swap.put_back(prose, prose_c.text)
+        comments_c.text = swap.put_back(comments, comments_c.text)
+    words = count_encoded_words(data)  # (squeezing blanks joins no words)
+    return Views(
+        text=text,
+        prose=prose_c.text,
+        comments=comments_c.text,
+        maps={"prose": prose_c, "comment": comments_c},
+        prose_words=words,
+        code_only=has_code and words < 5,
+        has_code=has_code,
+        prose_data=data,
+    )
+
+
+def _views_of(text: str) -> tuple[str, str, bool]:
+    """The prose and comment views of `text`, lower-cased, before their blanks are squeezed; and whether
+    it has code."""
     # (an unclosed fence runs to the end of the text)
     fences = find_fences(text, open_ended=True) if "```" in text or "~~~" in text else []
     code_spans = [(a, b) for _, _, _, a, b in fences]
@@ -258,22 +286,7 @@ def build_views(raw: str) -> Views:
     prose = _blank_letters(prose)
     if "*" in prose or "_" in prose:  # every emphasis marker has one
         prose = _blank_emphasis(prose)
-    # (the prose view's hits are mapped back on almost every answer: 2,000 of 2,000 distinct ~1 KB ones; the
-    # comment view's on few)
-    prose_c = Compact(_lower(prose), mapped=True)
-    comments_c = Compact(_comments(text, blank, code_spans) if code_spans else "")
-    data = prose_c.text.encode("ascii", "replace")
-    words = count_encoded_words(data)  # (squeezing blanks joins no words)
-    return Views(
-        text=text,
-        prose=prose_c.text,
-        comments=comments_c.text,
-        maps={"prose": prose_c, "comment": comments_c},
-        prose_words=words,
-        code_only=bool(code_spans) and words < 5,
-        has_code=bool(code_spans),
-        prose_data=data,
-    )
+    return _lower(prose), _comments(text, blank, code_spans) if code_spans else "", bool(code_spans)
 
 
 def _blank_emphasis(s: str) -> str:
