@@ -338,3 +338,29 @@ def test_views_built_on_a_stand_in_are_the_views_of_the_text(seed, monkeypatch):
     assert built == [seen(views_text.build_views(t)) for t in texts]
     swapped = sum(stand_in(t) is not None for t in texts)
     assert swapped > 500
+
+
+CODE_LINE = re.compile(
+    r"^\s*(?:import |from \S+ import|def |class |async def |@\w|#include|package |func |fn |let |const |var |"
+    r"public |private |return |if ?\(|for ?\(|while ?\(|SELECT |INSERT |CREATE |<\?php|\$ |>>> |"
+    r"\w+(?:\.\w+)*\(.*\)\s*;?\s*$|[\w.\[\]]+ ?[+\-*/]?= ?.+$|[{}()\[\];]+\s*$|.*[;{]\s*$)"
+)
+CODE_PIECES = [
+    "x = 1", "f(a)", "return x;", "int main() {", "}", "  ", "\t", ";", "{", " ;  ", "{\u2003", "word", "I think so.",
+    "\n", "\n\n", "def f():", "import os", "a.b(c)", "(", ")", "\u00e9", "\u2014", "\r", "\x0c", "\u2028",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [41, 42])
+def test_code_detection_matches_its_line_regex(seed):
+    """`_looks_like_code`: ";"/"{" line ends tested with `str.endswith` and a stop once too few lines are
+    left to reach 60 %, as counting the lines the one regex matches does."""
+    rng = random.Random(seed)
+    texts = ["".join(rng.choice(CODE_PIECES) for _ in range(rng.randint(1, 30))) for _ in range(6000)]
+    hits = 0
+    for text in texts + corpus_texts():
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        expected = len(lines) >= 2 and sum(1 for ln in lines if CODE_LINE.match(ln)) / len(lines) >= 0.6
+        assert views_text._looks_like_code(text) == expected, text
+        hits += expected
+    assert hits > 1000
