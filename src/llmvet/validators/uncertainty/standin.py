@@ -22,7 +22,7 @@ from itertools import chain
 
 MARK = "\x01"
 _QUESTION = ord("?")  # what `encode("ascii", "replace")` leaves for each other character
-_QUOTES = "\u201c\u201d\u2018"  # the curly quotes text._QUOTES names
+_QUOTES = "\u201c\u201d\u2018\u2019"  # the curly quotes text._QUOTES names (the last one normalised before)
 
 
 @dataclass(slots=True)
