@@ -186,8 +186,17 @@ def _tokens(text: str, start: int, end: int) -> list[tuple[str, int]]:
     seg = text[start:end]
     if '"' not in seg and "'" not in seg and "\\" not in seg:
         # (most segments) the tokens are then the runs of non-spaces: str.split's, found in order
+        parts = seg.split()
+        body = seg.lstrip()
+        if body.rstrip() == " ".join(parts):  # (most) one space apart: each offset follows from the last
+            p = start + len(seg) - len(body)  # (seg.find given a start parses its arguments: ~1 k instructions)
+            out = []
+            for tok in parts:
+                out.append((tok, p))
+                p += len(tok) + 1
+            return out
         out, p = [], 0
-        for tok in seg.split():
+        for tok in parts:
             p = seg.find(tok, p)
             out.append((tok, start + p))
             p += len(tok)
