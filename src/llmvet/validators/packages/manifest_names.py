@@ -85,6 +85,7 @@ class FileWords:
 
 
 _FILENAME_WORD_BYTES = tuple(w.encode() for w in FILENAME_WORDS)  # (all lower case)
+_DOTLESS_WORDS = tuple(w for w in FILENAME_WORDS if "." not in w)
 
 
 def could_name_file(s: str) -> bool:
@@ -93,7 +94,9 @@ def could_name_file(s: str) -> bool:
     if not s.isascii():
         return True  # ignoring case, some other characters match ASCII letters ("\u017f" is an "s")
     low = s.lower()
-    for w in FILENAME_WORDS:  # noqa: SIM110 - a loop costs a third of any() over a generator (most blocks)
+    # (most info strings and first lines hold no dot: only the words without one can stand in them)
+    words = FILENAME_WORDS if "." in s else _DOTLESS_WORDS
+    for w in words:  # noqa: SIM110 - a loop costs a third of any() over a generator (most blocks)
         if w in low:
             return True
     return False
@@ -108,7 +111,11 @@ def last_mention(before: str) -> re.Match[str] | None:
     last = None
     low = before.lower()
     done = 0
-    for i in sorted(i for w in FILENAME_WORDS for i in occurrences(low, w)):
+    starts: list[int] = []
+    for w in FILENAME_WORDS:
+        if w in low:  # (most words are not there: no generator made, no find call with its argument parsing)
+            starts.extend(occurrences(low, w))
+    for i in sorted(starts):
         if i >= done and (m := FILENAME.match(before, i)) is not None:
             last, done = m, m.end()
     return last
