@@ -315,6 +315,7 @@ def test_views_built_on_a_stand_in_are_the_views_of_the_text(seed, monkeypatch):
     rng = random.Random(seed)
     texts = ["".join(rng.choice(STAND_IN_PIECES) for _ in range(rng.randint(1, 40))) for _ in range(3000)]
     texts += ["".join(rng.choice(STAND_IN_PIECES) for _ in range(600)) for _ in range(20)]  # (numpy squeeze)
+    texts += ["I'm not sure it will work, so check the result. " * 4 + t for t in texts[:3000]]  # (sparse: stand-ins)
     texts = [t for t in [*texts, *corpus_texts()] if not t.isascii()]
 
     def seen(views: views_text.Views) -> tuple[object, ...]:
@@ -364,3 +365,12 @@ def test_code_detection_matches_its_line_regex(seed):
         assert views_text._looks_like_code(text) == expected, text
         hits += expected
     assert hits > 1000
+
+
+def test_no_stand_in_where_other_characters_are_dense():
+    """Emoji- or symbol-dense text is built from itself: finding each character would cost more than the
+    stand-in saves (past one in 16 characters)."""
+    assert stand_in("\U0001f680" * 200) is None
+    assert stand_in("ok \u2014 " * 200) is None  # one in five
+    sparse = stand_in(("word " * 4 + "\u2014 ") * 50)  # one in 22
+    assert sparse is not None and sparse.text.count("\x01") == 50
