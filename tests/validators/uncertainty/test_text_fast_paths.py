@@ -10,6 +10,7 @@ from bisect import bisect_right
 import pytest
 
 from llmvet.text import find_fences
+from llmvet.validators.uncertainty import compact as compact_module
 from llmvet.validators.uncertainty import text as views_text
 from llmvet.validators.uncertainty.lowering import ASCII_LOWER
 from llmvet.validators.uncertainty.marks import quote_starts, sub_at
@@ -85,7 +86,7 @@ def test_fences_match_their_regex_definition(seed):
 
 @pytest.mark.parametrize(("seed", "numpy_from", "mapped"), [(3, 0, False), (4, 10**9, False), (5, 10**9, True)])
 def test_squeezed_views_and_their_offsets_match_the_regex_squeeze(seed, numpy_from, mapped, monkeypatch):
-    monkeypatch.setattr(views_text, "_NUMPY_FROM", numpy_from)  # every way of squeezing, on every text
+    monkeypatch.setattr(compact_module, "_NUMPY_FROM", numpy_from)  # every way of squeezing, on every text
     texts = generated(seed, 2000) + corpus_texts()[:300]
     for source in texts:
         compact = views_text.Compact(source, mapped)

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from llmvet.validators.packages import scan
+from llmvet.validators.packages.command_options import CONDA_VALUE_OPTS, NPM_VALUE_OPTS, NPX_VALUE_OPTS, PIP_VALUE_OPTS
 from llmvet.validators.packages.refs import NPM_NAME, PY_NAME, Ref, looks_like_path_or_url, npm_ref, pip_ref
 
 # What the tools' commands look like: each kind of command (the name of its group in _CMD) and its forms,
@@ -43,87 +44,6 @@ _CMD_BODY = "|".join(f"(?P<{kind}>{'|'.join(forms)})" for kind, forms in COMMAND
 _CMD = re.compile(r"(?<![\w./-])(?=[pucmnybrhd])(?:" + _CMD_BODY + r")(?=[ \t]|$)", re.M)
 _CMD_CANDIDATE = scan.relaxed(_CMD_BODY)  # where _CMD may start (scan.py)
 _TOKEN = re.compile(r""""[^"\n]*"|'[^'\n]*'|[^\s"'\\]+""")
-
-# Options whose value is the next token (so it is not read as a package name).
-_PIP_VALUE_OPTS = {
-    "-r",
-    "--requirement",
-    "-c",
-    "--constraint",
-    "-e",
-    "--editable",
-    "-i",
-    "--index-url",
-    "--extra-index-url",
-    "-f",
-    "--find-links",
-    "-t",
-    "--target",
-    "--prefix",
-    "--root",
-    "--python",
-    "-p",
-    "--platform",
-    "--python-version",
-    "--implementation",
-    "--abi",
-    "--only-binary",
-    "--no-binary",
-    "--upgrade-strategy",
-    "--progress-bar",
-    "--log",
-    "--cache-dir",
-    "--src",
-    "--config-settings",
-    "-C",
-    "--index",
-    "--default-index",
-    "--trusted-host",
-    "--source",
-    "-G",
-    "--group",
-    "--extras",
-    "-E",
-    "--optional",
-    "--python-platform",
-    "--directory",
-    "--project",
-    "--with",
-    "--from",
-    "--dev-group",
-    "--spec",
-    "--pip-args",
-    "--suffix",
-    "--proxy",
-    "--cert",
-    "--client-cert",
-    "--timeout",
-    "--retries",
-    "--exists-action",
-    "--report",
-    "--categories",
-}
-_NPM_VALUE_OPTS = {
-    "--registry",
-    "--prefix",
-    "-w",
-    "--workspace",
-    "--tag",
-    "--save-prefix",
-    "--omit",
-    "--include",
-    "--filter",
-    "--cwd",
-    "--userconfig",
-    "--cache",
-    "--loglevel",
-    "-C",
-    "--dir",
-    "--network-timeout",
-    "--reporter",
-}
-_NPX_VALUE_OPTS = {"--registry", "--prefix", "-c", "--call", "--cache", "--node-options", "--userconfig"}
-_CONDA_VALUE_OPTS = {"-c", "--channel", "-n", "--name", "-p", "--prefix", "--file", "--override-channels-from"}
 
 # words that end a list of names in prose
 _STOPWORD_TEXT = """a an and the to then or for in on with it its this that these those your you we first next also
@@ -294,13 +214,13 @@ def find_install_commands(text: str, code_spans: list[tuple[int, int]], starts: 
         toks = _tokens(text, start, end)
         if kind in ("pip", "uvadd", "pipenv", "pipx"):
             tool = kind if kind != "uvadd" else "poetry" if m.group(0).startswith("poetry") else "uvadd"
-            _collect(refs, toks, prose, _PIP_VALUE_OPTS, pip_ref, tool, single=False)
+            _collect(refs, toks, prose, PIP_VALUE_OPTS, pip_ref, tool, single=False)
         elif kind == "pipxrun":
-            _collect(refs, toks, prose, _PIP_VALUE_OPTS | {"--spec"}, pip_ref, "pipx", single=True)
+            _collect(refs, toks, prose, PIP_VALUE_OPTS | {"--spec"}, pip_ref, "pipx", single=True)
         elif kind == "conda":
-            _collect(refs, toks, prose, _CONDA_VALUE_OPTS, _conda_ref, "conda", single=False)
+            _collect(refs, toks, prose, CONDA_VALUE_OPTS, _conda_ref, "conda", single=False)
         elif kind == "npm":
-            _collect(refs, toks, prose, _NPM_VALUE_OPTS, npm_ref, "npm", single=False)
+            _collect(refs, toks, prose, NPM_VALUE_OPTS, npm_ref, "npm", single=False)
         elif kind == "npx":
             _npx(refs, toks, prose)
         elif kind == "create":
@@ -393,7 +313,7 @@ def _npx(refs: list[Ref], toks: list[tuple[str, int]], prose: bool) -> None:
         if explicit and not tok.startswith("-"):
             return
         if tok.startswith("-"):
-            if tok in _NPX_VALUE_OPTS:
+            if tok in NPX_VALUE_OPTS:
                 next(it, None)
             continue
         if prose:
