@@ -107,7 +107,7 @@ class _Asides:
         # (No RE2 prefilter narrows the reasons to the prose's windows: its DFA is built lazily from the
         # text it reads; read once, the 539 dev answers' refusal pass cost 0.089 ms/KB with it, 0.048
         # without.)
-        reasons = [rx for cat, rx in cues.categories.items() if cat in ("safety", "policy")]
+        reasons = [rx for cat, rx in cues.categories.items() if cat in REASON_CATEGORIES]
         filler, support, alternative = (_here(cues.get(s), prose, named, s) for s in ASIDES)
         return cls(filler, support, reasons, alternative, (cues.full or cues).reasons, named)
 

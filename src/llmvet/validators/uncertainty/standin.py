@@ -21,6 +21,7 @@ from functools import lru_cache
 from itertools import chain
 
 MARK = "\x01"
+MARK_BYTE = MARK.encode("ascii")
 _DENSEST = 16  # at most one other character in this many (so far, past the first _SLACK) for a stand-in
 _SLACK = 64
 _QUESTION = ord("?")  # what `encode("ascii", "replace")` leaves for each other character
@@ -47,7 +48,7 @@ class StandIn:
 def stand_in(text: str) -> StandIn | None:
     """The stand-in for `text`, a string with a character other than ASCII (None: it has none)."""
     data = text.encode("ascii", "replace")  # (each other character one "?")
-    if b"\x01" in data:
+    if MARK_BYTE in data:
         return None
     places: list[int] = []
     chars: list[str] = []
@@ -70,10 +71,10 @@ def stand_in(text: str) -> StandIn | None:
         i = data.find(_QUESTION, i + 1)
     same = chars.count(chars[0]) == len(chars)
     if not own:
-        return StandIn(data.replace(b"?", b"\x01").decode("ascii"), places, chars, same)
+        return StandIn(data.replace(b"?", MARK_BYTE).decode("ascii"), places, chars, same)
     marked = bytearray(data)
     for p in places:
-        marked[p] = 1
+        marked[p] = MARK_BYTE[0]
     return StandIn(marked.decode("ascii"), places, chars, same)
 
 

@@ -18,7 +18,7 @@ from llmvet.validators.uncertainty.breaks import last_break_end, next_break
 from llmvet.validators.uncertainty.compact import Compact
 from llmvet.validators.uncertainty.lowering import lower as _lower
 from llmvet.validators.uncertainty.marks import positions, quote_starts, sub_at
-from llmvet.validators.uncertainty.standin import stand_in
+from llmvet.validators.uncertainty.standin import MARK_BYTE, stand_in
 
 _APOSTROPHE_PAIRS = (("\u2019", "'"), ("\u02bc", "'"), ("\u00b4", "'"), ("\u00a0", " "), ("\u2011", "-"))
 
@@ -155,7 +155,7 @@ def build_views(raw: str) -> Views:
     comments_c = Compact(comments)
     data = prose_c.text.encode("ascii", "replace")
     if swap is not None:  # (each character a view kept is its MARK in the squeezed text)
-        data = data.replace(b"\x01", b"?")
+        data = data.replace(MARK_BYTE, b"?")
         prose_c.text = swap.put_back(prose, prose_c.text)
         comments_c.text = swap.put_back(comments, comments_c.text)
     words = count_encoded_words(data)  # (squeezing blanks joins no words)
