@@ -16,13 +16,14 @@ async def _blobs(store, roll: rollup.Rollup, now: float) -> dict:
 
 
 async def test_flush_sums_in_slices_while_requests_go_on(store):
-    now = time.time()
-    rng = random.Random(11)
-    records = [
-        record(rng, BEFORE, now - i * 0.01, model=rng.choice(["a", "b"])) for i in range(3 * rollup.ABSORB_SLICE + 17)
-    ]
-    late = record(rng, BEFORE, now, model="a")
     sliced, whole = rollup.Rollup(store, replica="sliced"), rollup.Rollup(store, replica="whole")
+    count = 3 * rollup.ABSORB_SLICE + 17
+    # All in one bucket: where a bucket's start fell inside the records' span, the one bucket read below
+    # held only some of them (the test failed when run in the first seconds of a bucket).
+    now = sliced.bucket_of(time.time()) + count * 0.01 + 1
+    rng = random.Random(11)
+    records = [record(rng, BEFORE, now - i * 0.01, model=rng.choice(["a", "b"])) for i in range(count)]
+    late = record(rng, BEFORE, now, model="a")
     for rec in records:
         sliced.add(rec)
         whole.add(rec)
