@@ -170,3 +170,42 @@ def test_a_gate_hyperscan_does_not_take_leaves_the_scan_without_gates():
     assert grouped == {"a": [[4]]} and opened == set()
     gated = LiteralScan({"sure": {"a"}}, gates=[(b"su+re", ("a",)), (b"never", ("b", ("b", 0)))])
     assert gated.gated and gated.scan("i'm suure, sure.")[2] == {"a"}
+
+
+# A wide repeat (the space and most letters, unbounded) that a short word starts, with enough after it.
+WIDE = [
+    r"(?:the|my)(?: [\w-]+)* (?:rates|dates) (?:is|are) unverified",
+    r"(?<!\w)(?:this|that|(?:the|my)(?: [\w-]+)* figures) (?:may be|is) wrong",
+]
+WIDE_VIEW = (
+    "Note: the quoted mortgage rates are unverified. My dates is unverified; the rates are unverified\n"
+    "That may be wrong, and the two latest sales figures is wrong. Athat is wrong. My figures may be wrong."
+)
+
+
+def test_a_wide_repeat_a_short_word_starts_is_left_out_of_the_gate():
+    # (Hyperscan kept the repeat's states alive after every "the": the gate is the part each match ends with)
+    assert superset(WIDE[0]) == [b"\\x20(?:rates|dates)\\x20(?:is|are)\\x20unverified"]
+    behind = b"(?:^|[\\x00-\\x2f\\x3a-\\x40\\x5b-\\x5e\\x60\\x7b-\\x7f])"  # (what `(?<!\w)` allows)
+    assert superset(WIDE[1]) == [
+        b"(?:" + behind + b"this|" + behind + b"that|\\x20figures)\\x20(?:may\\x20be|is)\\x20wrong"
+    ]
+    # kept whole: a class without most letters, a longer start, too little after the repeat
+    assert superset(r"(?:the|my)[a-m ]* dates is unverified") == [
+        b"(?:the|my)[\\x20a-m]*\\x20dates\\x20is\\x20unverified"
+    ]
+    long_start = superset(r"i would not trust[\w ]* the numbers")
+    assert long_start is not None and long_start[0].startswith(b"i\\x20would\\x20not\\x20trust[")
+    assert superset(r"(?:the|my)(?: [\w-]+)* ok") == [b"(?:the|my)[\\x20\\x2d0-9\\x3fA-Z\\x5fa-z]*\\x20ok"]
+
+
+def test_a_cut_gate_still_opens_wherever_its_pattern_matches():
+    found = 0
+    for p in WIDE:
+        expressions = superset(p)
+        assert expressions is not None
+        for view in (WIDE_VIEW, WIDE_VIEW.lower(), UNICODE_VIEW + " " + WIDE_VIEW):
+            for m in re.finditer(p, view, re.M):
+                assert in_superset(expressions, view, m.span()), (p, m.group())
+                found += 1
+    assert found >= 12

@@ -24,6 +24,18 @@ characters a look-behind read, then the match or less): tests/validators/uncerta
 checks it on real and generated text. The rule path applies a view's cue set (CueSet.for_text) to that
 view only, never to a slice of it (where a look-behind would see less).
 None where the tree has what is not rewritten (a back-reference, a case-insensitive group).
+
+A wide repeat (of a class with the space and most letters, unbounded in the gate, `(?: [\\w-]+)*`)
+that a short word starts is left out with what stands before it (_cut): `(?:the|my)(?: [\\w-]+)*
+(?:rates|dates) (?:is|are) unverified` -> ` (?:rates|dates) (?:is|are) unverified`, a part every match
+ends with. Why: "the" is nearly everywhere and the repeat goes on to the sentence's end, so Hyperscan
+kept its automaton's states alive on almost every byte: the "this/these figures are from memory"
+entries of statement_caveat cost 18 ms each alone, the whole pass ~45 ms for the 1.6 MB of views of
+uncertainty_instructions.py. Cut: 362 M instructions a pass -> 227 M (~45 ms -> ~30), sections the
+gates open 8,135 -> 8,214, entries 3,413 -> 3,483; the rule path 2,083 M -> 2,006 M. Cut wider (a class
+with 17 letters, a rest of fewer than 6 characters: " not"; a start of 4: "this", 10 M more) the gates
+open more often than Hyperscan saves; Hyperscan's logical combinations (every part of a sequence, in
+any order) lose the order a wide class kept and cost more to report than they save.
 """
 
 from __future__ import annotations
@@ -35,6 +47,10 @@ from re import _parser as _sre_parse  # type: ignore[attr-defined]  # private (n
 from typing import Any
 
 _MAX_BOUND = 16  # a repeat's upper bound kept up to this (above it: unbounded)
+_WIDE_LETTERS = 20  # a repeated class with the space and this many of the 26 letters: a wide repeat
+_SHORT, _SELECTIVE = 3, 6  # literal characters of a start _cut leaves out (at most), of what is left (least)
+_LOWER = frozenset(range(ord("a"), ord("z") + 1))
+_CUT = object()  # a node: the match began before it (what stood there is left out of the gate)
 _MAX_LENGTH = 8000  # characters of one expression (Hyperscan's limit is about twice that)
 _CASE_FLAGS = re.IGNORECASE | re.ASCII | re.LOCALE
 _REPEATS = (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT)
@@ -99,7 +115,7 @@ def _pieces(items: list[Any]) -> list[str]:
     """`items` as one expression, or where that is too long, one for each alternative of its first
     alternation (each with what stands before and after it: the parser takes a common prefix out of an
     alternation's branches), split again where still too long."""
-    whole = _sequence(items, [])
+    whole = _sequence(_cut(items), [])
     if len(whole) <= _MAX_LENGTH:
         if all(_may_be_empty(op, av) for op, av in items):
             raise _Unsupported("it may match the empty string, everywhere: no gate")
@@ -151,11 +167,78 @@ def _empty(op: Any, av: Any) -> bool:
     return False
 
 
+def _cut(items: list[Any], after: int = 0) -> list[Any]:
+    """`items` less what stands before a wide repeat where that needs at most _SHORT literal characters
+    and what follows (with `after` more, after the sequence) at least _SELECTIVE: the nodes after the
+    repeat, behind a _CUT. Where a group holds such a repeat, what stands before the group goes into
+    each of its alternatives (`p(?:a|b)` is `(?:pa|pb)`), each cut alone. Each match of `items` ends
+    with a match of what is left, so the gate stays a superset."""
+    out: list[Any] = []
+    for k, (op, av) in enumerate(items):
+        rest = _needed(items[k + 1 :]) + after
+        if _wide(op, av) and _needed(out) <= _SHORT and rest >= _SELECTIVE:
+            if op in _REPEATS:
+                out = [(_CUT, None)]
+                continue
+            whole = [[*out, *branch] for branch in _branches(op, av)]
+            branches = [_cut(b, rest) for b in whole]
+            if branches != whole:
+                out = [(_sre.BRANCH, (None, branches))]
+                continue
+        out.append((op, av))
+    return out
+
+
+def _branches(op: Any, av: Any) -> list[list[Any]]:
+    """A group's alternatives ([] for another node)."""
+    if op is _sre.BRANCH:
+        return [list(branch) for branch in av[1]]
+    if op is _sre.SUBPATTERN:
+        if av[1] & _CASE_FLAGS:
+            raise _Unsupported("a case-insensitive group")
+        return [list(av[3])]
+    if op is _sre.ATOMIC_GROUP:
+        return [list(av)]
+    return []
+
+
+def _wide(op: Any, av: Any) -> bool:
+    """Does the node hold a wide repeat (one unbounded in the gate: see _node)?"""
+    if op in _REPEATS:
+        _, high, body = av
+        single = len(body) == 1 and body[0][0] in _ONE_CHARACTER
+        if high == 0 or (single and high is not _sre.MAXREPEAT and high <= _MAX_BOUND):
+            return False
+        chars = _characters(list(body))
+        return ord(" ") in chars and len(chars & _LOWER) >= _WIDE_LETTERS
+    return any(_wide(o, a) for branch in _branches(op, av) for o, a in branch)
+
+
+def _needed(items: list[Any]) -> int:
+    """How many literal characters each match of the sequence holds, at least."""
+    total = 0
+    for op, av in items:
+        if op is _sre.LITERAL:
+            total += 1
+        elif op in _REPEATS:
+            low, _, body = av
+            if low and len(body) == 1 and body[0][0] in _ONE_CHARACTER:
+                total += _needed(list(body))  # (a gate loosens a repeat's lower bound to 1)
+        elif op is _sre.BRANCH:
+            total += min(_needed(b) for b in _branches(op, av))
+        elif op in (_sre.SUBPATTERN, _sre.ATOMIC_GROUP):
+            total += _needed(_branches(op, av)[0])
+    return total
+
+
 def _sequence(items: list[Any], lead: list[str] | None = None) -> str:
     """The expression for a sequence. `lead`: the sequence begins the match (nothing matched before
     it), with what stands for the negative look-behinds met so far (see _leading); None: it does not."""
     out: list[str] = []
     for op, av in items:
+        if op is _CUT:
+            lead = None  # (what follows does not begin the match)
+            continue
         if lead is None:
             out.append(_node(op, av))
             continue
