@@ -190,12 +190,14 @@ def test_a_wide_repeat_a_short_word_starts_is_left_out_of_the_gate():
     assert superset(WIDE[1]) == [
         b"(?:" + behind + b"this|" + behind + b"that|\\x20figures)\\x20(?:may\\x20be|is)\\x20wrong"
     ]
-    # kept whole: a class without most letters, a longer start, too little after the repeat
+    # kept whole: a class without most letters, a longer start, a sentence's start, too little after the repeat
     assert superset(r"(?:the|my)[a-m ]* dates is unverified") == [
         b"(?:the|my)[\\x20a-m]*\\x20dates\\x20is\\x20unverified"
     ]
     long_start = superset(r"i would not trust[\w ]* the numbers")
     assert long_start is not None and long_start[0].startswith(b"i\\x20would\\x20not\\x20trust[")
+    sentence = superset(r"(?<=[(,;] )[\w' ,-]* from memory")
+    assert sentence is not None and sentence[0].startswith(b"(?:[\\x28\\x2c\\x3b]\\x20)[")
     assert superset(r"(?:the|my)(?: [\w-]+)* ok") == [b"(?:the|my)[\\x20\\x2d0-9\\x3fA-Z\\x5fa-z]*\\x20ok"]
 
 

@@ -31,11 +31,11 @@ that a short word starts is left out with what stands before it (_cut): `(?:the|
 ends with. Why: "the" is nearly everywhere and the repeat goes on to the sentence's end, so Hyperscan
 kept its automaton's states alive on almost every byte: the "this/these figures are from memory"
 entries of statement_caveat cost 18 ms each alone, the whole pass ~45 ms for the 1.6 MB of views of
-uncertainty_instructions.py. Cut: 362 M instructions a pass -> 227 M (~45 ms -> ~30), sections the
-gates open 8,135 -> 8,214, entries 3,413 -> 3,483; the rule path 2,083 M -> 2,006 M. Cut wider (a class
-with 17 letters, a rest of fewer than 6 characters: " not"; a start of 4: "this", 10 M more) the gates
-open more often than Hyperscan saves; Hyperscan's logical combinations (every part of a sequence, in
-any order) lose the order a wide class kept and cost more to report than they save.
+uncertainty_instructions.py. Cut: 362 M instructions a pass -> 229 M (~45 ms -> ~30), sections the
+gates open 8,135 -> 8,192, entries 3,413 -> 3,436; the rule path 2,083 M -> 1,994 M. Cut wider (a class
+with 17 letters, a rest of fewer than 6 characters: " not"; a start of 4: "this"; a start with no
+literal, a sentence's: 11 M) the gates open more often than Hyperscan saves; Hyperscan's logical
+combinations (every part in any order) lose the order a wide class kept and cost more than they save.
 """
 
 from __future__ import annotations
@@ -168,16 +168,16 @@ def _empty(op: Any, av: Any) -> bool:
 
 
 def _cut(items: list[Any], after: int = 0) -> list[Any]:
-    """`items` less what stands before a wide repeat where that needs at most _SHORT literal characters
+    """`items` less what stands before a wide repeat where that needs 1 to _SHORT literal characters
     and what follows (with `after` more, after the sequence) at least _SELECTIVE: the nodes after the
     repeat, behind a _CUT. Where a group holds such a repeat, what stands before the group goes into
     each of its alternatives (`p(?:a|b)` is `(?:pa|pb)`), each cut alone. Each match of `items` ends
     with a match of what is left, so the gate stays a superset."""
     out: list[Any] = []
     for k, (op, av) in enumerate(items):
-        rest = _needed(items[k + 1 :]) + after
-        if _wide(op, av) and _needed(out) <= _SHORT and rest >= _SELECTIVE:
-            if op in _REPEATS:
+        start, rest = _needed(out), _needed(items[k + 1 :]) + after
+        if _wide(op, av) and start <= _SHORT and rest >= _SELECTIVE:
+            if op in _REPEATS and start:  # (none: a sentence's start, the class from there shuts the gate)
                 out = [(_CUT, None)]
                 continue
             whole = [[*out, *branch] for branch in _branches(op, av)]
