@@ -4,12 +4,77 @@ with `str.find` for the cover strings of patterns that may start inside a word (
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
+
+from llmvet.validators.uncertainty.covers import DIGIT, LONG, MAX_KEY, OR, cover, fields
 
 _FEW = 64  # starts checked one by one below this many
 
 # literal the view must hold -> (no other condition, strings one of which precedes, non-word characters
 # one of which comes just before the digit/word)
 Conditions = dict[str, tuple[bool, frozenset[str], frozenset[str]]]
+
+
+def marker_conditions(strings: Iterable[str]) -> tuple[Conditions, Conditions]:
+    """The conditions under which a pattern with these cover strings may start at a digit, and at a word:
+    from its markers (the strings longer than MAX_KEY, covers.py), by the literal each needs."""
+    digit: Conditions = {}
+    word: Conditions = {}
+    for s in strings:
+        if len(s) <= MAX_KEY:
+            continue
+        kind, literal, behind, lead = fields(s)
+        conditions = digit if kind == DIGIT else word
+        anywhere, befores, leads = conditions.get(literal, (False, frozenset(), frozenset()))
+        if behind and not lead:
+            befores |= frozenset(behind.split(OR))
+        elif lead:
+            leads |= {lead}
+        else:
+            anywhere = True
+        conditions[literal] = (anywhere, befores, leads)
+    return digit, word
+
+
+class EntryRuns:
+    """A section's digit / word conditions for some of its entries (bit i: entry i, as
+    alternatives.Alternatives numbers them): where a view keeps none of the entries with a marker, no run
+    starts one of its matches.
+
+    Why: statement_strong's one entry that may start at a digit ("1. Low confidence") made every digit
+    run of a view a start of the section, ~6,000 tries a pass of uncertainty_instructions.py against
+    ~2,900 from its keys, in views whose gates kept that entry in ~1 in 20 (prefilter.py)."""
+
+    def __init__(self, entries: Sequence[re.Pattern[str]], section: tuple[Conditions, Conditions]) -> None:
+        self._section = section  # (the whole section's: for an entry without a cover, kept)
+        self._uncovered = 0
+        self._marked: list[tuple[int, Conditions, Conditions]] = []
+        for i, rx in enumerate(entries):
+            strings = cover(rx, LONG)
+            if strings is None:
+                self._uncovered |= 1 << i
+            elif any(len(s) > MAX_KEY for s in strings):
+                self._marked.append((1 << i, *marker_conditions(strings)))
+
+    def of(self, kept: int) -> tuple[Conditions, Conditions]:
+        """The digit and word conditions of the entries in `kept` (-1: all of them)."""
+        if kept == -1 or kept & self._uncovered:
+            return self._section
+        digit: Conditions = {}
+        word: Conditions = {}
+        for bit, d, w in self._marked:
+            if kept & bit:
+                digit, word = _merged(digit, d), _merged(word, w)
+        return digit, word
+
+
+def _merged(a: Conditions, b: Conditions) -> Conditions:
+    """Conditions met where `a`'s or `b`'s are."""
+    out = dict(a)
+    for literal, (anywhere, befores, leads) in b.items():
+        x, y, z = out.get(literal, (False, frozenset(), frozenset()))
+        out[literal] = (anywhere or x, befores | y, leads | z)
+    return out
 
 
 DIGIT_START = re.compile(r"\d(?<!\w.)", re.S)  # a `\w+` run that starts with what `\d` matches

@@ -33,15 +33,17 @@ from itertools import chain
 
 from llmvet.validators.uncertainty.alternatives import Alternatives, Entry, Present
 from llmvet.validators.uncertainty.alternatives import match as match_entries
-from llmvet.validators.uncertainty.covers import DIGIT, LONG, MAX_KEY, OR, after_nonword, cover, fields, is_word
+from llmvet.validators.uncertainty.covers import LONG, MAX_KEY, after_nonword, cover, is_word
 from llmvet.validators.uncertainty.literals import LiteralScan, encoded, entry_masks
 from llmvet.validators.uncertainty.patterns import Delegating
 from llmvet.validators.uncertainty.runs import (
     Conditions,
+    EntryRuns,
     Prefixed,
     add_runs,
     by_prefix,
     digit_starts,
+    marker_conditions,
     prefixed_occurrences,
 )
 
@@ -80,17 +82,11 @@ class StartIndex:
             for s in strings:
                 if len(s) <= MAX_KEY:
                     keys.setdefault(s, set()).add(name)
-                    continue
-                kind, literal, behind, lead = fields(s)
-                conditions = (self.digit if kind == DIGIT else self.word).setdefault(name, {})
-                anywhere, befores, leads = conditions.get(literal, (False, frozenset(), frozenset()))
-                if behind and not lead:
-                    befores |= frozenset(behind.split(OR))
-                elif lead:
-                    leads |= {lead}
-                else:
-                    anywhere = True
-                conditions[literal] = (anywhere, befores, leads)
+            digit, word = marker_conditions(strings)
+            if digit:
+                self.digit[name] = digit
+            if word:
+                self.word[name] = word
         self.indexed = frozenset(set(self.free).union(self.digit, self.word, *keys.values()))
         # A start's first LONG characters are looked up as the longest key they begin with, which stands
         # for its own names and those of its shorter prefixes, as a group number (-1: none).
@@ -116,6 +112,12 @@ class StartIndex:
         self.literal = LiteralScan.build(keys, free_strings, present, gates) if literal_scan else None
         # name -> for each key of its own database, the entries (`alternatives`, cues.py) it may start
         self.masks = entry_masks(self.literal, alternatives or {})
+        # name -> its digit / word conditions entry by entry, for the sections with entries and such conditions
+        self.entry_runs = {
+            name: EntryRuns([rx for rx, _ in alts.entries], (self.digit.get(name, {}), self.word.get(name, {})))
+            for name, alts in (alternatives or {}).items()
+            if name in self.digit or name in self.word
+        }
 
     def starts(self, view: str, data: bytes | None = None) -> Starts:
         """The starts of every indexed pattern in `view` (one pass, on first use; each pattern's list made
@@ -274,11 +276,13 @@ class Starts:
             found = list(lists[0])  # (a copy: _add changes `found` in place)
         else:
             found = sorted(chain.from_iterable(lists))
+        runs = index.entry_runs.get(name)
+        digit, word = (index.digit.get(name), index.word.get(name)) if runs is None else runs.of(kept)
         # (`_add` adds nothing where none of the conditions' literals is in the view: no list made then)
-        if name in index.digit and any(map(view.__contains__, index.digit[name])):
-            add_runs(found, view, self._digit_starts(), index.digit[name])
-        if name in index.word and any(map(view.__contains__, index.word[name])):
-            add_runs(found, view, self._word_starts(), index.word[name])
+        if digit and any(map(view.__contains__, digit)):
+            add_runs(found, view, self._digit_starts(), digit)
+        if word and any(map(view.__contains__, word)):
+            add_runs(found, view, self._word_starts(), word)
         return found
 
 
