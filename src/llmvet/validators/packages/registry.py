@@ -119,8 +119,8 @@ class RegistryClient:
         self.seen_ns = namespace + ":seen"
         self._mem: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._mem_max = memory_entries
-        self._peeked: dict[str, tuple[dict[str, Any], Index, Lookup]] = {}  # see peek
-        self._keys: dict[tuple[str, str], str] = {}  # (index id, name) -> self.key(index, name), for peek
+        # (index id, name as asked) -> (record, index, its Lookup, cache key, found, fetched): see peek
+        self._peeked: dict[tuple[str, str], tuple[dict[str, Any], Index, Lookup, str, bool, float]] = {}
         self._inflight: dict[str, asyncio.Future[Lookup]] = {}
         self._sem: asyncio.Semaphore | None = None
         self._sem_loop: asyncio.AbstractEventLoop | None = None
@@ -148,22 +148,22 @@ class RegistryClient:
 
     def peek(self, index: Index, name: str, now: float | None = None) -> Lookup | None:
         """A fresh answer from the memory cache, or None (no awaiting: the warm path)."""
-        k = self._keys.get((index.id, name))  # the cache key of a name as asked (no normalising again)
-        if k is None:
-            k = self.key(index, name)
-            if len(self._keys) >= self._mem_max:
-                self._keys.clear()
-            self._keys[(index.id, name)] = k
+        made = self._peeked.get((index.id, name))  # what an earlier peek of the name as asked found
+        if made is not None and made[1] is index and self._mem.get(made[3]) is made[0]:
+            # (the same record: its key, status and fetch time as read then; no one changes records)
+            ttl = self.positive_ttl if made[4] else self.negative_ttl
+            return made[2] if (time.time() if now is None else now) - made[5] < ttl else None
+        return self._peek_record(index, name, now)
+
+    def _peek_record(self, index: Index, name: str, now: float | None) -> Lookup | None:
+        k = self.key(index, name)
         rec = self._mem.get(k)
         if rec is None or not self._fresh(rec, time.time() if now is None else now):
             return None
-        made = self._peeked.get(k)  # the Lookup an earlier peek made of this record (no one changes them)
-        if made is not None and made[0] is rec and made[1] is index:
-            return made[2]
         lk = self._to_lookup(rec, index, True)
         if len(self._peeked) >= self._mem_max:
             self._peeked.clear()
-        self._peeked[k] = (rec, index, lk)
+        self._peeked[(index.id, name)] = (rec, index, lk, k, rec.get("status") == "found", rec.get("fetched", 0))
         return lk
 
     async def lookup_many(self, res: Resources, items: list[tuple[Index, str]]) -> dict[tuple[str, str], Lookup]:
