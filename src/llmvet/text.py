@@ -38,6 +38,8 @@ def find_fences(text: str, open_ended: bool = False) -> list[tuple[int, int, str
     An opener that is never closed is not a block (its lines stay prose), unless `open_ended`: in the
     part of a stream seen so far, the block it opens runs to the end of the text (its close is still to come).
     """
+    if "~~~" not in text:  # (most answers) one marker: its lines read and paired in one walk
+        return _backtick_fences(text, open_ended)
     lines = _fence_lines(text)
     n, count = len(text), len(lines)
     out: list[tuple[int, int, str, int, int]] = []
@@ -60,6 +62,54 @@ def find_fences(text: str, open_ended: bool = False) -> list[tuple[int, int, str
         out.append((start, lines[j][1], info, eol + 1, lines[j][0]))
         i = j + 1
     return out
+
+
+def _backtick_fences(text: str, open_ended: bool) -> list[tuple[int, int, str, int, int]]:
+    """find_fences of a text without "~~~", its fence lines (as _marker_lines reads them) paired as they
+    come, no list of them made: an opener is closed by the first later closing line; one that no closing
+    line follows leaves every later opener unclosed too (only that marker), so it stays open to the end."""
+    n = len(text)
+    out: list[tuple[int, int, str, int, int]] = []
+    opened: tuple[int, int, str] | None = None  # (line start, line end, info) of the block not yet closed
+    at = -4  # where in `text` the occurrence after `part` stands
+    for part, after in pairwise(("\n" + text).split("```")):
+        at += len(part) + 3
+        start = at
+        if part[-1:] != "\n":  # (most fences start their line)
+            _, nl, blanks = part.rpartition("\n")
+            if not nl or blanks.strip(" \t"):
+                continue
+            start -= len(blanks)
+        if after[:1] == "\n":  # (a closer, most often: the marker alone)
+            if opened is None:
+                opened = (start, at + 3, "")
+            else:
+                out.append((opened[0], at + 3, opened[2], opened[1] + 1, start))
+                opened = None
+            continue
+        info = _info(text, after, at)
+        if info is None:
+            continue  # a backtick after the marker: neither an opener nor a closer
+        eol = at + 3 + len(info)
+        if opened is None:
+            if eol != n:  # (an opener ends with a newline)
+                opened = (start, eol, info)
+        elif not info.strip(" \t"):
+            out.append((opened[0], eol, opened[2], opened[1] + 1, start))
+            opened = None
+    if opened is not None and open_ended:
+        out.append((opened[0], n, opened[2], opened[1] + 1, n))
+    return out
+
+
+def _info(text: str, after: str, at: int) -> str | None:
+    """The rest of the fence line whose marker (three characters) stands at `at` (`after`: the text from its
+    end to the next occurrence), or None when it holds a backtick."""
+    info, nl, _ = after.partition("\n")
+    if not nl:  # the line runs on to the text's end, or past the next occurrence
+        eol = text.find("\n", at + 3)
+        info = text[at + 3 : eol if eol >= 0 else len(text)]
+    return None if "`" in info else info
 
 
 def _fence_lines(text: str) -> list[tuple[int, int, str, str, str]]:
@@ -91,11 +141,8 @@ def _marker_lines(text: str, marker: str) -> list[tuple[int, int, str, str, str]
         if after[:1] == "\n":  # (a closer, most often: the marker alone)
             out.append((start, at + 3, marker, "", marker))
             continue
-        info, nl, _ = after.partition("\n")
-        if not nl:  # the line runs on to the text's end, or past the next occurrence
-            eol = text.find("\n", at + 3)
-            info = text[at + 3 : eol if eol >= 0 else len(text)]
-        if "`" not in info:
+        info = _info(text, after, at)
+        if info is not None:
             out.append((start, at + 3 + len(info), marker, info, "" if info.strip(" \t") else marker))
     return out
 
