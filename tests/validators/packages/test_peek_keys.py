@@ -53,6 +53,12 @@ async def test_peek_is_the_plain_cache_reading(fake_registry, res):
     key = v.client.key(v.pypi, name)
     v.client._remember(key, {**v.client._mem[key], "status": "missing", "info": None})
     assert v.client.peek(v.pypi, name.upper()).status == "missing"
+    for _ in range(2):  # every spelling peeked before; then again, its entry brought up to date
+        for spelling in spellings(name)[:4]:
+            assert v.client.peek(v.pypi, spelling).status == "missing", spelling
+    # one written under another key is read past the entries made before it
+    v.client._remember("pypi:other", {"status": "found", "fetched": time.time()})
+    assert v.client.peek(v.pypi, name).status == "missing"
 
 
 async def test_popular_lists_are_built_off_the_loop_before_the_await_is_skipped(fake_registry, res):

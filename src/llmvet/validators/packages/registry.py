@@ -119,8 +119,9 @@ class RegistryClient:
         self.seen_ns = namespace + ":seen"
         self._mem: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._mem_max = memory_entries
-        # (index id, name as asked) -> (record, index, its Lookup, cache key, found, fetched): see peek
-        self._peeked: dict[tuple[str, str], tuple[dict[str, Any], Index, Lookup, str, bool, float]] = {}
+        self._changes = 0  # how many times _mem was written (a peek made before the last needs a look)
+        # (index id, name as asked) -> (record, index, its Lookup, cache key, found, fetched, _changes then)
+        self._peeked: dict[tuple[str, str], tuple[dict[str, Any], Index, Lookup, str, bool, float, int]] = {}
         self._inflight: dict[str, asyncio.Future[Lookup]] = {}
         self._sem: asyncio.Semaphore | None = None
         self._sem_loop: asyncio.AbstractEventLoop | None = None
@@ -137,6 +138,7 @@ class RegistryClient:
         return now - rec.get("fetched", 0) < ttl
 
     def _remember(self, k: str, rec: dict[str, Any]) -> None:
+        self._changes += 1
         self._mem[k] = rec
         self._mem.move_to_end(k)
         while len(self._mem) > self._mem_max:
@@ -149,11 +151,15 @@ class RegistryClient:
     def peek(self, index: Index, name: str, now: float | None = None) -> Lookup | None:
         """A fresh answer from the memory cache, or None (no awaiting: the warm path)."""
         made = self._peeked.get((index.id, name))  # what an earlier peek of the name as asked found
-        if made is not None and made[1] is index and self._mem.get(made[3]) is made[0]:
-            # (the same record: its key, status and fetch time as read then; no one changes records)
-            ttl = self.positive_ttl if made[4] else self.negative_ttl
-            return made[2] if (time.time() if now is None else now) - made[5] < ttl else None
-        return self._peek_record(index, name, now)
+        if made is None or made[1] is not index:
+            return self._peek_record(index, name, now)
+        if made[6] != self._changes:  # the memory was written since: is the record still the one there?
+            if self._mem.get(made[3]) is not made[0]:
+                return self._peek_record(index, name, now)
+            made = self._peeked[(index.id, name)] = (*made[:6], self._changes)
+        # (the same record: its status and fetch time as read then; no one changes records)
+        ttl = self.positive_ttl if made[4] else self.negative_ttl
+        return made[2] if (time.time() if now is None else now) - made[5] < ttl else None
 
     def _peek_record(self, index: Index, name: str, now: float | None) -> Lookup | None:
         k = self.key(index, name)
@@ -163,7 +169,8 @@ class RegistryClient:
         lk = self._to_lookup(rec, index, True)
         if len(self._peeked) >= self._mem_max:
             self._peeked.clear()
-        self._peeked[(index.id, name)] = (rec, index, lk, k, rec.get("status") == "found", rec.get("fetched", 0))
+        found, fetched = rec.get("status") == "found", rec.get("fetched", 0)
+        self._peeked[(index.id, name)] = (rec, index, lk, k, found, fetched, self._changes)
         return lk
 
     async def lookup_many(self, res: Resources, items: list[tuple[Index, str]]) -> dict[tuple[str, str], Lookup]:
