@@ -85,7 +85,8 @@ def extract(
     defines, and `defined`, the project and module names earlier windows showed it defines."""
     out = Extraction()
     found = marks(text)  # (one pass for commands and file words; None without Hyperscan)
-    out.refs.extend(find_install_commands(text, [b.span for b in blocks], None if found is None else found[0]))
+    if found is None or found[0]:  # (a third of answers: no place a command may start, nothing to read)
+        out.refs.extend(find_install_commands(text, [b.span for b in blocks], None if found is None else found[0]))
     own: set[str] = set(defined)
     import_refs: list[Ref] = []
     words = FileWords(text, None if found is None else found[1])
