@@ -90,3 +90,16 @@ async def test_a_name_registered_later_is_found_through_the_warm_path(fake_regis
     assert (await v.check(Context(text=text, resources=res))).findings == []
     hit = v.client.peek(v.pypi, name)
     assert hit is not None and hit.status == "found" and v.client.peek(v.pypi, name) is hit
+
+
+async def test_a_replaced_record_is_judged_again(fake_registry, res):
+    """The memory is of the registry answer itself: once the record of a name changes, the next answer
+    naming it is judged on the new one."""
+    v = packages_validator(fake_registry)
+    text = "Run `pip install requests` now."
+    assert not (await v.check(Context(text=text, resources=res))).findings
+    assert not (await v.check(Context(text=text, resources=res))).findings  # (remembered)
+    key = v.client.key(v.pypi, "requests")
+    v.client._remember(key, {**v.client._mem[key], "status": "missing", "info": None})
+    got = await v.check(Context(text=text, resources=res))
+    assert [f.code for f in got.findings] == ["package.missing"]

@@ -102,7 +102,7 @@ class Judge:
         # memoised name signals (lookalike search, placeholder wording): the warm path only reads dicts
         self._memo: dict[tuple[Any, ...], Any] = {}
         # what each kind of reference to each registry record gave, for the process (see judge_all)
-        self._judged: dict[tuple[Any, ...], tuple[Any, tuple[Any, ...], list[Finding]]] = {}
+        self._judged: dict[tuple[Any, ...], tuple[Lookup, int, list[Finding]]] = {}
 
     def is_private(self, ref: Ref) -> bool:
         if not self.config.private_prefixes:
@@ -130,9 +130,10 @@ class Judge:
         """Judge every ref of every job into `findings`; returns how many could not be checked.
 
         A reference judged before in this process (the same fields but its place, the same job, the same
-        registry record and answer state, the same hour: what `judge` reads) gets the findings it gave
-        then, at its own place, without judging again: most answers name names other answers named.
-        Findings worded with the clock (an age in days) are judged every time."""
+        registry answer, the same hour: what `judge` reads) gets the findings it gave then, at its own
+        place, without judging again: most answers name names other answers named. The registry answer is
+        the Lookup itself (one is never changed once made; the memory cache hands out the same one for a
+        record). Findings worded with the clock (an age in days) are judged every time."""
         unchecked = 0
         memo, remembered, add = self._judged, self._judged.get, findings.append
         hour = int(now // 3600)  # (the name signals are memoised by the hour too)
@@ -143,12 +144,11 @@ class Judge:
                 unchecked += len(job.refs)
                 findings.extend(self.unreachable(ref, job, lk) for ref in job.refs)
                 continue
-            state = (lk.status, lk.stale, lk.seen_missing_at, lk.registry, hour)
-            info, resolved_as, elsewhere = lk.info, job.resolved_as, job.elsewhere
+            resolved_as, elsewhere = job.resolved_as, job.elsewhere
             for ref in job.refs:
                 key = (ref_key(ref), iid, name, resolved_as, elsewhere)
                 hit = remembered(key)
-                if hit is None or hit[0] is not info or hit[1] != state:
+                if hit is None or hit[0] is not lk or hit[1] != hour:
                     got = self.judge(ref, job, lk, now)
                     findings.extend(got)
                     if got and _CLOCK_WORDED in map(_CODE, got):
@@ -158,10 +158,11 @@ class Judge:
                     kept = []  # kept apart from the answer's (the engine adds to their evidence)
                     for f in got:  # (a loop, not a comprehension: no function made per judged name)
                         kept.append(_at(f, f.span))
-                    memo[key] = (info, state, kept)
+                    memo[key] = (lk, hour, kept)
                     continue
-                for f in hit[2]:  # (most names are quiet: nothing to copy, no generator made)
-                    add(_at(f, ref.span))
+                for f in hit[2]:  # (most names are quiet: nothing to copy, no generator made); _at, inline
+                    add(Finding(f.validator, f.code, f.message, f.severity, f.risk, ref.span, dict(f.evidence),
+                                dict(f.audit_evidence), f.id))  # fmt: skip
         return unchecked
 
     def judge(self, ref: Ref, job: Job, lk: Lookup, now: float) -> list[Finding]:
