@@ -65,3 +65,34 @@ def test_a_gate_opens_on_one_of_its_strings_alone():
     view = "so that is a call only you can make, i think."
     assert cues.for_text(view).patterns["deflection"] is not None
     assert cues.for_text(view.replace("only you can", "nobody would")).patterns["deflection"] is None
+
+
+def test_a_views_cue_set_opens_the_live_sections_whose_gate_matches_or_that_have_none():
+    """CueSet.for_text opens sections from the open gates' labels (and the ungated ones), not by walking
+    every indexed section: the same sections either way, each as an Indexed pattern, the others None."""
+    whole = load("en")
+    assert whole.starts is not None and whole.gated
+    some_ungated = dataclasses.replace(whole, gated=frozenset(sorted(whole.gated)[::2]))
+    texts = dev_texts()
+    opened_seen = ungated_seen = 0
+    for cues in (whole, some_ungated):
+        for text in texts[:120] + views(30):
+            view = build_views(text).prose
+            table = cues.starts.starts(view)
+            opened = table.opened()
+            if opened is None:
+                return  # (no Hyperscan: no gates asked)
+            live = table.live(cues.gated - opened)
+            narrowed = cues.for_text(view)
+            assert narrowed.patterns.keys() == cues.patterns.keys()
+            for name, rx in cues.patterns.items():
+                fast = narrowed.patterns[name]
+                if (name, rx) not in cues.indexed:
+                    assert fast is rx
+                elif name in live and (name in opened or name not in cues.gated):
+                    assert isinstance(fast, Indexed) and fast.rx is rx and fast.text is view
+                    opened_seen += name in opened
+                    ungated_seen += name not in cues.gated
+                else:
+                    assert fast is None
+    assert opened_seen > 100 and ungated_seen > 100
