@@ -65,6 +65,10 @@ def test_a_range_where_a_category_matches_is_never_ruled_out():
                     ruled_out += not named.may_name((cat,), a, b)
             if reasons.search(scope.strip()):
                 assert named.may_name(refusals.REASON_CATEGORIES, a, b), scope
+            # (the starts refusals._Asides bisects tell the same)
+            starts = named.starts(refusals.REASON_CATEGORIES)
+            assert starts is not None and starts == sorted(starts)
+            assert any(a <= s < b for s in starts) == named.may_name(refusals.REASON_CATEGORIES, a, b)
     assert matched > 1000 and ruled_out > 10000
 
 
@@ -74,6 +78,7 @@ def test_without_a_database_every_range_may_name_every_category():
     keywords.scan = None  # (as without the hyperscan package)
     named = keywords.in_view("nothing here")
     assert all(named.may_name((cat,), 0, 0) for cat in cues.categories)
+    assert named.starts(refusals.REASON_CATEGORIES) is None
 
 
 def test_the_most_named_category_with_the_keywords_is_the_plain_count():

@@ -7,12 +7,24 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from llmvet.validators.uncertainty.patterns import Pattern
 
 STRONG, CAVEAT, FRAME, BACKSTOP, FILLER = "explicit", "caveat", "frame", "backstop", "filler"
 SCORES = {STRONG: 0.95, CAVEAT: 0.85, FRAME: 0.8, BACKSTOP: 0.7, FILLER: 0.4}
 SENTENCE = re.compile(r"[^\n.!?]+(?:[.!?]+|$)", re.M)
+
+
+def _marks(breaks: bytes) -> bytes:
+    return bytes(110 if c == 10 else 112 if c in breaks else 97 for c in range(256))
+
+
+# A view as one byte a character (`sentences`): "n" for "\n", "p" for a break in `breaks`, "a" for any
+# other. A sentence is then an "a" run and the "p" run after it: `re` reads a run of "a" ~10x faster than
+# one of `[^\n.!?]` (a class is tested character by character, ~40 instructions each).
+_MARKS, _MARKS_NO_QUESTION = _marks(b".!?"), _marks(b".!")
+_RUN = re.compile(rb"a+p*")
 
 Span = tuple[int, int]
 
@@ -64,6 +76,22 @@ class Analysis:
     def best_statement(self) -> Hit | None:
         counted = [h for h in self.statements if h.score >= 0.5]
         return max(counted, key=lambda h: h.score, default=None)
+
+
+def sentences(prose: str, data: bytes | None = None) -> Iterator[re.Match[Any]]:
+    """`SENTENCE.finditer(prose)`: the same spans (`data`: `prose.encode("ascii", "replace")`, where the
+    caller has it). That encoding has "?" for each character beyond ASCII: where the prose has no "?" of
+    its own each "?" is such a character (no break), where all are its own each is a break; the rare
+    prose with both is read as it is. (On the benchmark pass's refused answers, 72 M instructions went
+    to walking their sentences, ~17 M of them to the class.)"""
+    if data is None:
+        data = prose.encode("ascii", "replace")
+    own = prose.count("?")
+    if own == data.count(b"?"):
+        return _RUN.finditer(data.translate(_MARKS))
+    if not own:
+        return _RUN.finditer(data.translate(_MARKS_NO_QUESTION))
+    return SENTENCE.finditer(prose)
 
 
 def cue_spans(rx: Pattern | None, text: str) -> list[Span]:

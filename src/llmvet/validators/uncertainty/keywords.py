@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
+from itertools import chain
 
 from llmvet.validators.uncertainty.alternatives import required
 from llmvet.validators.uncertainty.firsts import WRAP, top_level
@@ -82,6 +83,15 @@ class Named:
                 if i < len(found) and found[i] < b:
                     return True
         return False
+
+    def starts(self, categories: Iterable[str]) -> list[int] | None:
+        """Where the strings of `categories` start in the view, ascending: `may_name(categories, a, b)` is
+        whether one is in [a, b) (None: it is True everywhere)."""
+        keywords = self._keywords
+        if keywords.scan is None or not keywords.open.isdisjoint(categories):
+            return None
+        found = self._found(keywords.scan)
+        return sorted(chain.from_iterable(chain.from_iterable(found.get(cat, ()) for cat in categories)))
 
     def holds(self, aside: str) -> bool | None:
         """True where `lean(the aside's list).may_scan(view)` is (and where the view has "?" for a character

@@ -7,6 +7,7 @@ pointers and the reasons given for refusing are not counted as content.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from llmvet.validators.uncertainty.cues import CueSet
@@ -20,9 +21,11 @@ from llmvet.validators.uncertainty.hits import (
     clean,
     cue_matches,
     overlaps,
+    sentences,
     vetoed,
 )
 from llmvet.validators.uncertainty.keywords import ASIDES, Named
+from llmvet.validators.uncertainty.openers import Openers, openers
 from llmvet.validators.uncertainty.patterns import Pattern
 from llmvet.validators.uncertainty.scanners import lean
 from llmvet.validators.uncertainty.text import Views, count_words
@@ -97,7 +100,14 @@ class _Asides:
     reasons: list[re.Pattern[str]]  # the safety and policy categories' keywords
     alternative: Pattern | None
     any_reason: re.Pattern[str] | None  # one pattern for `reasons` (alternatives.any_of; None: not made)
-    named: Named | None = None  # where the prose may name a reason (keywords.py; None: anywhere)
+    # where the prose's reasons' words start (keywords.Named.starts; None: anywhere): a sentence without one
+    # gives no reason (most sentences, told without a search of each)
+    reason_starts: list[int] | None = None
+    # what a match of `filler`, `support`, `alternative` can begin with (openers.py; None: not known): most
+    # sentences begin otherwise, and a `match` that fails cost ~3-6 k instructions
+    filler_heads: Openers | None = None
+    support_heads: Openers | None = None
+    alternative_heads: Openers | None = None
 
     @classmethod
     def of(cls, cues: CueSet, prose: str | None = None, named: Named | None = None) -> _Asides:
@@ -109,25 +119,42 @@ class _Asides:
         # without.)
         reasons = [rx for cat, rx in cues.categories.items() if cat in REASON_CATEGORIES]
         filler, support, alternative = (_here(cues.get(s), prose, named, s) for s in ASIDES)
-        return cls(filler, support, reasons, alternative, (cues.full or cues).reasons, named)
+        heads = (openers(filler), openers(support), openers(alternative))
+        named_at = None if named is None else named.starts(REASON_CATEGORIES)
+        return cls(filler, support, reasons, alternative, (cues.full or cues).reasons, named_at, *heads)
 
     def offers_alternative(self, sentence: str) -> bool:
         """ "If you're trying to…, use…", "Alternatives that work:": another route, not the answer asked for."""
-        return self.alternative is not None and self.alternative.match(sentence.lstrip("-*# ")) is not None
+        if self.alternative is None:
+            return False
+        sentence = sentence.lstrip("-*# ")
+        heads = self.alternative_heads
+        return (heads is None or heads.may_match(sentence)) and self.alternative.match(sentence) is not None
 
     def offer_or_support(self, sentence: str) -> bool:
         # Offers, apologies and hotline pointers are not an answer; a long sentence that starts
         # with "I can tell you..." usually is.
-        filler = self.filler
-        if filler is not None and filler.match(sentence[:80]) and count_words(sentence) <= 25:
+        filler, heads = self.filler, self.filler_heads
+        if (
+            filler is not None
+            and (heads is None or heads.may_match(sentence))
+            and filler.match(sentence[:80])
+            and count_words(sentence) <= 25
+        ):
             return True
         # crisis pointers and moralising after a refusal, at any length
-        return self.support is not None and self.support.match(sentence) is not None
+        support, heads = self.support, self.support_heads
+        return (
+            support is not None and (heads is None or heads.may_match(sentence)) and support.match(sentence) is not None
+        )
 
     def reason(self, sentence: str, span: Span | None = None) -> bool:
         """Does `sentence` give a reason for refusing? (`span`: the part of the prose it was stripped from.)"""
-        if span is not None and self.named is not None and not self.named.may_name(REASON_CATEGORIES, *span):
-            return False  # (no reason's word in it: most sentences, without a search of each)
+        starts = self.reason_starts
+        if span is not None and starts is not None:
+            i = bisect_left(starts, span[0])
+            if i == len(starts) or starts[i] >= span[1]:
+                return False  # (no reason's word in it)
         if self.any_reason is not None:
             found = self.any_reason.search(sentence) is not None
         else:
@@ -164,7 +191,7 @@ def _answer_words(views: Views, cues: CueSet, hits: list[Hit], named: Named | No
     prose = views.prose
     skipped = after_pivots = 0  # words of the sentences that are not content; of the answers after a pivot
     content = pivot = after_refusal = refusal_seen = alternatives = False  # content: a word of it so far
-    for m in SENTENCE.finditer(prose):
+    for m in sentences(prose, views.prose_data):
         a, b = m.span()
         sentence = prose[a:b].strip()
         if not sentence:
