@@ -118,7 +118,10 @@ def overlaps(a: int, b: int, spans: list[Span] | Spans) -> bool:
     """Does any of `spans` overlap [a, b) (start before b, end after a)?"""
     if isinstance(spans, Spans):
         return spans.overlap(a, b)
-    return any(s < b and a < e for s, e in spans)
+    for s, e in spans:  # noqa: SIM110 - a loop, not any() over a generator (~12,600 calls a pass, most of few spans)
+        if s < b and a < e:
+            return True
+    return False
 
 
 class Spans:
@@ -145,10 +148,16 @@ class Spans:
             self._longest = e - s
 
     def overlap(self, a: int, b: int) -> bool:
-        starts, ends = self._starts, self._ends
+        starts = self._starts
         hi = bisect_left(starts, b)  # spans starting before b
+        if not hi:
+            return False  # (none: most asks, as most views have few spans)
         lo = bisect_right(starts, a - self._longest, 0, hi)  # the rest end at or before a
-        return any(ends[i] > a for i in range(lo, hi))
+        ends = self._ends
+        for i in range(lo, hi):  # noqa: SIM110 - (as in `overlaps`)
+            if ends[i] > a:
+                return True
+        return False
 
     def __iter__(self) -> Iterator[Span]:
         return zip(self._starts, self._ends, strict=True)
