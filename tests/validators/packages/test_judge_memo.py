@@ -4,10 +4,13 @@ answer named gets the same findings as judging it afresh, at its own place, in o
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from pathlib import Path
 
 from llmvet.validators.base import Context
+from llmvet.validators.packages.judge import Judge
+from llmvet.validators.packages.refs import REF_KEY_FIELDS
 from tests.support.corpus import corpus_texts
 from tests.support.fake_registry import packages_validator
 
@@ -103,3 +106,13 @@ async def test_a_replaced_record_is_judged_again(fake_registry, res):
     v.client._remember(key, {**v.client._mem[key], "status": "missing", "info": None})
     got = await v.check(Context(text=text, resources=res))
     assert [f.code for f in got.findings] == ["package.missing"]
+
+
+def test_the_memo_key_reads_every_field_but_the_span():
+    """judge_all builds its memo key from these fields, read inline: a field added to Ref must be added
+    there too (else two refs differing in it would share findings)."""
+    assert REF_KEY_FIELDS == (
+        "ecosystem", "name", "kind", "tool", "version", "spec", "optional", "module", "index_url", "extra_index"
+    )  # fmt: skip
+    read = inspect.getsource(Judge.judge_all)
+    assert all(f"ref.{name}," in read for name in REF_KEY_FIELDS)

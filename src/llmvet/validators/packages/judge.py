@@ -15,7 +15,7 @@ from llmvet.validators.base import Finding
 from llmvet.validators.packages.codes import GRADES
 from llmvet.validators.packages.config import PackagesConfig
 from llmvet.validators.packages.import_map import install_alias
-from llmvet.validators.packages.refs import Ref, ref_key
+from llmvet.validators.packages.refs import Ref
 from llmvet.validators.packages.registry import Index, Lookup, canonical
 from llmvet.validators.packages.signals import (
     Lookalike,
@@ -146,7 +146,10 @@ class Judge:
                 continue
             resolved_as, elsewhere = job.resolved_as, job.elsewhere
             for ref in job.refs:
-                key = (ref_key(ref), iid, name, resolved_as, elsewhere)
+                # every field of `ref` but its span (REF_KEY_FIELDS), then the job's: one flat tuple, its
+                # fields read inline (half what attrgetter's lookups cost; one tuple to hash and compare)
+                key = (ref.ecosystem, ref.name, ref.kind, ref.tool, ref.version, ref.spec, ref.optional, ref.module,
+                       ref.index_url, ref.extra_index, iid, name, resolved_as, elsewhere)  # fmt: skip
                 hit = remembered(key)
                 if hit is None or hit[0] is not lk or hit[1] != hour:
                     got = self.judge(ref, job, lk, now)
