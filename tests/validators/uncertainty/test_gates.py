@@ -7,6 +7,8 @@ import dataclasses
 import random
 import re
 
+import pytest
+
 from llmvet.validators.uncertainty.cues import load
 from llmvet.validators.uncertainty.starts import Indexed
 from llmvet.validators.uncertainty.text import build_views
@@ -81,7 +83,7 @@ def test_a_views_cue_set_opens_the_live_sections_whose_gate_matches_or_that_have
             table = cues.starts.starts(view)
             opened = table.opened()
             if opened is None:
-                return  # (no Hyperscan: no gates asked)
+                pytest.skip("no Hyperscan: the views' gates are not asked")
             live = table.live(cues.gated - opened)
             narrowed = cues.for_text(view)
             assert narrowed.patterns.keys() == cues.patterns.keys()
