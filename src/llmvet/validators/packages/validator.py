@@ -7,6 +7,7 @@ allowlist, conda), look the rest up (memory cache first), then let the Judge gra
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Collection, Iterable
@@ -21,6 +22,7 @@ from llmvet.validators.packages.codes import CODES, DEFAULT_FAIL_ON
 from llmvet.validators.packages.config import PackagesConfig
 from llmvet.validators.packages.extract import Extraction, Ref, extract
 from llmvet.validators.packages.import_map import distribution_for
+from llmvet.validators.packages.json_view import json_view
 from llmvet.validators.packages.judge import Job, Judge, finding, job_key, matches, norm_name
 from llmvet.validators.packages.registry import (
     Index,
@@ -141,6 +143,8 @@ class PackagesValidator(Validator[PackagesConfig]):
 
     async def check(self, ctx: Context) -> Verdict:
         t0 = time.perf_counter()
+        if ctx.part_kind == "tool_arguments" and "\\" in ctx.text:  # (JSON text: escapes read as what they stand for)
+            ctx = dataclasses.replace(ctx, text=json_view(ctx.text))
         # (an answer parsed inline, as most are, without a coroutine of its own)
         ex = self._extract_inline(ctx) if len(ctx.text) <= _INLINE_LIMIT else await self._extract(ctx)
         # Most answers name only packages already in the memory cache and earn no finding; the
