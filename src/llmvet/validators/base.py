@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from llmvet import text as parse
+from llmvet.json_escapes import Unescaped, unescape
 from llmvet.text import CodeBlock, Sentence
 
 if TYPE_CHECKING:  # imported for type hints only; validators never import the proxy
@@ -151,6 +152,12 @@ class Context:
     def prompt(self) -> str:
         """The user's last message (chat), prompt (completions) or input (responses), as text."""
         return parse.prompt_text(self.request)
+
+    @cached_property
+    def unescaped(self) -> Unescaped:
+        """The text as the app's JSON parser will read it: tool-call arguments with their string
+        escapes undone (`raw_span` maps a span back into `text`); any other part as it is."""
+        return unescape(self.text) if self.part_kind == "tool_arguments" else Unescaped(self.text)
 
     @cached_property
     def _fences(self) -> list[tuple[int, int, str, int, int]]:

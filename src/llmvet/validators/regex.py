@@ -20,6 +20,7 @@ from typing import Annotated, Any, ClassVar
 import re2
 from pydantic import AfterValidator, Field
 
+from llmvet.json_escapes import unescape
 from llmvet.validators.base import Context, Finding, Severity, StreamMode, Validator, ValidatorConfig, Verdict
 from llmvet.validators.segments import WHITESPACE, line_boundary, token_boundary
 
@@ -127,7 +128,9 @@ class RegexValidator(Validator[RegexConfig]):
         options = _options(config.ignore_case)
         self._must = [(p, re2.compile(unicode_classes(p), options)) for p in config.must_match]
         self._must_not = [(p, re2.compile(unicode_classes(p), options)) for p in config.must_not_match]
-        self._segment, self._spaces, self._first = stream_segment(config.must_not_match)
+        self._segment, self._spaces, first = stream_segment(config.must_not_match)
+        # A match in tool-call arguments may start with an escape (`\u002d----BEGIN`).
+        self._first = None if first is None else first | {"\\"}
         # One pass over the text for all forbidden patterns: most answers match none of them.
         combined = "|".join(f"(?:{unicode_classes(p)})" for p in config.must_not_match)
         self._any_forbidden = re2.compile(combined, options) if combined else None
@@ -135,10 +138,18 @@ class RegexValidator(Validator[RegexConfig]):
         self._severity = config.severity
 
     async def check(self, ctx: Context) -> Verdict:
-        if len(ctx.text) > _INLINE_LIMIT and ctx.resources is not None:
-            findings = await ctx.resources.run_cpu(self._scan, ctx.text)  # big answers: off the event loop
+        # Tool-call arguments are matched as the app will read them: `AKIA\u0049...` is a key too.
+        # (other parts skip building the view: this check runs on every answer of the default policy)
+        view = ctx.unescaped if ctx.part_kind == "tool_arguments" else None
+        text = ctx.text if view is None else view.text
+        if len(text) > _INLINE_LIMIT and ctx.resources is not None:
+            findings = await ctx.resources.run_cpu(self._scan, text)  # big answers: off the event loop
         else:
-            findings = self._scan(ctx.text)
+            findings = self._scan(text)
+        if view is not None and view.starts is not None:
+            for finding in findings:
+                if finding.span is not None:
+                    finding.span = view.raw_span(*finding.span)
         return Verdict.failed(findings) if findings else Verdict.passed()
 
     def _scan(self, text: str) -> list[Finding]:
@@ -202,7 +213,10 @@ class RegexValidator(Validator[RegexConfig]):
         # characters, which a yes/no answer does not need.
         if self._any_forbidden is None or len(text) < self._shortest:
             return True
-        return self._any_forbidden.search(text.encode()) is None
+        if self._any_forbidden.search(text.encode()) is not None:
+            return False
+        # (a window of tool-call arguments may hide a match behind JSON escapes; `check` reads them undone)
+        return "\\" not in text or self._any_forbidden.search(unescape(text).text.encode()) is None
 
     def stream_window(self, text: str, state: dict[str, Any], cleared: int, final: bool) -> tuple[int, int, int]:
         if self._segment != "tokens" or final:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 
-_ESCAPE = re.compile(r'\\(?:u([0-9a-fA-F]{4})|(["\\/bfnrt]))')
+from llmvet.json_escapes import ESCAPE as _ESCAPE
+
 _SIMPLE = {'"': '"', "\\": "\\", "/": "/", "b": " ", "f": " ", "n": "\n", "r": "\r", "t": "\t"}
 
 
