@@ -9,7 +9,8 @@ import json
 import openai
 import pytest
 
-from llmvet.validators.packages.json_view import json_view
+from llmvet.validators.packages.extract import extract
+from llmvet.validators.packages.json_view import json_view, string_blocks
 from tests.support.fake_upstream import Reply
 
 
@@ -78,3 +79,46 @@ def test_a_made_up_package_in_escaped_arguments_is_found_at_its_raw_span(fake, p
     assert b"pip install requests" not in raw and b"then" not in raw  # the arguments never reach the app
     findings = json.loads(raw)["llmvet"]["findings"]
     assert [(f["code"], arguments[slice(*f["span"])]) for f in findings] == [("package.missing", "flaskk-jwt-toolz-9q")]
+
+
+def test_a_strings_quotes_become_line_breaks_so_its_lines_stand_alone():
+    raw = '{"code": "import numpy\\nimport pandas", "args": ["-v", "pip install \\"x\\""]}'
+    view = json_view(raw)
+    assert len(view) == len(raw)
+    assert view.splitlines() == [
+        *("{", "code", ": ", "import numpy ", "import pandas", ", "),
+        *("args", ": [", "-v", ", ", 'pip install  "x "', "]}"),
+    ]
+    assert json_view('pip install "requests"') == 'pip install "requests"'  # prose quotes stay quotes
+
+
+def test_imports_in_code_sent_as_a_json_string_are_read(fake, proxy_client):
+    """A code-running tool's source: the made-up import is found, the real one is not flagged."""
+    arguments = json.dumps({"language": "python", "code": "import requests\nimport flaskk_jwt_toolz_9q\nprint(1)"})
+    fake.reset(lambda body: _tool_call(arguments))
+    with pytest.raises(openai.UnprocessableEntityError) as caught:
+        proxy_client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    raw = caught.value.response.content
+    assert b"print(1)" not in raw
+    findings = json.loads(raw)["llmvet"]["findings"]
+    assert [arguments[slice(*f["span"])] for f in findings] == ["flaskk_jwt_toolz_9q"], findings
+
+
+@pytest.mark.parametrize(
+    ("arguments", "found"),
+    [
+        (
+            {"path": "requirements.txt", "content": "flask==3.0\nflaskk-jwt-toolz-9q>=1.0\n"},
+            ["flask", "flaskk-jwt-toolz-9q"],
+        ),
+        ({"code": "const x = require('lodashh-fp9')\nconsole.log(x)"}, ["lodashh-fp9"]),
+        ({"language": "python", "code": "import numpy as np\nfrom sklearnn_x import a\n"}, ["numpy", "sklearnn_x"]),
+        ({"text": "To import data, open the menu.", "n": 3}, []),  # prose: no import statement
+    ],
+)
+def test_strings_sent_to_a_tool_are_read_as_code(arguments, found):
+    """Files a tool writes and code it runs: manifests and imports, each at its raw span."""
+    raw = json.dumps(arguments)
+    view = json_view(raw)
+    refs = extract(view, string_blocks(raw, view)).refs
+    assert [raw[slice(*r.span)] for r in refs] == [r.name for r in refs] == found

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmvet import spans
 from llmvet.store import keys
+from llmvet.text import CodeBlock
 from llmvet.validators.base import Context, Finding, PartKind, Status, StreamMode, Validator, ValidatorConfig, Verdict
 from llmvet.validators.packages.codes import CODES, DEFAULT_FAIL_ON
 from llmvet.validators.packages.config import PackagesConfig
 from llmvet.validators.packages.extract import Extraction, Ref, extract
 from llmvet.validators.packages.import_map import distribution_for
-from llmvet.validators.packages.json_view import json_view
+from llmvet.validators.packages.json_view import json_view, string_blocks
 from llmvet.validators.packages.judge import Job, Judge, finding, job_key, matches, norm_name
 from llmvet.validators.packages.registry import (
     Index,
@@ -143,10 +144,13 @@ class PackagesValidator(Validator[PackagesConfig]):
 
     async def check(self, ctx: Context) -> Verdict:
         t0 = time.perf_counter()
-        if ctx.part_kind == "tool_arguments" and "\\" in ctx.text:  # (JSON text: escapes read as what they stand for)
-            ctx = dataclasses.replace(ctx, text=json_view(ctx.text))
+        blocks = None
+        if ctx.part_kind == "tool_arguments":  # (JSON text: escapes read as what they stand for, strings as code)
+            raw = ctx.text
+            ctx = dataclasses.replace(ctx, text=json_view(raw))
+            blocks = ctx.code_blocks + string_blocks(raw, ctx.text)
         # (an answer parsed inline, as most are, without a coroutine of its own)
-        ex = self._extract_inline(ctx) if len(ctx.text) <= _INLINE_LIMIT else await self._extract(ctx)
+        ex = self._extract_inline(ctx, blocks) if len(ctx.text) <= _INLINE_LIMIT else await self._extract(ctx, blocks)
         # Most answers name only packages already in the memory cache and earn no finding; the
         # reviewer allowlist (a store read) can only take findings away, so it is read only when
         # there is one to take away, or a name to look up.
@@ -185,20 +189,23 @@ class PackagesValidator(Validator[PackagesConfig]):
         meta = {"packages_checked": len(jobs), "references": len(refs), "unchecked": unchecked}
         return self._verdict(findings, meta)
 
-    def _extract_inline(self, ctx: Context) -> Extraction:
-        """The answer's references, parsed on the loop (most answers: no `partial`, no coroutine)."""
+    def _extract_inline(self, ctx: Context, blocks: list[CodeBlock] | None = None) -> Extraction:
+        """The answer's references, parsed on the loop (most answers: no `partial`, no coroutine);
+        `blocks`: the code blocks to read, when not only the fenced ones (`ctx.code_blocks`)."""
+        blocks = ctx.code_blocks if blocks is None else blocks
         state = ctx.stream_state
         if state is None:
-            return extract(ctx.text, ctx.code_blocks, imports=self.config.check_imports)
-        return self._remember(state, extract(ctx.text, ctx.code_blocks, **self._window(state)))
+            return extract(ctx.text, blocks, imports=self.config.check_imports)
+        return self._remember(state, extract(ctx.text, blocks, **self._window(state)))
 
-    async def _extract(self, ctx: Context) -> Extraction:
+    async def _extract(self, ctx: Context, blocks: list[CodeBlock] | None = None) -> Extraction:
         """A long answer's references, parsed in the thread pool (on the loop without one)."""
+        blocks = ctx.code_blocks if blocks is None else blocks
         if ctx.resources is None:
-            return self._extract_inline(ctx)
+            return self._extract_inline(ctx, blocks)
         state = ctx.stream_state
         run = partial(extract, **self._window(state or {}))
-        found: Extraction = await ctx.resources.run_cpu(run, ctx.text, ctx.code_blocks)
+        found: Extraction = await ctx.resources.run_cpu(run, ctx.text, blocks)
         return found if state is None else self._remember(state, found)
 
     def _window(self, state: dict[str, Any]) -> dict[str, Any]:
