@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "errors": 0,
     "spans": 0,
     "logs": 0,
+    "json_escapes": 0,
     "resources": 1,
     "audit": 1,
     "embeddings": 2,

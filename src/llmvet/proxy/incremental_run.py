@@ -8,7 +8,7 @@ the answer it adds text to is cleared by every segment validator reading that pa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from time import perf_counter
 from typing import Any
 
@@ -63,7 +63,7 @@ class IncrementalRun:
         found = self.readers.get(kind)
         if found is None:
             found = self.readers[kind] = [
-                _Reader(cv) for cv in self.segment if kind in getattr(cv.instance, "reads", ALL_PARTS)
+                _Reader(cv, kind) for cv in self.segment if kind in getattr(cv.instance, "reads", ALL_PARTS)
             ]
         return found
 
@@ -301,12 +301,23 @@ class _Reader:
 
     __slots__ = ("ahead", "clean", "clean_s", "cv", "label", "window")
 
-    def __init__(self, cv: CompiledValidator) -> None:
+    def __init__(self, cv: CompiledValidator, kind: PartKind) -> None:
         self.cv, self.label = cv, cv.label
         self.clean_s = 0.0  # time spent on windows it called clean
-        self.window = cv.instance.stream_window
-        self.clean = cv.instance.stream_clean
+        self.window: Callable[[Any, dict[str, Any], int, bool], tuple[int, int, int]] = cv.instance.stream_window
+        self.clean: Callable[[str], bool] = cv.instance.stream_clean
         self.ahead = getattr(cv.instance, "stream_ahead", None)
+        if kind in getattr(cv.instance, "whole_in_streams", ()):
+            self.window, self.clean, self.ahead = _whole_window, _never_clean, None
+
+
+def _whole_window(text: Any, state: dict[str, Any], cleared: int, final: bool) -> tuple[int, int, int]:
+    """A part checked once, whole, at its end (`whole_in_streams`): nothing is released before."""
+    return (cleared, len(text), len(text)) if final else (cleared, cleared, cleared)
+
+
+def _never_clean(window: str) -> bool:
+    return False
 
 
 _STATUS_RANK = {Status.PASSED: 0, Status.ERROR: 1, Status.FAILED: 2}

@@ -199,6 +199,7 @@ class Validator(Generic[ConfigT]):
       is reported by `llmvet policy check` against this validator's entry.
     - `reads`: the kinds of answer part it is shown (message content, refusals, reasoning, tool-call
       names and arguments); each part is checked on its own, with `ctx.part` naming it.
+      `whole_in_streams`: the kinds a segment validator checks only whole in a stream (held to the end).
     - `stream_mode()` and, for "segment" validators, `stream_boundary(text, state)`: how the
       validator checks a stream released as it arrives (see StreamMode). A segment validator returns
       the end of the last complete segment of the text so far; `check` then sees each new run of
@@ -217,6 +218,9 @@ class Validator(Generic[ConfigT]):
     # Which parts of an answer the validator reads. Every part by default: text a validator never sees
     # would reach the client unvetted. Prose-only validators (uncertainty) narrow it.
     reads: ClassVar[frozenset[PartKind]] = ALL_PARTS
+    # Kinds of part a segment validator checks once, whole, when a stream's part ends (its windows
+    # make no sense there: tool-call arguments are JSON text the app reads only once it is complete).
+    whole_in_streams: ClassVar[frozenset[PartKind]] = frozenset()
 
     def __init__(self, config: ConfigT) -> None:
         self.config: ConfigT = config

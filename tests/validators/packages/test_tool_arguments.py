@@ -1,35 +1,38 @@
-"""Tool-call arguments are JSON text: the packages validator reads its escapes as what they stand for,
-so `\\nls` is not a package "nls", `\\u2014` not "u2014", and a quoted `\\"name\\"` is read (the openai
-SDK as client, loopback upstream and registry; spans still point into the raw arguments)."""
+"""Tool-call arguments are JSON text: the packages validator reads them as the tool will, so `\\nls`
+is not a package "nls", `\\u2014` not "u2014", `p\\u0069p` is pip, a quoted `\\"name\\"` is read, and
+code or a manifest sent as a string is read as code (the openai SDK as client, loopback upstream and
+registry; spans still point into the raw arguments, streamed or not)."""
 
 from __future__ import annotations
 
 import json
 
+import httpx
 import openai
 import pytest
 
+from llmvet.validators.packages.arguments import arguments_view, string_blocks
 from llmvet.validators.packages.extract import extract
-from llmvet.validators.packages.json_view import json_view, string_blocks
 from tests.support.fake_upstream import Reply
 
 
 @pytest.mark.parametrize(
-    ("raw", "view"),
+    ("raw", "lines"),
     [
-        (r"pip install a\nls", "pip install a \nls"),
-        (r"a \u2014 b", "a      \u2014 b"),
-        (r"\"requests\"", ' "requests "'),
-        (r"C:\\new", "C: \\new"),  # an escaped backslash, then a plain "n"
-        (r"x\ud83c\udf00y", "x" + " " * 12 + "y"),  # surrogate halves: spaces
-        (r"tab\tand\/slash", "tab \tand /slash"),
-        (r"cut \u20", r"cut \u20"),  # a stream's chunk may end inside an escape: left as it is
-        ("no escapes", "no escapes"),
+        (r'{"cmd": "pip install a\nls"}', ["{", "cmd", ": ", "pip install a", "ls", "}"]),
+        (r'["a \u2014 b", "p\u0069p"]', ["[", "a \u2014 b", ", ", "pip", "]"]),
+        (r'{"q": "\"requests\""}', ["{", "q", ": ", '"requests"', "}"]),
+        (r'{"p": "C:\\new"}', ["{", "p", ": ", "C:\\new", "}"]),  # an escaped backslash, then a plain "n"
+        (r'{"e": "x\ud83c\udf00y\ud83c"}', ["{", "e", ": ", "x\U0001f300y\ufffd", "}"]),  # a pair; a lone half
+        ('pip install "requests"', ['pip install "requests"']),  # not JSON: its quotes stay quotes
     ],
 )
-def test_escapes_are_undone_in_place(raw, view):
-    assert json_view(raw) == view
-    assert len(json_view(raw)) == len(raw)
+def test_arguments_are_read_as_the_tool_reads_them(raw, lines):
+    view = arguments_view(raw)
+    assert view.text.splitlines() == lines
+    for i, char in enumerate(view.text):  # every character maps back to what wrote it
+        written = raw[slice(*view.raw_span(i, i + 1))]
+        assert written == char or (char, written) == ("\n", '"') or json.loads(f'"{written}"') in (char, "\ud83c")
 
 
 def _tool_call(arguments: str) -> Reply:
@@ -81,17 +84,6 @@ def test_a_made_up_package_in_escaped_arguments_is_found_at_its_raw_span(fake, p
     assert [(f["code"], arguments[slice(*f["span"])]) for f in findings] == [("package.missing", "flaskk-jwt-toolz-9q")]
 
 
-def test_a_strings_quotes_become_line_breaks_so_its_lines_stand_alone():
-    raw = '{"code": "import numpy\\nimport pandas", "args": ["-v", "pip install \\"x\\""]}'
-    view = json_view(raw)
-    assert len(view) == len(raw)
-    assert view.splitlines() == [
-        *("{", "code", ": ", "import numpy ", "import pandas", ", "),
-        *("args", ": [", "-v", ", ", 'pip install  "x "', "]}"),
-    ]
-    assert json_view('pip install "requests"') == 'pip install "requests"'  # prose quotes stay quotes
-
-
 def test_imports_in_code_sent_as_a_json_string_are_read(fake, proxy_client):
     """A code-running tool's source: the made-up import is found, the real one is not flagged."""
     arguments = json.dumps({"language": "python", "code": "import requests\nimport flaskk_jwt_toolz_9q\nprint(1)"})
@@ -114,11 +106,47 @@ def test_imports_in_code_sent_as_a_json_string_are_read(fake, proxy_client):
         ({"code": "const x = require('lodashh-fp9')\nconsole.log(x)"}, ["lodashh-fp9"]),
         ({"language": "python", "code": "import numpy as np\nfrom sklearnn_x import a\n"}, ["numpy", "sklearnn_x"]),
         ({"text": "To import data, open the menu.", "n": 3}, []),  # prose: no import statement
+        (
+            {"path": "package.json", "content": json.dumps({"dependencies": {"expresss-jwtz": "1.0.0"}}, indent=2)},
+            ["expresss-jwtz"],
+        ),
     ],
 )
 def test_strings_sent_to_a_tool_are_read_as_code(arguments, found):
     """Files a tool writes and code it runs: manifests and imports, each at its raw span."""
     raw = json.dumps(arguments)
-    view = json_view(raw)
-    refs = extract(view, string_blocks(raw, view)).refs
-    assert [raw[slice(*r.span)] for r in refs] == [r.name for r in refs] == found
+    view = arguments_view(raw)
+    refs = extract(view.text, string_blocks(view)).refs
+    assert [raw[slice(*view.raw_span(*r.span))] for r in refs] == [r.name for r in refs] == found
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"code": "import requests\nimport flaskk_jwt_toolz_9q\nprint(1)"},  # imports, no install word
+        {"cmd": "p\u0069p install flaskk-jwt-toolz-9q && echo done"},  # the tool's name behind an escape
+    ],
+)
+def test_streamed_tool_arguments_are_checked_whole(fake, make_proxy, fake_registry, arguments):
+    """Streamed in 4-character chunks, the arguments are read as the whole JSON text they form."""
+    from tests.proxy.test_nothing_flagged import _tool_call_deltas
+
+    url = fake_registry.url
+    proxy = make_proxy(f"""
+rules:
+  - name: packages
+    validators:
+      - use: packages
+        with: {{pypi_index_url: "{url}/simple", pypi_json_url: "{url}/pypi", ecosystems: [pypi]}}
+    on_fail: block
+""")
+    raw = json.dumps(arguments).replace("pip", "p\\u0069p")
+    pieces = [raw[i : i + 4] for i in range(0, len(raw), 4)]
+    fake.reset(lambda body: Reply(events=_tool_call_deltas(pieces)))
+    body = {"model": "m", "messages": [{"role": "user", "content": "q"}], "stream": True}
+    r = httpx.post(proxy.url + "/v1/chat/completions", json=body, timeout=30)
+    sent = [json.loads(line[6:]) for line in r.text.splitlines() if line.startswith("data: {")]
+    deltas = [d for e in sent for c in e.get("choices", []) for d in c.get("delta", {}).get("tool_calls", [])]
+    received = "".join(d["function"].get("arguments", "") for d in deltas)
+    assert "flaskk" not in received and "blocked_by_policy" in r.text, r.text[-400:]
+    assert not received.strip(), received  # held whole, so nothing of the arguments went out

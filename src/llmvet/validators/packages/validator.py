@@ -19,11 +19,11 @@ from llmvet import spans
 from llmvet.store import keys
 from llmvet.text import CodeBlock
 from llmvet.validators.base import Context, Finding, PartKind, Status, StreamMode, Validator, ValidatorConfig, Verdict
+from llmvet.validators.packages.arguments import arguments_view, at_raw_spans, string_blocks
 from llmvet.validators.packages.codes import CODES, DEFAULT_FAIL_ON
 from llmvet.validators.packages.config import PackagesConfig
 from llmvet.validators.packages.extract import Extraction, Ref, extract
 from llmvet.validators.packages.import_map import distribution_for
-from llmvet.validators.packages.json_view import json_view, string_blocks
 from llmvet.validators.packages.judge import Job, Judge, finding, job_key, matches, norm_name
 from llmvet.validators.packages.registry import (
     Index,
@@ -59,6 +59,9 @@ class PackagesValidator(Validator[PackagesConfig]):
     name: ClassVar[str] = "packages"
     # install lines and imports also hide in tool-call arguments (code a tool will run) and reasoning
     reads: ClassVar[frozenset[PartKind]] = frozenset(("content", "reasoning", "tool_arguments"))
+    # Streamed tool-call arguments are read whole: their lines and words are JSON's, not the text's,
+    # and an escaped tool name (`p\u0069p install`) would pass a window's raw cheap check.
+    whole_in_streams: ClassVar[frozenset[PartKind]] = frozenset(("tool_arguments",))
 
     Config: ClassVar[type[ValidatorConfig]] = PackagesConfig
 
@@ -144,11 +147,11 @@ class PackagesValidator(Validator[PackagesConfig]):
 
     async def check(self, ctx: Context) -> Verdict:
         t0 = time.perf_counter()
-        blocks = None
-        if ctx.part_kind == "tool_arguments":  # (JSON text: escapes read as what they stand for, strings as code)
-            raw = ctx.text
-            ctx = dataclasses.replace(ctx, text=json_view(raw))
-            blocks = ctx.code_blocks + string_blocks(raw, ctx.text)
+        blocks = view = None
+        if ctx.part_kind == "tool_arguments":  # (JSON text: read as the tool will read it, strings as code)
+            view = arguments_view(ctx.text)
+            ctx = dataclasses.replace(ctx, text=view.text)
+            blocks = ctx.code_blocks + string_blocks(view)
         # (an answer parsed inline, as most are, without a coroutine of its own)
         ex = self._extract_inline(ctx, blocks) if len(ctx.text) <= _INLINE_LIMIT else await self._extract(ctx, blocks)
         # Most answers name only packages already in the memory cache and earn no finding; the
@@ -162,7 +165,7 @@ class PackagesValidator(Validator[PackagesConfig]):
                 verdict = await self._judged(ctx, ex.refs, reviewed)
                 assert verdict is not None
         verdict.meta["ms"] = round((time.perf_counter() - t0) * 1000, 3)
-        return verdict
+        return verdict if view is None else at_raw_spans(verdict, view)
 
     async def _judged(
         self, ctx: Context, refs: list[Ref], reviewed: Collection[tuple[str, str]], warm_only: bool = False
