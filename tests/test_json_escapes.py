@@ -49,3 +49,26 @@ def test_every_character_maps_back_to_the_raw_text_that_wrote_it():
                 written = raw[slice(*view.raw_span(i, i + 1))]
                 assert char == "\ufffd" or json.loads(f'"{written}"') == char, (raw, i)
     assert escaped > 2000  # (most strings held an escape: the map was exercised)
+
+
+def test_with_quotes_as_breaks_each_string_stands_alone_and_is_found():
+    """Keys and values of random objects (seeded, 2,000): `strings` holds each as the parser reads it."""
+    alphabet = 'ab "\\/\n\t\u2014\U0001f680:,{}[]'
+    rng = random.Random(11)
+    for _ in range(2000):
+        obj = {
+            "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 5))): [
+                "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 9))) for _ in range(rng.randint(0, 3))
+            ]
+            for _ in range(rng.randint(1, 3))
+        }
+        raw = json.dumps(obj, indent=rng.choice([None, 2]), ensure_ascii=rng.choice([True, False]))
+        view = unescape(raw, quotes_as_breaks=True)
+        assert [view.text[s:e] for s, e in view.strings] == [x for k, v in obj.items() for x in (k, *v)], raw
+        for i, char in enumerate(view.text):
+            written = raw[slice(*view.raw_span(i, i + 1))]
+            assert written == char or (char, written) == ("\n", '"') or json.loads(f'"{written}"') == char
+
+
+def test_text_that_is_not_json_keeps_its_quotes():
+    assert unescape('pip install "requests"', quotes_as_breaks=True).text == 'pip install "requests"'
