@@ -50,7 +50,7 @@ def _tool_call(arguments: str) -> Reply:
 
 
 @pytest.fixture
-def proxy_client(make_proxy, fake_registry):
+def blocking_proxy(make_proxy, fake_registry):
     url = fake_registry.url
     policy = f"""
 rules:
@@ -60,7 +60,21 @@ rules:
         with: {{pypi_index_url: "{url}/simple", pypi_json_url: "{url}/pypi", ecosystems: [pypi]}}
     on_fail: block
 """
-    return openai.OpenAI(base_url=make_proxy(policy).url + "/v1", api_key="k", max_retries=0)
+    return make_proxy(policy)
+
+
+@pytest.fixture
+def proxy_client(blocking_proxy):
+    return openai.OpenAI(base_url=blocking_proxy.url + "/v1", api_key="k", max_retries=0)
+
+
+def _blocked(fake, proxy_client, arguments: str) -> tuple[bytes, list[dict]]:
+    """The raw body of the 422 a tool call with `arguments` gets, and its findings."""
+    fake.reset(lambda body: _tool_call(arguments))
+    with pytest.raises(openai.UnprocessableEntityError) as caught:
+        proxy_client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    raw = caught.value.response.content
+    return raw, json.loads(raw)["llmvet"]["findings"]
 
 
 def test_escaped_arguments_with_real_packages_pass(fake, proxy_client):
@@ -75,24 +89,16 @@ def test_escaped_arguments_with_real_packages_pass(fake, proxy_client):
 
 def test_a_made_up_package_in_escaped_arguments_is_found_at_its_raw_span(fake, proxy_client):
     arguments = json.dumps({"cmd": 'pip install "flaskk-jwt-toolz-9q"\nls \u2014 ok', "then": "pip install requests"})
-    fake.reset(lambda body: _tool_call(arguments))
-    with pytest.raises(openai.UnprocessableEntityError) as caught:
-        proxy_client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
-    raw = caught.value.response.content
+    raw, findings = _blocked(fake, proxy_client, arguments)
     assert b"pip install requests" not in raw and b"then" not in raw  # the arguments never reach the app
-    findings = json.loads(raw)["llmvet"]["findings"]
     assert [(f["code"], arguments[slice(*f["span"])]) for f in findings] == [("package.missing", "flaskk-jwt-toolz-9q")]
 
 
 def test_imports_in_code_sent_as_a_json_string_are_read(fake, proxy_client):
     """A code-running tool's source: the made-up import is found, the real one is not flagged."""
     arguments = json.dumps({"language": "python", "code": "import requests\nimport flaskk_jwt_toolz_9q\nprint(1)"})
-    fake.reset(lambda body: _tool_call(arguments))
-    with pytest.raises(openai.UnprocessableEntityError) as caught:
-        proxy_client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
-    raw = caught.value.response.content
+    raw, findings = _blocked(fake, proxy_client, arguments)
     assert b"print(1)" not in raw
-    findings = json.loads(raw)["llmvet"]["findings"]
     assert [arguments[slice(*f["span"])] for f in findings] == ["flaskk_jwt_toolz_9q"], findings
 
 
@@ -127,24 +133,15 @@ def test_strings_sent_to_a_tool_are_read_as_code(arguments, found):
         {"cmd": "p\u0069p install flaskk-jwt-toolz-9q && echo done"},  # the tool's name behind an escape
     ],
 )
-def test_streamed_tool_arguments_are_checked_whole(fake, make_proxy, fake_registry, arguments):
+def test_streamed_tool_arguments_are_checked_whole(fake, blocking_proxy, arguments):
     """Streamed in 4-character chunks, the arguments are read as the whole JSON text they form."""
     from tests.proxy.test_nothing_flagged import _tool_call_deltas
 
-    url = fake_registry.url
-    proxy = make_proxy(f"""
-rules:
-  - name: packages
-    validators:
-      - use: packages
-        with: {{pypi_index_url: "{url}/simple", pypi_json_url: "{url}/pypi", ecosystems: [pypi]}}
-    on_fail: block
-""")
     raw = json.dumps(arguments).replace("pip", "p\\u0069p")
     pieces = [raw[i : i + 4] for i in range(0, len(raw), 4)]
     fake.reset(lambda body: Reply(events=_tool_call_deltas(pieces)))
     body = {"model": "m", "messages": [{"role": "user", "content": "q"}], "stream": True}
-    r = httpx.post(proxy.url + "/v1/chat/completions", json=body, timeout=30)
+    r = httpx.post(blocking_proxy.url + "/v1/chat/completions", json=body, timeout=30)
     sent = [json.loads(line[6:]) for line in r.text.splitlines() if line.startswith("data: {")]
     deltas = [d for e in sent for c in e.get("choices", []) for d in c.get("delta", {}).get("tool_calls", [])]
     received = "".join(d["function"].get("arguments", "") for d in deltas)
