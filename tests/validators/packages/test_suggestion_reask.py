@@ -8,6 +8,7 @@ import pytest
 
 from tests.support.fake_registry import running_registry
 from tests.support.fake_upstream import Reply
+from tests.validators.packages.conftest import pypi_policy
 
 
 @pytest.fixture(scope="module")
@@ -22,15 +23,7 @@ def _typo_then_fixed(body):
 
 
 def test_reask_feedback_names_the_suggested_package(fake, make_proxy, registry):
-    policy = f"""
-rules:
-  - name: packages
-    validators:
-      - use: packages
-        with: {{pypi_index_url: "{registry.url}/simple", pypi_json_url: "{registry.url}/pypi", ecosystems: [pypi]}}
-    on_fail: reask
-    reask: {{attempts: 1, fallback: block}}
-"""
+    policy = pypi_policy(registry.url, "reask", "    reask: {attempts: 1, fallback: block}\n")
     fake.reset(_typo_then_fixed)
     client = openai.OpenAI(base_url=make_proxy(policy).url + "/v1", api_key="k", max_retries=0)
     raw = client.chat.completions.with_raw_response.create(

@@ -14,6 +14,7 @@ import pytest
 from llmvet.validators.packages.arguments import arguments_view, string_blocks
 from llmvet.validators.packages.extract import extract
 from tests.support.fake_upstream import Reply
+from tests.validators.packages.conftest import pypi_policy
 
 
 @pytest.mark.parametrize(
@@ -51,16 +52,7 @@ def _tool_call(arguments: str) -> Reply:
 
 @pytest.fixture
 def blocking_proxy(make_proxy, fake_registry):
-    url = fake_registry.url
-    policy = f"""
-rules:
-  - name: packages
-    validators:
-      - use: packages
-        with: {{pypi_index_url: "{url}/simple", pypi_json_url: "{url}/pypi", ecosystems: [pypi]}}
-    on_fail: block
-"""
-    return make_proxy(policy)
+    return make_proxy(pypi_policy(fake_registry.url, "block"))
 
 
 @pytest.fixture
