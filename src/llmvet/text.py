@@ -5,6 +5,7 @@ A leaf module: validators, the proxy and the review queue all read text the same
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from itertools import pairwise
@@ -174,13 +175,24 @@ def prompt_text(request: dict[str, Any]) -> str:
     return p if isinstance(p, str) else " ".join(map(str, p))
 
 
+def field_text(value: Any) -> str:
+    """The text of a field that should hold a string: the string, "" for None, else its JSON text.
+
+    A hostile upstream may put an object, a list or a number where the wire format has a string; the
+    app still receives it (an SDK keeps what it cannot type), so it is vetted as the text it is sent as.
+    """
+    if value.__class__ is str:
+        return value
+    return "" if value is None else json.dumps(value, ensure_ascii=False)
+
+
 def content_text(content: Any) -> str:
-    """Text of an OpenAI message content: a string or a list of typed parts."""
+    """Text of an OpenAI message content: a string or a list of typed parts (see `field_text`)."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return ""
+        return "".join(field_text(p.get("text")) if isinstance(p, dict) else field_text(p) for p in content)
+    return field_text(content)
 
 
 def code_blocks(text: str, fences: list[tuple[int, int, str, int, int]]) -> list[CodeBlock]:

@@ -16,7 +16,7 @@ from llmvet.proxy.wires.base import (
     payloads,
     usage_chunk,
 )
-from llmvet.text import content_text
+from llmvet.text import content_text, field_text
 from llmvet.validators.base import PartKind
 
 TEMPLATE_KEYS = ("id", "object", "created", "model", "system_fingerprint")
@@ -27,18 +27,20 @@ _TEXT_ONLY = frozenset(("content", "role"))  # delta keys of an event that adds 
 def message_parts(i: int, msg: dict[str, Any]) -> list[Part]:
     """The parts of one message (a JSON choice's `message`, or a stream's assembled deltas)."""
     out = [Part(i, "content", "content", content_text(msg.get("content")))]
-    if isinstance(msg.get("refusal"), str) and msg["refusal"]:
-        out.append(Part(i, "refusal", "refusal", msg["refusal"]))
+    refusal = field_text(msg.get("refusal"))
+    if refusal:
+        out.append(Part(i, "refusal", "refusal", refusal))
     for key in REASONING_KEYS:
-        if isinstance(msg.get(key), str) and msg[key]:
-            out.append(Part(i, "reasoning", "reasoning", msg[key]))
+        reasoning = field_text(msg.get(key))
+        if reasoning:
+            out.append(Part(i, "reasoning", "reasoning", reasoning))
     calls = [(tc.get("function") or {}, "tool_call") for tc in msg.get("tool_calls") or [] if isinstance(tc, dict)]
     if isinstance(msg.get("function_call"), dict):
         calls.append((msg["function_call"], "function_call"))
     for fn, what in calls:
-        name, args = str(fn.get("name") or ""), fn.get("arguments")
+        name = field_text(fn.get("name"))
         out.append(Part(i, "tool_name", "tool_name", name))
-        out.append(Part(i, f"{what}:{name}", "tool_arguments", args if isinstance(args, str) else str(args or "")))
+        out.append(Part(i, f"{what}:{name}", "tool_arguments", field_text(fn.get("arguments"))))
     return out
 
 
@@ -144,20 +146,25 @@ def _event_deltas(payload: Any) -> list[tuple[int, str, PartKind, str]]:
         return out
     for c in payload.get("choices") or []:
         i, delta = c.get("index", 0), c.get("delta") or {}
-        for key in ("content", "refusal"):
-            if isinstance(delta.get(key), str) and delta[key]:
-                out.append((i, key, "content" if key == "content" else "refusal", delta[key]))
+        # (text in another shape than a string is read as its JSON text: see text.field_text)
+        content, refusal = content_text(delta.get("content")), field_text(delta.get("refusal"))
+        if content:
+            out.append((i, "content", "content", content))
+        if refusal:
+            out.append((i, "refusal", "refusal", refusal))
         for key in REASONING_KEYS:
-            if isinstance(delta.get(key), str) and delta[key]:
-                out.append((i, "reasoning", "reasoning", delta[key]))
+            reasoning = field_text(delta.get(key))
+            if reasoning:
+                out.append((i, "reasoning", "reasoning", reasoning))
         calls = [(tc.get("index", 0), tc.get("function") or {}) for tc in delta.get("tool_calls") or []]
         if isinstance(delta.get("function_call"), dict):
             calls.append(("f", delta["function_call"]))
         for n, fn in calls:
-            if isinstance(fn.get("name"), str) and fn["name"]:
-                out.append((i, f"tool_name#{n}", "tool_name", fn["name"]))
-            if isinstance(fn.get("arguments"), str) and fn["arguments"]:
-                out.append((i, f"tool_call#{n}", "tool_arguments", fn["arguments"]))
+            name, arguments = field_text(fn.get("name")), field_text(fn.get("arguments"))
+            if name:
+                out.append((i, f"tool_name#{n}", "tool_name", name))
+            if arguments:
+                out.append((i, f"tool_call#{n}", "tool_arguments", arguments))
     return out
 
 
@@ -171,8 +178,9 @@ def _merge_delta(acc: dict[str, Any], delta: dict[str, Any]) -> None:
     Pieces are kept in lists and joined once in `_assembled`: adding each delta to a growing string
     copied the text so far at every event (a 20,000-event answer: 36 ms, 60,000: 237 ms)."""
     for key in ("content", "refusal", *REASONING_KEYS):
-        if isinstance(delta.get(key), str):
-            acc.setdefault(key, []).append(delta[key])
+        value = delta.get(key)
+        if value is not None:
+            acc.setdefault(key, []).append(content_text(value) if key == "content" else field_text(value))
     for tc in delta.get("tool_calls") or []:
         if isinstance(tc, dict):
             slot = acc.setdefault("tool_calls", {}).setdefault(tc.get("index", 0), {"name": [], "arguments": []})
@@ -183,8 +191,9 @@ def _merge_delta(acc: dict[str, Any], delta: dict[str, Any]) -> None:
 
 def _merge_function(slot: dict[str, list[str]], fn: dict[str, Any]) -> None:
     for key in ("name", "arguments"):
-        if isinstance(fn.get(key), str):
-            slot[key].append(fn[key])
+        value = fn.get(key)
+        if value is not None:
+            slot[key].append(field_text(value))
 
 
 def _joined(pieces: dict[str, list[str]]) -> dict[str, str]:

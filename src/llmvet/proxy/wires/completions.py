@@ -16,7 +16,7 @@ from llmvet.proxy.wires.base import (
     payloads,
     usage_chunk,
 )
-from llmvet.text import content_text
+from llmvet.text import content_text, field_text
 from llmvet.validators.base import PartKind
 
 TEMPLATE_KEYS = ("id", "object", "created", "model", "system_fingerprint")
@@ -28,7 +28,7 @@ class CompletionsWire(Wire):
 
     def parts(self, data: dict[str, Any]) -> list[Part]:
         out = [
-            Part(c.get("index", pos), "content", "content", c.get("text") or "")
+            Part(c.get("index", pos), "content", "content", field_text(c.get("text")))
             for pos, c in enumerate(data.get("choices") or [])
         ]
         return out or [Part(0, "content", "content", "")]
@@ -37,17 +37,18 @@ class CompletionsWire(Wire):
         texts: dict[int, list[str]] = {}
         for d in data_events(events):
             for c in d.get("choices") or []:
-                texts.setdefault(c.get("index", 0), []).append(c.get("text") or "")
+                texts.setdefault(c.get("index", 0), []).append(field_text(c.get("text")))
         return [Part(i, "content", "content", "".join(texts.get(i, []))) for i in sorted(texts) or [0]]
 
     def event_deltas(self, payload: Any, names: dict[str, str]) -> list[tuple[int, str, PartKind, str]]:
         if not isinstance(payload, dict):
             return []
-        return [
-            (c.get("index", 0), "content", "content", c["text"])
-            for c in payload.get("choices") or []
-            if isinstance(c.get("text"), str) and c["text"]
-        ]
+        out: list[tuple[int, str, PartKind, str]] = []
+        for c in payload.get("choices") or []:
+            text = field_text(c.get("text"))  # (text in another shape than a string: read as its JSON text)
+            if text:
+                out.append((c.get("index", 0), "content", "content", text))
+        return out
 
     def is_terminal(self, payload: Any) -> bool:
         return not isinstance(payload, dict) or any(c.get("finish_reason") for c in payload.get("choices") or [])

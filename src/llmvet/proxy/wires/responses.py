@@ -7,7 +7,7 @@ from typing import Any
 
 from llmvet.proxy.sse import Event
 from llmvet.proxy.wires.base import Part, Wire, data_events, payloads
-from llmvet.text import content_text
+from llmvet.text import content_text, field_text
 from llmvet.validators.base import PartKind
 
 FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
@@ -15,7 +15,7 @@ FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
 
 def _output_text(resp: dict[str, Any], kind: str = "output_text") -> str:
     return "".join(
-        part.get("text" if kind == "output_text" else "refusal") or ""
+        field_text(part.get("text" if kind == "output_text" else "refusal"))
         for item in resp.get("output") or []
         if isinstance(item, dict) and item.get("type") == "message"
         for part in item.get("content") or []
@@ -33,10 +33,10 @@ def response_parts(resp: dict[str, Any]) -> list[Part]:
             continue
         kind = item.get("type")
         if kind in ("function_call", "custom_tool_call"):
-            name = str(item.get("name") or "")
+            name = field_text(item.get("name"))
             args = item.get("arguments") if kind == "function_call" else item.get("input")
             out.append(Part(0, "tool_name", "tool_name", name))
-            out.append(Part(0, f"tool_call:{name}", "tool_arguments", args if isinstance(args, str) else ""))
+            out.append(Part(0, f"tool_call:{name}", "tool_arguments", field_text(args)))
         elif kind == "reasoning":
             summary = "\n".join(content_text([s]) for s in item.get("summary") or [] if isinstance(s, dict))
             if summary:
@@ -82,7 +82,8 @@ class ResponsesWire(Wire):
             if item.get("type") in ("function_call", "custom_tool_call") and item.get("name"):
                 return [(0, f"tool_name#{item.get('id')}", "tool_name", str(item["name"]))]
             return []
-        if not isinstance(delta, str) or not delta:
+        delta = field_text(delta)  # (text in another shape than a string: read as its JSON text)
+        if not delta:
             return []
         if kind == "response.output_text.delta":
             return [(0, "content", "content", delta)]

@@ -1,0 +1,128 @@
+"""A hostile upstream puts text where the wire format wants a string as something else: an object for
+tool-call arguments, a list for a refusal, a number-keyed object for content. The app still receives
+those bytes, so the proxy vets them as their JSON text. Every test reads the raw bytes the client got."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.proxy.test_nothing_flagged import KEY, POLICY, _chat_body, assert_not_delivered, send
+from tests.support.fake_upstream import Reply
+
+HIDDEN = KEY[4:]  # (the raw bytes must not hold the key's tail, however it is wrapped)
+
+
+@pytest.fixture
+def guard(make_proxy):
+    return make_proxy(POLICY.format(action="block"))
+
+
+def _responses_body(item: dict[str, Any]) -> dict[str, Any]:
+    return {"id": "resp_x", "object": "response", "status": "completed", "model": "m", "output": [item]}
+
+
+ODD = {
+    "chat tool_calls arguments as an object": (
+        "chat",
+        _chat_body(
+            {
+                "content": None,
+                "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": {"k": KEY}}}],
+            }
+        ),
+    ),
+    "chat content as an object": ("chat", _chat_body({"content": {"text": f"key {KEY}"}})),
+    "chat content part with a non-string text": (
+        "chat",
+        _chat_body({"content": [{"type": "text", "text": {"value": KEY}}]}),
+    ),
+    "chat refusal as a list": ("chat", _chat_body({"content": None, "refusal": [f"no: {KEY}"]})),
+    "chat reasoning_content as an object": ("chat", _chat_body({"content": "ok", "reasoning_content": {"k": KEY}})),
+    "responses function_call arguments as an object": (
+        "responses",
+        _responses_body({"type": "function_call", "id": "fc_1", "call_id": "c1", "name": "f", "arguments": {"k": KEY}}),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ODD))
+def test_text_sent_in_another_shape_is_still_vetted(fake, guard, case):
+    route, body = ODD[case]
+    fake.reset(lambda b: Reply(body=body))
+    r = send(guard, route, False)
+    assert HIDDEN.encode() not in r.content
+    assert_not_delivered(r)
+
+
+def test_a_clean_object_in_place_of_a_string_flows_unchanged(fake, guard):
+    body = _chat_body(
+        {
+            "content": None,
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "f", "arguments": {"region": "eu-west-1"}}}
+            ],
+        }
+    )
+    fake.reset(lambda b: Reply(body=body))
+    r = send(guard, "chat", False)
+    assert r.status_code == 200
+    assert r.json()["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] == {"region": "eu-west-1"}
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    return {"id": "chatcmpl-x", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [choice]}
+
+
+def _completion_chunk(text: Any, finish: str | None = None) -> dict[str, Any]:
+    choice = {"index": 0, "text": text, "finish_reason": finish}
+    return {"id": "cmpl-x", "object": "text_completion", "created": 1, "model": "m", "choices": [choice]}
+
+
+STREAMED = {
+    "chat content delta as an object": (
+        "chat",
+        [_chunk({"role": "assistant", "content": ""}), _chunk({"content": {"k": KEY}}), _chunk({}, "stop"), "[DONE]"],
+    ),
+    "chat tool-call arguments delta as an object": (
+        "chat",
+        [
+            _chunk({"tool_calls": [{"index": 0, "id": "c", "type": "function", "function": {"name": "f"}}]}),
+            _chunk({"tool_calls": [{"index": 0, "function": {"arguments": {"k": KEY}}}]}),
+            _chunk({}, "tool_calls"),
+            "[DONE]",
+        ],
+    ),
+    "chat refusal delta as a list": ("chat", [_chunk({"refusal": [KEY]}), _chunk({}, "stop"), "[DONE]"]),
+    "completions text as an object": (
+        "completions",
+        [_completion_chunk({"k": KEY}), _completion_chunk("", "stop"), "[DONE]"],
+    ),
+    "responses text delta as an object": (
+        "responses",
+        [
+            (
+                "response.output_text.delta",
+                {"type": "response.output_text.delta", "item_id": "m1", "delta": {"k": KEY}},
+            ),
+            ("response.completed", {"type": "response.completed", "response": _responses_body({"type": "message"})}),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STREAMED))
+def test_text_streamed_in_another_shape_is_still_vetted(fake, guard, case):
+    route, events = STREAMED[case]
+    fake.reset(lambda b: Reply(events=events))
+    r = send(guard, route, True)
+    assert HIDDEN.encode() not in r.content, r.content[-300:]
+    assert b"blocked_by_policy" in r.content or r.status_code == 422, r.content[-300:]
+
+
+def test_completions_text_as_an_object_is_vetted(fake, guard):
+    body = {"id": "cmpl-x", "object": "text_completion", "model": "m", "choices": [{"index": 0, "text": {"k": KEY}}]}
+    fake.reset(lambda b: Reply(body=body))
+    assert_not_delivered(send(guard, "completions", False))
