@@ -126,3 +126,115 @@ def test_completions_text_as_an_object_is_vetted(fake, guard):
     body = {"id": "cmpl-x", "object": "text_completion", "model": "m", "choices": [{"index": 0, "text": {"k": KEY}}]}
     fake.reset(lambda b: Reply(body=body))
     assert_not_delivered(send(guard, "completions", False))
+
+
+# ---- keys outside the format, and shapes no client could read ------------------------------------------------
+OUTSIDE = {
+    "a top-level key": {**_chat_body({"content": "ok"}), "note": f"use {KEY}"},
+    "a key in the choice": {
+        **_chat_body({"content": "ok"}),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop", "x": KEY}],
+    },
+    "a key in the message": _chat_body({"content": "ok", "annotations": [{"type": "url_citation", "title": KEY}]}),
+    "an audio transcript": _chat_body({"content": None, "audio": {"id": "a", "data": "", "transcript": f"key {KEY}"}}),
+    "a custom tool call's input": _chat_body(
+        {"content": None, "tool_calls": [{"id": "c", "type": "custom", "custom": {"name": "sh", "input": KEY}}]}
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OUTSIDE))
+def test_text_outside_the_formats_text_fields_is_vetted(fake, guard, case):
+    fake.reset(lambda b: Reply(body=OUTSIDE[case]))
+    r = send(guard, "chat", False)
+    assert HIDDEN.encode() not in r.content
+    assert_not_delivered(r)
+
+
+STREAMED_OUTSIDE = {
+    "a top-level key on a text event": [{**_chunk({"content": "hi"}), "note": KEY}, _chunk({}, "stop"), "[DONE]"],
+    "a key in a delta": [_chunk({"content": "hi", "x_vendor": {"k": KEY}}), _chunk({}, "stop"), "[DONE]"],
+    "an audio transcript delta": [_chunk({"audio": {"transcript": f"key {KEY}"}}), _chunk({}, "stop"), "[DONE]"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(STREAMED_OUTSIDE))
+def test_text_outside_the_formats_text_fields_is_vetted_in_streams(fake, guard, case):
+    fake.reset(lambda b: Reply(events=STREAMED_OUTSIDE[case]))
+    r = send(guard, "chat", True)
+    assert HIDDEN.encode() not in r.content, r.content[-300:]
+    assert b"blocked_by_policy" in r.content, r.content[-300:]
+
+
+UNREADABLE = {
+    "a choice that is a string": {"id": "x", "object": "chat.completion", "model": "m", "choices": [KEY]},
+    "a message that is a string": {"id": "x", "object": "chat.completion", "model": "m", "choices": [{"message": KEY}]},
+    "a tool call that is a string": _chat_body({"content": None, "tool_calls": [KEY]}),
+    "a function that is a string": _chat_body({"content": None, "tool_calls": [{"id": "c", "function": KEY}]}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNREADABLE))
+def test_an_answer_no_client_could_read_is_a_bad_gateway_error(fake, guard, case):
+    fake.reset(lambda b: Reply(body=UNREADABLE[case]))
+    r = send(guard, "chat", False)
+    assert KEY[:8].encode() not in r.content
+    assert r.status_code == 502 and r.json()["error"]["code"] == "upstream_bad_response", r.content[:300]
+    assert "not an object" in r.json()["error"]["message"]
+
+
+def test_a_vendors_extra_keys_without_a_secret_flow_unchanged(fake, guard):
+    body = {**_chat_body({"content": "ok", "annotations": []}), "x_groq": {"id": "req_1"}}
+    fake.reset(lambda b: Reply(body=body))
+    r = send(guard, "chat", False)
+    assert r.status_code == 200 and r.json()["x_groq"] == {"id": "req_1"}
+    assert r.json()["choices"][0]["message"]["annotations"] == []
+
+
+# ---- Responses: hosted tools' items and events of kinds the wire does not read ---------------------------------
+MCP_CALL = {
+    "type": "mcp_call",
+    "id": "mcp_1",
+    "name": "deploy",
+    "server_label": "ops",
+    "arguments": f'{{"k": "{KEY}"}}',
+}
+
+
+def test_a_hosted_tool_item_is_vetted(fake, guard):
+    body = {"id": "resp_x", "object": "response", "status": "completed", "model": "m", "output": [MCP_CALL]}
+    fake.reset(lambda b: Reply(body=body))
+    assert_not_delivered(send(guard, "responses", False))
+
+
+@pytest.mark.parametrize("where", ["item added", "unknown event", "final snapshot only"])
+def test_a_hosted_tool_item_is_vetted_in_streams(fake, guard, where):
+    final = {"id": "resp_x", "object": "response", "status": "completed", "model": "m", "output": []}
+    events: list[Any] = [("response.created", {"type": "response.created", "response": {**final, "output": []}})]
+    if where == "item added":
+        events.append(("response.output_item.added", {"type": "response.output_item.added", "item": MCP_CALL}))
+    elif where == "unknown event":
+        payload = {"type": "response.mcp_call_arguments.delta", "item_id": "mcp_1", "delta": KEY}
+        events.append(("response.mcp_call_arguments.delta", payload))
+    else:
+        final = {**final, "output": [MCP_CALL]}
+    events.append(("response.completed", {"type": "response.completed", "response": final}))
+    fake.reset(lambda b: Reply(events=events))
+    r = send(guard, "responses", True)
+    assert HIDDEN.encode() not in r.content, r.content[-300:]
+    assert b"blocked_by_policy" in r.content or r.status_code == 422, r.content[-300:]
+
+
+def test_a_web_search_stream_without_a_secret_flows(fake, guard):
+    item = {"type": "web_search_call", "id": "ws_1", "status": "completed", "action": {"query": "weather in Paris"}}
+    final = {"id": "resp_x", "object": "response", "status": "completed", "model": "m", "output": [item]}
+    events = [
+        ("response.output_item.added", {"type": "response.output_item.added", "output_index": 0, "item": item}),
+        ("response.web_search_call.searching", {"type": "response.web_search_call.searching", "item_id": "ws_1"}),
+        ("response.output_text.delta", {"type": "response.output_text.delta", "item_id": "m1", "delta": "Sunny."}),
+        ("response.completed", {"type": "response.completed", "response": final}),
+    ]
+    fake.reset(lambda b: Reply(events=events))
+    r = send(guard, "responses", True)
+    assert r.status_code == 200 and b"Sunny." in r.content and b"weather in Paris" in r.content
+    assert b"blocked_by_policy" not in r.content

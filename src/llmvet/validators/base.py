@@ -26,8 +26,11 @@ Severity = Literal["info", "low", "medium", "high"]
 
 # The kinds of part an answer has (see llmvet.proxy.wires): a validator reads the kinds in `reads`.
 # "error": an upstream error's text (4xx/5xx body), which the SDKs put in the exception an app shows.
-PartKind = Literal["content", "refusal", "reasoning", "tool_name", "tool_arguments", "error"]
-ALL_PARTS: frozenset[PartKind] = frozenset(("content", "refusal", "reasoning", "tool_name", "tool_arguments", "error"))
+# "extra": keys the format does not define (a vendor's, or a hostile upstream's), as JSON text.
+PartKind = Literal["content", "refusal", "reasoning", "tool_name", "tool_arguments", "error", "extra"]
+ALL_PARTS: frozenset[PartKind] = frozenset(
+    ("content", "refusal", "reasoning", "tool_name", "tool_arguments", "error", "extra")
+)
 PROSE: frozenset[PartKind] = frozenset(("content",))
 
 # How a validator checks a stream released incrementally (stream.mode: incremental):

@@ -7,6 +7,7 @@ from typing import Any
 
 from llmvet.proxy.sse import Event
 from llmvet.proxy.wires.base import Part, Wire, data_events, payloads
+from llmvet.proxy.wires.extras import extra_text
 from llmvet.text import content_text, field_text
 from llmvet.validators.base import PartKind
 
@@ -30,6 +31,7 @@ def response_parts(resp: dict[str, Any]) -> list[Part]:
         out.append(Part(0, "refusal", "refusal", refusal))
     for item in resp.get("output") or []:
         if not isinstance(item, dict):
+            out.extend(Part(0, label, "extra", text) for _, label, _, text in _extra_item(item))
             continue
         kind = item.get("type")
         if kind in ("function_call", "custom_tool_call"):
@@ -41,7 +43,60 @@ def response_parts(resp: dict[str, Any]) -> list[Part]:
             summary = "\n".join(content_text([s]) for s in item.get("summary") or [] if isinstance(s, dict))
             if summary:
                 out.append(Part(0, "reasoning", "reasoning", summary))
+        else:
+            out.extend(Part(0, label, "extra", text) for _, label, _, text in _extra_item(item))
     return out
+
+
+# Output items read above; any other (a hosted tool's call: code, a shell command, an MCP call's
+# arguments and output, search results) is vetted as its JSON text, less what is no text: an image
+# generation's base64 `result`.
+_READ_ITEMS = frozenset(("message", "function_call", "custom_tool_call", "reasoning"))
+_ITEM_BARE_KEYS = frozenset(("type", "id", "status", "result"))
+# Stream events whose text `event_deltas` reads; other events carry none beyond these keys, repeat
+# text the final snapshot holds (`_REPEATS`, held to the end), or have what they carry vetted whole.
+_DELTA_EVENTS = frozenset(
+    (
+        "response.output_text.delta",
+        "response.refusal.delta",
+        "response.function_call_arguments.delta",
+        "response.custom_tool_call_input.delta",
+        "response.reasoning_summary_text.delta",
+        "response.reasoning_text.delta",
+    )
+)
+_BARE_KEYS = frozenset(("type", "item_id", "output_index", "content_index", "summary_index", "sequence_number"))
+_REPEATS = frozenset(
+    (
+        *FINAL_EVENTS,
+        "error",  # (read as an `error` part)
+        "response.created",
+        "response.in_progress",
+        "response.queued",
+        "response.output_item.done",
+        "response.content_part.added",
+        "response.content_part.done",
+        "response.output_text.done",
+        "response.refusal.done",
+        "response.function_call_arguments.done",
+        "response.custom_tool_call_input.done",
+        "response.reasoning_summary_part.added",
+        "response.reasoning_summary_part.done",
+        "response.reasoning_summary_text.done",
+        "response.reasoning_text.done",
+    )
+)
+
+
+def _extra_item(item: Any) -> list[tuple[int, str, PartKind, str]]:
+    """An output item of a kind not read as parts, as its JSON text (nothing for a read kind)."""
+    if item.__class__ is not dict:
+        return [(0, "item", "extra", field_text(item))]
+    kind = item.get("type")
+    if kind in _READ_ITEMS:
+        return []
+    text = extra_text(item, _ITEM_BARE_KEYS)
+    return [(0, f"item:{kind}", "extra", text)] if text else []
 
 
 class ResponsesWire(Wire):
@@ -54,6 +109,18 @@ class ResponsesWire(Wire):
 
     def stream_parts(self, events: list[Event]) -> list[Part]:
         final = _final_response(data_events(events))
+        # What events of kinds not read here carried (items the final snapshot repeats are read there)
+        extras = "".join(
+            text
+            for d in data_events(events)
+            if final is None or d.get("type") != "response.output_item.added"
+            for _, _, kind, text in self.event_deltas(d, {})
+            if kind == "extra"
+        )
+        parts = self._stream_parts(events, final)
+        return [*parts, Part(0, "extra", "extra", extras)] if extras else parts
+
+    def _stream_parts(self, events: list[Event], final: dict[str, Any] | None) -> list[Part]:
         if final is not None:
             return response_parts(final)
         # No final snapshot: the items the stream said were done, plus text deltas of unfinished ones.
@@ -81,7 +148,10 @@ class ResponsesWire(Wire):
             item = payload["item"]
             if item.get("type") in ("function_call", "custom_tool_call") and item.get("name"):
                 return [(0, f"tool_name#{item.get('id')}", "tool_name", str(item["name"]))]
-            return []
+            return _extra_item(item)
+        if kind not in _DELTA_EVENTS:  # (an event of a kind not read here: what it carries is vetted whole)
+            extra = "" if kind in _REPEATS else extra_text(payload, _BARE_KEYS)
+            return [(0, "extra", "extra", extra)] if extra else []
         delta = field_text(delta)  # (text in another shape than a string: read as its JSON text)
         if not delta:
             return []
