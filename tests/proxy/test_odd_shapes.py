@@ -238,3 +238,19 @@ def test_a_web_search_stream_without_a_secret_flows(fake, guard):
     r = send(guard, "responses", True)
     assert r.status_code == 200 and b"Sunny." in r.content and b"weather in Paris" in r.content
     assert b"blocked_by_policy" not in r.content
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_keys_outside_the_format_are_vetted_on_the_completions_route(fake, guard, stream):
+    choice = {"index": 0, "text": "ok", "finish_reason": "stop", "x_vendor": {"k": KEY}}
+    if stream:
+        fake.reset(
+            lambda b: Reply(events=[{**_completion_chunk("ok"), "note": KEY}, _completion_chunk("", "stop"), "[DONE]"])
+        )
+    else:
+        fake.reset(
+            lambda b: Reply(body={"id": "cmpl-x", "object": "text_completion", "model": "m", "choices": [choice]})
+        )
+    r = send(guard, "completions", stream)
+    assert HIDDEN.encode() not in r.content, r.content[-300:]
+    assert b"blocked_by_policy" in r.content, r.content[-300:]

@@ -16,10 +16,21 @@ from llmvet.proxy.wires.base import (
     payloads,
     usage_chunk,
 )
+from llmvet.proxy.wires.extras import as_dict, extra_text
 from llmvet.text import content_text, field_text
 from llmvet.validators.base import PartKind
 
 TEMPLATE_KEYS = ("id", "object", "created", "model", "system_fingerprint")
+# The keys of a response and of a choice; any other is vetted as an "extra" part (wires/extras.py).
+TOP_KEYS = frozenset((*TEMPLATE_KEYS, "usage", "choices", "error"))  # (an error event: an `error` part)
+CHOICE_KEYS = frozenset(("index", "text", "finish_reason", "logprobs"))
+
+
+def _extras(data: dict[str, Any], choices: list[dict[str, Any]]) -> list[Part]:
+    """What a response or a stream event carries outside the format, as "extra" parts."""
+    out = [Part(0, "response_extra", "extra", extra_text(data, TOP_KEYS))]
+    out += [Part(c.get("index", 0), "choice_extra", "extra", extra_text(c, CHOICE_KEYS)) for c in choices]
+    return [p for p in out if p.text]
 
 
 class CompletionsWire(Wire):
@@ -27,28 +38,32 @@ class CompletionsWire(Wire):
     path = "/completions"
 
     def parts(self, data: dict[str, Any]) -> list[Part]:
+        choices = [as_dict(c, "a choice") for c in data.get("choices") or []]
         out = [
-            Part(c.get("index", pos), "content", "content", field_text(c.get("text")))
-            for pos, c in enumerate(data.get("choices") or [])
+            Part(c.get("index", pos), "content", "content", field_text(c.get("text"))) for pos, c in enumerate(choices)
         ]
-        return out or [Part(0, "content", "content", "")]
+        return (out or [Part(0, "content", "content", "")]) + _extras(data, choices)
 
     def stream_parts(self, events: list[Event]) -> list[Part]:
         texts: dict[int, list[str]] = {}
+        extras: list[Part] = []
         for d in data_events(events):
-            for c in d.get("choices") or []:
+            choices = [as_dict(c, "a choice") for c in d.get("choices") or []]
+            for c in choices:
                 texts.setdefault(c.get("index", 0), []).append(field_text(c.get("text")))
-        return [Part(i, "content", "content", "".join(texts.get(i, []))) for i in sorted(texts) or [0]]
+            extras += _extras(d, choices)
+        return [Part(i, "content", "content", "".join(texts.get(i, []))) for i in sorted(texts) or [0]] + extras
 
     def event_deltas(self, payload: Any, names: dict[str, str]) -> list[tuple[int, str, PartKind, str]]:
         if not isinstance(payload, dict):
             return []
         out: list[tuple[int, str, PartKind, str]] = []
-        for c in payload.get("choices") or []:
+        choices = [as_dict(c, "a choice") for c in payload.get("choices") or []]
+        for c in choices:
             text = field_text(c.get("text"))  # (text in another shape than a string: read as its JSON text)
             if text:
                 out.append((c.get("index", 0), "content", "content", text))
-        return out
+        return out + [(p.choice, p.label, p.kind, p.text) for p in _extras(payload, choices)]
 
     def is_terminal(self, payload: Any) -> bool:
         return not isinstance(payload, dict) or any(c.get("finish_reason") for c in payload.get("choices") or [])
