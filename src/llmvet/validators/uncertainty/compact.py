@@ -112,4 +112,8 @@ class Compact:
         return int(self._kept[pos]) if pos < len(self.text) else pos + self._removed
 
     def span(self, a: int, b: int) -> tuple[int, int]:
+        if self._keep is None and self._source is None:  # (`orig` twice, inline: ~9,000 spans a benchmark pass)
+            cps, offs = self._cps, self._offs
+            start = a + offs[bisect_right(cps, a) - 1]
+            return (start, b + offs[bisect_right(cps, b - 1) - 1]) if b > a else (start, start)
         return self.orig(a), self.orig(b - 1) + 1 if b > a else self.orig(a)

@@ -74,6 +74,8 @@ class Analysis:
 
     @property
     def best_statement(self) -> Hit | None:
+        if not self.statements:
+            return None  # (most answers: no list of them made)
         counted = [h for h in self.statements if h.score >= 0.5]
         return max(counted, key=lambda h: h.score, default=None)
 

@@ -33,6 +33,7 @@ from llmvet.validators.uncertainty.text import Views, count_words
 REASON_MAX_WORDS = 40  # a longer sentence after a refusal is taken as content even when it names a reason
 REFUSAL_SECTIONS = ("refusal", "refusal_capability", "refusal_policy", "deflection")
 FIXED_CATEGORY = {"refusal_capability": "capability", "refusal_policy": "policy", "deflection": "deflection"}
+_FOUND_SECTIONS = (*REFUSAL_SECTIONS, "deflection_weak")  # the sections find_refusals reads, in order
 REASON_CATEGORIES = ("safety", "policy")  # the categories whose words are reasons (cues.build: CueSet.reasons)
 _PIVOT_START = re.compile(
     r"(?:that said|that being said|having said that|however|but|still|here(?:'s| is| are)|what i can|in general|generally|"
@@ -51,7 +52,7 @@ def find_refusals(views: Views, cues: CueSet) -> list[Hit]:
     exclude = cues.get("refusal_exclude")
     hits: list[Hit] = []
     taken = Spans()
-    for section in (*REFUSAL_SECTIONS, "deflection_weak"):
+    for section in _FOUND_SECTIONS:
         rx = cues.get(section)
         if rx is None:
             continue

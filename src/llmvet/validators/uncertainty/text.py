@@ -107,7 +107,7 @@ class Views:
         return self.maps[where].span(a, b)
 
     def original(self, where: str, a: int, b: int) -> str:
-        s, e = self.span(where, a, b)
+        s, e = self.maps[where].span(a, b)
         return self.text[s:e]
 
     def sentence_bounds(self, pos: int) -> tuple[int, int]:
