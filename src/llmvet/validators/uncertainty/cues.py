@@ -158,7 +158,9 @@ class CueSet:
         """`CueSet(patterns, self.categories, self.sources, full=self)`, made without the frozen dataclass's
         `__init__` (one `object.__setattr__` a field: 3 us, a tenth of a short answer's rule path)."""
         out = object.__new__(CueSet)
-        out.__dict__.update(self._narrowed_fields, patterns=patterns)
+        # (`get` as the patterns' own: the rule path asks a view's set ~20 times an answer, and the method
+        # was a Python call each time)
+        out.__dict__.update(self._narrowed_fields, patterns=patterns, get=patterns.get)
         return out
 
     @cached_property
