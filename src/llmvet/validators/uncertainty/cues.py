@@ -133,13 +133,19 @@ class CueSet:
         table = whole.starts.starts(text, data)
         opened, gated, alts = table.opened(), whole.gated, whole.alternatives  # (makes the pass)
         if gated and opened is not None:  # (they shut wherever the strings would: no strings asked)
-            live = table.live(gated - opened)  # sections that can start somewhere in the text
+            # sections that can start somewhere in the text: asked only for one that is not live in any text
+            live: set[str] | None = None
+            anyway = whole._live_anyway
             patterns = dict(whole._shut)
             indexed = whole._by_name
             # (from the labels of the open gates, ~5 a view, not each of the ~20 indexed sections)
             for name in chain(whole._names.intersection(opened), whole._ungated):
-                if name in live:
-                    patterns[name] = Indexed(indexed[name], text, table, name, alts.get(name))
+                if name not in anyway:
+                    if live is None:
+                        live = table.live(gated - opened)
+                    if name not in live:
+                        continue
+                patterns[name] = Indexed(indexed[name], text, table, name, alts.get(name))
             return whole._narrowed(patterns)
         patterns = dict(whole.patterns)
         live = table.live()
@@ -188,6 +194,13 @@ class CueSet:
     def _shut(self) -> dict[str, Pattern | None]:
         """The patterns with every indexed section None (for_text opens some)."""
         return {**self.patterns, **dict.fromkeys(self._by_name)}
+
+    @cached_property
+    def _live_anyway(self) -> frozenset[str]:
+        """The names starts.Starts.live counts in every view: where the keys are not in the pass
+        (literals.py), those with keys (each of the shipped sections)."""
+        literal = None if self.starts is None else self.starts.literal
+        return literal.keyed if literal is not None and literal.lazy else frozenset()
 
     @cached_property
     def _ungated(self) -> tuple[str, ...]:
