@@ -98,10 +98,13 @@ def _find_hedges(views: Views, cues: CueSet, opts: Options, out: Analysis) -> No
                 continue
             taken.append((a, b))
             out.hedges.append(Hit(section, a, b, clean(said), weight))
+    if not out.hedges:  # (most answers: level "none", no weight (the int 0 `sum` gave) and density 0.0)
+        out.hedge_weight, out.hedge_density, out.hedge_level = 0, 0.0, "none"
+        return
     out.hedges.sort(key=lambda h: h.start)
     out.hedge_weight = sum(h.score for h in out.hedges)
     out.hedge_density = 100.0 * out.hedge_weight / max(views.prose_words, 1)
-    if not out.hedges or out.hedge_weight < opts.hedge_light_min:
+    if out.hedge_weight < opts.hedge_light_min:
         out.hedge_level = "none"
     elif out.hedge_density >= opts.hedge_threshold and out.hedge_weight >= opts.hedge_min_count:
         out.hedge_level = "heavy"

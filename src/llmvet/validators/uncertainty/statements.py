@@ -86,9 +86,12 @@ def find_statements(
     if opts.collect_candidates and best is None:  # the embedding pass only looks when the rules found none
         for p, blocked in passes:
             p.collect(blocked)
+    if not out.statements:  # (most answers: nothing to sort or score)
+        out.statement_present, out.statement_score = False, 0.0
+        return
     out.statements.sort(key=lambda h: h.start)
     out.statement_present = best is not None
-    out.statement_score = best.score if best else max((h.score for h in out.statements), default=0.0)
+    out.statement_score = best.score if best else max(h.score for h in out.statements)
 
 
 @dataclass(slots=True)
@@ -139,6 +142,8 @@ class _ViewPass:
     def listed(self, candidates: list[Candidate]) -> Spans:
         """Cue-list statements and filler; returns the spans later passes must leave alone."""
         filler_spans = cue_spans(self.cues.get("filler"), self.view)
+        if not candidates and not filler_spans:
+            return Spans(self.refusals)  # (most views: nothing listed)
         filler, taken = Spans(filler_spans), Spans()
         for a, b, kind in candidates:
             if self._skipped(a, b, taken):
