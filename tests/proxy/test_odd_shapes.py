@@ -207,7 +207,7 @@ def test_a_hosted_tool_item_is_vetted(fake, guard):
     assert_not_delivered(send(guard, "responses", False))
 
 
-@pytest.mark.parametrize("where", ["item added", "unknown event", "final snapshot only"])
+@pytest.mark.parametrize("where", ["item added", "unknown event", "final snapshot only", "first snapshot only"])
 def test_a_hosted_tool_item_is_vetted_in_streams(fake, guard, where):
     final = {"id": "resp_x", "object": "response", "status": "completed", "model": "m", "output": []}
     events: list[Any] = [("response.created", {"type": "response.created", "response": {**final, "output": []}})]
@@ -216,8 +216,10 @@ def test_a_hosted_tool_item_is_vetted_in_streams(fake, guard, where):
     elif where == "unknown event":
         payload = {"type": "response.mcp_call_arguments.delta", "item_id": "mcp_1", "delta": KEY}
         events.append(("response.mcp_call_arguments.delta", payload))
-    else:
+    elif where == "final snapshot only":
         final = {**final, "output": [MCP_CALL]}
+    else:
+        events[0] = ("response.created", {"type": "response.created", "response": {**final, "output": [MCP_CALL]}})
     events.append(("response.completed", {"type": "response.completed", "response": final}))
     fake.reset(lambda b: Reply(events=events))
     r = send(guard, "responses", True)

@@ -70,9 +70,6 @@ _REPEATS = frozenset(
     (
         *FINAL_EVENTS,
         "error",  # (read as an `error` part)
-        "response.created",
-        "response.in_progress",
-        "response.queued",
         "response.output_item.done",
         "response.content_part.added",
         "response.content_part.done",
@@ -86,6 +83,9 @@ _REPEATS = frozenset(
         "response.reasoning_text.done",
     )
 )
+
+
+_SNAPSHOTS = frozenset(("response.created", "response.in_progress", "response.queued"))
 
 
 def _extra_item(item: Any) -> list[tuple[int, str, PartKind, str]]:
@@ -150,6 +150,10 @@ class ResponsesWire(Wire):
                 return [(0, f"tool_name#{item.get('id')}", "tool_name", str(item["name"]))]
             return _extra_item(item)
         if kind not in _DELTA_EVENTS:  # (an event of a kind not read here: what it carries is vetted whole)
+            if kind in _SNAPSHOTS:  # (the response so far: its output is empty, or vetted here)
+                response = payload.get("response")
+                output = response.get("output") if response.__class__ is dict else response
+                return [(0, "extra", "extra", field_text(output))] if output else []
             extra = "" if kind in _REPEATS else extra_text(payload, _BARE_KEYS)
             return [(0, "extra", "extra", extra)] if extra else []
         delta = field_text(delta)  # (text in another shape than a string: read as its JSON text)
