@@ -14,7 +14,6 @@ from llmvet.validators.packages.registry import Index, Lookup, RegistryClient, c
 if TYPE_CHECKING:
     from llmvet.resources import Resources
 
-_JobMap = dict[tuple[str, str], Job]
 _Lookups = dict[tuple[str, str], Lookup]
 
 
@@ -36,10 +35,11 @@ class SecondRound:
         self.private = private
         self.other_index = other_index
 
-    async def run(self, resources: Resources | None, jobs: _JobMap, lookups: _Lookups) -> None:
-        """One lookup of whatever of both is not in memory; on the warm path none, so no task and no
-        loop turn. Without `resources`, only the other registry's names in memory are read."""
-        waiting, elsewhere = self.plan(jobs, lookups, resources is not None)
+    async def run(self, resources: Resources | None, missing: list[Job]) -> None:
+        """For `missing`, the jobs (in order) whose name the registry lacks: one lookup of whatever of both
+        is not in memory; on the warm path none, so no task and no loop turn. Without `resources`, only
+        the other registry's names in memory are read."""
+        waiting, elsewhere = self.plan(missing, resources is not None)
         wanted = [(job.index, c) for job in waiting for c in alias_candidates(job.name)]
         wanted += [(index, name) for _, index, name in elsewhere]
         found: _Lookups = {}
@@ -63,19 +63,15 @@ class SecondRound:
             if lk is not None and lk.status == "found":
                 job.elsewhere = (index.ecosystem, name)
 
-    def plan(
-        self, jobs: _JobMap, lookups: _Lookups, elsewhere_too: bool
-    ) -> tuple[list[Job], list[tuple[Job, Index, str]]]:
-        """One pass over the missing names: Python imports the registry lacks under their own name (python-X
-        may be theirs); (job, other registry, name there) of names installed or listed (code does not import
-        the other language's packages; private names never go to a public registry, nor another index's)."""
+    def plan(self, missing: list[Job], elsewhere_too: bool) -> tuple[list[Job], list[tuple[Job, Index, str]]]:
+        """One pass over the jobs of missing names: Python imports the registry lacks under their own name
+        (python-X may be theirs); (job, other registry, name there) of names installed or listed (code does
+        not import the other language's packages; private names never go to a public registry, nor another
+        index's)."""
         waiting: list[Job] = []
         elsewhere: list[tuple[Job, Index, str]] = []
         private = self.judge.is_private if self.judge.config.private_prefixes else None  # (none: no call per ref)
-        for (iid, _), job in jobs.items():
-            lk = lookups.get((iid, job.name))
-            if lk is None or lk.status != "missing":
-                continue
+        for job in missing:
             imported = installed = False
             other_index = False  # a ref private, or installed from an index we were not asked to check
             for r in job.refs:

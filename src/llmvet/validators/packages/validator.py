@@ -173,18 +173,25 @@ class PackagesValidator(Validator[PackagesConfig]):
         """The verdict on `refs`; with `warm_only`, None unless every name is in the memory cache."""
         findings: list[Finding] = []
         jobs = self._plan(refs, reviewed, findings)
-        warm: _Lookups = {}
         if warm_only:
             if findings:
                 return None
+            # every answer in memory (most): no lookup coroutine; the jobs a registry lacks noted as read
+            lookups: _Lookups = {}
+            missing: list[Job] = []
             peek, now = self.client.peek, time.time()  # (one clock read for the answer's names)
             for (iid, _), job in jobs.items():
                 name = job.name
                 hit = peek(job.index, name, now)
                 if hit is None:
                     return None
-                warm[(iid, name)] = hit
-        lookups: _Lookups = await self._lookup(ctx, jobs, warm) if jobs else {}
+                lookups[(iid, name)] = hit
+                if hit.status == "missing":
+                    missing.append(job)
+            if missing:
+                await self.second_round.run(ctx.resources, missing)
+        else:
+            lookups = await self._lookup(ctx, jobs) if jobs else {}
         now = time.time()
         if jobs and ctx.resources is not None and len(self._popular_built) != len(self._ecosystems):
             await self._load_popular(ctx, jobs)  # (popular_names keeps what it built: no await once all are)
@@ -296,12 +303,12 @@ class PackagesValidator(Validator[PackagesConfig]):
             )
         return False, None
 
-    async def _lookup(self, ctx: Context, jobs: _JobMap, warm: _Lookups) -> _Lookups:
-        """Every job's answer; `warm` holds them all when the caller already found each in memory."""
-        lookups: _Lookups = warm
+    async def _lookup(self, ctx: Context, jobs: _JobMap) -> _Lookups:
+        """Every job's answer: from memory, else looked up."""
+        lookups: _Lookups = {}
         # Warm path: everything in memory, no awaiting.
         pending = []
-        for (iid, _), job in jobs.items() if not warm else ():
+        for (iid, _), job in jobs.items():
             hit = self.client.peek(job.index, job.name)
             if hit is None:
                 pending.append((job.index, job.name))
@@ -320,10 +327,13 @@ class PackagesValidator(Validator[PackagesConfig]):
                 if span is not None:
                     span.set_attributes(cache_counts(found.values()))
             lookups.update(found)
-        for lk in lookups.values():  # (a loop, not any() over a generator: no function made per answer)
-            if lk.status == "missing":
-                await self.second_round.run(ctx.resources, jobs, lookups)
-                break
+        missing = []
+        for (iid, _), job in jobs.items():
+            lk = lookups.get((iid, job.name))
+            if lk is not None and lk.status == "missing":
+                missing.append(job)
+        if missing:
+            await self.second_round.run(ctx.resources, missing)
         return lookups
 
     async def _load_popular(self, ctx: Context, jobs: _JobMap) -> None:
