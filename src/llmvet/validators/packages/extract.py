@@ -58,10 +58,13 @@ class Block(Protocol):
 
 def _prose_above(text: str, start: int) -> str:
     """The prose just above a block's fence (not reaching into an earlier block)."""
-    fence_line_start = text.rfind("\n", 0, max(0, start - 1)) + 1
-    before = text[max(0, fence_line_start - 200) : fence_line_start]
+    # (conditional expressions, not max(): the builtin parses its arguments by keywords, ~1 k instructions)
+    fence_line_start = text.rfind("\n", 0, start - 1 if start > 1 else 0) + 1
+    lo = fence_line_start - 200
+    before = text[lo if lo > 0 else 0 : fence_line_start]
     if "```" in before or "~~~" in before:
-        before = before[max(before.rfind("```"), before.rfind("~~~")) + 3 :]
+        a, b = before.rfind("```"), before.rfind("~~~")
+        before = before[(a if a > b else b) + 3 :]
     return before
 
 
@@ -69,7 +72,9 @@ def may_name_file(words: FileWords, text: str, block: Block) -> bool:
     """Can a file name stand where manifest_refs looks for one: in the 200 characters above the
     block's fence line, the fence line, or the block's first line?"""
     start, code = block.span[0], block.code
-    lo = max(0, text.rfind("\n", 0, max(0, start - 1)) + 1 - 200)
+    lo = text.rfind("\n", 0, start - 1 if start > 1 else 0) + 1 - 200  # (no max(): see _prose_above)
+    if lo < 0:
+        lo = 0
     if not words.may_name(lo, start + len(code)):
         return False  # not even with the whole block (most blocks): its first line need not be found
     first = len(code) - len(code.lstrip())

@@ -75,7 +75,9 @@ _STOP = re.compile(r"\n|`|;|\||\)|&&|</|#(?<![^ \t\n]#)|>(?<=[ \t]>)(?=[ \t]|$)"
 def _segment_end(text: str, pos: int, limit: int = _MAX_COMMAND) -> int:
     """Where a shell command starting at pos ends: newline (unless continued with a backslash),
     a backtick, `;`, `|`, `&&`, `)`, a comment, or a redirection."""
-    n = min(len(text), pos + limit)
+    n = pos + limit  # (no min(): the builtin parses its arguments by keywords, ~1 k instructions)
+    if n > len(text):
+        n = len(text)
     i = pos
     while True:
         m = _STOP.search(text, i, n)
@@ -99,7 +101,10 @@ def _in_spans(pos: int, spans: list[tuple[int, int]], starts: list[int]) -> bool
 
 
 def _inside_inline_code(text: str, pos: int) -> bool:
-    line_start = max(text.rfind("\n", max(0, pos - 2000), pos) + 1, pos - 2000)  # bounded: keeps long lines linear
+    lo = pos - 2000  # bounded: keeps long lines linear (and no max(): see _segment_end)
+    line_start = text.rfind("\n", lo if lo > 0 else 0, pos) + 1
+    if line_start < lo:
+        line_start = lo
     return text.count("`", line_start, pos) % 2 == 1
 
 
@@ -189,7 +194,9 @@ def _tried_at(text: str, starts: list[int]) -> Iterator[re.Match[str]]:
 
 def _negated(text: str, start: int) -> bool:
     """Does advice against the command stand just before it ("not `pip install sklearn`")?"""
-    lo = max(text.rfind("\n", max(0, start - 30), start) + 1, start - 30)
+    lo = text.rfind("\n", start - 30 if start > 30 else 0, start) + 1  # (no max(): see _segment_end)
+    if lo < start - 30:
+        lo = start - 30
     before = text[lo:start]
     if before.isascii() and _NEGATION_WORD.search(before.lower()) is None:
         return False  # (non-ASCII text may hold letters that match ASCII ones ignoring case, e.g. "\u017f")
@@ -240,8 +247,17 @@ def find_install_commands(text: str, code_spans: list[tuple[int, int]], starts: 
                     refs.append(Ref("npm", name, (off + a, off + b), "install", "npm-create", None, tok))
                 break
         # in code a command owns its whole line; in prose only up to its last name
-        done_to = end if not prose else max([start] + [r.span[1] for r in refs[before:]])
+        done_to = end if not prose else _names_end(refs, before, start)
     return refs
+
+
+def _names_end(refs: list[Ref], first: int, start: int) -> int:
+    """`max([start] + [r.span[1] for r in refs[first:]])`: a loop, no function nor list made per command."""
+    end = start
+    for r in refs[first:]:
+        if r.span[1] > end:
+            end = r.span[1]
+    return end
 
 
 _INDEX_OPTS = ("-i", "--index-url", "--extra-index-url", "--registry", "--index", "--default-index")
