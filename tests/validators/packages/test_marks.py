@@ -1,12 +1,15 @@
-"""marks.py: one Hyperscan pass for where install commands may start and where file words stand; it must
-give what extraction finds without it (the command matches: test_fast_paths.test_commands_are_the_regex_matches)."""
+"""marks.py: one Hyperscan pass for where install commands may start, where file words stand and where a
+folder-making command may start; it must give what extraction finds without it (the command and folder
+matches: test_fast_paths.test_commands_are_the_regex_matches, test_created_folder_names_are_the_regex_matches)."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
 from llmvet import text as parse
-from llmvet.validators.packages import extract, extract_commands, manifest_names, marks
+from llmvet.validators.packages import extract, extract_commands, extract_imports, manifest_names, marks, scan
 from tests.support.corpus import with_generated
 
 pytestmark = pytest.mark.skipif(not marks.available(), reason="no hyperscan")
@@ -51,3 +54,16 @@ def test_extraction_without_hyperscan_finds_the_same(monkeypatch):
     without = [extract.extract(t, parse.code_blocks(t, parse.find_fences(t))) for t in generated]
     assert without == with_marks
     assert sum(len(e.refs) for e in without) > 3000
+
+
+def test_the_folder_starts_are_every_start_of_the_relaxed_form():
+    """Every place the relaxed folder-command form (as RE2 reads it over the ASCII view) starts, no other."""
+    form = re.compile("(?=" + extract_imports.CREATED_FORM.replace(r"\s", scan.SPACE) + ")")
+    pieces = ["cd ", "cd\t", "cd\u3000", "mkdir -p ", "mkdir\x0b-p  ", "startapp ", "startproject", "abcd ", "x", "_",
+              "\u00e9", "-", "\n", " "]  # fmt: skip
+    found = 0
+    for text in with_generated(pieces, 53, 20000, 20):
+        expected = [m.start() for m in form.finditer(scan.ascii_view(text).decode())]
+        assert marks.marks(text)[2] == expected, text  # type: ignore[index]
+        found += len(expected)
+    assert found > 20000

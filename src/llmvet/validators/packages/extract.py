@@ -109,7 +109,10 @@ def extract(
         if imports and lang in IMPORT_LANGS:  # (block_imports finds none in any other language)
             import_refs.extend(block_imports(lang, code, start))
     if import_refs:
-        kept, local = split_local(f"{text}\n{context}" if context else text, import_refs, own)
+        if context:  # (the lines a stream's window brings along are not in `found`)
+            kept, local = split_local(f"{text}\n{context}", import_refs, own)
+        else:
+            kept, local = split_local(text, import_refs, own, None if found is None else found[2])
         out.refs.extend(kept)
         out.local_modules |= local
     out.own = own

@@ -275,13 +275,18 @@ _TREE_DIR = re.compile(r"^[ \t│├└─|`+*-]*([A-Za-z_]\w*)/[ \t]*(?:#.*)?$"
 # `\b(?:startapp|startproject|mkdir(?:\s+-p)?|cd)\s+([A-Za-z_]\w*)`, written so that every alternative
 # starts with its letter (the engine jumps between s, m and c) and the word boundary is looked behind for.
 _DJANGO = re.compile(r"(?:s(?<!\ws)(?:tartapp|tartproject)|m(?<!\wm)kdir(?:\s+-p)?|c(?<!\wc)d)\s+([A-Za-z_]\w*)")
-_DJANGO_CANDIDATE = scan.relaxed(r"(?:startapp|startproject|mkdir(?:\s+-p)?|cd)\s+[A-Za-z_]")
+# where _DJANGO may start: RE2 reads it (scan.py), or marks.py asks Hyperscan for it with the command forms
+CREATED_FORM = r"(?:startapp|startproject|mkdir(?:\s+-p)?|cd)\s+[A-Za-z_]"
+_DJANGO_CANDIDATE = scan.relaxed(CREATED_FORM)
 _JS_FILE = re.compile(r"(?<![\w.-])([A-Za-z_][\w-]*)\.(?:js|ts|jsx|tsx|mjs|cjs)\b")
 
 
-def created(text: str) -> Iterator[re.Match[str]]:
-    """`_DJANGO.finditer(text)`, the pattern tried only where RE2 finds its words (scan.py)."""
-    return scan.finditer(_DJANGO, _DJANGO_CANDIDATE, text)
+def created(text: str, starts: list[int] | None = None) -> Iterator[re.Match[str]]:
+    """`_DJANGO.finditer(text)`, the pattern tried only where its relaxed form starts: at `starts` (every
+    start of it, ascending: marks.py), else where RE2 finds it (scan.py)."""
+    if starts is None:
+        return scan.finditer(_DJANGO, _DJANGO_CANDIDATE, text)
+    return scan.tried_at(_DJANGO, text, starts)
 
 
 def local_modules(text: str) -> set[str]:
@@ -353,15 +358,18 @@ def block_imports(lang: str, code: str, base: int) -> list[Ref]:
     return []
 
 
-def split_local(text: str, import_refs: list[Ref], own: set[str]) -> tuple[list[Ref], set[str]]:
+def split_local(
+    text: str, import_refs: list[Ref], own: set[str], made_starts: list[int] | None = None
+) -> tuple[list[Ref], set[str]]:
     """(imports of packages, names of modules the answer defines); stdlib imports are dropped.
-    `own` holds the project names its manifests declare."""
+    `own` holds the project names its manifests declare; `made_starts`, if known, where a command
+    making a folder may start (see created)."""
     kept: list[Ref] = []
     local: set[str] = set()
     verdicts: dict[str, bool] = {}
     made: set[str] = set()
     if "startapp" in text or "startproject" in text or "mkdir" in text or "cd " in text:
-        made = {m.group(1) for m in created(text)}
+        made = {m.group(1) for m in created(text, made_starts)}
     wanted = set()  # the names to read the text for: not stdlib, not the answer's own project
     for r in import_refs:
         if not (r.ecosystem == "pypi" and r.name in _NOT_PACKAGES) and r.name not in own:

@@ -1,5 +1,5 @@
 """One Hyperscan pass over an answer for the places extraction reads further: where an install command
-may start, and where a manifest file word stands.
+may start, where a manifest file word stands, and where a command making a folder may start.
 
 Without it, extraction found the first with one RE2 call per candidate (scan.finditer: ~8 k instructions a
 call, one per command and one more per answer) and the second with a search per file word; one call of a
@@ -13,8 +13,13 @@ What it gives must equal what those searches give, as extraction reads it:
   matches at is reported; `_CMD` is tried at each, in order, as scan.finditer tries RE2's candidates.
 - file-word starts: every start of a manifest file word (manifest_names.FILENAME_WORDS) ignoring ASCII
   case, overlapping ones too: what FileWords finds without it.
+- folder-command starts: every start of extract_imports.CREATED_FORM (the relaxed form RE2 reads for
+  `created`, relaxed the same way): no two starts end at one place (the blanks before the name follow
+  a word ending in a letter, so they are all of the blanks there, and no two of its words end alike), so
+  every start is reported; `created` tries its pattern at each, as scan.finditer tries RE2's candidates
+  (for a long answer with imports, an RE2 pass over the text and a second ASCII view of it saved).
 
-Both are read over the ASCII view of the text ("?" for every other character: the same offsets).
+All are read over the ASCII view of the text ("?" for every other character: the same offsets).
 Without the `hyperscan` package (no wheel for the platform) `marks` returns None and extraction
 searches as before.
 """
@@ -25,7 +30,7 @@ import re
 import threading
 from typing import Any
 
-from llmvet.validators.packages import extract_commands, scan
+from llmvet.validators.packages import extract_commands, extract_imports, scan
 from llmvet.validators.packages.manifest_names import FILENAME_WORDS
 
 try:
@@ -64,13 +69,15 @@ class _Database:
         return db, scratch
 
 
-_COMMANDS = len(COMMAND_FORMS)  # ids below it are command forms, the rest file words
+_COMMANDS = len(COMMAND_FORMS)  # ids below it are command forms, then file words, then the folder form
+_LIST = (0,) * _COMMANDS + (1,) * len(FILENAME_WORDS) + (2,)  # which list an id's starts go to
 
 
 def _compile() -> Any:
     expressions = [_relaxed(f) for f in COMMAND_FORMS] + [re.escape(w).encode() for w in FILENAME_WORDS]
+    expressions.append(_relaxed(extract_imports.CREATED_FORM))
     som = hyperscan.HS_FLAG_SOM_LEFTMOST
-    flags = [som] * _COMMANDS + [som | hyperscan.HS_FLAG_CASELESS] * len(FILENAME_WORDS)
+    flags = [som] * _COMMANDS + [som | hyperscan.HS_FLAG_CASELESS] * len(FILENAME_WORDS) + [som]
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     db.compile(expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions), flags=flags)
     return db
@@ -79,28 +86,31 @@ def _compile() -> Any:
 _DATABASE = _Database()
 
 
-def _hit(i: int, start: int, _end: int, _flags: int, add: tuple[Any, Any]) -> None:
-    add[i >= _COMMANDS](start)  # (a function of the module, its lists passed in: no closure made per answer)
+def _hit(i: int, start: int, _end: int, _flags: int, add: tuple[Any, Any, Any]) -> None:
+    add[_LIST[i]](start)  # (a function of the module, its lists passed in: no closure made per answer)
 
 
 def available() -> bool:
     return hyperscan is not None
 
 
-def marks(text: str) -> tuple[list[int], list[int]] | None:
-    """(the places an install command may start, the starts of file words), each ascending and without
-    repeats; None without Hyperscan."""
+def marks(text: str) -> tuple[list[int], list[int], list[int]] | None:
+    """(the places an install command may start, the starts of file words, the places a command making a
+    folder may start: extract_imports.created), each ascending and without repeats; None without Hyperscan."""
     if hyperscan is None:
         return None
     commands: list[int] = []
     words: list[int] = []
+    made: list[int] = []
     db, scratch = _DATABASE.scratch()
     # (positional: the binding parsed the keywords for ~3.5 k instructions, a quarter of a short answer's scan)
-    db.scan(scan.ascii_view(text), _hit, 0, (commands.append, words.append), scratch)
+    db.scan(scan.ascii_view(text), _hit, 0, (commands.append, words.append, made.append), scratch)
     # (a form may end at several places from one start, `npm i` and `npm install`; two forms may start
     # at one place: the lists are short, most are empty)
     if len(commands) > 1:
         commands = sorted(set(commands))
     if len(words) > 1:
         words = sorted(set(words))
-    return commands, words
+    if len(made) > 1:
+        made = sorted(set(made))
+    return commands, words, made

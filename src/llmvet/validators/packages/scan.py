@@ -49,3 +49,14 @@ def finditer(rx: re.Pattern[str], candidate: Any, text: str, data: bytes | None 
             continue
         yield m
         pos = m.end()
+
+
+def tried_at(rx: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
+    """`rx.finditer(text)` for a pattern that never matches the empty string, given every place a relaxed
+    form of it starts (ascending, marks.py): `rx` tried at each one past the previous match, in order."""
+    pos = 0
+    match = rx.match
+    for a in starts:
+        if a >= pos and (m := match(text, a)) is not None:
+            yield m
+            pos = m.end()
