@@ -10,8 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict
 
@@ -118,6 +117,29 @@ class ReaskResult:
 ReaskFn = Callable[[dict[str, Any], list[dict[str, Any]] | None, int], Awaitable[ReaskResult]]
 
 
+T = TypeVar("T")
+
+
+class _read_once(Generic[T]):
+    """`functools.cached_property` without the lock Python 3.11 takes on each first read: about
+    0.4 us a property, and a packages check reads two. A Context is read by the task checking it
+    (two threads computing one value at once would store equal values)."""
+
+    def __init__(self, compute: Callable[[Any], T]) -> None:
+        self.compute, self.name = compute, compute.__name__
+        self.__doc__ = compute.__doc__
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _read_once[T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> T: ...
+    def __get__(self, obj: object | None, owner: type | None = None) -> T | _read_once[T]:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.compute(obj)  # (later reads find it there, not here)
+        return value
+
+
 @dataclass
 class Context:
     """Everything a validator may look at for one answer."""
@@ -156,26 +178,26 @@ class Context:
         """The user's last message (chat), prompt (completions) or input (responses), as text."""
         return parse.prompt_text(self.request)
 
-    @cached_property
+    @_read_once
     def unescaped(self) -> Unescaped:
         """The text as the app's JSON parser will read it: tool-call arguments with their string
         escapes undone (`raw_span` maps a span back into `text`); any other part as it is."""
         return unescape(self.text) if self.part_kind == "tool_arguments" else Unescaped(self.text)
 
-    @cached_property
+    @_read_once
     def _fences(self) -> list[tuple[int, int, str, int, int]]:
         return parse.find_fences(self.text, open_ended=self.partial)
 
-    @cached_property
+    @_read_once
     def code_blocks(self) -> list[CodeBlock]:
         return parse.code_blocks(self.text, self._fences)
 
-    @cached_property
+    @_read_once
     def prose_spans(self) -> list[tuple[int, int]]:
         """Spans of the text outside fenced code blocks."""
         return parse.prose_spans(self.text, self._fences)
 
-    @cached_property
+    @_read_once
     def sentences(self) -> list[Sentence]:
         """Sentences of the prose (code blocks skipped), with their spans."""
         return parse.sentences(self.text, self.prose_spans)
