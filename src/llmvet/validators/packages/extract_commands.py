@@ -180,16 +180,7 @@ def _commands(text: str, starts: list[int] | None = None) -> Iterator[re.Match[s
     every place it matches among them: marks.py), else where RE2 finds its relaxed form."""
     if starts is None:
         return scan.finditer(_CMD, _CMD_CANDIDATE, text)
-    return _tried_at(text, starts)
-
-
-def _tried_at(text: str, starts: list[int]) -> Iterator[re.Match[str]]:
-    pos = 0
-    match = _CMD.match
-    for a in starts:
-        if a >= pos and (m := match(text, a)) is not None:
-            yield m
-            pos = m.end()
+    return scan.tried_at(_CMD, text, starts)
 
 
 def _negated(text: str, start: int) -> bool:
