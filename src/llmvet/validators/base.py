@@ -7,6 +7,7 @@ time (store, HTTP session for lookups, thread pool, embedding model) comes throu
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -101,6 +102,14 @@ class Verdict:
     @classmethod
     def errored(cls, error: str, **meta: Any) -> Verdict:
         return cls(Status.ERROR, 0.0, [], meta, error)
+
+
+def at_raw_spans(findings: list[Finding], view: Unescaped) -> list[Finding]:
+    """`findings` with their spans in `view.text` (`Context.unescaped`, or a validator's own view of
+    JSON text) mapped back into the raw text the client receives."""
+    if view.starts is None:
+        return findings
+    return [f if f.span is None else dataclasses.replace(f, span=view.raw_span(*f.span)) for f in findings]
 
 
 class ReaskUnavailable(RuntimeError):

@@ -21,7 +21,16 @@ import re2
 from pydantic import AfterValidator, Field
 
 from llmvet.json_escapes import unescape
-from llmvet.validators.base import Context, Finding, Severity, StreamMode, Validator, ValidatorConfig, Verdict
+from llmvet.validators.base import (
+    Context,
+    Finding,
+    Severity,
+    StreamMode,
+    Validator,
+    ValidatorConfig,
+    Verdict,
+    at_raw_spans,
+)
 from llmvet.validators.segments import WHITESPACE, line_boundary, token_boundary
 
 # Characters scanned on the event loop; longer answers go to the thread pool (RE2 releases the GIL).
@@ -146,10 +155,8 @@ class RegexValidator(Validator[RegexConfig]):
             findings = await ctx.resources.run_cpu(self._scan, text)  # big answers: off the event loop
         else:
             findings = self._scan(text)
-        if view is not None and view.starts is not None:
-            for finding in findings:
-                if finding.span is not None:
-                    finding.span = view.raw_span(*finding.span)
+        if view is not None:
+            findings = at_raw_spans(findings, view)
         return Verdict.failed(findings) if findings else Verdict.passed()
 
     def _scan(self, text: str) -> list[Finding]:

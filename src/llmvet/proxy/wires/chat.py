@@ -48,8 +48,7 @@ def message_parts(i: int, msg: dict[str, Any]) -> list[Part]:
         reasoning = field_text(msg.get(key))
         if reasoning:
             out.append(Part(i, "reasoning", "reasoning", reasoning))
-    audio = msg.get("audio")  # an audio answer's transcript is its text
-    transcript = field_text(audio.get("transcript") if audio.__class__ is dict else audio)
+    transcript = _transcript(msg.get("audio"))
     if transcript:
         out.append(Part(i, "audio", "content", transcript))
     calls = [(_function_of(tc), "tool_call") for tc in msg.get("tool_calls") or []]
@@ -63,6 +62,11 @@ def message_parts(i: int, msg: dict[str, Any]) -> list[Part]:
     if extra:
         out.append(Part(i, "extra", "extra", extra))
     return out
+
+
+def _transcript(audio: Any) -> str:
+    """An audio answer's text: its transcript (an `audio` that is no object: its JSON text)."""
+    return field_text(audio.get("transcript") if audio.__class__ is dict else audio)
 
 
 def _function_of(call: Any) -> dict[str, Any]:
@@ -203,8 +207,7 @@ def _event_deltas(payload: Any) -> list[tuple[int, str, PartKind, str]]:
             reasoning = field_text(delta.get(key))
             if reasoning:
                 out.append((i, "reasoning", "reasoning", reasoning))
-        audio = delta.get("audio")
-        transcript = field_text(audio.get("transcript") if audio.__class__ is dict else audio)
+        transcript = _transcript(delta.get("audio"))
         if transcript:
             out.append((i, "audio", "content", transcript))
         calls = [
@@ -252,9 +255,8 @@ def _merge_delta(acc: dict[str, Any], delta: dict[str, Any]) -> None:
         value = delta.get(key)
         if value is not None:
             acc.setdefault(key, []).append(content_text(value) if key == "content" else field_text(value))
-    audio = delta.get("audio")
-    if audio is not None:
-        acc.setdefault("audio", []).append(field_text(audio.get("transcript") if audio.__class__ is dict else audio))
+    if delta.get("audio") is not None:
+        acc.setdefault("audio", []).append(_transcript(delta["audio"]))
     for tc in delta.get("tool_calls") or []:
         slot = acc.setdefault("tool_calls", {}).setdefault(tc.get("index", 0), {"name": [], "arguments": []})
         _merge_function(slot, _function_of(tc))

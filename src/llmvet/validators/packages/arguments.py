@@ -9,16 +9,13 @@ its lines read as one line holding `{"code": "import numpy`.
 What: the arguments with their escapes undone and each string's quotes made line breaks
 (`llmvet.json_escapes.unescape`), so a string's text stands on lines of its own; each string that
 may hold code is also read as a code block of no stated language (its imports, or the manifest a
-tool writes); findings' spans are mapped back into the raw arguments.
+tool writes). The validator maps findings' spans back into the raw arguments (`at_raw_spans`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-
 from llmvet.json_escapes import Unescaped, unescape
 from llmvet.text import CodeBlock
-from llmvet.validators.base import Verdict
 
 
 def arguments_view(raw: str) -> Unescaped:
@@ -35,12 +32,3 @@ def string_blocks(view: Unescaped) -> list[CodeBlock]:
         if ("\n" in value or "import" in value or "require" in value) and "```" not in value:
             blocks.append(CodeBlock("", value, (start, end)))
     return blocks
-
-
-def at_raw_spans(verdict: Verdict, view: Unescaped) -> Verdict:
-    """`verdict` with its findings' spans pointing into the raw arguments."""
-    if view.starts is not None:
-        verdict.findings = [
-            f if f.span is None else dataclasses.replace(f, span=view.raw_span(*f.span)) for f in verdict.findings
-        ]
-    return verdict

@@ -18,8 +18,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from llmvet import spans
 from llmvet.store import keys
 from llmvet.text import CodeBlock
-from llmvet.validators.base import Context, Finding, PartKind, Status, StreamMode, Validator, ValidatorConfig, Verdict
-from llmvet.validators.packages.arguments import arguments_view, at_raw_spans, string_blocks
+from llmvet.validators.base import (
+    Context,
+    Finding,
+    PartKind,
+    Status,
+    StreamMode,
+    Validator,
+    ValidatorConfig,
+    Verdict,
+    at_raw_spans,
+)
+from llmvet.validators.packages.arguments import arguments_view, string_blocks
 from llmvet.validators.packages.codes import CODES, DEFAULT_FAIL_ON
 from llmvet.validators.packages.config import PackagesConfig
 from llmvet.validators.packages.extract import Extraction, Ref, extract
@@ -165,7 +175,9 @@ class PackagesValidator(Validator[PackagesConfig]):
                 verdict = await self._judged(ctx, ex.refs, reviewed)
                 assert verdict is not None
         verdict.meta["ms"] = round((time.perf_counter() - t0) * 1000, 3)
-        return verdict if view is None else at_raw_spans(verdict, view)
+        if view is not None:
+            verdict.findings = at_raw_spans(verdict.findings, view)
+        return verdict
 
     async def _judged(
         self, ctx: Context, refs: list[Ref], reviewed: Collection[tuple[str, str]], warm_only: bool = False
