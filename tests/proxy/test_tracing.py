@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from tests.support.fake_registry import running_registry
+from tests.support.fake_registry import pypi_policy, running_registry
 from tests.support.fake_upstream import Reply
 
 POLICY = """
@@ -154,15 +154,7 @@ def test_a_blocked_answer_is_a_span_with_its_decision_and_finding_codes(spans, f
 
 
 def packages_policy(registry: Any) -> str:
-    return f"""
-rules:
-  - name: packages
-    validators:
-      - use: packages
-        with: {{pypi_index_url: "{registry.url}/simple", pypi_json_url: "{registry.url}/pypi", ecosystems: [pypi]}}
-    on_fail: reask
-    reask: {{attempts: 1, fallback: block}}
-"""
+    return pypi_policy(registry.url, "reask", "    reask: {attempts: 1, fallback: block}\n")
 
 
 def _made_up_then_real(body: dict[str, Any]) -> Reply:

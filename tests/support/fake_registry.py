@@ -152,3 +152,15 @@ def packages_validator(reg: FakeRegistry, **settings: Any) -> Any:
         **settings,
     }
     return PackagesValidator(PackagesValidator.Config(**config))
+
+
+def pypi_policy(registry_url: str, on_fail: str, extra: str = "") -> str:
+    """A policy of one rule: the packages validator on PyPI through the fake registry at `registry_url`."""
+    return f"""
+rules:
+  - name: packages
+    validators:
+      - use: packages
+        with: {{pypi_index_url: "{registry_url}/simple", pypi_json_url: "{registry_url}/pypi", ecosystems: [pypi]}}
+    on_fail: {on_fail}
+{extra}"""

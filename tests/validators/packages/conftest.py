@@ -23,15 +23,3 @@ async def res(tmp_path):
     r = Resources(await open_store(f"sqlite:///{tmp_path / 'cache.db'}"))
     yield r
     await r.close()
-
-
-def pypi_policy(registry_url: str, on_fail: str, extra: str = "") -> str:
-    """A policy of one rule: the packages validator on PyPI through the fake registry at `registry_url`."""
-    return f"""
-rules:
-  - name: packages
-    validators:
-      - use: packages
-        with: {{pypi_index_url: "{registry_url}/simple", pypi_json_url: "{registry_url}/pypi", ecosystems: [pypi]}}
-    on_fail: {on_fail}
-{extra}"""

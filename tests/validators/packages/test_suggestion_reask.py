@@ -6,9 +6,8 @@ from __future__ import annotations
 import openai
 import pytest
 
-from tests.support.fake_registry import running_registry
+from tests.support.fake_registry import pypi_policy, running_registry
 from tests.support.fake_upstream import Reply
-from tests.validators.packages.conftest import pypi_policy
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import pytest
 
 from llmvet.validators.packages.arguments import arguments_view, string_blocks
 from llmvet.validators.packages.extract import extract
+from tests.support.fake_registry import pypi_policy
 from tests.support.fake_upstream import Reply
-from tests.validators.packages.conftest import pypi_policy
 
 
 @pytest.mark.parametrize(
