@@ -175,9 +175,7 @@ class PackagesValidator(Validator[PackagesConfig]):
                 verdict = await self._judged(ctx, ex.refs, reviewed)
                 assert verdict is not None
         verdict.meta["ms"] = round((time.perf_counter() - t0) * 1000, 3)
-        if view is not None:
-            verdict.findings = at_raw_spans(verdict.findings, view)
-        return verdict
+        return verdict if view is None else dataclasses.replace(verdict, findings=at_raw_spans(verdict.findings, view))
 
     async def _judged(
         self, ctx: Context, refs: list[Ref], reviewed: Collection[tuple[str, str]], warm_only: bool = False
