@@ -12,7 +12,7 @@ from llmvet import text as parse
 from llmvet.validators.packages import extract, extract_commands, extract_imports, manifest_names, marks, scan
 from tests.support.corpus import with_generated
 
-pytestmark = pytest.mark.skipif(not marks.available(), reason="no hyperscan")
+pytestmark = pytest.mark.skipif(not marks.available(), reason="no pyperscan")
 
 PIECES = [*manifest_names.FILENAME_WORDS, "REQUIREMENTS", "Setup.Py", "PIPFILE", "\u017fetup.py", "pac\u212aage.json",
           "setup.pyproject.toml", "requirementsrequirements", "x", " ", "\n", "\u00e9", ".", "setup", "package", "pip",
@@ -49,7 +49,7 @@ def test_extraction_without_hyperscan_finds_the_same(monkeypatch):
     """With the package missing, marks gives None and extraction searches as before: the same refs."""
     generated = texts(47, 3000)
     with_marks = [extract.extract(t, parse.code_blocks(t, parse.find_fences(t))) for t in generated]
-    monkeypatch.setattr(marks, "hyperscan", None)
+    monkeypatch.setattr(marks.multipattern, "pyperscan", None)
     assert marks.marks("pip install x") is None
     without = [extract.extract(t, parse.code_blocks(t, parse.find_fences(t))) for t in generated]
     assert without == with_marks

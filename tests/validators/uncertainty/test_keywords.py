@@ -43,7 +43,7 @@ def test_the_shipped_categories_have_strings_with_their_first_characters():
     assert strings_of(re.compile("harm")) is None  # (not a category list)
 
 
-@pytest.mark.skipif(not available(), reason="no hyperscan")
+@pytest.mark.skipif(not available(), reason="no pyperscan")
 def test_a_range_where_a_category_matches_is_never_ruled_out():
     cues = load("en")
     assert cues.keywords is not None and cues.keywords.scan is not None
@@ -75,7 +75,7 @@ def test_a_range_where_a_category_matches_is_never_ruled_out():
 def test_without_a_database_every_range_may_name_every_category():
     cues = load("en")
     keywords = Keywords(cues.categories)
-    keywords.scan = None  # (as without the hyperscan package)
+    keywords.scan = None  # (as without the pyperscan package)
     named = keywords.in_view("nothing here")
     assert all(named.may_name((cat,), 0, 0) for cat in cues.categories)
     assert named.starts(refusals.REASON_CATEGORIES) is None
@@ -92,7 +92,7 @@ def test_the_most_named_category_with_the_keywords_is_the_plain_count():
         assert refusals._most_named(cues, prose, named) == refusals._most_named(cues, prose)
 
 
-@pytest.mark.skipif(not available(), reason="no hyperscan")
+@pytest.mark.skipif(not available(), reason="no pyperscan")
 def test_an_aside_is_held_where_its_lean_list_may_scan():
     cues = load("en")
     assert cues.keywords is not None and set(cues.keywords.leans) == {"refusal_support"}

@@ -18,7 +18,7 @@ from llmvet.validators.uncertainty.text import build_views
 
 from .test_starts import _GLUE, _PHRASES, _WORDS, dev_texts
 
-pytestmark = pytest.mark.skipif(not available(), reason="no hyperscan")
+pytestmark = pytest.mark.skipif(not available(), reason="no pyperscan")
 
 KEYS = {
     "i": {"a"},

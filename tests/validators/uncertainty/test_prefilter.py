@@ -132,7 +132,7 @@ def test_a_long_alternation_is_split_into_expressions_that_cover_it():
     assert not in_superset(expressions, "word0600 two thing", (0, 18))
 
 
-@pytest.mark.skipif(not available(), reason="no hyperscan")
+@pytest.mark.skipif(not available(), reason="no pyperscan")
 def test_sections_and_entries_whose_gates_stay_shut_cannot_match():
     cues = load("en")
     assert cues.starts is not None and cues.starts.literal is not None and cues.starts.literal.gated
@@ -162,7 +162,7 @@ def test_sections_and_entries_whose_gates_stay_shut_cannot_match():
     assert shut > 2000 and opened_count > 500  # both paths were taken
 
 
-@pytest.mark.skipif(not available(), reason="no hyperscan")
+@pytest.mark.skipif(not available(), reason="no pyperscan")
 def test_a_gate_hyperscan_does_not_take_leaves_the_scan_without_gates():
     scan = LiteralScan({"sure": {"a"}}, gates=[(b"(unclosed", ("a",))])
     assert not scan.gated

@@ -23,7 +23,7 @@ DEV = Path(__file__).resolve().parents[2] / "data" / "uncertainty" / "dev.jsonl"
 # Each start index is checked three ways: its keys found by Hyperscan (literals.py, where installed) in
 # the pass over the view, or (where the pass has gates) by each name's own database when it is asked for,
 # and by its own pass over the view's words.
-_HYPERSCAN = pytest.mark.skipif(not available(), reason="no hyperscan")
+_HYPERSCAN = pytest.mark.skipif(not available(), reason="no pyperscan")
 BOTH = pytest.mark.parametrize(
     "literal",
     [pytest.param(True, marks=_HYPERSCAN), pytest.param("by name", marks=_HYPERSCAN), False],
@@ -380,7 +380,7 @@ def test_a_word_followed_by_a_blank_and_a_word_run_keeps_the_blank_in_its_cover(
     assert all(p >= 23 for p in starts.of("statement_strong"))  # only the pronoun "i" starts a match
 
 
-@pytest.mark.skipif(not available(), reason="no hyperscan")
+@pytest.mark.skipif(not available(), reason="no pyperscan")
 def test_a_sections_starts_for_some_of_its_entries_hold_every_match_of_them():
     """A section whose entries are known is tried only where one of the entries its view keeps may start
     (literals.entry_masks): each of those entries' matches starts at one of them, whatever entries are kept."""

@@ -20,7 +20,7 @@ What it gives must equal what those searches give, as extraction reads it:
   (for a long answer with imports, an RE2 pass over the text and a second ASCII view of it saved).
 
 All are read over the ASCII view of the text ("?" for every other character: the same offsets).
-Without the `hyperscan` package (no wheel for the platform) `marks` returns None and extraction
+Without the `pyperscan` package (multipattern.py: no wheel for the platform) `marks` returns None and extraction
 searches as before.
 """
 
@@ -28,15 +28,11 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any
 
+from llmvet.validators import multipattern
+from llmvet.validators.multipattern import CASELESS, SOM_LEFTMOST
 from llmvet.validators.packages import extract_commands, extract_imports, scan
 from llmvet.validators.packages.manifest_names import FILENAME_WORDS
-
-try:
-    import hyperscan
-except ImportError:  # pragma: no cover - the package is a dependency where it has a wheel
-    hyperscan = None  # type: ignore[assignment]
 
 # every form of every kind of command, in one order (ids 0 .. _COMMANDS - 1)
 COMMAND_FORMS = tuple(form for forms in extract_commands.COMMAND_FORMS.values() for form in forms)
@@ -48,63 +44,54 @@ def _relaxed(form: str) -> bytes:
 
 
 class _Database:
-    """The compiled database (on first use: ~10 ms) and a scratch per thread (extraction of a long answer
-    runs in the thread pool)."""
+    """The compiled database, on first use (~10 ms)."""
 
     def __init__(self) -> None:
-        self._db: Any = None
+        self._db: multipattern.Database | None = None
         self._lock = threading.Lock()
-        self._local = threading.local()
 
-    def scratch(self) -> tuple[Any, Any]:
+    def get(self) -> multipattern.Database:
         db = self._db
         if db is None:
             with self._lock:
                 if self._db is None:
                     self._db = _compile()
                 db = self._db
-        scratch = getattr(self._local, "scratch", None)
-        if scratch is None:
-            scratch = self._local.scratch = hyperscan.Scratch(db)
-        return db, scratch
+        return db
 
 
 _COMMANDS = len(COMMAND_FORMS)  # ids below it are command forms, then file words, then the folder form
 _LIST = (0,) * _COMMANDS + (1,) * len(FILENAME_WORDS) + (2,)  # which list an id's starts go to
 
 
-def _compile() -> Any:
+def _compile() -> multipattern.Database:
     expressions = [_relaxed(f) for f in COMMAND_FORMS] + [re.escape(w).encode() for w in FILENAME_WORDS]
     expressions.append(_relaxed(extract_imports.CREATED_FORM))
-    som = hyperscan.HS_FLAG_SOM_LEFTMOST
-    flags = [som] * _COMMANDS + [som | hyperscan.HS_FLAG_CASELESS] * len(FILENAME_WORDS) + [som]
-    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    db.compile(expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions), flags=flags)
-    return db
+    flags = [SOM_LEFTMOST] * _COMMANDS + [SOM_LEFTMOST | CASELESS] * len(FILENAME_WORDS) + [SOM_LEFTMOST]
+    return multipattern.Database(expressions, flags)
 
 
 _DATABASE = _Database()
 
 
-def _hit(i: int, start: int, _end: int, _flags: int, add: tuple[Any, Any, Any]) -> None:
-    add[_LIST[i]](start)  # (a function of the module, its lists passed in: no closure made per answer)
-
-
 def available() -> bool:
-    return hyperscan is not None
+    return multipattern.available()
 
 
 def marks(text: str) -> tuple[list[int], list[int], list[int]] | None:
     """(the places an install command may start, the starts of file words, the places a command making a
     folder may start: extract_imports.created), each ascending and without repeats; None without Hyperscan."""
-    if hyperscan is None:
+    if not multipattern.available():
         return None
     commands: list[int] = []
     words: list[int] = []
     made: list[int] = []
-    db, scratch = _DATABASE.scratch()
-    # (positional: the binding parsed the keywords for ~3.5 k instructions, a quarter of a short answer's scan)
-    db.scan(scan.ascii_view(text), _hit, 0, (commands.append, words.append, made.append), scratch)
+    add = (commands.append, words.append, made.append)
+
+    def hit(i: int, start: int, _end: int) -> None:
+        add[_LIST[i]](start)
+
+    _DATABASE.get().scan(scan.ascii_view(text), hit)
     # (a form may end at several places from one start, `npm i` and `npm install`; two forms may start
     # at one place: the lists are short, most are empty)
     if len(commands) > 1:

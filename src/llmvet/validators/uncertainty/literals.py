@@ -18,7 +18,7 @@ start inside a word count wherever they occur (starts.py found those with `str.f
 are disjoint from those of its shorter prefixes, so no start is listed twice for a name. The same
 pass reports the cue set's gates (prefilter.py: regular expressions, each once a view) and, where it
 has none, the strings alternatives.Present asks for. The database then takes ~1.4 s to compile, not
-~0.2 (once per machine and cue set: hscache.py keeps it on disk, cues.load in memory); Hyperscan rejecting a gate compiles it
+~0.2 (once per process and cue set: cues.load keeps it); Hyperscan rejecting a gate compiles it
 without them (the strings are then found with `str.find`: slower, the same findings).
 
 Where the gates are in the pass, the keys are not (`lazy`): every indexed section of the shipped set
@@ -30,31 +30,26 @@ Liveness then comes from the gates: a name with keys counts as live (starts.Star
 as before (the gates opened a section with no key start in it 4 times in 5,727 on the benchmark's
 texts; it is then scanned from no start and finds nothing, as a skipped one would).
 
-Without the `hyperscan` package (e.g. Linux on ARM, where it has no wheel) `LiteralScan.build` returns
+Without the `pyperscan` package (multipattern.py; e.g. Windows, where it has no wheel) `LiteralScan.build` returns
 None and starts.py makes its own pass; tests/validators/uncertainty/test_starts.py runs both.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from llmvet.validators.uncertainty.covers import LONG, MAX_KEY, cover
 
 if TYPE_CHECKING:
     from llmvet.validators.uncertainty.alternatives import Alternatives, Entry
 
-try:
-    import hyperscan
-
-    from llmvet.validators.uncertainty import hscache
-except ImportError:  # pragma: no cover - the package is a dependency where it has a wheel
-    hyperscan = None  # type: ignore[assignment]
+from llmvet.validators import multipattern
+from llmvet.validators.multipattern import MULTILINE, PREFILTER, SINGLEMATCH
 
 
 def available() -> bool:
-    return hyperscan is not None
+    return multipattern.available()
 
 
 def encoded(s: str) -> bytes:
@@ -92,7 +87,7 @@ class LiteralScan:
             merged: dict[bytes, set[str]] = {}
             for key, names in group.items():
                 merged.setdefault(encoded(key), set()).update(names)
-            for lit in sorted(merged):  # (one order in every process: hscache.py names the database by it)
+            for lit in sorted(merged):  # (one order in every process)
                 before = set().union(*(merged.get(lit[:i], ()) for i in range(1, len(lit))))
                 new = merged[lit] - before
                 if new:
@@ -104,7 +99,7 @@ class LiteralScan:
         self._keyed = frozenset(name for names in self._names for name in names)
         self._keys = len(literals)  # ids from here on: the `present` strings, each reported once a view
         self.present = sorted(set(present))
-        self._db: Any = None
+        self._db: multipattern.Database  # (compiled below, with or without the gates)
         # A short key that begins with a word character and counts only after a non-word one is asked for
         # behind `\b` (its start is then at the text's start or after a non-word byte): Hyperscan drops
         # its occurrences inside a word, half of all hits on the dev answers, before a Python call is made
@@ -119,39 +114,35 @@ class LiteralScan:
         self._labels = [labels for _, labels in gates]
         # name -> (its database, the lengths of its keys there, how many of them count after a non-word
         # character only): where the gates are in the pass, the keys are not (see `starts_of`)
-        self._by_name: dict[str, tuple[Any, list[int], int]] = {}
+        self._by_name: dict[str, tuple[multipattern.Database, list[int], int]] = {}
         self._own_keys: dict[str, list[bytes]] = {}  # name -> its keys there (encoded), by id
-        self._local = threading.local()  # scratch spaces per thread (the CPU pool scans in threads)
         if gates:
             try:
                 self._compile_lazy(literals, expressions, strings, [e for e, _ in gates])
                 return
-            except hyperscan.error:  # (a gate Hyperscan does not take: none, the cue patterns decide)
+            except multipattern.CompileError:  # (a gate Hyperscan does not take: none, the cue patterns decide)
                 self._by_name = {}
         self._labels = []
         self._gates = len(expressions) + len(strings)  # (no gates: ids from here on are none)
-        flags = [0] * self._keys + [hyperscan.HS_FLAG_SINGLEMATCH] * len(strings)
-        self._db = hscache.compiled(expressions + strings, list(range(len(flags))), flags)
+        self._db = multipattern.Database(expressions + strings, [0] * self._keys + [SINGLEMATCH] * len(strings))
 
     def _compile_lazy(self, literals: list[bytes], keys: list[bytes], strings: list[bytes], gates: list[bytes]) -> None:
         """The pass's database without the keys (the `present` strings and the gates), and one database
         of its keys for each name: its starts are asked for only where its gates open, most often none."""
         # (a gate: once a view; prefilter mode lets Hyperscan widen what it cannot build, as the gate may)
-        gate = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_MULTILINE
+        gate = SINGLEMATCH | PREFILTER | MULTILINE
         first = strings + gates
-        flags = [hyperscan.HS_FLAG_SINGLEMATCH] * len(strings) + [gate] * len(gates)
+        flags = [SINGLEMATCH] * len(strings) + [gate] * len(gates)
         own: dict[str, list[int]] = {}  # name -> its key ids, those counted after a non-word character first
         for i, started in enumerate(self._names):
             for name in started:
                 own.setdefault(name, []).append(i)
         order = sorted(own)
-        parts: list[hscache.Part] = [(first, list(range(len(first))), flags)]
-        parts += [([keys[i] for i in own[n]], list(range(len(own[n]))), [0] * len(own[n])) for n in order]
-        dbs = hscache.compiled_all(parts)  # (compiled once a machine)
-        self._db = dbs[0]
+        self._db = multipattern.Database(first, flags)
         self._keys, self._gates = 0, len(strings)  # (ids in the pass: the strings, then the gates)
-        for name, db in zip(order, dbs[1:], strict=True):
+        for name in order:
             ids = own[name]
+            db = multipattern.Database([keys[i] for i in ids], [0] * len(ids))
             self._own_keys[name] = [literals[i] for i in ids]
             self._by_name[name] = (db, [self._lengths[i] for i in ids], sum(i < self._anchored for i in ids))
 
@@ -163,23 +154,12 @@ class LiteralScan:
         present: Iterable[str] = (),
         gates: Sequence[tuple[bytes, tuple[Hashable, ...]]] = (),
     ) -> LiteralScan | None:
-        return cls(keys, anywhere, present, gates) if hyperscan is not None and (keys or anywhere) else None
+        return cls(keys, anywhere, present, gates) if multipattern.available() and (keys or anywhere) else None
 
     @property
     def gated(self) -> bool:
         """Are the gates in the database (a view's `opened` labels mean something)?"""
         return bool(self._labels)
-
-    def _scratch(self, db: Any) -> Any:
-        """This thread's scratch space for `db` (a scratch serves one database: Hyperscan's Python
-        binding does not grow one for another)."""
-        spaces = getattr(self._local, "spaces", None)
-        if spaces is None:
-            spaces = self._local.spaces = {}
-        scratch = spaces.get(id(db))
-        if scratch is None:
-            scratch = spaces[id(db)] = hyperscan.Scratch(db)
-        return scratch
 
     @property
     def lazy(self) -> bool:
@@ -209,7 +189,7 @@ class LiteralScan:
         gates, labels = self._gates, self._labels
         known = found.get
 
-        def hit(i: int, _from: int, end: int, _flags: int, _context: object) -> None:
+        def hit(i: int, _start: int, end: int) -> None:
             if i >= keys:
                 if i >= gates:
                     opened.update(labels[i - gates])
@@ -227,8 +207,7 @@ class LiteralScan:
             else:
                 starts.append(p)
 
-        db = self._db
-        db.scan(encoded(view) if data is None else data, match_event_handler=hit, scratch=self._scratch(db))
+        self._db.scan(encoded(view) if data is None else data, hit)
         out: dict[str, list[list[int]]] = {}
         names = self._names
         for i, starts in found.items():
@@ -264,7 +243,7 @@ class LiteralScan:
         # serves every list but the statement lists.
         if masks is None or kept == -1:
 
-            def hit(i: int, _from: int, end: int, _flags: int, _context: object) -> None:
+            def hit(i: int, _start: int, end: int) -> None:
                 p = end - lengths[i]
                 if p and i < anchored:
                     c = view[p - 1]
@@ -275,7 +254,7 @@ class LiteralScan:
         else:
             key_masks = masks
 
-            def hit(i: int, _from: int, end: int, _flags: int, _context: object) -> None:
+            def hit(i: int, _start: int, end: int) -> None:
                 if not key_masks[i] & kept:
                     return
                 p = end - lengths[i]
@@ -285,7 +264,7 @@ class LiteralScan:
                         return
                 add(p)
 
-        db.scan(data, match_event_handler=hit, scratch=self._scratch(db))
+        db.scan(data, hit)
         out.sort()  # (reported by where they end: a longer key's start may come after a shorter one's)
         return out
 
