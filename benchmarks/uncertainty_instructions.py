@@ -13,9 +13,8 @@ rule path, no embeddings, no prompt) once over each of 1,000 distinct ~1 KB codi
 prose), each text a new string (the rule path keeps no memo of texts, and a new string per pass keeps it
 so). Every text is read once before the counted passes, so nothing built on first use is counted.
 
-The Hyperscan database is compiled into a private cache folder (LLMVET_CACHE_DIR, one per SRC, made
-by a run outside valgrind first), so both counted runs load it from there: a compile (~1.4 s of CPU)
-in one run and not the other would swamp the difference. Instructions are not time (cache misses and
+Both counted runs of a SRC compile the cue set's pyperscan databases (~1.4 s of CPU, validators/
+multipattern.py): the same work in both, so the difference leaves it out. Instructions are not time (cache misses and
 branch mispredictions are not counted): confirm a gain with uncertainty_speed.py when the machine is
 quiet; use this one to tell a real 1 % from noise, and for its ratio. Spread: one tree counted twice
 gave the same 2,718.1 M a pass (1,327 KB); the same commit checked out at two paths differed by 0.2 %
@@ -26,10 +25,7 @@ as no change.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,15 +66,10 @@ def main() -> None:
     print(f"read-once passes of the uncertainty rule path, instructions counted by cachegrind, {a.passes} passes")
     from cachegrind import pass_line, per_pass
 
-    with tempfile.TemporaryDirectory() as tmp:
-        for i, src in enumerate(a.src):
-            cache = os.path.join(tmp, str(i))  # (its own: a SRC's cue set may differ)
-            os.mkdir(cache, 0o700)
-            env = {**os.environ, "PYTHONPATH": src, "PYTHONHASHSEED": "0", "LLMVET_CACHE_DIR": cache}
-            subprocess.run([sys.executable, __file__, "--inner", "0"], env=env, check=True, capture_output=True)
-            per, kb = per_pass(__file__, src, a.passes, {"LLMVET_CACHE_DIR": cache})
-            base = per if base is None else base
-            print(pass_line(src, per, kb, base))
+    for src in a.src:
+        per, kb = per_pass(__file__, src, a.passes)
+        base = per if base is None else base
+        print(pass_line(src, per, kb, base))
 
 
 if __name__ == "__main__":
