@@ -23,6 +23,7 @@ import os
 import secrets
 import socket
 import time
+from bisect import bisect_right
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,13 +49,16 @@ def split_group(group: str) -> tuple[str, str]:
     return model, rule
 
 
+def _range_names() -> tuple[str, ...]:
+    lows = (0, *LENGTH_EDGES)
+    return (*(f"{lo}-{edge - 1}" for lo, edge in zip(lows, LENGTH_EDGES, strict=False)), f"{lows[-1]}+")
+
+
+_RANGE_NAMES = _range_names()  # "0-199" ... "4000+": named once, not per record
+
+
 def length_range(chars: int) -> str:
-    lo = 0
-    for edge in LENGTH_EDGES:
-        if chars < edge:
-            return f"{lo}-{edge - 1}"
-        lo = edge
-    return f"{lo}+"
+    return _RANGE_NAMES[bisect_right(LENGTH_EDGES, chars)]
 
 
 def validator_outcome(v: dict[str, Any]) -> str:
@@ -95,36 +99,46 @@ class Counts(dict[str, float]):
 def record_fields(rec: Mapping[str, Any]) -> Counts:
     """What one audit record adds to its group's counts."""
     c = Counts()
-    c["n"] = 1
-    c["a:" + str(rec.get("action"))] = 1
-    c["s:" + str(rec.get("status"))] = 1
-    findings = rec.get("findings") or []
-    for code in {f.get("code", "?") for f in findings}:
-        c["f:" + code] = 1
-    c["p:" + primary_code(findings)] = 1
-    for f in findings:
-        if "refusal" in (f.get("code") or ""):
-            cat = (f.get("evidence") or {}).get("category") or "unspecified"
-            c["r:" + str(cat)] += 1
+    add_record(c, rec)
+    return c
+
+
+def add_record(c: Counts, rec: Mapping[str, Any]) -> None:
+    """Sum one audit record's fields into `c`, straight into its group's counts when absorbing (no
+    dict per record to build and add up: the sums and the order fields first appear are the same)."""
+    c["n"] += 1
+    c["a:" + str(rec.get("action"))] += 1
+    c["s:" + str(rec.get("status"))] += 1
+    findings = rec.get("findings")
+    if not findings:  # most records (no comprehension or loop to set up for them)
+        c["p:none"] += 1
+    else:
+        for code in {f.get("code", "?") for f in findings}:
+            c["f:" + code] += 1
+        c["p:" + primary_code(findings)] += 1
+        for f in findings:
+            if "refusal" in (f.get("code") or ""):
+                cat = (f.get("evidence") or {}).get("category") or "unspecified"
+                c["r:" + str(cat)] += 1
     chars = rec.get("response_chars")
     if isinstance(chars, int):
-        c["l:" + length_range(chars)] = 1
+        c["l:" + length_range(chars)] += 1
     for v in rec.get("validators") or []:
         outcome = validator_outcome(v)
         c[f"v:{v.get('validator', '?')}:{outcome}"] += 1
         if outcome == "budget":
             c["budget"] += 1
     if rec.get("reasks"):
-        c["reasks"] = int(rec["reasks"])
-    usage = rec.get("extra_usage") or {}
-    tok = usage.get("total_tokens") or (usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0))
-    if tok:
-        c["tok"] = int(tok)
+        c["reasks"] += int(rec["reasks"])
+    usage = rec.get("extra_usage")
+    if usage:
+        tok = usage.get("total_tokens") or (usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0))
+        if tok:
+            c["tok"] += int(tok)
     t = rec.get("timings_ms") or {}
-    c["ms_total"] = float(t.get("total") or 0)
-    c["ms_upstream"] = float(t.get("upstream") or 0)
-    c["ms_validate"] = float(t.get("validate") or 0)
-    return c
+    c["ms_total"] += float(t.get("total") or 0)
+    c["ms_upstream"] += float(t.get("upstream") or 0)
+    c["ms_validate"] += float(t.get("validate") or 0)
 
 
 Buckets = dict[int, dict[str, Counts]]  # bucket start (epoch s) -> group -> counts
@@ -172,7 +186,7 @@ class Rollup:
             counts = groups.get(g := group_key(rec.get("model"), rec.get("rule")))
             if counts is None:
                 counts = groups[g] = Counts()
-            counts.add(record_fields(rec))
+            add_record(counts, rec)
             self._dirty.add(b)
         return len(pending)
 
