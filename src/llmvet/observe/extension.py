@@ -307,6 +307,7 @@ class ObserveMiddleware:
         self.app = app
         self.ext = ext
         self.metrics = ext.metrics
+        self._headers: dict[tuple[str | None, str | None, int], tuple[tuple[bytes, bytes], ...]] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -339,18 +340,30 @@ class ObserveMiddleware:
                     path, rec.get("model") if rec else None, status, time.perf_counter() - started
                 )
 
-    def ext_headers(self, rec: AuditRecord) -> list[tuple[bytes, bytes]]:
+    def ext_headers(self, rec: AuditRecord) -> tuple[tuple[bytes, bytes], ...]:
         """Which upstream and model answered, and each validator's verdict (label=verdict, ...)."""
-        out = [self.ext._upstream_header]
         model = rec.get("upstream_model") or rec.get("model")
-        if model:
-            out.append((b"x-llmvet-model", _header_safe(str(model))))
+        name = str(model) if model else None
         runs = rec.get("validators") or []
-        if runs:
-            verdicts = ",".join(f"{v.get('validator')}={v.get('status')}" for v in runs)
+        verdicts = ",".join([f"{v.get('validator')}={v.get('status')}" for v in runs]) if runs else None
+        key = (name, verdicts, len(rec.get("findings") or ()))
+        headers = self._headers.get(key)
+        if headers is None:  # a few kinds of answer per replica: their encoded headers are kept
+            headers = self._encode_headers(*key)
+            if len(self._headers) < 1000:
+                self._headers[key] = headers
+        return headers
+
+    def _encode_headers(
+        self, model: str | None, verdicts: str | None, findings: int
+    ) -> tuple[tuple[bytes, bytes], ...]:
+        out = [self.ext._upstream_header]
+        if model is not None:
+            out.append((b"x-llmvet-model", _header_safe(model)))
+        if verdicts is not None:
             out.append((b"x-llmvet-validators", _header_safe(verdicts)))
-        out.append((b"x-llmvet-findings", str(len(rec.get("findings") or ())).encode()))
-        return out
+        out.append((b"x-llmvet-findings", str(findings).encode()))
+        return tuple(out)
 
 
 def _origin(url: str) -> str:
