@@ -15,6 +15,7 @@ import hashlib
 import re
 import warnings
 from collections import deque
+from collections.abc import Callable
 from typing import Annotated, Any, ClassVar
 
 import re2
@@ -38,6 +39,7 @@ from llmvet.validators.segments import WHITESPACE, line_boundary, token_boundary
 # holds the loop ~25 ms, a 64 KiB one would hold it ~400 ms.
 _INLINE_LIMIT = 4 * 1024
 _MAX_QUOTED = 200  # characters of a match kept in the audit with audit_full_match
+_UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
 
 
 def _options(ignore_case: bool) -> re2.Options:
@@ -103,6 +105,18 @@ def _re2_compiles(pattern: str) -> str:
 Pattern = Annotated[str, AfterValidator(_re2_compiles)]
 
 
+def _finds_any(pattern: Any) -> Callable[[str], bool]:
+    """Whether `pattern` matches anywhere in a text: RE2 itself over the UTF-8 bytes, as the wrapper's
+    `search` does, less its generator, offset mapping and match object (~2 us of a 10 us check)."""
+    match = pattern._regexp.Match
+
+    def finds(text: str) -> bool:
+        data = text.encode("utf-8")
+        return bool(match(_UNANCHORED, data, 0, len(data))[0][0] >= 0)
+
+    return finds
+
+
 def redact(matched: str) -> str:
     """A form of `matched` that identifies it without disclosing it: a few first characters, the
     length and a short hash (equal matches share it, so a reviewer can tell repeats apart).
@@ -143,6 +157,7 @@ class RegexValidator(Validator[RegexConfig]):
         # One pass over the text for all forbidden patterns: most answers match none of them.
         combined = "|".join(f"(?:{unicode_classes(p)})" for p in config.must_not_match)
         self._any_forbidden = re2.compile(combined, options) if combined else None
+        self._forbidden_in = _finds_any(self._any_forbidden) if self._any_forbidden else None
         self._shortest = shortest_match(config.must_not_match)
         self._severity = config.severity
 
@@ -162,7 +177,7 @@ class RegexValidator(Validator[RegexConfig]):
     def _scan(self, text: str) -> list[Finding]:
         findings: list[Finding] = []
         limit = self.config.max_findings
-        forbidden = self._must_not if self._any_forbidden and self._any_forbidden.search(text) else []
+        forbidden = self._must_not if self._forbidden_in and self._forbidden_in(text) else []
         for index, (source, pattern) in enumerate(forbidden):
             matches = pattern.finditer(text)
             for n, m in enumerate(matches):
