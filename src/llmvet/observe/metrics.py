@@ -59,6 +59,7 @@ class Metrics:
         self._drift_metrics(r)
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._bundles: dict[tuple[Any, ...], Any] = {}  # see _bundle
+        self._request_bundles: dict[tuple[str, str | None, int], Any] = {}  # see observe_request
         self._tally = Tally()  # the request path's updates, until the next flush
 
     def _traffic_metrics(self, r: CollectorRegistry | None) -> None:
@@ -226,8 +227,15 @@ class Metrics:
         return child
 
     def observe_request(self, route: str, model: str | None, status: int, seconds: float) -> None:
-        self._tally.count(self._child(self.requests, route, self.model(model), str(status)))
-        self._tally.histogram(self._child(self.request_seconds, route)).add(seconds)
+        key = (route, model, status)
+        bound = self._request_bundles.get(key)
+        if bound is None:  # the children of one kind of request, looked up once (as for records)
+            requests = self._child(self.requests, route, self.model(model), str(status))
+            bound = requests, self._tally.histogram(self._child(self.request_seconds, route))
+            if len(self._request_bundles) < 10_000:
+                self._request_bundles[key] = bound
+        self._tally.count(bound[0])
+        bound[1].add(seconds)
 
     def observe_record(self, rec: Mapping[str, Any]) -> None:
         """Everything an audit record tells (called from the proxy's finish hook)."""
