@@ -10,7 +10,7 @@ import orjson
 from llmvet.proxy import sse
 from llmvet.proxy.errors import upstream_bad_response
 from llmvet.proxy.wires import Wire
-from llmvet.proxy.wires.base import strings_of
+from llmvet.proxy.wires.base import Part, strings_of
 
 
 @dataclass(slots=True)
@@ -24,6 +24,7 @@ class Answer:
     events: list[sse.Event] | None = None  # streaming: every SSE event, raw bytes kept
     text: str = ""
     elapsed_ms: float = 0.0
+    parts: list[Part] | None = None  # the parts of `data` as vetted, when read at once with it
 
     def answered_model(self) -> str | None:
         """The `model` the upstream reported (JSON body, or the first stream event naming one)."""

@@ -19,6 +19,7 @@ from llmvet.proxy.render import Renderer
 from llmvet.proxy.runtime import INTERNAL_HEADER, Runtime
 from llmvet.proxy.upstream import response_headers
 from llmvet.proxy.wires import Part
+from llmvet.proxy.wires.base import first_content
 from llmvet.validators.base import Context, ReaskResult
 
 
@@ -57,9 +58,12 @@ class Vetter:
 
     async def decide(self, ex: Exchange, answer: Answer) -> Decision:
         """Vet every part of every choice (text, refusals, tool calls, reasoning); the strictest decides."""
-        parts = (
-            ex.wire.parts(answer.data) if answer.data is not None else ex.wire.vetted_stream_parts(answer.events or [])
-        )
+        if answer.parts is not None:
+            parts = answer.parts
+        elif answer.data is not None:
+            parts = ex.wire.parts(answer.data)
+        else:
+            parts = ex.wire.vetted_stream_parts(answer.events or [])
         started = time.perf_counter()
         if len(parts) == 1:  # the common case: one choice, text only
             decision = await evaluate(ex.rule, self.context(ex, parts[0]))
@@ -120,8 +124,10 @@ class Vetter:
                 answer = Answer(resp.status, out_headers, raw)
                 if resp.status == 200:
                     answer.data = json_object(raw)
-                    answer.text = ex.wire.text(answer.data)
                 without_llmvet_field(answer)
+                if answer.data is not None:  # read once: for the text here and for `decide`
+                    answer.parts = ex.wire.parts(answer.data)
+                    answer.text = first_content(answer.parts)
             else:
                 parser, events = sse.SSEParser(), []
                 try:

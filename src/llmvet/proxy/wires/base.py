@@ -23,6 +23,11 @@ class Part:
     text: str
 
 
+def first_content(parts: list[Part]) -> str:
+    """The message text of the first choice among an answer's parts."""
+    return next((p.text for p in parts if p.label == "content"), "")
+
+
 class Wire:
     """One OpenAI route's shapes. The proxy's flow never branches on the route: it asks its wire."""
 
@@ -45,7 +50,7 @@ class Wire:
 
     def text(self, data: dict[str, Any]) -> str:
         """The message text of the first choice."""
-        return next((p.text for p in self.parts(data) if p.label == "content"), "")
+        return first_content(self.parts(data))
 
     def vetted_stream_parts(self, events: list[Event]) -> list[Part]:
         """What of a stream is vetted: its assembled parts, and its error events (the SDKs raise them
