@@ -12,7 +12,7 @@ not "arm"); all of them as one literal database (literals.LiteralScan, counted w
 `Keywords.in_view(prose)` scans the prose on first use; `may_name(category, a, b)` is False where none
 of the category's strings starts in prose[a:b], so neither the category's pattern nor the reasons
 pattern (built from the safety and policy lists) matches in any part of that range. Without the
-`hyperscan` package, or for a category whose strings are not known, it is True (scan as before).
+`pyperscan` package, or for a category whose strings are not known, it is True (scan as before).
 
 The same pass finds the strings of the asides' entries that scanners.lean leaves out where the prose
 has none of them (`holds`): `any(s in prose for s in needs)` read the prose once for each of ten

@@ -11,7 +11,7 @@ preceded by one, which one pass of the view lists for all patterns at once; each
 characters are looked up in one table (longest key they begin with -> patterns; remembered, as the
 same words start many texts); marker starts come from the digit / word
 runs that meet the marker's conditions. Other covered patterns find their starts with `str.find`
-for each string of their cover. Where the `hyperscan` package is installed, literals.py finds the
+for each string of their cover. Where the `pyperscan` package is installed, literals.py finds the
 keys and those strings in one linear pass instead (the same starts; the word pass stays the fallback).
 
 `Indexed.finditer(view)` then calls `rx.match(view, p)` at those starts only, in order, skipping starts
