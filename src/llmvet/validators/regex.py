@@ -32,6 +32,7 @@ from llmvet.validators.base import (
     Verdict,
     at_raw_spans,
 )
+from llmvet.validators.re2_raw import UNANCHORED, raw_match
 from llmvet.validators.segments import WHITESPACE, line_boundary, token_boundary
 
 # Characters scanned on the event loop; longer answers go to the thread pool (RE2 releases the GIL).
@@ -39,7 +40,6 @@ from llmvet.validators.segments import WHITESPACE, line_boundary, token_boundary
 # holds the loop ~25 ms, a 64 KiB one would hold it ~400 ms.
 _INLINE_LIMIT = 4 * 1024
 _MAX_QUOTED = 200  # characters of a match kept in the audit with audit_full_match
-_UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
 
 
 def _options(ignore_case: bool) -> re2.Options:
@@ -108,11 +108,11 @@ Pattern = Annotated[str, AfterValidator(_re2_compiles)]
 def _finds_any(pattern: Any) -> Callable[[str], bool]:
     """Whether `pattern` matches anywhere in a text: RE2 itself over the UTF-8 bytes, as the wrapper's
     `search` does, less its generator, offset mapping and match object (~2 us of a 10 us check)."""
-    match = pattern._regexp.Match
+    match = raw_match(pattern)
 
     def finds(text: str) -> bool:
         data = text.encode("utf-8")
-        return bool(match(_UNANCHORED, data, 0, len(data))[0][0] >= 0)
+        return bool(match(UNANCHORED, data, 0, len(data))[0][0] >= 0)
 
     return finds
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import re2
 
-_UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
+from llmvet.validators.re2_raw import UNANCHORED, raw_match
+
 # Python's \s and \d (str patterns) also match non-ASCII spaces and digits, which read as "?" here,
 # and \s the ASCII characters \x0b and \x1c-\x1f, which RE2's \s does not.
 SPACE = r"[\t\n\x0b\f\r\x1c-\x1f ?]"
@@ -39,10 +40,10 @@ def finditer(rx: re.Pattern[str], candidate: Any, text: str, data: bytes | None 
     form (`relaxed`). RE2's leftmost candidate from `pos` starts at or before the next place `rx`
     matches (the relaxed form matches there too); where `rx` fails, the search goes on one character
     later, as finditer's does."""
-    match = candidate._regexp.Match  # RE2 itself: the wrapper's match objects cost more than the scan
+    match = raw_match(candidate)  # RE2 itself: the wrapper's match objects cost more than the scan
     data = ascii_view(text) if data is None else data
     pos, end = 0, len(text)
-    while (a := match(_UNANCHORED, data, pos, end)[0][0]) >= 0:
+    while (a := match(UNANCHORED, data, pos, end)[0][0]) >= 0:
         m = rx.match(text, a)
         if m is None:
             pos = a + 1
